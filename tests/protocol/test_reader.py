@@ -1,0 +1,88 @@
+"""The request reader, on its own: every split of the input gives the same result.
+
+Both readers (pure Python and hiredis-backed) are run on the same inputs; they
+must produce the same commands and the same protocol error as each other.
+"""
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from vermilion.protocol.reader import PyReader, HiredisReader, HAVE_HIREDIS, split_args
+
+READERS = [PyReader] + ([HiredisReader] if HAVE_HIREDIS else [])
+
+
+def feed_all(cls, chunks):
+    r = cls()
+    out = []
+    for ch in chunks:
+        out.extend(r.feed(ch))
+        if r.error:
+            break
+    return out, r.error
+
+
+def encode(cmd):
+    return b"*%d\r\n" % len(cmd) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in cmd)
+
+
+@pytest.mark.parametrize("cls", READERS)
+def test_multibulk_and_inline(cls):
+    data = encode([b"SET", b"k", b"v"]) + b"PING\r\n" + encode([b"GET", b"k"]) + b'ECHO "a b"\n'
+    out, err = feed_all(cls, [data])
+    assert err is None
+    assert out == [[b"SET", b"k", b"v"], [b"PING"], [b"GET", b"k"], [b"ECHO", b"a b"]]
+
+
+@pytest.mark.parametrize("cls", READERS)
+@pytest.mark.parametrize("data,msg", [
+    (b"*1\r\n:5\r\n", "Protocol error: expected '$', got ':'"),
+    (b"*x\r\n", "Protocol error: invalid multibulk length"),
+    (b"*3000000000\r\n", "Protocol error: invalid multibulk length"),
+    (b"*1\r\n$2000000000\r\n", "Protocol error: invalid bulk length"),
+    (b"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"),
+    (b'SET "a\r\n', "Protocol error: unbalanced quotes in request"),
+    (b"*1\r\n*1\r\n$1\r\na\r\n", "Protocol error: expected '$', got '*'"),
+])
+def test_errors(cls, data, msg):
+    out, err = feed_all(cls, [data])
+    assert err == msg
+
+
+@pytest.mark.parametrize("cls", READERS)
+def test_empty_requests_are_ignored(cls):
+    out, err = feed_all(cls, [b"*0\r\n*-1\r\n\r\n   \r\n" + encode([b"PING"])])
+    assert out == [[b"PING"]] and err is None
+
+
+def test_split_args_like_sdssplitargs():
+    assert split_args(b'set k "a\\x41\\n" \'it\\\'s\'') == [b"set", b"k", b"aA\n", b"it's"]
+    assert split_args(b'"unbalanced') is None
+    assert split_args(b'"a"b') is None
+    assert split_args(b"  ") == []
+
+
+commands_st = st.lists(st.lists(st.binary(max_size=20), min_size=1, max_size=5), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(commands_st, st.data())
+def test_any_split_gives_same_commands(cmds, data):
+    stream = b"".join(encode(c) for c in cmds)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=8)))
+    chunks, prev = [], 0
+    for c in cuts + [len(stream)]:
+        chunks.append(stream[prev:c])
+        prev = c
+    for cls in READERS:
+        out, err = feed_all(cls, [ch for ch in chunks if ch])
+        assert err is None and out == cmds
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=200), st.data())
+def test_garbage_never_raises_and_readers_agree(blob, data):
+    cut = data.draw(st.integers(0, len(blob)))
+    results = []
+    for cls in READERS:
+        results.append(feed_all(cls, [blob[:cut], blob[cut:]] if cut else [blob]))
+    assert all(r == results[0] for r in results)

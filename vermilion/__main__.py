@@ -1,0 +1,86 @@
+"""``vermilion`` / ``python -m vermilion``: redis-server's command line."""
+import asyncio
+import os
+import sys
+
+from . import __version__, REDIS_VERSION
+
+
+USAGE = """Usage: vermilion [/path/to/redis.conf] [options] [-]
+       vermilion - (read config from stdin)
+       vermilion -v or --version
+       vermilion -h or --help
+
+Examples:
+       vermilion (run the server with default conf)
+       vermilion /etc/redis/6379.conf
+       vermilion --port 7777
+       vermilion /etc/myredis.conf --loglevel verbose
+       vermilion --port 7777 --save '' --appendonly yes
+"""
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("-v", "--version"):
+        print("Vermilion server v=%s (Redis-compatible v=%s) python=%s"
+              % (__version__, REDIS_VERSION, sys.version.split()[0]))
+        return 0
+    if argv and argv[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    from .server.config import config_from_argv, ConfigError
+    try:
+        config = config_from_argv(argv)
+    except ConfigError as e:
+        sys.stderr.write("\n*** FATAL CONFIG FILE ERROR (Redis %s) ***\n" % REDIS_VERSION)
+        if len(e.args) >= 4:
+            msg, name, args, lineno = e.args[:4]
+            if lineno:
+                sys.stderr.write("Reading the configuration file, at line %d\n" % lineno)
+            sys.stderr.write(">>> '%s'\n" % " ".join([name] + list(args)))
+            sys.stderr.write("%s\n" % msg)
+        else:
+            sys.stderr.write("%s\n" % e.args[0])
+        return 1
+    if config.get("daemonize") == "yes":
+        sys.stderr.write("vermilion: daemonize yes is not supported; run it under a "
+                         "supervisor or with '&'\n")
+        return 1
+    from . import commands  # noqa: F401
+    from .server.server import Server
+    server = Server(config)
+    return run(server)
+
+
+def run(server):
+    try:
+        import uvloop
+        loop = uvloop.new_event_loop()
+        loop_name = "uvloop"
+    except ImportError:
+        loop = asyncio.new_event_loop()
+        loop_name = "asyncio"
+    asyncio.set_event_loop(loop)
+    server.log_warning("oO0OoO0OoO0Oo Vermilion is starting oO0OoO0OoO0Oo")
+    server.log_warning("Vermilion version=%s, Redis version=%s, bits=64, pid=%d, just started"
+                       % (__version__, REDIS_VERSION, os.getpid()))
+    server.log_notice("Running mode=standalone, port=%d, event loop=%s." % (server.port, loop_name))
+
+    async def go():
+        await server.start()
+        server.install_signal_handlers()
+        await server.stopped
+
+    try:
+        loop.run_until_complete(go())
+    except OSError as e:
+        server.log_warning("Failed listening on port %d (tcp), aborting: %s" % (server.port, e))
+        return 1
+    finally:
+        loop.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,415 @@
+"""The command table and the dispatcher: how a command travels from argv to reply.
+
+**The table.** Every command Vermilion knows is one :class:`Command`. What Redis
+publishes about a command (arity, flags, key specs, ACL categories, tips,
+sub-commands, the COMMAND DOCS text) is data, recorded once from the reference
+server in ``spec.json`` (see ``tools/gen_command_table.py``). A family module binds
+its implementation to an entry with ``@command("get")`` (``@command("config|get")``
+for a sub-command). Only bound commands are in the table, so an unimplemented
+command gets Redis's unknown-command error, never a half answer. The dispatcher,
+COMMAND, ACL categories, MULTI and scripting all read the same entries.
+
+**The dispatcher.** :func:`execute` is Redis's ``processCommand`` + ``call``: look up
+the command, check arity, authentication, the client's state (MULTI queueing,
+RESP2 pub/sub context), run the function, encode its return value into the
+client's output list, and account for it (INFO commandstats/errorstats, slowlog,
+propagation to the AOF and MONITOR). A command signals failure by raising
+:class:`~vermilion.errors.CommandError`; anything else it raises is a bug, which
+is logged and answered with an error reply, so no request can take the server down.
+
+The hot path (``GET``/``SET``/``INCR`` on a plain connection) is: one dict lookup,
+one arity test, one attribute test for "anything special about this client or
+server", the call, and a type-dispatched append of the reply.
+"""
+import json
+import os
+import time
+
+from ..errors import CommandError
+from ..protocol.encoder import (Raw, Status, Map, Set, QUEUED, INTS, encode, error_bytes)
+
+_perf = time.perf_counter_ns
+
+# Commands that run at once even inside MULTI (the rest are queued).
+_MULTI_PASSTHROUGH = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
+
+
+class Command:
+    __slots__ = ("name", "fullname", "func", "arity", "flags", "first_key", "last_key",
+                 "step", "acl", "tips", "key_specs", "subcommands", "parent", "docs",
+                 "info", "index", "is_write", "is_readonly", "denyoom", "admin", "noscript",
+                 "no_auth", "pubsub", "loading", "stale", "no_multi", "blocking",
+                 "allow_busy", "skip_monitor", "skip_slowlog", "movablekeys", "fast",
+                 "keys_fn", "acl_bits", "may_replicate", "protected", "plain", "_info_cache")
+
+    def __init__(self, fullname, info, docs, parent=None):
+        self.fullname = fullname
+        self.name = fullname.split("|")[-1]
+        self.parent = parent
+        self.info = info
+        self.docs = docs
+        self.func = None
+        self.arity = info[1]
+        flags = [f["+"] for f in info[2]["~"]]
+        self.flags = flags
+        self.first_key, self.last_key, self.step = info[3], info[4], info[5]
+        self.acl = [a["+"] for a in info[6]["~"]]
+        self.tips = info[7]
+        self.key_specs = info[8]
+        self.subcommands = None
+        self.index = -1
+        fs = set(flags)
+        self.is_write = "write" in fs
+        self.is_readonly = "readonly" in fs
+        self.denyoom = "denyoom" in fs
+        self.admin = "admin" in fs
+        self.noscript = "noscript" in fs
+        self.no_auth = "no_auth" in fs
+        self.pubsub = "pubsub" in fs
+        self.loading = "loading" in fs
+        self.stale = "stale" in fs
+        self.no_multi = "no_multi" in fs
+        self.blocking = "blocking" in fs
+        self.allow_busy = "allow_busy" in fs
+        self.skip_monitor = "skip_monitor" in fs
+        self.skip_slowlog = "skip_slowlog" in fs
+        self.movablekeys = "movablekeys" in fs
+        self.fast = "fast" in fs
+        self.may_replicate = "may_replicate" in fs
+        self.protected = fullname in ("debug", "module")
+        self.keys_fn = None
+        self.acl_bits = 0
+        # "plain": nothing for the dispatcher to check beyond arity (see execute()).
+        self.plain = not (self.protected or self.no_multi or fullname in _MULTI_PASSTHROUGH)
+        self._info_cache = {}
+
+    def __repr__(self):
+        return "<Command %s>" % self.fullname
+
+    def info_reply(self, resp):
+        """COMMAND INFO's entry for this command, pre-encoded per protocol."""
+        r = self._info_cache.get(resp)
+        if r is None:
+            info = list(self.info)
+            if self.subcommands is not None:
+                info[9] = [Raw(s.info_reply(resp)) for s in self.subcommands.values()]
+            r = self._info_cache[resp] = Raw(encode(from_json(info), resp))
+        return r
+
+
+def from_json(v):
+    """spec.json's tagged values -> reply values (see tools/gen_command_table.py)."""
+    if isinstance(v, list):
+        return [from_json(x) for x in v]
+    if isinstance(v, dict):
+        if "+" in v:
+            return Status(v["+"])
+        if "%" in v:
+            return Map(from_json(x) for x in v["%"])
+        if "~" in v:
+            return Set(from_json(x) for x in v["~"])
+    if isinstance(v, str):
+        return v.encode()
+    return v
+
+
+_SPEC = None
+
+
+def spec():
+    global _SPEC
+    if _SPEC is None:
+        with open(os.path.join(os.path.dirname(__file__), "spec.json")) as fh:
+            _SPEC = json.load(fh)
+    return _SPEC
+
+
+COMMANDS = {}        # lower-case name (bytes) -> Command, bound commands only
+ALL_COMMANDS = []    # every bound Command and sub-command, by index (for stats)
+_LOOKUP = {}         # exact argv[0] spelling -> Command: skips .lower() on the hot path
+
+
+def _register(fullname):
+    parts = fullname.split("|")
+    top = parts[0]
+    entry = spec().get(top)
+    if entry is None:
+        raise KeyError("no such command in spec.json: %s" % top)
+    cmd = COMMANDS.get(top.encode())
+    if cmd is None:
+        cmd = Command(top, entry["info"], entry["docs"])
+        cmd.index = len(ALL_COMMANDS)
+        ALL_COMMANDS.append(cmd)
+        COMMANDS[top.encode()] = cmd
+    if len(parts) == 1:
+        return cmd
+    if cmd.subcommands is None:
+        cmd.subcommands = {}
+        cmd.plain = False
+    sub = cmd.subcommands.get(parts[1].encode())
+    if sub is None:
+        subinfo = next((s for s in entry["info"][9] if s[0] == fullname), None)
+        if subinfo is None:
+            raise KeyError("no such sub-command in spec.json: %s" % fullname)
+        subdocs = None
+        if entry["docs"]:
+            d = entry["docs"]["%"]
+            for k, v in zip(d[0::2], d[1::2]):
+                if k == "subcommands":
+                    sd = v["%"]
+                    subdocs = dict(zip(sd[0::2], sd[1::2])).get(fullname)
+        sub = Command(fullname, subinfo, subdocs, parent=cmd)
+        sub.index = len(ALL_COMMANDS)
+        ALL_COMMANDS.append(sub)
+        cmd.subcommands[parts[1].encode()] = sub
+    return sub
+
+
+def command(fullname, keys=None):
+    """Bind the decorated ``func(client, argv)`` to the command ``fullname``.
+
+    ``keys``, when given, is ``func(argv) -> list of key indexes`` for commands whose
+    keys cannot be read from the key specs alone (movable keys).
+    """
+    def deco(func):
+        cmd = _register(fullname)
+        cmd.func = func
+        if keys is not None:
+            cmd.keys_fn = keys
+        return func
+    return deco
+
+
+def lookup(name):
+    """The Command for a (case-insensitive) name, or None."""
+    cmd = _LOOKUP.get(name)
+    if cmd is None:
+        cmd = COMMANDS.get(name.lower())
+        if cmd is not None and len(_LOOKUP) < 4096:
+            _LOOKUP[name] = cmd
+    return cmd
+
+
+def lookup_argv(argv):
+    """The command or sub-command ``argv`` names, or None (for COMMAND INFO/GETKEYS, ACL)."""
+    cmd = lookup(argv[0])
+    if cmd is not None and cmd.subcommands is not None and len(argv) > 1:
+        return cmd.subcommands.get(argv[1].lower())
+    return cmd
+
+
+# ----------------------------------------------------------------- key positions
+def get_keys(cmd, argv):
+    """Indexes of the keys in ``argv`` according to the command's key specs."""
+    if cmd.keys_fn is not None:
+        return cmd.keys_fn(argv)
+    out = []
+    argc = len(argv)
+    for ks in cmd.key_specs["~"] if isinstance(cmd.key_specs, dict) else cmd.key_specs:
+        spec_ = dict(zip(ks["%"][0::2], ks["%"][1::2]))
+        bs = dict(zip(spec_["begin_search"]["%"][0::2], spec_["begin_search"]["%"][1::2]))
+        bsspec = bs["spec"]["%"]
+        bsspec = dict(zip(bsspec[0::2], bsspec[1::2]))
+        if bs["type"] == "index":
+            first = bsspec["index"]
+        elif bs["type"] == "keyword":
+            kw = bsspec["keyword"].encode().lower()
+            start = bsspec["startfrom"]
+            rng = range(start, argc) if start > 0 else range(argc + start, 0, -1)
+            first = None
+            for i in rng:
+                if argv[i].lower() == kw:
+                    first = i + 1
+                    break
+            if first is None:
+                continue
+        else:
+            continue
+        fk = dict(zip(spec_["find_keys"]["%"][0::2], spec_["find_keys"]["%"][1::2]))
+        fkspec = fk["spec"]["%"]
+        fkspec = dict(zip(fkspec[0::2], fkspec[1::2]))
+        if fk["type"] == "range":
+            last = fkspec["lastkey"]
+            step = fkspec["keystep"]
+            limit = fkspec["limit"]
+            if last >= 0:
+                last = first + last
+            else:
+                if limit <= 1:
+                    last = argc + last
+                else:
+                    last = first + (argc - first) // limit + last
+            for i in range(first, min(last, argc - 1) + 1, step):
+                out.append(i)
+        elif fk["type"] == "keynum":
+            try:
+                n = int(argv[first + fkspec["keynumidx"]])
+            except (IndexError, ValueError):
+                continue
+            start = first + fkspec["firstkey"]
+            for j in range(n):
+                i = start + j * fkspec["keystep"]
+                if i < argc:
+                    out.append(i)
+    return out
+
+
+# -------------------------------------------------------------------- dispatcher
+def _args_preview(argv):
+    """`'a' 'b' ` as in Redis's unknown-command error (args truncated to 128 bytes)."""
+    parts = []
+    size = 0
+    for a in argv:
+        if size >= 128:
+            break
+        s = a[:128 - size]
+        size += len(s)
+        parts.append("'%s' " % s.decode("utf-8", "replace"))
+    return "".join(parts)
+
+
+def _sanitize(b):
+    return b.decode("utf-8", "replace").replace("\r", " ").replace("\n", " ")
+
+
+def unknown_command_error(argv):
+    return ("ERR unknown command '%.128s', with args beginning with: %s"
+            % (_sanitize(argv[0]), _args_preview(argv[1:])))
+
+
+def resolve(c, argv):
+    """Find the (sub)command for argv and check arity; raise CommandError if none."""
+    cmd = lookup(argv[0])
+    if cmd is None:
+        raise CommandError(unknown_command_error(argv))
+    if cmd.subcommands is not None:
+        if len(argv) == 1:
+            if cmd.func is None:
+                raise CommandError("ERR wrong number of arguments for '%s' command" % cmd.fullname)
+        else:
+            sub = cmd.subcommands.get(argv[1].lower())
+            if sub is None:
+                if cmd.func is None:
+                    raise CommandError("ERR unknown subcommand '%.128s'. Try %s HELP."
+                                       % (_sanitize(argv[1]), cmd.fullname.upper()))
+            else:
+                cmd = sub
+    ar = cmd.arity
+    n = len(argv)
+    if (ar > 0 and n != ar) or n < -ar:
+        raise CommandError("ERR wrong number of arguments for '%s' command" % cmd.fullname)
+    return cmd
+
+
+def execute(c, argv):
+    """Run one request for client ``c``; its reply is appended to ``c.out``."""
+    cmd = _LOOKUP.get(argv[0])
+    if cmd is None or not cmd.plain or c.special or c.server.special:
+        _execute_slow(c, argv)
+        return
+    n = len(argv)
+    ar = cmd.arity
+    if (ar > 0 and n != ar) or n < -ar:
+        _execute_slow(c, argv)
+        return
+    c.cmd = cmd
+    _call(c, cmd, argv)
+
+
+def _call(c, cmd, argv):
+    """Redis's ``call()``: run, encode, account, propagate."""
+    server = c.server
+    dirty = server.dirty
+    t0 = _perf()
+    try:
+        r = cmd.func(c, argv)
+    except CommandError as e:
+        _count_error(server, cmd, e.msg)
+        c.out.append(error_bytes(e.msg))
+        r = None
+        failed = True
+    except Exception as e:  # a bug: never let it escape to the connection
+        server.log_exception("command %s" % cmd.fullname)
+        msg = "ERR internal error in '%s': %s" % (cmd.fullname, type(e).__name__)
+        _count_error(server, cmd, msg)
+        c.out.append(error_bytes(msg))
+        r = None
+        failed = True
+    else:
+        failed = False
+        t = r.__class__
+        if t is Raw:
+            c.out.append(r)
+        elif t is bytes:
+            c.out.append(b"$%d\r\n%s\r\n" % (len(r), r))
+        elif t is int:
+            c.out.append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
+        elif r is not NO_REPLY:
+            c.out.append(encode(r, c.resp))
+    dt = _perf() - t0
+    st = server.cmdstats[cmd.index]
+    st[0] += 1
+    st[1] += dt
+    if failed:
+        st[3] += 1
+    if server.dirty != dirty and cmd.is_write or c.propagate is not None:
+        server.propagate_command(c, argv)
+    if server.monitors and not cmd.skip_monitor:
+        server.feed_monitors(c, argv)
+    if dt > server.slowlog_threshold_ns and not cmd.skip_slowlog:
+        server.slowlog_add(c, argv, dt)
+    if server.ready_keys:
+        server.serve_blocked()
+
+
+NO_REPLY = object()  # a command that answers later (blocking) or not at all returns this
+
+
+def _count_error(server, cmd, msg):
+    server.count_error(msg)
+
+
+def _execute_slow(c, argv):
+    """Every check of Redis's processCommand, for clients or servers in a special state."""
+    server = c.server
+    try:
+        cmd = resolve(c, argv)
+    except CommandError as e:
+        server.count_error(e.msg)
+        if c.multi is not None:
+            c.dirty_exec = True
+        c.out.append(error_bytes(e.msg))
+        return
+    c.cmd = cmd
+    err = server.check_command(c, cmd, argv)
+    if err is not None:
+        server.count_error(err)
+        server.cmdstats[cmd.index][2] += 1  # rejected_calls
+        if c.multi is not None:
+            c.dirty_exec = True
+        c.out.append(error_bytes(err))
+        return
+    if c.multi is not None and cmd.fullname not in _MULTI_PASSTHROUGH:
+        c.multi.append((cmd, argv))
+        c.out.append(QUEUED)
+        return
+    mark = len(c.out)
+    _call(c, cmd, argv)
+    if c.reply_off or c.reply_skip or c.reply_skip_next:
+        # CLIENT REPLY OFF|SKIP (networking.c resetClient): drop this command's answer.
+        if c.reply_off or c.reply_skip:
+            del c.out[mark:]
+        if c.reply_skip and c.multi is None and cmd.fullname != "client|reply":
+            c.reply_skip = False
+        if c.reply_skip_next:
+            c.reply_skip = True
+            c.reply_skip_next = False
+        c.update_special()
+
+
+def stats_rows(server):
+    """(name, calls, usec, rejected, failed) for INFO commandstats, in table order."""
+    for cmd in ALL_COMMANDS:
+        st = server.cmdstats[cmd.index]
+        if st[0] or st[2] or st[3]:
+            yield cmd.fullname, st[0], st[1] // 1000, st[2], st[3]

@@ -1,0 +1,54 @@
+"""Active expiry: reclaiming keys whose time has passed even if nobody reads them.
+
+Redis samples random keys with a TTL ``hz`` times a second. We keep, per
+database, a heap of ``(when_ms, key)`` pushed by every ``set_expire``; the cycle
+pops the entries that are due and deletes each key whose *current* expiry is
+still that due time (an entry whose key was deleted, persisted or given a new TTL
+is simply dropped). So every expired key is found, in O(log n), and a cycle is
+bounded in time like Redis's (25% of a cron period) so a flood of expiring keys
+never stalls clients: what is left over is finished by the next cycles.
+
+When the heap holds far more stale entries than live TTLs (keys whose TTL was
+changed many times), it is rebuilt from ``expires``.
+"""
+import heapq
+import time
+
+_perf = time.perf_counter
+
+
+class ActiveExpire:
+    def __init__(self, server):
+        self.server = server
+        self.time_limit_perc = 25   # of one cron period, as ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC
+        self.last_run_expired = 0
+
+    def run(self, slow=True):
+        server = self.server
+        budget = self.time_limit_perc / 100.0 / server.hz
+        deadline = _perf() + budget
+        now = int(time.time() * 1000)
+        expired = 0
+        for db in server.dbs:
+            expires = db.expires
+            heap = db._heap
+            if not expires:
+                if heap:
+                    db._heap = []
+                continue
+            if len(heap) > 2 * len(expires) + 1024:
+                db._heap = heap = [(w, k) for k, w in expires.items()]
+                heapq.heapify(heap)
+            checked = 0
+            while heap and heap[0][0] <= now:
+                when, key = heapq.heappop(heap)
+                if expires.get(key) == when:
+                    db._delete_expired(key)
+                    expired += 1
+                checked += 1
+                if checked & 63 == 0 and _perf() > deadline:
+                    break
+            if _perf() > deadline:
+                break
+        self.last_run_expired = expired
+        return expired

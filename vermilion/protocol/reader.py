@@ -1,0 +1,351 @@
+"""Turning a byte stream into commands: the request half of RESP.
+
+A Redis client speaks in *requests*. Almost always a request is a RESP array of
+bulk strings (``*2\\r\\n$3\\r\\nGET\\r\\n$1\\r\\nk\\r\\n``); a human at a telnet
+prompt may also type an *inline* request, a line split like a shell command line
+(``SET k "a b"``).  The first byte of each request decides which it is.
+
+This module knows nothing of sockets. A reader is fed bytes, however they were
+split by the network, and hands back complete commands (``list[bytes]``). When
+the stream breaks the protocol, the reader hands back the commands before the
+bad one and records the error text Redis would send (``reader.error``); the
+connection then replies with it and closes, exactly like Redis.
+
+Two readers behave identically:
+
+* :class:`PyReader`, pure Python, modelled on Redis's own ``processMultibulkBuffer``
+  and ``processInlineBuffer``: it keeps its place inside a half-received request, so a
+  value arriving in thousands of pieces is never re-scanned.
+* :class:`HiredisReader`, which lets the C parser of the ``hiredis`` package frame
+  the stream (several times faster) and falls back to :class:`PyReader` whenever
+  the stream does something hiredis would accept but Redis would not, or that
+  hiredis cannot parse (an inline command). On such a fallback the Python reader
+  re-reads the bytes since the last request boundary, so its answer is the exact one.
+"""
+
+PROTO_INLINE_MAX_SIZE = 64 * 1024
+DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
+_INT_MAX = 2 ** 31 - 1
+
+try:  # pragma: no cover - depends on the environment
+    import hiredis as _hiredis
+except ImportError:  # pragma: no cover
+    _hiredis = None
+
+HAVE_HIREDIS = _hiredis is not None
+
+
+def parse_ll(s):
+    """Redis's ``string2ll``: strict decimal, no spaces, no '+', no leading zeros."""
+    n = len(s)
+    if n == 0 or n >= 21:
+        return None
+    c = s[0]
+    if c == 48:  # '0'
+        return 0 if n == 1 else None
+    if c == 45:  # '-'
+        if n == 1 or not (49 <= s[1] <= 57):
+            return None
+    elif not (49 <= c <= 57):
+        return None
+    if n > 1 and not s[1:].isdigit():
+        return None
+    v = int(s)
+    if v > 9223372036854775807 or v < -9223372036854775808:
+        return None
+    return v
+
+
+_ESCAPES = {110: 10, 114: 13, 116: 9, 98: 8, 97: 7}  # \n \r \t \b \a
+_HEX = b"0123456789abcdefABCDEF"
+_TOKEN_END = (32, 10, 13, 9)
+_BLANK = (32, 9, 10, 11, 12, 13)
+
+
+def split_args(line):
+    """Split an inline request like Redis's ``sdssplitargs``; None if quotes are unbalanced."""
+    nul = line.find(b"\0")
+    if nul >= 0:  # Redis works on a C string here
+        line = line[:nul]
+    out = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in _BLANK:
+            i += 1
+        if i >= n:
+            return out
+        cur = bytearray()
+        inq = insq = False
+        while True:
+            c = line[i] if i < n else 0
+            if inq:
+                if (c == 92 and i + 3 < n + 0 and line[i + 1] == 120
+                        and line[i + 2] in _HEX and line[i + 3] in _HEX):
+                    cur.append(int(line[i + 2:i + 4], 16))
+                    i += 3
+                elif c == 92 and i + 1 < n:
+                    i += 1
+                    e = line[i]
+                    cur.append(_ESCAPES.get(e, e))
+                elif c == 34:
+                    if i + 1 < n and line[i + 1] not in _BLANK:
+                        return None
+                    i += 1
+                    break
+                elif i >= n:
+                    return None
+                else:
+                    cur.append(c)
+            elif insq:
+                if c == 92 and i + 1 < n and line[i + 1] == 39:
+                    i += 1
+                    cur.append(39)
+                elif c == 39:
+                    if i + 1 < n and line[i + 1] not in _BLANK:
+                        return None
+                    i += 1
+                    break
+                elif i >= n:
+                    return None
+                else:
+                    cur.append(c)
+            else:
+                if i >= n or c in _TOKEN_END:
+                    break
+                if c == 34:
+                    inq = True
+                elif c == 39:
+                    insq = True
+                else:
+                    cur.append(c)
+            i += 1
+        out.append(bytes(cur))
+
+
+class PyReader:
+    """Pure-Python request reader (see the module docstring)."""
+
+    __slots__ = ("_buf", "_pos", "_chunks", "_chunked", "_need", "_args",
+                 "_left", "_bulk", "error", "max_bulk_len")
+
+    def __init__(self, max_bulk_len=DEFAULT_MAX_BULK_LEN):
+        self._buf = b""
+        self._pos = 0
+        self._chunks = []       # pieces waiting until a known-long bulk is complete
+        self._chunked = 0
+        self._need = 0          # bytes the buffer must hold before parsing again
+        self._args = None       # arguments of a half-read multibulk request
+        self._left = 0          # arguments still to read for it
+        self._bulk = -1         # length of the bulk being read, -1 before its header
+        self.error = None       # Redis's error text once the stream is broken
+        self.max_bulk_len = max_bulk_len
+
+    def pending(self):
+        """Bytes received but not yet turned into commands."""
+        return len(self._buf) - self._pos + self._chunked
+
+    def feed(self, data):
+        if self.error is not None:
+            return []
+        if self._need:
+            self._chunks.append(data)
+            self._chunked += len(data)
+            if len(self._buf) - self._pos + self._chunked < self._need:
+                return []
+            data = b"".join(self._chunks)
+            self._chunks = []
+            self._chunked = 0
+            self._need = 0
+        if self._pos < len(self._buf):
+            self._buf = self._buf[self._pos:] + data
+        else:
+            self._buf = data
+        self._pos = 0
+        return self._parse()
+
+    def _fail(self, msg, out):
+        self.error = msg
+        self._buf = b""
+        self._pos = 0
+        return out
+
+    def _parse(self):
+        buf = self._buf
+        pos = self._pos
+        n = len(buf)
+        out = []
+        while pos < n:
+            if self._args is None:
+                if buf[pos] != 42:  # not '*': inline request
+                    nl = buf.find(b"\n", pos)
+                    if nl < 0:
+                        if n - pos > PROTO_INLINE_MAX_SIZE:
+                            return self._fail("Protocol error: too big inline request", out)
+                        break
+                    end = nl - 1 if nl > pos and buf[nl - 1] == 13 else nl
+                    args = split_args(buf[pos:end])
+                    if args is None:
+                        self._pos = pos
+                        return self._fail("Protocol error: unbalanced quotes in request", out)
+                    pos = nl + 1
+                    if args:
+                        out.append(args)
+                    continue
+                nl = buf.find(b"\r", pos)
+                if nl < 0:
+                    if n - pos > PROTO_INLINE_MAX_SIZE:
+                        return self._fail("Protocol error: too big mbulk count string", out)
+                    break
+                if nl > n - 2:
+                    break
+                count = parse_ll(buf[pos + 1:nl])
+                if count is None or count > _INT_MAX:
+                    return self._fail("Protocol error: invalid multibulk length", out)
+                pos = nl + 2
+                if count <= 0:
+                    continue
+                self._args = []
+                self._left = count
+                self._bulk = -1
+            args = self._args
+            while self._left:
+                if self._bulk < 0:
+                    nl = buf.find(b"\r", pos)
+                    if nl < 0:
+                        if n - pos > PROTO_INLINE_MAX_SIZE:
+                            return self._fail("Protocol error: too big bulk count string", out)
+                        break
+                    if nl > n - 2:
+                        break
+                    if buf[pos] != 36:  # '$'
+                        return self._fail("Protocol error: expected '$', got '%s'"
+                                          % chr(buf[pos]), out)
+                    ln = parse_ll(buf[pos + 1:nl])
+                    if ln is None or ln < 0 or ln > self.max_bulk_len:
+                        return self._fail("Protocol error: invalid bulk length", out)
+                    pos = nl + 2
+                    self._bulk = ln
+                ln = self._bulk
+                if n - pos < ln + 2:
+                    break
+                args.append(buf[pos:pos + ln])
+                pos += ln + 2
+                self._bulk = -1
+                self._left -= 1
+            if self._left:
+                # Half a request: wait for more. A long bulk is gathered in pieces
+                # and joined once, so a big value costs O(size), not O(size^2).
+                if self._bulk > 4096:
+                    self._need = self._bulk + 2
+                break
+            out.append(args)
+            self._args = None
+        self._pos = pos
+        return out
+
+
+class HiredisReader:
+    """Request reader that frames with hiredis and falls back to :class:`PyReader`."""
+
+    __slots__ = ("_reader", "_since", "_since_len", "_since_count", "_py",
+                 "error", "max_bulk_len")
+
+    # Beyond this many bytes since the last request boundary we stop keeping them:
+    # a fallback then cannot replay, so the error text becomes a generic one.
+    SINCE_LIMIT = 1 << 20
+
+    def __init__(self, max_bulk_len=DEFAULT_MAX_BULK_LEN):
+        self._reader = _hiredis.Reader()
+        self._since = []        # chunks fed since the last request boundary (None: unknown)
+        self._since_len = 0
+        self._since_count = 0   # commands hiredis returned out of those chunks
+        self._py = None         # the Python reader, once it has taken over
+        self.error = None
+        self.max_bulk_len = max_bulk_len
+
+    def pending(self):
+        if self._py is not None:
+            return self._py.pending()
+        return self._since_len
+
+    def feed(self, data):
+        if self._py is not None:
+            py = self._py
+            if py.pending() == 0 and py.error is None and data[:1] == b"*":
+                self._py = None  # back on a request boundary: hiredis again
+            else:
+                out = py.feed(data)
+                self.error = py.error
+                return out
+        if self._since_len == 0 and self._since is not None and data[:1] != b"*":
+            # A request that is not RESP (inline): the Python reader's job.
+            self._py = py = PyReader(self.max_bulk_len)
+            out = py.feed(data)
+            self.error = py.error
+            return out
+        reader = self._reader
+        reader.feed(data)
+        since = self._since
+        if since is not None:
+            since.append(data)
+            self._since_len += len(data)
+        out = []
+        gets = reader.gets
+        has_data = reader.has_data
+        try:
+            while True:
+                cmd = gets()
+                if cmd is False:
+                    break
+                if cmd.__class__ is not list or not cmd:
+                    return self._fallback(out)
+                for a in cmd:
+                    if a.__class__ is not bytes:
+                        return self._fallback(out)
+                out.append(cmd)
+                if not has_data():
+                    # A request ended exactly where the data ends: a clean boundary.
+                    self._since = []
+                    self._since_len = 0
+                    self._since_count = 0
+                    return out
+        except _hiredis.ProtocolError:
+            return self._fallback(out)
+        if since is not None:
+            self._since_count += len(out)
+            if self._since_len > self.SINCE_LIMIT:
+                self._since = None
+            elif self._since_len > 0:
+                # Half a request is waiting: let the strict reader vet its headers
+                # now, so an absurd length is refused at once, not after 512 MB.
+                probe = PyReader(self.max_bulk_len)
+                got = probe.feed(b"".join(self._since))
+                if probe.error is not None or len(got) > self._since_count:
+                    self._since_count -= len(out)
+                    return self._fallback(out)
+        return out
+
+    def _fallback(self, out):
+        """Hand the stream to the Python reader, replaying from the last boundary."""
+        py = PyReader(self.max_bulk_len)
+        self._py = py
+        self._reader = _hiredis.Reader()
+        if self._since is None:
+            py.error = self.error = "Protocol error: invalid multibulk length"
+            return out
+        skip = self._since_count + len(out)
+        replay = py.feed(b"".join(self._since))
+        self._since = []
+        self._since_len = 0
+        self._since_count = 0
+        self.error = py.error
+        return out + replay[skip:]
+
+
+def make_reader(max_bulk_len=DEFAULT_MAX_BULK_LEN, use_hiredis=None):
+    """The fastest reader available (or the one asked for)."""
+    if use_hiredis is None:
+        use_hiredis = HAVE_HIREDIS
+    if use_hiredis and HAVE_HIREDIS:
+        return HiredisReader(max_bulk_len)
+    return PyReader(max_bulk_len)

@@ -1,0 +1,135 @@
+"""One connected client: its protocol reader, its output, and its state.
+
+A :class:`Client` is what every command function receives first. It carries the
+selected database (``c.db``), the protocol version (``c.resp``), and the
+per-connection state that commands read and change: the MULTI queue, WATCHed
+keys, subscriptions, blocking state, CLIENT REPLY mode, tracking.
+
+Replies are appended to ``c.out`` (a list of bytes) and written with one
+``transport.write`` per batch: after all the commands of one network read, or
+at the end of the current event-loop step for replies that arrive from other
+clients' actions (pub/sub messages, unblocked pops).
+
+``c.special`` summarises "this client needs the dispatcher's slow path" (in
+MULTI, not authenticated, subscribed in RESP2, reply suppression, ...). Code
+that changes any of those calls :meth:`update_special`.
+"""
+import time
+
+from ..protocol.reader import make_reader
+
+
+class Client:
+    __slots__ = (
+        "server", "id", "transport", "reader", "out", "db", "resp", "name",
+        "lib_name", "lib_ver", "authenticated", "user", "multi", "dirty_cas", "dirty_exec",
+        "watched", "cmd", "last_cmd", "propagate", "special", "reply_off", "reply_skip",
+        "reply_skip_next", "close_after_reply", "closed", "blocked", "pending",
+        "subscriptions", "psubscriptions", "ssubscriptions", "monitor", "flags_extra",
+        "ctime", "last_interaction", "addr", "laddr", "fd", "conn", "is_unix",
+        "tracking", "no_evict", "paused_reading", "unblock_reason", "argv",
+        "in_exec", "killed", "tot_net_in", "tot_net_out", "tot_cmds", "unsafe_flush",
+        "no_touch",
+    )
+
+    def __init__(self, server, transport=None, conn=None):
+        self.server = server
+        self.id = server.next_client_id()
+        self.transport = transport
+        self.conn = conn
+        self.reader = make_reader(server.proto_max_bulk_len, server.use_hiredis)
+        self.out = []
+        self.db = server.dbs[0]
+        self.resp = 2
+        self.name = None
+        self.lib_name = None
+        self.lib_ver = None
+        self.authenticated = not server.auth_required()
+        self.user = "default"
+        self.multi = None          # list of (cmd, argv) while in MULTI
+        self.dirty_cas = False     # a WATCHed key changed
+        self.dirty_exec = False    # an error while queueing: EXEC aborts
+        self.watched = []          # (db, key) pairs
+        self.cmd = None
+        self.last_cmd = None
+        self.argv = None
+        self.propagate = None      # set by a command to propagate something else than argv
+        self.special = False
+        self.reply_off = False
+        self.reply_skip = False
+        self.reply_skip_next = False
+        self.close_after_reply = False
+        self.closed = False
+        self.blocked = None        # blocking state object while blocked
+        self.pending = None        # commands read but not yet run (while blocked/paused)
+        self.subscriptions = set()
+        self.psubscriptions = set()
+        self.ssubscriptions = set()
+        self.monitor = False
+        self.flags_extra = ""
+        self.ctime = time.time()
+        self.last_interaction = self.ctime
+        self.addr = "?:0"
+        self.laddr = "?:0"
+        self.fd = -1
+        self.is_unix = False
+        self.tracking = None
+        self.no_evict = False
+        self.no_touch = False
+        self.paused_reading = False
+        self.unblock_reason = None
+        self.in_exec = False
+        self.killed = False
+        self.tot_net_in = 0
+        self.tot_net_out = 0
+        self.tot_cmds = 0
+        self.unsafe_flush = False
+        self.update_special()
+
+    def update_special(self):
+        self.special = bool(
+            self.multi is not None or not self.authenticated or self.reply_off
+            or self.reply_skip or self.reply_skip_next
+            or (self.resp == 2 and (self.subscriptions or self.psubscriptions
+                                    or self.ssubscriptions)))
+
+    @property
+    def subscribed_count(self):
+        return len(self.subscriptions) + len(self.psubscriptions)
+
+    def select(self, dbid):
+        self.db = self.server.dbs[dbid]
+
+    # ----------------------------------------------------------------- output
+    def write_now(self, data):
+        """Send bytes outside the request/reply cycle (pushes, unblocked replies)."""
+        if self.closed:
+            return
+        self.out.append(data)
+        self.server.schedule_flush(self)
+
+    def flush(self):
+        out = self.out
+        if out and not self.closed and self.transport is not None:
+            data = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+            self.tot_net_out += len(data)
+            self.transport.write(data)
+            if self.close_after_reply:
+                self.transport.close()
+        elif out:
+            out.clear()
+
+    def close(self):
+        if self.transport is not None and not self.closed:
+            self.flush()
+            self.transport.close()
+
+    def output_size(self):
+        size = 0
+        if self.transport is not None:
+            try:
+                size = self.transport.get_write_buffer_size()
+            except Exception:
+                size = 0
+        return size + sum(len(b) for b in self.out)

@@ -1,0 +1,533 @@
+"""The server: its state, its timers, and the checks every command passes.
+
+One :class:`Server` is one Redis instance: databases, connected clients,
+configuration, statistics. Several can live in one process (the pytest fixture
+starts one per test), so nothing here is global.
+
+Time-driven work happens in :meth:`Server.cron`, called ``hz`` times a second
+like Redis's ``serverCron``: the active expiry cycle, idle-client timeouts,
+``save`` rules, and the incremental freeing of large values deleted earlier
+(:meth:`lazyfree`), which is what keeps a DEL of a million-element set from
+stalling everyone else.
+"""
+import asyncio
+import collections
+import os
+import random
+import signal
+import socket
+import sys
+import time
+import traceback
+
+from ..commands import table
+from ..keyspace.db import Database
+from ..keyspace import expire as expire_mod
+from .. import __version__
+from .config import Config, ConfigError, parse_memory
+
+_LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
+_LEVEL_CHAR = ".-*#"
+
+
+class Server:
+    def __init__(self, config=None):
+        self.config = config if config is not None else Config()
+        cfg = self.config
+        self.pid = os.getpid()
+        self.run_id = "%040x" % random.getrandbits(160)
+        self.start_time = time.time()
+        self.start_monotonic = time.monotonic()
+        self._client_id = 0
+        self.clients = {}
+        self.dbs = [Database(self, i) for i in range(cfg.get_int("databases"))]
+        self.cmdstats = [[0, 0, 0, 0] for _ in table.ALL_COMMANDS]
+        self.errorstats = {}
+        self.dirty = 0
+        self.frozen_ms = 0
+        self.expiry_paused = False
+        self.active_expire_enabled = True
+        self.notify_flags = 0
+        self.tracking = None
+        self.ready_keys = []
+        self.monitors = []
+        self.slowlog = collections.deque()
+        self.slowlog_id = 0
+        self.special = False
+        self.loop = None
+        self.listeners = []
+        self.lastsave = int(time.time())
+        self.stopping = False
+        self.stopped = None
+        self.pubsub = None
+        self.persistence = None
+        self.use_hiredis = None
+        self.lazyfree_queue = collections.deque()
+        self.lazyfree_pending = 0
+        self.lazyfreed_objects = 0
+        self._flush_set = []
+        self._flush_scheduled = False
+        self._cron_handle = None
+        self.cron_loops = 0
+        self.logfile = None
+        self.unixsocket = None
+        self.pause_until = 0
+        self.pause_kind = None
+        self.stats_expired_keys = 0
+        self.stats_evicted_keys = 0
+        self.stats_connections = 0
+        self.stats_rejected_conn = 0
+        self.stats_keyspace_hits = 0
+        self.stats_keyspace_misses = 0
+        self.stats_expired_stale_perc = 0.0
+        self.stats_total_error_replies = 0
+        self.stats_unexpected_error_replies = 0
+        self.blocked_clients = 0
+        self.hooks_on_shutdown = []
+        self.apply_config()
+        self.expire_cycle = expire_mod.ActiveExpire(self)
+        from .bootstrap import INIT_HOOKS
+        for fn in INIT_HOOKS:
+            fn(self)
+
+    # --------------------------------------------------------------- config
+    def apply_config(self):
+        """Read the configuration values the hot path needs into attributes."""
+        cfg = self.config
+        self.port = cfg.get_int("port")
+        self.maxclients = cfg.get_int("maxclients")
+        self.proto_max_bulk_len = cfg.get_int("proto-max-bulk-len")
+        self.client_query_buffer_limit = cfg.get_int("client-query-buffer-limit")
+        self.tcp_keepalive = cfg.get_int("tcp-keepalive")
+        self.timeout = cfg.get_int("timeout")
+        self.hz = max(1, min(500, cfg.get_int("hz")))
+        self.requirepass = cfg.get("requirepass") or ""
+        slower = cfg.get_int("slowlog-log-slower-than")
+        self.slowlog_threshold_ns = (1 << 62) if slower < 0 else slower * 1000
+        self.slowlog_max_len = cfg.get_int("slowlog-max-len")
+        self.loglevel = _LEVELS.get(cfg.get("loglevel"), 2)
+        self.unixsocket = cfg.get("unixsocket") or None
+        hooks = cfg.hooks
+        hooks["maxclients"] = lambda v: setattr(self, "maxclients", int(v))
+        hooks["proto-max-bulk-len"] = lambda v: setattr(self, "proto_max_bulk_len", int(v))
+        hooks["client-query-buffer-limit"] = lambda v: setattr(
+            self, "client_query_buffer_limit", int(v))
+        hooks["tcp-keepalive"] = lambda v: setattr(self, "tcp_keepalive", int(v))
+        hooks["timeout"] = lambda v: setattr(self, "timeout", int(v))
+        hooks["hz"] = lambda v: setattr(self, "hz", max(1, min(500, int(v))))
+        hooks["requirepass"] = self._set_requirepass
+        hooks["slowlog-log-slower-than"] = lambda v: setattr(
+            self, "slowlog_threshold_ns", (1 << 62) if int(v) < 0 else int(v) * 1000)
+        hooks["slowlog-max-len"] = self._set_slowlog_max_len
+        hooks["loglevel"] = lambda v: setattr(self, "loglevel", _LEVELS.get(v, 2))
+
+    def _set_requirepass(self, v):
+        self.requirepass = v
+
+    def _set_slowlog_max_len(self, v):
+        self.slowlog_max_len = int(v)
+        while len(self.slowlog) > self.slowlog_max_len:
+            self.slowlog.pop()
+
+    def auth_required(self):
+        return bool(self.requirepass)
+
+    def next_client_id(self):
+        self._client_id += 1
+        return self._client_id
+
+    # -------------------------------------------------------------- logging
+    def log(self, level, msg):
+        if level < self.loglevel:
+            return
+        now = time.time()
+        stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(now))
+        line = "%d:M %s.%03d %s %s\n" % (self.pid, stamp, int(now * 1000) % 1000,
+                                          _LEVEL_CHAR[level], msg)
+        logfile = self.config.get("logfile")
+        try:
+            if logfile:
+                with open(logfile, "a") as fh:
+                    fh.write(line)
+            else:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        except OSError:
+            pass
+
+    def log_warning(self, msg):
+        self.log(3, msg)
+
+    def log_notice(self, msg):
+        self.log(2, msg)
+
+    def log_verbose(self, msg):
+        self.log(1, msg)
+
+    def log_exception(self, what):
+        self.log(3, "Unexpected exception in %s:\n%s" % (what, traceback.format_exc()))
+
+    # ------------------------------------------------------ command checks
+    def check_command(self, c, cmd, argv):
+        """processCommand's checks after lookup/arity. Returns an error text or None."""
+        if cmd.protected:
+            if not self._protected_allowed(c, cmd):
+                return ("ERR %s command not allowed. If the %s option is set to \"local\", "
+                        "you can run it from a local connection, otherwise you need to set "
+                        "this option in the configuration file, and then restart the server."
+                        % (cmd.fullname.upper(),
+                           "enable-debug-command" if cmd.fullname == "debug"
+                           else "enable-module-command"))
+        if not c.authenticated and not cmd.no_auth:
+            return "NOAUTH Authentication required."
+        if c.multi is not None and cmd.no_multi:
+            return "ERR Command not allowed inside a transaction"
+        if (c.resp == 2 and (c.subscriptions or c.psubscriptions or c.ssubscriptions)
+                and cmd.fullname not in _SUBSCRIBED_OK):
+            return ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                    "PING / QUIT / RESET are allowed in this context" % cmd.fullname)
+        extra = self.extra_checks
+        if extra:
+            for fn in extra:
+                err = fn(c, cmd, argv)
+                if err is not None:
+                    return err
+        return None
+
+    extra_checks = ()
+
+    def _protected_allowed(self, c, cmd):
+        name = "enable-debug-command" if cmd.fullname == "debug" else "enable-module-command"
+        v = self.config.get(name)
+        if v == "yes":
+            return True
+        if v == "local":
+            return c.is_unix or c.addr.startswith("127.") or c.addr.startswith("::1")
+        return False
+
+    def count_error(self, msg):
+        prefix = msg.split(" ", 1)[0]
+        self.stats_total_error_replies += 1
+        if len(self.errorstats) < 128 or prefix in self.errorstats:
+            self.errorstats[prefix] = self.errorstats.get(prefix, 0) + 1
+
+    # --------------------------------------------- hooks filled by features
+    def propagate_command(self, c, argv):
+        """A write happened: feed the AOF (persistence) with argv or c.propagate."""
+        p = self.persistence
+        if c.propagate is not None:
+            cmds = c.propagate
+            c.propagate = None
+        else:
+            cmds = (argv,)
+        if p is not None and cmds:
+            p.feed(c.db.id, cmds)
+
+    def propagate_expire(self, db, key):
+        p = self.persistence
+        if p is not None:
+            p.feed(db.id, ([b"DEL", key],))
+
+    def feed_monitors(self, c, argv):
+        """MONITOR's line: +<time> [<db> <addr>] "arg" ... (args quoted like sdscatrepr)."""
+        now = time.time()
+        if c.is_unix:
+            origin = "unix:%s" % (self.unixsocket or "")
+        else:
+            origin = c.addr
+        line = b"+%.6f [%d %s] %s\r\n" % (now, c.db.id, origin.encode(),
+                                           b" ".join(repr_bytes(a) for a in argv))
+        for m in list(self.monitors):
+            if m is not c:
+                m.write_now(line)
+
+    def slowlog_add(self, c, argv, dt_ns):
+        self.slowlog_id += 1
+        args = []
+        n = len(argv)
+        for i, a in enumerate(argv[:32]):
+            if i == 31 and n > 32:
+                args.append(b"... (%d more arguments)" % (n - 31))
+                break
+            if len(a) > 128:
+                a = a[:128] + b"... (%d more bytes)" % (len(a) - 128)
+            args.append(a)
+        self.slowlog.appendleft((self.slowlog_id, int(time.time()), dt_ns // 1000, args,
+                                 c.addr.encode(), (c.name or b"")))
+        while len(self.slowlog) > self.slowlog_max_len:
+            self.slowlog.pop()
+
+    def serve_blocked(self):
+        """Keys got data: let blocking.py hand it to waiting clients."""
+        ready = self.ready_keys
+        self.ready_keys = []
+        handler = self.blocking_handler
+        if handler is not None:
+            handler(ready)
+
+    blocking_handler = None
+
+    def notify_keyspace_event(self, kind, event, key, dbid):
+        fn = self.keyspace_event_handler
+        if fn is not None:
+            fn(kind, event, key, dbid)
+
+    keyspace_event_handler = None
+
+    def check_output_limits(self, c):
+        fn = self.output_limit_handler
+        if fn is not None:
+            fn(c)
+
+    output_limit_handler = None
+
+    def client_gone(self, c):
+        """A connection closed: forget the client everywhere."""
+        self.clients.pop(c.id, None)
+        for fn in self.client_gone_hooks:
+            try:
+                fn(c)
+            except Exception:
+                self.log_exception("client cleanup")
+        if c in self.monitors:
+            self.monitors.remove(c)
+
+    client_gone_hooks = ()
+
+    def add_client_gone_hook(self, fn):
+        self.client_gone_hooks = tuple(self.client_gone_hooks) + (fn,)
+
+    # ----------------------------------------------------------- lazy free
+    LAZYFREE_THRESHOLD = 64
+    LAZYFREE_STEP = 20000
+
+    def lazyfree(self, value):
+        """Release a value's memory; a large one piece by piece from the cron."""
+        size = _free_effort(value)
+        if size > self.LAZYFREE_THRESHOLD:
+            self.lazyfree_queue.append(value)
+            self.lazyfree_pending += 1
+            if self.loop is not None:
+                self.loop.call_soon(self._lazyfree_step)
+
+    def _lazyfree_step(self):
+        """Free at most LAZYFREE_STEP elements, then yield to clients."""
+        budget = self.LAZYFREE_STEP
+        q = self.lazyfree_queue
+        while q and budget > 0:
+            v = q[0]
+            budget -= _free_some(v, budget)
+            if _free_effort(v) == 0 or budget > 0:
+                q.popleft()
+                self.lazyfree_pending -= 1
+                self.lazyfreed_objects += 1
+        if q and self.loop is not None:
+            self.loop.call_soon(self._lazyfree_step)
+
+    # -------------------------------------------------------------- output
+    def schedule_flush(self, c):
+        self._flush_set.append(c)
+        if not self._flush_scheduled and self.loop is not None:
+            self._flush_scheduled = True
+            self.loop.call_soon(self._flush_all)
+
+    def _flush_all(self):
+        self._flush_scheduled = False
+        pending = self._flush_set
+        self._flush_set = []
+        for c in pending:
+            if c.out:
+                c.flush()
+
+    # ---------------------------------------------------------------- cron
+    def cron(self):
+        try:
+            self.cron_loops += 1
+            if self.active_expire_enabled and not self.expiry_paused:
+                self.expire_cycle.run(slow=True)
+            if self.timeout > 0 and self.cron_loops % self.hz == 0:
+                self._close_idle_clients()
+            for fn in self.cron_hooks:
+                fn()
+        except Exception:
+            self.log_exception("cron")
+        finally:
+            if not self.stopping and self.loop is not None:
+                self._cron_handle = self.loop.call_later(1.0 / self.hz, self.cron)
+
+    cron_hooks = ()
+
+    def add_cron_hook(self, fn):
+        self.cron_hooks = tuple(self.cron_hooks) + (fn,)
+
+    def _close_idle_clients(self):
+        now = time.monotonic()
+        for c in list(self.clients.values()):
+            if (c.blocked is None and not c.subscriptions and not c.psubscriptions
+                    and not c.ssubscriptions and not c.monitor
+                    and now - c.last_interaction > self.timeout):
+                self.log_verbose("Closing idle client")
+                c.close()
+
+    # ------------------------------------------------------- start / stop
+    async def start(self):
+        """Open the listeners and start the timers on the running loop."""
+        self.loop = asyncio.get_running_loop()
+        self.stopped = self.loop.create_future()
+        from .connection import RedisProtocol
+        cfg = self.config
+        port = self.port
+        binds = (cfg.get("bind") or "").split()
+        if port:
+            for addr in binds:
+                optional = addr.startswith("-")
+                host = addr[1:] if optional else addr
+                if host == "*":
+                    host = "0.0.0.0"
+                elif host == "::*":
+                    host = "::"
+                try:
+                    srv = await self.loop.create_server(
+                        lambda: RedisProtocol(self), host=host, port=port,
+                        reuse_address=True, backlog=cfg.get_int("tcp-backlog"),
+                        family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+                except OSError as e:
+                    if optional or (e.errno in (97, 99) and ":" in host):
+                        continue  # IPv6 not available, like Redis's "-::*"
+                    raise
+                self.listeners.append(srv)
+                if port == 0 or self.port == 0:
+                    self.port = srv.sockets[0].getsockname()[1]
+                    port = self.port
+                    cfg.values["port"] = str(self.port)
+        if self.unixsocket:
+            try:
+                os.unlink(self.unixsocket)
+            except OSError:
+                pass
+            srv = await self.loop.create_unix_server(lambda: RedisProtocol(self),
+                                                     path=self.unixsocket)
+            perm = cfg.get("unixsocketperm")
+            if perm and perm != "0":
+                os.chmod(self.unixsocket, int(perm, 8))
+            self.listeners.append(srv)
+        for fn in self.startup_hooks:
+            fn()
+        self._cron_handle = self.loop.call_later(1.0 / self.hz, self.cron)
+        self.log_notice("Ready to accept connections")
+
+    startup_hooks = ()
+
+    def add_startup_hook(self, fn):
+        self.startup_hooks = tuple(self.startup_hooks) + (fn,)
+
+    def request_shutdown(self, save=None):
+        """Stop serving; ``save`` True/False forces/forbids the final snapshot."""
+        if self.stopping:
+            return
+        self.stopping = True
+        self.log_warning("User requested shutdown...")
+        for fn in self.hooks_on_shutdown:
+            try:
+                fn(save)
+            except Exception:
+                self.log_exception("shutdown hook")
+        self.log_warning("Redis is now ready to exit, bye bye...")
+        for srv in self.listeners:
+            srv.close()
+        for c in list(self.clients.values()):
+            c.close()
+        if self._cron_handle is not None:
+            self._cron_handle.cancel()
+        if self.unixsocket:
+            try:
+                os.unlink(self.unixsocket)
+            except OSError:
+                pass
+        if self.stopped is not None and not self.stopped.done():
+            self.stopped.set_result(True)
+
+    async def serve_forever(self):
+        await self.start()
+        await self.stopped
+        for srv in self.listeners:
+            await srv.wait_closed() if hasattr(srv, "wait_closed") else None
+
+    def install_signal_handlers(self):
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                self.loop.add_signal_handler(sig, self._on_signal, sig)
+            except (NotImplementedError, RuntimeError):
+                pass
+
+    def _on_signal(self, sig):
+        name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
+        self.log_warning("Received %s scheduling shutdown..." % name)
+        self.request_shutdown()
+
+
+def repr_bytes(s):
+    """Redis's sdscatrepr: a double-quoted, escaped rendering of binary data."""
+    out = bytearray(b'"')
+    for ch in s:
+        if ch == 92 or ch == 34:
+            out += b"\\" + bytes((ch,))
+        elif ch == 10:
+            out += b"\\n"
+        elif ch == 13:
+            out += b"\\r"
+        elif ch == 9:
+            out += b"\\t"
+        elif ch == 7:
+            out += b"\\a"
+        elif ch == 8:
+            out += b"\\b"
+        elif 32 <= ch < 127:
+            out.append(ch)
+        else:
+            out += b"\\x%02x" % ch
+    out += b'"'
+    return bytes(out)
+
+
+_SUBSCRIBED_OK = frozenset(("subscribe", "unsubscribe", "psubscribe", "punsubscribe",
+                            "ssubscribe", "sunsubscribe", "ping", "quit", "reset"))
+
+
+def _free_effort(v):
+    """How many elements freeing ``v`` costs (0 for a flat object)."""
+    t = v.__class__
+    if t is bytes or t is bytearray or t is int:
+        return 0
+    try:
+        return len(v)
+    except TypeError:
+        return 0
+
+
+def _free_some(v, budget):
+    """Drop up to ``budget`` elements of a container; returns how many were dropped."""
+    free = getattr(v, "free_some", None)
+    if free is not None:
+        return free(budget)
+    n = min(budget, len(v))
+    if isinstance(v, dict):
+        pop = v.popitem
+        for _ in range(n):
+            pop()
+    elif isinstance(v, (set,)):
+        pop = v.pop
+        for _ in range(n):
+            pop()
+    elif isinstance(v, list):
+        del v[-n:]
+    elif isinstance(v, collections.deque):
+        pop = v.pop
+        for _ in range(n):
+            pop()
+    else:
+        clear = getattr(v, "clear", None)
+        if clear is not None:
+            clear()
+        return max(n, 1)
+    return max(n, 1)
