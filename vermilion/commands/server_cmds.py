@@ -1,25 +1,7 @@
-"""Server commands: FLUSHDB, FLUSHALL, DBSIZE, CONFIG, INFO, COMMAND (minimal core)."""
+"""Server commands: INFO, CONFIG, COMMAND, DEBUG, SLOWLOG, ... (minimal core, being filled in)."""
 from ..errors import CommandError
 from ..protocol.encoder import OK, Raw
 from .table import command, COMMANDS
-
-
-@command("flushdb")
-def flushdb(c, argv):
-    c.server.dirty += c.db.clear()
-    return OK
-
-
-@command("flushall")
-def flushall(c, argv):
-    for db in c.server.dbs:
-        c.server.dirty += db.clear()
-    return OK
-
-
-@command("dbsize")
-def dbsize(c, argv):
-    return len(c.db.data)
 
 
 @command("config|get")
