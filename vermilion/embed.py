@@ -26,7 +26,7 @@ from .server.config import Config, ConfigError, canonical
 
 def _make_config(port, host, unixsocket, config, options):
     cfg = Config()
-    values = {"save": "", "port": str(port), "bind": host}
+    values = {"save": "", "port": str(port), "bind": host, "loglevel": "warning"}
     if unixsocket:
         values["unixsocket"] = unixsocket
         if port == 0 and host is None:
@@ -49,6 +49,12 @@ def _build(cfg):
     from .server import bootstrap
     server = Server(cfg)
     bootstrap.install(server)
+    return server
+
+
+def _build_embedded(cfg, port, unixsocket):
+    server = _build(cfg)
+    server.ephemeral_port = port == 0 and not unixsocket
     return server
 
 
@@ -93,7 +99,7 @@ class EmbeddedServer:
 def start_server(port=0, host="127.0.0.1", unixsocket=None, config=None, **options):
     """Start a server on its own thread; returns an :class:`EmbeddedServer`."""
     cfg = _make_config(port, host, unixsocket, config, options)
-    server = _build(cfg)
+    server = _build_embedded(cfg, port, unixsocket)
     ready = threading.Event()
     failure = []
 
@@ -144,7 +150,7 @@ class AsyncServer:
 async def serve(port=0, host="127.0.0.1", unixsocket=None, config=None, **options):
     """Start a server on the running event loop."""
     cfg = _make_config(port, host, unixsocket, config, options)
-    server = _build(cfg)
+    server = _build_embedded(cfg, port, unixsocket)
     await server.start()
     return AsyncServer(server)
 

@@ -303,57 +303,74 @@ def resolve(c, argv):
 
 def execute(c, argv):
     """Run one request for client ``c``; its reply is appended to ``c.out``."""
-    cmd = _LOOKUP.get(argv[0])
-    if cmd is None or not cmd.plain or c.special or c.server.special:
-        _execute_slow(c, argv)
-        return
-    n = len(argv)
-    ar = cmd.arity
-    if (ar > 0 and n != ar) or n < -ar:
-        _execute_slow(c, argv)
-        return
-    c.cmd = cmd
-    _call(c, cmd, argv)
+    execute_batch(c, (argv,))
 
 
-def _call(c, cmd, argv):
-    """Redis's ``call()``: run, encode, account, propagate."""
+def execute_batch(c, cmds, start=0):
+    """Run cmds[start:] for client ``c`` until it blocks or must close.
+
+    This is the hot path, so Redis's ``call()`` is inlined here for the common case
+    (a plain command, a client and server in no special state): look up, check
+    arity, call, encode, count. Everything else goes through :func:`_execute_slow`.
+    Time is read once per command: each command's duration runs from the end of
+    the previous one (parsing of a pipelined batch is done before the loop).
+    Returns the index of the first command not run (len(cmds) when all ran).
+    """
     server = c.server
-    dirty = server.dirty
-    t0 = _perf()
-    try:
-        r = cmd.func(c, argv)
-    except CommandError as e:
-        _count_error(server, cmd, e.msg)
-        c.out.append(error_bytes(e.msg))
-        r = None
-        failed = True
-    except Exception as e:  # a bug: never let it escape to the connection
-        server.log_exception("command %s" % cmd.fullname)
-        msg = "ERR internal error in '%s': %s" % (cmd.fullname, type(e).__name__)
-        _count_error(server, cmd, msg)
-        c.out.append(error_bytes(msg))
-        r = None
-        failed = True
-    else:
-        failed = False
-        t = r.__class__
-        if t is Raw:
-            c.out.append(r)
-        elif t is bytes:
-            c.out.append(b"$%d\r\n%s\r\n" % (len(r), r))
-        elif t is int:
-            c.out.append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
-        elif r is not NO_REPLY:
-            c.out.append(encode(r, c.resp))
-    dt = _perf() - t0
-    st = server.cmdstats[cmd.index]
-    st[0] += 1
-    st[1] += dt
-    if failed:
-        st[3] += 1
-    if server.dirty != dirty and cmd.is_write or c.propagate is not None:
-        server.propagate_command(c, argv)
+    out = c.out
+    append = out.append
+    stats = server.cmdstats
+    get = _LOOKUP.get
+    perf = _perf
+    n = len(cmds)
+    i = start
+    t_prev = perf()
+    while i < n:
+        argv = cmds[i]
+        i += 1
+        cmd = get(argv[0])
+        if (cmd is None or not cmd.plain or c.special or server.special
+                or (cmd.arity > 0 and len(argv) != cmd.arity) or len(argv) < -cmd.arity):
+            _execute_slow(c, argv)
+            t_prev = perf()
+        else:
+            c.cmd = cmd
+            dirty = server.dirty
+            try:
+                r = cmd.func(c, argv)
+            except CommandError as e:
+                server.count_error(e.msg)
+                append(error_bytes(e.msg))
+                stats[cmd.index][3] += 1
+            except Exception as e:  # a bug: never let it escape to the connection
+                _internal_error(c, cmd, e)
+            else:
+                t = r.__class__
+                if t is Raw:
+                    append(r)
+                elif t is bytes:
+                    append(b"$%d\r\n%s\r\n" % (len(r), r))
+                elif t is int:
+                    append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
+                elif r is not NO_REPLY:
+                    append(encode(r, c.resp))
+            t = perf()
+            dt = t - t_prev
+            t_prev = t
+            st = stats[cmd.index]
+            st[0] += 1
+            st[1] += dt
+            if (server.dirty != dirty and cmd.is_write) or c.propagate is not None:
+                server.propagate_command(c, argv)
+            if server.monitors or server.ready_keys or dt > server.slowlog_threshold_ns:
+                _after_call(c, cmd, argv, dt)
+        if c.blocked is not None or c.close_after_reply:
+            return i
+    return i
+
+
+def _after_call(c, cmd, argv, dt):
+    server = c.server
     if server.monitors and not cmd.skip_monitor:
         server.feed_monitors(c, argv)
     if dt > server.slowlog_threshold_ns and not cmd.skip_slowlog:
@@ -362,11 +379,41 @@ def _call(c, cmd, argv):
         server.serve_blocked()
 
 
-NO_REPLY = object()  # a command that answers later (blocking) or not at all returns this
-
-
-def _count_error(server, cmd, msg):
+def _internal_error(c, cmd, e):
+    server = c.server
+    server.log_exception("command %s" % cmd.fullname)
+    msg = "ERR internal error in '%s': %s" % (cmd.fullname, type(e).__name__)
     server.count_error(msg)
+    server.cmdstats[cmd.index][3] += 1
+    c.out.append(error_bytes(msg))
+
+
+def _call(c, cmd, argv):
+    """Redis's ``call()`` for the slow path: run, encode, account, propagate."""
+    server = c.server
+    dirty = server.dirty
+    t0 = _perf()
+    try:
+        r = cmd.func(c, argv)
+    except CommandError as e:
+        server.count_error(e.msg)
+        server.cmdstats[cmd.index][3] += 1
+        c.out.append(error_bytes(e.msg))
+    except Exception as e:
+        _internal_error(c, cmd, e)
+    else:
+        if r is not NO_REPLY:
+            c.out.append(r if r.__class__ is Raw else encode(r, c.resp))
+    dt = _perf() - t0
+    st = server.cmdstats[cmd.index]
+    st[0] += 1
+    st[1] += dt
+    if (server.dirty != dirty and cmd.is_write) or c.propagate is not None:
+        server.propagate_command(c, argv)
+    _after_call(c, cmd, argv, dt)
+
+
+NO_REPLY = object()  # a command that answers later (blocking) or not at all returns this
 
 
 def _execute_slow(c, argv):

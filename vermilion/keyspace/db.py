@@ -75,7 +75,7 @@ class Database:
         self.data = {}
         self.expires = {}
         self._heap = []          # (when_ms, key), possibly stale; see expire.py
-        self.watched = {}        # key -> list of clients WATCHing it
+        self.watched = {}        # key -> {client: watched-while-expired flag}
         self.blocking = {}       # key -> list of clients blocked on it
         self.avg_ttl = 0
         self.expires_cursor = 0
@@ -159,6 +159,7 @@ class Database:
 
     def clear(self):
         """Drop every key (FLUSHDB); returns the number removed."""
+        self.signal_all()
         n = len(self.data)
         old = self.data
         self.data = {}
@@ -186,18 +187,26 @@ class Database:
         if self.watched:
             clients = self.watched.get(key)
             if clients:
-                for c in clients:
+                for c, expired in clients.items():
+                    if expired and key not in self.data:
+                        # WATCHed while already expired, and now deleted: no change.
+                        clients[c] = False
+                        continue
                     c.dirty_cas = True
         tracking = self.server.tracking
         if tracking is not None:
             tracking.invalidate_key(key)
 
-    def signal_all(self):
-        """Every key may have changed (FLUSHDB, SWAPDB)."""
+    def signal_all(self, other=None):
+        """This db was emptied or swapped with ``other``: touch WATCHed keys that existed."""
         if self.watched:
-            for clients in self.watched.values():
-                for c in clients:
-                    c.dirty_cas = True
+            for key, clients in self.watched.items():
+                if key in self.data or (other is not None and key in other.data):
+                    for c in clients:
+                        c.dirty_cas = True
+        tracking = self.server.tracking
+        if tracking is not None:
+            tracking.invalidate_all()
 
     def notify(self, kind, event, key):
         server = self.server

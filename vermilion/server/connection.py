@@ -15,7 +15,7 @@ import asyncio
 import socket
 import time
 
-from ..commands.table import execute
+from ..commands.table import execute_batch
 from ..protocol.encoder import error_bytes
 from .client import Client
 
@@ -23,19 +23,12 @@ _monotonic = time.monotonic
 
 
 def run_commands(c, cmds, start=0):
-    """Execute cmds[start:] for client c until it blocks or must close."""
-    n = len(cmds)
-    i = start
-    while i < n:
-        argv = cmds[i]
-        i += 1
-        c.argv = argv
-        execute(c, argv)
-        if c.blocked is not None or c.close_after_reply:
-            if i < n and not c.close_after_reply:
-                c.pending = cmds[i:]
-            return
-    c.pending = None
+    """Execute cmds[start:] for client c; keep the rest if it blocks."""
+    i = execute_batch(c, cmds, start)
+    if i < len(cmds) and not c.close_after_reply:
+        c.pending = cmds[i:]
+    else:
+        c.pending = None
 
 
 def resume(c):

@@ -62,6 +62,7 @@ class Server:
         self.pubsub = None
         self.persistence = None
         self.use_hiredis = None
+        self.ephemeral_port = False   # port 0 means "pick a free port" (embedding), not "no TCP"
         self.lazyfree_queue = collections.deque()
         self.lazyfree_pending = 0
         self.lazyfreed_objects = 0
@@ -378,7 +379,7 @@ class Server:
         cfg = self.config
         port = self.port
         binds = (cfg.get("bind") or "").split()
-        if port:
+        if port or self.ephemeral_port:
             for addr in binds:
                 optional = addr.startswith("-")
                 host = addr[1:] if optional else addr

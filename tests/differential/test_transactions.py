@@ -1,0 +1,120 @@
+"""MULTI/EXEC/DISCARD/WATCH against redis-server, byte for byte."""
+import time
+
+from conftest import RawConn
+
+
+def test_multi_exec_basic(diff):
+    diff.run("""
+    MULTI
+    SET a 1
+    INCR a
+    GET a
+    EXEC
+    GET a
+    """)
+
+
+def test_exec_discard_without_multi(diff):
+    diff("EXEC")
+    diff("DISCARD")
+
+
+def test_nested_multi_and_watch_inside(diff):
+    diff("MULTI")
+    diff("MULTI")
+    diff("WATCH", "x")
+    diff("SET", "x", "1")
+    diff("EXEC")
+
+
+def test_queue_errors_abort(diff):
+    diff("MULTI")
+    diff("SET", "a", "1")
+    diff("NOSUCHCOMMAND", "x")
+    diff("GET")
+    diff("EXEC")
+    diff("GET", "a")
+
+
+def test_runtime_errors_do_not_abort(diff):
+    diff.run("""
+    SET s notanumber
+    MULTI
+    INCR s
+    SET t 1
+    EXEC
+    GET t
+    """)
+
+
+def test_discard(diff):
+    diff.run("""
+    MULTI
+    SET a 1
+    DISCARD
+    GET a
+    """)
+
+
+def test_empty_exec(diff):
+    diff("MULTI")
+    diff("EXEC")
+
+
+def test_watch_unmodified_and_unwatch(diff):
+    diff.run("""
+    SET w 1
+    WATCH w
+    MULTI
+    INCR w
+    EXEC
+    WATCH w
+    UNWATCH
+    SET w 5
+    MULTI
+    GET w
+    EXEC
+    """)
+
+
+def test_watch_modified_by_other_client(real_redis, shared_vermilion):
+    for port in (real_redis.port, shared_vermilion.port):
+        a = RawConn("127.0.0.1", port)
+        b = RawConn("127.0.0.1", port)
+        a.call("FLUSHALL")
+        a.call("SET", "w", "1")
+        assert a.call("WATCH", "w") == b"+OK\r\n"
+        b.call("SET", "w", "2")
+        a.call("MULTI")
+        a.call("INCR", "w")
+        assert a.call("EXEC") == b"*-1\r\n"
+        assert a.call("GET", "w") == b"$1\r\n2\r\n"
+        a.call("HELLO", "3") if False else None
+        a.close()
+        b.close()
+
+
+def test_watch_flushall_and_deleted_key(diff):
+    diff.run("""
+    SET w 1
+    WATCH w
+    FLUSHALL
+    MULTI
+    PING
+    EXEC
+    WATCH nokey
+    FLUSHALL
+    MULTI
+    PING
+    EXEC
+    """)
+
+
+def test_watch_expired_key(diff):
+    diff("SET", "e", "1", "PX", "20")
+    diff("WATCH", "e")
+    time.sleep(0.05)
+    diff("MULTI")
+    diff("PING")
+    diff("EXEC")

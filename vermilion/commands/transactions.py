@@ -1,0 +1,146 @@
+"""Transactions (multi.c): MULTI, EXEC, DISCARD, WATCH, UNWATCH.
+
+While a client is in MULTI, the dispatcher queues its commands (``c.multi``, a
+list of ``(command, argv)``) and answers ``+QUEUED``; a command rejected while
+queueing (unknown, wrong arity, not allowed) marks the transaction dirty
+(``c.dirty_exec``) and EXEC then aborts with EXECABORT.
+
+WATCH is optimistic locking. Each database keeps ``watched``: key -> {client:
+flag}. Every write to a key goes through ``Database.signal`` (Redis's
+``signalModifiedKey``), which marks the watching clients ``dirty_cas``; EXEC of a
+dirty client answers a null array and runs nothing. A key already expired when
+WATCHed counts as unchanged if it is merely deleted by expiry, as in Redis.
+
+EXEC runs the queued commands back to back with the clock frozen (like Redis's
+``server.in_exec`` + cached command time), with blocking forbidden
+(``c.in_exec``: blocking commands answer as if they timed out), and its array
+reply is built by writing the header then letting each command append its own
+reply.
+"""
+from ..errors import CommandError
+from ..protocol.encoder import OK, NULL_ARRAY, encode
+from .table import command, NO_REPLY, _call
+
+EXECABORT = "EXECABORT Transaction discarded because of previous errors."
+
+
+@command("multi")
+def multi(c, argv):
+    if c.multi is not None:
+        raise CommandError("ERR MULTI calls can not be nested")
+    c.multi = []
+    c.dirty_exec = False
+    c.update_special()
+    return OK
+
+
+def discard_transaction(c):
+    c.multi = None
+    c.dirty_exec = False
+    unwatch_all(c)
+    c.update_special()
+
+
+@command("discard")
+def discard(c, argv):
+    if c.multi is None:
+        raise CommandError("ERR DISCARD without MULTI")
+    discard_transaction(c)
+    return OK
+
+
+def _watched_key_expired(c):
+    for db, key in c.watched:
+        clients = db.watched.get(key)
+        if clients and clients.get(c):
+            continue  # already expired when WATCHed
+        when = db.expires.get(key)
+        if when is not None and key in db.data and when <= db.now():
+            return True
+    return False
+
+
+@command("exec")
+def exec_(c, argv):
+    if c.multi is None:
+        raise CommandError("ERR EXEC without MULTI")
+    if c.watched and _watched_key_expired(c):
+        c.dirty_cas = True
+    if c.dirty_exec or c.dirty_cas:
+        dirty_exec = c.dirty_exec
+        discard_transaction(c)
+        if dirty_exec:
+            raise CommandError(EXECABORT)
+        return NULL_ARRAY
+    queued = c.multi
+    unwatch_all(c)
+    server = c.server
+    c.out.append(b"*%d\r\n" % len(queued))
+    c.in_exec = True
+    frozen = server.frozen_ms
+    if not frozen:
+        server.frozen_ms = c.db.now()
+    try:
+        for cmd, qargv in queued:
+            c.cmd = cmd
+            _call(c, cmd, qargv)
+    finally:
+        c.in_exec = False
+        server.frozen_ms = frozen
+        c.multi = None
+        c.dirty_exec = False
+        c.update_special()
+    return NO_REPLY
+
+
+@command("watch")
+def watch(c, argv):
+    if c.multi is not None:
+        raise CommandError("ERR WATCH inside MULTI is not allowed")
+    if c.dirty_cas:
+        return OK  # no point watching: EXEC will fail anyway
+    db = c.db
+    now = None
+    for key in argv[1:]:
+        if (db, key) in c.watched:
+            continue
+        expired = False
+        when = db.expires.get(key)
+        if when is not None and key in db.data:
+            if now is None:
+                now = db.now()
+            expired = when <= now
+        db.watched.setdefault(key, {})[c] = expired
+        c.watched.append((db, key))
+    return OK
+
+
+def unwatch_all(c):
+    for db, key in c.watched:
+        clients = db.watched.get(key)
+        if clients is not None:
+            clients.pop(c, None)
+            if not clients:
+                del db.watched[key]
+    c.watched = []
+    c.dirty_cas = False
+
+
+@command("unwatch")
+def unwatch(c, argv):
+    unwatch_all(c)
+    return OK
+
+
+def _client_gone(c):
+    if c.watched:
+        unwatch_all(c)
+    c.multi = None
+
+
+from ..server.bootstrap import on_server_init  # noqa: E402
+
+
+@on_server_init
+def _init(server):
+    server.add_client_gone_hook(_client_gone)
