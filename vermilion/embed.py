@@ -26,7 +26,7 @@ from .server.config import Config, ConfigError, canonical
 
 def _make_config(port, host, unixsocket, config, options):
     cfg = Config()
-    values = {"save": "", "port": str(port), "bind": host, "loglevel": "warning"}
+    values = {"save": "", "port": str(port or 0), "bind": host, "loglevel": "warning"}
     if unixsocket:
         values["unixsocket"] = unixsocket
         if port == 0 and host is None:
@@ -54,7 +54,7 @@ def _build(cfg):
 
 def _build_embedded(cfg, port, unixsocket):
     server = _build(cfg)
-    server.ephemeral_port = port == 0 and not unixsocket
+    server.ephemeral_port = port == 0
     return server
 
 

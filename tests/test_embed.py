@@ -1,0 +1,58 @@
+"""The embedding API and the pytest plugin, used the way their docs say."""
+import asyncio
+import os
+import tempfile
+
+import pytest
+import redis
+
+import vermilion
+from vermilion.embed import serve
+
+
+def test_start_server_context_manager():
+    with vermilion.start_server() as srv:
+        r = redis.Redis(host=srv.host, port=srv.port)
+        assert r.set("k", "v") is True
+        assert r.get("k") == b"v"
+        assert srv.url == "redis://127.0.0.1:%d" % srv.port
+    with pytest.raises(redis.ConnectionError):
+        redis.Redis(host="127.0.0.1", port=srv.port, socket_connect_timeout=1).ping()
+
+
+def test_two_servers_are_independent():
+    with vermilion.start_server() as a, vermilion.start_server() as b:
+        ra, rb = redis.Redis(port=a.port), redis.Redis(port=b.port)
+        ra.set("x", 1)
+        assert rb.get("x") is None
+        assert a.port != b.port
+
+
+def test_unix_socket():
+    path = os.path.join(tempfile.mkdtemp(), "v.sock")
+    with vermilion.start_server(unixsocket=path, port=None) as srv:
+        r = redis.Redis(unix_socket_path=path)
+        assert r.ping() is True
+        assert srv.unixsocket == path
+
+
+def test_serve_on_running_loop():
+    async def main():
+        srv = await serve(port=0)
+        reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+        writer.write(b"*1\r\n$4\r\nPING\r\n")
+        await writer.drain()
+        line = await reader.readline()
+        writer.close()
+        await srv.aclose()
+        return line
+    assert asyncio.run(main()) == b"+PONG\r\n"
+
+
+def test_pytest_fixture(vermilion_client):
+    assert vermilion_client.incr("n") == 1
+
+
+@pytest.mark.vermilion_config(databases=2)
+def test_pytest_fixture_config(vermilion_client):
+    assert vermilion_client.config_get("databases") == {"databases": "2"}
