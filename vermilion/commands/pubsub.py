@@ -1,0 +1,337 @@
+"""Pub/Sub (pubsub.c) and keyspace notifications (notify.c).
+
+Channels map to the clients subscribed to them; patterns likewise, matched
+with Redis's glob rules (:mod:`vermilion.glob`). PUBLISH encodes each message
+once per protocol version and appends it to every receiver's output; the
+receivers' sockets are written at the end of the loop step (``write_now``), so
+a publisher never waits for subscribers. A subscriber that stops reading is
+cut off by ``client-output-buffer-limit pubsub`` (see server/limits.py) instead
+of growing memory without bound.
+
+In RESP2 a subscribed client may only (un)subscribe, PING, QUIT and RESET (the
+dispatcher enforces it); in RESP3 messages are out-of-band pushes and any
+command is allowed.
+
+Keyspace notifications are publications on ``__keyspace@<db>__:<key>`` (message:
+the event) and ``__keyevent@<db>__:<event>`` (message: the key), emitted by
+commands through ``Database.notify`` when ``notify-keyspace-events`` enables their
+class.
+"""
+from ..errors import CommandError
+from ..keyspace import db as dbmod
+from ..protocol.encoder import Push, encode
+from ..server.bootstrap import on_server_init
+from .table import command, NO_REPLY
+
+
+class PubSub:
+    """Per-server subscription registry."""
+
+    def __init__(self, server):
+        self.server = server
+        self.channels = {}    # channel -> {client: None} (insertion-ordered set)
+        self.patterns = {}    # pattern -> {client: None}
+        self.shard = {}       # shard channel -> {client: None}
+        self._compiled = {}   # pattern -> compiled matcher
+
+    # ------------------------------------------------------------ publish
+    def publish(self, channel, message, sharded=False):
+        receivers = 0
+        enc = {}
+        subs = (self.shard if sharded else self.channels).get(channel)
+        if subs:
+            kind = b"smessage" if sharded else b"message"
+            for c in list(subs):
+                data = enc.get(c.resp)
+                if data is None:
+                    data = enc[c.resp] = encode(Push([kind, channel, message]), c.resp)
+                c.write_now(data)
+                receivers += 1
+        if not sharded and self.patterns:
+            for pattern, clients in list(self.patterns.items()):
+                if not self._match(pattern, channel):
+                    continue
+                penc = {}
+                for c in list(clients):
+                    data = penc.get(c.resp)
+                    if data is None:
+                        data = penc[c.resp] = encode(
+                            Push([b"pmessage", pattern, channel, message]), c.resp)
+                    c.write_now(data)
+                    receivers += 1
+        return receivers
+
+    def _match(self, pattern, channel):
+        m = self._compiled.get(pattern)
+        if m is None:
+            from ..glob import compile_pattern
+            m = compile_pattern(pattern)
+            if len(self._compiled) > 10000:
+                self._compiled.clear()
+            self._compiled[pattern] = m
+        return m(channel)
+
+    # -------------------------------------------------------- subscribing
+    def subscribe(self, c, channel, sharded=False):
+        mine = c.ssubscriptions if sharded else c.subscriptions
+        if channel in mine:
+            return False
+        mine.add(channel)
+        (self.shard if sharded else self.channels).setdefault(channel, {})[c] = None
+        return True
+
+    def unsubscribe(self, c, channel, sharded=False):
+        mine = c.ssubscriptions if sharded else c.subscriptions
+        if channel not in mine:
+            return False
+        mine.discard(channel)
+        table = self.shard if sharded else self.channels
+        subs = table.get(channel)
+        if subs is not None:
+            subs.pop(c, None)
+            if not subs:
+                del table[channel]
+        return True
+
+    def psubscribe(self, c, pattern):
+        if pattern in c.psubscriptions:
+            return False
+        c.psubscriptions.add(pattern)
+        self.patterns.setdefault(pattern, {})[c] = None
+        return True
+
+    def punsubscribe(self, c, pattern):
+        if pattern not in c.psubscriptions:
+            return False
+        c.psubscriptions.discard(pattern)
+        subs = self.patterns.get(pattern)
+        if subs is not None:
+            subs.pop(c, None)
+            if not subs:
+                del self.patterns[pattern]
+                self._compiled.pop(pattern, None)
+        return True
+
+    def drop_client(self, c):
+        for ch in list(c.subscriptions):
+            self.unsubscribe(c, ch)
+        for ch in list(c.ssubscriptions):
+            self.unsubscribe(c, ch, True)
+        for p in list(c.psubscriptions):
+            self.punsubscribe(c, p)
+
+    # ------------------------------------------------- keyspace events
+    def keyspace_event(self, kind, event, key, dbid):
+        flags = self.server.notify_flags
+        if flags & dbmod.NOTIFY_KEYSPACE:
+            self.publish(b"__keyspace@%d__:%s" % (dbid, key), event.encode())
+        if flags & dbmod.NOTIFY_KEYEVENT:
+            self.publish(b"__keyevent@%d__:%s" % (dbid, event.encode()), key)
+
+
+_FLAG_CHARS = {
+    "A": dbmod.NOTIFY_ALL, "g": dbmod.NOTIFY_GENERIC, "$": dbmod.NOTIFY_STRING,
+    "l": dbmod.NOTIFY_LIST, "s": dbmod.NOTIFY_SET, "h": dbmod.NOTIFY_HASH,
+    "z": dbmod.NOTIFY_ZSET, "x": dbmod.NOTIFY_EXPIRED, "e": dbmod.NOTIFY_EVICTED,
+    "K": dbmod.NOTIFY_KEYSPACE, "E": dbmod.NOTIFY_KEYEVENT, "t": dbmod.NOTIFY_STREAM,
+    "m": dbmod.NOTIFY_KEY_MISS, "d": dbmod.NOTIFY_MODULE, "n": dbmod.NOTIFY_NEW,
+}
+
+
+def flags_from_string(s):
+    """notify-keyspace-events text -> flags; None if a character is not a class."""
+    flags = 0
+    for ch in s:
+        f = _FLAG_CHARS.get(ch)
+        if f is None:
+            return None
+        flags |= f
+    return flags
+
+
+def flags_to_string(flags):
+    """Redis's canonical spelling of the flags (what CONFIG GET shows)."""
+    out = []
+    if flags & dbmod.NOTIFY_ALL == dbmod.NOTIFY_ALL:
+        out.append("A")
+    else:
+        for ch in "g$lshzxetdn":
+            if flags & _FLAG_CHARS[ch]:
+                out.append(ch)
+    for ch in "KEm":
+        if flags & _FLAG_CHARS[ch]:
+            out.append(ch)
+    return "".join(out)
+
+
+@on_server_init
+def _init(server):
+    ps = server.pubsub = PubSub(server)
+    server.keyspace_event_handler = ps.keyspace_event
+    server.add_client_gone_hook(ps.drop_client)
+
+    def apply_flags(value):
+        flags = flags_from_string(value)
+        server.notify_flags = flags or 0
+
+    def validate(value):
+        flags = flags_from_string(value)
+        if flags is None:
+            from ..server.config import ConfigError
+            raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmd'.")
+        return flags_to_string(flags)
+
+    server.config.hooks["notify-keyspace-events"] = apply_flags
+    server.config.validators["notify-keyspace-events"] = validate
+    apply_flags(server.config.get("notify-keyspace-events") or "")
+
+
+# --------------------------------------------------------------- commands
+def _confirm(c, kind, name, count):
+    c.out.append(encode(Push([kind, name, count]), c.resp))
+
+
+def _count(c):
+    return len(c.subscriptions) + len(c.psubscriptions)
+
+
+@command("subscribe")
+def subscribe(c, argv):
+    ps = c.server.pubsub
+    for ch in argv[1:]:
+        ps.subscribe(c, ch)
+        _confirm(c, b"subscribe", ch, _count(c))
+    c.update_special()
+    return NO_REPLY
+
+
+@command("unsubscribe")
+def unsubscribe(c, argv):
+    ps = c.server.pubsub
+    chans = argv[1:] or list(c.subscriptions)
+    if not chans:
+        _confirm(c, b"unsubscribe", None, _count(c))
+    for ch in chans:
+        ps.unsubscribe(c, ch)
+        _confirm(c, b"unsubscribe", ch, _count(c))
+    c.update_special()
+    return NO_REPLY
+
+
+@command("psubscribe")
+def psubscribe(c, argv):
+    ps = c.server.pubsub
+    for p in argv[1:]:
+        ps.psubscribe(c, p)
+        _confirm(c, b"psubscribe", p, _count(c))
+    c.update_special()
+    return NO_REPLY
+
+
+@command("punsubscribe")
+def punsubscribe(c, argv):
+    ps = c.server.pubsub
+    pats = argv[1:] or list(c.psubscriptions)
+    if not pats:
+        _confirm(c, b"punsubscribe", None, _count(c))
+    for p in pats:
+        ps.punsubscribe(c, p)
+        _confirm(c, b"punsubscribe", p, _count(c))
+    c.update_special()
+    return NO_REPLY
+
+
+@command("ssubscribe")
+def ssubscribe(c, argv):
+    ps = c.server.pubsub
+    for ch in argv[1:]:
+        ps.subscribe(c, ch, True)
+        _confirm(c, b"ssubscribe", ch, len(c.ssubscriptions))
+    c.update_special()
+    return NO_REPLY
+
+
+@command("sunsubscribe")
+def sunsubscribe(c, argv):
+    ps = c.server.pubsub
+    chans = argv[1:] or list(c.ssubscriptions)
+    if not chans:
+        _confirm(c, b"sunsubscribe", None, len(c.ssubscriptions))
+    for ch in chans:
+        ps.unsubscribe(c, ch, True)
+        _confirm(c, b"sunsubscribe", ch, len(c.ssubscriptions))
+    c.update_special()
+    return NO_REPLY
+
+
+@command("publish")
+def publish(c, argv):
+    return c.server.pubsub.publish(argv[1], argv[2])
+
+
+@command("spublish")
+def spublish(c, argv):
+    return c.server.pubsub.publish(argv[1], argv[2], sharded=True)
+
+
+@command("pubsub|channels")
+def pubsub_channels(c, argv):
+    return _list_channels(c.server.pubsub.channels, argv)
+
+
+@command("pubsub|shardchannels")
+def pubsub_shardchannels(c, argv):
+    return _list_channels(c.server.pubsub.shard, argv)
+
+
+def _list_channels(table, argv):
+    if len(argv) > 2:
+        from ..glob import compile_pattern
+        m = compile_pattern(argv[2])
+        return [ch for ch in table if m(ch)]
+    return list(table)
+
+
+@command("pubsub|numsub")
+def pubsub_numsub(c, argv):
+    out = []
+    for ch in argv[2:]:
+        out.append(ch)
+        out.append(len(c.server.pubsub.channels.get(ch, ())))
+    return out
+
+
+@command("pubsub|shardnumsub")
+def pubsub_shardnumsub(c, argv):
+    out = []
+    for ch in argv[2:]:
+        out.append(ch)
+        out.append(len(c.server.pubsub.shard.get(ch, ())))
+    return out
+
+
+@command("pubsub|numpat")
+def pubsub_numpat(c, argv):
+    return len(c.server.pubsub.patterns)
+
+
+@command("pubsub|help")
+def pubsub_help(c, argv):
+    from ..protocol.encoder import Status
+    lines = [
+        "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CHANNELS [<pattern>]",
+        "    Return the currently active channels matching a <pattern> (default: '*').",
+        "NUMPAT",
+        "    Return number of subscriptions to patterns.",
+        "NUMSUB [<channel> ...]",
+        "    Return the number of subscribers for the specified channels, excluding",
+        "    pattern subscriptions(default: no channels).",
+        "SHARDCHANNELS [<pattern>]",
+        "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+        "SHARDNUMSUB [<shardchannel> ...]",
+        "    Return the number of subscribers for the specified shard level channel(s)",
+        "HELP",
+        "    Prints this help.",
+    ]
+    return [Status(x) for x in lines]
