@@ -317,6 +317,7 @@ def execute_batch(c, cmds, start=0):
     Returns the index of the first command not run (len(cmds) when all ran).
     """
     server = c.server
+    server.current_client = c
     out = c.out
     append = out.append
     stats = server.cmdstats
@@ -365,7 +366,8 @@ def execute_batch(c, cmds, start=0):
             if server.monitors or server.ready_keys or dt > server.slowlog_threshold_ns:
                 _after_call(c, cmd, argv, dt)
         if c.blocked is not None or c.close_after_reply:
-            return i
+            break
+    server.current_client = None
     return i
 
 
@@ -410,10 +412,14 @@ def _call(c, cmd, argv):
     st[1] += dt
     if (server.dirty != dirty and cmd.is_write) or c.propagate is not None:
         server.propagate_command(c, argv)
+    if c.tracking is not None or server.tracking_state.pending:
+        tracking_after_command(c, cmd, argv)
     _after_call(c, cmd, argv, dt)
 
 
 NO_REPLY = object()  # a command that answers later (blocking) or not at all returns this
+
+from .tracking import after_command as tracking_after_command  # noqa: E402
 
 
 def _execute_slow(c, argv):

@@ -89,6 +89,7 @@ class Client:
     def update_special(self):
         self.special = bool(
             self.multi is not None or not self.authenticated or self.reply_off
+            or self.tracking is not None
             or self.reply_skip or self.reply_skip_next
             or (self.resp == 2 and (self.subscriptions or self.psubscriptions
                                     or self.ssubscriptions)))

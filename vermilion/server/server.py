@@ -48,7 +48,9 @@ class Server:
         self.expiry_paused = False
         self.active_expire_enabled = True
         self.notify_flags = 0
-        self.tracking = None
+        self.tracking = None        # set by commands/tracking.py (invalidate_key/all, pending)
+        self.current_client = None  # the client whose commands are running (NOLOOP, pending)
+        self.executing = True       # invalidations for the current client wait for its reply
         self.ready_keys = []
         self.monitors = []
         self.slowlog = collections.deque()
