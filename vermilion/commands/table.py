@@ -353,6 +353,8 @@ def execute_batch(c, cmds, start=0):
                     append(b"$%d\r\n%s\r\n" % (len(r), r))
                 elif t is int:
                     append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
+                elif r is None:
+                    append(b"$-1\r\n" if c.resp == 2 else b"_\r\n")
                 elif r is not NO_REPLY:
                     append(encode(r, c.resp))
             t = perf()
