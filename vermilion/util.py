@@ -107,21 +107,12 @@ def string2d(b):
         s = _inf_sign(b)
         if s:
             return math.inf if s > 0 else -math.inf
-    m = _HEX(b)
-    if m is not None:
-        sign, ip, fp, fp2, ex = m.groups()
-        r = _hex_ratio(ip, fp, fp2, ex, 1100)
-        if r is None:
-            return None
-        num, den = r
-        if num == 0:
-            return -0.0 if sign == b"-" else 0.0
-        q, e = _round_ratio(num, den, 53, -1074)
-        if q == 0 or q.bit_length() + e > 1024:
-            return None
-        v = math.ldexp(float(q), e)
-        return -v if sign == b"-" else v
-    return None
+    r = _parse_hex(b, 53, -1074, 1024)
+    if r is None:
+        return None
+    neg, q, e = r
+    v = math.ldexp(float(q), e)
+    return -v if neg else v
 
 
 def parse_float(b, msg=NOT_FLOAT):
@@ -132,24 +123,33 @@ def parse_float(b, msg=NOT_FLOAT):
     return v
 
 
-def _hex_ratio(ip, fp, fp2, ex, limit):
-    """(num, den) for a hex float's digits; None if its magnitude exceeds 2**±(limit*16)."""
+def _parse_hex(b, bits, emin, emax):
+    """A hex float (``0x1.8p3``) rounded to ``bits`` bits: (negative, q, e) or None.
+
+    None when ``b`` is not a hex float or its value overflows (>= 2**emax) or
+    underflows to zero; a zero mantissa gives q == 0.
+    """
+    m = _HEX(b)
+    if m is None:
+        return None
+    sign, ip, fp, fp2, ex = m.groups()
+    neg = sign == b"-"
     frac = fp if fp is not None else (fp2 or b"")
-    ip = ip or b""
-    digits = (ip + frac).lstrip(b"0")
+    digits = ((ip or b"") + frac).lstrip(b"0")
     if not digits:
-        return 0, 1
+        return neg, 0, 0
     mant = int(digits, 16)
-    p = int(ex) if ex else 0
-    p -= 4 * len(frac)
+    p = (int(ex) if ex else 0) - 4 * len(frac)
     top = mant.bit_length() + p
-    if top > limit * 16 + 64:
-        return None                 # overflow
-    if top < -limit * 16 - 64:
-        return None                 # underflow to zero
+    if top > emax + 1 or top < emin - 2:
+        return None
     if p >= 0:
-        return mant << p, 1
-    return mant, 1 << -p
+        q, e = _round_ratio(mant << p, 1, bits, emin)
+    else:
+        q, e = _round_ratio(mant, 1 << -p, bits, emin)
+    if q == 0 or q.bit_length() + e > emax:
+        return None
+    return neg, q, e
 
 
 def _round_ratio(num, den, bits, emin):
@@ -246,20 +246,11 @@ def string2ld(b):
         s = _inf_sign(b)
         if s:
             return math.inf if s > 0 else -math.inf
-    m = _HEX(b)
-    if m is not None:
-        sign, ip, fp, fp2, ex = m.groups()
-        r = _hex_ratio(ip, fp, fp2, ex, 1100)
-        if r is None:
-            return None
-        num, den = r
-        if num == 0:
-            return LD_ZERO
-        q, e = _round_ratio(num, den, _LD_BITS, _LD_EMIN)
-        if q == 0 or q.bit_length() + e > _LD_EMAX:
-            return None
-        return (-q if sign == b"-" else q), e
-    return None
+    r = _parse_hex(b, _LD_BITS, _LD_EMIN, _LD_EMAX)
+    if r is None:
+        return None
+    neg, q, e = r
+    return (-q if neg else q), e
 
 
 def ld_from_int(n):
