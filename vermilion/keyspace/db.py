@@ -35,9 +35,11 @@ the features that care about changes hang off (so no command has to know them):
 * :meth:`Database.ready` (``signalKeyAsReady``): wakes clients blocked on the key.
 """
 import heapq
+import random
 import time
 
 from ..errors import CommandError, WRONGTYPE
+from . import lru
 
 # Keyspace-notification classes (Redis's NOTIFY_* flags).
 NOTIFY_KEYSPACE = 1 << 0     # K
@@ -59,6 +61,7 @@ NOTIFY_ALL = (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY
               | NOTIFY_ZSET | NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE)  # A
 
 _time = time.time
+_random = random.random
 
 
 def now_ms():
@@ -67,7 +70,7 @@ def now_ms():
 
 class Database:
     __slots__ = ("id", "server", "data", "expires", "_heap", "watched",
-                 "blocking", "avg_ttl", "expires_cursor")
+                 "blocking", "avg_ttl", "expires_cursor", "lru", "lru_clock", "rand_keys")
 
     def __init__(self, server, dbid):
         self.id = dbid
@@ -79,6 +82,12 @@ class Database:
         self.blocking = {}       # key -> list of clients blocked on it
         self.avg_ttl = 0
         self.expires_cursor = 0
+        # Access clocks (OBJECT IDLETIME/FREQ, eviction): key -> seconds of the last
+        # access, or an LFU field while an LFU policy is set (lru_clock == -1);
+        # see keyspace/lru.py. lru_clock is refreshed by the cron.
+        self.lru = {}
+        self.lru_clock = int(_time())
+        self.rand_keys = None    # RANDOMKEY's sample of key names, see random_key()
 
     # ------------------------------------------------------------------ reads
     def now(self):
@@ -88,6 +97,21 @@ class Database:
 
     def lookup(self, key):
         """The value at ``key``, or None; an expired key is deleted first."""
+        v = self.data.get(key)
+        if v is not None:
+            if self.expires:
+                when = self.expires.get(key)
+                if when is not None and when <= self.now() and self.expire_if_allowed(key):
+                    return None
+            clock = self.lru_clock
+            if clock >= 0:
+                self.lru[key] = clock
+            else:
+                lru.lfu_touch(self, key)
+        return v
+
+    def lookup_notouch(self, key):
+        """Like :meth:`lookup` without updating the key's access time (TYPE, TTL, ...)."""
         v = self.data.get(key)
         if v is not None and self.expires:
             when = self.expires.get(key)
@@ -124,6 +148,8 @@ class Database:
     def add(self, key, value):
         """Create a key that does not exist (the caller checked)."""
         self.data[key] = value
+        clock = self.lru_clock
+        self.lru[key] = clock if clock >= 0 else lru.lfu_new()
         self.signal(key)
 
     def set(self, key, value, keepttl=False):
@@ -131,6 +157,11 @@ class Database:
         self.data[key] = value
         if not keepttl and self.expires:
             self.expires.pop(key, None)
+        clock = self.lru_clock
+        if clock >= 0:
+            self.lru[key] = clock
+        else:
+            lru.lfu_overwrite(self, key)
         self.signal(key)
 
     def replace_value(self, key, value):
@@ -144,6 +175,7 @@ class Database:
             return False
         if self.expires:
             self.expires.pop(key, None)
+        self.lru.pop(key, None)
         self.signal(key)
         self.server.lazyfree(v)
         return True
@@ -154,6 +186,7 @@ class Database:
         if v is not None:
             if self.expires:
                 self.expires.pop(key, None)
+            self.lru.pop(key, None)
             self.signal(key)
         return v
 
@@ -166,6 +199,8 @@ class Database:
         self.expires = {}
         self._heap = []
         self.avg_ttl = 0
+        self.lru = {}
+        self.rand_keys = None
         self.server.lazyfree(old)
         return n
 
@@ -223,20 +258,56 @@ class Database:
         return len(self.data)
 
     def random_key(self):
-        import random
-        if not self.data:
+        """A random key name (RANDOMKEY), or None; expired keys met are deleted.
+
+        A dict cannot be indexed, so names are drawn from ``rand_keys``: a list of
+        the key names taken at C speed and reused while it still describes the
+        keyspace, i.e. until the keyspace has changed by a quarter (writes counted
+        by ``server.dirty``, or the number of keys) or draws keep meeting deleted
+        names. So a call costs O(1), amortised. Like Redis's, the loop ends when
+        every key is expired: each expired key drawn is deleted; while expiry is
+        paused it gives up after 100 expired draws and returns one of them, as a
+        Redis replica does.
+        """
+        data = self.data
+        if not data:
             return None
-        for _ in range(100):
-            # dict has no O(1) random choice; sample via an iterator offset is O(n),
-            # so draw from a bounded prefix window that shifts with the cursor.
-            keys = self.data
-            idx = random.randrange(len(keys))
-            k = next(_islice(keys, idx, None))
-            if self.lookup(k) is not None:
-                return k
-        return next(iter(self.data), None)
+        server = self.server
+        expires = self.expires
+        sample = self._rand_sample(False)
+        misses = expired = 0
+        rand = _random
+        while True:
+            n = len(sample)
+            k = sample[int(rand() * n)]
+            if k not in data:
+                misses += 1
+                if misses >= 8 or len(data) * 2 < n:
+                    if not data:
+                        return None
+                    sample = self._rand_sample(True)
+                    misses = 0
+                continue
+            misses = 0
+            if expires:
+                when = expires.get(k)
+                if when is not None and when <= self.now():
+                    if server.expiry_paused:
+                        expired += 1
+                        if expired >= 100:
+                            return k
+                        continue
+                    self._delete_expired(k)
+                    if not data:
+                        return None
+                    continue
+            return k
 
-
-def _islice(d, start, stop):
-    import itertools
-    return itertools.islice(iter(d), start, stop)
+    def _rand_sample(self, force):
+        rk = self.rand_keys
+        n = len(self.data)
+        dirty = self.server.dirty
+        if (force or rk is None or abs(dirty - rk[1]) * 4 > n
+                or abs(n - len(rk[0])) * 4 > n):
+            rk = self.rand_keys = (list(self.data), dirty)
+        return rk[0]

@@ -73,11 +73,22 @@ def scan_keys(server, container, cursor, count, whole=False):
 
 
 def parse_cursor(b):
-    """Redis's cursor argument: an unsigned 64-bit decimal."""
+    """Redis's cursor argument, read like its ``strtoul(s, &end, 10)`` check: no
+    leading space, an optional sign (a negative value wraps modulo 2**64), digits up
+    to the end of the string or a NUL byte; "" is cursor 0; past 2**64-1 is refused."""
     from ..errors import CommandError
-    if not b.isdigit():
+    if b.isdigit() and len(b) < 20:
+        return int(b)
+    s = b.split(b"\0", 1)[0]
+    if not s:
+        return 0
+    if s[:1] in b" \t\n\v\f\r":
         raise CommandError("ERR invalid cursor")
-    v = int(b)
+    neg = s[:1] == b"-"
+    digits = s[1:] if s[:1] in b"+-" else s
+    if not digits.isdigit():
+        raise CommandError("ERR invalid cursor")
+    v = int(digits)
     if v >= 1 << 64:
         raise CommandError("ERR invalid cursor")
-    return v
+    return (-v) % (1 << 64) if neg else v
