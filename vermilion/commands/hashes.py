@@ -10,6 +10,7 @@ good, exactly when Redis converts it. Both limits are read from the server
 import random
 
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INT, OVERFLOW
+from ..glob import compile as glob_compile
 from ..keyspace.db import NOTIFY_HASH, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import OK, EMPTY_ARRAY, INTS, Map, Raw
@@ -337,7 +338,7 @@ def hrandfield(c, argv):
             raise CommandError(SYNTAX)
         if n == 4:
             withvalues = True
-            if count < -_LONG_MAX // 2 or count > _LONG_MAX // 2:
+            if count < -(_LONG_MAX // 2) or count > _LONG_MAX // 2:
                 raise CommandError("ERR value is out of range")
         return _hrandfield_count(c, argv[1], count, withvalues)
     h = _read(c, argv[1])
@@ -403,8 +404,8 @@ def parse_scan_options(argv, start):
 
 
 def matcher(pattern):
-    from ..glob import match
-    return lambda s: match(pattern, s)
+    """A MATCH pattern as a predicate on bytes."""
+    return glob_compile(pattern).match
 
 
 @command("hscan")

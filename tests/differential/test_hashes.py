@@ -1,0 +1,371 @@
+"""Hash commands against redis-server 7.0, byte for byte (t_hash.c).
+
+Small hashes are listpacks in Redis and keep insertion order, so HGETALL/HKEYS/
+HVALS/HSCAN of them compare byte for byte. Encodings are compared through
+OBJECT ENCODING on the reference server and ``object_encoding()`` here.
+"""
+import pytest
+
+
+@pytest.fixture
+def encoding(diff, shared_vermilion):
+    """encoding(key): assert Redis's OBJECT ENCODING equals ours; return it."""
+    def check(key):
+        ref = diff.ref.call("OBJECT", "ENCODING", key)
+        v = shared_vermilion.server.dbs[0].data.get(key.encode())
+        ours = b"$%d\r\n%s\r\n" % (len(v.object_encoding()), v.object_encoding()) if v else b"$-1\r\n"
+        assert ours == ref, "encoding of %s: redis %r, vermilion %r" % (key, ref, ours)
+        return ref
+    return check
+
+
+@pytest.fixture
+def config(diff, shared_vermilion):
+    """config(name, value): CONFIG SET on both servers; restored afterwards."""
+    cfg = shared_vermilion.server.config
+    saved = []
+
+    def set_(name, value):
+        saved.append((name, cfg.get(name)))
+        assert diff.ref.call("CONFIG", "SET", name, value) == b"+OK\r\n"
+        cfg.set(name, value)
+    yield set_
+    for name, value in reversed(saved):
+        diff.ref.call("CONFIG", "SET", name, value)
+        cfg.set(name, value)
+
+
+def test_hset_hget_basics(diff):
+    diff.run("""
+    HSET h a 1
+    HSET h b 2 c 3
+    HSET h a 10 d 4
+    HGET h a
+    HGET h zz
+    HGET nokey a
+    HLEN h
+    HLEN nokey
+    HGETALL h
+    HKEYS h
+    HVALS h
+    HGETALL nokey
+    HKEYS nokey
+    HVALS nokey
+    HMSET h e 5 f 6
+    HMSET h2 x y
+    HGETALL h
+    HGETALL h2
+    """)
+
+
+def test_hset_order_update_and_delete(diff):
+    """A listpack updates in place and closes the gap on delete."""
+    diff.run("""
+    HSET h a 1 b 2 c 3 d 4
+    HSET h b 20
+    HDEL h a
+    HSET h a 100
+    HGETALL h
+    HDEL h c zz d
+    HGETALL h
+    HSET h c 3 c 33
+    HGETALL h
+    """)
+
+
+def test_hset_arity_and_errors(diff):
+    diff.run("""
+    HSET h
+    HSET h a
+    HSET h a 1 b
+    HMSET h a 1 b
+    HMSET h
+    SET str x
+    HSET str a 1
+    HMSET str a 1
+    HSETNX str a 1
+    HGET str a
+    HMGET str a
+    HDEL str a
+    HLEN str
+    HEXISTS str a
+    HSTRLEN str a
+    HKEYS str
+    HVALS str
+    HGETALL str
+    HINCRBY str a 1
+    HINCRBYFLOAT str a 1
+    HRANDFIELD str
+    HRANDFIELD str 2
+    HRANDFIELD str -2 WITHVALUES
+    HSCAN str 0
+    HGET
+    HGET h
+    HGET h a b
+    HDEL h
+    HLEN
+    HSETNX h a
+    HINCRBY h a
+    HSTRLEN h
+    """)
+
+
+def test_hset_odd_args_does_not_create(diff):
+    diff("HSET", "h", "a", "1", "b")
+    diff("HLEN", "h")
+
+
+def test_hsetnx(diff):
+    diff.run("""
+    HSETNX h a 1
+    HSETNX h a 2
+    HGET h a
+    HSETNX h b 2
+    HGETALL h
+    """)
+
+
+def test_hmget(diff):
+    diff.run("""
+    HSET h a 1 b 2
+    HMGET h a b zz a
+    HMGET nokey a b
+    HMGET h
+    """)
+
+
+def test_hdel(diff):
+    diff.run("""
+    HDEL nokey a
+    HSET h a 1 b 2 c 3
+    HDEL h zz
+    HDEL h a a
+    HDEL h b c zz
+    HLEN h
+    HSET h a 1
+    HDEL h a b
+    HLEN h
+    """)
+
+
+def test_hexists_hstrlen(diff):
+    diff.run("""
+    HSET h a hello n 12345 neg -7 e ""
+    HEXISTS h a
+    HEXISTS h zz
+    HEXISTS nokey a
+    HSTRLEN h a
+    HSTRLEN h n
+    HSTRLEN h neg
+    HSTRLEN h e
+    HSTRLEN h zz
+    HSTRLEN nokey a
+    """)
+
+
+def test_hincrby(diff):
+    diff.run("""
+    HINCRBY h a 1
+    HINCRBY h a -5
+    HINCRBY h a 0
+    HINCRBY h a 9223372036854775807
+    HSET h big 9223372036854775807 small -9223372036854775808
+    HINCRBY h big 1
+    HINCRBY h big 0
+    HINCRBY h small -1
+    HINCRBY h small 1
+    HSET h s abc f 1.5 sp " 1" z 007
+    HINCRBY h s 1
+    HINCRBY h f 1
+    HINCRBY h sp 1
+    HINCRBY h z 1
+    HINCRBY h a abc
+    HINCRBY h a 1.5
+    HINCRBY h a 9223372036854775808
+    HINCRBY h a ""
+    HGETALL h
+    """)
+
+
+def test_hincrbyfloat(diff):
+    diff.run("""
+    HINCRBYFLOAT h a 1.5
+    HINCRBYFLOAT h a 0.1
+    HINCRBYFLOAT h a -3
+    HINCRBYFLOAT h b 10
+    HINCRBYFLOAT h c 5.0e3
+    HINCRBYFLOAT h d 3.0e-5
+    HSET h i 10 s abc sp " 1"
+    HINCRBYFLOAT h i 1
+    HINCRBYFLOAT h i 1.23456789012345678
+    HINCRBYFLOAT h s 1
+    HINCRBYFLOAT h sp 1
+    HINCRBYFLOAT h a inf
+    HINCRBYFLOAT h a -inf
+    HINCRBYFLOAT h a nan
+    HINCRBYFLOAT h a abc
+    HINCRBYFLOAT h a ""
+    HINCRBYFLOAT h a " 1"
+    HSET h huge 1e4932
+    HINCRBYFLOAT h huge 1e4932
+    HINCRBYFLOAT h new 0x10
+    HGETALL h
+    """)
+
+
+def test_hincr_conversion(diff, encoding, config):
+    config("hash-max-listpack-value", "10")
+    diff("HSET", "h", "a", "1")
+    diff("HINCRBYFLOAT", "h", "a", "0.12345678901")
+    encoding("h")
+    diff("HSET", "h2", "a", "1")
+    diff("HINCRBY", "h2", "abcdefghijklmnop", "1")
+    encoding("h2")
+    diff("HSET", "h3", "a", "1")
+    diff("HINCRBY", "h3", "a", "123456789012")
+    encoding("h3")
+
+
+def test_listpack_conversion_by_value_length(diff, encoding):
+    diff("HSET", "h", "a", "x" * 64)
+    encoding("h")
+    diff("HSET", "h", "b", "x" * 65)
+    encoding("h")
+    diff("HDEL", "h", "b")
+    encoding("h")
+    diff("HSET", "f", "x" * 65, "1")
+    encoding("f")
+    diff("HSETNX", "g", "a", "x" * 65)
+    encoding("g")
+    diff("HSET", "nx", "a", "1")
+    diff("HSETNX", "nx", "a", "x" * 65)
+    encoding("nx")
+
+
+def test_listpack_conversion_by_entries(diff, encoding, config):
+    config("hash-max-listpack-entries", "4")
+    diff("HSET", "h", "a", "1", "b", "2", "c", "3", "d", "4")
+    encoding("h")
+    diff("HSET", "h", "a", "5")
+    encoding("h")
+    diff("HSET", "h", "e", "5")
+    encoding("h")
+    diff("HDEL", "h", "a", "b", "c")
+    encoding("h")
+    config("hash-max-listpack-entries", "0")
+    diff("HSET", "z", "a", "1")
+    encoding("z")
+    config("hash-max-listpack-entries", "512")
+    config("hash-max-ziplist-value", "3")
+    diff("HSET", "y", "abcd", "1")
+    encoding("y")
+
+
+def test_listpack_order_across_many_fields(diff, encoding):
+    args = []
+    for i in range(200):
+        args += ["f%d" % (i * 7919 % 1000), "v%d" % i]
+    diff("HSET", "h", *args)
+    encoding("h")
+    diff("HDEL", "h", "f0", "f7919", "f1", "f838")
+    diff("HGETALL", "h")
+    diff("HKEYS", "h")
+    diff("HVALS", "h")
+    diff("HSCAN", "h", "0")
+    diff("HSCAN", "h", "0", "COUNT", "2")
+
+
+def test_hgetall_resp3(diff3):
+    diff3.run("""
+    HSET h a 1 b 2
+    HGETALL h
+    HGETALL nokey
+    HKEYS nokey
+    HGET nokey a
+    HMGET nokey a b
+    HRANDFIELD nokey
+    HRANDFIELD nokey 3
+    HRANDFIELD h 5 WITHVALUES
+    HRANDFIELD h 5
+    HSCAN h 0
+    HSCAN nokey 0
+    HINCRBYFLOAT h a 1.5
+    """)
+
+
+def test_hrandfield_deterministic(diff):
+    diff.run("""
+    HRANDFIELD nokey
+    HRANDFIELD nokey 5
+    HRANDFIELD nokey -5 WITHVALUES
+    HSET h a 1 b 2 c 3
+    HRANDFIELD h 0
+    HRANDFIELD h 0 WITHVALUES
+    HRANDFIELD h 3
+    HRANDFIELD h 100
+    HRANDFIELD h 3 WITHVALUES
+    HRANDFIELD h 9223372036854775807
+    HSET one only 1
+    HRANDFIELD one
+    HRANDFIELD one 1
+    HRANDFIELD one -3
+    HRANDFIELD one -3 WITHVALUES
+    HRANDFIELD one 1 withvalues
+    """)
+
+
+def test_hrandfield_errors(diff):
+    diff.run("""
+    HSET h a 1
+    HRANDFIELD h abc
+    HRANDFIELD h 1.5
+    HRANDFIELD h -9223372036854775808
+    HRANDFIELD h 9223372036854775808
+    HRANDFIELD h 1 foo
+    HRANDFIELD h 1 WITHVALUES x
+    HRANDFIELD h 4611686018427387904 WITHVALUES
+    HRANDFIELD h -4611686018427387904 WITHVALUES
+    HRANDFIELD h 4611686018427387903 WITHVALUES
+    HRANDFIELD nokey abc
+    HRANDFIELD nokey 1 foo
+    """)
+
+
+def test_hrandfield_resp3_shapes(diff3):
+    diff3.run("""
+    HSET one only 1
+    HRANDFIELD one -2 WITHVALUES
+    HRANDFIELD one 1 WITHVALUES
+    HRANDFIELD one -2
+    HRANDFIELD h -2
+    """)
+
+
+def test_hscan(diff):
+    diff.run("""
+    HSCAN nokey 0
+    HSCAN nokey 0 COUNT 0
+    HSET h a 1 b 2 c 3
+    HSCAN h 0
+    HSCAN h 0 COUNT 1
+    HSCAN h 0 count 100
+    HSCAN h 0 COUNT 0
+    HSCAN h 0 COUNT -1
+    HSCAN h 0 COUNT abc
+    HSCAN h 0 COUNT
+    HSCAN h 0 TYPE string
+    HSCAN h 0 foo bar
+    HSCAN h abc
+    HSCAN h 18446744073709551616
+    HSCAN h 1
+    """)
+
+
+def test_hscan_match(diff):
+    diff.run("""
+    HSET h foo 1 bar 2 food 3 fo 4
+    HSCAN h 0 MATCH fo*
+    HSCAN h 0 MATCH *
+    HSCAN h 0 MATCH f?o COUNT 5
+    HSCAN h 0 MATCH nothing
+    """)
