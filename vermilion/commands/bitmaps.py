@@ -105,6 +105,26 @@ def getbit(c, argv):
 
 
 # ------------------------------------------------------------ BITCOUNT/BITPOS
+def _clip_range(start, end, strlen, isbit):
+    """BITCOUNT/BITPOS range -> (start_byte, end_byte, first_mask, last_mask).
+
+    Negative indexes count from the end; in BIT units the masks hold the bits of
+    the edge bytes that lie outside the range (zero when there are none).
+    """
+    total = strlen * 8 if isbit else strlen
+    if start < 0:
+        start = max(total + start, 0)
+    if end < 0:
+        end = max(total + end, 0)
+    if end >= total:
+        end = total - 1
+    if isbit and start <= end:
+        first_mask = ~((1 << (8 - (start & 7))) - 1) & 0xFF
+        last_mask = (1 << (7 - (end & 7))) - 1
+        return start >> 3, end >> 3, first_mask, last_mask
+    return start, end, 0, 0
+
+
 def _popcount(v, start, end):
     """Set bits in v[start:end+1]."""
     return int.from_bytes(v[start:end + 1], "big").bit_count()
@@ -137,19 +157,7 @@ def bitcount(c, argv):
         if start < 0 and end < 0 and start > end:
             return INTS[0]
         isbit = n == 5 and _unit_is_bit(argv[4])
-        total = strlen * 8 if isbit else strlen
-        if start < 0:
-            start = max(total + start, 0)
-        if end < 0:
-            end = max(total + end, 0)
-        if end >= total:
-            end = total - 1
-        if isbit and start <= end:
-            # Bits of the edge bytes that lie outside the range.
-            first_mask = ~((1 << (8 - (start & 7))) - 1) & 0xFF
-            last_mask = (1 << (7 - (end & 7))) - 1
-            start >>= 3
-            end >>= 3
+        start, end, first_mask, last_mask = _clip_range(start, end, strlen, isbit)
     elif n == 2:
         start, end = 0, strlen - 1
     else:
@@ -204,18 +212,7 @@ def bitpos(c, argv):
             end_given = True
         else:
             end = strlen * 8 + 7 if isbit else strlen - 1
-        total = strlen * 8 if isbit else strlen
-        if start < 0:
-            start = max(total + start, 0)
-        if end < 0:
-            end = max(total + end, 0)
-        if end >= total:
-            end = total - 1
-        if isbit and start <= end:
-            first_mask = ~((1 << (8 - (start & 7))) - 1) & 0xFF
-            last_mask = (1 << (7 - (end & 7))) - 1
-            start >>= 3
-            end >>= 3
+        start, end, first_mask, last_mask = _clip_range(start, end, strlen, isbit)
     elif n == 3:
         start, end = 0, strlen - 1
     else:
