@@ -369,3 +369,66 @@ def test_hscan_match(diff):
     HSCAN h 0 MATCH f?o COUNT 5
     HSCAN h 0 MATCH nothing
     """)
+
+
+# ------------------------------------------------------------ keyspace events
+def keyspace_events(real_redis, vermilion, script):
+    """Run ``script`` (one command per line) on redis-server with every keyspace
+    event enabled and on a fresh Vermilion; return both lists of (event, key)."""
+    import shlex
+    from conftest import RawConn
+    from vermilion.keyspace.db import NOTIFY_ALL, NOTIFY_KEYEVENT
+    cmds = [shlex.split(line) for line in script.strip().splitlines() if line.strip()]
+
+    ref = RawConn("127.0.0.1", real_redis.port)
+    sub = RawConn("127.0.0.1", real_redis.port)
+    ref.call("FLUSHALL")
+    ref.call("CONFIG", "SET", "notify-keyspace-events", "KEA")
+    try:
+        sub.call("PSUBSCRIBE", "__keyevent@0__:*")
+        sub.call("SUBSCRIBE", "end-of-test")
+        for cmd in cmds:
+            ref.call(*cmd)
+        ref.call("PUBLISH", "end-of-test", "x")
+        theirs = []
+        while True:
+            msg = sub.read_reply().split(b"\r\n")
+            if msg[2] == b"message":
+                break
+            theirs.append((msg[6].split(b":", 1)[1], msg[8]))
+    finally:
+        ref.call("CONFIG", "SET", "notify-keyspace-events", "")
+        ref.close()
+        sub.close()
+
+    server = vermilion.server
+    ours = []
+    server.notify_flags = NOTIFY_ALL | NOTIFY_KEYEVENT
+    server.keyspace_event_handler = lambda kind, event, key, dbid: ours.append(
+        (event.encode(), key))
+    conn = RawConn("127.0.0.1", vermilion.port)
+    for cmd in cmds:
+        conn.call(*cmd)
+    conn.close()
+    return theirs, ours
+
+
+def test_hash_keyspace_events(real_redis, server):
+    theirs, ours = keyspace_events(real_redis, server, """
+    HSET h a 1 b 2
+    HSET h a 1
+    HMSET h c 3
+    HSETNX h a 1
+    HSETNX h d 4
+    HINCRBY h n 5
+    HINCRBY h a x
+    HINCRBYFLOAT h f 1.5
+    HDEL h zz
+    HDEL h a b
+    HDEL h c d n f
+    HSET str a 1
+    SET str x
+    HSET str a 1
+    """)
+    assert ours == theirs
+    assert (b"hdel", b"h") in ours and (b"del", b"h") in ours

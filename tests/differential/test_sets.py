@@ -490,3 +490,39 @@ def test_resp3(diff3):
     SINTERCARD 1 s
     SPOP s 3
     """)
+
+
+def test_set_keyspace_events(real_redis, server):
+    from test_hashes import keyspace_events
+    theirs, ours = keyspace_events(real_redis, server, """
+    SADD s 1 2 3
+    SADD s 1
+    SREM s 9
+    SREM s 1
+    SMOVE s t 2
+    SMOVE s t 9
+    SADD t 3
+    SMOVE s t 3
+    SMOVE t t 3
+    SADD p 1 2 3 4 5 6 7 8 9 10
+    SPOP p
+    SPOP p 0
+    SPOP p 2
+    SPOP p 6
+    SPOP p 5
+    SPOP p 5
+    SADD one x
+    SPOP one
+    SADD a 1 2 3
+    SADD b 2 3 4
+    SINTERSTORE i a b
+    SINTERSTORE i a nokey
+    SINTERSTORE i a nokey
+    SUNIONSTORE u a b
+    SUNIONSTORE u nokey
+    SDIFFSTORE d a b
+    SDIFFSTORE d a a
+    SREM a 1 2 3 4
+    """)
+    assert ours == theirs
+    assert (b"spop", b"p") in ours and (b"sinterstore", b"i") in ours

@@ -1,0 +1,206 @@
+"""Set commands: what a byte-for-byte comparison cannot cover (hashtable order,
+randomness, propagation, big sets)."""
+import collections
+import time
+
+import pytest
+
+from vermilion.types.rset import RSet
+
+
+class Recorder:
+    """Stands in for the AOF: records what the dispatcher propagates."""
+
+    def __init__(self):
+        self.fed = []
+
+    def feed(self, dbid, cmds):
+        self.fed.extend([list(c) for c in cmds])
+
+
+@pytest.fixture
+def fed(server):
+    rec = Recorder()
+    server.server.persistence = rec
+    yield rec.fed
+    server.server.persistence = None
+
+
+def stored(server, key):
+    return server.server.dbs[0].data.get(key)
+
+
+def test_hashtable_sets_compared_sorted(r):
+    members = [b"m%d" % i for i in range(1000)]
+    assert r.sadd("s", *members) == 1000
+    assert sorted(r.smembers("s")) == sorted(members)
+    assert r.scard("s") == 1000
+    r.sadd("t", *members[500:], b"x")
+    assert sorted(r.sinter("s", "t")) == sorted(members[500:])
+    assert sorted(r.sunion("s", "t")) == sorted(members + [b"x"])
+    assert sorted(r.sdiff("s", "t")) == sorted(members[:500])
+    assert r.sintercard(2, ["s", "t"]) == 500
+    assert r.sintercard(2, ["s", "t"], limit=7) == 7
+
+
+def test_intset_limits_follow_config_set(r, server):
+    cfg = server.server.config
+    r.sadd("a", *range(600))
+    assert stored(server, b"a").object_encoding() == b"hashtable"
+    cfg.set("set-max-intset-entries", "1000")
+    r.sadd("b", *range(600))
+    assert stored(server, b"b").object_encoding() == b"intset"
+    assert r.smembers("b") == {b"%d" % i for i in range(600)}
+    r.sadd("b", "x")
+    assert stored(server, b"b").object_encoding() == b"hashtable"
+
+
+def test_intset_reply_is_numeric_order(server):
+    from conftest import RawConn
+    c = RawConn(server.host, server.port)
+    c.call("SADD", "s", "10", "-3", "2", "100", "-50")
+    assert c.call("SMEMBERS", "s") == (b"*5\r\n$3\r\n-50\r\n$2\r\n-3\r\n$1\r\n2\r\n"
+                                       b"$2\r\n10\r\n$3\r\n100\r\n")
+    c.close()
+
+
+def test_spop_drains_every_member_once(r):
+    members = {b"%d" % i for i in range(300)} | {b"x%d" % i for i in range(300)}
+    r.sadd("s", *members)
+    got = []
+    while True:
+        m = r.spop("s")
+        if m is None:
+            break
+        got.append(m)
+    assert sorted(got) == sorted(members)
+    assert r.exists("s") == 0
+
+
+@pytest.mark.parametrize("count", [1, 10, 250, 499, 500, 501, 2000])
+def test_spop_count_partitions_the_set(r, count):
+    members = {b"e%d" % i for i in range(500)}
+    r.sadd("s", *members)
+    popped = r.spop("s", count)
+    assert len(popped) == min(count, 500)
+    assert len(set(popped)) == len(popped)
+    left = r.smembers("s")
+    assert left | set(popped) == members
+    assert not (left & set(popped))
+
+
+def test_spop_propagation(server, r, fed):
+    r.sadd("s", "a", "b", "c", "d", "e", "f", "g", "h", "i", "j")
+    del fed[:]
+    m = r.spop("s")
+    assert fed == [[b"SREM", b"s", m]]
+    del fed[:]
+    popped = r.spop("s", 2)          # few: picked at random
+    assert sorted(fed) == sorted([[b"SREM", b"s", x] for x in popped])
+    del fed[:]
+    popped = r.spop("s", 6)          # most: keep a few, hand out the rest
+    assert sorted(fed) == sorted([[b"SREM", b"s", x] for x in popped])
+    del fed[:]
+    r.spop("s", 0)
+    assert fed == []
+    r.spop("s", 5)                   # all
+    assert fed == [[b"DEL", b"s"]]
+    del fed[:]
+    r.spop("nokey", 3)
+    r.spop("nokey")
+    assert fed == []
+
+
+def test_spop_count_case3_rebuilds_encoding(r, server):
+    cfg = server.server.config
+    cfg.set("set-max-intset-entries", "20")
+    r.sadd("s", *range(100))
+    assert stored(server, b"s").object_encoding() == b"hashtable"
+    r.spop("s", 95)                  # keeps 5 random members in a fresh set
+    assert stored(server, b"s").object_encoding() == b"intset"
+    r.sadd("h", *range(100))
+    r.spop("h", 10)                  # pops in place: stays a hashtable
+    assert stored(server, b"h").object_encoding() == b"hashtable"
+
+
+def test_srandmember_shapes(r):
+    r.sadd("s", *range(100))
+    assert r.srandmember("s", 0) == []
+    for count in (1, 5, 33, 34, 99, 100, 150):
+        got = r.srandmember("s", count)
+        assert len(got) == min(count, 100)
+        assert len(set(got)) == len(got)
+    got = r.srandmember("s", -500)
+    assert len(got) == 500 and len(set(got)) < 500
+    assert r.scard("s") == 100
+
+
+def test_srandmember_is_uniform(r):
+    r.sadd("s", *["m%d" % i for i in range(10)])
+    counts = collections.Counter(r.srandmember("s", -20000))
+    assert len(counts) == 10
+    # each expected 2000; a fair die lands within 15% with overwhelming probability
+    assert all(1700 < n < 2300 for n in counts.values()), counts
+
+
+def test_random_picks_stay_uniform_after_removals(r):
+    r.sadd("s", *["m%d" % i for i in range(1000)])
+    r.srandmember("s")                       # builds the sample list
+    r.srem("s", *["m%d" % i for i in range(0, 1000, 2)])
+    r.sadd("s", "new")
+    got = r.srandmember("s", -20000)
+    counts = collections.Counter(got)
+    assert set(counts) <= {b"m%d" % i for i in range(1, 1000, 2)} | {b"new"}
+    assert b"new" in counts
+    assert len(counts) == 501
+
+
+def test_big_set_random_ops_are_fast(r):
+    n = 200000
+    pipe = r.pipeline(transaction=False)
+    for i in range(0, n, 10000):
+        pipe.sadd("big", *["e%d" % j for j in range(i, i + 10000)])
+    pipe.execute()
+    t = time.time()
+    pipe = r.pipeline(transaction=False)
+    for _ in range(2000):
+        pipe.spop("big")
+        pipe.srandmember("big")
+    pipe.execute()
+    assert r.scard("big") == n - 2000
+    assert len(r.srandmember("big", 1000)) == 1000
+    assert len(r.spop("big", 1000)) == 1000
+    assert time.time() - t < 10
+
+
+def test_sscan_iterates_big_sets(r):
+    members = {b"k%d" % i for i in range(2000)}
+    r.sadd("s", *members)
+    seen = set()
+    cursor = 0
+    calls = 0
+    while True:
+        cursor, chunk = r.sscan("s", cursor, count=100)
+        seen.update(chunk)
+        calls += 1
+        if cursor == 0:
+            break
+    assert seen == members
+    assert calls > 5
+    got = set()
+    for m in r.sscan_iter("s", match="k1*"):
+        got.add(m)
+    assert got == {m for m in members if m.startswith(b"k1")}
+
+
+def test_rset_api():
+    s = RSet([b"1", b"2"])
+    assert s.object_encoding() == b"intset"
+    c = s.copy()
+    assert type(c) is RSet and c == s and c.intset
+    assert RSet.build([b"1", b"x"], 512).object_encoding() == b"hashtable"
+    assert RSet.build([b"1", b"2"], 1).object_encoding() == b"hashtable"
+    assert RSet.build([b"3", b"-1"], 512).ordered() == [b"-1", b"3"]
+    import pickle
+    p = pickle.loads(pickle.dumps(RSet.build([b"a"], 512)))
+    assert type(p) is RSet and not p.intset and p == {b"a"}
