@@ -46,7 +46,7 @@ API::
 import functools
 import re
 
-__all__ = ["match", "compile", "Glob"]
+__all__ = ["match", "compile", "compile_pattern", "Glob"]
 
 try:
     re.compile(b"(?>a)")
@@ -325,3 +325,8 @@ def compile(pattern, nocase=False):  # noqa: A001 (mirrors re.compile)
 def match(pattern, s, nocase=False):
     """True if ``s`` matches the glob ``pattern`` (both bytes), like stringmatchlen."""
     return bool(compile(pattern, nocase).match(s))
+
+
+def compile_pattern(pattern, nocase=False):
+    """The fast match callable for ``pattern`` (``compile(pattern, nocase).match``)."""
+    return compile(pattern, nocase).match

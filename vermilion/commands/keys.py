@@ -12,13 +12,14 @@ which is why e.g. DEL of an expired key answers 0 without a "del" event.
 """
 import copy as _copy
 
-from ..errors import CommandError, NOT_INT, SAME_OBJECT, DB_OUT_OF_RANGE, SYNTAX
+from ..errors import CommandError, SAME_OBJECT, DB_OUT_OF_RANGE, SYNTAX
 from ..keyspace.db import NOTIFY_GENERIC
 from ..keyspace import lru
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import OK, Status
 from ..util import parse_int
 from .. import glob
+from .hashes import get_long      # getRangeLongFromObjectOrReply
 from .table import command
 
 _INT_MIN, _INT_MAX = -2 ** 31, 2 ** 31 - 1
@@ -42,12 +43,9 @@ def type_name(v):
     return t
 
 
-def _db_index(b, msg=NOT_INT):
-    """getIntFromObjectOrReply: a 32-bit int, else ``msg``."""
-    v = parse_int(b, msg)
-    if v < _INT_MIN or v > _INT_MAX:
-        raise CommandError(msg)
-    return v
+def _db_index(b, msg=None):
+    """getIntFromObjectOrReply: a 32-bit int (``msg`` replaces both errors if given)."""
+    return get_long(b, _INT_MIN, _INT_MAX, msg)
 
 
 def _db_by_index(c, b):
@@ -127,7 +125,6 @@ def _rename(c, argv, nx):
     lru.copy_field(db, db, src, dst)
     if when != -1:
         db.set_expire(dst, when)
-    db.ready(dst)
     db.notify(NOTIFY_GENERIC, "rename_from", src)
     db.notify(NOTIFY_GENERIC, "rename_to", dst)
     c.server.dirty += 1
@@ -165,7 +162,6 @@ def move(c, argv):
         dst.lru[key] = field
     if when != -1:
         dst.set_expire(key, when)
-    dst.ready(key)
     src.notify(NOTIFY_GENERIC, "move_from", key)
     dst.notify(NOTIFY_GENERIC, "move_to", key)
     c.server.dirty += 1
@@ -219,7 +215,6 @@ def copy(c, argv):
     dst.add(newkey, newv)
     if when != -1:
         dst.set_expire(newkey, when)
-    dst.ready(newkey)
     dst.notify(NOTIFY_GENERIC, "copy_to", newkey)
     c.server.dirty += 1
     return 1
