@@ -147,6 +147,8 @@ class Database:
     # ----------------------------------------------------------------- writes
     def add(self, key, value):
         """Create a key that does not exist (the caller checked)."""
+        if self.blocking and key in self.blocking:
+            self.server.ready_keys.append((self, key))  # dbAdd's signalKeyAsReady
         self.data[key] = value
         clock = self.lru_clock
         self.lru[key] = clock if clock >= 0 else lru.lfu_new()
@@ -154,6 +156,8 @@ class Database:
 
     def set(self, key, value, keepttl=False):
         """SET semantics: replace any value; the TTL goes unless ``keepttl``."""
+        if self.blocking and key in self.blocking and key not in self.data:
+            self.server.ready_keys.append((self, key))  # a new key: dbAdd's signalKeyAsReady
         self.data[key] = value
         if not keepttl and self.expires:
             self.expires.pop(key, None)

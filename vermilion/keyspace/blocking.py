@@ -1,0 +1,358 @@
+"""Blocking operations on keys (Redis's blocked.c): BLPOP and friends.
+
+A client that asks for data a key does not have yet (BLPOP on an empty list,
+BZPOPMIN on an empty sorted set, XREAD BLOCK on a stream with nothing new) is
+*blocked*: it gets no reply, its later pipelined commands wait, and it is
+registered in ``db.blocking[key]`` for each key it waits on. When a write gives
+one of those keys data, the writer calls ``db.ready(key)``; after the current
+command (or the whole MULTI/EXEC, or script) the dispatcher calls
+``server.serve_blocked()``, which lands in this module, and the waiting clients
+are served first-blocked-first-served until the key runs out.
+
+API for a blocking command (lists now; sorted sets and streams use the same)
+-----------------------------------------------------------------------------
+
+``deadline = parse_timeout(arg)``
+    Parse a timeout in seconds (float, like Redis's getTimeoutFromObjectOrReply
+    with UNIT_SECONDS) into an absolute deadline in ms, ``0`` meaning forever.
+    Raises Redis's "timeout is not a float or out of range" / "timeout is
+    negative" errors. ``parse_timeout_ms(arg)`` is the integer-ms variant
+    (XREAD BLOCK, WAIT: "timeout is not an integer or out of range").
+    Parse it at the point Redis does (error precedence matters).
+
+``if deny_blocking(c): return NULL_ARRAY``
+    Inside MULTI/EXEC (``c.in_exec``) or for a client without a connection
+    (scripts, AOF loading) a blocking command must not block: it answers what
+    Redis answers in that case (the non-blocking form's "nothing" reply).
+
+``return block(c, keys, deadline, serve_fn, timeout_reply=NULL_ARRAY, data=None)``
+    Block ``c`` on ``keys`` (duplicates ignored) and return ``NO_REPLY`` from the
+    command. ``serve_fn(c, key)`` is called, with the blocked client as ``c``,
+    each time ``key`` is signalled ready; it must:
+
+    * return ``None`` if it cannot serve (wrong type now, nothing new): the
+      client stays blocked (a BLPOP whose key became a string keeps waiting,
+      exactly like Redis 7.0);
+    * otherwise do the work (pop, ``c.server.dirty``, ``c.db.notify``,
+      ``c.db.signal`` as Redis does in its serve path), set ``c.propagate`` to
+      the non-blocking form(s) to write to the AOF/replicas (list of argv lists),
+      and return the reply value (anything the encoder takes; it is encoded in
+      the client's protocol);
+    * or raise ``CommandError``: the client gets the error and is unblocked
+      (BLMOVE whose destination has the wrong type).
+
+    ``timeout_reply`` is what the client gets when the deadline passes or on
+    ``CLIENT UNBLOCK id TIMEOUT`` (a null array for lists, zsets, streams).
+    ``data`` is free for the command (``c.blocked.data`` in ``serve_fn``): the
+    list commands keep (where, count, ...) there.
+
+``unblock(c, reply)``
+    End a block from outside (a WAIT-like command with no keys; CLIENT UNBLOCK):
+    remove ``c`` from every wait queue, cancel its timer, send ``reply`` (a value,
+    or ``ErrorReply``), and run the commands it pipelined meanwhile.
+
+``unblock_by_id(server, client_id, error)``
+    CLIENT UNBLOCK: 1 if a blocked client was unblocked, else 0.
+
+``signal_existing_keys(db)``
+    SWAPDB (Redis's scanDatabaseForReadyKeys): mark every key that has waiting
+    clients and now exists as ready.
+
+Bookkeeping kept here: ``c.blocked`` (a :class:`BlockState` while blocked, else
+None), ``server.blocked_clients`` (INFO clients), per-client deadline timers
+(``loop.call_later``: sub-second precision, none when the timeout is 0), and
+removal of a client from every queue when it disconnects.
+
+Serving happens after the command that made the key ready, never in the middle
+of EXEC or a script (``server.frozen_ms`` is set then: the keys are kept for the
+call that ends the transaction), so ``MULTI; LPUSH k a; LPOP k; EXEC`` serves
+nobody, as in Redis.
+"""
+import math
+import re
+import time
+from decimal import Decimal
+from fractions import Fraction
+
+from ..errors import CommandError, TIMEOUT_NEG, TIMEOUT_NOT_FLOAT
+from ..protocol.reader import parse_ll
+from ..protocol.encoder import NULL_ARRAY, ErrorReply, encode, error_bytes
+from ..server.bootstrap import on_server_init
+
+_LLONG_MAX = (1 << 63) - 1
+_LDBL_MAX = Fraction(Decimal("1.18973149535723176502e4932"))
+_LDBL_TINY = Fraction(Decimal("1.8225997659412373012e-4951"))   # half the smallest denormal
+_TWO = Fraction(2)
+_M63 = 1 << 63
+_M64 = 1 << 64
+_time = time.time
+
+# What strtold accepts (Redis parses the timeout as a long double): decimal or
+# hexadecimal floats, inf/infinity; no spaces, no NaN, no underscores.
+_FLOAT_RE = re.compile(
+    rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
+    rb"|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?"
+    rb"|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)\Z")
+
+
+class BlockState:
+    """What a blocked client waits for (``c.blocked``)."""
+    __slots__ = ("db", "keys", "deadline", "serve", "timeout_reply", "timer", "cmd",
+                 "data")
+
+    def __init__(self, db, keys, deadline, serve, timeout_reply, cmd, data):
+        self.db = db
+        self.keys = keys
+        self.deadline = deadline
+        self.serve = serve
+        self.timeout_reply = timeout_reply
+        self.timer = None
+        self.cmd = cmd
+        self.data = data
+
+
+def _now_ms():
+    return int(_time() * 1000)
+
+
+def _long_double(x):
+    """Round the exact value ``x`` (a Fraction) to an x87 long double (64-bit mantissa)."""
+    if not x:
+        return x
+    a = -x if x < 0 else x
+    shift = 63 - (a.numerator.bit_length() - a.denominator.bit_length())
+    while True:
+        scaled = a * _TWO ** shift
+        if scaled >= _M64:
+            shift -= 1
+        elif scaled < _M63:
+            shift += 1
+        else:
+            break
+    r = Fraction(round(scaled)) / _TWO ** shift
+    return -r if x < 0 else r
+
+
+def _to_number(b):
+    """The value strtold reads from ``b``, exactly (Fraction), or None for +-inf."""
+    if len(b) >= 5120 or not _FLOAT_RE.match(b):
+        raise CommandError(TIMEOUT_NOT_FLOAT)
+    s = b.decode()
+    neg = s[0] == "-"
+    body = s.lstrip("+-")
+    low = body.lower()
+    if low.startswith("inf"):
+        return None
+    if low.startswith("0x"):
+        mant, _, exp = low[2:].partition("p")
+        whole, _, frac = mant.partition(".")
+        v = Fraction(int((whole + frac) or "0", 16), 16 ** len(frac))
+        if exp:
+            v *= _TWO ** int(exp)
+    else:
+        v = Fraction(Decimal(body))
+    if v and (v > _LDBL_MAX or v < _LDBL_TINY):
+        raise CommandError(TIMEOUT_NOT_FLOAT)  # strtold: ERANGE
+    return -v if neg else v
+
+
+def parse_timeout(arg):
+    """A timeout in seconds -> absolute deadline in ms (0 = block forever).
+
+    Redis computes ``(long long) ceill(strtold(arg) * 1000.0)`` in long double
+    arithmetic; that is reproduced exactly, rounding included (``-0.001`` gives -0:
+    block forever), and so are the out-of-range conversions (``inf``, ``1e400``:
+    LLONG_MIN, hence "timeout is negative").
+    """
+    v = parse_ll(arg)
+    if v is not None and -9223372036854775 <= v <= 9223372036854775:
+        ms = v * 1000
+    else:
+        x = _to_number(arg)
+        if x is None:
+            raise CommandError(TIMEOUT_NEG)
+        ms = math.ceil(_long_double(_long_double(x) * 1000))
+        if ms > _LLONG_MAX:
+            raise CommandError(TIMEOUT_NEG)
+    if ms < 0:
+        raise CommandError(TIMEOUT_NEG)
+    if ms > 0:
+        ms += _now_ms()
+        if ms > _LLONG_MAX:
+            ms = 0  # wraps negative in Redis, a deadline its timer never reaches
+    return ms
+
+
+def parse_timeout_ms(arg):
+    """A timeout in integer milliseconds -> absolute deadline in ms (0 = forever)."""
+    from ..util import parse_int
+    ms = parse_int(arg, "ERR timeout is not an integer or out of range")
+    if ms < 0:
+        raise CommandError(TIMEOUT_NEG)
+    if ms > 0:
+        ms += _now_ms()
+        if ms > _LLONG_MAX:
+            ms = 0
+    return ms
+
+
+def deny_blocking(c):
+    """True when ``c`` may not block (inside EXEC, scripts, connection-less clients)."""
+    return c.in_exec or c.conn is None
+
+
+def block(c, keys, deadline, serve_fn, timeout_reply=NULL_ARRAY, data=None):
+    """Block ``c`` on ``keys`` until served, timed out or unblocked; returns NO_REPLY."""
+    from ..commands.table import NO_REPLY
+    server = c.server
+    db = c.db
+    uniq = list(dict.fromkeys(keys))
+    st = BlockState(db, uniq, deadline, serve_fn, timeout_reply, c.cmd, data)
+    blocking = db.blocking
+    for key in uniq:
+        q = blocking.get(key)
+        if q is None:
+            blocking[key] = {c: None}
+        else:
+            q[c] = None
+    c.blocked = st
+    server.blocked_clients += 1
+    if deadline and server.loop is not None:
+        delay = (deadline - _now_ms()) / 1000.0
+        st.timer = server.loop.call_later(max(delay, 0.0), _timed_out, c, st)
+    return NO_REPLY
+
+
+def _release(c):
+    """Forget ``c``'s block: wait queues, timer, counters. Returns the old state."""
+    st = c.blocked
+    if st is None:
+        return None
+    c.blocked = None
+    blocking = st.db.blocking
+    for key in st.keys:
+        q = blocking.get(key)
+        if q is not None:
+            q.pop(c, None)
+            if not q:
+                del blocking[key]
+    if st.timer is not None:
+        st.timer.cancel()
+        st.timer = None
+    c.server.blocked_clients -= 1
+    return st
+
+
+def _resume_later(c):
+    loop = c.server.loop
+    if loop is not None:
+        from ..server.connection import resume
+        loop.call_soon(resume, c)
+
+
+def _send(c, data):
+    if not c.reply_off:
+        c.write_now(data)
+
+
+def unblock(c, reply):
+    """Unblock ``c`` with ``reply`` (a reply value or an ErrorReply) and resume it."""
+    st = _release(c)
+    if st is None:
+        return False
+    if reply.__class__ is ErrorReply:
+        c.server.count_error(str(reply))
+        if st.cmd is not None:
+            c.server.cmdstats[st.cmd.index][3] += 1
+        _send(c, error_bytes(str(reply)))
+    else:
+        _send(c, encode(reply, c.resp))
+    _resume_later(c)
+    return True
+
+
+def _timed_out(c, st):
+    if c.blocked is st:
+        st.timer = None
+        unblock(c, st.timeout_reply)
+
+
+def unblock_by_id(server, client_id, error=False):
+    """CLIENT UNBLOCK <id> [TIMEOUT|ERROR]: 1 if the client was blocked, else 0."""
+    target = server.clients.get(client_id)
+    if target is None or target.blocked is None or target.blocked.__class__ is not BlockState:
+        return 0
+    st = target.blocked
+    if error:
+        unblock(target, ErrorReply("UNBLOCKED client unblocked via CLIENT UNBLOCK"))
+    else:
+        unblock(target, st.timeout_reply)
+        if st.cmd is not None:
+            server.cmdstats[st.cmd.index][3] += 1  # updateStatsOnUnblock(..., had_errors=1)
+    return 1
+
+
+def signal_existing_keys(db):
+    """SWAPDB: every key with waiting clients that now exists is ready."""
+    for key in list(db.blocking):
+        if key in db.data:
+            db.ready(key)
+
+
+def _serve_one(server, c, st, key):
+    """Try to serve blocked client ``c`` from ``key``; True if it was unblocked."""
+    try:
+        r = st.serve(c, key)
+    except CommandError as e:
+        if c.propagate is not None:
+            server.propagate_command(c, None)
+        unblock(c, ErrorReply(e.msg))
+        return True
+    if r is None:
+        return False
+    if c.propagate is not None:
+        server.propagate_command(c, None)
+    _release(c)
+    _send(c, encode(r, c.resp))
+    _resume_later(c)
+    return True
+
+
+def handle_ready(server, ready):
+    """server.blocking_handler: serve the clients waiting on keys that got data."""
+    if server.frozen_ms:
+        # Inside EXEC or a script: serve once it is over.
+        server.ready_keys[:0] = ready
+        return
+    while ready:
+        seen = set()
+        for db, key in ready:
+            mark = (db.id, key)
+            if mark in seen:
+                continue
+            seen.add(mark)
+            waiting = db.blocking.get(key)
+            if not waiting:
+                continue
+            if db.lookup(key) is None:
+                continue
+            for c in list(waiting):
+                st = c.blocked
+                if st is None or st.__class__ is not BlockState or st.db is not db:
+                    continue
+                if c not in waiting:
+                    continue
+                _serve_one(server, c, st, key)
+        ready = server.ready_keys
+        server.ready_keys = []
+
+
+def _client_gone(c):
+    if c.blocked is not None and c.blocked.__class__ is BlockState:
+        _release(c)
+
+
+@on_server_init
+def _init(server):
+    server.blocking_handler = lambda ready: handle_ready(server, ready)
+    server.add_client_gone_hook(_client_gone)
