@@ -236,3 +236,43 @@ def test_long_double_helpers():
     assert util.ld_to_float(ld(b"1e4000")) == math.inf
     assert util.int_to_bytes(10 ** 5000) == b"1" + b"0" * 5000
     assert util.int_to_bytes(-(10 ** 4500) - 7) == b"-1" + b"0" * 4499 + b"7"
+
+
+DIRTY_SCRIPT = [
+    ("SET", "k", "v"), ("SET", "k", "v", "NX"), ("SET", "k", "v", "XX", "GET"),
+    ("SETNX", "k", "v"), ("SETNX", "k2", "v"), ("MSET", "a", "1", "b", "2", "c", "3"),
+    ("MSETNX", "a", "1", "d", "2"), ("MSETNX", "d", "1", "e", "2"), ("GETSET", "a", "9"),
+    ("GETDEL", "a"), ("GETDEL", "a"), ("GETEX", "b"), ("GETEX", "b", "EX", "100"),
+    ("GETEX", "b", "PERSIST"), ("GETEX", "b", "PERSIST"), ("GETEX", "b", "PXAT", "1"),
+    ("INCR", "n"), ("INCRBY", "n", "5"), ("DECR", "n"), ("DECRBY", "n", "2"),
+    ("INCRBY", "k", "1"), ("INCRBYFLOAT", "n", "1.5"), ("APPEND", "s", "x"), ("APPEND", "s", ""),
+    ("SETRANGE", "s", "0", ""), ("SETRANGE", "s", "3", "yy"), ("SETRANGE", "z", "0", ""),
+    ("SETBIT", "bit", "0", "0"), ("SETBIT", "bit", "0", "0"), ("SETBIT", "bit", "0", "1"),
+    ("SETBIT", "bit", "20", "0"), ("BITFIELD", "bf", "SET", "i5", "0", "0"),
+    ("BITFIELD", "bf", "SET", "i5", "0", "0"), ("BITFIELD", "bf", "SET", "i5", "0", "1", "SET",
+                                                "u3", "0", "2", "INCRBY", "u8", "0", "0"),
+    ("BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "30", "9"),
+    ("BITFIELD", "bf", "SET", "u8", "100", "0"), ("BITOP", "OR", "dst", "bit", "bf"),
+    ("BITOP", "OR", "dst", "nothing"), ("BITOP", "OR", "dst", "nothing"),
+    ("SETEX", "e", "100", "v"), ("PSETEX", "e", "100", "v"), ("GET", "e"), ("LCS", "s", "k"),
+]
+
+
+def test_dirty_counts_match_redis(real_redis, server):
+    """server.dirty (rdb_changes_since_last_save) moves exactly as in Redis."""
+    ref = RawConn("127.0.0.1", real_redis.port)
+    ours = RawConn(server.host, server.port)
+
+    def redis_dirty():
+        info = ref.call("INFO", "persistence").decode()
+        return int(info.split("rdb_changes_since_last_save:")[1].split("\r\n")[0])
+    try:
+        ref.call("FLUSHALL")
+        for cmd in DIRTY_SCRIPT:
+            before_ref, before_ours = redis_dirty(), server.server.dirty
+            assert ours.call(*cmd) == ref.call(*cmd), cmd
+            assert server.server.dirty - before_ours == redis_dirty() - before_ref, cmd
+        ref.call("FLUSHALL")
+    finally:
+        ref.close()
+        ours.close()

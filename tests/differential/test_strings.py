@@ -337,6 +337,7 @@ def test_incr_overflow(diff):
     "", " 1", "1 ", "01", "+1", "-0", "1.0", "1e3", "0x10", "abc", "-", "00",
     "9223372036854775808", "-9223372036854775809", "12345678901234567890123",
     "18446744073709551616", "9223372036854775807", "-9223372036854775808",
+    "999999999999999999", "9223372036854775806", "0", "7", "1000000000000000000",
 ])
 def test_incr_value_forms(diff, value):
     diff("SET", "n", value)
@@ -737,3 +738,28 @@ def test_set_inside_multi_uses_command_name(diff):
         GETEX k EX 0
         EXEC
     """)
+
+
+def test_redis_suite_regressions(diff):
+    diff.run("""
+        SET foo 1
+        SETRANGE foo 2 2
+        INCRBYFLOAT foo 1
+        SET foo 1
+        INCRBYFLOAT foo 0.3333333333333333
+        INCRBYFLOAT foo -1.3333333333333333
+        SET foo bar
+        GETRANGE foo 0 4294967297
+        SETRANGE K 9223372036854775807 A
+        SETRANGE K 2147483647 A
+        SET bits 1
+        BITFIELD bits GET u1 0
+        BITFIELD mystring SET i8 0 10 SET i8 64 10 INCRBY i8 10 99900
+        SET novalue 17179869184
+        INCRBY novalue 17179869184
+        DECRBY novalue 17179869185
+        SET foo 17179869184
+        INCRBYFLOAT foo 17179869184.5
+    """)
+    diff("SET", "big", "x" * 33000)
+    diff("GET", "big")

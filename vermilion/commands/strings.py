@@ -293,14 +293,13 @@ def incr(c, argv):
         db.add(key, b"1")
         n = 1
     else:
-        if v.__class__ is not bytes and v.__class__ is not bytearray:
-            raise CommandError(WRONGTYPE)
-        n = parse_ll(v)
-        if n is None:
-            raise CommandError(NOT_INT)
-        if n == LLONG_MAX:
-            raise CommandError(OVERFLOW)
-        n += 1
+        if v.__class__ is bytes and v.isdigit() and len(v) < 19 and v[0] != 48:
+            n = int(v) + 1      # canonical and below 10**18: the common case
+        else:
+            n = _counter_value(v)
+            if n == LLONG_MAX:
+                raise CommandError(OVERFLOW)
+            n += 1
         db.data[key] = b"%d" % n
         db.signal(key)
     server = c.server
@@ -310,18 +309,23 @@ def incr(c, argv):
     return n
 
 
+def _counter_value(v):
+    """The integer a stored value holds, for INCR and friends (string2ll rules)."""
+    if v.__class__ is not bytes and v.__class__ is not bytearray:
+        raise CommandError(WRONGTYPE)
+    n = parse_ll(v)
+    if n is None:
+        raise CommandError(NOT_INT)
+    return n
+
+
 def _incr_by(c, key, by):
     db = c.db
     v = db.lookup(key)
     if v is None:
         n = by
     else:
-        if v.__class__ is not bytes and v.__class__ is not bytearray:
-            raise CommandError(WRONGTYPE)
-        n = parse_ll(v)
-        if n is None:
-            raise CommandError(NOT_INT)
-        n += by
+        n = _counter_value(v) + by
         if n > LLONG_MAX or n < LLONG_MIN:
             raise CommandError(OVERFLOW)
     if v is None:
