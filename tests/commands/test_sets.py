@@ -204,3 +204,17 @@ def test_rset_api():
     import pickle
     p = pickle.loads(pickle.dumps(RSet.build([b"a"], 512)))
     assert type(p) is RSet and not p.intset and p == {b"a"}
+
+
+@pytest.mark.parametrize("size", [8, 2])
+def test_srandmember_positive_count_is_uniform(r, size):
+    """Like Redis's histogram test: cases 3 (count*3 > size) and 4 (few of many)."""
+    r.sadd("s", *["m%d" % i for i in range(10)])
+    counts = collections.Counter()
+    for _ in range(3000 // size):
+        got = r.srandmember("s", size)
+        assert len(set(got)) == size
+        counts.update(got)
+    expected = sum(counts.values()) / 10
+    chi2 = sum((n - expected) ** 2 / expected for n in counts.values())
+    assert len(counts) == 10 and chi2 < 40, counts

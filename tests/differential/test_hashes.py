@@ -432,3 +432,44 @@ def test_hash_keyspace_events(real_redis, server):
     """)
     assert ours == theirs
     assert (b"hdel", b"h") in ours and (b"del", b"h") in ours
+
+
+def test_hincrbyfloat_nul_in_value(diff):
+    diff("HSET", "h", "f", "1\x002")
+    diff("HINCRBYFLOAT", "h", "f", "1")
+    diff("HINCRBYFLOAT", "h", "g", "1\x002")
+    diff("HINCRBY", "h", "f", "1")
+
+
+def test_hincrbyfloat_result_length_converts(diff, encoding, config):
+    config("hash-max-listpack-value", "8")
+    diff("HSET", "small", "tmp", "0")
+    diff("HSET", "big", "tmp", "0")
+    diff("HINCRBYFLOAT", "small", "tmp", "0.000005")
+    diff("HINCRBYFLOAT", "big", "tmp", "0.0000005")
+    assert encoding("small") == b"$8\r\nlistpack\r\n"
+    assert encoding("big") == b"$9\r\nhashtable\r\n"
+    diff("HINCRBYFLOAT", "s2", "abcdefgh", "1")
+    diff("HINCRBYFLOAT", "b2", "abcdefghi", "1")
+    encoding("s2")
+    encoding("b2")
+
+
+def test_float_representation(diff):
+    diff.run("""
+    HINCRBYFLOAT h f 1.23
+    HINCRBYFLOAT h f 0.77
+    HINCRBYFLOAT h f -0.1
+    HINCRBYFLOAT h g 10.5e3
+    HINCRBYFLOAT h g -10500
+    HINCRBYFLOAT h z -0.0
+    HINCRBYFLOAT h i 9223372036854775807
+    HINCRBYFLOAT h i 1
+    """)
+
+
+def test_hstrlen_corner_cases(diff):
+    for v in ["-9223372036854775808", "9223372036854775807", "9223372036854775808",
+              "", "0", "-1", "x"]:
+        diff("HMSET", "h", "field", v)
+        diff("HSTRLEN", "h", "field")

@@ -493,7 +493,10 @@ def test_resp3(diff3):
 
 
 def test_set_keyspace_events(real_redis, server):
-    from test_hashes import keyspace_events
+    try:
+        from differential.test_hashes import keyspace_events   # tests as packages
+    except ImportError:
+        from test_hashes import keyspace_events
     theirs, ours = keyspace_events(real_redis, server, """
     SADD s 1 2 3
     SADD s 1

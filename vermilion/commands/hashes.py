@@ -99,11 +99,11 @@ def _write_field(c, h, key, field, value, event):
 
 # ------------------------------------------------------------------ writes
 @command("hset")
-def hset(c, argv):
+def hset(c, argv, name="hset"):
+    """HSET (and HMSET): write field/value pairs; the number of new fields."""
     n = len(argv)
     if n & 1:
-        raise CommandError("ERR wrong number of arguments for '%s' command"
-                           % ("hset" if argv[0][1:2] in b"sS" else "hmset"))
+        raise CommandError("ERR wrong number of arguments for '%s' command" % name)
     db = c.db
     key = argv[1]
     h = db.lookup(key)
@@ -113,16 +113,22 @@ def hset(c, argv):
     elif h.__class__ is not RHash:
         raise CommandError(WRONGTYPE)
     server = c.server
-    if h.listpack:
-        maxv = server.hash_max_listpack_value
-        for i in range(2, n):
-            if len(argv[i]) > maxv:
-                h.listpack = False
-                break
     before = len(h)
     if n == 4:
-        h[argv[2]] = argv[3]
+        field = argv[2]
+        value = argv[3]
+        if h.listpack:
+            maxv = server.hash_max_listpack_value
+            if len(field) > maxv or len(value) > maxv:
+                h.listpack = False
+        h[field] = value
     else:
+        if h.listpack:
+            maxv = server.hash_max_listpack_value
+            for i in range(2, n):
+                if len(argv[i]) > maxv:
+                    h.listpack = False
+                    break
         for i in range(2, n, 2):
             h[argv[i]] = argv[i + 1]
     created = len(h) - before
@@ -131,14 +137,16 @@ def hset(c, argv):
         if h.listpack and len(h) > server.hash_max_listpack_entries:
             h.listpack = False
     db.signal(key)
-    db.notify(NOTIFY_HASH, "hset", key)
+    if server.notify_flags & NOTIFY_HASH:
+        db.notify(NOTIFY_HASH, "hset", key)
     server.dirty += (n - 2) >> 1
-    if argv[0][1:2] in b"sS":
-        return created
+    return created
+
+
+@command("hmset")
+def hmset(c, argv):
+    hset(c, argv, "hmset")
     return OK
-
-
-command("hmset")(hset)
 
 
 @command("hsetnx")

@@ -85,11 +85,13 @@ def sadd(c, argv):
     added = len(s) - before
     if added:
         s._snap = None
+        server = c.server
         if s.intset:
-            s.note_added(argv[2:], c.server.set_max_intset_entries)
+            s.note_added(argv[2:], server.set_max_intset_entries)
         db.signal(key)
-        db.notify(NOTIFY_SET, "sadd", key)
-        c.server.dirty += added
+        if server.notify_flags & NOTIFY_SET:
+            db.notify(NOTIFY_SET, "sadd", key)
+        server.dirty += added
     return added
 
 
