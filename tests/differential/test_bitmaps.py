@@ -450,3 +450,22 @@ def test_bitfield_resp3(diff3):
         BITPOS k 1
         BITCOUNT k
     """)
+
+
+def test_keyspace_events(real_redis, shared_vermilion):
+    from .test_strings import _events
+    commands = [
+        ("SETBIT", "b", "3", "1"), ("SETBIT", "b", "3", "1"), ("SETBIT", "b", "3", "0"),
+        ("SETBIT", "b", "30", "0"), ("BITFIELD", "f", "SET", "u8", "0", "0"),
+        ("BITFIELD", "f", "SET", "u8", "0", "0"), ("BITFIELD", "f", "INCRBY", "u8", "0", "3"),
+        ("BITFIELD", "f", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9"),
+        ("BITFIELD", "g", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9"),
+        ("BITFIELD_RO", "f", "GET", "u8", "0"), ("BITOP", "OR", "d", "b", "f"),
+        ("BITOP", "AND", "d", "nothing"), ("BITOP", "AND", "d", "nothing"),
+        ("SET", "x", "1", "PXAT", "1"), ("SETBIT", "x", "0", "1"),
+        ("SET", "y", "1", "PXAT", "1"), ("BITOP", "NOT", "y", "b"),
+    ]
+    theirs = _events(real_redis.port, commands)
+    ours = _events(shared_vermilion.port, commands)
+    assert ours[0] == theirs[0]
+    assert ours[1] == theirs[1]
