@@ -28,6 +28,7 @@ BZPOPMIN, BZPOPMAX and BZMPOP use the generic blocking machinery of
 import math
 import random
 import re
+from operator import itemgetter
 
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_FLOAT
 from ..keyspace.db import NOTIFY_ZSET, NOTIFY_GENERIC
@@ -113,6 +114,13 @@ def strtod_c(b):
     return None
 
 
+def _score_arg(b):
+    """A score argument (getDoubleFromObject); plain digits skip the full grammar."""
+    if b.isdigit() and len(b) < 300:
+        return float(b)
+    return parse_float(b)
+
+
 def _range_bound(b):
     """One side of a score range: (value, exclusive) or CommandError."""
     ex = b[:1] == b"("
@@ -169,21 +177,54 @@ def _fmt(score):
     return b"%.17g" % score
 
 
-def _items_reply(items, withscores, resp):
-    """Members (and scores) of ``(score, member)`` items as one pre-encoded array."""
+_BULK_HDR = [b"$%d" % i for i in range(1024)]
+_hdr = _BULK_HDR.__getitem__
+_first = itemgetter(0)
+_second = itemgetter(1)
+_fmt_score = b"%.17g".__mod__
+_fmt_double3 = b",%.17g".__mod__
+
+
+def _bulk_headers(strings):
+    """``$<len>`` for each string (a C-speed map for the usual short strings)."""
+    try:
+        return list(map(_hdr, map(len, strings)))
+    except IndexError:      # a string of 1 KB or more
+        return [b"$%d" % len(x) for x in strings]
+
+
+def _items_reply(items, withscores=False, resp=2):
+    """Members (and scores) of ``(score, member)`` items as one pre-encoded array.
+
+    The reply is assembled as a list of pieces joined by CRLF, filled with
+    slice assignments from ``map`` so that no Python loop runs per element:
+    WITHSCORES is a flat array in RESP2 and an array of [member, score] pairs
+    (scores as RESP3 doubles) in RESP3.
+    """
+    n = len(items)
+    members = list(map(_second, items))
     if not withscores:
-        return Raw(b"*%d\r\n%s" % (len(items), b"".join(
-            [b"$%d\r\n%s\r\n" % (len(m), m) for _, m in items])))
-    if resp == 2:
-        parts = [b"*%d\r\n" % (2 * len(items))]
-        for s, m in items:
-            f = b"%.17g" % s
-            parts.append(b"$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(m), m, len(f), f))
+        parts = [None] * (2 * n + 2)
+        parts[0] = b"*%d" % n
+        parts[1:-1:2] = _bulk_headers(members)
+        parts[2:-1:2] = members
+    elif resp == 2:
+        scores = list(map(_fmt_score, map(_first, items)))
+        parts = [None] * (4 * n + 2)
+        parts[0] = b"*%d" % (2 * n)
+        parts[1:-1:4] = _bulk_headers(members)
+        parts[2:-1:4] = members
+        parts[3:-1:4] = _bulk_headers(scores)
+        parts[4:-1:4] = scores
     else:
-        parts = [b"*%d\r\n" % len(items)]
-        for s, m in items:
-            parts.append(b"*2\r\n$%d\r\n%s\r\n,%.17g\r\n" % (len(m), m, s))
-    return Raw(b"".join(parts))
+        parts = [None] * (4 * n + 2)
+        parts[0] = b"*%d" % n
+        parts[1:-1:4] = [b"*2"] * n
+        parts[2:-1:4] = _bulk_headers(members)
+        parts[3:-1:4] = members
+        parts[4:-1:4] = map(_fmt_double3, map(_first, items))
+    parts[-1] = b""
+    return Raw(b"\r\n".join(parts))
 
 
 def _delete_if_empty(c, key, zs):
@@ -225,7 +266,7 @@ def _zadd_generic(c, argv, incr):
         raise CommandError("ERR GT, LT, and/or NX options at the same time are not compatible")
     if incr and elements > 1:
         raise CommandError("ERR INCR option supports a single increment-element pair")
-    scores = [parse_float(argv[i]) for i in range(idx, n, 2)]
+    scores = [_score_arg(argv[i]) for i in range(idx, n, 2)]
     db = c.db
     key = argv[1]
     zs = db.lookup(key)
@@ -284,7 +325,7 @@ def zadd(c, argv):
         # Fast path: ZADD key score member.
         flag = argv[2]
         if len(flag) > 4 or flag.lower() not in _ZADD_FLAGS:
-            score = parse_float(flag)
+            score = _score_arg(flag)
             db = c.db
             key = argv[1]
             member = argv[3]
@@ -670,9 +711,7 @@ def zrange(c, argv):
                 return EMPTY_ARRAY
             if zs.__class__ is not ZSet:
                 raise CommandError(WRONGTYPE)
-            items = _rank_items(zs, start, end, False)
-            return Raw(b"*%d\r\n%s" % (len(items), b"".join(
-                [b"$%d\r\n%s\r\n" % (len(m), m) for _, m in items])))
+            return _items_reply(_rank_items(zs, start, end, False))
     return _zrange_generic(c, argv, 1, False, AUTO, AUTO)
 
 
