@@ -6,6 +6,11 @@ flag right: every field/value longer than ``hash-max-listpack-value`` or a field
 count above ``hash-max-listpack-entries`` turns the hash into a hashtable for
 good, exactly when Redis converts it. Both limits are read from the server
 (``server.hash_max_listpack_entries`` / ``_value``), kept current by CONFIG SET.
+
+A few argument helpers defined here are shared by other families (sets, zsets,
+keys): :func:`get_long` (Redis's getRangeLongFromObjectOrReply),
+:func:`parse_scan_options` and :func:`matcher` (the *SCAN options), :func:`bulk_array`
+and :func:`chain_hooks`. Keep their signatures stable.
 """
 import random
 
@@ -17,6 +22,7 @@ from ..protocol.encoder import OK, EMPTY_ARRAY, INTS, Map, Raw
 from ..protocol.reader import parse_ll
 from ..server.bootstrap import on_server_init
 from ..types.rhash import RHash
+from ..util import string2ld, ld_add, ld_is_finite, ld_format_human, ld_from_int
 from .table import command
 
 _ZERO = INTS[0]
@@ -182,7 +188,6 @@ def hincrby(c, argv):
 
 @command("hincrbyfloat")
 def hincrbyfloat(c, argv):
-    from ..util import string2ld, ld_add, ld_is_finite, ld_format_human, ld_from_int
     incr = string2ld(argv[3])
     if incr is None:
         raise CommandError("ERR value is not a valid float")
