@@ -473,3 +473,38 @@ def test_hstrlen_corner_cases(diff):
               "", "0", "-1", "x"]:
         diff("HMSET", "h", "field", v)
         diff("HSTRLEN", "h", "field")
+
+
+def test_fuzz_small_hashes(diff):
+    """Random operations on small hashes (listpacks: ordered replies)."""
+    import random
+    rnd = random.Random(11)
+    keys = ["h1", "h2"]
+    fields = ["f%d" % i for i in range(12)]
+    for _ in range(500):
+        op = rnd.choice(["HSET", "HSETNX", "HDEL", "HINCRBY", "HINCRBYFLOAT", "HGETALL",
+                         "HKEYS", "HVALS", "HMGET", "HSTRLEN", "HLEN", "HSCAN", "HGET",
+                         "HEXISTS"])
+        k = rnd.choice(keys)
+        f = rnd.choice(fields)
+        if op == "HSET":
+            args = []
+            for _ in range(rnd.randint(1, 3)):
+                args += [rnd.choice(fields), rnd.choice(["1", "-3", "x", "", "2.5", "10"])]
+            diff(op, k, *args)
+        elif op == "HSETNX":
+            diff(op, k, f, "7")
+        elif op == "HDEL":
+            diff(op, k, *rnd.sample(fields, rnd.randint(1, 4)))
+        elif op == "HINCRBY":
+            diff(op, k, f, str(rnd.randint(-5, 5)))
+        elif op == "HINCRBYFLOAT":
+            diff(op, k, f, rnd.choice(["0.1", "-1.5", "3", "1e2"]))
+        elif op == "HMGET":
+            diff(op, k, *rnd.sample(fields, 3))
+        elif op in ("HSTRLEN", "HGET", "HEXISTS"):
+            diff(op, k, f)
+        elif op == "HSCAN":
+            diff(op, k, "0", "MATCH", "f1*")
+        else:
+            diff(op, k)

@@ -529,3 +529,37 @@ def test_set_keyspace_events(real_redis, server):
     """)
     assert ours == theirs
     assert (b"spop", b"p") in ours and (b"sinterstore", b"i") in ours
+
+
+def test_fuzz_integer_sets(diff):
+    """Random operations on small integer sets (intsets: ordered replies)."""
+    import random
+    rnd = random.Random(7)
+    keys = ["a", "b", "c", "d"]
+
+    def members(k):
+        return [str(rnd.randint(-20, 20)) for _ in range(k)]
+    for _ in range(400):
+        op = rnd.choice(["SADD", "SREM", "SMOVE", "SINTER", "SUNION", "SDIFF", "SINTERSTORE",
+                         "SUNIONSTORE", "SDIFFSTORE", "SMEMBERS", "SCARD", "SISMEMBER",
+                         "SMISMEMBER", "SINTERCARD", "SSCAN"])
+        k = rnd.choice(keys)
+        if op == "SADD" or op == "SREM":
+            diff(op, k, *members(rnd.randint(1, 6)))
+        elif op == "SMOVE":
+            diff(op, k, rnd.choice(keys), members(1)[0])
+        elif op in ("SINTER", "SUNION", "SDIFF"):
+            diff(op, *rnd.sample(keys, rnd.randint(1, 3)))
+        elif op.endswith("STORE"):
+            diff(op, rnd.choice(keys), *rnd.sample(keys, rnd.randint(1, 3)))
+        elif op == "SINTERCARD":
+            ks = rnd.sample(keys, rnd.randint(1, 3))
+            diff(op, len(ks), *ks, "LIMIT", rnd.randint(0, 5))
+        elif op in ("SISMEMBER",):
+            diff(op, k, members(1)[0])
+        elif op == "SMISMEMBER":
+            diff(op, k, *members(3))
+        elif op == "SSCAN":
+            diff(op, k, "0", "MATCH", "*1*")
+        else:
+            diff(op, k)
