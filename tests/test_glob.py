@@ -222,7 +222,7 @@ def test_keys_patterns_against_redis(diff):
     pipe = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\n1\r\n" % (len(k), k) for k in names)
     diff.raw(pipe, replies=len(names))
     patterns = {b"*", b"", b"[", b"[^", b"[]", b"[^]", b"\\", b"[a-]", b"[a-\xff]", b"[\\"}
-    while len(patterns) < 400:
+    while len(patterns) < 1500:
         patterns.add(bytes(rnd.choice(alpha) for _ in range(rnd.randint(1, 7))))
     for pat in sorted(patterns):
         ref = _keys(diff.ref, pat)
