@@ -62,8 +62,8 @@ def _array_reply(members):
 def _fresh_order(members, max_intset):
     """Reply order of a set built from scratch: sorted if it would be an intset."""
     if intset_ok(members, max_intset):
-        return sorted(members, key=int), True
-    return list(members), False
+        return sorted(members, key=int)
+    return list(members)
 
 
 # ------------------------------------------------------------------ writes
@@ -236,7 +236,7 @@ def _spop_count(c, argv):
     server.dirty += min(count, size)
     # Case 1: everything goes; answered like SUNION of the one set, replicated as DEL.
     if count >= size:
-        members, _ = _fresh_order(s, server.set_max_intset_entries)
+        members = _fresh_order(s, server.set_max_intset_entries)
         db.delete(key)
         db.notify(NOTIFY_GENERIC, "del", key)
         c.propagate = [[b"DEL", key]]
@@ -424,7 +424,7 @@ def _union_diff(c, keys, dst_key, diff):
                       max_intset, intset)
     if intset is False:
         return _set_reply(c, list(result))
-    members, _ = _fresh_order(result, max_intset)
+    members = _fresh_order(result, max_intset)
     return _set_reply(c, members)
 
 
