@@ -861,3 +861,39 @@ def test_keyspace_events(diff, blocked, real_redis, shared_vermilion):
         assert subs_replies[1] == subs_replies[0]
     finally:
         diff("CONFIG", "SET", "notify-keyspace-events", "")
+
+
+def test_random_operations_match_redis(diff):
+    """A few thousand random list operations, replies compared one by one."""
+    import random
+    rnd = random.Random(7015)
+    keys = ["k1", "k2", "k3"]
+    vals = ["a", "b", "c", "1", "10", "", "x" * 70]
+    idx = lambda: str(rnd.randint(-12, 12))  # noqa: E731
+    ops = [
+        lambda: ("LPUSH", rnd.choice(keys), *rnd.choices(vals, k=rnd.randint(1, 4))),
+        lambda: ("RPUSH", rnd.choice(keys), *rnd.choices(vals, k=rnd.randint(1, 4))),
+        lambda: ("LPOP", rnd.choice(keys)),
+        lambda: ("RPOP", rnd.choice(keys), str(rnd.randint(0, 4))),
+        lambda: ("LRANGE", rnd.choice(keys), idx(), idx()),
+        lambda: ("LINDEX", rnd.choice(keys), idx()),
+        lambda: ("LSET", rnd.choice(keys), idx(), rnd.choice(vals)),
+        lambda: ("LINSERT", rnd.choice(keys), rnd.choice(["BEFORE", "AFTER"]),
+                 rnd.choice(vals), rnd.choice(vals)),
+        lambda: ("LREM", rnd.choice(keys), str(rnd.randint(-3, 3)), rnd.choice(vals)),
+        lambda: ("LTRIM", rnd.choice(keys), idx(), idx()),
+        lambda: ("LPOS", rnd.choice(keys), rnd.choice(vals), "RANK",
+                 rnd.choice(["1", "2", "-1", "-2"]), "COUNT", str(rnd.randint(0, 3)),
+                 "MAXLEN", str(rnd.randint(0, 8))),
+        lambda: ("LMOVE", rnd.choice(keys), rnd.choice(keys), rnd.choice(["LEFT", "RIGHT"]),
+                 rnd.choice(["LEFT", "RIGHT"])),
+        lambda: ("RPOPLPUSH", rnd.choice(keys), rnd.choice(keys)),
+        lambda: ("LMPOP", "2", rnd.choice(keys), rnd.choice(keys), rnd.choice(["LEFT", "RIGHT"]),
+                 "COUNT", str(rnd.randint(1, 3))),
+        lambda: ("BLPOP", *rnd.sample(keys, 2), "0.001"),
+        lambda: ("LLEN", rnd.choice(keys)),
+    ]
+    for _ in range(3000):
+        diff(*rnd.choice(ops)())
+    for k in keys:
+        diff("LRANGE", k, 0, -1)
