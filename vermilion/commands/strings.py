@@ -331,7 +331,7 @@ def _incr_by(c, key, by):
     if v is None:
         db.add(key, b"%d" % n)
     else:
-        db.data[key] = b"%d" % n
+        db.replace_value(key, b"%d" % n)
         db.signal(key)
     c.server.dirty += 1
     db.notify(NOTIFY_STRING, "incrby", key)
@@ -382,7 +382,7 @@ def incrbyfloat(c, argv):
     if v is None:
         db.add(key, new)
     else:
-        db.data[key] = new
+        db.replace_value(key, new)
         db.signal(key)
     db.notify(NOTIFY_STRING, "incrbyfloat", key)
     c.server.dirty += 1
@@ -485,7 +485,7 @@ def setrange(c, argv):
             check_string_length(c, offset, vlen)
         grow = offset - len(v)
         if grow > 0:
-            v += bytes(grow)
+            v.extend(bytes(grow))
         v[offset:offset + vlen] = value
         db.signal(key)
     db.notify(NOTIFY_STRING, "setrange", key)
