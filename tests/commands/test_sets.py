@@ -8,26 +8,20 @@ import pytest
 from vermilion.types.rset import RSet
 
 
-class Recorder:
-    """Stands in for the AOF: records what the dispatcher propagates."""
-
-    def __init__(self):
-        self.fed = []
-
-    def feed(self, dbid, cmds):
-        self.fed.extend([list(c) for c in cmds])
-
-
-@pytest.fixture
-def fed(server):
-    rec = Recorder()
-    server.server.persistence = rec
-    yield rec.fed
-    server.server.persistence = None
+def _sibling(name):
+    """The test module ``name`` beside this one, whatever pytest's import mode."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location("_vermilion_sibling_" + name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
-def stored(server, key):
-    return server.server.dbs[0].data.get(key)
+_hash_tests = _sibling("test_hashes")
+fed = _hash_tests.fed               # fixture: what the dispatcher propagates
+stored = _hash_tests.stored
 
 
 def test_hashtable_sets_compared_sorted(r):

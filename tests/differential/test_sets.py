@@ -5,18 +5,23 @@ sets compares byte for byte; hashtable-ordered replies are compared sorted in
 tests/commands/test_sets.py. Encodings are compared through OBJECT ENCODING on
 the reference server and ``object_encoding()`` here.
 """
-import pytest
 
 
-@pytest.fixture
-def encoding(diff, shared_vermilion):
-    def check(key):
-        ref = diff.ref.call("OBJECT", "ENCODING", key)
-        v = shared_vermilion.server.dbs[0].data.get(key.encode())
-        ours = b"$%d\r\n%s\r\n" % (len(v.object_encoding()), v.object_encoding()) if v else b"$-1\r\n"
-        assert ours == ref, "encoding of %s: redis %r, vermilion %r" % (key, ref, ours)
-        return ref
-    return check
+def _sibling(name):
+    """The test module ``name`` beside this one, whatever pytest's import mode."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location("_vermilion_sibling_" + name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_hash_tests = _sibling("test_hashes")
+encoding = _hash_tests.encoding     # fixtures shared with the hash tests
+config = _hash_tests.config
+keyspace_events = _hash_tests.keyspace_events
 
 
 def unordered(diff, *cmd):
@@ -30,21 +35,6 @@ def unordered(diff, *cmd):
     pairs_b = sorted(zip(lb[1::2], lb[2::2]))
     assert pairs_a == pairs_b, "reply to %r: %r vs %r" % (cmd, a, b)
     return a
-
-
-@pytest.fixture
-def config(diff, shared_vermilion):
-    cfg = shared_vermilion.server.config
-    saved = []
-
-    def set_(name, value):
-        saved.append((name, cfg.get(name)))
-        assert diff.ref.call("CONFIG", "SET", name, value) == b"+OK\r\n"
-        cfg.set(name, value)
-    yield set_
-    for name, value in reversed(saved):
-        diff.ref.call("CONFIG", "SET", name, value)
-        cfg.set(name, value)
 
 
 def test_sadd_smembers_intset_order(diff, encoding):
@@ -493,10 +483,6 @@ def test_resp3(diff3):
 
 
 def test_set_keyspace_events(real_redis, server):
-    try:
-        from differential.test_hashes import keyspace_events   # tests as packages
-    except ImportError:
-        from test_hashes import keyspace_events
     theirs, ours = keyspace_events(real_redis, server, """
     SADD s 1 2 3
     SADD s 1

@@ -11,13 +11,10 @@ The random commands follow t_set.c's case structure (negative counts repeat
 members, counts close to the size take "remove what we don't return" paths...)
 so the shape of every answer matches; picks are O(1) via the set's sample list.
 """
-import random
-
 from ..errors import CommandError, WRONGTYPE, SYNTAX
 from ..keyspace.db import NOTIFY_SET, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
-from ..protocol.encoder import EMPTY_ARRAY, INTS, Raw, Set
-from ..protocol.reader import parse_ll
+from ..protocol.encoder import EMPTY_ARRAY, INTS, Raw
 from ..server.bootstrap import on_server_init
 from ..types.rset import RSet, intset_ok, INTSET_HARD_LIMIT
 from .hashes import get_long, parse_scan_options, matcher, chain_hooks, bulk_array
