@@ -38,7 +38,7 @@ from ..protocol.reader import parse_ll
 from ..server.bootstrap import on_server_init
 from ..types.zset import (ZSet, parse_lex_bound, lex_empty, lex_gte, lex_lte,
                           scan_score)
-from ..util import parse_float
+from ..util import parse_float, parse_int
 from .hashes import get_long, parse_scan_options, matcher, chain_hooks
 from .table import command
 
@@ -142,14 +142,6 @@ def _lex_range(bmin, bmax):
     if lo is None or hi is None:
         raise CommandError(ERR_LEX_RANGE)
     return lo, hi
-
-
-def _long(b):
-    """getLongFromObjectOrReply."""
-    v = parse_ll(b)
-    if v is None:
-        raise CommandError("ERR value is not an integer or out of range")
-    return v
 
 
 # ----------------------------------------------------------------- helpers
@@ -472,8 +464,8 @@ def zrem(c, argv):
 def _zremrange(c, argv, kind):
     key = argv[1]
     if kind == 0:
-        start = _long(argv[2])
-        end = _long(argv[3])
+        start = parse_int(argv[2])
+        end = parse_int(argv[3])
         event = "zremrangebyrank"
     elif kind == 1:
         rng = _score_range(argv[2], argv[3])
@@ -626,8 +618,8 @@ def _zrange_generic(c, argv, first_arg, store, rangetype, direction):
         if not store and opt == b"withscores":
             withscores = True
         elif opt == b"limit" and left >= 2:
-            offset = _long(argv[j + 1])
-            limit = _long(argv[j + 2])
+            offset = parse_int(argv[j + 1])
+            limit = parse_int(argv[j + 2])
             j += 2
         elif direction == AUTO and opt == b"rev":
             direction = REVERSE
@@ -652,8 +644,8 @@ def _zrange_generic(c, argv, first_arg, store, rangetype, direction):
     if reverse and rangetype != RANK:
         minidx, maxidx = maxidx, minidx
     if rangetype == RANK:
-        start = _long(argv[minidx])
-        end = _long(argv[maxidx])
+        start = parse_int(argv[minidx])
+        end = parse_int(argv[maxidx])
     elif rangetype == SCORE:
         rng = _score_range(argv[minidx], argv[maxidx])
     else:
@@ -766,7 +758,7 @@ def _aggregate(target, val, agg):
 
 def _zsetop(c, argv, dst, numkeys_idx, op, card_only=False):
     """zunionInterDiffGenericCommand."""
-    setnum = _long(argv[numkeys_idx])
+    setnum = parse_int(argv[numkeys_idx])
     if setnum < 1:
         raise CommandError("ERR at least 1 input key is needed for '%s' command"
                            % c.cmd.fullname)
