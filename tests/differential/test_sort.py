@@ -7,8 +7,6 @@ _spec = importlib.util.spec_from_file_location(
     "zset_diff_helpers", pathlib.Path(__file__).with_name("test_zsets.py"))
 _helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_helpers)
-config_set = _helpers.config_set
-_drain = _helpers._drain
 
 
 def test_sort_list_numeric(diff):
@@ -169,23 +167,11 @@ def test_sort_resp3(diff3):
 
 
 def test_sort_keyspace_events(diff, shared_vermilion):
-    subs = []
-    config_set(diff, shared_vermilion, "notify-keyspace-events", "KEA")
-    for conn in (diff.ref, diff.our):
-        s = type(conn)("127.0.0.1", conn.sock.getpeername()[1])
-        s.call("SUBSCRIBE", "__keyspace@0__:dst")
-        subs.append(s)
-    try:
-        diff.run("""
-            RPUSH l 3 1 2
-            SORT l STORE dst
-            SORT l LIMIT 0 0 STORE dst
-            SORT l LIMIT 0 0 STORE dst
-        """)
-        want = _drain(subs[0])
-        assert len(want) >= 2
-        assert _drain(subs[1]) == want
-    finally:
-        for s in subs:
-            s.close()
-        config_set(diff, shared_vermilion, "notify-keyspace-events", "")
+    want, got = _helpers.keyspace_events(diff, shared_vermilion, ["dst"], """
+        RPUSH l 3 1 2
+        SORT l STORE dst
+        SORT l LIMIT 0 0 STORE dst
+        SORT l LIMIT 0 0 STORE dst
+    """)
+    assert len(want) >= 2
+    assert got == want

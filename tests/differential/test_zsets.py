@@ -796,16 +796,27 @@ def _drain(conn, timeout=0.5):
     return out
 
 
-def test_keyspace_events(diff, shared_vermilion):
+def keyspace_events(d, server, keys, script):
+    """Run ``script`` on both servers with keyspace notifications on; return the
+    messages each sent on the ``__keyspace@0__:<key>`` channels of ``keys``."""
     subs = []
-    config_set(diff, shared_vermilion, "notify-keyspace-events", "KEA")
-    for conn in (diff.ref, diff.our):
-        s = type(conn)("127.0.0.1", conn.sock.getpeername()[1])
-        s.call("SUBSCRIBE", "__keyspace@0__:z")
-        s.call("SUBSCRIBE", "__keyspace@0__:d")
-        subs.append(s)
+    config_set(d, server, "notify-keyspace-events", "KEA")
     try:
-        diff.run("""
+        for conn in (d.ref, d.our):
+            s = type(conn)("127.0.0.1", conn.sock.getpeername()[1])
+            for k in keys:
+                s.call("SUBSCRIBE", "__keyspace@0__:" + k)
+            subs.append(s)
+        d.run(script)
+        return _drain(subs[0]), _drain(subs[1])
+    finally:
+        for s in subs:
+            s.close()
+        config_set(d, server, "notify-keyspace-events", "")
+
+
+def test_keyspace_events(diff, shared_vermilion):
+    want, got = keyspace_events(diff, shared_vermilion, ["z", "d"], """
             ZADD z 1 a 2 b 3 c
             ZADD z 1 a
             ZADD z NX 5 a
@@ -833,11 +844,6 @@ def test_keyspace_events(diff, shared_vermilion):
             ZREM z a
             ZADD z 1 a
             ZREMRANGEBYRANK z 0 -1
-        """)
-        want = _drain(subs[0])
-        assert len(want) > 20
-        assert _drain(subs[1]) == want
-    finally:
-        for s in subs:
-            s.close()
-        config_set(diff, shared_vermilion, "notify-keyspace-events", "")
+""")
+    assert len(want) > 20
+    assert got == want
