@@ -299,13 +299,25 @@ def flushall(c, argv):
     for db in server.dbs:
         server.dirty += _flush_db(db)
     c.propagate = [list(argv)]
-    # Like Redis: with save points configured, FLUSHALL writes the (now empty)
-    # dataset at once so a restart cannot bring the flushed keys back; that save
-    # also resets the dirty counter and LASTSAVE.
-    save = getattr(server, "flushall_save", None)
-    if save is not None and (server.config.get("save") or "").strip():
-        save()
+    _save_after_flushall(server)
     return OK
+
+
+def _save_after_flushall(server):
+    """Like Redis: a running RDB child is killed, and with save points configured
+    the (now empty) dataset is saved at once, so a restart cannot bring the flushed
+    keys back; that save also zeroes rdb_changes_since_last_save and sets LASTSAVE."""
+    snap = getattr(server, "snapshot", None)
+    if snap is None:
+        return
+    try:
+        from ..persistence.snapshot import CHILD_RDB
+    except ImportError:
+        CHILD_RDB = None
+    if snap.has_child() and getattr(snap, "child_type", None) == CHILD_RDB:
+        snap.kill_child()
+    if (server.config.get("save") or "").strip():
+        snap.save()
 
 
 # -------------------------------------------------------------- KEYS, SCAN
