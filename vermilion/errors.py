@@ -44,3 +44,10 @@ def syntax_error():
 
 def wrong_arity(name):
     return CommandError("ERR wrong number of arguments for '%s' command" % name)
+
+
+def subcommand_syntax_error(argv):
+    """Redis's addReplySubcommandSyntaxError: a sub-command with the wrong arguments."""
+    return CommandError(
+        "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s HELP."
+        % (argv[1].decode("utf-8", "replace"), argv[0].decode("utf-8", "replace").upper()))

@@ -17,7 +17,7 @@ the event) and ``__keyevent@<db>__:<event>`` (message: the key), emitted by
 commands through ``Database.notify`` when ``notify-keyspace-events`` enables their
 class.
 """
-from ..errors import CommandError
+from ..errors import CommandError, subcommand_syntax_error
 from ..keyspace import db as dbmod
 from ..protocol.encoder import Push, encode
 from ..server.bootstrap import on_server_init
@@ -285,6 +285,8 @@ def pubsub_shardchannels(c, argv):
 
 
 def _list_channels(table, argv):
+    if len(argv) > 3:
+        raise subcommand_syntax_error(argv)
     if len(argv) > 2:
         from ..glob import compile_pattern
         m = compile_pattern(argv[2])
