@@ -1,11 +1,67 @@
-"""Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET."""
-from ..errors import CommandError
-from ..protocol.encoder import OK, PONG, Map, Raw
+"""Connection commands: PING, ECHO, QUIT, SELECT, AUTH, HELLO, RESET.
+
+These change the state of the connection itself (protocol version, selected
+database, authentication, name) rather than the keyspace. Behaviour follows
+Redis 7.0.15's server.c (pingCommand, echoCommand, selectCommand), acl.c
+(authCommand) and networking.c (helloCommand, resetCommand).
+
+Authentication is Redis's ``requirepass``: the ``default`` user with that
+password, or with no password at all (``nopass``) when requirepass is empty.
+Other ACL users do not exist here, so authenticating as any other name fails
+with WRONGPASS, exactly as it does on a Redis with no extra users.
+
+Passwords never reach MONITOR or SLOWLOG: like Redis's
+``redactClientCommandArgument``, AUTH and HELLO AUTH overwrite the password
+arguments of their ``argv`` with ``(redacted)`` as soon as they have read them,
+and the dispatcher shows monitors/slowlog that same ``argv`` after the call.
+"""
+from .. import REDIS_VERSION
+from ..errors import CommandError, SYNTAX, DB_OUT_OF_RANGE, NOT_INT
+from ..protocol.encoder import OK, PONG, Map, Status
+from ..util import parse_int
 from .table import command
 
-_RESP3_PONG_SUBSCRIBED = None
+REDACTED = b"(redacted)"
+WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
+NAME_CHARSET = "ERR Client names cannot contain spaces, newlines or special characters."
+_HELLO_NOAUTH = ("NOAUTH HELLO must be called with the client already authenticated, "
+                 "otherwise the HELLO AUTH <user> <pass> option can be used to "
+                 "authenticate the client and select the RESP protocol version at the "
+                 "same time")
+_RESET = Status("RESET")
 
 
+# ------------------------------------------------------------------ helpers
+def authenticate(c, username, password):
+    """ACLAuthenticateUser for the requirepass-only world; True on success."""
+    if username != b"default":
+        return False
+    required = c.server.requirepass
+    if required and password != required.encode("utf-8", "surrogateescape"):
+        return False
+    c.authenticated = True
+    c.user = "default"
+    c.update_special()
+    return True
+
+
+def set_client_name(c, name):
+    """clientSetNameOrReply: '' clears the name; only printable ASCII without spaces."""
+    if not name:
+        c.name = None
+        return
+    for ch in name:
+        if ch < 33 or ch > 126:
+            raise CommandError(NAME_CHARSET)
+    c.name = bytes(name)
+
+
+def _text(b):
+    """An argument shown inside an error message (%s: stops at a NUL like C)."""
+    return b.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
+
+# ----------------------------------------------------------------- commands
 @command("ping")
 def ping(c, argv):
     if len(argv) > 2:
@@ -30,12 +86,100 @@ def quit_(c, argv):
 
 @command("select")
 def select(c, argv):
-    from ..util import parse_int
-    try:
-        dbid = parse_int(argv[1])
-    except CommandError:
-        raise CommandError("ERR value is not an integer or out of range")
+    dbid = parse_int(argv[1], NOT_INT)
+    if dbid < -2147483648 or dbid > 2147483647:
+        raise CommandError("ERR value is out of range, value must between -2147483648 and "
+                           "2147483647")
+    if c.server.config.get("cluster-enabled") == "yes" and dbid != 0:
+        raise CommandError("ERR SELECT is not allowed in cluster mode")
     if dbid < 0 or dbid >= len(c.server.dbs):
-        raise CommandError("ERR DB index is out of range")
+        raise CommandError(DB_OUT_OF_RANGE)
     c.select(dbid)
     return OK
+
+
+@command("auth")
+def auth(c, argv):
+    if len(argv) > 3:
+        raise CommandError(SYNTAX)
+    if len(argv) == 2:
+        password = argv[1]
+        argv[1] = REDACTED
+        if not c.server.requirepass:
+            raise CommandError("ERR AUTH <password> called without any password configured "
+                               "for the default user. Are you sure your configuration is "
+                               "correct?")
+        username = b"default"
+    else:
+        username, password = argv[1], argv[2]
+        argv[1] = argv[2] = REDACTED
+    if not authenticate(c, username, password):
+        raise CommandError(WRONGPASS)
+    return OK
+
+
+@command("hello")
+def hello(c, argv):
+    ver = 0
+    n = len(argv)
+    j = 1
+    if n >= 2:
+        ver = parse_int(argv[1], "ERR Protocol version is not an integer or out of range")
+        if ver < 2 or ver > 3:
+            raise CommandError("NOPROTO unsupported protocol version")
+        j = 2
+    while j < n:
+        more = n - 1 - j
+        opt = argv[j].lower()
+        if opt == b"auth" and more >= 2:
+            username, password = argv[j + 1], argv[j + 2]
+            argv[j + 1] = argv[j + 2] = REDACTED
+            if not authenticate(c, username, password):
+                raise CommandError(WRONGPASS)
+            j += 3
+        elif opt == b"setname" and more:
+            set_client_name(c, argv[j + 1])
+            j += 2
+        else:
+            raise CommandError("ERR Syntax error in HELLO option '%s'" % _text(argv[j]))
+    if not c.authenticated:
+        raise CommandError(_HELLO_NOAUTH)
+    if ver:
+        c.resp = ver
+        c.update_special()
+    server = c.server
+    mode = b"cluster" if server.config.get("cluster-enabled") == "yes" else b"standalone"
+    role = b"replica" if getattr(server, "masterhost", None) else b"master"
+    return Map([b"server", b"redis", b"version", REDIS_VERSION.encode(),
+                b"proto", c.resp, b"id", c.id, b"mode", mode, b"role", role,
+                b"modules", []])
+
+
+@command("reset")
+def reset(c, argv):
+    """clearClientConnectionState: the connection looks newly made (but keeps its id)."""
+    reset_connection_state(c)
+    return _RESET
+
+
+def reset_connection_state(c):
+    server = c.server
+    if c.monitor:
+        c.monitor = False
+        if c in server.monitors:
+            server.monitors.remove(c)
+    if c.tracking is not None:
+        server.tracking_state.disable(c)
+    c.select(0)
+    c.resp = 2
+    c.authenticated = not server.auth_required()
+    c.user = "default"
+    if c.multi is not None or c.watched or c.dirty_cas:
+        from .transactions import discard_transaction
+        discard_transaction(c)
+    if server.pubsub is not None:
+        server.pubsub.drop_client(c)
+    c.name = None
+    c.reply_off = False
+    c.reply_skip_next = False
+    c.update_special()

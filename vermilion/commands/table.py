@@ -375,8 +375,8 @@ def execute_batch(c, cmds, start=0):
 
 def _after_call(c, cmd, argv, dt):
     server = c.server
-    if server.monitors and not cmd.skip_monitor:
-        server.feed_monitors(c, argv)
+    if server.monitors and not (cmd.skip_monitor or cmd.admin):
+        server.feed_monitors(c, argv)  # admin commands are never shown (call() in server.c)
     if dt > server.slowlog_threshold_ns and not cmd.skip_slowlog:
         server.slowlog_add(c, argv, dt)
     if server.ready_keys:
@@ -426,15 +426,36 @@ from .tracking import after_command as tracking_after_command  # noqa: E402
 
 def _execute_slow(c, argv):
     """Every check of Redis's processCommand, for clients or servers in a special state."""
+    mark = len(c.out)
+    if _process_command(c, argv) is _PARKED:
+        return  # its reply and resetClient() come when it really runs
+    if c.reply_off or c.reply_skip or c.reply_skip_next:
+        # CLIENT REPLY OFF|SKIP (networking.c resetClient): drop this command's answer,
+        # rejections included.
+        if c.reply_off or c.reply_skip:
+            del c.out[mark:]
+        c.reply_skip = False
+        if c.reply_skip_next:
+            c.reply_skip = True
+            c.reply_skip_next = False
+        c.update_special()
+
+
+_PARKED = object()
+
+
+def _process_command(c, argv):
+    """Look up, check, queue or call (returns _PARKED if CLIENT PAUSE holds it)."""
     server = c.server
     try:
         cmd = resolve(c, argv)
     except CommandError as e:
+        c.cmd = lookup_argv(argv)  # Redis keeps the command found even when arity fails
         server.count_error(e.msg)
         if c.multi is not None:
             c.dirty_exec = True
         c.out.append(error_bytes(e.msg))
-        return
+        return None
     c.cmd = cmd
     err = server.check_command(c, cmd, argv)
     if err is not None:
@@ -443,23 +464,16 @@ def _execute_slow(c, argv):
         if c.multi is not None:
             c.dirty_exec = True
         c.out.append(error_bytes(err))
-        return
+        return None
+    postpone = server.postpone_check
+    if postpone is not None and postpone(c, cmd, argv):
+        return _PARKED  # CLIENT PAUSE: argv runs again when the client is released
     if c.multi is not None and cmd.fullname not in _MULTI_PASSTHROUGH:
         c.multi.append((cmd, argv))
         c.out.append(QUEUED)
-        return
-    mark = len(c.out)
+        return None
     _call(c, cmd, argv)
-    if c.reply_off or c.reply_skip or c.reply_skip_next:
-        # CLIENT REPLY OFF|SKIP (networking.c resetClient): drop this command's answer.
-        if c.reply_off or c.reply_skip:
-            del c.out[mark:]
-        if c.reply_skip and c.multi is None and cmd.fullname != "client|reply":
-            c.reply_skip = False
-        if c.reply_skip_next:
-            c.reply_skip = True
-            c.reply_skip_next = False
-        c.update_special()
+    return None
 
 
 def stats_rows(server):

@@ -134,6 +134,8 @@ class Database:
         server = self.server
         if server.expiry_paused:
             return False
+        if server.pause_kind:
+            return True  # CLIENT PAUSE: logically expired, deleted after the pause
         self._delete_expired(key)
         return True
 

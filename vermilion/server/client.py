@@ -68,7 +68,7 @@ class Client:
         self.monitor = False
         self.flags_extra = ""
         self.ctime = time.time()
-        self.last_interaction = self.ctime
+        self.last_interaction = time.monotonic()  # same clock as connection.py's updates
         self.addr = "?:0"
         self.laddr = "?:0"
         self.fd = -1
@@ -89,7 +89,7 @@ class Client:
     def update_special(self):
         self.special = bool(
             self.multi is not None or not self.authenticated or self.reply_off
-            or self.tracking is not None
+            or self.tracking is not None or self.monitor
             or self.reply_skip or self.reply_skip_next
             or (self.resp == 2 and (self.subscriptions or self.psubscriptions
                                     or self.ssubscriptions)))
@@ -116,6 +116,9 @@ class Client:
             out.clear()
             self.tot_net_out += len(data)
             self.transport.write(data)
+            if self.paused_reading:
+                # Output piling up past the transport's mark: client-output-buffer-limit.
+                self.server.check_output_limits(self)
             if self.close_after_reply:
                 self.transport.close()
         elif out:

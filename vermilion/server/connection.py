@@ -76,7 +76,7 @@ class RedisProtocol(asyncio.Protocol):
                 try:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     if server.tcp_keepalive > 0:
-                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                        _keepalive(sock, server.tcp_keepalive)
                 except OSError:
                     pass
             else:
@@ -164,6 +164,15 @@ class RedisProtocol(asyncio.Protocol):
 
     def eof_received(self):
         return False
+
+
+def _keepalive(sock, interval):
+    """anetKeepAlive: first probe after ``interval`` s, then every interval/3 s, 3 probes."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    if hasattr(socket, "TCP_KEEPIDLE"):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, max(interval // 3, 1))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 3)
 
 
 def _fmt_addr(addr, is_unix, server):

@@ -199,6 +199,11 @@ class Server:
 
     extra_checks = ()
 
+    # fn(c, cmd, argv) -> bool, asked by the dispatcher after every check passed:
+    # True means the command must wait (CLIENT PAUSE). The hook parks the client
+    # itself (sets c.blocked and keeps argv to run it again: commands/client_cmds.py).
+    postpone_check = None
+
     def _protected_allowed(self, c, cmd):
         name = "enable-debug-command" if cmd.fullname == "debug" else "enable-module-command"
         v = self.config.get(name)
@@ -241,8 +246,7 @@ class Server:
         line = b"+%.6f [%d %s] %s\r\n" % (now, c.db.id, origin.encode(),
                                            b" ".join(repr_bytes(a) for a in argv))
         for m in list(self.monitors):
-            if m is not c:
-                m.write_now(line)
+            m.write_now(line)   # a monitor sees its own commands too, like Redis
 
     def slowlog_add(self, c, argv, dt_ns):
         self.slowlog_id += 1
@@ -285,8 +289,9 @@ class Server:
     output_limit_handler = None
 
     def client_gone(self, c):
-        """A connection closed: forget the client everywhere."""
-        self.clients.pop(c.id, None)
+        """A connection closed: forget the client everywhere (once; later calls do nothing)."""
+        if self.clients.pop(c.id, None) is None:
+            return
         for fn in self.client_gone_hooks:
             try:
                 fn(c)
@@ -299,6 +304,19 @@ class Server:
 
     def add_client_gone_hook(self, fn):
         self.client_gone_hooks = tuple(self.client_gone_hooks) + (fn,)
+
+    def set_special(self, reason, on):
+        """Turn one server-wide reason for the dispatcher's slow path on or off.
+
+        ``self.special`` (every command takes the slow path) holds while any reason
+        does, so features (CLIENT PAUSE, ...) never clear each other's.
+        """
+        reasons = self.__dict__.setdefault("_special_reasons", set())
+        if on:
+            reasons.add(reason)
+        else:
+            reasons.discard(reason)
+        self.special = bool(reasons)
 
     # ----------------------------------------------------------- lazy free
     LAZYFREE_THRESHOLD = 64
@@ -346,7 +364,7 @@ class Server:
     def cron(self):
         try:
             self.cron_loops += 1
-            if self.active_expire_enabled and not self.expiry_paused:
+            if self.active_expire_enabled and not self.expiry_paused and not self.pause_kind:
                 self.expire_cycle.run(slow=True)
             if self.timeout > 0 and self.cron_loops % self.hz == 0:
                 self._close_idle_clients()

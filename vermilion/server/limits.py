@@ -1,0 +1,120 @@
+"""Output buffer limits (``client-output-buffer-limit``), as networking.c enforces them.
+
+A client that does not read what it is sent makes the server hold its replies.
+Redis bounds that per client class with three numbers: a *hard* limit (close the
+client as soon as its pending output reaches it) and a *soft* limit with a
+duration (close it once its pending output has stayed at or above the soft limit
+for longer than that many seconds). ``0`` disables a limit. Classes: ``normal``,
+``replica`` (``slave``) and ``pubsub`` (a client subscribed to anything);
+MONITOR clients and masters count as normal. Defaults: ``normal 0 0 0``,
+``replica 256mb 64mb 60``, ``pubsub 32mb 8mb 60``.
+
+Pending output here is what the transport could not hand to the kernel yet
+plus replies not yet written (``Client.output_size``). It can only grow past the
+transport's high-water mark once asyncio has called ``pause_writing``, so the
+checks run exactly then:
+
+* ``RedisProtocol.pause_writing`` calls ``server.check_output_limits(c)`` (a
+  client whose reply did not fit: a big GET, a long pipeline);
+* ``Client.flush`` calls it again for each write made while the transport is
+  still over its mark (``c.paused_reading``): that is how a Pub/Sub subscriber
+  that stopped reading is caught while publishers keep pushing messages to it;
+* the cron re-checks the clients over a soft limit, since the soft limit can be
+  exceeded for too long without any new write.
+
+A client over its limit is disconnected at once, its pending output dropped,
+and the server logs Redis's warning with the client's CLIENT LIST line.
+"""
+import time
+
+from .bootstrap import on_server_init
+from .config import parse_memory
+
+_CLASS = {"normal": 0, "slave": 1, "replica": 1, "pubsub": 2}
+_DEFAULT = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+
+
+def parse_limits(value, base=None):
+    """Config text -> [(hard, soft, soft_seconds)] for normal, replica, pubsub.
+
+    Classes not named keep their ``base`` (or default) limits. The value has been
+    validated by the configuration layer; units (``32mb``) are accepted too.
+    """
+    limits = list(base) if base is not None else parse_limits(_DEFAULT, [(0, 0, 0)] * 3)
+    parts = value.split()
+    for j in range(0, len(parts) - 3, 4):
+        cls = _CLASS.get(parts[j].lower())
+        if cls is not None:
+            limits[cls] = (parse_memory(parts[j + 1]), parse_memory(parts[j + 2]),
+                           int(parts[j + 3]))
+    return limits
+
+
+class OutputLimits:
+    def __init__(self, server):
+        self.server = server
+        self.limits = parse_limits(server.config.get("client-output-buffer-limit") or "")
+        self.soft_since = {}   # client -> unix time it was first seen over its soft limit
+
+    def configure(self, value):
+        self.limits = parse_limits(value, self.limits)
+
+    def _class(self, c):
+        from ..commands.client_cmds import client_type, TYPE_REPLICA, TYPE_PUBSUB
+        t = client_type(c)
+        if t == TYPE_PUBSUB:
+            return 2
+        if t == TYPE_REPLICA:
+            return 1
+        return 0
+
+    def reached(self, c, used):
+        """checkClientOutputBufferLimits: True if ``c`` must be closed now."""
+        hard, soft, soft_seconds = self.limits[self._class(c)]
+        if hard and used >= hard:
+            return True
+        if soft and used >= soft:
+            now = int(time.time())
+            since = self.soft_since.get(c)
+            if since is None:
+                self.soft_since[c] = now
+                return False
+            return now - since > soft_seconds
+        self.soft_since.pop(c, None)
+        return False
+
+    def check(self, c, from_cron=False):
+        if c.closed or c.transport is None:
+            self.soft_since.pop(c, None)
+            return False
+        used = c.output_size()
+        if not used or not self.reached(c, used):
+            return False
+        self.soft_since.pop(c, None)
+        from ..commands.client_cmds import client_info, free_client
+        info = client_info(c).decode("utf-8", "surrogateescape")
+        free_client(c)
+        if from_cron:
+            self.server.log_warning("Client %s closed for overcoming of output buffer limits."
+                                    % info)
+        else:
+            self.server.log_warning("Client %s scheduled to be closed ASAP for overcoming of "
+                                    "output buffer limits." % info)
+        return True
+
+    def cron(self):
+        if self.soft_since:
+            for c in list(self.soft_since):
+                self.check(c, from_cron=True)
+
+    def forget(self, c):
+        self.soft_since.pop(c, None)
+
+
+@on_server_init
+def _init(server):
+    lim = server.output_limits = OutputLimits(server)
+    server.output_limit_handler = lim.check
+    server.config.hooks["client-output-buffer-limit"] = lim.configure
+    server.add_cron_hook(lim.cron)
+    server.add_client_gone_hook(lim.forget)
