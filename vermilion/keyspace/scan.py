@@ -73,22 +73,20 @@ def scan_keys(server, container, cursor, count, whole=False):
 
 
 def parse_cursor(b):
-    """Redis's cursor argument, read like its ``strtoul(s, &end, 10)`` check: no
-    leading space, an optional sign (a negative value wraps modulo 2**64), digits up
-    to the end of the string or a NUL byte; "" is cursor 0; past 2**64-1 is refused."""
+    """Redis's cursor argument, read like strtoul: optional sign, '-1' wraps, '' is 0."""
     from ..errors import CommandError
-    if b.isdigit() and len(b) < 20:
-        return int(b)
-    s = b.split(b"\0", 1)[0]
-    if not s:
+    if not b:
         return 0
-    if s[:1] in b" \t\n\v\f\r":
+    if b[:1].isspace():
         raise CommandError("ERR invalid cursor")
-    neg = s[:1] == b"-"
-    digits = s[1:] if s[:1] in b"+-" else s
+    sign = 1
+    digits = b
+    if b[:1] in (b"+", b"-"):
+        sign = -1 if b[:1] == b"-" else 1
+        digits = b[1:]
     if not digits.isdigit():
         raise CommandError("ERR invalid cursor")
     v = int(digits)
     if v >= 1 << 64:
         raise CommandError("ERR invalid cursor")
-    return (-v) % (1 << 64) if neg else v
+    return v if sign > 0 else ((1 << 64) - v) % (1 << 64)
