@@ -847,3 +847,207 @@ def test_keyspace_events(diff, shared_vermilion):
 """)
     assert len(want) > 20
     assert got == want
+
+
+# --------------------------------------------------------- blocking pops
+def _second(d, resp3=False):
+    """A second connection to each server: (to redis, to vermilion)."""
+    conns = []
+    for conn in (d.ref, d.our):
+        s = type(conn)("127.0.0.1", conn.sock.getpeername()[1])
+        if resp3:
+            s.call("HELLO", "3")
+        conns.append(s)
+    return conns
+
+
+def _blocked_replies(d, cmd, then, resp3=False, clients=1):
+    """Block ``clients`` extra connections with ``cmd``, run ``then`` through ``d``,
+    and return the blocked clients' replies as (redis, vermilion) lists."""
+    import time
+    pairs = [_second(d, resp3) for _ in range(clients)]
+    try:
+        for ref, our in pairs:
+            ref.send_command(*cmd)
+            our.send_command(*cmd)
+            time.sleep(0.1)           # first blocked, first served
+        d.run(then)
+        return ([p[0].read_reply() for p in pairs], [p[1].read_reply() for p in pairs])
+    finally:
+        for p in pairs:
+            for s in p:
+                s.close()
+
+
+def test_bzpop_immediate_and_errors(zdiff):
+    zdiff.run("""
+        ZADD z 1 a 2 b 3 c
+        BZPOPMIN z 0
+        BZPOPMAX nokey z 0
+        BZMPOP 0 2 nokey z MIN COUNT 5
+        EXISTS z
+        BZPOPMIN nokey 0.01
+        BZPOPMAX nokey 0.01
+        BZMPOP 0.01 1 nokey MAX
+        BZPOPMIN z -1
+        BZPOPMIN z abc
+        BZPOPMIN z 1e400
+        SET s x
+        BZPOPMIN s 0
+        BZPOPMIN nokey s 0
+        BZMPOP 0 1 s MIN
+        BZMPOP -1 1 z MIN
+        BZMPOP 0 0 z MIN
+        BZMPOP 0 1 z
+        BZMPOP 0 1 z MIN COUNT 0
+        BZMPOP abc 1 z MIN
+        MULTI
+        BZPOPMIN nokey 0
+        BZMPOP 0 1 nokey MIN
+        EXEC
+    """)
+
+
+def test_bzpop_resp3(zdiff3):
+    zdiff3.run("""
+        ZADD z 1 a 2 b 3 c
+        BZPOPMIN z 0
+        BZMPOP 0 1 z MAX COUNT 5
+        BZPOPMIN nokey 0.01
+        BZMPOP 0.01 1 nokey MAX
+    """)
+
+
+def test_bzpopmin_wakes_up(diff):
+    want, got = _blocked_replies(diff, ("BZPOPMIN", "k1", "k2", "0"),
+                                 "ZADD k2 2 b 1 a\nZRANGE k2 0 -1 WITHSCORES")
+    assert got == want
+
+
+def test_bzpopmax_two_clients(diff):
+    want, got = _blocked_replies(diff, ("BZPOPMAX", "k", "0"), """
+        ZADD k 1 a 2 b 3 c
+        ZRANGE k 0 -1 WITHSCORES
+    """, clients=2)
+    assert got == want
+
+
+def test_bzmpop_wakes_up(diff):
+    want, got = _blocked_replies(diff, ("BZMPOP", "0", "2", "k1", "k2", "MIN", "COUNT", "2"),
+                                 "ZADD k2 1 a 2 b 3 c\nZCARD k2")
+    assert got == want
+
+
+def test_bzmpop_wakes_up_resp3(diff):
+    want, got = _blocked_replies(diff, ("BZMPOP", "0", "1", "k", "MAX", "COUNT", "10"),
+                                 "ZADD k 1 a 2 b\nEXISTS k", resp3=True)
+    assert got == want
+
+
+def test_bzpop_woken_by_store(diff):
+    want, got = _blocked_replies(diff, ("BZPOPMIN", "dst", "0"), """
+        ZADD src 1 a 2 b
+        ZUNIONSTORE dst 1 src
+        ZCARD dst
+    """)
+    assert got == want
+
+
+def test_bzpop_timeout(diff):
+    want, got = _blocked_replies(diff, ("BZPOPMIN", "k", "0.2"), "PING")
+    assert got == want == [b"*-1\r\n"]
+
+
+# ------------------------------------------------ many elements (many blocks)
+def test_large_sorted_set_random_ops(diff):
+    """A few thousand elements (several index blocks) under random reads and writes."""
+    import random
+    rnd = random.Random(7)
+    n = 6000
+    for base in range(0, n, 1000):
+        args = ["ZADD", "big"]
+        for i in range(base, base + 1000):
+            args += [str(rnd.randrange(500) / 4), "m%05d" % rnd.randrange(n)]
+        diff(*args)
+    diff("ZADD", "lex", *sum((["0", "w%05d" % i] for i in range(3000)), []))
+    for _ in range(150):
+        op = rnd.randrange(12)
+        a, b = rnd.randrange(-200, n), rnd.randrange(-200, n)
+        s1, s2 = rnd.randrange(-5, 130), rnd.randrange(-5, 130)
+        m = "m%05d" % rnd.randrange(n)
+        w1, w2 = sorted("w%05d" % rnd.randrange(3100) for _ in range(2))
+        if op == 0:
+            diff("ZRANGE", "big", a, b, "WITHSCORES")
+        elif op == 1:
+            diff("ZREVRANGE", "big", a, a + 50)
+        elif op == 2:
+            diff("ZRANGEBYSCORE", "big", "(%d" % s1, s2, "LIMIT", rnd.randrange(20), 30)
+        elif op == 3:
+            diff("ZREVRANGEBYSCORE", "big", s2, "(%d" % s1, "WITHSCORES", "LIMIT", 5, 20)
+        elif op == 4:
+            diff("ZRANK", "big", m)
+            diff("ZREVRANK", "big", m)
+        elif op == 5:
+            diff("ZCOUNT", "big", s1, s2)
+        elif op == 6:
+            diff("ZADD", "big", "INCR", rnd.randrange(-50, 50), m)
+        elif op == 7:
+            diff("ZREMRANGEBYRANK", "big", a, a + rnd.randrange(400))
+        elif op == 8:
+            diff("ZPOPMIN", "big", rnd.randrange(1, 30))
+            diff("ZPOPMAX", "big", rnd.randrange(1, 30))
+        elif op == 9:
+            diff("ZRANGEBYLEX", "lex", "[" + w1, "(" + w2, "LIMIT", 3, 40)
+            diff("ZLEXCOUNT", "lex", "(" + w1, "[" + w2)
+            diff("ZREVRANGEBYLEX", "lex", "[" + w2, "-", "LIMIT", 0, 10)
+        elif op == 10:
+            diff("ZREMRANGEBYLEX", "lex", "[" + w1, "[" + w1[:-1] + "9")
+            diff("ZREMRANGEBYSCORE", "big", s1, s1 + 0.5)
+        else:
+            diff("ZREM", "big", m, "m%05d" % rnd.randrange(n))
+    diff("ZCARD", "big")
+    diff("ZRANGE", "big", 0, -1, "WITHSCORES")
+    diff("ZRANGE", "lex", 0, -1)
+
+
+def test_bzpop_not_woken_by_zadd_del_in_multi(diff):
+    want, got = _blocked_replies(diff, ("BZPOPMIN", "zset", "0"), """
+        MULTI
+        ZADD zset 0 foo
+        DEL zset
+        SET zset foo
+        EXEC
+        DEL zset
+        ZADD zset 1 bar
+    """)
+    assert got == want
+
+
+def test_bzpop_multi_exec_isolated(diff):
+    want, got = _blocked_replies(diff, ("BZMPOP", "0", "1", "zset", "MIN"), """
+        MULTI
+        ZADD zset 0 a
+        ZADD zset 1 b
+        ZADD zset 2 c
+        EXEC
+        ZRANGE zset 0 -1
+    """)
+    assert got == want
+
+
+def test_bzpop_same_key_repeated(diff):
+    want, got = _blocked_replies(diff, ("BZPOPMIN", "z1", "z2", "z2", "z1", "0"),
+                                 "ZADD z2 1 b")
+    assert got == want
+
+
+def test_bzmpop_non_key_arguments_do_not_wake(diff):
+    want, got = _blocked_replies(diff, ("BZMPOP", "0", "2", "a", "b", "MAX", "COUNT", "10"), """
+        ZADD 0 100 timeout_value
+        ZADD 2 200 numkeys_value
+        ZADD max 1 x
+        ZADD count 1 x
+        ZADD 10 1 x
+        ZADD b 1 zset3
+    """)
+    assert got == want
