@@ -112,6 +112,9 @@ class Client:
     def flush(self):
         out = self.out
         if out and not self.closed and self.transport is not None:
+            hook = self.server.before_reply_hook
+            if hook is not None:
+                hook()   # the AOF is written (and fsynced per appendfsync) before replies
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
             self.tot_net_out += len(data)

@@ -378,6 +378,10 @@ class Server:
 
     cron_hooks = ()
 
+    # Called by Client.flush before a client's replies are written (the AOF uses it to
+    # write and, with appendfsync always, fsync the pending writes first).
+    before_reply_hook = None
+
     def add_cron_hook(self, fn):
         self.cron_hooks = tuple(self.cron_hooks) + (fn,)
 

@@ -1,0 +1,188 @@
+"""Listpack: Redis 7's compact sequence of strings and integers (listpack.c).
+
+Layout: ``<total bytes u32 LE> <count u16 LE, 65535 = unknown> entries... 0xFF``.
+Each entry is ``<encoding+data> <backlen>``, backlen being the size of
+encoding+data written as 1..5 bytes of 7 bits, read right to left. Encodings:
+
+===========  ==========================================
+0xxxxxxx     7-bit unsigned int
+10xxxxxx     string, 6-bit length
+110xxxxx     13-bit signed int (1 more byte)
+1110xxxx     string, 12-bit length (1 more byte)
+11110000     string, 32-bit LE length
+11110001-4   16/24/32/64-bit signed LE int
+===========  ==========================================
+
+:func:`decode` returns the elements as ``bytes`` (strings) and ``int``
+(integers); :func:`decode_strings` turns the integers into their decimal
+spelling, which is how Redis hands them out. :func:`encode` stores a string
+as an integer when it is a canonical integer, exactly like ``lpAppend``.
+"""
+from .errors import CorruptError
+from .intconv import str_to_int
+
+_U32 = 0xFFFFFFFF
+
+
+def _backlen(n):
+    if n <= 127:
+        return bytes((n,))
+    if n < 16383:
+        return bytes((n >> 7, (n & 127) | 128))
+    if n < 2097151:
+        return bytes((n >> 14, ((n >> 7) & 127) | 128, (n & 127) | 128))
+    if n < 268435455:
+        return bytes((n >> 21, ((n >> 14) & 127) | 128, ((n >> 7) & 127) | 128,
+                      (n & 127) | 128))
+    return bytes((n >> 28, ((n >> 21) & 127) | 128, ((n >> 14) & 127) | 128,
+                  ((n >> 7) & 127) | 128, (n & 127) | 128))
+
+
+# Pre-built entries for the 7-bit integers (the commonest case).
+_SMALL_INT = [bytes((v, 1)) for v in range(128)]
+
+
+def encode_int(v):
+    """One listpack entry (encoding+data+backlen) for the integer v."""
+    if 0 <= v <= 127:
+        return _SMALL_INT[v]
+    if -4096 <= v <= 4095:
+        if v < 0:
+            v += 1 << 13
+        return bytes(((v >> 8) | 0xC0, v & 0xFF, 2))
+    if -32768 <= v <= 32767:
+        return b"\xf1" + (v & 0xFFFF).to_bytes(2, "little") + b"\x03"
+    if -8388608 <= v <= 8388607:
+        return b"\xf2" + (v & 0xFFFFFF).to_bytes(3, "little") + b"\x04"
+    if -2147483648 <= v <= 2147483647:
+        return b"\xf3" + (v & _U32).to_bytes(4, "little") + b"\x05"
+    return b"\xf4" + (v & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little") + b"\x09"
+
+
+def encode_str(s):
+    """One listpack entry for a string stored as a string."""
+    n = len(s)
+    if n < 64:
+        head = bytes((0x80 | n,))
+    elif n < 4096:
+        head = bytes((0xE0 | (n >> 8), n & 0xFF))
+    else:
+        head = b"\xf0" + n.to_bytes(4, "little")
+    size = len(head) + n
+    return b"".join((head, s, _backlen(size)))
+
+
+def encode_entry(e):
+    """Entry for an element: ints as ints, strings as ints when canonical."""
+    if e.__class__ is int:
+        return encode_int(e)
+    v = str_to_int(e) if len(e) <= 20 else None
+    if v is not None:
+        return encode_int(v)
+    return encode_str(bytes(e))
+
+
+def encode(elements):
+    """A complete listpack holding ``elements`` (bytes/bytearray/int)."""
+    body = b"".join([encode_entry(e) for e in elements])
+    return assemble(body, len(elements))
+
+
+def assemble(body, count):
+    """Header + already encoded entries + terminator."""
+    total = 7 + len(body)
+    if total > _U32:
+        raise ValueError("listpack too large")
+    return b"".join((total.to_bytes(4, "little"),
+                     (count if count < 65535 else 65535).to_bytes(2, "little"),
+                     body, b"\xff"))
+
+
+def _bad(why="Listpack integrity check failed."):
+    return CorruptError(why)
+
+
+def decode(lp, deep=True):
+    """The elements of listpack ``lp`` (bytes and ints), validating its structure."""
+    n = len(lp)
+    if n < 7:
+        raise _bad()
+    total = int.from_bytes(lp[0:4], "little")
+    if total != n or lp[n - 1] != 0xFF:
+        raise _bad()
+    count = lp[4] | (lp[5] << 8)
+    out = []
+    append = out.append
+    p = 6
+    end = n - 1
+    frm = int.from_bytes
+    while p < end:
+        b = lp[p]
+        if b < 0x80:
+            append(b)
+            size = 1
+        elif b < 0xC0:
+            ln = b & 0x3F
+            size = 1 + ln
+            if p + size > end:
+                raise _bad()
+            append(bytes(lp[p + 1:p + size]))
+        elif b < 0xE0:
+            if p + 2 > end:
+                raise _bad()
+            v = ((b & 0x1F) << 8) | lp[p + 1]
+            if v >= 4096:
+                v -= 8192
+            append(v)
+            size = 2
+        elif b < 0xF0:
+            if p + 2 > end:
+                raise _bad()
+            ln = ((b & 0x0F) << 8) | lp[p + 1]
+            size = 2 + ln
+            if p + size > end:
+                raise _bad()
+            append(bytes(lp[p + 2:p + size]))
+        elif b == 0xF0:
+            if p + 5 > end:
+                raise _bad()
+            ln = frm(lp[p + 1:p + 5], "little")
+            size = 5 + ln
+            if p + size > end:
+                raise _bad()
+            append(bytes(lp[p + 5:p + size]))
+        elif b <= 0xF4:
+            width = (2, 3, 4, 8)[b - 0xF1]
+            size = 1 + width
+            if p + size > end:
+                raise _bad()
+            v = frm(lp[p + 1:p + size], "little", signed=True)
+            append(v)
+        else:
+            raise _bad()
+        # backlen
+        if size <= 127:
+            bl = 1
+            if deep and (p + size >= end or lp[p + size] != size):
+                raise _bad()
+        else:
+            bl = len(_backlen(size))
+            if deep and lp[p + size:p + size + bl] != _backlen(size):
+                raise _bad()
+        p += size + bl
+        if p > end:
+            raise _bad()
+    if p != end:
+        raise _bad()
+    if count != 65535 and count != len(out):
+        raise _bad()
+    return out
+
+
+def decode_strings(lp, deep=True):
+    """Like :func:`decode` with integers spelled in decimal (as Redis returns them)."""
+    out = decode(lp, deep)
+    for i, e in enumerate(out):
+        if e.__class__ is int:
+            out[i] = b"%d" % e
+    return out

@@ -1,0 +1,950 @@
+"""RDB: Redis's snapshot format, version 10 (Redis 7.0), read and written byte for byte.
+
+A file is ``REDIS0010``, then a sequence of opcodes and keys, ``0xFF`` and an
+8-byte little-endian CRC-64 of everything before it::
+
+    REDIS0010
+    AUX "redis-ver" "7.0.15"  AUX "redis-bits" 64  AUX "ctime" ...  AUX "aof-base" 0
+    SELECTDB 0  RESIZEDB <keys> <expires>
+    [EXPIRETIME_MS <u64 LE>] [IDLE <len>] [FREQ <u8>] <type> <key> <value>
+    ...
+    EOF <crc64>
+
+**Lengths** take 1, 2, 5 or 9 bytes (00xxxxxx, 01xxxxxx xxxxxxxx, 0x80 + u32 BE,
+0x81 + u64 BE); 11xxxxxx introduces a specially encoded string: an 8/16/32-bit
+integer (``0xC0``-``0xC2``) or an LZF-compressed string (``0xC3``).
+
+**Values** (type byte -> payload) written here, Redis 7.0's own choices, taken
+from the encoding flag the value classes keep (so a file or DUMP payload is the
+one Redis would produce, bar LZF's exact bytes):
+
+=============================  ==============================================
+string                          STRING: integer-encoded when canonical and 32-bit,
+                                LZF when ``rdbcompression`` and > 20 bytes and it
+                                saves at least 4 bytes, raw otherwise
+list                            LIST_QUICKLIST_2: nodes of listpacks split like
+                                ``list-max-listpack-size``
+hash (listpack / hashtable)     HASH_LISTPACK / HASH
+set (intset / hashtable)        SET_INTSET / SET
+sorted set (listpack / skiplist) ZSET_LISTPACK / ZSET_2 (binary doubles)
+=============================  ==============================================
+
+**Reading** accepts every encoding Redis 7.0 reads: the above plus LIST, ZSET
+(string scores), HASH_ZIPMAP, LIST_ZIPLIST, ZSET_ZIPLIST, HASH_ZIPLIST,
+LIST_QUICKLIST (ziplist nodes) and quicklist_2 plain nodes, so files from Redis
+2.6 to 7.0 (RDB versions 1..10) load. Loaded values get the encoding flag
+Redis would give them under the current configuration. Not supported yet:
+stream types (15 and 19) and module values (6, 7) raise a clear
+:class:`RdbError`; ``FUNCTION2`` records are collected and handed to the
+server's function hook when there is one.
+
+Everything here is a pure function over bytes; the server glue (SAVE, BGSAVE,
+loading at startup) lives in :mod:`vermilion.persistence.snapshot`.
+"""
+import math
+import os
+import re
+import struct
+import time
+
+from .crc64 import crc64
+from .errors import CorruptError
+from . import lzf, listpack, ziplist, intset, zipmap
+from .intconv import str_to_int
+from ..types.rlist import RList
+from ..types.rhash import RHash
+from ..types.rset import RSet
+from ..types.zset import ZSet
+
+RDB_VERSION = 10
+REDIS_VER = b"7.0.15"
+
+# Value types
+TYPE_STRING = 0
+TYPE_LIST = 1
+TYPE_SET = 2
+TYPE_ZSET = 3
+TYPE_HASH = 4
+TYPE_ZSET_2 = 5
+TYPE_MODULE = 6
+TYPE_MODULE_2 = 7
+TYPE_HASH_ZIPMAP = 9
+TYPE_LIST_ZIPLIST = 10
+TYPE_SET_INTSET = 11
+TYPE_ZSET_ZIPLIST = 12
+TYPE_HASH_ZIPLIST = 13
+TYPE_LIST_QUICKLIST = 14
+TYPE_STREAM_LISTPACKS = 15
+TYPE_HASH_LISTPACK = 16
+TYPE_ZSET_LISTPACK = 17
+TYPE_LIST_QUICKLIST_2 = 18
+TYPE_STREAM_LISTPACKS_2 = 19
+
+# Opcodes
+OP_FUNCTION2 = 245
+OP_FUNCTION = 246
+OP_MODULE_AUX = 247
+OP_IDLE = 248
+OP_FREQ = 249
+OP_AUX = 250
+OP_RESIZEDB = 251
+OP_EXPIRETIME_MS = 252
+OP_EXPIRETIME = 253
+OP_SELECTDB = 254
+OP_EOF = 255
+
+TYPE_NAMES = {
+    TYPE_STRING: "string", TYPE_LIST: "list", TYPE_SET: "set", TYPE_ZSET: "zset",
+    TYPE_HASH: "hash", TYPE_ZSET_2: "zset", TYPE_MODULE: "module", TYPE_MODULE_2: "module",
+    TYPE_HASH_ZIPMAP: "hash", TYPE_LIST_ZIPLIST: "list", TYPE_SET_INTSET: "set",
+    TYPE_ZSET_ZIPLIST: "zset", TYPE_HASH_ZIPLIST: "hash", TYPE_LIST_QUICKLIST: "list",
+    TYPE_STREAM_LISTPACKS: "stream", TYPE_HASH_LISTPACK: "hash", TYPE_ZSET_LISTPACK: "zset",
+    TYPE_LIST_QUICKLIST_2: "list", TYPE_STREAM_LISTPACKS_2: "stream",
+}
+
+QUICKLIST_PLAIN = 1
+QUICKLIST_PACKED = 2
+PACKED_THRESHOLD = 1 << 30          # quicklist: elements this big get a plain node
+_OPT_LEVEL = (4096, 8192, 16384, 32768, 65536)
+
+
+class RdbError(CorruptError):
+    """A file or payload that cannot be loaded; the message says why."""
+
+
+# =============================================================== limits / options
+class Limits:
+    """The configuration values that decide encodings (read once per save/load)."""
+    __slots__ = ("hash_entries", "hash_value", "zset_entries", "zset_value",
+                 "intset_entries", "list_fill", "compress", "checksum")
+
+    def __init__(self, config=None):
+        if config is None:
+            self.hash_entries, self.hash_value = 128, 64
+            self.zset_entries, self.zset_value = 128, 64
+            self.intset_entries = 512
+            self.list_fill = -2
+            self.compress = True
+            self.checksum = True
+            return
+        gi = config.get_int
+        self.hash_entries = gi("hash-max-listpack-entries")
+        self.hash_value = gi("hash-max-listpack-value")
+        self.zset_entries = gi("zset-max-listpack-entries")
+        self.zset_value = gi("zset-max-listpack-value")
+        self.intset_entries = min(gi("set-max-intset-entries"), 1 << 30)
+        self.list_fill = gi("list-max-listpack-size")
+        self.compress = config.get("rdbcompression") == "yes"
+        self.checksum = config.get("rdbchecksum") == "yes"
+
+
+DEFAULT_LIMITS = Limits()
+
+# ====================================================================== writing
+_LEN1 = [bytes((i,)) for i in range(64)]
+
+
+def enc_len(n):
+    if n < 64:
+        return _LEN1[n]
+    if n < 16384:
+        return bytes(((n >> 8) | 0x40, n & 0xFF))
+    if n <= 0xFFFFFFFF:
+        return b"\x80" + n.to_bytes(4, "big")
+    return b"\x81" + n.to_bytes(8, "big")
+
+
+def _enc_small_int(v):
+    """RDB integer encoding of a string (8/16/32 bit), or None if out of range."""
+    if -128 <= v <= 127:
+        return b"\xc0" + (v & 0xFF).to_bytes(1, "little")
+    if -32768 <= v <= 32767:
+        return b"\xc1" + (v & 0xFFFF).to_bytes(2, "little")
+    if -2147483648 <= v <= 2147483647:
+        return b"\xc2" + (v & 0xFFFFFFFF).to_bytes(4, "little")
+    return None
+
+
+_INT_STR = re.compile(rb"(?:0|-?[1-9][0-9]{0,10})\Z")
+
+
+def enc_string(s, compress=True):
+    """rdbSaveRawString: integer, LZF or verbatim, whichever Redis would pick."""
+    n = len(s)
+    if n <= 11 and n and _INT_STR.match(s):
+        e = _enc_small_int(int(s))
+        if e is not None:
+            return e
+    if compress and n > 20:
+        c = lzf.compress(s, n - 4)
+        if c is not None:
+            return b"".join((b"\xc3", enc_len(len(c)), enc_len(n), c))
+    if n < 64:
+        return _LEN1[n] + s
+    return enc_len(n) + s
+
+
+def enc_raw_blob(s, compress=True):
+    """A blob (listpack, intset) saved as a string: never integer encoded (too long)."""
+    n = len(s)
+    if compress and n > 20:
+        c = lzf.compress(s, n - 4)
+        if c is not None:
+            return b"".join((b"\xc3", enc_len(len(c)), enc_len(n), c))
+    return enc_len(n) + s
+
+
+_pack_double = struct.Struct("<d").pack
+_LLMAX_HALF = float((2 ** 63 - 1) // 2)
+
+
+def _double2ll(d):
+    if -_LLMAX_HALF <= d <= _LLMAX_HALF:
+        i = int(d)
+        if i == d:
+            return i
+    return None
+
+
+def d2string(d):
+    """Redis's d2string: how a listpack stores a non-integral score."""
+    if d != d:
+        return b"nan"
+    if d == math.inf:
+        return b"inf"
+    if d == -math.inf:
+        return b"-inf"
+    if d == 0:
+        return b"-0" if math.copysign(1.0, d) < 0 else b"0"
+    i = _double2ll(d)
+    if i is not None:
+        return b"%d" % i
+    return b"%.17g" % d
+
+
+def _score_entry(score):
+    i = _double2ll(score)
+    if i is not None:
+        return listpack.encode_int(i)
+    return listpack.encode_str(d2string(score))
+
+
+def _list_nodes(lst, fill):
+    """Split a list into quicklist nodes as Redis's quicklistPush would."""
+    nodes = []            # (container, blob)
+    entries = []
+    sz = 7                # bytes of the current listpack (header + end)
+    count = 0
+    if fill < 0:
+        limit = _OPT_LEVEL[min(-fill, 5) - 1]
+    encode_entry = listpack.encode_entry
+    for e in lst:
+        n = len(e)
+        if n >= PACKED_THRESHOLD:
+            if entries:
+                nodes.append((QUICKLIST_PACKED, listpack.assemble(b"".join(entries), count)))
+                entries, sz, count = [], 7, 0
+            nodes.append((QUICKLIST_PLAIN, bytes(e)))
+            continue
+        if count:
+            new_sz = sz + n + 8
+            if fill < 0:
+                ok = new_sz <= limit
+            else:
+                ok = new_sz <= 8192 and count < fill
+            if not ok:
+                nodes.append((QUICKLIST_PACKED, listpack.assemble(b"".join(entries), count)))
+                entries, sz, count = [], 7, 0
+        ent = encode_entry(e)
+        entries.append(ent)
+        sz += len(ent)
+        count += 1
+    if entries:
+        nodes.append((QUICKLIST_PACKED, listpack.assemble(b"".join(entries), count)))
+    return nodes
+
+
+def encode_value(v, limits=DEFAULT_LIMITS):
+    """(rdb type, payload bytes) for a value, as rdbSaveObjectType + rdbSaveObject."""
+    t = v.__class__
+    compress = limits.compress
+    if t is bytes or t is bytearray:
+        return TYPE_STRING, enc_string(bytes(v) if t is bytearray else v, compress)
+    if t is RList:
+        nodes = _list_nodes(v, limits.list_fill)
+        parts = [enc_len(len(nodes))]
+        for container, blob in nodes:
+            parts.append(_LEN1[container])
+            parts.append(enc_raw_blob(blob, compress))
+        return TYPE_LIST_QUICKLIST_2, b"".join(parts)
+    if t is RHash:
+        if v.listpack:
+            enc = listpack.encode_entry
+            body = b"".join([enc(x) for kv in v.items() for x in kv])
+            return TYPE_HASH_LISTPACK, enc_raw_blob(listpack.assemble(body, 2 * len(v)), compress)
+        parts = [enc_len(len(v))]
+        append = parts.append
+        for f, val in v.items():
+            append(enc_string(f, compress))
+            append(enc_string(val, compress))
+        return TYPE_HASH, b"".join(parts)
+    if t is RSet:
+        if v.intset:
+            return TYPE_SET_INTSET, enc_raw_blob(intset.encode([int(m) for m in v]), compress)
+        parts = [enc_len(len(v))]
+        parts += [enc_string(m, compress) for m in v]
+        return TYPE_SET, b"".join(parts)
+    if t is ZSet:
+        if v.listpack:
+            enc = listpack.encode_entry
+            body = b"".join([enc(m) + _score_entry(s) for m, s in v.items()])
+            return TYPE_ZSET_LISTPACK, enc_raw_blob(listpack.assemble(body, 2 * len(v)), compress)
+        items = list(v)
+        parts = [enc_len(len(items))]
+        append = parts.append
+        for s, m in reversed(items):      # greatest first, like Redis (fast reload)
+            append(enc_string(m, compress))
+            append(_pack_double(s))
+        return TYPE_ZSET_2, b"".join(parts)
+    raise RdbError("Can't serialize a value of type %s" % t.__name__)
+
+
+def dump_payload(v, limits=DEFAULT_LIMITS):
+    """DUMP's serialization: type, value, RDB version (2 bytes LE), CRC-64 (8 bytes LE)."""
+    t, payload = encode_value(v, limits)
+    body = b"".join((_LEN1[t], payload, RDB_VERSION.to_bytes(2, "little")))
+    return body + crc64(0, body).to_bytes(8, "little")
+
+
+def aux_field(key, value):
+    return b"\xfa" + enc_string(key, False) + enc_string(value, False)
+
+
+class _CrcFile:
+    """Write-through buffer that keeps the running CRC of everything written."""
+
+    def __init__(self, fh, checksum, flush_at=1 << 20):
+        self.fh = fh
+        self.checksum = checksum
+        self.crc = 0
+        self.parts = []
+        self.size = 0
+        self.total = 0
+        self.flush_at = flush_at
+
+    def write(self, b):
+        self.parts.append(b)
+        self.size += len(b)
+        if self.size >= self.flush_at:
+            self.flush()
+
+    def flush(self):
+        if self.parts:
+            data = b"".join(self.parts)
+            self.parts = []
+            self.size = 0
+            if self.checksum:
+                self.crc = crc64(self.crc, data)
+            self.fh.write(data)
+            self.total += len(data)
+
+
+def write_rdb(fh, dbs, limits=DEFAULT_LIMITS, aof_base=False, used_mem=0,
+              functions=(), now_ms=None, key_callback=None):
+    """Write a complete RDB to binary file ``fh``; return the number of bytes written.
+
+    ``dbs`` is a sequence of objects with ``data`` (key -> value) and ``expires``
+    (key -> absolute ms) dicts; empty ones are skipped like Redis does.
+    ``functions`` is a list of library source codes (FUNCTION2 records).
+    """
+    out = _CrcFile(fh, limits.checksum)
+    w = out.write
+    w(b"REDIS%04d" % RDB_VERSION)
+    w(aux_field(b"redis-ver", REDIS_VER))
+    w(aux_field(b"redis-bits", b"64"))
+    w(aux_field(b"ctime", b"%d" % int(time.time())))
+    w(aux_field(b"used-mem", b"%d" % used_mem))
+    w(aux_field(b"aof-base", b"1" if aof_base else b"0"))
+    for code in functions:
+        w(b"\xf5" + enc_string(code, limits.compress))
+    compress = limits.compress
+    for dbid, db in enumerate(dbs):
+        data = db.data
+        if not data:
+            continue
+        expires = db.expires
+        w(b"\xfe" + enc_len(dbid))
+        w(b"\xfb" + enc_len(len(data)) + enc_len(len(expires)))
+        for key, val in data.items():
+            parts = []
+            if expires:
+                when = expires.get(key)
+                if when is not None:
+                    parts.append(b"\xfc" + (when & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little"))
+            t = val.__class__
+            if t is bytes:
+                # inline fast path for the commonest value
+                parts.append(b"\x00")
+                parts.append(enc_string(key, compress))
+                parts.append(enc_string(val, compress))
+            else:
+                vt, payload = encode_value(val, limits)
+                parts.append(_LEN1[vt])
+                parts.append(enc_string(key, compress))
+                parts.append(payload)
+            w(b"".join(parts))
+            if key_callback is not None:
+                key_callback()
+    w(b"\xff")
+    out.flush()
+    trailer = (out.crc if limits.checksum else 0).to_bytes(8, "little")
+    fh.write(trailer)
+    return out.total + 8
+
+
+# ====================================================================== reading
+class Reader:
+    """A cursor over an RDB byte string; every read checks bounds."""
+    __slots__ = ("buf", "pos", "end")
+
+    def __init__(self, buf, pos=0, end=None):
+        self.buf = buf
+        self.pos = pos
+        self.end = len(buf) if end is None else end
+
+    def eof(self):
+        return RdbError("Unexpected EOF reading RDB file")
+
+    def byte(self):
+        p = self.pos
+        if p >= self.end:
+            raise self.eof()
+        self.pos = p + 1
+        return self.buf[p]
+
+    def take(self, n):
+        p = self.pos
+        q = p + n
+        if q > self.end:
+            raise self.eof()
+        self.pos = q
+        return self.buf[p:q]
+
+    def length(self):
+        """(value, is_encoded): rdbLoadLenByRef."""
+        b = self.byte()
+        kind = b >> 6
+        if kind == 0:
+            return b & 0x3F, False
+        if kind == 1:
+            return ((b & 0x3F) << 8) | self.byte(), False
+        if kind == 3:
+            return b & 0x3F, True
+        if b == 0x80:
+            return int.from_bytes(self.take(4), "big"), False
+        if b == 0x81:
+            return int.from_bytes(self.take(8), "big"), False
+        raise RdbError("Unknown length encoding %d in rdbLoadLen()" % b)
+
+    def len(self):
+        n, enc = self.length()
+        if enc:
+            raise RdbError("Unexpected encoded length")
+        return n
+
+    def string(self):
+        """rdbGenericLoadStringObject: any string encoding, returned as bytes."""
+        buf = self.buf
+        p = self.pos
+        if p < self.end:
+            b = buf[p]
+            if b < 64:               # fast path: short verbatim string
+                q = p + 1 + b
+                if q <= self.end:
+                    self.pos = q
+                    return buf[p + 1:q]
+        n, enc = self.length()
+        if not enc:
+            return self.take(n)
+        if n == 0:
+            return b"%d" % int.from_bytes(self.take(1), "little", signed=True)
+        if n == 1:
+            return b"%d" % int.from_bytes(self.take(2), "little", signed=True)
+        if n == 2:
+            return b"%d" % int.from_bytes(self.take(4), "little", signed=True)
+        if n == 3:
+            clen = self.len()
+            ulen = self.len()
+            return lzf.decompress(self.take(clen), ulen)
+        raise RdbError("Unknown RDB string encoding type %d" % n)
+
+    def double_str(self):
+        """Old ZSET score: length byte (253 nan, 254 +inf, 255 -inf) + ASCII."""
+        n = self.byte()
+        if n == 253:
+            return math.nan
+        if n == 254:
+            return math.inf
+        if n == 255:
+            return -math.inf
+        return _strtod(self.take(n))
+
+    def double_bin(self):
+        return struct.unpack("<d", self.take(8))[0]
+
+
+_STRTOD = re.compile(rb"\s*([+-]?(?:inf(?:inity)?|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))",
+                     re.I)
+
+
+def _strtod(s):
+    """C strtod on a byte string: the longest numeric prefix, 0.0 if none."""
+    try:
+        return float(s)
+    except ValueError:
+        m = _STRTOD.match(s)
+        return float(m.group(1)) if m else 0.0
+
+
+class _Empty:
+    pass
+
+
+EMPTY = _Empty()   # load_value's answer for an empty collection (skipped, like Redis)
+
+
+def _zset_from_pairs(flat, listpack_flag, what):
+    """A ZSet from a flat [member, score, member, score...] of a listpack/ziplist."""
+    d = {}
+    it = iter(flat)
+    for m in it:
+        s = next(it, None)
+        if s is None:
+            raise RdbError("%s integrity check failed." % what)
+        if m.__class__ is int:
+            m = b"%d" % m
+        if s.__class__ is int:
+            score = float(s)
+        else:
+            score = _strtod(bytes(s))
+        if score != score:
+            raise RdbError("Zset with NAN score detected")
+        d[m] = score
+    if len(d) * 2 != len(flat):
+        raise RdbError("%s integrity check failed." % what)
+    return ZSet.from_dict(d, listpack_flag)
+
+
+def _hash_from_pairs(flat, what):
+    h = RHash()
+    it = iter(flat)
+    for f in it:
+        v = next(it, None)
+        if v is None:
+            raise RdbError("%s integrity check failed." % what)
+        h[b"%d" % f if f.__class__ is int else f] = b"%d" % v if v.__class__ is int else v
+    if len(h) * 2 != len(flat):
+        raise RdbError("%s integrity check failed." % what)
+    return h
+
+
+def load_value(r, t, limits=DEFAULT_LIMITS):
+    """rdbLoadObject: read a value of RDB type ``t`` from reader ``r``."""
+    if t == TYPE_STRING:
+        return bytes(r.string())
+    if t == TYPE_LIST:
+        n = r.len()
+        lst = RList(bytes(r.string()) for _ in range(n))
+        return lst if lst else EMPTY
+    if t == TYPE_SET:
+        n = r.len()
+        if n == 0:
+            return EMPTY
+        members = [bytes(r.string()) for _ in range(n)]
+        s = RSet.build(members, limits.intset_entries)
+        if len(s) != n:
+            raise RdbError("Duplicate set members detected")
+        return s
+    if t == TYPE_ZSET or t == TYPE_ZSET_2:
+        n = r.len()
+        if n == 0:
+            return EMPTY
+        d = {}
+        maxlen = 0
+        for _ in range(n):
+            m = bytes(r.string())
+            score = r.double_bin() if t == TYPE_ZSET_2 else r.double_str()
+            if score != score:
+                raise RdbError("Zset with NAN score detected")
+            if len(m) > maxlen:
+                maxlen = len(m)
+            d[m] = score
+        if len(d) != n:
+            raise RdbError("Duplicate zset fields detected")
+        lp = n <= limits.zset_entries and maxlen <= limits.zset_value
+        return ZSet.from_dict(d, lp)
+    if t == TYPE_HASH:
+        n = r.len()
+        if n == 0:
+            return EMPTY
+        h = RHash()
+        for _ in range(n):
+            f = bytes(r.string())
+            h[f] = bytes(r.string())
+        if len(h) != n:
+            raise RdbError("Duplicate hash fields detected")
+        h.listpack = (n <= limits.hash_entries
+                      and all(len(f) <= limits.hash_value and len(v) <= limits.hash_value
+                              for f, v in h.items()))
+        return h
+    if t == TYPE_LIST_QUICKLIST or t == TYPE_LIST_QUICKLIST_2:
+        n = r.len()
+        if n == 0:
+            return EMPTY
+        lst = RList()
+        for _ in range(n):
+            container = QUICKLIST_PACKED
+            if t == TYPE_LIST_QUICKLIST_2:
+                container = r.len()
+                if container not in (QUICKLIST_PACKED, QUICKLIST_PLAIN):
+                    raise RdbError("Quicklist integrity check failed.")
+            blob = r.string()
+            if not blob:
+                raise RdbError("Quicklist integrity check failed.")
+            if container == QUICKLIST_PLAIN:
+                lst.append(bytes(blob))
+            elif t == TYPE_LIST_QUICKLIST_2:
+                lst.extend(listpack.decode_strings(blob))
+            else:
+                lst.extend(ziplist.decode_strings(blob))
+        return lst if lst else EMPTY
+    if t in (TYPE_HASH_ZIPMAP, TYPE_LIST_ZIPLIST, TYPE_SET_INTSET, TYPE_ZSET_ZIPLIST,
+             TYPE_ZSET_LISTPACK, TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK):
+        blob = r.string()
+        if t == TYPE_HASH_ZIPMAP:
+            pairs = zipmap.decode(blob)
+            h = RHash(pairs)
+            if len(h) != len(pairs):
+                raise RdbError("Hash zipmap with dup elements, or big length (%d)" % len(pairs))
+            maxlen = max(max(len(f), len(v)) for f, v in pairs)
+            h.listpack = len(h) <= limits.hash_entries and maxlen <= limits.hash_value
+            return h
+        if t == TYPE_LIST_ZIPLIST:
+            try:
+                items = ziplist.decode_strings(blob)
+            except CorruptError:
+                raise RdbError("List ziplist integrity check failed.")
+            return RList(items) if items else EMPTY
+        if t == TYPE_SET_INTSET:
+            vals = intset.decode(blob)
+            s = RSet(b"%d" % v for v in vals)
+            s.intset = len(s) <= limits.intset_entries
+            return s
+        if t == TYPE_ZSET_ZIPLIST or t == TYPE_ZSET_LISTPACK:
+            what = "Zset ziplist" if t == TYPE_ZSET_ZIPLIST else "Zset listpack"
+            try:
+                flat = ziplist.decode(blob) if t == TYPE_ZSET_ZIPLIST else listpack.decode(blob)
+            except CorruptError:
+                raise RdbError("%s integrity check failed." % what)
+            if not flat:
+                return EMPTY
+            n = len(flat) // 2
+            return _zset_from_pairs(flat, n <= limits.zset_entries, what)
+        what = "Hash ziplist" if t == TYPE_HASH_ZIPLIST else "Hash listpack"
+        try:
+            flat = ziplist.decode(blob) if t == TYPE_HASH_ZIPLIST else listpack.decode(blob)
+        except CorruptError:
+            raise RdbError("%s integrity check failed." % what)
+        if not flat:
+            return EMPTY
+        h = _hash_from_pairs(flat, what)
+        h.listpack = len(h) <= limits.hash_entries
+        return h
+    if t == TYPE_STREAM_LISTPACKS or t == TYPE_STREAM_LISTPACKS_2:
+        raise RdbError("Stream values (RDB type %d) are not supported by Vermilion yet" % t)
+    if t == TYPE_MODULE or t == TYPE_MODULE_2:
+        modid = r.len()
+        raise RdbError("The RDB file contains module data for the module '%s' that is not "
+                       "loaded (Vermilion has no modules)" % module_type_name(modid))
+    raise RdbError("Unknown RDB encoding type %d" % t)
+
+
+_MODULE_CHARSET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def module_type_name(modid):
+    """moduleTypeNameByID: the 9-character name packed in a module type id."""
+    modid >>= 10
+    out = bytearray(9)
+    for j in range(8, -1, -1):
+        out[j] = _MODULE_CHARSET[modid & 63]
+        modid >>= 6
+    return out.decode()
+
+
+def skip_module_value(r):
+    """rdbLoadCheckModuleValue: walk a MODULE_2 value (opcode, value)* EOF."""
+    while True:
+        op = r.len()
+        if op == 0:
+            return
+        if op in (1, 2):
+            r.len()
+        elif op == 3:
+            r.take(4)
+        elif op == 4:
+            r.take(8)
+        elif op == 5:
+            r.string()
+        else:
+            raise RdbError("Unknown module opcode %d" % op)
+
+
+def verify_dump_payload(payload):
+    """DUMP footer check: (ok, rdbver). Redis refuses versions newer than 10."""
+    n = len(payload)
+    if n < 10:
+        return False, None
+    ver = payload[n - 10] | (payload[n - 9] << 8)
+    if ver > RDB_VERSION:
+        return False, ver
+    crc = int.from_bytes(payload[n - 8:], "little")
+    return crc64(0, memoryview(payload)[:n - 8]) == crc, ver
+
+
+def restore_value(payload, limits=DEFAULT_LIMITS):
+    """The value inside a verified DUMP payload; RdbError if it does not parse."""
+    r = Reader(payload, 0, len(payload) - 10)
+    t = r.byte()
+    if not (0 <= t <= 7 or 9 <= t <= 19):
+        raise RdbError("Bad data format")
+    v = load_value(r, t, limits)
+    if v is EMPTY:
+        raise RdbError("Bad data format")
+    return v
+
+
+class LoadResult:
+    """What :func:`load_rdb` found."""
+
+    def __init__(self):
+        self.version = None
+        self.aux = {}
+        self.dbs = {}               # dbid -> (data dict, expires dict)
+        self.functions = []         # FUNCTION2 library codes
+        self.keys_loaded = 0
+        self.keys_expired = 0
+        self.empty_skipped = 0
+        self.end = 0                # offset just after the checksum
+        self.checksum = None        # stored checksum (None before v5)
+        self.checksum_ok = None
+        self.type_counts = {}
+        self.keys_read = 0          # every key parsed (redis-check-rdb's "keys read")
+        self.expires = 0            # keys with a TTL
+        self.already_expired = 0    # keys whose TTL had passed
+
+
+def load_rdb(buf, limits=DEFAULT_LIMITS, ndbs=16, now_ms=None, expire_keys=True,
+             verify_checksum=True, check_mode=False, log=None, allow_dup=False, events=None):
+    """Parse a whole RDB image from ``buf``; return a :class:`LoadResult`.
+
+    Keys whose expiry is past are dropped (counted in ``keys_expired``) when
+    ``expire_keys`` is true (Redis does so for masters, not for AOF bases).
+    ``check_mode`` (redis-check-rdb) accepts module values and unknown dbs and
+    keeps no values. ``log(level, msg)`` receives the notices Redis would log;
+    ``events(kind, offset, *args)`` sees "aux" and "select" records.
+
+    On failure the :class:`RdbError` carries ``offset``, ``doing`` (what was
+    being read: "read-type", "read-key", "read-object-value", "check-sum"...),
+    ``key``, ``rdbtype`` and ``partial`` (the LoadResult so far).
+    """
+    res = LoadResult()
+    r = Reader(buf, 0)
+    ctx = ["start", None, None]       # doing, key, type
+    try:
+        _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checksum,
+                  check_mode, log, allow_dup, events)
+    except RdbError as e:
+        e.offset = r.pos
+        e.doing, e.key, e.rdbtype = ctx
+        e.partial = res
+        raise
+    return res
+
+
+def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checksum,
+              check_mode, log, allow_dup, events):
+    if len(buf) < 9:
+        raise RdbError("Unexpected EOF reading RDB file")
+    if bytes(buf[:5]) != b"REDIS":
+        raise RdbError("Wrong signature trying to load DB from file")
+    try:
+        ver = int(bytes(buf[5:9]))
+    except ValueError:
+        ver = 0
+    if ver < 1 or ver > RDB_VERSION:
+        raise RdbError("Can't handle RDB format version %s" % bytes(buf[5:9]).decode("latin-1"))
+    res.version = ver
+    r.pos = 9
+    if now_ms is None:
+        now_ms = int(time.time() * 1000)
+    dbid = 0
+    data, expires = res.dbs.setdefault(0, ({}, {}))
+    expiretime = -1
+    counts = res.type_counts
+    while True:
+        ctx[0] = "read-type"
+        t = r.byte()
+        if t == OP_EXPIRETIME_MS:
+            raw = r.take(8)
+            expiretime = int.from_bytes(raw, "little", signed=True)
+            continue
+        if t == OP_EXPIRETIME:
+            expiretime = int.from_bytes(r.take(4), "little", signed=True) * 1000
+            continue
+        if t == OP_FREQ:
+            r.byte()
+            continue
+        if t == OP_IDLE:
+            r.len()
+            continue
+        if t == OP_EOF:
+            break
+        if t == OP_SELECTDB:
+            ctx[0] = "read-db"
+            dbid = r.len()
+            if dbid >= ndbs and not check_mode:
+                raise RdbError("FATAL: Data file was created with a Redis server configured "
+                               "to handle more than %d databases. Exiting" % ndbs)
+            data, expires = res.dbs.setdefault(dbid, ({}, {}))
+            if events is not None:
+                events("select", r.pos, dbid)
+            continue
+        if t == OP_RESIZEDB:
+            ctx[0] = "read-resize-db"
+            r.len()
+            r.len()
+            continue
+        if t == OP_AUX:
+            ctx[0] = "read-aux"
+            k = bytes(r.string())
+            v = bytes(r.string())
+            res.aux[k] = v
+            if log is not None:
+                _log_aux(log, k, v)
+            if events is not None:
+                events("aux", r.pos, k, v)
+            continue
+        if t == OP_MODULE_AUX:
+            ctx[0] = "read-module-aux"
+            modid = r.len()
+            when_op = r.len()
+            r.len()
+            if when_op != 2:
+                raise RdbError("bad when_opcode")
+            if not check_mode:
+                raise RdbError("The RDB file contains AUX module data I can't load: "
+                               "no matching module '%s'" % module_type_name(modid))
+            skip_module_value(r)
+            continue
+        if t == OP_FUNCTION2:
+            ctx[0] = "read-functions"
+            res.functions.append(bytes(r.string()))
+            continue
+        if t == OP_FUNCTION:
+            raise RdbError("Pre-release function format not supported.")
+        if not (0 <= t <= 7 or 9 <= t <= 19):
+            raise RdbError("Unknown object type %d in RDB file" % t)
+        # a key
+        ctx[0] = "read-key"
+        ctx[2] = t
+        key = bytes(r.string())
+        ctx[1] = key
+        ctx[0] = "read-object-value"
+        res.keys_read += 1
+        if check_mode and t == TYPE_MODULE_2:
+            r.len()
+            skip_module_value(r)
+            val = None
+        else:
+            val = load_value(r, t, limits)
+        counts[t] = counts.get(t, 0) + 1
+        if val is EMPTY and check_mode:
+            raise RdbError("Unexpected EOF reading RDB file (empty collection)")
+        if expiretime != -1:
+            res.expires += 1
+            if expiretime < now_ms:
+                res.already_expired += 1
+        if val is EMPTY:
+            res.empty_skipped += 1
+            if log is not None and res.empty_skipped <= 10:
+                log(3, "rdbLoadObject skipping empty key: %s" % key.decode("utf-8", "replace"))
+        elif expire_keys and expiretime != -1 and expiretime < now_ms:
+            res.keys_expired += 1
+        else:
+            if key in data and not allow_dup:
+                raise RdbError("RDB has duplicated key '%s' in DB %d"
+                               % (key.decode("utf-8", "replace"), dbid))
+            data[key] = None if check_mode else val
+            if expiretime != -1:
+                expires[key] = expiretime
+            elif allow_dup:
+                expires.pop(key, None)
+            res.keys_loaded += 1
+        expiretime = -1
+        ctx[1] = ctx[2] = None
+    if ver >= 5:
+        ctx[0] = "check-sum"
+        stored = int.from_bytes(r.take(8), "little")
+        res.checksum = stored
+        if verify_checksum and stored != 0:
+            computed = crc64(0, memoryview(buf)[:r.pos - 8])
+            res.checksum_ok = computed == stored
+            if not res.checksum_ok:
+                if log is not None:
+                    log(3, "Wrong RDB checksum expected: (%x) but got (%x). Aborting now."
+                        % (computed, stored))
+                raise RdbError("RDB CRC error")
+        elif stored == 0 and log is not None:
+            log(3, "RDB file was saved with checksum disabled: no check performed.")
+    res.end = r.pos
+
+
+def _log_aux(log, k, v):
+    lk = k.lower()
+    sv = v.decode("utf-8", "replace")
+    if k[:1] == b"%":
+        log(2, "RDB '%s': %s" % (k.decode("utf-8", "replace"), sv))
+    elif lk == b"redis-ver":
+        log(2, "Loading RDB produced by version %s" % sv)
+    elif lk == b"ctime":
+        try:
+            age = max(0, int(time.time()) - int(v))
+        except ValueError:
+            age = 0
+        log(2, "RDB age %d seconds" % age)
+    elif lk == b"used-mem":
+        try:
+            log(2, "RDB memory usage when created %.2f Mb" % (int(v) / (1024 * 1024)))
+        except ValueError:
+            pass
+    elif lk == b"aof-base":
+        if v not in (b"0", b""):
+            log(2, "RDB is base AOF")
+    elif lk == b"aof-preamble":
+        if v not in (b"0", b""):
+            log(2, "RDB has an AOF tail")
+
+
+def read_file(path):
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def used_memory_estimate():
+    """A number for the used-mem AUX field (process RSS; Redis writes zmalloc's count)."""
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0

@@ -1,0 +1,618 @@
+"""Snapshots on disk: SAVE, BGSAVE, ``save`` rules, loading at startup, the fork child.
+
+One :class:`Snapshot` per server, at ``server.snapshot`` (created by the
+``@on_server_init`` hook below). It owns the *child process* used by both
+BGSAVE and BGREWRITEAOF (like Redis, at most one child at a time).
+
+**Saving.** :meth:`Snapshot.save` writes ``temp-<pid>.rdb`` in ``dir``, fsyncs
+it, renames it over ``dir``/``dbfilename`` and fsyncs the directory, so a crash
+at any point leaves either the old or the new file, never a torn one.
+:meth:`Snapshot.bgsave` does the same in a child made with ``os.fork()``: the
+child sees a frozen copy of the keyspace (copy-on-write) and writes it while
+the parent keeps serving; the parent reaps it from the cron (``waitpid`` with
+``WNOHANG``, ``hz`` times a second) and updates LASTSAVE and the dirty counter
+from the moment of the fork. On platforms without ``fork`` (Windows) BGSAVE
+saves synchronously before answering "Background saving started": same files,
+same replies, but the server pauses while it writes.
+
+**Save rules** (``save 3600 1 300 100 ...``) are checked from the cron:
+a BGSAVE starts when at least *changes* writes happened and *seconds* passed
+since the last save (after a failed BGSAVE, not sooner than 5 s later).
+
+**Startup.** The startup hook loads ``appendonly`` files (see
+:mod:`vermilion.persistence.aof`) or else the RDB file, logs
+"DB loaded from disk", and refuses to start (:class:`LoadFailed`, logged) on a
+corrupt or truncated file.
+
+**Shutdown.** The shutdown hook kills a running child (removing its temp
+file), flushes and fsyncs the AOF, and saves when ``save`` rules exist (or when
+SHUTDOWN SAVE asked for it; never with SHUTDOWN NOSAVE).
+
+INFO persistence
+----------------
+``server.info_persistence()`` returns the section's ``name:value`` lines in
+Redis's order (the INFO helper joins them). The underlying server attributes,
+kept current by this module:
+
+=================================  ==========================================
+``server.dirty_at_last_save``       ``server.dirty`` when the last save began
+                                    (rdb_changes_since_last_save is
+                                    ``server.dirty - server.dirty_at_last_save``)
+``server.lastsave``                 rdb_last_save_time (unix seconds)
+``server.rdb_bgsave_in_progress``   0/1
+``server.rdb_last_bgsave_status``   "ok" / "err"
+``server.rdb_last_bgsave_time_sec`` duration of the last BGSAVE, -1 if none
+``server.rdb_saves``                number of saves started
+``server.rdb_last_load_keys_loaded``, ``server.rdb_last_load_keys_expired``
+``server.loading``                  0/1 while loading data
+``server.aof_enabled``              0/1 (AOF on or waiting for its first rewrite)
+``server.aof_rewrite_in_progress``  0/1
+``server.aof_rewrite_scheduled``    0/1
+``server.aof_last_rewrite_time_sec``, ``server.aof_last_bgrewrite_status``
+``server.aof_rewrites``, ``server.aof_last_write_status``
+``server.aof_current_size``, ``server.aof_base_size`` (bytes, AOF on only)
+=================================  ==========================================
+"""
+import errno
+import gc
+import os
+import signal
+import sys
+import time
+
+from ..server.bootstrap import on_server_init
+from . import rdb as rdbmod
+
+CHILD_NONE = None
+CHILD_RDB = "rdb"
+CHILD_AOF = "aof"
+BGSAVE_RETRY_DELAY = 5
+HAS_FORK = hasattr(os, "fork")
+
+
+class LoadFailed(SystemExit):
+    """The data on disk cannot be loaded: the server must not start (exit status 1).
+
+    A :class:`SystemExit` so that ``vermilion`` exits with a message; embedded
+    callers (``start_server``) receive it as the startup failure.
+    """
+
+    def __init__(self, msg):
+        super().__init__(msg)
+        self.msg = msg
+
+
+def fsync_dir(path):
+    """fsync the directory holding ``path`` (makes a rename durable)."""
+    d = os.path.dirname(os.path.abspath(path))
+    try:
+        fd = os.open(d, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, tmp, write):
+    """``write(fh)`` into ``tmp``, fsync, rename over ``path``, fsync the directory.
+
+    On any failure the temp file is removed and the exception propagates; ``path``
+    is then untouched (the old file, if any, stays complete).
+    """
+    try:
+        with open(tmp, "wb", buffering=1 << 20) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    fsync_dir(path)
+
+
+def server_dir(server):
+    """The ``dir`` parameter as an absolute path (Redis chdirs there; we join paths)."""
+    d = server.config.get("dir") or ""
+    return os.path.abspath(d) if d else os.getcwd()
+
+
+class Snapshot:
+    def __init__(self, server):
+        self.server = server
+        self.child_pid = None
+        self.child_type = CHILD_NONE
+        self.child_start = 0.0
+        self.child_done = None        # fn(ok, bysignal) run when the child exits
+        self.bgsave_scheduled = False
+        self.lastbgsave_try = 0
+        self.save_start = -1
+        s = server
+        s.dirty_at_last_save = 0
+        s.rdb_bgsave_in_progress = 0
+        s.rdb_last_bgsave_status = "ok"
+        s.rdb_last_bgsave_time_sec = -1
+        s.rdb_saves = 0
+        s.rdb_last_load_keys_loaded = 0
+        s.rdb_last_load_keys_expired = 0
+        s.loading = 0
+
+    # ------------------------------------------------------------------ paths
+    def rdb_path(self):
+        return os.path.join(server_dir(self.server), self.server.config.get("dbfilename"))
+
+    def limits(self):
+        return rdbmod.Limits(self.server.config)
+
+    # ----------------------------------------------------------------- saving
+    def write_rdb(self, path, aof_base=False):
+        """Write the dataset to ``path`` via a temp file + fsync + rename. Raises OSError."""
+        server = self.server
+        fl = getattr(server, "function_libraries", None)
+        functions = fl() if fl is not None else ()
+        tmp = os.path.join(os.path.dirname(path), "temp-%d.rdb" % os.getpid())
+        atomic_write(path, tmp, lambda fh: rdbmod.write_rdb(
+            fh, server.dbs, self.limits(), aof_base=aof_base,
+            used_mem=rdbmod.used_memory_estimate(), functions=functions))
+
+    def save(self):
+        """SAVE: a synchronous snapshot. True on success (errors are logged)."""
+        server = self.server
+        server.rdb_saves += 1
+        dirty = server.dirty
+        try:
+            self.write_rdb(self.rdb_path())
+        except OSError as e:
+            server.log_warning("Write error saving DB on disk: %s" % e.strerror)
+            server.rdb_last_bgsave_status = "err"
+            return False
+        server.log_notice("DB saved on disk")
+        server.dirty_at_last_save = dirty
+        server.lastsave = int(time.time())
+        server.rdb_last_bgsave_status = "ok"
+        return True
+
+    def bgsave(self):
+        """Start a BGSAVE child. True if started (or done, without fork)."""
+        server = self.server
+        if self.child_pid is not None:
+            return False
+        server.rdb_saves += 1
+        self.lastbgsave_try = int(time.time())
+        dirty_before = server.dirty
+        path = self.rdb_path()
+        if not HAS_FORK:
+            # Documented fallback: no fork, save in the foreground.
+            self.save_start = time.time()
+            ok = self._save_now(path)
+            self._rdb_done(ok, 0, dirty_before, time.time() - self.save_start)
+            return True
+
+        def child():
+            self.write_rdb(path)
+
+        def done(ok, bysignal):
+            self._rdb_done(ok, bysignal, dirty_before, time.time() - self.save_start)
+
+        if not self.fork_child(CHILD_RDB, child, done):
+            server.rdb_last_bgsave_status = "err"
+            return False
+        self.save_start = time.time()
+        server.rdb_bgsave_in_progress = 1
+        server.log_notice("Background saving started by pid %d" % self.child_pid)
+        return True
+
+    def _save_now(self, path):
+        try:
+            self.write_rdb(path)
+            return True
+        except OSError as e:
+            self.server.log_warning("Write error saving DB on disk: %s" % e.strerror)
+            return False
+
+    def _rdb_done(self, ok, bysignal, dirty_before, elapsed):
+        server = self.server
+        server.rdb_bgsave_in_progress = 0
+        server.rdb_last_bgsave_time_sec = int(elapsed)
+        if ok:
+            server.log_notice("Background saving terminated with success")
+            server.dirty_at_last_save = dirty_before
+            server.lastsave = int(time.time())
+            server.rdb_last_bgsave_status = "ok"
+        elif not bysignal:
+            server.log_warning("Background saving error")
+            server.rdb_last_bgsave_status = "err"
+        else:
+            server.log_warning("Background saving terminated by signal %d" % bysignal)
+            self._remove_temp(self.rdb_path(), self._last_child_pid)
+            if bysignal != signal.SIGUSR1:
+                server.rdb_last_bgsave_status = "err"
+
+    @staticmethod
+    def _remove_temp(path, pid):
+        if pid:
+            try:
+                os.unlink(os.path.join(os.path.dirname(path), "temp-%d.rdb" % pid))
+            except OSError:
+                pass
+
+    # ------------------------------------------------------------ the child
+    _last_child_pid = None
+
+    def fork_child(self, kind, work, done):
+        """Fork a child running ``work()``; ``done(ok, bysignal)`` runs when it exits."""
+        server = self.server
+        try:
+            pid = os.fork()
+        except OSError as e:
+            server.log_warning("Can't save in background: fork: %s" % e.strerror)
+            return False
+        if pid == 0:
+            code = 1
+            try:
+                _child_setup()
+                work()
+                code = 0
+            except BaseException:
+                code = 1
+            finally:
+                os._exit(code)
+        self.child_pid = pid
+        self._last_child_pid = pid
+        self.child_type = kind
+        self.child_start = time.time()
+        self.child_done = done
+        return True
+
+    def check_child(self):
+        """Reap the child if it exited (cron). Returns True if one finished."""
+        pid = self.child_pid
+        if pid is None:
+            return False
+        try:
+            wpid, status = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            # Reaped by someone else (a waitpid(-1) child watcher): judge by the file.
+            wpid, status = pid, 0
+        if wpid == 0:
+            return False
+        if os.WIFSIGNALED(status):
+            ok, bysignal = False, os.WTERMSIG(status)
+        else:
+            ok, bysignal = os.WEXITSTATUS(status) == 0, 0
+        done = self.child_done
+        self.child_pid = None
+        self.child_type = CHILD_NONE
+        self.child_done = None
+        if done is not None:
+            try:
+                done(ok, bysignal)
+            except Exception:
+                self.server.log_exception("child completion")
+        return True
+
+    def wait_child(self, timeout=None):
+        """Block until the child exits (SHUTDOWN, tests, DEBUG). True if it finished."""
+        deadline = None if timeout is None else time.time() + timeout
+        while self.child_pid is not None:
+            if self.check_child():
+                return True
+            if deadline is not None and time.time() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def kill_child(self):
+        """Kill the child with SIGUSR1 (not an error) and reap it now."""
+        pid = self.child_pid
+        if pid is None:
+            return
+        kind = self.child_type
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except OSError:
+            pass
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+        done = self.child_done
+        self.child_pid = None
+        self.child_type = CHILD_NONE
+        self.child_done = None
+        if kind == CHILD_RDB:
+            self.server.rdb_bgsave_in_progress = 0
+            self._remove_temp(self.rdb_path(), pid)
+        if done is not None:
+            try:
+                done(False, signal.SIGUSR1)
+            except Exception:
+                self.server.log_exception("child kill")
+
+    def has_child(self):
+        return self.child_pid is not None
+
+    # ------------------------------------------------------------------ cron
+    def cron(self):
+        server = self.server
+        if self.child_pid is not None:
+            self.check_child()
+            if self.child_pid is not None:
+                return
+        now = int(time.time())
+        if self.bgsave_scheduled and (now - self.lastbgsave_try > BGSAVE_RETRY_DELAY
+                                      or server.rdb_last_bgsave_status == "ok"):
+            self.bgsave_scheduled = False
+            if self.bgsave():
+                return
+        rules = self.save_rules()
+        if rules:
+            changes = server.dirty - server.dirty_at_last_save
+            for secs, need in rules:
+                if (changes >= need and now - server.lastsave > secs
+                        and (now - self.lastbgsave_try > BGSAVE_RETRY_DELAY
+                             or server.rdb_last_bgsave_status == "ok")):
+                    server.log_notice("%d changes in %d seconds. Saving..." % (need, secs))
+                    self.bgsave()
+                    return
+        aof = getattr(server, "aof", None)
+        if aof is not None:
+            aof.cron_maybe_rewrite()
+
+    def save_rules(self):
+        v = (self.server.config.get("save") or "").split()
+        out = []
+        for i in range(0, len(v) - 1, 2):
+            try:
+                out.append((int(v[i]), int(v[i + 1])))
+            except ValueError:
+                pass
+        return out
+
+    # --------------------------------------------------------------- loading
+    def load_file(self, path, flush=True, allow_dup=False, expire_keys=True):
+        """Load an RDB file into the server. Raises RdbError/OSError."""
+        server = self.server
+        buf = rdbmod.read_file(path)
+        return self.load_bytes(buf, flush, allow_dup, expire_keys)
+
+    def load_bytes(self, buf, flush=True, allow_dup=False, expire_keys=True):
+        server = self.server
+        limits = self.limits()
+        server.loading = 1
+        try:
+            res = rdbmod.load_rdb(buf, limits, ndbs=len(server.dbs), expire_keys=expire_keys,
+                                  verify_checksum=limits.checksum, log=server.log,
+                                  allow_dup=allow_dup)
+            install(server, res, flush, allow_dup or flush)
+        finally:
+            server.loading = 0
+        server.rdb_last_load_keys_loaded = res.keys_loaded
+        server.rdb_last_load_keys_expired = res.keys_expired
+        if res.empty_skipped:
+            server.log_warning("Done loading RDB, keys loaded: %d, keys expired: %d, "
+                               "empty keys skipped: %d." % (res.keys_loaded, res.keys_expired,
+                                                            res.empty_skipped))
+        else:
+            server.log_notice("Done loading RDB, keys loaded: %d, keys expired: %d."
+                              % (res.keys_loaded, res.keys_expired))
+        return res
+
+    def load_at_startup(self):
+        """Startup hook: AOF if ``appendonly yes``, else the RDB file if it exists."""
+        server = self.server
+        t0 = time.time()
+        aof = getattr(server, "aof", None)
+        if aof is not None and server.config.get("appendonly") == "yes":
+            aof.load_at_startup()
+            aof.open_on_start()
+            server.dirty_at_last_save = server.dirty
+            return
+        path = self.rdb_path()
+        if not os.path.exists(path):
+            return
+        try:
+            self.load_file(path)
+        except rdbmod.RdbError as e:
+            msg = "Fatal error loading the DB %s: %s. Exiting." % (path, e)
+            server.log_warning(msg)
+            raise LoadFailed(msg)
+        except OSError as e:
+            if e.errno == errno.ENOENT:
+                return
+            msg = "Fatal error loading the DB %s: %s. Exiting." % (path, e.strerror)
+            server.log_warning(msg)
+            raise LoadFailed(msg)
+        server.dirty_at_last_save = server.dirty
+        server.log_notice("DB loaded from disk: %.3f seconds" % (time.time() - t0))
+
+    # ------------------------------------------------------------- shutdown
+    def on_shutdown(self, save):
+        server = self.server
+        if self.child_pid is not None:
+            kind = self.child_type
+            if kind == CHILD_RDB:
+                server.log_warning("There is a child saving an .rdb. Killing it!")
+            else:
+                server.log_warning("There is a child rewriting the AOF. Killing it!")
+            self.kill_child()
+        aof = getattr(server, "aof", None)
+        if aof is not None:
+            aof.on_shutdown()
+        if save is False:
+            return
+        if save or self.save_rules():
+            server.log_notice("Saving the final RDB snapshot before exiting.")
+            if not self.save():
+                server.log_warning("Error trying to save the DB, can't exit.")
+
+    # ------------------------------------------------------------------ INFO
+    def info_lines(self):
+        server = self.server
+        now = time.time()
+        rdb_child = self.child_type == CHILD_RDB
+        aof = getattr(server, "aof", None)
+        aof_child = self.child_type == CHILD_AOF
+        lines = [
+            "loading:%d" % server.loading,
+            "async_loading:0",
+            "current_cow_peak:0",
+            "current_cow_size:0",
+            "current_cow_size_age:0",
+            "current_fork_perc:0.00",
+            "current_save_keys_processed:0",
+            "current_save_keys_total:0",
+            "rdb_changes_since_last_save:%d" % (server.dirty - server.dirty_at_last_save),
+            "rdb_bgsave_in_progress:%d" % (1 if rdb_child else 0),
+            "rdb_last_save_time:%d" % server.lastsave,
+            "rdb_last_bgsave_status:%s" % server.rdb_last_bgsave_status,
+            "rdb_last_bgsave_time_sec:%d" % server.rdb_last_bgsave_time_sec,
+            "rdb_current_bgsave_time_sec:%d" % (int(now - self.save_start) if rdb_child else -1),
+            "rdb_saves:%d" % server.rdb_saves,
+            "rdb_last_cow_size:0",
+            "rdb_last_load_keys_expired:%d" % server.rdb_last_load_keys_expired,
+            "rdb_last_load_keys_loaded:%d" % server.rdb_last_load_keys_loaded,
+        ]
+        if aof is not None:
+            lines += aof.info_lines(aof_child, now)
+        lines += ["module_fork_in_progress:0", "module_fork_last_cow_size:0"]
+        if aof is not None and aof.state != 0:
+            lines += aof.info_lines_enabled()
+        return lines
+
+
+def _child_setup():
+    """In the fork child: no GC (saves copy-on-write), default signal handlers."""
+    gc.disable()
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+        try:
+            signal.signal(sig, signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+    try:
+        signal.set_wakeup_fd(-1)
+    except (ValueError, OSError):
+        pass
+
+
+def install(server, res, flush=True, allow_dup=True):
+    """Put the keys of a LoadResult into the server's databases.
+
+    A key already in memory is replaced when ``allow_dup``; otherwise it is an
+    error (Redis panics: "Duplicated key found in RDB file"), detected before
+    anything changes.
+    """
+    if not allow_dup:
+        for dbid, (data, _) in res.dbs.items():
+            if dbid < len(server.dbs):
+                existing = server.dbs[dbid].data
+                if existing:
+                    for k in data:
+                        if k in existing:
+                            raise rdbmod.RdbError("RDB has duplicated key '%s' in DB %d"
+                                                  % (k.decode("utf-8", "replace"), dbid))
+    for dbid, (data, expires) in res.dbs.items():
+        if dbid >= len(server.dbs):
+            continue
+        db = server.dbs[dbid]
+        if flush and not db.data:
+            db.data = data
+        else:
+            for k, v in data.items():
+                if k in db.data:
+                    db.delete(k)
+                db.data[k] = v
+        for k, when in expires.items():
+            db.set_expire(k, when)
+    fr = getattr(server, "function_restore", None)
+    if res.functions:
+        if fr is not None:
+            fr(res.functions)
+        else:
+            server.log_warning("The RDB file contains %d function libraries; functions are "
+                               "not available, they were skipped" % len(res.functions))
+
+
+def empty_data(server):
+    """emptyData(): drop every key of every database."""
+    removed = 0
+    for db in server.dbs:
+        db.signal_all()
+        removed += db.clear()
+    return removed
+
+
+def debug_reload(c, argv):
+    """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty, load back. Returns the reply."""
+    from ..errors import CommandError
+    from ..protocol.encoder import OK
+    server = c.server
+    snap = server.snapshot
+    flush = save = True
+    merge = False
+    for opt in argv[2:]:
+        o = opt.lower()
+        if o == b"merge":
+            merge = True
+        elif o == b"noflush":
+            flush = False
+        elif o == b"nosave":
+            save = False
+        else:
+            raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE "
+                               "options.")
+    if save and not snap.save():
+        raise CommandError("ERR")
+    path = snap.rdb_path()
+    try:
+        buf = rdbmod.read_file(path)
+        limits = snap.limits()
+        res = rdbmod.load_rdb(buf, limits, ndbs=len(server.dbs),
+                              verify_checksum=limits.checksum, log=server.log, allow_dup=merge)
+        if flush:
+            empty_data(server)
+        install(server, res, True, merge or flush)
+    except (rdbmod.RdbError, OSError) as e:
+        server.log_warning("Error trying to load the RDB dump: %s" % e)
+        raise CommandError("ERR Error trying to load the RDB dump")
+    server.rdb_last_load_keys_loaded = res.keys_loaded
+    server.rdb_last_load_keys_expired = res.keys_expired
+    server.log_warning("DB reloaded by DEBUG RELOAD")
+    return OK
+
+
+def debug_loadaof(c, argv):
+    """DEBUG LOADAOF: flush the AOF, empty the dataset, load the AOF files back."""
+    from ..errors import CommandError
+    from ..protocol.encoder import OK
+    server = c.server
+    aof = server.aof
+    if aof.state != 0:
+        aof.flush(force=True)
+    empty_data(server)
+    try:
+        aof.load_at_startup()
+    except LoadFailed as e:
+        raise CommandError("ERR Error loading the AOF: %s" % e.msg)
+    server.dirty_at_last_save = server.dirty
+    server.log_warning("Append Only File loaded by DEBUG LOADAOF")
+    return OK
+
+
+@on_server_init
+def _init(server):
+    server.debug_reload = debug_reload
+    server.debug_loadaof = debug_loadaof
+    snap = Snapshot(server)
+    server.snapshot = snap
+    server.info_persistence = snap.info_lines
+    server.add_cron_hook(snap.cron)
+    server.add_startup_hook(snap.load_at_startup)
+    server.hooks_on_shutdown.append(snap.on_shutdown)
