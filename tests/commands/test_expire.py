@@ -59,6 +59,19 @@ def test_active_expiry_all_databases(server, r):
         r5.close()
 
 
+def test_ttls_written_without_set_expire_are_reclaimed(server, r):
+    # Bulk loading (RDB) fills db.expires directly; the cycle must still find them.
+    db = server.server.dbs[0]
+    now = int(time.time() * 1000)
+
+    def load():
+        for i in range(5000):
+            db.data[b"L%d" % i] = b"v"
+            db.expires[b"L%d" % i] = now + 50
+    on_loop(server, load)
+    assert _wait(lambda: r.dbsize() == 0)
+
+
 def test_changed_ttl_is_not_expired_early(server, r):
     r.set("grow", "v", px=50)
     r.pexpire("grow", 60000)            # the heap still holds the old due time

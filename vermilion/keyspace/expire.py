@@ -22,6 +22,8 @@ class ActiveExpire:
         self.server = server
         self.time_limit_perc = 25   # of one cron period, as ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC
         self.last_run_expired = 0
+        self.next_db = 0            # where the next cycle starts (fairness between dbs)
+        self.time_cap_reached = 0   # cycles that ran out of time (expired_time_cap_reached_count)
 
     def run(self, slow=True):
         server = self.server
@@ -29,26 +31,40 @@ class ActiveExpire:
         deadline = _perf() + budget
         now = int(time.time() * 1000)
         expired = 0
-        for db in server.dbs:
+        dbs = server.dbs
+        n = len(dbs)
+        start = self.next_db % n if n else 0
+        for i in range(n):
+            db = dbs[(start + i) % n]
             expires = db.expires
             heap = db._heap
             if not expires:
                 if heap:
                     db._heap = []
                 continue
-            if len(heap) > 2 * len(expires) + 1024:
+            if len(heap) > 2 * len(expires) + 1024 or len(heap) < len(expires):
+                # Too many stale entries, or TTLs set without set_expire (bulk
+                # loading writes ``expires`` directly): rebuild from the truth.
                 db._heap = heap = [(w, k) for k, w in expires.items()]
                 heapq.heapify(heap)
             checked = 0
             while heap and heap[0][0] <= now:
                 when, key = heapq.heappop(heap)
                 if expires.get(key) == when:
-                    db._delete_expired(key)
-                    expired += 1
+                    if key in db.data:
+                        db._delete_expired(key)
+                        expired += 1
+                    else:
+                        del expires[key]    # a TTL left behind without its key
                 checked += 1
                 if checked & 63 == 0 and _perf() > deadline:
                     break
             if _perf() > deadline:
+                # Out of time: the next cycle starts with this database.
+                self.next_db = (start + i) % n
+                self.time_cap_reached += 1
                 break
+        else:
+            self.next_db = 0
         self.last_run_expired = expired
         return expired
