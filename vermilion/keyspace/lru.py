@@ -152,6 +152,11 @@ def refresh(server):
     clock = -1 if lfu else int(_time())
     for db in server.dbs:
         db.lru_clock = clock
+        n = len(db.data)
+        if len(db.lru) > n + (n >> 1) + 1024:
+            # Keys removed around Database.delete left their clocks behind.
+            data = db.data
+            db.lru = {k: v for k, v in db.lru.items() if k in data}
 
 
 @on_server_init
