@@ -73,32 +73,42 @@ def _lower(b):
 
 
 def _class_members(items, negate, nocase):
-    """The bytes (0..255) a bracket class accepts; ``items`` from the parser."""
-    out = set()
-    for c in range(256):
-        sc = _signed(c)
-        hit = False
-        for kind, a, b in items:
-            if kind == "esc":
-                if a == c:
-                    hit = True
-                    break
-            elif kind == "lit":
-                if (_lower(a) == _lower(c)) if nocase else a == c:
-                    hit = True
-                    break
-            else:  # range, on signed char values like C
-                start, end, cc = _signed(a), _signed(b), sc
-                if start > end:
-                    start, end = end, start
-                if nocase:
-                    start, end, cc = _lower(start), _lower(end), _lower(cc)
-                if start <= cc <= end:
-                    hit = True
-                    break
-        if hit != negate:
-            out.add(c)
-    return frozenset(out)
+    """The bytes (0..255) a bracket class accepts; ``items`` from the parser.
+
+    Linear in the number of items (a pattern may hold a huge class): literals mark
+    their byte, and ranges are added to a difference array over the signed-char
+    values their ends are compared in (after folding, with ``nocase``)."""
+    hit = [False] * 256               # by byte value
+    span = [0] * 257                  # difference array over (folded) signed value + 128
+    ranges = False
+    for kind, a, b in set(items):
+        if kind == "esc":
+            hit[a] = True
+        elif kind == "lit":
+            hit[a] = True
+            if nocase and 65 <= (a & ~32) <= 90:
+                hit[a ^ 32] = True
+        else:
+            start, end = _signed(a), _signed(b)
+            if start > end:
+                start, end = end, start
+            if nocase:
+                start, end = _lower(start), _lower(end)
+            if start <= end:
+                span[start + 128] += 1
+                span[end + 129] -= 1
+                ranges = True
+    if ranges:
+        inside = []
+        run = 0
+        for v in range(256):
+            run += span[v]
+            inside.append(run > 0)
+        for c in range(256):
+            sc = _signed(c)
+            if inside[(_lower(sc) if nocase else sc) + 128]:
+                hit[c] = True
+    return frozenset(c for c in range(256) if hit[c] != negate)
 
 
 def _tokenize(pattern, nocase):
