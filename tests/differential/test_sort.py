@@ -175,3 +175,29 @@ def test_sort_keyspace_events(diff, shared_vermilion):
     """)
     assert len(want) >= 2
     assert got == want
+
+
+def test_sort_more(diff):
+    diff.run("""
+        SADD s 30 10 20
+        SORT s BY nosort
+        SORT s BY nosort DESC LIMIT 1 1
+        RPUSH l c a b
+        MSET w_a 3 w_b 1 w_c 2
+        SORT l BY w_* LIMIT 0 2
+        SORT l BY w_* DESC LIMIT 1 5
+        SORT l BY w_* ALPHA LIMIT 0 1
+        HSET h_a f x
+        SORT l BY h_*->f ALPHA
+        SORT l BY h_*->f ALPHA DESC
+        ZADD z 1 b 2 c 3 a
+        SORT z BY w_*
+        SORT z BY w_* GET h_*->f GET #
+        SORT z DESC ALPHA LIMIT 0 2 STORE out
+        LRANGE out 0 -1
+        RPUSH nums 3 1.5 -2 1e2 inf -inf
+        SORT nums
+        SORT nums DESC
+        RPUSH n2 nan 1
+        SORT n2
+    """)

@@ -1051,3 +1051,57 @@ def test_bzmpop_non_key_arguments_do_not_wake(diff):
         ZADD b 1 zset3
     """)
     assert got == want
+
+
+def test_misc_edges(zdiff):
+    zdiff.run(r"""
+        ZADD z 1 a 2 b 3 c
+        ZRANGE z -inf +inf BYSCORE LIMIT 0 9223372036854775807
+        ZRANGE z -inf +inf BYSCORE LIMIT 9223372036854775807 1
+        ZRANGE z -inf +inf BYSCORE REV LIMIT 1 9223372036854775807 WITHSCORES
+        ZRANGE z 0 9223372036854775807
+        ZRANGE z -9223372036854775808 -1
+        ZRANGE z 0 9223372036854775808
+        ZRANGESTORE z z 1 -1
+        ZRANGE z 0 -1 WITHSCORES
+        ZADD y 5 b 6 c
+        ZINTERSTORE y 2 y z AGGREGATE MAX
+        ZRANGE y 0 -1 WITHSCORES
+        ZINTERCARD abc z
+        ZUNION abc z
+        ZADD nums 1e-5 a 123456789012345678 b -0.0 c 1.5e308 d 4.9e-324 e
+        ZRANGE nums 0 -1 WITHSCORES
+        ZADD ints 1 1 2 01 3 -1 4 9223372036854775807 5 9223372036854775808
+        ZRANGE ints 0 -1 WITHSCORES
+        ZRANK ints 01
+        ZSCORE ints 9223372036854775808
+        ZSCAN ints 0 MATCH 0*
+    """)
+
+
+def test_binary_members(zdiff):
+    zdiff("ZADD", "bin", 0, b"\xff", 0, b"a\x00b", 0, b"a", 0, b"\x00", 0, b"\x80x", 0, b"")
+    zdiff("ZRANGE", "bin", 0, -1)
+    zdiff("ZRANGEBYLEX", "bin", "[a", "+")
+    zdiff("ZRANGEBYLEX", "bin", b"(a\x00", b"[\xff")
+    zdiff("ZRANGEBYLEX", "bin", "[", b"(\x80")
+    zdiff("ZRANK", "bin", b"\x80x")
+    zdiff("ZSCORE", "bin", b"")
+    zdiff("ZADD", "bin", 1, b"\x00")
+    zdiff("ZRANGE", "bin", 0, -1, "WITHSCORES")
+
+
+def test_zadd_many_pairs_crossing_the_limit(diff, zconf):
+    zconf(diff, "zset-max-listpack-entries", "4")
+    diff.run("""
+        ZADD z 1 a 2 b 3 c -0 d 5 e -0 f
+        OBJECT ENCODING z
+        ZRANGE z 0 -1 WITHSCORES
+        ZADD y 1 a 1 a 1 a 1 a 1 a
+        OBJECT ENCODING y
+        ZUNIONSTORE u 2 z y
+        OBJECT ENCODING u
+        ZRANGESTORE r z -inf +inf BYSCORE
+        OBJECT ENCODING r
+        ZRANGE r 0 -1 WITHSCORES
+    """)
