@@ -2,7 +2,6 @@
 expiry itself: lazy (on lookup) and active (keys nobody reads are reclaimed)."""
 import time
 
-
 from keyspace_helpers import events, needs  # noqa: F401 (events is a fixture)
 
 
@@ -126,6 +125,7 @@ def test_expire_overflow_unsupported_option_text(diff):
     diff("SET", "k", "v")
     diff("EXPIRE", "k", "100", "x\r\ny")
     diff("EXPIRE", "k", "100", "")
+    diff("EXPIRE", "k", "100", b"\xff\xfe")
 
 
 def test_expire_at_llong_max(diff):

@@ -32,8 +32,7 @@ def _parse_flags(argv):
         f = _FLAGS.get(opt.lower())
         if f is None:
             raise CommandError("ERR Unsupported option %s"
-                               % opt.decode("utf-8", "replace").replace("\r", " ")
-                               .replace("\n", " "))
+                               % opt.decode("utf-8", "surrogateescape"))
         flags |= f
     if flags & _NX and flags & (_XX | _GT | _LT):
         raise CommandError("ERR NX and XX, GT or LT options at the same time are not "
