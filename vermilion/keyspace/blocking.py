@@ -30,9 +30,12 @@ API for a blocking command (lists now; sorted sets and streams use the same)
     command. ``serve_fn(c, key)`` is called, with the blocked client as ``c``,
     each time ``key`` is signalled ready; it must:
 
-    * return ``None`` if it cannot serve (wrong type now, nothing new): the
-      client stays blocked (a BLPOP whose key became a string keeps waiting,
-      exactly like Redis 7.0);
+    * return ``None`` if it cannot serve (key missing, wrong type now, nothing
+      new): the client stays blocked (a BLPOP whose key became a string keeps
+      waiting, exactly like Redis 7.0). It is called even when the key no longer
+      exists (so a stream helper can fail XREADGROUP clients of a deleted key);
+      keys are served in the order they were signalled, and the clients of a
+      key in the order they blocked;
     * otherwise do the work (pop, ``c.server.dirty``, ``c.db.notify``,
       ``c.db.signal`` as Redis does in its serve path), set ``c.propagate`` to
       the non-blocking form(s) to write to the AOF/replicas (list of argv lists),
@@ -146,11 +149,16 @@ def _to_number(b):
     if low.startswith("0x"):
         mant, _, exp = low[2:].partition("p")
         whole, _, frac = mant.partition(".")
-        v = Fraction(int((whole + frac) or "0", 16), 16 ** len(frac))
-        if exp:
-            v *= _TWO ** int(exp)
+        digits = int((whole + frac) or "0", 16)
+        e2 = int(exp or "0") - 4 * len(frac)
+        if digits and not -16500 < e2 + digits.bit_length() < 16500:
+            raise CommandError(TIMEOUT_NOT_FLOAT)  # far outside a long double: ERANGE
+        v = Fraction(digits) * _TWO ** e2 if digits else Fraction(0)
     else:
-        v = Fraction(Decimal(body))
+        d = Decimal(body)
+        if d and not -5000 < d.adjusted() < 5000:
+            raise CommandError(TIMEOUT_NOT_FLOAT)  # far outside a long double: ERANGE
+        v = Fraction(d)
     if v and (v > _LDBL_MAX or v < _LDBL_TINY):
         raise CommandError(TIMEOUT_NOT_FLOAT)  # strtold: ERANGE
     return -v if neg else v
@@ -308,6 +316,12 @@ def _serve_one(server, c, st, key):
             server.propagate_command(c, None)
         unblock(c, ErrorReply(e.msg))
         return True
+    except Exception as e:  # a bug in a serve function: answer, never crash the caller
+        server.log_exception("serving a blocked client")
+        c.propagate = None
+        unblock(c, ErrorReply("ERR internal error serving '%s': %s"
+                              % (st.cmd.fullname if st.cmd else "?", type(e).__name__)))
+        return True
     if r is None:
         return False
     if c.propagate is not None:
@@ -334,8 +348,7 @@ def handle_ready(server, ready):
             waiting = db.blocking.get(key)
             if not waiting:
                 continue
-            if db.lookup(key) is None:
-                continue
+            db.lookup(key)   # expires it if due (and propagates the DEL), like Redis
             for c in list(waiting):
                 st = c.blocked
                 if st is None or st.__class__ is not BlockState or st.db is not db:
