@@ -68,6 +68,26 @@ def get(c, argv):
     raise CommandError(WRONGTYPE)
 
 
+# Small values are shared, the way Redis shares the objects of small integers:
+# many keys commonly hold the same short value ("1", "OK", a flag), and one shared
+# bytes object instead of one per key saves ~48 bytes a key. Bounded, so random
+# small values cannot grow it without limit.
+_SHARED = {}
+_SHARED_MAX_LEN = 16
+_SHARED_MAX = 1 << 14
+
+
+def share(v):
+    """The shared copy of a short bytes value (or ``v`` itself)."""
+    if len(v) <= _SHARED_MAX_LEN:
+        s = _SHARED.get(v)
+        if s is not None:
+            return s
+        if len(_SHARED) < _SHARED_MAX:
+            _SHARED[v] = v
+    return v
+
+
 @command("set")
 def set_(c, argv):
     if len(argv) == 3:
@@ -75,7 +95,10 @@ def set_(c, argv):
         db = c.db
         if db.expires:
             db.lookup(key)          # an expired key goes first, with its event
-        db.set(key, argv[2])
+        v = argv[2]
+        if len(v) <= _SHARED_MAX_LEN:
+            v = share(v)
+        db.set(key, v)
         server = c.server
         server.dirty += 1
         if server.notify_flags & NOTIFY_STRING:
