@@ -210,10 +210,6 @@ def _sort(c, argv, readonly):
     return outputlen
 
 
-class _ConversionError(Exception):
-    pass
-
-
 def _sorted(db, elements, sortby, alpha, desc, store):
     """The elements in SORT's order (Python's sort is stable, like glibc's qsort)."""
     if alpha:

@@ -30,14 +30,13 @@ import random
 import re
 from operator import itemgetter
 
-from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_FLOAT
+from ..errors import CommandError, WRONGTYPE, SYNTAX
 from ..keyspace.db import NOTIFY_ZSET, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import Raw, NULL_ARRAY, EMPTY_ARRAY, INTS
 from ..protocol.reader import parse_ll
 from ..server.bootstrap import on_server_init
-from ..types.zset import (ZSet, parse_lex_bound, lex_empty, lex_gte, lex_lte,
-                          scan_score)
+from ..types.zset import ZSet, parse_lex_bound, lex_gte, lex_lte, scan_score
 from ..util import parse_float, parse_int
 from .hashes import get_long, parse_scan_options, matcher, chain_hooks
 from .table import command
@@ -217,14 +216,6 @@ def _items_reply(items, withscores=False, resp=2):
         parts[4:-1:4] = map(_fmt_double3, map(_first, items))
     parts[-1] = b""
     return Raw(b"\r\n".join(parts))
-
-
-def _delete_if_empty(c, key, zs):
-    """After removing elements: drop the key if the set is empty; True if dropped."""
-    if not zs.dict:
-        c.db.delete(key)
-        return True
-    return False
 
 
 # --------------------------------------------------------------------- ZADD

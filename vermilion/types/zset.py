@@ -137,11 +137,6 @@ class ZSet:
     def object_encoding(self):
         return b"listpack" if self.listpack else b"skiplist"
 
-    def check_encoding(self, max_entries, max_value, member_len):
-        """After adding a member of ``member_len`` bytes: leave listpack if too big."""
-        if self.listpack and (len(self.dict) > max_entries or member_len > max_value):
-            self.listpack = False
-
     def shrink_encoding(self, max_entries, max_value):
         """Redis's zsetConvertToListpackIfNeeded (used by the *STORE commands)."""
         if self.listpack or len(self.dict) > max_entries:
