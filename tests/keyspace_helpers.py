@@ -110,3 +110,21 @@ def on_loop(srv, fn):
             fut.set_exception(e)
     srv.server.loop.call_soon_threadsafe(run)
     return fut.result(30)
+
+
+def set_active_expire(diff, server, on):
+    """DEBUG SET-ACTIVE-EXPIRE on both servers (ours directly while DEBUG is not bound),
+    so a test about lazy expiry is not raced by the active cycle."""
+    flag = "1" if on else "0"
+    assert diff.ref.call("DEBUG", "SET-ACTIVE-EXPIRE", flag) == b"+OK\r\n"
+    if diff.our.call("DEBUG", "SET-ACTIVE-EXPIRE", flag) != b"+OK\r\n":
+        srv = server.server
+        on_loop(server, lambda: setattr(srv, "active_expire_enabled", bool(on)))
+
+
+@pytest.fixture
+def lazy_only(diff, shared_vermilion):
+    """Active expiry off on both servers for the test (import it to use it)."""
+    set_active_expire(diff, shared_vermilion, False)
+    yield
+    set_active_expire(diff, shared_vermilion, True)

@@ -2,7 +2,7 @@
 expiry itself: lazy (on lookup) and active (keys nobody reads are reclaimed)."""
 import time
 
-from keyspace_helpers import events, needs  # noqa: F401 (events is a fixture)
+from keyspace_helpers import events, lazy_only, needs  # noqa: F401 (fixtures)
 
 
 FAR = 4102444800          # 2100-01-01 in seconds
@@ -216,7 +216,7 @@ def test_set_clears_ttl_and_keepttl(diff):
     """ % (FAR, FAR, FAR))
 
 
-def test_lazy_expiry(diff):
+def test_lazy_expiry(diff, lazy_only):
     diff.run("""
         SET a v
         PEXPIRE a 20

@@ -5,8 +5,9 @@ import time
 
 import pytest
 
+from conftest import RawConn
 from keyspace_helpers import (array as _array, both_sorted, config_set, events,  # noqa: F401
-                              needs)
+                              lazy_only, needs)
 
 
 # ------------------------------------------------------------------ DEL family
@@ -115,7 +116,7 @@ def test_rename_moves_ttl_not_target_ttl(diff):
     """)
 
 
-def test_rename_of_expired_key(diff):
+def test_rename_of_expired_key(diff, lazy_only):
     diff.run("""
         SET a 1
         PEXPIRE a 1
@@ -363,7 +364,7 @@ def test_keys_long_nested_stars(diff):
     diff("KEYS", "a*" * 20)
 
 
-def test_keys_hides_expired_without_deleting(diff):
+def test_keys_hides_expired_without_deleting(diff, lazy_only):
     diff.run("""
         SET live 1
         SET dead 1
@@ -372,6 +373,7 @@ def test_keys_hides_expired_without_deleting(diff):
     time.sleep(0.01)
     diff("KEYS", "*")
     diff("KEYS", "d*")
+    diff("DBSIZE")          # KEYS hides expired keys but does not delete them
 
 
 def test_scan_errors(diff):
@@ -415,17 +417,18 @@ def test_scan_small(diff):
     """)
 
 
-def test_scan_expired_keys_are_filtered(diff):
+def test_scan_expired_keys_are_filtered(diff, lazy_only):
     diff.run("""
         SET dead 1
         PEXPIRE dead 1
     """)
     time.sleep(0.01)
     diff("SCAN", "0")
+    diff("DBSIZE")          # SCAN deleted it
     diff("EXISTS", "dead")
 
 
-def test_scan_type_none_returns_expired_key(diff):
+def test_scan_type_none_returns_expired_key(diff, lazy_only):
     # Redis quirk: the TYPE filter's lookup deletes the expired key, so its type is
     # "none", and the later expiry check no longer sees it.
     diff.run("""
@@ -607,7 +610,7 @@ def test_events_generic(diff, events):
             b"expire", b"persist"} <= kinds
 
 
-def test_events_expired_lookups(diff, events):
+def test_events_expired_lookups(diff, events, lazy_only):
     diff.run("""
         SET a 1
         PEXPIRE a 1
@@ -653,3 +656,28 @@ def test_resp3_replies(diff3):
         RANDOMKEY
         OBJECT ENCODING k
     """)
+
+
+def test_tracking_flush_messages(diff):
+    needs("client", "hello")
+    out = {}
+    for name, other in (("ref", diff.ref), ("our", diff.our)):
+        port = other.sock.getpeername()[1]
+        a = RawConn("127.0.0.1", port)
+        try:
+            seq = [a.call("HELLO", "3")[:1], a.call("CLIENT", "TRACKING", "on"),
+                   a.call("SET", "k", "1"), a.call("GET", "k")]
+            seq.append(other.call("SWAPDB", "0", "1"))   # no invalidation
+            seq.append(other.call("SWAPDB", "0", "1"))
+            seq.append(a.call("PING"))
+            seq.append(a.call("GET", "k"))
+            seq.append(other.call("FLUSHALL"))          # exactly one flush message
+            seq.append(a.read_reply())
+            seq.append(a.call("PING"))
+            seq.append(other.call("FLUSHDB"))
+            seq.append(a.read_reply())
+            seq.append(a.call("PING"))
+        finally:
+            a.close()
+        out[name] = seq
+    assert out["our"] == out["ref"]

@@ -10,6 +10,7 @@ access for OBJECT IDLETIME / LRU eviction; the others use ``lookup``. Every
 lookup deletes a key whose time has passed (with its "expired" event) first,
 which is why e.g. DEL of an expired key answers 0 without a "del" event.
 """
+import contextlib
 import copy as _copy
 
 from ..errors import CommandError, SAME_OBJECT, DB_OUT_OF_RANGE, SYNTAX
@@ -233,8 +234,9 @@ def swapdb(c, argv):
         raise CommandError(DB_OUT_OF_RANGE)
     if id1 != id2:
         db1, db2 = dbs[id1], dbs[id2]
-        db1.signal_all(db2)
-        db2.signal_all(db1)
+        with _no_tracking(c.server):    # SWAPDB touches WATCHes only, no tracking flush
+            db1.signal_all(db2)
+            db2.signal_all(db1)
         old_streams = [_blocked_streams(db1), _blocked_streams(db2)]
         for attr in _SWAPPED:
             a, b = getattr(db1, attr), getattr(db2, attr)
@@ -244,6 +246,17 @@ def swapdb(c, argv):
             _wake_after_swap(db, streams)
     c.server.dirty += 1
     return OK
+
+
+@contextlib.contextmanager
+def _no_tracking(server):
+    """Database.signal_all without its client-side-caching flush; yields the tracker."""
+    tracking = server.tracking
+    server.tracking = None
+    try:
+        yield tracking
+    finally:
+        server.tracking = tracking
 
 
 def _blocked_streams(db):
@@ -296,8 +309,11 @@ def flushdb(c, argv):
 def flushall(c, argv):
     _flush_async(c, argv)
     server = c.server
-    for db in server.dbs:
-        server.dirty += _flush_db(db)
+    with _no_tracking(server) as tracking:
+        for db in server.dbs:
+            server.dirty += _flush_db(db)
+    if tracking is not None:
+        tracking.invalidate_all()       # one flush message for the whole server
     c.propagate = [list(argv)]
     _save_after_flushall(server)
     return OK
