@@ -653,3 +653,22 @@ def test_unblocked_client_can_block_again_and_close(server):
     _wait(lambda: srv.blocked_clients == 0)
     assert srv.dbs[0].blocking == {}
     b.close()
+
+
+def test_clients_in_timeout_table(server):
+    srv = server.server
+    a, b, c = _conn(server), _conn(server), _conn(server)
+    a.send_command("BLPOP", "k", "0")
+    b.send_command("BLPOP", "k", "100")
+    _wait(lambda: srv.blocked_clients == 2)
+    assert srv.clients_in_timeout_table == 1
+    c.call("RPUSH", "k", "1", "2")
+    a.read_reply()
+    b.read_reply()
+    assert srv.clients_in_timeout_table == 0 and srv.blocked_clients == 0
+    b.send_command("BLPOP", "k", "100")
+    _wait(lambda: srv.clients_in_timeout_table == 1)
+    b.close()
+    _wait(lambda: srv.clients_in_timeout_table == 0)
+    for conn in (a, c):
+        conn.close()

@@ -62,7 +62,8 @@ API for a blocking command (lists now; sorted sets and streams use the same)
     clients and now exists as ready.
 
 Bookkeeping kept here: ``c.blocked`` (a :class:`BlockState` while blocked, else
-None), ``server.blocked_clients`` (INFO clients), per-client deadline timers
+None), ``server.blocked_clients`` and ``server.clients_in_timeout_table`` (INFO
+clients: blocked clients that have a deadline), per-client deadline timers
 (``loop.call_later``: sub-second precision, none when the timeout is 0), and
 removal of a client from every queue when it disconnects.
 
@@ -225,9 +226,11 @@ def block(c, keys, deadline, serve_fn, timeout_reply=NULL_ARRAY, data=None):
             q[c] = None
     c.blocked = st
     server.blocked_clients += 1
-    if deadline and server.loop is not None:
-        delay = (deadline - _now_ms()) / 1000.0
-        st.timer = server.loop.call_later(max(delay, 0.0), _timed_out, c, st)
+    if deadline:
+        server.clients_in_timeout_table += 1
+        if server.loop is not None:
+            delay = (deadline - _now_ms()) / 1000.0
+            st.timer = server.loop.call_later(max(delay, 0.0), _timed_out, c, st)
     return NO_REPLY
 
 
@@ -247,7 +250,10 @@ def _release(c):
     if st.timer is not None:
         st.timer.cancel()
         st.timer = None
-    c.server.blocked_clients -= 1
+    server = c.server
+    server.blocked_clients -= 1
+    if st.deadline:
+        server.clients_in_timeout_table -= 1
     return st
 
 
@@ -367,5 +373,6 @@ def _client_gone(c):
 
 @on_server_init
 def _init(server):
+    server.clients_in_timeout_table = 0
     server.blocking_handler = lambda ready: handle_ready(server, ready)
     server.add_client_gone_hook(_client_gone)
