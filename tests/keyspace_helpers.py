@@ -7,8 +7,6 @@ import concurrent.futures
 
 import pytest
 
-from conftest import RawConn
-
 
 def array(raw):
     """Parse a flat RESP array of bulk strings (or a nested SCAN reply) into lists."""
@@ -71,8 +69,9 @@ class Events:
     """A PSUBSCRIBE to keyspace events on both servers, compared in order."""
 
     def __init__(self, diff):
-        self.ref = RawConn("127.0.0.1", diff.ref.sock.getpeername()[1])
-        self.our = RawConn("127.0.0.1", diff.our.sock.getpeername()[1])
+        raw_conn = type(diff.ref)       # conftest's RawConn, without importing conftest
+        self.ref = raw_conn("127.0.0.1", diff.ref.sock.getpeername()[1])
+        self.our = raw_conn("127.0.0.1", diff.our.sock.getpeername()[1])
         self.diff = diff
         for c in (self.ref, self.our):
             c.send_command("PSUBSCRIBE", "__key*__:*", "sentinel*")

@@ -5,7 +5,6 @@ import time
 
 import pytest
 
-from conftest import RawConn
 from keyspace_helpers import (array as _array, both_sorted, config_set, events,  # noqa: F401
                               lazy_only, needs)
 
@@ -663,7 +662,7 @@ def test_tracking_flush_messages(diff):
     out = {}
     for name, other in (("ref", diff.ref), ("our", diff.our)):
         port = other.sock.getpeername()[1]
-        a = RawConn("127.0.0.1", port)
+        a = type(other)("127.0.0.1", port)   # a RawConn
         try:
             seq = [a.call("HELLO", "3")[:1], a.call("CLIENT", "TRACKING", "on"),
                    a.call("SET", "k", "1"), a.call("GET", "k")]
