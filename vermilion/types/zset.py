@@ -173,35 +173,34 @@ class ZSet:
         """Add a member that is not in the set."""
         if score == 0 and self.listpack:
             score = 0.0          # a listpack stores "-0" as the integer 0
-        item = (score, member)
         self.dict[member] = score
-        maxes = self._maxes
-        if not maxes:
-            self._lists.append([item])
-            maxes.append(item)
-            self._dirty = 0
-            return
-        i = bisect_left(maxes, item)
-        if i == len(maxes):
-            i -= 1
-            block = self._lists[i]
-            block.append(item)
-            maxes[i] = item
-        else:
-            block = self._lists[i]
-            insort(block, item)
-        if len(block) > _SPLIT:
-            self._split(i)
-        if i < self._dirty:
-            self._dirty = i + 1
+        self._insert_item((score, member))
 
     def update(self, member, old, new):
         """Change the score of ``member`` from ``old`` to ``new``."""
-        self._remove_item((old, member))
         if new == 0 and self.listpack:
             new = 0.0
-        item = (new, member)
         self.dict[member] = new
+        old_item = (old, member)
+        item = (new, member)
+        maxes = self._maxes
+        lists = self._lists
+        i = bisect_left(maxes, old_item)
+        last = len(maxes) - 1
+        if (i == 0 or maxes[i - 1] < item) and (i == last or item < lists[i + 1][0]):
+            # Common case: the member stays within its block, whose size (and so
+            # every rank offset) does not change.
+            block = lists[i]
+            del block[bisect_left(block, old_item)]
+            insort(block, item)
+            maxes[i] = block[-1]
+            return
+        block = lists[i]
+        del block[bisect_left(block, old_item)]
+        self._after_shrink(i)
+        self._insert_item(item)
+
+    def _insert_item(self, item):
         maxes = self._maxes
         if not maxes:
             self._lists.append([item])
