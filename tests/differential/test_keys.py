@@ -680,3 +680,46 @@ def test_tracking_flush_messages(diff):
             a.close()
         out[name] = seq
     assert out["our"] == out["ref"]
+
+
+def test_random_keyspace_sequences(diff):
+    """Random DEL/RENAME/COPY/MOVE/EXPIRE/... sequences over a few keys and two
+    databases: every reply identical (only order-free, clock-free commands)."""
+    needs("rpush", "lrange", "sadd", "scard")
+    import random
+    rnd = random.Random(20240607)
+    keys = ["a", "b", "c", "d"]
+    far = 4102444800
+    ops = [
+        lambda: ("SET", rnd.choice(keys), rnd.choice(["1", "x", "12345678901234567890"])),
+        lambda: ("RPUSH", rnd.choice(keys), "e"),
+        lambda: ("SADD", rnd.choice(keys), rnd.choice(["1", "m"])),
+        lambda: ("DEL", *rnd.sample(keys, rnd.randint(1, 3))),
+        lambda: ("UNLINK", rnd.choice(keys)),
+        lambda: ("EXISTS", *rnd.sample(keys, 2)),
+        lambda: ("TYPE", rnd.choice(keys)),
+        lambda: ("RENAME", rnd.choice(keys), rnd.choice(keys)),
+        lambda: ("RENAMENX", rnd.choice(keys), rnd.choice(keys)),
+        lambda: ("COPY", rnd.choice(keys), rnd.choice(keys),
+                 *rnd.choice([[], ["REPLACE"], ["DB", "1"], ["DB", "1", "REPLACE"]])),
+        lambda: ("MOVE", rnd.choice(keys), rnd.choice(["0", "1"])),
+        lambda: ("SELECT", rnd.choice(["0", "1"])),
+        lambda: ("EXPIREAT", rnd.choice(keys), str(far + rnd.randint(-5, 5)),
+                 *rnd.choice([[], ["NX"], ["XX"], ["GT"], ["LT"], ["XX", "GT"]])),
+        lambda: ("EXPIRE", rnd.choice(keys), rnd.choice(["-1", "0"])),
+        lambda: ("PERSIST", rnd.choice(keys)),
+        lambda: ("EXPIRETIME", rnd.choice(keys)),
+        lambda: ("PEXPIRETIME", rnd.choice(keys)),
+        lambda: ("OBJECT", "ENCODING", rnd.choice(keys)),
+        lambda: ("DBSIZE",),
+        lambda: ("LRANGE", rnd.choice(keys), "0", "-1"),
+        lambda: ("SCARD", rnd.choice(keys)),
+        lambda: ("SWAPDB", "0", "1"),
+        lambda: ("GET", rnd.choice(keys)),
+    ]
+    try:
+        for _ in range(3000):
+            diff(*rnd.choice(ops)())
+    finally:
+        diff("SELECT", "0")
+        diff("FLUSHALL")
