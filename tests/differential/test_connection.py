@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import pytest
 
 from conftest import RawConn, RealRedis, REDIS_SERVER
+from test_networking import closed_within
 from vermilion.embed import start_server
 
 
@@ -78,7 +79,7 @@ def stable_fields(line):
 
 
 def wait_closed(conn, timeout=2.0):
-    return conn.is_closed(timeout)
+    return closed_within(conn, timeout)
 
 
 # ------------------------------------------------------------- PING / ECHO
@@ -145,11 +146,11 @@ def test_quit(real_redis, shared_vermilion):
     def scenario(port):
         c = RawConn("127.0.0.1", port)
         c.send(b"*1\r\n$4\r\nQUIT\r\n*1\r\n$4\r\nPING\r\n")
-        out = [c.read_reply(), c.is_closed(2.0)]
+        out = [c.read_reply(), closed_within(c)]
         c.close()
         c = RawConn("127.0.0.1", port)
         out.append(c.call("QUIT", "extra"))
-        out.append(c.is_closed(2.0))
+        out.append(closed_within(c))
         c.close()
         return out
     assert on_both(shared_ports(real_redis, shared_vermilion), scenario) == [b"+OK\r\n", True,

@@ -450,6 +450,10 @@ def _process_command(c, argv):
     try:
         cmd = resolve(c, argv)
     except CommandError as e:
+        if argv[0].lower() in (b"post", b"host:"):
+            from .connection import security_warning
+            security_warning(c)  # HTTP sent to Redis: no reply, connection dropped
+            return None
         c.cmd = lookup_argv(argv)  # Redis keeps the command found even when arity fails
         server.count_error(e.msg)
         if c.multi is not None:
