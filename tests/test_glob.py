@@ -171,7 +171,9 @@ subject_st = st.lists(st.sampled_from(list(b"ab*?[]^-\\\x00\xffAB")), max_size=1
 @settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(pattern_st, subject_st, st.booleans())
 def test_against_reference(pattern, s, nocase):
-    assert glob.match(pattern, s, nocase) == ref_match(pattern, s, nocase)
+    expected = ref_match(pattern, s, nocase)
+    assert glob.match(pattern, s, nocase) == expected
+    assert bool(glob.compile(pattern, nocase).filter([s])) == expected
 
 
 @settings(max_examples=1000, deadline=None)
@@ -183,6 +185,8 @@ def test_against_reference_any_bytes(pattern, s, nocase):
 def test_compile_cached_and_filter_order():
     g = glob.compile(b"k*")
     assert glob.compile(b"k*") is g
+    assert glob.compile(bytearray(b"k*")) is g
+    assert glob.compile_pattern(b"k*")(b"k1")
     assert g.filter([b"k1", b"x", b"k2", b"", b"k"]) == [b"k1", b"k2", b"k"]
     assert glob.compile(b"*").filter([b"", b"a"]) == [b"a"]
     assert glob.compile(b"*b*").filter([b"abc", b"", b"b", b"a"]) == [b"abc", b"b"]

@@ -327,9 +327,15 @@ def _build_re(toks, nocase):
 
 
 @functools.lru_cache(maxsize=1024)
+def _compile_cached(pattern, nocase):
+    return Glob(pattern, nocase)
+
+
 def compile(pattern, nocase=False):  # noqa: A001 (mirrors re.compile)
     """The compiled :class:`Glob` for ``pattern`` (cached)."""
-    return Glob(bytes(pattern), bool(nocase))
+    if pattern.__class__ is not bytes:
+        pattern = bytes(pattern)
+    return _compile_cached(pattern, bool(nocase))
 
 
 def match(pattern, s, nocase=False):
