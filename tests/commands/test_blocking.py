@@ -606,21 +606,25 @@ def own_process_server():
 
 
 def test_huge_list_delete_does_not_stall(own_process_server):
-    """DEL of a 2M-element list answers at once; others are served while it is freed."""
+    """DEL of a huge list answers at once; others are served while it is freed.
+
+    4M elements: freeing them in one go stalls the server ~80 ms on this kind of
+    machine, far above the 30 ms worst PING allowed for noise from other processes.
+    """
     port = own_process_server
     a, b = RawConn("127.0.0.1", port), RawConn("127.0.0.1", port)
     chunk = [b"%d" % i for i in range(10000)]
     for cmd in (("DEL", "big"), ("LTRIM", "big", "1", "0")):
-        for _ in range(200):
+        for _ in range(400):
             a.send_command("RPUSH", "big", *chunk)
-        for _ in range(200):
+        for _ in range(400):
             a.read_reply()
-        assert a.call("LLEN", "big") == b":2000000\r\n"
+        assert a.call("LLEN", "big") == b":4000000\r\n"
         time.sleep(0.1)
         t0 = time.monotonic()
         a.send_command(*cmd)
         lat = []
-        while time.monotonic() - t0 < 0.1:   # freeing 2M elements takes ~30 ms
+        while time.monotonic() - t0 < 0.15:   # freeing 4M elements takes ~60 ms
             t1 = time.monotonic()
             assert b.call("PING") == b"+PONG\r\n"
             lat.append(time.monotonic() - t1)
@@ -630,7 +634,7 @@ def test_huge_list_delete_does_not_stall(own_process_server):
         assert len(lat) > 20
         assert lat[len(lat) * 9 // 10] < 0.005, "p90 PING latency %.1f ms" % (
             lat[len(lat) * 9 // 10] * 1000)
-        assert lat[-1] < 0.02, "worst PING latency %.1f ms" % (lat[-1] * 1000)
+        assert lat[-1] < 0.03, "worst PING latency %.1f ms" % (lat[-1] * 1000)
         t0 = time.monotonic()
         a.call("RPUSH", "big", "x")
         assert a.call(*cmd) in (b":1\r\n", b"+OK\r\n")
@@ -672,3 +676,60 @@ def test_clients_in_timeout_table(server):
     _wait(lambda: srv.clients_in_timeout_table == 0)
     for conn in (a, c):
         conn.close()
+
+
+def _parse_resp(data):
+    """Minimal RESP2 decoder for test assertions: (value, rest)."""
+    t, rest = data[:1], data[1:]
+    line, rest = rest.split(b"\r\n", 1)
+    if t == b"*":
+        n = int(line)
+        out = []
+        for _ in range(max(n, 0)):
+            v, rest = _parse_resp(rest)
+            out.append(v)
+        return out, rest
+    if t == b"$":
+        n = int(line)
+        if n < 0:
+            return None, rest
+        return rest[:n], rest[n + 2:]
+    if t == b":":
+        return int(line), rest
+    return line, rest
+
+
+def test_slowlog_entry_written_when_unblocked(twins):
+    # Redis's "SLOWLOG - Rewritten commands are logged as their original command":
+    # a blocked BLPOP is logged when served (after a SLOWLOG RESET inside the EXEC
+    # that served it), and a timed-out one is never logged.
+    r = twins.r
+    srv = twins.vserver
+    old = r.ref.call("CONFIG", "GET", "slowlog-log-slower-than")
+    r.call("CONFIG", "SET", "slowlog-log-slower-than", "0")
+    try:
+        a = twins()
+        a.send("BLPOP", "l", "0")
+        twins.wait_blocked(1)
+        r.call("MULTI")
+        r.call("LPUSH", "l", "foo")
+        assert r.ref.call("SLOWLOG", "RESET") == b"+QUEUED\r\n"
+        assert r.our.call("PING") == b"+QUEUED\r\n"   # (no SLOWLOG command here yet)
+        r.ref.call("EXEC")
+        r.our.call("EXEC")
+        a.read()
+        ref_log, _ = _parse_resp(r.ref.call("SLOWLOG", "GET", "128"))
+        assert [e[3] for e in ref_log][:1] == [[b"BLPOP", b"l", b"0"]]
+        ours = [e[3] for e in srv.slowlog]
+        assert ours[0] == [b"BLPOP", b"l", b"0"]
+        # Timed out: no entry.
+        r.ref.call("SLOWLOG", "RESET")
+        srv.slowlog.clear()
+        a.call("BLPOP", "l", "0.01")
+        ref_log, _ = _parse_resp(r.ref.call("SLOWLOG", "GET", "128"))
+        assert [b"BLPOP", b"l", b"0.01"] not in [e[3] for e in ref_log]
+        assert [b"BLPOP", b"l", b"0.01"] not in [e[3] for e in srv.slowlog]
+        assert [b"LPUSH", b"l", b"foo"] not in [e[3] for e in srv.slowlog]
+    finally:
+        r.ref.call("CONFIG", "SET", "slowlog-log-slower-than", _parse_resp(old)[0][1])
+        r.our.call("CONFIG", "SET", "slowlog-log-slower-than", _parse_resp(old)[0][1])

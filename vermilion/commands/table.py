@@ -378,7 +378,11 @@ def _after_call(c, cmd, argv, dt):
     if server.monitors and not (cmd.skip_monitor or cmd.admin):
         server.feed_monitors(c, argv)  # admin commands are never shown (call() in server.c)
     if dt > server.slowlog_threshold_ns and not cmd.skip_slowlog:
-        server.slowlog_add(c, argv, dt)
+        st = c.blocked
+        if st is None:
+            server.slowlog_add(c, argv, dt)
+        elif hasattr(st, "defer_slowlog"):
+            st.defer_slowlog(argv, dt)  # blocked.c: logged once it is unblocked
     if server.ready_keys:
         server.serve_blocked()
 

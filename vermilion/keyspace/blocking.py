@@ -90,6 +90,7 @@ _TWO = Fraction(2)
 _M63 = 1 << 63
 _M64 = 1 << 64
 _time = time.time
+_perf = time.perf_counter_ns
 
 # What strtold accepts (Redis parses the timeout as a long double): decimal or
 # hexadecimal floats, inf/infinity; no spaces, no NaN, no underscores.
@@ -102,7 +103,7 @@ _FLOAT_RE = re.compile(
 class BlockState:
     """What a blocked client waits for (``c.blocked``)."""
     __slots__ = ("db", "keys", "deadline", "serve", "timeout_reply", "timer", "cmd",
-                 "data")
+                 "data", "slowlog")
 
     def __init__(self, db, keys, deadline, serve, timeout_reply, cmd, data):
         self.db = db
@@ -113,6 +114,23 @@ class BlockState:
         self.timer = None
         self.cmd = cmd
         self.data = data
+        self.slowlog = None
+
+    def defer_slowlog(self, argv, call_ns):
+        """The dispatcher's slowlog entry for a command that blocked: written once it
+        is served or CLIENT UNBLOCKed (never on timeout), as Redis 7.0 does."""
+        self.slowlog = (argv, call_ns)
+
+
+def _account(c, st, serve_ns):
+    """updateStatsOnUnblock: command time and the deferred slowlog entry."""
+    server = c.server
+    if st.cmd is not None:
+        server.cmdstats[st.cmd.index][1] += serve_ns
+    if st.slowlog is not None:
+        argv, call_ns = st.slowlog
+        st.slowlog = None
+        server.slowlog_add(c, argv, call_ns + serve_ns)
 
 
 def _now_ms():
@@ -269,11 +287,12 @@ def _send(c, data):
         c.write_now(data)
 
 
-def unblock(c, reply):
+def unblock(c, reply, _serve_ns=0):
     """Unblock ``c`` with ``reply`` (a reply value or an ErrorReply) and resume it."""
     st = _release(c)
     if st is None:
         return False
+    _account(c, st, _serve_ns)
     if reply.__class__ is ErrorReply:
         c.server.count_error(str(reply))
         if st.cmd is not None:
@@ -288,6 +307,7 @@ def unblock(c, reply):
 def _timed_out(c, st):
     if c.blocked is st:
         st.timer = None
+        st.slowlog = None   # Redis 7.0 logs no slowlog entry for a timed-out command
         unblock(c, st.timeout_reply)
 
 
@@ -315,12 +335,13 @@ def signal_existing_keys(db):
 
 def _serve_one(server, c, st, key):
     """Try to serve blocked client ``c`` from ``key``; True if it was unblocked."""
+    t0 = _perf()
     try:
         r = st.serve(c, key)
     except CommandError as e:
         if c.propagate is not None:
             server.propagate_command(c, None)
-        unblock(c, ErrorReply(e.msg))
+        unblock(c, ErrorReply(e.msg), _perf() - t0)
         return True
     except Exception as e:  # a bug in a serve function: answer, never crash the caller
         server.log_exception("serving a blocked client")
@@ -334,6 +355,7 @@ def _serve_one(server, c, st, key):
         server.propagate_command(c, None)
     _release(c)
     _send(c, encode(r, c.resp))
+    _account(c, st, _perf() - t0)
     _resume_later(c)
     return True
 
