@@ -723,3 +723,30 @@ def test_random_keyspace_sequences(diff):
     finally:
         diff("SELECT", "0")
         diff("FLUSHALL")
+
+
+@pytest.mark.parametrize("script", [
+    [("RPUSH", "src", "x"), ("RENAME", "src", "dst")],
+    [("RPUSH", "src", "x"), ("COPY", "src", "dst")],
+    [("SELECT", "1"), ("RPUSH", "dst", "y"), ("MOVE", "dst", "0"), ("SELECT", "0")],
+    [("SELECT", "1"), ("RPUSH", "dst", "z"), ("SWAPDB", "0", "1"), ("SELECT", "0")],
+])
+def test_key_arriving_by_keyspace_command_wakes_blocked_client(diff, script):
+    needs("blpop", "rpush")
+    out = {}
+    try:
+        for name, conn in (("ref", diff.ref), ("our", diff.our)):
+            waiter = type(conn)("127.0.0.1", conn.sock.getpeername()[1])
+            try:
+                waiter.send_command("BLPOP", "dst", "5")
+                time.sleep(0.1)
+                replies = [conn.call(*cmd) for cmd in script]
+                replies.append(waiter.read_reply())
+                out[name] = replies
+            finally:
+                waiter.close()
+            conn.call("SELECT", "0")
+            conn.call("FLUSHALL")
+    finally:
+        diff("SELECT", "0")
+    assert out["our"] == out["ref"]
