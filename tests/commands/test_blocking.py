@@ -733,3 +733,18 @@ def test_slowlog_entry_written_when_unblocked(twins):
     finally:
         r.ref.call("CONFIG", "SET", "slowlog-log-slower-than", _parse_resp(old)[0][1])
         r.our.call("CONFIG", "SET", "slowlog-log-slower-than", _parse_resp(old)[0][1])
+
+
+def test_disconnect_all_blocked(server):
+    from vermilion.keyspace import blocking
+    srv = server.server
+    a, b = _conn(server), _conn(server)
+    a.send(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nk\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n")
+    _wait(lambda: srv.blocked_clients == 1)
+    server.loop.call_soon_threadsafe(blocking.disconnect_all_blocked, srv)
+    assert a.read_reply() == (b"-UNBLOCKED force unblock from blocking operation, instance "
+                              b"state changed (master -> replica?)\r\n")
+    assert a.is_closed()
+    assert srv.blocked_clients == 0 and srv.dbs[0].blocking == {}
+    assert b.call("PING") == b"+PONG\r\n"
+    b.close()

@@ -57,6 +57,10 @@ API for a blocking command (lists now; sorted sets and streams use the same)
 ``unblock_by_id(server, client_id, error)``
     CLIENT UNBLOCK: 1 if a blocked client was unblocked, else 0.
 
+``disconnect_all_blocked(server)``
+    REPLICAOF turning a master into a replica: every client blocked on keys gets
+    ``-UNBLOCKED force unblock ...`` and is disconnected.
+
 ``signal_existing_keys(db)``
     SWAPDB (Redis's scanDatabaseForReadyKeys): mark every key that has waiting
     clients and now exists as ready.
@@ -324,6 +328,20 @@ def unblock_by_id(server, client_id, error=False):
         if st.cmd is not None:
             server.cmdstats[st.cmd.index][3] += 1  # updateStatsOnUnblock(..., had_errors=1)
     return 1
+
+
+def disconnect_all_blocked(server):
+    """REPLICAOF (disconnectAllBlockedClients): clients blocked on keys get an
+    -UNBLOCKED error and are disconnected once it is written."""
+    msg = ("UNBLOCKED force unblock from blocking operation, instance state changed "
+           "(master -> replica?)")
+    for c in list(server.clients.values()):
+        if c.blocked.__class__ is BlockState:
+            _release(c)
+            c.pending = None
+            server.count_error(msg)
+            c.close_after_reply = True
+            _send(c, error_bytes(msg))
 
 
 def signal_existing_keys(db):
