@@ -36,6 +36,7 @@ a fake client. A truncated last command (power loss) is cut off when
 """
 import os
 import queue
+import signal
 import re
 import threading
 import time
@@ -789,7 +790,7 @@ class AOF:
             self._rewrite_failed()
             server.log_warning("Background AOF rewrite terminated with error")
         else:
-            if bysignal != 10:  # SIGUSR1: killed on purpose
+            if bysignal != signal.SIGUSR1:  # killed on purpose: not an error
                 self._rewrite_failed()
             server.log_warning("Background AOF rewrite terminated by signal %d" % bysignal)
         self._rewrite_cleanup(tmpfile)
@@ -800,6 +801,8 @@ class AOF:
 
     def _rewrite_cleanup(self, tmpfile):
         _unlink(tmpfile)
+        # aofRemoveTempFile: the child's own temp file, if it died while writing
+        _unlink(tmpfile.replace("temp-rewriteaof-bg-", "temp-rewriteaof-"))
         if self.state == AOF_WAIT_REWRITE:
             self.buf = []
             _unlink(self.path(_TEMP_PREFIX + self.filename + ".incr"))

@@ -5,8 +5,9 @@ Layout: ``<encoding u32 LE: 2, 4 or 8> <length u32 LE> <length values, LE signed
 from .errors import CorruptError
 
 
-def decode(blob):
-    """The integers of an intset, validated (sizes, ascending order, no duplicates)."""
+def decode(blob, deep=True):
+    """The integers of an intset, validated: sizes always, ascending order and no
+    duplicates when ``deep`` (Redis checks those only with sanitize-dump-payload yes)."""
     n = len(blob)
     if n < 8:
         raise CorruptError("Intset integrity check failed.")
@@ -17,6 +18,8 @@ def decode(blob):
     mv = memoryview(bytes(blob))[8:]
     vals = mv.cast({2: "h", 4: "i", 8: "q"}[enc]).tolist() if _LITTLE else [
         int.from_bytes(mv[i:i + enc], "little", signed=True) for i in range(0, n - 8, enc)]
+    if not deep:
+        return vals
     prev = None
     for v in vals:
         if prev is not None and v <= prev:

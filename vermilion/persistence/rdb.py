@@ -116,16 +116,17 @@ class RdbError(CorruptError):
 class Limits:
     """The configuration values that decide encodings (read once per save/load)."""
     __slots__ = ("hash_entries", "hash_value", "zset_entries", "zset_value",
-                 "intset_entries", "list_fill", "compress", "checksum")
+                 "intset_entries", "list_fill", "compress", "checksum", "deep")
 
     def __init__(self, config=None):
         if config is None:
-            self.hash_entries, self.hash_value = 128, 64
+            self.hash_entries, self.hash_value = 512, 64
             self.zset_entries, self.zset_value = 128, 64
             self.intset_entries = 512
             self.list_fill = -2
             self.compress = True
             self.checksum = True
+            self.deep = True
             return
         gi = config.get_int
         self.hash_entries = gi("hash-max-listpack-entries")
@@ -136,6 +137,9 @@ class Limits:
         self.list_fill = gi("list-max-listpack-size")
         self.compress = config.get("rdbcompression") == "yes"
         self.checksum = config.get("rdbchecksum") == "yes"
+        # sanitize-dump-payload: our decoders always check structure (they must build
+        # Python objects); "yes" adds the checks Redis only makes in deep mode.
+        self.deep = config.get("sanitize-dump-payload") == "yes"
 
 
 DEFAULT_LIMITS = Limits()
@@ -636,7 +640,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS):
                 raise RdbError("List ziplist integrity check failed.")
             return RList(items) if items else EMPTY
         if t == TYPE_SET_INTSET:
-            vals = intset.decode(blob)
+            vals = intset.decode(blob, limits.deep)
             s = RSet(b"%d" % v for v in vals)
             s.intset = len(s) <= limits.intset_entries
             return s
