@@ -258,7 +258,9 @@ def test_restore_old_ziplist_payloads(diff):
     diff("ZRANGE", "z", "0", "-1", "WITHSCORES")
     zm = zipmap.encode([(b"k1", b"v1"), (b"k2", b"v2" * 100)])
     diff("RESTORE", "hm", "0", _with_crc(b"\x09" + rdb.enc_raw_blob(zm, False) + b"\x09\x00"))
-    diff("HGETALL", "hm")
+    diff("HLEN", "hm")                 # a hashtable now (value > 64 bytes): order is Redis's
+    diff("HGET", "hm", "k1")
+    diff("HGET", "hm", "k2")
     diff("OBJECT", "ENCODING", "hm")
     ql = b"\x0e\x02" + b"".join(rdb.enc_raw_blob(ziplist.encode([b"p%d" % i, b"q"]), False)
                                  for i in range(2))
