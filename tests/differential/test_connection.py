@@ -494,8 +494,12 @@ def test_client_list_fields_of_others():
 
 def test_client_list_order_and_last_command():
     def scenario(port):
-        conns = [RawConn("127.0.0.1", port) for _ in range(4)]
+        conns = [RawConn("127.0.0.1", port) for _ in range(5)]
         conns[1].call("GET", "x")
+        conns[4].call("MULTI")
+        conns[4].call("SET", "x", "1")
+        conns[4].call("DEL", "x")
+        conns[4].call("EXEC")      # EXEC is the last command, not the queued ones
         conns[2].call("CLIENT", "SETNAME", "two")
         conns[3].call("NOSUCH")     # unknown: Redis records no command (cmd=NULL)
         conns[3].call("SET", "x")   # wrong arity: the command is still the last one
@@ -727,6 +731,22 @@ def test_pause_extends_and_upgrades():
     with fresh_pair() as ports:
         assert on_both(ports, scenario) == [b"+OK\r\n", b"+OK\r\n", b"", b"", b"$-1\r\n",
                                             b"+OK\r\n", True]
+
+
+def test_pause_timeout_overflow():
+    """now + timeout overflows in Redis: a pause that ends before it starts."""
+    def scenario(port):
+        admin = RawConn("127.0.0.1", port)
+        other = RawConn("127.0.0.1", port)
+        out = [admin.call("CLIENT", "PAUSE", "9223372036854775807", "WRITE")]
+        other.sock.settimeout(2)          # a paused SET would time out here
+        out.append(other.call("SET", "ovf", "1"))
+        out.append(other.call("DEL", "ovf"))
+        admin.close()
+        other.close()
+        return out
+    with fresh_pair() as ports:
+        assert on_both(ports, scenario) == [b"+OK\r\n", b"+OK\r\n", b":1\r\n"]
 
 
 def test_pause_keeps_expired_keys():

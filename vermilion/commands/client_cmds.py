@@ -154,7 +154,13 @@ def client_info(c, me=None, argv=None):
     if c.multi is not None:
         for _cmd, qargv in c.multi:
             multi_mem += sum(len(a) for a in qargv) + 8 * len(qargv)
-    pending_out = c.output_size()
+    unsent = 0                 # what the kernel did not take yet (Redis: write handler on)
+    if c.transport is not None:
+        try:
+            unsent = c.transport.get_write_buffer_size()
+        except Exception:
+            unsent = 0
+    pending_out = unsent + sum(len(b) for b in c.out)
     obl = min(pending_out, _REPLY_CHUNK)
     omem = pending_out - obl
     oll = (omem + _REPLY_CHUNK - 1) // _REPLY_CHUNK
@@ -165,7 +171,7 @@ def client_info(c, me=None, argv=None):
     idle = int(_monotonic() - c.last_interaction)
     t = c.tracking
     redir = getattr(t, "redirect", 0) if t is not None else -1
-    events = "rw" if pending_out and c.transport is not None else "r"
+    events = "rw" if unsent else "r"
     return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d "
             "psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d "
             "rbs=%d rbp=%d obl=%d oll=%d omem=%d tot-mem=%d events=%s cmd=%s user=%s "
@@ -411,6 +417,7 @@ PAUSE_OFF, PAUSE_WRITE, PAUSE_ALL = 0, 1, 2
 _MAY_REPLICATE = frozenset(("pfcount", "publish", "spublish", "eval", "evalsha", "fcall"))
 _SCRIPT_CMDS = frozenset(("eval", "evalsha", "fcall"))
 _KIND_NAMES = {PAUSE_OFF: None, PAUSE_WRITE: "write", PAUSE_ALL: "all"}
+_LLONG_MAX = (1 << 63) - 1
 
 
 class Postponed:
@@ -460,7 +467,8 @@ class ClientPause:
             server.set_special("client-pause", True)
             if server.loop is not None:
                 delay = (self.end - _time() * 1000) / 1000.0 + 0.001
-                self.timer = server.loop.call_later(max(delay, 0.0), self.update)
+                # a very long pause re-arms its timer once a day
+                self.timer = server.loop.call_later(min(max(delay, 0.0), 86400.0), self.update)
         else:
             server.set_special("client-pause", False)
             self.release()
@@ -578,6 +586,8 @@ def client_pause(c, argv):
     if ms < 0:
         raise CommandError("ERR timeout is negative")
     end = ms + int(_time() * 1000) if ms > 0 else 0
+    if end > _LLONG_MAX:
+        end -= 1 << 64   # Redis's mstime() + timeout overflows: the pause is already over
     c.server.client_pause.pause(end, kind)
     return OK
 

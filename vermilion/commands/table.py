@@ -481,6 +481,7 @@ def _process_command(c, argv):
         c.out.append(QUEUED)
         return None
     _call(c, cmd, argv)
+    c.cmd = cmd  # EXEC ran others: CLIENT LIST shows the command the client sent
     return None
 
 
