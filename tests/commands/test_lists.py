@@ -8,7 +8,7 @@ behaviours that are about Vermilion itself (encoding reporting, lazy freeing).
 import random
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from conftest import RawConn
 from vermilion.types.rlist import RList

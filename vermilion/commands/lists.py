@@ -16,6 +16,8 @@ gives. A new list key signals readiness through ``Database.add`` (Redis's dbAdd)
 LPUSH/RPUSH/LPOP/RPOP/LRANGE are benchmark hot paths: they are written out
 without shared helpers on their common branch.
 """
+from itertools import islice as _islice
+
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NO_SUCH_KEY, OUT_OF_RANGE, NOT_INT
 from ..keyspace import blocking
 from ..keyspace.db import NOTIFY_LIST, NOTIFY_GENERIC
@@ -503,21 +505,28 @@ def lpos(c, argv):
     if lst.__class__ is not RList:
         raise CommandError(WRONGTYPE)
     n = len(lst)
+    limit = min(maxlen, n) if maxlen else n
+    # Scan with the C-level index(): the deque itself from the head, or the first
+    # ``limit`` elements from the tail copied into a list.
+    seq = lst if forward else list(_islice(reversed(lst), limit))
+    find = seq.index
     out = []
     matches = 0
-    it = iter(lst) if forward else reversed(lst)
-    for index, x in enumerate(it):
-        if maxlen and index >= maxlen:
+    pos = 0
+    while pos < limit:
+        try:
+            index = find(ele, pos, limit)
+        except ValueError:
             break
-        if x == ele:
-            matches += 1
-            if matches >= rank:
-                mi = index if forward else n - index - 1
-                if count == -1:
-                    return mi
-                out.append(mi)
-                if count and _wrap64(matches - rank + 1) >= count:
-                    break
+        pos = index + 1
+        matches += 1
+        if matches >= rank:
+            mi = index if forward else n - index - 1
+            if count == -1:
+                return mi
+            out.append(mi)
+            if count and _wrap64(matches - rank + 1) >= count:
+                break
     if count == -1:
         return None
     return out
