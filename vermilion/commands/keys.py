@@ -18,6 +18,7 @@ from ..keyspace.db import NOTIFY_GENERIC
 from ..keyspace import lru
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import OK, Status
+from ..protocol.reader import parse_ll
 from ..util import parse_int
 from .. import glob
 from .hashes import get_long      # getRangeLongFromObjectOrReply
@@ -39,7 +40,9 @@ def type_name(v):
     cls = v.__class__
     t = _TYPE_CACHE.get(cls)
     if t is None:
-        t = getattr(cls, "type_name", None) or _TYPE_BY_CLASS_NAME.get(cls.__name__, "unknown")
+        t = getattr(cls, "type_name", None)
+        if not isinstance(t, str):
+            t = _TYPE_BY_CLASS_NAME.get(cls.__name__, "unknown")
         _TYPE_CACHE[cls] = t
     return t
 
@@ -436,7 +439,6 @@ def _is_int_string(v):
     """tryObjectEncoding's test: at most 20 bytes and a canonical 64-bit integer."""
     if len(v) > 20 or not v:
         return None
-    from ..protocol.reader import parse_ll
     return parse_ll(v)
 
 
