@@ -190,6 +190,14 @@ def test_lfu_frequency(server, r):
         db = srv.dbs[0]
         assert on_loop(server, lambda: lru.set_freq(db, b"k", 100))
         assert r.object("freq", "k") == 100
+        r.rename("k", "k2")                     # the object moves with its counter
+        assert r.object("freq", "k2") >= 100
+        r.move("k2", 1)
+        r.execute_command("SELECT", 1)
+        assert r.object("freq", "k2") >= 100
+        r.rename("k2", "k")
+        r.move("k", 0)
+        r.execute_command("SELECT", 0)
         with pytest.raises(redis.ResponseError, match="idle time not tracked"):
             r.object("idletime", "k")
     finally:

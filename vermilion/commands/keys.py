@@ -124,9 +124,11 @@ def _rename(c, argv, nx):
         if nx:
             return 0
         db.delete(dst)
+    field = db.lru.get(src)             # the object moves with its access clock
     db.pop_value(src)                   # the value moves: no lazyfree
     db.add(dst, v)
-    lru.copy_field(db, db, src, dst)
+    if field is not None:
+        db.lru[dst] = field
     if when != -1:
         db.set_expire(dst, when)
     db.notify(NOTIFY_GENERIC, "rename_from", src)

@@ -132,13 +132,6 @@ def set_freq(db, key, freq):
     return False
 
 
-def copy_field(src_db, dst_db, src_key, dst_key):
-    """RENAME/MOVE keep the object, hence its access field."""
-    field = src_db.lru.get(src_key)
-    if field is not None:
-        dst_db.lru[dst_key] = field
-
-
 # --------------------------------------------------------------- the clock
 def refresh(server):
     """Refresh the cached clocks and LFU parameters (called by the cron)."""
