@@ -33,15 +33,18 @@ def main(argv=None):
     try:
         config = config_from_argv(argv)
     except ConfigError as e:
+        if e.msg.startswith("Fatal error, can't open config file"):
+            import time
+            now = time.time()
+            sys.stdout.write("%d:C %s.%03d # %s\n" % (
+                os.getpid(), time.strftime("%d %b %Y %H:%M:%S", time.localtime(now)),
+                int(now * 1000) % 1000, e.msg))
+            return 1
         sys.stderr.write("\n*** FATAL CONFIG FILE ERROR (Redis %s) ***\n" % REDIS_VERSION)
-        if len(e.args) >= 4:
-            msg, name, args, lineno = e.args[:4]
-            if lineno:
-                sys.stderr.write("Reading the configuration file, at line %d\n" % lineno)
-            sys.stderr.write(">>> '%s'\n" % " ".join([name] + list(args)))
-            sys.stderr.write("%s\n" % msg)
-        else:
-            sys.stderr.write("%s\n" % e.args[0])
+        if e.line is not None:
+            sys.stderr.write("Reading the configuration file, at line %d\n" % e.lineno)
+            sys.stderr.write(">>> '%s'\n" % e.line)
+        sys.stderr.write("%s\n" % e.msg)
         return 1
     if config.get("daemonize") == "yes":
         sys.stderr.write("vermilion: daemonize yes is not supported; run it under a "

@@ -1,30 +1,1338 @@
-"""Server commands: INFO, CONFIG, COMMAND, DEBUG, SLOWLOG, ... (minimal core, being filled in)."""
-from ..errors import CommandError
-from ..protocol.encoder import OK, Raw
-from .table import command, COMMANDS
+"""Server commands: CONFIG, INFO, COMMAND, TIME, SHUTDOWN, ROLE, REPLICAOF, FAILOVER,
+LOLWUT, MODULE, and the minimal ACL / FUNCTION answers clients probe for.
+
+INFO reads the server's state where its owners keep it, so every feature only
+has to keep its own counters:
+
+* attributes of :class:`~vermilion.server.server.Server` (``stats_*``,
+  ``blocked_clients``, ``dirty``, ``lastsave``, ``lazyfree_pending`` ...);
+* ``server.info_persistence()`` (persistence/snapshot.py) for the Persistence
+  section, with Redis's idle values when it is absent;
+* ``server.pubsub.channels / patterns / shard``, ``server.tracking.clients /
+  table / prefixes``;
+* ``server.cmdstats`` through :func:`~vermilion.commands.table.stats_rows`, and
+  ``server.errorstats``.
+
+What only INFO needs (instantaneous ops/sec and kbps sampled by a cron hook
+every 100 ms like serverCron, network byte totals, peak memory) lives in a
+small :class:`ServerStats` attached as ``server.info_stats``.
+"""
+import os
+import platform
+import resource
+import sys
+import time
+
+from .. import REDIS_VERSION, __version__
+from ..errors import CommandError, SYNTAX, subcommand_syntax_error
+from ..protocol.encoder import OK, Map, Set, Status, Verbatim, NULL_ARRAY, Raw, encode
+from ..server.bootstrap import on_server_init
+from ..server.config import ConfigError, UINT_MAX
+from ..util import parse_int
+from . import table
+from .table import command, COMMANDS, ALL_COMMANDS
+
+
+def help_reply(argv0, lines):
+    """addReplyHelp: the header, the lines, and the HELP footer, as status replies."""
+    name = argv0.decode("utf-8", "replace").upper()
+    out = [Status("%s <subcommand> [<arg> [value] [opt] ...]. Subcommands are:" % name)]
+    out.extend(Status(x) for x in lines)
+    out.append(Status("HELP"))
+    out.append(Status("    Prints this help."))
+    return out
+
+
+def stringmatch(pattern, s, nocase=True):
+    from ..glob import match
+    return match(pattern, s, nocase)
+
+
+def _s(b):
+    return b.decode("utf-8", "surrogateescape")
+
+
+def _b(s):
+    return s.encode("utf-8", "surrogateescape")
+
+
+# ------------------------------------------------------------ stats kept for INFO
+STATS_SAMPLES = 16
+
+
+class ServerStats:
+    """What INFO reports and nothing else keeps: sampled rates, byte totals, peaks."""
+
+    def __init__(self, server):
+        self.server = server
+        self.net_in_closed = 0      # bytes read/written by clients that are gone
+        self.net_out_closed = 0
+        self.net_in_base = 0        # totals at the last CONFIG RESETSTAT
+        self.net_out_base = 0
+        self.peak_memory = 0
+        self.startup_memory = _rss()
+        self.rss = self.startup_memory
+        self.reset_samples()
+
+    def reset_samples(self):
+        now = time.monotonic()
+        # metric -> [samples, idx, last time, last reading]
+        self.metrics = {m: [[0] * STATS_SAMPLES, 0, now, self._reading(m)]
+                        for m in ("cmd", "in", "out")}
+
+    def _reading(self, metric):
+        if metric == "cmd":
+            return total_commands(self.server)
+        if metric == "in":
+            return self.net_in()
+        return self.net_out()
+
+    def net_in(self):
+        return (self.net_in_closed - self.net_in_base
+                + sum(c.tot_net_in for c in self.server.clients.values()))
+
+    def net_out(self):
+        return (self.net_out_closed - self.net_out_base
+                + sum(c.tot_net_out for c in self.server.clients.values()))
+
+    def client_gone(self, c):
+        self.net_in_closed += c.tot_net_in
+        self.net_out_closed += c.tot_net_out
+
+    def reset(self):
+        self.net_in_base = self.net_in() + self.net_in_base
+        self.net_out_base = self.net_out() + self.net_out_base
+        self.reset_samples()
+
+    def cron(self):
+        """Every 100 ms (serverCron's run_with_period(100)): sample the rates and RSS."""
+        now = time.monotonic()
+        m = self.metrics["cmd"]
+        if now - m[2] < 0.1:
+            return
+        for name, m in self.metrics.items():
+            reading = self._reading(name)
+            dt_ms = (now - m[2]) * 1000
+            m[0][m[1]] = int((reading - m[3]) * 1000 / dt_ms) if dt_ms > 0 else 0
+            m[1] = (m[1] + 1) % STATS_SAMPLES
+            m[2] = now
+            m[3] = reading
+        self.rss = _rss()
+        if self.rss > self.peak_memory:
+            self.peak_memory = self.rss
+
+    def instantaneous(self, metric):
+        return sum(self.metrics[metric][0]) // STATS_SAMPLES
+
+
+def _rss():
+    from ..persistence.rdb import used_memory_estimate
+    return used_memory_estimate()
+
+
+def total_commands(server):
+    return sum(st[0] for st in server.cmdstats)
+
+
+# ------------------------------------------------------------------ server setup
+@on_server_init
+def _init(server):
+    st = server.info_stats = ServerStats(server)
+    server.add_cron_hook(st.cron)
+    server.add_client_gone_hook(st.client_gone)
+    if not hasattr(server, "replid"):
+        server.replid = "%040x" % int.from_bytes(os.urandom(20), "big")
+        server.replid2 = "0" * 40
+        server.master_repl_offset = 0
+    cfg = server.config
+    cfg.process_owner = cfg.process_owner  # (set by __main__ for the real process)
+
+    def maxclients(value):
+        _adjust_open_files(server, int(value))
+        server.maxclients = int(value)
+
+    def tls_port(value):
+        if value != "0":
+            raise ConfigError("Unable to update TLS configuration. Check server logs.")
+
+    _chain(cfg, "maxclients", maxclients)
+    _chain(cfg, "tls-port", tls_port)
+
+
+def _chain(cfg, name, fn):
+    """Add ``fn`` after any hook already registered for ``name``."""
+    prev = cfg.hooks.get(name)
+    if prev is None:
+        cfg.hooks[name] = fn
+        return
+
+    def both(value):
+        prev(value)
+        fn(value)
+    cfg.hooks[name] = both
+
+
+def _adjust_open_files(server, maxclients):
+    """adjustOpenFilesLimit: raise RLIMIT_NOFILE to fit maxclients + 32 reserved fds."""
+    need = maxclients + 32
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (OSError, ValueError):
+        return
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return
+    target = need if hard == resource.RLIM_INFINITY else min(need, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    except (OSError, ValueError):
+        pass
+    if soft < need:
+        raise ConfigError("The operating system is not able to handle the specified number "
+                          "of clients, try with %d" % max(1, soft - 32))
+
+
+# ======================================================================== CONFIG
+_CONFIG_HELP = [
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
+]
+
+
+@command("config|help")
+def config_help(c, argv):
+    return help_reply(argv[0], _CONFIG_HELP)
 
 
 @command("config|get")
 def config_get(c, argv):
-    import fnmatch
-    out = []
+    from ..server.config import LOOKUP, HIDDEN
     cfg = c.server.config
-    seen = set()
-    for pat in argv[2:]:
-        p = pat.decode().lower()
-        for name in cfg.names():
-            if name not in seen and fnmatch.fnmatchcase(name, p):
-                seen.add(name)
-                out.append(name.encode())
-                out.append(cfg.get(name).encode())
+    matches = {}   # lower-case name -> (name as replied, primary name)
+    for arg in argv[2:]:
+        name = _s(arg)
+        if not any(ch in name for ch in "[*?"):
+            low = name.lower()
+            if low in matches:
+                continue
+            p = LOOKUP.get(low)
+            if p is not None:
+                matches[low] = (name, p.name)
+            continue
+        for n, p in LOOKUP.items():
+            if p.flags & HIDDEN or n in matches:
+                continue
+            if stringmatch(arg, n.encode()):
+                matches[n] = (n, p.name)
+    out = Map()
+    values = cfg.values
+    for shown, primary in matches.values():
+        out.append(_b(shown))
+        out.append(_b(values[primary]))
     return out
+
+
+@command("config|set")
+def config_set(c, argv):
+    from ..server.config import LOOKUP, SENSITIVE
+    if len(argv) % 2:
+        raise CommandError(SYNTAX)
+    pairs = [(_s(argv[i]), _s(argv[i + 1])) for i in range(2, len(argv), 2)]
+    # Redact sensitive values from the slowlog / MONITOR (redactClientCommandArgument).
+    for i in range(2, len(argv), 2):
+        p = LOOKUP.get(_s(argv[i]).lower())
+        if p is not None and p.flags & SENSITIVE:
+            argv[i + 1] = b"(redacted)"
+    server = c.server
+    try:
+        server.config.set_many(pairs, protected_ok=_protected_ok(c))
+    except ConfigError as e:
+        msg = e.msg
+        if not msg.startswith("LOADING"):
+            msg = "ERR " + msg
+        raise CommandError(msg)
+    return OK
+
+
+def _protected_ok(c):
+    v = c.server.config.get("enable-protected-configs")
+    if v == "yes":
+        return True
+    if v == "local":
+        return c.is_unix or c.addr.startswith("127.") or c.addr.startswith("::1") \
+            or c.addr.startswith("[::1]")
+    return False
+
+
+@command("config|resetstat")
+def config_resetstat(c, argv):
+    reset_stats(c.server)
+    return OK
+
+
+def reset_stats(server):
+    """resetServerStats + resetCommandTableStats + resetErrorTableStats."""
+    for st in server.cmdstats:
+        st[0] = st[1] = st[2] = st[3] = 0
+    server.errorstats.clear()
+    for name in ("stats_expired_keys", "stats_evicted_keys", "stats_connections",
+                 "stats_rejected_conn", "stats_keyspace_hits", "stats_keyspace_misses",
+                 "stats_total_error_replies", "stats_unexpected_error_replies",
+                 "lazyfreed_objects", "rdb_saves", "stat_total_forks", "stat_fork_time",
+                 "stats_evicted_clients", "stats_expired_time_cap_reached_count",
+                 "stats_dump_payload_sanitizations"):
+        if hasattr(server, name):
+            setattr(server, name, 0)
+    server.stats_expired_stale_perc = 0.0
+    latency = getattr(server, "latency", None)
+    if latency is not None and hasattr(latency, "reset_histograms"):
+        latency.reset_histograms()
+    server.info_stats.reset()
+    for fn in getattr(server, "resetstat_hooks", ()):
+        fn()
+
+
+@command("config|rewrite")
+def config_rewrite(c, argv):
+    server = c.server
+    cfg = server.config
+    if not cfg.config_file:
+        raise CommandError("ERR The server is running without a config file")
+    try:
+        cfg.rewrite()
+    except OSError as e:
+        server.log_warning("CONFIG REWRITE failed: %s" % e.strerror)
+        raise CommandError("ERR Rewriting config file: %s" % e.strerror)
+    server.log_warning("CONFIG REWRITE executed with success.")
+    return OK
+
+
+# ========================================================================= INFO
+DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication",
+                    "cpu", "module_list", "errorstats", "cluster", "keyspace")
 
 
 @command("info")
 def info(c, argv):
-    from .. import REDIS_VERSION, __version__
-    s = c.server
-    lines = ["# Server", "redis_version:%s" % REDIS_VERSION, "vermilion_version:%s" % __version__,
-             "redis_mode:standalone", "arch_bits:64", "tcp_port:%d" % s.port, "",
-             "# Cluster", "cluster_enabled:0", ""]
-    return ("\r\n".join(lines)).encode()
+    sections = set()
+    all_sections = everything = False
+    if len(argv) == 1:
+        sections.update(DEFAULT_SECTIONS)
+    for a in argv[1:]:
+        s = _s(a).lower()
+        if s == "default":
+            sections.update(DEFAULT_SECTIONS)
+        elif s == "all":
+            all_sections = True
+        elif s == "everything":
+            all_sections = everything = True
+        else:
+            sections.add(s)
+    text = info_string(c.server, sections, all_sections)
+    return Verbatim(_b(text))
+
+
+def info_string(server, sections, all_sections=False):
+    """genRedisInfoString: the sections asked for, in Redis's order."""
+    out = []
+    for name, fn in _SECTIONS:
+        if all_sections or name in sections or (name == "modules" and "module_list" in sections):
+            if out:
+                out.append("")
+            out.extend(fn(server))
+    return "".join(line + "\r\n" for line in out)
+
+
+def bytes_to_human(n):
+    """bytesToHuman: 100B, 1.50K, 2.00M ..."""
+    if n < 1024:
+        return "%dB" % n
+    for unit, power in (("K", 1), ("M", 2), ("G", 3), ("T", 4), ("P", 5)):
+        if n < 1024 ** (power + 1):
+            return "%.2f%s" % (n / 1024 ** power, unit)
+    return "%dB" % n
+
+
+def _safe(name):
+    for ch in "#:\n\r":
+        name = name.replace(ch, "_")
+    return name
+
+
+_UNAME = None
+
+
+def _info_server(server):
+    global _UNAME
+    if _UNAME is None:
+        u = platform.uname()
+        _UNAME = "%s %s %s" % (u.system, u.release, u.machine)
+    cfg = server.config
+    now = time.time()
+    uptime = int(now - server.start_time)
+    mplex = {"linux": "epoll", "darwin": "kqueue"}.get(sys.platform[:6].rstrip("0123456789"),
+                                                       "select")
+    return [
+        "# Server",
+        "redis_version:%s" % REDIS_VERSION,
+        "redis_git_sha1:00000000",
+        "redis_git_dirty:0",
+        "redis_build_id:%s" % _build_id(),
+        "redis_mode:standalone",
+        "os:%s" % _UNAME,
+        "arch_bits:%d" % (64 if sys.maxsize > 2 ** 32 else 32),
+        "monotonic_clock:POSIX clock_gettime",
+        "multiplexing_api:%s" % mplex,
+        "atomicvar_api:c11-builtin",
+        "gcc_version:0.0.0",
+        "process_id:%d" % os.getpid(),
+        "process_supervised:no",
+        "run_id:%s" % server.run_id,
+        "tcp_port:%d" % server.port,
+        "server_time_usec:%d" % int(now * 1000000),
+        "uptime_in_seconds:%d" % uptime,
+        "uptime_in_days:%d" % (uptime // 86400),
+        "hz:%d" % server.hz,
+        "configured_hz:%s" % cfg.get("hz"),
+        "lru_clock:%d" % (int(now) & 0xFFFFFF),
+        "executable:%s" % os.path.abspath(sys.argv[0] if cfg.process_owner else sys.executable),
+        "config_file:%s" % (cfg.config_file or ""),
+        "io_threads_active:0",
+        "vermilion_version:%s" % __version__,
+    ]
+
+
+def _build_id():
+    import zlib
+    return "%016x" % (zlib.crc32(_b(__version__)) << 32 | zlib.crc32(_b(sys.version)))
+
+
+def _info_clients(server):
+    clients = server.clients.values()
+    max_in = max_out = 0
+    for c in clients:
+        try:
+            n = c.reader.pending()
+        except Exception:
+            n = 0
+        if n > max_in:
+            max_in = n
+        if c.out:
+            n = sum(len(b) for b in c.out)
+            if n > max_out:
+                max_out = n
+    tracking = getattr(server, "tracking", None)
+    return [
+        "# Clients",
+        "connected_clients:%d" % len(server.clients),
+        "cluster_connections:0",
+        "maxclients:%d" % server.maxclients,
+        "client_recent_max_input_buffer:%d" % max_in,
+        "client_recent_max_output_buffer:%d" % max_out,
+        "blocked_clients:%d" % server.blocked_clients,
+        "tracking_clients:%d" % (getattr(tracking, "clients", 0) if tracking else 0),
+        "clients_in_timeout_table:%d" % sum(
+            1 for c in clients if c.blocked is not None
+            and getattr(c.blocked, "deadline", None)),
+    ]
+
+
+def memory_overview(server):
+    """The numbers INFO memory and MEMORY STATS share (Python has no allocator
+    statistics: used memory is the process's resident set)."""
+    st = server.info_stats
+    rss = _rss()
+    st.rss = rss
+    if rss > st.peak_memory:
+        st.peak_memory = rss
+    used = rss
+    startup = min(st.startup_memory, used)
+    clients_normal = 0
+    for c in server.clients.values():
+        clients_normal += sum(len(b) for b in c.out)
+        try:
+            clients_normal += c.reader.pending()
+        except Exception:
+            pass
+    aof = getattr(server, "aof", None)
+    aof_buf = 0
+    if aof is not None:
+        aof_buf = len(getattr(aof, "buf", b"") or b"")
+    overhead = startup + clients_normal + aof_buf
+    dataset = max(0, used - overhead)
+    net = used - startup
+    keys = sum(len(db.data) for db in server.dbs)
+    return {
+        "used": used, "rss": rss, "peak": st.peak_memory, "startup": startup,
+        "overhead": overhead, "dataset": dataset, "clients_normal": clients_normal,
+        "aof_buffer": aof_buf, "keys": keys,
+        "dataset_perc": dataset * 100.0 / net if net > 0 else 0.0,
+        "peak_perc": used * 100.0 / st.peak_memory if st.peak_memory else 100.0,
+        "bytes_per_key": (net // keys) if keys else 0,
+    }
+
+
+def _total_system_memory():
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        return 0
+
+
+def _info_memory(server):
+    m = memory_overview(server)
+    cfg = server.config
+    maxmemory = cfg.get_number("maxmemory")
+    total_sys = _total_system_memory()
+    scripts = getattr(server, "scripts", None) or {}
+    libs = getattr(server, "function_libraries", None) or {}
+    nfuncs = 0
+    for lib in libs.values() if hasattr(libs, "values") else ():
+        nfuncs += len(getattr(lib, "functions", ()) or ())
+    lua = 32768 if scripts or getattr(server, "lua", None) is not None else 0
+    return [
+        "# Memory",
+        "used_memory:%d" % m["used"],
+        "used_memory_human:%s" % bytes_to_human(m["used"]),
+        "used_memory_rss:%d" % m["rss"],
+        "used_memory_rss_human:%s" % bytes_to_human(m["rss"]),
+        "used_memory_peak:%d" % m["peak"],
+        "used_memory_peak_human:%s" % bytes_to_human(m["peak"]),
+        "used_memory_peak_perc:%.2f%%" % m["peak_perc"],
+        "used_memory_overhead:%d" % m["overhead"],
+        "used_memory_startup:%d" % m["startup"],
+        "used_memory_dataset:%d" % m["dataset"],
+        "used_memory_dataset_perc:%.2f%%" % m["dataset_perc"],
+        "allocator_allocated:%d" % m["used"],
+        "allocator_active:%d" % m["rss"],
+        "allocator_resident:%d" % m["rss"],
+        "total_system_memory:%d" % total_sys,
+        "total_system_memory_human:%s" % bytes_to_human(total_sys),
+        "used_memory_lua:%d" % lua,
+        "used_memory_vm_eval:%d" % lua,
+        "used_memory_lua_human:%s" % bytes_to_human(lua),
+        "used_memory_scripts_eval:0",
+        "number_of_cached_scripts:%d" % len(scripts),
+        "number_of_functions:%d" % nfuncs,
+        "number_of_libraries:%d" % len(libs),
+        "used_memory_vm_functions:0",
+        "used_memory_vm_total:%d" % lua,
+        "used_memory_vm_total_human:%s" % bytes_to_human(lua),
+        "used_memory_functions:0",
+        "used_memory_scripts:0",
+        "used_memory_scripts_human:0B",
+        "maxmemory:%d" % maxmemory,
+        "maxmemory_human:%s" % bytes_to_human(maxmemory),
+        "maxmemory_policy:%s" % cfg.get("maxmemory-policy"),
+        "allocator_frag_ratio:1.00",
+        "allocator_frag_bytes:0",
+        "allocator_rss_ratio:1.00",
+        "allocator_rss_bytes:0",
+        "rss_overhead_ratio:1.00",
+        "rss_overhead_bytes:0",
+        "mem_fragmentation_ratio:%.2f" % (m["rss"] / m["used"] if m["used"] else 0.0),
+        "mem_fragmentation_bytes:%d" % (m["rss"] - m["used"]),
+        "mem_not_counted_for_evict:%d" % m["aof_buffer"],
+        "mem_replication_backlog:0",
+        "mem_total_replication_buffers:0",
+        "mem_clients_slaves:0",
+        "mem_clients_normal:%d" % m["clients_normal"],
+        "mem_cluster_links:0",
+        "mem_aof_buffer:%d" % m["aof_buffer"],
+        "mem_allocator:pymalloc",
+        "active_defrag_running:0",
+        "lazyfree_pending_objects:%d" % server.lazyfree_pending,
+        "lazyfreed_objects:%d" % server.lazyfreed_objects,
+    ]
+
+
+def _info_persistence(server):
+    fn = getattr(server, "info_persistence", None)   # persistence/snapshot.py
+    return ["# Persistence"] + (list(fn()) if fn is not None else ["loading:0"])
+
+
+def _info_stats(server):
+    st = server.info_stats
+    g = lambda name, default=0: getattr(server, name, default)  # noqa: E731
+    ps = getattr(server, "pubsub", None)
+    tracking = getattr(server, "tracking", None)
+    tracking_keys = len(getattr(tracking, "table", ())) if tracking else 0
+    tracking_items = 0
+    if tracking_keys:
+        tracking_items = sum(len(v) for v in tracking.table.values())
+    tracking_prefixes = len(getattr(tracking, "prefixes", ())) if tracking else 0
+    net_in = st.net_in()
+    net_out = st.net_out()
+    return [
+        "# Stats",
+        "total_connections_received:%d" % server.stats_connections,
+        "total_commands_processed:%d" % total_commands(server),
+        "instantaneous_ops_per_sec:%d" % st.instantaneous("cmd"),
+        "total_net_input_bytes:%d" % net_in,
+        "total_net_output_bytes:%d" % net_out,
+        "total_net_repl_input_bytes:0",
+        "total_net_repl_output_bytes:0",
+        "instantaneous_input_kbps:%.2f" % (st.instantaneous("in") / 1024),
+        "instantaneous_output_kbps:%.2f" % (st.instantaneous("out") / 1024),
+        "instantaneous_input_repl_kbps:0.00",
+        "instantaneous_output_repl_kbps:0.00",
+        "rejected_connections:%d" % server.stats_rejected_conn,
+        "sync_full:0",
+        "sync_partial_ok:0",
+        "sync_partial_err:0",
+        "expired_keys:%d" % server.stats_expired_keys,
+        "expired_stale_perc:%.2f" % (server.stats_expired_stale_perc * 100),
+        "expired_time_cap_reached_count:%d" % g("stats_expired_time_cap_reached_count"),
+        "expire_cycle_cpu_milliseconds:%d" % g("stats_expire_cycle_time_used_ms"),
+        "evicted_keys:%d" % server.stats_evicted_keys,
+        "evicted_clients:%d" % g("stats_evicted_clients"),
+        "total_eviction_exceeded_time:%d" % g("stats_total_eviction_exceeded_time"),
+        "current_eviction_exceeded_time:0",
+        "keyspace_hits:%d" % server.stats_keyspace_hits,
+        "keyspace_misses:%d" % server.stats_keyspace_misses,
+        "pubsub_channels:%d" % (len(ps.channels) if ps is not None else 0),
+        "pubsub_patterns:%d" % (len(ps.patterns) if ps is not None else 0),
+        "pubsubshard_channels:%d" % (len(ps.shard) if ps is not None else 0),
+        "latest_fork_usec:%d" % g("stat_fork_time"),
+        "total_forks:%d" % g("stat_total_forks"),
+        "migrate_cached_sockets:0",
+        "slave_expires_tracked_keys:0",
+        "active_defrag_hits:0",
+        "active_defrag_misses:0",
+        "active_defrag_key_hits:0",
+        "active_defrag_key_misses:0",
+        "total_active_defrag_time:0",
+        "current_active_defrag_time:0",
+        "tracking_total_keys:%d" % tracking_keys,
+        "tracking_total_items:%d" % tracking_items,
+        "tracking_total_prefixes:%d" % tracking_prefixes,
+        "unexpected_error_replies:%d" % server.stats_unexpected_error_replies,
+        "total_error_replies:%d" % server.stats_total_error_replies,
+        "dump_payload_sanitizations:%d" % g("stats_dump_payload_sanitizations"),
+        "total_reads_processed:%d" % g("stats_total_reads_processed"),
+        "total_writes_processed:%d" % g("stats_total_writes_processed"),
+        "io_threaded_reads_processed:0",
+        "io_threaded_writes_processed:0",
+        "reply_buffer_shrinks:0",
+        "reply_buffer_expands:0",
+    ]
+
+
+def _info_replication(server):
+    cfg = server.config
+    lines = ["# Replication", "role:master", "connected_slaves:0"]
+    if cfg.get_int("min-replicas-to-write") and cfg.get_int("min-replicas-max-lag"):
+        lines.append("min_slaves_good_slaves:0")
+    lines += [
+        "master_failover_state:no-failover",
+        "master_replid:%s" % server.replid,
+        "master_replid2:%s" % server.replid2,
+        "master_repl_offset:%d" % server.master_repl_offset,
+        "second_repl_offset:-1",
+        "repl_backlog_active:0",
+        "repl_backlog_size:%d" % cfg.get_number("repl-backlog-size"),
+        "repl_backlog_first_byte_offset:0",
+        "repl_backlog_histlen:0",
+    ]
+    return lines
+
+
+def _tv(seconds):
+    sec = int(seconds)
+    return "%d.%06d" % (sec, int(round((seconds - sec) * 1000000)))
+
+
+def _info_cpu(server):
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = [
+        "# CPU",
+        "used_cpu_sys:%s" % _tv(me.ru_stime),
+        "used_cpu_user:%s" % _tv(me.ru_utime),
+        "used_cpu_sys_children:%s" % _tv(ch.ru_stime),
+        "used_cpu_user_children:%s" % _tv(ch.ru_utime),
+    ]
+    thread = getattr(resource, "RUSAGE_THREAD", None)
+    if thread is not None:
+        th = resource.getrusage(thread)
+        lines += ["used_cpu_sys_main_thread:%s" % _tv(th.ru_stime),
+                  "used_cpu_user_main_thread:%s" % _tv(th.ru_utime)]
+    return lines
+
+
+def _info_modules(server):
+    return ["# Modules"]
+
+
+def _info_commandstats(server):
+    lines = ["# Commandstats"]
+    for name, calls, usec, rejected, failed in table.stats_rows(server):
+        lines.append("cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,"
+                     "failed_calls=%d" % (_safe(name), calls, usec,
+                                          (usec / calls) if calls else 0.0, rejected, failed))
+    return lines
+
+
+def _info_errorstats(server):
+    lines = ["# Errorstats"]
+    for name in sorted(server.errorstats, key=_b):
+        lines.append("errorstat_%s:count=%d" % (_safe(name), server.errorstats[name]))
+    return lines
+
+
+def _info_latencystats(server):
+    lines = ["# Latencystats"]
+    latency = getattr(server, "latency", None)
+    if latency is not None and server.config.get("latency-tracking") == "yes":
+        lines.extend(latency.info_lines())
+    return lines
+
+
+def _info_cluster(server):
+    return ["# Cluster", "cluster_enabled:0"]
+
+
+def _info_keyspace(server):
+    lines = ["# Keyspace"]
+    for db in server.dbs:
+        keys = len(db.data)
+        expires = len(db.expires)
+        if keys or expires:
+            lines.append("db%d:keys=%d,expires=%d,avg_ttl=%d" % (db.id, keys, expires,
+                                                                  db.avg_ttl))
+    return lines
+
+
+_SECTIONS = (
+    ("server", _info_server), ("clients", _info_clients), ("memory", _info_memory),
+    ("persistence", _info_persistence), ("stats", _info_stats),
+    ("replication", _info_replication), ("cpu", _info_cpu), ("modules", _info_modules),
+    ("commandstats", _info_commandstats), ("errorstats", _info_errorstats),
+    ("latencystats", _info_latencystats), ("cluster", _info_cluster),
+    ("keyspace", _info_keyspace),
+)
+
+
+# ====================================================================== COMMAND
+_COMMAND_HELP = [
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+]
+
+
+def lookup_fullname(name):
+    """lookupCommandBySds: 'get' or 'config|get' (case-insensitive) -> Command or None."""
+    parts = name.lower().split(b"|")
+    if len(parts) > 2:
+        return None
+    cmd = COMMANDS.get(parts[0])
+    if cmd is None or len(parts) == 1:
+        return cmd
+    if cmd.subcommands is None:
+        return None
+    return cmd.subcommands.get(parts[1])
+
+
+@command("command")
+def command_(c, argv):
+    return [cmd.info_reply(c.resp) for cmd in list(COMMANDS.values())]
+
+
+@command("command|help")
+def command_help(c, argv):
+    return help_reply(argv[0], _COMMAND_HELP)
+
+
+@command("command|count")
+def command_count(c, argv):
+    return len(COMMANDS)
+
+
+@command("command|info")
+def command_info(c, argv):
+    if len(argv) == 2:
+        return [cmd.info_reply(c.resp) for cmd in list(COMMANDS.values())]
+    out = []
+    for name in argv[2:]:
+        cmd = lookup_fullname(name)
+        out.append(cmd.info_reply(c.resp) if cmd is not None else None)
+    return out
+
+
+_DOCS_CACHE = {}
+
+
+def docs_reply(cmd, resp):
+    """COMMAND DOCS's map for one command (sub-commands: the implemented ones only)."""
+    key = (cmd.fullname, resp)
+    r = _DOCS_CACHE.get(key)
+    if r is None:
+        d = cmd.docs
+        items = list(d["%"]) if d else ["group", "generic"]
+        out = Map()
+        for k, v in zip(items[0::2], items[1::2]):
+            if k == "subcommands":
+                if not cmd.subcommands:
+                    continue
+                subs = Map()
+                for sub in cmd.subcommands.values():
+                    subs.append(sub.fullname.encode())
+                    subs.append(docs_reply(sub, resp))
+                out.append(b"subcommands")
+                out.append(subs)
+                continue
+            out.append(k.encode())
+            out.append(Raw(encode(table.from_json(v), resp)))
+        r = _DOCS_CACHE[key] = Raw(encode(out, resp))
+    return r
+
+
+@command("command|docs")
+def command_docs(c, argv):
+    out = Map()
+    if len(argv) == 2:
+        cmds = list(COMMANDS.values())
+    else:
+        cmds = [lookup_fullname(n) for n in argv[2:]]
+    for cmd in cmds:
+        if cmd is None:
+            continue
+        out.append(cmd.fullname.encode())
+        out.append(docs_reply(cmd, c.resp))
+    return out
+
+
+@command("command|list")
+def command_list(c, argv):
+    filt = None
+    i = 2
+    n = len(argv)
+    while i < n:
+        if argv[i].lower() == b"filterby" and n - 1 - i == 2:
+            kind = argv[i + 1].lower()
+            if kind not in (b"module", b"aclcat", b"pattern"):
+                raise CommandError(SYNTAX)
+            filt = (kind, argv[i + 2])
+            i += 3
+        else:
+            raise CommandError(SYNTAX)
+    out = []
+    for cmd in list(COMMANDS.values()):
+        for x in [cmd] + list((cmd.subcommands or {}).values()):
+            if filt is None or _list_filter_keeps(x, filt):
+                out.append(x.fullname.encode())
+    return out
+
+
+def _list_filter_keeps(cmd, filt):
+    kind, arg = filt
+    if kind == b"module":
+        return False
+    if kind == b"aclcat":
+        return ("@" + _s(arg).lower()) in cmd.acl
+    return stringmatch(arg, cmd.fullname.encode())
+
+
+# ---- COMMAND GETKEYS: Redis's key-spec walk (db.c getKeysUsingKeySpecs) and the
+# ---- native getkeys procedures of the commands whose specs are not enough.
+_FLAG_ORDER = ("RO", "RW", "OW", "RM", "access", "update", "insert", "delete", "not_key",
+               "incomplete", "variable_flags")
+
+
+def _kv(tagged):
+    items = tagged["%"]
+    return dict(zip(items[0::2], items[1::2]))
+
+
+def _spec_list(cmd):
+    ks = cmd.key_specs
+    specs = ks["~"] if isinstance(ks, dict) else ks
+    out = []
+    for s in specs:
+        d = _kv(s)
+        flags = frozenset(f["+"] for f in d["flags"]["~"])
+        bs = _kv(d["begin_search"])
+        fk = _kv(d["find_keys"])
+        out.append((flags, bs["type"], _kv(bs["spec"]), fk["type"], _kv(fk["spec"])))
+    return out
+
+
+def _atoi(b):
+    s = b.lstrip(b" \t\n\r\f\v")
+    i = 0
+    if s[:1] in (b"+", b"-"):
+        i = 1
+    j = i
+    while j < len(s) and 48 <= s[j] <= 57:
+        j += 1
+    if j == i:
+        return 0
+    v = int(s[:j])
+    return (v + 2 ** 31) % 2 ** 32 - 2 ** 31
+
+
+def _keys_by_specs(cmd, specs, argv):
+    """(pos, flags) pairs, or None when a spec is invalid/incomplete for this argv."""
+    argc = len(argv)
+    out = []
+    for flags, bstype, bs, fktype, fk in specs:
+        if "not_key" in flags:
+            continue
+        first = 0
+        if bstype == "index":
+            first = bs["index"]
+        elif bstype == "keyword":
+            startfrom = bs["startfrom"]
+            kw = bs["keyword"].encode().lower()
+            start = startfrom if startfrom > 0 else argc + startfrom
+            end = argc - 1 if startfrom > 0 else 1
+            i = start
+            while i != end:
+                if i >= argc or i < 1:
+                    break
+                if argv[i].lower() == kw:
+                    first = i + 1
+                    break
+                i = i + 1 if start <= end else i - 1
+            if not first:
+                continue
+        else:
+            return None
+        if fktype == "range":
+            step = fk["keystep"]
+            if fk["lastkey"] >= 0:
+                last = first + fk["lastkey"]
+            elif not fk["limit"]:
+                last = argc + fk["lastkey"]
+            else:
+                last = first + ((argc - first) // fk["limit"] + fk["lastkey"])
+        elif fktype == "keynum":
+            step = fk["keystep"]
+            if fk["keynumidx"] >= argc or first + fk["keynumidx"] >= argc:
+                return None
+            try:
+                numkeys = parse_int(argv[first + fk["keynumidx"]])
+            except CommandError:
+                return None
+            if numkeys < 0:
+                return None
+            first += fk["firstkey"]
+            last = first + numkeys - 1
+        else:
+            return None
+        if last >= argc or last < first or first >= argc:
+            return None
+        for i in range(first, last + 1, step):
+            out.append((i, flags))
+        if "incomplete" in flags:
+            return None
+    return out
+
+
+def _generic(store, numidx, first, step):
+    def proc(argv):
+        argc = len(argv)
+        num = _atoi(argv[numidx]) if numidx < argc else 0
+        if num < 1 or num > (argc - first) // step:
+            return []
+        out = [(first + i * step, frozenset()) for i in range(num)]
+        if store:
+            out.append((store, frozenset()))
+        return out
+    return proc
+
+
+_RO_ACCESS = frozenset(("RO", "access"))
+_RW_ACCESS_UPDATE = frozenset(("RW", "access", "update"))
+
+
+def _sort_keys(argv):
+    out = [(1, _RO_ACCESS)]
+    store = None
+    i = 2
+    skips = {b"limit": 2, b"get": 1, b"by": 1}
+    while i < len(argv):
+        a = argv[i].lower()
+        if a in skips:
+            i += skips[a]
+        elif a == b"store" and i + 1 < len(argv):
+            store = i + 1
+        i += 1
+    if store is not None:
+        out.append((store, frozenset(("OW", "update"))))
+    return out
+
+
+def _migrate_keys(argv):
+    argc = len(argv)
+    first, num = 3, 1
+    if argc > 6:
+        skips = {b"copy": 0, b"replace": 0, b"auth": 1, b"auth2": 2}
+        i = 6
+        while i < argc:
+            a = argv[i].lower()
+            if a == b"keys":
+                if argv[3]:
+                    num = 0
+                else:
+                    first = i + 1
+                    num = argc - first
+                break
+            i += skips.get(a, 0) + 1
+    flags = frozenset(("RW", "access", "delete"))
+    return [(first + i, flags) for i in range(num)]
+
+
+def _georadius_keys(argv):
+    stored = None
+    i = 5
+    while i < len(argv):
+        if argv[i].lower() in (b"store", b"storedist") and i + 1 < len(argv):
+            stored = i + 1
+            i += 1
+        i += 1
+    out = [(1, frozenset())]
+    if stored is not None:
+        out.append((stored, frozenset()))
+    return out
+
+
+def _xread_keys(argv):
+    streams = -1
+    i = 1
+    while i < len(argv):
+        a = argv[i].lower()
+        if a in (b"block", b"count"):
+            i += 1
+        elif a == b"group":
+            i += 2
+        elif a == b"noack":
+            pass
+        elif a == b"streams":
+            streams = i
+            break
+        else:
+            break
+        i += 1
+    num = len(argv) - streams - 1 if streams != -1 else 0
+    if streams == -1 or num == 0 or num % 2:
+        return []
+    num //= 2
+    return [(streams + 1 + j, frozenset()) for j in range(num)]
+
+
+def _set_keys(argv):
+    for a in argv[3:]:
+        if a.lower() == b"get":
+            return [(1, _RW_ACCESS_UPDATE)]
+    return [(1, frozenset(("OW", "update")))]
+
+
+def _bitfield_keys(argv):
+    readonly = True
+    i = 2
+    argc = len(argv)
+    while i < argc:
+        rem = argc - i - 1
+        a = argv[i].lower()
+        if a == b"get" and rem >= 2:
+            i += 2
+        elif a in (b"set", b"incrby") and rem >= 3:
+            readonly = False
+            break
+        elif a == b"overflow" and rem >= 1:
+            i += 1
+        else:
+            readonly = False
+            break
+        i += 1
+    return [(1, _RO_ACCESS if readonly else _RW_ACCESS_UPDATE)]
+
+
+_NATIVE_GETKEYS = {
+    "sintercard": _generic(0, 1, 2, 1), "zunionstore": _generic(1, 2, 3, 1),
+    "zinterstore": _generic(1, 2, 3, 1), "zdiffstore": _generic(1, 2, 3, 1),
+    "zunion": _generic(0, 1, 2, 1), "zinter": _generic(0, 1, 2, 1),
+    "zdiff": _generic(0, 1, 2, 1), "zintercard": _generic(0, 1, 2, 1),
+    "eval": _generic(0, 2, 3, 1), "evalsha": _generic(0, 2, 3, 1),
+    "eval_ro": _generic(0, 2, 3, 1), "evalsha_ro": _generic(0, 2, 3, 1),
+    "fcall": _generic(0, 2, 3, 1), "fcall_ro": _generic(0, 2, 3, 1),
+    "lmpop": _generic(0, 1, 2, 1), "blmpop": _generic(0, 2, 3, 1),
+    "zmpop": _generic(0, 1, 2, 1), "bzmpop": _generic(0, 2, 3, 1),
+    "sort": _sort_keys, "sort_ro": lambda argv: [(1, _RO_ACCESS)],
+    "migrate": _migrate_keys, "georadius": _georadius_keys,
+    "georadiusbymember": _georadius_keys, "xread": _xread_keys, "xreadgroup": _xread_keys,
+    "set": _set_keys, "bitfield": _bitfield_keys,
+}
+
+
+def keys_with_flags(cmd, argv):
+    """getKeysFromCommandWithSpecs: [(position, flags)] of the keys in ``argv``."""
+    specs = _spec_list(cmd)
+    has_keyspec = any("not_key" not in s[0] for s in specs)
+    has_varflags = any("variable_flags" in s[0] for s in specs)
+    if has_keyspec and not has_varflags:
+        r = _keys_by_specs(cmd, specs, argv)
+        if r is not None:
+            return r
+    native = _NATIVE_GETKEYS.get(cmd.fullname)
+    if native is not None:
+        return native(argv)
+    return []
+
+
+def _has_keys(cmd):
+    return cmd.fullname in _NATIVE_GETKEYS or any("not_key" not in s[0]
+                                                  for s in _spec_list(cmd))
+
+
+def _getkeys(c, argv, with_flags):
+    args = argv[2:]
+    cmd = table.lookup(args[0])
+    if cmd is not None and cmd.subcommands is not None and len(args) > 1:
+        cmd = cmd.subcommands.get(args[1].lower())
+    if cmd is None:
+        raise CommandError("ERR Invalid command specified")
+    if not _has_keys(cmd):
+        raise CommandError("ERR The command has no key arguments")
+    ar = cmd.arity
+    if (ar > 0 and ar != len(args)) or len(args) < -ar:
+        raise CommandError("ERR Invalid number of arguments specified for command")
+    keys = keys_with_flags(cmd, args)
+    if not keys:
+        if "no_mandatory_keys" in cmd.flags:
+            return []
+        raise CommandError("ERR Invalid arguments specified for command")
+    if not with_flags:
+        return [args[pos] for pos, _ in keys]
+    return [[args[pos], Set(Status(f) for f in _FLAG_ORDER if f in flags)]
+            for pos, flags in keys]
+
+
+@command("command|getkeys")
+def command_getkeys(c, argv):
+    return _getkeys(c, argv, False)
+
+
+@command("command|getkeysandflags")
+def command_getkeysandflags(c, argv):
+    return _getkeys(c, argv, True)
+
+
+# ============================================================ small server commands
+@command("time")
+def time_(c, argv):
+    t = time.time_ns() // 1000
+    return [b"%d" % (t // 1000000), b"%d" % (t % 1000000)]
+
+
+@command("shutdown")
+def shutdown(c, argv):
+    flags = set()
+    abort = False
+    for a in argv[1:]:
+        a = a.lower()
+        if a in (b"nosave", b"save", b"now", b"force"):
+            flags.add(a)
+        elif a == b"abort":
+            abort = True
+        else:
+            raise CommandError(SYNTAX)
+    if (abort and flags) or (b"nosave" in flags and b"save" in flags):
+        raise CommandError(SYNTAX)
+    if abort:
+        raise CommandError("ERR No shutdown in progress.")
+    server = c.server
+    save = True if b"save" in flags else (False if b"nosave" in flags else None)
+    server.shutdown_flags = flags     # NOW / FORCE, for the shutdown hooks
+    server.request_shutdown(save)
+    return table.NO_REPLY
+
+
+@command("lolwut")
+def lolwut(c, argv):
+    if len(argv) >= 3 and argv[1].lower() == b"version":
+        parse_int(argv[2])
+    return Verbatim(b"Redis ver. %s\n" % REDIS_VERSION.encode())
+
+
+@command("role")
+def role(c, argv):
+    return [b"master", c.server.master_repl_offset, []]
+
+
+def _replicaof(c, argv):
+    if argv[1].lower() == b"no" and argv[2].lower() == b"one":
+        return OK
+    try:
+        port = parse_int(argv[2], "ERR Invalid master port")
+    except CommandError:
+        raise CommandError("ERR Invalid master port")
+    if port < 0 or port > 65535:
+        raise CommandError("ERR Invalid master port")
+    raise CommandError("ERR REPLICAOF to a master is not supported by Vermilion "
+                       "(it has no replication)")
+
+
+@command("replicaof")
+def replicaof(c, argv):
+    return _replicaof(c, argv)
+
+
+@command("slaveof")
+def slaveof(c, argv):
+    return _replicaof(c, argv)
+
+
+@command("failover")
+def failover(c, argv):
+    n = len(argv)
+    if n == 2 and argv[1].lower() == b"abort":
+        raise CommandError("ERR No failover in progress.")
+    timeout = 0
+    host = None
+    force = False
+    j = 1
+    while j < n:
+        a = argv[j].lower()
+        if a == b"timeout" and j + 1 < n and timeout == 0:
+            timeout = parse_int(argv[j + 1])
+            if timeout <= 0:
+                raise CommandError("ERR FAILOVER timeout must be greater than 0")
+            j += 1
+        elif a == b"to" and j + 2 < n and host is None:
+            parse_int(argv[j + 2])
+            host = argv[j + 1]
+            j += 2
+        elif a == b"force" and not force:
+            force = True
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
+    raise CommandError("ERR FAILOVER requires connected replicas.")
+
+
+# ======================================================================= MODULE
+_MODULE_HELP = [
+    "LIST",
+    "    Return a list of loaded modules.",
+    "LOAD <path> [<arg> ...]",
+    "    Load a module library from <path>, passing to it any optional arguments.",
+    "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
+    "    Load a module library from <path>, while passing it module configurations and "
+    "optional arguments.",
+    "UNLOAD <name>",
+    "    Unload a module.",
+]
+
+
+@command("module|help")
+def module_help(c, argv):
+    return help_reply(argv[0], _MODULE_HELP)
+
+
+@command("module|list")
+def module_list(c, argv):
+    return []
+
+
+@command("module|load")
+def module_load(c, argv):
+    c.server.log_warning("Module %s failed to load: Vermilion cannot load Redis modules"
+                         % _s(argv[2]))
+    raise CommandError("ERR Error loading the extension. Please check the server logs.")
+
+
+@command("module|loadex")
+def module_loadex(c, argv):
+    return module_load(c, argv)
+
+
+@command("module|unload")
+def module_unload(c, argv):
+    raise CommandError("ERR Error unloading module: no such module with that name")
+
+
+# ============================================= fallbacks (ACL, FUNCTION) for probes
+def fallback(fullname):
+    """Bind ``func`` to ``fullname`` unless a feature module already did (a module
+    imported later that binds it replaces this one, as @command always does)."""
+    def deco(func):
+        parts = fullname.split("|")
+        cmd = COMMANDS.get(parts[0].encode())
+        if cmd is not None and len(parts) == 2 and cmd.subcommands:
+            cmd = cmd.subcommands.get(parts[1].encode())
+        elif len(parts) == 2:
+            cmd = None
+        if cmd is None or cmd.func is None:
+            command(fullname)(func)
+        return func
+    return deco
+
+
+@fallback("acl|whoami")
+def acl_whoami(c, argv):
+    return (c.user or "default").encode() if isinstance(c.user, str) else b"default"
+
+
+@fallback("acl|users")
+def acl_users(c, argv):
+    return [b"default"]
+
+
+@fallback("acl|list")
+def acl_list(c, argv):
+    rp = c.server.requirepass
+    if rp:
+        import hashlib
+        pw = "#" + hashlib.sha256(rp.encode("utf-8", "surrogateescape")).hexdigest()
+    else:
+        pw = "nopass"
+    return [("user default on %s ~* &* +@all" % pw).encode()]
+
+
+@fallback("function|flush")
+def function_flush(c, argv):
+    if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"async", b"sync")):
+        raise CommandError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+    return OK
+
+
+@fallback("function|list")
+def function_list(c, argv):
+    i = 2
+    while i < len(argv):
+        a = argv[i].lower()
+        if a == b"withcode":
+            i += 1
+        elif a == b"libraryname" and i + 1 < len(argv):
+            i += 2
+        else:
+            raise CommandError("ERR Unknown argument %s" % _s(argv[i]))
+    return []
+
+
+__all__ = ["help_reply", "info_string", "reset_stats", "bytes_to_human", "keys_with_flags",
+           "lookup_fullname", "memory_overview", "UINT_MAX", "NULL_ARRAY"]

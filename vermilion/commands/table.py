@@ -383,6 +383,9 @@ def _after_call(c, cmd, argv, dt):
             server.slowlog_add(c, argv, dt)
         elif hasattr(st, "defer_slowlog"):
             st.defer_slowlog(argv, dt)  # blocked.c: logged once it is unblocked
+    lat = server.latency_threshold_ns   # latency-monitor-threshold (commands/introspection.py)
+    if lat and dt >= lat:
+        server.latency.command_done(cmd, dt)
     if server.ready_keys:
         server.serve_blocked()
 

@@ -363,6 +363,8 @@ class Server:
     # ---------------------------------------------------------------- cron
     def cron(self):
         try:
+            if self.cron_paused:
+                return  # DEBUG PAUSE-CRON 1 (the timer keeps running)
             self.cron_loops += 1
             if self.active_expire_enabled and not self.expiry_paused and not self.pause_kind:
                 self.expire_cycle.run(slow=True)
@@ -377,6 +379,8 @@ class Server:
                 self._cron_handle = self.loop.call_later(1.0 / self.hz, self.cron)
 
     cron_hooks = ()
+    cron_paused = False
+    latency_threshold_ns = 0   # latency-monitor-threshold in ns; 0 = monitor off
 
     # Called by Client.flush before a client's replies are written (the AOF uses it to
     # write and, with appendfsync always, fsync the pending writes first).
