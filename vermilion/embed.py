@@ -125,7 +125,7 @@ def start_server(port=0, host="127.0.0.1", unixsocket=None, config=None, **optio
             loop.close()
 
     holder = {}
-    thread = threading.Thread(target=run, name="vermilion-%d" % port, daemon=True)
+    thread = threading.Thread(target=run, name="vermilion-%s" % (port or unixsocket), daemon=True)
     thread.start()
     ready.wait()
     if failure:

@@ -120,3 +120,26 @@ def test_keyspace_notifications(real_redis, shared_vermilion, flags):
             msgs.append(m)
         return [cfg, shown] + msgs
     run_on_both(real_redis, shared_vermilion, scenario)
+
+
+def test_new_key_events(real_redis, shared_vermilion):
+    """The 'n' class: one 'new' event when a key is created, none when overwritten."""
+    def scenario(port):
+        admin, sub = RawConn("127.0.0.1", port), RawConn("127.0.0.1", port)
+        admin.call("FLUSHALL")
+        admin.call("CONFIG", "SET", "notify-keyspace-events", "KEn")
+        sub.call("PSUBSCRIBE", "*")
+        admin.call("SET", "k1", "v")
+        admin.call("SET", "k1", "v2")
+        admin.call("LPUSH", "l1", "a")
+        admin.call("HSET", "h1", "f", "v")
+        admin.call("CONFIG", "SET", "notify-keyspace-events", "")
+        admin.call("PUBLISH", "end", "end")
+        msgs = []
+        while True:
+            m = sub.read_reply()
+            if b"end" in m:
+                break
+            msgs.append(m)
+        return msgs
+    run_on_both(real_redis, shared_vermilion, scenario)

@@ -130,10 +130,10 @@ class Database:
         return self.lookup(key) is not None
 
     def expire_if_allowed(self, key):
-        """Delete an expired key (returns True), unless expiry is paused (replicas, DEBUG)."""
+        """An expired key: delete it and return True (False while loading: keep it)."""
         server = self.server
         if server.expiry_paused:
-            return False
+            return False  # loading (AOF replay): nothing expires, like Redis's server.loading
         if server.pause_kind:
             return True  # CLIENT PAUSE: logically expired, deleted after the pause
         self._delete_expired(key)
@@ -155,11 +155,15 @@ class Database:
         clock = self.lru_clock
         self.lru[key] = clock if clock >= 0 else lru.lfu_new()
         self.signal(key)
+        if self.server.notify_flags & NOTIFY_NEW:
+            self.notify(NOTIFY_NEW, "new", key)
 
     def set(self, key, value, keepttl=False):
         """SET semantics: replace any value; the TTL goes unless ``keepttl``."""
         if self.blocking and key in self.blocking and key not in self.data:
             self.server.ready_keys.append((self, key))  # a new key: dbAdd's signalKeyAsReady
+        if self.server.notify_flags & NOTIFY_NEW and key not in self.data:
+            self.notify(NOTIFY_NEW, "new", key)
         self.data[key] = value
         if not keepttl and self.expires:
             self.expires.pop(key, None)

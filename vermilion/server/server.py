@@ -234,7 +234,8 @@ class Server:
     def propagate_expire(self, db, key):
         p = self.persistence
         if p is not None:
-            p.feed(db.id, ([b"DEL", key],))
+            lazy = self.config.get("lazyfree-lazy-expire") == "yes"
+            p.feed(db.id, ([b"UNLINK" if lazy else b"DEL", key],))
 
     def feed_monitors(self, c, argv):
         """MONITOR's line: +<time> [<db> <addr>] "arg" ... (args quoted like sdscatrepr)."""
