@@ -3,16 +3,34 @@
 maxclients, idle ``timeout`` and ``tcp-keepalive`` (server.py/connection.py), how
 requests split or batched by TCP are framed, protocol errors, Unix sockets.
 """
+import importlib.util
+import os
 import resource
 import socket
+import sys
 import threading
 import time
 
 import pytest
 import redis
 
-from conftest import RawConn, RealRedis, REDIS_SERVER
 from vermilion.embed import start_server
+
+
+def _root_conftest():
+    """tests/conftest.py as a module, even when another conftest.py took the name."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "conftest.py")
+    mod = sys.modules.get("conftest")
+    if mod is not None and os.path.abspath(getattr(mod, "__file__", "")) == path:
+        return mod
+    spec = importlib.util.spec_from_file_location("_vermilion_tests_conftest", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+_shared = _root_conftest()
+RawConn, RealRedis, REDIS_SERVER = _shared.RawConn, _shared.RealRedis, _shared.REDIS_SERVER
 
 
 def closed_within(conn, timeout=2.0):

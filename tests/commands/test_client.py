@@ -14,8 +14,7 @@ import time
 import pytest
 import redis
 
-from conftest import RawConn
-from test_networking import closed_within
+from test_networking import RawConn, closed_within
 from vermilion.embed import start_server
 
 

@@ -8,8 +8,7 @@ import time
 
 import redis
 
-from conftest import RawConn
-from test_networking import closed_within
+from test_networking import RawConn, closed_within
 from vermilion.embed import start_server
 
 LINE = re.compile(rb"^\+(\d+)\.(\d{6}) \[(\d+) ([^\]]+)\] (.*)\r\n$", re.S)
