@@ -208,6 +208,28 @@ def test_auth_with_requirepass():
         on_both(ports, scenario)
 
 
+def test_requirepass_changed_at_runtime():
+    def scenario(port):
+        admin = RawConn("127.0.0.1", port)
+        out = [admin.call("CONFIG", "SET", "requirepass", "pw")]
+        c = RawConn("127.0.0.1", port)
+        out.append(admin.call("PING"))          # connected before: still authenticated
+        out.append(c.call("GET", "x"))
+        out.append(admin.call("CONFIG", "SET", "requirepass", ""))
+        out.append(c.call("GET", "x"))          # no password needed any more
+        out.append(c.call("HELLO", "3"))        # but HELLO wants the client authenticated
+        out.append(admin.call("CONFIG", "SET", "requirepass", "pw2"))
+        out.append(c.call("GET", "x"))          # and it never was
+        out.append(c.call("AUTH", "pw2"))
+        out.append(c.call("GET", "x"))
+        out.append(admin.call("CONFIG", "SET", "requirepass", ""))
+        admin.close()
+        c.close()
+        return out
+    with fresh_pair() as ports:
+        on_both(ports, scenario)
+
+
 # ------------------------------------------------------------------- HELLO
 def test_hello_errors(diff):
     diff.run("""

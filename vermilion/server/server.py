@@ -181,7 +181,9 @@ class Server:
                         % (cmd.fullname.upper(),
                            "enable-debug-command" if cmd.fullname == "debug"
                            else "enable-module-command"))
-        if not c.authenticated and not cmd.no_auth:
+        if not c.authenticated and self.requirepass and not cmd.no_auth:
+            # authRequired(): a client that connected while a password was required
+            # needs none once requirepass is cleared (and needs it again if set again)
             return "NOAUTH Authentication required."
         if c.multi is not None and cmd.no_multi:
             return "ERR Command not allowed inside a transaction"
