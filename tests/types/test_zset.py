@@ -35,20 +35,29 @@ ops = st.lists(st.one_of(
 ), max_size=120)
 
 
+def pairs(r):
+    """A (scores, members) range as (score, member) tuples."""
+    scores, members = r
+    assert len(scores) == len(members)
+    return list(zip(scores, members))
+
+
 def check(zs, model):
     assert list(zs) == model
+    assert [(s, m) for m, s in zs.items()] == model
     assert len(zs) == len(model)
     assert zs.dict == {m: s for s, m in model}
-    for b, mx in zip(zs._lists, zs._maxes):
-        assert b and b[-1] == mx
+    assert len(zs._scores) == len(zs._members) == len(zs._max_s) == len(zs._max_m)
+    for sc, mb, ms, mm in zip(zs._scores, zs._members, zs._max_s, zs._max_m):
+        assert sc and len(sc) == len(mb) and (sc[-1], mb[-1]) == (ms, mm)
     for r, (s, m) in enumerate(model):
         assert zs.rank(m) == r
         assert zs.at(r) == (s, m)
     n = len(model)
     for a in range(0, n + 1, 3):
         for b in range(a, n + 2, 2):
-            assert zs.slice(a, min(b, n)) == model[a:min(b, n)]
-            assert zs.rev_slice(a, min(b, n)) == model[::-1][a:min(b, n)]
+            assert pairs(zs.range(a, min(b, n))) == model[a:min(b, n)]
+            assert pairs(zs.rev_range(a, min(b, n))) == model[::-1][a:min(b, n)]
 
 
 @settings(max_examples=300, deadline=None)
@@ -73,17 +82,17 @@ def test_random_operations(ops):
                 model.remove((old, op[1]))
         elif op[0] == "popmin":
             k = min(op[1], len(model))
-            assert zs.pop_first(op[1]) == model[:k]
+            assert pairs(zs.pop_first(op[1])) == model[:k]
             del model[:k]
         elif op[0] == "popmax":
             k = min(op[1], len(model))
-            assert zs.pop_last(op[1]) == model[::-1][:k]
+            assert pairs(zs.pop_last(op[1])) == model[::-1][:k]
             del model[len(model) - k:]
         elif op[0] == "delrank":
             a, b = sorted(op[1:])
             b = min(b, len(model))
             a = min(a, b)
-            assert zs.delete_slice(a, b) == model[a:b]
+            assert pairs(zs.delete_range(a, b)) == model[a:b]
             del model[a:b]
         check(zs, model)
 

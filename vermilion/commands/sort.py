@@ -84,10 +84,10 @@ def _elements(value, dontsort, desc, start, end):
             size = len(value)
             n = max(end - start + 1, 0)
             if desc:
-                items = value.rev_slice(start, min(start + n, size))
+                members = value.rev_range(start, min(start + n, size))[1]
             else:
-                items = value.slice(start, min(start + n, size))
-            return [m for _, m in items], 0, end - start
+                members = value.range(start, min(start + n, size))[1]
+            return members, 0, end - start
         return list(value.dict), start, end
     if t is RList:
         if dontsort:

@@ -12,7 +12,7 @@ A few things every command here shares:
   ``strtod`` and so also takes leading blanks and the empty string
   (:func:`strtod_c`); **lex bounds** are ``[x``, ``(x``, ``-``, ``+``.
 * **Replies** of members (and scores) are pre-encoded in one ``b"".join``
-  (:func:`_items_reply`): ``WITHSCORES`` is a flat array in RESP2 and an array of
+  (:func:`_range_reply`): ``WITHSCORES`` is a flat array in RESP2 and an array of
   ``[member, score]`` pairs in RESP3, scores are ``%.17g`` doubles.
 * **Encodings**: a new sorted set starts as a "listpack" and becomes a
   "skiplist" when it outgrows ``zset-max-listpack-entries`` /
@@ -28,7 +28,7 @@ BZPOPMIN, BZPOPMAX and BZMPOP use the generic blocking machinery of
 import math
 import random
 import re
-from operator import itemgetter
+from array import array
 
 from ..errors import CommandError, WRONGTYPE, SYNTAX
 from ..keyspace.db import NOTIFY_ZSET, NOTIFY_GENERIC
@@ -170,10 +170,9 @@ def _fmt(score):
 
 _BULK_HDR = [b"$%d" % i for i in range(1024)]
 _hdr = _BULK_HDR.__getitem__
-_first = itemgetter(0)
-_second = itemgetter(1)
 _fmt_score = b"%.17g".__mod__
 _fmt_double3 = b",%.17g".__mod__
+_EMPTY = (array("d"), [])          # an empty (scores, members) range
 
 
 def _bulk_headers(strings):
@@ -184,36 +183,35 @@ def _bulk_headers(strings):
         return [b"$%d" % len(x) for x in strings]
 
 
-def _items_reply(items, withscores=False, resp=2):
-    """Members (and scores) of ``(score, member)`` items as one pre-encoded array.
+def _range_reply(scores, members, withscores=False, resp=2):
+    """Members (and scores) of a range as one pre-encoded array reply.
 
     The reply is assembled as a list of pieces joined by CRLF, filled with
     slice assignments from ``map`` so that no Python loop runs per element:
     WITHSCORES is a flat array in RESP2 and an array of [member, score] pairs
     (scores as RESP3 doubles) in RESP3.
     """
-    n = len(items)
-    members = list(map(_second, items))
+    n = len(members)
     if not withscores:
         parts = [None] * (2 * n + 2)
         parts[0] = b"*%d" % n
         parts[1:-1:2] = _bulk_headers(members)
         parts[2:-1:2] = members
     elif resp == 2:
-        scores = list(map(_fmt_score, map(_first, items)))
+        texts = list(map(_fmt_score, scores))
         parts = [None] * (4 * n + 2)
         parts[0] = b"*%d" % (2 * n)
         parts[1:-1:4] = _bulk_headers(members)
         parts[2:-1:4] = members
-        parts[3:-1:4] = _bulk_headers(scores)
-        parts[4:-1:4] = scores
+        parts[3:-1:4] = _bulk_headers(texts)
+        parts[4:-1:4] = texts
     else:
         parts = [None] * (4 * n + 2)
         parts[0] = b"*%d" % n
         parts[1:-1:4] = [b"*2"] * n
         parts[2:-1:4] = _bulk_headers(members)
         parts[3:-1:4] = members
-        parts[4:-1:4] = map(_fmt_double3, map(_first, items))
+        parts[4:-1:4] = map(_fmt_double3, scores)
     parts[-1] = b""
     return Raw(b"\r\n".join(parts))
 
@@ -405,10 +403,10 @@ def _lex_ranks(zs, lo, hi):
     if start is None:
         return 0, 0
     lte = lex_lte(hi)
-    items = list(zs)
+    members = zs.members()
     stop = start
-    n = len(items)
-    while stop < n and lte(items[stop][1]):
+    n = len(members)
+    while stop < n and lte(members[stop]):
         stop += 1
     return start, stop
 
@@ -484,7 +482,7 @@ def _zremrange(c, argv, kind):
         first, stop = zs.score_span(*rng)
     else:
         first, stop = _lex_ranks(zs, lo, hi)
-    deleted = len(zs.delete_slice(first, stop))
+    deleted = len(zs.delete_range(first, stop)[1])
     if deleted:
         db = c.db
         removed_key = not zs.dict
@@ -520,7 +518,7 @@ FORWARD, REVERSE = 1, 2
 
 
 def _rank_items(zs, start, end, reverse):
-    """genericZrangebyrankCommand's selection: (items, length) after sanitizing."""
+    """genericZrangebyrankCommand's selection, after sanitizing: (scores, members)."""
     size = len(zs.dict)
     if start < 0:
         start += size
@@ -529,32 +527,32 @@ def _rank_items(zs, start, end, reverse):
     if start < 0:
         start = 0
     if start > end or start >= size:
-        return []
+        return _EMPTY
     if end >= size:
         end = size - 1
     if reverse:
-        return zs.rev_slice(start, end + 1)
-    return zs.slice(start, end + 1)
+        return zs.rev_range(start, end + 1)
+    return zs.range(start, end + 1)
 
 
 def _span_items(zs, first, stop, reverse, offset, limit):
-    """Elements of the rank span [first, stop) after LIMIT offset count, in order."""
+    """The rank span [first, stop) after LIMIT offset count, in order."""
     if first >= stop or offset < 0 or limit == 0:
-        return []
+        return _EMPTY
     if not reverse:
         a = first + offset
         b = stop if limit < 0 else min(stop, a + limit)
-        return zs.slice(a, b) if a < b else []
+        return zs.range(a, b) if a < b else _EMPTY
     top = stop - 1 - offset
     if top < first:
-        return []
+        return _EMPTY
     low = first if limit < 0 else max(first, top - limit + 1)
-    return zs.rev_slice(len(zs.dict) - 1 - top, len(zs.dict) - low)
+    return zs.rev_range(len(zs.dict) - 1 - top, len(zs.dict) - low)
 
 
 def _score_items(zs, rng, reverse, offset, limit):
     if offset > 0 and offset >= len(zs.dict):
-        return []
+        return _EMPTY
     first, stop = zs.score_span(*rng)
     return _span_items(zs, first, stop, reverse, offset, limit)
 
@@ -566,31 +564,23 @@ def _lex_items(zs, lo, hi, reverse, offset, limit):
     # Redis's listpack walk, exact even when the scores differ.
     start = zs.lex_scan_start(lo, hi, reverse)
     if start is None or offset < 0:
-        return []
-    items = list(zs)
-    out = []
+        return _EMPTY
+    members = zs.members()
+    n = len(members)
     if reverse:
         gte = lex_gte(lo)
         r = start - offset
-        while r >= 0 and limit != 0:
-            item = items[r]
-            if not gte(item[1]):
-                break
-            out.append(item)
+        low = r + 1
+        while r >= 0 and limit != 0 and gte(members[r]):
             limit -= 1
             r -= 1
-    else:
-        lte = lex_lte(hi)
-        r = start + offset
-        n = len(items)
-        while r < n and limit != 0:
-            item = items[r]
-            if not lte(item[1]):
-                break
-            out.append(item)
-            limit -= 1
-            r += 1
-    return out
+        return zs.rev_range(n - low, n - 1 - r) if r + 1 < low else _EMPTY
+    lte = lex_lte(hi)
+    r = a = start + offset
+    while r < n and limit != 0 and lte(members[r]):
+        limit -= 1
+        r += 1
+    return zs.range(a, r) if a < r else _EMPTY
 
 
 def _zrange_generic(c, argv, first_arg, store, rangetype, direction):
@@ -645,37 +635,37 @@ def _zrange_generic(c, argv, first_arg, store, rangetype, direction):
     zs = c.db.lookup(key)
     if zs is None:
         if store:
-            return _store_range(c, argv[1], [], 0)
+            return _store_range(c, argv[1], (), (), 0)
         return EMPTY_ARRAY
     if zs.__class__ is not ZSet:
         raise CommandError(WRONGTYPE)
     if rangetype == RANK:
-        items = _rank_items(zs, start, end, reverse)
-        hint = len(items)
+        scores, members = _rank_items(zs, start, end, reverse)
+        hint = len(members)
     elif rangetype == SCORE:
-        items = _score_items(zs, rng, reverse, offset, limit)
+        scores, members = _score_items(zs, rng, reverse, offset, limit)
         hint = 0
     else:
-        items = _lex_items(zs, lo, hi, reverse, offset, limit)
+        scores, members = _lex_items(zs, lo, hi, reverse, offset, limit)
         hint = 0
     if store:
-        return _store_range(c, argv[1], items, hint)
-    return _items_reply(items, withscores, c.resp)
+        return _store_range(c, argv[1], scores, members, hint)
+    return _range_reply(scores, members, withscores, c.resp)
 
 
-def _store_range(c, dst, items, hint):
+def _store_range(c, dst, scores, members, hint):
     """ZRANGESTORE's result handler: build the destination like zsetAdd would."""
     db = c.db
     server = c.server
-    if items:
+    if members:
         zs = _new_zset(server, hint)
-        for s, m in items:
+        for s, m in zip(scores, members):
             _add_new(server, zs, m, s)
         db.set(dst, zs)
         db.notify(NOTIFY_ZSET, "zrangestore", dst)
         server.dirty += 1
         db.ready(dst)
-        return len(items)
+        return len(members)
     if db.delete(dst):
         db.notify(NOTIFY_GENERIC, "del", dst)
         server.dirty += 1
@@ -694,7 +684,7 @@ def zrange(c, argv):
                 return EMPTY_ARRAY
             if zs.__class__ is not ZSet:
                 raise CommandError(WRONGTYPE)
-            return _items_reply(_rank_items(zs, start, end, False))
+            return _range_reply(*_rank_items(zs, start, end, False))
     return _zrange_generic(c, argv, 1, False, AUTO, AUTO)
 
 
@@ -866,8 +856,8 @@ def _zsetop(c, argv, dst, numkeys_idx, op, card_only=False):
             db.notify(NOTIFY_GENERIC, "del", dst)
             server.dirty += 1
         return 0
-    items = sorted(zip(result.values(), result))
-    return _items_reply(items, withscores, c.resp)
+    pairs = sorted(zip(result.values(), result))
+    return _range_reply([s for s, _ in pairs], [m for _, m in pairs], withscores, c.resp)
 
 
 def _zdiff(srcs, lens):
@@ -923,24 +913,23 @@ def _pop(c, keys, where_max, count, nested, emitkey, nil_when_empty):
         return EMPTY_ARRAY
     if count == -1:
         count = 1
-    items = zs.pop_last(count) if where_max else zs.pop_first(count)
-    c.server.dirty += len(items)
+    scores, members = zs.pop_last(count) if where_max else zs.pop_first(count)
+    c.server.dirty += len(members)
     db.signal(key)
     db.notify(NOTIFY_ZSET, "zpopmax" if where_max else "zpopmin", key)
     if not zs.dict:
         db.delete(key)
         db.notify(NOTIFY_GENERIC, "del", key)
     if nested:
-        body = [[m, s] for s, m in items]
+        body = [[m, s] for s, m in zip(scores, members)]
         if emitkey:
             return [key, body]
         return body
-    flat = []
+    flat = [None] * (2 * len(members))
+    flat[0::2] = members
+    flat[1::2] = scores
     if emitkey:
-        flat.append(key)
-    for s, m in items:
-        flat.append(m)
-        flat.append(s)
+        flat.insert(0, key)
     return flat
 
 
@@ -1085,20 +1074,20 @@ def _zrandmember_count(c, key, count, withscores):
     if zs is None or count == 0:
         return EMPTY_ARRAY
     size = len(zs.dict)
+    if count >= size:
+        scores, members = zs.rev_range(0, size)   # zuiNext walks from the tail
+        return _range_reply(scores, members, withscores, c.resp)
     if count < 0:
         # Repetitions allowed, random order: uniform picks by rank.
-        at = zs.at
         rr = random.randrange
-        items = [at(rr(size)) for _ in range(-count)]
-    elif count >= size:
-        items = list(zs)         # zuiNext walks sorted sets from the tail
-        items.reverse()
+        ranks = [rr(size) for _ in range(-count)]
     elif zs.listpack:
         # A listpack answers distinct picks in listpack (sorted) order.
-        items = [zs.at(r) for r in sorted(random.sample(range(size), count))]
+        ranks = sorted(random.sample(range(size), count))
     else:
-        items = [zs.at(r) for r in random.sample(range(size), count)]
-    return _items_reply(items, withscores, c.resp)
+        ranks = random.sample(range(size), count)
+    picks = list(map(zs.at, ranks))
+    return _range_reply([s for s, _ in picks], [m for _, m in picks], withscores, c.resp)
 
 
 # -------------------------------------------------------------------- ZSCAN
@@ -1112,7 +1101,7 @@ def zscan(c, argv):
     d = zs.dict
     listpack = zs.listpack
     if listpack:
-        cursor, members = 0, [m for _, m in zs]
+        cursor, members = 0, zs.members()
     else:
         cursor, members = scan_keys(c.server, d, cursor, count)
     if pattern is not None:

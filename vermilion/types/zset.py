@@ -13,29 +13,38 @@ does (``memcmp`` then length, which is also how Python compares ``bytes``).
 So a :class:`ZSet` is two structures kept in step:
 
 * ``dict``: member -> score, for the questions by name;
-* an ordered index of ``(score, member)`` tuples, for the questions by order.
-  Python compares tuples item by item, so the tuples sort in Redis's order with
-  no key function at all.
+* an ordered index of the elements, for the questions by order.
 
-The ordered index: a list of sorted blocks
-------------------------------------------
+The ordered index: sorted blocks
+--------------------------------
 Redis uses a skiplist. In Python a skiplist is a poor choice: every level of
 every node is a Python object and every step of a search is interpreted code.
-What Python does fast is move memory and bisect lists, in C. So the index is a
-*list of sorted lists* ("blocks"), the idea behind the ``sortedcontainers``
-library (this is our own, smaller implementation):
+What Python does fast is move memory and bisect sequences, in C. So the index
+is a list of sorted *blocks*, the idea behind the ``sortedcontainers`` library
+(this is our own, smaller implementation). Each block is two parallel
+sequences, the scores in an ``array('d')`` (raw doubles, side by side in
+memory) and the members in a ``list``::
 
-    _lists   [[(1.0,b'a'), (1.0,b'b'), (2.5,b'c')], [(3.0,b'd'), (7.0,b'e')], ...]
-    _maxes   [(2.5,b'c'),                          (7.0,b'e'),               ...]
+    _scores   [array('d', [1.0, 1.0, 2.5]),  array('d', [3.0, 7.0]),  ...]
+    _members  [[b'a', b'b', b'c'],           [b'd', b'e'],            ...]
+    _max_s    array('d', [2.5, 7.0, ...])    # last score of each block
+    _max_m    [b'c', b'e', ...]              # last member of each block
 
-Every block is sorted, every element of a block sorts before every element of
-the next, and ``_maxes[i]`` is the last element of block ``i``. To find where a
-tuple belongs we bisect ``_maxes`` to choose the block, then bisect inside the
-block: two C-level binary searches. Inserting is ``list.insert`` into one
-block, a ``memmove`` of at most a few thousand pointers. A block that grows past
-``2 * _LOAD`` elements is split in two; a block that shrinks below
-``_LOAD // 2`` is merged into a neighbour, so blocks stay between a few hundred
-and two thousand elements and there are about ``n / _LOAD`` of them.
+Every block is sorted by (score, member), every element of a block sorts
+before every element of the next. To find where ``(s, m)`` belongs we bisect
+``_max_s`` to choose the block, then the block's scores; only when scores tie
+do we bisect the members too, within the run of equal scores. All of it is
+``bisect`` in C, and comparing doubles read from an array touches no other
+memory: a search in a big set costs a few cache misses, not one per step as a
+list of ``(score, member)`` tuples would (it also saves a tuple, ~56 bytes,
+per element, and the garbage collector never has to look at them).
+
+Inserting is ``insert`` into one block's two sequences, a ``memmove`` of at
+most a few thousand slots. A block that grows past ``2 * _LOAD`` elements is
+split in two; one that shrinks below ``_LOAD // 2`` is merged into a
+neighbour, so there are about ``n / _LOAD`` blocks. A score change that keeps
+the member inside its block (ZINCRBY on a counter) moves it within the block
+and touches nothing else.
 
 Ranks
 -----
@@ -49,18 +58,24 @@ almost everything valid. A rank is then one more bisect, of ``_offsets``.
 
 Score and lex ranges
 --------------------
-A score range is two bisections with one-element tuples: ``(x,)`` sorts before
-every ``(x, member)``, so ``bisect_left(index, (x,))`` is the rank of the first
-element with score >= x. An exclusive bound ``(x`` becomes "score >= the next
-double above x" (``math.nextafter``), which keeps every range a half-open rank
-interval ``[lo, hi)``.
+A score range is two bisections of the scores: the rank of the first element
+with score >= x. An exclusive bound ``(x`` becomes "score >= the next double
+above x" (``math.nextafter``), which keeps every range a half-open rank
+interval ``[first, stop)`` (see :meth:`ZSet.score_span`).
 
 Lex ranges (ZRANGEBYLEX and friends) are only meaningful when all scores are
-equal, so the members are sorted too and the same two-bisection idea applies,
-comparing members only. When scores differ Redis's answer depends on how it
-walks its structure; for small sets (the "listpack" encoding) that walk is a
-plain scan, which :meth:`ZSet.lex_range` reproduces exactly, so small sets
-answer like Redis even for that undefined case.
+equal, so the members are sorted too and the same bisections apply to the
+member lists (:meth:`ZSet.lex_span`). When scores differ Redis's answer depends
+on how it walks its structure; for small sets (the "listpack" encoding) that
+walk is a plain scan, which :meth:`ZSet.lex_scan_start` reproduces, so small
+sets answer like Redis even in that undefined case.
+
+Reading it
+----------
+Ranges come back as two parallel sequences, ``(scores, members)`` (see
+:meth:`ZSet.range`), which is what replies are built from. Iterating a ZSet
+gives ``(score, member)`` tuples in order and :meth:`ZSet.items` gives
+``(member, score)`` pairs; :meth:`ZSet.from_dict` builds one in bulk.
 
 Encodings
 ---------
@@ -69,22 +84,20 @@ skiplist+dict once they exceed ``zset-max-listpack-entries`` elements or a
 member longer than ``zset-max-listpack-value`` bytes arrives. OBJECT ENCODING
 shows it and a few behaviours depend on it, so ``listpack`` records which one
 Redis would be using (the structure is the same either way). Two quirks follow
-Redis: a listpack stores ``-0`` as ``0`` (see :meth:`insert`), and ZSCAN prints
-scores differently per encoding (:func:`scan_score`).
+Redis: a listpack stores ``-0`` as ``0`` (see :meth:`ZSet.insert`), and ZSCAN
+prints scores differently per encoding (:func:`scan_score`).
 
-Freeing a huge sorted set happens in pieces (:meth:`free_some`), driven by the
-server's lazy-free step, so a DEL never stalls other clients.
+Freeing a huge sorted set happens in pieces (:meth:`ZSet.free_some`), driven by
+the server's lazy-free step, so a DEL never stalls other clients.
 """
-from bisect import bisect_left, bisect_right, insort
+from array import array
+from bisect import bisect_left, bisect_right
 from itertools import accumulate, chain, islice
 from math import inf, nextafter
-from operator import itemgetter
 
 _LOAD = 1000            # target block size
 _SPLIT = 2 * _LOAD      # a larger block is split in two
 _MERGE = _LOAD // 2     # a smaller block is merged into a neighbour
-
-_member = itemgetter(1)
 
 # Lex range bounds: (kind, value, exclusive). kind is LEX_MIN for "-", LEX_MAX for
 # "+", 0 for a member given as "[value" or "(value".
@@ -92,18 +105,29 @@ LEX_MIN = -1
 LEX_MAX = 1
 
 
-class ZSet:
-    """A sorted set. Elements are ``(score, member)`` tuples in the index."""
+def _position(scores, members, s, m):
+    """Index of the first element >= (s, m) in one block."""
+    k = bisect_left(scores, s)
+    if k < len(scores) and scores[k] == s:
+        k = bisect_left(members, m, k, bisect_right(scores, s, k))
+    return k
 
-    __slots__ = ("dict", "_lists", "_maxes", "_offsets", "_dirty", "listpack")
+
+class ZSet:
+    """A sorted set: ``dict`` (member -> score) plus the blocked index."""
+
+    __slots__ = ("dict", "_scores", "_members", "_max_s", "_max_m", "_offsets",
+                 "_dirty", "listpack")
 
     def __init__(self, listpack=True):
-        self.dict = {}           # member -> score
-        self._lists = []         # sorted blocks of (score, member)
-        self._maxes = []         # last element of each block
-        self._offsets = []       # elements before each block (valid below _dirty)
+        self.dict = {}             # member -> score
+        self._scores = []          # per block: array('d') of scores
+        self._members = []         # per block: list of members
+        self._max_s = array("d")   # last score of each block
+        self._max_m = []           # last member of each block
+        self._offsets = []         # elements before each block (valid below _dirty)
         self._dirty = 0
-        self.listpack = listpack  # the encoding Redis would use
+        self.listpack = listpack   # the encoding Redis would use
 
     # ------------------------------------------------------------ building
     @classmethod
@@ -115,22 +139,27 @@ class ZSet:
         if listpack:
             items = [(0.0, m) if s == 0 else (s, m) for s, m in items]
         zs.dict = {m: s for s, m in items}
-        zs._lists = [items[i:i + _LOAD] for i in range(0, len(items), _LOAD)]
-        zs._maxes = [b[-1] for b in zs._lists]
+        for i in range(0, len(items), _LOAD):
+            chunk = items[i:i + _LOAD]
+            zs._scores.append(array("d", [s for s, _ in chunk]))
+            zs._members.append([m for _, m in chunk])
+            zs._max_s.append(chunk[-1][0])
+            zs._max_m.append(chunk[-1][1])
         return zs
 
     @classmethod
     def from_dict(cls, d, listpack=True):
-        """A ZSet from a member -> score dict (which it takes over)."""
-        items = sorted(zip(d.values(), d))
-        return cls.from_sorted(items, listpack)
+        """A ZSet from a member -> score dict."""
+        return cls.from_sorted(sorted(zip(d.values(), d)), listpack)
 
     def copy(self):
         """An independent copy with the same encoding (COPY, DEBUG RELOAD...)."""
         zs = ZSet(self.listpack)
         zs.dict = self.dict.copy()
-        zs._lists = [b[:] for b in self._lists]
-        zs._maxes = self._maxes[:]
+        zs._scores = [a[:] for a in self._scores]
+        zs._members = [b[:] for b in self._members]
+        zs._max_s = self._max_s[:]
+        zs._max_m = self._max_m[:]
         return zs
 
     # ------------------------------------------------------------ encoding
@@ -141,13 +170,14 @@ class ZSet:
         """Redis's zsetConvertToListpackIfNeeded (used by the *STORE commands)."""
         if self.listpack or len(self.dict) > max_entries:
             return
-        d = self.dict
-        if any(len(m) > max_value for m in d):
+        if any(len(m) > max_value for m in self.dict):
             return
         self.listpack = True
-        if any(s == 0 for s in d.values()):   # a listpack has no -0
-            rebuilt = ZSet.from_sorted(list(chain.from_iterable(self._lists)), True)
-            self.dict, self._lists, self._maxes = rebuilt.dict, rebuilt._lists, rebuilt._maxes
+        if any(s == 0 for s in self.dict.values()):   # a listpack has no -0
+            rebuilt = ZSet.from_sorted(list(self), True)
+            for name in ("dict", "_scores", "_members", "_max_s", "_max_m"):
+                setattr(self, name, getattr(rebuilt, name))
+            self._offsets = []
             self._dirty = 0
 
     # -------------------------------------------------------------- by name
@@ -159,146 +189,176 @@ class ZSet:
 
     def __iter__(self):
         """``(score, member)`` tuples in order."""
-        return chain.from_iterable(self._lists)
+        return chain.from_iterable(map(zip, self._scores, self._members))
 
     def items(self):
         """``(member, score)`` pairs in order (for persistence and SCAN)."""
-        return ((m, s) for s, m in chain.from_iterable(self._lists))
+        return chain.from_iterable(map(zip, self._members, self._scores))
 
     def score(self, member):
         return self.dict.get(member)
 
     # ----------------------------------------------------------- mutations
+    def _block_for(self, s, m):
+        """Index of the first block whose last element is >= (s, m) (may be n)."""
+        max_s = self._max_s
+        i = bisect_left(max_s, s)
+        if i < len(max_s) and max_s[i] == s:
+            i = bisect_left(self._max_m, m, i, bisect_right(max_s, s, i))
+        return i
+
     def insert(self, member, score):
         """Add a member that is not in the set."""
         if score == 0 and self.listpack:
             score = 0.0          # a listpack stores "-0" as the integer 0
         self.dict[member] = score
-        self._insert_item((score, member))
+        self._insert_item(score, member)
+
+    def _insert_item(self, s, m):
+        i = self._block_for(s, m)
+        n = len(self._max_s)
+        if i == n:
+            if not n:
+                self._scores.append(array("d", (s,)))
+                self._members.append([m])
+                self._max_s.append(s)
+                self._max_m.append(m)
+                self._dirty = 0
+                return
+            i -= 1
+            scores = self._scores[i]
+            scores.append(s)
+            self._members[i].append(m)
+            self._max_s[i] = s
+            self._max_m[i] = m
+        else:
+            scores = self._scores[i]
+            members = self._members[i]
+            k = _position(scores, members, s, m)
+            scores.insert(k, s)
+            members.insert(k, m)
+        if len(scores) > _SPLIT:
+            self._split(i)
+        if i < self._dirty:
+            self._dirty = i + 1
 
     def update(self, member, old, new):
         """Change the score of ``member`` from ``old`` to ``new``."""
         if new == 0 and self.listpack:
             new = 0.0
         self.dict[member] = new
-        old_item = (old, member)
-        item = (new, member)
-        maxes = self._maxes
-        lists = self._lists
-        i = bisect_left(maxes, old_item)
-        last = len(maxes) - 1
-        if (i == 0 or maxes[i - 1] < item) and (i == last or item < lists[i + 1][0]):
-            # Common case: the member stays within its block, whose size (and so
-            # every rank offset) does not change.
-            block = lists[i]
-            del block[bisect_left(block, old_item)]
-            insort(block, item)
-            maxes[i] = block[-1]
-            return
-        block = lists[i]
-        del block[bisect_left(block, old_item)]
-        self._after_shrink(i)
-        self._insert_item(item)
-
-    def _insert_item(self, item):
-        maxes = self._maxes
-        if not maxes:
-            self._lists.append([item])
-            maxes.append(item)
-            self._dirty = 0
-            return
-        i = bisect_left(maxes, item)
-        if i == len(maxes):
-            i -= 1
-            block = self._lists[i]
-            block.append(item)
-            maxes[i] = item
+        i = self._block_for(old, member)
+        scores = self._scores[i]
+        members = self._members[i]
+        k = _position(scores, members, old, member)
+        last = len(self._max_s) - 1
+        if i > 0:
+            ps = self._max_s[i - 1]
+            low_ok = ps < new or (ps == new and self._max_m[i - 1] < member)
         else:
-            block = self._lists[i]
-            insort(block, item)
-        if len(block) > _SPLIT:
-            self._split(i)
-        if i < self._dirty:
-            self._dirty = i + 1
+            low_ok = True
+        if i < last:
+            ns = self._scores[i + 1][0]
+            high_ok = new < ns or (new == ns and member < self._members[i + 1][0])
+        else:
+            high_ok = True
+        del scores[k]
+        del members[k]
+        if low_ok and high_ok:
+            # Common case: the member stays within its block, whose size (and
+            # so every rank offset) does not change.
+            k = _position(scores, members, new, member)
+            scores.insert(k, new)
+            members.insert(k, member)
+            self._max_s[i] = scores[-1]
+            self._max_m[i] = members[-1]
+            return
+        self._after_shrink(i)
+        self._insert_item(new, member)
 
     def remove(self, member):
         """Delete ``member``; True if it was there."""
         score = self.dict.pop(member, None)
         if score is None:
             return False
-        self._remove_item((score, member))
+        i = self._block_for(score, member)
+        scores = self._scores[i]
+        members = self._members[i]
+        k = _position(scores, members, score, member)
+        del scores[k]
+        del members[k]
+        self._after_shrink(i)
         return True
 
-    def _remove_item(self, item):
-        i = bisect_left(self._maxes, item)
-        block = self._lists[i]
-        del block[bisect_left(block, item)]
-        self._after_shrink(i)
-
     def _split(self, i):
-        block = self._lists[i]
-        half = len(block) >> 1
-        new = block[half:]
-        del block[half:]
-        self._lists.insert(i + 1, new)
-        self._maxes[i] = block[-1]
-        self._maxes.insert(i + 1, new[-1])
+        scores = self._scores[i]
+        members = self._members[i]
+        half = len(scores) >> 1
+        self._scores.insert(i + 1, scores[half:])
+        self._members.insert(i + 1, members[half:])
+        del scores[half:]
+        del members[half:]
+        self._max_s.insert(i, scores[-1])
+        self._max_m.insert(i, members[-1])
         if i + 1 < self._dirty:
             self._dirty = i + 1
 
     def _after_shrink(self, i):
-        """Block ``i`` lost elements: fix its max, drop or merge it if small."""
-        lists = self._lists
-        maxes = self._maxes
-        block = lists[i]
-        if not block:
-            del lists[i]
-            del maxes[i]
+        """Block ``i`` lost elements: fix its maximum, drop or merge it if small."""
+        S = self._scores
+        M = self._members
+        scores = S[i]
+        if not scores:
+            del S[i]
+            del M[i]
+            del self._max_s[i]
+            del self._max_m[i]
             if i < self._dirty:
                 self._dirty = i
             return
-        maxes[i] = block[-1]
         if i + 1 < self._dirty:
             self._dirty = i + 1
-        if len(block) < _MERGE and len(lists) > 1:
-            if i + 1 < len(lists):
-                block.extend(lists[i + 1])
-                del lists[i + 1]
-                del maxes[i + 1]
-            else:
-                i -= 1
-                lists[i].extend(block)
-                del lists[i + 1]
-                del maxes[i + 1]
-                block = lists[i]
-            maxes[i] = block[-1]
+        if len(scores) < _MERGE and len(S) > 1:
+            if i + 1 == len(S):
+                i -= 1               # the last block merges into the previous one
+            S[i].extend(S[i + 1])
+            M[i].extend(M[i + 1])
+            del S[i + 1]
+            del M[i + 1]
+            del self._max_s[i + 1]
+            del self._max_m[i + 1]
             if i < self._dirty:
                 self._dirty = i
-            if len(block) > _SPLIT:
+            if len(S[i]) > _SPLIT:
                 self._split(i)
+                i += 1
+                self._max_s[i] = S[i][-1]
+                self._max_m[i] = M[i][-1]
+                return
+        self._max_s[i] = S[i][-1]
+        self._max_m[i] = M[i][-1]
 
     def clear(self):
-        self.dict = {}
-        self._lists = []
-        self._maxes = []
-        self._offsets = []
-        self._dirty = 0
+        self.__init__(self.listpack)
 
     def free_some(self, budget):
         """Drop up to about ``budget`` elements (lazy free); returns how many."""
-        lists = self._lists
+        S = self._scores
+        M = self._members
         d = self.dict
+        pop = d.pop
         freed = 0
-        while lists and freed < budget:
-            block = lists.pop()
-            self._maxes.pop()
-            pop = d.pop
-            for _, m in block:
+        while M and freed < budget:
+            members = M.pop()
+            S.pop()
+            self._max_s.pop()
+            self._max_m.pop()
+            for m in members:
                 pop(m, None)
-            freed += len(block)
+            freed += len(members)
         self._offsets = []
         self._dirty = 0
-        if not lists:
+        if not M:
             d.clear()
         return max(freed, 1)
 
@@ -312,22 +372,22 @@ class ZSet:
         return self._offsets[i]
 
     def _rebuild_offsets(self):
-        lists = self._lists
+        M = self._members
         d = self._dirty
         offs = self._offsets
         del offs[d:]
-        start = offs[-1] + len(lists[d - 1]) if d else 0
-        offs.extend(accumulate(map(len, islice(lists, d, len(lists) - 1)), initial=start))
-        self._dirty = len(lists)
+        start = offs[-1] + len(M[d - 1]) if d else 0
+        offs.extend(accumulate(map(len, islice(M, d, len(M) - 1)), initial=start))
+        self._dirty = len(M)
 
     def _locate(self, rank):
         """(block index, position in block) of the element at ``rank``."""
-        lists = self._lists
-        n0 = len(lists[0])
+        M = self._members
+        n0 = len(M[0])
         if rank < n0:
             return 0, rank
-        last = len(lists) - 1
-        tail = len(self.dict) - len(lists[last])
+        last = len(M) - 1
+        tail = len(self.dict) - len(M[last])
         if rank >= tail:
             return last, rank - tail
         if self._dirty <= last:
@@ -341,93 +401,111 @@ class ZSet:
         score = self.dict.get(member)
         if score is None:
             return None
-        item = (score, member)
-        i = bisect_left(self._maxes, item)
-        return self._offset(i) + bisect_left(self._lists[i], item)
+        i = self._block_for(score, member)
+        return self._offset(i) + _position(self._scores[i], self._members[i], score, member)
 
     def at(self, rank):
+        """``(score, member)`` at ``rank``."""
         i, j = self._locate(rank)
-        return self._lists[i][j]
+        return self._scores[i][j], self._members[i][j]
 
-    def slice(self, start, stop):
-        """Elements with ranks in ``[start, stop)`` (clamped by the caller), ascending."""
+    def range(self, start, stop):
+        """``(scores, members)`` of the ranks in ``[start, stop)``, ascending.
+
+        ``start``/``stop`` are clamped by the caller; scores are an array('d').
+        """
         n = stop - start
         if n <= 0:
-            return []
+            return array("d"), []
         i, j = self._locate(start)
-        lists = self._lists
-        out = lists[i][j:j + n]
-        while len(out) < n:
+        S = self._scores
+        M = self._members
+        scores = S[i][j:j + n]
+        members = M[i][j:j + n]
+        while len(members) < n:
             i += 1
-            out += lists[i][:n - len(out)]
-        return out
+            k = n - len(members)
+            scores += S[i][:k]
+            members += M[i][:k]
+        return scores, members
 
-    def rev_slice(self, start, stop):
-        """Elements with reverse ranks in ``[start, stop)``, descending."""
+    def rev_range(self, start, stop):
+        """``(scores, members)`` of the reverse ranks in ``[start, stop)``, descending."""
         size = len(self.dict)
-        out = self.slice(size - stop, size - start)
-        out.reverse()
-        return out
+        scores, members = self.range(size - stop, size - start)
+        scores.reverse()
+        members.reverse()
+        return scores, members
 
     def first(self):
-        return self._lists[0][0]
+        return self._scores[0][0], self._members[0][0]
 
     def last(self):
-        return self._lists[-1][-1]
+        return self._scores[-1][-1], self._members[-1][-1]
 
-    def delete_slice(self, start, stop):
-        """Remove the elements with ranks in ``[start, stop)``; returns them."""
+    def delete_range(self, start, stop):
+        """Remove the ranks in ``[start, stop)``; returns their ``(scores, members)``."""
         n = stop - start
         if n <= 0:
-            return []
+            return array("d"), []
         i, j = self._locate(start)
-        lists = self._lists
-        maxes = self._maxes
-        removed = []
+        S = self._scores
+        M = self._members
+        max_s = self._max_s
+        max_m = self._max_m
+        out_s = array("d")
+        out_m = []
         first = i
         while n > 0:
-            block = lists[i]
-            part = block[j:j + n]
-            del block[j:j + n]
-            removed += part
+            scores = S[i]
+            members = M[i]
+            part = members[j:j + n]
+            out_s += scores[j:j + n]
+            out_m += part
+            del scores[j:j + n]
+            del members[j:j + n]
             n -= len(part)
-            if block:
-                maxes[i] = block[-1]
+            if members:
+                max_s[i] = scores[-1]
+                max_m[i] = members[-1]
                 i += 1
             else:
-                del lists[i]
-                del maxes[i]
+                del S[i]
+                del M[i]
+                del max_s[i]
+                del max_m[i]
             j = 0
         pop = self.dict.pop
-        for _, m in removed:
+        for m in out_m:
             pop(m)
         if first < self._dirty:
             self._dirty = first
         # at most two blocks survived the cut partially: keep them big enough
-        for k in range(min(i, len(lists)) - 1, first - 1, -1):
-            if k < len(lists) and len(lists[k]) < _MERGE:
+        for k in range(min(i, len(M)) - 1, first - 1, -1):
+            if k < len(M) and len(M[k]) < _MERGE:
                 self._after_shrink(k)
-        return removed
+        return out_s, out_m
 
     def pop_first(self, count):
-        """Remove and return up to ``count`` lowest elements, lowest first."""
-        return self.delete_slice(0, min(count, len(self.dict)))
+        """Remove up to ``count`` lowest elements: ``(scores, members)``, lowest first."""
+        return self.delete_range(0, min(count, len(self.dict)))
 
     def pop_last(self, count):
-        """Remove and return up to ``count`` highest elements, highest first."""
+        """Remove up to ``count`` highest elements: ``(scores, members)``, highest first."""
         size = len(self.dict)
-        out = self.delete_slice(size - min(count, size), size)
-        out.reverse()
-        return out
+        scores, members = self.delete_range(size - min(count, size), size)
+        scores.reverse()
+        members.reverse()
+        return scores, members
 
     # ------------------------------------------------------------- by score
-    def _bisect(self, key):
-        """Rank of the first element >= ``key`` (a tuple)."""
-        maxes = self._maxes
-        i = bisect_left(maxes, key)
-        if i == len(maxes):
+    def _score_rank(self, x):
+        """Rank of the first element with score >= ``x``."""
+        max_s = self._max_s
+        i = bisect_left(max_s, x)
+        if i == len(max_s):
             return len(self.dict)
-        return self._offset(i) + bisect_left(self._lists[i], key)
+        return self._offset(i) + bisect_left(self._scores[i], x)
 
     def score_span(self, lo, loex, hi, hiex):
         """Ranks ``[first, stop)`` of the elements with scores in the range."""
@@ -435,13 +513,13 @@ class ZSet:
             if lo == inf:
                 return 0, 0
             lo = nextafter(lo, inf)
-        first = self._bisect((lo,)) if lo != -inf else 0
+        first = self._score_rank(lo) if lo != -inf else 0
         if hiex:
-            stop = self._bisect((hi,))
+            stop = self._score_rank(hi)
         elif hi == inf:
             stop = len(self.dict)
         else:
-            stop = self._bisect((nextafter(hi, inf),))
+            stop = self._score_rank(nextafter(hi, inf))
         if stop < first:
             stop = first
         return first, stop
@@ -450,12 +528,12 @@ class ZSet:
     def _lex_rank(self, member, right):
         """Rank of the first element whose member is >= (or > if ``right``) ``member``,
         assuming members are in order (equal scores)."""
-        maxes = self._maxes
+        max_m = self._max_m
         bis = bisect_right if right else bisect_left
-        i = bis(maxes, member, key=_member)
-        if i == len(maxes):
+        i = bis(max_m, member)
+        if i == len(max_m):
             return len(self.dict)
-        return self._offset(i) + bis(self._lists[i], member, key=_member)
+        return self._offset(i) + bis(self._members[i], member)
 
     def lex_span(self, lo, hi):
         """Ranks ``[first, stop)`` of the members in the lex range (sorted model)."""
@@ -478,6 +556,10 @@ class ZSet:
             stop = first
         return first, stop
 
+    def members(self):
+        """Every member, in order (a new list)."""
+        return list(chain.from_iterable(self._members))
+
     def lex_scan_start(self, lo, hi, reverse):
         """Redis's listpack walk: rank where a lex range starts, or None.
 
@@ -490,14 +572,13 @@ class ZSet:
         lte = lex_lte(hi)
         if not gte(self.last()[1]) or not lte(self.first()[1]):
             return None
+        members = self.members()
         if reverse:
-            r = len(self.dict) - 1
-            for _, m in reversed(list(self)):
-                if lte(m):
-                    return r if gte(m) else None
-                r -= 1
+            for r in range(len(members) - 1, -1, -1):
+                if lte(members[r]):
+                    return r if gte(members[r]) else None
         else:
-            for r, (_, m) in enumerate(self):
+            for r, m in enumerate(members):
                 if gte(m):
                     return r if lte(m) else None
         return None
