@@ -27,16 +27,25 @@ list                            LIST_QUICKLIST_2: nodes of listpacks split like
 hash (listpack / hashtable)     HASH_LISTPACK / HASH
 set (intset / hashtable)        SET_INTSET / SET
 sorted set (listpack / skiplist) ZSET_LISTPACK / ZSET_2 (binary doubles)
+stream                          STREAM_LISTPACKS_2: the Stream's own nodes as
+                                listpacks, counters, groups, PELs, consumers
 =============================  ==============================================
 
 **Reading** accepts every encoding Redis 7.0 reads: the above plus LIST, ZSET
 (string scores), HASH_ZIPMAP, LIST_ZIPLIST, ZSET_ZIPLIST, HASH_ZIPLIST,
 LIST_QUICKLIST (ziplist nodes) and quicklist_2 plain nodes, so files from Redis
-2.6 to 7.0 (RDB versions 1..10) load. Loaded values get the encoding flag
-Redis would give them under the current configuration. Not supported yet:
-stream types (15 and 19) and module values (6, 7) raise a clear
-:class:`RdbError`; ``FUNCTION2`` records are collected and handed to the
-server's function hook when there is one.
+2.6 to 7.0 (RDB versions 1..10) load, streams included (types 15 and 19).
+Loaded values get the encoding flag Redis would give them under the current
+configuration. Module values (types 6, 7) raise a clear :class:`RdbError`
+(Vermilion has no modules); ``FUNCTION2`` records are collected and handed to
+the server's function hook when there is one.
+
+One difference: Redis keeps entries deleted by XDEL/XTRIM inside a stream's
+listpacks as flagged tombstones; our Stream does not keep their contents, so a
+saved stream has its nodes without tombstones (same entries, IDs, counters and
+groups; only the node byte sizes, and hence where the next node starts, can
+differ from Redis's after a reload). Without tombstones the payload is
+byte-identical to Redis's.
 
 Everything here is a pure function over bytes; the server glue (SAVE, BGSAVE,
 loading at startup) lives in :mod:`vermilion.persistence.snapshot`.
