@@ -432,6 +432,13 @@ def test_client_reply_in_multi(diff):
     # then applies to the command after EXEC; PING c completes the array.
     diff.raw(b"MULTI\r\nCLIENT REPLY SKIP\r\nPING a\r\nEXEC\r\nPING b\r\nPING c\r\n",
              replies=4)
+    # OFF/ON switch in the middle of EXEC's reply, exactly where they run
+    diff.raw(b"MULTI\r\nCLIENT REPLY OFF\r\nPING a\r\nEXEC\r\nPING b\r\nCLIENT REPLY ON\r\n"
+             b"PING c\r\n", replies=4)
+    diff.raw(b"CLIENT REPLY OFF\r\nMULTI\r\nCLIENT REPLY ON\r\nPING a\r\nEXEC\r\nPING b\r\n",
+             replies=3)
+    diff.raw(b"CLIENT REPLY OFF\r\nMULTI\r\nPING x\r\nCLIENT REPLY ON\r\nPING y\r\nEXEC\r\n"
+             b"PING z\r\n", replies=3)
 
 
 def test_client_id_and_info_shape(real_redis, shared_vermilion):

@@ -312,11 +312,15 @@ def client_getname(c, argv):
 def client_reply(c, argv):
     mode = argv[2].lower()
     if mode == b"on":
+        if c.reply_off:
+            del c.out[c.reply_off_mark:]   # replies made while it was off (inside EXEC)
         c.reply_off = False
         c.reply_skip = False
         c.update_special()
         return OK
     if mode == b"off":
+        if not c.reply_off:
+            c.reply_off_mark = len(c.out)
         c.reply_off = True
     elif mode == b"skip":
         if not c.reply_off:

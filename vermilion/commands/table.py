@@ -434,13 +434,18 @@ from .tracking import after_command as tracking_after_command  # noqa: E402
 def _execute_slow(c, argv):
     """Every check of Redis's processCommand, for clients or servers in a special state."""
     mark = len(c.out)
+    if c.reply_off:
+        c.reply_off_mark = mark
     if _process_command(c, argv) is _PARKED:
         return  # its reply and resetClient() come when it really runs
     if c.reply_off or c.reply_skip or c.reply_skip_next:
         # CLIENT REPLY OFF|SKIP (networking.c resetClient): drop this command's answer,
-        # rejections included.
-        if c.reply_off or c.reply_skip:
+        # rejections included. With OFF, only what was added while it was on: a
+        # CLIENT REPLY OFF/ON run by EXEC switches in the middle of EXEC's reply.
+        if c.reply_skip:
             del c.out[mark:]
+        elif c.reply_off:
+            del c.out[max(mark, c.reply_off_mark):]
         c.reply_skip = False
         if c.reply_skip_next:
             c.reply_skip = True

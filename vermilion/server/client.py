@@ -29,7 +29,7 @@ class Client:
         "ctime", "last_interaction", "addr", "laddr", "fd", "conn", "is_unix",
         "tracking", "no_evict", "paused_reading", "unblock_reason", "argv",
         "in_exec", "killed", "tot_net_in", "tot_net_out", "tot_cmds", "unsafe_flush",
-        "no_touch",
+        "no_touch", "reply_off_mark",
     )
 
     def __init__(self, server, transport=None, conn=None):
@@ -58,6 +58,7 @@ class Client:
         self.reply_off = False
         self.reply_skip = False
         self.reply_skip_next = False
+        self.reply_off_mark = 0    # CLIENT REPLY OFF: replies from out[mark:] are dropped
         self.close_after_reply = False
         self.closed = False
         self.blocked = None        # blocking state object while blocked
