@@ -455,12 +455,12 @@ def debug(c, argv):
 def _populate(c, argv):
     n = len(argv)
     msg = "ERR value is out of range, must be positive"
-    count = parse_int(argv[2])
+    count = parse_int(argv[2], msg)
     if count < 0:
         raise CommandError(msg)
     size = 0
     if n == 5:
-        size = parse_int(argv[4])
+        size = parse_int(argv[4], msg)
         if size < 0:
             raise CommandError(msg)
     prefix = argv[3] if n >= 4 else b"key"

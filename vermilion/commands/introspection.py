@@ -161,13 +161,7 @@ def _bucket(avg_usec):
 @on_server_init
 def _init(server):
     lat = server.latency = LatencyMonitor(server)
-    prev = server.config.hooks.get("latency-monitor-threshold")
-
-    def threshold(value):
-        if prev is not None:
-            prev(value)
-        lat.set_threshold(int(value))
-    server.config.hooks["latency-monitor-threshold"] = threshold
+    server.config.add_hook("latency-monitor-threshold", lambda v: lat.set_threshold(int(v)))
 
 
 _LATENCY_HELP = [

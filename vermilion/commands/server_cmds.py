@@ -145,31 +145,25 @@ def _init(server):
         server.replid2 = "0" * 40
         server.master_repl_offset = 0
     cfg = server.config
-    cfg.process_owner = cfg.process_owner  # (set by __main__ for the real process)
 
     def maxclients(value):
         _adjust_open_files(server, int(value))
         server.maxclients = int(value)
 
-    def tls_port(value):
-        if value != "0":
+    def tls(value):
+        # Vermilion has no TLS: configuring it can only fail, like Redis without certificates.
+        if cfg.get("tls-port") != "0" or cfg.get_bool("tls-replication") \
+                or cfg.get_bool("tls-cluster"):
             raise ConfigError("Unable to update TLS configuration. Check server logs.")
 
-    _chain(cfg, "maxclients", maxclients)
-    _chain(cfg, "tls-port", tls_port)
-
-
-def _chain(cfg, name, fn):
-    """Add ``fn`` after any hook already registered for ``name``."""
-    prev = cfg.hooks.get(name)
-    if prev is None:
-        cfg.hooks[name] = fn
-        return
-
-    def both(value):
-        prev(value)
-        fn(value)
-    cfg.hooks[name] = both
+    cfg.add_hook("maxclients", maxclients)
+    for name in ("tls-port", "tls-session-cache-size", "tls-session-cache-timeout",
+                 "tls-cluster", "tls-replication", "tls-prefer-server-ciphers",
+                 "tls-session-caching", "tls-cert-file", "tls-key-file", "tls-key-file-pass",
+                 "tls-client-cert-file", "tls-client-key-file", "tls-client-key-file-pass",
+                 "tls-dh-params-file", "tls-ca-cert-file", "tls-ca-cert-dir", "tls-protocols",
+                 "tls-ciphers", "tls-ciphersuites"):
+        cfg.add_hook(name, tls)
 
 
 def _adjust_open_files(server, maxclients):
@@ -757,6 +751,9 @@ def lookup_fullname(name):
 
 @command("command")
 def command_(c, argv):
+    if len(argv) > 1:   # the dispatcher lands here for an unknown sub-command
+        raise CommandError("ERR unknown subcommand '%.128s'. Try COMMAND HELP."
+                           % argv[1].decode("utf-8", "replace"))
     return [cmd.info_reply(c.resp) for cmd in list(COMMANDS.values())]
 
 

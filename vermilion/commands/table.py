@@ -363,8 +363,11 @@ def execute_batch(c, cmds, start=0):
             st = stats[cmd.index]
             st[0] += 1
             st[1] += dt
-            if (server.dirty != dirty and cmd.is_write) or c.propagate is not None:
-                server.propagate_command(c, argv)
+            if c.propagate is not None or (server.dirty != dirty and cmd.is_write):
+                if server.persistence is not None:
+                    server.propagate_command(c, argv)
+                else:
+                    c.propagate = None
             if server.monitors or server.ready_keys or dt > server.slowlog_threshold_ns:
                 _after_call(c, cmd, argv, dt)
         if c.blocked is not None or c.close_after_reply:
@@ -419,8 +422,11 @@ def _call(c, cmd, argv):
     st = server.cmdstats[cmd.index]
     st[0] += 1
     st[1] += dt
-    if (server.dirty != dirty and cmd.is_write) or c.propagate is not None:
-        server.propagate_command(c, argv)
+    if c.propagate is not None or (server.dirty != dirty and cmd.is_write):
+        if server.persistence is not None:
+            server.propagate_command(c, argv)
+        else:
+            c.propagate = None
     if c.tracking is not None or server.tracking_state.pending:
         tracking_after_command(c, cmd, argv)
     _after_call(c, cmd, argv, dt)
@@ -467,6 +473,8 @@ def _process_command(c, argv):
             security_warning(c)  # HTTP sent to Redis: no reply, connection dropped
             return None
         c.cmd = lookup_argv(argv)  # Redis keeps the command found even when arity fails
+        if c.cmd is not None:
+            server.cmdstats[c.cmd.index][2] += 1  # rejectCommand: rejected_calls
         server.count_error(e.msg)
         if c.multi is not None:
             c.dirty_exec = True

@@ -459,7 +459,12 @@ def _parse_c_double(s):
     try:
         v = float(s)
     except ValueError:
-        return None
+        if not re.match(r"[+-]?0[xX]", s):
+            return None
+        try:
+            v = float.fromhex(s)     # strtod reads C99 hex floats too
+        except (ValueError, OverflowError):
+            return None
     if v != v:
         return None
     if math.isinf(v) and s.lower().lstrip("+-") not in ("inf", "infinity"):
@@ -569,7 +574,10 @@ class Config:
         """
         p = PARAMS[name]
         if args is None:
-            args = value.split(" ") if p.flags & MULTI_ARG else [value]
+            if p.flags & MULTI_ARG:   # sdssplitlen(value, " "): "" is no argument at all
+                args = value.split(" ") if value else []
+            else:
+                args = [value]
         kind = p.kind
         if kind == "bool":
             v = args[0].lower()
@@ -660,6 +668,8 @@ class Config:
             raise ConfigError("argument must be between %d and %d inclusive" % (lo, hi))
         if p.name == "hz":
             v = max(1, min(500, v))
+        elif p.name == "repl-backlog-size" and not self._reading_file:
+            v = max(v, 16384)   # resizeReplicationBacklog's minimum, applied by CONFIG SET
         if num & PERCENT and v < 0:
             return "%d%%" % -v
         if num & OCTAL:
@@ -782,6 +792,19 @@ class Config:
         return " ".join(out)
 
     # ----------------------------------------------------------- writing
+    def add_hook(self, name, fn):
+        """Run ``fn(value)`` when parameter ``name`` changes, after the hooks already
+        registered for it (several features may care about one parameter)."""
+        prev = self.hooks.get(name)
+        if prev is None:
+            self.hooks[name] = fn
+            return
+
+        def both(value):
+            prev(value)
+            fn(value)
+        self.hooks[name] = both
+
     def set(self, name, value, apply=True):
         """Set one parameter (any spelling); runs its hook when ``apply``."""
         p = LOOKUP.get(name.lower())
@@ -839,11 +862,11 @@ class Config:
             if hook is None:
                 continue
             try:
-                hook(self.values[name])
                 applied.append(name)
+                hook(self.values[name])
             except ConfigError as e:
                 self.values.update(old)
-                for n in applied:
+                for n in applied:       # restoreBackupConfig: apply the old values again
                     try:
                         self.hooks[n](self.values[n])
                     except ConfigError:
