@@ -648,6 +648,8 @@ def test_pause_write():
         row = dict(info_fields(bulk_text(admin.call("CLIENT", "LIST", "ID", wid))))
         out.append((row[b"flags"], row[b"cmd"], row[b"argv-mem"], row[b"qbuf"]))
         out.append(reader.call("GET", "pk"))
+        info = admin.call("INFO", "clients")
+        out.append([x for x in info.split(b"\r\n") if x.startswith(b"blocked_clients:")])
         out.append(admin.call("CLIENT", "UNPAUSE"))
         out += [writer.read_reply() for _ in range(3)]
         out.append(pub.read_reply())
