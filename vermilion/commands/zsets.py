@@ -164,10 +164,6 @@ def _add_new(server, zs, member, score):
     zs.insert(member, score)
 
 
-def _fmt(score):
-    return b"%.17g" % score
-
-
 _BULK_HDR = [b"$%d" % i for i in range(1024)]
 _hdr = _BULK_HDR.__getitem__
 _fmt_score = b"%.17g".__mod__
