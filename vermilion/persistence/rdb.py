@@ -1006,6 +1006,8 @@ def load_rdb(buf, limits=DEFAULT_LIMITS, ndbs=16, now_ms=None, expire_keys=True,
     ``key``, ``rdbtype`` and ``partial`` (the LoadResult so far).
     """
     res = LoadResult()
+    if buf.__class__ is not bytes:
+        buf = bytes(buf)
     r = Reader(buf, 0)
     ctx = ["start", None, None]       # doing, key, type
     try:
@@ -1039,7 +1041,44 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
     data, expires = res.dbs.setdefault(0, ({}, {}))
     expiretime = -1
     counts = res.type_counts
+    nfast = 0
+    end = r.end
     while True:
+        p = r.pos
+        if expiretime == -1 and p + 2 < end and buf[p] == 0 and buf[p + 1] < 64:
+            # Fast path for the commonest record: a string with a short key and a
+            # short raw or small integer value, no expire. Anything else (or any
+            # doubt) takes the general path below.
+            q = p + 2 + buf[p + 1]
+            if q < end:
+                vb = buf[q]
+                if vb < 64:
+                    e = q + 1 + vb
+                    val = buf[q + 1:e]
+                elif vb == 0xC0:
+                    e = q + 2
+                    val = b"%d" % int.from_bytes(buf[q + 1:e], "little", signed=True)
+                elif vb == 0xC1:
+                    e = q + 3
+                    val = b"%d" % int.from_bytes(buf[q + 1:e], "little", signed=True)
+                else:
+                    e = end + 1
+                if e <= end:
+                    key = buf[p + 2:q]
+                    res.keys_read += 1
+                    if key in data and not allow_dup:
+                        ctx[0] = "read-object-value"
+                        ctx[1] = key
+                        ctx[2] = 0
+                        raise RdbError("RDB has duplicated key '%s' in DB %d"
+                                       % (key.decode("utf-8", "replace"), dbid))
+                    data[key] = None if check_mode else val
+                    if allow_dup:
+                        expires.pop(key, None)
+                    res.keys_loaded += 1
+                    nfast += 1
+                    r.pos = e
+                    continue
         ctx[0] = "read-type"
         t = r.byte()
         if t == OP_EXPIRETIME_MS:
@@ -1140,6 +1179,8 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
             res.keys_loaded += 1
         expiretime = -1
         ctx[1] = ctx[2] = None
+    if nfast:
+        counts[TYPE_STRING] = counts.get(TYPE_STRING, 0) + nfast
     if ver >= 5:
         ctx[0] = "check-sum"
         stored = int.from_bytes(r.take(8), "little")
