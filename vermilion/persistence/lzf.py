@@ -42,8 +42,13 @@ def compress(data, max_len=None):
         return None
     if type(data) is not bytes:
         data = bytes(data)
-    if n >= _PRECHECK and len(zlib.compress(data, 1)) - 6 > max_len:
-        return None   # no redundancy for LZF to exploit (see module docstring)
+    if n >= _PRECHECK:
+        if len(zlib.compress(data, 1)) - 6 > max_len:
+            return None   # no redundancy for LZF to exploit (see module docstring)
+    elif n > 2 and len({data[i:i + 3] for i in range(n - 2)}) == n - 2 and n >= max_len:
+        # No 3-byte sequence occurs twice: liblzf can only emit literals, which
+        # never fit in fewer than n bytes. (Exact, and far cheaper than the loop.)
+        return None
     out_end = max_len
     out = bytearray(b"\0")       # out[run] is the control byte of the open literal run
     run = 0
