@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import RawConn
+from support import RawConn
 
 
 class Twin:
@@ -585,7 +585,7 @@ def test_blocked_command_counted_once(server):
 @pytest.fixture
 def own_process_server():
     """Vermilion in its own process: latency measured without sharing our GIL."""
-    from conftest import free_port
+    from support import free_port
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "vermilion", "--port", str(port),
                              "--save", ""], stdout=subprocess.DEVNULL,

@@ -10,7 +10,7 @@ import random
 import pytest
 from hypothesis import given, strategies as st
 
-from conftest import RawConn
+from support import RawConn
 from vermilion.types.rlist import RList
 
 elements = st.lists(st.sampled_from([b"a", b"b", b"c", b"", b"10"]), max_size=60)

@@ -50,7 +50,7 @@ def test_intset_limits_follow_config_set(r, server):
 
 
 def test_intset_reply_is_numeric_order(server):
-    from conftest import RawConn
+    from support import RawConn
     c = RawConn(server.host, server.port)
     c.call("SADD", "s", "10", "-3", "2", "100", "-50")
     assert c.call("SMEMBERS", "s") == (b"*5\r\n$3\r\n-50\r\n$2\r\n-3\r\n$1\r\n2\r\n"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import RawConn
+from support import RawConn
 from vermilion import util
 
 

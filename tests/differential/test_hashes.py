@@ -376,7 +376,7 @@ def keyspace_events(real_redis, vermilion, script):
     """Run ``script`` (one command per line) on redis-server with every keyspace
     event enabled and on a fresh Vermilion; return both lists of (event, key)."""
     import shlex
-    from conftest import RawConn
+    from support import RawConn
     from vermilion.keyspace.db import NOTIFY_ALL, NOTIFY_KEYEVENT
     cmds = [shlex.split(line) for line in script.strip().splitlines() if line.strip()]
 

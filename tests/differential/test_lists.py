@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import RawConn
+from support import RawConn
 from vermilion.commands.table import COMMANDS
 
 

@@ -1,7 +1,7 @@
 """Pub/Sub and keyspace notifications against redis-server, byte for byte."""
 import pytest
 
-from conftest import RawConn
+from support import RawConn
 
 
 def both(real_redis, shared_vermilion):

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import RawConn
+from support import RawConn
 
 
 # ------------------------------------------------------------------ GET / SET

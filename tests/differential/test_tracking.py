@@ -1,5 +1,5 @@
 """Client-side caching (CLIENT TRACKING) against redis-server, byte for byte."""
-from conftest import RawConn
+from support import RawConn
 
 
 def scenario_both(real_redis, shared_vermilion, fn):

@@ -1,7 +1,7 @@
 """MULTI/EXEC/DISCARD/WATCH against redis-server, byte for byte."""
 import time
 
-from conftest import RawConn
+from support import RawConn
 
 
 def test_multi_exec_basic(diff):
