@@ -97,7 +97,11 @@ def set_(c, argv):
             db.lookup(key)          # an expired key goes first, with its event
         v = argv[2]
         if len(v) <= _SHARED_MAX_LEN:
-            v = share(v)
+            shared = _SHARED.get(v)
+            if shared is not None:
+                v = shared
+            elif len(_SHARED) < _SHARED_MAX:
+                _SHARED[v] = v
         db.set(key, v)
         server = c.server
         server.dirty += 1
