@@ -319,6 +319,42 @@ def _rewrite_trim(s, a, argv):
 @command("xadd")
 def xadd(c, argv):
     n = len(argv)
+    if argv[2] == b"*" and n & 1 and n >= 5:
+        # the common form: XADD key * field value ...
+        db = c.db
+        key = argv[1]
+        s = db.lookup(key)
+        if s is None:
+            s = Stream()
+            db.add(key, s)
+        elif s.__class__ is not Stream:
+            raise CommandError(WRONGTYPE)
+        last = s.last_id
+        now = int(_time() * 1000)
+        if now > last >> 64:
+            i = now << 64
+        elif last == ID_MAX:
+            raise CommandError(ERR_EXHAUSTED)
+        else:
+            i = last + 1
+        fv = argv[3:]
+        tot = len(fv[0]) + len(fv[1]) if n == 5 else sum(map(len, fv))
+        if tot > STREAM_LISTPACK_MAX_SIZE:
+            raise CommandError(ERR_TOO_LARGE)
+        server = c.server
+        s.append(i, fv, server.stream_node_max_entries, server.stream_node_max_bytes, tot)
+        ids = b"%d-%d" % (i >> 64, i & MASK64)
+        db.signal(key)
+        if server.notify_flags & NOTIFY_STREAM:
+            db.notify(NOTIFY_STREAM, "xadd", key)
+        server.dirty += 1
+        if server.persistence is not None:
+            rewritten = list(argv)
+            rewritten[2] = ids
+            c.propagate = [rewritten]
+        if db.blocking:
+            db.ready(key)
+        return Raw(b"$%d\r\n%s\r\n" % (len(ids), ids))
     if argv[2] == b"*":
         a = None
         idpos = 2
@@ -352,10 +388,10 @@ def xadd(c, argv):
     if i < 0:
         raise CommandError(ERR_TOO_LARGE)
     fv = argv[fpos:]
-    if nf > 256 or sum(map(len, fv)) > 4096:
-        if sum(map(len, fv)) > STREAM_LISTPACK_MAX_SIZE:
-            raise CommandError(ERR_TOO_LARGE)
-    s.append(i, fv, server.stream_node_max_entries, server.stream_node_max_bytes)
+    tot = len(fv[0]) + len(fv[1]) if nf == 2 else sum(map(len, fv))
+    if tot > STREAM_LISTPACK_MAX_SIZE:
+        raise CommandError(ERR_TOO_LARGE)
+    s.append(i, fv, server.stream_node_max_entries, server.stream_node_max_bytes, tot)
     ids = b"%d-%d" % (i >> 64, i & MASK64)
     db.signal(key)
     if server.notify_flags & NOTIFY_STREAM:
@@ -368,12 +404,14 @@ def xadd(c, argv):
         if a.approx:
             rewritten = list(argv)
             _rewrite_trim(s, a, rewritten)
-    if a is None or not a.id_given or not a.seq_given:
-        if rewritten is None:
-            rewritten = list(argv)
-        rewritten[idpos] = ids
-    if rewritten is not None:
-        c.propagate = [rewritten]
+    if server.persistence is not None:
+        # propagated with the ID actually used (and an exact trim): rewriteClientCommandArgument
+        if a is None or not a.id_given or not a.seq_given:
+            if rewritten is None:
+                rewritten = list(argv)
+            rewritten[idpos] = ids
+        if rewritten is not None:
+            c.propagate = [rewritten]
     if db.blocking:
         db.ready(key)
     return Raw(b"$%d\r\n%s\r\n" % (len(ids), ids))

@@ -393,24 +393,28 @@ class Stream:
         return i
 
     # ------------------------------------------------------------ writing
-    def append(self, i, fv, max_entries, max_bytes):
+    def append(self, i, fv, max_entries, max_bytes, tot=None):
         """Add entry ``i`` (> last_id, checked by the caller) with fields/values ``fv``.
 
         ``max_entries``/``max_bytes`` are stream-node-max-entries/-bytes: when the
         tail node is full a new node starts, exactly where Redis would start one.
+        ``tot`` is the summed length of ``fv`` if the caller has it.
         """
         nodes = self.nodes
-        numfields = len(fv) >> 1
-        tot = 0
-        for x in fv:
-            tot += len(x)
+        nf2 = len(fv)
+        if tot is None:
+            tot = sum(map(len, fv))
         node = nodes[-1] if nodes else None
         if node is not None:
             if max_bytes == 0 or max_bytes > STREAM_LISTPACK_MAX_SIZE:
                 max_bytes = STREAM_LISTPACK_MAX_SIZE
-            if node.lp_bytes() + tot >= max_bytes:
+            live = len(node.ids)
+            nd = node.ndeleted
+            lp = node.fixed + (2 if live < 128 else _int_size(live)) + (
+                2 if nd < 128 else _int_size(nd))
+            if lp + tot >= max_bytes:
                 node = None
-            elif max_entries and len(node.ids) + node.ndeleted >= max_entries:
+            elif max_entries and live + nd >= max_entries:
                 node = None
         if node is None:
             node = _Node(i, fv[0::2])
@@ -419,20 +423,28 @@ class Stream:
             same = True
         else:
             mf = node.mfields
-            same = len(mf) == numfields and fv[0::2] == mf
+            if nf2 == 2:
+                same = len(mf) == 1 and fv[0] == mf[0]
+            else:
+                same = len(mf) == nf2 >> 1 and fv[0::2] == mf
         # the entry: flags, ms-diff, seq-diff, [num-fields], [field], value..., lp-count
         master = node.master
-        size = 2 + _int_size(_signed64((i >> 64) - (master >> 64)))
-        size += _int_size(_signed64((i & MASK64) - (master & MASK64)))
+        d = (i >> 64) - (master >> 64)
+        size = 4 if 0 <= d < 128 else 2 + _int_size(_signed64(d))
+        d = (i & MASK64) - (master & MASK64)
+        size += 2 if 0 <= d < 128 else _int_size(_signed64(d))
         if same:
-            for x in fv[1::2]:
-                size += _elem_size(x)
-            size += _int_size(numfields + 3)
+            if nf2 == 2:
+                size += _elem_size(fv[1]) + 2
+            else:
+                for x in fv[1::2]:
+                    size += _elem_size(x)
+                size += _int_size((nf2 >> 1) + 3)
         else:
-            size += _int_size(numfields)
+            size += _int_size(nf2 >> 1)
             for x in fv:
                 size += _elem_size(x)
-            size += _int_size(2 * numfields + 4)
+            size += _int_size(nf2 + 4)
         node.fixed += size
         node.ids.append(i)
         node.data.append(fv)
