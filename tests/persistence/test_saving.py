@@ -288,3 +288,27 @@ def test_embedded_server_without_dir_writes_in_cwd(tmp_path, vermilion_factory, 
     assert r.save()
     assert os.path.exists(os.path.join(srv.server.config.get("dir") or str(tmp_path),
                                        "dump.rdb"))
+
+
+def test_misconf_after_failed_bgsave(tmp_path, vermilion_factory, redis_proc_factory):
+    """stop-writes-on-bgsave-error: writes (and PING) answer MISCONF until a save works."""
+    vdir, rdir = tmp_path / "v", tmp_path / "r"
+    vdir.mkdir()
+    rdir.mkdir()
+    srv = vermilion_factory(dir=str(vdir), save="3600 1")
+    ref = redis_proc_factory(rdir, "dump.rdb", "--save", "3600 1")
+    shutil.rmtree(vdir)
+    shutil.rmtree(rdir)
+    for port in (srv.port, ref.port):
+        assert raw_call(port, "BGSAVE") == b"+Background saving started\r\n"
+    wait_for(lambda: info(srv)["rdb_last_bgsave_status"] == "err")
+    wait_for(lambda: b"rdb_last_bgsave_status:err" in raw_call(ref.port, "INFO", "persistence"),
+             timeout=10)
+    time.sleep(0.2)       # our cron applies the state
+    for cmd in (["SET", "k", "v"], ["PING"], ["GET", "k"], ["DEL", "k"], ["MULTI"],
+                ["SET", "k", "v"], ["GET", "k"], ["EXEC"], ["CONFIG", "SET",
+                                                             "stop-writes-on-bgsave-error", "no"],
+                ["SET", "k", "v"], ["PING"]):
+        a, b = raw_call(ref.port, *cmd), raw_call(srv.port, *cmd)
+        assert a == b, (cmd, a, b)
+    raw_call(ref.port, "CONFIG", "SET", "save", "")    # let it shut down without saving

@@ -43,7 +43,8 @@ import time
 
 from ..server.bootstrap import on_server_init
 from . import rdb as rdbmod
-from .snapshot import CHILD_AOF, LoadFailed, atomic_write, fsync_dir, server_dir
+from .snapshot import (CHILD_AOF, LoadFailed, _chain_hook, atomic_write, fsync_dir, server_dir,
+                       update_disk_error)
 
 AOF_OFF = 0
 AOF_ON = 1
@@ -318,6 +319,7 @@ class Bio:
                 if job in ("fsync", "fsync_close"):
                     try:
                         os.fsync(fd)
+                        self.fsync_error = None
                     except OSError as e:
                         self.fsync_error = e
                 if job in ("close", "fsync_close"):
@@ -364,6 +366,7 @@ class AOF:
         self.rewrite_time_last = -1
         self.lastbgrewrite_status = "ok"
         self.last_write_status = "ok"
+        self.last_write_error = None
         self.rewrites = 0
         self.consecutive_failures = 0
         self.delayed_fsync = 0
@@ -406,6 +409,16 @@ class AOF:
                 raise ConfigError("")
         elif value == "no" and self.state != AOF_OFF:
             self.stop()
+        update_disk_error(self.server)
+
+    def write_error(self):
+        """The strerror of a failing AOF write or background fsync, or None."""
+        if self.last_write_status == "err":
+            return self.last_write_error or "Unknown error"
+        e = self.bio.fsync_error
+        if e is not None:
+            return e.strerror
+        return None
 
     def set_fsync(self, value):
         self.fsync_policy = value
@@ -443,6 +456,7 @@ class AOF:
             except OSError as e:
                 self.server.log_warning("Error writing to the AOF file: %s" % e.strerror)
                 self.last_write_status = "err"
+                self.last_write_error = e.strerror
                 if self.fsync_policy == "always":
                     self.server.log_warning(
                         "Can't recover from AOF write error when the AOF fsync policy is "
@@ -1162,7 +1176,8 @@ def _init(server):
     aof = AOF(server)
     server.aof = aof
     cfg = server.config
+    # after snapshot's hook (MISCONF state), which set_appendonly refreshes itself
     cfg.hooks["appendonly"] = aof.set_appendonly
-    cfg.hooks["appendfsync"] = aof.set_fsync
+    _chain_hook(cfg.hooks, "appendfsync", aof.set_fsync)
     server.before_reply_hook = aof.before_reply
     server.add_cron_hook(aof.cron)

@@ -172,11 +172,13 @@ class Snapshot:
         except OSError as e:
             server.log_warning("Write error saving DB on disk: %s" % e.strerror)
             server.rdb_last_bgsave_status = "err"
+            update_disk_error(server)
             return False
         server.log_notice("DB saved on disk")
         server.dirty_at_last_save = dirty
         server.lastsave = int(time.time())
         server.rdb_last_bgsave_status = "ok"
+        update_disk_error(server)
         return True
 
     def bgsave(self):
@@ -234,6 +236,7 @@ class Snapshot:
             self._remove_temp(self.rdb_path(), self._last_child_pid)
             if bysignal != signal.SIGUSR1:
                 server.rdb_last_bgsave_status = "err"
+        update_disk_error(server)
 
     @staticmethod
     def _remove_temp(path, pid):
@@ -606,8 +609,68 @@ def debug_loadaof(c, argv):
     return OK
 
 
+MISCONF_RDB = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable "
+               "to persist to disk. Commands that may modify the data set are disabled, because "
+               "this instance is configured to report errors during writes if RDB snapshotting "
+               "fails (stop-writes-on-bgsave-error option). Please check the Redis logs for "
+               "details about the RDB error.")
+
+
+def update_disk_error(server):
+    """writeCommandsDeniedByDiskError: refuse writes (MISCONF) while saving fails.
+
+    Sets ``server.disk_error`` to the error text or None, and keeps the
+    dispatcher's slow path on while there is one (where :func:`_disk_error_check`
+    runs).
+    """
+    msg = None
+    if (server.config.get("stop-writes-on-bgsave-error") == "yes"
+            and server.rdb_last_bgsave_status == "err" and server.snapshot.save_rules()):
+        msg = MISCONF_RDB
+    else:
+        aof = getattr(server, "aof", None)
+        if aof is not None and aof.state != 0:
+            err = aof.write_error()
+            if err is not None:
+                msg = "MISCONF Errors writing to the AOF file: %s" % err
+    if msg != server.disk_error:
+        server.disk_error = msg
+        server.set_special("disk-error", msg is not None)
+
+
+def _disk_error_check(c, cmd, argv):
+    msg = c.server.disk_error
+    if msg is None:
+        return None
+    name = cmd.fullname
+    if cmd.is_write or name == "ping" or (
+            name == "exec" and c.multi and any(q.is_write for q, _ in c.multi)):
+        if "M" in (c.flags_extra or ""):      # our master's stream: applied anyway
+            return None
+        return msg
+    return None
+
+
+def _chain_hook(hooks, name, fn):
+    """Run ``fn`` after any config hook another feature set for ``name``."""
+    prev = hooks.get(name)
+    if prev is None:
+        hooks[name] = fn
+    else:
+        def both(v):
+            prev(v)
+            fn(v)
+        hooks[name] = both
+
+
 @on_server_init
 def _init(server):
+    server.disk_error = None
+    server.extra_checks = tuple(server.extra_checks) + (_disk_error_check,)
+    server.add_cron_hook(lambda: update_disk_error(server))
+    hooks = server.config.hooks
+    for name in ("stop-writes-on-bgsave-error", "save"):
+        _chain_hook(hooks, name, lambda v: update_disk_error(server))
     server.debug_reload = debug_reload
     server.debug_loadaof = debug_loadaof
     snap = Snapshot(server)
