@@ -683,7 +683,7 @@ class AOF:
     def write_base(self, path, preamble):
         """rewriteAppendOnlyFile: the dataset as an RDB (aof-base) or as commands."""
         server = self.server
-        fl = getattr(server, "function_libraries", None)
+        fl = getattr(server, "function_codes", None)
         functions = fl() if fl is not None else ()
         tmp = os.path.join(os.path.dirname(path), "temp-rewriteaof-%d.aof" % os.getpid())
 

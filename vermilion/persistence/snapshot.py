@@ -28,6 +28,15 @@ corrupt or truncated file.
 file), flushes and fsyncs the AOF, and saves when ``save`` rules exist (or when
 SHUTDOWN SAVE asked for it; never with SHUTDOWN NOSAVE).
 
+Functions (for the scripting module)
+------------------------------------
+RDB files and AOF bases carry FUNCTION libraries. If the scripting module sets
+``server.function_codes`` (a callable returning the source code, bytes, of
+every library), saves include them (RDB opcode FUNCTION2; ``FUNCTION LOAD``
+commands in a command-format AOF base); if it sets
+``server.function_restore(codes)``, libraries found while loading are handed
+to it (otherwise they are skipped with a warning).
+
 INFO persistence
 ----------------
 ``server.info_persistence()`` returns the section's ``name:value`` lines in
@@ -155,7 +164,7 @@ class Snapshot:
     def write_rdb(self, path, aof_base=False):
         """Write the dataset to ``path`` via a temp file + fsync + rename. Raises OSError."""
         server = self.server
-        fl = getattr(server, "function_libraries", None)
+        fl = getattr(server, "function_codes", None)
         functions = fl() if fl is not None else ()
         tmp = os.path.join(os.path.dirname(path), "temp-%d.rdb" % os.getpid())
         atomic_write(path, tmp, lambda fh: rdbmod.write_rdb(
