@@ -371,9 +371,9 @@ def client_kill(c, argv):
             elif opt == b"laddr":
                 laddr = val
             elif opt == b"user":
-                if val != b"default":
+                if c.server.acl.get(val) is None:
                     raise CommandError("ERR No such user '%s'" % _text(val))
-                user = "default"
+                user = val.decode("utf-8", "surrogateescape")
             elif opt == b"skipme":
                 lv = val.lower()
                 if lv == b"yes":

@@ -5,10 +5,10 @@ database, authentication, name) rather than the keyspace. Behaviour follows
 Redis 7.0.15's server.c (pingCommand, echoCommand, selectCommand), acl.c
 (authCommand) and networking.c (helloCommand, resetCommand).
 
-Authentication is Redis's ``requirepass``: the ``default`` user with that
-password, or with no password at all (``nopass``) when requirepass is empty.
-Other ACL users do not exist here, so authenticating as any other name fails
-with WRONGPASS, exactly as it does on a Redis with no extra users.
+Authentication checks the ACL users (vermilion/acl.py): ``AUTH <password>`` is
+the ``default`` user (whose password ``requirepass`` sets), ``AUTH <user> <pass>``
+and ``HELLO ... AUTH <user> <pass>`` any user that is on and has that password
+(or ``nopass``). A failure is answered with WRONGPASS and recorded in ACL LOG.
 
 Passwords never reach MONITOR or SLOWLOG: like Redis's
 ``redactClientCommandArgument``, AUTH and HELLO AUTH overwrite the password
@@ -34,17 +34,9 @@ _RESET = Status("RESET")
 
 
 # ------------------------------------------------------------------ helpers
-def authenticate(c, username, password):
-    """ACLAuthenticateUser for the requirepass-only world; True on success."""
-    if username != b"default":
-        return False
-    required = c.server.requirepass
-    if required and password != required.encode("utf-8", "surrogateescape"):
-        return False
-    c.authenticated = True
-    c.user = "default"
-    c.update_special()
-    return True
+def authenticate(c, username, password, argv):
+    """ACLAuthenticateUser: True, or False after logging the failure in ACL LOG."""
+    return c.server.acl.authenticate(c, username, password, argv)
 
 
 def set_client_name(c, name):
@@ -107,7 +99,7 @@ def auth(c, argv):
     if len(argv) == 2:
         password = argv[1]
         argv[1] = REDACTED
-        if not c.server.requirepass:
+        if c.server.acl.default_nopass():
             raise CommandError("ERR AUTH <password> called without any password configured "
                                "for the default user. Are you sure your configuration is "
                                "correct?")
@@ -115,7 +107,7 @@ def auth(c, argv):
     else:
         username, password = argv[1], argv[2]
         argv[1] = argv[2] = REDACTED
-    if not authenticate(c, username, password):
+    if not authenticate(c, username, password, argv):
         raise CommandError(WRONGPASS)
     return OK
 
@@ -136,7 +128,7 @@ def hello(c, argv):
         if opt == b"auth" and more >= 2:
             username, password = argv[j + 1], argv[j + 2]
             argv[j + 1] = argv[j + 2] = REDACTED
-            if not authenticate(c, username, password):
+            if not authenticate(c, username, password, argv):
                 raise CommandError(WRONGPASS)
             j += 3
         elif opt == b"setname" and more:
@@ -195,8 +187,7 @@ def reset_connection_state(c):
         server.tracking_state.disable(c)
     c.select(0)
     c.resp = 2
-    c.authenticated = not server.auth_required()
-    c.user = "default"
+    server.acl.set_client_default(c)
     if c.multi is not None or c.watched or c.dirty_cas:
         from .transactions import discard_transaction
         discard_transaction(c)

@@ -18,7 +18,7 @@ reply is built by writing the header then letting each command append its own
 reply.
 """
 from ..errors import CommandError
-from ..protocol.encoder import OK, NULL_ARRAY, encode
+from ..protocol.encoder import OK, NULL_ARRAY, encode, error_bytes
 from .table import command, NO_REPLY, _call
 
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
@@ -83,6 +83,12 @@ def exec_(c, argv):
     try:
         for cmd, qargv in queued:
             c.cmd = cmd
+            if c.acl is not None:   # ACL rules may have changed since it was queued
+                err = c.acl.check_exec(c, cmd, qargv)
+                if err is not None:
+                    server.count_error(err)
+                    c.out.append(error_bytes(err))
+                    continue
             _call(c, cmd, qargv)
     finally:
         c.in_exec = False

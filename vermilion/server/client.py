@@ -29,7 +29,7 @@ class Client:
         "ctime", "last_interaction", "addr", "laddr", "fd", "conn", "is_unix",
         "tracking", "no_evict", "paused_reading", "unblock_reason", "argv",
         "in_exec", "killed", "tot_net_in", "tot_net_out", "tot_cmds", "unsafe_flush",
-        "no_touch", "reply_off_mark",
+        "no_touch", "reply_off_mark", "acl",
     )
 
     def __init__(self, server, transport=None, conn=None):
@@ -46,6 +46,9 @@ class Client:
         self.lib_ver = None
         self.authenticated = not server.auth_required()
         self.user = "default"
+        # The ACL user (vermilion/acl.py) whose rules every command must pass, or None
+        # when it may run anything; connection-less clients (AOF loading) are never checked.
+        self.acl = server.new_client_acl if transport is not None else None
         self.multi = None          # list of (cmd, argv) while in MULTI
         self.dirty_cas = False     # a WATCHed key changed
         self.dirty_exec = False    # an error while queueing: EXEC aborts
@@ -91,7 +94,7 @@ class Client:
         self.special = bool(
             self.multi is not None or not self.authenticated or self.reply_off
             or self.tracking is not None or self.monitor
-            or self.reply_skip or self.reply_skip_next
+            or self.reply_skip or self.reply_skip_next or self.acl is not None
             or (self.resp == 2 and (self.subscriptions or self.psubscriptions
                                     or self.ssubscriptions)))
 

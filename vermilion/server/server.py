@@ -133,7 +133,13 @@ class Server:
             self.slowlog.pop()
 
     def auth_required(self):
-        return bool(self.requirepass)
+        """authRequired(): do new connections start unauthenticated? (the default user
+        has a password or is off: vermilion/acl.py answers when it is loaded)"""
+        acl = self.acl
+        return acl.default_needs_auth() if acl is not None else bool(self.requirepass)
+
+    acl = None              # the ACL users and log (vermilion/acl.py's AclState)
+    new_client_acl = None   # the default user when its rules restrict anything
 
     def next_client_id(self):
         self._client_id += 1
@@ -181,12 +187,16 @@ class Server:
                         % (cmd.fullname.upper(),
                            "enable-debug-command" if cmd.fullname == "debug"
                            else "enable-module-command"))
-        if not c.authenticated and self.requirepass and not cmd.no_auth:
+        if not c.authenticated and not cmd.no_auth and self.auth_required():
             # authRequired(): a client that connected while a password was required
             # needs none once requirepass is cleared (and needs it again if set again)
             return "NOAUTH Authentication required."
         if c.multi is not None and cmd.no_multi:
             return "ERR Command not allowed inside a transaction"
+        if c.acl is not None:
+            err = c.acl.check(c, cmd, argv)  # the user's ACL rules (vermilion/acl.py)
+            if err is not None:
+                return err
         if (c.resp == 2 and (c.subscriptions or c.psubscriptions or c.ssubscriptions)
                 and cmd.fullname not in _SUBSCRIBED_OK):
             return ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
