@@ -422,3 +422,17 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path):
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_timestamp_annotations(tmp_path, vermilion_factory, redis_proc_factory):
+    srv = vermilion_factory(dir=str(tmp_path), appendonly="yes", aof_timestamp_enabled="yes")
+    r = redis.Redis(port=srv.port)
+    r.set("a", "1")
+    now = int(time.time())
+    incr = (tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()
+    assert incr.startswith(b"#TS:")
+    assert abs(int(incr[4:incr.index(b"\r\n")]) - now) <= 1
+    srv.stop()
+    check_aof(tmp_path)
+    ref = redis_proc_factory(tmp_path, "dump.rdb", "--appendonly", "yes").client()
+    assert ref.get("a") == b"1"

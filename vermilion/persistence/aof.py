@@ -371,6 +371,8 @@ class AOF:
         self.consecutive_failures = 0
         self.delayed_fsync = 0
         self.loading = False
+        self.timestamps = cfg.get("aof-timestamp-enabled") == "yes"
+        self.cur_timestamp = 0
         self.bio = Bio()
         self._next_rewrite_delay = 0
         self._next_rewrite_time = 0
@@ -432,6 +434,11 @@ class AOF:
                                     and s_child(self.server) == CHILD_AOF):
             return
         buf = self.buf
+        if self.timestamps:
+            now = int(time.time())
+            if now > self.cur_timestamp:
+                self.cur_timestamp = now
+                buf.append(b"#TS:%d\r\n" % now)
         if dbid != self.selected_db:
             buf.append(_select(dbid))
             self.selected_db = dbid
@@ -651,6 +658,7 @@ class AOF:
         """stopAppendOnly (CONFIG SET appendonly no)."""
         server = self.server
         self.flush(force=True)
+        self.bio.drain()      # no background fsync may touch the fd once closed
         if self.fd >= 0:
             try:
                 os.fsync(self.fd)
@@ -1179,5 +1187,7 @@ def _init(server):
     # after snapshot's hook (MISCONF state), which set_appendonly refreshes itself
     cfg.hooks["appendonly"] = aof.set_appendonly
     _chain_hook(cfg.hooks, "appendfsync", aof.set_fsync)
+    _chain_hook(cfg.hooks, "aof-timestamp-enabled",
+                lambda v: setattr(aof, "timestamps", v == "yes"))
     server.before_reply_hook = aof.before_reply
     server.add_cron_hook(aof.cron)
