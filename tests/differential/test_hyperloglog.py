@@ -417,6 +417,46 @@ def test_fuzz_corruption(diff):
         diff("PFCOUNT", "h", "h2")
 
 
+def test_cut_xzero_at_the_end(diff):
+    """An XZERO cut by the end of the string reads the byte past the end: the
+    terminator, or the byte a previous split of that opcode pushed out."""
+    rnd = random.Random(29)
+    bodies = [b"\x40\xee\x84\x93\x44\x5e\x80\x53", b"\x53", b"\x7f", b"\x80\x40",
+              b"\x7f\xff\x40", b"\x3f\x41"]
+    for i, body in enumerate(bodies):
+        k = "cut%d" % i
+        diff("SET", k, _sparse_header() + body)
+        for e in ["x601344992"] + _elements(rnd, 40, "x"):
+            diff("PFADD", k, e)
+            diff("GET", k)
+        diff("SETRANGE", k, 15, "\x80")
+        diff("PFCOUNT", k)
+        diff("PFDEBUG", "DECODE", k)
+
+
+def test_fuzz_truncated_and_appended(diff):
+    """Sparse values cut short or with bytes appended, then updated one by one."""
+    rnd = random.Random(37)
+    for _ in range(250):
+        diff("DEL", "h")
+        diff("PFADD", "h", *_elements(rnd, rnd.choice([1, 5, 20, 60, 200, 600])))
+        mode = rnd.random()
+        if mode < 0.4:
+            diff("APPEND", "h", bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 3))))
+        else:
+            value = _transfer(diff, "h", "tmp")
+            diff("SET", "h", value[:rnd.randrange(16, len(value) + 1)])
+        diff("SETRANGE", "h", 15, "\x80")
+        diff("COPY", "h", "h2", "REPLACE")
+        diff("PFCOUNT", "h")
+        for e in _elements(rnd, rnd.randrange(1, 25), "x"):
+            diff("PFADD", "h", e)
+        diff("GET", "h")
+        diff("PFMERGE", "h3", "h2")
+        diff("PFDEBUG", "TODENSE", "h2")
+        diff("GET", "h2")
+
+
 # ------------------------------------------------------- values carried over
 def test_values_carried_between_servers(diff):
     """An HLL written by redis-server counts the same here, and ours there."""
