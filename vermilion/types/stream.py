@@ -31,14 +31,16 @@ bisect. Inside a node, ``ids`` and ``data`` are parallel lists of the live
 entries (``data[i]`` the flat ``[field, value, ...]`` list as given to XADD).
 
 Redis never removes an entry from a listpack: XDEL and exact trimming only flag
-it deleted, and the entry still counts toward the node being full and still
-takes its bytes. We drop the entry itself but keep what it changes: the
-tombstone count (``ndeleted``), the node's byte size, the last ID ever stored
-in the node (``last``: MINID trimming drops a node when that is below the
-minimum) and the master ID (the first ID ever stored: what ``streamGetEdgeID``
-sees when it does not skip tombstones). The byte size is computed exactly as
-listpack.c encodes each element (:func:`_elem_size`), because Redis opens a
-new node when ``bytes + new entry's raw length >= stream-node-max-bytes``.
+it deleted (a *tombstone*), and the entry still counts toward the node being
+full and still takes its bytes. So a deleted entry moves from ``ids``/``data``
+to the node's ``dead`` dict (ID -> fields), where reads never look but the RDB
+writer does (it writes the listpack Redis would have, tombstones included). A
+node also keeps the last ID ever stored in it (``last``: MINID trimming drops a
+node when that is below the minimum) and its master ID (the first ID ever
+stored: what ``streamGetEdgeID`` sees when it does not skip tombstones). The
+byte size (``fixed`` + the two header counters) is computed exactly as
+listpack.c encodes each element (:func:`_elem_size`), because Redis opens a new
+node when ``bytes + new entry's raw length >= stream-node-max-bytes``.
 
 A node whose last live entry is XDEL'ed is removed, as Redis does; a node
 emptied by exact trimming stays (with only tombstones), as in Redis.
@@ -127,14 +129,14 @@ def _signed64(v):
 
 class _Node:
     """One listpack of Redis's stream radix tree (see the module doc)."""
-    __slots__ = ("master", "mfields", "ids", "data", "ndeleted", "fixed", "last")
+    __slots__ = ("master", "mfields", "ids", "data", "dead", "fixed", "last")
 
     def __init__(self, master, mfields):
         self.master = master        # ID of the master entry (first ever stored here)
         self.mfields = mfields      # the master entry's field names (list)
         self.ids = []               # live entry IDs, ascending
         self.data = []              # their [field, value, ...] lists
-        self.ndeleted = 0           # tombstones (flagged deleted entries)
+        self.dead = {}              # tombstones: ID -> fields (flagged deleted entries)
         self.last = master          # last ID ever stored here (tombstones included)
         # listpack bytes, except the 'count' and 'deleted' integers of the header
         fixed = _LP_HEADER_AND_EOF + _int_size(len(mfields)) + 2   # num-fields, 0 terminator
@@ -143,7 +145,7 @@ class _Node:
         self.fixed = fixed
 
     def lp_bytes(self):
-        return self.fixed + _int_size(len(self.ids)) + _int_size(self.ndeleted)
+        return self.fixed + _int_size(len(self.ids)) + _int_size(len(self.dead))
 
     def copy(self):
         n = _Node.__new__(_Node)
@@ -151,7 +153,7 @@ class _Node:
         n.mfields = self.mfields
         n.ids = self.ids[:]
         n.data = self.data[:]
-        n.ndeleted = self.ndeleted
+        n.dead = dict(self.dead)
         n.last = self.last
         n.fixed = self.fixed
         return n
@@ -409,7 +411,7 @@ class Stream:
             if max_bytes == 0 or max_bytes > STREAM_LISTPACK_MAX_SIZE:
                 max_bytes = STREAM_LISTPACK_MAX_SIZE
             live = len(node.ids)
-            nd = node.ndeleted
+            nd = len(node.dead)
             lp = node.fixed + (2 if live < 128 else _int_size(live)) + (
                 2 if nd < 128 else _int_size(nd))
             if lp + tot >= max_bytes:
@@ -490,9 +492,8 @@ class Stream:
             del self.nodes[k]
             del self.starts[k]
         else:
+            node.dead[i] = node.data.pop(j)
             del node.ids[j]
-            del node.data[j]
-            node.ndeleted += 1
         self.length -= 1
         return True
 
@@ -526,9 +527,9 @@ class Stream:
             else:
                 k = bisect_left(node.ids, minid)
             if k > 0:
+                node.dead.update(zip(node.ids[:k], node.data[:k]))
                 del node.ids[:k]
                 del node.data[:k]
-                node.ndeleted += k
                 self.length -= k
                 deleted += k
             break

@@ -1,0 +1,327 @@
+"""Streams in RDB files and in AOF rewrites (rdb.c, aof.c: the OBJ_STREAM parts).
+
+RDB (type 19, ``RDB_TYPE_STREAM_LISTPACKS_2``; type 15 is read too)::
+
+    <number of nodes>
+      <node key: 16-byte big-endian master ID> <listpack blob>     (per node)
+    <length> <last_id ms> <last_id seq>
+    <first_id ms> <first_id seq> <max_deleted ms> <max_deleted seq> <entries_added>
+    <number of groups>
+      <name> <last_id ms> <last_id seq> <entries_read>
+      <PEL size> (<16-byte ID> <delivery time: int64 LE ms> <delivery count>)...
+      <consumers> (<name> <seen time: int64 LE ms> <PEL size> <16-byte ID>...)...
+
+Each node is written as the listpack Redis itself holds for it (see
+:mod:`vermilion.types.stream`: the node keeps its master fields and its
+tombstones), entry by entry::
+
+    master: <count> <deleted> <num fields> <field>... 0
+    entry:  <flags> <ms - master ms> <seq - master seq> [<num fields> <field>...]
+            <value>... <lp-count>
+
+flags: 1 = deleted, 2 = same fields as the master entry (then the field names
+are left out). So a stream saved here is byte for byte the one redis-server
+saves, and loading a Redis RDB rebuilds Redis's exact node layout.
+
+API (for rdb.py and aof.py):
+
+* ``encode_stream(s, compress=True) -> bytes``: the value payload (after the
+  type byte ``TYPE_STREAM_LISTPACKS_2`` = 19).
+* ``load_stream(r, rdbtype, deep=False) -> Stream``: read a type 15/19 value
+  with an :class:`rdb.Reader` positioned after the type byte.
+* ``rewrite_commands(key, s) -> list of argv``: the commands rebuilding the
+  stream in an AOF rewrite (rewriteStreamObject).
+"""
+import struct
+
+from . import listpack
+from .rdb import RdbError, enc_len, enc_raw_blob, enc_string
+from ..types.stream import (Stream, Group, NACK, _Node, MASK64, format_id, _int_size,
+                            INVALID_ENTRIES_READ)
+
+TYPE_STREAM_LISTPACKS = 15
+TYPE_STREAM_LISTPACKS_2 = 19
+
+FLAG_DELETED = 1
+FLAG_SAMEFIELDS = 2
+
+_pack_ms = struct.Struct("<q").pack
+_unpack_ms = struct.Struct("<q").unpack
+
+
+def _s64(v):
+    """A uint64 difference as the int64_t Redis stores."""
+    v &= MASK64
+    return v - (1 << 64) if v >> 63 else v
+
+
+# ------------------------------------------------------------------ writing
+def node_listpack(node):
+    """The listpack bytes Redis holds for ``node`` (tombstones included)."""
+    enc = listpack.encode_entry
+    enc_int = listpack.encode_int
+    mf = node.mfields
+    parts = [enc_int(len(node.ids)), enc_int(len(node.dead)), enc_int(len(mf))]
+    parts += [enc(f) for f in mf]
+    parts.append(enc_int(0))
+    count = 4 + len(mf)
+    entries = list(zip(node.ids, node.data))
+    if node.dead:
+        entries += node.dead.items()
+        entries.sort(key=lambda e: e[0])
+    dead = node.dead
+    mms = node.master >> 64
+    mseq = node.master & MASK64
+    nmf = len(mf)
+    for i, fv in entries:
+        nf = len(fv) >> 1
+        same = nf == nmf and fv[0::2] == mf
+        flags = (FLAG_SAMEFIELDS if same else 0) | (FLAG_DELETED if i in dead else 0)
+        parts.append(enc_int(flags))
+        parts.append(enc_int(_s64((i >> 64) - mms)))
+        parts.append(enc_int(_s64((i & MASK64) - mseq)))
+        if same:
+            parts += [enc(v) for v in fv[1::2]]
+            parts.append(enc_int(nf + 3))
+            count += 4 + nf
+        else:
+            parts.append(enc_int(nf))
+            parts += [enc(x) for x in fv]
+            parts.append(enc_int(2 * nf + 4))
+            count += 5 + 2 * nf
+    return listpack.assemble(b"".join(parts), count)
+
+
+def _raw_id(i):
+    return i.to_bytes(16, "big")
+
+
+def encode_stream(s, compress=True):
+    """rdbSaveObject for a stream: the payload after the type byte (19)."""
+    out = [enc_len(len(s.nodes))]
+    for node in s.nodes:
+        out.append(enc_string(_raw_id(node.master), compress))
+        out.append(enc_raw_blob(node_listpack(node), compress))
+    for v in (s.length, s.last_id >> 64, s.last_id & MASK64, s.first_id >> 64,
+              s.first_id & MASK64, s.max_deleted_id >> 64, s.max_deleted_id & MASK64,
+              s.entries_added):
+        out.append(enc_len(v))
+    groups = s.sorted_groups()
+    out.append(enc_len(len(groups)))
+    for g in groups:
+        out.append(enc_string(g.name, compress))
+        out.append(enc_len(g.last_id >> 64))
+        out.append(enc_len(g.last_id & MASK64))
+        out.append(enc_len(g.entries_read & MASK64))   # -1 is saved as a uint64
+        out.append(enc_len(len(g.pel)))
+        for i, nack in g.pel.items():
+            out.append(_raw_id(i))
+            out.append(_pack_ms(nack.delivery_time))
+            out.append(enc_len(nack.delivery_count & MASK64))
+        consumers = g.sorted_consumers()
+        out.append(enc_len(len(consumers)))
+        for cons in consumers:
+            out.append(enc_string(cons.name, compress))
+            out.append(_pack_ms(cons.seen_time))
+            out.append(enc_len(len(cons.pel)))
+            for i, _ in cons.pel.items():
+                out.append(_raw_id(i))
+    return b"".join(out)
+
+
+# ------------------------------------------------------------------ reading
+def _corrupt(msg):
+    return RdbError(msg)
+
+
+def _node_from_listpack(master, lp, deep):
+    """A _Node from one listpack (streamValidateListpackIntegrity's checks)."""
+    try:
+        el = listpack.decode(lp, deep)
+    except Exception:
+        raise _corrupt("Stream listpack integrity check failed.")
+    if not el:
+        raise _corrupt("Empty listpack inside stream")
+    bad = _corrupt("Stream listpack integrity check failed.")
+
+    def num(x):
+        if x.__class__ is int:
+            return x
+        try:
+            return int(x)
+        except ValueError:
+            raise bad
+
+    def text(x):
+        return b"%d" % x if x.__class__ is int else x
+
+    try:
+        count = num(el[0])
+        deleted = num(el[1])
+        nmf = num(el[2])
+        if nmf < 0:
+            raise bad
+        mf = [text(x) for x in el[3:3 + nmf]]
+        p = 3 + nmf
+        if len(mf) != nmf or num(el[p]) != 0:
+            raise bad
+        p += 1
+        node = _Node(master, mf)
+        mms = master >> 64
+        mseq = master & MASK64
+        total = count + deleted
+        ids = node.ids
+        data = node.data
+        dead = node.dead
+        n = len(el)
+        last = None
+        for _ in range(total):
+            flags = num(el[p])
+            i = (((mms + num(el[p + 1])) & MASK64) << 64) | ((mseq + num(el[p + 2])) & MASK64)
+            p += 3
+            if flags & FLAG_SAMEFIELDS:
+                nf = nmf
+                vals = [text(x) for x in el[p:p + nf]]
+                if len(vals) != nf:
+                    raise bad
+                fv = [None] * (2 * nf)
+                fv[0::2] = mf
+                fv[1::2] = vals
+                p += nf
+                extra = 3
+            else:
+                nf = num(el[p])
+                if nf < 0:
+                    raise bad
+                p += 1
+                fv = [text(x) for x in el[p:p + 2 * nf]]    # field, value, field, value...
+                p += 2 * nf
+                if len(fv) != 2 * nf:
+                    raise bad
+                extra = nf + 4
+            if p >= n or num(el[p]) != nf + extra:
+                raise bad
+            p += 1
+            if last is not None and i <= last:
+                raise bad
+            last = i
+            if flags & FLAG_DELETED:
+                dead[i] = fv
+            else:
+                ids.append(i)
+                data.append(fv)
+        if p != n:
+            raise bad
+        if len(ids) != count:
+            raise bad
+    except IndexError:
+        raise bad
+    node.fixed = len(lp) - _int_size(count) - _int_size(deleted)
+    node.last = last if last is not None else master
+    return node
+
+
+def _load_ms(r):
+    return _unpack_ms(r.take(8))[0]
+
+
+def load_stream(r, rdbtype=TYPE_STREAM_LISTPACKS_2, deep=False):
+    """rdbLoadObject for a stream (types 15 and 19)."""
+    s = Stream()
+    nnodes = r.len()
+    prev = None
+    for _ in range(nnodes):
+        key = bytes(r.string())
+        if len(key) != 16:
+            raise _corrupt("Stream node key entry is not the size of a stream ID")
+        lp = r.string()
+        master = int.from_bytes(key, "big")
+        if prev is not None and master <= prev:
+            raise _corrupt("Listpack re-added with existing key")
+        prev = master
+        node = _node_from_listpack(master, bytes(lp), deep)
+        s.nodes.append(node)
+        s.starts.append(master)
+    s.length = r.len()
+    s.last_id = (r.len() << 64) | r.len()
+    if rdbtype == TYPE_STREAM_LISTPACKS_2:
+        s.first_id = (r.len() << 64) | r.len()
+        s.max_deleted_id = (r.len() << 64) | r.len()
+        s.entries_added = r.len()
+    else:
+        s.max_deleted_id = 0
+        s.entries_added = s.length
+        s.first_id = s.first_live_id()     # streamGetEdgeID: the max ID when empty
+    if s.length and not s.nodes:
+        raise _corrupt("Stream length inconsistent with rax entries")
+    if sum(len(n.ids) for n in s.nodes) != s.length:
+        raise _corrupt("Stream length inconsistent with rax entries")
+    ngroups = r.len()
+    for _ in range(ngroups):
+        name = bytes(r.string())
+        gid = (r.len() << 64) | r.len()
+        if rdbtype == TYPE_STREAM_LISTPACKS_2:
+            er = r.len()
+            if er >> 63:
+                er -= 1 << 64
+        else:
+            er = s.estimate_distance(gid)
+        if name in s.groups:
+            raise _corrupt("Duplicated consumer group name %s"
+                           % name.decode("utf-8", "replace"))
+        g = s.groups[name] = Group(name, gid, er if er >= 0 else INVALID_ENTRIES_READ)
+        npel = r.len()
+        for _ in range(npel):
+            i = int.from_bytes(r.take(16), "big")
+            t = _load_ms(r)
+            cnt = r.len()
+            if i in g.pel:
+                raise _corrupt("Duplicated global PEL entry loading stream consumer group")
+            g.pel.add(i, NACK(None, t, cnt))
+        ncons = r.len()
+        for _ in range(ncons):
+            cname = bytes(r.string())
+            if cname in g.consumers:
+                raise _corrupt("Duplicate stream consumer detected.")
+            cons = g.create_consumer(cname, _load_ms(r))
+            n = r.len()
+            for _ in range(n):
+                i = int.from_bytes(r.take(16), "big")
+                nack = g.pel.get(i)
+                if nack is None:
+                    raise _corrupt("Consumer entry not found in group global PEL")
+                if i in cons.pel:
+                    raise _corrupt("Duplicated consumer PEL entry  loading a stream "
+                                   "consumer group")
+                nack.consumer = cons
+                cons.pel.add(i, nack)
+        if deep:
+            for _, nack in g.pel.items():
+                if nack.consumer is None:
+                    raise _corrupt("Stream CG PEL entry without consumer")
+    return s
+
+
+# ------------------------------------------------------------------ AOF rewrite
+def rewrite_commands(key, s):
+    """rewriteStreamObject: the commands that rebuild ``s`` at ``key`` (argv lists)."""
+    out = []
+    if s.length:
+        for i, fv in s.entries():
+            out.append([b"XADD", key, format_id(i)] + list(fv))
+    else:
+        out.append([b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])
+    out.append([b"XSETID", key, format_id(s.last_id), b"ENTRIESADDED",
+                b"%d" % s.entries_added, b"MAXDELETEDID", format_id(s.max_deleted_id)])
+    for g in s.sorted_groups():
+        out.append([b"XGROUP", b"CREATE", key, g.name, format_id(g.last_id),
+                    b"ENTRIESREAD", b"%d" % g.entries_read])
+        for cons in g.sorted_consumers():
+            if not len(cons.pel):
+                out.append([b"XGROUP", b"CREATECONSUMER", key, g.name, cons.name])
+                continue
+            for i, nack in cons.pel.items():
+                out.append([b"XCLAIM", key, g.name, cons.name, b"0", format_id(i),
+                            b"TIME", b"%d" % nack.delivery_time, b"RETRYCOUNT",
+                            b"%d" % nack.delivery_count, b"JUSTID", b"FORCE"])
+    return out
