@@ -483,10 +483,14 @@ def _process_command(c, argv):
     c.cmd = cmd
     err = server.check_command(c, cmd, argv)
     if err is not None:
-        server.count_error(err)
         server.cmdstats[cmd.index][2] += 1  # rejected_calls
         if c.multi is not None:
             c.dirty_exec = True
+            if cmd.fullname == "exec":  # execCommandAbort: a refused EXEC ends the MULTI
+                from .transactions import discard_transaction
+                discard_transaction(c)
+                err = "EXECABORT Transaction discarded because of: " + err
+        server.count_error(err)
         c.out.append(error_bytes(err))
         return None
     postpone = server.postpone_check
