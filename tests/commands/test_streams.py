@@ -12,6 +12,7 @@ import time
 import pytest
 import redis
 
+from keyspace_helpers import array
 from support import RawConn, RealRedis, REDIS_SERVER
 from vermilion.persistence import listpack
 from vermilion.persistence.crc64 import crc64
@@ -27,20 +28,18 @@ def stored(server, key, db=0):
     return server.server.dbs[db].data.get(key)
 
 
-class Recorder:
-    def __init__(self):
-        self.fed = []
+def _sibling(name):
+    """The test module ``name`` beside this one, whatever pytest's import mode."""
+    import importlib.util
+    import os
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
+    spec = importlib.util.spec_from_file_location("_vermilion_sibling_" + name, path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
-    def feed(self, dbid, cmds):
-        self.fed.extend([list(c) for c in cmds])
 
-
-@pytest.fixture
-def fed(server):
-    rec = Recorder()
-    server.server.persistence = rec
-    yield rec.fed
-    server.server.persistence = None
+fed = _sibling("test_hashes").fed       # fixture: what the dispatcher propagates
 
 
 @pytest.fixture
@@ -131,31 +130,12 @@ def _read_replication(conn, n, timeout=5):
     conn.sock.settimeout(timeout)
     while len(out) < n:
         raw = conn.read_reply()
-        parts = _array(raw)
+        parts = array(raw)
         name = parts[0].upper()
         if name in (b"PING", b"SELECT", b"MULTI", b"EXEC"):
             continue
         out.append(parts)
     return out
-
-
-def _array(raw):
-    pos = 0
-
-    def one():
-        nonlocal pos
-        end = raw.index(b"\r\n", pos)
-        t, body = raw[pos:pos + 1], raw[pos + 1:end]
-        pos = end + 2
-        if t == b"$":
-            n = int(body)
-            v = raw[pos:pos + n]
-            pos += n + 2
-            return v
-        if t == b"*":
-            return [one() for _ in range(int(body))]
-        return body
-    return one()
 
 
 def _start_replica_stream(srv):
