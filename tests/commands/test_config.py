@@ -318,3 +318,27 @@ def test_config_get_hidden_parameters_only_by_name(rc):
     assert rc.config_get("rdb-key-save*") == {}
     rc.config_set("key-load-delay", "-5")
     assert rc.config_get("key-load-delay") == {"key-load-delay": "-5"}
+
+
+def test_config_set_port_and_bind_move_the_listeners(srv, rc):
+    from conftest import RawConn, free_port
+    old, new = srv.port, free_port()
+    assert rc.config_set("port", str(new))
+    assert RawConn("127.0.0.1", new).call("PING") == b"+PONG\r\n"
+    assert rc.ping()                                   # connected clients stay
+    with pytest.raises(OSError):
+        RawConn("127.0.0.1", old, timeout=2).call("PING")
+    assert rc.info("server")["tcp_port"] == new
+    with pytest.raises(redis.ResponseError, match="Failed to bind to specified addresses"):
+        rc.config_set("bind", "192.0.2.123")           # an address this host does not have
+    assert rc.config_get("bind") == {"bind": "127.0.0.1"}
+    assert RawConn("127.0.0.1", new).call("PING") == b"+PONG\r\n"
+    import socket
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    with pytest.raises(redis.ResponseError, match="Unable to listen on this port"):
+        rc.config_set("port", str(busy.getsockname()[1]))
+    busy.close()
+    assert rc.config_get("port") == {"port": str(new)}
+    assert RawConn("127.0.0.1", new).call("PING") == b"+PONG\r\n"

@@ -157,6 +157,10 @@ def _init(server):
             raise ConfigError("Unable to update TLS configuration. Check server logs.")
 
     cfg.add_hook("maxclients", maxclients)
+    cfg.add_hook("port", lambda v: _rebind(server, int(v), cfg.get("bind").split(),
+                                           "Unable to listen on this port. Check server logs."))
+    cfg.add_hook("bind", lambda v: _rebind(server, server.port, v.split(),
+                                           "Failed to bind to specified addresses."))
     for name in ("tls-port", "tls-session-cache-size", "tls-session-cache-timeout",
                  "tls-cluster", "tls-replication", "tls-prefer-server-ciphers",
                  "tls-session-caching", "tls-cert-file", "tls-key-file", "tls-key-file-pass",
@@ -164,6 +168,72 @@ def _init(server):
                  "tls-dh-params-file", "tls-ca-cert-file", "tls-ca-cert-dir", "tls-protocols",
                  "tls-ciphers", "tls-ciphersuites"):
         cfg.add_hook(name, tls)
+
+
+def _rebind(server, port, binds, error):
+    """changeListenPort / changeBindAddr: listen on the new TCP addresses, keeping the
+    listeners already on one of them (a failure leaves everything as it was), then
+    close the listeners that are no longer wanted."""
+    import asyncio
+    import errno
+    import socket
+    loop = server.loop
+    if loop is None:
+        return   # not started yet: start() will listen with the configured values
+    tcp = (socket.AF_INET, socket.AF_INET6)
+    existing = {}
+    for srv in server.listeners:
+        if srv.sockets and srv.sockets[0].family in tcp:
+            name = srv.sockets[0].getsockname()
+            existing[(name[0], name[1])] = srv
+    keep = set()
+    socks = []
+    try:
+        for addr in binds if port else ():
+            optional = addr.startswith("-")
+            host = addr[1:] if optional else addr
+            host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            try:
+                ip = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0][4][0]
+            except (OSError, UnicodeError):
+                ip = host
+            if (ip, port) in existing:
+                keep.add((ip, port))
+                continue
+            s = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((host, port))
+                s.listen(server.config.get_int("tcp-backlog"))
+                s.setblocking(False)
+            except OSError as e:
+                s.close()
+                if optional or (family == socket.AF_INET6 and e.errno in (
+                        errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL)):
+                    continue
+                server.log_warning("Failed listening on %s:%d: %s" % (host, port, e.strerror))
+                raise
+            socks.append(s)
+    except (OSError, OverflowError):
+        for s in socks:
+            s.close()
+        raise ConfigError(error)
+    from ..server.connection import RedisProtocol
+    for key, srv in existing.items():
+        if key not in keep:
+            srv.close()
+            server.listeners.remove(srv)
+
+    def started(fut):
+        if fut.exception() is None:
+            server.listeners.append(fut.result())
+    for s in socks:
+        asyncio.ensure_future(loop.create_server(lambda: RedisProtocol(server), sock=s),
+                              loop=loop).add_done_callback(started)
+    server.port = port
 
 
 def _adjust_open_files(server, maxclients):
