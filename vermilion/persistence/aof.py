@@ -1150,6 +1150,15 @@ def replay(server, buf, pos, name):
     c = Client(server)
     c.authenticated = True
     c.update_special()
+    server.loading_client = c
+    try:
+        return _replay(server, c, buf, pos, name)
+    finally:
+        server.loading_client = None
+
+
+def _replay(server, c, buf, pos, name):
+    from ..commands import table
     valid_up_to = pos
     valid_before_multi = pos
     in_multi = False

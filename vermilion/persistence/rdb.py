@@ -40,12 +40,8 @@ configuration. Module values (types 6, 7) raise a clear :class:`RdbError`
 (Vermilion has no modules); ``FUNCTION2`` records are collected and handed to
 the server's function hook when there is one.
 
-One difference: Redis keeps entries deleted by XDEL/XTRIM inside a stream's
-listpacks as flagged tombstones; our Stream does not keep their contents, so a
-saved stream has its nodes without tombstones (same entries, IDs, counters and
-groups; only the node byte sizes, and hence where the next node starts, can
-differ from Redis's after a reload). Without tombstones the payload is
-byte-identical to Redis's.
+Streams keep the entries XDEL/XTRIM flagged deleted (tombstones) in their
+nodes, like Redis's listpacks, so a saved stream is byte-identical to Redis's.
 
 Everything here is a pure function over bytes; the server glue (SAVE, BGSAVE,
 loading at startup) lives in :mod:`vermilion.persistence.snapshot`.
@@ -738,15 +734,22 @@ def _stream_node_listpack(node):
     master = node.master
     mms, mseq = master >> 64, master & MASK64
     mfields = node.mfields
-    parts = [enc_int(len(node.ids)), enc_int(0), enc_int(len(mfields))]
+    dead = _node_dead(node)
+    parts = [enc_int(len(node.ids)), enc_int(len(dead)), enc_int(len(mfields))]
     parts += [enc(f) for f in mfields]
     parts.append(enc_int(0))
     count = 4 + len(mfields)
     nmf = len(mfields)
-    for i, fv in zip(node.ids, node.data):
+    if dead:
+        entries = sorted([(i, fv, 0) for i, fv in zip(node.ids, node.data)]
+                         + [(i, fv, _FLAG_DELETED) for i, fv in dead.items()],
+                         key=lambda e: e[0])
+    else:
+        entries = [(i, fv, 0) for i, fv in zip(node.ids, node.data)]
+    for i, fv, flag in entries:
         nf = len(fv) >> 1
         same = nf == nmf and fv[0::2] == mfields
-        parts.append(enc_int(_FLAG_SAMEFIELDS if same else 0))
+        parts.append(enc_int((_FLAG_SAMEFIELDS if same else 0) | flag))
         parts.append(enc_int(_signed64((i >> 64) - mms)))
         parts.append(enc_int(_signed64((i & MASK64) - mseq)))
         if same:
@@ -761,13 +764,18 @@ def _stream_node_listpack(node):
     return listpack.assemble(b"".join(parts), count)
 
 
+def _node_dead(node):
+    """The node's tombstones (ID -> fields), as the Stream type keeps them."""
+    dead = getattr(node, "dead", None)
+    return dead if dead is not None else {}
+
+
 def _id_lens(i):
     return enc_len(i >> 64) + enc_len(i & MASK64)
 
 
 def encode_stream(st, compress=True):
-    """RDB_TYPE_STREAM_LISTPACKS_2 payload of a Stream (entries deleted in place by
-    XDEL/XTRIM are not kept by our Stream, so the nodes are saved without tombstones)."""
+    """RDB_TYPE_STREAM_LISTPACKS_2 payload of a Stream (tombstones included)."""
     parts = [enc_len(len(st.nodes))]
     for node in st.nodes:
         parts.append(enc_string(node.master.to_bytes(16, "big"), compress))
@@ -821,6 +829,7 @@ def _stream_node_from_listpack(key, blob, node_cls):
     node = node_cls(master, mfields)
     ids = node.ids
     data = node.data
+    dead = getattr(node, "dead", None)
     p = 4 + nmf
     last = master
     tomb = 0
@@ -858,6 +867,8 @@ def _stream_node_from_listpack(key, blob, node_cls):
         last = i
         if flags & _FLAG_DELETED:
             tomb += 1
+            if dead is not None:
+                dead[i] = fv
             continue
         ids.append(i)
         data.append(fv)
@@ -865,7 +876,8 @@ def _stream_node_from_listpack(key, blob, node_cls):
         raise bad
     if any(ids[k] >= ids[k + 1] for k in range(len(ids) - 1)):
         raise bad
-    node.ndeleted = deleted
+    if dead is None:
+        node.ndeleted = deleted
     node.last = last
     # the node's byte size exactly as Redis counts it (tombstones included)
     node.fixed = len(blob) - len(listpack.encode_int(count)) - len(listpack.encode_int(deleted))

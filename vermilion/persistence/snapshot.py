@@ -419,7 +419,14 @@ class Snapshot:
 
     def load_at_startup(self):
         """Startup hook: AOF if ``appendonly yes``, else the RDB file if it exists."""
+        try:
+            self._load_at_startup()
+        finally:
+            self.server.set_special("loading", False)
+
+    def _load_at_startup(self):
         server = self.server
+        server.loading = 0        # the loaders set it while they actually load
         t0 = time.time()
         aof = getattr(server, "aof", None)
         if aof is not None and server.config.get("appendonly") == "yes":
@@ -647,6 +654,14 @@ def update_disk_error(server):
         server.set_special("disk-error", msg is not None)
 
 
+def _loading_check(c, cmd, argv):
+    """Until the startup load is done, commands not flagged "loading" get LOADING."""
+    server = c.server
+    if server.loading and not cmd.loading and c is not server.loading_client:
+        return "LOADING Redis is loading the dataset in memory"
+    return None
+
+
 def _disk_error_check(c, cmd, argv):
     msg = c.server.disk_error
     if msg is None:
@@ -674,17 +689,23 @@ def _chain_hook(hooks, name, fn):
 
 @on_server_init
 def _init(server):
+    snap = Snapshot(server)
+    server.snapshot = snap
+    server.info_persistence = snap.info_lines
+    server.debug_reload = debug_reload
+    server.debug_loadaof = debug_loadaof
     server.disk_error = None
-    server.extra_checks = tuple(server.extra_checks) + (_disk_error_check,)
+    server.loading_client = None        # the AOF replay's fake client (exempt from LOADING)
+    server.extra_checks = tuple(server.extra_checks) + (_loading_check, _disk_error_check)
+    # Listeners open before the startup hook loads the data: a client that gets in
+    # first must see LOADING, not an empty dataset.
+    if server.config.get("appendonly") == "yes" or os.path.exists(snap.rdb_path()):
+        server.loading = 1
+        server.set_special("loading", True)
+    server.add_cron_hook(snap.cron)
     server.add_cron_hook(lambda: update_disk_error(server))
     hooks = server.config.hooks
     for name in ("stop-writes-on-bgsave-error", "save"):
         _chain_hook(hooks, name, lambda v: update_disk_error(server))
-    server.debug_reload = debug_reload
-    server.debug_loadaof = debug_loadaof
-    snap = Snapshot(server)
-    server.snapshot = snap
-    server.info_persistence = snap.info_lines
-    server.add_cron_hook(snap.cron)
     server.add_startup_hook(snap.load_at_startup)
     server.hooks_on_shutdown.append(snap.on_shutdown)
