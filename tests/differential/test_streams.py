@@ -1571,3 +1571,35 @@ def test_random_workload(diff, nodeconf):
                  "%d" % max(ms - rnd.randint(0, 30), 0))
     diff("XINFO", "STREAM", "s")
     diff("XPENDING", "s", "g")
+
+
+def test_blocked_clients_and_keyspace_moves(diff):
+    """RENAME onto a waited key serves XREAD; FLUSHALL/SWAPDB/MOVE fail XREADGROUP waiters."""
+    xread = conn_pair(diff)
+    group = conn_pair(diff)
+    try:
+        diff("XADD", "src", "7-1", "a", "1")
+        send_both(xread, "XREAD", "BLOCK", "0", "STREAMS", "dst", "$")
+        nothing_pending(xread)
+        diff("RENAME", "src", "dst")
+        read_both(xread)
+        for cmd in (["FLUSHALL"], ["SWAPDB", "0", "1"], ["MOVE", "s", "1"], ["FLUSHDB"],
+                    ["UNLINK", "s"], ["EXPIRE", "s", "0"]):
+            diff("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
+            send_both(group, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s",
+                      ">")
+            send_both(xread, "XREAD", "BLOCK", "0", "STREAMS", "s", "$")
+            nothing_pending(group)
+            diff(*cmd)
+            read_both(group)
+            nothing_pending(xread)
+            diff("SELECT", "1")
+            diff("FLUSHDB")
+            diff("SELECT", "0")
+            diff("DEL", "s")
+            diff("XADD", "s", "1-1", "a", "1")
+            read_both(xread)
+            diff("DEL", "s")
+    finally:
+        for c in xread + group:
+            c.close()
