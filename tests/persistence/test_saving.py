@@ -312,3 +312,23 @@ def test_misconf_after_failed_bgsave(tmp_path, vermilion_factory, redis_proc_fac
         a, b = raw_call(ref.port, *cmd), raw_call(srv.port, *cmd)
         assert a == b, (cmd, a, b)
     raw_call(ref.port, "CONFIG", "SET", "save", "")    # let it shut down without saving
+
+
+def test_loading_state_refuses_commands_without_the_loading_flag(tmp_path, vermilion_factory):
+    srv = vermilion_factory(dir=str(tmp_path))
+    server = srv.server
+
+    def loading(on):
+        server.loading = 1 if on else 0
+        server.set_special("loading", on)
+
+    in_loop(srv, loading, True)
+    try:
+        assert raw_call(srv.port, "GET", "k") == \
+            b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert raw_call(srv.port, "PING") == \
+            b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert raw_call(srv.port, "INFO", "persistence").startswith(b"$")   # INFO is allowed
+    finally:
+        in_loop(srv, loading, False)
+    assert raw_call(srv.port, "GET", "k") == b"$-1\r\n"
