@@ -1603,3 +1603,56 @@ def test_blocked_clients_and_keyspace_moves(diff):
     finally:
         for c in xread + group:
             c.close()
+
+
+def test_random_group_workload(diff, nodeconf):
+    """Consumer groups under a seeded mix of reads, claims, acks and edits."""
+    nodeconf(diff, "stream-node-max-entries", "5")
+    rnd = random.Random(77)
+    for i in range(1, 80):
+        diff("XADD", "s", "%d-%d" % (i, rnd.randint(0, 2)), "f", str(i))
+    for g in ("g1", "g2"):
+        diff("XGROUP", "CREATE", "s", g, "0")
+    consumers = ("alice", "bob", "carol", "dave")
+    ms = 80
+    for step in range(600):
+        g = rnd.choice(("g1", "g2"))
+        cons = rnd.choice(consumers)
+        op = rnd.random()
+        if op < 0.25:
+            args = ["XREADGROUP", "GROUP", g, cons, "COUNT", str(rnd.randint(1, 6))]
+            if rnd.random() < 0.2:
+                args.append("NOACK")
+            diff(*(args + ["STREAMS", "s", rnd.choice((">", ">", "0", "20"))]))
+        elif op < 0.35:
+            ids = ["%d-%d" % (rnd.randint(1, ms), rnd.randint(0, 2)) for _ in range(3)]
+            diff("XACK", "s", g, *ids)
+        elif op < 0.45:
+            ids = ["%d-%d" % (rnd.randint(1, ms), rnd.randint(0, 2)) for _ in range(3)]
+            extra = rnd.choice(([], ["JUSTID"], ["FORCE"], ["FORCE", "JUSTID"],
+                                ["RETRYCOUNT", "3", "JUSTID"]))
+            diff("XCLAIM", "s", g, cons, "0", *(ids + extra))
+        elif op < 0.55:
+            diff("XAUTOCLAIM", "s", g, cons, "0", "%d" % rnd.randint(0, ms), "COUNT",
+                 str(rnd.randint(1, 5)), *(["JUSTID"] if rnd.random() < 0.5 else []))
+        elif op < 0.6:
+            diff("XGROUP", "SETID", "s", g, "%d" % rnd.randint(0, ms))
+        elif op < 0.63:
+            diff("XGROUP", "DELCONSUMER", "s", g, cons)
+        elif op < 0.73:
+            ms += 1
+            diff("XADD", "s", "%d-1" % ms, "f", str(ms))
+        elif op < 0.8:
+            diff("XDEL", "s", "%d-%d" % (rnd.randint(1, ms), rnd.randint(0, 2)))
+        elif op < 0.83:
+            diff("XTRIM", "s", "MINID", rnd.choice(("~", "=")), str(rnd.randint(0, ms // 2)))
+        elif op < 0.9:
+            diff("XPENDING", "s", g)
+            masked(diff, "XPENDING", "s", g, "-", "+", "50", mask=(2,))
+        elif op < 0.95:
+            diff("XINFO", "GROUPS", "s")
+            masked(diff, "XINFO", "CONSUMERS", "s", g, mask=(b"idle",))
+        else:
+            masked(diff, "XINFO", "STREAM", "s", "FULL", "COUNT", "0",
+                   mask=(b"seen-time", 2, 1))
+    masked(diff, "XINFO", "STREAM", "s", "FULL", "COUNT", "0", mask=(b"seen-time", 2, 1))
