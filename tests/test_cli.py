@@ -294,3 +294,11 @@ def test_stdin_config(workdir):
         assert proc.wait(20) == 0
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_pidfile_written_and_removed(workdir):
+    pidfile = workdir / "v.pid"
+    p = start_ours(workdir, "--save", "", "--pidfile", str(pidfile))
+    assert pidfile.read_text() == "%d\n" % p.proc.pid
+    rc, out, err = p.stop()
+    assert rc == 0 and not pidfile.exists()

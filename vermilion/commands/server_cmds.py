@@ -156,6 +156,9 @@ def _init(server):
                 or cfg.get_bool("tls-cluster"):
             raise ConfigError("Unable to update TLS configuration. Check server logs.")
 
+    pidfile = cfg.get("pidfile")
+    if pidfile and cfg.process_owner:
+        _write_pidfile(server, pidfile)
     cfg.add_hook("maxclients", maxclients)
     cfg.add_hook("port", lambda v: _rebind(server, int(v), cfg.get("bind").split(),
                                            "Unable to listen on this port. Check server logs."))
@@ -168,6 +171,23 @@ def _init(server):
                  "tls-dh-params-file", "tls-ca-cert-file", "tls-ca-cert-dir", "tls-protocols",
                  "tls-ciphers", "tls-ciphersuites"):
         cfg.add_hook(name, tls)
+
+
+def _write_pidfile(server, path):
+    """createPidFile / removePidFile: the process id while the server runs."""
+    try:
+        with open(path, "w") as fh:
+            fh.write("%d\n" % os.getpid())
+    except OSError as e:
+        server.log_warning("Failed to write PID file: %s" % e.strerror)
+        return
+
+    def remove(save):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    server.hooks_on_shutdown.append(remove)
 
 
 def _rebind(server, port, binds, error):
