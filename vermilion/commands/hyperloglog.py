@@ -33,9 +33,12 @@ How the work is done in Python:
   (:func:`_sparse_parse`); an update edits that list of opcodes with the very
   steps of Redis's ``hllSparseSet`` (split into at most three opcodes, local
   merge of equal VALs, promotion), and the bytes are joined back once per
-  command. Even the tolerated oddities of corrupted values (an XZERO cut at the
-  end reads a zero byte, a VAL beyond the last register stops a merge) behave
-  as in Redis, so corrupted inputs give the same errors and answers.
+  command. Corrupted values (SETRANGE/APPEND on an HLL) get the same errors
+  and answers as in the reference server: a value covering more or fewer than
+  16384 registers is refused where Redis refuses it, a VAL past the last
+  register is corrupted (the reference is Debian's 7.0.15 with the
+  CVE-2025-32023 fix, stricter than the 7.0.15 source there), and an XZERO cut
+  by the end of the string reads the byte past the end (:class:`Sparse`).
 
 Keyspace events: PFADD and PFMERGE emit ``pfadd``. PFCOUNT, though read-only,
 rewrites the cached cardinality and so counts as a change (dirty, WATCH) and
