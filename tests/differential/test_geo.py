@@ -633,3 +633,21 @@ def test_resp3_searches(diff3):
         GEORADIUS nyc 0 0 1 km
         GEORADIUS nyc 0 0 1 km STORE x
     """)
+
+
+def test_propagation(real_redis):
+    """GEOADD reaches the AOF as the ZADD it became; searches with STORE as typed."""
+    from .test_hyperloglog import aof_of_both
+    theirs, ours = aof_of_both([
+        ("GEOADD", "g", "13.361389", "38.115556", "Palermo"),
+        ("GEOADD", "g", "13.361389", "38.115556", "Palermo"),
+        ("GEOADD", "g", "ch", "13.5", "38.1", "Palermo", "15.087269", "37.502669", "Catania"),
+        ("GEOADD", "g", "XX", "NX", "1", "1", "x"),
+        ("GEOADD", "g", "1", "100", "x"),
+        ("GEORADIUS", "g", "15", "37", "200", "km", "STORE", "s1"),
+        ("GEORADIUS", "g", "15", "37", "200", "km", "WITHDIST"),
+        ("GEOSEARCHSTORE", "s2", "g", "FROMMEMBER", "Palermo", "BYRADIUS", "500", "km"),
+        ("GEOSEARCHSTORE", "s2", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"),
+        ("GEOSEARCHSTORE", "s2", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"),
+    ])
+    assert ours == theirs

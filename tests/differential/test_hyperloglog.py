@@ -6,7 +6,12 @@ dense, the cached cardinality in the header. Values are also carried between
 the servers (GET on one, SET on the other) to check that each one reads what
 the other wrote.
 """
+import glob
+import os
 import random
+import shutil
+import tempfile
+import time
 
 import pytest
 
@@ -532,3 +537,54 @@ def test_inside_multi(diff):
         EXEC
         GET d
     """)
+
+
+# ------------------------------------------------------------- propagation
+def aof_of_both(commands):
+    """Run ``commands`` on a fresh redis-server and a fresh Vermilion, both with
+    an always-fsynced AOF; return the two incremental AOF files' bytes."""
+    from support import REDIS_SERVER, RawConn, RealRedis
+    from vermilion.embed import start_server
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    ref = RealRedis("--appendonly", "yes", "--appendfsync", "always")
+    ours_dir = tempfile.mkdtemp(prefix="vermilion-aof-")
+    ours = start_server(dir=ours_dir, appendonly="yes", appendfsync="always")
+    try:
+        for port in (ref.port, ours.port):
+            conn = RawConn("127.0.0.1", port)
+            for cmd in commands:
+                conn.call(*cmd)
+            conn.close()
+        time.sleep(0.2)
+        out = []
+        for d in (ref.dir, ours_dir):
+            files = glob.glob(os.path.join(d, "appendonlydir", "*.incr.aof"))
+            assert len(files) == 1, files
+            with open(files[0], "rb") as fh:
+                out.append(fh.read())
+        return out
+    finally:
+        ours.stop()
+        ref.stop()
+        shutil.rmtree(ours_dir, ignore_errors=True)
+
+
+def test_propagation(real_redis):
+    """What reaches the AOF: PFCOUNT when it refreshed the cache, PFDEBUG when it
+    converted, nothing for no-op PFADDs."""
+    theirs, ours = aof_of_both([
+        ("PFADD", "h", "a", "b"),
+        ("PFADD", "h", "a"),
+        ("PFCOUNT", "h"),
+        ("PFCOUNT", "h"),
+        ("PFCOUNT", "h", "missing"),
+        ("PFMERGE", "d", "h"),
+        ("PFDEBUG", "ENCODING", "h"),
+        ("PFDEBUG", "TODENSE", "h"),
+        ("PFDEBUG", "TODENSE", "h"),
+        ("PFDEBUG", "GETREG", "d"),
+        ("PFADD", "h", "c"),
+        ("PFCOUNT", "h"),
+    ])
+    assert ours == theirs
