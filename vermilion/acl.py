@@ -33,7 +33,6 @@ import hashlib
 import os
 import time
 
-from .commands import table
 from .server.bootstrap import on_server_init
 from .glob import compile as glob_compile
 
@@ -94,6 +93,7 @@ class Universe:
     """Every command of spec.json with its ACL bit and categories (built once)."""
 
     def __init__(self):
+        from .commands import table
         spec = table.spec()
         self.order = []          # top-level entries, in spec.json order
         self.by_name = {}        # lower-case fullname (bytes) -> _Entry
@@ -131,6 +131,7 @@ class Universe:
         self.entries = entries
 
     def _entry(self, fullname, info, docs, parent, n):
+        from .commands import table
         e = _Entry()
         e.fullname = fullname
         e.bit = 1 << n
@@ -533,6 +534,12 @@ _CHANNEL_CMDS = {
     "punsubscribe": (CH_PATTERN | CH_UNSUBSCRIBE, 1, -1),
     "publish": (CH_PUBLISH, 1, 1), "spublish": (CH_PUBLISH, 1, 1),
 }
+
+
+def full_key_access(c, argv):
+    """May ``c`` read any key with its current command? (SORT's BY and GET options)."""
+    u = c.acl
+    return u is None or u.has_full_key_access(c.cmd, argv)
 
 
 def _keys_with_flags(cmd, argv):

@@ -83,9 +83,14 @@ class Duo:
         self.conns = []
         self.admin = self.connect()
 
-    def connect(self):
+    def connect(self, ping=True):
+        """A new connection pair; by default it has been served once (a PING), so the
+        servers know the client before the test goes on with other connections."""
         c = Pair(RawConn("127.0.0.1", self.ports[0]), RawConn("127.0.0.1", self.ports[1]))
         self.conns.append(c)
+        if ping:
+            c.ref.call("PING")
+            c.our.call("PING")
         return c
 
     def __call__(self, *args):
@@ -527,6 +532,30 @@ def test_key_permissions(duo):
         FLUSHDB
     """
     duo.run(script, u)
+
+
+def test_sort_by_and_get_need_full_key_access(duo):
+    duo("RPUSH", "l", "2", "1")
+    duo("ACL", "SETUSER", "u", "on", ">pw", "+@all", "~l", "~w*", "%R~r*")
+    duo("ACL", "SETUSER", "full", "on", ">pw", "+@all", "%R~*", "~l")
+    u = as_user(duo, "u")
+    duo.run("""
+        SORT l
+        SORT l BY nosort
+        SORT l BY w_*
+        SORT l GET #
+        SORT l GET w_*
+        SORT_RO l BY r_*
+        SORT l LIMIT 0 1 GET # BY w*
+        SORT l STORE w1
+        SORT l STORE r1
+    """, u)
+    f = as_user(duo, "full")
+    duo.run("""
+        SORT l BY w_*
+        SORT l GET # GET w_*
+        SORT_RO l BY r_* GET #
+    """, f)
 
 
 def test_key_pattern_edge_cases(duo):

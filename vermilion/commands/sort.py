@@ -25,6 +25,7 @@ Two of Redis's side effects are kept because clients can see them: sorting a
 sorted set converts it to the skiplist encoding for good, and ``LIMIT`` is
 clamped to the element count before anything is read.
 """
+from ..acl import full_key_access
 from ..errors import CommandError, WRONGTYPE, SYNTAX
 from ..keyspace.db import NOTIFY_LIST, NOTIFY_GENERIC
 from ..types.zset import ZSet
@@ -134,8 +135,14 @@ def _sort(c, argv, readonly):
             sortby = argv[j + 1]
             if b"*" not in _cstr(sortby):
                 dontsort = True
+            elif not full_key_access(c, argv):
+                raise CommandError("ERR BY option of SORT denied due to insufficient ACL "
+                                   "permissions.")
             j += 1
         elif opt == b"get" and left >= 1:
+            if not full_key_access(c, argv):
+                raise CommandError("ERR GET option of SORT denied due to insufficient ACL "
+                                   "permissions.")
             gets.append(argv[j + 1])
             j += 1
         else:
