@@ -28,16 +28,19 @@ Things the commands share:
 """
 import re
 import time
+from bisect import bisect_left
 
-from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INT, subcommand_syntax_error
+from ..errors import CommandError, WRONGTYPE, SYNTAX, subcommand_syntax_error
+from ..keyspace import blocking
 from ..keyspace.db import NOTIFY_STREAM
-from ..protocol.encoder import Raw, Map, NULL_ARRAY, EMPTY_ARRAY, OK, INTS
+from ..protocol.encoder import Raw, Map, NULL_ARRAY, EMPTY_ARRAY, OK
 from ..protocol.reader import parse_ll
 from ..server.bootstrap import on_server_init
 from ..types.stream import (Stream, Group, NACK, ID_MAX, MASK64, STREAM_LISTPACK_MAX_SIZE,
                             INVALID_ENTRIES_READ, format_id)
 from ..util import parse_int
 from .hashes import chain_hooks, get_long
+from .server_cmds import help_reply
 from .table import command
 
 _time = time.time
@@ -626,8 +629,7 @@ def _xread(c, argv, xreadgroup):
                 raise CommandError("ERR %s command is not allowed with BLOCK option from scripts"
                                    % _cstr(argv[0]).decode("utf-8", "replace"))
             i += 1
-            from ..keyspace.blocking import parse_timeout_ms
-            timeout = parse_timeout_ms(argv[i])
+            timeout = blocking.parse_timeout_ms(argv[i])
         elif o == b"count" and more:
             i += 1
             count = parse_int(argv[i])
@@ -739,7 +741,6 @@ def _xread(c, argv, xreadgroup):
         head = b"*%d\r\n" % nserved if resp == 2 else b"%%%d\r\n" % nserved
         return Raw(head + b"".join(parts))
     if timeout is not None:
-        from ..keyspace import blocking
         if blocking.deny_blocking(c):
             return NULL_ARRAY
         data = _XReadBlock(dict(zip(keys, ids)), count or 1000, group_name, consumer_name,
@@ -866,7 +867,6 @@ def _xgroup_common(c, argv):
 
 @command("xgroup|help")
 def xgroup_help(c, argv):
-    from .server_cmds import help_reply
     return help_reply(argv[0], _XGROUP_HELP)
 
 
@@ -1225,7 +1225,7 @@ def xautoclaim(c, argv):
     pel = g.pel
     keys = pel.keys()
     d = pel.d
-    pos = _bisect(keys, start)
+    pos = bisect_left(keys, start)
     nkeys = len(keys)
     out = []
     deleted = []
@@ -1271,11 +1271,6 @@ def xautoclaim(c, argv):
         b"".join([_bulk_id(i) for i in deleted])))
 
 
-def _bisect(keys, x):
-    from bisect import bisect_left
-    return bisect_left(keys, x)
-
-
 # ------------------------------------------------------------------ XINFO
 _XINFO_HELP = [
     "CONSUMERS <key> <groupname>",
@@ -1289,7 +1284,6 @@ _XINFO_HELP = [
 
 @command("xinfo|help")
 def xinfo_help(c, argv):
-    from .server_cmds import help_reply
     return help_reply(argv[0], _XINFO_HELP)
 
 
