@@ -107,8 +107,9 @@ def murmurhash64a(data, seed=_HLL_SEED):
     m = _MURMUR_M
     h = (seed ^ (n * m)) & _MASK64
     nblocks = n >> 3
-    if nblocks:
-        for k in unpack_from("<%dQ" % nblocks, data):
+    for start in range(0, nblocks, 4096):     # in slices: no huge tuple for big inputs
+        count = min(4096, nblocks - start)
+        for k in unpack_from("<%dQ" % count, data, start * 8):
             k = (k * m) & _MASK64
             k ^= k >> 47
             h = ((h ^ ((k * m) & _MASK64)) * m) & _MASK64
@@ -628,19 +629,23 @@ def _dense_add(d, elements):
     m = _MURMUR_M
     mask = _MASK64
     for ele in elements:
+        # MurmurHash64A inlined (see murmurhash64a): this loop is PFADD's hot path.
         n = len(ele)
-        h = (_HLL_SEED ^ (n * m)) & mask
-        if n > 7:
-            for k in unpack_from("<%dQ" % (n >> 3), ele):
-                k = (k * m) & mask
-                k ^= k >> 47
-                h = ((h ^ ((k * m) & mask)) * m) & mask
-        rest = n & 7
-        if rest:
-            h = ((h ^ int.from_bytes(ele[n - rest:], "little")) * m) & mask
-        h ^= h >> 47
-        h = (h * m) & mask
-        h ^= h >> 47
+        if n > 32767:
+            h = murmurhash64a(ele)
+        else:
+            h = (_HLL_SEED ^ (n * m)) & mask
+            if n > 7:
+                for k in unpack_from("<%dQ" % (n >> 3), ele):
+                    k = (k * m) & mask
+                    k ^= k >> 47
+                    h = ((h ^ ((k * m) & mask)) * m) & mask
+            rest = n & 7
+            if rest:
+                h = ((h ^ int.from_bytes(ele[n - rest:], "little")) * m) & mask
+            h ^= h >> 47
+            h = (h * m) & mask
+            h ^= h >> 47
         i = h & 16383
         h = (h >> 14) | _Q_BIT
         count = (h & -h).bit_length()
