@@ -20,7 +20,6 @@ import redis
 
 from pers_helpers import (REDIS_CHECK_AOF, FakeClient, free_port, in_loop, needs_redis,
                           populate, raw_call, snapshot, assert_same, wait_port)
-from vermilion.errors import CommandError
 
 pytestmark = needs_redis
 

@@ -4,11 +4,10 @@ Property tests (hypothesis) check round trips and that decoders reject what
 Redis rejects; the blobs Redis itself produced (taken out of DUMP payloads of a
 real redis-server) must decode to what Redis holds.
 """
-import struct
 
 import pytest
 import redis
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from pers_helpers import needs_redis
 from vermilion.persistence import crc64 as crcmod, intset, listpack, lzf, rdb, ziplist, zipmap

@@ -13,8 +13,7 @@ import subprocess
 import pytest
 import redis
 
-from pers_helpers import (REDIS_CHECK_RDB, needs_redis, populate, snapshot, assert_same,
-                          in_loop)
+from pers_helpers import REDIS_CHECK_RDB, needs_redis, populate, snapshot, assert_same
 from vermilion.persistence import rdb
 
 pytestmark = needs_redis

@@ -5,7 +5,6 @@ redis-server where the command exists there in the same situation.
 """
 import os
 import shutil
-import threading
 import time
 
 import pytest

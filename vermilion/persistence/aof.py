@@ -267,33 +267,11 @@ def rewrite_commands(dbs, functions=(), timestamp=None):
                     yield encode_command([b"PEXPIREAT", key, b"%d" % when])
 
 
-def _sid(i):
-    return b"%d-%d" % (i >> 64, i & 0xFFFFFFFFFFFFFFFF)
-
-
 def _rewrite_stream(key, st):
-    """rewriteStreamObject: XADDs, XSETID, XGROUP CREATE, XCLAIM / CREATECONSUMER."""
-    if st.length:
-        for i, fv in st.entries():
-            yield encode_command([b"XADD", key, _sid(i)] + list(fv))
-    else:
-        yield encode_command([b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])
-    yield encode_command([b"XSETID", key, _sid(st.last_id), b"ENTRIESADDED",
-                          b"%d" % st.entries_added, b"MAXDELETEDID", _sid(st.max_deleted_id)])
-    for name in sorted(st.groups):
-        g = st.groups[name]
-        yield encode_command([b"XGROUP", b"CREATE", key, name, _sid(g.last_id),
-                              b"ENTRIESREAD", b"%d" % g.entries_read])
-        for cname in sorted(g.consumers):
-            c = g.consumers[cname]
-            pending = list(c.pel.items())
-            if not pending:
-                yield encode_command([b"XGROUP", b"CREATECONSUMER", key, name, cname])
-                continue
-            for i, nack in pending:
-                yield encode_command([b"XCLAIM", key, name, cname, b"0", _sid(i), b"TIME",
-                                      b"%d" % nack.delivery_time, b"RETRYCOUNT",
-                                      b"%d" % nack.delivery_count, b"JUSTID", b"FORCE"])
+    """rewriteStreamObject (XADD..., XSETID, XGROUP CREATE, XCLAIM / CREATECONSUMER)."""
+    from .rdb_stream import rewrite_commands as stream_commands
+    for argv in stream_commands(key, st):
+        yield encode_command(argv)
 
 
 def _batched(cmd, key, flat, width):

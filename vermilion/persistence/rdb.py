@@ -55,7 +55,6 @@ import time
 from .crc64 import crc64
 from .errors import CorruptError
 from . import lzf, listpack, ziplist, intset, zipmap
-from .intconv import str_to_int
 from ..types.rlist import RList
 from ..types.rhash import RHash
 from ..types.rset import RSet
@@ -672,7 +671,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS):
         h.listpack = len(h) <= limits.hash_entries
         return h
     if t == TYPE_STREAM_LISTPACKS or t == TYPE_STREAM_LISTPACKS_2:
-        return load_stream(r, t)
+        return load_stream(r, t, limits)
     if t == TYPE_MODULE or t == TYPE_MODULE_2:
         modid = r.len()
         raise RdbError("The RDB file contains module data for the module '%s' that is not "
@@ -712,251 +711,17 @@ def skip_module_value(r):
 
 
 # ====================================================================== streams
-# A stream is saved as its radix tree of listpacks (t_stream.c's layout), then
-# its counters and consumer groups. Each listpack node starts with a master
-# entry (count, deleted, num-fields, the fields, 0) and holds entries as
-# flags, ms-diff, seq-diff, [num-fields, fields...] values..., lp-count, the
-# IDs relative to the node key (the master ID, 16 bytes big endian).
-MASK64 = (1 << 64) - 1
-_FLAG_DELETED = 1
-_FLAG_SAMEFIELDS = 2
-_pack_ms = struct.Struct("<q").pack
-
-
-def _signed64(v):
-    v &= MASK64
-    return v - (1 << 64) if v >> 63 else v
-
-
-def _stream_node_listpack(node):
-    enc_int = listpack.encode_int
-    enc = listpack.encode_entry
-    master = node.master
-    mms, mseq = master >> 64, master & MASK64
-    mfields = node.mfields
-    dead = _node_dead(node)
-    parts = [enc_int(len(node.ids)), enc_int(len(dead)), enc_int(len(mfields))]
-    parts += [enc(f) for f in mfields]
-    parts.append(enc_int(0))
-    count = 4 + len(mfields)
-    nmf = len(mfields)
-    if dead:
-        entries = sorted([(i, fv, 0) for i, fv in zip(node.ids, node.data)]
-                         + [(i, fv, _FLAG_DELETED) for i, fv in dead.items()],
-                         key=lambda e: e[0])
-    else:
-        entries = [(i, fv, 0) for i, fv in zip(node.ids, node.data)]
-    for i, fv, flag in entries:
-        nf = len(fv) >> 1
-        same = nf == nmf and fv[0::2] == mfields
-        parts.append(enc_int((_FLAG_SAMEFIELDS if same else 0) | flag))
-        parts.append(enc_int(_signed64((i >> 64) - mms)))
-        parts.append(enc_int(_signed64((i & MASK64) - mseq)))
-        if same:
-            parts += [enc(x) for x in fv[1::2]]
-            parts.append(enc_int(nf + 3))
-            count += nf + 4
-        else:
-            parts.append(enc_int(nf))
-            parts += [enc(x) for x in fv]
-            parts.append(enc_int(2 * nf + 4))
-            count += 2 * nf + 5
-    return listpack.assemble(b"".join(parts), count)
-
-
-def _node_dead(node):
-    """The node's tombstones (ID -> fields), as the Stream type keeps them."""
-    dead = getattr(node, "dead", None)
-    return dead if dead is not None else {}
-
-
-def _id_lens(i):
-    return enc_len(i >> 64) + enc_len(i & MASK64)
-
+# The stream codec (node listpacks, groups, PELs) lives in rdb_stream.py, next to
+# the Stream type's internals; imported lazily (it imports this module).
 
 def encode_stream(st, compress=True):
-    """RDB_TYPE_STREAM_LISTPACKS_2 payload of a Stream (tombstones included)."""
-    parts = [enc_len(len(st.nodes))]
-    for node in st.nodes:
-        parts.append(enc_string(node.master.to_bytes(16, "big"), compress))
-        parts.append(enc_raw_blob(_stream_node_listpack(node), compress))
-    parts.append(enc_len(st.length))
-    parts.append(_id_lens(st.last_id))
-    parts.append(_id_lens(st.first_id))
-    parts.append(_id_lens(st.max_deleted_id))
-    parts.append(enc_len(st.entries_added))
-    groups = st.groups
-    parts.append(enc_len(len(groups)))
-    for name in sorted(groups):
-        g = groups[name]
-        parts.append(enc_string(name, compress))
-        parts.append(_id_lens(g.last_id))
-        parts.append(enc_len(g.entries_read & MASK64))
-        pel = list(g.pel.items())
-        parts.append(enc_len(len(pel)))
-        for i, nack in pel:
-            parts.append(i.to_bytes(16, "big") + _pack_ms(nack.delivery_time)
-                         + enc_len(nack.delivery_count))
-        consumers = g.consumers
-        parts.append(enc_len(len(consumers)))
-        for cname in sorted(consumers):
-            c = consumers[cname]
-            parts.append(enc_string(cname, compress))
-            parts.append(_pack_ms(c.seen_time))
-            ids = [i for i, _ in c.pel.items()]
-            parts.append(enc_len(len(ids)))
-            parts.append(b"".join(i.to_bytes(16, "big") for i in ids))
-    return b"".join(parts)
+    from .rdb_stream import encode_stream as enc
+    return enc(st, compress)
 
 
-def _stream_node_from_listpack(key, blob, node_cls):
-    bad = RdbError("Stream listpack integrity check failed.")
-    try:
-        flat = listpack.decode(blob)
-    except CorruptError:
-        raise bad
-    if not flat:
-        raise RdbError("Empty listpack inside stream")
-    n = len(flat)
-    if n < 4 or any(x.__class__ is not int for x in flat[:3]):
-        raise bad
-    count, deleted, nmf = flat[0], flat[1], flat[2]
-    if nmf < 0 or 3 + nmf >= n or flat[3 + nmf] != 0:
-        raise bad
-    mfields = [b"%d" % f if f.__class__ is int else f for f in flat[3:3 + nmf]]
-    master = int.from_bytes(key, "big")
-    mms, mseq = master >> 64, master & MASK64
-    node = node_cls(master, mfields)
-    ids = node.ids
-    data = node.data
-    dead = getattr(node, "dead", None)
-    p = 4 + nmf
-    last = master
-    tomb = 0
-    for _ in range(count + deleted):
-        if p + 3 > n:
-            raise bad
-        flags, msd, seqd = flat[p], flat[p + 1], flat[p + 2]
-        if flags.__class__ is not int or msd.__class__ is not int or seqd.__class__ is not int:
-            raise bad
-        p += 3
-        if flags & _FLAG_SAMEFIELDS:
-            nf = nmf
-            if p + nf >= n:
-                raise bad
-            vals = flat[p:p + nf]
-            p += nf
-            fv = []
-            for f, v in zip(mfields, vals):
-                fv.append(f)
-                fv.append(b"%d" % v if v.__class__ is int else v)
-            extra = 3
-        else:
-            if p >= n:
-                raise bad
-            nf = flat[p]
-            if nf.__class__ is not int or nf < 0 or p + 1 + 2 * nf >= n:
-                raise bad
-            fv = [b"%d" % x if x.__class__ is int else x for x in flat[p + 1:p + 1 + 2 * nf]]
-            p += 1 + 2 * nf
-            extra = 4 + nf
-        if flat[p] != nf + extra:
-            raise bad
-        p += 1
-        i = (((mms + msd) & MASK64) << 64) | ((mseq + seqd) & MASK64)
-        last = i
-        if flags & _FLAG_DELETED:
-            tomb += 1
-            if dead is not None:
-                dead[i] = fv
-            continue
-        ids.append(i)
-        data.append(fv)
-    if p != n or tomb != deleted or len(ids) != count:
-        raise bad
-    if any(ids[k] >= ids[k + 1] for k in range(len(ids) - 1)):
-        raise bad
-    if dead is None:
-        node.ndeleted = deleted
-    node.last = last
-    # the node's byte size exactly as Redis counts it (tombstones included)
-    node.fixed = len(blob) - len(listpack.encode_int(count)) - len(listpack.encode_int(deleted))
-    return node
-
-
-def load_stream(r, t):
-    try:
-        from ..types import stream as stmod
-    except ImportError:
-        raise RdbError("Stream values are not supported by this build")
-    st = stmod.Stream()
-    nlp = r.len()
-    prev = -1
-    for _ in range(nlp):
-        key = r.string()
-        if len(key) != 16:
-            raise RdbError("Stream node key entry is not the size of a stream ID")
-        node = _stream_node_from_listpack(key, r.string(), stmod._Node)
-        if node.master <= prev:
-            raise RdbError("Listpack re-added with existing key")
-        prev = node.master
-        st.nodes.append(node)
-        st.starts.append(node.master)
-    st.length = r.len()
-    st.last_id = (r.len() << 64) | r.len()
-    if t == TYPE_STREAM_LISTPACKS_2:
-        st.first_id = (r.len() << 64) | r.len()
-        st.max_deleted_id = (r.len() << 64) | r.len()
-        st.entries_added = r.len()
-    else:
-        st.max_deleted_id = 0
-        st.entries_added = st.length
-        st.first_id = st.first_live_id()
-    if st.length and not st.nodes:
-        raise RdbError("Stream length inconsistent with rax entries")
-    if st.length != sum(len(nd.ids) for nd in st.nodes):
-        raise RdbError("Stream length inconsistent with its entries")
-    for _ in range(r.len()):
-        name = bytes(r.string())
-        gid = (r.len() << 64) | r.len()
-        if t == TYPE_STREAM_LISTPACKS_2:
-            er = r.len()
-            if er >> 63:
-                er -= 1 << 64
-        else:
-            er = st.estimate_distance(gid)
-        if name in st.groups:
-            raise RdbError("Duplicated consumer group name %s" % name.decode("utf-8", "replace"))
-        g = st.groups[name] = stmod.Group(name, gid, er)
-        nacks = {}
-        for _ in range(r.len()):
-            i = int.from_bytes(r.take(16), "big")
-            when = int.from_bytes(r.take(8), "little", signed=True)
-            nack = stmod.NACK(None, when, r.len())
-            if i in nacks:
-                raise RdbError("Duplicated global PEL entry loading stream consumer group")
-            nacks[i] = nack
-        for i in sorted(nacks):
-            g.pel.add(i, nacks[i])
-        for _ in range(r.len()):
-            cname = bytes(r.string())
-            if cname in g.consumers:
-                raise RdbError("Duplicate stream consumer detected.")
-            seen = int.from_bytes(r.take(8), "little", signed=True)
-            c = g.consumers[cname] = stmod.Consumer(cname, seen)
-            for _ in range(r.len()):
-                i = int.from_bytes(r.take(16), "big")
-                nack = nacks.get(i)
-                if nack is None:
-                    raise RdbError("Consumer entry not found in group global PEL")
-                if i in c.pel:
-                    raise RdbError("Duplicated consumer PEL entry  loading a stream "
-                                   "consumer group")
-                nack.consumer = c
-                c.pel.add(i, nack)
-        if any(n.consumer is None for n in nacks.values()):
-            raise RdbError("Stream CG PEL entry without consumer")
-    return st
+def load_stream(r, t, limits=DEFAULT_LIMITS):
+    from .rdb_stream import load_stream as load
+    return load(r, t, limits.deep)
 
 
 def verify_dump_payload(payload):

@@ -66,7 +66,6 @@ import errno
 import gc
 import os
 import signal
-import sys
 import time
 
 from ..server.bootstrap import on_server_init
