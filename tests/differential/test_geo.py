@@ -651,3 +651,17 @@ def test_propagation(real_redis):
         ("GEOSEARCHSTORE", "s2", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"),
     ])
     assert ours == theirs
+
+
+def test_pqsort_sorts_the_requested_prefix():
+    """pqsort's contract, on its own: the first k are the k smallest, in order."""
+    from vermilion.commands import geo
+    rnd = random.Random(3)
+    for _ in range(500):
+        n = rnd.randrange(1, 300)
+        items = [[float(rnd.randrange(20)), i] for i in range(n)]
+        k = rnd.randrange(1, n + 1)
+        got = [x[:] for x in items]
+        geo.pqsort(got, 0, k - 1, geo._cmp_desc)
+        assert [x[0] for x in got[:k]] == sorted((x[0] for x in items), reverse=True)[:k]
+        assert sorted(x[1] for x in got) == list(range(n))

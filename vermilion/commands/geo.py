@@ -204,19 +204,21 @@ def _vecswap(a, i, j, n):
 def pqsort(a, lrange, rrange, cmp):
     """Redis's pqsort (pqsort.c) on the list ``a``: sort only enough for positions
     ``lrange..rrange`` to hold what a full sort would put there; same swaps,
-    same comparisons, so ties end up in the same order."""
-    _pqsort(a, 0, len(a), lrange, rrange, cmp)
+    same comparisons, so ties end up in the same order.
 
-
-def _pqsort(a, base, n, lrange, rrange, cmp):
-    while True:
+    The two partitions left by each step are disjoint, so the order in which
+    they are sorted does not matter: an explicit stack replaces the recursion.
+    """
+    stack = [(0, len(a))]
+    while stack:
+        base, n = stack.pop()
         if n < 7:
             for pm in range(base + 1, base + n):
                 pl = pm
                 while pl > base and cmp(a[pl - 1], a[pl]) > 0:
                     a[pl], a[pl - 1] = a[pl - 1], a[pl]
                     pl -= 1
-            return
+            continue
         pm = base + n // 2
         if n > 7:
             pl = base
@@ -257,16 +259,12 @@ def _pqsort(a, base, n, lrange, rrange, cmp):
         _vecswap(a, base, pb - r, r)
         r = min(pd - pc, pn - pd - 1)
         _vecswap(a, pb, pn - r, r)
-        r = pb - pa
+        r = pb - pa                     # the elements below the pivot
         if r > 1 and not (rrange < base or lrange > base + r - 1):
-            _pqsort(a, base, r, lrange, rrange, cmp)
-        r = pd - pc
-        if r <= 1:
-            return
-        base = pn - r
-        n = r
-        if rrange < base or lrange > base + r - 1:
-            return
+            stack.append((base, r))
+        r = pd - pc                     # the elements above it
+        if r > 1 and not (rrange < pn - r or lrange > pn - 1):
+            stack.append((pn - r, r))
 
 
 # ----------------------------------------------------------------- search
