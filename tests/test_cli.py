@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import REDIS_SERVER, RawConn, free_port
+from support import REDIS_SERVER, RawConn, free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -95,6 +95,36 @@ BAD_ARGS = [
     ["--shutdown-on-sigterm", "save nosave"],
     ["--port", "7000", "extra-word"],
     ["--loglevel", "verbose", "--logfile", "/nonexistent/dir/log"],
+    # the cases of Redis's own suite (introspection.tcl)
+    ["--port", "6379", "6380"],
+    ["--port", "--loglevel", "verbose"],
+    ["--port", "--bla", "--loglevel", "verbose"],
+    ["--logfile", "--my--log--file", "--loglevel", "--bla"],
+    ["--shutdown-on-sigint"],
+    ["--shutdown-on-sigint", "now force", "--shutdown-on-sigterm"],
+    ["--replicaof", "127.0.0.1", "abc"],
+    ["--replicaof", "--127.0.0.1", "abc"],
+    ["--replicaof", "--127.0.0.1", "--abc"],
+]
+
+GOOD_ARGS = [
+    (["--maxmemory 700mb", "--maxmemory-policy volatile-lru"], ["maxmemory", "maxmemory-policy"]),
+    (["loglevel", "verbose", "--maxmemory '700mb'", "--maxmemory-policy 'volatile-lru'"],
+     ["loglevel", "maxmemory", "maxmemory-policy"]),
+    (["--proc-title-template", "--my--title--template", "--loglevel", "verbose"],
+     ["proc-title-template", "loglevel"]),
+    (["--save", "--loglevel", "verbose"], ["save", "loglevel"]),
+    (["--loglevel", "verbose", "--save"], ["save", "loglevel"]),
+    (["--save", "", "--loglevel", "verbose"], ["save", "loglevel"]),
+    (["--proc-title-template", "--save", "--save", "", "--loglevel", "verbose"],
+     ["proc-title-template", "save", "loglevel"]),
+    (["--shutdown-on-sigint", "nosave", "force", "now", "--shutdown-on-sigterm", "nosave force"],
+     ["shutdown-on-sigint", "shutdown-on-sigterm"]),
+    (["--save", "100", "100", "--save", "200", "5"], ["save"]),
+    (["--hash-max-listpack-entries", "20", "--hash-max-ziplist-entries", "21"],
+     ["hash-max-listpack-entries", "hash-max-ziplist-entries"]),
+    (["--bind", "127.0.0.1 -::1", "--client-output-buffer-limit", "pubsub 1mb 2mb 3"],
+     ["bind", "client-output-buffer-limit"]),
 ]
 
 
@@ -106,6 +136,26 @@ def test_bad_options_fail_like_redis(args, tmp_path):
     assert ref.returncode != 0
     assert our.returncode == ref.returncode
     assert our.stderr == ref.stderr
+
+
+@pytest.mark.parametrize("args,names", GOOD_ARGS, ids=lambda a: " ".join(a))
+def test_accepted_options_give_the_same_values(args, names, tmp_path):
+    needs_redis()
+    values = {}
+    for name, cmd in (("redis", [REDIS_SERVER]), ("vermilion", vermilion_cmd())):
+        d = tmp_path / name
+        d.mkdir()
+        port = free_port()
+        conf = d / "server.conf"        # the port in a file: args may end with "--save"
+        conf.write_text("port %d\n" % port)
+        p = Proc(cmd + [str(conf)] + args, port, d)
+        try:
+            c = p.conn()
+            values[name] = [c.call("CONFIG", "GET", n) for n in names]
+            c.close()
+        finally:
+            p.stop()
+    assert values["vermilion"] == values["redis"]
 
 
 BAD_FILES = [

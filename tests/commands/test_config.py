@@ -321,7 +321,7 @@ def test_config_get_hidden_parameters_only_by_name(rc):
 
 
 def test_config_set_port_and_bind_move_the_listeners(srv, rc):
-    from conftest import RawConn, free_port
+    from support import RawConn, free_port
     old, new = srv.port, free_port()
     assert rc.config_set("port", str(new))
     assert RawConn("127.0.0.1", new).call("PING") == b"+PONG\r\n"
@@ -342,3 +342,38 @@ def test_config_set_port_and_bind_move_the_listeners(srv, rc):
     busy.close()
     assert rc.config_get("port") == {"port": str(new)}
     assert RawConn("127.0.0.1", new).call("PING") == b"+PONG\r\n"
+
+
+def test_force_all_rewrite_reads_back_the_same_values(tmp_path):
+    """DEBUG CONFIG-REWRITE-FORCE-ALL writes every parameter; reading that file back
+    gives every value again (Redis's "CONFIG REWRITE sanity")."""
+    path = tmp_path / "all.conf"
+    path.write_text("")
+    c = Config()
+    c.config_file = str(path)
+    for name, value in (("maxmemory", "3gb"), ("save", "10 1 20 2"), ("bind", "127.0.0.1 ::1"),
+                        ("notify-keyspace-events", "Ex"), ("unixsocketperm", "700"),
+                        ("maxmemory-clients", "5%"), ("shutdown-on-sigterm", "nosave now"),
+                        ("replica-announce-ip", "10.0.0.1"), ("latency-tracking-info-percentiles",
+                                                             "12.5 99"),
+                        ("client-output-buffer-limit", "normal 1mb 2kb 3"),
+                        ("proc-title-template", "{title} {port}"), ("requirepass", "p w")):
+        c.values[name] = c.normalise(name, value)
+    c.rewrite(force_all=True)
+    back = Config()
+    back.load_text(path.read_text())
+    for name in cfgmod.PARAMS:
+        assert back.values[name] == c.values[name], name
+
+
+def test_config_set_refused_while_loading(srv):
+    from conftest import RawConn
+    c = RawConn("127.0.0.1", srv.port)
+    srv.server.loading = 1
+    try:
+        assert c.call("CONFIG", "SET", "appendonly", "yes") == \
+            b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert c.call("CONFIG", "SET", "loglevel", "debug") == b"+OK\r\n"
+    finally:
+        srv.server.loading = 0
+        c.close()

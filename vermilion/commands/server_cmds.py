@@ -334,6 +334,7 @@ def config_set(c, argv):
         if p is not None and p.flags & SENSITIVE:
             argv[i + 1] = b"(redacted)"
     server = c.server
+    server.config.loading = bool(getattr(server, "loading", 0))   # DENY_LOADING parameters
     try:
         server.config.set_many(pairs, protected_ok=_protected_ok(c))
     except ConfigError as e:
