@@ -316,6 +316,10 @@ class Stream:
     def __bool__(self):
         return True
 
+    def __iter__(self):
+        """The live entries, ascending, as (id, fields) (generic code: MEMORY USAGE...)."""
+        return self.entries()
+
     def object_encoding(self):
         return b"stream"
 
