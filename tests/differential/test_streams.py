@@ -1656,3 +1656,65 @@ def test_random_group_workload(diff, nodeconf):
             masked(diff, "XINFO", "STREAM", "s", "FULL", "COUNT", "0",
                    mask=(b"seen-time", 2, 1))
     masked(diff, "XINFO", "STREAM", "s", "FULL", "COUNT", "0", mask=(b"seen-time", 2, 1))
+
+
+def test_dump_restore(diff, nodeconf):
+    """DUMP payloads are Redis's own bytes; each server RESTOREs the other's."""
+    nodeconf(diff, "stream-node-max-entries", "6")
+    fill(diff, "s", 40)
+    diff("XDEL", "s", "3-1", "7-1", "8-1", "9-1", "10-1", "11-1", "12-1", "39-1")
+    diff("XTRIM", "s", "MINID", "5")
+    diff("XGROUP", "CREATE", "s", "g", "$")
+    diff("XGROUP", "CREATE", "s", "h", "7", "ENTRIESREAD", "2")
+    diff("XGROUP", "CREATE", "empty", "g", "$", "MKSTREAM")
+    diff("XSETID", "empty", "10-10", "ENTRIESADDED", "12", "MAXDELETEDID", "9-9")
+    for key in ("s", "empty"):
+        payload = diff("DUMP", key)
+        diff("RESTORE", key + "-copy", "0", parse(payload))
+        diff("XINFO", "STREAM", key + "-copy", "FULL")
+        diff("XINFO", "STREAM", key + "-copy")
+        diff("DUMP", key + "-copy")
+    diff("XADD", "s-copy", "50-1", "f", "v")
+    diff("XINFO", "STREAM", "s-copy")
+    diff("RESTORE", "s", "0", b"\x13garbage")
+    payload = parse(diff("DUMP", "s"))
+    bad = payload[:20] + b"\x00" + payload[21:]
+    diff("RESTORE", "bad", "0", bad)
+
+
+def test_resp3_shapes(diff3):
+    diff3.run("""
+        XADD s NOMKSTREAM 1-1 a 1
+        XRANGE s - +
+        XADD s 1-1 a 1
+        XADD s 2-1 a 2 b 3
+        XRANGE s - + COUNT 0
+        XREVRANGE s + - COUNT 1
+        XLEN s
+        XGROUP CREATE s g $
+        XPENDING s g
+        XPENDING s g - + 10
+        XREADGROUP GROUP g c STREAMS s >
+        XREADGROUP GROUP g c STREAMS s >
+        XREADGROUP GROUP g c BLOCK 10 STREAMS s >
+        XREADGROUP GROUP g c STREAMS s 0
+        XPENDING s g
+        XCLAIM s g d 0 1-1 JUSTID
+        XCLAIM s g d 0 2-1
+        XDEL s 2-1
+        XREADGROUP GROUP g d STREAMS s 0
+        XAUTOCLAIM s g e 0 0
+        XAUTOCLAIM s g e 0 0 JUSTID
+        XACK s g 1-1
+        XGROUP HELP
+        XINFO HELP
+        XINFO GROUPS s
+        XINFO STREAM s
+        XSETID s 5-5
+        XTRIM s MAXLEN 0
+        XINFO STREAM s
+        XREAD STREAMS s 0
+        XREAD COUNT 1 BLOCK 10 STREAMS s $
+    """)
+    masked(diff3, "XINFO", "CONSUMERS", "s", "g", mask=(b"idle",))
+    masked(diff3, "XINFO", "STREAM", "s", "FULL", mask=(b"seen-time", 2, 1))
