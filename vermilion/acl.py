@@ -1087,34 +1087,26 @@ class AclState:
         return None
 
     def load_configured(self, entries):
-        """ACLLoadConfiguredUsers: the 'user' lines of the config file."""
+        """ACLLoadConfiguredUsers: the 'user' lines of the config file (already checked
+        by :func:`check_user_directive` while the file was read)."""
         pd = self.pubsub_default()
-        seen = set()
         for argv in entries:
-            argv = [a if isinstance(a, bytes) else a.encode("utf-8", "surrogateescape")
-                    for a in argv]
+            argv = [_b(a) for a in argv]
             name = argv[0]
-            if name in seen:
-                raise AclConfigError("Error in user declaration '%s': %s"
-                                     % (_text(name), _E_DUPLICATE))
-            seen.add(name)
-            merged, bad = merge_selector_args(argv[1:])
-            if merged is None:
-                raise AclConfigError("Error in user declaration '%s': %s"
-                                     % (_text(argv[1 + bad]), "Wrong format"))
+            merged, _ = merge_selector_args(argv[1:])
             if _has_spaces(name):
-                raise AclConfigError("Spaces not allowed in ACL usernames")
+                self._startup_failure("Spaces not allowed in ACL usernames")
             u = self.users.get(name)
             if u is None:
                 u = self._create(name)
             else:
                 u.apply(b"reset", pd)
-            for op in merged:
+            for op in merged or ():
                 try:
                     u.apply(op, pd)
                 except AclError as e:
-                    raise AclConfigError("Error in user declaration '%s': %s"
-                                         % (_text(op), e))
+                    self._startup_failure("Error loading ACL rule '%s' for the user named "
+                                          "'%s': %s" % (_text(op), _text(name), e))
             if u.flags & U_OFF:
                 self.server.log_notice(
                     "The user '%s' is disabled (there is no 'on' modifier in the user "
@@ -1122,8 +1114,46 @@ class AclState:
         self.user_changed(self.default)
 
 
+    def _startup_failure(self, msg, critical=True):
+        """Redis logs and exits: we log the same lines and refuse to build the server."""
+        self.server.log_warning(msg)
+        if critical:
+            self.server.log_warning("Critical error while loading ACLs. Exiting.")
+        raise AclConfigError(msg)
+
+
 class AclConfigError(Exception):
-    pass
+    """The users of the configuration cannot be loaded: the server must not start."""
+
+
+def _b(a):
+    return a if isinstance(a, bytes) else a.encode("utf-8", "surrogateescape")
+
+
+def check_user_directive(config, argv):
+    """ACLAppendUserForLoading: a 'user' line of a config file, checked as it is read.
+
+    ``argv`` is the whole line split ('user', name, rules...). Unknown commands are
+    let through (reported when the users are loaded), as in Redis. Raises the
+    config's ConfigError with Redis's text, which names ``argv[i]`` for the i-th
+    *rule* (a Redis quirk kept as is)."""
+    from .server.config import ConfigError
+    argv = [_b(a) for a in argv]
+    if any(_b(prev[0]) == argv[1] for prev in config.extra.get("user", ())):
+        raise ConfigError("Error in user declaration '%s': %s" % (_text(argv[1]),
+                                                                  _E_DUPLICATE))
+    merged, bad = merge_selector_args(argv[2:])
+    if merged is None:
+        raise ConfigError("Error in user declaration '%s': %s" % (_text(argv[bad]),
+                                                                  _E_UNKNOWN))
+    pd = S_ALLCHANNELS if config.values.get("acl-pubsub-default") == "allchannels" else 0
+    fake = User(b"", None, pd)
+    for j, op in enumerate(merged):
+        try:
+            fake.apply(op, pd)
+        except AclError as e:
+            if str(e) != _E_UNKNOWN:
+                raise ConfigError("Error in user declaration '%s': %s" % (_text(argv[j]), e))
 
 
 def _consttime_eq(a, b):
@@ -1153,17 +1183,18 @@ def _init(server):
     users = cfg.extra.get("user") or []
     aclfile = cfg.get("aclfile") or ""
     if aclfile and users:
-        raise AclConfigError(
+        state._startup_failure(
             "Configuring Redis with users defined in redis.conf and at the same setting an "
             "ACL file path is invalid. This setup is very likely to lead to configuration "
             "errors and security holes, please define either an ACL file or declare users "
-            "directly in your redis.conf, but not both.")
+            "directly in your redis.conf, but not both.", critical=False)
     if users:
         state.load_configured(users)
     if aclfile:
         err = state.load(aclfile)
         if err is not None:
-            raise AclConfigError("Aborting Redis startup because of ACL errors: %s" % err)
+            state._startup_failure("Aborting Redis startup because of ACL errors: %s" % err,
+                                   critical=False)
     state._sync_new_client_acl()
     cfg.rewrite_users = lambda: [
         line[5:].decode("utf-8", "surrogateescape") for line in state.list_lines()]

@@ -281,6 +281,69 @@ def test_command_rule_compaction(duo, rules):
     duo("ACL", "GETUSER", "c1")
 
 
+_CATEGORIES = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string",
+               "bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow",
+               "blocking", "dangerous", "connection", "transaction", "scripting"]
+
+
+@pytest.mark.parametrize("cat", _CATEGORIES)
+def test_single_category_describes_as_itself(duo, cat):
+    duo("ACL", "SETUSER", "additive", "reset", "+@all", "-@" + cat)
+    duo("ACL", "GETUSER", "additive")
+    duo("ACL", "SETUSER", "restrictive", "reset", "-@all", "+@" + cat)
+    duo("ACL", "GETUSER", "restrictive")
+    duo("ACL", "SETUSER", "two", "reset", "-@all", "+@" + cat, "+@connection", "-ping")
+    duo("ACL", "GETUSER", "two")
+
+
+def test_subcommand_rules_engulfed(duo):
+    duo.run("""
+        ACL SETUSER bob +memory|doctor
+        ACL GETUSER bob
+        ACL SETUSER bob +memory
+        ACL GETUSER bob
+        ACL SETUSER bob +@all +client|id
+        ACL GETUSER bob
+        ACL SETUSER alice +@all -memory|doctor
+        ACL GETUSER alice
+        ACL SETUSER alice +@all -memory
+        ACL GETUSER alice
+        ACL SETUSER alice -@all
+        ACL GETUSER alice
+        ACL SETUSER n reset +@all ~* -@string +incr -debug +debug|digest
+        ACL GETUSER n
+        ACL SETUSER n reset +@string -incr +acl +debug|digest +debug|segfault
+        ACL GETUSER n
+        ACL SETUSER n reset -debug +debug|a +debug|b +debug|c
+        ACL GETUSER n
+        ACL SETUSER n -debug
+        ACL GETUSER n
+        ACL SETUSER n +@all -client +client|id +client|setname
+        ACL GETUSER n
+        ACL SETUSER n -@all +acl +config -config|set
+        ACL GETUSER n
+        ACL SETUSER scripter on nopass +readonly
+        ACL DRYRUN scripter EVAL_RO "" 0
+        ACL DRYRUN scripter FCALL_RO "" 0
+        ACL DRYRUN scripter readonly
+    """)
+
+
+def test_subcommand_enforcement(duo):
+    duo("ACL", "SETUSER", "n", "on", ">pw", "~*", "+@all", "-client", "+client|id",
+        "+client|setname", "-config|set", "-memory")
+    u = as_user(duo, "n")
+    duo.run("""
+        CLIENT SETNAME foo
+        CLIENT KILL TYPE master
+        CLIENT NOSUCH
+        CONFIG GET maxmemory-policy
+        CONFIG SET maxmemory-policy noeviction
+        MEMORY DOCTOR
+        MEMORY NOSUCH
+    """, u)
+
+
 def test_setuser_errors(duo):
     duo.run("""
         ACL SETUSER u1 ~k*
@@ -744,6 +807,24 @@ def test_auth_as_users(duo):
     """, c)
 
 
+def test_hello_auth_when_default_has_no_commands():
+    with fresh() as duo:
+        duo.run("""
+            ACL SETUSER secure-user >supass on +@all
+            ACL SETUSER default -@all
+        """)
+        c = duo.connect()
+        duo.run("""
+            HELLO 2
+            AUTH secure-user supass
+            ACL WHOAMI
+            HELLO 2 AUTH secure-user supass
+        """, c)
+        c2 = duo.connect()
+        c2("HELLO", "3", "AUTH", "secure-user", "supass")
+        c2("ACL", "WHOAMI")
+
+
 def test_disabled_user_keeps_its_connections(duo):
     duo("ACL", "SETUSER", "a", "on", ">pw", "~*", "+@all")
     u = as_user(duo, "a")
@@ -1033,3 +1114,51 @@ def test_user_directives_in_config_file():
             p.terminate()
             p.wait(10)
         shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.mark.parametrize("text", [
+    "user alice on garbage\n",
+    "user alice on ~a allkeys ~b\n",
+    "user alice on #abc\n",
+    "user alice on\nuser alice off\n",
+    "user alice (~x\n",
+    "acl-pubsub-default allchannels\nuser alice &foo\n",
+    "user alice on <nopass\n",
+])
+def test_bad_user_directives_refused_like_redis(text, tmp_path):
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    conf = tmp_path / "bad.conf"
+    conf.write_text(text)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+    ref = subprocess.run([REDIS_SERVER, str(conf)], capture_output=True, cwd=tmp_path,
+                         timeout=20)
+    our = subprocess.run([sys.executable, "-m", "vermilion", str(conf)], capture_output=True,
+                         cwd=tmp_path, env=env, timeout=20)
+    assert ref.returncode == 1 and our.returncode == 1
+    assert our.stderr == ref.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ("user alice on +nosuch\n", b"Error loading ACL rule '+nosuch' for the user named "
+     b"'alice': Unknown command or category name in ACL"),
+    ('user "bad name" on\n', b"Spaces not allowed in ACL usernames"),
+])
+def test_users_that_cannot_be_loaded_stop_the_server(text, message, tmp_path):
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    from test_networking import _shared
+    conf = tmp_path / "bad.conf"
+    conf.write_text(text)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
+        os.path.dirname(os.path.abspath(__file__)))))
+    outs = []
+    for cmd in ([REDIS_SERVER], [sys.executable, "-m", "vermilion"]):
+        p = subprocess.run(cmd + [str(conf), "--port", str(_shared.free_port())],
+                           capture_output=True, cwd=tmp_path, env=env, timeout=20)
+        assert p.returncode == 1
+        lines = [line.split(b" # ", 1)[1] for line in p.stdout.splitlines() if b" # " in line]
+        outs.append([line for line in lines if b"ACL" in line or b"Spaces" in line])
+    assert outs[1] == outs[0]
+    assert outs[0][0] == message

@@ -929,6 +929,8 @@ class Config:
         elif name == "rename-command" and len(argv) == 3:
             self.extra.setdefault("rename-command", []).append(argv[1:])
         elif name == "user" and len(argv) >= 2:
+            from ..acl import check_user_directive
+            check_user_directive(self, argv)   # Redis checks the rules as it reads them
             self.extra.setdefault("user", []).append(argv[1:])
         elif name == "loadmodule" and len(argv) >= 2:
             self.extra.setdefault("loadmodule", []).append(argv[1:])
