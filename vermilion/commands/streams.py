@@ -103,6 +103,13 @@ def _cstr(b):
 
 def parse_id_ex(b, missing_seq=0, strict=False, star=False):
     """streamGenericParseIDOrReply: (id, seq_given); raises the invalid-ID error."""
+    dash = b.find(b"-")
+    if dash > 0:                    # fast path: canonical "<ms>-<seq>"
+        ms = parse_ll(b[:dash])
+        if ms is not None and ms >= 0:
+            seq = parse_ll(b[dash + 1:])
+            if seq is not None and seq >= 0:
+                return (ms << 64) | seq, True
     if len(b) > 127:
         raise CommandError(ERR_INVALID_ID)
     if b"\0" in b:
@@ -539,7 +546,7 @@ def _consumer_for_read(c, g, name, key, group_name, noack, props, now):
     cons = g.lookup_consumer(name, now)
     if cons is None:
         cons = _create_consumer(c, g, name, key, now)
-        if noack:
+        if noack and props is not None:
             props.append([b"XGROUP", b"CREATECONSUMER", key, group_name, name])
     return cons
 
@@ -574,8 +581,9 @@ def _deliver(s, key, g, group_name, cons, start, count, noack, props, now):
                     nack.consumer = cons
                 nack.delivery_time = now
                 nack.delivery_count = 1
-            props.append(_xclaim_argv(key, group_name, format_id(i), nack, g))
-    if propagate_last:
+            if props is not None:
+                props.append(_xclaim_argv(key, group_name, format_id(i), nack, g))
+    if propagate_last and props is not None:
         props.append(_setid_argv(key, group_name, g))
     return b"*%d\r\n%s" % (len(parts), b"".join(parts))
 
@@ -699,7 +707,8 @@ def _xread(c, argv, xreadgroup):
 
     # serve synchronously what can be served
     resp = c.resp
-    props = [] if group_name is not None else None
+    # what XREADGROUP propagates instead of itself (nothing to build without an AOF)
+    props = [] if group_name is not None and c.server.persistence is not None else None
     parts = []
     now = _mstime()
     server = c.server
@@ -734,8 +743,8 @@ def _xread(c, argv, xreadgroup):
             server.dirty += 1
         else:
             parts.append(_entries(s.range(start, ID_MAX, count)))
-    if props is not None:
-        c.propagate = props
+    if group_name is not None:
+        c.propagate = props if props is not None else []
     if parts:
         nserved = len(parts) // (3 if resp == 2 else 2)
         head = b"*%d\r\n" % nserved if resp == 2 else b"%%%d\r\n" % nserved
@@ -779,7 +788,7 @@ def _serve_blocked(bc, key):
         body = _entries(s.range(start, ID_MAX, d.count))
     else:
         now = _mstime()
-        props = []
+        props = [] if bc.server.persistence is not None else None
         cons = _consumer_for_read(bc, g, d.consumer, key, d.group, d.noack, props, now)
         body = _deliver(s, key, g, d.group, cons, start, d.count, d.noack, props, now)
         if props:
