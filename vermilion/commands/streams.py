@@ -198,7 +198,11 @@ def _must_obey(c):
 
 
 def _in_script(c):
-    return bool(getattr(c, "in_script", False))
+    """CLIENT_SCRIPT: ``c`` is one of the scripting engine's Lua clients."""
+    sc = getattr(c.server, "scripting", None)
+    if sc is not None and c.conn is None:
+        return c is getattr(sc, "eval_client", None) or c is getattr(sc, "function_client", None)
+    return False
 
 
 # ------------------------------------------------------------------ replies
