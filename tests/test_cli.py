@@ -352,3 +352,18 @@ def test_pidfile_written_and_removed(workdir):
     assert pidfile.read_text() == "%d\n" % p.proc.pid
     rc, out, err = p.stop()
     assert rc == 0 and not pidfile.exists()
+
+
+@pytest.mark.parametrize("args,dumped", [
+    (["--save", ""], False),
+    (["--save", "", "--shutdown-on-sigterm", "save"], True),
+    (["--save", "3600 1"], True),
+    (["--save", "3600 1", "--shutdown-on-sigterm", "nosave now"], False),
+])
+def test_sigterm_follows_shutdown_on_sigterm(args, dumped, workdir):
+    p = start_ours(workdir, *args)
+    c = p.conn()
+    assert c.call("SET", "k", "v") == b"+OK\r\n"
+    rc, out, err = p.stop()
+    assert rc == 0, err
+    assert (workdir / "dump.rdb").exists() == dumped

@@ -160,6 +160,14 @@ def _init(server):
     if pidfile and cfg.process_owner:
         _write_pidfile(server, pidfile)
     cfg.add_hook("maxclients", maxclients)
+
+    def users():
+        """CONFIG REWRITE's "user" lines: ACL LIST without the leading "user "."""
+        acl = getattr(server, "acl", None)
+        if acl is None:
+            return ["default on nopass ~* &* +@all"]
+        return [line.decode("utf-8", "surrogateescape")[5:] for line in acl.list_lines()]
+    cfg.rewrite_users = users
     cfg.add_hook("port", lambda v: _rebind(server, int(v), cfg.get("bind").split(),
                                            "Unable to listen on this port. Check server logs."))
     cfg.add_hook("bind", lambda v: _rebind(server, server.port, v.split(),
@@ -1363,7 +1371,7 @@ def module_unload(c, argv):
     raise CommandError("ERR Error unloading module: no such module with that name")
 
 
-# ============================================= fallbacks (ACL, FUNCTION) for probes
+# ================================================ FUNCTION fallbacks for probes
 def fallback(fullname):
     """Bind ``func`` to ``fullname`` unless a feature module already did (a module
     imported later that binds it replaces this one, as @command always does)."""
@@ -1378,27 +1386,6 @@ def fallback(fullname):
             command(fullname)(func)
         return func
     return deco
-
-
-@fallback("acl|whoami")
-def acl_whoami(c, argv):
-    return (c.user or "default").encode() if isinstance(c.user, str) else b"default"
-
-
-@fallback("acl|users")
-def acl_users(c, argv):
-    return [b"default"]
-
-
-@fallback("acl|list")
-def acl_list(c, argv):
-    rp = c.server.requirepass
-    if rp:
-        import hashlib
-        pw = "#" + hashlib.sha256(rp.encode("utf-8", "surrogateescape")).hexdigest()
-    else:
-        pw = "nopass"
-    return [("user default on %s ~* &* +@all" % pw).encode()]
 
 
 @fallback("function|flush")

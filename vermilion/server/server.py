@@ -505,7 +505,8 @@ class Server:
     def _on_signal(self, sig):
         name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
         self.log_warning("Received %s scheduling shutdown..." % name)
-        self.request_shutdown()
+        flags = (self.config.get("shutdown-on-" + name.lower()) or "").split()
+        self.request_shutdown(True if "save" in flags else False if "nosave" in flags else None)
 
 
 def repr_bytes(s):
