@@ -19,7 +19,8 @@ from contextlib import contextmanager
 
 import pytest
 
-from test_networking import RawConn, RealRedis, REDIS_SERVER, closed_within
+from support import RawConn, RealRedis, REDIS_SERVER, free_port
+from test_networking import closed_within
 from vermilion.embed import start_server
 
 # --------------------------------------------------------------- normalising
@@ -1085,30 +1086,40 @@ def _wait_port(port, proc, timeout=10):
 def test_user_directives_in_config_file():
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")
-    from test_networking import _shared
     d = tempfile.mkdtemp(prefix="vermilion-aclconf-")
-    conf = os.path.join(d, "redis.conf")
-    with open(conf, "w") as fh:
-        fh.write("save \"\"\nappendonly no\n"
-                 "user alice on >pw ~k* +get (~x +set)\n"
-                 "user default on nopass ~* &* +@all -flushall\n"
-                 "user bob off\n")
-    rport, vport = _shared.free_port(), _shared.free_port()
-    ref = subprocess.Popen([REDIS_SERVER, conf, "--port", str(rport), "--dir", d],
+    confs = [os.path.join(d, "redis.conf"), os.path.join(d, "vermilion.conf")]
+    for conf in confs:
+        with open(conf, "w") as fh:
+            fh.write("save \"\"\nappendonly no\n"
+                     "user alice on >pw ~k* +get (~x +set)\n"
+                     "# a comment\n"
+                     "user default on nopass ~* &* +@all -flushall\n"
+                     "user bob off\n")
+    rport, vport = free_port(), free_port()
+    ref = subprocess.Popen([REDIS_SERVER, confs[0], "--port", str(rport), "--dir", d],
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    ours = _start_vermilion_cli(conf, vport)
+    ours = _start_vermilion_cli(confs[1], vport)
     try:
         assert _wait_port(rport, ref) and _wait_port(vport, ours)
         duo = Duo(rport, vport)
         duo.run("""
             ACL LIST
             FLUSHALL
+            ACL SETUSER carol on >pw2 +@hash -hdel &ch
+            ACL DELUSER bob
+            CONFIG REWRITE
             AUTH alice pw
             GET k1
             SET x v
             GET x
         """)
         duo.close()
+        texts = []
+        for conf, port in zip(confs, (rport, vport)):
+            with open(conf, "rb") as fh:   # the user lines, rewritten in place or added
+                texts.append([norm(line) for line in fh.read().splitlines()
+                              if line.startswith(b"user ") or line.startswith(b"#")])
+        assert texts[1] == texts[0]
     finally:
         for p in (ref, ours):
             p.terminate()
@@ -1148,14 +1159,13 @@ def test_bad_user_directives_refused_like_redis(text, tmp_path):
 def test_users_that_cannot_be_loaded_stop_the_server(text, message, tmp_path):
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")
-    from test_networking import _shared
     conf = tmp_path / "bad.conf"
     conf.write_text(text)
     env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
         os.path.dirname(os.path.abspath(__file__)))))
     outs = []
     for cmd in ([REDIS_SERVER], [sys.executable, "-m", "vermilion"]):
-        p = subprocess.run(cmd + [str(conf), "--port", str(_shared.free_port())],
+        p = subprocess.run(cmd + [str(conf), "--port", str(free_port())],
                            capture_output=True, cwd=tmp_path, env=env, timeout=20)
         assert p.returncode == 1
         lines = [line.split(b" # ", 1)[1] for line in p.stdout.splitlines() if b" # " in line]
