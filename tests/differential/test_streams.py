@@ -1718,3 +1718,30 @@ def test_resp3_shapes(diff3):
     """)
     masked(diff3, "XINFO", "CONSUMERS", "s", "g", mask=(b"idle",))
     masked(diff3, "XINFO", "STREAM", "s", "FULL", mask=(b"seen-time", 2, 1))
+
+
+def test_c_string_arguments(diff):
+    """Redis reads IDs and special words as C strings: a NUL ends them."""
+    diff("XADD", "s", "5-1", "f", "v")
+    diff("XREAD", "STREAMS", "s", b"$\x00junk")
+    diff("XREAD", "STREAMS", "s", b"0\x00junk")
+    diff("XGROUP", "CREATE", "s", "g", b"$\x00x")
+    diff("XGROUP", "SETID", "s", "g", b"$\x00")
+    diff("XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", b">\x00")
+    diff("XTRIM", "s", b"MAXLEN\x00x", "0")
+    diff("XINFO", "GROUPS", "s")
+
+
+def test_xread_block_same_key_twice(diff):
+    blocked = conn_pair(diff)
+    try:
+        diff("XADD", "s", "5-1", "a", "1")
+        send_both(blocked, "XREAD", "BLOCK", "0", "STREAMS", "s", "s", "$", "0")
+        read_both(blocked)
+        send_both(blocked, "XREAD", "BLOCK", "0", "STREAMS", "s", "s", "$", "9")
+        nothing_pending(blocked)
+        diff("XADD", "s", "6-1", "a", "1")
+        read_both(blocked)
+    finally:
+        for c in blocked:
+            c.close()

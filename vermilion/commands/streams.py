@@ -692,7 +692,7 @@ def _xread(c, argv, xreadgroup):
                     "GROUP option" % (_cstr(key).decode("utf-8", "replace"),
                                       _cstr(group_name).decode("utf-8", "replace")))
             groups.append(g)
-        if idarg == b"$":
+        if _cstr(idarg) == b"$":
             if xreadgroup:
                 raise CommandError(
                     "ERR The $ ID is meaningless in the context of XREADGROUP: you want to "
@@ -701,7 +701,7 @@ def _xread(c, argv, xreadgroup):
                     "result set.")
             ids.append(s.last_id if s is not None else 0)
             continue
-        if idarg == b">":
+        if _cstr(idarg) == b">":
             if not xreadgroup:
                 raise CommandError("ERR The > ID can be specified only when calling "
                                    "XREADGROUP using the GROUP <group> <consumer> option.")
@@ -756,8 +756,10 @@ def _xread(c, argv, xreadgroup):
     if timeout is not None:
         if blocking.deny_blocking(c):
             return NULL_ARRAY
-        data = _XReadBlock(dict(zip(keys, ids)), count or 1000, group_name, consumer_name,
-                           noack)
+        first = {}
+        for key, i in zip(keys, ids):
+            first.setdefault(key, i)        # a key given twice waits with its first ID
+        data = _XReadBlock(first, count or 1000, group_name, consumer_name, noack)
         return blocking.block(c, keys, timeout, _serve_blocked, NULL_ARRAY, data)
     return NULL_ARRAY
 
@@ -891,7 +893,7 @@ def xgroup_create(c, argv):
         raise subcommand_syntax_error(argv)
     db = c.db
     key = argv[2]
-    if argv[4] == b"$":
+    if _cstr(argv[4]) == b"$":
         i = s.last_id if s is not None else 0
     else:
         i = parse_id_ex(argv[4], 0, True)[0]
@@ -914,7 +916,7 @@ def xgroup_setid(c, argv):
     n = len(argv)
     if n != 5 and n != 7:
         raise subcommand_syntax_error(argv)
-    if argv[4] == b"$":
+    if _cstr(argv[4]) == b"$":
         i = s.last_id
     else:
         i = parse_id_ex(argv[4], 0, False)[0]
