@@ -435,3 +435,35 @@ def test_timestamp_annotations(tmp_path, vermilion_factory, redis_proc_factory):
     check_aof(tmp_path)
     ref = redis_proc_factory(tmp_path, "dump.rdb", "--appendonly", "yes").client()
     assert ref.get("a") == b"1"
+
+
+def test_always_fsyncs_before_replying_with_group_commit(tmp_path, vermilion_factory):
+    srv = vermilion_factory(dir=str(tmp_path), appendonly="yes", appendfsync="always")
+    aof = srv.server.aof
+    r = redis.Redis(port=srv.port)
+    for i in range(20):
+        r.set("k%d" % i, "v")
+        # the reply came back: the write is already fsynced
+        size, synced = in_loop(srv, lambda: (aof.last_incr_size, aof.last_incr_fsync_offset))
+        assert size == synced > 0
+    # many clients at once: one fsync serves several, every reply still arrives
+    errors = []
+
+    def client(n):
+        try:
+            c = redis.Redis(port=srv.port)
+            for i in range(50):
+                assert c.incr("counter%d" % n) == i + 1
+        except Exception as e:  # noqa: B902
+            errors.append(e)
+
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    srv.stop()
+    srv = vermilion_factory(dir=str(tmp_path), appendonly="yes")
+    r = redis.Redis(port=srv.port)
+    assert [int(r.get("counter%d" % n)) for n in range(8)] == [50] * 8

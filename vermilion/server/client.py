@@ -117,8 +117,10 @@ class Client:
         out = self.out
         if out and not self.closed and self.transport is not None:
             hook = self.server.before_reply_hook
-            if hook is not None:
-                hook()   # the AOF is written (and fsynced per appendfsync) before replies
+            if hook is not None and hook(self):
+                # The AOF must reach the disk first (appendfsync always): it flushes
+                # this client again after one group fsync for every waiting client.
+                return
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
             self.tot_net_out += len(data)
