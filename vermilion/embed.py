@@ -19,6 +19,8 @@ Options are Redis configuration parameters (``save=""``, ``requirepass="x"``,
 default to ``save ""`` (no snapshots) and port 0 (a free port).
 """
 import asyncio
+import shutil
+import tempfile
 import threading
 
 from .server.config import Config, ConfigError, canonical
@@ -34,6 +36,11 @@ def _make_config(port, host, unixsocket, config, options):
     values.update({k.replace("_", "-"): v for k, v in options.items()})
     if config:
         values.update(config)
+    if not values.get("dir"):
+        # An embedded server gets a private working directory unless told otherwise,
+        # so it never loads or overwrites a dump.rdb/AOF lying in the caller's cwd.
+        values["dir"] = tempfile.mkdtemp(prefix="vermilion-")
+        cfg.owned_dir = values["dir"]
     for k, v in values.items():
         if v is None:
             continue
@@ -88,6 +95,7 @@ class EmbeddedServer:
         if self.thread.is_alive():
             self.loop.call_soon_threadsafe(self.server.request_shutdown, False)
             self.thread.join(timeout)
+        _remove_owned_dir(self.server)
 
     def __enter__(self):
         return self
@@ -145,6 +153,7 @@ class AsyncServer:
     async def aclose(self):
         self.server.request_shutdown(False)
         await asyncio.sleep(0)
+        _remove_owned_dir(self.server)
 
 
 async def serve(port=0, host="127.0.0.1", unixsocket=None, config=None, **options):
@@ -153,6 +162,12 @@ async def serve(port=0, host="127.0.0.1", unixsocket=None, config=None, **option
     server = _build_embedded(cfg, port, unixsocket)
     await server.start()
     return AsyncServer(server)
+
+
+def _remove_owned_dir(server):
+    owned = getattr(server.config, "owned_dir", None)
+    if owned:
+        shutil.rmtree(owned, ignore_errors=True)
 
 
 def _new_loop():
