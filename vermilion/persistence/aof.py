@@ -13,11 +13,13 @@ Files live in ``dir``/``appenddirname`` (``appendonlydir``), named after
 and the dispatcher calls :meth:`AOF.feed` with each write's propagated form; a
 ``SELECT`` is emitted whenever the database changes. The bytes wait in a
 buffer that :meth:`AOF.flush` writes (one ``write``) before any reply leaves:
-:meth:`AOF.before_reply` is ``server.before_reply_hook``, which
-``Client.flush`` calls before ``transport.write``. With ``appendfsync always``
-the flush also fsyncs, so every acknowledged write survives ``kill -9``;
-``everysec`` fsyncs once a second on a background thread (Redis's bio);
-``no`` leaves it to the OS.
+:meth:`AOF.before_reply` is ``server.before_reply_hook`` (set while the AOF is
+on), which ``Client.flush`` calls before ``transport.write``. With
+``appendfsync always`` the replies of the clients that wrote wait for a group
+commit at the next turn of the event loop (one write + one fdatasync for all of
+them, like Redis's beforeSleep), so every acknowledged write is on disk;
+``everysec`` fsyncs once a second on a background thread (Redis's bio); ``no``
+leaves it to the OS.
 
 **Rewrite** (BGREWRITEAOF, automatic growth rule, ``appendonly yes`` at
 runtime): a new incr file is opened and recorded in the manifest *before* the
