@@ -472,13 +472,11 @@ def _parse_c_double(s):
     return v
 
 
-_NOTIFY_CHARS = {"A": 0x3F4 | 0x400 | 0x2000, "g": 1 << 2, "$": 1 << 3, "l": 1 << 4,
-                 "s": 1 << 5, "h": 1 << 6, "z": 1 << 7, "x": 1 << 8, "e": 1 << 9,
-                 "K": 1 << 0, "E": 1 << 1, "t": 1 << 10, "m": 1 << 11, "d": 1 << 13,
-                 "n": 1 << 14}
 NOTIFY_ALL = (1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 9
-              | 1 << 10 | 1 << 13)
-_NOTIFY_CHARS["A"] = NOTIFY_ALL
+              | 1 << 10 | 1 << 13)   # g$lshzxetd (notify.c's NOTIFY_ALL)
+_NOTIFY_CHARS = {"A": NOTIFY_ALL, "g": 1 << 2, "$": 1 << 3, "l": 1 << 4, "s": 1 << 5,
+                 "h": 1 << 6, "z": 1 << 7, "x": 1 << 8, "e": 1 << 9, "K": 1 << 0,
+                 "E": 1 << 1, "t": 1 << 10, "m": 1 << 11, "d": 1 << 13, "n": 1 << 14}
 
 
 def keyspace_events_flags(s):
@@ -560,10 +558,6 @@ class Config:
 
     def get_bool(self, name):
         return self.values[canonical(name)] == "yes"
-
-    def match(self, pattern, stringmatch):
-        """Names matching a glob (``stringmatch(pattern, name) -> bool``) for CONFIG GET."""
-        return [n for n in self.names() if stringmatch(pattern, n)]
 
     # ------------------------------------------------------- validating
     def normalise(self, name, value, args=None):
@@ -755,10 +749,7 @@ class Config:
         flags = keyspace_events_flags(args[0])
         if flags is None:
             raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")
-        self.notify_flags = flags
         return keyspace_events_string(flags)
-
-    notify_flags = 0
 
     def _special_bind(self, args):
         if len(args) > 16:
@@ -850,7 +841,7 @@ class Config:
             try:
                 norm = self.normalise(p.name, value)
             except ConfigError as e:
-                self.values.update(old)
+                self._restore(old)
                 raise ConfigError(_set_failed(name.lower(), e.msg))
             if norm != self.values[p.name] or p.flags & VOLATILE:
                 if p.name not in changed:
@@ -865,7 +856,7 @@ class Config:
                 applied.append(name)
                 hook(self.values[name])
             except ConfigError as e:
-                self.values.update(old)
+                self._restore(old)
                 for n in applied:       # restoreBackupConfig: apply the old values again
                     try:
                         self.hooks[n](self.values[n])
@@ -874,6 +865,15 @@ class Config:
                 raise ConfigError(_set_failed(name, e.msg) if e.msg else
                                   "CONFIG SET failed (possibly related to argument '%s')" % name)
         return changed
+
+    def _restore(self, old):
+        """Put values back after a failed CONFIG SET (and the working directory)."""
+        if self.process_owner and old.get("dir", self.values["dir"]) != self.values["dir"]:
+            try:
+                os.chdir(old["dir"])
+            except OSError:
+                pass
+        self.values.update(old)
 
     # -------------------------------------------------------- config file
     def load_text(self, text):
@@ -1031,7 +1031,7 @@ class Config:
         elif name == "oom-score-adj-values":
             state.line(name, "%s %s" % (name, v), v != p.default)
         elif name == "notify-keyspace-events":
-            state.line(name, "%s %s" % (name, _repr(v)), self.notify_flags != 0 or v != "")
+            state.line(name, "%s %s" % (name, _repr(v)), v != "")
         elif name == "bind":
             if v == p.default:
                 state.mark(name)
