@@ -114,6 +114,13 @@ def test_stream_in_rdb_file_both_ways(tmp_path, real_redis, redis_proc_factory,
     vdir.mkdir()
     in_loop(srv, srv.server.config.set, "dir", str(vdir))
     assert r.save()
+    import subprocess
+    from pers_helpers import REDIS_CHECK_RDB
+    from vermilion import check_rdb
+    out = subprocess.run([REDIS_CHECK_RDB, str(vdir / "dump.rdb")], capture_output=True,
+                         text=True).stdout
+    assert "RDB looks OK" in out and "[info] 3 keys read" in out
+    assert check_rdb.check(str(vdir / "dump.rdb"), open(os.devnull, "w")) == 0
     ref2 = redis_proc_factory(vdir).client()
     for k in ("s1", "s2"):
         got = observe(ref2, k)
