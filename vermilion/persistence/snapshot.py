@@ -26,7 +26,18 @@ corrupt or truncated file.
 
 **Shutdown.** The shutdown hook kills a running child (removing its temp
 file), flushes and fsyncs the AOF, and saves when ``save`` rules exist (or when
-SHUTDOWN SAVE asked for it; never with SHUTDOWN NOSAVE).
+SHUTDOWN SAVE asked for it; never with SHUTDOWN NOSAVE). A failing final save
+is logged; it cannot veto the shutdown (Redis refuses to exit unless FORCE).
+
+**Refusals.** Until the startup load is done, commands without the
+``loading`` flag answer ``-LOADING`` (the listeners open before the data is
+read). While BGSAVE fails and ``stop-writes-on-bgsave-error`` is on (with save
+rules), or while the AOF cannot be written, writes and PING answer
+``-MISCONF ...`` like Redis (``server.disk_error`` holds the text).
+
+**DEBUG.** ``server.debug_reload(c, argv)`` (DEBUG RELOAD [MERGE] [NOFLUSH]
+[NOSAVE]) and ``server.debug_loadaof(c, argv)`` return the reply or raise
+CommandError; the DEBUG command calls them.
 
 Functions (for the scripting module)
 ------------------------------------
@@ -60,6 +71,7 @@ kept current by this module:
 ``server.aof_last_rewrite_time_sec``, ``server.aof_last_bgrewrite_status``
 ``server.aof_rewrites``, ``server.aof_last_write_status``
 ``server.aof_current_size``, ``server.aof_base_size`` (bytes, AOF on only)
+``server.disk_error``               the MISCONF text while writes are refused
 =================================  ==========================================
 """
 import errno
