@@ -542,9 +542,28 @@ def full_key_access(c, argv):
     return u is None or u.has_full_key_access(c.cmd, argv)
 
 
+_KEY_SPECS = {}   # Command -> (parsed key specs or None, native getkeys or None)
+
+
 def _keys_with_flags(cmd, argv):
-    from .commands.server_cmds import keys_with_flags
-    return keys_with_flags(cmd, argv)
+    """getKeysFromCommandWithSpecs, as server_cmds.keys_with_flags, with each command's
+    key specs parsed once (a restricted user pays this on every command)."""
+    entry = _KEY_SPECS.get(cmd)
+    if entry is None:
+        from .commands import server_cmds as sc
+        specs = sc._spec_list(cmd)
+        usable = (any("not_key" not in sp[0] for sp in specs)
+                  and not any("variable_flags" in sp[0] for sp in specs))
+        entry = _KEY_SPECS[cmd] = (specs if usable else None, sc._NATIVE_GETKEYS.get(
+            cmd.fullname), sc._keys_by_specs)
+    specs, native, by_specs = entry
+    if specs is not None:
+        r = by_specs(cmd, specs, argv)
+        if r is not None:
+            return r
+    if native is not None:
+        return native(argv)
+    return []
 
 
 # -------------------------------------------------------------------- users

@@ -68,6 +68,8 @@ def parse(data, i=0):
         return int(body), i
     if t == b"_":
         return None, i
+    if t == b",":
+        return float(body), i
     return (t + body), i
 
 
@@ -760,6 +762,28 @@ def _log(reply):
         assert b" user=" in info and info.startswith(b"id=")
         out.append(d)
     return out
+
+
+def test_resp3_shapes(duo):
+    duo("HELLO", "3")
+    duo("ACL", "SETUSER", "r3", "on", ">pw", "~k*", "+get", "(~x +set)", "(&ch +publish)")
+    duo.run("""
+        ACL GETUSER r3
+        ACL GETUSER default
+        ACL GETUSER nosuch
+        ACL LIST
+        ACL CAT
+        ACL LOG
+        ACL DRYRUN r3 get x
+        ACL WHOAMI
+    """)
+    u = as_user(duo, "r3")
+    u("GET", "x")
+    u("AUTH", "r3", "bad")
+    a, b = duo.admin.both("ACL", "LOG")
+    assert a.startswith(b"*2\r\n%7\r\n") and b.startswith(b"*2\r\n%7\r\n")
+    assert _log(b) == _log(a)
+    duo("HELLO", "2")
 
 
 def test_acllog_max_len(duo):
