@@ -1,5 +1,6 @@
 """Server commands: CONFIG, INFO, COMMAND, TIME, SHUTDOWN, ROLE, REPLICAOF, FAILOVER,
-LOLWUT, MODULE, and the minimal ACL / FUNCTION answers clients probe for.
+LOLWUT, MODULE, and minimal FUNCTION FLUSH/LIST answers for clients that probe them
+(bound only while no scripting module provides FUNCTION).
 
 INFO reads the server's state where its owners keep it, so every feature only
 has to keep its own counters:
@@ -24,13 +25,13 @@ import sys
 import time
 
 from .. import REDIS_VERSION, __version__
-from ..errors import CommandError, SYNTAX, subcommand_syntax_error
-from ..protocol.encoder import OK, Map, Set, Status, Verbatim, NULL_ARRAY, Raw, encode
+from ..errors import CommandError, SYNTAX
+from ..protocol.encoder import OK, Map, Set, Status, Verbatim, Raw, encode
 from ..server.bootstrap import on_server_init
-from ..server.config import ConfigError, UINT_MAX
+from ..server.config import ConfigError
 from ..util import parse_int
 from . import table
-from .table import command, COMMANDS, ALL_COMMANDS
+from .table import command, COMMANDS
 
 
 def help_reply(argv0, lines):
@@ -1410,4 +1411,4 @@ def function_list(c, argv):
 
 
 __all__ = ["help_reply", "info_string", "reset_stats", "bytes_to_human", "keys_with_flags",
-           "lookup_fullname", "memory_overview", "UINT_MAX", "NULL_ARRAY"]
+           "lookup_fullname", "memory_overview"]
