@@ -78,15 +78,17 @@ class ServerStats:
     def reset_samples(self):
         now = time.monotonic()
         # metric -> [samples, idx, last time, last reading]
-        self.metrics = {m: [[0] * STATS_SAMPLES, 0, now, self._reading(m)]
-                        for m in ("cmd", "in", "out")}
+        self.metrics = {m: [[0] * STATS_SAMPLES, 0, now, v] for m, v in self._readings()}
 
-    def _reading(self, metric):
-        if metric == "cmd":
-            return total_commands(self.server)
-        if metric == "in":
-            return self.net_in()
-        return self.net_out()
+    def _readings(self):
+        """(metric, current total) for commands, bytes in and bytes out: one pass."""
+        ins = outs = 0
+        for c in self.server.clients.values():
+            ins += c.tot_net_in
+            outs += c.tot_net_out
+        return (("cmd", total_commands(self.server)),
+                ("in", self.net_in_closed - self.net_in_base + ins),
+                ("out", self.net_out_closed - self.net_out_base + outs))
 
     def net_in(self):
         return (self.net_in_closed - self.net_in_base
@@ -111,8 +113,8 @@ class ServerStats:
         m = self.metrics["cmd"]
         if now - m[2] < 0.1:
             return
-        for name, m in self.metrics.items():
-            reading = self._reading(name)
+        for name, reading in self._readings():
+            m = self.metrics[name]
             dt_ms = (now - m[2]) * 1000
             m[0][m[1]] = int((reading - m[3]) * 1000 / dt_ms) if dt_ms > 0 else 0
             m[1] = (m[1] + 1) % STATS_SAMPLES
