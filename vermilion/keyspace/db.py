@@ -160,8 +160,11 @@ class Database:
 
     def set(self, key, value, keepttl=False):
         """SET semantics: replace any value; the TTL goes unless ``keepttl``."""
-        if self.blocking and key in self.blocking and key not in self.data:
-            self.server.ready_keys.append((self, key))  # a new key: dbAdd's signalKeyAsReady
+        if self.blocking and key in self.blocking:
+            old = self.data.get(key)
+            if old is None or old.__class__.__name__ == "Stream":
+                # a new key (dbAdd), or a stream overwritten (dbOverwrite): signalKeyAsReady
+                self.server.ready_keys.append((self, key))
         if self.server.notify_flags & NOTIFY_NEW and key not in self.data:
             self.notify(NOTIFY_NEW, "new", key)
         self.data[key] = value
@@ -172,7 +175,8 @@ class Database:
             self.lru[key] = clock
         else:
             lru.lfu_overwrite(self, key)
-        self.signal(key)
+        if self.watched or self.server.tracking is not None:
+            self.signal(key)
 
     def replace_value(self, key, value):
         """Swap the object stored at an existing key, keeping its TTL."""
@@ -187,6 +191,8 @@ class Database:
             self.expires.pop(key, None)
         self.lru.pop(key, None)
         self.signal(key)
+        if self.blocking and key in self.blocking and v.__class__.__name__ == "Stream":
+            self.server.ready_keys.append((self, key))  # dbGenericDelete: XREADGROUP clients fail
         self.server.lazyfree(v)
         return True
 
@@ -198,6 +204,8 @@ class Database:
                 self.expires.pop(key, None)
             self.lru.pop(key, None)
             self.signal(key)
+            if self.blocking and key in self.blocking and v.__class__.__name__ == "Stream":
+                self.server.ready_keys.append((self, key))  # dbDelete: XREADGROUP clients fail
         return v
 
     def clear(self):
