@@ -525,6 +525,145 @@ def test_dryrun(duo):
     """)
 
 
+def test_flexible_selector_syntax(duo):
+    duo("ACL", "SETUSER", "sel", "(~key1 +get )", "( ~key2 +get )", "( ~key3 +get)",
+        "(~key4 +get)")
+    duo("ACL", "SETUSER", "sel", "(~key5", "+get", ")", "(", "~key6", "+get", ")")
+    duo("ACL", "GETUSER", "sel")
+    duo.run("""
+        ACL SETUSER bad " () "
+        ACL SETUSER bad (
+        ACL SETUSER bad )
+        ACL SETUSER bad on (this-is-invalid)
+        ACL SETUSER bad on "(&* &fail)"
+        ACL GETUSER bad
+        ACL SETUSER rw %R~foo %W~foo %RW~bar
+        ACL GETUSER rw
+    """)
+
+
+DRYRUNS = """
+    GET read
+    GET write
+    SET write v
+    SET read v
+    SET rw v GET
+    SET write v GET
+    GETDEL rw
+    GETDEL read
+    GETEX read
+    BITFIELD read GET u8 0
+    BITFIELD read SET u8 0 1
+    BITFIELD write SET u8 0 1
+    BITFIELD rw INCRBY u8 0 1 GET u8 0
+    BITFIELD_RO read GET u8 0
+    MIGRATE whatever whatever rw 0 500
+    MIGRATE whatever whatever read 0 500
+    MIGRATE whatever whatever write 0 500
+    MIGRATE whatever whatever "" 0 5000 KEYS rw
+    MIGRATE whatever whatever "" 0 5000 KEYS read
+    MIGRATE whatever whatever "" 0 5000 AUTH KEYS KEYS rw
+    MIGRATE whatever whatever "" 0 5000 AUTH KEYS KEYS read
+    MIGRATE whatever whatever "" 0 5000 AUTH2 KEYS 123 KEYS write
+    MIGRATE whatever whatever "" 0 5000 AUTH2 USER KEYS KEYS rw
+    SORT read STORE write
+    SORT read STORE read
+    SORT write STORE write
+    SORT_RO read
+    EVAL "" 1 rw1
+    EVAL "" 1 read
+    EVAL_RO "" 1 read
+    EVAL "" 0 read
+    EVAL "" -1 read
+    EVAL "" 3 rw rw
+    EVAL "" 3 rw read
+    FCALL f 1 read
+    FCALL_RO f 1 read
+    GEORADIUS read longitude latitude radius M STOREDIST write
+    GEORADIUS read1 longitude latitude radius M STOREDIST read2
+    GEORADIUS write1 longitude latitude radius M STORE write2
+    GEORADIUS_RO read 0 0 1 M
+    GEOSEARCHSTORE write read FROMMEMBER m BYRADIUS 1 M
+    HEXISTS read foo
+    HEXISTS write foo
+    HEXISTS nothing foo
+    HSTRLEN write foo
+    SISMEMBER write foo
+    SINTERCARD 2 read read
+    SINTERCARD 2 write read
+    ZCOUNT write 0 1
+    PFCOUNT read read
+    PFCOUNT write read
+    ZINTERCARD 2 read read
+    ZINTERCARD 2 nothing read
+    TOUCH write
+    EXISTS nothing
+    MEMORY USAGE write
+    TYPE rw
+    STRLEN write
+    XLEN nothing
+    LMOVE read write LEFT RIGHT
+    LMOVE write read LEFT RIGHT
+    BLMPOP 0 2 read write LEFT
+    LMPOP 2 rw write LEFT
+    ZUNIONSTORE write 2 read rw
+    ZUNIONSTORE read 2 read rw
+    ZRANGESTORE write read 0 -1
+    XREAD STREAMS read write 0 0
+    XREAD COUNT 1 STREAMS rw 0
+    XREADGROUP GROUP g c STREAMS read 0
+    XREADGROUP GROUP g c STREAMS rw 0
+    RENAME read write
+    RENAME rw write
+    COPY read write
+    COPY rw read
+    OBJECT ENCODING nothing
+    DEBUG OBJECT read
+    DUMP read
+    RESTORE write 0 x
+    WATCH nothing
+    UNLINK write
+    DEL read
+    SMOVE read write m
+    SINTERSTORE write read rw
+    SETRANGE read 0 x
+    PUBLISH ch x
+"""
+
+
+def test_dryrun_key_flags(duo):
+    duo("ACL", "SETUSER", "command-test", "+@all", "%R~read*", "%W~write*", "%RW~rw*")
+    duo.run(DRYRUNS.replace("\n    ", "\n    ACL DRYRUN command-test "))
+    duo.run("""
+        ACL SETUSER test-channels +@all resetchannels &channel
+        ACL DRYRUN test-channels spublish channel foo
+        ACL DRYRUN test-channels ssubscribe channel
+        ACL DRYRUN test-channels sunsubscribe
+        ACL DRYRUN test-channels sunsubscribe otherchannel
+        ACL DRYRUN test-channels spublish otherchannel foo
+        ACL DRYRUN test-channels ssubscribe otherchannel foo
+        ACL DRYRUN test-channels psubscribe chan*
+        ACL DRYRUN test-channels psubscribe channel
+        ACL DRYRUN test-channels punsubscribe x
+        ACL SETUSER test-dry-run +@all ~v*
+        ACL DRYRUN test-dry-run SET v v
+        ACL DRYRUN test-dry-run SET v
+        ACL DRYRUN test-dry-run SET
+        ACL DRYRUN test-dry-run CONFIG
+        ACL DRYRUN test-dry-run CONFIG GET
+    """)
+
+
+def test_log_object_with_selectors(duo):
+    duo("ACL", "SETUSER", "als", "on", "nopass", "+mget", "~key", "(+mget ~key ~otherkey)")
+    u = duo.connect()
+    u("AUTH", "als", "x")
+    for args in [("GET", "key"), ("MGET", "otherkey", "someotherkey"),
+                 ("MGET", "key", "otherkey", "someotherkey")]:
+        u(*args)
+        same_log(duo, "1")
+
+
 # --------------------------------------------------------------- enforcement
 def test_command_permissions(duo):
     duo("ACL", "SETUSER", "u", "on", ">pw", "~*", "&*", "+@all", "-set", "-config|set",
