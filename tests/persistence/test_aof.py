@@ -467,3 +467,22 @@ def test_always_fsyncs_before_replying_with_group_commit(tmp_path, vermilion_fac
     srv = vermilion_factory(dir=str(tmp_path), appendonly="yes")
     r = redis.Redis(port=srv.port)
     assert [int(r.get("counter%d" % n)) for n in range(8)] == [50] * 8
+
+
+def test_bgrewriteaof_scheduled_during_bgsave(tmp_path, vermilion_factory):
+    srv = vermilion_factory(dir=str(tmp_path), appendonly="yes")
+    r = redis.Redis(port=srv.port)
+    pipe = r.pipeline(transaction=False)
+    for i in range(100000):
+        pipe.set(b"k%d" % i, b"v" * 20)
+    pipe.execute()
+    assert raw_call(srv.port, "BGSAVE") == b"+Background saving started\r\n"
+    assert raw_call(srv.port, "BGREWRITEAOF") == \
+        b"+Background append only file rewriting scheduled\r\n"
+    i = dict(ln.split(":", 1) for ln in in_loop(srv, srv.server.info_persistence))
+    assert i["aof_rewrite_scheduled"] == "1" and i["aof_pending_rewrite"] == "1"
+    wait_for(lambda: "seq 2 type b" in manifest(tmp_path))
+    wait_for(lambda: no_child(srv))
+    assert (tmp_path / "dump.rdb").exists()
+    i = dict(ln.split(":", 1) for ln in in_loop(srv, srv.server.info_persistence))
+    assert i["aof_rewrite_scheduled"] == "0" and i["aof_rewrites"] == "1"
