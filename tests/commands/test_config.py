@@ -367,7 +367,7 @@ def test_force_all_rewrite_reads_back_the_same_values(tmp_path):
 
 
 def test_config_set_refused_while_loading(srv):
-    from conftest import RawConn
+    from support import RawConn
     c = RawConn("127.0.0.1", srv.port)
     srv.server.loading = 1
     try:

@@ -142,7 +142,7 @@ def test_change_repl_id(d):
 
 
 def test_error_is_not_counted_as_an_error_stat(srv):
-    from conftest import RawConn
+    from support import RawConn
     c = RawConn("127.0.0.1", srv.port)
     c.call("CONFIG", "RESETSTAT")
     assert c.call("DEBUG", "ERROR", "LOADING fake loading") == b"-LOADING fake loading\r\n"

@@ -12,7 +12,7 @@ from vermilion import REDIS_VERSION, __version__
 
 def raw_info(r, *sections):
     """INFO's text as the server sent it (redis-py would parse it)."""
-    from conftest import RawConn
+    from support import RawConn
     kw = r.connection_pool.connection_kwargs
     c = RawConn(kw["host"], kw["port"])
     reply = c.call("INFO", *sections)
