@@ -1,0 +1,237 @@
+"""EVAL scripts (eval.c): EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT.
+
+A script is compiled once and cached by the SHA1 of its body (EVAL caches what
+it runs; SCRIPT LOAD caches without running; SCRIPT FLUSH forgets them all and
+starts a fresh interpreter). A first line ``#!lua flags=...`` declares script
+flags (``no-writes``, ``allow-oom``, ...); it is removed before compiling, its
+newline kept so line numbers stay right. Scripts without it run in
+"compatibility mode" (may write, even from EVAL_RO only reads are refused).
+
+The run itself, ``redis.call`` and the Lua sandbox are in :mod:`vermilion.scripting`.
+"""
+from ..errors import CommandError, NOT_INT
+from ..protocol.encoder import OK, Status, INTS
+from ..protocol.reader import split_args
+from ..server.bootstrap import on_server_init
+from .. import scripting as _scripting
+from ..scripting.library import cstr
+from ..scripting.engine import (NOSCRIPT, F_EVAL_COMPAT, F_NO_WRITES, FLAG_BY_NAME,
+                                sha1hex, AVAILABLE, NOT_AVAILABLE)
+from .table import command
+
+_SCRIPT_HELP = (
+    "DEBUG (YES|SYNC|NO)",
+    "    Set the debug mode for subsequent scripts executed.",
+    "EXISTS <sha1> [<sha1> ...]",
+    "    Return information about the existence of the scripts in the script cache.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Flush the Lua scripts cache. Very dangerous on replicas.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the scripts cache.",
+    "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
+    "LOAD <script>",
+    "    Load a script into the scripts cache without executing it.",
+)
+
+
+class Script:
+    __slots__ = ("sha", "body", "flags", "fn")
+
+    def __init__(self, sha, body, flags, fn):
+        self.sha = sha
+        self.body = body
+        self.flags = flags
+        self.fn = fn
+
+
+def shebang_flags(body):
+    """evalExtractShebangFlags: (flags, length of the shebang line); ValueError(msg)."""
+    if not body.startswith(b"#!"):
+        return F_EVAL_COMPAT, 0
+    nl = body.find(b"\n")
+    if nl < 0:
+        raise ValueError("Invalid script shebang")
+    parts = split_args(body[:nl])
+    if not parts:
+        raise ValueError("Invalid engine in script shebang")
+    if parts[0] != b"#!lua":
+        raise ValueError("Unexpected engine in script shebang: %s" % cstr(parts[0]))
+    flags = 0
+    for p in parts[1:]:
+        if p.startswith(b"flags="):
+            spec = p[6:]
+            for f in (spec.split(b",") if spec else ()):
+                v = FLAG_BY_NAME.get(f)
+                if v is None:
+                    raise ValueError("Unexpected flag in script shebang: %s" % cstr(f))
+                flags |= v
+        else:
+            raise ValueError("Unknown lua shebang option: %s" % cstr(p))
+    return flags, nl
+
+
+def create_script(st, body):
+    """luaCreateFunction: the cached Script for ``body``, compiling it if new."""
+    sha = sha1hex(body)
+    script = st.scripts.get(sha)
+    if script is not None:
+        return script
+    try:
+        flags, shebang_len = shebang_flags(body)
+    except ValueError as e:
+        raise CommandError("ERR " + str(e))
+    engine = st.eval_engine
+    try:
+        fn = engine.compile(body[shebang_len:], b"@user_script")
+    except ValueError as e:
+        raise CommandError("ERR Error compiling script (new function): %s" % e)
+    script = Script(sha, body, flags, fn)
+    st.scripts[sha] = script
+    return script
+
+
+def _numkeys(argv):
+    from ..util import parse_int
+    n = parse_int(argv[2], NOT_INT)
+    if n > len(argv) - 3:
+        raise CommandError("ERR Number of keys can't be greater than number of args")
+    if n < 0:
+        raise CommandError("ERR Number of keys can't be negative")
+    return n
+
+
+def _eval(c, argv, evalsha, ro):
+    server = c.server
+    if server.monitors:
+        server.feed_monitors(c, argv)   # before the commands the script runs
+    if not AVAILABLE:
+        raise CommandError(NOT_AVAILABLE)
+    st = _scripting.state(server)
+    if evalsha and len(argv[1]) != 40:
+        raise CommandError(NOSCRIPT)
+    numkeys = _numkeys(argv)
+    if evalsha:
+        script = st.scripts.get(argv[1].lower())
+        if script is None:
+            raise CommandError(NOSCRIPT)
+    else:
+        script = create_script(st, argv[1])
+    return st.execute(c, st.eval_engine, script.fn, script.sha.decode(), argv[3:3 + numkeys],
+                      argv[3 + numkeys:], script.flags, ro, True)
+
+
+@command("eval")
+def eval_(c, argv):
+    return _eval(c, argv, False, False)
+
+
+@command("eval_ro")
+def eval_ro(c, argv):
+    return _eval(c, argv, False, True)
+
+
+@command("evalsha")
+def evalsha(c, argv):
+    return _eval(c, argv, True, False)
+
+
+@command("evalsha_ro")
+def evalsha_ro(c, argv):
+    return _eval(c, argv, True, True)
+
+
+# ------------------------------------------------------------------- SCRIPT
+@command("script|help")
+def script_help(c, argv):
+    from .server_cmds import help_reply
+    return help_reply(argv[0], _SCRIPT_HELP)
+
+
+@command("script|flush")
+def script_flush(c, argv):
+    if len(argv) == 3 and argv[2].lower() in (b"sync", b"async"):
+        pass
+    elif len(argv) != 2:
+        raise CommandError("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+    _scripting.state(c.server).reset_eval()
+    return OK
+
+
+@command("script|exists")
+def script_exists(c, argv):
+    scripts = _scripting.state(c.server).scripts
+    return [INTS[1] if a.lower() in scripts else INTS[0] for a in argv[2:]]
+
+
+@command("script|load")
+def script_load(c, argv):
+    if not AVAILABLE:
+        raise CommandError(NOT_AVAILABLE)
+    st = _scripting.state(c.server)
+    return create_script(st, argv[2]).sha
+
+
+@command("script|kill")
+def script_kill(c, argv):
+    return _scripting.state(c.server).kill(c, True)
+
+
+@command("script|debug")
+def script_debug(c, argv):
+    mode = argv[2].lower()
+    if mode == b"no":
+        return OK
+    if mode in (b"yes", b"sync"):
+        raise CommandError("ERR SCRIPT DEBUG is not supported by this server (the Lua "
+                           "debugger, LDB, is not implemented)")
+    raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+
+
+# -------------------------------------------------- flags for processCommand
+def script_may_write(c, cmd, argv):
+    """evalGetCommandFlags / fcallGetCommandFlags for CLIENT PAUSE WRITE & co:
+    False when the script declared no-writes, True when it may write, None unknown."""
+    st = _scripting.state(c.server)
+    name = cmd.fullname
+    flags = None
+    if name in ("eval", "eval_ro", "evalsha", "evalsha_ro"):
+        if len(argv) < 2:
+            return None
+        if name.startswith("evalsha"):
+            if len(argv[1]) != 40:
+                return None
+            script = st.scripts.get(argv[1].lower())
+            if script is None:
+                return None
+            flags = script.flags
+        else:
+            script = st.scripts.get(sha1hex(argv[1]))
+            if script is not None:
+                flags = script.flags
+            else:
+                try:
+                    flags = shebang_flags(argv[1])[0]
+                except ValueError:
+                    return None
+    elif name in ("fcall", "fcall_ro"):
+        fn = st.libraries.find_function(argv[1]) if st.libraries is not None else None
+        if fn is None or len(argv) < 2:
+            return None
+        flags = fn.flags
+    else:
+        return None
+    if flags & F_EVAL_COMPAT:
+        return None
+    return not flags & F_NO_WRITES
+
+
+@on_server_init
+def _init(server):
+    _scripting.ensure(server)
+    server.script_may_write = script_may_write
+
+
+__all__ = ["Script", "create_script", "shebang_flags", "Status"]

@@ -1,0 +1,1105 @@
+"""Running Lua: the interpreters, the script run context, and ``redis.call``.
+
+One :class:`Scripting` per server (``server.scripting``) holds what Redis keeps
+in ``eval.c`` + ``script.c`` + ``functions.c``'s globals: two Lua interpreters
+(EVAL's and FUNCTION's, created on first use), the EVAL script cache, the
+function libraries, the two connection-less clients scripts run their commands
+with, and the :class:`ScriptRun` of the script running now.
+
+**A run** (``scriptPrepareForRun`` .. ``scriptResetRun``): the script client
+takes the caller's database, user and RESP2; the clock is frozen at the start
+(keys expire against the script's start time); every write the script's
+commands make is recorded with its database and, when the script ends (even
+with an error), fed to ``server.propagate_command``, wrapped in MULTI/EXEC when
+there is more than one (Redis 7.0 replicates a script's effects, not the script).
+
+**redis.call** (``scriptCall``): look the command up in our table, check arity,
+``noscript``, ACL, writes from read-only scripts, disk errors; run the command
+function with the script client; account for it (INFO commandstats/errorstats,
+MONITOR as ``[db lua]``, SLOWLOG, client-side caching of the caller's keys);
+hand the reply to Lua: strings and integers directly, anything else as RESP
+bytes parsed by the Lua side (see prelude.py). Failures are raised as
+:class:`ScriptError` carrying the Lua error value.
+
+**Slow scripts** (``busy-reply-threshold``, alias ``lua-time-limit``): a Lua
+count hook calls :meth:`Scripting.lua_interrupt` every 100000 instructions.
+Past the threshold the run is "timed out": other clients get ``-BUSY`` (only the
+``allow-busy`` commands run: SCRIPT KILL, FUNCTION KILL/STATS, SHUTDOWN NOSAVE,
+MULTI/WATCH bookkeeping, ...) and SCRIPT KILL / FUNCTION KILL mark the run
+killed, which the hook turns into an error. The event loop is stuck in the
+script, so, like Redis's processEventsWhileBlocked, the hook serves the other
+connections itself: it reads their sockets directly (non-blocking) and feeds
+their protocol objects, whose replies go out through the transports as usual.
+New connections are accepted when the script ends.
+"""
+import hashlib
+import math
+import os
+import re
+import select
+import struct
+import time
+
+from .. import REDIS_VERSION
+from ..errors import CommandError
+from ..protocol.encoder import Raw, Status, ErrorReply, encode, error_bytes, OK, NULL_ARRAY
+
+try:  # Redis embeds Lua 5.1: use lupa's 5.1 build when it ships several
+    from lupa import lua51 as _lupa
+except ImportError:  # pragma: no cover - depends on the installed lupa
+    try:
+        from lupa import luajit21 as _lupa
+    except ImportError:
+        try:
+            import lupa as _lupa
+            if tuple(getattr(_lupa, "LUA_VERSION", (0, 0)))[:2] != (5, 1):
+                _lupa = None   # the prelude needs 5.1 (setfenv, unpack, ...)
+        except ImportError:
+            _lupa = None
+
+AVAILABLE = _lupa is not None
+NOT_AVAILABLE = ("ERR Lua scripting is not available on this server: the optional "
+                 "'lupa' package (Lua 5.1) is not installed")
+LUA_VERSION = getattr(_lupa, "LUA_VERSION", None)
+_lua_type = getattr(_lupa, "lua_type", None)
+
+NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
+BUSY_EVAL = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL "
+             "or SHUTDOWN NOSAVE.")
+BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL "
+                 "or SHUTDOWN NOSAVE.")
+
+# script flags (script.h)
+F_NO_WRITES, F_ALLOW_OOM, F_ALLOW_STALE, F_NO_CLUSTER, F_ALLOW_CROSS_SLOT = 1, 2, 4, 8, 16
+F_EVAL_COMPAT = 1 << 31   # EVAL without a shebang
+FLAG_NAMES = ((F_NO_WRITES, "no-writes"), (F_ALLOW_OOM, "allow-oom"),
+              (F_ALLOW_STALE, "allow-stale"), (F_NO_CLUSTER, "no-cluster"),
+              (F_ALLOW_CROSS_SLOT, "allow-cross-slot-keys"))
+FLAG_BY_NAME = {n.encode(): f for f, n in FLAG_NAMES}
+
+PROPAGATE_AOF, PROPAGATE_REPL = 1, 2
+_MAY_REPLICATE = frozenset(("pfcount", "publish", "spublish", "eval", "evalsha", "fcall"))
+LOAD_TIMEOUT_MS = 500
+_READ_CHUNK = 1 << 16
+_VERSION_NUM = sum(int(p) << (16 - 8 * i) for i, p in enumerate(REDIS_VERSION.split(".")))
+_MAX_EXACT = 1 << 53
+
+_perf = time.perf_counter_ns
+_monotonic = time.monotonic
+
+
+class ScriptError(Exception):
+    """A Lua error raised from Python; ``value`` is the Lua error object."""
+
+    def __init__(self, value):
+        Exception.__init__(self, "lua error")
+        self.value = value
+
+
+def sha1hex(b):
+    return hashlib.sha1(b).hexdigest().encode()
+
+
+def error_code(msg):
+    """The INFO errorstats name of error reply ``-msg`` (afterErrorReply)."""
+    sp = msg.find(" ", 0, 31)
+    if sp <= 0:
+        return "ERR"
+    return msg[:sp]
+
+
+# ------------------------------------------------------- Lua number helpers
+def _fmt17(x):
+    """A Lua number given to redis.call, spelt like Redis (``%.17g``)."""
+    if x.__class__ is int:
+        if -100000000000000000 < x < 100000000000000000:
+            return b"%d" % x
+        x = float(x)
+    if x != x:
+        return b"-nan" if math.copysign(1.0, x) < 0 else b"nan"
+    return b"%.17g" % x
+
+
+def lua_tostring(x):
+    """lua_tolstring of a number (LUA_NUMBER_FMT, ``%.14g``)."""
+    if x.__class__ is int and -100000000000000 < x < 100000000000000:
+        return b"%d" % x
+    x = float(x)
+    if x != x:
+        return b"-nan" if math.copysign(1.0, x) < 0 else b"nan"
+    return b"%.14g" % x
+
+
+_NUMBER = re.compile(rb"[ \t\n\v\f\r]*([-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+                     rb"|0[xX][0-9a-fA-F]+|inf(?:inity)?|nan))[ \t\n\v\f\r]*\Z", re.I)
+
+
+def lua_tonumber(v):
+    """lua_tonumber: a number, a numeric string (strtod-style), else None."""
+    t = v.__class__
+    if t is int or t is float:
+        return v
+    if t is bytes:
+        m = _NUMBER.match(v)
+        if m is None:
+            return None
+        s = m.group(1)
+        low = s.lower()
+        if b"0x" in low:
+            neg = low.startswith(b"-")
+            n = int(low.lstrip(b"+-")[2:], 16)
+            return float(-n if neg else n)
+        return float(s)
+    return None
+
+
+def _trunc_int(n):
+    """(int) cast of a double, as C does it on x86 for out-of-range values."""
+    if n != n or n in (math.inf, -math.inf):
+        return -2147483648
+    i = int(n)
+    if i < -2147483648 or i > 2147483647:
+        return -2147483648
+    return i
+
+
+def _lua_typename(v, present=True):
+    if not present:
+        return "no value"
+    if v is None:
+        return "nil"
+    t = v.__class__
+    if t is bytes:
+        return "string"
+    if t is bool:
+        return "boolean"
+    if t is int or t is float:
+        return "number"
+    lt = _lua_type(v) if _lua_type is not None else None
+    return lt or "userdata"
+
+
+def _no_attributes(obj, name, is_setting):
+    raise AttributeError("access to Python attributes is not allowed from Lua")
+
+
+class ScriptRun:
+    """scriptRunCtx: what one EVAL/FCALL in progress needs to know."""
+    __slots__ = ("caller", "client", "funcname", "eval_mode", "read_only", "allow_oom",
+                 "write_dirty", "killed", "timedout", "start", "resp", "repl", "ops",
+                 "caller_cmd", "caller_argv", "tracked", "threshold")
+
+    def __init__(self, caller, client, funcname, eval_mode, read_only, allow_oom):
+        self.caller = caller
+        self.client = client
+        self.funcname = funcname
+        self.eval_mode = eval_mode
+        self.read_only = read_only
+        self.allow_oom = allow_oom
+        self.write_dirty = False
+        self.killed = False
+        self.timedout = False
+        self.start = _monotonic()
+        self.resp = 2
+        self.repl = PROPAGATE_AOF | PROPAGATE_REPL
+        self.ops = []
+        self.caller_cmd = caller.cmd
+        self.caller_argv = None
+        self.tracked = False
+        self.threshold = 0.0
+
+
+class _Trampoline:
+    """A Lua library function called through Python, so that it is a C function
+    to Lua (see prelude.py). ``fn`` returns (true, results...) or (false, err)."""
+    __slots__ = ("engine", "fn")
+
+    def __init__(self, engine, fn):
+        self.engine = engine
+        self.fn = fn
+
+    def __call__(self, *args):
+        r = self.fn(*args)
+        if r.__class__ is tuple:
+            if r[0] is True:
+                return r[1] if len(r) == 2 else r[1:]
+            err = r[1]
+            if err.__class__ is bytes:
+                err = self.engine.where() + err
+            raise ScriptError(err)
+        return ()
+
+
+class LuaEngine:
+    """One Lua interpreter with the sandbox and redis API of prelude.py."""
+
+    def __init__(self, scripting, mode):
+        from .prelude import LUA_PRELUDE
+        from .libs import LUA_LIBS
+        self.scripting = scripting
+        self.mode = mode
+        rt = _lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
+                              unpack_returned_tuples=True, attribute_filter=_no_attributes)
+        self.runtime = rt
+        self.table_from = rt.table_from
+        s = scripting
+        bits = rt.table_from({name.encode(): _BitFunction(self, name) for name in _BIT_OPS})
+        P = rt.table_from({
+            b"call": self.call, b"pcall": self.pcall, b"log": self.log,
+            b"setresp": self.setresp, b"set_repl": self.set_repl, b"sha1hex": self.sha1hex,
+            b"acl_check_cmd": self.acl_check_cmd, b"random": self.random,
+            b"randomseed": self.randomseed, b"register_function": self.register_function,
+            b"unwrap": self.unwrap, b"trampoline": self.trampoline, b"bit": bits,
+            b"interrupt": s.lua_interrupt, b"script_resp": s.lua_script_resp,
+            b"load_timeout": s.lua_load_timeout,
+            b"struct_pack": _struct_pack, b"struct_unpack": _struct_unpack,
+            b"mp_double": _mp_double, b"mp_float_bits": _mp_float_bits,
+            b"json_number": _json_number,
+            b"version": REDIS_VERSION.encode(), b"version_num": _VERSION_NUM,
+        })
+        libs = rt.execute(LUA_LIBS, name="=vermilion")
+        api = rt.execute(LUA_PRELUDE, P, mode.encode(), libs, name="=vermilion")
+        self.compile_fn = api[b"compile"]
+        self.run_fn = api[b"run"]
+        self.load_fn = api[b"load_library"]
+        self.parse = api[b"parse"]
+        self.err = api[b"err"]
+        self.cmd_err = api[b"cmd_err"]
+        self.status = api[b"status"]
+        self.where = api[b"where"]
+        self.named_args = api[b"named_args"]
+        self.is_function = api[b"is_function"]
+        self.memory_fn = api[b"memory"]
+        self.gc = api[b"gc"]
+
+    # ------------------------------------------------------------ driving
+    def compile(self, code, chunkname):
+        """A Lua function for ``code``; ValueError(message) if it does not compile."""
+        r = self.compile_fn(code, chunkname)
+        if r.__class__ is tuple:
+            if r[0] is None:
+                err = r[1]
+                raise ValueError(err.decode("utf-8", "surrogateescape")
+                                 if isinstance(err, bytes) else str(err))
+            return r[0]
+        return r
+
+    def memory(self):
+        try:
+            return int(self.memory_fn() * 1024)
+        except Exception:
+            return 0
+
+    def fail(self, msg, raise_=True):
+        """luaPushError(msg) [+ luaError]."""
+        e = self.err(msg if isinstance(msg, bytes) else msg.encode())
+        if raise_:
+            raise ScriptError(e)
+        return e
+
+    def trampoline(self, fn, name=None):
+        return _Trampoline(self, fn)
+
+    def unwrap(self, e):
+        if isinstance(e, ScriptError):
+            return e.value
+        if isinstance(e, BaseException):
+            self.scripting.server.log_warning("Lua: internal error in a Python callback: %r"
+                                              % (e,))
+            return b"internal error: " + type(e).__name__.encode()
+        return e
+
+    # ------------------------------------------------------ the redis API
+    def call(self, *args):
+        return self.scripting.lua_call(self, True, args)
+
+    def pcall(self, *args):
+        return self.scripting.lua_call(self, False, args)
+
+    def log(self, *args):
+        if len(args) < 2:
+            self.fail(b"redis.log() requires two arguments or more.")
+        n = lua_tonumber(args[0])
+        if n is None:
+            self.fail(b"First argument must be a number (log level).")
+        level = _trunc_int(n)
+        if level < 0 or level > 3:
+            self.fail(b"Invalid debug level.")
+        server = self.scripting.server
+        if level < server.loglevel:
+            return ()
+        parts = []
+        for a in args[1:]:
+            t = a.__class__
+            if t is bytes:
+                parts.append(a)
+            elif t is int or t is float:
+                parts.append(lua_tostring(a))
+        server.log(level, b" ".join(parts).decode("utf-8", "replace"))
+        return ()
+
+    def setresp(self, *args):
+        run = self.scripting.run
+        if run is None:
+            self.fail(b"redis.setresp can only be called inside a script invocation")
+        if len(args) != 1:
+            self.fail(b"redis.setresp() requires one argument.")
+        n = lua_tonumber(args[0])
+        resp = _trunc_int(n) if n is not None else 0
+        if resp != 2 and resp != 3:
+            self.fail(b"RESP version must be 2 or 3.")
+        run.resp = resp
+        run.client.resp = resp
+        return ()
+
+    def set_repl(self, *args):
+        run = self.scripting.run
+        if run is None:
+            self.fail(b"redis.set_repl can only be called inside a script invocation")
+        if len(args) != 1:
+            self.fail(b"redis.set_repl() requires two arguments.")
+        n = lua_tonumber(args[0])
+        flags = _trunc_int(n) if n is not None else 0
+        if flags & ~(PROPAGATE_AOF | PROPAGATE_REPL):
+            self.fail(b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or "
+                      b"REPL_NONE.")
+        run.repl = flags
+        return ()
+
+    def sha1hex(self, *args):
+        if len(args) != 1:
+            self.fail(b"wrong number of arguments")
+        s = args[0]
+        if s.__class__ is not bytes:
+            s = lua_tostring(s) if s.__class__ in (int, float) else b""
+        return sha1hex(s)
+
+    def acl_check_cmd(self, *args):
+        st = self.scripting
+        run = st.run
+        if run is None:
+            self.fail(b"redis.acl_check_cmd can only be called inside a script invocation")
+        argv = st.lua_argv(self, args, True)
+        from ..commands.table import lookup
+        cmd = lookup(argv[0])
+        if cmd is not None and cmd.subcommands is not None and len(argv) > 1:
+            cmd = cmd.subcommands.get(argv[1].lower())
+        if cmd is None:
+            self.fail(b"Invalid command passed to redis.acl_check_cmd()")
+        acl = getattr(run.caller, "acl", None)
+        if acl is None:
+            return True
+        try:
+            r, _ = acl.permits(cmd, argv)
+        except Exception:
+            return True
+        return r == 0
+
+    # math.random / math.randomseed: Redis's redisLrand48 (rand.c)
+    def random(self, *args):
+        st = self.scripting
+        if st.run is None:
+            raise ScriptError(self.where() +
+                              b"math.random can only be called inside a script invocation")
+        r = (st.lrand48() % 2147483647) / 2147483647.0
+        n = len(args)
+        if n == 0:
+            return r
+        if n == 1:
+            u = self._checkint(args, 1, "random")
+            if u < 1:
+                raise ScriptError(self.where() + b"bad argument #1 to 'random' (interval is empty)")
+            return float(math.floor(r * u) + 1)
+        if n == 2:
+            lo = self._checkint(args, 1, "random")
+            u = self._checkint(args, 2, "random")
+            if lo > u:
+                raise ScriptError(self.where() + b"bad argument #2 to 'random' (interval is empty)")
+            return float(math.floor(r * (u - lo + 1)) + lo)
+        raise ScriptError(self.where() + b"wrong number of arguments")
+
+    def randomseed(self, *args):
+        st = self.scripting
+        if st.run is None:
+            raise ScriptError(self.where() +
+                              b"math.randomseed can only be called inside a script invocation")
+        st.srand48(self._checkint(args, 1, "randomseed"))
+        return ()
+
+    def _checkint(self, args, i, fname):
+        present = len(args) >= i
+        v = args[i - 1] if present else None
+        n = lua_tonumber(v) if present else None
+        if n is None:
+            raise ScriptError(self.where() + (
+                "bad argument #%d to '%s' (number expected, got %s)"
+                % (i, fname, _lua_typename(v, present))).encode())
+        return _trunc_int(n)
+
+    # ------------------------------------------------ FUNCTION LOAD's API
+    def register_function(self, *args):
+        st = self.scripting
+        ctx = st.load_ctx
+        if ctx is None:
+            self.fail(b"redis.register_function can only be called on FUNCTION LOAD command")
+        n = len(args)
+        if n < 1 or n > 2:
+            self.fail(b"wrong number of arguments to redis.register_function")
+        desc = None
+        flag_names = ()
+        if n == 1:
+            t = args[0]
+            if _lua_type is None or _lua_type(t) != "table":
+                self.fail(b"calling redis.register_function with a single argument is only "
+                          b"applicable to Lua table (representing named arguments).")
+            r = self.named_args(t)
+            if r[0] is None:
+                self.fail(r[1])
+            name, callback, desc, flags_t = r[0], r[1], r[2], r[3]
+            if flags_t is not None:
+                flag_names = list(flags_t.values())
+        else:
+            name, callback = args
+            t = name.__class__
+            if t is int or t is float:
+                name = lua_tostring(name)
+            elif t is not bytes:
+                self.fail(b"first argument to redis.register_function must be a string")
+            if not self.is_function(callback):
+                self.fail(b"second argument to redis.register_function must be a function")
+        flags = 0
+        for f in flag_names:
+            v = FLAG_BY_NAME.get(f.lower()) if f.__class__ is bytes else None
+            if v is None:
+                self.fail(b"unknown flag given")
+            flags |= v
+        err = ctx[0].add_function(name, callback, desc, flags)
+        if err:
+            self.fail(err.encode())
+        return ()
+
+
+_BIT_OPS = ("tobit", "bnot", "band", "bor", "bxor", "lshift", "rshift", "arshift", "rol",
+            "ror", "bswap", "tohex")
+_MAGIC = 6755399441055744.0
+_pack_d = struct.Struct("<d").pack
+_unpack_q = struct.Struct("<Q").unpack
+
+
+class _BitFunction:
+    """One function of lua_bit.c: 32-bit operations on Lua numbers."""
+    __slots__ = ("engine", "name", "ename")
+
+    def __init__(self, engine, name):
+        self.engine = engine
+        self.name = name
+        self.ename = name.encode()
+
+    def _barg(self, args, i):
+        present = len(args) >= i
+        v = args[i - 1] if present else None
+        n = lua_tonumber(v) if present else None
+        if n is None:
+            n = 0.0
+        try:
+            b = _unpack_q(_pack_d(float(n) + _MAGIC))[0] & 0xFFFFFFFF
+        except OverflowError:
+            b = 0
+        if b == 0 and lua_tonumber(v) is None:
+            raise ScriptError(self.engine.where() + (
+                "bad argument #%d to '%s' (number expected, got %s)"
+                % (i, self.name, _lua_typename(v, present))).encode())
+        return b
+
+    def __call__(self, *args):
+        name = self.name
+        b = self._barg(args, 1)
+        if name in ("band", "bor", "bxor"):
+            for i in range(2, len(args) + 1):
+                x = self._barg(args, i)
+                if name == "band":
+                    b &= x
+                elif name == "bor":
+                    b |= x
+                else:
+                    b ^= x
+        elif name == "bnot":
+            b = ~b & 0xFFFFFFFF
+        elif name == "bswap":
+            b = int.from_bytes(b.to_bytes(4, "little"), "big")
+        elif name == "tohex":
+            if len(args) >= 2:
+                n = self._barg(args, 2)
+                if n & 0x80000000:
+                    n -= 0x100000000
+            else:
+                n = 8
+            digits = "0123456789abcdef"
+            if n < 0:
+                n = -n
+                digits = "0123456789ABCDEF"
+            if n > 8:
+                n = 8
+            out = []
+            for _ in range(n):
+                out.append(digits[b & 15])
+                b >>= 4
+            return "".join(reversed(out)).encode()
+        elif name != "tobit":
+            n = self._barg(args, 2) & 31
+            if name == "lshift":
+                b = (b << n) & 0xFFFFFFFF
+            elif name == "rshift":
+                b >>= n
+            elif name == "arshift":
+                sb = b - 0x100000000 if b & 0x80000000 else b
+                b = (sb >> n) & 0xFFFFFFFF
+            elif name == "rol":
+                b = ((b << n) | (b >> (32 - n))) & 0xFFFFFFFF
+            elif name == "ror":
+                b = ((b << (32 - n)) | (b >> n)) & 0xFFFFFFFF
+        return b - 0x100000000 if b & 0x80000000 else b
+
+
+class Scripting:
+    """Per-server scripting state (eval.c's lctx, script.c's curr_run_ctx, functions)."""
+
+    def __init__(self, server):
+        from ..server.client import Client
+        self.server = server
+        # The connection-less clients Redis creates at startup (client ids 1 and 2).
+        self.eval_client = Client(server)
+        self.function_client = Client(server)
+        for fc in (self.eval_client, self.function_client):
+            fc.addr = "lua"
+            fc.laddr = "lua"
+            fc.authenticated = True
+        self._eval = None
+        self._function = None
+        self.scripts = {}          # sha (lower-case hex bytes) -> Script
+        self.run = None
+        self.load_ctx = None       # (library, deadline) while FUNCTION LOAD runs code
+        self.libraries = None      # the function libraries (scripting/library.py)
+        self.busy = False
+        self.rand_x = 0x1234ABCD330E   # redisLrand48's state (rand.c)
+
+    # ------------------------------------------------------------ engines
+    @property
+    def eval_engine(self):
+        e = self._eval
+        if e is None:
+            if not AVAILABLE:
+                raise CommandError(NOT_AVAILABLE)
+            e = self._eval = LuaEngine(self, "eval")
+        return e
+
+    @property
+    def function_engine(self):
+        e = self._function
+        if e is None:
+            if not AVAILABLE:
+                raise CommandError(NOT_AVAILABLE)
+            e = self._function = LuaEngine(self, "function")
+        return e
+
+    def lua_memory(self, which="eval"):
+        e = self._eval if which == "eval" else self._function
+        return e.memory() if e is not None else 0
+
+    def reset_eval(self):
+        """SCRIPT FLUSH: forget every script; the interpreter starts over."""
+        self.scripts.clear()
+        self._eval = None
+
+    def lrand48(self):
+        x = (self.rand_x * 0x5DEECE66D + 0xB) & 0xFFFFFFFFFFFF
+        self.rand_x = x
+        return x >> 17
+
+    def srand48(self, seed):
+        self.rand_x = ((seed & 0xFFFFFFFF) << 16) | 0x330E
+
+    # ---------------------------------------------------------- running
+    def execute(self, c, engine, fn, funcname, keys, args, script_flags, ro, eval_mode):
+        """Run a compiled script for client ``c``; returns the reply value.
+
+        The checks of ``scriptPrepareForRun`` on the script's flags come first
+        (they raise CommandError), then the run, then ``scriptResetRun``.
+        """
+        server = self.server
+        compat = bool(script_flags & F_EVAL_COMPAT)
+        if not compat and not script_flags & F_NO_WRITES:
+            disk = getattr(server, "disk_error", None)
+            if disk is not None and "M" not in (c.flags_extra or ""):
+                if disk.startswith("MISCONF Redis is configured to save RDB"):
+                    raise CommandError(
+                        "MISCONF Redis is configured to save RDB snapshots, but it's "
+                        "currently unable to persist to disk. Writable scripts are blocked. "
+                        "Use 'no-writes' flag for read only scripts.")
+                raise CommandError(
+                    "MISCONF Redis is configured to persist data to AOF, but it's currently "
+                    "unable to persist to disk. Writable scripts are blocked. Use 'no-writes' "
+                    "flag for read only scripts. AOF error: %s" % disk.split(": ", 1)[-1])
+            if ro:
+                raise CommandError(
+                    "ERR Can not execute a script with write flag using *_ro command.")
+        read_only = ro or (not compat and bool(script_flags & F_NO_WRITES))
+        allow_oom = not compat and bool(script_flags & F_ALLOW_OOM)
+        fake = self.eval_client if eval_mode else self.function_client
+        fake.db = c.db
+        fake.resp = 2
+        fake.user = c.user
+        if hasattr(c, "acl"):
+            fake.acl = c.acl
+        run = ScriptRun(c, fake, funcname, eval_mode, read_only, allow_oom)
+        run.caller_argv = c.argv
+        threshold = server.config.get_int("busy-reply-threshold")
+        run.threshold = threshold / 1000.0
+        t = engine.table_from
+        keys_t = t(keys)
+        args_t = t(args)
+        frozen = server.frozen_ms
+        server.frozen_ms = int(time.time() * 1000)
+        self.run = run
+        saved_expire = server.__dict__.get("propagate_expire")
+        server.propagate_expire = self._capture_expire
+        try:
+            r = engine.run_fn(fn, keys_t, args_t, c.resp, threshold > 0, funcname.encode())
+        finally:
+            if saved_expire is None:
+                server.__dict__.pop("propagate_expire", None)
+            else:
+                server.propagate_expire = saved_expire
+            server.frozen_ms = frozen
+            self.run = None
+            if run.timedout:
+                self._leave_busy(run)
+            if run.ops:
+                self._propagate(c, run.ops)
+        return self._reply(c, r)
+
+    def _reply(self, c, r):
+        if r[0]:
+            if len(r) > 2 and r[2] is not None:
+                self._count_nested_errors(c, r[2])
+            return Raw(r[1])
+        msg = r[1].decode("utf-8", "surrogateescape")
+        ignore = bool(r[2]) if len(r) > 2 else False
+        if msg.startswith("-"):
+            # a returned {err=...}: addReplyErrorFormatEx("-%s") trims trailing CR/LF
+            msg = msg[1:].rstrip("\r\n")
+        return self.reply_error(c, msg, ignore)
+
+    def reply_error(self, c, msg, ignore):
+        """Answer error ``-msg`` counted like Redis (``ignore``: counted already)."""
+        from ..commands.table import NO_REPLY
+        server = self.server
+        msg = msg.replace("\r", " ").replace("\n", " ")
+        cmd = c.cmd
+        if not ignore:
+            code = error_code(msg)
+            if code == msg.split(" ", 1)[0]:
+                raise CommandError(msg)   # the dispatcher counts it
+            server.count_error(code + " x")
+        c.out.append(error_bytes(msg))
+        if cmd is not None and cmd.index >= 0:
+            server.cmdstats[cmd.index][3] += 1
+        return NO_REPLY
+
+    def _count_nested_errors(self, c, errs):
+        server = self.server
+        vals = list(errs.values())
+        counted = False
+        cmd = c.cmd
+        for i in range(0, len(vals) - 1, 2):
+            s = vals[i].decode("utf-8", "surrogateescape")
+            if vals[i + 1]:
+                if cmd is not None:
+                    server.cmdstats[cmd.index][3] += 1
+            else:
+                server.count_error(error_code(s[1:]) + " x")
+                counted = True
+        if counted and cmd is not None:
+            server.cmdstats[cmd.index][3] += 1
+
+    # ------------------------------------------------------- propagation
+    def _capture_expire(self, db, key):
+        run = self.run
+        if run is None:
+            type(self.server).propagate_expire(self.server, db, key)
+            return
+        lazy = self.server.config.get("lazyfree-lazy-expire") == "yes"
+        run.ops.append((db.id, [b"UNLINK" if lazy else b"DEL", key]))
+
+    def _propagate(self, c, ops):
+        server = self.server
+        carrier = self.eval_client
+        saved_db, saved_prop = carrier.db, carrier.propagate
+        dbs = server.dbs
+        wrap = len(ops) > 1 and not c.in_exec
+        try:
+            if wrap:
+                carrier.db = dbs[ops[0][0]]
+                carrier.propagate = [[b"MULTI"]]
+                server.propagate_command(carrier, None)
+            for dbid, argv in ops:
+                carrier.db = dbs[dbid]
+                carrier.propagate = [argv]
+                server.propagate_command(carrier, None)
+            if wrap:
+                carrier.propagate = [[b"EXEC"]]
+                server.propagate_command(carrier, None)
+        finally:
+            carrier.db, carrier.propagate = saved_db, saved_prop
+
+    # ------------------------------------------------------ redis.call
+    def lua_argv(self, engine, args, raise_):
+        """luaArgsToRedisArgv: Lua values -> argv (numbers as ``%.17g``)."""
+        if not args:
+            return engine.fail(b"Please specify at least one argument for this redis lib call",
+                               raise_)
+        argv = []
+        append = argv.append
+        for a in args:
+            t = a.__class__
+            if t is bytes:
+                append(a)
+            elif t is int or t is float:
+                append(_fmt17(a))
+            else:
+                return engine.fail(b"Lua redis lib command arguments must be strings or "
+                                   b"integers", raise_)
+        return argv
+
+    def lua_call(self, engine, raise_, args):
+        run = self.run
+        if run is None:
+            engine.fail(b"redis.call/pcall can only be called inside a script invocation")
+        argv = self.lua_argv(engine, args, raise_)
+        if argv.__class__ is not list:
+            return argv   # redis.pcall's error table
+        server = self.server
+        fake = run.client
+        from ..commands.table import lookup
+        cmd = lookup(argv[0])
+        if cmd is not None and cmd.subcommands is not None and len(argv) > 1:
+            cmd = cmd.subcommands.get(argv[1].lower())
+        if cmd is None:
+            return self._reject(engine, raise_, None, "Unknown Redis command called from script")
+        ar = cmd.arity
+        n = len(argv)
+        if (ar > 0 and n != ar) or n < -ar or cmd.func is None:
+            return self._reject(engine, raise_, cmd,
+                                "Wrong number of args calling Redis command from script")
+        fake.cmd = fake.last_cmd = cmd
+        if cmd.noscript and not getattr(server, "script_disable_deny_script", False):
+            return self._reject(engine, raise_, cmd,
+                                "This Redis command is not allowed from script")
+        acl = getattr(run.caller, "acl", None)
+        if acl is not None:
+            err = self._acl_check(run, acl, cmd, argv)
+            if err is not None:
+                return self._reject(engine, raise_, cmd, err)
+        if run.read_only and (cmd.is_write or cmd.fullname in _MAY_REPLICATE):
+            return self._reject(engine, raise_, cmd,
+                                "Write commands are not allowed from read-only scripts.")
+        if cmd.is_write:
+            if not run.write_dirty:
+                disk = getattr(server, "disk_error", None)
+                if disk is not None:
+                    return self._reject(engine, raise_, cmd, "-" + disk)
+            run.write_dirty = True
+        r = self._run_command(run, fake, cmd, argv)
+        # the reply, as Lua sees it (redisProtocolToLuaType)
+        t = r.__class__
+        if t is bytes or t is bool:
+            return r
+        if t is int:
+            return r if -_MAX_EXACT <= r <= _MAX_EXACT else float(r)
+        if r is None:
+            return None
+        if t is tuple:   # (kind, data) from _run_command
+            kind, data = r
+            if kind == 1:
+                return engine.status(data)
+            if kind == 2:
+                e = engine.cmd_err(data)
+                if raise_:
+                    raise ScriptError(e)
+                return e
+            return engine.parse(data)
+        return r
+
+    def _acl_check(self, run, acl, cmd, argv):
+        try:
+            from ..acl import CTX_LUA, DENIED_CMD, DENIED_KEY, DENIED_CHANNEL
+            r, pos = acl.permits(cmd, argv)
+        except Exception:
+            return None
+        if r == 0:
+            return None
+        try:
+            acl.state.log_denial(run.client, r, CTX_LUA, cmd, argv, pos)
+        except Exception:
+            pass
+        if r == DENIED_CMD:
+            why = "can't run this command or subcommand"
+        elif r == DENIED_KEY:
+            why = "can't access at least one of the keys mentioned in the command arguments"
+        elif r == DENIED_CHANNEL:
+            why = "can't publish to the channel mentioned in the command"
+        else:
+            why = "lacking the permissions for the command"
+        return "The user executing the script %s" % why
+
+    def _reject(self, engine, raise_, cmd, err):
+        """scriptCall's error path: an error reply (counted) and a rejected call."""
+        server = self.server
+        server.count_error((error_code(err[1:]) if err.startswith("-") else "ERR") + " x")
+        if cmd is not None:
+            server.cmdstats[cmd.index][2] += 1
+        e = engine.cmd_err(err.encode("utf-8", "surrogateescape"))
+        if raise_:
+            raise ScriptError(e)
+        return e
+
+    def _run_command(self, run, fake, cmd, argv):
+        """call() for the script client; the reply as a Lua-ready value or (kind, data)."""
+        from ..commands.table import NO_REPLY
+        server = self.server
+        dirty = server.dirty
+        out = fake.out
+        fake.argv = argv
+        t0 = _perf()
+        try:
+            r = cmd.func(fake, argv)
+        except CommandError as e:
+            r = ErrorReply(e.msg)
+            server.count_error(e.msg)
+            server.cmdstats[cmd.index][3] += 1
+        except Exception as e:  # a bug in a command must not take the script down
+            server.log_exception("command %s from a script" % cmd.fullname)
+            msg = "ERR internal error in '%s': %s" % (cmd.fullname, type(e).__name__)
+            r = ErrorReply(msg)
+            server.count_error(msg)
+            server.cmdstats[cmd.index][3] += 1
+        dt = _perf() - t0
+        st = server.cmdstats[cmd.index]
+        st[0] += 1
+        st[1] += dt
+        prop = fake.propagate
+        if (server.dirty != dirty and cmd.is_write) or prop is not None:
+            fake.propagate = None
+            if run.repl:
+                dbid = fake.db.id
+                if prop is None:
+                    run.ops.append((dbid, list(argv)))
+                else:
+                    for p in prop:
+                        run.ops.append((dbid, list(p)))
+        if server.monitors and not (cmd.skip_monitor or cmd.admin):
+            server.feed_monitors(fake, argv)
+        if dt > server.slowlog_threshold_ns and not cmd.skip_slowlog:
+            server.slowlog_add(fake, argv, dt)
+        if cmd.is_readonly and not run.tracked:
+            caller = run.caller
+            tst = caller.tracking
+            if tst is not None and not tst.bcast:
+                run.tracked = True
+                tr = getattr(server, "tracking_state", None)
+                if tr is not None and run.caller_argv is not None and run.caller_cmd is not None:
+                    tr.remember(caller, run.caller_cmd, run.caller_argv)
+        if out:
+            blob = b"".join(out)
+            out.clear()
+            if r is not NO_REPLY:
+                blob += encode(r, fake.resp)
+            return self._blob(blob)
+        t = r.__class__
+        if t is bytes or t is int:
+            return r
+        if r is None or r is NULL_ARRAY or r is NO_REPLY:
+            return False if fake.resp == 2 else None
+        if t is Raw:
+            if r is OK:
+                return (1, b"OK")
+            return self._blob(bytes(r))
+        if t is Status:
+            return (1, r.encode())
+        if t is ErrorReply:
+            return (2, ("-" + r).encode("utf-8", "surrogateescape"))
+        if t is bytearray:
+            return bytes(r)
+        return (3, encode(r, fake.resp))
+
+    @staticmethod
+    def _blob(blob):
+        c0 = blob[:1]
+        if c0 == b"-":
+            return (2, blob[:-2])
+        if blob.count(b"\r\n") == 1:
+            if c0 == b":":
+                return int(blob[1:-2])
+            if c0 == b"+":
+                return (1, blob[1:-2])
+        return (3, blob)
+
+    # ---------------------------------------------------- other callbacks
+    def lua_script_resp(self):
+        run = self.run
+        return run.resp if run is not None else 2
+
+    def lua_load_timeout(self):
+        ctx = self.load_ctx
+        return ctx is not None and ctx[1] is not None and _monotonic() > ctx[1]
+
+    # ------------------------------------------------------ slow scripts
+    def lua_interrupt(self):
+        """The count hook (scriptInterrupt): True kills the running script."""
+        run = self.run
+        if run is None:
+            return False
+        if run.timedout:
+            self._process_events(run)
+            return run.killed or self.server.stopping
+        elapsed = _monotonic() - run.start
+        if elapsed < run.threshold:
+            return False
+        server = self.server
+        server.log_warning(
+            "Slow script detected: still in execution after %d milliseconds. You can try "
+            "killing the script using the %s command. Script name is: %s."
+            % (int(elapsed * 1000), "SCRIPT KILL" if run.eval_mode else "FUNCTION KILL",
+               run.funcname))
+        run.timedout = True
+        self.busy = True
+        server.set_special("script-busy", True)
+        tr = run.caller.transport
+        if tr is not None:
+            try:
+                tr.pause_reading()    # protectClient: the caller waits for its reply
+            except Exception:
+                pass
+        self._process_events(run)
+        return run.killed or server.stopping
+
+    def _leave_busy(self, run):
+        self.busy = False
+        self.server.set_special("script-busy", False)
+        c = run.caller
+        tr = c.transport
+        if tr is not None and not c.closed and not c.paused_reading:
+            try:
+                tr.resume_reading()
+            except Exception:
+                pass
+
+    def _process_events(self, run):
+        """processEventsWhileBlocked: serve what the other clients sent, now."""
+        server = self.server
+        saved_current = server.current_client
+        caller = run.caller
+        fds = {}
+        for cl in list(server.clients.values()):
+            if (cl is caller or cl.closed or cl.conn is None or cl.fd < 0
+                    or cl.paused_reading or cl.close_after_reply):
+                continue
+            fds[cl.fd] = cl
+        if not fds:
+            return
+        try:
+            p = select.poll()
+            for fd in fds:
+                p.register(fd, select.POLLIN)
+            ready = p.poll(0)
+        except (OSError, ValueError):
+            return
+        for fd, _ in ready:
+            cl = fds.get(fd)
+            if cl is None or cl.closed:
+                continue
+            try:
+                data = os.read(fd, _READ_CHUNK)
+            except OSError:
+                continue
+            if not data:
+                continue   # EOF: the event loop sees it when the script ends
+            try:
+                cl.conn.data_received(data)
+            except Exception:
+                server.log_exception("serving a client during a slow script")
+        server.current_client = saved_current
+
+    def busy_check(self, c, cmd, argv):
+        """processCommand's BUSY step while a timed-out script runs."""
+        if not self.busy:
+            return None
+        run = self.run
+        if run is None:
+            return None
+        if cmd.allow_busy:
+            if (cmd.fullname == "shutdown"
+                    and not any(a.lower() == b"nosave" for a in argv[1:])):
+                return BUSY_EVAL if run.eval_mode else BUSY_FUNCTION
+            return None
+        return BUSY_EVAL if run.eval_mode else BUSY_FUNCTION
+
+    def kill(self, c, is_eval):
+        """scriptKill (SCRIPT KILL / FUNCTION KILL)."""
+        run = self.run
+        if run is None:
+            raise CommandError("NOTBUSY No scripts in execution right now.")
+        if "M" in (run.caller.flags_extra or ""):
+            raise CommandError(
+                "UNKILLABLE The busy script was sent by a master instance in the context of "
+                "replication and cannot be killed.")
+        if run.write_dirty:
+            raise CommandError(
+                "UNKILLABLE Sorry the script already executed write commands against the "
+                "dataset. You can either wait the script termination or kill the server in "
+                "a hard way using the SHUTDOWN NOSAVE command.")
+        if is_eval and not run.eval_mode:
+            raise CommandError(BUSY_FUNCTION)
+        if not is_eval and run.eval_mode:
+            raise CommandError(BUSY_EVAL)
+        run.killed = True
+        return OK
+
+
+# ------------------------------------------------------------ library helpers
+# Pure functions the Lua libraries (libs.py) call for what Lua 5.1 cannot do
+# exactly: IEEE-754 packing and number spelling.
+def _struct_pack(fmt, value):
+    """One float/double for struct.pack: fmt is b'<f', b'>d', ..."""
+    f = fmt.decode()
+    try:
+        return struct.pack(f, value)
+    except (OverflowError, struct.error):
+        return struct.pack(f, math.copysign(math.inf, value))
+
+
+def _struct_unpack(fmt, data):
+    return struct.unpack(fmt.decode(), data)[0]
+
+
+def _mp_double(data, big=True):
+    """cmsgpack: a big-endian float32 (4 bytes) or float64 (8 bytes)."""
+    return struct.unpack(">f" if len(data) == 4 else ">d", data)[0]
+
+
+def _mp_float_bits(x):
+    """cmsgpack: 0xca float32 when the value survives the round trip, else 0xcb."""
+    try:
+        f = struct.unpack(">f", struct.pack(">f", x))[0]
+    except OverflowError:
+        f = None
+    if f is not None and f == x:
+        return b"\xca" + struct.pack(">f", x)
+    return b"\xcb" + struct.pack(">d", x)
+
+
+def _json_number(x):
+    """cjson's number spelling (fpconv_g_fmt, 14 significant digits)."""
+    if x.__class__ is int and -100000000000000 < x < 100000000000000:
+        return b"%d" % x
+    return b"%.14g" % x

@@ -1,0 +1,789 @@
+"""The Lua side of the scripting engine: the sandbox and the ``redis`` API.
+
+This chunk runs once in each fresh Lua state (EVAL has one, FUNCTION another,
+like Redis's two interpreters). It receives ``P``, a table of Python callables,
+and returns the functions the Python side drives: compile a script, run it,
+load a function library, and small helpers (build an error table, parse a RESP
+reply into Lua values, find the user's position for an error message).
+
+**Read-only globals.** Redis protects its Lua globals with a patch to the Lua VM
+(read-only tables). Stock Lua 5.1 has no such thing, so the same walls are built
+from metatables: every table a script can reach from its globals (``string``,
+``redis``, ``cjson``, the globals themselves, ...) is an empty *proxy* whose
+``__index`` is the real table and whose ``__newindex`` raises "Attempt to modify
+a readonly table"; the builtins that could reach behind a proxy (``rawset``,
+``rawget``, ``next``, ``pairs``, ``setmetatable``, ``getmetatable``,
+``getfenv``, ``setfenv``, ``loadstring``, ``load``, ``table.insert``) see
+through it or refuse; a missing global raises "Script attempted to access
+nonexistent global variable 'x'".
+
+**C functions.** Redis's API functions are C functions: a Lua error they raise
+leaves the calling Lua frame on the stack, even after ``return redis.call(...)``
+(a tail call), so the error handler can report the user's line. Lua functions
+would be replaced by a tail call, so every API function that can fail is a
+Python callable here (lupa calls it through a C function). Python raises
+:class:`~vermilion.scripting.engine.ScriptError`; the Lua error value is then
+the wrapped exception, which ``unwrap`` turns back into the table or string
+wherever a script could see it (error handler, ``pcall``, ``xpcall``,
+``coroutine.resume``). Library functions written in Lua (cjson, cmsgpack,
+struct) are called through a Python *trampoline* for the same reason.
+
+**Errors** travel as tables ``{err = "CODE message"}``; the error handler adds
+``source``/``line`` of the user code that failed (frames of this chunk, whose
+source is ``=vermilion``, are skipped, as if our wrappers were C functions).
+
+**Replies** cross the border once each way: a command reply that is not a plain
+string/integer is handed over as RESP bytes and parsed here into Lua values
+(Redis's RESP->Lua conversion); a script's result is encoded here into RESP
+bytes for the caller (Lua->RESP).
+"""
+
+LUA_PRELUDE = r'''
+local P, MODE, LIBS = ...
+
+-- ------------------------------------------------------------ captured builtins
+local type, error, tostring, tonumber, select = type, error, tostring, tonumber, select
+local next, pairs, ipairs = next, pairs, ipairs
+local rawget, rawset, rawequal = rawget, rawset, rawequal
+local setmetatable, getmetatable = setmetatable, getmetatable
+local unpack, pcall, xpcall = unpack, pcall, xpcall
+local setfenv, getfenv, loadstring, load = setfenv, getfenv, loadstring, load
+local newproxy, assert, collectgarbage, gcinfo = newproxy, assert, collectgarbage, gcinfo
+local string, table, math, coroutine, debug = string, table, math, coroutine, debug
+local LUA_VERSION = _VERSION
+local sfmt, sfind, ssub, sbyte, sgsub, slower =
+  string.format, string.find, string.sub, string.byte, string.gsub, string.lower
+local tconcat, tinsert = table.concat, table.insert
+local huge = math.huge
+local getinfo, sethook, dgetmetatable = debug.getinfo, debug.sethook, debug.getmetatable
+local co_resume, co_create = coroutine.resume, coroutine.create
+local THREAD_G = _G
+-- lupa keeps using the thread's globals (it looks up debug.traceback there), so
+-- they stay as they are; scripts never see them (getfenv is wrapped), and what
+-- could reach outside the sandbox is removed.
+for _, name in ipairs({"python", "os", "io", "package", "require", "module", "dofile",
+                       "loadfile", "print"}) do
+  THREAD_G[name] = nil
+end
+
+local py_unwrap, py_tramp = P.unwrap, P.trampoline
+
+-- From here on this chunk sees no globals: a typo here fails loudly instead of
+-- reading the user's environment, and getfenv() on our closures reveals nothing.
+setfenv(1, setmetatable({}, {
+  __index = function(_, k) error("vermilion prelude: unknown global " .. tostring(k), 2) end,
+  __newindex = function(_, k) error("vermilion prelude: global assignment " .. tostring(k), 2) end,
+}))
+
+local INTERNAL_SOURCE = "=vermilion"
+
+-- -------------------------------------------------------------- read-only walls
+local RO = "Attempt to modify a readonly table"
+local ro_real = setmetatable({}, {__mode = "k"})     -- proxy -> real table
+local ro_meta = setmetatable({}, {__mode = "k"})     -- proxy -> what getmetatable shows
+local python_objects = setmetatable({}, {__mode = "k"})
+local function ro_newindex() error(RO, 2) end
+
+local function readonly(real, index)
+  local proxy = {}
+  setmetatable(proxy, {__index = index or real, __newindex = ro_newindex})
+  ro_real[proxy] = real
+  return proxy
+end
+
+local function nonexistent(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end
+
+-- luaPushErrorBuff: "-CODE msg" or "msg" -> {err = "CODE msg"}
+local function err_table(buf)
+  local z = sfind(buf, "\0", 1, true)
+  if z then buf = ssub(buf, 1, z - 1) end
+  local code, msg
+  if sbyte(buf, 1) == 45 then
+    local sp = sfind(buf, " ", 1, true)
+    if sp then code, msg = ssub(buf, 2, sp - 1), ssub(buf, sp + 1)
+    else code, msg = "ERR", ssub(buf, 2) end
+  else
+    code, msg = "ERR", buf
+  end
+  msg = sgsub(sgsub(msg, "^[\r\n]+", ""), "[\r\n]+$", "")
+  return {err = code .. " " .. msg}
+end
+
+local function cmd_err_table(buf)
+  local t = err_table(buf)
+  t.ignore_error_stats_update = true
+  return t
+end
+
+local function unwrap(e)
+  if type(e) == "userdata" and not python_objects[e] then return py_unwrap(e) end
+  return e
+end
+
+-- luaL_where(L, 1) as seen from a Python callable: the user's "src:line: "
+local function where()
+  local level = 2
+  while true do
+    local i = getinfo(level, "Sl")
+    if not i then return "" end
+    if i.what ~= "C" and i.source ~= INTERNAL_SOURCE then
+      if i.currentline > 0 then return i.short_src .. ":" .. i.currentline .. ": " end
+      return ""
+    end
+    level = level + 1
+  end
+end
+
+-- ------------------------------------------------------------- RESP -> Lua
+local parse
+parse = function(s, pos)
+  local t = sbyte(s, pos)
+  local e = sfind(s, "\r\n", pos, true)
+  local line, nxt = ssub(s, pos + 1, e - 1), e + 2
+  if t == 36 then                          -- $ bulk
+    local n = tonumber(line)
+    if n < 0 then return false, nxt end
+    return ssub(s, nxt, nxt + n - 1), nxt + n + 2
+  elseif t == 58 then                      -- : integer
+    return tonumber(line), nxt
+  elseif t == 42 then                      -- * array
+    local n = tonumber(line)
+    if n < 0 then return false, nxt end
+    local a = {}
+    for i = 1, n do a[i], nxt = parse(s, nxt) end
+    return a, nxt
+  elseif t == 43 then                      -- + status
+    return {ok = line}, nxt
+  elseif t == 45 then                      -- - error
+    return cmd_err_table("-" .. line), nxt
+  elseif t == 37 then                      -- % map
+    local n = tonumber(line)
+    local m = {}
+    for _ = 1, n do
+      local k, v
+      k, nxt = parse(s, nxt)
+      v, nxt = parse(s, nxt)
+      if k ~= nil then m[k] = v end
+    end
+    return {map = m}, nxt
+  elseif t == 126 then                     -- ~ set
+    local n = tonumber(line)
+    local m = {}
+    for _ = 1, n do
+      local k
+      k, nxt = parse(s, nxt)
+      if k ~= nil then m[k] = true end
+    end
+    return {set = m}, nxt
+  elseif t == 95 then                      -- _ null
+    return nil, nxt
+  elseif t == 35 then                      -- # boolean
+    return line == "t", nxt
+  elseif t == 44 then                      -- , double
+    return {double = tonumber(line)}, nxt
+  elseif t == 40 then                      -- ( big number
+    return {big_number = line}, nxt
+  elseif t == 61 then                      -- = verbatim
+    local n = tonumber(line)
+    local body = ssub(s, nxt, nxt + n - 1)
+    return {verbatim_string = {format = ssub(body, 1, 3), string = ssub(body, 5)}}, nxt + n + 2
+  elseif t == 124 then                     -- | attribute: skipped
+    local n = tonumber(line)
+    for _ = 1, 2 * n do local _v; _v, nxt = parse(s, nxt) end
+    return parse(s, nxt)
+  elseif t == 62 then                      -- > push (as an array)
+    local n = tonumber(line)
+    local a = {}
+    for i = 1, n do a[i], nxt = parse(s, nxt) end
+    return a, nxt
+  end
+  error("vermilion: cannot parse reply type " .. tostring(t))
+end
+
+local function parse_reply(s)
+  return (parse(s, 1))
+end
+
+-- ----------------------------------------------------------- the sandbox
+local user_env            -- the globals proxy scripts run in
+local REAL_UG = {}        -- what the proxy shows
+
+local function argerr(n, fname, msg)
+  error(sfmt("bad argument #%d to '%s' (%s)", n, fname, msg), 3)
+end
+local function typename(n, argc, v)
+  if n > argc then return "no value" end
+  return type(v)
+end
+
+-- Redis's pcall: an error table with an "err" string becomes that string.
+local function pcall_result(ok, ...)
+  if ok then return ok, ... end
+  local e = unwrap((...))
+  if type(e) == "table" then
+    local m = e.err
+    local tm = type(m)
+    if tm == "string" or tm == "number" then return false, m end
+  end
+  return false, e
+end
+local function sandbox_pcall(...)
+  if select("#", ...) == 0 then argerr(1, "pcall", "value expected") end
+  return pcall_result(pcall(...))
+end
+local function sandbox_xpcall(f, handler)
+  return xpcall(f, function(e) return handler(unwrap(e)) end)
+end
+local function resume_result(ok, ...)
+  if ok then return ok, ... end
+  return false, unwrap((...))
+end
+local function sandbox_resume(co, ...)
+  return resume_result(co_resume(co, ...))
+end
+
+local function sandbox_rawset(...)
+  local argc = select("#", ...)
+  local t, k, v = ...
+  if type(t) ~= "table" then argerr(1, "rawset", "table expected, got " .. typename(1, argc, t)) end
+  if argc < 2 then argerr(2, "rawset", "value expected") end
+  if argc < 3 then argerr(3, "rawset", "value expected") end
+  if ro_real[t] then error(RO, 0) end
+  rawset(t, k, v)
+  return t
+end
+local function sandbox_rawget(...)
+  local argc = select("#", ...)
+  local t, k = ...
+  if type(t) ~= "table" then argerr(1, "rawget", "table expected, got " .. typename(1, argc, t)) end
+  if argc < 2 then argerr(2, "rawget", "value expected") end
+  local real = ro_real[t]
+  if real then return rawget(real, k) end
+  return rawget(t, k)
+end
+local function sandbox_next(...)
+  local argc = select("#", ...)
+  local t, k = ...
+  if type(t) ~= "table" then argerr(1, "next", "table expected, got " .. typename(1, argc, t)) end
+  local real = ro_real[t]
+  if real then return next(real, k) end
+  return next(t, k)
+end
+local function sandbox_pairs(...)
+  local argc = select("#", ...)
+  local t = ...
+  if type(t) ~= "table" then argerr(1, "pairs", "table expected, got " .. typename(1, argc, t)) end
+  local real = ro_real[t]
+  if real then return next, real, nil end
+  return next, t, nil
+end
+local function sandbox_setmetatable(...)
+  local argc = select("#", ...)
+  local t, mt = ...
+  if type(t) ~= "table" then
+    argerr(1, "setmetatable", "table expected, got " .. typename(1, argc, t))
+  end
+  if mt ~= nil and type(mt) ~= "table" then argerr(2, "setmetatable", "nil or table expected") end
+  local cur = dgetmetatable(t)
+  if cur ~= nil and rawget(cur, "__metatable") ~= nil then
+    error("cannot change a protected metatable", 2)
+  end
+  if ro_real[t] then error(RO, 0) end
+  return setmetatable(t, mt)
+end
+local function sandbox_getmetatable(...)
+  if select("#", ...) == 0 then argerr(1, "getmetatable", "value expected") end
+  local t = ...
+  if ro_real[t] then return ro_meta[t] end
+  if python_objects[t] then return nil end
+  return getmetatable(t)
+end
+local function sandbox_table_insert(...)
+  local t = ...
+  if type(t) == "table" and ro_real[t] then error(RO, 0) end
+  return tinsert(...)
+end
+-- the interpreter's own globals stay out of reach: scripts see user_env instead
+local function sandbox_getfenv(...)
+  local f = ...
+  if select("#", ...) == 0 or f == nil then f = 1 end
+  if type(f) == "number" and f > 0 then f = f + 1 end
+  local env = getfenv(f)
+  if env == THREAD_G then return user_env end
+  return env
+end
+local function sandbox_setfenv(f, t)
+  if f == 0 then error(RO, 0) end
+  if type(f) == "number" and f > 0 then f = f + 1 end
+  return setfenv(f, t)
+end
+
+-- Redis never loads precompiled chunks (its f_parser always parses text).
+local function text_chunk(code, name)
+  if sbyte(code, 1) == 27 then
+    local src = name and sgsub(name, "^[=@]", "") or ('[string "' .. code .. '"]')
+    return nil, src .. ":1: unexpected symbol near 'char(27)'"
+  end
+  local f, err = loadstring(code, name)
+  if f then setfenv(f, user_env) end
+  return f, err
+end
+local function sandbox_loadstring(...)
+  local code, name = ...
+  if type(code) ~= "string" and type(code) ~= "number" then
+    argerr(1, "loadstring", "string expected, got " .. typename(1, select("#", ...), code))
+  end
+  code = tostring(code)
+  return text_chunk(code, name ~= nil and tostring(name) or code)
+end
+local function sandbox_load(reader, name)
+  if type(reader) ~= "function" then
+    argerr(1, "load", "function expected, got " .. type(reader))
+  end
+  local parts, n = {}, 0
+  while true do
+    local piece = reader()
+    if piece == nil or piece == "" then break end
+    if type(piece) ~= "string" then return nil, "reader function must return a string" end
+    n = n + 1
+    parts[n] = piece
+  end
+  return text_chunk(tconcat(parts), name ~= nil and tostring(name) or "=(load)")
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+local function expose(obj)   -- a Python callable made visible to scripts
+  python_objects[obj] = true
+  return obj
+end
+
+local string_real = string
+local table_real = copy(table)
+table_real.insert = sandbox_table_insert
+local math_real = copy(math)
+math_real.random = expose(P.random)
+math_real.randomseed = expose(P.randomseed)
+local coroutine_real = copy(coroutine)
+coroutine_real.resume = sandbox_resume
+
+local function status_reply(...)
+  local s = ...
+  if select("#", ...) ~= 1 or type(s) ~= "string" then
+    return err_table("wrong number or type of arguments")
+  end
+  return {ok = s}
+end
+local function error_reply(...)
+  local e = ...
+  if select("#", ...) ~= 1 or type(e) ~= "string" then
+    return err_table("wrong number or type of arguments")
+  end
+  if sbyte(e, 1) ~= 45 then e = "-" .. e end
+  return err_table(e)
+end
+
+local redis_real = {
+  call = expose(P.call),
+  pcall = expose(P.pcall),
+  log = expose(P.log),
+  LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+  REDIS_VERSION_NUM = P.version_num,
+  REDIS_VERSION = P.version,
+  setresp = expose(P.setresp),
+  sha1hex = expose(P.sha1hex),
+  error_reply = error_reply,
+  status_reply = status_reply,
+  set_repl = expose(P.set_repl),
+  REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
+  acl_check_cmd = expose(P.acl_check_cmd),
+}
+if MODE == "eval" then
+  redis_real.breakpoint = function() return false end
+  redis_real.debug = function() end
+  redis_real.replicate_commands = function() return true end
+end
+
+local string_proxy = readonly(string_real)
+getmetatable("").__index = string_proxy
+
+REAL_UG.string = string_proxy
+REAL_UG.table = readonly(table_real)
+REAL_UG.math = readonly(math_real)
+REAL_UG.coroutine = readonly(coroutine_real)
+REAL_UG.redis = readonly(redis_real)
+REAL_UG.xpcall = sandbox_xpcall
+REAL_UG.tostring = tostring
+REAL_UG.getfenv = sandbox_getfenv
+REAL_UG.setmetatable = sandbox_setmetatable
+REAL_UG.next = sandbox_next
+REAL_UG.assert = assert
+REAL_UG.tonumber = tonumber
+REAL_UG.rawequal = rawequal
+REAL_UG.collectgarbage = collectgarbage
+REAL_UG.getmetatable = sandbox_getmetatable
+REAL_UG.rawset = sandbox_rawset
+REAL_UG.pcall = sandbox_pcall
+REAL_UG.type = type
+REAL_UG.select = select
+REAL_UG.unpack = unpack
+REAL_UG.gcinfo = gcinfo
+REAL_UG.pairs = sandbox_pairs
+REAL_UG.rawget = sandbox_rawget
+REAL_UG.loadstring = sandbox_loadstring
+REAL_UG.ipairs = ipairs
+REAL_UG._VERSION = LUA_VERSION
+REAL_UG.setfenv = sandbox_setfenv
+REAL_UG.load = sandbox_load
+REAL_UG.error = error
+REAL_UG.newproxy = newproxy
+
+-- bit is Python; cjson, cmsgpack, struct are Lua (libs.py), called through
+-- trampolines so that they behave as C functions.
+local function safe(f) return function(...) return pcall(f, ...) end end
+local bit_real = {}
+for name, fn in pairs(P.bit) do bit_real[name] = expose(fn) end
+REAL_UG.bit = readonly(bit_real)
+if LIBS then
+  local libs = LIBS(P)
+  for libname, lib in pairs(libs) do
+    local real = {}
+    for k, v in pairs(lib) do
+      if type(v) == "function" then real[k] = expose(py_tramp(safe(v), k)) else real[k] = v end
+    end
+    REAL_UG[libname] = readonly(real)
+  end
+end
+
+-- --------------------------------------------------------- error handler
+local function error_handler(err)
+  err = unwrap(err)
+  local level = 2
+  local i = getinfo(level, "nSl")
+  if i and i.what == "C" then
+    level = level + 1
+    i = getinfo(level, "nSl")
+  end
+  while i and i.source == INTERNAL_SOURCE do
+    level = level + 1
+    i = getinfo(level, "nSl")
+    if i and i.what == "C" then
+      level = level + 1
+      i = getinfo(level, "nSl")
+    end
+  end
+  if type(err) ~= "table" then
+    err = {err = "ERR " .. tostring(err)}
+  end
+  if i then
+    err.source = i.source
+    err.line = i.currentline
+  end
+  return err
+end
+
+local user_env_mt = {__index = REAL_UG, __newindex = ro_newindex}
+user_env = setmetatable({}, user_env_mt)
+ro_real[user_env] = REAL_UG
+ro_meta[user_env] = readonly({__index = nonexistent})
+REAL_UG._G = user_env
+if MODE == "eval" then
+  REAL_UG.__redis__err__handler = error_handler
+end
+setmetatable(REAL_UG, {__index = nonexistent, __newindex = ro_newindex})
+
+-- ----------------------------------------------------- Lua -> RESP (reply)
+local null2, null3 = "$-1\r\n", "_\r\n"
+local encode
+local function map_chars(s)
+  return (sgsub(s, "[\r\n]", " "))
+end
+
+-- errors met inside arrays are counted by the caller: collected in `errs`
+encode = function(v, out, n, cresp, sresp, errs)
+  local t = type(v)
+  if t == "string" then
+    n = n + 1; out[n] = "$" .. #v .. "\r\n"
+    n = n + 1; out[n] = v
+    n = n + 1; out[n] = "\r\n"
+    return n
+  elseif t == "number" then
+    n = n + 1; out[n] = sfmt(":%d\r\n", v)
+    return n
+  elseif t == "boolean" then
+    n = n + 1
+    if sresp == 2 then
+      if v then out[n] = ":1\r\n" else out[n] = (cresp == 2) and null2 or null3 end
+    elseif cresp == 3 then
+      out[n] = v and "#t\r\n" or "#f\r\n"
+    else
+      out[n] = v and ":1\r\n" or ":0\r\n"
+    end
+    return n
+  elseif t ~= "table" then
+    n = n + 1; out[n] = (cresp == 2) and null2 or null3
+    return n
+  end
+  local f = rawget(v, "err")
+  if type(f) == "string" then
+    local s = map_chars(sgsub("-" .. f, "[\r\n]+$", ""))
+    n = n + 1; out[n] = s .. "\r\n"
+    errs[#errs + 1] = s
+    errs[#errs + 1] = rawget(v, "ignore_error_stats_update") == true
+    return n
+  end
+  f = rawget(v, "ok")
+  if type(f) == "string" then
+    n = n + 1; out[n] = "+" .. map_chars(f) .. "\r\n"
+    return n
+  end
+  f = rawget(v, "double")
+  if type(f) == "number" then
+    local s
+    if f == huge then s = "inf" elseif f == -huge then s = "-inf" else s = sfmt("%.17g", f) end
+    n = n + 1
+    if cresp == 2 then out[n] = "$" .. #s .. "\r\n" .. s .. "\r\n" else out[n] = "," .. s .. "\r\n" end
+    return n
+  end
+  f = rawget(v, "big_number")
+  if type(f) == "string" then
+    local s = map_chars(f)
+    n = n + 1
+    if cresp == 2 then out[n] = "$" .. #s .. "\r\n" .. s .. "\r\n" else out[n] = "(" .. s .. "\r\n" end
+    return n
+  end
+  f = rawget(v, "verbatim_string")
+  if type(f) == "table" then
+    local fmt, str = rawget(f, "format"), rawget(f, "string")
+    if type(fmt) == "string" and type(str) == "string" then
+      n = n + 1
+      if cresp == 2 then
+        out[n] = "$" .. #str .. "\r\n" .. str .. "\r\n"
+      else
+        fmt = ssub(fmt .. "   ", 1, 3)
+        out[n] = "=" .. (#str + 4) .. "\r\n" .. fmt .. ":" .. str .. "\r\n"
+      end
+      return n
+    end
+  end
+  f = rawget(v, "map")
+  if type(f) == "table" then
+    n = n + 1
+    local hdr, count = n, 0
+    for k, x in next, f do
+      n = encode(k, out, n, cresp, sresp, errs)
+      n = encode(x, out, n, cresp, sresp, errs)
+      count = count + 1
+    end
+    out[hdr] = (cresp == 2) and ("*" .. (2 * count) .. "\r\n") or ("%" .. count .. "\r\n")
+    return n
+  end
+  f = rawget(v, "set")
+  if type(f) == "table" then
+    n = n + 1
+    local hdr, count = n, 0
+    for k in next, f do
+      n = encode(k, out, n, cresp, sresp, errs)
+      count = count + 1
+    end
+    out[hdr] = (cresp == 2) and ("*" .. count .. "\r\n") or ("~" .. count .. "\r\n")
+    return n
+  end
+  n = n + 1
+  local hdr, j = n, 1
+  while true do
+    local x = rawget(v, j)
+    if x == nil then break end
+    n = encode(x, out, n, cresp, sresp, errs)
+    j = j + 1
+  end
+  out[hdr] = "*" .. (j - 1) .. "\r\n"
+  return n
+end
+
+-- -------------------------------------------------------------- running
+local HOOK_COUNT = 100000
+local KILLED = "ERR Script killed by user with SCRIPT KILL..."
+local py_interrupt = P.interrupt
+local function kill_hook()
+  error({err = KILLED})
+end
+local function count_hook()
+  if py_interrupt() then
+    -- from now on every line fails, so pcall cannot swallow the kill
+    sethook(kill_hook, "l")
+    error({err = KILLED})
+  end
+end
+
+-- luaExtractErrorInformation: msg, source, line, ignore_stats
+local function error_info(res)
+  res = unwrap(res)
+  local tr = type(res)
+  if tr == "string" or tr == "number" then return "ERR " .. tostring(res) end
+  if tr ~= "table" then return nil end
+  local msg, source, line = res.err, res.source, res.line
+  local tm = type(msg)
+  if tm ~= "string" and tm ~= "number" then msg = nil else msg = tostring(msg) end
+  if type(source) ~= "string" and type(source) ~= "number" then source = nil end
+  if type(line) ~= "string" and type(line) ~= "number" then line = nil end
+  local ign = res.ignore_error_stats_update
+  return msg, source and tostring(source), line and tostring(line), type(ign) == "boolean" and ign
+end
+
+-- run -> true, resp_bytes[, nested_errors] | false, message, ignore_stats[, returned]
+local function finish_run(ok, res, cresp, sresp, funcname)
+  if not ok then
+    if type(res) ~= "table" then
+      local m = "execution failure"
+      if type(res) == "string" or type(res) == "number" then m = tostring(res) end
+      return false, "ERR Error running script " .. funcname .. ", " .. ssub(m, 1, 100), false
+    end
+    local msg, source, line, ign = error_info(res)
+    if msg == nil then msg = "ERR unknown error" end
+    if line and source then
+      msg = msg .. " script: " .. funcname .. ", on " .. source .. ":" .. line .. "."
+    end
+    return false, msg, ign
+  end
+  if type(res) == "table" then
+    local e = rawget(res, "err")
+    if type(e) == "string" then
+      return false, "-" .. e, rawget(res, "ignore_error_stats_update") == true, true
+    end
+  end
+  local out, errs = {}, {}
+  local n = encode(res, out, 0, cresp, sresp(), errs)
+  if errs[1] then return true, tconcat(out, "", 1, n), errs end
+  return true, tconcat(out, "", 1, n)
+end
+
+local sresp_fn = P.script_resp
+local function run(fn, keys, argv, cresp, hook, funcname)
+  if MODE == "eval" then
+    rawset(REAL_UG, "KEYS", keys)
+    rawset(REAL_UG, "ARGV", argv)
+  end
+  if hook then sethook(count_hook, "", HOOK_COUNT) end
+  local ok, res
+  if MODE == "eval" then
+    ok, res = xpcall(fn, error_handler)
+  else
+    ok, res = xpcall(function() return fn(keys, argv) end, error_handler)
+  end
+  if hook then sethook() end
+  return finish_run(ok, res, cresp, sresp_fn, funcname)
+end
+
+local function compile(code, chunkname)
+  local f, err = text_chunk(code, chunkname)
+  if not f then return nil, err end
+  return f
+end
+
+-- ------------------------------------------------------ function libraries
+local LOAD_TIMEOUT = "FUNCTION LOAD timeout"
+local load_api
+if MODE == "function" then
+  local load_redis = {
+    register_function = expose(P.register_function),
+    log = redis_real.log,
+    LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
+    REDIS_VERSION_NUM = P.version_num,
+    REDIS_VERSION = P.version,
+  }
+  setmetatable(load_redis, {__index = nonexistent})
+  local api_real = setmetatable({redis = readonly(load_redis)}, {__index = nonexistent})
+  load_api = api_real
+end
+
+local py_load_timeout = P.load_timeout
+local function load_hook()
+  if py_load_timeout() then
+    sethook(function() error(err_table(LOAD_TIMEOUT)) end, "l")
+    error(err_table(LOAD_TIMEOUT))
+  end
+end
+
+-- load_library(code) -> true | false, message
+local function load_library(code)
+  local f, err = compile(code, "@user_function")
+  if not f then return false, "Error compiling function: " .. err end
+  user_env_mt.__index = load_api
+  sethook(load_hook, "", HOOK_COUNT)
+  local ok, res = pcall(f)
+  sethook()
+  user_env_mt.__index = REAL_UG
+  if not ok then
+    local msg = error_info(res)
+    return false, "Error registering functions: " .. tostring(msg)
+  end
+  return true
+end
+
+-- the arguments register_function got: reads the named-arguments table
+local function named_args(t)
+  local name, callback, desc, flags
+  for k, v in next, t do
+    if type(k) ~= "string" and type(k) ~= "number" then
+      return nil, "named argument key given to redis.register_function is not a string"
+    end
+    local key = slower(tostring(k))
+    if key == "function_name" then
+      if type(v) ~= "string" and type(v) ~= "number" then
+        return nil, "function_name argument given to redis.register_function must be a string"
+      end
+      name = tostring(v)
+    elseif key == "description" then
+      if type(v) ~= "string" and type(v) ~= "number" then
+        return nil, "description argument given to redis.register_function must be a string"
+      end
+      desc = tostring(v)
+    elseif key == "callback" then
+      if type(v) ~= "function" then
+        return nil, "callback argument given to redis.register_function must be a function"
+      end
+      callback = v
+    elseif key == "flags" then
+      if type(v) ~= "table" then
+        return nil, "flags argument to redis.register_function must be a table representing function flags"
+      end
+      flags = {}
+      local j = 1
+      while true do
+        local fl = v[j]
+        if fl == nil then break end
+        if type(fl) ~= "string" and type(fl) ~= "number" then return nil, "unknown flag given" end
+        flags[j] = tostring(fl)
+        j = j + 1
+      end
+    else
+      return nil, "unknown argument given to redis.register_function"
+    end
+  end
+  if name == nil then return nil, "redis.register_function must get a function name argument" end
+  if callback == nil then return nil, "redis.register_function must get a callback argument" end
+  return name, callback, desc, flags
+end
+
+return {
+  compile = compile,
+  run = run,
+  load_library = load_library,
+  parse = parse_reply,
+  err = err_table,
+  cmd_err = cmd_err_table,
+  status = function(s) return {ok = s} end,
+  where = where,
+  named_args = named_args,
+  is_function = function(v) return type(v) == "function" end,
+  gc = function() collectgarbage("collect") end,
+  memory = function() return collectgarbage("count") end,
+}
+'''
