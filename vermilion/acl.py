@@ -324,7 +324,7 @@ class Selector:
                 self._change(e, True)
             else:
                 head, sub = name[:bar], name[bar + 1:]
-                e = _lookup_any(u, head)
+                e = u.lookup(head)
                 if e is None:
                     raise AclError(_E_UNKNOWN)
                 if e.parent is not None:
@@ -345,7 +345,7 @@ class Selector:
                     if not any(a.lower() == lsub for a in args):
                         args.append(sub)
         elif op[:1] == b"-" and op[1:2] != b"@":
-            e = _lookup_any(u, _cstr(op[1:]))
+            e = u.lookup(_cstr(op[1:]))
             if e is None:
                 raise AclError(_E_UNKNOWN)
             self._change(e, False)
@@ -463,9 +463,6 @@ class Selector:
                 return True
         return False
 
-    def check_channel(self, channel, is_pattern):
-        return _channel_allowed(self.channels, channel, is_pattern)
-
     def check(self, cmd, argv, cache):
         """ACLSelectorCheckCmd -> (result, argument index)."""
         if not self.flags & S_ALLCOMMANDS and not cmd.no_auth:
@@ -497,11 +494,6 @@ class Selector:
                     if not _channel_allowed(self.channels, argv[i], is_pattern):
                         return DENIED_CHANNEL, i
         return ACL_OK, 0
-
-
-def _lookup_any(u, name):
-    """lookupCommandBySds: a command or 'cmd|sub' (strict), None if unknown."""
-    return u.lookup(name)
 
 
 def _pattern_string(p):

@@ -80,7 +80,7 @@ def acl_setuser(c, argv):
 @command("acl|deluser")
 def acl_deluser(c, argv):
     for name in argv[2:]:
-        if name == b"default":
+        if aclmod._cstr(name) == b"default":   # strcmp: stops at a NUL
             raise _err("The 'default' user cannot be removed")
     state = c.server.acl
     return sum(1 for name in argv[2:] if state.delete_user(name))
@@ -145,7 +145,7 @@ def acl_cat(c, argv):
         raise subcommand_syntax_error(argv)
     j = aclmod._CAT_INDEX.get(aclmod._cstr(argv[2]).lower().decode("latin-1"))
     if j is None:
-        raise _err("Unknown category '%.128s'" % _text(argv[2]))
+        raise _err("Unknown category '%s'" % _text(aclmod._cstr(argv[2])[:128]))
     u = aclmod.universe()
     mask = u.cat_mask[j]
     out = []
