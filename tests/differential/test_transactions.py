@@ -118,3 +118,40 @@ def test_watch_expired_key(diff):
     diff("MULTI")
     diff("PING")
     diff("EXEC")
+
+
+def _aof_incr(dirpath):
+    import glob
+    import os
+    files = sorted(glob.glob(os.path.join(dirpath, "appendonlydir", "*.incr.aof")))
+    return b"".join(open(f, "rb").read() for f in files)
+
+
+def test_exec_propagates_wrapped_in_multi_exec(tmp_path):
+    """The AOF gets MULTI ... EXEC around a transaction's writes, like Redis 7.0."""
+    import os
+    import time
+    import pytest
+    from support import REDIS_SERVER, RealRedis
+    from vermilion.embed import start_server
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    ref = RealRedis("--appendonly", "yes", "--appendfsync", "always")
+    ours_dir = tmp_path / "ours"
+    ours_dir.mkdir()
+    ours = start_server(appendonly="yes", appendfsync="always", dir=str(ours_dir))
+    script = [("MULTI",), ("SET", "a", "1"), ("INCR", "n"), ("GET", "a"), ("EXEC",),
+              ("MULTI",), ("SET", "solo", "x"), ("EXEC",),
+              ("MULTI",), ("GET", "a"), ("EXEC",)]
+    try:
+        for port in (ref.port, ours.port):
+            conn = RawConn("127.0.0.1", port)
+            for cmd in script:
+                conn.call(*cmd)
+            conn.close()
+        time.sleep(0.2)
+        assert _aof_incr(str(ours_dir)) == _aof_incr(ref.dir)
+        assert b"MULTI" in _aof_incr(ref.dir)
+    finally:
+        ours.stop()
+        ref.stop()

@@ -80,6 +80,7 @@ def exec_(c, argv):
     frozen = server.frozen_ms
     if not frozen:
         server.frozen_ms = c.db.now()
+    group = server.begin_propagation_group()
     try:
         for cmd, qargv in queued:
             c.cmd = cmd
@@ -91,6 +92,7 @@ def exec_(c, argv):
                     continue
             _call(c, cmd, qargv)
     finally:
+        server.end_propagation_group(group)
         c.in_exec = False
         server.frozen_ms = frozen
         c.multi = None

@@ -233,15 +233,51 @@ class Server:
 
     # --------------------------------------------- hooks filled by features
     def propagate_command(self, c, argv):
-        """A write happened: feed the AOF (persistence) with argv or c.propagate."""
-        p = self.persistence
+        """A write happened: feed the AOF (persistence) with argv or c.propagate.
+
+        Inside EXEC (or a script) the writes are collected in ``propagate_buffer``
+        and fed at the end, wrapped in MULTI/EXEC when there is more than one,
+        like Redis 7.0's also_propagate (see :func:`flush_propagation`).
+        """
         if c.propagate is not None:
             cmds = c.propagate
             c.propagate = None
         else:
             cmds = (argv,)
-        if p is not None and cmds:
+        if not cmds:
+            return
+        buf = self.propagate_buffer
+        if buf is not None:
+            buf.append((c.db.id, cmds))
+            return
+        p = self.persistence
+        if p is not None:
             p.feed(c.db.id, cmds)
+
+    propagate_buffer = None   # a list while EXEC/a script collects its effects
+
+    def begin_propagation_group(self):
+        """Start collecting writes (EXEC, EVAL); returns a token for the matching end."""
+        if self.propagate_buffer is not None:
+            return False      # nested: the outer group wraps everything
+        self.propagate_buffer = []
+        return True
+
+    def end_propagation_group(self, token):
+        if not token:
+            return
+        buf = self.propagate_buffer
+        self.propagate_buffer = None
+        p = self.persistence
+        if p is None or not buf:
+            return
+        ops = sum(len(cmds) for _, cmds in buf)
+        if ops > 1:
+            p.feed(buf[0][0], ([b"MULTI"],))
+        for dbid, cmds in buf:
+            p.feed(dbid, cmds)
+        if ops > 1:
+            p.feed(buf[-1][0], ([b"EXEC"],))
 
     def propagate_expire(self, db, key):
         p = self.persistence
