@@ -541,14 +541,14 @@ def _info_clients(server):
 
 def memory_overview(server):
     """The numbers INFO memory and MEMORY STATS share (Python has no allocator
-    statistics: used memory is the process's resident set)."""
+    statistics: used memory is server.used_memory(), an estimate of the data held,
+    see vermilion/server/memory.py; rss is the process's resident set)."""
     st = server.info_stats
     rss = _rss()
     st.rss = rss
-    if rss > st.peak_memory:
-        st.peak_memory = rss
-    used = rss
-    startup = min(st.startup_memory, used)
+    used = server.used_memory()
+    peak = server.memory.peak
+    startup = min(server.memory.startup, used)
     clients_normal = 0
     for c in server.clients.values():
         clients_normal += sum(len(b) for b in c.out)
@@ -565,11 +565,11 @@ def memory_overview(server):
     net = used - startup
     keys = sum(len(db.data) for db in server.dbs)
     return {
-        "used": used, "rss": rss, "peak": st.peak_memory, "startup": startup,
+        "used": used, "rss": rss, "peak": peak, "startup": startup,
         "overhead": overhead, "dataset": dataset, "clients_normal": clients_normal,
         "aof_buffer": aof_buf, "keys": keys,
         "dataset_perc": dataset * 100.0 / net if net > 0 else 0.0,
-        "peak_perc": used * 100.0 / st.peak_memory if st.peak_memory else 100.0,
+        "peak_perc": used * 100.0 / peak if peak else 100.0,
         "bytes_per_key": (net // keys) if keys else 0,
     }
 
@@ -688,8 +688,9 @@ def _info_stats(server):
         "expire_cycle_cpu_milliseconds:%d" % g("stats_expire_cycle_time_used_ms"),
         "evicted_keys:%d" % server.stats_evicted_keys,
         "evicted_clients:%d" % g("stats_evicted_clients"),
-        "total_eviction_exceeded_time:%d" % g("stats_total_eviction_exceeded_time"),
-        "current_eviction_exceeded_time:0",
+        "total_eviction_exceeded_time:%d" % (g("stats_total_eviction_exceeded_time")
+                                             + server.evictor.current_exceeded_ms()),
+        "current_eviction_exceeded_time:%d" % server.evictor.current_exceeded_ms(),
         "keyspace_hits:%d" % server.stats_keyspace_hits,
         "keyspace_misses:%d" % server.stats_keyspace_misses,
         "pubsub_channels:%d" % (len(ps.channels) if ps is not None else 0),

@@ -23,6 +23,7 @@ import traceback
 from ..commands import table
 from ..keyspace.db import Database
 from ..keyspace import expire as expire_mod
+from ..keyspace import evict as _evict  # noqa: F401  (maxmemory, server.memory)
 from .. import __version__
 from .config import Config, ConfigError, parse_memory
 
@@ -197,6 +198,11 @@ class Server:
             err = c.acl.check(c, cmd, argv)  # the user's ACL rules (vermilion/acl.py)
             if err is not None:
                 return err
+        if self.maxmemory_check is not None:
+            # maxmemory > 0: evict, then -OOM for denyoom commands (keyspace/evict.py)
+            err = self.maxmemory_check(c, cmd, argv)
+            if err is not None:
+                return err
         if (c.resp == 2 and (c.subscriptions or c.psubscriptions or c.ssubscriptions)
                 and cmd.fullname not in _SUBSCRIBED_OK):
             return ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
@@ -210,6 +216,11 @@ class Server:
         return None
 
     extra_checks = ()
+    maxmemory_check = None   # fn(c, cmd, argv) -> error or None, set while maxmemory > 0
+
+    def used_memory(self):
+        """Redis's used_memory: this server's estimated bytes (vermilion/server/memory.py)."""
+        return self.memory.used()
 
     # fn(c, cmd, argv) -> bool, asked by the dispatcher after every check passed:
     # True means the command must wait (CLIENT PAUSE). The hook parks the client

@@ -1,0 +1,393 @@
+"""maxmemory: evicting keys when the dataset outgrows its limit (Redis's evict.c).
+
+When ``maxmemory`` is set, every command first passes :meth:`Evictor.check`
+(Redis's ``performEvictions`` in ``processCommand``). If the server's
+``used_memory`` (:mod:`vermilion.server.memory`) is above the limit, keys are
+deleted according to ``maxmemory-policy`` until enough bytes were freed:
+
+* ``allkeys-lru`` / ``volatile-lru``: the longest idle first;
+* ``allkeys-lfu`` / ``volatile-lfu``: the least frequently used first (the
+  decayed logarithmic counter of :mod:`.lru`);
+* ``volatile-ttl``: the soonest to expire first;
+* ``allkeys-random`` / ``volatile-random``: any key, one database after another;
+* ``noeviction``: nothing is deleted.
+
+``volatile-*`` policies only consider keys with a TTL (``db.expires``). Like
+Redis, the ordered policies are approximations: each round samples
+``maxmemory-samples`` keys of every database and keeps the 16 best candidates
+seen so far in an *eviction pool* (ascending score; the pool lives across
+calls), then evicts the best candidate that still exists. A Python dict cannot
+hand out random entries, so keys are drawn from a snapshot list of the dict's
+keys (:class:`_Sampler`), rebuilt when the dict has changed by a quarter or
+when draws keep meeting keys that are gone.
+
+Each eviction deletes the key (signalling WATCH and client-side caching),
+counts ``evicted_keys``, emits the ``evicted`` keyspace event and propagates a
+``DEL`` (``UNLINK`` with ``lazyfree-lazy-eviction yes``) to the AOF. Eviction
+runs at most ``maxmemory-eviction-tenacity``'s time budget per command; when
+that is not enough, it continues from the event loop (Redis's eviction time
+proc), which ``CONFIG SET maxmemory`` also starts.
+
+If memory is over the limit and nothing can be evicted, commands flagged
+``denyoom`` (and, inside MULTI, every command but EXEC/DISCARD/QUIT/RESET; EXEC
+when it queued a ``denyoom`` command) are refused with ``-OOM``.
+``server.pre_command_oom_state`` keeps the verdict for scripts (Redis's
+``scriptVerifyOOM``); a scripting module may set ``server.script_denyoom =
+fn(c, cmd, argv) -> bool`` to say whether an EVAL/FCALL counts as ``denyoom``
+(scripts declaring flags without ``allow-oom``/``no-writes``).
+
+With ``maxmemory 0`` nothing here runs: the check is reached only through the
+dispatcher's slow path, switched on with ``server.set_special("maxmemory", ...)``
+while a limit is set. ``maxmemory-clients`` (client eviction) is accepted by
+CONFIG but has no effect.
+"""
+import random
+import time
+
+from . import lru
+from .db import NOTIFY_EVICTED
+from ..server.bootstrap import on_server_init
+from ..server import memory as _memory  # noqa: F401  (server.memory)
+
+OOM = "OOM command not allowed when used memory > 'maxmemory'."
+EVPOOL_SIZE = 16
+
+EVICT_OK, EVICT_RUNNING, EVICT_FAIL = 0, 1, 2
+
+# maxmemory-policy -> (kind, allkeys)
+_POLICIES = {
+    "noeviction": (None, False),
+    "allkeys-lru": ("lru", True), "volatile-lru": ("lru", False),
+    "allkeys-lfu": ("lfu", True), "volatile-lfu": ("lfu", False),
+    "allkeys-random": ("random", True), "volatile-random": ("random", False),
+    "volatile-ttl": ("ttl", False),
+}
+
+# Commands never refused inside MULTI for memory (processCommand).
+_MULTI_OOM_EXEMPT = frozenset(("exec", "discard", "quit", "reset"))
+_SCRIPT_COMMANDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
+
+_rand = random.random
+_monotonic = time.monotonic
+
+
+def time_limit_us(tenacity):
+    """evictionTimeLimitUs: the time one eviction round may take, by tenacity."""
+    if tenacity <= 10:
+        return 50 * tenacity
+    if tenacity < 100:
+        return int(500.0 * 1.15 ** (tenacity - 10.0))
+    return float("inf")
+
+
+class _Sampler:
+    """Random keys of one dict (``db.data`` or ``db.expires``) from a snapshot list."""
+    __slots__ = ("keys", "size")
+
+    def __init__(self):
+        self.keys = []
+        self.size = -1
+
+    def draw(self, d, count):
+        """Up to ``count`` keys of ``d`` picked at random (repeats possible)."""
+        n = len(d)
+        if n <= count:
+            return list(d)
+        keys = self.keys
+        if abs(n - self.size) * 4 > n or not keys:
+            keys = self._refresh(d)
+        out = []
+        misses = 0
+        rand = _rand
+        while len(out) < count:
+            k = keys[int(rand() * len(keys))]
+            if k in d:
+                out.append(k)
+            else:
+                misses += 1
+                if misses > count:
+                    # Most of the snapshot is gone (evicted, deleted): take a new one.
+                    keys = self._refresh(d)
+                    misses = -n   # at most one refresh per draw
+        return out
+
+    def _refresh(self, d):
+        self.keys = keys = list(d)
+        self.size = len(keys)
+        return keys
+
+
+class Evictor:
+    """One server's eviction state (``server.evictor``)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.maxmemory = 0
+        self.policy = "noeviction"
+        self.kind = None
+        self.allkeys = False
+        self.samples = 5
+        self.tenacity = 10
+        self.lazy = False
+        self.pool = []          # [(score, dbid, key)] ascending: best candidate last
+        self.next_db = 0        # random policies visit the databases in turn
+        self.samplers = {}      # (db id, allkeys) -> _Sampler
+        self.proc_running = False
+        self.exceeded_since = 0.0   # monotonic start of the current over-limit period
+
+    # ------------------------------------------------------------- config
+    def configure(self):
+        cfg = self.server.config
+        self.maxmemory = cfg.get_number("maxmemory")
+        self.policy = cfg.get("maxmemory-policy")
+        self.kind, self.allkeys = _POLICIES.get(self.policy, (None, False))
+        self.samples = cfg.get_int("maxmemory-samples")
+        self.tenacity = cfg.get_int("maxmemory-eviction-tenacity")
+        self.lazy = cfg.get_bool("lazyfree-lazy-eviction")
+        server = self.server
+        on = self.maxmemory > 0
+        if on:
+            server.memory.start_tracking()
+            server.maxmemory_check = self.check
+        else:
+            server.memory.stop_tracking()
+            server.maxmemory_check = None
+            self.pool = []
+            self.samplers = {}
+        server.set_special("maxmemory", on)
+
+    def _maxmemory_changed(self, value):
+        self.configure()
+        if self.maxmemory:
+            server = self.server
+            used = server.used_memory()
+            if self.maxmemory < used:
+                server.log_warning(
+                    "WARNING: the new maxmemory value set via CONFIG SET (%d) is smaller than "
+                    "the current memory usage (%d). This will result in key eviction and/or "
+                    "the inability to accept new write commands depending on the "
+                    "maxmemory-policy." % (self.maxmemory, used))
+            self.start_proc()
+
+    # -------------------------------------------------------- the check
+    def check(self, c, cmd, argv):
+        """processCommand's maxmemory step: evict, then refuse what may use memory."""
+        server = self.server
+        oom = self.perform() == EVICT_FAIL
+        server.pre_command_oom_state = oom
+        if not oom:
+            return None
+        deny = cmd.denyoom
+        name = cmd.fullname
+        if not deny:
+            if name == "exec":
+                deny = c.multi is not None and any(q.denyoom for q, _ in c.multi)
+            elif name in _SCRIPT_COMMANDS:
+                hook = getattr(server, "script_denyoom", None)
+                deny = bool(hook is not None and hook(c, cmd, argv))
+        if c.multi is not None and name not in _MULTI_OOM_EXEMPT:
+            deny = True
+        return OOM if deny else None
+
+    def _safe(self):
+        """isSafeToPerformEvictions: not while loading, paused or in a busy script."""
+        server = self.server
+        if getattr(server, "loading", 0) or server.pause_kind:
+            return False
+        scripting = server.__dict__.get("scripting")
+        if scripting is not None and getattr(scripting, "busy", False):
+            return False
+        return True
+
+    # --------------------------------------------------- performEvictions
+    def perform(self):
+        """Evict until used memory is under maxmemory or the time budget is spent.
+
+        Returns EVICT_OK (under the limit, or evictions not allowed now),
+        EVICT_RUNNING (still over, the event loop keeps evicting) or EVICT_FAIL
+        (over the limit and nothing left to evict).
+        """
+        if not self.maxmemory or not self._safe():
+            return EVICT_OK
+        server = self.server
+        mem = server.memory
+        used = mem.used()
+        if used <= self.maxmemory:
+            return self._metrics(EVICT_OK)
+        if self.kind is None:
+            return self._metrics(EVICT_FAIL)
+        to_free = used - self.maxmemory
+        freed = 0
+        evicted = 0
+        limit = time_limit_us(self.tenacity) / 1e6
+        start = _monotonic()
+        result = EVICT_FAIL
+        saved = server.current_client
+        # signalModifiedKey(NULL, ...): no client caused this (tracking NOLOOP, BCAST)
+        server.current_client = None
+        try:
+            picked = True
+            while freed < to_free:
+                picked = self._pick()
+                if picked is None:
+                    break       # nothing left to evict: EVICT_FAIL
+                db, key = picked
+                before = mem.total
+                self._evict(db, key)
+                freed += before - mem.total
+                evicted += 1
+                if evicted % 16 == 0:
+                    if self.lazy and mem.used() <= self.maxmemory:
+                        break
+                    if _monotonic() - start > limit:
+                        self.start_proc()   # over budget: the event loop carries on
+                        break
+            if picked is not None:
+                result = EVICT_RUNNING if self.proc_running else EVICT_OK
+        finally:
+            server.current_client = saved
+        tr = server.__dict__.get("tracking_state")
+        if tr is not None and tr.pending and saved is not None:
+            tr.flush_pending(saved)   # trackingHandlePendingKeyInvalidations
+        return self._metrics(result)
+
+    def _metrics(self, result):
+        server = self.server
+        if result == EVICT_OK:
+            if self.exceeded_since:
+                server.stats_total_eviction_exceeded_time = getattr(
+                    server, "stats_total_eviction_exceeded_time", 0) + int(
+                    (_monotonic() - self.exceeded_since) * 1000)
+                self.exceeded_since = 0.0
+        elif not self.exceeded_since:
+            self.exceeded_since = _monotonic()
+        return result
+
+    def current_exceeded_ms(self):
+        """INFO current_eviction_exceeded_time."""
+        return int((_monotonic() - self.exceeded_since) * 1000) if self.exceeded_since else 0
+
+    def _evict(self, db, key):
+        server = self.server
+        db.delete(key)
+        server.stats_evicted_keys += 1
+        db.notify(NOTIFY_EVICTED, "evicted", key)
+        p = server.persistence
+        if p is not None:
+            p.feed(db.id, ([b"UNLINK" if self.lazy else b"DEL", key],))
+
+    # ----------------------------------------------------- choosing a key
+    def _pick(self):
+        """(db, key) to evict next, or None when no key qualifies."""
+        dbs = self.server.dbs
+        allkeys = self.allkeys
+        if self.kind == "random":
+            n = len(dbs)
+            for _ in range(n):
+                self.next_db = (self.next_db + 1) % n
+                db = dbs[self.next_db]
+                d = db.data if allkeys else db.expires
+                if d:
+                    return db, self._sampler(db.id, allkeys).draw(d, 1)[0]
+            return None
+        pool = self.pool
+        while True:
+            total = 0
+            for db in dbs:
+                d = db.data if allkeys else db.expires
+                if d:
+                    self._populate(db, d)
+                    total += len(d)
+            if not total:
+                return None
+            while pool:
+                score, dbid, key = pool.pop()
+                db = dbs[dbid]
+                if key in (db.data if allkeys else db.expires):
+                    return db, key
+                # a ghost: gone since it entered the pool
+
+    def _sampler(self, dbid, allkeys):
+        s = self.samplers.get((dbid, allkeys))
+        if s is None:
+            s = self.samplers[(dbid, allkeys)] = _Sampler()
+        return s
+
+    def _populate(self, db, d):
+        """evictionPoolPopulate: score a sample of ``d`` and keep the best in the pool."""
+        kind = self.kind
+        pool = self.pool
+        field_of = db.lru.get
+        if kind == "lru":
+            clock = db.lru_clock if db.lru_clock >= 0 else int(time.time())
+        elif kind == "lfu":
+            decay = self.server.lfu_decay_time
+        dbid = db.id
+        for key in self._sampler(dbid, self.allkeys).draw(d, self.samples):
+            # the score: higher is a better candidate
+            if kind == "lru":
+                field = field_of(key)
+                score = clock - field if field is not None and clock > field else 0
+            elif kind == "lfu":
+                field = field_of(key)
+                score = 255 - (lru.lfu_decr(field, decay) if field is not None
+                               else lru.LFU_INIT_VAL)
+            else:   # volatile-ttl: the sooner the better
+                score = -d[key]
+            k = _insert_pos(pool, score)
+            if len(pool) >= EVPOOL_SIZE:
+                if k == 0:
+                    continue   # worse than every candidate we hold
+                del pool[0]    # drop the worst to make room
+                k -= 1
+            pool.insert(k, (score, dbid, key))
+
+    # ------------------------------------------------- eviction time proc
+    def start_proc(self):
+        """startEvictionTimeProc: keep evicting from the event loop."""
+        loop = self.server.loop
+        if not self.proc_running and loop is not None:
+            self.proc_running = True
+            loop.call_soon(self._proc)
+
+    def _proc(self):
+        try:
+            result = self.perform()
+        except Exception:
+            self.server.log_exception("eviction")
+            result = EVICT_FAIL
+        if result == EVICT_RUNNING and self.maxmemory and not self.server.stopping:
+            self.server.loop.call_soon(self._proc)
+        else:
+            self.proc_running = False
+
+
+def _insert_pos(pool, score):
+    """First position whose score is not smaller than ``score`` (Redis's scan)."""
+    lo, hi = 0, len(pool)
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if pool[mid][0] < score:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@on_server_init
+def _init(server):
+    server.pre_command_oom_state = False
+    if not hasattr(server, "stats_total_eviction_exceeded_time"):
+        server.stats_total_eviction_exceeded_time = 0
+    ev = server.evictor = Evictor(server)
+    cfg = server.config
+    cfg.add_hook("maxmemory", ev._maxmemory_changed)
+    for name in ("maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity",
+                 "lazyfree-lazy-eviction"):
+        cfg.add_hook(name, lambda v: ev.configure())
+    ev.configure()
+
+    def resetstat():
+        server.stats_total_eviction_exceeded_time = 0
+        ev.exceeded_since = 0.0
+    server.resetstat_hooks = tuple(getattr(server, "resetstat_hooks", ())) + (resetstat,)
