@@ -800,6 +800,15 @@ def test_channel_permissions(duo):
     same_log(duo)
 
 
+def test_acl_is_checked_before_the_subscribed_context(duo):
+    duo("ACL", "SETUSER", "u", "on", ">pw", "~*", "&*", "+@all", "-get")
+    u = as_user(duo, "u")
+    u("SUBSCRIBE", "ch")
+    u("GET", "x")          # NOPERM first, like processCommand
+    u("SET", "x", "y")     # then the RESP2 subscribed-context error
+    u("PING")
+
+
 def test_channels_follow_acl_pubsub_default(duo):
     try:
         duo.run("""
