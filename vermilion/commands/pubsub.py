@@ -21,6 +21,7 @@ from ..errors import CommandError, subcommand_syntax_error
 from ..keyspace import db as dbmod
 from ..protocol.encoder import Push, encode
 from ..server.bootstrap import on_server_init
+from ..server.config import keyspace_events_flags
 from .table import command, NO_REPLY
 
 
@@ -129,41 +130,6 @@ class PubSub:
             self.publish(b"__keyevent@%d__:%s" % (dbid, event.encode()), key)
 
 
-_FLAG_CHARS = {
-    "A": dbmod.NOTIFY_ALL, "g": dbmod.NOTIFY_GENERIC, "$": dbmod.NOTIFY_STRING,
-    "l": dbmod.NOTIFY_LIST, "s": dbmod.NOTIFY_SET, "h": dbmod.NOTIFY_HASH,
-    "z": dbmod.NOTIFY_ZSET, "x": dbmod.NOTIFY_EXPIRED, "e": dbmod.NOTIFY_EVICTED,
-    "K": dbmod.NOTIFY_KEYSPACE, "E": dbmod.NOTIFY_KEYEVENT, "t": dbmod.NOTIFY_STREAM,
-    "m": dbmod.NOTIFY_KEY_MISS, "d": dbmod.NOTIFY_MODULE, "n": dbmod.NOTIFY_NEW,
-}
-
-
-def flags_from_string(s):
-    """notify-keyspace-events text -> flags; None if a character is not a class."""
-    flags = 0
-    for ch in s:
-        f = _FLAG_CHARS.get(ch)
-        if f is None:
-            return None
-        flags |= f
-    return flags
-
-
-def flags_to_string(flags):
-    """Redis's canonical spelling of the flags (what CONFIG GET shows)."""
-    out = []
-    if flags & dbmod.NOTIFY_ALL == dbmod.NOTIFY_ALL:
-        out.append("A")
-    else:
-        for ch in "g$lshzxetdn":
-            if flags & _FLAG_CHARS[ch]:
-                out.append(ch)
-    for ch in "KEm":
-        if flags & _FLAG_CHARS[ch]:
-            out.append(ch)
-    return "".join(out)
-
-
 @on_server_init
 def _init(server):
     ps = server.pubsub = PubSub(server)
@@ -171,18 +137,9 @@ def _init(server):
     server.add_client_gone_hook(ps.drop_client)
 
     def apply_flags(value):
-        flags = flags_from_string(value)
-        server.notify_flags = flags or 0
+        server.notify_flags = keyspace_events_flags(value) or 0
 
-    def validate(value):
-        flags = flags_from_string(value)
-        if flags is None:
-            from ..server.config import ConfigError
-            raise ConfigError("Invalid event class character. Use 'Ag$lshzxeKEtmd'.")
-        return flags_to_string(flags)
-
-    server.config.hooks["notify-keyspace-events"] = apply_flags
-    server.config.validators["notify-keyspace-events"] = validate
+    server.config.add_hook("notify-keyspace-events", apply_flags)
     apply_flags(server.config.get("notify-keyspace-events") or "")
 
 

@@ -40,7 +40,8 @@ class Command:
                  "info", "index", "is_write", "is_readonly", "denyoom", "admin", "noscript",
                  "no_auth", "pubsub", "loading", "stale", "no_multi", "blocking",
                  "allow_busy", "skip_monitor", "skip_slowlog", "movablekeys", "fast",
-                 "keys_fn", "acl_bits", "may_replicate", "protected", "plain", "_info_cache")
+                 "keys_fn", "acl_bits", "may_replicate", "protected", "plain", "argcs",
+                 "_info_cache")
 
     def __init__(self, fullname, info, docs, parent=None):
         self.fullname = fullname
@@ -79,6 +80,10 @@ class Command:
         self.protected = fullname in ("debug", "module")
         self.keys_fn = None
         self.acl_bits = 0
+        # Argument counts the hot path accepts without the slow path's arity error:
+        # the exact count, or for variadic commands a generous range of them.
+        ar = self.arity
+        self.argcs = frozenset((ar,)) if ar > 0 else frozenset(range(-ar, -ar + 64))
         # "plain": nothing for the dispatcher to check beyond arity (see execute()).
         self.plain = not (self.protected or self.no_multi or fullname in _MULTI_PASSTHROUGH)
         self._info_cache = {}
@@ -331,7 +336,7 @@ def execute_batch(c, cmds, start=0):
         i += 1
         cmd = get(argv[0])
         if (cmd is None or not cmd.plain or c.special or server.special
-                or (cmd.arity > 0 and len(argv) != cmd.arity) or len(argv) < -cmd.arity):
+                or len(argv) not in cmd.argcs):
             _execute_slow(c, argv)
             t_prev = perf()
         else:
