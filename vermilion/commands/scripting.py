@@ -119,7 +119,7 @@ def _eval(c, argv, evalsha, ro):
             raise CommandError(NOSCRIPT)
     else:
         script = create_script(st, argv[1])
-    return st.execute(c, st.eval_engine, script.fn, script.sha.decode(), argv[3:3 + numkeys],
+    return st.execute(c, argv, st.eval_engine, script.fn, script.sha.decode(), argv[3:3 + numkeys],
                       argv[3 + numkeys:], script.flags, ro, True)
 
 

@@ -254,7 +254,6 @@ class LuaEngine:
             b"load_timeout": s.lua_load_timeout,
             b"struct_pack": _struct_pack, b"struct_unpack": _struct_unpack,
             b"mp_double": _mp_double, b"mp_float_bits": _mp_float_bits,
-            b"json_number": _json_number,
             b"version": REDIS_VERSION.encode(), b"version_num": _VERSION_NUM,
         })
         libs = rt.execute(LUA_LIBS, name="=vermilion")
@@ -620,7 +619,7 @@ class Scripting:
         self.rand_x = ((seed & 0xFFFFFFFF) << 16) | 0x330E
 
     # ---------------------------------------------------------- running
-    def execute(self, c, engine, fn, funcname, keys, args, script_flags, ro, eval_mode):
+    def execute(self, c, argv, engine, fn, funcname, keys, args, script_flags, ro, eval_mode):
         """Run a compiled script for client ``c``; returns the reply value.
 
         The checks of ``scriptPrepareForRun`` on the script's flags come first
@@ -652,7 +651,7 @@ class Scripting:
         if hasattr(c, "acl"):
             fake.acl = c.acl
         run = ScriptRun(c, fake, funcname, eval_mode, read_only, allow_oom)
-        run.caller_argv = c.argv
+        run.caller_argv = argv
         threshold = server.config.get_int("busy-reply-threshold")
         run.threshold = threshold / 1000.0
         t = engine.table_from
@@ -1096,10 +1095,3 @@ def _mp_float_bits(x):
     if f is not None and f == x:
         return b"\xca" + struct.pack(">f", x)
     return b"\xcb" + struct.pack(">d", x)
-
-
-def _json_number(x):
-    """cjson's number spelling (fpconv_g_fmt, 14 significant digits)."""
-    if x.__class__ is int and -100000000000000 < x < 100000000000000:
-        return b"%d" % x
-    return b"%.14g" % x

@@ -18,10 +18,10 @@ local sfmt, sbyte, schar, ssub, sfind, srep, sgsub, slower = string.format, stri
 local tconcat = table.concat
 local floor, huge = math.floor, math.huge
 local struct_pack, struct_unpack = P.struct_pack, P.struct_unpack
-local mp_double, mp_float_bits, json_number = P.mp_double, P.mp_float_bits, P.json_number
+local mp_double, mp_float_bits = P.mp_double, P.mp_float_bits
 local unpack, srev = unpack, string.reverse
 local TWO32 = 4294967296
-local smatch_number
+local strtod
 setfenv(1, setmetatable({}, {
   __index = function(_, k) error("vermilion libs: unknown global " .. tostring(k), 0) end,
   __newindex = function(_, k) error("vermilion libs: global assignment " .. tostring(k), 0) end,
@@ -51,7 +51,7 @@ end
 
 local function json_num(n)
   if n ~= n or n == huge or n == -huge then enc_error(n, "must not be NaN or Inf") end
-  return json_number(n)
+  return sfmt("%.14g", n)
 end
 
 local encode_value
@@ -201,35 +201,46 @@ local function next_token(s, pos)
     return "T_STRING", tconcat(parts), pos, i + 1
   end
   if ch == "-" or (b >= 48 and b <= 57) then
-    local p = pos
-    if ch == "-" then p = p + 1 end
-    local c1, c2 = ssub(s, p, p), ssub(s, p + 1, p + 1)
-    if c1 == "0" and (slower(c2) == "x" or (c2 >= "0" and c2 <= "9" and c2 ~= "")) then
-      return "T_ERROR", "invalid number", pos, pos
-    end
-    if c1 ~= "" and c1 > "9" then
-      local w = slower(ssub(s, p, p + 2))
-      if w == "inf" or w == "nan" then return "T_ERROR", "invalid number", pos, pos end
-    end
-    local num = smatch_number(s, pos)
+    local num, np = strtod(s, pos)
     if not num then return "T_ERROR", "invalid number", pos, pos end
-    return "T_NUMBER", tonumber(ssub(s, pos, num - 1)), pos, num
+    return "T_NUMBER", num, pos, np
   end
   if ssub(s, pos, pos + 3) == "true" then return "T_BOOLEAN", true, pos, pos + 4 end
   if ssub(s, pos, pos + 4) == "false" then return "T_BOOLEAN", false, pos, pos + 5 end
   if ssub(s, pos, pos + 3) == "null" then return "T_NULL", json_null, pos, pos + 4 end
+  if ch == "+" or slower(ssub(s, pos, pos + 2)) == "inf" or slower(ssub(s, pos, pos + 2)) == "nan" then
+    -- decode_invalid_numbers is on: what strtod takes
+    local num, np = strtod(s, pos)
+    if not num then return "T_ERROR", "invalid number", pos, pos end
+    return "T_NUMBER", num, pos, np
+  end
   return "T_ERROR", "invalid token", pos, pos
 end
 
--- the end of the longest strtod-style decimal number at pos (exclusive), or nil
-smatch_number = function(s, pos)
-  local _, e = sfind(s, "^-?%d*%.?%d*", pos)
-  if not e or e < pos then return nil end
-  local body = ssub(s, pos, e)
+-- strtod: the number at pos and the position after it, or nil
+strtod = function(s, pos)
+  local _, e, sign = sfind(s, "^([-+]?)", pos)
+  local p = e + 1
+  local neg = sign == "-"
+  local _, he, hex = sfind(s, "^0[xX](%x+)", p)
+  if he then
+    local v = tonumber(hex, 16)
+    return neg and -v or v, he + 1
+  end
+  local w = slower(ssub(s, p, p + 7))
+  if ssub(w, 1, 8) == "infinity" then return neg and -huge or huge, p + 8 end
+  if ssub(w, 1, 3) == "inf" then return neg and -huge or huge, p + 3 end
+  if ssub(w, 1, 3) == "nan" then
+    local _, pe = sfind(s, "^%([%w_]*%)", p + 3)
+    return 0 / 0, (pe or p + 2) + 1
+  end
+  local _, de = sfind(s, "^%d*%.?%d*", p)
+  local body = ssub(s, p, de)
   if not sfind(body, "%d") then return nil end
-  local _, e2 = sfind(s, "^[eE][-+]?%d+", e + 1)
-  if e2 then e = e2 end
-  return e + 1
+  local _, ee = sfind(s, "^[eE][-+]?%d+", de + 1)
+  if ee then de = ee end
+  local v = tonumber(ssub(s, p, de))
+  return neg and -v or v, de + 1
 end
 
 local function parse_error(exp, tt, tv, tpos)
@@ -341,6 +352,11 @@ cjson.encode_number_precision = function() return 14 end
 cjson.encode_keep_buffer = function() return true end
 cjson.encode_invalid_numbers = function() return false end
 cjson.decode_invalid_numbers = function() return true end
+cjson.new = function()
+  local t = {}
+  for k, v in pairs(cjson) do t[k] = v end
+  return t
+end
 
 -- ================================================================ cmsgpack
 local cmsgpack = {_NAME = "cmsgpack", _VERSION = "lua-cmsgpack 0.4.0",
@@ -577,67 +593,111 @@ end
 
 -- ================================================================== struct
 local struct = {}
+local MAXINTSIZE, MAXALIGN = 32, 8
 
-local function struct_error(msg) error(msg, 0) end
-
-local function optsize(fmt, i)
-  local _, e, digits = sfind(fmt, "^(%d+)", i)
-  if not e then return nil, i end
-  local n = tonumber(digits)
-  if n > 2147483647 / 10 then struct_error("integral size overflow") end
-  return n, e + 1
-end
-
--- one option: kind, size, next index
-local function getoption(fmt, i, st)
-  local c = ssub(fmt, i, i)
-  i = i + 1
-  if c == "b" or c == "B" then return c, 1, i
-  elseif c == "h" or c == "H" then return c, 2, i
-  elseif c == "l" or c == "L" then return c, 8, i
-  elseif c == "T" then return c, 8, i
-  elseif c == "f" then return c, 4, i
-  elseif c == "d" then return c, 8, i
-  elseif c == "x" then return c, 1, i
-  elseif c == "c" then
-    local n
-    n, i = optsize(fmt, i)
-    if n == nil then n = 1 end
-    return c, n, i
-  elseif c == "i" or c == "I" then
-    local n
-    n, i = optsize(fmt, i)
-    if n == nil then n = 4 end
-    if n > 8 then struct_error(sfmt("integral size %d is larger than limit of %d", n, 8)) end
-    return c, n, i
-  elseif c == "s" then return c, 0, i
-  elseif c == " " then return "none", 0, i
-  elseif c == ">" then st.little = false; return "none", 0, i
-  elseif c == "<" then st.little = true; return "none", 0, i
-  elseif c == "=" then st.little = true; return "none", 0, i
-  elseif c == "!" then
-    local n
-    n, i = optsize(fmt, i)
-    if n == nil then n = 8 end
-    st.align = n
-    return "none", 0, i
+local function band_small(a, b)   -- a & b for small non-negative integers
+  local r, bit = 0, 1
+  while a > 0 and b > 0 do
+    if a % 2 == 1 and b % 2 == 1 then r = r + bit end
+    a, b, bit = floor(a / 2), floor(b / 2), bit * 2
   end
-  struct_error("invalid format option '" .. c .. "'")
+  return r
 end
 
-local function gettoalign(len, st, opt, size)
+local function isdigit(c) return c ~= "" and c >= "0" and c <= "9" end
+
+-- getnum: (number or default, next index)
+local function getnum(fmt, i, df)
+  local c = ssub(fmt, i, i)
+  if not isdigit(c) then return df, i end
+  local a = 0
+  repeat
+    local dgt = sbyte(fmt, i) - 48
+    if a > 214748364 or a * 10 > 2147483647 - dgt then error("integral size overflow", 0) end
+    a = a * 10 + dgt
+    i = i + 1
+  until not isdigit(ssub(fmt, i, i))
+  return a, i
+end
+
+local FIXED = {b = 1, B = 1, h = 2, H = 2, l = 8, L = 8, T = 8, f = 4, d = 8, x = 1}
+local function optsize(opt, fmt, i)
+  local sz = FIXED[opt]
+  if sz then return sz, i end
+  if opt == "c" then return getnum(fmt, i, 1) end
+  if opt == "i" or opt == "I" then
+    local n
+    n, i = getnum(fmt, i, 4)
+    if n > MAXINTSIZE then
+      error(sfmt("integral size %d is larger than limit of %d", n, MAXINTSIZE), 0)
+    end
+    return n, i
+  end
+  return 0, i
+end
+
+local function gettoalign(len, h, opt, size)
   if size == 0 or opt == "c" then return 0 end
-  if size > st.align then size = st.align end
-  return (size - (len % size)) % size
+  if size > h.align then size = h.align end
+  return band_small(size - band_small(len, size - 1), size - 1)
+end
+
+local function controloptions(opt, fmt, i, h)
+  if opt == " " then return i end
+  if opt == ">" then h.little = false; return i end
+  if opt == "<" then h.little = true; return i end
+  if opt == "!" then
+    local a
+    a, i = getnum(fmt, i, MAXALIGN)
+    if not (a > 0 and band_small(a, a - 1) == 0) then
+      error(sfmt("alignment %d is not a power of 2", a), 0)
+    end
+    h.align = a
+    return i
+  end
+  error(sfmt("bad argument #1 to '%s' (invalid format option '%s')", h.fname, opt), 0)
+end
+
+local INTEGER = {b = true, B = true, h = true, H = true, l = true, L = true, T = true,
+                 i = true, I = true}
+
+local function checkfmt(fmt, fname)
+  if type(fmt) == "number" then return tostring(fmt) end
+  if type(fmt) ~= "string" then
+    error(sfmt("bad argument #1 to '%s' (string expected, got %s)", fname,
+               fmt == nil and "no value" or type(fmt)), 0)
+  end
+  return fmt
+end
+
+local function argval(args, n, k, fname, what)
+  local v = args[k]
+  if what == "number" then
+    local x = tonumber(v)
+    if x == nil then
+      error(sfmt("bad argument #%d to '%s' (number expected, got %s)", k + 1, fname,
+                 k > n + 1 and "no value" or type(v)), 0)
+    end
+    return x
+  end
+  if type(v) == "number" then return tostring(v) end
+  if type(v) ~= "string" then
+    error(sfmt("bad argument #%d to '%s' (string expected, got %s)", k + 1, fname,
+               k > n + 1 and "no value" or type(v)), 0)
+  end
+  return v
 end
 
 local function int_bytes(v, size, little)
   local t = {}
-  v = v % (2 ^ (8 * size))
   for i = 1, size do
-    local d = v % 256
-    t[i] = schar(d)
-    v = (v - d) / 256
+    if i > 8 then
+      t[i] = "\0"          -- a 64-bit value shifted out
+    else
+      local d = v % 256
+      t[i] = schar(d)
+      v = (v - d) / 256
+    end
   end
   local s = tconcat(t)
   if not little then s = srev(s) end
@@ -645,109 +705,113 @@ local function int_bytes(v, size, little)
 end
 
 struct.pack = function(fmt, ...)
-  if type(fmt) ~= "string" then
-    error(sfmt("bad argument #1 to 'pack' (string expected, got %s)", type(fmt)), 0)
-  end
-  local st = {little = true, align = 1}
-  local out, n = {}, 0
-  local total = 0
-  local arg = 1
+  fmt = checkfmt(fmt, "pack")
+  local n = select("#", ...)
   local args = {...}
-  local i = 1
-  while i <= #fmt do
-    local opt, size
-    opt, size, i = getoption(fmt, i, st)
-    local toalign = gettoalign(total, st, opt, size)
-    if toalign > 0 then n = n + 1; out[n] = srep("\0", toalign); total = total + toalign end
-    if opt == "b" or opt == "B" or opt == "h" or opt == "H" or opt == "l" or opt == "L"
-       or opt == "T" or opt == "i" or opt == "I" then
-      local v = tonumber(args[arg])
-      if v == nil then
-        error(sfmt("bad argument #%d to 'pack' (number expected, got %s)", arg + 1,
-                   args[arg] == nil and "no value" or type(args[arg])), 2)
-      end
+  local h = {little = true, align = 1, fname = "pack"}
+  local out, k = {}, 0
+  local total, arg = 0, 1
+  local i, len = 1, #fmt
+  while i <= len do
+    local opt = ssub(fmt, i, i)
+    i = i + 1
+    local size
+    size, i = optsize(opt, fmt, i)
+    local toalign = gettoalign(total, h, opt, size)
+    total = total + toalign
+    if toalign > 0 then k = k + 1; out[k] = srep("\0", toalign) end
+    if INTEGER[opt] then
+      local v = argval(args, n, arg, "pack", "number")
       arg = arg + 1
       v = v >= 0 and floor(v) or -floor(-v)
-      n = n + 1; out[n] = int_bytes(v, size, st.little)
+      k = k + 1; out[k] = int_bytes(v, size, h.little)
     elseif opt == "x" then
-      n = n + 1; out[n] = "\0"
+      k = k + 1; out[k] = "\0"
     elseif opt == "f" or opt == "d" then
-      local v = tonumber(args[arg])
-      if v == nil then
-        error(sfmt("bad argument #%d to 'pack' (number expected, got %s)", arg + 1,
-                   args[arg] == nil and "no value" or type(args[arg])), 2)
-      end
+      local v = argval(args, n, arg, "pack", "number")
       arg = arg + 1
-      n = n + 1; out[n] = struct_pack((st.little and "<" or ">") .. opt, v)
+      k = k + 1; out[k] = struct_pack((h.little and "<" or ">") .. opt, v)
     elseif opt == "c" or opt == "s" then
-      local s = args[arg]
-      if type(s) == "number" then s = tostring(s) end
-      if type(s) ~= "string" then
-        error(sfmt("bad argument #%d to 'pack' (string expected, got %s)", arg + 1,
-                   s == nil and "no value" or type(s)), 2)
-      end
+      local v = argval(args, n, arg, "pack", "string")
       arg = arg + 1
-      local l = #s
+      local l = #v
       if size == 0 then size = l end
       if l < size then
-        error(sfmt("bad argument #%d to 'pack' (string too short)", arg), 0)
+        error(sfmt("bad argument #%d to 'pack' (string too short)", arg + 1), 0)
       end
-      n = n + 1; out[n] = ssub(s, 1, size)
-      if opt == "s" then n = n + 1; out[n] = "\0"; size = size + 1 end
+      k = k + 1; out[k] = ssub(v, 1, size)
+      if opt == "s" then k = k + 1; out[k] = "\0"; size = size + 1 end
+    else
+      i = controloptions(opt, fmt, i, h)
     end
     total = total + size
   end
-  return tconcat(out, "", 1, n)
+  return tconcat(out, "", 1, k)
 end
 
-struct.unpack = function(fmt, data, init)
-  if type(fmt) ~= "string" then
-    error(sfmt("bad argument #1 to 'unpack' (string expected, got %s)", type(fmt)), 0)
+local function getinteger(data, pos, size, little, signed)
+  -- the bytes from most to least significant; a 64-bit accumulator keeps the last 8
+  local bytes = {sbyte(data, pos + 1, pos + size)}
+  if little then
+    local r = {}
+    for j = 1, size do r[j] = bytes[size + 1 - j] end
+    bytes = r
   end
+  local first = size > 8 and size - 7 or 1
+  if signed and size <= 8 and bytes[1] >= 128 then
+    local c = 0
+    for j = first, size do c = c * 256 + (255 - bytes[j]) end
+    return -(c + 1)
+  end
+  local v = 0
+  for j = first, size do v = v * 256 + bytes[j] end
+  return v
+end
+
+struct.unpack = function(...)
+  local fmt, data, init = ...
+  fmt = checkfmt(fmt, "unpack")
   if type(data) == "number" then data = tostring(data) end
   if type(data) ~= "string" then
     error(sfmt("bad argument #2 to 'unpack' (string expected, got %s)",
-               data == nil and "no value" or type(data)), 2)
+               select("#", ...) < 2 and "no value" or type(data)), 0)
   end
+  local pos = 1
+  if init ~= nil then
+    pos = tonumber(init)
+    if pos == nil then
+      error(sfmt("bad argument #3 to 'unpack' (number expected, got %s)", type(init)), 0)
+    end
+    pos = pos >= 0 and floor(pos) or -floor(-pos)
+  end
+  if pos <= 0 then error("bad argument #3 to 'unpack' (offset must be 1 or greater)", 0) end
+  pos = pos - 1
   local ld = #data
-  local pos = (tonumber(init) or 1) - 1
-  if pos < 0 then error("bad argument #3 to 'unpack' (offset must be 1 or greater)", 0) end
-  local st = {little = true, align = 1}
+  local h = {little = true, align = 1, fname = "unpack"}
   local res, n = {}, 0
-  local i = 1
-  while i <= #fmt do
-    local opt, size
-    opt, size, i = getoption(fmt, i, st)
-    pos = pos + gettoalign(pos, st, opt, size)
-    if size > ld or pos > ld - size then
+  local i, len = 1, #fmt
+  while i <= len do
+    local opt = ssub(fmt, i, i)
+    i = i + 1
+    local size
+    size, i = optsize(opt, fmt, i)
+    pos = pos + gettoalign(pos, h, opt, size)
+    if not (size <= ld and pos <= ld - size) then
       error("bad argument #2 to 'unpack' (data string too short)", 0)
     end
-    if opt == "b" or opt == "B" or opt == "h" or opt == "H" or opt == "l" or opt == "L"
-       or opt == "T" or opt == "i" or opt == "I" then
-      local bytes = {sbyte(data, pos + 1, pos + size)}
-      local v = 0
-      if st.little then
-        for j = size, 1, -1 do v = v * 256 + bytes[j] end
-      else
-        for j = 1, size do v = v * 256 + bytes[j] end
-      end
-      if opt == "b" or opt == "h" or opt == "l" or opt == "i" then
-        local lim = 2 ^ (8 * size)
-        if v >= lim / 2 then v = v - lim end
-      end
-      n = n + 1; res[n] = v
+    if INTEGER[opt] then
+      n = n + 1; res[n] = getinteger(data, pos, size, h.little, opt == slower(opt))
     elseif opt == "x" then
       -- padding
     elseif opt == "f" or opt == "d" then
-      n = n + 1; res[n] = struct_unpack((st.little and "<" or ">") .. opt, ssub(data, pos + 1, pos + size))
+      n = n + 1; res[n] = struct_unpack((h.little and "<" or ">") .. opt, ssub(data, pos + 1, pos + size))
     elseif opt == "c" then
       if size == 0 then
-        if n == 0 or type(res[n]) ~= "number" then
-          error("format 'c0' needs a previous size", 0)
-        end
+        if n == 0 or type(res[n]) ~= "number" then error("format 'c0' needs a previous size", 0) end
         size = res[n]
+        res[n] = nil
         n = n - 1
-        if size > ld or pos > ld - size then
+        if not (size <= ld and pos <= ld - size) then
           error("bad argument #2 to 'unpack' (data string too short)", 0)
         end
       end
@@ -757,6 +821,8 @@ struct.unpack = function(fmt, data, init)
       if not e then error("unfinished string in data", 0) end
       size = e - pos
       n = n + 1; res[n] = ssub(data, pos + 1, e - 1)
+    else
+      i = controloptions(opt, fmt, i, h)
     end
     pos = pos + size
   end
@@ -765,18 +831,23 @@ struct.unpack = function(fmt, data, init)
 end
 
 struct.size = function(fmt)
-  if type(fmt) ~= "string" then
-    error(sfmt("bad argument #1 to 'size' (string expected, got %s)", type(fmt)), 0)
-  end
-  local st = {little = true, align = 1}
+  fmt = checkfmt(fmt, "size")
+  local h = {little = true, align = 1, fname = "size"}
   local pos = 0
-  local i = 1
-  while i <= #fmt do
-    local opt, size
-    opt, size, i = getoption(fmt, i, st)
-    if opt == "s" then error("bad argument #1 to 'size' (options 's' has no fixed size)", 0) end
-    if opt == "c" and size == 0 then error("bad argument #1 to 'size' (options 'c0' has no fixed size)", 0) end
-    pos = pos + gettoalign(pos, st, opt, size) + size
+  local i, len = 1, #fmt
+  while i <= len do
+    local opt = ssub(fmt, i, i)
+    i = i + 1
+    local size
+    size, i = optsize(opt, fmt, i)
+    pos = pos + gettoalign(pos, h, opt, size)
+    if opt == "s" then
+      error("bad argument #1 to 'size' (option 's' has no fixed size)", 0)
+    elseif opt == "c" and size == 0 then
+      error("bad argument #1 to 'size' (option 'c0' has no fixed size)", 0)
+    end
+    if not sfind(opt, "%w") then i = controloptions(opt, fmt, i, h) end
+    pos = pos + size
   end
   return pos
 end

@@ -6,6 +6,12 @@ and returns the functions the Python side drives: compile a script, run it,
 load a function library, and small helpers (build an error table, parse a RESP
 reply into Lua values, find the user's position for an error message).
 
+**Globals** are those of the reference redis-server 7.0.15 build: the Lua 5.1
+base library without ``getfenv``, ``setfenv``, ``newproxy``, ``print``,
+``dofile``, ``loadfile`` (nor ``os``, ``io``, ``package``, ``debug``), plus
+``string``, ``table``, ``math``, ``coroutine``, ``redis``, ``bit``, ``cjson``,
+``cmsgpack``, ``struct``.
+
 **Read-only globals.** Redis protects its Lua globals with a patch to the Lua VM
 (read-only tables). Stock Lua 5.1 has no such thing, so the same walls are built
 from metatables: every table a script can reach from its globals (``string``,
@@ -13,8 +19,7 @@ from metatables: every table a script can reach from its globals (``string``,
 ``__index`` is the real table and whose ``__newindex`` raises "Attempt to modify
 a readonly table"; the builtins that could reach behind a proxy (``rawset``,
 ``rawget``, ``next``, ``pairs``, ``setmetatable``, ``getmetatable``,
-``getfenv``, ``setfenv``, ``loadstring``, ``load``, ``table.insert``) see
-through it or refuse; a missing global raises "Script attempted to access
+``loadstring``, ``load``, ``table.insert``) see through it or refuse; a missing global raises "Script attempted to access
 nonexistent global variable 'x'".
 
 **C functions.** Redis's API functions are C functions: a Lua error they raise
@@ -95,10 +100,16 @@ local function nonexistent(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end
 
+-- a Lua string as C code sees it (up to the first NUL)
+local function cstr(s)
+  local z = sfind(s, "\0", 1, true)
+  if z then return ssub(s, 1, z - 1) end
+  return s
+end
+
 -- luaPushErrorBuff: "-CODE msg" or "msg" -> {err = "CODE msg"}
 local function err_table(buf)
-  local z = sfind(buf, "\0", 1, true)
-  if z then buf = ssub(buf, 1, z - 1) end
+  buf = cstr(buf)
   local code, msg
   if sbyte(buf, 1) == 45 then
     local sp = sfind(buf, " ", 1, true)
@@ -230,7 +241,7 @@ local function pcall_result(ok, ...)
   return false, e
 end
 local function sandbox_pcall(...)
-  if select("#", ...) == 0 then argerr(1, "pcall", "value expected") end
+  if select("#", ...) == 0 then return nil end   -- Redis's pcall() answers nil
   return pcall_result(pcall(...))
 end
 local function sandbox_xpcall(f, handler)
@@ -305,21 +316,6 @@ local function sandbox_table_insert(...)
   if type(t) == "table" and ro_real[t] then error(RO, 0) end
   return tinsert(...)
 end
--- the interpreter's own globals stay out of reach: scripts see user_env instead
-local function sandbox_getfenv(...)
-  local f = ...
-  if select("#", ...) == 0 or f == nil then f = 1 end
-  if type(f) == "number" and f > 0 then f = f + 1 end
-  local env = getfenv(f)
-  if env == THREAD_G then return user_env end
-  return env
-end
-local function sandbox_setfenv(f, t)
-  if f == 0 then error(RO, 0) end
-  if type(f) == "number" and f > 0 then f = f + 1 end
-  return setfenv(f, t)
-end
-
 -- Redis never loads precompiled chunks (its f_parser always parses text).
 local function text_chunk(code, name)
   if sbyte(code, 1) == 27 then
@@ -420,7 +416,6 @@ REAL_UG.coroutine = readonly(coroutine_real)
 REAL_UG.redis = readonly(redis_real)
 REAL_UG.xpcall = sandbox_xpcall
 REAL_UG.tostring = tostring
-REAL_UG.getfenv = sandbox_getfenv
 REAL_UG.setmetatable = sandbox_setmetatable
 REAL_UG.next = sandbox_next
 REAL_UG.assert = assert
@@ -439,10 +434,8 @@ REAL_UG.rawget = sandbox_rawget
 REAL_UG.loadstring = sandbox_loadstring
 REAL_UG.ipairs = ipairs
 REAL_UG._VERSION = LUA_VERSION
-REAL_UG.setfenv = sandbox_setfenv
 REAL_UG.load = sandbox_load
 REAL_UG.error = error
-REAL_UG.newproxy = newproxy
 
 -- bit is Python; cjson, cmsgpack, struct are Lua (libs.py), called through
 -- trampolines so that they behave as C functions.
@@ -532,7 +525,7 @@ encode = function(v, out, n, cresp, sresp, errs)
   end
   local f = rawget(v, "err")
   if type(f) == "string" then
-    local s = map_chars(sgsub("-" .. f, "[\r\n]+$", ""))
+    local s = map_chars(sgsub("-" .. cstr(f), "[\r\n]+$", ""))
     n = n + 1; out[n] = s .. "\r\n"
     errs[#errs + 1] = s
     errs[#errs + 1] = rawget(v, "ignore_error_stats_update") == true
@@ -540,7 +533,7 @@ encode = function(v, out, n, cresp, sresp, errs)
   end
   f = rawget(v, "ok")
   if type(f) == "string" then
-    n = n + 1; out[n] = "+" .. map_chars(f) .. "\r\n"
+    n = n + 1; out[n] = "+" .. map_chars(cstr(f)) .. "\r\n"
     return n
   end
   f = rawget(v, "double")
@@ -647,6 +640,7 @@ local function finish_run(ok, res, cresp, sresp, funcname)
     end
     local msg, source, line, ign = error_info(res)
     if msg == nil then msg = "ERR unknown error" end
+    msg = cstr(msg)
     if line and source then
       msg = msg .. " script: " .. funcname .. ", on " .. source .. ":" .. line .. "."
     end
@@ -655,7 +649,7 @@ local function finish_run(ok, res, cresp, sresp, funcname)
   if type(res) == "table" then
     local e = rawget(res, "err")
     if type(e) == "string" then
-      return false, "-" .. e, rawget(res, "ignore_error_stats_update") == true, true
+      return false, "-" .. cstr(e), rawget(res, "ignore_error_stats_update") == true, true
     end
   end
   local out, errs = {}, {}
