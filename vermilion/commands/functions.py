@@ -223,9 +223,9 @@ def function_restore(c, argv):
         raise CommandError(NOT_AVAILABLE)
     st = _scripting.state(c.server)
     tmp = Libraries(st)
-    r = Reader(data, 0, len(data) - 10)
+    r = Reader(data)   # like Redis's rio: a record may read into the 10-byte footer
     try:
-        while r.pos < r.end:
+        while len(data) - r.pos > 10:
             try:
                 t = r.byte()
             except RdbError:
