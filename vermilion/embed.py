@@ -104,15 +104,23 @@ class EmbeddedServer:
         self.stop()
 
 
-def start_server(port=0, host="127.0.0.1", unixsocket=None, config=None, **options):
-    """Start a server on its own thread; returns an :class:`EmbeddedServer`."""
+def start_server(port=0, host="127.0.0.1", unixsocket=None, config=None,
+                 pure_python=False, **options):
+    """Start a server on its own thread; returns an :class:`EmbeddedServer`.
+
+    ``pure_python=True`` runs it without the optional accelerators (stdlib asyncio
+    instead of uvloop, the Python RESP reader instead of hiredis): the fallbacks
+    every installation without them uses, and which the tests check behave the same.
+    """
     cfg = _make_config(port, host, unixsocket, config, options)
     server = _build_embedded(cfg, port, unixsocket)
+    if pure_python:
+        server.use_hiredis = False
     ready = threading.Event()
     failure = []
 
     def run():
-        loop = _new_loop()
+        loop = asyncio.new_event_loop() if pure_python else _new_loop()
         asyncio.set_event_loop(loop)
         holder["loop"] = loop
 
