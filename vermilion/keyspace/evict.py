@@ -173,6 +173,16 @@ class Evictor:
     def check(self, c, cmd, argv):
         """processCommand's maxmemory step: evict, then refuse what may use memory."""
         server = self.server
+        mem = server.memory
+        if mem.touched or mem.stale:
+            mem.settle()
+        used = mem.startup + mem.clients + mem.total
+        if used <= self.maxmemory and not self.exceeded_since:
+            # the common case, inlined: under the limit and nothing to account
+            if used > mem.peak:
+                mem.peak = used
+            server.pre_command_oom_state = False
+            return None
         oom = self.perform() == EVICT_FAIL
         server.pre_command_oom_state = oom
         if not oom:
