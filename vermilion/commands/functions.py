@@ -298,6 +298,8 @@ def fcall_ro(c, argv):
 def _init(server):
     st = _scripting.ensure(server)
     st.libraries = Libraries(st)
-    # persistence: a callable returning the codes; function_restore(codes) on load
-    server.function_libraries = st.libraries
+    # persistence (snapshot.py): the library codes to save, libraries found loading;
+    # INFO memory counts function_libraries (len() and .values()[i].functions)
+    server.function_codes = st.libraries
     server.function_restore = st.libraries.restore
+    server.function_libraries = st.libraries

@@ -6,9 +6,10 @@ them up). Loading a library runs its code once in the FUNCTION interpreter with
 a restricted API (``redis.register_function``, ``redis.log``): the functions it
 registers become callable; nothing else it did survives.
 
-Besides the commands, the registry serves persistence: calling it returns the
-library codes (RDB ``FUNCTION2`` records, AOF rewrite), ``restore(codes)``
-loads them back (RDB load), and INFO counts them (``len()``, ``values()``).
+Besides the commands, the registry serves persistence (``server.function_codes``:
+calling it returns the library codes for RDB ``FUNCTION2`` records and AOF
+rewrites; ``server.function_restore``: ``restore(codes)`` loads them back) and
+INFO (``server.function_libraries``: ``len()``, ``values()``).
 """
 import time
 

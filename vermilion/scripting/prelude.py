@@ -605,6 +605,8 @@ local HOOK_COUNT = 100000
 local KILLED = "ERR Script killed by user with SCRIPT KILL..."
 local py_interrupt = P.interrupt
 local function kill_hook()
+  local i = getinfo(2, "S")
+  if i and i.source == INTERNAL_SOURCE then return end   -- only user code dies
   error({err = KILLED})
 end
 local function count_hook()
@@ -700,7 +702,11 @@ end
 local py_load_timeout = P.load_timeout
 local function load_hook()
   if py_load_timeout() then
-    sethook(function() error(err_table(LOAD_TIMEOUT)) end, "l")
+    sethook(function()
+      local i = getinfo(2, "S")
+      if i and i.source == INTERNAL_SOURCE then return end
+      error(err_table(LOAD_TIMEOUT))
+    end, "l")
     error(err_table(LOAD_TIMEOUT))
   end
 end
