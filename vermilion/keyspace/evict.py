@@ -401,3 +401,8 @@ def _init(server):
         server.stats_total_eviction_exceeded_time = 0
         ev.exceeded_since = 0.0
     server.resetstat_hooks = tuple(getattr(server, "resetstat_hooks", ())) + (resetstat,)
+    if getattr(server, "object_set_lru_lfu", None) is None:
+        # RESTORE ... IDLETIME / FREQ (commands/persistence.py asks for this hook):
+        # objectSetLRUOrLFU, the frequency under an LFU policy, else the idle time.
+        server.object_set_lru_lfu = (
+            lambda db, key, idle, freq: lru.set_freq(db, key, freq) or lru.set_idle(db, key, idle))
