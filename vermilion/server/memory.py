@@ -23,8 +23,9 @@ So ``used_memory`` here is an *estimate of the data we hold*, per server:
   reports for an empty instance, so ``maxmemory`` values sized for Redis keep
   their meaning;
 * client buffers: pending query bytes and unsent output (``c.out`` and the
-  transport's buffer) of every client, summed by the cron (10 times a second,
-  like Redis's clientsCron) so the per-command check stays O(1);
+  transport's buffer) of every client: summed when asked while maxmemory is 0,
+  and by the cron (``hz`` times a second, like Redis's clientsCron) while it is
+  set, so the per-command check stays O(1);
 * dataset: per key, :func:`entry_size` = the dict slots of ``data`` and ``lru``
   (:data:`ENTRY`), the key object, the value as MEMORY USAGE estimates it
   (collections are sampled, ``vermilion.commands.introspection.value_size``),
@@ -96,16 +97,11 @@ def entry_size(key, v, volatile):
 def measure_db(db):
     """{key: entry_size} for every key of ``db`` (a full pass)."""
     expires = db.expires
-    getsizeof = _getsizeof
-    out = {}
-    for k, v in db.data.items():
-        cls = v.__class__
-        if cls is bytes or cls is bytearray:
-            n = ENTRY + getsizeof(k) + getsizeof(v)
-        else:
-            n = ENTRY + getsizeof(k) + _collection_size(v)
-        out[k] = n + EXPIRE_ENTRY if k in expires else n
-    return out
+    return {k: entry_size(k, v, k in expires) for k, v in db.data.items()}
+
+
+def _sum_sizes(items, expires):
+    return sum([entry_size(k, v, k in expires) for k, v in items])
 
 
 def estimate_db(db):
@@ -114,14 +110,11 @@ def estimate_db(db):
     data = db.data
     n = len(data)
     if n <= EXACT_LIMIT:
-        return sum(measure_db(db).values())
+        return _sum_sizes(data.items(), db.expires)
     stride = n // STRIDE_SAMPLES
-    expires = db.expires
-    total = count = 0
-    for k, v in islice(data.items(), 0, None, stride):
-        total += entry_size(k, v, k in expires)
-        count += 1
-    return total * n // count
+    sample = islice(data.items(), 0, None, stride)
+    count = (n + stride - 1) // stride
+    return _sum_sizes(sample, db.expires) * n // count
 
 
 class TrackedDatabase(Database):
@@ -190,6 +183,8 @@ class MemoryAccounting:
     # ------------------------------------------------------------ reading
     def used(self):
         """Redis's used_memory (see the module doc)."""
+        if not self.tracked:
+            self.clients = self.client_buffers()   # the cron only sums them when tracking
         used = self.startup + self.clients + self.dataset()
         if used > self.peak:
             self.peak = used
@@ -300,9 +295,9 @@ class MemoryAccounting:
 
     # ----------------------------------------------------------------- cron
     def cron(self):
-        self.clients = self.client_buffers()
         if not self.tracked:
             return
+        self.clients = self.client_buffers()
         self.settle()
         for db in self.server.dbs:
             table = self.tables.get(db.id)
