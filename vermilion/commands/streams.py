@@ -193,8 +193,12 @@ def _lookup_stream(c, key):
 
 
 def _must_obey(c):
-    """mustObeyClient: the AOF loading client (replication has none yet)."""
-    return c.conn is None and bool(getattr(c.server, "loading", 0))
+    """mustObeyClient: the AOF loading client (replication has none yet).
+
+    Tested by identity, not by ``server.loading``: an AOF whose base is an RDB file
+    replays its incr part after the RDB loader has already cleared that flag.
+    """
+    return c.conn is None and c is getattr(c.server, "loading_client", None)
 
 
 def _in_script(c):
