@@ -128,6 +128,11 @@ SCRIPTS_FOR_AOF = [
     ("MULTI",), ("EVAL", "redis.call('set', 'm1', 1) redis.call('set', 'm2', 2)", "0"),
     ("SET", "m3", "3"), ("EXEC",),
     ("FUNCTION", "DELETE", "aoflib"),
+    ("DEBUG", "SET-ACTIVE-EXPIRE", "0"), ("SET", "exp", "1", "PX", "20"), ("SLEEP", 0.1),
+    ("EVAL", "redis.call('get', 'exp') redis.call('set', 'after', 1)", "0"),
+    ("SET", "exp2", "1", "PX", "20"), ("SLEEP", 0.1),
+    ("EVAL", "return redis.call('exists', 'exp2')", "0"),
+    ("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
 ]
 
 
@@ -139,11 +144,14 @@ def test_effects_propagation_matches_redis(tmp_path):
     rdir.mkdir()
     vdir.mkdir()
     ref = RealRedis("--appendonly", "yes", "--dir", str(rdir))
-    ours = start_server(dir=str(vdir), appendonly="yes")
+    ours = start_server(dir=str(vdir), appendonly="yes", enable_debug_command="yes")
     try:
         rc = RawConn("127.0.0.1", ref.port)
         oc = RawConn("127.0.0.1", ours.port)
         for cmd in SCRIPTS_FOR_AOF:
+            if cmd[0] == "SLEEP":
+                time.sleep(cmd[1])
+                continue
             a = rc.call(*cmd)
             b = oc.call(*cmd)
             assert a == b, cmd

@@ -669,6 +669,30 @@ def test_large_values(d):
     d.run("DEL big")
 
 
+def _read_until(sock, end, limit=1 << 20):
+    import socket
+    data = b""
+    sock.settimeout(10)
+    while not data.endswith(end) and len(data) < limit:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_self_referencing_table(d):
+    # Redis nests arrays until its Lua stack runs out, then answers an error
+    script = b"local t = {} t[1] = t return t"
+    req = b"*3\r\n$4\r\nEVAL\r\n$%d\r\n%s\r\n$1\r\n0\r\n" % (len(script), script)
+    outs = []
+    for conn in (d.ref, d.our):
+        conn.send(req)
+        outs.append(_read_until(conn.sock, b"-ERR reached lua stack limit\r\n"))
+    assert outs[1] == outs[0]
+    d("PING")
+
+
 def test_binary_safety(d):
     ev(d, "return ARGV[1]", "a\x00b\xff")
     ev(d, "redis.call('set', 'bin', ARGV[1]) return redis.call('get', 'bin')", "\x00\x01\x02")
@@ -719,6 +743,45 @@ def test_monitor_sees_script_commands(diff):
     finally:
         for m in mons:
             m.close()
+
+
+def test_slowlog_has_script_commands(d):
+    d("CONFIG", "SET", "slowlog-log-slower-than", "0")
+    try:
+        d("SLOWLOG", "RESET")
+        ev(d, "redis.call('set', 'sl', 1) return redis.call('get', 'sl')")
+        ref = d.ref.call("SLOWLOG", "GET")
+        our = d.our.call("SLOWLOG", "GET")
+    finally:
+        d("CONFIG", "SET", "slowlog-log-slower-than", "10000")
+
+    def strip(reply):   # id, time and duration differ; command, args, peer, name compared
+        import re
+        reply = re.sub(rb"\*6\r\n:\d+\r\n:\d+\r\n:\d+\r\n", b"*6\r\n", reply)
+        return re.sub(rb"127\.0\.0\.1:\d+", b"ADDR", reply)
+    assert strip(our) == strip(ref)
+
+
+def test_acl_restricted_user_inside_scripts(d):
+    from support import RawConn
+    d("ACL", "SETUSER", "scriptuser", "on", ">pw", "+@all", "-set", "~k*", "&*")
+    conns = [RawConn("127.0.0.1", d.ref.sock.getpeername()[1]),
+             RawConn("127.0.0.1", d.our.sock.getpeername()[1])]
+    try:
+        for script in ["return redis.call('set', 'k', 1)", "return redis.pcall('set', 'k', 1)",
+                       "return redis.call('get', 'other')", "return redis.pcall('get', 'k1')",
+                       "return redis.acl_check_cmd('set', 'k', 1)",
+                       "return redis.acl_check_cmd('get', 'k')",
+                       "return redis.acl_check_cmd('get', 'zzz')"]:
+            outs = []
+            for c in conns:
+                assert c.call("AUTH", "scriptuser", "pw") == b"+OK\r\n"
+                outs.append(c.call("EVAL", script, "0"))
+            assert outs[1] == outs[0], script
+    finally:
+        for c in conns:
+            c.close()
+        d("ACL", "DELUSER", "scriptuser")
 
 
 def test_client_tracking_remembers_script_keys(diff):

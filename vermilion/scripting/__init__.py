@@ -30,5 +30,6 @@ def ensure(server):
         st = Scripting(server)
         server.scripting = st
         server.scripts = st.scripts            # INFO memory: number_of_cached_scripts
+        server.lua = st                        # INFO memory: a Lua VM exists, as in Redis
         server.extra_checks = tuple(server.extra_checks) + (st.busy_check,)
     return st

@@ -565,13 +565,15 @@ class Scripting:
 
     def __init__(self, server):
         from ..server.client import Client
+        from ..commands.table import lookup, NO_REPLY
+        self._lookup = lookup
+        self._no_reply = NO_REPLY
         self.server = server
         # The connection-less clients Redis creates at startup (client ids 1 and 2).
         self.eval_client = Client(server)
         self.function_client = Client(server)
         for fc in (self.eval_client, self.function_client):
-            fc.addr = "lua"
-            fc.laddr = "lua"
+            fc.addr = "?:0"           # getClientPeerId of a connection-less client (SLOWLOG)
             fc.authenticated = True
         self._eval = None
         self._function = None
@@ -691,7 +693,7 @@ class Scripting:
 
     def reply_error(self, c, msg, ignore):
         """Answer error ``-msg`` counted like Redis (``ignore``: counted already)."""
-        from ..commands.table import NO_REPLY
+        NO_REPLY = self._no_reply
         server = self.server
         msg = msg.replace("\r", " ").replace("\n", " ")
         cmd = c.cmd
@@ -779,8 +781,7 @@ class Scripting:
             return argv   # redis.pcall's error table
         server = self.server
         fake = run.client
-        from ..commands.table import lookup
-        cmd = lookup(argv[0])
+        cmd = self._lookup(argv[0])
         if cmd is not None and cmd.subcommands is not None and len(argv) > 1:
             cmd = cmd.subcommands.get(argv[1].lower())
         if cmd is None:
@@ -864,7 +865,7 @@ class Scripting:
 
     def _run_command(self, run, fake, cmd, argv):
         """call() for the script client; the reply as a Lua-ready value or (kind, data)."""
-        from ..commands.table import NO_REPLY
+        NO_REPLY = self._no_reply
         server = self.server
         dirty = server.dirty
         out = fake.out
@@ -897,7 +898,9 @@ class Scripting:
                     for p in prop:
                         run.ops.append((dbid, list(p)))
         if server.monitors and not (cmd.skip_monitor or cmd.admin):
+            fake.addr = "lua"         # MONITOR shows script commands as "[db lua]"
             server.feed_monitors(fake, argv)
+            fake.addr = "?:0"
         if dt > server.slowlog_threshold_ns and not cmd.skip_slowlog:
             server.slowlog_add(fake, argv, dt)
         if cmd.is_readonly and not run.tracked:

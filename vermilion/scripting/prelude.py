@@ -498,8 +498,10 @@ local function map_chars(s)
   return (sgsub(s, "[\r\n]", " "))
 end
 
--- errors met inside arrays are counted by the caller: collected in `errs`
-encode = function(v, out, n, cresp, sresp, errs)
+-- errors met inside arrays are counted by the caller: collected in `errs`;
+-- nesting deeper than Redis's Lua stack allows ends in an error reply, like Redis
+local MAX_DEPTH = 7995
+encode = function(v, out, n, cresp, sresp, errs, depth)
   local t = type(v)
   if t == "string" then
     n = n + 1; out[n] = "$" .. #v .. "\r\n"
@@ -523,6 +525,13 @@ encode = function(v, out, n, cresp, sresp, errs)
     n = n + 1; out[n] = (cresp == 2) and null2 or null3
     return n
   end
+  if depth >= MAX_DEPTH then
+    n = n + 1; out[n] = "-ERR reached lua stack limit\r\n"
+    errs[#errs + 1] = "-ERR reached lua stack limit"
+    errs[#errs + 1] = false
+    return n
+  end
+  depth = depth + 1
   local f = rawget(v, "err")
   if type(f) == "string" then
     local s = map_chars(sgsub("-" .. cstr(f), "[\r\n]+$", ""))
@@ -570,8 +579,8 @@ encode = function(v, out, n, cresp, sresp, errs)
     n = n + 1
     local hdr, count = n, 0
     for k, x in next, f do
-      n = encode(k, out, n, cresp, sresp, errs)
-      n = encode(x, out, n, cresp, sresp, errs)
+      n = encode(k, out, n, cresp, sresp, errs, depth)
+      n = encode(x, out, n, cresp, sresp, errs, depth)
       count = count + 1
     end
     out[hdr] = (cresp == 2) and ("*" .. (2 * count) .. "\r\n") or ("%" .. count .. "\r\n")
@@ -582,7 +591,7 @@ encode = function(v, out, n, cresp, sresp, errs)
     n = n + 1
     local hdr, count = n, 0
     for k in next, f do
-      n = encode(k, out, n, cresp, sresp, errs)
+      n = encode(k, out, n, cresp, sresp, errs, depth)
       count = count + 1
     end
     out[hdr] = (cresp == 2) and ("*" .. count .. "\r\n") or ("~" .. count .. "\r\n")
@@ -593,7 +602,7 @@ encode = function(v, out, n, cresp, sresp, errs)
   while true do
     local x = rawget(v, j)
     if x == nil then break end
-    n = encode(x, out, n, cresp, sresp, errs)
+    n = encode(x, out, n, cresp, sresp, errs, depth)
     j = j + 1
   end
   out[hdr] = "*" .. (j - 1) .. "\r\n"
@@ -655,7 +664,7 @@ local function finish_run(ok, res, cresp, sresp, funcname)
     end
   end
   local out, errs = {}, {}
-  local n = encode(res, out, 0, cresp, sresp(), errs)
+  local n = encode(res, out, 0, cresp, sresp(), errs, 0)
   if errs[1] then return true, tconcat(out, "", 1, n), errs end
   return true, tconcat(out, "", 1, n)
 end
