@@ -43,6 +43,7 @@ CONFIG but has no effect.
 """
 import random
 import time
+from bisect import bisect_left
 
 from . import lru
 from .db import NOTIFY_EVICTED
@@ -99,8 +100,9 @@ class _Sampler:
         out = []
         misses = 0
         rand = _rand
+        size = len(keys)
         while len(out) < count:
-            k = keys[int(rand() * len(keys))]
+            k = keys[int(rand() * size)]
             if k in d:
                 out.append(k)
             else:
@@ -108,6 +110,7 @@ class _Sampler:
                 if misses > count:
                     # Most of the snapshot is gone (evicted, deleted): take a new one.
                     keys = self._refresh(d)
+                    size = len(keys)
                     misses = -n   # at most one refresh per draw
         return out
 
@@ -128,8 +131,10 @@ class Evictor:
         self.allkeys = False
         self.samples = 5
         self.tenacity = 10
+        self.time_limit = 0.0005
         self.lazy = False
-        self.pool = []          # [(score, dbid, key)] ascending: best candidate last
+        self.pool = []          # [(dbid, key)] by ascending score: best candidate last
+        self.scores = []        # the pool's scores, ascending
         self.next_db = 0        # random policies visit the databases in turn
         self.samplers = {}      # (db id, allkeys) -> _Sampler
         self.proc_running = False
@@ -143,6 +148,7 @@ class Evictor:
         self.kind, self.allkeys = _POLICIES.get(self.policy, (None, False))
         self.samples = cfg.get_int("maxmemory-samples")
         self.tenacity = cfg.get_int("maxmemory-eviction-tenacity")
+        self.time_limit = time_limit_us(self.tenacity) / 1e6   # seconds per round
         self.lazy = cfg.get_bool("lazyfree-lazy-eviction")
         server = self.server
         on = self.maxmemory > 0
@@ -153,6 +159,7 @@ class Evictor:
             server.memory.stop_tracking()
             server.maxmemory_check = None
             self.pool = []
+            self.scores = []
             self.samplers = {}
         server.set_special("maxmemory", on)
 
@@ -229,7 +236,7 @@ class Evictor:
         to_free = used - self.maxmemory
         freed = 0
         evicted = 0
-        limit = time_limit_us(self.tenacity) / 1e6
+        limit = self.time_limit
         start = _monotonic()
         result = EVICT_FAIL
         saved = server.current_client
@@ -301,6 +308,7 @@ class Evictor:
                     return db, self._sampler(db.id, allkeys).draw(d, 1)[0]
             return None
         pool = self.pool
+        scores = self.scores
         while True:
             total = 0
             for db in dbs:
@@ -311,7 +319,8 @@ class Evictor:
             if not total:
                 return None
             while pool:
-                score, dbid, key = pool.pop()
+                scores.pop()
+                dbid, key = pool.pop()
                 db = dbs[dbid]
                 if key in (db.data if allkeys else db.expires):
                     return db, key
@@ -327,11 +336,13 @@ class Evictor:
         """evictionPoolPopulate: score a sample of ``d`` and keep the best in the pool."""
         kind = self.kind
         pool = self.pool
+        scores = self.scores
         field_of = db.lru.get
         if kind == "lru":
             clock = db.lru_clock if db.lru_clock >= 0 else int(time.time())
         elif kind == "lfu":
             decay = self.server.lfu_decay_time
+            decr = lru.lfu_decr
         dbid = db.id
         for key in self._sampler(dbid, self.allkeys).draw(d, self.samples):
             # the score: higher is a better candidate
@@ -340,17 +351,19 @@ class Evictor:
                 score = clock - field if field is not None and clock > field else 0
             elif kind == "lfu":
                 field = field_of(key)
-                score = 255 - (lru.lfu_decr(field, decay) if field is not None
-                               else lru.LFU_INIT_VAL)
+                score = 255 - (decr(field, decay) if field is not None else lru.LFU_INIT_VAL)
             else:   # volatile-ttl: the sooner the better
                 score = -d[key]
-            k = _insert_pos(pool, score)
             if len(pool) >= EVPOOL_SIZE:
-                if k == 0:
-                    continue   # worse than every candidate we hold
+                if score <= scores[0]:
+                    continue   # no better than every candidate we hold
+                k = bisect_left(scores, score) - 1
                 del pool[0]    # drop the worst to make room
-                k -= 1
-            pool.insert(k, (score, dbid, key))
+                del scores[0]
+            else:
+                k = bisect_left(scores, score)
+            pool.insert(k, (dbid, key))
+            scores.insert(k, score)
 
     # ------------------------------------------------- eviction time proc
     def start_proc(self):
@@ -370,18 +383,6 @@ class Evictor:
             self.server.loop.call_soon(self._proc)
         else:
             self.proc_running = False
-
-
-def _insert_pos(pool, score):
-    """First position whose score is not smaller than ``score`` (Redis's scan)."""
-    lo, hi = 0, len(pool)
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if pool[mid][0] < score:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 @on_server_init
