@@ -324,6 +324,33 @@ def test_kill_message_matches_redis():
         srv.stop()
 
 
+def test_shutdown_nosave_ends_a_busy_script():
+    srv = _busy_server()
+    try:
+        runner, other = _connected(srv.port, 2)
+        runner.send_command("EVAL", "while true do end", "0")
+        time.sleep(0.3)
+        other.send_command("SHUTDOWN", "NOSAVE")
+        assert other.is_closed(5)
+        assert runner.is_closed(5)
+    finally:
+        srv.stop()
+
+
+def test_client_pause_write_lets_read_only_scripts_run(server):
+    c, w = _connected(server.port, 2)
+    c.call("SCRIPT", "LOAD", "#!lua flags=no-writes\nreturn 'ro'")
+    assert c.call("CLIENT", "PAUSE", "300", "WRITE") == b"+OK\r\n"
+    t0 = time.time()
+    assert w.call("EVAL", "#!lua flags=no-writes\nreturn 'ro'", "0") == b"$2\r\nro\r\n"
+    assert w.call("EVAL_RO", "return 'ro2'", "0") == b"$3\r\nro2\r\n"
+    assert time.time() - t0 < 0.25
+    assert w.call("EVAL", "return 'rw'", "0") == b"$2\r\nrw\r\n"    # waited for the pause
+    assert time.time() - t0 >= 0.25
+    c.close()
+    w.close()
+
+
 def test_function_load_timeout():
     srv = start_server()
     try:

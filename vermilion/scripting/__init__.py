@@ -1,15 +1,49 @@
 """Lua scripting: EVAL scripts and FUNCTION libraries (Redis's eval.c, script.c,
-script_lua.c, function_lua.c).
+script_lua.c, function_lua.c, functions.c).
 
-* :mod:`.engine` - the interpreters (via the optional ``lupa`` package, Lua 5.1
-  like Redis), the run context of a script, ``redis.call``, slow-script handling.
+* :mod:`.engine` - the interpreters (via the optional ``lupa`` package, its Lua
+  5.1 build like Redis's), the run context of a script, ``redis.call``, slow
+  scripts (BUSY, SCRIPT KILL).
 * :mod:`.prelude` - the Lua side: sandbox, read-only globals, the ``redis``
-  API, RESP <-> Lua conversions.
-* :mod:`.libs` - ``bit``, ``cjson``, ``cmsgpack`` and ``struct`` for Lua.
+  API, RESP <-> Lua conversions, the error handler.
+* :mod:`.libs` - ``cjson``, ``cmsgpack`` and ``struct`` written in Lua (``bit``
+  is in engine.py).
+* :mod:`.library` - the FUNCTION libraries registry.
 
 The commands live in :mod:`vermilion.commands.scripting` (EVAL*, SCRIPT) and
 :mod:`vermilion.commands.functions` (FUNCTION, FCALL*). Without lupa those
-commands answer :data:`~.engine.NOT_AVAILABLE`.
+commands answer :data:`~.engine.NOT_AVAILABLE` (the rest of the server works).
+
+Where we differ from redis-server 7.0.15, and why
+-------------------------------------------------
+* Redis patches its Lua (read-only tables, C library functions); lupa's Lua is
+  stock, so the walls are metatable proxies and the API functions are Python
+  callables: ``type(redis.call)`` is ``"userdata"``, not ``"function"``. The
+  builtins wrapped in Lua (``rawset``, ``rawget``, ``next``, ``pairs``,
+  ``setmetatable``, ``getmetatable``, ``loadstring``, ``load``, ``pcall``,
+  ``xpcall``, ``table.insert``, ``coroutine.resume``) report a misuse error
+  without the user's line when they are called as a tail call (``return
+  pairs()``), and ``table.remove``/``table.sort`` on a library table act on its
+  empty proxy instead of failing.
+* Lua numbers cross into Python as Python numbers, so ``-0.0`` given to
+  ``redis.call``, ``bit``, ``cjson``, ``cmsgpack`` or ``struct`` arrives as 0.
+* Two Redis 7.0.15 crashes are answered instead: ``error({})`` (an error table
+  without ``err``) gives ``-ERR unknown error``, and a library registering two
+  function names equal but for case keeps the first for FCALL.
+* SCRIPT DEBUG YES/SYNC answer an error: the Lua debugger (LDB) is not there.
+* A script past ``busy-reply-threshold`` serves the other *connected* clients
+  (BUSY, SCRIPT KILL, ...); connections opened during that time are accepted
+  when it ends.
+* No ``maxmemory`` enforcement exists in Vermilion, so ``allow-oom`` and the
+  OOM refusals have nothing to check; no replication either (stale/READONLY
+  replica checks). ``redis.set_repl`` tells "none" from "propagate" only: every
+  propagated effect goes to ``server.propagate_command`` (the AOF today).
+* FUNCTION LIST and FUNCTION DUMP list libraries (and a library's functions) in
+  load order; Redis uses its hash order, which changes with every process.
+* ``cjson``, ``cmsgpack`` and ``struct`` are reimplementations following
+  lua_cjson.c, lua_cmsgpack.c and lua_struct.c (same spellings and errors for
+  what the tests compare; of ``cjson``'s configuration functions only the
+  sparse-array and depth ones change anything).
 """
 from .engine import AVAILABLE, NOT_AVAILABLE, LUA_VERSION, Scripting  # noqa: F401
 
