@@ -471,3 +471,50 @@ def test_no_eviction_while_paused_or_loading(r, server):
     assert r.dbsize() == 100
     r.execute_command("CLIENT", "UNPAUSE")
     assert r.dbsize() == 0
+
+
+def test_tracking_invalidations_do_not_feed_eviction(r, server):
+    """maxmemory.tcl "client tracking don't cause eviction feedback loop"."""
+    port = r.connection_pool.connection_kwargs["port"]
+    r.config_set("maxmemory-policy", "allkeys-lru")
+    r.config_set("maxmemory-eviction-tenacity", 100)
+    clients = []
+    for _ in range(10):
+        c = RawConn("127.0.0.1", port)
+        c.call("HELLO", "3")
+        c.call("CLIENT", "TRACKING", "ON")
+        clients.append(c)
+    for j in range(300):
+        key = "%d%s" % (j, "x" * 1000)
+        r.set(key, "x")
+        for c in clients:
+            c.call("GET", key)
+    time.sleep(0.3)
+    r.config_set("maxmemory", used(r) - 40000)
+    r.ping()
+    evicted = r.info("stats")["evicted_keys"]
+    assert 200 <= r.dbsize() <= 300
+    assert 10 <= evicted <= 50
+    for c in clients:
+        assert c.read_reply().startswith(b">2\r\n$10\r\ninvalidate\r\n")
+        c.close()
+
+
+def test_client_output_buffers_count(r, server):
+    """maxmemory.tcl "eviction due to output buffers of many MGET clients": replies
+    nobody reads are memory too, and keys are evicted to make room for them."""
+    port = r.connection_pool.connection_kwargs["port"]
+    r.config_set("maxmemory-policy", "allkeys-lru")
+    for j in range(50):
+        r.setrange(str(j), 100000, "x")
+    r.config_set("maxmemory", used(r) + 1024 * 1024)
+    readers = [RawConn("127.0.0.1", port) for _ in range(20)]
+    deadline = time.time() + 20
+    while r.info("stats")["evicted_keys"] == 0 and time.time() < deadline:
+        for c in readers:
+            c.send(b"*2\r\n$4\r\nMGET\r\n$1\r\n1\r\n" * 20)
+        time.sleep(0.01)
+    assert r.info("stats")["evicted_keys"] > 0 and r.dbsize() < 50
+    assert r.info("memory")["mem_clients_normal"] > 0
+    for c in readers:
+        c.close()

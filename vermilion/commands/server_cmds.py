@@ -549,13 +549,8 @@ def memory_overview(server):
     used = server.used_memory()
     peak = server.memory.peak
     startup = min(server.memory.startup, used)
-    clients_normal = 0
-    for c in server.clients.values():
-        clients_normal += sum(len(b) for b in c.out)
-        try:
-            clients_normal += c.reader.pending()
-        except Exception:
-            pass
+    # query + output buffers (transport's included), the figure used_memory counts
+    clients_normal = server.memory.clients
     aof = getattr(server, "aof", None)
     aof_buf = 0
     if aof is not None:
