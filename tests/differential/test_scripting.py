@@ -355,16 +355,14 @@ def test_globals(d):
         ev(d, script)
 
 
-def test_python_objects_stay_opaque(d):
-    # redis.call & co. are not Lua functions here (see prelude.py): whatever a script
-    # tries on them must not reach Python or break the interpreter
+def test_api_functions_are_functions(d):
+    # redis.call & co. are Python callables here (see prelude.py), C functions to Lua
     for script in ["return getmetatable(redis.call)", "return getmetatable(redis.pcall)",
-                   "return getmetatable(bit.band)", "return getmetatable(cjson.encode)"]:
+                   "return getmetatable(bit.band)", "return getmetatable(cjson.encode)",
+                   "return type(redis.call)", "return type(math.random)",
+                   "return type(struct.pack)", "return redis.call.__class__",
+                   "return redis.call.x", "redis.call.x = 1"]:
         ev(d, script)
-    for script in ["return redis.call.__class__", "return redis.call.x",
-                   "redis.call.x = 1"]:
-        r = d.our.call("EVAL", script, "0")
-        assert r.startswith(b"-ERR"), r
     ev(d, "return redis.call('ping')")
 
 
@@ -802,3 +800,62 @@ def test_client_tracking_remembers_script_keys(diff):
     finally:
         for c in conns:
             c.close()
+
+
+# ---------------------------------------------- cases from Redis's scripting.tcl
+@pytest.mark.parametrize("client_proto", [2, 3])
+@pytest.mark.parametrize("lua_resp", [2, 3])
+@pytest.mark.parametrize("kind", ["bignum", "map", "set", "double", "null", "verbatim",
+                                  "true", "false", "attrib", "array", "integer", "bulk",
+                                  "status", "error"])
+def test_debug_protocol_through_scripts(request, client_proto, lua_resp, kind):
+    dd = request.getfixturevalue("diff3" if client_proto == 3 else "diff")
+    dd("EVAL", "redis.setresp(%d) return redis.call('debug', 'protocol', '%s')"
+       % (lua_resp, kind), "0")
+    dd("EVAL", "redis.setresp(%d) return redis.pcall('debug', 'protocol', '%s')"
+       % (lua_resp, kind), "0")
+    dd("EVAL", "redis.setresp(%d) local r = redis.call('debug', 'protocol', '%s') "
+       "return type(r)" % (lua_resp, kind), "0")
+
+
+def test_scripting_tcl_cases(d):
+    d.run("DEL x myset mylist foo key l")
+    for script, keys in [
+        ("return _G", ()),
+        ("local a = {}; setmetatable(a,{__index=function() foo() end}) return a", ()),
+        ("local a = {}; setmetatable(a,{__index=function() redis.call('set', 'x', '1') end}) "
+         "return a", ()),
+        ("local i local x={} redis.call('del','mylist') for i=1,100 do table.insert(x,i) end "
+         "redis.call('rpush','mylist',unpack(x)) return redis.call('lrange','mylist',0,-1)",
+         ("mylist",)),
+        ("local value = 9007199254740991 redis.call('set','foo',value) "
+         "return redis.call('get','foo')", ("foo",)),
+        ("redis.call('set', 'key', '12039611435714932082') return redis.call('get', 'key')",
+         ("key",)),
+        ("local a = {} for i=1,7990 do a[i] = 1 end return redis.call('lpush', 'l', unpack(a))",
+         ()),
+        ("return loadstring(string.dump(function() return 1 end))()", ()),
+        ("for i = 0, 10 do redis.call('SET', 'a{t}', '1') redis.call('MGET', 'a{t}', 'b{t}', "
+         "'c{t}') redis.call('EXPIRE', 'a{t}', 0) redis.call('GET', 'a{t}') "
+         "redis.call('MGET', 'a{t}', 'b{t}', 'c{t}') end", ("a{t}", "b{t}", "c{t}")),
+        ("return 'hello' -- trailing comment", ()),
+    ]:
+        ev(d, script, keys=keys)
+    d.run("""
+    DEL myset
+    SADD myset 1 2 3 4 10
+    """)
+    ev(d, "return redis.call('sort',KEYS[1],'desc')", keys=("myset",))
+    d.run("""
+    DEL myset
+    SADD myset a b c d e f g h i l m n o p q r s t u v z aa aaa azz
+    """)
+    ev(d, "return redis.call('sort',KEYS[1],'by','_')", keys=("myset",))
+    d.run("""
+    DEL myset
+    SADD myset a b c
+    """)
+    ev(d, "return redis.call('sort',KEYS[1],'by','_','get','#','get','_:*')", keys=("myset",))
+    ev(d, "math.randomseed(ARGV[1]); return tostring(math.random())", "10")
+    ev(d, "math.randomseed(ARGV[1]); return tostring(math.random())", "20")
+    d.run("DEL x myset mylist foo key l a{t}")

@@ -18,8 +18,9 @@ Where we differ from redis-server 7.0.15, and why
 -------------------------------------------------
 * Redis patches its Lua (read-only tables, C library functions); lupa's Lua is
   stock, so the walls are metatable proxies and the API functions are Python
-  callables: ``type(redis.call)`` is ``"userdata"``, not ``"function"``. The
-  builtins wrapped in Lua (``rawset``, ``rawget``, ``next``, ``pairs``,
+  callables (C closures to Lua). lupa cannot pass more than about 7995
+  arguments to Python: ``redis.call`` with more (Redis allows up to its Lua
+  stack limit, 8000) fails with "not a python object". The builtins wrapped in Lua (``rawset``, ``rawget``, ``next``, ``pairs``,
   ``setmetatable``, ``getmetatable``, ``loadstring``, ``load``, ``pcall``,
   ``xpcall``, ``table.insert``, ``coroutine.resume``) report a misuse error
   without the user's line when they are called as a tail call (``return

@@ -26,7 +26,7 @@ nonexistent global variable 'x'".
 leaves the calling Lua frame on the stack, even after ``return redis.call(...)``
 (a tail call), so the error handler can report the user's line. Lua functions
 would be replaced by a tail call, so every API function that can fail is a
-Python callable here (lupa calls it through a C function). Python raises
+Python callable here, made a C closure with lupa's ``python.as_function``. Python raises
 :class:`~vermilion.scripting.engine.ScriptError`; the Lua error value is then
 the wrapped exception, which ``unwrap`` turns back into the table or string
 wherever a script could see it (error handler, ``pcall``, ``xpcall``,
@@ -63,6 +63,9 @@ local huge = math.huge
 local getinfo, sethook, dgetmetatable = debug.getinfo, debug.sethook, debug.getmetatable
 local co_resume, co_create = coroutine.resume, coroutine.create
 local THREAD_G = _G
+-- Python callables become real C closures (type "function", called without a
+-- __call metamethod), like Redis's C API functions
+local as_function = THREAD_G.python.as_function
 -- lupa keeps using the thread's globals (it looks up debug.traceback there), so
 -- they stay as they are; scripts never see them (getfenv is wrapped), and what
 -- could reach outside the sandbox is removed.
@@ -86,7 +89,6 @@ local INTERNAL_SOURCE = "=vermilion"
 local RO = "Attempt to modify a readonly table"
 local ro_real = setmetatable({}, {__mode = "k"})     -- proxy -> real table
 local ro_meta = setmetatable({}, {__mode = "k"})     -- proxy -> what getmetatable shows
-local python_objects = setmetatable({}, {__mode = "k"})
 local function ro_newindex() error(RO, 2) end
 
 local function readonly(real, index)
@@ -129,7 +131,7 @@ local function cmd_err_table(buf)
 end
 
 local function unwrap(e)
-  if type(e) == "userdata" and not python_objects[e] then return py_unwrap(e) end
+  if type(e) == "userdata" then return py_unwrap(e) end
   return e
 end
 
@@ -308,7 +310,6 @@ local function sandbox_getmetatable(...)
   if select("#", ...) == 0 then argerr(1, "getmetatable", "value expected") end
   local t = ...
   if ro_real[t] then return ro_meta[t] end
-  if python_objects[t] then return nil end
   return getmetatable(t)
 end
 local function sandbox_table_insert(...)
@@ -356,8 +357,7 @@ local function copy(t)
 end
 
 local function expose(obj)   -- a Python callable made visible to scripts
-  python_objects[obj] = true
-  return obj
+  return as_function(obj)
 end
 
 local string_real = string
