@@ -275,3 +275,65 @@ end)
     for cmd in [("FCALL", "count", "0"), ("FCALL", "count", "0"), ("FCALL", "g", "0"),
                 ("FCALL", "loadstr", "0"), ("FCALL", "resp3", "1", "h")]:
         d(*cmd)
+
+
+# ---------------------------------------------- cases from Redis's functions.tcl
+def test_functions_tcl_cases(d):
+    d("FUNCTION", "LOAD", """#!lua name=lib1
+            local lib = redis
+            lib.register_function('f1', function ()
+                lib.redis = redis
+                lib.math = math
+                return {ok='OK'}
+            end)
+
+            lib.register_function('f2', function ()
+                lib.register_function('f1', function ()
+                    lib.redis = redis
+                    lib.math = math
+                    return {ok='OK'}
+                end)
+            end)
+        """)
+    d("FCALL", "f1", "0")
+    d("FCALL", "f2", "0")
+    d("FUNCTION", "LOAD", "#!lua name=lib2\n            redis.math.random()\n")
+    d("FUNCTION", "LOAD", "#!lua name=lib2\n            redis.redis.call('ping')\n")
+    d("FUNCTION", "FLUSH")
+    d("FUNCTION", "LOAD", """#!lua name=lib
+            redis.register_function(
+                'f1',
+                function(keys, args)
+                    redis.register_function(
+                        'f2',
+                        function(key, args)
+                            return 2
+                        end
+                    )
+                    return 1
+                end
+            )
+        """)
+    d("FCALL", "f1", "0")
+    d("FUNCTION", "FLUSH")
+    for code in [
+        "#! name=test\n redis.register_function('foo', function() return 1 end)",
+        "#!lua name=\"foo\"\n redis.register_function('foo', function() return 1 end)",
+        "#!lua name=test1\n redis.register_function('f1', function()\n"
+        " mt = getmetatable(_G)\n original_globals = mt.__index\n"
+        " original_globals['redis'] = function() return 1 end\n end)",
+        "#!lua name=test2\n mt = getmetatable(_G)\n",
+        "#!lua name=test3\n return math.random()\n",
+        "#!lua name=test3\n return redis.setresp(3)\n",
+        "#!lua name=test3\n return redis.set_repl(redis.REPL_NONE)\n",
+        "#!lua name=test4\n local function ping() return redis.call('ping') end\n"
+        " redis.register_function('p', function(keys, args) return ping() end)",
+        "#!lua name=test5\nredis.register_function('v', function() "
+        "return {redis.REDIS_VERSION, redis.REDIS_VERSION_NUM} end)\n"
+        "local v = redis.REDIS_VERSION",
+    ]:
+        d("FUNCTION", "LOAD", code)
+    d("FCALL", "f1", "0")
+    d("FCALL", "p", "0")
+    d("FCALL", "v", "0")
+    d("FCALL", "foo", "0")
