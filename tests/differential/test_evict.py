@@ -289,3 +289,28 @@ def test_maxmemory_clients_is_accepted(mm):
         CONFIG GET maxmemory-clients
         CONFIG GET maxmemory-policy
     """)
+
+
+@pytest.mark.parametrize("noloop", [False, True])
+def test_tracking_invalidation_of_evicted_keys(diff3, shared_vermilion, noloop):
+    """The client's own command evicts the key it caches: the invalidation comes
+    before that command's reply, NOLOOP or not (no client caused the eviction)."""
+    d = diff3
+    try:
+        d("CLIENT", "TRACKING", "ON", *(["NOLOOP"] if noloop else []))
+        d("SET", "trk:a", "v", "PX", "100000")
+        d("SET", "trk:b", "v")
+        d("GET", "trk:a")
+        d("GET", "trk:b")
+        d("CONFIG", "SET", "maxmemory-policy", "volatile-ttl")
+        push = d("CONFIG", "SET", "maxmemory", "1")
+        assert push == b"+OK\r\n"
+        push = d("PING")
+        assert push == b">2\r\n$10\r\ninvalidate\r\n*1\r\n$5\r\ntrk:a\r\n"
+        a, b = d.ref.read_reply(), d.our.read_reply()
+        assert a == b == b"+PONG\r\n"
+        d("GET", "trk:b")
+        d("CLIENT", "TRACKING", "OFF")
+    finally:
+        for name, value in (("maxmemory", "0"), ("maxmemory-policy", "noeviction")):
+            config_set(d, shared_vermilion, name, value)

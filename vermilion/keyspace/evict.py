@@ -240,7 +240,8 @@ class Evictor:
         start = _monotonic()
         result = EVICT_FAIL
         saved = server.current_client
-        # signalModifiedKey(NULL, ...): no client caused this (tracking NOLOOP, BCAST)
+        # signalModifiedKey(NULL, ...): no client caused this, so tracking sends the
+        # invalidations now (NOLOOP does not apply), before the command's reply
         server.current_client = None
         try:
             picked = True
@@ -253,19 +254,15 @@ class Evictor:
                 self._evict(db, key)
                 freed += before - mem.total
                 evicted += 1
-                if evicted % 16 == 0:
-                    if self.lazy and mem.used() <= self.maxmemory:
-                        break
-                    if _monotonic() - start > limit:
-                        self.start_proc()   # over budget: the event loop carries on
-                        break
+                # (lazy or not, a deleted key leaves the accounting at once: no need
+                # to poll used memory like Redis does for its lazyfree thread)
+                if evicted % 16 == 0 and _monotonic() - start > limit:
+                    self.start_proc()   # over budget: the event loop carries on
+                    break
             if picked is not None:
                 result = EVICT_RUNNING if self.proc_running else EVICT_OK
         finally:
             server.current_client = saved
-        tr = server.__dict__.get("tracking_state")
-        if tr is not None and tr.pending and saved is not None:
-            tr.flush_pending(saved)   # trackingHandlePendingKeyInvalidations
         return self._metrics(result)
 
     def _metrics(self, result):
@@ -397,6 +394,10 @@ def _init(server):
                  "lazyfree-lazy-eviction"):
         cfg.add_hook(name, lambda v: ev.configure())
     ev.configure()
+    if 0 < ev.maxmemory < 1024 * 1024:
+        server.log_warning("WARNING: You specified a maxmemory value that is less than 1MB "
+                           "(current value is %d bytes). Are you sure this is what you really "
+                           "want?" % ev.maxmemory)
 
     def resetstat():
         server.stats_total_eviction_exceeded_time = 0
