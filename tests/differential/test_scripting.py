@@ -859,3 +859,40 @@ def test_scripting_tcl_cases(d):
     ev(d, "math.randomseed(ARGV[1]); return tostring(math.random())", "10")
     ev(d, "math.randomseed(ARGV[1]); return tostring(math.random())", "20")
     d.run("DEL x myset mylist foo key l a{t}")
+
+
+def _stats(conn, names):
+    info = conn.call("INFO", "all").decode()
+    out = {}
+    for line in info.split("\r\n"):
+        if line.startswith("errorstat_") or line.startswith("total_error_replies"):
+            out[line.split(":")[0]] = line.split(":")[1]
+        for n in names:
+            if line.startswith("cmdstat_%s:" % n):
+                fields = dict(f.split("=") for f in line.split(":", 1)[1].split(","))
+                out[n] = (fields["calls"], fields["rejected_calls"], fields["failed_calls"])
+    return out
+
+
+@pytest.mark.parametrize("cmd", [
+    ("EVAL", "return redis.call('select',99)", "0"),
+    ("EVAL", "local t = redis.pcall('select',99) return t['err']", "0"),
+    ("EVAL_RO", "return redis.call('set','x','y')", "1", "x"),
+    ("EVAL_RO", "local t = redis.pcall('set','x','y') return t['err']", "1", "x"),
+    ("EVAL", "return redis.call('GEOADD', 'Sicily', '13.361389', '38.115556', 'Palermo')", "1",
+     "x"),
+    ("EVAL", "return redis.pcall('nosuch')", "0"),
+    ("EVAL", "return redis.error_reply('MY err')", "0"),
+    ("EVAL", "error('boom')", "0"),
+    ("EVAL", "return {1, redis.pcall('select', 99), {err='X y'}}", "0"),
+    ("EVAL", "return redis.call('nosuch')", "0"),
+    ("EVAL", "x x", "0"),
+    ("EVALSHA", "0000000000000000000000000000000000000000", "0"),
+])
+def test_consistent_error_reporting(d, cmd):
+    """scripting.tcl's "Consistent eval error reporting": errorstats and commandstats."""
+    d("SET", "Sicily", "1")
+    d("CONFIG", "RESETSTAT")
+    d(*cmd)
+    names = ["eval", "eval_ro", "evalsha", "set", "select", "geoadd"]
+    assert _stats(d.our, names) == _stats(d.ref, names)
