@@ -86,3 +86,29 @@ def test_garbage_never_raises_and_readers_agree(blob, data):
     for cls in READERS:
         results.append(feed_all(cls, [blob[:cut], blob[cut:]] if cut else [blob]))
     assert all(r == results[0] for r in results)
+
+
+@pytest.mark.parametrize("cls", READERS)
+@pytest.mark.parametrize("chunks", [
+    [b"*2000000000\r\n$1\r\na\r\n"],
+    [b"*1\r\n$4\r\nPING\r\n*20000", b"00000\r\n$1\r\na\r\n"],   # header split across reads
+])
+def test_huge_argument_count_is_cheap(cls, chunks):
+    """A multibulk header of 2e9 arguments must not allocate (or later free) a huge list:
+    hiredis would, so such requests go to the Python reader. Nothing may take long."""
+    import time
+    t0 = time.perf_counter()
+    r = cls()
+    out = []
+    for ch in chunks:
+        out.extend(r.feed(ch))
+    del r
+    assert time.perf_counter() - t0 < 0.5
+    assert out in ([], [[b"PING"]])
+
+
+@pytest.mark.parametrize("cls", READERS)
+def test_pending_counts_parsed_arguments_of_a_partial_request(cls):
+    r = cls()
+    r.feed(b"*3\r\n$5\r\nhello\r\n$5\r\nworld\r\n")
+    assert r.pending() >= 10

@@ -34,6 +34,11 @@ except ImportError:  # pragma: no cover
 
 HAVE_HIREDIS = _hiredis is not None
 
+import re as _re  # noqa: E402
+
+# A multibulk header of a million arguments or more (see HiredisReader.feed).
+_big_array = _re.compile(rb"\*\d{7}").search
+
 
 def parse_ll(s):
     """Redis's ``string2ll``: strict decimal, no spaces, no '+', no leading zeros."""
@@ -125,7 +130,7 @@ def split_args(line):
 class PyReader:
     """Pure-Python request reader (see the module docstring)."""
 
-    __slots__ = ("_buf", "_pos", "_chunks", "_chunked", "_need", "_args",
+    __slots__ = ("_buf", "_pos", "_chunks", "_chunked", "_need", "_args", "_args_len",
                  "_left", "_bulk", "error", "max_bulk_len")
 
     def __init__(self, max_bulk_len=DEFAULT_MAX_BULK_LEN):
@@ -135,6 +140,7 @@ class PyReader:
         self._chunked = 0
         self._need = 0          # bytes the buffer must hold before parsing again
         self._args = None       # arguments of a half-read multibulk request
+        self._args_len = 0      # their total size (counts toward the query buffer limit)
         self._left = 0          # arguments still to read for it
         self._bulk = -1         # length of the bulk being read, -1 before its header
         self.error = None       # Redis's error text once the stream is broken
@@ -142,7 +148,7 @@ class PyReader:
 
     def pending(self):
         """Bytes received but not yet turned into commands."""
-        return len(self._buf) - self._pos + self._chunked
+        return len(self._buf) - self._pos + self._chunked + self._args_len
 
     def feed(self, data):
         if self.error is not None:
@@ -229,6 +235,7 @@ class PyReader:
                 if n - pos < ln + 2:
                     break
                 args.append(buf[pos:pos + ln])
+                self._args_len += ln
                 pos += ln + 2
                 self._bulk = -1
                 self._left -= 1
@@ -240,6 +247,7 @@ class PyReader:
                 break
             out.append(args)
             self._args = None
+            self._args_len = 0
         self._pos = pos
         return out
 
@@ -248,7 +256,7 @@ class HiredisReader:
     """Request reader that frames with hiredis and falls back to :class:`PyReader`."""
 
     __slots__ = ("_reader", "_since", "_since_len", "_since_count", "_py",
-                 "error", "max_bulk_len")
+                 "error", "max_bulk_len", "_tail")
 
     # Beyond this many bytes since the last request boundary we stop keeping them:
     # a fallback then cannot replay, so the error text becomes a generic one.
@@ -260,6 +268,7 @@ class HiredisReader:
         self._since_len = 0
         self._since_count = 0   # commands hiredis returned out of those chunks
         self._py = None         # the Python reader, once it has taken over
+        self._tail = b""        # the end of the previous chunk (a header may straddle)
         self.error = None
         self.max_bulk_len = max_bulk_len
 
@@ -283,12 +292,19 @@ class HiredisReader:
             out = py.feed(data)
             self.error = py.error
             return out
-        reader = self._reader
-        reader.feed(data)
         since = self._since
         if since is not None:
             since.append(data)
-            self._since_len += len(data)
+        self._since_len += len(data)
+        if _big_array(data) is not None or _big_array(self._tail + data[:12]) is not None:
+            # hiredis allocates an array's list as soon as it reads the header (and
+            # freeing a list of 10^9 slots stalls everyone for seconds): requests
+            # with a huge argument count are the Python reader's, as in Redis.
+            self._tail = b""
+            return self._fallback([])
+        self._tail = data[-12:]
+        reader = self._reader
+        reader.feed(data)
         out = []
         gets = reader.gets
         has_data = reader.has_data
