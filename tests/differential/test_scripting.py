@@ -668,7 +668,6 @@ def test_large_values(d):
 
 
 def _read_until(sock, end, limit=1 << 20):
-    import socket
     data = b""
     sock.settimeout(10)
     while not data.endswith(end) and len(data) < limit:

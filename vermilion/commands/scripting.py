@@ -10,7 +10,7 @@ newline kept so line numbers stay right. Scripts without it run in
 The run itself, ``redis.call`` and the Lua sandbox are in :mod:`vermilion.scripting`.
 """
 from ..errors import CommandError, NOT_INT
-from ..protocol.encoder import OK, Status, INTS
+from ..protocol.encoder import OK, INTS
 from ..protocol.reader import split_args
 from ..server.bootstrap import on_server_init
 from .. import scripting as _scripting
@@ -233,5 +233,3 @@ def _init(server):
     _scripting.ensure(server)
     server.script_may_write = script_may_write
 
-
-__all__ = ["Script", "create_script", "shebang_flags", "Status"]

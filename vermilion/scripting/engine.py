@@ -79,7 +79,6 @@ FLAG_BY_NAME = {n.encode(): f for f, n in FLAG_NAMES}
 
 PROPAGATE_AOF, PROPAGATE_REPL = 1, 2
 _MAY_REPLICATE = frozenset(("pfcount", "publish", "spublish", "eval", "evalsha", "fcall"))
-LOAD_TIMEOUT_MS = 500
 _READ_CHUNK = 1 << 16
 _VERSION_NUM = sum(int(p) << (16 - 8 * i) for i, p in enumerate(REDIS_VERSION.split(".")))
 _MAX_EXACT = 1 << 53
@@ -268,8 +267,6 @@ class LuaEngine:
         self.where = api[b"where"]
         self.named_args = api[b"named_args"]
         self.is_function = api[b"is_function"]
-        self.memory_fn = api[b"memory"]
-        self.gc = api[b"gc"]
 
     # ------------------------------------------------------------ driving
     def compile(self, code, chunkname):
@@ -282,12 +279,6 @@ class LuaEngine:
                                  if isinstance(err, bytes) else str(err))
             return r[0]
         return r
-
-    def memory(self):
-        try:
-            return int(self.memory_fn() * 1024)
-        except Exception:
-            return 0
 
     def fail(self, msg, raise_=True):
         """luaPushError(msg) [+ luaError]."""
@@ -602,10 +593,6 @@ class Scripting:
                 raise CommandError(NOT_AVAILABLE)
             e = self._function = LuaEngine(self, "function")
         return e
-
-    def lua_memory(self, which="eval"):
-        e = self._eval if which == "eval" else self._function
-        return e.memory() if e is not None else 0
 
     def reset_eval(self):
         """SCRIPT FLUSH: forget every script; the interpreter starts over."""
@@ -1084,7 +1071,7 @@ def _struct_unpack(fmt, data):
     return struct.unpack(fmt.decode(), data)[0]
 
 
-def _mp_double(data, big=True):
+def _mp_double(data):
     """cmsgpack: a big-endian float32 (4 bytes) or float64 (8 bytes)."""
     return struct.unpack(">f" if len(data) == 4 else ">d", data)[0]
 

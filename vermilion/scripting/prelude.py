@@ -792,7 +792,5 @@ return {
   where = where,
   named_args = named_args,
   is_function = function(v) return type(v) == "function" end,
-  gc = function() collectgarbage("collect") end,
-  memory = function() return collectgarbage("count") end,
 }
 '''
