@@ -673,7 +673,7 @@ class Scripting:
             return Raw(r[1])
         msg = r[1].decode("utf-8", "surrogateescape")
         ignore = bool(r[2]) if len(r) > 2 else False
-        if msg.startswith("-"):
+        if len(r) > 3 and r[3]:
             # a returned {err=...}: addReplyErrorFormatEx("-%s") trims trailing CR/LF
             msg = msg[1:].rstrip("\r\n")
         return self.reply_error(c, msg, ignore)
