@@ -11,7 +11,7 @@ Key names are unique per test: the eviction pool outlives a test on both servers
 """
 import pytest
 
-from keyspace_helpers import Events, config_set, events  # noqa: F401  (fixture)
+from keyspace_helpers import config_set, events  # noqa: F401  (fixture)
 from support import RawConn
 
 OOM = b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"

@@ -40,6 +40,9 @@ With ``maxmemory 0`` nothing here runs: the check is reached only through the
 dispatcher's slow path, switched on with ``server.set_special("maxmemory", ...)``
 while a limit is set. ``maxmemory-clients`` (client eviction) is accepted by
 CONFIG but has no effect.
+
+This module also installs ``server.object_set_lru_lfu`` (Redis's
+``objectSetLRUOrLFU``), which RESTORE calls for its IDLETIME / FREQ options.
 """
 import random
 import time
