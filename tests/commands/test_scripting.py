@@ -213,6 +213,38 @@ def test_functions_survive_restart_and_rewrite(tmp_path):
         srv.stop()
 
 
+@needs_redis
+def test_functions_in_rdb_files_both_ways(tmp_path):
+    """Libraries saved by Vermilion load in redis-server and the other way round."""
+    ours_code = "#!lua name=fromv\nredis.register_function('fv', function() return 'v' end)"
+    ref_code = "#!lua name=fromr\nredis.register_function('fr', function() return 'r' end)"
+    srv = start_server(dir=str(tmp_path))
+    try:
+        c = redis.Redis(port=srv.port)
+        c.function_load(ours_code)
+        c.save()
+        c.close()
+    finally:
+        srv.stop()
+    ref = RealRedis("--dir", str(tmp_path))
+    try:
+        c = redis.Redis(port=ref.port)
+        assert c.fcall("fv", 0) == b"v"
+        c.function_load(ref_code)
+        c.save()
+        c.close()
+    finally:
+        ref.stop()
+    srv = start_server(dir=str(tmp_path))
+    try:
+        c = redis.Redis(port=srv.port)
+        assert c.fcall("fv", 0) == b"v"
+        assert c.fcall("fr", 0) == b"r"
+        c.close()
+    finally:
+        srv.stop()
+
+
 # ---------------------------------------------------------- slow scripts
 def _connected(port, n):
     """n connections the server has accepted (a busy server accepts none until the
