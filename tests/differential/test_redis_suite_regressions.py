@@ -62,3 +62,111 @@ def test_xadd_approx_trim_with_limit_survives_aof_reload(aof_diff, strategy, thr
     # a client (not the AOF) still may not use LIMIT with an exact trim
     d("XADD", "mystream", strategy, "=", threshold, "LIMIT", "30", "103", "xitem", "v")
     d("CONFIG", "SET", "stream-node-max-entries", "100")
+
+
+# ---------------------------------------------------------------------- unit/multi
+def _cmd(*args):
+    args = [a if isinstance(a, bytes) else str(a).encode() for a in args]
+    return b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args)
+
+
+def test_flushdb_while_watching_stale_key_does_not_fail_exec(diff):
+    """'FLUSHDB while watching stale keys should not fail EXEC'."""
+    diff("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        diff("SET", "x", "foo", "PX", "1")
+        time.sleep(0.01)
+        diff.run("""
+            WATCH x
+            FLUSHDB
+            MULTI
+            PING
+            EXEC
+        """)
+        # a live watched key flushed away still fails EXEC
+        diff.run("""
+            SET y foo
+            WATCH y
+            FLUSHDB
+            MULTI
+            PING
+            EXEC
+        """)
+    finally:
+        diff("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+
+
+@pytest.mark.parametrize("in_db1", ["none", "expired", "live"])
+def test_swapdb_while_watching_stale_key(diff, in_db1):
+    """touchAllWatchedKeysInDb on SWAPDB: an expired watched key replaced by nothing
+    or by another expired key is no change; replaced by a live key it is."""
+    diff("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        diff("SET", "x", "foo", "PX", "1")
+        diff("SELECT", "1")
+        if in_db1 == "expired":
+            diff("SET", "x", "bar", "PX", "1")
+        elif in_db1 == "live":
+            diff("SET", "x", "bar")
+        diff("SELECT", "0")
+        time.sleep(0.01)
+        diff.run("""
+            WATCH x
+            SWAPDB 0 1
+            MULTI
+            PING
+            EXEC
+        """)
+    finally:
+        diff("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        diff("FLUSHALL")
+
+
+def test_swapdb_watched_missing_key_replaced_by_expired_one(diff):
+    """A missing watched key swapped for an expired one: EXEC still runs, and a later
+    deletion of that expired key is no change either."""
+    diff("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+    try:
+        diff("SELECT", "1")
+        diff("SET", "x", "bar", "PX", "1")
+        diff("SELECT", "0")
+        time.sleep(0.01)
+        diff.run("""
+            WATCH x
+            SWAPDB 0 1
+            GET x
+            MULTI
+            PING
+            EXEC
+        """)
+    finally:
+        diff("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+        diff("FLUSHALL")
+
+
+# --------------------------------------------------------------------- unit/pubsub
+@pytest.mark.parametrize("fixture", ["diff", "diff3"])
+def test_pubsub_messages_with_client_reply_off(request, fixture):
+    """'PubSub messages with CLIENT REPLY OFF': (un)subscribe confirmations and
+    messages are pushed even while replies are off (CLIENT_PUSHING), RESP2 and 3."""
+    from support import RawConn
+    diff = request.getfixturevalue(fixture)
+    diff.raw(_cmd("CLIENT", "REPLY", "OFF") + _cmd("SUBSCRIBE", "channel")
+             + _cmd("PSUBSCRIBE", "ch*"), replies=2)
+    pubs = [RawConn("127.0.0.1", diff.ref.sock.getpeername()[1]),
+            RawConn("127.0.0.1", diff.our.sock.getpeername()[1])]
+    try:
+        assert pubs[0].call("PUBLISH", "channel", "hello") == \
+            pubs[1].call("PUBLISH", "channel", "hello")
+    finally:
+        for p in pubs:
+            p.close()
+    for _ in range(2):
+        a, b = diff.ref.read_reply(), diff.our.read_reply()
+        assert a == b
+    # CLIENT REPLY OFF is itself silent; SKIP drops the next reply only
+    diff.raw(_cmd("CLIENT", "REPLY", "OFF") + _cmd("UNSUBSCRIBE", "channel")
+             + _cmd("PUNSUBSCRIBE", "ch*"), replies=2)
+    diff.raw(_cmd("CLIENT", "REPLY", "ON"), replies=1)
+    diff.raw(_cmd("CLIENT", "REPLY", "SKIP") + _cmd("SUBSCRIBE", "a", "b")
+             + _cmd("UNSUBSCRIBE") + _cmd("PING"), replies=5)

@@ -42,7 +42,7 @@ that script may write (None: unknown, treated as a write as Redis does).
 import time
 
 from ..errors import CommandError, SYNTAX
-from ..protocol.encoder import OK, Status, Verbatim
+from ..protocol.encoder import OK, Status, Verbatim, drop_replies
 from ..server import limits  # noqa: F401  (client-output-buffer-limit enforcement)
 from ..server.bootstrap import on_server_init
 from ..util import parse_int
@@ -313,7 +313,7 @@ def client_reply(c, argv):
     mode = argv[2].lower()
     if mode == b"on":
         if c.reply_off:
-            del c.out[c.reply_off_mark:]   # replies made while it was off (inside EXEC)
+            drop_replies(c.out, c.reply_off_mark)  # replies made while it was off (in EXEC)
         c.reply_off = False
         c.reply_skip = False
         c.update_special()

@@ -19,7 +19,7 @@ class.
 """
 from ..errors import CommandError, subcommand_syntax_error
 from ..keyspace import db as dbmod
-from ..protocol.encoder import Push, encode
+from ..protocol.encoder import Push, Pushed, encode
 from ..server.bootstrap import on_server_init
 from ..server.config import keyspace_events_flags
 from .table import command, NO_REPLY
@@ -45,7 +45,7 @@ class PubSub:
             for c in list(subs):
                 data = enc.get(c.resp)
                 if data is None:
-                    data = enc[c.resp] = encode(Push([kind, channel, message]), c.resp)
+                    data = enc[c.resp] = Pushed(encode(Push([kind, channel, message]), c.resp))
                 c.write_now(data)
                 receivers += 1
         if not sharded and self.patterns:
@@ -56,8 +56,8 @@ class PubSub:
                 for c in list(clients):
                     data = penc.get(c.resp)
                     if data is None:
-                        data = penc[c.resp] = encode(
-                            Push([b"pmessage", pattern, channel, message]), c.resp)
+                        data = penc[c.resp] = Pushed(encode(
+                            Push([b"pmessage", pattern, channel, message]), c.resp))
                     c.write_now(data)
                     receivers += 1
         return receivers
@@ -145,7 +145,7 @@ def _init(server):
 
 # --------------------------------------------------------------- commands
 def _confirm(c, kind, name, count):
-    c.out.append(encode(Push([kind, name, count]), c.resp))
+    c.out.append(Pushed(encode(Push([kind, name, count]), c.resp)))
 
 
 def _count(c):

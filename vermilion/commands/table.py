@@ -26,7 +26,8 @@ import os
 import time
 
 from ..errors import CommandError
-from ..protocol.encoder import (Raw, Status, Map, Set, QUEUED, INTS, encode, error_bytes)
+from ..protocol.encoder import (Raw, Status, Map, Set, QUEUED, INTS, encode, error_bytes,
+                                drop_replies)
 
 _perf = time.perf_counter_ns
 
@@ -454,9 +455,9 @@ def _execute_slow(c, argv):
         # rejections included. With OFF, only what was added while it was on: a
         # CLIENT REPLY OFF/ON run by EXEC switches in the middle of EXEC's reply.
         if c.reply_skip:
-            del c.out[mark:]
+            drop_replies(c.out, mark)
         elif c.reply_off:
-            del c.out[max(mark, c.reply_off_mark):]
+            drop_replies(c.out, max(mark, c.reply_off_mark))
         c.reply_skip = False
         if c.reply_skip_next:
             c.reply_skip = True

@@ -23,7 +23,7 @@ message is delayed until after its reply, exactly like Redis's pending keys.
 NOLOOP skips keys the client modified itself.
 """
 from ..errors import CommandError, SYNTAX
-from ..protocol.encoder import OK, Map, Push, encode
+from ..protocol.encoder import OK, Map, Push, Pushed, encode
 from ..server.bootstrap import on_server_init
 from .table import command, get_keys
 
@@ -111,14 +111,14 @@ class Tracking:
             if target is None:
                 st.broken = True
                 if c.resp > 2:
-                    c.write_now(encode(Push([b"tracking-redir-broken", st.redirect]), 3))
+                    c.write_now(Pushed(encode(Push([b"tracking-redir-broken", st.redirect]), 3)))
                 return
             redirected = True
         payload = keys if keys is not None else (None if key is None else [key])
         if target.resp > 2:
-            target.write_now(encode(Push([b"invalidate", payload]), 3))
+            target.write_now(Pushed(encode(Push([b"invalidate", payload]), 3)))
         elif redirected and (target.subscriptions or target.psubscriptions):
-            target.write_now(encode(Push([b"message", CHANNEL, payload]), 2))
+            target.write_now(Pushed(encode(Push([b"message", CHANNEL, payload]), 2)))
 
     def flush_pending(self, c):
         pending = self.pending

@@ -251,15 +251,38 @@ class Database:
             tracking.invalidate_key(key)
 
     def signal_all(self, other=None):
-        """This db was emptied or swapped with ``other``: touch WATCHed keys that existed."""
+        """This db was emptied or swapped with ``other``: touch WATCHed keys that existed.
+
+        As touchAllWatchedKeysInDb: a key WATCHed while already expired that is now
+        gone (or still expired in ``other``) is no logical change, and a missing key
+        replaced by an expired one becomes "watched while expired".
+        """
         if self.watched:
+            data = self.data
             for key, clients in self.watched.items():
-                if key in self.data or (other is not None and key in other.data):
-                    for c in clients:
-                        c.dirty_cas = True
+                here = key in data
+                there = other is not None and key in other.data
+                if not (here or there):
+                    continue
+                for c, expired in clients.items():
+                    if expired:
+                        if not there:
+                            clients[c] = False
+                            continue
+                        if other._expired(key):
+                            continue
+                    elif not here and other._expired(key):
+                        clients[c] = True
+                        continue
+                    c.dirty_cas = True
         tracking = self.server.tracking
         if tracking is not None:
             tracking.invalidate_all()
+
+    def _expired(self, key):
+        """keyIsExpired: ``key`` has a TTL that has passed (nothing is deleted)."""
+        when = self.expires.get(key)
+        return when is not None and when <= self.now()
 
     def notify(self, kind, event, key):
         server = self.server

@@ -36,6 +36,18 @@ class Raw(bytes):
     __slots__ = ()
 
 
+class Pushed(Raw):
+    """Pre-encoded pub/sub or tracking data that CLIENT REPLY OFF/SKIP does not
+    silence (Redis's CLIENT_PUSHING flag): see :func:`drop_replies`."""
+    __slots__ = ()
+
+
+def drop_replies(out, start):
+    """Remove the replies in ``out[start:]`` (CLIENT REPLY OFF/SKIP), keeping Pushed data."""
+    kept = [b for b in out[start:] if b.__class__ is Pushed]
+    out[start:] = kept
+
+
 class Status(str):
     """A simple string reply (``+OK``)."""
     __slots__ = ()
