@@ -337,3 +337,43 @@ def test_functions_tcl_cases(d):
     d("FCALL", "p", "0")
     d("FCALL", "v", "0")
     d("FCALL", "foo", "0")
+
+
+# ---------------------------------------------------------------- maxmemory
+OOM_LIB = lib("oomlib", """
+redis.register_function('w', function(k, a) return redis.call('set', k[1], 'v') end)
+redis.register_function('dw', function(k, a) redis.call('del', k[1]) return redis.call('set', k[1], 'v') end)
+redis.register_function('pw', function(k, a) return redis.pcall('lpush', k[1], 'v') end)
+redis.register_function{function_name='ro', callback=function(k, a)
+  return redis.call('get', k[1]) end, flags={'no-writes'}}
+redis.register_function{function_name='rw', callback=function(k, a)
+  return redis.call('set', k[1], 'v') end, flags={'no-writes'}}
+redis.register_function{function_name='oom', callback=function(k, a)
+  return redis.call('set', k[1], 'v') end, flags={'allow-oom'}}
+redis.register_function{function_name='stale', callback=function(k, a)
+  return 1 end, flags={'allow-stale'}}
+""")
+
+
+@pytest.mark.parametrize("fn", ["w", "dw", "pw", "ro", "rw", "oom", "stale", "nosuch"])
+@pytest.mark.parametrize("cmd", ["FCALL", "FCALL_RO"])
+def test_fcall_over_maxmemory(d, shared_vermilion, cmd, fn):
+    """Functions always declare flags: over maxmemory 1 those without allow-oom or
+    no-writes are refused before they run, like Redis; errorstats alike."""
+    from keyspace_helpers import config_set
+    d("FUNCTION", "LOAD", OOM_LIB)
+    d("SET", "fk", "1")
+    d("CONFIG", "RESETSTAT")
+    config_set(d, shared_vermilion, "maxmemory", "1")
+    try:
+        d(cmd, fn, "1", "fk")
+        d(cmd, fn, "1", "fk")
+        d("FUNCTION", "LOAD", "REPLACE", OOM_LIB)
+        d("FUNCTION", "DELETE", "oomlib")   # not denyoom
+        d(cmd, fn, "1", "fk")
+        info = [conn.call("INFO", "errorstats") for conn in (d.ref, d.our)]
+        assert info[0] == info[1]
+    finally:
+        config_set(d, shared_vermilion, "maxmemory", "0")
+    d("GET", "fk")
+    d("DEL", "fk")

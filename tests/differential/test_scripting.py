@@ -896,3 +896,106 @@ def test_consistent_error_reporting(d, cmd):
     d(*cmd)
     names = ["eval", "eval_ro", "evalsha", "set", "select", "geoadd"]
     assert _stats(d.our, names) == _stats(d.ref, names)
+
+
+# ---------------------------------------------------------------- maxmemory
+@pytest.fixture
+def mm(d, shared_vermilion):
+    """Both servers over ``maxmemory 1`` (noeviction: every check fails), reset after."""
+    from keyspace_helpers import config_set
+    d("CONFIG", "RESETSTAT")
+    config_set(d, shared_vermilion, "maxmemory", "0")
+    yield d
+    config_set(d, shared_vermilion, "maxmemory", "0")
+    d.run("DEL oomk oomk2 oomk3 oomx")
+
+
+OOM_SCRIPTS = [
+    # no shebang: refused at the first write that may grow memory (scriptVerifyOOM)
+    "redis.call('set','oomk','v')",
+    "return redis.pcall('set','oomk','v')",
+    "redis.call('get','oomk') return redis.call('set','oomk','v')",
+    "return {pcall(redis.call,'set','oomk','v'), redis.call('get','oomk')}",
+    "return redis.call('del','oomk')",
+    "return redis.call('expire','oomk', 100)",
+    # a write first (not denyoom): the script may go on writing
+    "redis.call('del','oomk2') return redis.call('set','oomk2','v')",
+    "redis.call('del','oomk2') return redis.call('get','oomk2')",
+    "return 5",
+    # declared flags: refused up front unless allow-oom or no-writes
+    "#!lua\nreturn 1",
+    "#!lua flags=allow-stale\nreturn 1",
+    "#!lua flags=no-writes\nreturn 1",
+    "#!lua flags=no-writes\nreturn redis.call('get','oomk')",
+    "#!lua flags=no-writes\nreturn redis.call('set','oomk','v')",
+    "#!lua flags=allow-oom\nreturn redis.call('set','oomk3','v')",
+    "#!lua flags=allow-oom\nreturn redis.call('lpush','oomk3','v')",
+    "#!lua flags=allow-oom,no-writes\nreturn redis.call('get','oomk3')",
+    "#!lua flags=bogus\nreturn 1",
+]
+
+
+@pytest.mark.parametrize("script", OOM_SCRIPTS)
+@pytest.mark.parametrize("cmd", ["EVAL", "EVAL_RO", "EVALSHA", "EVALSHA_RO"])
+def test_maxmemory_scripts(mm, shared_vermilion, script, cmd):
+    """script.c's OOM rules against redis-server over maxmemory 1, with the
+    errorstats and commandstats they leave."""
+    from keyspace_helpers import config_set
+    mm("SET", "oomk", "1")
+    if cmd.startswith("EVALSHA"):
+        mm("SCRIPT", "LOAD", script)
+        body = __import__("hashlib").sha1(script.encode()).hexdigest()
+    else:
+        body = script
+    mm("CONFIG", "RESETSTAT")
+    config_set(mm, shared_vermilion, "maxmemory", "1")
+    mm(cmd, body, "0")
+    mm(cmd, body, "0")
+    names = ["eval", "eval_ro", "evalsha", "evalsha_ro", "set", "get", "del", "lpush", "expire"]
+    assert _stats(mm.our, names) == _stats(mm.ref, names)
+    config_set(mm, shared_vermilion, "maxmemory", "0")
+    mm("GET", "oomk")
+
+
+def test_maxmemory_scripts_in_multi(mm, real_redis, shared_vermilion):
+    """EXEC over maxmemory: refused when it queued a script that declared flags
+    (neither allow-oom nor no-writes); a script the up-front check could not see
+    (EVALSHA queued before SCRIPT LOAD) is refused when it starts."""
+    from support import RawConn
+    others = [RawConn("127.0.0.1", real_redis.port), RawConn("127.0.0.1", shared_vermilion.port)]
+
+    def other(*args):
+        replies = [o.call(*args) for o in others]
+        assert replies[0] == replies[1]
+
+    sha = __import__("hashlib").sha1(b"#!lua\nreturn 1").hexdigest()
+    cases = [
+        [("EVALSHA", sha, "0"), ("GET", "oomx")],
+        [("EVAL", "#!lua\nreturn 1", "0"), ("EVAL", "return redis.call('set','oomx','y')", "0")],
+        [("EVAL", "return redis.call('set','oomx','y')", "0"),
+         ("EVAL", "#!lua flags=no-writes\nreturn 1", "0")],
+        [("EVAL", "#!lua flags=allow-oom\nreturn redis.call('set','oomx','y')", "0"),
+         ("EVAL", "return redis.call('set','oomx','y')", "0")],
+    ]
+    try:
+        for queued in cases:
+            mm("SCRIPT", "FLUSH")
+            mm("MULTI")
+            for q in queued:
+                mm(*q)
+            other("SCRIPT", "LOAD", "#!lua\nreturn 1")
+            other("CONFIG", "SET", "maxmemory", "1")
+            mm("EXEC")
+            other("CONFIG", "SET", "maxmemory", "0")
+            mm("GET", "oomx")
+        # queued while over the limit: every command is refused, EXEC aborts
+        other("CONFIG", "SET", "maxmemory", "1")
+        mm("MULTI")
+        mm("EVAL", "#!lua flags=no-writes\nreturn 1", "0")
+        mm("EXEC")
+    finally:
+        for o in others:
+            o.call("CONFIG", "SET", "maxmemory", "0")
+            o.close()
+    names = ["eval", "evalsha", "exec", "set", "get"]
+    assert _stats(mm.our, names) == _stats(mm.ref, names)

@@ -15,7 +15,7 @@ from ..protocol.reader import split_args
 from ..server.bootstrap import on_server_init
 from .. import scripting as _scripting
 from ..scripting.library import cstr
-from ..scripting.engine import (NOSCRIPT, F_EVAL_COMPAT, F_NO_WRITES, FLAG_BY_NAME,
+from ..scripting.engine import (NOSCRIPT, F_EVAL_COMPAT, F_NO_WRITES, F_ALLOW_OOM, FLAG_BY_NAME,
                                 sha1hex, AVAILABLE, NOT_AVAILABLE)
 from .table import command
 
@@ -191,9 +191,10 @@ def script_debug(c, argv):
 
 
 # -------------------------------------------------- flags for processCommand
-def script_may_write(c, cmd, argv):
-    """evalGetCommandFlags / fcallGetCommandFlags for CLIENT PAUSE WRITE & co:
-    False when the script declared no-writes, True when it may write, None unknown."""
+def _declared_flags(c, cmd, argv):
+    """evalGetCommandFlags / fcallGetCommandFlags: the flags the script or function
+    named by ``argv`` declared (a cached script, else EVAL's shebang), or None when
+    unknown or undeclared (no shebang: the command's own flags apply)."""
     st = _scripting.state(c.server)
     name = cmd.fullname
     flags = None
@@ -225,11 +226,32 @@ def script_may_write(c, cmd, argv):
         return None
     if flags & F_EVAL_COMPAT:
         return None
+    return flags
+
+
+def script_may_write(c, cmd, argv):
+    """For CLIENT PAUSE WRITE & co: False when the script declared no-writes, True
+    when it may write, None unknown."""
+    flags = _declared_flags(c, cmd, argv)
+    if flags is None:
+        return None
     return not flags & F_NO_WRITES
+
+
+def script_denyoom(c, cmd, argv):
+    """scriptFlagsToCmdFlags' CMD_DENYOOM, asked by maxmemory's check (keyspace/evict.py):
+    a script or function that declared flags, neither ``allow-oom`` nor ``no-writes``,
+    is refused up front over maxmemory. Without a shebang the script runs and its
+    first write meets the limit inside (``scriptVerifyOOM``). Asked for EXEC: did the
+    MULTI queue such a script (judged when it was queued, like Redis)?"""
+    if cmd.fullname == "exec":
+        return _scripting.state(c.server).exec_denyoom(c)
+    flags = _declared_flags(c, cmd, argv)
+    return flags is not None and not flags & (F_ALLOW_OOM | F_NO_WRITES)
 
 
 @on_server_init
 def _init(server):
     _scripting.ensure(server)
     server.script_may_write = script_may_write
-
+    server.script_denyoom = script_denyoom

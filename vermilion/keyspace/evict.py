@@ -34,7 +34,8 @@ when it queued a ``denyoom`` command) are refused with ``-OOM``.
 ``server.pre_command_oom_state`` keeps the verdict for scripts (Redis's
 ``scriptVerifyOOM``); a scripting module may set ``server.script_denyoom =
 fn(c, cmd, argv) -> bool`` to say whether an EVAL/FCALL counts as ``denyoom``
-(scripts declaring flags without ``allow-oom``/``no-writes``).
+(scripts declaring flags without ``allow-oom``/``no-writes``), and, asked with
+EXEC, whether the transaction queued such a script.
 
 With ``maxmemory 0`` nothing here runs: the check is reached only through the
 dispatcher's slow path, switched on with ``server.set_special("maxmemory", ...)``
@@ -200,10 +201,13 @@ class Evictor:
         deny = cmd.denyoom
         name = cmd.fullname
         if not deny:
+            hook = getattr(server, "script_denyoom", None)
             if name == "exec":
-                deny = c.multi is not None and any(q.denyoom for q, _ in c.multi)
+                # (the hook says whether a queued script counted as denyoom when queued)
+                deny = c.multi is not None and (
+                    any(q.denyoom for q, _ in c.multi)
+                    or (hook is not None and bool(hook(c, cmd, argv))))
             elif name in _SCRIPT_COMMANDS:
-                hook = getattr(server, "script_denyoom", None)
                 deny = bool(hook is not None and hook(c, cmd, argv))
         if c.multi is not None and name not in _MULTI_OOM_EXEMPT:
             deny = True

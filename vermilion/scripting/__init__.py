@@ -35,10 +35,17 @@ Where we differ from redis-server 7.0.15, and why
 * A script past ``busy-reply-threshold`` serves the other *connected* clients
   (BUSY, SCRIPT KILL, ...); connections opened during that time are accepted
   when it ends.
-* No ``maxmemory`` enforcement exists in Vermilion, so ``allow-oom`` and the
-  OOM refusals have nothing to check; no replication either (stale/READONLY
-  replica checks). ``redis.set_repl`` tells "none" from "propagate" only: every
-  propagated effect goes to ``server.propagate_command`` (the AOF today).
+* ``maxmemory`` is obeyed like Redis: a script or function that declared flags
+  without ``allow-oom`` or ``no-writes`` is refused with ``-OOM`` before it
+  runs (``server.script_denyoom``, asked by :mod:`vermilion.keyspace.evict`;
+  at its start if it got past that check, e.g. an EVALSHA queued in MULTI before
+  SCRIPT LOAD), and a script without a shebang meets the limit at its first
+  ``denyoom`` command unless it already wrote (``scriptVerifyOOM``). Whether
+  used memory is over the limit depends on Vermilion's own estimate of it
+  (:mod:`vermilion.server.memory`), not on Redis's byte counts. No replication
+  (stale/READONLY replica checks). ``redis.set_repl`` tells "none" from
+  "propagate" only: every propagated effect goes to
+  ``server.propagate_command`` (the AOF today).
 * FUNCTION LIST and FUNCTION DUMP list libraries (and a library's functions) in
   load order; Redis uses its hash order, which changes with every process.
 * ``cjson``, ``cmsgpack`` and ``struct`` are reimplementations following

@@ -42,6 +42,7 @@ import time
 
 from .. import REDIS_VERSION
 from ..errors import CommandError
+from ..keyspace.evict import OOM as _OOM
 from ..protocol.encoder import Raw, Status, ErrorReply, encode, error_bytes, OK, NULL_ARRAY
 
 try:  # Redis embeds Lua 5.1: use lupa's 5.1 build when it ships several
@@ -78,6 +79,7 @@ FLAG_NAMES = ((F_NO_WRITES, "no-writes"), (F_ALLOW_OOM, "allow-oom"),
 FLAG_BY_NAME = {n.encode(): f for f, n in FLAG_NAMES}
 
 PROPAGATE_AOF, PROPAGATE_REPL = 1, 2
+_SCRIPT_COMMANDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
 _MAY_REPLICATE = frozenset(("pfcount", "publish", "spublish", "eval", "evalsha", "fcall"))
 _READ_CHUNK = 1 << 16
 _VERSION_NUM = sum(int(p) << (16 - 8 * i) for i, p in enumerate(REDIS_VERSION.split(".")))
@@ -573,6 +575,9 @@ class Scripting:
         self.load_ctx = None       # (library, deadline) while FUNCTION LOAD runs code
         self.libraries = None      # the function libraries (scripting/library.py)
         self.busy = False
+        # client id -> its MULTI queue (c.multi) once a script refused over maxmemory
+        # was queued there (Redis's mstate.cmd_flags & CMD_DENYOOM, set as queued)
+        self.queued_denyoom = {}
         self.rand_x = 0x1234ABCD330E   # redisLrand48's state (rand.c)
 
     # ------------------------------------------------------------ engines
@@ -631,6 +636,13 @@ class Scripting:
             if ro:
                 raise CommandError(
                     "ERR Can not execute a script with write flag using *_ro command.")
+        if (not compat and not script_flags & (F_ALLOW_OOM | F_NO_WRITES)
+                and self._maxmemory() and server.pre_command_oom_state):
+            # reached when the up-front check let it through (queued in MULTI
+            # before the script was known, ...)
+            raise CommandError(
+                "OOM allow-oom flag is not set on the script, can not run it when used "
+                "memory > 'maxmemory'")
         read_only = ro or (not compat and bool(script_flags & F_NO_WRITES))
         allow_oom = not compat and bool(script_flags & F_ALLOW_OOM)
         fake = self.eval_client if eval_mode else self.function_client
@@ -790,11 +802,18 @@ class Scripting:
         if run.read_only and (cmd.is_write or cmd.fullname in _MAY_REPLICATE):
             return self._reject(engine, raise_, cmd,
                                 "Write commands are not allowed from read-only scripts.")
+        if cmd.is_write and not run.write_dirty:
+            disk = getattr(server, "disk_error", None)
+            if disk is not None:
+                return self._reject(engine, raise_, cmd, "-" + disk)
+        if (cmd.denyoom and not run.allow_oom and not run.write_dirty
+                and self._maxmemory() and server.pre_command_oom_state
+                and not self._must_obey(run.caller)):
+            # scriptVerifyOOM: over maxmemory when the script started, its first
+            # write that may grow memory is refused (later ones can't be: the
+            # script already changed the dataset)
+            return self._reject(engine, raise_, cmd, "-" + _OOM)
         if cmd.is_write:
-            if not run.write_dirty:
-                disk = getattr(server, "disk_error", None)
-                if disk is not None:
-                    return self._reject(engine, raise_, cmd, "-" + disk)
             run.write_dirty = True
         r = self._run_command(run, fake, cmd, argv)
         # the reply, as Lua sees it (redisProtocolToLuaType)
@@ -816,6 +835,16 @@ class Scripting:
                 return e
             return engine.parse(data)
         return r
+
+    def _maxmemory(self):
+        ev = self.server.__dict__.get("evictor")
+        return ev is not None and ev.maxmemory > 0
+
+    @staticmethod
+    def _must_obey(c):
+        """mustObeyClient: the AOF loading client, or our master's link."""
+        return ("M" in (c.flags_extra or "")
+                or (c.conn is None and c is getattr(c.server, "loading_client", None)))
 
     def _acl_check(self, run, acl, cmd, argv):
         try:
@@ -1020,7 +1049,10 @@ class Scripting:
         server.current_client = saved_current
 
     def busy_check(self, c, cmd, argv):
-        """processCommand's BUSY step while a timed-out script runs."""
+        """processCommand's BUSY step while a timed-out script runs (and, for a
+        script queued in MULTI, the note of its flags EXEC's maxmemory check reads)."""
+        if c.multi is not None and cmd.fullname in _SCRIPT_COMMANDS:
+            self._note_queued(c, cmd, argv)
         if not self.busy:
             return None
         run = self.run
@@ -1032,6 +1064,23 @@ class Scripting:
                 return BUSY_EVAL if run.eval_mode else BUSY_FUNCTION
             return None
         return BUSY_EVAL if run.eval_mode else BUSY_FUNCTION
+
+    def _note_queued(self, c, cmd, argv):
+        q = self.queued_denyoom
+        if q.get(c.id) is c.multi:
+            return
+        hook = getattr(self.server, "script_denyoom", None)
+        if hook is not None and hook(c, cmd, argv):
+            if len(q) >= 256:   # forget clients gone in the middle of a MULTI
+                clients = self.server.clients
+                for cid in [cid for cid in q if cid not in clients]:
+                    del q[cid]
+            q[c.id] = c.multi
+
+    def exec_denyoom(self, c):
+        """Did this client's MULTI queue a script refused over maxmemory?"""
+        q = self.queued_denyoom
+        return c.multi is not None and q.get(c.id) is c.multi
 
     def kill(self, c, is_eval):
         """scriptKill (SCRIPT KILL / FUNCTION KILL)."""
