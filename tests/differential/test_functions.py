@@ -377,3 +377,93 @@ def test_fcall_over_maxmemory(d, shared_vermilion, cmd, fn):
         config_set(d, shared_vermilion, "maxmemory", "0")
     d("GET", "fk")
     d("DEL", "fk")
+
+
+# ---------------------------------------------------------------- DEBUG RELOAD
+RELOAD_LIBS = [lib("rl1", "redis.register_function('rf1', function() return 1 end)"),
+               lib("rl2", "redis.register_function('rf2', function() return 2 end)"),
+               lib("rl1", "redis.register_function('rf1b', function() return 11 end)")]
+
+
+@pytest.fixture
+def pair(tmp_path):
+    """A redis-server and a Vermilion of their own (DEBUG RELOAD writes dump.rdb)."""
+    from support import Differ, RealRedis, REDIS_SERVER
+    from vermilion.embed import start_server
+    if REDIS_SERVER is None:
+        pytest.skip("redis-server is not installed")
+    ref = RealRedis()
+    srv = start_server(dir=str(tmp_path), enable_debug_command="yes")
+    d = Differ(ref.port, srv.port)
+    yield d
+    d.close()
+    srv.stop()
+    ref.stop()
+
+
+def _libs(d):
+    for name in ("rl1", "rl2"):
+        d("FUNCTION", "LIST", "LIBRARYNAME", name)
+    for fn in ("rf1", "rf1b", "rf2"):
+        d("FCALL", fn, "0")
+
+
+def test_debug_reload_drops_functions_loaded_after_save(pair):
+    """emptyData before loading the dump: a library loaded after the last save is
+    gone after DEBUG RELOAD NOSAVE (and kept by a plain DEBUG RELOAD, which saves)."""
+    d = pair
+    d("FUNCTION", "LOAD", RELOAD_LIBS[0])
+    d("SET", "a", "1")
+    d("SAVE")
+    d("FUNCTION", "LOAD", RELOAD_LIBS[1])
+    d("SET", "b", "2")
+    d("DEBUG", "RELOAD", "NOSAVE")
+    _libs(d)
+    d("MGET", "a", "b")
+    # MERGE without NOFLUSH still empties first
+    d("FUNCTION", "LOAD", RELOAD_LIBS[1])
+    d("DEBUG", "RELOAD", "MERGE", "NOSAVE")
+    _libs(d)
+    # a plain DEBUG RELOAD saves first: both survive
+    d("FUNCTION", "LOAD", RELOAD_LIBS[1])
+    d("DEBUG", "RELOAD")
+    _libs(d)
+    d("FUNCTION", "DELETE", "rl2")
+    d("SAVE")
+
+
+def test_debug_reload_noflush_keeps_functions(pair):
+    """NOFLUSH keeps the libraries in memory: the dump's library of the same name
+    fails the load (keys after it are not loaded) unless MERGE replaces it."""
+    d = pair
+    d("FUNCTION", "LOAD", RELOAD_LIBS[0])
+    d("SET", "a", "1")
+    d("SAVE")
+    d("FLUSHALL")                      # keys only: libraries stay
+    d("FUNCTION", "LOAD", RELOAD_LIBS[1])
+    d("DEBUG", "RELOAD", "NOFLUSH", "NOSAVE")
+    _libs(d)
+    d("DBSIZE")
+    d("FUNCTION", "LOAD", "REPLACE", RELOAD_LIBS[2])
+    _libs(d)
+    d("DEBUG", "RELOAD", "NOFLUSH", "MERGE", "NOSAVE")
+    _libs(d)
+    d("GET", "a")
+
+
+def test_debug_loadaof_drops_functions(pair):
+    """DEBUG LOADAOF empties the libraries too, then the AOF brings back its own."""
+    d = pair
+    d("CONFIG", "SET", "appendonly", "yes")
+    for conn in (d.ref, d.our):   # wait for the AOF rewrite that appendonly yes starts
+        import time
+        deadline = time.time() + 10
+        while b"aof_rewrite_in_progress:0" not in conn.call("INFO", "persistence") or \
+                b"aof_rewrite_scheduled:0" not in conn.call("INFO", "persistence"):
+            assert time.time() < deadline
+            time.sleep(0.05)
+    d("FUNCTION", "LOAD", RELOAD_LIBS[0])
+    d("SET", "a", "1")
+    d("DEBUG", "LOADAOF")
+    _libs(d)
+    d("GET", "a")

@@ -45,8 +45,12 @@ RDB files and AOF bases carry FUNCTION libraries. If the scripting module sets
 ``server.function_codes`` (a callable returning the source code, bytes, of
 every library), saves include them (RDB opcode FUNCTION2; ``FUNCTION LOAD``
 commands in a command-format AOF base); if it sets
-``server.function_restore(codes)``, libraries found while loading are handed
-to it (otherwise they are skipped with a warning).
+``server.function_restore(codes, replace)``, libraries found while loading are
+handed to it (otherwise they are skipped with a warning); it raises ValueError
+when a library cannot be added without ``replace``, which fails the load.
+Emptying the dataset (DEBUG RELOAD, DEBUG LOADAOF) also drops the libraries
+(``server.function_libraries.flush()``), like Redis's emptyData: a library loaded
+after the last save does not survive DEBUG RELOAD.
 
 INFO persistence
 ----------------
@@ -548,6 +552,18 @@ def install(server, res, flush=True, allow_dup=True):
                         if k in existing:
                             raise rdbmod.RdbError("RDB has duplicated key '%s' in DB %d"
                                                   % (k.decode("utf-8", "replace"), dbid))
+    # the libraries first, as they come before the keys in the file: a library
+    # already loaded fails the load unless ``allow_dup`` (rdbFunctionLoad)
+    fr = getattr(server, "function_restore", None)
+    if res.functions:
+        if fr is not None:
+            try:
+                fr(res.functions, replace=allow_dup)
+            except ValueError as e:
+                raise rdbmod.RdbError("Failed loading library, %s" % e)
+        else:
+            server.log_warning("The RDB file contains %d function libraries; functions are "
+                               "not available, they were skipped" % len(res.functions))
     for dbid, (data, expires) in res.dbs.items():
         if dbid >= len(server.dbs):
             continue
@@ -561,21 +577,19 @@ def install(server, res, flush=True, allow_dup=True):
                 db.data[k] = v
         for k, when in expires.items():
             db.set_expire(k, when)
-    fr = getattr(server, "function_restore", None)
-    if res.functions:
-        if fr is not None:
-            fr(res.functions)
-        else:
-            server.log_warning("The RDB file contains %d function libraries; functions are "
-                               "not available, they were skipped" % len(res.functions))
 
 
-def empty_data(server):
-    """emptyData(): drop every key of every database."""
+def empty_data(server, functions=True):
+    """emptyData(): drop every key of every database and, unless ``functions`` is
+    False (EMPTYDB_NOFUNCTIONS), every function library."""
     removed = 0
     for db in server.dbs:
         db.signal_all()
         removed += db.clear()
+    if functions:
+        libs = getattr(server, "function_libraries", None)
+        if libs is not None:
+            libs.flush()
     return removed
 
 

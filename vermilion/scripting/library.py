@@ -8,7 +8,8 @@ registers become callable; nothing else it did survives.
 
 Besides the commands, the registry serves persistence (``server.function_codes``:
 calling it returns the library codes for RDB ``FUNCTION2`` records and AOF
-rewrites; ``server.function_restore``: ``restore(codes)`` loads them back) and
+rewrites; ``server.function_restore``: ``restore(codes, replace)`` loads them back;
+``flush()`` drops them all, as emptying the dataset does) and
 INFO (``server.function_libraries``: ``len()``, ``values()``).
 """
 import time
@@ -118,12 +119,18 @@ class Libraries:
     def function_count(self):
         return len(self.functions)
 
-    def restore(self, codes):
-        """RDB load: add the libraries (a library of the same name is replaced)."""
+    def restore(self, codes, replace=True):
+        """RDB load: add the libraries. With ``replace`` a library of the same name is
+        replaced and a library that fails is skipped with a warning; without it
+        (DEBUG RELOAD NOFLUSH, an AOF's RDB base) the first failure, such as a name
+        already loaded, raises ValueError: Redis fails the load there (the
+        libraries before it stay)."""
         for code in codes:
             try:
-                self.create(code, replace=True, timeout=None)
+                self.create(code, replace=replace, timeout=None)
             except LibraryError as e:
+                if not replace:
+                    raise ValueError(str(e))
                 self.scripting.server.log_warning("Failed creating function, %s" % e)
 
     # ------------------------------------------------------------ lookup
