@@ -3,13 +3,13 @@
 # Vermilion and fail if any test listed in conformance/redis_py_passed.txt no longer passes.
 #   conformance/run_ratchet.sh            # ratchet check (CI)
 #   UPDATE=1 conformance/run_ratchet.sh   # rewrite the list from this run's passes
-# PROTOCOLS/PARTS select the runs (default: RESP2 and RESP3, sync client), and must match
+# PROTOCOLS/PARTS select the runs (default: RESP2 and RESP3, sync and asyncio clients); they must match
 # the runs the list was made from.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SUITE=../shared/conformance/redis_py_suite.sh
 LIST=conformance/redis_py_passed.txt
-export PROTOCOLS="${PROTOCOLS:-2 3}" PARTS="${PARTS:-sync}"
+export PROTOCOLS="${PROTOCOLS:-2 3}" PARTS="${PARTS:-sync async}"
 [[ -x $SUITE || -f $SUITE ]] || { echo "no $SUITE: skipping the redis-py ratchet"; exit 0; }
 
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
