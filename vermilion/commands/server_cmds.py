@@ -143,10 +143,6 @@ def _init(server):
     st = server.info_stats = ServerStats(server)
     server.add_cron_hook(st.cron)
     server.add_client_gone_hook(st.client_gone)
-    if not hasattr(server, "replid"):
-        server.replid = "%040x" % int.from_bytes(os.urandom(20), "big")
-        server.replid2 = "0" * 40
-        server.master_repl_offset = 0
     cfg = server.config
 
     def maxclients(value):
@@ -674,9 +670,9 @@ def _info_stats(server):
         "instantaneous_input_repl_kbps:0.00",
         "instantaneous_output_repl_kbps:0.00",
         "rejected_connections:%d" % server.stats_rejected_conn,
-        "sync_full:0",
-        "sync_partial_ok:0",
-        "sync_partial_err:0",
+        "sync_full:%d" % server.repl.full_syncs,
+        "sync_partial_ok:%d" % server.repl.partial_ok,
+        "sync_partial_err:%d" % server.repl.partial_err,
         "expired_keys:%d" % server.stats_expired_keys,
         "expired_stale_perc:%.2f" % (server.stats_expired_stale_perc * 100),
         "expired_time_cap_reached_count:%d" % g("stats_expired_time_cap_reached_count"),
@@ -717,22 +713,8 @@ def _info_stats(server):
 
 
 def _info_replication(server):
-    cfg = server.config
-    lines = ["# Replication", "role:master", "connected_slaves:0"]
-    if cfg.get_int("min-replicas-to-write") and cfg.get_int("min-replicas-max-lag"):
-        lines.append("min_slaves_good_slaves:0")
-    lines += [
-        "master_failover_state:no-failover",
-        "master_replid:%s" % server.replid,
-        "master_replid2:%s" % server.replid2,
-        "master_repl_offset:%d" % server.master_repl_offset,
-        "second_repl_offset:-1",
-        "repl_backlog_active:0",
-        "repl_backlog_size:%d" % cfg.get_number("repl-backlog-size"),
-        "repl_backlog_first_byte_offset:0",
-        "repl_backlog_histlen:0",
-    ]
-    return lines
+    from .replication import info_lines
+    return info_lines(server)
 
 
 def _tv(seconds):
@@ -1271,34 +1253,6 @@ def lolwut(c, argv):
     if len(argv) >= 3 and argv[1].lower() == b"version":
         parse_int(argv[2])
     return Verbatim(b"Redis ver. %s\n" % REDIS_VERSION.encode())
-
-
-@command("role")
-def role(c, argv):
-    return [b"master", c.server.master_repl_offset, []]
-
-
-def _replicaof(c, argv):
-    if argv[1].lower() == b"no" and argv[2].lower() == b"one":
-        return OK
-    try:
-        port = parse_int(argv[2], "ERR Invalid master port")
-    except CommandError:
-        raise CommandError("ERR Invalid master port")
-    if port < 0 or port > 65535:
-        raise CommandError("ERR Invalid master port")
-    raise CommandError("ERR REPLICAOF to a master is not supported by Vermilion "
-                       "(it has no replication)")
-
-
-@command("replicaof")
-def replicaof(c, argv):
-    return _replicaof(c, argv)
-
-
-@command("slaveof")
-def slaveof(c, argv):
-    return _replicaof(c, argv)
 
 
 @command("failover")

@@ -31,7 +31,61 @@ _LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
 _LEVEL_CHAR = ".-*#"
 
 
+class _FeedSinks:
+    """``server.persistence``: the sink propagated writes are fed to (``feed(dbid, cmds)``).
+
+    The AOF sets it to itself or None; other consumers (replication) register
+    with :meth:`Server.set_feed_sink`. While no other consumer is registered the
+    attribute is the AOF itself (or None): a server without replicas feeds
+    exactly as before; otherwise it is a :class:`FeedFanout`. The descriptor has
+    no ``__get__``, so a read finds the value in the instance dict with no call
+    (CPython 3.11 does not specialise it: ~13 ns more per read, and the
+    dispatcher reads it only after a write).
+    """
+
+    def __set__(self, server, value):
+        if value.__class__ is FeedFanout:
+            value = value.aof      # restoring a value read earlier (AOF loading)
+        server.__dict__["_aof_sink"] = value
+        server._combine_sinks()
+
+
+class FeedFanout:
+    """The sinks while any besides the AOF is registered: each gets every write, AOF
+    first. ``aof`` is the AOF's own sink (or None), what ``persistence = x`` restores."""
+    __slots__ = ("aof", "sinks")
+
+    def __init__(self, aof, sinks):
+        self.aof = aof
+        self.sinks = sinks
+
+    def feed(self, dbid, cmds):
+        for s in self.sinks:
+            s.feed(dbid, cmds)
+
+
 class Server:
+    persistence = _FeedSinks()
+
+    def set_feed_sink(self, name, sink):
+        """Add (or with None remove) a named consumer of propagated writes."""
+        extra = dict(self.__dict__.get("_extra_sinks") or {})
+        if sink is None:
+            extra.pop(name, None)
+        else:
+            extra[name] = sink
+        self.__dict__["_extra_sinks"] = extra
+        self._combine_sinks()
+
+    def _combine_sinks(self):
+        aof = self.__dict__.get("_aof_sink")
+        extra = self.__dict__.get("_extra_sinks")
+        if not extra:
+            self.__dict__["persistence"] = aof
+            return
+        sinks = ([aof] if aof is not None else []) + list(extra.values())
+        self.__dict__["persistence"] = FeedFanout(aof, sinks)
+
     def __init__(self, config=None):
         self.config = config if config is not None else Config()
         cfg = self.config

@@ -1,0 +1,215 @@
+"""Vermilion as a master of a real redis-server 7.0 replica.
+
+Every test starts its own Vermilion, writes data, attaches a real
+``redis-server --replicaof`` and checks that the replica ends up with exactly
+the same dataset (all types, several databases, TTLs), both for what existed
+at the full synchronisation and for what is written afterwards (the live
+stream, MULTI/EXEC, scripts, rewritten commands, expiry), that WAIT counts the
+replica's ACKs, and that a reconnecting replica continues with PSYNC.
+"""
+import time
+
+import pytest
+import redis
+
+from support import REDIS_SERVER
+from vermilion.embed import start_server
+from replhelp import wait_for, real_replica_of, log_of, link_up, dataset
+
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
+
+
+def populate(c):
+    x = c.execute_command
+    x("SET", "str", "hello")
+    x("SET", "int", "12345")
+    x("SET", "bin", bytes(range(256)))
+    x("SET", "ttl", "v", "EX", "1000")
+    x("RPUSH", "list", "a", "b", "1", "")
+    x("RPUSH", "biglist", *[b"item-%d" % i for i in range(2000)])
+    x("SADD", "set", "x", "y", "z")
+    x("SADD", "intset", 1, 2, 3)
+    x("SADD", "bigset", *range(1000))
+    x("ZADD", "zset", 1.5, "m", "-inf", "lo", 3, "n")
+    x("ZADD", "bigzset", *[v for i in range(300) for v in (i / 3, "m%d" % i)])
+    x("HSET", "hash", "f", "v", "g", "w")
+    x("HSET", "bighash", *[v for i in range(600) for v in ("f%d" % i, "v" * (i % 70))])
+    x("XADD", "stream", "1-1", "a", "1")
+    x("XADD", "stream", "2-1", "b", "2")
+    x("XGROUP", "CREATE", "stream", "g", "0")
+    x("XREADGROUP", "GROUP", "g", "alice", "COUNT", "1", "STREAMS", "stream", ">")
+    x("PEXPIRE", "hash", "900000")
+    x("SELECT", "3")
+    x("SET", "db3", "three")
+    x("LPUSH", "db3list", "q")
+    x("SELECT", "15")
+    x("HSET", "db15", "a", "b")
+    x("SELECT", "0")
+
+
+@pytest.fixture
+def master():
+    srv = start_server()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def replicas():
+    refs = []
+
+    def start(port, *extra):
+        ref = real_replica_of(port, *extra)
+        refs.append(ref)
+        return ref
+
+    yield start
+    for ref in refs:
+        ref.stop()
+
+
+def test_full_sync_then_stream(master, replicas):
+    m = redis.Redis(port=master.port, single_connection_client=True)
+    populate(m)
+    ref = replicas(master.port)
+    rep = redis.Redis(port=ref.port)
+    wait_for(lambda: link_up(rep), what="replica link up")
+    # everything written before the sync is there
+    wait_for(lambda: dataset(ref.port) == dataset(master.port), what="same dataset after sync")
+    assert rep.pttl("ttl") > 900000
+    assert "Full resync from master" in log_of(ref)
+
+    # the live stream: plain writes, rewritten commands, MULTI/EXEC, scripts, other dbs
+    x = m.execute_command
+    x("SET", "after", "1")
+    x("INCRBYFLOAT", "after", "1.5")
+    x("EXPIRE", "str", "5000")
+    x("SET", "px", "v", "PX", "700000")
+    x("SPOP", "set")
+    x("LPOP", "biglist", "10")
+    x("ZINCRBY", "zset", "2", "lo")
+    x("XADD", "stream", "*", "c", "3")
+    x("XACK", "stream", "g", "1-1")
+    x("MULTI")
+    x("HSET", "hash", "new", "1")
+    x("SELECT", "7")
+    x("SET", "in-multi", "db7")
+    x("EXEC")
+    x("SELECT", "0")
+    x("EVAL", "redis.call('set', KEYS[1], ARGV[1]); redis.call('rpush', 'list', 'z')", 1,
+      "script", "val")
+    x("DEL", "int")
+    x("SET", "soon", "gone", "PX", "50")
+    assert m.wait(1, 5000) == 1
+    time.sleep(0.3)            # "soon" expires on the master, which streams a DEL
+    x("SET", "last", "x")
+    assert m.wait(1, 5000) == 1
+    assert dataset(ref.port) == dataset(master.port)
+    assert rep.get("soon") is None and rep.exists("soon") == 0
+    assert redis.Redis(port=ref.port, db=7).get("in-multi") == b"db7"
+    info = m.info("replication")
+    assert info["role"] == "master" and info["connected_slaves"] == 1
+    assert info["slave0"]["state"] == "online" and info["slave0"]["port"] == ref.port
+    # the ACK answering WAIT's GETACK predates the GETACK itself; the next one
+    # (every second) reaches the end of the stream
+    assert info["slave0"]["offset"] <= info["master_repl_offset"]
+    wait_for(lambda: m.info("replication")["slave0"]["offset"]
+             == m.info("replication")["master_repl_offset"], what="replica ACK")
+    info = m.info("replication")
+    assert info["repl_backlog_active"] == 1
+    assert info["repl_backlog_histlen"] == info["master_repl_offset"]
+    assert info["repl_backlog_first_byte_offset"] == 1
+    assert rep.info("replication")["slave_repl_offset"] == info["master_repl_offset"]
+    assert m.info("stats")["sync_full"] == 1
+
+
+def test_role_client_list_and_wait(master, replicas):
+    m = redis.Redis(port=master.port, single_connection_client=True)
+    assert m.execute_command("ROLE") == [b"master", 0, []]
+    assert m.wait(0, 0) == 0
+    t0 = time.time()
+    m.set("k", "v")
+    assert m.wait(1, 200) == 0          # no replica: times out with 0
+    assert time.time() - t0 >= 0.19
+    ref = replicas(master.port)
+    rep = redis.Redis(port=ref.port)
+    wait_for(lambda: link_up(rep), what="replica link up")
+    m.set("k2", "v2")
+    assert m.wait(1, 5000) == 1
+    assert m.wait(2, 100) == 1          # only one replica
+    role = m.execute_command("ROLE")
+    assert role[0] == b"master" and role[2][0][:2] == [b"127.0.0.1", str(ref.port).encode()]
+    assert int(role[2][0][2]) <= role[1]
+    kinds = m.client_list(_type="replica")
+    assert len(kinds) == 1 and kinds[0]["flags"] == "S" and kinds[0]["cmd"] in ("replconf",
+                                                                                  "psync")
+    assert all(c["flags"] != "S" for c in m.client_list(_type="normal"))
+    # WAIT inside MULTI answers at once
+    p = m.pipeline(transaction=True)
+    p.set("k3", "v")
+    p.wait(5, 0)
+    assert p.execute()[1] == 1
+
+
+def test_partial_resync_after_disconnect(master, replicas):
+    m = redis.Redis(port=master.port, single_connection_client=True)
+    populate(m)
+    ref = replicas(master.port)
+    rep = redis.Redis(port=ref.port)
+    wait_for(lambda: link_up(rep), what="replica link up")
+    m.set("before-kill", "1")
+    assert m.wait(1, 5000) == 1
+    # drop the link from the replica's side; writes go on meanwhile
+    rep.client_kill_filter(_type="master")
+    m.set("while-down", "1")
+    m.rpush("list", "more")
+    wait_for(lambda: link_up(rep) and rep.get("while-down") == b"1", what="reconnected")
+    assert "Master accepted a Partial Resynchronization" in log_of(ref)
+    m.set("after-psync", "1")
+    assert m.wait(1, 5000) == 1
+    assert dataset(ref.port) == dataset(master.port)
+    stats = m.info("stats")
+    assert stats["sync_full"] == 1 and stats["sync_partial_ok"] == 1
+
+
+def test_replid_change_forces_full_sync(master, replicas):
+    """A PSYNC with an unknown replication ID or an offset out of the backlog gets a
+    full resync (raw protocol, like a replica would speak it)."""
+    from support import RawConn
+    m = redis.Redis(port=master.port)
+    m.set("a", "1")
+    conn = RawConn("127.0.0.1", master.port)
+    assert conn.call("REPLCONF", "listening-port", "1234") == b"+OK\r\n"
+    assert conn.call("REPLCONF", "capa", "eof", "capa", "psync2") == b"+OK\r\n"
+    conn.sock.sendall(b"*3\r\n$5\r\nPSYNC\r\n$1\r\n?\r\n$2\r\n-1\r\n")
+    data = b""
+    while b"\r\n" not in data:
+        data += conn.sock.recv(65536)
+    line = data.split(b"\r\n", 1)[0].split()
+    assert line[0] == b"+FULLRESYNC" and len(line[1]) == 40 and line[2] == b"0"
+    replid = line[1].decode()
+    assert m.info("replication")["master_replid"] == replid
+    assert m.info("replication")["connected_slaves"] == 1
+    # a second replica asking to continue from inside the backlog gets +CONTINUE
+    m.set("b", "2")
+    conn2 = RawConn("127.0.0.1", master.port)
+    conn2.call("REPLCONF", "capa", "psync2")
+    conn2.sock.sendall(b"*3\r\n$5\r\nPSYNC\r\n$40\r\n%s\r\n$1\r\n1\r\n" % replid.encode())
+    got = b""
+    deadline = time.time() + 5
+    want = b"+CONTINUE %s\r\n" % replid.encode()
+    while time.time() < deadline and not got.endswith(b"b\r\n$1\r\n2\r\n"):
+        got += conn2.sock.recv(65536)
+    assert got == want + b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    # an offset past the end, or a wrong ID, gets a full resync
+    for rid, off in ((replid, b"1000"), ("f" * 40, b"1")):
+        c3 = RawConn("127.0.0.1", master.port)
+        c3.sock.sendall(b"*3\r\n$5\r\nPSYNC\r\n$40\r\n%s\r\n$%d\r\n%s\r\n"
+                        % (rid.encode(), len(off), off))
+        d = b""
+        while b"\r\n" not in d:
+            d += c3.sock.recv(65536)
+        assert d.startswith(b"+FULLRESYNC %s " % replid.encode())
+        c3.close()
+    conn.close()
+    conn2.close()

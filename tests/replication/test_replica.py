@@ -1,0 +1,143 @@
+"""Vermilion as a replica of a real redis-server 7.0 master (and of another Vermilion).
+
+REPLICAOF connects, loads the master's RDB payload (diskless ``$EOF:`` and
+disk-based ``$<len>`` transfers), applies the live stream as the master client,
+acknowledges offsets (the master's WAIT counts us), refuses normal clients'
+writes while ``replica-read-only yes``, reconnects with a partial resync, and
+REPLICAOF NO ONE promotes it.
+"""
+import pytest
+import redis
+
+from support import REDIS_SERVER, RealRedis, RawConn
+from vermilion.embed import start_server
+from replhelp import wait_for, link_up, dataset
+from test_master import populate
+
+pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
+
+
+@pytest.fixture
+def ours():
+    srv = start_server()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(params=["diskless", "disk"])
+def real_master(request):
+    ref = RealRedis("--repl-diskless-sync", "yes" if request.param == "diskless" else "no",
+                    "--repl-diskless-sync-delay", "0")
+    yield ref
+    ref.stop()
+
+
+def test_replicate_a_real_master(real_master, ours):
+    m = redis.Redis(port=real_master.port, single_connection_client=True)
+    populate(m)
+    r = redis.Redis(port=ours.port)
+    assert r.execute_command("REPLICAOF", "127.0.0.1", real_master.port) == b"OK"
+    assert r.execute_command("REPLICAOF", "127.0.0.1", real_master.port) == \
+        b"OK Already connected to specified master"
+    wait_for(lambda: link_up(r), what="link up")
+    assert dataset(ours.port) == dataset(real_master.port)
+    assert r.pttl("ttl") > 900000
+
+    # the live stream, then WAIT on the master counts our ACK
+    x = m.execute_command
+    x("SET", "after", "1")
+    x("INCRBYFLOAT", "after", "2.5")
+    x("EXPIRE", "str", "5000")
+    x("MULTI")
+    x("LPUSH", "list", "m")
+    x("SELECT", "9")
+    x("SET", "nine", "9")
+    x("EXEC")
+    x("SELECT", "0")
+    x("EVAL", "redis.call('hset', KEYS[1], 'f', 'v'); return 1", 1, "fromlua")
+    x("SPOP", "set")
+    x("DEL", "bigset")
+    assert m.wait(1, 5000) == 1
+    assert dataset(ours.port) == dataset(real_master.port)
+
+    info = r.info("replication")
+    minfo = m.info("replication")
+    assert info["role"] == "slave" and info["master_port"] == real_master.port
+    assert info["master_link_status"] == "up" and info["master_sync_in_progress"] == 0
+    assert info["master_replid"] == minfo["master_replid"]
+    wait_for(lambda: r.info("replication")["slave_repl_offset"]
+             == m.info("replication")["master_repl_offset"], what="offsets agree")
+    role = r.execute_command("ROLE")
+    assert role[:4] == [b"slave", b"127.0.0.1", real_master.port, b"connected"]
+    assert minfo["slave0"]["port"] == ours.port and minfo["slave0"]["state"] == "online"
+    masters = r.client_list(_type="master")
+    assert len(masters) == 1 and masters[0]["flags"] == "M"
+
+
+def test_read_only_replica_errors_match_redis(real_master, ours):
+    """Our errors as a replica, byte for byte against a real redis replica."""
+    ref_replica = RealRedis("--replicaof", "127.0.0.1", str(real_master.port))
+    try:
+        r = redis.Redis(port=ours.port)
+        r.execute_command("REPLICAOF", "127.0.0.1", real_master.port)
+        wait_for(lambda: link_up(r) and link_up(redis.Redis(port=ref_replica.port)),
+                 what="both links up")
+        a = RawConn("127.0.0.1", ref_replica.port)
+        b = RawConn("127.0.0.1", ours.port)
+        for cmd in (("SET", "k", "v"), ("GET", "k"), ("DEL", "k"), ("WAIT", "0", "0"),
+                    ("MULTI",), ("SET", "x", "1"), ("EXEC",), ("MULTI",), ("GET", "x"),
+                    ("EXEC",), ("PING",)):
+            assert b.call(*cmd) == a.call(*cmd), cmd
+        # GETACK from a normal client: an ACK goes to the master, no reply to the caller
+        for conn in (a, b):
+            conn.send(b"REPLCONF GETACK *\r\nPING\r\n")
+        assert b.read_reply() == a.read_reply() == b"+PONG\r\n"
+        a.close()
+        b.close()
+        r.config_set("replica-read-only", "no")
+        assert r.set("local", "1") is True
+        assert r.info("replication")["slave_read_only"] == 0
+    finally:
+        ref_replica.stop()
+
+
+def test_reconnect_with_partial_resync_and_promote(real_master, ours):
+    m = redis.Redis(port=real_master.port, single_connection_client=True)
+    populate(m)
+    r = redis.Redis(port=ours.port)
+    r.execute_command("REPLICAOF", "127.0.0.1", real_master.port)
+    wait_for(lambda: link_up(r), what="link up")
+    m.set("one", "1")
+    assert m.wait(1, 5000) == 1
+    m.client_kill_filter(_type="replica")
+    m.set("while-down", "1")
+    wait_for(lambda: link_up(r) and r.get("while-down") == b"1", what="reconnected")
+    assert m.info("stats")["sync_partial_ok"] == 1
+    assert m.info("stats")["sync_full"] == 1
+    assert dataset(ours.port) == dataset(real_master.port)
+    old = m.info("replication")["master_replid"]
+    # promotion: writable, a new history, the old ID kept as replid2
+    assert r.execute_command("REPLICAOF", "NO", "ONE") == b"OK"
+    assert r.set("mine", "1") is True
+    info = r.info("replication")
+    assert info["role"] == "master" and info["master_replid2"] == old
+    assert info["master_replid"] != old
+    assert r.execute_command("ROLE")[0] == b"master"
+    assert m.info("replication")["connected_slaves"] == 0 or wait_for(
+        lambda: m.info("replication")["connected_slaves"] == 0, what="link closed")
+
+
+def test_vermilion_replica_of_vermilion(ours):
+    master = start_server()
+    try:
+        m = redis.Redis(port=master.port, single_connection_client=True)
+        populate(m)
+        r = redis.Redis(port=ours.port)
+        r.execute_command("REPLICAOF", "127.0.0.1", master.port)
+        wait_for(lambda: link_up(r), what="link up")
+        m.set("after", "x")
+        m.lpush("list", "y")
+        assert m.wait(1, 5000) == 1
+        assert dataset(ours.port) == dataset(master.port)
+    finally:
+        master.stop()

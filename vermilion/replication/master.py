@@ -1,0 +1,337 @@
+"""The master side of replication (Redis 7.0's replication.c, master half).
+
+A replica connects like any client, sends ``REPLCONF listening-port``/``capa``
+and then ``PSYNC <replid> <offset>`` (or the old ``SYNC``). We answer either
+
+* ``+CONTINUE <replid>`` and the part of the backlog it misses, when it asks
+  for our replication ID (or the previous one, up to where it was valid) and
+  an offset still inside the backlog; or
+* ``+FULLRESYNC <replid> <offset>``, then ``$<len>\\r\\n`` and an RDB snapshot
+  of the dataset produced in memory at that very point of the stream.
+
+From then on every propagated write reaches the replica exactly as it is fed
+to the AOF: :meth:`ReplMaster.feed` is registered as a feed sink
+(``server.set_feed_sink``), encodes the commands once (a ``SELECT`` whenever
+the database changes), appends them to the backlog, advances
+``master_repl_offset`` and queues the bytes on every replica's connection.
+
+The backlog is a bytearray holding at least the last ``repl-backlog-size``
+bytes of the stream (it is trimmed when it reaches twice that, so appending
+stays cheap); offsets follow Redis: ``master_repl_offset`` counts every byte
+ever streamed and the first byte of the backlog has offset
+``master_repl_offset - histlen + 1``.
+
+Replicas report progress with ``REPLCONF ACK <offset>`` (every second, and
+when we ask with ``REPLCONF GETACK *``). WAIT blocks a client until enough
+replicas acknowledged the offset of its own last write.
+"""
+import io
+import os
+import time
+
+from ..persistence.aof import encode_command
+from ..persistence import rdb as rdbmod
+
+STATE_ONLINE = "online"
+
+
+def new_replid():
+    return "%040x" % int.from_bytes(os.urandom(20), "big")
+
+
+def select_bytes(dbid):
+    s = b"%d" % dbid
+    return b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(s), s)
+
+
+class Replica:
+    """What the master knows about one replica connection (CLIENT_SLAVE fields)."""
+    __slots__ = ("client", "listening_port", "ip", "capa", "ack_off", "ack_time", "state")
+
+    def __init__(self, client):
+        self.client = client
+        self.listening_port = 0
+        self.ip = None
+        self.capa = set()
+        self.ack_off = 0
+        self.ack_time = time.time()
+        self.state = STATE_ONLINE
+
+    def address(self):
+        if self.ip:
+            return self.ip
+        addr = self.client.addr
+        return addr.rsplit(":", 1)[0]
+
+
+class ReplMaster:
+    def __init__(self, server):
+        self.server = server
+        cfg = server.config
+        self.backlog = None           # bytearray once the first replica attached
+        self.backlog_size = max(cfg.get_number("repl-backlog-size"), 16 * 1024)
+        self.seldb = -1               # the database the stream has SELECTed
+        self.replicas = {}            # client -> Replica (only after PSYNC/SYNC)
+        self.conf = {}                # client -> Replica: REPLCONF seen, not yet synced
+        self.woff = {}                # client id -> master_repl_offset after its last write
+        self.waiting = []             # clients blocked in WAIT: [client, offset, numreplicas]
+        self.getack_scheduled = False
+        self.second_replid_offset = -1
+        self.last_ping = time.monotonic()
+        self.full_syncs = 0
+        self.partial_ok = 0
+        self.partial_err = 0
+        cfg.add_hook("repl-backlog-size", self._set_backlog_size)
+
+    def _set_backlog_size(self, value):
+        self.backlog_size = max(int(value), 16 * 1024)
+        self._trim(force=True)
+
+    # ------------------------------------------------------------- stream
+    def feed(self, dbid, cmds):
+        """A feed sink (like AOF.feed): stream these writes to the replicas."""
+        server = self.server
+        if dbid != self.seldb:
+            self.seldb = dbid
+            if len(cmds) == 1:
+                data = select_bytes(dbid) + encode_command(cmds[0])
+            else:
+                data = select_bytes(dbid) + b"".join([encode_command(a) for a in cmds])
+        elif len(cmds) == 1:
+            data = encode_command(cmds[0])
+        else:
+            data = b"".join([encode_command(a) for a in cmds])
+        self._append(data)
+        c = server.current_client
+        if c is not None:
+            self.woff[c.id] = server.master_repl_offset
+
+    def feed_raw(self, argv):
+        """Stream a command without changing the SELECTed db (PING, REPLCONF GETACK)."""
+        self._append(encode_command(argv))
+
+    def _append(self, data):
+        server = self.server
+        self.backlog += data
+        server.master_repl_offset += len(data)
+        if len(self.backlog) > 2 * self.backlog_size:
+            self._trim()
+        for r in self.replicas.values():
+            r.client.write_now(data)
+
+    def _trim(self, force=False):
+        b = self.backlog
+        if b is not None and len(b) > self.backlog_size:
+            del b[:len(b) - self.backlog_size]
+
+    def histlen(self):
+        b = self.backlog
+        return 0 if b is None else min(len(b), self.backlog_size)
+
+    def first_byte_offset(self):
+        if self.backlog is None:
+            return 0
+        return self.server.master_repl_offset - self.histlen() + 1
+
+    def _ensure_backlog(self):
+        """createReplicationBacklog: the first replica gets a fresh replication ID."""
+        if self.backlog is not None:
+            return
+        server = self.server
+        server.replid = new_replid()
+        server.replid2 = "0" * 40
+        self.second_replid_offset = -1
+        self._start_backlog()
+
+    def _start_backlog(self):
+        self.backlog = bytearray()
+        self.seldb = -1
+        self.server.set_feed_sink("repl", self)
+        if not self.cron_added:
+            self.cron_added = True
+            self.server.add_cron_hook(self.cron)
+
+    cron_added = False
+
+    def become_replica(self):
+        """REPLICAOF host port: our replicas must resync (they will find our master's
+        data through us later: chained replication is not supported yet), and the
+        stream we would feed them stops."""
+        self.disconnect_replicas()
+        self.conf.clear()
+        self.server.set_feed_sink("repl", None)
+        self.backlog = None
+        self.seldb = -1
+
+    def promote(self):
+        """REPLICAOF NO ONE (shiftReplicationId): a new history starts at our offset;
+        replicas of our old master may still PSYNC with its ID up to that offset."""
+        server = self.server
+        server.replid2 = server.replid
+        self.second_replid_offset = server.master_repl_offset + 1
+        server.replid = new_replid()
+        self._start_backlog()
+
+    # --------------------------------------------------------------- sync
+    def replica_for(self, c):
+        r = self.replicas.get(c) or self.conf.get(c)
+        if r is None:
+            r = self.conf[c] = Replica(c)
+        return r
+
+    def is_replica(self, c):
+        return c in self.replicas
+
+    def sync(self, c, psync, replid=None, offset=None):
+        """PSYNC/SYNC from ``c``: a partial resync if possible, else a full one."""
+        server = self.server
+        r = self.replica_for(c)
+        self.conf.pop(c, None)
+        if psync and self._try_partial(c, r, replid, offset):
+            self.partial_ok += 1
+        else:
+            if psync and replid != "?":
+                self.partial_err += 1
+            self._ensure_backlog()
+            self.full_syncs += 1
+            payload = self.rdb_payload()
+            if psync:
+                c.out.append(b"+FULLRESYNC %s %d\r\n"
+                             % (server.replid.encode(), server.master_repl_offset))
+            c.out.append(b"$%d\r\n" % len(payload))
+            c.out.append(payload)
+            self.seldb = -1           # the stream that follows starts with a SELECT
+            server.log_notice("Synchronization with replica %s:%d succeeded"
+                              % (r.address(), r.listening_port))
+        r.state = STATE_ONLINE
+        r.ack_time = time.time()
+        self.replicas[c] = r
+        if "S" not in c.flags_extra:
+            c.flags_extra = c.flags_extra + "S"
+        server.log_notice("Replica %s:%d asks for synchronization"
+                          % (r.address(), r.listening_port))
+
+    def _try_partial(self, c, r, replid, offset):
+        server = self.server
+        if self.backlog is None or replid is None:
+            return False
+        if replid != server.replid and not (replid == server.replid2
+                                            and offset <= self.second_replid_offset):
+            return False
+        first = self.first_byte_offset()
+        if offset < first or offset > server.master_repl_offset + 1:
+            return False
+        if "psync2" in r.capa:
+            c.out.append(b"+CONTINUE %s\r\n" % server.replid.encode())
+        else:
+            c.out.append(b"+CONTINUE\r\n")
+        missing = server.master_repl_offset + 1 - offset
+        if missing:
+            c.out.append(bytes(self.backlog[len(self.backlog) - missing:]))
+        server.log_notice("Partial resynchronization request from %s:%d accepted. Sending "
+                          "%d bytes of backlog starting from offset %d."
+                          % (r.address(), r.listening_port, missing, offset))
+        return True
+
+    def rdb_payload(self):
+        """The dataset as an RDB, made in memory (what a diskless BGSAVE would send)."""
+        server = self.server
+        fl = getattr(server, "function_codes", None)
+        functions = fl() if fl is not None else ()
+        fh = io.BytesIO()
+        rdbmod.write_rdb(fh, server.dbs, server.snapshot.limits(),
+                         used_mem=rdbmod.used_memory_estimate(), functions=functions)
+        return fh.getvalue()
+
+    # ---------------------------------------------------------------- acks
+    def ack(self, c, offset):
+        r = self.replicas.get(c)
+        if r is None:
+            return
+        if offset > r.ack_off:
+            r.ack_off = offset
+        r.ack_time = time.time()
+        if self.waiting:
+            self.serve_waiting()
+
+    def count_acks(self, offset):
+        n = 0
+        for r in self.replicas.values():
+            if r.state == STATE_ONLINE and r.ack_off >= offset:
+                n += 1
+        return n
+
+    def request_ack(self):
+        """replicationRequestAckFromSlaves: one GETACK before the loop sleeps."""
+        if self.getack_scheduled:
+            return
+        loop = self.server.loop
+        if loop is None:
+            self.send_getack()
+            return
+        self.getack_scheduled = True
+        loop.call_soon(self.send_getack)
+
+    def send_getack(self):
+        self.getack_scheduled = False
+        if self.replicas:
+            self.feed_raw([b"REPLCONF", b"GETACK", b"*"])
+
+    def serve_waiting(self):
+        from ..keyspace.blocking import unblock
+        still = []
+        for entry in self.waiting:
+            c, offset, num = entry
+            st = c.blocked
+            if st is None or c.closed:
+                continue
+            n = self.count_acks(offset)
+            if n >= num:
+                unblock(c, n)
+            else:
+                st.timeout_reply = n   # what a timeout (or CLIENT UNBLOCK) answers
+                still.append(entry)
+        self.waiting = still
+
+    # ---------------------------------------------------------- lifecycle
+    def client_gone(self, c):
+        self.conf.pop(c, None)
+        if self.replicas.pop(c, None) is not None:
+            r_addr = c.addr
+            self.server.log_notice("Connection with replica %s lost." % r_addr)
+        self.woff.pop(c.id, None)
+
+    def cron(self):
+        """replicationCron: PING the replicas every repl-ping-replica-period seconds."""
+        now = time.monotonic()
+        period = self.server.config.get_int("repl-ping-replica-period")
+        if now - self.last_ping >= period:
+            self.last_ping = now
+            if self.replicas:
+                self.feed_raw([b"PING"])
+
+    def disconnect_replicas(self):
+        for c in list(self.replicas):
+            c.close()
+
+    # ---------------------------------------------------------------- info
+    def info_lines(self):
+        server = self.server
+        lines = []
+        now = time.time()
+        for i, r in enumerate(self.replicas.values()):
+            lines.append("slave%d:ip=%s,port=%d,state=%s,offset=%d,lag=%d"
+                         % (i, r.address(), r.listening_port, r.state, r.ack_off,
+                            int(now - r.ack_time)))
+        return lines
+
+    def role_entries(self):
+        return [[r.address().encode(), b"%d" % r.listening_port, b"%d" % r.ack_off]
+                for r in self.replicas.values()]
+
+    def good_replicas(self):
+        """min_slaves_good_slaves: online replicas whose last ACK is recent enough."""
+        max_lag = self.server.config.get_int("min-replicas-max-lag")
+        now = time.time()
+        return sum(1 for r in self.replicas.values()
+                   if r.state == STATE_ONLINE and now - r.ack_time <= max_lag)

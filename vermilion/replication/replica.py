@@ -1,0 +1,381 @@
+"""The replica side of replication: our link to a master (Redis 7.0's replication.c,
+replica half: connectWithMaster, syncWithMaster, readSyncBulkPayload).
+
+``REPLICAOF host port`` (or ``replicaof`` in the configuration) starts an
+asyncio task that connects to the master and runs the handshake Redis runs::
+
+    PING                              -> +PONG (or an auth error we tolerate)
+    AUTH [masteruser] masterauth      (when masterauth is set)
+    REPLCONF listening-port <port>
+    REPLCONF capa eof capa psync2
+    PSYNC <replid> <offset+1>         (PSYNC ? -1 the first time)
+
+A ``+FULLRESYNC <replid> <offset>`` is followed by the RDB payload, either
+``$<len>\\r\\n<bytes>`` or, diskless, ``$EOF:<40-byte mark>\\r\\n<bytes><mark>``;
+we drop every key and load it with our RDB loader. A ``+CONTINUE [<replid>]``
+resumes the stream where we left it. Then the master's command stream is
+executed by the *master client* (``flags=M`` in CLIENT LIST, no replies, not
+subject to ``replica-read-only``), one command at a time so that our
+processed offset (``slave_repl_offset``, what ``REPLCONF ACK`` reports every
+second and on ``REPLCONF GETACK``) is exact. A lost link is retried every
+second with a partial resynchronisation request.
+"""
+import asyncio
+import time
+
+from ..persistence.aof import encode_command
+from ..server.client import Client
+# bytes of argv as a RESP multibulk: how the master encoded it in the stream
+from ..commands.client_cmds import _request_size as command_size
+
+READONLY = "READONLY You can't write against a read only replica."
+
+STATE_NONE = "none"
+STATE_CONNECT = "connect"
+STATE_CONNECTING = "connecting"
+STATE_TRANSFER = "sync"
+STATE_CONNECTED = "connected"
+
+
+class LinkError(Exception):
+    pass
+
+
+class ReplicaLink:
+    def __init__(self, server):
+        self.server = server
+        self.host = None
+        self.port = 0
+        self.state = STATE_NONE
+        self.task = None
+        self.client = None           # the master client while connected
+        self.writer = None
+        self.master_replid = None    # the master's replication ID we follow
+        self.reploff = 0             # processed offset (slave_repl_offset)
+        self.read_reploff = 0        # read offset (slave_read_repl_offset)
+        self.last_io = 0.0
+        self.down_since = 0
+        self.last_ack = 0.0
+        self.transfer_size = -1
+        self.transfer_read = 0
+        self.read_only = server.config.get("replica-read-only") != "no"
+        server.config.add_hook("replica-read-only",
+                               lambda v: setattr(self, "read_only", v != "no"))
+        server.add_startup_hook(self._startup)
+        server.add_cron_hook(self.cron)
+
+    def _startup(self):
+        v = self.server.config.get("replicaof") or ""
+        if v:
+            host, port = v.rsplit(" ", 1)
+            self.set_master(host, int(port))
+
+    # ---------------------------------------------------------- commands
+    def connected(self):
+        return self.state == STATE_CONNECTED
+
+    def set_master(self, host, port):
+        """replicationSetMaster."""
+        server = self.server
+        was_master = self.host is None
+        self._drop_link()
+        self.host = host
+        self.port = port
+        if was_master:
+            from ..keyspace.blocking import disconnect_all_blocked
+            disconnect_all_blocked(server)
+            server.repl.become_replica()
+            # replicationCacheMasterUsingMyself: our own history may continue
+            self.master_replid = server.replid
+            self.reploff = self.read_reploff = server.master_repl_offset
+        self.state = STATE_CONNECT
+        self.down_since = 0
+        server.set_special("replica", True)
+        self._start_task()
+
+    def unset_master(self):
+        """replicationUnsetMaster (REPLICAOF NO ONE)."""
+        server = self.server
+        self._drop_link()
+        self.host = None
+        self.port = 0
+        self.state = STATE_NONE
+        server.set_special("replica", False)
+        server.master_repl_offset = self.reploff
+        server.repl.promote()
+
+    def on_shutdown(self, save):
+        self._drop_link()
+
+    def _start_task(self):
+        loop = self.server.loop
+        if loop is not None:
+            self.task = loop.create_task(self._run(self.host, self.port))
+
+    def _drop_link(self):
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+        self._close_master()
+
+    def _close_master(self):
+        c = self.client
+        self.client = None
+        if c is not None:
+            c.closed = True
+            self.server.client_gone(c)
+        w = self.writer
+        self.writer = None
+        if w is not None:
+            try:
+                w.close()
+            except Exception:
+                pass
+
+    def client_gone(self, c):
+        if c is self.client and self.writer is not None:
+            # CLIENT KILL TYPE master: drop the link; the task reconnects
+            self.client = None
+            try:
+                self.writer.close()
+            except Exception:
+                pass
+
+    # ------------------------------------------------------------- checks
+    def check_command(self, c, cmd, argv):
+        """processCommand: writes from normal clients fail on a read-only replica."""
+        if self.host is None or c is self.client or not self.read_only:
+            return None
+        if cmd.is_write or (cmd.fullname == "exec" and c.multi
+                            and any(q.is_write for q, _ in c.multi)):
+            return READONLY
+        return None
+
+    # ------------------------------------------------------------ the link
+    async def _run(self, host, port):
+        server = self.server
+        while self.host == host and self.port == port:
+            try:
+                await self._session(host, port)
+            except asyncio.CancelledError:
+                raise
+            except (OSError, LinkError, asyncio.IncompleteReadError, ValueError) as e:
+                if self.state == STATE_CONNECTED:
+                    server.log_notice("Connection with master lost.")
+                else:
+                    server.log_warning("Error condition on socket for SYNC: %s" % e)
+            except Exception:
+                server.log_exception("replication link")
+            if self.state == STATE_CONNECTED or not self.down_since:
+                self.down_since = int(time.time())
+            self._close_master()
+            self.state = STATE_CONNECT
+            await asyncio.sleep(1)
+
+    async def _session(self, host, port):
+        server = self.server
+        cfg = server.config
+        server.log_notice("Connecting to MASTER %s:%d" % (host, port))
+        self.state = STATE_CONNECTING
+        reader, writer = await asyncio.open_connection(host, port)
+        self.writer = writer
+        server.log_notice("MASTER <-> REPLICA sync started")
+
+        async def call(*args):
+            writer.write(encode_command([a if isinstance(a, bytes) else str(a).encode()
+                                         for a in args]))
+            line = await reader.readline()
+            if not line:
+                raise LinkError("connection closed by master")
+            return line.rstrip(b"\r\n")
+
+        reply = await call("PING")
+        if reply.startswith(b"-") and not reply.startswith(
+                (b"-NOAUTH", b"-NOPERM", b"-ERR operation not permitted")):
+            raise LinkError("Error reply to PING from master: '%s'" % reply.decode())
+        auth = cfg.get("masterauth")
+        if auth:
+            user = cfg.get("masteruser")
+            reply = await (call("AUTH", user, auth) if user else call("AUTH", auth))
+            if reply.startswith(b"-"):
+                raise LinkError("Unable to AUTH to MASTER: %s" % reply.decode())
+        reply = await call("REPLCONF", "listening-port", server.port)
+        if reply.startswith(b"-"):
+            server.log_notice("(Non critical) Master does not understand REPLCONF "
+                              "listening-port: %s" % reply.decode())
+        reply = await call("REPLCONF", "capa", "eof", "capa", "psync2")
+        if reply.startswith(b"-"):
+            server.log_notice("(Non critical) Master does not understand REPLCONF capa: %s"
+                              % reply.decode())
+        if self.master_replid:
+            psync_id, psync_off = self.master_replid, self.reploff + 1
+            server.log_notice("Trying a partial resynchronization (request %s:%d)."
+                              % (psync_id, psync_off))
+        else:
+            psync_id, psync_off = "?", -1
+            server.log_notice("Partial resynchronization not possible (no cached master)")
+        writer.write(encode_command([b"PSYNC", psync_id.encode(), b"%d" % psync_off]))
+        line = await self._read_line(reader)
+        if line.startswith(b"+FULLRESYNC"):
+            parts = line.split()
+            replid, offset = parts[1].decode(), int(parts[2])
+            server.log_notice("Full resync from master: %s:%d" % (replid, offset))
+            await self._full_sync(reader)
+            self.master_replid = replid
+            server.replid = replid
+            server.replid2 = "0" * 40
+            server.repl.second_replid_offset = -1
+            self.reploff = self.read_reploff = offset
+        elif line.startswith(b"+CONTINUE"):
+            parts = line.split()
+            if len(parts) > 1:
+                new = parts[1].decode()
+                if new != self.master_replid:
+                    # the master changed ID (it was promoted): keep the old one as ID2
+                    server.replid2 = self.master_replid
+                    server.repl.second_replid_offset = self.reploff + 1
+                    self.master_replid = new
+            server.replid = self.master_replid
+            server.log_notice("Successful partial resynchronization with master.")
+        else:
+            raise LinkError("Unexpected reply to PSYNC from master: %s"
+                            % line.decode("utf-8", "replace"))
+        server.master_repl_offset = self.reploff
+        self._make_master_client(writer)
+        self.state = STATE_CONNECTED
+        self.down_since = 0
+        server.log_notice("MASTER <-> REPLICA sync: Master accepted a Partial "
+                          "Resynchronization." if line.startswith(b"+CONTINUE")
+                          else "MASTER <-> REPLICA sync: Finished with success")
+        self.send_ack()
+        await self._stream(reader)
+
+    async def _read_line(self, reader):
+        """A reply line, skipping the newlines a master sends to keep us waiting."""
+        while True:
+            line = await reader.readline()
+            if not line:
+                raise LinkError("connection closed by master")
+            self.last_io = time.time()
+            line = line.rstrip(b"\r\n")
+            if line:
+                return line
+
+    async def _full_sync(self, reader):
+        server = self.server
+        self.state = STATE_TRANSFER
+        head = await self._read_line(reader)
+        if head.startswith(b"-"):
+            raise LinkError("MASTER aborted replication with an error: %s"
+                            % head[1:].decode("utf-8", "replace"))
+        if not head.startswith(b"$"):
+            raise LinkError("Bad protocol from MASTER, the first byte is not '$'")
+        self.transfer_read = 0
+        if head.startswith(b"$EOF:"):
+            mark = head[5:]
+            if len(mark) != 40:
+                raise LinkError("Bad EOF mark from MASTER")
+            self.transfer_size = 0
+            chunks = bytearray()
+            while not chunks.endswith(mark):
+                data = await reader.read(65536)
+                if not data:
+                    raise LinkError("connection closed during the RDB transfer")
+                chunks += data
+                self.transfer_read += len(data)
+                self.last_io = time.time()
+            payload = bytes(chunks[:-40])
+        else:
+            self.transfer_size = int(head[1:])
+            payload = await reader.readexactly(self.transfer_size)
+            self.transfer_read = self.transfer_size
+        server.log_notice("MASTER <-> REPLICA sync: receiving %d bytes from master to disk"
+                          % len(payload))
+        from ..persistence.snapshot import empty_data
+        server.log_notice("MASTER <-> REPLICA sync: Flushing old data")
+        empty_data(server)
+        server.log_notice("MASTER <-> REPLICA sync: Loading DB in memory")
+        server.snapshot.load_bytes(payload, flush=True, allow_dup=True, expire_keys=False)
+        server.dirty += 1
+
+    def _make_master_client(self, writer):
+        server = self.server
+        c = Client(server)
+        c.authenticated = True
+        c.flags_extra = "M"
+        sock = writer.get_extra_info("socket")
+        peer = writer.get_extra_info("peername")
+        local = writer.get_extra_info("sockname")
+        if sock is not None:
+            c.fd = sock.fileno()
+        if peer:
+            c.addr = "%s:%d" % (peer[0], peer[1])
+        if local:
+            c.laddr = "%s:%d" % (local[0], local[1])
+        server.clients[c.id] = c
+        self.client = c
+
+    async def _stream(self, reader):
+        from ..commands.table import execute_batch
+        while True:
+            data = await reader.read(65536)
+            if not data:
+                raise LinkError("connection closed by master")
+            c = self.client
+            if c is None:
+                raise LinkError("master client killed")
+            self.last_io = time.time()
+            c.last_interaction = time.monotonic()
+            c.tot_net_in += len(data)
+            self.read_reploff += len(data)
+            cmds = c.reader.feed(data)
+            if c.reader.error is not None:
+                raise LinkError("Protocol error from master: %s" % c.reader.error)
+            for argv in cmds:
+                execute_batch(c, [argv])
+                c.out.clear()                 # a master gets no replies
+                self.reploff += command_size(argv)
+                self.server.master_repl_offset = self.reploff
+
+    def send_ack(self):
+        """replicationSendAck: REPLCONF ACK <processed offset>."""
+        w = self.writer
+        if w is not None and self.client is not None:
+            self.last_ack = time.monotonic()
+            w.write(encode_command([b"REPLCONF", b"ACK", b"%d" % self.reploff]))
+
+    def cron(self):
+        if self.state == STATE_CONNECTED and time.monotonic() - self.last_ack >= 1:
+            self.send_ack()
+
+    # ---------------------------------------------------------- reporting
+    def info_lines(self):
+        up = self.state == STATE_CONNECTED
+        now = time.time()
+        lines = [
+            "master_host:%s" % self.host,
+            "master_port:%d" % self.port,
+            "master_link_status:%s" % ("up" if up else "down"),
+            "master_last_io_seconds_ago:%d" % (int(now - self.last_io)
+                                               if self.client is not None else -1),
+            "master_sync_in_progress:%d" % (1 if self.state == STATE_TRANSFER else 0),
+            "slave_read_repl_offset:%d" % (self.read_reploff if self.master_replid else 1),
+            "slave_repl_offset:%d" % (self.reploff if self.master_replid else 1),
+        ]
+        if not up:
+            lines.append("master_link_down_since_seconds:%d"
+                         % (int(now - self.down_since) if self.down_since else -1))
+        cfg = self.server.config
+        lines += [
+            "slave_priority:%d" % cfg.get_int("replica-priority"),
+            "slave_read_only:%d" % (1 if self.read_only else 0),
+            "replica_announced:%d" % (1 if cfg.get("replica-announced") != "no" else 0),
+        ]
+        return lines
+
+    def role_reply(self):
+        state = self.state
+        if state == STATE_CONNECTING:
+            state = "handshake" if self.writer is not None else state
+        return [b"slave", self.host.encode(), self.port, state.encode(),
+                self.reploff if self.client is not None else -1]
