@@ -468,3 +468,36 @@ srv.stop()
     assert lines[2] == repr(b"*0\r\n")
     assert lines[3] == repr(b"*1\r\n:0\r\n")
     assert lines[4] == repr(b"+PONG\r\n")
+
+
+# ---------------------------------------------------------------- maxmemory
+def test_multi_script_denyoom_note_is_dropped(server):
+    """A script queued in MULTI that counts as denyoom is noted for EXEC's maxmemory
+    check; EXEC and DISCARD drop the note, and it goes to the right transaction."""
+    notes = server.server.scripting.queued_denyoom
+    c = RawConn("127.0.0.1", server.port)
+    other = RawConn("127.0.0.1", server.port)
+    try:
+        for end in ("EXEC", "DISCARD"):
+            assert c.call("MULTI") == b"+OK\r\n"
+            assert c.call("EVAL", "#!lua\nreturn 1", "0") == b"+QUEUED\r\n"
+            assert len(notes) == 1
+            c.call(end)
+            assert not notes
+        # a new transaction is not judged by a note of an older one
+        c.call("MULTI")
+        c.call("EVAL", "#!lua\nreturn 1", "0")
+        c.call("DISCARD")
+        c.call("MULTI")
+        c.call("EVAL", "#!lua flags=no-writes\nreturn 1", "0")
+        assert other.call("CONFIG", "SET", "maxmemory", "1") == b"+OK\r\n"
+        assert c.call("EXEC") == b"*1\r\n:1\r\n"
+        assert other.call("CONFIG", "SET", "maxmemory", "0") == b"+OK\r\n"
+        c.call("MULTI")
+        assert c.call("EVAL", "#!lua\nreturn 2", "0") == b"+QUEUED\r\n"
+        assert other.call("CONFIG", "SET", "maxmemory", "1") == b"+OK\r\n"
+        assert c.call("EXEC").startswith(b"-EXECABORT Transaction discarded because of: OOM")
+    finally:
+        other.call("CONFIG", "SET", "maxmemory", "0")
+        c.close()
+        other.close()

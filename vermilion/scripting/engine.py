@@ -1051,8 +1051,13 @@ class Scripting:
     def busy_check(self, c, cmd, argv):
         """processCommand's BUSY step while a timed-out script runs (and, for a
         script queued in MULTI, the note of its flags EXEC's maxmemory check reads)."""
-        if c.multi is not None and cmd.fullname in _SCRIPT_COMMANDS:
-            self._note_queued(c, cmd, argv)
+        if c.multi is not None:
+            name = cmd.fullname
+            if name in _SCRIPT_COMMANDS:
+                self._note_queued(c, cmd, argv)
+            elif (name == "exec" or name == "discard") and self.queued_denyoom:
+                # (maxmemory's check of EXEC has run: the note is not needed any more)
+                self.queued_denyoom.pop(c.id, None)
         if not self.busy:
             return None
         run = self.run
