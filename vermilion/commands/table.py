@@ -499,6 +499,9 @@ def _process_command(c, argv):
         server.count_error(err)
         c.out.append(error_bytes(err))
         return None
+    tr = server.tracking
+    if tr is not None and tr.max_keys and len(tr.table) > tr.max_keys:
+        tr.limit_used_slots()  # tracking-table-max-keys, checked before each command
     postpone = server.postpone_check
     if postpone is not None and postpone(c, cmd, argv):
         return _PARKED  # CLIENT PAUSE: argv runs again when the client is released

@@ -22,6 +22,8 @@ a null. When the client that did the write is itself the one to be told, the
 message is delayed until after its reply, exactly like Redis's pending keys.
 NOLOOP skips keys the client modified itself.
 """
+import random
+
 from ..errors import CommandError, SYNTAX
 from ..protocol.encoder import OK, Map, Push, Pushed, encode
 from ..server.bootstrap import on_server_init
@@ -53,6 +55,8 @@ class Tracking:
         self.pending = []      # (client, key or None) to tell the current client after its reply
         self.clients = 0
         self._bcast_scheduled = False
+        self.max_keys = 0      # tracking-table-max-keys (0: no limit)
+        self._limit_rounds = 0  # times in a row the table stayed over the limit
 
     # -------------------------------------------------------- remembering
     def remember(self, c, cmd, argv):
@@ -119,6 +123,33 @@ class Tracking:
             target.write_now(Pushed(encode(Push([b"invalidate", payload]), 3)))
         elif redirected and (target.subscriptions or target.psubscriptions):
             target.write_now(Pushed(encode(Push([b"message", CHANNEL, payload]), 2)))
+
+    # ------------------------------------------------------------ table limit
+    def limit_used_slots(self):
+        """trackingLimitUsedSlots: while the table holds more than tracking-table-max-keys
+        keys, forget random ones (their clients are told, as if the key changed), with
+        an effort that grows each time a run leaves the table still over the limit."""
+        table = self.table
+        max_keys = self.max_keys
+        if not max_keys or len(table) <= max_keys:
+            self._limit_rounds = 0
+            return
+        effort = 100 * (self._limit_rounds + 1)
+        clients = self.server.clients
+        for key in random.sample(list(table), min(effort, len(table))):
+            for cid in table.pop(key):
+                target = clients.get(cid)
+                if target is not None and target.tracking is not None \
+                        and not target.tracking.bcast:
+                    self.send(target, key)
+            if len(table) <= max_keys:
+                self._limit_rounds = 0
+                return
+        self._limit_rounds += 1
+
+    def cron(self):
+        if self.clients:
+            self.limit_used_slots()
 
     def flush_pending(self, c):
         pending = self.pending
@@ -195,6 +226,18 @@ def _init(server):
     # server.tracking is what Database.signal calls: None while nobody tracks, so
     # writes pay nothing for this feature until a client turns it on.
     server.add_client_gone_hook(tr.disable)
+    server.add_cron_hook(tr.cron)
+
+    def apply_max_keys(value):
+        tr.max_keys = int(value)
+
+    server.config.add_hook("tracking-table-max-keys", apply_max_keys)
+    apply_max_keys(server.config.get_int("tracking-table-max-keys"))
+
+
+# Read-only scripts are tracked through the commands they run, not their declared keys
+# (call() in server.c).
+_RO_SCRIPTS = frozenset(("eval_ro", "evalsha_ro", "fcall_ro"))
 
 
 def after_command(c, cmd, argv):
@@ -202,7 +245,7 @@ def after_command(c, cmd, argv):
     tr = c.server.tracking_state
     st = c.tracking
     if st is not None:
-        if cmd.is_readonly and not st.bcast:
+        if cmd.is_readonly and not st.bcast and cmd.fullname not in _RO_SCRIPTS:
             tr.remember(c, cmd, argv)
         if c.multi is None and cmd.fullname != "client|caching":
             st.caching = False

@@ -352,7 +352,29 @@ def signal_existing_keys(db):
 
 
 def _serve_one(server, c, st, key):
-    """Try to serve blocked client ``c`` from ``key``; True if it was unblocked."""
+    """Try to serve blocked client ``c`` from ``key``; True if it was unblocked.
+
+    While it is served ``c`` is the current client, as in Redis's
+    handleClientsBlockedOnKeys: invalidations of keys it tracks and its command
+    touched are sent after its reply (afterCommand), not before.
+    """
+    prev = server.current_client
+    tr = getattr(server, "tracking_state", None)
+    if tr is None:
+        return _serve(server, c, st, key)
+    saved = tr.pending
+    tr.pending = []
+    server.current_client = c
+    try:
+        return _serve(server, c, st, key)
+    finally:
+        server.current_client = prev
+        if tr.pending:
+            tr.flush_pending(c)
+        tr.pending = saved
+
+
+def _serve(server, c, st, key):
     t0 = _perf()
     try:
         r = st.serve(c, key)
