@@ -6,6 +6,8 @@ acknowledges offsets (the master's WAIT counts us), refuses normal clients'
 writes while ``replica-read-only yes``, reconnects with a partial resync, and
 REPLICAOF NO ONE promotes it.
 """
+import time
+
 import pytest
 import redis
 
@@ -141,3 +143,84 @@ def test_vermilion_replica_of_vermilion(ours):
         assert dataset(ours.port) == dataset(master.port)
     finally:
         master.stop()
+
+
+def test_partial_resync_keeps_the_stream_db(ours):
+    """After +CONTINUE the stream goes on in the db the master last SELECTed."""
+    ref = RealRedis()
+    try:
+        m = redis.Redis(port=ref.port, db=5, single_connection_client=True)
+        r = redis.Redis(port=ours.port)
+        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)
+        wait_for(lambda: link_up(r), what="link up")
+        m.set("k1", "1")
+        assert m.wait(1, 5000) == 1
+        m.client_kill_filter(_type="replica")
+        m.set("k2", "2")              # no SELECT: the master's stream is still in db 5
+        r5 = redis.Redis(port=ours.port, db=5)
+        wait_for(lambda: link_up(r) and r5.get("k2") == b"2", what="k2 in db 5")
+        assert m.info("stats")["sync_partial_ok"] == 1
+        assert r5.get("k1") == b"1" and r.dbsize() == 0
+    finally:
+        ref.stop()
+
+
+def test_expired_keys_wait_for_the_masters_del(ours):
+    """A replica hides logically expired keys but deletes them only on the master's DEL,
+    exactly like a real redis replica next to it."""
+    ref = RealRedis()
+    real_rep = RealRedis("--replicaof", "127.0.0.1", str(ref.port))
+    try:
+        m = redis.Redis(port=ref.port, single_connection_client=True)
+        m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        r = redis.Redis(port=ours.port)
+        rr = redis.Redis(port=real_rep.port)
+        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)
+        wait_for(lambda: link_up(r) and link_up(rr), what="links up")
+        m.set("short", "v", px=100)
+        m.set("long", "v", ex=1000)
+        assert m.wait(2, 5000) == 2
+        time.sleep(0.3)
+        for c in (rr, r):
+            assert c.get("short") is None and c.exists("short") == 0
+            assert c.dbsize() == 2 and c.get("long") == b"v"
+        assert m.get("short") is None          # the master expires it: DEL streamed
+        assert m.wait(2, 5000) == 2
+        for c in (rr, r):
+            assert c.dbsize() == 1
+    finally:
+        real_rep.stop()
+        ref.stop()
+
+
+def test_chained_real_sub_replica(ours):
+    """real master -> Vermilion replica -> real sub-replica: the stream is passed on
+    verbatim, the RDB tells the sub-replica which db the stream is in."""
+    ref = RealRedis("--repl-diskless-sync-delay", "0")
+    sub = None
+    try:
+        m = redis.Redis(port=ref.port, single_connection_client=True)
+        populate(m)
+        m.execute_command("SELECT", "4")
+        m.set("db4", "x")
+        r = redis.Redis(port=ours.port)
+        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)
+        wait_for(lambda: link_up(r), what="link up")
+        sub = RealRedis("--replicaof", "127.0.0.1", str(ours.port))
+        s = redis.Redis(port=sub.port)
+        wait_for(lambda: link_up(s), what="sub-replica link up")
+        m.set("db4-after", "y")       # no SELECT in the stream: still db 4
+        m.execute_command("SELECT", "0")
+        m.set("after", "z")
+        assert m.wait(1, 5000) == 1
+        wait_for(lambda: dataset(sub.port) == dataset(ref.port), what="sub-replica in sync")
+        assert redis.Redis(port=sub.port, db=4).get("db4-after") == b"y"
+        info = r.info("replication")
+        assert info["connected_slaves"] == 1 and info["role"] == "slave"
+        wait_for(lambda: s.info("replication")["slave_repl_offset"]
+                 == m.info("replication")["master_repl_offset"], what="offsets agree")
+        assert s.info("replication")["master_replid"] == m.info("replication")["master_replid"]
+    finally:
+        if sub is not None:
+            sub.stop()
+        ref.stop()

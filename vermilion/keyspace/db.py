@@ -136,6 +136,10 @@ class Database:
             return False  # loading (AOF replay): nothing expires, like Redis's server.loading
         if server.pause_kind:
             return True  # CLIENT PAUSE: logically expired, deleted after the pause
+        if server.is_replica:
+            # a replica never deletes expired keys itself: its master streams the DEL
+            # (replication/replica.py). They look missing to all but the master client.
+            return server.current_client is not server.repl_link.client
         self._delete_expired(key)
         return True
 

@@ -31,6 +31,7 @@ import time
 
 from ..persistence.aof import encode_command
 from ..persistence import rdb as rdbmod
+from ..persistence.crc64 import crc64
 
 STATE_ONLINE = "online"
 
@@ -91,6 +92,8 @@ class ReplMaster:
     def feed(self, dbid, cmds):
         """A feed sink (like AOF.feed): stream these writes to the replicas."""
         server = self.server
+        if server.is_replica:
+            return      # a replica's sub-replicas get its master's stream (proxy())
         if dbid != self.seldb:
             self.seldb = dbid
             if len(cmds) == 1:
@@ -105,6 +108,10 @@ class ReplMaster:
         c = server.current_client
         if c is not None:
             self.woff[c.id] = server.master_repl_offset
+
+    def proxy(self, data):
+        """A replica passes on what its master streamed (already applied), verbatim."""
+        self._append(data)
 
     def feed_raw(self, argv):
         """Stream a command without changing the SELECTed db (PING, REPLCONF GETACK)."""
@@ -154,14 +161,19 @@ class ReplMaster:
     cron_added = False
 
     def become_replica(self):
-        """REPLICAOF host port: our replicas must resync (they will find our master's
-        data through us later: chained replication is not supported yet), and the
-        stream we would feed them stops."""
+        """REPLICAOF host port: our replicas must resync (with our master's data,
+        once we have it), and our own writes stop feeding the stream."""
         self.disconnect_replicas()
         self.conf.clear()
         self.server.set_feed_sink("repl", None)
-        self.backlog = None
         self.seldb = -1
+
+    def attach_to_master(self, new_history):
+        """The link to our master is up: the backlog continues its stream (a fresh
+        one after a full resync, whose replicas must resync too)."""
+        if new_history or self.backlog is None:
+            self.disconnect_replicas()
+            self.backlog = bytearray()
 
     def promote(self):
         """REPLICAOF NO ONE (shiftReplicationId): a new history starts at our offset;
@@ -170,7 +182,11 @@ class ReplMaster:
         server.replid2 = server.replid
         self.second_replid_offset = server.master_repl_offset + 1
         server.replid = new_replid()
-        self._start_backlog()
+        if self.backlog is None:
+            self._start_backlog()
+        else:                         # the backlog goes on: our replicas may continue
+            self.seldb = -1
+            self.server.set_feed_sink("repl", self)
 
     # --------------------------------------------------------------- sync
     def replica_for(self, c):
@@ -194,13 +210,18 @@ class ReplMaster:
                 self.partial_err += 1
             self._ensure_backlog()
             self.full_syncs += 1
-            payload = self.rdb_payload()
+            link = server.repl_link
+            # a replica's stream goes on without a SELECT: tell the replica its db
+            stream_db = (link.client.db.id if server.is_replica and link.client is not None
+                         else None)
+            payload = self.rdb_payload(stream_db)
             if psync:
                 c.out.append(b"+FULLRESYNC %s %d\r\n"
                              % (server.replid.encode(), server.master_repl_offset))
             c.out.append(b"$%d\r\n" % len(payload))
             c.out.append(payload)
-            self.seldb = -1           # the stream that follows starts with a SELECT
+            if stream_db is None:
+                self.seldb = -1       # the stream that follows starts with a SELECT
             server.log_notice("Synchronization with replica %s:%d succeeded"
                               % (r.address(), r.listening_port))
         r.state = STATE_ONLINE
@@ -233,15 +254,28 @@ class ReplMaster:
                           % (r.address(), r.listening_port, missing, offset))
         return True
 
-    def rdb_payload(self):
-        """The dataset as an RDB, made in memory (what a diskless BGSAVE would send)."""
+    def rdb_payload(self, stream_db=None):
+        """The dataset as an RDB, made in memory (what a diskless BGSAVE would send).
+
+        With ``stream_db`` the replication info aux fields (repl-stream-db, repl-id,
+        repl-offset: rdbSaveInfoAuxFields) go after the header; a replica selects
+        that db for the stream that follows.
+        """
         server = self.server
         fl = getattr(server, "function_codes", None)
         functions = fl() if fl is not None else ()
         fh = io.BytesIO()
         rdbmod.write_rdb(fh, server.dbs, server.snapshot.limits(),
                          used_mem=rdbmod.used_memory_estimate(), functions=functions)
-        return fh.getvalue()
+        payload = fh.getvalue()
+        if stream_db is None:
+            return payload
+        aux = (rdbmod.aux_field(b"repl-stream-db", b"%d" % stream_db)
+               + rdbmod.aux_field(b"repl-id", server.replid.encode())
+               + rdbmod.aux_field(b"repl-offset", b"%d" % server.master_repl_offset))
+        body = payload[:9] + aux + payload[9:-8]
+        crc = crc64(0, body) if payload[-8:] != bytes(8) else 0
+        return body + crc.to_bytes(8, "little")
 
     # ---------------------------------------------------------------- acks
     def ack(self, c, offset):
@@ -303,6 +337,8 @@ class ReplMaster:
 
     def cron(self):
         """replicationCron: PING the replicas every repl-ping-replica-period seconds."""
+        if self.server.is_replica:
+            return                    # a replica passes on its master's PINGs instead
         now = time.monotonic()
         period = self.server.config.get_int("repl-ping-replica-period")
         if now - self.last_ping >= period:

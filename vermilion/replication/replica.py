@@ -57,6 +57,7 @@ class ReplicaLink:
         self.down_since = 0
         self.last_ack = 0.0
         self.transfer_size = -1
+        self.master_db = 0
         self.transfer_read = 0
         self.read_only = server.config.get("replica-read-only") != "no"
         server.config.add_hook("replica-read-only",
@@ -90,6 +91,7 @@ class ReplicaLink:
             self.reploff = self.read_reploff = server.master_repl_offset
         self.state = STATE_CONNECT
         self.down_since = 0
+        server.is_replica = True
         server.set_special("replica", True)
         self._start_task()
 
@@ -100,6 +102,7 @@ class ReplicaLink:
         self.host = None
         self.port = 0
         self.state = STATE_NONE
+        server.is_replica = False
         server.set_special("replica", False)
         server.master_repl_offset = self.reploff
         server.repl.promote()
@@ -122,6 +125,7 @@ class ReplicaLink:
         c = self.client
         self.client = None
         if c is not None:
+            self.master_db = c.db.id     # the cached master's db: a PSYNC continues there
             c.closed = True
             self.server.client_gone(c)
         w = self.writer
@@ -220,14 +224,20 @@ class ReplicaLink:
             parts = line.split()
             replid, offset = parts[1].decode(), int(parts[2])
             server.log_notice("Full resync from master: %s:%d" % (replid, offset))
-            await self._full_sync(reader)
+            res = await self._full_sync(reader)
+            try:
+                self.master_db = int(res.aux.get(b"repl-stream-db", b"0"))
+            except ValueError:
+                self.master_db = 0
             self.master_replid = replid
             server.replid = replid
             server.replid2 = "0" * 40
             server.repl.second_replid_offset = -1
             self.reploff = self.read_reploff = offset
+            server.repl.attach_to_master(True)
         elif line.startswith(b"+CONTINUE"):
             parts = line.split()
+            changed = False
             if len(parts) > 1:
                 new = parts[1].decode()
                 if new != self.master_replid:
@@ -235,7 +245,11 @@ class ReplicaLink:
                     server.replid2 = self.master_replid
                     server.repl.second_replid_offset = self.reploff + 1
                     self.master_replid = new
+                    changed = True
             server.replid = self.master_replid
+            server.repl.attach_to_master(False)
+            if changed:
+                server.repl.disconnect_replicas()   # they must learn the new ID
             server.log_notice("Successful partial resynchronization with master.")
         else:
             raise LinkError("Unexpected reply to PSYNC from master: %s"
@@ -295,8 +309,10 @@ class ReplicaLink:
         server.log_notice("MASTER <-> REPLICA sync: Flushing old data")
         empty_data(server)
         server.log_notice("MASTER <-> REPLICA sync: Loading DB in memory")
-        server.snapshot.load_bytes(payload, flush=True, allow_dup=True, expire_keys=False)
+        res = server.snapshot.load_bytes(payload, flush=True, allow_dup=True,
+                                         expire_keys=False)
         server.dirty += 1
+        return res
 
     def _make_master_client(self, writer):
         server = self.server
@@ -312,6 +328,8 @@ class ReplicaLink:
             c.addr = "%s:%d" % (peer[0], peer[1])
         if local:
             c.laddr = "%s:%d" % (local[0], local[1])
+        if 0 < self.master_db < len(server.dbs):
+            c.select(self.master_db)
         server.clients[c.id] = c
         self.client = c
 
@@ -331,11 +349,14 @@ class ReplicaLink:
             cmds = c.reader.feed(data)
             if c.reader.error is not None:
                 raise LinkError("Protocol error from master: %s" % c.reader.error)
+            repl = self.server.repl
             for argv in cmds:
                 execute_batch(c, [argv])
                 c.out.clear()                 # a master gets no replies
                 self.reploff += command_size(argv)
-                self.server.master_repl_offset = self.reploff
+                # our backlog and sub-replicas get it verbatim (master_repl_offset
+                # advances with it)
+                repl.proxy(encode_command(argv))
 
     def send_ack(self):
         """replicationSendAck: REPLCONF ACK <processed offset>."""

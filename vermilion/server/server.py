@@ -480,7 +480,8 @@ class Server:
             if self.cron_paused:
                 return  # DEBUG PAUSE-CRON 1 (the timer keeps running)
             self.cron_loops += 1
-            if self.active_expire_enabled and not self.expiry_paused and not self.pause_kind:
+            if (self.active_expire_enabled and not self.expiry_paused and not self.pause_kind
+                    and not self.is_replica):
                 self.expire_cycle.run(slow=True)
             if self.timeout > 0 and self.cron_loops % self.hz == 0:
                 self._close_idle_clients()
@@ -494,6 +495,7 @@ class Server:
 
     cron_hooks = ()
     cron_paused = False
+    is_replica = False         # REPLICAOF host port: keys expire only by the master's DEL
     latency_threshold_ns = 0   # latency-monitor-threshold in ns; 0 = monitor off
 
     # Called by Client.flush before a client's replies are written (the AOF uses it to
