@@ -290,3 +290,42 @@ def test_eval_ro_tracks_the_keys_its_commands_read(diff3):
         diff3.raw(_cmd("PING"), replies=3)   # invalidate key2, invalidate key1, PONG
     finally:
         sg.close()
+
+
+# ------------------------------------------------------------------- unit/querybuf
+def _qbuf_fields(conn, name):
+    import re
+    for line in conn.call("CLIENT", "LIST").split(b"\n"):
+        if b" name=%s " % name in line:
+            m = re.search(rb"qbuf=(\d+) qbuf-free=(\d+) ", line)
+            return int(m.group(1)), int(m.group(2))
+    raise AssertionError("no client named %r" % name)
+
+
+def test_query_buffer_grows_shrinks_and_is_freed_when_idle(diff):
+    """'query buffer resized correctly' (and '... when not idle'): CLIENT LIST's
+    qbuf/qbuf-free follow Redis's query buffer: 16 KiB on the first read, the size
+    of a big argument after one, trimmed to the recent peak by the cron, freed
+    after 2 idle seconds."""
+    tc = _second(diff, resp3=False)
+    try:
+        tc("CLIENT", "SETNAME", "test_client")
+
+        def same():
+            a, b = _qbuf_fields(diff.ref, b"test_client"), _qbuf_fields(diff.our, b"test_client")
+            assert a == b
+            return a
+        assert 16384 <= sum(same()) < 32768
+        tc("SET", "x", "A" * 400000)
+        big = sum(same())
+        assert big > 32768
+        tc("SET", "x", "A" * 40000)
+        same()
+        for _ in range(5):   # the cron trims to the recent peak, the next read regrows
+            tc("SET", "x", "A" * 100)
+            time.sleep(0.15)
+        assert 0 < sum(same()) < big
+        time.sleep(3.5)
+        assert same() == (0, 0)
+    finally:
+        tc.close()

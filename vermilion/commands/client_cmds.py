@@ -84,8 +84,106 @@ def _text(b):
 
 # ----------------------------------------------------------- CLIENT INFO line
 _REPLY_CHUNK = 16384   # Redis's static reply buffer and reply list block size
-_QBUF_ALLOC = 20474    # usable size of a fresh query buffer in Redis 7.0
 _CLIENT_OVERHEAD = 768  # what Redis's tot-mem counts besides buffers (sizeof client...)
+
+
+# ------------------------------------------------- query buffer (a model of Redis's)
+# Redis's qbuf-free and the query-buffer part of tot-mem describe an sds string that
+# readQueryFromClient grows and clientsCronResizeQueryBuffer shrinks. We hold no such
+# buffer (the reader keeps only an unparsed tail), so each client gets a model of it,
+# moved by what we can see: bytes read since the last look (a burst of at least
+# PROTO_MBULK_BIG_ARG stands for a big argument, which Redis reads into a buffer of its
+# own size and keeps for the next one), the unparsed tail, and the idle time.
+_IOBUF_LEN = 16384          # PROTO_IOBUF_LEN
+_BIG_ARG = 32768            # PROTO_MBULK_BIG_ARG
+_RESIZE_THRESHOLD = 32768   # PROTO_RESIZE_THRESHOLD
+
+
+def _je_size(n):
+    """jemalloc's size class for an n-byte allocation (4 classes per power of two)."""
+    if n <= 8:
+        return 8
+    if n <= 128:
+        return (n + 15) & ~15
+    step = 1 << ((n - 1).bit_length() - 3)
+    return (n + step - 1) // step * step
+
+
+def _sds_hdr(n):
+    return 3 if n < 256 else 5 if n < 65536 else 9
+
+
+def _sds_usable(n):
+    """sdsalloc() of a string made with room for n bytes (the allocator's usable size)."""
+    h = _sds_hdr(n)
+    return _je_size(h + n + 1) - h - 1
+
+
+class QueryBuf:
+    __slots__ = ("alloc", "peak", "seen")
+
+    def __init__(self):
+        self.alloc = 0   # sdsalloc(c->querybuf)
+        self.peak = 0    # c->querybuf_peak
+        self.seen = 0    # c.tot_net_in when last looked at
+
+
+def _qbuf(c):
+    """The client's query buffer model, brought up to date with what it read."""
+    models = c.server.query_bufs
+    qb = models.get(c)
+    if qb is None:
+        qb = QueryBuf()
+        if c.transport is not None:   # connection-less clients are never "gone"
+            models[c] = qb
+    delta = c.tot_net_in - qb.seen
+    if delta > 0:
+        qb.seen = c.tot_net_in
+        if delta >= _BIG_ARG:
+            # a big argument: read into a buffer of its size, and a new one of that
+            # size kept for the next ("we'll see another one likely")
+            qb.alloc = _sds_usable(delta)
+        elif qb.alloc < _IOBUF_LEN:
+            qb.alloc = _sds_usable(_IOBUF_LEN)   # the non-greedy first allocation
+        qb.peak = max(qb.peak, min(delta, qb.alloc))
+    used = c.reader.pending() if c.reader is not None else 0
+    if used > qb.alloc:
+        qb.alloc = used
+    return qb
+
+
+def _resize_query_buffer(c, now):
+    """clientsCronResizeQueryBuffer for the model."""
+    qb = _qbuf(c)
+    used = c.reader.pending() if c.reader is not None else 0
+    if qb.alloc - used > 4096:
+        if now - c.last_interaction >= 3:          # idle for more than 2 seconds
+            qb.alloc = used
+        elif qb.alloc > _RESIZE_THRESHOLD and qb.alloc // 2 > qb.peak:
+            qb.alloc = max(used, qb.peak)
+    qb.peak = used
+
+
+class _QueryBufCron:
+    """Visits every client about once a second, like clientsCron (at least 5 a tick)."""
+
+    def __init__(self, server):
+        self.server = server
+        self.todo = []
+
+    def __call__(self):
+        server = self.server
+        clients = server.clients
+        if not clients:
+            return
+        n = max(5, len(clients) // server.hz)
+        if not self.todo:
+            self.todo = list(clients.values())
+        batch, self.todo = self.todo[-n:], self.todo[:-n]
+        now = _monotonic()
+        for c in batch:
+            if not c.closed and c.id in clients:
+                _resize_query_buffer(c, now)
 
 
 def _request_size(argv):
@@ -149,7 +247,9 @@ def client_info(c, me=None, argv=None):
         for later in c.pending or ():
             qbuf += _request_size(later)
     argv_mem = sum(len(a) for a in cur) if cur is not None else 0
-    qfree = _QBUF_ALLOC - qbuf if qbuf < _QBUF_ALLOC else 0
+    qb = _qbuf(c)
+    alloc = max(qb.alloc, qbuf)
+    qfree = alloc - qbuf
     multi_mem = 0
     if c.multi is not None:
         for _cmd, qargv in c.multi:
@@ -166,7 +266,8 @@ def client_info(c, me=None, argv=None):
     oll = (omem + _REPLY_CHUNK - 1) // _REPLY_CHUNK
     age = int(now) - int(c.ctime)
     rbs = _REPLY_CHUNK if age < 1 else 1024
-    tot = (_CLIENT_OVERHEAD + max(_QBUF_ALLOC + 6, qbuf) + rbs + omem + multi_mem
+    qmem = _je_size(_sds_hdr(alloc) + alloc + 1)
+    tot = (_CLIENT_OVERHEAD + qmem + rbs + omem + multi_mem
            + (argv_mem + 8 * len(cur) if cur is not None else 0))
     idle = int(_monotonic() - c.last_interaction)
     t = c.tracking
@@ -607,3 +708,6 @@ def _init(server):
     server.client_pause = ClientPause(server)
     server.postpone_check = _postpone_check
     server.add_client_gone_hook(server.client_pause.forget)
+    server.query_bufs = {}     # client -> QueryBuf (CLIENT LIST qbuf-free, tot-mem)
+    server.add_client_gone_hook(lambda c: server.query_bufs.pop(c, None))
+    server.add_cron_hook(_QueryBufCron(server))
