@@ -24,8 +24,34 @@ def _init(server):
     server.repl_link = ReplicaLink(server)
     server.add_client_gone_hook(server.repl.client_gone)
     server.add_client_gone_hook(server.repl_link.client_gone)
-    server.extra_checks = tuple(server.extra_checks) + (server.repl_link.check_command,)
+    server.extra_checks = tuple(server.extra_checks) + (_check_command,)
+    cfg = server.config
+
+    def min_replicas(value):
+        # the rule is on while both are set; it needs the dispatcher's slow path
+        on = bool(cfg.get_int("min-replicas-to-write") and cfg.get_int("min-replicas-max-lag"))
+        server.repl.min_replicas = cfg.get_int("min-replicas-to-write") if on else 0
+        server.set_special("min-replicas", on)
+    cfg.add_hook("min-replicas-to-write", min_replicas)
+    cfg.add_hook("min-replicas-max-lag", min_replicas)
+    min_replicas(None)
     server.hooks_on_shutdown = list(server.hooks_on_shutdown) + [server.repl_link.on_shutdown]
+
+
+def _check_command(c, cmd, argv):
+    """processCommand's replication checks: NOREPLICAS on a master without enough good
+    replicas (min-replicas-to-write/max-lag), then the replica's own checks."""
+    server = c.server
+    link = server.repl_link
+    if link.host is None and not server.repl.min_replicas:
+        return None
+    is_write = cmd.is_write or (cmd.fullname == "exec" and bool(c.multi)
+                                and any(q.is_write for q, _ in c.multi))
+    if link.host is None:
+        if is_write and server.repl.good_replicas() < server.repl.min_replicas:
+            return "NOREPLICAS Not enough good replicas to write."
+        return None
+    return link.check_command(c, cmd, argv, is_write)
 
 
 # ------------------------------------------------------------------ REPLCONF

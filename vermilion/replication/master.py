@@ -79,6 +79,7 @@ class ReplMaster:
         self.getack_scheduled = False
         self.second_replid_offset = -1
         self.last_ping = time.monotonic()
+        self.min_replicas = 0         # min-replicas-to-write while the rule is on
         self.full_syncs = 0
         self.partial_ok = 0
         self.partial_err = 0

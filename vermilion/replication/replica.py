@@ -29,6 +29,8 @@ from ..server.client import Client
 from ..commands.client_cmds import _request_size as command_size
 
 READONLY = "READONLY You can't write against a read only replica."
+MASTERDOWN = ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to "
+              "'no'.")
 
 STATE_NONE = "none"
 STATE_CONNECT = "connect"
@@ -62,6 +64,9 @@ class ReplicaLink:
         self.read_only = server.config.get("replica-read-only") != "no"
         server.config.add_hook("replica-read-only",
                                lambda v: setattr(self, "read_only", v != "no"))
+        self.serve_stale = server.config.get("replica-serve-stale-data") != "no"
+        server.config.add_hook("replica-serve-stale-data",
+                               lambda v: setattr(self, "serve_stale", v != "no"))
         server.add_startup_hook(self._startup)
         server.add_cron_hook(self.cron)
 
@@ -146,13 +151,17 @@ class ReplicaLink:
                 pass
 
     # ------------------------------------------------------------- checks
-    def check_command(self, c, cmd, argv):
-        """processCommand: writes from normal clients fail on a read-only replica."""
-        if self.host is None or c is self.client or not self.read_only:
+    def check_command(self, c, cmd, argv, is_write):
+        """processCommand's replica checks: writes on a read-only replica, then
+        stale data while the link is down (replica-serve-stale-data no)."""
+        if c is self.client:
             return None
-        if cmd.is_write or (cmd.fullname == "exec" and c.multi
-                            and any(q.is_write for q, _ in c.multi)):
+        if self.read_only and is_write:
             return READONLY
+        if not self.serve_stale and self.state != STATE_CONNECTED and (
+                not cmd.stale or (cmd.fullname == "exec" and c.multi
+                                  and not all(q.stale for q, _ in c.multi))):
+            return MASTERDOWN
         return None
 
     # ------------------------------------------------------------ the link
