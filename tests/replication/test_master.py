@@ -213,3 +213,32 @@ def test_replid_change_forces_full_sync(master, replicas):
         c3.close()
     conn.close()
     conn2.close()
+
+
+def test_rdb_made_by_a_child_while_writes_go_on(master, replicas):
+    """A big dataset: the RDB is made in a forked child, the master keeps answering,
+    writes made meanwhile reach the replicas after the RDB (two replicas attaching
+    together share the child when nothing was written in between)."""
+    m = redis.Redis(port=master.port, single_connection_client=True)
+    p = m.pipeline(transaction=False)
+    for i in range(60000):
+        p.set("key:%d" % i, "v%d" % i)
+    p.execute()
+    refs = [replicas(master.port), replicas(master.port)]
+    slowest = 0.0
+    for i in range(200):
+        t = time.time()
+        m.execute_command("SELECT", "2")
+        m.set("during:%d" % i, i)
+        m.execute_command("SELECT", "0")
+        slowest = max(slowest, time.time() - t)
+    reps = [redis.Redis(port=ref.port) for ref in refs]
+    wait_for(lambda: all(link_up(r) for r in reps), what="links up")
+    assert m.wait(2, 10000) == 2
+    for ref, rep in zip(refs, reps):
+        assert rep.dbsize() == 60000
+        assert rep.get("key:59999") == b"v59999"
+        assert dataset(ref.port, dbs=[2]) == dataset(master.port, dbs=[2])
+    assert 1 <= master.server.repl.child_syncs <= 2
+    assert master.server.repl.full_syncs == 2
+    assert slowest < 0.2

@@ -34,6 +34,7 @@ from ..persistence import rdb as rdbmod
 from ..persistence.crc64 import crc64
 
 STATE_ONLINE = "online"
+STATE_WAIT_BGSAVE = "wait_bgsave"
 
 
 def new_replid():
@@ -47,7 +48,8 @@ def select_bytes(dbid):
 
 class Replica:
     """What the master knows about one replica connection (CLIENT_SLAVE fields)."""
-    __slots__ = ("client", "listening_port", "ip", "capa", "ack_off", "ack_time", "state")
+    __slots__ = ("client", "listening_port", "ip", "capa", "ack_off", "ack_time", "state",
+                 "pending")
 
     def __init__(self, client):
         self.client = client
@@ -57,6 +59,7 @@ class Replica:
         self.ack_off = 0
         self.ack_time = time.time()
         self.state = STATE_ONLINE
+        self.pending = None       # the stream, held back while its RDB is being made
 
     def address(self):
         if self.ip:
@@ -81,6 +84,7 @@ class ReplMaster:
         self.last_ping = time.monotonic()
         self.min_replicas = 0         # min-replicas-to-write while the rule is on
         self.full_syncs = 0
+        self.child_syncs = 0          # full syncs whose RDB a forked child made
         self.partial_ok = 0
         self.partial_err = 0
         cfg.add_hook("repl-backlog-size", self._set_backlog_size)
@@ -125,7 +129,10 @@ class ReplMaster:
         if len(self.backlog) > 2 * self.backlog_size:
             self._trim()
         for r in self.replicas.values():
-            r.client.write_now(data)
+            if r.pending is None:
+                r.client.write_now(data)
+            else:
+                r.pending.append(data)
 
     def _trim(self, force=False):
         b = self.backlog
@@ -215,17 +222,19 @@ class ReplMaster:
             # a replica's stream goes on without a SELECT: tell the replica its db
             stream_db = (link.client.db.id if server.is_replica and link.client is not None
                          else None)
-            payload = self.rdb_payload(stream_db)
             if psync:
                 c.out.append(b"+FULLRESYNC %s %d\r\n"
                              % (server.replid.encode(), server.master_repl_offset))
-            c.out.append(b"$%d\r\n" % len(payload))
-            c.out.append(payload)
+            if not self._rdb_in_child(r, stream_db):
+                payload = self.rdb_payload(stream_db)
+                c.out.append(b"$%d\r\n" % len(payload))
+                c.out.append(payload)
+                server.log_notice("Synchronization with replica %s:%d succeeded"
+                                  % (r.address(), r.listening_port))
             if stream_db is None:
                 self.seldb = -1       # the stream that follows starts with a SELECT
-            server.log_notice("Synchronization with replica %s:%d succeeded"
-                              % (r.address(), r.listening_port))
-        r.state = STATE_ONLINE
+        if r.pending is None:
+            r.state = STATE_ONLINE
         r.ack_time = time.time()
         self.replicas[c] = r
         if "S" not in c.flags_extra:
@@ -255,6 +264,107 @@ class ReplMaster:
                           % (r.address(), r.listening_port, missing, offset))
         return True
 
+    # ------------------------------------------------ RDB in a forked child
+    child = None      # [offset, stream_db, replicas waiting, chunks, eof, exit status]
+
+    def _rdb_in_child(self, r, stream_db):
+        """Make the RDB for ``r`` in a forked child (its stream waits in r.pending).
+
+        A replica arriving while such a child runs, with nothing written since it
+        started, shares its RDB. False when there is no fork or another child runs:
+        the caller makes the RDB in memory right away.
+        """
+        from ..persistence.snapshot import CHILD_RDB, HAS_FORK
+        server = self.server
+        snap = server.snapshot
+        ch = self.child
+        if ch is not None and snap.child_pid is not None:
+            if ch[0] == server.master_repl_offset and ch[1] == stream_db:
+                self._wait_for_child(r, ch)
+                return True
+            return False
+        if not HAS_FORK or snap.child_pid is not None or server.loop is None:
+            return False
+        rfd, wfd = os.pipe()
+        fl = getattr(server, "function_codes", None)
+
+        def work():
+            os.close(rfd)
+            with os.fdopen(wfd, "wb", buffering=1 << 20) as fh:
+                rdbmod.write_rdb(fh, server.dbs, snap.limits(),
+                                 used_mem=rdbmod.used_memory_estimate(),
+                                 functions=fl() if fl is not None else ())
+
+        ch = [server.master_repl_offset, stream_db, [], [], False, None]
+        if not snap.fork_child(CHILD_RDB, work, lambda ok, sig: self._child_exit(ch, ok)):
+            os.close(rfd)
+            os.close(wfd)
+            return False
+        os.close(wfd)
+        server.log_notice("Starting BGSAVE for SYNC with target: replicas sockets")
+        self.child_syncs += 1
+        self.child = ch
+        os.set_blocking(rfd, False)
+        server.loop.add_reader(rfd, self._child_readable, ch, rfd)
+        self._wait_for_child(r, ch)
+        return True
+
+    @staticmethod
+    def _wait_for_child(r, ch):
+        r.state = STATE_WAIT_BGSAVE
+        r.pending = []
+        ch[2].append(r)
+
+    def _child_readable(self, ch, rfd):
+        while True:
+            try:
+                data = os.read(rfd, 1 << 20)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                break
+            ch[3].append(data)
+        self.server.loop.remove_reader(rfd)
+        os.close(rfd)
+        ch[4] = True
+        self._child_finish(ch)
+
+    def _child_exit(self, ch, ok):
+        ch[5] = ok
+        self._child_finish(ch)
+
+    def _child_finish(self, ch):
+        """Both the pipe's end and the child's exit seen: hand the RDB out."""
+        if not ch[4] or ch[5] is None:
+            return
+        if self.child is ch:
+            self.child = None
+        server = self.server
+        payload = b"".join(ch[3])
+        ch[3] = None
+        if not ch[5]:
+            server.log_warning("Background RDB transfer for replicas failed")
+        elif ch[1] is not None:
+            payload = self._with_repl_aux(payload, ch[1], ch[0])
+        for r in ch[2]:
+            c = r.client
+            if self.replicas.get(c) is not r:
+                continue
+            if not ch[5]:
+                c.close()
+                continue
+            pending = r.pending
+            r.pending = None
+            r.state = STATE_ONLINE
+            c.write_now(b"$%d\r\n" % len(payload))
+            c.write_now(payload)
+            for data in pending:
+                c.write_now(data)
+            server.log_notice("Synchronization with replica %s:%d succeeded"
+                              % (r.address(), r.listening_port))
+
     def rdb_payload(self, stream_db=None):
         """The dataset as an RDB, made in memory (what a diskless BGSAVE would send).
 
@@ -271,9 +381,12 @@ class ReplMaster:
         payload = fh.getvalue()
         if stream_db is None:
             return payload
+        return self._with_repl_aux(payload, stream_db, server.master_repl_offset)
+
+    def _with_repl_aux(self, payload, stream_db, offset):
         aux = (rdbmod.aux_field(b"repl-stream-db", b"%d" % stream_db)
-               + rdbmod.aux_field(b"repl-id", server.replid.encode())
-               + rdbmod.aux_field(b"repl-offset", b"%d" % server.master_repl_offset))
+               + rdbmod.aux_field(b"repl-id", self.server.replid.encode())
+               + rdbmod.aux_field(b"repl-offset", b"%d" % offset))
         body = payload[:9] + aux + payload[9:-8]
         crc = crc64(0, body) if payload[-8:] != bytes(8) else 0
         return body + crc.to_bytes(8, "little")
@@ -364,7 +477,7 @@ class ReplMaster:
 
     def role_entries(self):
         return [[r.address().encode(), b"%d" % r.listening_port, b"%d" % r.ack_off]
-                for r in self.replicas.values()]
+                for r in self.replicas.values() if r.state == STATE_ONLINE]
 
     def good_replicas(self):
         """min_slaves_good_slaves: online replicas whose last ACK is recent enough."""
