@@ -242,3 +242,17 @@ def test_rdb_made_by_a_child_while_writes_go_on(master, replicas):
     assert 1 <= master.server.repl.child_syncs <= 2
     assert master.server.repl.full_syncs == 2
     assert slowest < 0.2
+
+
+def test_publish_reaches_replica_subscribers(master, replicas):
+    m = redis.Redis(port=master.port, single_connection_client=True)
+    ref = replicas(master.port)
+    rep = redis.Redis(port=ref.port)
+    wait_for(lambda: link_up(rep), what="link up")
+    ps = rep.pubsub()
+    ps.subscribe("news")
+    assert ps.get_message(timeout=2)["type"] == "subscribe"
+    assert m.publish("news", "hello") == 0          # no subscriber on the master
+    msg = ps.get_message(timeout=5)
+    assert msg is not None and msg["data"] == b"hello"
+    ps.close()

@@ -147,7 +147,7 @@ def test_vermilion_replica_of_vermilion(ours):
 
 def test_partial_resync_keeps_the_stream_db(ours):
     """After +CONTINUE the stream goes on in the db the master last SELECTed."""
-    ref = RealRedis()
+    ref = RealRedis("--repl-diskless-sync-delay", "0")
     try:
         m = redis.Redis(port=ref.port, db=5, single_connection_client=True)
         r = redis.Redis(port=ours.port)
@@ -168,7 +168,7 @@ def test_partial_resync_keeps_the_stream_db(ours):
 def test_expired_keys_wait_for_the_masters_del(ours):
     """A replica hides logically expired keys but deletes them only on the master's DEL,
     exactly like a real redis replica next to it."""
-    ref = RealRedis()
+    ref = RealRedis("--repl-diskless-sync-delay", "0")
     real_rep = RealRedis("--replicaof", "127.0.0.1", str(ref.port))
     try:
         m = redis.Redis(port=ref.port, single_connection_client=True)
@@ -223,4 +223,39 @@ def test_chained_real_sub_replica(ours):
     finally:
         if sub is not None:
             sub.stop()
+        ref.stop()
+
+
+def test_publish_from_the_master_reaches_our_subscribers(ours):
+    ref = RealRedis("--repl-diskless-sync-delay", "0")
+    try:
+        m = redis.Redis(port=ref.port)
+        r = redis.Redis(port=ours.port)
+        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)
+        wait_for(lambda: link_up(r), what="link up")
+        ps = r.pubsub()
+        ps.subscribe("news")
+        assert ps.get_message(timeout=2)["type"] == "subscribe"
+        m.publish("news", "hello")
+        msg = ps.get_message(timeout=5)
+        assert msg is not None and msg["data"] == b"hello"
+        ps.close()
+    finally:
+        ref.stop()
+
+
+def test_client_kill_type_master_reconnects(ours):
+    ref = RealRedis("--repl-diskless-sync-delay", "0")
+    try:
+        m = redis.Redis(port=ref.port)
+        r = redis.Redis(port=ours.port)
+        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)
+        wait_for(lambda: link_up(r), what="link up")
+        m.set("a", "1")
+        assert m.wait(1, 5000) == 1
+        assert r.client_kill_filter(_type="master") == 1
+        m.set("b", "2")
+        wait_for(lambda: link_up(r) and r.get("b") == b"2", what="reconnected")
+        assert m.info("stats")["sync_partial_ok"] == 1
+    finally:
         ref.stop()
