@@ -226,36 +226,34 @@ def test_chained_real_sub_replica(ours):
         ref.stop()
 
 
-def test_publish_from_the_master_reaches_our_subscribers(ours):
+@pytest.fixture
+def linked(ours):
+    """A real master and Vermilion replicating it: (master client, our client)."""
     ref = RealRedis("--repl-diskless-sync-delay", "0")
-    try:
-        m = redis.Redis(port=ref.port)
-        r = redis.Redis(port=ours.port)
-        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)
-        wait_for(lambda: link_up(r), what="link up")
-        ps = r.pubsub()
-        ps.subscribe("news")
-        assert ps.get_message(timeout=2)["type"] == "subscribe"
-        m.publish("news", "hello")
-        msg = ps.get_message(timeout=5)
-        assert msg is not None and msg["data"] == b"hello"
-        ps.close()
-    finally:
-        ref.stop()
+    m = redis.Redis(port=ref.port)
+    r = redis.Redis(port=ours.port)
+    r.execute_command("REPLICAOF", "127.0.0.1", ref.port)
+    wait_for(lambda: link_up(r), what="link up")
+    yield m, r
+    ref.stop()
 
 
-def test_client_kill_type_master_reconnects(ours):
-    ref = RealRedis("--repl-diskless-sync-delay", "0")
-    try:
-        m = redis.Redis(port=ref.port)
-        r = redis.Redis(port=ours.port)
-        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)
-        wait_for(lambda: link_up(r), what="link up")
-        m.set("a", "1")
-        assert m.wait(1, 5000) == 1
-        assert r.client_kill_filter(_type="master") == 1
-        m.set("b", "2")
-        wait_for(lambda: link_up(r) and r.get("b") == b"2", what="reconnected")
-        assert m.info("stats")["sync_partial_ok"] == 1
-    finally:
-        ref.stop()
+def test_publish_from_the_master_reaches_our_subscribers(linked):
+    m, r = linked
+    ps = r.pubsub()
+    ps.subscribe("news")
+    assert ps.get_message(timeout=2)["type"] == "subscribe"
+    m.publish("news", "hello")
+    msg = ps.get_message(timeout=5)
+    assert msg is not None and msg["data"] == b"hello"
+    ps.close()
+
+
+def test_client_kill_type_master_reconnects(linked):
+    m, r = linked
+    m.set("a", "1")
+    assert m.wait(1, 5000) == 1
+    assert r.client_kill_filter(_type="master") == 1
+    m.set("b", "2")
+    wait_for(lambda: link_up(r) and r.get("b") == b"2", what="reconnected")
+    assert m.info("stats")["sync_partial_ok"] == 1
