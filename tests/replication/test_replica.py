@@ -257,3 +257,32 @@ def test_client_kill_type_master_reconnects(linked):
     m.set("b", "2")
     wait_for(lambda: link_up(r) and r.get("b") == b"2", what="reconnected")
     assert m.info("stats")["sync_partial_ok"] == 1
+
+
+def test_masterauth_both_ways(ours):
+    """A master with requirepass: the replica authenticates with masterauth (Vermilion
+    replica of a real master, and a real replica of a Vermilion master)."""
+    ref = RealRedis("--repl-diskless-sync-delay", "0", "--requirepass", "s3cret")
+    try:
+        m = redis.Redis(port=ref.port, password="s3cret")
+        m.set("k", "v")
+        r = redis.Redis(port=ours.port)
+        r.config_set("masterauth", "s3cret")
+        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)
+        wait_for(lambda: link_up(r), what="link up")
+        assert r.get("k") == b"v"
+    finally:
+        ref.stop()
+    master = start_server(requirepass="pw")
+    sub = RealRedis("--replicaof", "127.0.0.1", str(master.port), "--masterauth", "pw")
+    try:
+        mm = redis.Redis(port=master.port, password="pw")
+        mm.set("x", "y")
+        s = redis.Redis(port=sub.port)
+        wait_for(lambda: link_up(s), what="real replica link up")
+        mm.set("x2", "y2")
+        assert mm.wait(1, 5000) == 1
+        assert s.get("x") == b"y" and s.get("x2") == b"y2"
+    finally:
+        sub.stop()
+        master.stop()

@@ -41,6 +41,29 @@ def new_replid():
     return "%040x" % int.from_bytes(os.urandom(20), "big")
 
 
+_FMT = [b"*%d\r\n" % n + b"$%d\r\n%s\r\n" * n for n in range(8)]
+_FMT2, _FMT3, _FMT4 = _FMT[2], _FMT[3], _FMT[4]
+
+
+def encode(argv):
+    """encode_command (RESP multibulk) with one formatting operation for short argvs,
+    the common case of the stream; anything unusual goes to the AOF's encoder."""
+    try:
+        n = len(argv)
+        if n == 3:
+            a, b, c = argv
+            return _FMT3 % (len(a), a, len(b), b, len(c), c)
+        if n == 2:
+            a, b = argv
+            return _FMT2 % (len(a), a, len(b), b)
+        if n == 4:
+            a, b, c, d = argv
+            return _FMT4 % (len(a), a, len(b), b, len(c), c, len(d), d)
+    except TypeError:
+        pass
+    return encode_command(argv)
+
+
 def select_bytes(dbid):
     s = b"%d" % dbid
     return b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(s), s)
@@ -101,14 +124,11 @@ class ReplMaster:
             return      # a replica's sub-replicas get its master's stream (proxy())
         if dbid != self.seldb:
             self.seldb = dbid
-            if len(cmds) == 1:
-                data = select_bytes(dbid) + encode_command(cmds[0])
-            else:
-                data = select_bytes(dbid) + b"".join([encode_command(a) for a in cmds])
+            data = select_bytes(dbid) + b"".join([encode(a) for a in cmds])
         elif len(cmds) == 1:
-            data = encode_command(cmds[0])
+            data = encode(cmds[0])
         else:
-            data = b"".join([encode_command(a) for a in cmds])
+            data = b"".join([encode(a) for a in cmds])
         self._append(data)
         c = server.current_client
         if c is not None:
@@ -120,7 +140,7 @@ class ReplMaster:
 
     def feed_raw(self, argv):
         """Stream a command without changing the SELECTed db (PING, REPLCONF GETACK)."""
-        self._append(encode_command(argv))
+        self._append(encode(argv))
 
     def _append(self, data):
         server = self.server
@@ -130,9 +150,24 @@ class ReplMaster:
             self._trim()
         for r in self.replicas.values():
             if r.pending is None:
-                r.client.write_now(data)
+                r.client.out.append(data)
             else:
                 r.pending.append(data)
+        if not self.flush_scheduled and self.replicas:
+            loop = server.loop
+            if loop is not None:
+                self.flush_scheduled = True
+                loop.call_soon(self._flush_replicas)
+
+    flush_scheduled = False
+
+    def _flush_replicas(self):
+        """One write per replica per turn of the event loop, however many writes."""
+        self.flush_scheduled = False
+        for r in self.replicas.values():
+            c = r.client
+            if c.out and not c.closed:
+                c.flush()
 
     def _trim(self, force=False):
         b = self.backlog

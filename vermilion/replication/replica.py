@@ -24,6 +24,7 @@ import asyncio
 import time
 
 from ..persistence.aof import encode_command
+from .master import encode
 from ..server.client import Client
 # bytes of argv as a RESP multibulk: how the master encoded it in the stream
 from ..commands.client_cmds import _request_size as command_size
@@ -365,7 +366,7 @@ class ReplicaLink:
                 self.reploff += command_size(argv)
                 # our backlog and sub-replicas get it verbatim (master_repl_offset
                 # advances with it)
-                repl.proxy(encode_command(argv))
+                repl.proxy(encode(argv))
 
     def send_ack(self):
         """replicationSendAck: REPLCONF ACK <processed offset>."""
