@@ -286,3 +286,18 @@ def test_masterauth_both_ways(ours):
     finally:
         sub.stop()
         master.stop()
+
+
+def test_client_pause_holds_the_master_stream(linked):
+    """CLIENT PAUSE WRITE on the replica parks the master client too (Redis 7.0): the
+    stream is applied, in order, when the pause ends; nothing is lost."""
+    m, r = linked
+    r.execute_command("CLIENT", "PAUSE", "600", "WRITE")
+    m.set("k1", "1")
+    m.set("k2", "2")
+    m.incr("k1")
+    time.sleep(0.3)
+    assert r.get("k1") is None
+    wait_for(lambda: r.get("k1") == b"2" and r.get("k2") == b"2", what="stream applied")
+    m.set("k3", "3")
+    wait_for(lambda: r.get("k3") == b"3", what="stream flows again")

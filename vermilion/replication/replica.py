@@ -360,7 +360,16 @@ class ReplicaLink:
             if c.reader.error is not None:
                 raise LinkError("Protocol error from master: %s" % c.reader.error)
             repl = self.server.repl
-            for argv in cmds:
+            for i, argv in enumerate(cmds):
+                if c.blocked is not None or c.pending:
+                    # CLIENT PAUSE parked the master client (like Redis): the rest waits
+                    # in order, resume() runs it when the pause ends (counted as read)
+                    rest = cmds[i:]
+                    c.pending = (c.pending or []) + rest
+                    for a in rest:
+                        self.reploff += command_size(a)
+                        repl.proxy(encode(a))
+                    break
                 execute_batch(c, [argv])
                 c.out.clear()                 # a master gets no replies
                 self.reploff += command_size(argv)
