@@ -256,3 +256,35 @@ def test_publish_reaches_replica_subscribers(master, replicas):
     msg = ps.get_message(timeout=5)
     assert msg is not None and msg["data"] == b"hello"
     ps.close()
+
+
+def test_redis_cli_rdb_and_replica_modes(master, tmp_path):
+    """redis-cli --rdb (REPLCONF rdb-only + SYNC) gets a valid RDB; --replica shows
+    the live stream."""
+    import shutil
+    import subprocess
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        pytest.skip("redis-cli is not installed")
+    m = redis.Redis(port=master.port)
+    m.set("a", "1")
+    m.rpush("l", "x", "y")
+    path = str(tmp_path / "cli.rdb")
+    out = subprocess.run([cli, "-p", str(master.port), "--rdb", path],
+                         capture_output=True, text=True, timeout=20)
+    assert "Transfer finished with success" in out.stdout + out.stderr
+    from vermilion.persistence import rdb
+    with open(path, "rb") as fh:
+        res = rdb.load_rdb(fh.read())
+    data, _ = res.dbs[0]
+    assert data[b"a"] == b"1" and list(data[b"l"]) == [b"x", b"y"]
+    p = subprocess.Popen([cli, "-p", str(master.port), "--replica"], stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True)
+    try:
+        wait_for(lambda: m.info("replication")["connected_slaves"] >= 1, what="cli attached")
+        m.set("b", "2")
+        time.sleep(0.3)
+    finally:
+        p.terminate()
+    text = p.stdout.read()
+    assert '"SELECT","0"\n"SET","b","2"' in text
