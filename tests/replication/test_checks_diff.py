@@ -69,5 +69,6 @@ def test_masterdown_and_readonly_while_link_down(pair):
                  "EXEC", "MULTI", "PING", "EXEC", "CONFIG SET replica-serve-stale-data yes",
                  "GET k", "SET k v", "MULTI", "SET k v", "EXEC", "DBSIZE",
                  "CONFIG SET replica-read-only no", "SET k v", "GET k",
-                 "REPLICAOF NO ONE", "SET k v2", "GET k"):
+                 "CONFIG GET replicaof", "REPLICAOF NO ONE", "CONFIG GET replicaof",
+                 "SET k v2", "GET k"):
         same(*line.split())

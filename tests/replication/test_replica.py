@@ -301,3 +301,19 @@ def test_client_pause_holds_the_master_stream(linked):
     wait_for(lambda: r.get("k1") == b"2" and r.get("k2") == b"2", what="stream applied")
     m.set("k3", "3")
     wait_for(lambda: r.get("k3") == b"3", what="stream flows again")
+
+
+def test_replicaof_in_the_configuration():
+    ref = RealRedis("--repl-diskless-sync-delay", "0")
+    ours = None
+    try:
+        redis.Redis(port=ref.port).set("boot", "1")
+        ours = start_server(replicaof="127.0.0.1 %d" % ref.port)
+        r = redis.Redis(port=ours.port)
+        wait_for(lambda: link_up(r), what="link up")
+        assert r.get("boot") == b"1"
+        assert r.config_get("replicaof") == {"replicaof": "127.0.0.1 %d" % ref.port}
+    finally:
+        if ours is not None:
+            ours.stop()
+        ref.stop()

@@ -88,6 +88,7 @@ class ReplicaLink:
         self._drop_link()
         self.host = host
         self.port = port
+        server.config.values["replicaof"] = "%s %d" % (host, port)   # CONFIG GET replicaof
         if was_master:
             from ..keyspace.blocking import disconnect_all_blocked
             disconnect_all_blocked(server)
@@ -107,6 +108,7 @@ class ReplicaLink:
         self._drop_link()
         self.host = None
         self.port = 0
+        server.config.values["replicaof"] = ""
         self.state = STATE_NONE
         server.is_replica = False
         server.set_special("replica", False)
