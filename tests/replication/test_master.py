@@ -278,6 +278,8 @@ def test_redis_cli_rdb_and_replica_modes(master, tmp_path):
         res = rdb.load_rdb(fh.read())
     data, _ = res.dbs[0]
     assert data[b"a"] == b"1" and list(data[b"l"]) == [b"x", b"y"]
+    # an rdb-only replica is let go once it has its RDB
+    assert m.info("replication")["connected_slaves"] == 0
     p = subprocess.Popen([cli, "-p", str(master.port), "--replica"], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     try:

@@ -313,6 +313,13 @@ def test_replicaof_in_the_configuration():
         wait_for(lambda: link_up(r), what="link up")
         assert r.get("boot") == b"1"
         assert r.config_get("replicaof") == {"replicaof": "127.0.0.1 %d" % ref.port}
+        # what the master shows for us: replica-announce-ip/port when set
+        r.config_set("replica-announce-ip", "10.1.2.3")
+        r.config_set("replica-announce-port", "4321")
+        redis.Redis(port=ref.port).client_kill_filter(_type="replica")
+        wait_for(lambda: redis.Redis(port=ref.port).info("replication").get("slave0", {})
+                 .get("ip") == "10.1.2.3", what="announced address")
+        assert redis.Redis(port=ref.port).info("replication")["slave0"]["port"] == 4321
     finally:
         if ours is not None:
             ours.stop()

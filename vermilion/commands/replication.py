@@ -115,6 +115,7 @@ def replconf(c, argv):
             v = parse_int(val, _NOT_INT)
             if v < 0 or v > 1:
                 raise CommandError("ERR value is out of range, value must between 0 and 1")
+            repl.replica_for(c).rdb_only = v == 1
         elif opt == b"rdb-filter-only":
             for f in val.split():
                 if f.lower() != b"functions":

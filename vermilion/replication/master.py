@@ -72,7 +72,7 @@ def select_bytes(dbid):
 class Replica:
     """What the master knows about one replica connection (CLIENT_SLAVE fields)."""
     __slots__ = ("client", "listening_port", "ip", "capa", "ack_off", "ack_time", "state",
-                 "pending")
+                 "pending", "rdb_only")
 
     def __init__(self, client):
         self.client = client
@@ -83,6 +83,7 @@ class Replica:
         self.ack_time = time.time()
         self.state = STATE_ONLINE
         self.pending = None       # the stream, held back while its RDB is being made
+        self.rdb_only = False     # REPLCONF rdb-only 1: the RDB, then goodbye (redis-cli --rdb)
 
     def address(self):
         if self.ip:
@@ -246,6 +247,12 @@ class ReplMaster:
         server = self.server
         r = self.replica_for(c)
         self.conf.pop(c, None)
+        server.log_notice("Replica %s:%d asks for synchronization"
+                          % (r.address(), r.listening_port))
+        self.replicas[c] = r
+        if "S" not in c.flags_extra:
+            c.flags_extra = c.flags_extra + "S"
+        r.ack_time = time.time()
         if psync and self._try_partial(c, r, replid, offset):
             self.partial_ok += 1
         else:
@@ -269,13 +276,7 @@ class ReplMaster:
             if stream_db is None:
                 self.seldb = -1       # the stream that follows starts with a SELECT
         if r.pending is None:
-            r.state = STATE_ONLINE
-        r.ack_time = time.time()
-        self.replicas[c] = r
-        if "S" not in c.flags_extra:
-            c.flags_extra = c.flags_extra + "S"
-        server.log_notice("Replica %s:%d asks for synchronization"
-                          % (r.address(), r.listening_port))
+            self._put_online(r)
 
     def _try_partial(self, c, r, replid, offset):
         server = self.server
@@ -344,6 +345,17 @@ class ReplMaster:
         self._wait_for_child(r, ch)
         return True
 
+    def _put_online(self, r):
+        """replicaPutOnline; an rdb-only replica is closed once its RDB is written."""
+        if r.rdb_only:
+            self.replicas.pop(r.client, None)
+            r.client.close_after_reply = True
+            self.server.log_notice("RDB transfer completed, rdb only replica (%s:%d) should "
+                                   "be disconnected asap" % (r.address(), r.listening_port))
+            return False
+        r.state = STATE_ONLINE
+        return True
+
     @staticmethod
     def _wait_for_child(r, ch):
         r.state = STATE_WAIT_BGSAVE
@@ -392,11 +404,11 @@ class ReplMaster:
                 continue
             pending = r.pending
             r.pending = None
-            r.state = STATE_ONLINE
             c.write_now(b"$%d\r\n" % len(payload))
             c.write_now(payload)
-            for data in pending:
-                c.write_now(data)
+            if self._put_online(r):
+                for data in pending:
+                    c.write_now(data)
             server.log_notice("Synchronization with replica %s:%d succeeded"
                               % (r.address(), r.listening_port))
 

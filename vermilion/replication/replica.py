@@ -215,10 +215,17 @@ class ReplicaLink:
             reply = await (call("AUTH", user, auth) if user else call("AUTH", auth))
             if reply.startswith(b"-"):
                 raise LinkError("Unable to AUTH to MASTER: %s" % reply.decode())
-        reply = await call("REPLCONF", "listening-port", server.port)
+        reply = await call("REPLCONF", "listening-port",
+                           cfg.get_int("replica-announce-port") or server.port)
         if reply.startswith(b"-"):
             server.log_notice("(Non critical) Master does not understand REPLCONF "
                               "listening-port: %s" % reply.decode())
+        announce_ip = cfg.get("replica-announce-ip")
+        if announce_ip:
+            reply = await call("REPLCONF", "ip-address", announce_ip)
+            if reply.startswith(b"-"):
+                server.log_notice("(Non critical) Master does not understand REPLCONF "
+                                  "ip-address: %s" % reply.decode())
         reply = await call("REPLCONF", "capa", "eof", "capa", "psync2")
         if reply.startswith(b"-"):
             server.log_notice("(Non critical) Master does not understand REPLCONF capa: %s"
