@@ -324,3 +324,18 @@ def test_replicaof_in_the_configuration():
         if ours is not None:
             ours.stop()
         ref.stop()
+
+
+def test_replica_ignores_maxmemory(linked):
+    """replica-ignore-maxmemory yes (the default): the master's writes are applied in
+    full even past our maxmemory; nothing is evicted, nothing refused."""
+    m, r = linked
+    r.config_set("maxmemory-policy", "allkeys-random")
+    r.config_set("maxmemory", "1")
+    p = m.pipeline(transaction=False)
+    for i in range(500):
+        p.set("k%d" % i, "x" * 100)
+    p.execute()
+    assert m.wait(1, 5000) == 1
+    assert r.dbsize() == 500
+    assert r.info("stats")["evicted_keys"] == 0

@@ -218,6 +218,8 @@ class Evictor:
         server = self.server
         if getattr(server, "loading", 0) or server.pause_kind:
             return False
+        if server.is_replica and server.config.get("replica-ignore-maxmemory") != "no":
+            return False    # a replica is its master's exact copy (replication/replica.py)
         scripting = server.__dict__.get("scripting")
         if scripting is not None and getattr(scripting, "busy", False):
             return False
