@@ -2,6 +2,7 @@
 NOREPLICAS (min-replicas-to-write), MASTERDOWN (replica-serve-stale-data no while the
 link is down), READONLY; each pair of servers is private to the test."""
 import re
+import time
 
 import pytest
 
@@ -24,6 +25,7 @@ def pair():
         assert y == x, "reply to %r differs:\n redis:     %r\n vermilion: %r" % (args, x, y)
         return x
 
+    same.conns = (a, b)
     yield same
     a.close()
     b.close()
@@ -62,9 +64,15 @@ def test_info_min_slaves_good_slaves():
 
 def test_masterdown_and_readonly_while_link_down(pair):
     same = pair
+    conns = same.conns
     dead = free_port()       # nothing listens there: the link stays down
     same("CONFIG", "SET", "replica-serve-stale-data", "no")
     same("REPLICAOF", "127.0.0.1", str(dead))
+    time.sleep(1.2)          # a failed connection attempt or two
+    infos = [re.sub(rb"master_replid:\w+|\$\d+", b"", conn.call("INFO", "replication"))
+             for conn in conns]
+    assert infos[1] == infos[0]
+    assert same("ROLE") == b"*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:%d\r\n$7\r\nconnect\r\n:-1\r\n" % dead
     for line in ("GET k", "SET k v", "PING", "ECHO x", "ROLE x", "DBSIZE", "CONFIG GET maxmemory", "MULTI", "GET k",
                  "EXEC", "MULTI", "PING", "EXEC", "CONFIG SET replica-serve-stale-data yes",
                  "GET k", "SET k v", "MULTI", "SET k v", "EXEC", "DBSIZE",

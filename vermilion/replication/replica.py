@@ -182,8 +182,8 @@ class ReplicaLink:
                     server.log_warning("Error condition on socket for SYNC: %s" % e)
             except Exception:
                 server.log_exception("replication link")
-            if self.state == STATE_CONNECTED or not self.down_since:
-                self.down_since = int(time.time())
+            if self.state == STATE_CONNECTED:
+                self.down_since = int(time.time())   # a working link was lost
             self._close_master()
             self.state = STATE_CONNECT
             await asyncio.sleep(1)
