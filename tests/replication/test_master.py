@@ -290,3 +290,34 @@ def test_redis_cli_rdb_and_replica_modes(master, tmp_path):
         p.terminate()
     text = p.stdout.read()
     assert '"SELECT","0"\n"SET","b","2"' in text
+
+
+def test_aof_and_replica_both_fed(replicas, tmp_path):
+    """The AOF and the replication stream are two sinks of the same writes; turning
+    the AOF on/off or reloading it (DEBUG LOADAOF) keeps the replica fed."""
+    srv = start_server(appendonly="yes", dir=str(tmp_path), enable_debug_command="yes")
+    try:
+        m = redis.Redis(port=srv.port, single_connection_client=True)
+        m.set("a", "1")
+        ref = replicas(srv.port)
+        rep = redis.Redis(port=ref.port)
+        wait_for(lambda: link_up(rep), what="link up")
+        m.set("b", "2")
+        assert m.execute_command("DEBUG", "LOADAOF") == b"OK"
+        m.set("c", "3")
+        m.config_set("appendonly", "no")
+        m.set("d", "4")
+        m.config_set("appendonly", "yes")
+        wait_for(lambda: m.info("persistence")["aof_rewrite_in_progress"] == 0, what="rewrite")
+        m.set("e", "5")
+        assert m.wait(1, 5000) == 1
+        assert dataset(ref.port) == dataset(srv.port)
+        assert rep.mget("a", "b", "c", "d", "e") == [b"1", b"2", b"3", b"4", b"5"]
+    finally:
+        srv.stop()
+    again = start_server(appendonly="yes", dir=str(tmp_path))
+    try:
+        assert redis.Redis(port=again.port).mget("a", "b", "c", "d", "e") == \
+            [b"1", b"2", b"3", b"4", b"5"]
+    finally:
+        again.stop()

@@ -115,7 +115,7 @@ class ReplMaster:
 
     def _set_backlog_size(self, value):
         self.backlog_size = max(int(value), 16 * 1024)
-        self._trim(force=True)
+        self._trim()
 
     # ------------------------------------------------------------- stream
     def feed(self, dbid, cmds):
@@ -170,7 +170,7 @@ class ReplMaster:
             if c.out and not c.closed:
                 c.flush()
 
-    def _trim(self, force=False):
+    def _trim(self):
         b = self.backlog
         if b is not None and len(b) > self.backlog_size:
             del b[:len(b) - self.backlog_size]
@@ -491,9 +491,10 @@ class ReplMaster:
     # ---------------------------------------------------------- lifecycle
     def client_gone(self, c):
         self.conf.pop(c, None)
-        if self.replicas.pop(c, None) is not None:
-            r_addr = c.addr
-            self.server.log_notice("Connection with replica %s lost." % r_addr)
+        r = self.replicas.pop(c, None)
+        if r is not None:
+            self.server.log_notice("Connection with replica %s:%d lost."
+                                   % (r.address(), r.listening_port))
         self.woff.pop(c.id, None)
 
     def cron(self):
