@@ -321,3 +321,24 @@ def test_aof_and_replica_both_fed(replicas, tmp_path):
             [b"1", b"2", b"3", b"4", b"5"]
     finally:
         again.stop()
+
+
+def test_backlog_freed_after_ttl_without_replicas(master, replicas):
+    m = redis.Redis(port=master.port)
+    m.config_set("repl-backlog-ttl", "1")
+    ref = replicas(master.port)
+    rep = redis.Redis(port=ref.port)
+    wait_for(lambda: link_up(rep), what="link up")
+    m.set("k", "v")
+    info = m.info("replication")
+    assert info["repl_backlog_active"] == 1
+    time.sleep(1.5)                       # replicas attached: the backlog stays
+    assert m.info("replication")["repl_backlog_active"] == 1
+    ref.stop()
+    wait_for(lambda: m.info("replication")["connected_slaves"] == 0, what="replica gone")
+    after = wait_for(lambda: (lambda i: i if i["repl_backlog_active"] == 0 else None)(
+        m.info("replication")), timeout=5, what="backlog freed")
+    assert after["master_replid"] != info["master_replid"]
+    assert after["repl_backlog_histlen"] == 0
+    m.set("k2", "v")                      # no backlog: the offset stays
+    assert m.info("replication")["master_repl_offset"] == after["master_repl_offset"]

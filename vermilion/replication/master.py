@@ -106,6 +106,7 @@ class ReplMaster:
         self.getack_scheduled = False
         self.second_replid_offset = -1
         self.last_ping = time.monotonic()
+        self.no_replicas_since = time.time()   # repl-backlog-ttl counts from here
         self.min_replicas = 0         # min-replicas-to-write while the rule is on
         self.full_syncs = 0
         self.child_syncs = 0          # full syncs whose RDB a forked child made
@@ -493,20 +494,40 @@ class ReplMaster:
         self.conf.pop(c, None)
         r = self.replicas.pop(c, None)
         if r is not None:
+            if not self.replicas:
+                self.no_replicas_since = time.time()
             self.server.log_notice("Connection with replica %s:%d lost."
                                    % (r.address(), r.listening_port))
         self.woff.pop(c.id, None)
 
     def cron(self):
         """replicationCron: PING the replicas every repl-ping-replica-period seconds."""
-        if self.server.is_replica:
+        server = self.server
+        if server.is_replica:
             return                    # a replica passes on its master's PINGs instead
+        if not self.replicas and self.backlog is not None:
+            ttl = server.config.get_int("repl-backlog-ttl")
+            if ttl and time.time() - self.no_replicas_since > ttl:
+                self._free_backlog(ttl)
+                return
         now = time.monotonic()
         period = self.server.config.get_int("repl-ping-replica-period")
         if now - self.last_ping >= period:
             self.last_ping = now
             if self.replicas:
                 self.feed_raw([b"PING"])
+
+    def _free_backlog(self, ttl):
+        """repl-backlog-ttl passed without replicas: free the backlog, and start a new
+        history (our offset stops moving, so the old ID must not be continued)."""
+        server = self.server
+        server.replid = new_replid()
+        server.replid2 = "0" * 40
+        self.second_replid_offset = -1
+        self.backlog = None
+        server.set_feed_sink("repl", None)
+        server.log_notice("Replication backlog freed after %d seconds without connected "
+                          "replicas." % ttl)
 
     def disconnect_replicas(self):
         for c in list(self.replicas):
