@@ -342,3 +342,27 @@ def test_backlog_freed_after_ttl_without_replicas(master, replicas):
     assert after["repl_backlog_histlen"] == 0
     m.set("k2", "v")                      # no backlog: the offset stays
     assert m.info("replication")["master_repl_offset"] == after["master_repl_offset"]
+
+
+def test_pure_python_server_both_roles(replicas):
+    """The stdlib asyncio fallback (no uvloop, no hiredis): master of a real replica,
+    and replica of a real master."""
+    srv = start_server(pure_python=True)
+    ours = start_server(pure_python=True)
+    try:
+        m = redis.Redis(port=srv.port, single_connection_client=True)
+        populate(m)
+        ref = replicas(srv.port)
+        wait_for(lambda: link_up(redis.Redis(port=ref.port)), what="link up")
+        m.set("after", "1")
+        assert m.wait(1, 5000) == 1
+        assert dataset(ref.port) == dataset(srv.port)
+        r = redis.Redis(port=ours.port)
+        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)   # a replica of the replica
+        wait_for(lambda: link_up(r), what="our link up")
+        m.set("later", "2")
+        wait_for(lambda: r.get("later") == b"2", what="chained write")
+        assert dataset(ours.port) == dataset(srv.port)
+    finally:
+        ours.stop()
+        srv.stop()
