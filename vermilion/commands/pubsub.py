@@ -223,12 +223,16 @@ def sunsubscribe(c, argv):
 
 @command("publish")
 def publish(c, argv):
-    return c.server.pubsub.publish(argv[1], argv[2])
+    n = c.server.pubsub.publish(argv[1], argv[2])
+    c.server.force_replication(c, argv)   # replicas' subscribers get it too; not the AOF
+    return n
 
 
 @command("spublish")
 def spublish(c, argv):
-    return c.server.pubsub.publish(argv[1], argv[2], sharded=True)
+    n = c.server.pubsub.publish(argv[1], argv[2], sharded=True)
+    c.server.force_replication(c, argv)
+    return n
 
 
 @command("pubsub|channels")

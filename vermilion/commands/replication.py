@@ -54,28 +54,6 @@ def _check_command(c, cmd, argv):
     return link.check_command(c, cmd, argv, is_write)
 
 
-# ------------------------------------------------------- PUBLISH to replicas
-def _stream_publish(cmd):
-    """PUBLISH/SPUBLISH reach the replicas (their subscribers get the message) but
-    not the AOF: forceCommandPropagation(c, PROPAGATE_REPL) in pubsub.c."""
-    inner = cmd.func
-
-    def func(c, argv):
-        r = inner(c, argv)
-        repl = c.server.repl
-        if repl.backlog is not None:
-            repl.feed(c.db.id, (argv,))
-        return r
-    func.__doc__ = inner.__doc__
-    cmd.func = func
-
-
-from . import pubsub as _pubsub  # noqa: E402,F401  (binds PUBLISH/SPUBLISH first)
-from .table import COMMANDS as _COMMANDS  # noqa: E402
-for _name in (b"publish", b"spublish"):
-    _stream_publish(_COMMANDS[_name])
-
-
 # ------------------------------------------------------------------ REPLCONF
 @command("replconf")
 def replconf(c, argv):

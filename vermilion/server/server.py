@@ -321,6 +321,13 @@ class Server:
 
     propagate_buffer = None   # a list while EXEC/a script collects its effects
 
+    def force_replication(self, c, argv):
+        """Send ``argv`` to the replicas only, never the AOF (PUBLISH: Redis's
+        forceCommandPropagation(c, PROPAGATE_REPL))."""
+        repl = getattr(self, "repl", None)
+        if repl is not None and repl.backlog is not None:
+            repl.feed(c.db.id, (argv,))
+
     def begin_propagation_group(self):
         """Start collecting writes (EXEC, EVAL); returns a token for the matching end."""
         if self.propagate_buffer is not None:
