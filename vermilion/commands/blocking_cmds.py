@@ -1,5 +1,5 @@
 """CLIENT UNBLOCK (networking.c): end another client's blocking command early."""
-from ..errors import CommandError
+from ..errors import CommandError, subcommand_syntax_error
 from ..keyspace import blocking
 from ..util import parse_int
 from .table import command
@@ -8,8 +8,7 @@ from .table import command
 @command("client|unblock")
 def client_unblock(c, argv):
     if len(argv) > 4:
-        raise CommandError("ERR unknown subcommand or wrong number of arguments for "
-                           "'%.128s'. Try CLIENT HELP." % argv[1].decode("utf-8", "replace"))
+        raise subcommand_syntax_error(argv)
     error = False
     if len(argv) == 4:
         reason = argv[3].lower()

@@ -41,7 +41,7 @@ that script may write (None: unknown, treated as a write as Redis does).
 """
 import time
 
-from ..errors import CommandError, SYNTAX
+from ..errors import CommandError, SYNTAX, subcommand_syntax_error
 from ..protocol.encoder import OK, Status, Verbatim, drop_replies
 from ..server import limits  # noqa: F401  (client-output-buffer-limit enforcement)
 from ..server.bootstrap import on_server_init
@@ -352,11 +352,6 @@ _HELP = [
     "    Prints this help.",
 ]
 _HELP_REPLY = [Status(line) for line in _HELP]
-
-
-def _subcommand_syntax_error(argv):
-    return CommandError("ERR unknown subcommand or wrong number of arguments for '%.128s'. "
-                        "Try %s HELP." % (_text(argv[1]), _text(argv[0]).upper()))
 
 
 @command("client|help")
@@ -679,7 +674,7 @@ def _postpone_check(c, cmd, argv):
 def client_pause(c, argv):
     n = len(argv)
     if n > 4:
-        raise _subcommand_syntax_error(argv)
+        raise subcommand_syntax_error(argv)
     kind = PAUSE_ALL
     if n == 4:
         mode = argv[3].lower()

@@ -152,73 +152,45 @@ def _count(c):
     return len(c.subscriptions) + len(c.psubscriptions)
 
 
-@command("subscribe")
-def subscribe(c, argv):
-    ps = c.server.pubsub
-    for ch in argv[1:]:
-        ps.subscribe(c, ch)
-        _confirm(c, b"subscribe", ch, _count(c))
-    c.update_special()
-    return NO_REPLY
+def _shard_count(c):
+    return len(c.ssubscriptions)
 
 
-@command("unsubscribe")
-def unsubscribe(c, argv):
-    ps = c.server.pubsub
-    chans = argv[1:] or list(c.subscriptions)
-    if not chans:
-        _confirm(c, b"unsubscribe", None, _count(c))
-    for ch in chans:
-        ps.unsubscribe(c, ch)
-        _confirm(c, b"unsubscribe", ch, _count(c))
-    c.update_special()
-    return NO_REPLY
+# (P|S)(UN)SUBSCRIBE share one shape: act on each name, confirm each with the
+# client's subscription count after it. UNSUBSCRIBE without names means "all of
+# them", and with none to drop it still confirms once, with a null name.
+_KINDS = {
+    # name: (confirmation, registry method, extra args, current set, count)
+    "subscribe": (b"subscribe", "subscribe", (), None, _count),
+    "unsubscribe": (b"unsubscribe", "unsubscribe", (), "subscriptions", _count),
+    "psubscribe": (b"psubscribe", "psubscribe", (), None, _count),
+    "punsubscribe": (b"punsubscribe", "punsubscribe", (), "psubscriptions", _count),
+    "ssubscribe": (b"ssubscribe", "subscribe", (True,), None, _shard_count),
+    "sunsubscribe": (b"sunsubscribe", "unsubscribe", (True,), "ssubscriptions", _shard_count),
+}
 
 
-@command("psubscribe")
-def psubscribe(c, argv):
-    ps = c.server.pubsub
-    for p in argv[1:]:
-        ps.psubscribe(c, p)
-        _confirm(c, b"psubscribe", p, _count(c))
-    c.update_special()
-    return NO_REPLY
+def _subscription_command(name):
+    kind, method, extra, current, count = _KINDS[name]
+
+    def run(c, argv):
+        act = getattr(c.server.pubsub, method)
+        names = argv[1:]
+        if current is not None and not names:
+            names = list(getattr(c, current))
+            if not names:
+                _confirm(c, kind, None, count(c))
+        for n in names:
+            act(c, n, *extra)
+            _confirm(c, kind, n, count(c))
+        c.update_special()
+        return NO_REPLY
+    run.__name__ = name
+    return command(name)(run)
 
 
-@command("punsubscribe")
-def punsubscribe(c, argv):
-    ps = c.server.pubsub
-    pats = argv[1:] or list(c.psubscriptions)
-    if not pats:
-        _confirm(c, b"punsubscribe", None, _count(c))
-    for p in pats:
-        ps.punsubscribe(c, p)
-        _confirm(c, b"punsubscribe", p, _count(c))
-    c.update_special()
-    return NO_REPLY
-
-
-@command("ssubscribe")
-def ssubscribe(c, argv):
-    ps = c.server.pubsub
-    for ch in argv[1:]:
-        ps.subscribe(c, ch, True)
-        _confirm(c, b"ssubscribe", ch, len(c.ssubscriptions))
-    c.update_special()
-    return NO_REPLY
-
-
-@command("sunsubscribe")
-def sunsubscribe(c, argv):
-    ps = c.server.pubsub
-    chans = argv[1:] or list(c.ssubscriptions)
-    if not chans:
-        _confirm(c, b"sunsubscribe", None, len(c.ssubscriptions))
-    for ch in chans:
-        ps.unsubscribe(c, ch, True)
-        _confirm(c, b"sunsubscribe", ch, len(c.ssubscriptions))
-    c.update_special()
-    return NO_REPLY
+for _name in _KINDS:
+    _subscription_command(_name)
 
 
 @command("publish")
