@@ -112,3 +112,50 @@ def test_pending_counts_parsed_arguments_of_a_partial_request(cls):
     r = cls()
     r.feed(b"*3\r\n$5\r\nhello\r\n$5\r\nworld\r\n")
     assert r.pending() >= 10
+
+
+# Elements a client may (wrongly) send inside a request: every RESP3 type, nested.
+_resp3_scalar = st.one_of(
+    st.binary(max_size=8).map(lambda b: b"$%d\r\n%s\r\n" % (len(b), b)),
+    st.sampled_from([b"+OK\r\n", b"+PING\r\n", b"-ERR x\r\n", b":12\r\n", b"_\r\n",
+                     b",1.5\r\n", b"#t\r\n", b"(123\r\n", b"=8\r\ntxt:PING\r\n",
+                     b"!3\r\nabc\r\n", b"$-1\r\n", b"*-1\r\n"]))
+_resp3_value = st.recursive(
+    _resp3_scalar,
+    lambda inner: st.tuples(st.sampled_from(b"*~>%|"), st.lists(inner, max_size=3)).map(
+        lambda t: b"%c%d\r\n" % (t[0], len(t[1]) // 2 if t[0] in b"%|" else len(t[1]))
+        + b"".join(t[1])),
+    max_leaves=6)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(st.lists(st.binary(max_size=6), min_size=1, max_size=3).map(encode),
+                          st.lists(_resp3_value, min_size=1, max_size=3).map(
+                              lambda els: b"*%d\r\n" % len(els) + b"".join(els))),
+                min_size=1, max_size=4),
+       st.data())
+def test_resp3_typed_elements_never_raise_and_readers_agree(requests, data):
+    """Requests whose elements are RESP3 values (maps keyed by arrays, simple
+    strings, verbatim strings, ...) give the same commands and the same protocol
+    error in both readers, however the stream is split; nothing raises."""
+    stream = b"".join(requests)
+    cut = data.draw(st.integers(0, len(stream)))
+    results = [feed_all(cls, [stream[:cut], stream[cut:]] if cut else [stream])
+               for cls in READERS]
+    assert all(r == results[0] for r in results)
+    out, err = results[0]
+    for cmd in out:
+        assert cmd and all(a.__class__ is bytes for a in cmd)
+
+
+@pytest.mark.parametrize("cls", READERS)
+@pytest.mark.parametrize("data,msg", [
+    (b"*1\r\n%1\r\n*1\r\n$1\r\na\r\n$1\r\nb\r\n", "Protocol error: expected '$', got '%'"),
+    (b"*1\r\n+PING\r\n", "Protocol error: expected '$', got '+'"),
+    (b"*1\r\n=8\r\ntxt:PING\r\n", "Protocol error: expected '$', got '='"),
+    (b"*1\r\n(123\r\n", "Protocol error: expected '$', got '('"),
+    (b"*2\r\n$3\r\nGET\r\n~1\r\n$1\r\na\r\n", "Protocol error: expected '$', got '~'"),
+])
+def test_resp3_elements_are_protocol_errors(cls, data, msg):
+    out, err = feed_all(cls, [data])
+    assert out == [] and err == msg

@@ -36,8 +36,13 @@ HAVE_HIREDIS = _hiredis is not None
 
 import re as _re  # noqa: E402
 
-# A multibulk header of a million arguments or more (see HiredisReader.feed).
-_big_array = _re.compile(rb"\*\d{7}").search
+# What the hiredis-backed reader must not let hiredis decide (see HiredisReader.feed):
+# a multibulk header of a million arguments or more, and a line starting with a
+# RESP3 type that hiredis turns into ``bytes`` (``+`` simple, ``=`` verbatim, ``(``
+# big number), which would pass for a bulk argument where Redis refuses the request.
+# A bulk payload may contain these bytes too: such a chunk merely goes to the Python
+# reader, which is slower but gives the exact answer.
+_needs_python = _re.compile(rb"\*\d{7}|\n[+=(]").search
 
 
 def parse_ll(s):
@@ -296,10 +301,12 @@ class HiredisReader:
         if since is not None:
             since.append(data)
         self._since_len += len(data)
-        if _big_array(data) is not None or _big_array(self._tail + data[:12]) is not None:
+        if (_needs_python(data) is not None
+                or _needs_python(self._tail + data[:12]) is not None):
             # hiredis allocates an array's list as soon as it reads the header (and
             # freeing a list of 10^9 slots stalls everyone for seconds): requests
-            # with a huge argument count are the Python reader's, as in Redis.
+            # with a huge argument count are the Python reader's, as in Redis; so
+            # are elements hiredis would hand back as bytes without being bulks.
             self._tail = b""
             return self._fallback([])
         self._tail = data[-12:]
@@ -325,7 +332,10 @@ class HiredisReader:
                     self._since_len = 0
                     self._since_count = 0
                     return out
-        except _hiredis.ProtocolError:
+        except Exception:
+            # ProtocolError, and what hiredis raises building RESP3 values no request
+            # may hold (a map keyed by an array: TypeError): Redis's answer to those
+            # is the Python reader's protocol error.
             return self._fallback(out)
         if since is not None:
             self._since_count += len(out)
