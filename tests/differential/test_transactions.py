@@ -155,3 +155,24 @@ def test_exec_propagates_wrapped_in_multi_exec(tmp_path):
     finally:
         ours.stop()
         ref.stop()
+
+
+def test_exec_refused_by_process_command_aborts_the_transaction(diff):
+    """rejectCommand -> execCommandAbort: EXEC with extra arguments (or refused by any
+    other check) ends the MULTI with EXECABORT, so what follows is not queued."""
+    diff.run("""
+        EXEC x
+        MULTI
+        SET a 1
+        EXEC x
+        PING
+        SET b 2
+        GET b
+        EXEC
+        INFO errorstats
+    """)
+    diff.run("""
+        MULTI
+        exec extra args
+        GET a
+    """)

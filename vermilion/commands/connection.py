@@ -189,8 +189,7 @@ def reset_connection_state(c):
     c.resp = 2
     server.acl.set_client_default(c)
     if c.multi is not None or c.watched or c.dirty_cas:
-        from .transactions import discard_transaction
-        discard_transaction(c)
+        c.discard_transaction()
     if server.pubsub is not None:
         server.pubsub.drop_client(c)
     c.name = None

@@ -479,25 +479,12 @@ def _process_command(c, argv):
             security_warning(c)  # HTTP sent to Redis: no reply, connection dropped
             return None
         c.cmd = lookup_argv(argv)  # Redis keeps the command found even when arity fails
-        if c.cmd is not None:
-            server.cmdstats[c.cmd.index][2] += 1  # rejectCommand: rejected_calls
-        server.count_error(e.msg)
-        if c.multi is not None:
-            c.dirty_exec = True
-        c.out.append(error_bytes(e.msg))
+        _reject(c, argv, e.msg)
         return None
     c.cmd = cmd
     err = server.check_command(c, cmd, argv)
     if err is not None:
-        server.cmdstats[cmd.index][2] += 1  # rejected_calls
-        if c.multi is not None:
-            c.dirty_exec = True
-            if cmd.fullname == "exec":  # execCommandAbort: a refused EXEC ends the MULTI
-                from .transactions import discard_transaction
-                discard_transaction(c)
-                err = "EXECABORT Transaction discarded because of: " + err
-        server.count_error(err)
-        c.out.append(error_bytes(err))
+        _reject(c, argv, err)
         return None
     tr = server.tracking
     if tr is not None and tr.max_keys and len(tr.table) > tr.max_keys:
@@ -512,6 +499,30 @@ def _process_command(c, argv):
     _call(c, cmd, argv)
     c.cmd = cmd  # EXEC ran others: CLIENT LIST shows the command the client sent
     return None
+
+
+def _reject(c, argv, err):
+    """rejectCommand: whatever processCommand refuses (unknown command, arity, auth,
+    ACL, OOM, ...) flags the client's transaction; a refused EXEC (c.cmd is EXEC,
+    with or without MULTI) instead ends the transaction there and then, with
+    execCommandAbort's EXECABORT, so the client's next commands are not queued."""
+    server = c.server
+    if c.multi is not None:
+        c.dirty_exec = True
+    cmd = c.cmd
+    if cmd is not None:
+        server.cmdstats[cmd.index][2] += 1  # rejected_calls
+        if cmd.fullname == "exec":
+            c.discard_transaction()
+            # Redis formats its own refusals without the "ERR " that addReplyError
+            # adds later (rejectCommandFormat); coded ones (NOAUTH, OOM...) keep theirs.
+            if err.startswith("ERR "):
+                err = err[4:]
+            err = "EXECABORT Transaction discarded because of: " + err
+            if server.monitors:
+                server.feed_monitors(c, argv)
+    server.count_error(err)
+    c.out.append(error_bytes(err))
 
 
 def stats_rows(server):

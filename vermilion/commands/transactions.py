@@ -34,18 +34,11 @@ def multi(c, argv):
     return OK
 
 
-def discard_transaction(c):
-    c.multi = None
-    c.dirty_exec = False
-    unwatch_all(c)
-    c.update_special()
-
-
 @command("discard")
 def discard(c, argv):
     if c.multi is None:
         raise CommandError("ERR DISCARD without MULTI")
-    discard_transaction(c)
+    c.discard_transaction()
     return OK
 
 
@@ -68,12 +61,12 @@ def exec_(c, argv):
         c.dirty_cas = True
     if c.dirty_exec or c.dirty_cas:
         dirty_exec = c.dirty_exec
-        discard_transaction(c)
+        c.discard_transaction()
         if dirty_exec:
             raise CommandError(EXECABORT)
         return NULL_ARRAY
     queued = c.multi
-    unwatch_all(c)
+    c.unwatch_all()
     server = c.server
     c.out.append(b"*%d\r\n" % len(queued))
     c.in_exec = True
@@ -123,26 +116,15 @@ def watch(c, argv):
     return OK
 
 
-def unwatch_all(c):
-    for db, key in c.watched:
-        clients = db.watched.get(key)
-        if clients is not None:
-            clients.pop(c, None)
-            if not clients:
-                del db.watched[key]
-    c.watched = []
-    c.dirty_cas = False
-
-
 @command("unwatch")
 def unwatch(c, argv):
-    unwatch_all(c)
+    c.unwatch_all()
     return OK
 
 
 def _client_gone(c):
     if c.watched:
-        unwatch_all(c)
+        c.unwatch_all()
     c.multi = None
 
 

@@ -98,6 +98,25 @@ class Client:
             or (self.resp == 2 and (self.subscriptions or self.psubscriptions
                                     or self.ssubscriptions)))
 
+    # ------------------------------------------------------------ MULTI/WATCH
+    def unwatch_all(self):
+        """unwatchAllKeys: forget every WATCHed key (and the CAS failure)."""
+        for db, key in self.watched:
+            clients = db.watched.get(key)
+            if clients is not None:
+                clients.pop(self, None)
+                if not clients:
+                    del db.watched[key]
+        self.watched = []
+        self.dirty_cas = False
+
+    def discard_transaction(self):
+        """discardTransaction: leave MULTI, drop what was queued, unwatch."""
+        self.multi = None
+        self.dirty_exec = False
+        self.unwatch_all()
+        self.update_special()
+
     @property
     def subscribed_count(self):
         return len(self.subscriptions) + len(self.psubscriptions)
