@@ -45,6 +45,8 @@ from ..errors import CommandError, SYNTAX, subcommand_syntax_error
 from ..protocol.encoder import OK, Status, Verbatim, drop_replies
 from ..server import limits  # noqa: F401  (client-output-buffer-limit enforcement)
 from ..server.bootstrap import on_server_init
+from ..server.client import (  # noqa: F401  (client_type is re-exported)
+    TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER, client_type)
 from ..util import parse_int
 from .connection import set_client_name
 from .table import command, NO_REPLY
@@ -53,22 +55,8 @@ _time = time.time
 _monotonic = time.monotonic
 
 # -------------------------------------------------------------------- types
-TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER = 0, 1, 2, 3
 _TYPE_BY_NAME = {b"normal": TYPE_NORMAL, b"slave": TYPE_REPLICA, b"replica": TYPE_REPLICA,
                  b"pubsub": TYPE_PUBSUB, b"master": TYPE_MASTER}
-
-
-def client_type(c):
-    """getClientType: master, replica (not MONITOR), pubsub (subscribed) or normal."""
-    extra = c.flags_extra
-    if extra:
-        if "M" in extra:
-            return TYPE_MASTER
-        if "S" in extra:
-            return TYPE_REPLICA
-    if c.subscriptions or c.psubscriptions or c.ssubscriptions:
-        return TYPE_PUBSUB
-    return TYPE_NORMAL
 
 
 def _type_arg(b):

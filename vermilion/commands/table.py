@@ -26,6 +26,7 @@ import os
 import time
 
 from ..errors import CommandError
+from ..server.limits import BIG_REPLY
 from ..protocol.encoder import (Raw, Status, Map, Set, QUEUED, INTS, encode, error_bytes,
                                 drop_replies)
 
@@ -355,14 +356,26 @@ def execute_batch(c, cmds, start=0):
                 t = r.__class__
                 if t is Raw:
                     append(r)
+                    if len(r) >= BIG_REPLY:
+                        _big_reply(c)
                 elif t is bytes:
-                    append(b"$%d\r\n%s\r\n" % (len(r), r))
+                    if len(r) < BIG_REPLY:
+                        append(b"$%d\r\n%s\r\n" % (len(r), r))
+                    else:
+                        # header, value, CRLF: the value itself is not copied here
+                        append(b"$%d\r\n" % len(r))
+                        append(r)
+                        append(b"\r\n")
+                        _big_reply(c)
                 elif t is int:
                     append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
                 elif r is None:
                     append(b"$-1\r\n" if c.resp == 2 else b"_\r\n")
                 elif r is not NO_REPLY:
-                    append(encode(r, c.resp))
+                    r = encode(r, c.resp)
+                    append(r)
+                    if len(r) >= BIG_REPLY:
+                        _big_reply(c)
             t = perf()
             dt = t - t_prev
             t_prev = t
@@ -380,6 +393,13 @@ def execute_batch(c, cmds, start=0):
             break
     server.current_client = None
     return i
+
+
+def _big_reply(c):
+    """A big reply was just added: client-output-buffer-limit acts now, as Redis
+    checks after each reply (a pipeline of large GETs must not build up hundreds
+    of megabytes before the batch's single write)."""
+    c.server.output_limits.check(c)
 
 
 def _after_call(c, cmd, argv, dt):
@@ -423,7 +443,11 @@ def _call(c, cmd, argv):
         _internal_error(c, cmd, e)
     else:
         if r is not NO_REPLY:
-            c.out.append(r if r.__class__ is Raw else encode(r, c.resp))
+            if r.__class__ is not Raw:
+                r = encode(r, c.resp)
+            c.out.append(r)
+            if len(r) >= BIG_REPLY:
+                _big_reply(c)
     dt = _perf() - t0
     st = server.cmdstats[cmd.index]
     st[0] += 1

@@ -18,6 +18,25 @@ import time
 
 from ..protocol.reader import make_reader
 
+BIG_WRITE = 1 << 16   # a write this big is checked against the output limits first
+
+
+# getClientType's classes (client-output-buffer-limit, CLIENT LIST/KILL TYPE)
+TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER = 0, 1, 2, 3
+
+
+def client_type(c):
+    """getClientType: master, replica (not MONITOR), pubsub (subscribed) or normal."""
+    extra = c.flags_extra
+    if extra:
+        if "M" in extra:
+            return TYPE_MASTER
+        if "S" in extra:
+            return TYPE_REPLICA
+    if c.subscriptions or c.psubscriptions or c.ssubscriptions:
+        return TYPE_PUBSUB
+    return TYPE_NORMAL
+
 
 class Client:
     __slots__ = (
@@ -142,6 +161,11 @@ class Client:
                 return
             data = out[0] if len(out) == 1 else b"".join(out)
             out.clear()
+            conn = self.conn
+            if ((len(data) >= BIG_WRITE or (conn is not None and conn._write_paused))
+                    and self.server.output_limits.check(self, adding=len(data))):
+                # client-output-buffer-limit, counted before the bytes are buffered
+                return
             self.tot_net_out += len(data)
             self.transport.write(data)
             if self.paused_reading:

@@ -10,17 +10,24 @@ MONITOR clients and masters count as normal. Defaults: ``normal 0 0 0``,
 ``replica 256mb 64mb 60``, ``pubsub 32mb 8mb 60``.
 
 Pending output here is what the transport could not hand to the kernel yet
-plus replies not yet written (``Client.output_size``). It can only grow past the
-transport's high-water mark once asyncio has called ``pause_writing``, so the
-checks run exactly then:
+plus replies not yet written (``Client.output_size``). Redis checks after every
+reply it buffers; we check where output can grow without bound, so the hard
+limit acts at once and no reply is copied into a buffer that is about to be
+dropped:
 
-* ``RedisProtocol.pause_writing`` calls ``server.check_output_limits(c)`` (a
-  client whose reply did not fit: a big GET, a long pipeline);
-* ``Client.flush`` calls it again for each write made while the transport is
-  still over its mark (``c.paused_reading``): that is how a Pub/Sub subscriber
-  that stopped reading is caught while publishers keep pushing messages to it;
+* the dispatcher checks after each *big* reply (``BIG_REPLY`` bytes or more: a
+  pipeline of GETs of large values grows by megabytes per command);
+* ``Client.flush`` checks *before* writing whenever the transport is over its
+  high-water mark or the write itself is big, counting what it is about to add;
+* ``RedisProtocol.pause_writing`` checks when the kernel buffer fills;
 * the cron re-checks the clients over a soft limit, since the soft limit can be
   exceeded for too long without any new write.
+
+Backpressure: a client whose transport backs up normally stops being read
+until it drains, which bounds its output without any limit. A client whose
+class has a *hard* limit is read on, like Redis: it reaches the limit and is
+disconnected, instead of sitting at the high-water mark until the soft limit's
+timer fires.
 
 A client over its limit is disconnected at once, its pending output dropped,
 and the server logs Redis's warning with the client's CLIENT LIST line.
@@ -28,7 +35,10 @@ and the server logs Redis's warning with the client's CLIENT LIST line.
 import time
 
 from .bootstrap import on_server_init
+from .client import client_type, TYPE_PUBSUB, TYPE_REPLICA
 from .config import parse_memory
+
+BIG_REPLY = 1 << 16   # replies at least this long are checked as they are added
 
 _CLASS = {"normal": 0, "slave": 1, "replica": 1, "pubsub": 2}
 _DEFAULT = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
@@ -60,13 +70,16 @@ class OutputLimits:
         self.limits = parse_limits(value, self.limits)
 
     def _class(self, c):
-        from ..commands.client_cmds import client_type, TYPE_REPLICA, TYPE_PUBSUB
         t = client_type(c)
         if t == TYPE_PUBSUB:
             return 2
         if t == TYPE_REPLICA:
             return 1
         return 0
+
+    def hard_limit(self, c):
+        """The hard limit of c's class (0: none)."""
+        return self.limits[self._class(c)][0]
 
     def reached(self, c, used):
         """checkClientOutputBufferLimits: True if ``c`` must be closed now."""
@@ -83,17 +96,21 @@ class OutputLimits:
         self.soft_since.pop(c, None)
         return False
 
-    def check(self, c, from_cron=False):
+    def check(self, c, from_cron=False, adding=0):
+        """Close ``c`` if its output (plus ``adding`` bytes about to be written)
+        is over its class's limits; True if it was closed."""
         if c.closed or c.transport is None:
             self.soft_since.pop(c, None)
             return False
-        used = c.output_size()
+        used = c.output_size() + adding
         if not used or not self.reached(c, used):
             return False
         self.soft_since.pop(c, None)
+        # client_cmds imports this module: CLIENT LIST's line and freeClient live there
         from ..commands.client_cmds import client_info, free_client
         info = client_info(c).decode("utf-8", "surrogateescape")
         free_client(c)
+        c.close_after_reply = True   # the dispatcher stops running its pipeline
         if from_cron:
             self.server.log_warning("Client %s closed for overcoming of output buffer limits."
                                     % info)
