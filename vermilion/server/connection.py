@@ -10,6 +10,22 @@ reading cannot make us buffer without bound.
 A client blocked in BLPOP (or postponed by CLIENT PAUSE) keeps the rest of its
 pipeline in ``c.pending``; :func:`resume` runs it once the client is free again,
 exactly as Redis processes a client's query buffer after unblocking it.
+
+Admission
+---------
+Before a connection becomes a client it passes two gates, in Redis's order:
+``maxclients`` and then *protected mode* (:func:`accept_denied`). Protected
+mode is Redis's safety net for the default configuration: while
+``protected-mode`` is ``yes`` and the default user needs no password, only a
+*local* client may talk to the server, a unix-socket client or a TCP peer whose
+address is exactly ``127.0.0.1`` or ``::1``. Anyone else gets one ``-DENIED``
+line explaining how to open the server up, and the connection is closed. Since
+7.0 an explicit ``bind`` changes nothing (6.x skipped the check when ``bind``
+was given); what opens the server is ``CONFIG SET protected-mode no`` or a
+password for the default user (``requirepass``, ``ACL SETUSER default >pw`` or
+``resetpass``), which the check reads at every accept, so a change made at run
+time applies to the next connection. A TLS connection is judged after its
+handshake, as Redis's clientAcceptHandler runs after connAccept.
 """
 import asyncio
 import socket
@@ -20,6 +36,79 @@ from ..protocol.encoder import error_bytes
 from .client import Client
 
 _monotonic = time.monotonic
+
+# Redis's islocalClient(): the peer's address, as inet_ntop writes it, is one of
+# these two strings. 127.0.0.2 or ::ffff:127.0.0.1 are not "local" to Redis, and
+# erring on the refusing side is the safe direction, so neither are they here.
+_LOCAL_PEERS = frozenset(("127.0.0.1", "::1"))
+
+PROTECTED_MODE_DENIED = (
+    b"-DENIED Redis is running in protected mode because protected "
+    b"mode is enabled and no password is set for the default user. "
+    b"In this mode connections are only accepted from the loopback interface. "
+    b"If you want to connect from external computers to Redis you "
+    b"may adopt one of the following solutions: "
+    b"1) Just disable protected mode sending the command "
+    b"'CONFIG SET protected-mode no' from the loopback interface "
+    b"by connecting to Redis from the same host the server is "
+    b"running, however MAKE SURE Redis is not publicly accessible "
+    b"from internet if you do so. Use CONFIG REWRITE to make this "
+    b"change permanent. "
+    b"2) Alternatively you can just disable the protected mode by "
+    b"editing the Redis configuration file, and setting the protected "
+    b"mode option to 'no', and then restarting the server. "
+    b"3) If you started the server manually just for testing, restart "
+    b"it with the '--protected-mode no' option. "
+    b"4) Setup a an authentication password for the default user. "
+    b"NOTE: You only need to do one of the above things in order for "
+    b"the server to start accepting connections from the outside.\r\n")
+
+
+def is_local_peer(sock_or_peer):
+    """Redis's islocalClient() for a socket, a ``getpeername()`` result, or None.
+
+    A unix socket (an ``AF_UNIX`` socket object, a ``str``/``bytes`` path, the
+    empty peername unix sockets report, or None) is local; a TCP peer is local
+    when its address is exactly ``127.0.0.1`` or ``::1``.
+    """
+    peer = sock_or_peer
+    if isinstance(peer, socket.socket):
+        if peer.family not in (socket.AF_INET, socket.AF_INET6):
+            return True
+        try:
+            peer = peer.getpeername()
+        except OSError:
+            return False      # already gone: nothing local about it
+    if peer is None or isinstance(peer, (str, bytes)):
+        return True
+    return peer[0] in _LOCAL_PEERS
+
+
+def protected_mode_applies(server):
+    """protected-mode is on and the default user has the ``nopass`` flag."""
+    if server.config.values.get("protected-mode") != "yes":
+        return False
+    acl = server.acl
+    if acl is not None:
+        return acl.default_nopass()
+    return not server.requirepass
+
+
+def accept_denied(server, sock_or_peer):
+    """Protected mode's verdict on a new connection: the bytes to write before
+    closing it, or None when it may proceed.
+
+    ``sock_or_peer`` is the accepted socket or its peer address (see
+    :func:`is_local_peer`). This is the one place the rule lives: the event-loop
+    accept path (:meth:`RedisProtocol.connection_made`) and any other code that
+    accepts connections itself (``vermilion/server/blocked.py``, which serves
+    new connections during a busy script) call it, then count
+    ``server.stats_rejected_conn``, write the bytes and close, without creating
+    a client (or forget the one created, as connection_made does).
+    """
+    if protected_mode_applies(server) and not is_local_peer(sock_or_peer):
+        return PROTECTED_MODE_DENIED
+    return None
 
 
 def run_commands(c, cmds, start=0):
@@ -86,6 +175,13 @@ class RedisProtocol(asyncio.Protocol):
         if len(server.clients) >= server.maxclients:
             server.stats_rejected_conn += 1
             transport.write(b"-ERR max number of clients reached\r\n")
+            transport.close()
+            c.closed = True
+            return
+        denied = accept_denied(server, None if c.is_unix else peer)
+        if denied is not None:
+            server.stats_rejected_conn += 1
+            transport.write(denied)
             transport.close()
             c.closed = True
             return
