@@ -1227,6 +1227,13 @@ def time_(c, argv):
 
 @command("shutdown")
 def shutdown(c, argv):
+    """SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT] (shutdownCommand).
+
+    The client waits for the outcome (Server.wait_for_shutdown): nothing if
+    the server stops, "-ERR Errors trying to SHUTDOWN. Check logs." if it
+    refuses (a failed final save without FORCE), an answer later if it waits
+    for lagging replicas (shutdown-timeout) and then fails or is aborted.
+    """
     flags = set()
     abort = False
     for a in argv[1:]:
@@ -1239,12 +1246,18 @@ def shutdown(c, argv):
             raise CommandError(SYNTAX)
     if (abort and flags) or (b"nosave" in flags and b"save" in flags):
         raise CommandError(SYNTAX)
-    if abort:
-        raise CommandError("ERR No shutdown in progress.")
     server = c.server
+    if abort:
+        if server.abort_shutdown():
+            return OK
+        raise CommandError("ERR No shutdown in progress.")
+    if b"now" not in flags and (c.in_exec or c.conn is None):
+        raise CommandError("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY "
+                           "BLOCKING client")
     save = True if b"save" in flags else (False if b"nosave" in flags else None)
     server.shutdown_flags = flags     # NOW / FORCE, for the shutdown hooks
-    server.request_shutdown(save)
+    server.wait_for_shutdown(c)
+    server.prepare_shutdown(save, now=b"now" in flags, force=b"force" in flags)
     return table.NO_REPLY
 
 

@@ -45,8 +45,8 @@ import time
 
 from ..server.bootstrap import on_server_init
 from . import rdb as rdbmod
-from .snapshot import (CHILD_AOF, LoadFailed, _chain_hook, atomic_write, fsync_dir, server_dir,
-                       update_disk_error)
+from .snapshot import (CHILD_AOF, LoadFailed, LoadProgress, _chain_hook, atomic_write, fsync_dir,
+                       server_dir, start_loading, stop_loading, update_disk_error)
 
 AOF_OFF = 0
 AOF_ON = 1
@@ -351,6 +351,7 @@ class AOF:
         self.consecutive_failures = 0
         self.delayed_fsync = 0
         self.loading = False
+        self.load_offset = 0        # bytes of the AOF files loaded before the current one
         self._deferred = []             # clients waiting for the group commit
         self._commit_scheduled = False
         self._committing = False
@@ -943,9 +944,10 @@ class AOF:
         prev_persistence = server.persistence
         server.persistence = None
         self.loading = True
-        server.loading = 1
+        start_loading(server, total)
         paused = server.expiry_paused
         server.expiry_paused = True
+        self.load_offset = 0
         try:
             for i, name in enumerate(files):
                 last = i == len(files) - 1
@@ -956,10 +958,11 @@ class AOF:
                     server.log_notice("DB loaded from %s file %s: %.3f seconds"
                                       % ("base" if m.base is not None and i == 0 else "incr",
                                          name, time.time() - t1))
+                self.load_offset += self._size(name)
         finally:
             server.expiry_paused = paused
             self.loading = False
-            server.loading = 0
+            stop_loading(server)
             server.persistence = prev_persistence
             _restore_stats(server, saved)
         self.current_size = total
@@ -1003,14 +1006,16 @@ class AOF:
             server.log_notice("Reading RDB base file on AOF loading..." if is_base
                               else "Reading RDB preamble from AOF file...")
             try:
-                res = server.snapshot.load_bytes(buf, flush=False, expire_keys=False)
+                res = server.snapshot.load_bytes(buf, flush=False, expire_keys=False,
+                                                 base=self.load_offset)
             except rdbmod.RdbError as e:
                 raise self._fatal("Error reading the RDB base file %s, AOF loading aborted: %s"
                                   % (name, e))
             pos = res.end
             if pos < len(buf):
                 server.log_notice("Reading the remaining AOF tail...")
-        status, valid_up_to = replay(server, buf, pos, name)
+        status, valid_up_to = replay(server, buf, pos, name,
+                                     LoadProgress(server, self.load_offset))
         if status == "ok":
             return "ok"
         if status == "format":
@@ -1165,26 +1170,37 @@ def _atoi(b):
     return int(m.group(1)) if m else 0
 
 
-def replay(server, buf, pos, name):
-    """Run the commands of an AOF body with a fake client. Returns (status, valid_up_to)."""
-    from ..commands import table
+def replay(server, buf, pos, name, progress=None):
+    """Run the commands of an AOF body with a fake client. Returns (status, valid_up_to).
+
+    ``progress`` (a snapshot.LoadProgress) hears of the position every 1024
+    commands, like Redis's loader: it serves the clients meanwhile.
+    """
+    # imported here: the command table imports the replication package, which
+    # imports this module (the planned import-cycle cleanup removes the need)
     from ..server.client import Client
     c = Client(server)
     c.authenticated = True
     c.update_special()
     server.loading_client = c
     try:
-        return _replay(server, c, buf, pos, name)
+        return _replay(server, c, buf, pos, name, progress)
     finally:
         server.loading_client = None
 
 
-def _replay(server, c, buf, pos, name):
-    from ..commands import table
+def _replay(server, c, buf, pos, name, progress=None):
+    from ..commands import table   # (see replay: an import cycle)
     valid_up_to = pos
     valid_before_multi = pos
     in_multi = False
+    delay = progress is not None and progress.delay
+    n = 0
     for item, end in parse_commands(buf, pos):
+        if progress is not None:
+            n += 1
+            if delay or not n & 1023:
+                progress.step(end)
         if item == "truncated":
             if in_multi:
                 valid_up_to = valid_before_multi

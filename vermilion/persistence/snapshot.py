@@ -24,16 +24,31 @@ since the last save (after a failed BGSAVE, not sooner than 5 s later).
 "DB loaded from disk", and refuses to start (:class:`LoadFailed`, logged) on a
 corrupt or truncated file.
 
-**Shutdown.** The shutdown hook kills a running child (removing its temp
-file), flushes and fsyncs the AOF, and saves when ``save`` rules exist (or when
-SHUTDOWN SAVE asked for it; never with SHUTDOWN NOSAVE). A failing final save
-is logged; it cannot veto the shutdown (Redis refuses to exit unless FORCE).
+**Shutdown.** :meth:`Snapshot.on_shutdown` is one of the server's
+``shutdown_savers`` (see ``Server.finish_shutdown``): it kills a running child
+(removing its temp file), flushes and fsyncs the AOF, and saves when ``save``
+rules exist (or when SHUTDOWN SAVE asked for it; never with SHUTDOWN NOSAVE).
+A failing final save *refuses* the shutdown, like Redis: the server keeps
+running with its data and SHUTDOWN answers an error, unless FORCE was given.
+So does an AOF still waiting for its first rewrite.
 
-**Refusals.** Until the startup load is done, commands without the
-``loading`` flag answer ``-LOADING`` (the listeners open before the data is
-read). While BGSAVE fails and ``stop-writes-on-bgsave-error`` is on (with save
-rules), or while the AOF cannot be written, writes and PING answer
-``-MISCONF ...`` like Redis (``server.disk_error`` holds the text).
+**Loading while serving.** A big file takes a while to load, and the event
+loop is stuck in the loader meanwhile. Like Redis, the loaders stop every
+``loading-process-events-interval-bytes`` of RDB (every 1024 commands of AOF)
+and let :mod:`vermilion.server.blocked` serve the clients: new connections are
+accepted, ``INFO persistence`` shows ``loading:1`` and the progress
+(``loading_loaded_bytes``, ``loading_loaded_perc``, ``loading_eta_seconds``...),
+commands without the ``loading`` flag answer ``-LOADING``, and SHUTDOWN or
+SIGTERM stop the server cleanly (without saving half a dataset). The
+``key-load-delay`` parameter (microseconds per key, negative for "one
+microsecond every -N keys") slows loading down, for tests.
+:func:`start_loading` / :func:`stop_loading` bracket every load.
+
+**Refusals.** While data loads, commands without the ``loading`` flag answer
+``-LOADING`` (the listeners open before the data is read). While BGSAVE fails
+and ``stop-writes-on-bgsave-error`` is on (with save rules), or while the AOF
+cannot be written, writes and PING answer ``-MISCONF ...`` like Redis
+(``server.disk_error`` holds the text).
 
 **DEBUG.** ``server.debug_reload(c, argv)`` (DEBUG RELOAD [MERGE] [NOFLUSH]
 [NOSAVE]) and ``server.debug_loadaof(c, argv)`` return the reply or raise
@@ -69,6 +84,10 @@ kept current by this module:
 ``server.rdb_saves``                number of saves started
 ``server.rdb_last_load_keys_loaded``, ``server.rdb_last_load_keys_expired``
 ``server.loading``                  0/1 while loading data
+``server.loading_start_time``,      the progress of the load in progress
+``server.loading_total_bytes``,     (set by :func:`start_loading` and the
+``server.loading_loaded_bytes``,    loaders' progress callbacks)
+``server.loading_rdb_used_mem``
 ``server.aof_enabled``              0/1 (AOF on or waiting for its first rewrite)
 ``server.aof_rewrite_in_progress``  0/1
 ``server.aof_rewrite_scheduled``    0/1
@@ -81,9 +100,12 @@ kept current by this module:
 import errno
 import gc
 import os
+import random
 import signal
 import time
 
+from ..errors import CommandError
+from ..protocol.encoder import OK
 from ..server.bootstrap import on_server_init
 from . import rdb as rdbmod
 
@@ -91,7 +113,18 @@ CHILD_NONE = None
 CHILD_RDB = "rdb"
 CHILD_AOF = "aof"
 BGSAVE_RETRY_DELAY = 5
+AOF_WAIT_REWRITE = 2      # aof.AOF_WAIT_REWRITE (aof.py imports this module)
+LOADING_ERROR = "LOADING Redis is loading the dataset in memory"
 HAS_FORK = hasattr(os, "fork")
+
+
+class ShutdownWhileLoading(SystemExit):
+    """SHUTDOWN or SIGTERM arrived while the dataset was loading: the server stopped
+    cleanly (nothing saved) and the process exits with status 0, like Redis's exit(0)
+    from inside the loader."""
+
+    def __init__(self):
+        super().__init__(0)
 
 
 class LoadFailed(SystemExit):
@@ -125,21 +158,33 @@ def atomic_write(path, tmp, write):
     """``write(fh)`` into ``tmp``, fsync, rename over ``path``, fsync the directory.
 
     On any failure the temp file is removed and the exception propagates; ``path``
-    is then untouched (the old file, if any, stays complete).
+    is then untouched (the old file, if any, stays complete). An OSError carries
+    ``stage``: "open", "write" or "rename" (Redis logs each differently).
     """
+    stage = "open"
     try:
         with open(tmp, "wb", buffering=1 << 20) as fh:
+            stage = "write"
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        stage = "rename"
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        if isinstance(e, OSError):
+            e.stage = stage
         try:
             os.unlink(tmp)
         except OSError:
             pass
         raise
     fsync_dir(path)
+
+
+def _cwd_or_unknown(server):
+    """The "server root dir" of Redis's save errors (Redis chdirs to ``dir``)."""
+    d = server_dir(server)
+    return d if os.path.isdir(d) else "unknown"
 
 
 def server_dir(server):
@@ -167,6 +212,11 @@ class Snapshot:
         s.rdb_last_load_keys_loaded = 0
         s.rdb_last_load_keys_expired = 0
         s.loading = 0
+        s.loading_start_time = 0
+        s.loading_total_bytes = 0
+        s.loading_loaded_bytes = 0
+        s.loading_rdb_used_mem = 0
+        s.loading_caller = None
 
     # ------------------------------------------------------------------ paths
     def rdb_path(self):
@@ -186,17 +236,36 @@ class Snapshot:
             fh, server.dbs, self.limits(), aof_base=aof_base,
             used_mem=rdbmod.used_memory_estimate(), functions=functions))
 
-    def save(self):
-        """SAVE: a synchronous snapshot. True on success (errors are logged)."""
+    def save(self, record_error=True):
+        """SAVE: a synchronous snapshot. True on success (errors are logged).
+
+        ``record_error`` False (the final save of a shutdown, like Redis's rdbSave)
+        leaves rdb_last_bgsave_status alone when it fails: a refused shutdown must
+        not turn into MISCONF errors for the writes that follow.
+        """
         server = self.server
         server.rdb_saves += 1
         dirty = server.dirty
+        path = self.rdb_path()
         try:
-            self.write_rdb(self.rdb_path())
+            self.write_rdb(path)
         except OSError as e:
-            server.log_warning("Write error saving DB on disk: %s" % e.strerror)
-            server.rdb_last_bgsave_status = "err"
-            update_disk_error(server)
+            tmp = "temp-%d.rdb" % os.getpid()
+            stage = getattr(e, "stage", "write")
+            why = e.strerror or str(e)
+            if stage == "open":
+                server.log_warning("Failed opening the temp RDB file %s (in server root dir "
+                                   "%s) for saving: %s" % (tmp, _cwd_or_unknown(server), why))
+            elif stage == "rename":
+                server.log_warning("Error moving temp DB file %s on the final destination %s "
+                                   "(in server root dir %s): %s"
+                                   % (tmp, server.config.get("dbfilename"),
+                                      _cwd_or_unknown(server), why))
+            else:
+                server.log_warning("Write error saving DB on disk: %s" % why)
+            if record_error:
+                server.rdb_last_bgsave_status = "err"
+                update_disk_error(server)
             return False
         server.log_notice("DB saved on disk")
         server.dirty_at_last_save = dirty
@@ -410,17 +479,25 @@ class Snapshot:
         buf = rdbmod.read_file(path)
         return self.load_bytes(buf, flush, allow_dup, expire_keys)
 
-    def load_bytes(self, buf, flush=True, allow_dup=False, expire_keys=True):
+    def load_bytes(self, buf, flush=True, allow_dup=False, expire_keys=True, base=0):
+        """Load an RDB image; clients are served every
+        ``loading-process-events-interval-bytes`` (``base``: where the image starts
+        in the bytes the current load counts, for an AOF's RDB base)."""
         server = self.server
         limits = self.limits()
-        server.loading = 1
+        outer = server.loading
+        if not outer:
+            start_loading(server, len(buf))
+        progress = LoadProgress(server, base)
         try:
             res = rdbmod.load_rdb(buf, limits, ndbs=len(server.dbs), expire_keys=expire_keys,
                                   verify_checksum=limits.checksum, log=server.log,
-                                  allow_dup=allow_dup)
+                                  allow_dup=allow_dup, events=progress.rdb_event,
+                                  progress=progress.step)
             install(server, res, flush, allow_dup or flush)
         finally:
-            server.loading = 0
+            if not outer:
+                stop_loading(server)
         server.rdb_last_load_keys_loaded = res.keys_loaded
         server.rdb_last_load_keys_expired = res.keys_expired
         if res.empty_skipped:
@@ -433,11 +510,20 @@ class Snapshot:
         return res
 
     def load_at_startup(self):
-        """Startup hook: AOF if ``appendonly yes``, else the RDB file if it exists."""
+        """Startup hook: AOF if ``appendonly yes``, else the RDB file if it exists.
+
+        SIGTERM/SIGINT are caught meanwhile (the loop's handlers come later, and
+        could not run anyway): the loader acts on them between chunks.
+        """
+        server = self.server
+        wb = server.while_blocked
+        wb.catch_signals()
         try:
             self._load_at_startup()
         finally:
-            self.server.set_special("loading", False)
+            wb.release_signals()
+            server.loading = 0
+            server.set_special("loading", False)
 
     def _load_at_startup(self):
         server = self.server
@@ -468,24 +554,39 @@ class Snapshot:
         server.log_notice("DB loaded from disk: %.3f seconds" % (time.time() - t0))
 
     # ------------------------------------------------------------- shutdown
-    def on_shutdown(self, save):
+    def on_shutdown(self, save, force=False):
+        """finishShutdown's persistence steps. False refuses the shutdown (logged):
+        the final save failed, or the AOF has not been written once yet; FORCE
+        exits anyway."""
         server = self.server
+        aof = getattr(server, "aof", None)
         if self.child_pid is not None:
             kind = self.child_type
             if kind == CHILD_RDB:
                 server.log_warning("There is a child saving an .rdb. Killing it!")
             else:
+                if aof is not None and aof.state == AOF_WAIT_REWRITE:
+                    # the AOF being written is the only copy the AOF will have
+                    if not force:
+                        server.log_warning("Writing initial AOF, can't exit.")
+                        return False
+                    server.log_warning("Writing initial AOF. Exit anyway.")
                 server.log_warning("There is a child rewriting the AOF. Killing it!")
             self.kill_child()
-        aof = getattr(server, "aof", None)
-        if aof is not None:
+        if aof is not None and aof.state != 0:
+            server.log_notice("Calling fsync() on the AOF file.")
             aof.on_shutdown()
         if save is False:
-            return
+            return True
         if save or self.save_rules():
             server.log_notice("Saving the final RDB snapshot before exiting.")
-            if not self.save():
-                server.log_warning("Error trying to save the DB, can't exit.")
+            if not self.save(record_error=False):
+                if force:
+                    server.log_warning("Error trying to save the DB. Exit anyway.")
+                else:
+                    server.log_warning("Error trying to save the DB, can't exit.")
+                    return False
+        return True
 
     # ------------------------------------------------------------------ INFO
     def info_lines(self):
@@ -519,6 +620,8 @@ class Snapshot:
         lines += ["module_fork_in_progress:0", "module_fork_last_cow_size:0"]
         if aof is not None and aof.state != 0:
             lines += aof.info_lines_enabled()
+        if server.loading:
+            lines += loading_info_lines(server)
         return lines
 
 
@@ -595,9 +698,9 @@ def empty_data(server, functions=True):
 
 def debug_reload(c, argv):
     """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty, load back. Returns the reply."""
-    from ..errors import CommandError
-    from ..protocol.encoder import OK
     server = c.server
+    if server.loading:
+        raise CommandError(LOADING_ERROR)   # not in the middle of another load
     snap = server.snapshot
     flush = save = True
     merge = False
@@ -634,9 +737,9 @@ def debug_reload(c, argv):
 
 def debug_loadaof(c, argv):
     """DEBUG LOADAOF: flush the AOF, empty the dataset, load the AOF files back."""
-    from ..errors import CommandError
-    from ..protocol.encoder import OK
     server = c.server
+    if server.loading:
+        raise CommandError(LOADING_ERROR)   # not in the middle of another load
     aof = server.aof
     if aof.state != 0:
         aof.flush(force=True)
@@ -680,11 +783,116 @@ def update_disk_error(server):
 
 
 def _loading_check(c, cmd, argv):
-    """Until the startup load is done, commands not flagged "loading" get LOADING."""
+    """While data loads, commands not flagged "loading" get LOADING (an EXEC too when
+    it would run one: processCommand's is_denyloading_command)."""
     server = c.server
-    if server.loading and not cmd.loading and c is not server.loading_client:
-        return "LOADING Redis is loading the dataset in memory"
+    if not server.loading or c is server.loading_client:
+        return None
+    if not cmd.loading:
+        return LOADING_ERROR
+    if cmd.fullname == "exec" and c.multi and any(not q.loading for q, _ in c.multi):
+        return LOADING_ERROR
     return None
+
+
+# ------------------------------------------------------------------ loading
+def start_loading(server, total_bytes):
+    """startLoading: the dataset is being loaded; INFO shows the progress, and
+    commands without the ``loading`` flag are refused until :func:`stop_loading`."""
+    server.loading = 1
+    server.loading_start_time = int(time.time())
+    server.loading_total_bytes = total_bytes
+    server.loading_loaded_bytes = 0
+    server.loading_rdb_used_mem = 0
+    server.set_special("loading", True)
+    # the client that asked for the load (DEBUG LOADAOF): its next command must wait
+    caller = server.current_client
+    server.loading_caller = caller if caller is not None and caller.conn is not None else None
+
+
+def stop_loading(server):
+    server.loading = 0
+    server.loading_caller = None
+    server.set_special("loading", False)
+
+
+class LoadProgress:
+    """The loaders' progress callback (rdbLoadProgressCallback + key-load-delay).
+
+    :meth:`step` is called by the RDB parser when its position reaches the
+    threshold the previous call returned, and by the AOF replay after each
+    command: it records the position, sleeps ``key-load-delay`` (tests use it to
+    make loading slow), and every ``loading-process-events-interval-bytes``
+    serves the clients (:mod:`vermilion.server.blocked`). A shutdown decided
+    meanwhile (SHUTDOWN, SIGTERM) ends the load with :class:`ShutdownWhileLoading`.
+    """
+
+    def __init__(self, server, base=0):
+        self.server = server
+        self.base = base
+        cfg = server.config
+        self.interval = max(1024, cfg.get_int("loading-process-events-interval-bytes"))
+        self.delay = cfg.get_int("key-load-delay")
+        self.next_events = base + self.interval
+
+    def step(self, pos):
+        """Returns the position of the next call (the parser only compares)."""
+        server = self.server
+        pos += self.base
+        server.loading_loaded_bytes = pos
+        delay = self.delay
+        if delay:
+            if delay > 0:
+                time.sleep(delay / 1e6)
+            elif random.randrange(-delay) == 0:
+                time.sleep(1e-6)
+        if pos >= self.next_events:
+            self.next_events = (pos // self.interval + 1) * self.interval
+            self.serve()
+        if delay:
+            return pos - self.base + 1           # once per record
+        return self.next_events - self.base
+
+    def serve(self):
+        server = self.server
+        if server.loop is None:
+            return
+        # vermilion/server/blocked.py: one turn of "the event loop"
+        server.while_blocked.process(protect=server.loading_caller)
+        if server.stopping:
+            raise ShutdownWhileLoading()
+
+    def rdb_event(self, kind, pos, *args):
+        if kind == "aux" and args[0] == b"used-mem":
+            try:
+                self.server.loading_rdb_used_mem = int(args[1])
+            except ValueError:
+                pass
+
+
+def loading_info_lines(server):
+    """INFO persistence's progress lines while loading (the ETA as Redis computes it)."""
+    total = server.loading_total_bytes
+    loaded = server.loading_loaded_bytes
+    used = server.loading_rdb_used_mem
+    perc = 0.0
+    remaining = 1
+    if total:
+        perc = loaded * 100.0 / total
+        remaining = total - loaded
+    elif used:
+        perc = min(loaded * 100.0 / used, 99.99)
+        remaining = max(used - loaded, 1)
+    elapsed = int(time.time()) - server.loading_start_time
+    eta = 1 if elapsed == 0 else (elapsed * remaining) // (loaded + 1)
+    return [
+        "loading_start_time:%d" % server.loading_start_time,
+        "loading_total_bytes:%d" % total,
+        "loading_rdb_used_mem:%d" % used,
+        "loading_loaded_bytes:%d" % loaded,
+        "loading_loaded_perc:%.2f" % perc,
+        "loading_eta_seconds:%d" % eta,
+    ]
 
 
 def _disk_error_check(c, cmd, argv):
@@ -733,4 +941,4 @@ def _init(server):
     for name in ("stop-writes-on-bgsave-error", "save"):
         _chain_hook(hooks, name, lambda v: update_disk_error(server))
     server.add_startup_hook(snap.load_at_startup)
-    server.hooks_on_shutdown.append(snap.on_shutdown)
+    server.shutdown_savers.append(snap.on_shutdown)

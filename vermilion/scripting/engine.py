@@ -27,16 +27,14 @@ Past the threshold the run is "timed out": other clients get ``-BUSY`` (only the
 ``allow-busy`` commands run: SCRIPT KILL, FUNCTION KILL/STATS, SHUTDOWN NOSAVE,
 MULTI/WATCH bookkeeping, ...) and SCRIPT KILL / FUNCTION KILL mark the run
 killed, which the hook turns into an error. The event loop is stuck in the
-script, so, like Redis's processEventsWhileBlocked, the hook serves the other
-connections itself: it reads their sockets directly (non-blocking) and feeds
-their protocol objects, whose replies go out through the transports as usual.
-New connections are accepted when the script ends.
+script, so the hook runs the server's processEventsWhileBlocked
+(:mod:`vermilion.server.blocked`): new connections are accepted, the other
+clients' input is read and served, and their replies are written, while the
+caller waits for its own reply.
 """
 import hashlib
 import math
-import os
 import re
-import select
 import struct
 import time
 
@@ -81,7 +79,6 @@ FLAG_BY_NAME = {n.encode(): f for f, n in FLAG_NAMES}
 PROPAGATE_AOF, PROPAGATE_REPL = 1, 2
 _SCRIPT_COMMANDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
 _MAY_REPLICATE = frozenset(("pfcount", "publish", "spublish", "eval", "evalsha", "fcall"))
-_READ_CHUNK = 1 << 16
 _VERSION_NUM = sum(int(p) << (16 - 8 * i) for i, p in enumerate(REDIS_VERSION.split(".")))
 _MAX_EXACT = 1 << 53
 
@@ -1013,40 +1010,9 @@ class Scripting:
                 pass
 
     def _process_events(self, run):
-        """processEventsWhileBlocked: serve what the other clients sent, now."""
-        server = self.server
-        saved_current = server.current_client
-        caller = run.caller
-        fds = {}
-        for cl in list(server.clients.values()):
-            if (cl is caller or cl.closed or cl.conn is None or cl.fd < 0
-                    or cl.paused_reading or cl.close_after_reply):
-                continue
-            fds[cl.fd] = cl
-        if not fds:
-            return
-        try:
-            p = select.poll()
-            for fd in fds:
-                p.register(fd, select.POLLIN)
-            ready = p.poll(0)
-        except (OSError, ValueError):
-            return
-        for fd, _ in ready:
-            cl = fds.get(fd)
-            if cl is None or cl.closed:
-                continue
-            try:
-                data = os.read(fd, _READ_CHUNK)
-            except OSError:
-                continue
-            if not data:
-                continue   # EOF: the event loop sees it when the script ends
-            try:
-                cl.conn.data_received(data)
-            except Exception:
-                server.log_exception("serving a client during a slow script")
-        server.current_client = saved_current
+        """processEventsWhileBlocked (vermilion/server/blocked.py): accept, serve and
+        answer the other clients now; the caller waits for its reply (protected)."""
+        self.server.while_blocked.process(protect=run.caller)
 
     def busy_check(self, c, cmd, argv):
         """processCommand's BUSY step while a timed-out script runs (and, for a

@@ -26,6 +26,8 @@ from ..keyspace import expire as expire_mod
 from ..keyspace import evict as _evict  # noqa: F401  (maxmemory, server.memory)
 from .. import __version__
 from .config import Config, ConfigError, parse_memory
+from .blocked import WhileBlocked
+from .connection import resume
 
 _LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
 _LEVEL_CHAR = ".-*#"
@@ -141,7 +143,14 @@ class Server:
         self.stats_total_error_replies = 0
         self.stats_unexpected_error_replies = 0
         self.blocked_clients = 0
-        self.hooks_on_shutdown = []
+        self.hooks_on_shutdown = []     # fn(save): cleanup once the shutdown is certain
+        self.shutdown_savers = []       # fn(save, force) -> False to refuse the shutdown
+        self.shutdown_asap = None       # the signal (SIGTERM/SIGINT) that asked to stop
+        self.shutdown_deadline = 0      # monotonic time: waiting for replicas until then
+        self.shutdown_opts = None       # (save, force) of the shutdown in progress
+        self.shutdown_waiters = []      # SHUTDOWN clients waiting for the outcome
+        self._shutdown_unpause = None
+        self.while_blocked = WhileBlocked(self)
         self.apply_config()
         self.expire_cycle = expire_mod.ActiveExpire(self)
         from .bootstrap import INIT_HOOKS
@@ -413,6 +422,8 @@ class Server:
         """A connection closed: forget the client everywhere (once; later calls do nothing)."""
         if self.clients.pop(c.id, None) is None:
             return
+        if c.blocked.__class__ is ShutdownWait:
+            self._forget_shutdown_waiter(c)
         for fn in self.client_gone_hooks:
             try:
                 fn(c)
@@ -481,6 +492,12 @@ class Server:
             if c.out:
                 c.flush()
 
+    def flush_pending_replies(self):
+        """Write now what waits for the end of this loop step (the loop is blocked:
+        see blocked.py); the step's own flush then finds nothing to do."""
+        if self._flush_set:
+            self._flush_all()
+
     # ---------------------------------------------------------------- cron
     def cron(self):
         try:
@@ -492,6 +509,9 @@ class Server:
                 self.expire_cycle.run(slow=True)
             if self.timeout > 0 and self.cron_loops % self.hz == 0:
                 self._close_idle_clients()
+            if self.shutdown_deadline and (time.monotonic() >= self.shutdown_deadline
+                                           or self._replicas_in_sync()):
+                self.finish_shutdown()   # the replicas caught up, or shutdown-timeout passed
             for fn in self.cron_hooks:
                 fn()
         except Exception:
@@ -503,6 +523,7 @@ class Server:
     cron_hooks = ()
     cron_paused = False
     is_replica = False         # REPLICAOF host port: keys expire only by the master's DEL
+    loading = 0                # 1 while the dataset loads (persistence/snapshot.py)
     latency_threshold_ns = 0   # latency-monitor-threshold in ns; 0 = monitor off
 
     # Called by Client.flush before a client's replies are written (the AOF uses it to
@@ -573,20 +594,118 @@ class Server:
     def add_startup_hook(self, fn):
         self.startup_hooks = tuple(self.startup_hooks) + (fn,)
 
+    # ------------------------------------------------------------ shutdown
+    # A shutdown (SHUTDOWN, SIGTERM/SIGINT, an embedding program) goes through
+    # Redis's three steps. prepare_shutdown (prepareForShutdown) logs the
+    # request and, when replicas lag behind and neither NOW nor shutdown-timeout
+    # 0 says otherwise, pauses writes and waits for them (the cron finishes the
+    # job when they caught up or the timeout passed). finish_shutdown
+    # (finishShutdown) runs the steps that may still refuse it, the
+    # ``shutdown_savers``: persistence kills its child, flushes the AOF and
+    # writes the final RDB, and a failed save refuses the shutdown unless FORCE.
+    # Refused, the server keeps running with its data, the SHUTDOWN clients get
+    # "-ERR Errors trying to SHUTDOWN. Check logs." and a SIGTERM is forgotten
+    # (cancel_shutdown). Accepted, the ``hooks_on_shutdown`` clean up (pid file,
+    # replication link), the listeners and clients close and ``stopped`` resolves.
+    SHUTDOWN_ERROR = "ERR Errors trying to SHUTDOWN. Check logs."
+
     def request_shutdown(self, save=None):
-        """Stop serving; ``save`` True/False forces/forbids the final snapshot."""
-        if self.stopping:
-            return
-        self.stopping = True
+        """Stop serving now, whatever happens (for embedding programs and tests):
+        no waiting for replicas, and a failed final save does not keep it running.
+        ``save`` True/False forces/forbids the final snapshot."""
+        return self.prepare_shutdown(save, now=True, force=True)
+
+    def prepare_shutdown(self, save=None, now=False, force=False, origin=None):
+        """prepareForShutdown. True once the server is stopping; False when the
+        shutdown failed (logged, the server keeps running) or waits for replicas."""
+        if self.stopping or self.shutdown_deadline:
+            return False
+        if self.loading:
+            save = False   # half a dataset must never overwrite the file it came from
+        self.shutdown_opts = (save, force)
         self.log_warning("User requested shutdown...")
+        timeout = self.config.get_int("shutdown-timeout")
+        if not now and timeout != 0 and not self._replicas_in_sync():
+            self.shutdown_deadline = time.monotonic() + timeout
+            repl = getattr(self, "repl", None)
+            if repl is not None:
+                repl.request_ack()
+            self._pause_writes_for_shutdown()
+            self.log_notice("Waiting for replicas before shutting down.")
+            return False
+        return self.finish_shutdown()
+
+    def _replicas_in_sync(self):
+        """isReadyToShutdown: every replica acknowledged our whole stream."""
+        repl = getattr(self, "repl", None)
+        if repl is None or not repl.replicas:
+            return True
+        offset = self.master_repl_offset
+        return all(r.ack_off == offset for r in repl.replicas.values())
+
+    def _pause_writes_for_shutdown(self):
+        """pauseClients(PAUSE_DURING_SHUTDOWN, WRITE): no new writes the replicas
+        would have to catch up with. A CLIENT PAUSE already set is restored after."""
+        p = getattr(self, "client_pause", None)
+        if p is None:
+            return
+        self._shutdown_unpause = (p.kind, p.end)
+        p.pause((1 << 63) - 1, max(p.kind, _PAUSE_WRITE))
+
+    def _unpause_after_shutdown(self):
+        saved = self._shutdown_unpause
+        self._shutdown_unpause = None
+        p = getattr(self, "client_pause", None)
+        if saved is None or p is None:
+            return
+        p.kind, p.end = saved
+        p.update()
+
+    def finish_shutdown(self):
+        """finishShutdown: True when the server is stopping, False if it refused."""
+        save, force = self.shutdown_opts or (None, False)
+        self.shutdown_deadline = 0
+        repl = getattr(self, "repl", None)
+        if repl is not None and repl.replicas:
+            offset = self.master_repl_offset
+            lagging = 0
+            now = time.time()
+            for r in repl.replicas.values():
+                if r.ack_off != offset:
+                    lagging += 1
+                    self.log_warning(
+                        "Lagging replica %s:%d reported offset %d behind master, lag=%d, "
+                        "state=%s." % (r.address(), r.listening_port, offset - r.ack_off,
+                                       int(now - r.ack_time) if r.state == "online" else 0,
+                                       r.state))
+            n = len(repl.replicas)
+            self.log_notice("%d of %d replicas are in sync when shutting down."
+                            % (n - lagging, n))
+        for fn in self.shutdown_savers:
+            try:
+                ok = fn(save, force)
+            except Exception:
+                self.log_exception("shutdown")
+                ok = force
+            if ok is False:
+                self.log_warning("Errors trying to shut down the server. Check the logs for "
+                                 "more information.")
+                self.cancel_shutdown()
+                return False
+        self.stopping = True
         for fn in self.hooks_on_shutdown:
             try:
                 fn(save)
             except Exception:
                 self.log_exception("shutdown hook")
-        self.log_warning("Redis is now ready to exit, bye bye...")
         for srv in self.listeners:
             srv.close()
+        self.while_blocked.close()
+        self.log_warning("Redis is now ready to exit, bye bye...")
+        waiters = self.shutdown_waiters
+        self.shutdown_waiters = []
+        for c in waiters:
+            c.blocked = None
         for c in list(self.clients.values()):
             c.close()
         if self._cron_handle is not None:
@@ -598,6 +717,53 @@ class Server:
                 pass
         if self.stopped is not None and not self.stopped.done():
             self.stopped.set_result(True)
+        return True
+
+    def cancel_shutdown(self):
+        """cancelShutdown: back to serving; the SHUTDOWN clients get the error."""
+        self.shutdown_asap = None
+        self.shutdown_opts = None
+        self.shutdown_deadline = 0
+        waiters = self.shutdown_waiters
+        self.shutdown_waiters = []
+        for c in waiters:
+            if c.blocked.__class__ is ShutdownWait:
+                c.blocked = None
+                self.blocked_clients -= 1
+                self.count_error(self.SHUTDOWN_ERROR)
+                if c.cmd is not None and c.cmd.index >= 0:
+                    self.cmdstats[c.cmd.index][3] += 1   # a failed call
+                c.write_now(b"-%s\r\n" % self.SHUTDOWN_ERROR.encode())
+                if c.pending and self.loop is not None:
+                    self.loop.call_soon(resume, c)
+        self._unpause_after_shutdown()
+
+    def abort_shutdown(self):
+        """SHUTDOWN ABORT: True if a shutdown was in progress (or requested by a signal)."""
+        if self.shutdown_deadline:
+            self.cancel_shutdown()
+        elif self.shutdown_asap is not None:
+            self.shutdown_asap = None
+        else:
+            return False
+        self.log_notice("Shutdown manually aborted.")
+        return True
+
+    def wait_for_shutdown(self, c):
+        """The SHUTDOWN client waits for the outcome (Redis's BLOCKED_SHUTDOWN): no
+        reply if the server stops, the error if it refuses, later if it waits."""
+        c.blocked = ShutdownWait()
+        self.blocked_clients += 1
+        self.shutdown_waiters.append(c)
+
+    def _forget_shutdown_waiter(self, c):
+        if c.blocked.__class__ is ShutdownWait:
+            c.blocked = None
+            self.blocked_clients -= 1
+            try:
+                self.shutdown_waiters.remove(c)
+            except ValueError:
+                pass
 
     async def serve_forever(self):
         await self.start()
@@ -613,11 +779,41 @@ class Server:
                 pass
 
     def _on_signal(self, sig):
+        """sigShutdownHandler: note the request; the shutdown runs from the loop (like
+        serverCron) with the shutdown-on-sigterm / shutdown-on-sigint flags."""
+        if self.shutdown_asap is not None and sig == signal.SIGINT:
+            # Ctrl+C twice: quit at once, without saving or waiting for replicas
+            self.log_warning("You insist... exiting now.")
+            try:
+                os.unlink(os.path.join(os.path.abspath(self.config.get("dir") or "."),
+                                       "temp-%d.rdb" % os.getpid()))
+            except OSError:
+                pass
+            os._exit(1)
         name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
         self.log_warning("Received %s scheduling shutdown..." % name)
-        flags = (self.config.get("shutdown-on-" + name.lower()) or "").split()
-        self.request_shutdown(True if "save" in flags else False if "nosave" in flags else None)
+        self.shutdown_asap = sig
+        if self.loop is not None:
+            self.loop.call_soon(self._shutdown_on_signal)
 
+    def _shutdown_on_signal(self):
+        sig = self.shutdown_asap
+        if sig is None or self.shutdown_deadline or self.stopping:
+            return   # SHUTDOWN ABORT came first, or a shutdown is already under way
+        name = "sigterm" if sig == signal.SIGTERM else "sigint"
+        flags = (self.config.get("shutdown-on-" + name) or "").split()
+        save = True if "save" in flags else False if "nosave" in flags else None
+        if not self.prepare_shutdown(save, now="now" in flags, force="force" in flags):
+            if not self.shutdown_deadline:
+                self.shutdown_asap = None   # refused (logged): keep serving
+
+
+class ShutdownWait:
+    """``c.blocked`` of a client whose SHUTDOWN waits for the outcome."""
+    __slots__ = ()
+
+
+_PAUSE_WRITE = 1   # client_cmds.PAUSE_WRITE (the shutdown pause)
 
 def repr_bytes(s):
     """Redis's sdscatrepr: a double-quoted, escaped rendering of binary data."""
