@@ -159,3 +159,27 @@ def test_resp3_typed_elements_never_raise_and_readers_agree(requests, data):
 def test_resp3_elements_are_protocol_errors(cls, data, msg):
     out, err = feed_all(cls, [data])
     assert out == [] and err == msg
+
+
+@pytest.mark.parametrize("cls", READERS)
+@pytest.mark.parametrize("native", [True, False], ids=["in-place", "bytearray-fallback"])
+@pytest.mark.parametrize("step", [997, 4096, 65536, None])
+def test_big_bulk_is_received_in_place_whatever_the_split(cls, native, step, monkeypatch):
+    """Bulks of BIG_ARG bytes or more are built in their final bytes object
+    (protocol/bulk.py); the result is the same however the stream is cut, and
+    with the pure-Python fallback too."""
+    from vermilion.protocol import bulk
+    if not native:
+        monkeypatch.setattr(bulk, "_native", False)
+    v = bytes(range(256)) * (bulk.BIG_ARG // 256 + 3)
+    stream = (b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n%s\r\n" % (len(v), v)
+              + b"*1\r\n$4\r\nPING\r\n" + encode([b"ECHO", v]))
+    step = step or len(stream)
+    r = cls()
+    out = []
+    for i in range(0, len(stream), step):
+        out += r.feed(stream[i:i + step])
+        assert r.pending() <= len(stream)
+    assert r.error is None and r.pending() == 0
+    assert out == [[b"SET", b"k", v], [b"PING"], [b"ECHO", v]]
+    assert all(a.__class__ is bytes for cmd in out for a in cmd)

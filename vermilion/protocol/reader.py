@@ -36,13 +36,17 @@ HAVE_HIREDIS = _hiredis is not None
 
 import re as _re  # noqa: E402
 
+from .bulk import BulkBuilder, BIG_ARG  # noqa: E402
+
 # What the hiredis-backed reader must not let hiredis decide (see HiredisReader.feed):
 # a multibulk header of a million arguments or more, and a line starting with a
 # RESP3 type that hiredis turns into ``bytes`` (``+`` simple, ``=`` verbatim, ``(``
 # big number), which would pass for a bulk argument where Redis refuses the request.
 # A bulk payload may contain these bytes too: such a chunk merely goes to the Python
 # reader, which is slower but gives the exact answer.
-_needs_python = _re.compile(rb"\*\d{7}|\n[+=(]").search
+# Big bulks (six digits or more) are the Python reader's too: it receives them in
+# place (protocol/bulk.py), where hiredis would hold its buffer and a copy.
+_needs_python = _re.compile(rb"\*\d{7}|\n[+=(]|\$\d{6}").search
 
 
 def parse_ll(s):
@@ -136,7 +140,7 @@ class PyReader:
     """Pure-Python request reader (see the module docstring)."""
 
     __slots__ = ("_buf", "_pos", "_chunks", "_chunked", "_need", "_args", "_args_len",
-                 "_left", "_bulk", "error", "max_bulk_len")
+                 "_left", "_bulk", "_builder", "error", "max_bulk_len")
 
     def __init__(self, max_bulk_len=DEFAULT_MAX_BULK_LEN):
         self._buf = b""
@@ -148,16 +152,28 @@ class PyReader:
         self._args_len = 0      # their total size (counts toward the query buffer limit)
         self._left = 0          # arguments still to read for it
         self._bulk = -1         # length of the bulk being read, -1 before its header
+        self._builder = None    # a big bulk being received in place (protocol/bulk.py)
         self.error = None       # Redis's error text once the stream is broken
         self.max_bulk_len = max_bulk_len
 
     def pending(self):
         """Bytes received but not yet turned into commands."""
-        return len(self._buf) - self._pos + self._chunked + self._args_len
+        n = len(self._buf) - self._pos + self._chunked + self._args_len
+        return n + self._builder.got if self._builder is not None else n
 
     def feed(self, data):
         if self.error is not None:
             return []
+        if self._builder is not None:
+            b = self._builder
+            pos = b.feed(data)
+            if not b.done:
+                return []
+            self._builder = None
+            out = self._big_bulk_done(b)
+            self._buf = data
+            self._pos = pos
+            return out + self._parse()
         if self._need:
             self._chunks.append(data)
             self._chunked += len(data)
@@ -173,6 +189,19 @@ class PyReader:
             self._buf = data
         self._pos = 0
         return self._parse()
+
+    def _big_bulk_done(self, b):
+        """A big bulk is complete: it is the next argument (and maybe the last)."""
+        args = self._args
+        args.append(b.value())
+        self._args_len += b.size
+        self._bulk = -1
+        self._left -= 1
+        if self._left:
+            return []
+        self._args = None
+        self._args_len = 0
+        return [args]
 
     def _fail(self, msg, out):
         self.error = msg
@@ -236,6 +265,20 @@ class PyReader:
                         return self._fail("Protocol error: invalid bulk length", out)
                     pos = nl + 2
                     self._bulk = ln
+                    if ln >= BIG_ARG:
+                        # Received in place, piece by piece (protocol/bulk.py).
+                        b = BulkBuilder(ln)
+                        pos = b.feed(buf, pos)
+                        if not b.done:
+                            self._builder = b
+                            self._buf = b""
+                            self._pos = 0
+                            return out
+                        args.append(b.value())
+                        self._args_len += ln
+                        self._bulk = -1
+                        self._left -= 1
+                        continue
                 ln = self._bulk
                 if n - pos < ln + 2:
                     break
