@@ -149,12 +149,6 @@ def _init(server):
         _adjust_open_files(server, int(value))
         server.maxclients = int(value)
 
-    def tls(value):
-        # Vermilion has no TLS: configuring it can only fail, like Redis without certificates.
-        if cfg.get("tls-port") != "0" or cfg.get_bool("tls-replication") \
-                or cfg.get_bool("tls-cluster"):
-            raise ConfigError("Unable to update TLS configuration. Check server logs.")
-
     pidfile = cfg.get("pidfile")
     if pidfile and cfg.process_owner:
         _write_pidfile(server, pidfile)
@@ -171,13 +165,7 @@ def _init(server):
                                            "Unable to listen on this port. Check server logs."))
     cfg.add_hook("bind", lambda v: _rebind(server, server.port, v.split(),
                                            "Failed to bind to specified addresses."))
-    for name in ("tls-port", "tls-session-cache-size", "tls-session-cache-timeout",
-                 "tls-cluster", "tls-replication", "tls-prefer-server-ciphers",
-                 "tls-session-caching", "tls-cert-file", "tls-key-file", "tls-key-file-pass",
-                 "tls-client-cert-file", "tls-client-key-file", "tls-client-key-file-pass",
-                 "tls-dh-params-file", "tls-ca-cert-file", "tls-ca-cert-dir", "tls-protocols",
-                 "tls-ciphers", "tls-ciphersuites"):
-        cfg.add_hook(name, tls)
+    # (the tls-* parameters are applied by vermilion/server/tls.py)
 
 
 def _write_pidfile(server, path):
@@ -209,8 +197,9 @@ def _rebind(server, port, binds, error):
         return   # not started yet: start() will listen with the configured values
     tcp = (socket.AF_INET, socket.AF_INET6)
     existing = {}
+    tls = getattr(server, "tls_listeners", ())   # moved by vermilion/server/tls.py
     for srv in server.listeners:
-        if srv.sockets and srv.sockets[0].family in tcp:
+        if srv.sockets and srv.sockets[0].family in tcp and srv not in tls:
             name = srv.sockets[0].getsockname()
             existing[(name[0], name[1])] = srv
     keep = set()

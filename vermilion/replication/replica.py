@@ -19,6 +19,10 @@ subject to ``replica-read-only``), one command at a time so that our
 processed offset (``slave_repl_offset``, what ``REPLCONF ACK`` reports every
 second and on ``REPLCONF GETACK``) is exact. A lost link is retried every
 second with a partial resynchronisation request.
+
+With ``tls-replication yes`` the link is a TLS connection made with the client
+context of vermilion/server/tls.py, and we announce our ``tls-port`` as the
+listening port; everything above the connection is unchanged.
 """
 import asyncio
 import time
@@ -193,7 +197,7 @@ class ReplicaLink:
         cfg = server.config
         server.log_notice("Connecting to MASTER %s:%d" % (host, port))
         self.state = STATE_CONNECTING
-        reader, writer = await asyncio.open_connection(host, port)
+        reader, writer = await asyncio.open_connection(host, port, **self._tls_options())
         self.writer = writer
         server.log_notice("MASTER <-> REPLICA sync started")
 
@@ -215,8 +219,7 @@ class ReplicaLink:
             reply = await (call("AUTH", user, auth) if user else call("AUTH", auth))
             if reply.startswith(b"-"):
                 raise LinkError("Unable to AUTH to MASTER: %s" % reply.decode())
-        reply = await call("REPLCONF", "listening-port",
-                           cfg.get_int("replica-announce-port") or server.port)
+        reply = await call("REPLCONF", "listening-port", self._listening_port())
         if reply.startswith(b"-"):
             server.log_notice("(Non critical) Master does not understand REPLCONF "
                               "listening-port: %s" % reply.decode())
@@ -282,6 +285,32 @@ class ReplicaLink:
                           else "MASTER <-> REPLICA sync: Finished with success")
         self.send_ack()
         await self._stream(reader)
+
+    def _tls_options(self):
+        """open_connection's TLS arguments: with ``tls-replication yes`` the link is
+        TLS (connCreateTLS), through the client context vermilion/server/tls.py
+        built (our tls-client-* certificate, else our server one; the master's
+        certificate is checked against our CA, its host name is not, as in Redis)."""
+        server = self.server
+        if server.config.get("tls-replication") != "yes":
+            return {}
+        tls = getattr(server, "tls", None)
+        ctx = tls.client_ctx if tls is not None else None
+        if ctx is None:
+            raise LinkError("tls-replication is yes but TLS is not configured")
+        # server_hostname "": no SNI and no name to check (Redis sends none either)
+        return {"ssl": ctx, "server_hostname": ""}
+
+    def _listening_port(self):
+        """REPLCONF listening-port: the announced port, else where the master can
+        reach us the way it reaches us now (our TLS port on a TLS link)."""
+        cfg = self.server.config
+        announced = cfg.get_int("replica-announce-port")
+        if announced:
+            return announced
+        if cfg.get("tls-replication") == "yes" and cfg.get_int("tls-port"):
+            return cfg.get_int("tls-port")
+        return self.server.port
 
     async def _read_line(self, reader):
         """A reply line, skipping the newlines a master sends to keep us waiting."""

@@ -26,6 +26,7 @@ from ..keyspace import expire as expire_mod
 from ..keyspace import evict as _evict  # noqa: F401  (maxmemory, server.memory)
 from .. import __version__
 from .config import Config, ConfigError, parse_memory
+from .tls import TLS, TLSError, tls_wanted
 from .blocked import WhileBlocked
 from .connection import resume
 
@@ -549,6 +550,15 @@ class Server:
         self.stopped = self.loop.create_future()
         from .connection import RedisProtocol
         cfg = self.config
+        # TLS is configured before anything listens, as initServer does: a bad
+        # certificate stops the start (vermilion/server/tls.py)
+        self.tls = TLS(self, lambda: RedisProtocol(self))
+        if tls_wanted(cfg):
+            try:
+                self.tls.configure()
+            except TLSError:
+                self.log_warning("Failed to configure TLS. Check logs for more info.")
+                raise SystemExit(1)
         port = self.port
         binds = (cfg.get("bind") or "").split()
         if port or self.ephemeral_port:
@@ -573,6 +583,15 @@ class Server:
                     self.port = srv.sockets[0].getsockname()[1]
                     port = self.port
                     cfg.values["port"] = str(self.port)
+        tls_port = cfg.get_int("tls-port")
+        if tls_port:
+            try:
+                await self.tls.listen(tls_port)
+            except OSError as e:
+                self.log_warning("Could not create server TCP listening socket *:%d: %s"
+                                 % (tls_port, e.strerror or e))
+                self.log_warning("Failed listening on port %d (TLS), aborting." % tls_port)
+                raise SystemExit(1)
         if self.unixsocket:
             try:
                 os.unlink(self.unixsocket)
@@ -584,6 +603,9 @@ class Server:
             if perm and perm != "0":
                 os.chmod(self.unixsocket, int(perm, 8))
             self.listeners.append(srv)
+        if not self.listeners:
+            self.log_warning("Configured to not listen anywhere, exiting.")
+            raise SystemExit(1)
         for fn in self.startup_hooks:
             fn()
         self._cron_handle = self.loop.call_later(1.0 / self.hz, self.cron)
