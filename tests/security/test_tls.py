@@ -520,3 +520,33 @@ def test_client_list_and_info_over_tls(pair):
         kv = dict(x.split("=", 1) for x in text.split() if "=" in x)
         return kv["laddr"].endswith(":%d" % p), kv["fd"] != "-1", kv["cmd"]
     assert pair.same(fields) == (True, True, "client|info")
+
+
+@needs_external
+def test_config_set_bind_moves_the_tls_listener():
+    with TLSPair("--tls-auth-clients", "no", bind="127.0.0.1") as pair:
+        outside = lambda s, p: tls_call(p, "PING", ctx=client_ctx(), host=EXTERNAL)  # noqa
+        inside = lambda s, p: tls_call(p, "PING", ctx=client_ctx())  # noqa
+        assert pair.same(outside) == "refused"
+        assert pair.call("CONFIG", "SET", "bind", "127.0.0.1 " + EXTERNAL,
+                         ctx=client_ctx()) == b"+OK\r\n"
+        time.sleep(0.2)
+        assert pair.same(outside).startswith(b"-DENIED")
+        assert pair.same(inside) == b"+PONG\r\n"
+        assert pair.call("CONFIG", "SET", "bind", EXTERNAL, ctx=client_ctx()) == b"+OK\r\n"
+        time.sleep(0.2)
+        assert pair.same(inside) == "refused"
+        assert pair.same(outside).startswith(b"-DENIED")
+
+
+def test_no_listener_at_all_is_fatal():
+    out = {}
+    for k in KINDS:
+        s = Spawned(k, "--port", "0", wait=False)
+        try:
+            s.proc.wait(20)
+            out[k] = (s.proc.returncode,
+                      "Configured to not listen anywhere, exiting." in s.log())
+        finally:
+            s.stop()
+    assert out["vermilion"] == out["redis"] == (1, True), out
