@@ -23,7 +23,12 @@ runaway script, or watch ``INFO persistence`` while a big file loads.
 Our loop cannot be re-entered (asyncio forbids running a loop that is running),
 so :meth:`WhileBlocked.process` does by hand what one turn of the loop would do:
 
-1. **Accept.** Each listening socket (``server.listeners``, asyncio ``Server``
+1. **Read.** One non-blocking ``poll()`` over every client's socket; what is
+   readable is read with ``os.read`` and fed to the client's protocol
+   (``data_received``), which parses and runs the commands as it always does.
+   A client that is in the middle of a command (the script's caller, whose
+   reply is not written yet: Redis's *protected* client) is not read from.
+2. **Accept.** Each listening socket (``server.listeners``, asyncio ``Server``
    objects) is accepted from directly, through a duplicate of its descriptor.
    An accepted socket gets a :class:`RedisProtocol` like any other, through the
    same ``connection_made`` (so ``maxclients``, protected mode and the socket
@@ -34,11 +39,6 @@ so :meth:`WhileBlocked.process` does by hand what one turn of the loop would do:
    is handed to it with ``loop.connect_accepted_socket``; the protocol then
    *adopts* the loop's transport (:class:`_LateProtocol`): same Client, same
    id, same state, and any output the stand-in could not send yet goes first.
-2. **Read.** One non-blocking ``poll()`` over every client's socket; what is
-   readable is read with ``os.read`` and fed to the client's protocol
-   (``data_received``), which parses and runs the commands as it always does.
-   A client that is in the middle of a command (the script's caller, whose
-   reply is not written yet: Redis's *protected* client) is not read from.
 3. **Write.** Replies written with ``transport.write`` leave at once when the
    kernel buffer has room (both asyncio and uvloop try to send immediately);
    replies queued for "the end of this loop step" (pub/sub messages, unblocked
@@ -218,8 +218,11 @@ class WhileBlocked:
         self.depth += 1
         try:
             for _ in range(_ROUNDS):
-                n = self._accept()
-                n += self._read(protect)
+                # reading first sees a client's EOF before the connection that
+                # followed it is counted against maxclients (events in the order
+                # they happened, as epoll reports them to Redis)
+                n = self._read(protect)
+                n += self._accept()
                 self._write()
                 if not n or server.stopping:
                     break
@@ -368,6 +371,8 @@ class WhileBlocked:
 
     async def _connect(self, loop, tr):
         proto = tr.protocol
+        if tr.closing:
+            return    # closed between the hand-over and now (QUIT, CLIENT KILL)
         try:
             await loop.connect_accepted_socket(lambda: proto, tr.sock)
         except Exception as e:
