@@ -203,6 +203,9 @@ def test_shutdown_waits_for_a_lagging_replica_and_abort_cancels(kind):
         waiter.send_command("SHUTDOWN")
         wait_until(lambda: "Waiting for replicas before shutting down." in s.log())
         assert s.alive()
+        info = outcome(s, "INFO", "server")
+        left = int(info.split(b"shutdown_in_milliseconds:")[1].split(b"\r\n")[0])
+        assert 0 < left <= 30000
         # writes are paused meanwhile; reads are served
         writer = s.conn(timeout=20)
         writer.send_command("SET", "k", "w")

@@ -485,6 +485,11 @@ def _info_server(server):
         "executable:%s" % os.path.abspath(sys.argv[0] if cfg.process_owner else sys.executable),
         "config_file:%s" % (cfg.config_file or ""),
         "io_threads_active:0",
+    ] + ([
+        # while SHUTDOWN waits for lagging replicas (shutdown-timeout)
+        "shutdown_in_milliseconds:%d"
+        % int((server.shutdown_deadline - time.monotonic()) * 1000),
+    ] if getattr(server, "shutdown_deadline", 0) else []) + [
         "vermilion_version:%s" % __version__,
     ]
 
