@@ -62,6 +62,7 @@ local tconcat, tinsert = table.concat, table.insert
 local huge = math.huge
 local getinfo, sethook, dgetmetatable = debug.getinfo, debug.sethook, debug.getmetatable
 local co_resume, co_create = coroutine.resume, coroutine.create
+local co_wrap, co_yield = coroutine.wrap, coroutine.yield
 local THREAD_G = _G
 -- Python callables become real C closures (type "function", called without a
 -- __call metamethod), like Redis's C API functions
@@ -219,12 +220,120 @@ local function parse_reply(s)
   return (parse(s, 1))
 end
 
+-- ------------------------------------------------------------- the busy hook
+-- One hook function watches every thread a script runs on. Lua 5.1 keeps a
+-- debug hook per thread (coroutine), and a coroutine inherits only the C side of
+-- its creator's hook, not the Lua function behind it, so a coroutine would run
+-- unwatched: each coroutine arms itself whenever it starts or comes back from a
+-- yield (see the coroutine wrappers below). `hook_mode` says what the hook does
+-- now; a hook left on a coroutine by an earlier run (threads outlive runs: a
+-- library may keep one in an upvalue) is re-armed or does nothing, it never
+-- stops a later run by itself.
+local HOOK_COUNT = 100000
+local KILLED = "ERR Script killed by user with SCRIPT KILL..."
+local LOAD_TIMEOUT = "ERR FUNCTION LOAD timeout"
+local py_interrupt, py_load_timeout = P.interrupt, P.load_timeout
+local H_OFF, H_RUN, H_LOAD, H_STOP = 0, 1, 2, 3
+local hook_mode = H_OFF
+local stop_msg = KILLED        -- the error user code meets once stopped
+
+local hook
+-- install the hook for the current mode on thread `co` (the running one if nil)
+local function arm(co)
+  local mode = hook_mode
+  if co then
+    if mode == H_OFF then sethook(co)
+    elseif mode == H_STOP then sethook(co, hook, "l", 1000)
+    else sethook(co, hook, "", HOOK_COUNT) end
+  else
+    if mode == H_OFF then sethook()
+    elseif mode == H_STOP then sethook(hook, "l", 1000)
+    else sethook(hook, "", HOOK_COUNT) end
+  end
+end
+
+hook = function()
+  local mode = hook_mode
+  if mode == H_RUN then
+    if not py_interrupt() then return end
+    hook_mode, stop_msg = H_STOP, KILLED
+  elseif mode == H_LOAD then
+    if not py_load_timeout() then return end
+    hook_mode, stop_msg = H_STOP, LOAD_TIMEOUT
+  elseif mode == H_OFF then
+    return
+  end
+  -- Stopped: from now on every line of user code fails (Redis re-arms its hook
+  -- on each line after a kill), so a pcall that catches the error is stopped
+  -- again at its next line; our own frames finish what they do first.
+  arm()
+  local i = getinfo(2, "S")
+  if i and i.source == INTERNAL_SOURCE then return end
+  error({err = stop_msg})
+end
+
+-- start watching (a run or a library load); `on` false: no hook (threshold 0)
+local function hook_start(mode, on)
+  if on then hook_mode = mode else hook_mode = H_OFF end
+  arm()
+end
+local function hook_stop()
+  hook_mode = H_OFF
+  sethook()
+end
+
 -- ----------------------------------------------------------- the sandbox
 local user_env            -- the globals proxy scripts run in
 local REAL_UG = {}        -- what the proxy shows
 
 local function argerr(n, fname, msg)
   error(sfmt("bad argument #%d to '%s' (%s)", n, fname, msg), 3)
+end
+-- Some builtins are Lua functions here (they check what the C original does
+-- not), and `return f(x)` *tail-calls* a Lua function: the caller's frame is
+-- replaced and its line is lost, where a C builtin's error would name it. When
+-- it was the EVAL chunk itself that made the tail call (`return unpack()`),
+-- the line is the chunk's last line, where such a return statement stands
+-- unless it is inside a block; deeper tail calls get no position.
+local main_chunk           -- the EVAL chunk running now (nil for FCALL)
+local chunk_last_line = setmetatable({}, {__mode = "k"})
+local function main_tail_call(level)
+  -- is the frame at `level` (of our caller) a tail call made by the EVAL chunk?
+  level = level + 1
+  local i = getinfo(level, "S")
+  if not i or i.what ~= "tail" or not main_chunk then return false end
+  while true do
+    level = level + 1
+    i = getinfo(level, "S")
+    if not i then return true end
+    if i.what ~= "C" and i.source ~= INTERNAL_SOURCE then return false end
+  end
+end
+local function main_where()
+  local line = chunk_last_line[main_chunk]
+  if not line then return "" end
+  return getinfo(main_chunk, "S").short_src .. ":" .. line .. ": "
+end
+
+-- luaL_argerror as a C builtin would report it, from the wrapper standing in
+-- for it (called by the wrapper itself): the name the caller used ('?' from
+-- pcall), the position of the caller's line
+local function argerr_as(n, msg, fname)
+  local i = getinfo(2, "n")
+  if main_tail_call(3) then
+    error(main_where() .. sfmt("bad argument #%d to '%s' (%s)", n, fname, msg), 0)
+  end
+  local name = i and i.name
+  if not name then
+    local c = getinfo(3, "S")   -- tail-called: C would know the name; pcall: '?'
+    name = (c and c.what == "tail") and fname or "?"
+  end
+  error(sfmt("bad argument #%d to '%s' (%s)", n, name, msg), 3)
+end
+-- luaL_error from such a wrapper (called by the wrapper itself)
+local function error_as(msg)
+  if main_tail_call(3) then error(main_where() .. msg, 0) end
+  error(msg, 3)
 end
 local function typename(n, argc, v)
   if n > argc then return "no value" end
@@ -247,7 +356,13 @@ local function sandbox_pcall(...)
   return pcall_result(pcall(...))
 end
 local function sandbox_xpcall(f, handler)
-  return xpcall(f, function(e) return handler(unwrap(e)) end)
+  return xpcall(f, function(e)
+    -- Once the script is stopped its handler gets no say: an error raised from
+    -- the hook runs the handler with hooks off (Lua 5.1), so an endless handler
+    -- could never be stopped (redis-server hangs there).
+    if hook_mode == H_STOP then return e end
+    return handler(unwrap(e))
+  end)
 end
 local function resume_result(ok, ...)
   if ok then return ok, ... end
@@ -255,6 +370,97 @@ local function resume_result(ok, ...)
 end
 local function sandbox_resume(co, ...)
   return resume_result(co_resume(co, ...))
+end
+
+-- Coroutines: the body arms the hook on its own thread when it starts, and
+-- after every yield (a coroutine may have been suspended under another mode,
+-- even in another run: a library can keep one in an upvalue).
+local function armed_body(f)
+  return function(...)
+    arm()
+    return f(...)
+  end
+end
+local function is_lua_function(f)
+  return type(f) == "function" and getinfo(f, "S").what ~= "C"
+end
+local function sandbox_co_create(...)
+  local f = ...
+  if not is_lua_function(f) then argerr(1, "create", "Lua function expected") end
+  return co_create(armed_body(f))
+end
+local function sandbox_co_wrap(...)
+  local f = ...
+  if not is_lua_function(f) then argerr(1, "wrap", "Lua function expected") end
+  return co_wrap(armed_body(f))
+end
+local function after_yield(...)
+  arm()
+  return ...
+end
+local function sandbox_yield(...)
+  return after_yield(co_yield(...))
+end
+
+-- unpack: the bundled Lua 5.1 computes the number of results as an int, and a
+-- range wider than INT_MAX (unpack({}, -2^31, 2^31-1)) overflows it and writes
+-- past the Lua stack (CVE-2025-46817). The range is checked here first, with
+-- the bounds converted as C converts them (double -> int64 -> int), and the
+-- errors are the C function's. (Only a tail call, `return unpack(bad)`, differs:
+-- the caller's frame is gone, so the error cannot name its line; see
+-- tail_position below.)
+local TWO32, TWO31, TWO63 = 2 ^ 32, 2 ^ 31, 2 ^ 63
+local mfloor, mceil = math.floor, math.ceil
+local function c_int(x)
+  if x ~= x or x >= TWO63 or x < -TWO63 then return 0 end
+  if x >= 0 then x = mfloor(x) else x = mceil(x) end
+  x = x % TWO32                    -- exact: TWO32 is a power of two
+  if x >= TWO31 then x = x - TWO32 end
+  return x
+end
+local MAXCSTACK = 8000             -- LUAI_MAXCSTACK: lua_checkstack's limit
+local function sandbox_unpack(...)
+  local argc = select("#", ...)
+  local t, i, e = ...
+  if type(t) ~= "table" then argerr_as(1, "table expected, got " .. typename(1, argc, t), "unpack") end
+  local ni, ne = 1, nil
+  if i ~= nil then
+    ni = tonumber(i)
+    if ni == nil then argerr_as(2, "number expected, got " .. type(i), "unpack") end
+  end
+  if e == nil then
+    ne = #t
+  else
+    ne = tonumber(e)
+    if ne == nil then argerr_as(3, "number expected, got " .. type(e), "unpack") end
+  end
+  ni, ne = c_int(ni), c_int(ne)
+  -- (the C function's own check, without its overflow: `argc` slots are taken)
+  if ni <= ne and ne - ni + 1 > MAXCSTACK - argc then error_as("too many results to unpack") end
+  return unpack(...)
+end
+
+-- collectgarbage: "stop", "setpause" and "setstepmul" change the collector of
+-- the whole interpreter; they are undone when the script ends (gc_reset).
+local GC_OPTIONS = {stop = true, restart = true, collect = true, count = true, step = true,
+                    setpause = true, setstepmul = true}
+local gc_touched = false
+local function sandbox_collectgarbage(...)
+  local opt, n = ...
+  if opt == nil then opt = "collect" end
+  local to = type(opt)
+  if to ~= "string" and to ~= "number" then argerr_as(1, "string expected, got " .. to, "collectgarbage") end
+  opt = tostring(opt)
+  if not GC_OPTIONS[opt] then argerr_as(1, "invalid option '" .. opt .. "'", "collectgarbage") end
+  if n ~= nil and tonumber(n) == nil then argerr_as(2, "number expected, got " .. type(n), "collectgarbage") end
+  if opt == "stop" or opt == "setpause" or opt == "setstepmul" then gc_touched = true end
+  return collectgarbage(...)
+end
+local function gc_reset()
+  gc_touched = false
+  collectgarbage("restart")
+  collectgarbage("setpause", 200)
+  collectgarbage("setstepmul", 200)
 end
 
 local function sandbox_rawset(...)
@@ -288,8 +494,9 @@ local function sandbox_pairs(...)
   local argc = select("#", ...)
   local t = ...
   if type(t) ~= "table" then argerr(1, "pairs", "table expected, got " .. typename(1, argc, t)) end
-  local real = ro_real[t]
-  if real then return next, real, nil end
+  -- a read-only table is iterated through its proxy: the real table never
+  -- reaches the script (it could be written to)
+  if ro_real[t] then return sandbox_next, t, nil end
   return next, t, nil
 end
 local function sandbox_setmetatable(...)
@@ -306,22 +513,47 @@ local function sandbox_setmetatable(...)
   if ro_real[t] then error(RO, 0) end
   return setmetatable(t, mt)
 end
+-- the metatables of the basic types are shared by every script: strings show
+-- a read-only view of theirs (the others have none); userdata (cjson.null,
+-- and nothing else a script can hold) show none
+local string_meta_view
 local function sandbox_getmetatable(...)
   if select("#", ...) == 0 then argerr(1, "getmetatable", "value expected") end
   local t = ...
-  if ro_real[t] then return ro_meta[t] end
-  return getmetatable(t)
+  local tt = type(t)
+  if tt == "table" then
+    if ro_real[t] then return ro_meta[t] end
+    return getmetatable(t)
+  elseif tt == "string" then
+    return string_meta_view
+  end
+  return nil
 end
 local function sandbox_table_insert(...)
-  local t = ...
-  if type(t) == "table" and ro_real[t] then error(RO, 0) end
+  local argc = select("#", ...)
+  local t, pos = ...
+  if type(t) ~= "table" then argerr_as(1, "table expected, got " .. typename(1, argc, t), "insert") end
+  if ro_real[t] then error(RO, 0) end
+  if argc == 3 then
+    if tonumber(pos) == nil then argerr_as(2, "number expected, got " .. type(pos), "insert") end
+  elseif argc ~= 2 then
+    error_as("wrong number of arguments to 'insert'")
+  end
   return tinsert(...)
 end
 -- Redis never loads precompiled chunks (its f_parser always parses text).
+-- The bundled lexer keeps line numbers and long-bracket levels ("[====[") in
+-- ints: a chunk of 2 GB or more can overflow them and read out of bounds
+-- (CVE-2025-46819), so such a chunk is refused before the lexer sees it.
+local MAX_CHUNK = 0x7fff0000
 local function text_chunk(code, name)
   if sbyte(code, 1) == 27 then
     local src = name and sgsub(name, "^[=@]", "") or ('[string "' .. code .. '"]')
     return nil, src .. ":1: unexpected symbol near 'char(27)'"
+  end
+  if #code >= MAX_CHUNK then
+    local src = name and sgsub(name, "^[=@]", "") or "?"
+    return nil, src .. ": chunk too large to compile (2 GB or more)"
   end
   local f, err = loadstring(code, name)
   if f then setfenv(f, user_env) end
@@ -368,6 +600,9 @@ math_real.random = expose(P.random)
 math_real.randomseed = expose(P.randomseed)
 local coroutine_real = copy(coroutine)
 coroutine_real.resume = sandbox_resume
+coroutine_real.create = sandbox_co_create
+coroutine_real.wrap = sandbox_co_wrap
+coroutine_real.yield = sandbox_yield
 
 local function status_reply(...)
   local s = ...
@@ -407,7 +642,9 @@ if MODE == "eval" then
 end
 
 local string_proxy = readonly(string_real)
-getmetatable("").__index = string_proxy
+local string_meta = getmetatable("")
+string_meta.__index = string_proxy
+string_meta_view = readonly(string_meta)
 
 REAL_UG.string = string_proxy
 REAL_UG.table = readonly(table_real)
@@ -421,13 +658,13 @@ REAL_UG.next = sandbox_next
 REAL_UG.assert = assert
 REAL_UG.tonumber = tonumber
 REAL_UG.rawequal = rawequal
-REAL_UG.collectgarbage = collectgarbage
+REAL_UG.collectgarbage = sandbox_collectgarbage
 REAL_UG.getmetatable = sandbox_getmetatable
 REAL_UG.rawset = sandbox_rawset
 REAL_UG.pcall = sandbox_pcall
 REAL_UG.type = type
 REAL_UG.select = select
-REAL_UG.unpack = unpack
+REAL_UG.unpack = sandbox_unpack
 REAL_UG.gcinfo = gcinfo
 REAL_UG.pairs = sandbox_pairs
 REAL_UG.rawget = sandbox_rawget
@@ -474,7 +711,10 @@ local function error_handler(err)
   if type(err) ~= "table" then
     err = {err = "ERR " .. tostring(err)}
   end
-  if i then
+  if i and i.what == "tail" and main_tail_call(level) then
+    err.source = getinfo(main_chunk, "S").source
+    err.line = chunk_last_line[main_chunk] or -1
+  elseif i then
     err.source = i.source
     err.line = i.currentline
   end
@@ -610,22 +850,6 @@ encode = function(v, out, n, cresp, sresp, errs, depth)
 end
 
 -- -------------------------------------------------------------- running
-local HOOK_COUNT = 100000
-local KILLED = "ERR Script killed by user with SCRIPT KILL..."
-local py_interrupt = P.interrupt
-local function kill_hook()
-  local i = getinfo(2, "S")
-  if i and i.source == INTERNAL_SOURCE then return end   -- only user code dies
-  error({err = KILLED})
-end
-local function count_hook()
-  if py_interrupt() then
-    -- from now on every line fails, so pcall cannot swallow the kill
-    sethook(kill_hook, "l")
-    error({err = KILLED})
-  end
-end
-
 -- luaExtractErrorInformation: msg, source, line, ignore_stats
 local function error_info(res)
   res = unwrap(res)
@@ -670,30 +894,55 @@ local function finish_run(ok, res, cresp, sresp, funcname)
 end
 
 local sresp_fn = P.script_resp
-local function run(fn, keys, argv, cresp, hook, funcname)
+local function run(fn, keys, argv, cresp, hook_on, funcname)
   if MODE == "eval" then
     rawset(REAL_UG, "KEYS", keys)
     rawset(REAL_UG, "ARGV", argv)
   end
-  if hook then sethook(count_hook, "", HOOK_COUNT) end
+  hook_start(H_RUN, hook_on)
   local ok, res
   if MODE == "eval" then
+    main_chunk = fn
     ok, res = xpcall(fn, error_handler)
   else
     ok, res = xpcall(function() return fn(keys, argv) end, error_handler)
   end
-  if hook then sethook() end
-  return finish_run(ok, res, cresp, sresp_fn, funcname)
+  -- Reading an error table may run its metamethods (user code): the hook stays
+  -- on until the outcome is known, and whatever goes wrong there is an error
+  -- reply, never an error thrown at the server.
+  local done, r1, r2, r3, r4 = pcall(finish_run, ok, res, cresp, sresp_fn, funcname)
+  local stopped = hook_mode == H_STOP
+  hook_stop()
+  main_chunk = nil
+  if gc_touched then gc_reset() end   -- collectgarbage("stop") ends with the script
+  if not done then
+    return false, stopped and stop_msg or "ERR Error running script " .. funcname
+      .. ", error while reading its error", false
+  end
+  return r1, r2, r3, r4
 end
 
 local function compile(code, chunkname)
   local f, err = text_chunk(code, chunkname)
   if not f then return nil, err end
+  -- the line of the last token (see main_tail_call)
+  local last = #code
+  while last > 0 do
+    local b = sbyte(code, last)
+    if b ~= 32 and (b < 9 or b > 13) then break end
+    last = last - 1
+  end
+  local line, pos = 1, 1
+  while true do
+    local nl = sfind(code, "\n", pos, true)
+    if not nl or nl > last then break end
+    line, pos = line + 1, nl + 1
+  end
+  chunk_last_line[f] = line
   return f
 end
 
 -- ------------------------------------------------------ function libraries
-local LOAD_TIMEOUT = "FUNCTION LOAD timeout"
 local load_api
 if MODE == "function" then
   local load_redis = {
@@ -708,16 +957,8 @@ if MODE == "function" then
   load_api = api_real
 end
 
-local py_load_timeout = P.load_timeout
-local function load_hook()
-  if py_load_timeout() then
-    sethook(function()
-      local i = getinfo(2, "S")
-      if i and i.source == INTERNAL_SOURCE then return end
-      error(err_table(LOAD_TIMEOUT))
-    end, "l")
-    error(err_table(LOAD_TIMEOUT))
-  end
+local function load_error(res)
+  return "Error registering functions: " .. tostring((error_info(res)))
 end
 
 -- load_library(code) -> true | false, message
@@ -725,14 +966,19 @@ local function load_library(code)
   local f, err = compile(code, "@user_function")
   if not f then return false, "Error compiling function: " .. err end
   user_env_mt.__index = load_api
-  sethook(load_hook, "", HOOK_COUNT)
+  hook_start(H_LOAD, true)
   local ok, res = pcall(f)
-  sethook()
-  user_env_mt.__index = REAL_UG
+  local msg
   if not ok then
-    local msg = error_info(res)
-    return false, "Error registering functions: " .. tostring(msg)
+    -- (error_info may run the error table's metamethods: still watched)
+    local done
+    done, msg = pcall(load_error, res)
+    if not done then msg = "Error registering functions: " .. stop_msg end
   end
+  hook_stop()
+  user_env_mt.__index = REAL_UG
+  if gc_touched then gc_reset() end
+  if not ok then return false, msg end
   return true
 end
 
