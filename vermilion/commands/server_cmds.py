@@ -178,6 +178,7 @@ def _write_pidfile(server, path):
         return
 
     def remove(save):
+        server.log_notice("Removing the pid file.")
         try:
             os.unlink(path)
         except OSError:
