@@ -261,6 +261,8 @@ def test_config_set_errors_and_reloads():
             (("tls-key-file-pass", KEY_PASS, "tls-key-file", c["redis_key_enc"]), b"+OK\r\n"),
             (("tls-key-file-pass", "", "tls-key-file", c["redis_key"]), b"+OK\r\n"),
             (("tls-protocols", "TLSv1.3"), b"+OK\r\n"),
+            (("tls-protocols", "TLSv1 TLSv1.2"), b"+OK\r\n"),     # a hole: no TLSv1.1
+            (("tls-protocols", "tlsv1.2  tlsv1.3"), fail % b"tls-protocols"),  # empty word
             (("tls-protocols", ""), b"+OK\r\n"),
             (("tls-ciphers", "ECDHE-RSA-AES128-GCM-SHA256"), b"+OK\r\n"),
             (("tls-ciphers", ""), b"+OK\r\n"),
@@ -347,6 +349,13 @@ def test_protocol_versions():
                          ctx=client_ctx()) == b"+OK\r\n"
         assert pair.call("PING", ctx=client_ctx(minv=ssl.TLSVersion.TLSv1_3)) == CLOSED
         assert pair.call("PING", ctx=old) == b"+PONG\r\n"
+        # a hole in the set: the platform's floor (TLS 1.2 here) decides, alike
+        assert pair.call("CONFIG", "SET", "tls-protocols", "TLSv1 TLSv1.2",
+                         ctx=client_ctx()) == b"+OK\r\n"
+        info = {}
+        assert pair.same(lambda s, p: (tls_call(p, "PING", ctx=client_ctx(), info=info),
+                                       info.pop("version"), info.pop("sock").close())[:2]) \
+            == (b"+PONG\r\n", "TLSv1.2")
 
 
 def test_ciphersuites_and_ciphers_are_enforced():

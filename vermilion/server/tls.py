@@ -115,16 +115,21 @@ def parse_protocols(text):
 
 
 def _restrict_protocols(ctx, versions):
-    """Allow exactly ``versions``: a range, with the gaps switched off one by one."""
-    ctx.minimum_version = min(versions)
-    ctx.maximum_version = max(versions)
-    gaps = [v for _, v in _PROTOCOLS if min(versions) < v < max(versions) and v not in versions]
-    if gaps:
-        # OP_NO_TLSv1_x is deprecated in favour of min/max versions, which cannot
-        # express a hole ("TLSv1 TLSv1.2"); it still works, and it is what Redis does.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            for v in gaps:
+    """Allow ``versions`` the way Redis does: ``SSL_OP_NO_TLSv1_x`` for each version
+    not named, and no bounds of our own.
+
+    The floor stays where the platform puts it: Python's TLS contexts start at
+    TLS 1.2, as Debian's OpenSSL policy (``MinProtocol = TLSv1.2``) makes Redis's
+    start. So "TLSv1 TLSv1.2" means TLS 1.2 on both servers here; setting an
+    explicit floor of TLS 1.0 would instead leave OpenSSL a hole at 1.1 and only
+    TLS 1.0 below it, which the security level then refuses.
+    """
+    # (Python deprecates the OP_NO_ flags in favour of min/max bounds, which
+    # cannot express Redis's sets; the flags still work.)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for _, v in _PROTOCOLS:
+            if v not in versions:
                 ctx.options |= _NO_FLAG[v]
 
 
@@ -288,8 +293,11 @@ class _LibSSL:
         return cls._instance
 
     def __init__(self):
-        if sys.implementation.name != "cpython":
-            raise RuntimeError("the SSLContext layout is CPython's")
+        # The SSL_CTX pointer right after the object header is how CPython's _ssl
+        # has laid out its context object from 3.0 to 3.13; on anything else we
+        # do not read memory we cannot vouch for.
+        if sys.implementation.name != "cpython" or not (3, 7) <= sys.version_info < (3, 14):
+            raise RuntimeError("the SSLContext layout is only known for CPython 3.7-3.13")
         path = None
         with open("/proc/self/maps") as f:          # the libssl _ssl is linked with
             for line in f:
