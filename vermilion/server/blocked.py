@@ -23,8 +23,10 @@ runaway script, or watch ``INFO persistence`` while a big file loads.
 Our loop cannot be re-entered (asyncio forbids running a loop that is running),
 so :meth:`WhileBlocked.process` does by hand what one turn of the loop would do:
 
-1. **Read.** One non-blocking ``poll()`` over every client's socket; what is
-   readable is read with ``os.read`` and fed to the client's protocol
+One non-blocking ``poll()`` takes a snapshot of every client's socket and
+every listening socket, then the events it reported are handled in this order:
+
+1. **Read.** What is readable is read with ``os.read`` and fed to the client's protocol
    (``data_received``), which parses and runs the commands as it always does.
    A client that is in the middle of a command (the script's caller, whose
    reply is not written yet: Redis's *protected* client) is not read from.
@@ -218,11 +220,7 @@ class WhileBlocked:
         self.depth += 1
         try:
             for _ in range(_ROUNDS):
-                # reading first sees a client's EOF before the connection that
-                # followed it is counted against maxclients (events in the order
-                # they happened, as epoll reports them to Redis)
-                n = self._read(protect)
-                n += self._accept()
+                n = self._one_round(protect)
                 self._write()
                 if not n or server.stopping:
                     break
@@ -231,11 +229,62 @@ class WhileBlocked:
             self.depth -= 1
             server.current_client = saved_current
 
-    def _accept(self):
-        server = self.server
-        if server.stopping:
+    def _one_round(self, protect):
+        """One ``poll()`` over the clients and the listeners, then the events it
+        reported: input first, new connections after. Like one epoll_wait in
+        Redis, events that arrive meanwhile wait for the next round, so a client
+        that closed and reconnected is gone before its new connection counts
+        against maxclients."""
+        clients = self._readable_clients(protect)
+        listeners = self._listening_sockets()
+        if not clients and not listeners:
+            return 0
+        try:
+            p = select.poll()
+            for fd in clients:
+                p.register(fd, select.POLLIN)
+            for fd in listeners:
+                p.register(fd, select.POLLIN)
+            ready = p.poll(0)
+        except (OSError, ValueError):
             return 0
         n = 0
+        accept = []
+        for fd, _ in ready:
+            c = clients.get(fd)
+            if c is not None:
+                n += self._read(c)
+            elif fd in listeners:
+                accept.append(listeners[fd])
+        for lsock in accept:
+            n += self._accept(lsock)
+        return n
+
+    def _readable_clients(self, protect):
+        """fd -> client for every connection this turn may read from."""
+        fds = {}
+        in_progress = self.in_progress
+        for c in list(self.server.clients.values()):
+            if (c is protect or c.closed or c.conn is None or c.fd < 0
+                    or c.paused_reading or c.close_after_reply or c in in_progress):
+                continue
+            tr = c.transport
+            if tr is None:
+                continue
+            if tr.__class__ is BlockedTransport:
+                if not tr.reading or tr.closing:
+                    continue
+            elif tr.get_extra_info("sslcontext") is not None:
+                continue   # TLS: the loop's TLS layer must see these bytes
+            fds[c.fd] = c
+        return fds
+
+    def _listening_sockets(self):
+        """fd -> socket object to accept() from, for every plain listener."""
+        server = self.server
+        out = {}
+        if server.stopping:
+            return out
         for srv in list(server.listeners):
             if _is_tls(server, srv):
                 continue
@@ -245,18 +294,22 @@ class WhileBlocked:
                 continue
             for ls in socks:
                 lsock = self._listening_socket(ls)
-                if lsock is None:
-                    continue
-                while True:
-                    try:
-                        sock, _ = lsock.accept()
-                    except (BlockingIOError, InterruptedError):
-                        break
-                    except OSError as e:
-                        server.log_warning("Accepting client connection: %s" % e.strerror)
-                        break
-                    n += 1
-                    self._new_connection(sock)
+                if lsock is not None:
+                    out[lsock.fileno()] = lsock
+        return out
+
+    def _accept(self, lsock):
+        n = 0
+        while not self.server.stopping:
+            try:
+                sock, _ = lsock.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as e:
+                self.server.log_warning("Accepting client connection: %s" % e.strerror)
+                break
+            n += 1
+            self._new_connection(sock)
         return n
 
     def _listening_socket(self, ls):
@@ -295,59 +348,32 @@ class WhileBlocked:
             self.handover_scheduled = True
             server.loop.call_soon(self._hand_over)
 
-    def _read(self, protect):
-        server = self.server
-        fds = {}
-        in_progress = self.in_progress
-        for c in list(server.clients.values()):
-            if (c is protect or c.closed or c.conn is None or c.fd < 0
-                    or c.paused_reading or c.close_after_reply or c in in_progress):
-                continue
-            tr = c.transport
-            if tr is None:
-                continue
-            if tr.__class__ is BlockedTransport:
-                if not tr.reading or tr.closing:
-                    continue
-            elif tr.get_extra_info("sslcontext") is not None:
-                continue   # TLS: the loop's TLS layer must see these bytes
-            fds[c.fd] = c
-        if not fds:
+    def _read(self, c):
+        """Read what one client sent and feed it to its protocol; 1 if anything happened."""
+        if c.closed:
             return 0
         try:
-            p = select.poll()
-            for fd in fds:
-                p.register(fd, select.POLLIN)
-            ready = p.poll(0)
-        except (OSError, ValueError):
+            data = os.read(c.fd, _READ_CHUNK)
+        except (BlockingIOError, InterruptedError):
             return 0
-        n = 0
-        for fd, _ in ready:
-            c = fds.get(fd)
-            if c is None or c.closed:
-                continue
-            try:
-                data = os.read(fd, _READ_CHUNK)
-            except (BlockingIOError, InterruptedError):
-                continue
-            except OSError:
-                data = b""
-            if not data:
-                # EOF: a connection of our own is closed now; the loop's own
-                # transports notice it themselves when the loop runs again
-                if c.transport.__class__ is BlockedTransport:
-                    c.transport.close()
-                    n += 1
-                continue
-            n += 1
-            in_progress.add(c)
-            try:
-                c.conn.data_received(data)
-            except Exception:
-                server.log_exception("serving a client while blocked")
-            finally:
-                in_progress.discard(c)
-        return n
+        except OSError:
+            data = b""
+        if not data:
+            # EOF: a connection of our own is closed now; the loop's own
+            # transports notice it themselves when the loop runs again
+            if c.transport.__class__ is BlockedTransport:
+                c.transport.close()
+                return 1
+            return 0
+        in_progress = self.in_progress
+        in_progress.add(c)
+        try:
+            c.conn.data_received(data)
+        except Exception:
+            self.server.log_exception("serving a client while blocked")
+        finally:
+            in_progress.discard(c)
+        return 1
 
     def _write(self):
         # beforeSleep's handleClientsWithPendingWrites: what waits for the end of
