@@ -87,6 +87,16 @@ _DEFAULT_CACHE_TIMEOUT = 300
 
 _VERIFY = {"no": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "yes": ssl.CERT_REQUIRED}
 
+# What build_contexts reads (tls-auth-clients only for its CA check: a change of
+# it alone is applied to the live context, see TLS._apply_auth_clients).
+_BUILD_PARAMS = (
+    "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-client-cert-file",
+    "tls-client-key-file", "tls-client-key-file-pass", "tls-dh-params-file",
+    "tls-ca-cert-file", "tls-ca-cert-dir", "tls-protocols", "tls-ciphers",
+    "tls-ciphersuites", "tls-prefer-server-ciphers", "tls-session-caching",
+    "tls-session-cache-size", "tls-session-cache-timeout", "tls-replication",
+    "tls-cluster", "tls-auth-clients")
+
 
 class TLSError(Exception):
     """The context cannot be built; ``str(e)`` is the line Redis logs."""
@@ -427,14 +437,9 @@ class TLS:
         self.port = 0
         server.tls_listeners = []
         cfg = server.config
-        for name in ("tls-cert-file", "tls-key-file", "tls-key-file-pass",
-                     "tls-client-cert-file", "tls-client-key-file",
-                     "tls-client-key-file-pass", "tls-dh-params-file", "tls-ca-cert-file",
-                     "tls-ca-cert-dir", "tls-protocols", "tls-ciphers", "tls-ciphersuites",
-                     "tls-prefer-server-ciphers", "tls-session-caching",
-                     "tls-session-cache-size", "tls-session-cache-timeout",
-                     "tls-replication", "tls-cluster"):
-            cfg.add_hook(name, self._apply_cfg)
+        for name in _BUILD_PARAMS:
+            if name != "tls-auth-clients":
+                cfg.add_hook(name, self._apply_cfg)
         cfg.add_hook("tls-port", self._apply_port)
         cfg.add_hook("tls-auth-clients", self._apply_auth_clients)
         # changeBindAddr moves the TLS listener with the plain ones (which the
@@ -454,15 +459,31 @@ class TLS:
         self.server_ctx, self.client_ctx = srv, cli
 
     def _apply_cfg(self, _value):
-        """applyTlsCfg: rebuild when TLS is in use; new connections get the result."""
-        if not tls_wanted(self.server.config):
+        """applyTlsCfg: rebuild when TLS is in use; new connections get the result.
+
+        One CONFIG SET naming several tls-* parameters runs this once per name
+        (Redis runs its apply function once): a rebuild from exactly the values
+        just built from, in the same turn of the loop, is skipped.
+        """
+        cfg = self.server.config
+        if not tls_wanted(cfg):
+            return
+        snapshot = tuple(cfg.get(n) for n in _BUILD_PARAMS)
+        if snapshot == self._just_built:
             return
         try:
             self.configure()
         except TLSError:
             raise ConfigError(UPDATE_FAILED)
+        self._just_built = snapshot
+        self.server.loop.call_soon(self._forget_build)
         if self.socks:
             self.server.loop.create_task(self._serve())
+
+    _just_built = None
+
+    def _forget_build(self):
+        self._just_built = None
 
     def _apply_port(self, value):
         """applyTLSPort: configure TLS if it never was, then move the listener."""
