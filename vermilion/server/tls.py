@@ -55,6 +55,15 @@ context means a new asyncio server on the same sockets (the kernel's accept
 queue is shared, no connection is lost), then the old one is closed.
 Established connections keep the context they started with, as in Redis.
 
+A refused handshake
+-------------------
+A client without an acceptable certificate, or one speaking plain text to the
+TLS port, never becomes a connection our protocol sees: the SSL transport drops
+it during the handshake. Redis logs each such refusal ("Error accepting a client
+connection: ..."); so do we, through the server context's ``sslobject_class``,
+an SSLObject whose handshake logs its failure (asyncio and uvloop both build
+their SSL objects with ``wrap_bio``, which returns that class).
+
 The cost
 --------
 Nothing here runs on the plain-TCP path: a plain listener's connections never
@@ -365,6 +374,26 @@ class _LibSSL:
                              None)
 
 
+def _logging_sslobject(server):
+    """The SSLObject class of the server context: a failed handshake is logged as
+    Redis logs it ("Error accepting a client connection: ..."), which asyncio
+    would not (the failure never reaches our protocol). Only the handshake is
+    wrapped; reads and writes are the plain SSLObject's."""
+    class AcceptedSSLObject(ssl.SSLObject):
+        def do_handshake(self):
+            try:
+                return super().do_handshake()
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                raise
+            except ssl.SSLError as e:
+                # OpenSSL's "<library> routines::<reason>", without the error code
+                what = (("%s routines::%s" % (e.library, e.reason.lower().replace("_", " ")))
+                        if e.library and e.reason else str(e))
+                server.log_warning("Error accepting a client connection: %s" % what)
+                raise
+    return AcceptedSSLObject
+
+
 # ------------------------------------------------------------------ listeners
 def bind_sockets(server, port, reuse=None):
     """``[((host, port), socket), ...]``: the listening sockets for ``port`` on
@@ -456,7 +485,15 @@ class TLS:
         except TLSError as e:
             self.server.log_warning(str(e))
             raise
+        srv.sslobject_class = self._accepted_class
         self.server_ctx, self.client_ctx = srv, cli
+
+    @property
+    def _accepted_class(self):
+        cls = self.__dict__.get("_accepted")
+        if cls is None:
+            cls = self._accepted = _logging_sslobject(self.server)
+        return cls
 
     def _apply_cfg(self, _value):
         """applyTlsCfg: rebuild when TLS is in use; new connections get the result.
