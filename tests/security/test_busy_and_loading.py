@@ -269,8 +269,11 @@ def test_clients_get_loading_while_rdb_loads(kind, big_rdb):
         assert int(values["loading_rdb_used_mem"]) > 0      # the file's used-mem AUX
         assert 0 <= float(values["loading_loaded_perc"]) < 100
         first = int(values["loading_loaded_bytes"])
+        keys = int(values["rdb_last_load_keys_loaded"])
         time.sleep(0.5)
-        assert int(dict(info_fields(s))["loading_loaded_bytes"]) > first   # it moves
+        values = dict(info_fields(s))
+        assert int(values["loading_loaded_bytes"]) > first   # it moves
+        assert keys < int(values["rdb_last_load_keys_loaded"]) < KEYS   # keys so far
         # and at the end, the whole dataset is there
         wait_until(lambda: outcome(s, "DBSIZE") == b":%d\r\n" % KEYS, timeout=60)
         values = dict(info_fields(s))

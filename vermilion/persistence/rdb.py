@@ -778,8 +778,9 @@ def load_rdb(buf, limits=DEFAULT_LIMITS, ndbs=16, now_ms=None, expire_keys=True,
     ``check_mode`` (redis-check-rdb) accepts module values and unknown dbs and
     keeps no values. ``log(level, msg)`` receives the notices Redis would log;
     ``events(kind, offset, *args)`` sees "aux" and "select" records.
-    ``progress(offset)`` is called before the first record at or past the offset
-    its previous call returned (the first call comes at offset 0): the server
+    ``progress(offset, result)`` is called before the first record at or past the
+    offset its previous call returned (the first call comes at offset 0), with
+    the LoadResult so far: the server
     serves its clients from there while a big file loads (snapshot.LoadProgress);
     the parser itself only pays one integer comparison per record.
 
@@ -829,7 +830,7 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
     while True:
         p = r.pos
         if p >= next_progress:
-            next_progress = progress(p)
+            next_progress = progress(p, res)
         if expiretime == -1 and p + 2 < end and buf[p] == 0 and buf[p + 1] < 64:
             # Fast path for the commonest record: a string with a short key and a
             # short raw or small integer value, no expire. Anything else (or any

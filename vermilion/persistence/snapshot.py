@@ -804,6 +804,8 @@ def start_loading(server, total_bytes):
     server.loading_total_bytes = total_bytes
     server.loading_loaded_bytes = 0
     server.loading_rdb_used_mem = 0
+    server.rdb_last_load_keys_loaded = 0
+    server.rdb_last_load_keys_expired = 0
     server.set_special("loading", True)
     # the client that asked for the load (DEBUG LOADAOF): its next command must wait
     caller = server.current_client
@@ -835,11 +837,15 @@ class LoadProgress:
         self.delay = cfg.get_int("key-load-delay")
         self.next_events = base + self.interval
 
-    def step(self, pos):
-        """Returns the position of the next call (the parser only compares)."""
+    def step(self, pos, res=None):
+        """Returns the position of the next call (the parser only compares).
+        ``res``: the RDB parser's LoadResult so far (INFO shows its key counts)."""
         server = self.server
         pos += self.base
         server.loading_loaded_bytes = pos
+        if res is not None:
+            server.rdb_last_load_keys_loaded = res.keys_loaded
+            server.rdb_last_load_keys_expired = res.keys_expired
         delay = self.delay
         if delay:
             if delay > 0:
