@@ -827,9 +827,18 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
     nfast = 0
     end = r.end
     next_progress = 0 if progress is not None else 1 << 62
+    # With a progress callback the checksum advances at each call, as Redis
+    # updates it while it reads: a multi-gigabyte file would otherwise end with
+    # seconds of CRC during which nobody is served.
+    crc_running = progress is not None and verify_checksum and ver >= 5
+    crc = crc_done = 0
+    mv = memoryview(buf)
     while True:
         p = r.pos
         if p >= next_progress:
+            if crc_running:
+                crc = crc64(crc, mv[crc_done:p])
+                crc_done = p
             next_progress = progress(p, res)
         if expiretime == -1 and p + 2 < end and buf[p] == 0 and buf[p + 1] < 64:
             # Fast path for the commonest record: a string with a short key and a
@@ -972,7 +981,7 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
         stored = int.from_bytes(r.take(8), "little")
         res.checksum = stored
         if verify_checksum and stored != 0:
-            computed = crc64(0, memoryview(buf)[:r.pos - 8])
+            computed = crc64(crc, mv[crc_done:r.pos - 8])
             res.checksum_ok = computed == stored
             if not res.checksum_ok:
                 if log is not None:
