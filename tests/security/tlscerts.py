@@ -8,6 +8,7 @@ an encrypted copy of the generic key. Generated once per test session into a
 temporary directory; :func:`certs` returns the paths, or skips the test when
 ``openssl`` is missing.
 """
+import atexit
 import os
 import shutil
 import subprocess
@@ -59,6 +60,7 @@ def certs():
         pytest.skip("the openssl command is not installed (apt-get install -y openssl): "
                     "the TLS tests generate their certificates with it")
     d = tempfile.mkdtemp(prefix="vermilion-tls-")
+    atexit.register(shutil.rmtree, d, True)
     with open(os.path.join(d, "openssl.cnf"), "w") as f:
         f.write(_EXT)
     _make_ca(d, "ca")
