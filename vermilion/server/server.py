@@ -9,6 +9,19 @@ like Redis's ``serverCron``: the active expiry cycle, idle-client timeouts,
 ``save`` rules, and the incremental freeing of large values deleted earlier
 (:meth:`lazyfree`), which is what keeps a DEL of a million-element set from
 stalling everyone else.
+
+When something must hold the loop for long (a script past
+``busy-reply-threshold``, loading a big dataset), it calls
+``server.while_blocked.process()`` from time to time, Redis's
+processEventsWhileBlocked (:mod:`vermilion.server.blocked`): connections are
+still accepted and answered (``-BUSY``, ``-LOADING``, SCRIPT KILL, SHUTDOWN).
+
+**Stopping** is Redis's prepareForShutdown / finishShutdown / cancelShutdown
+(:meth:`Server.prepare_shutdown`): SHUTDOWN, SIGTERM/SIGINT and embedding
+programs all go through it. A master with lagging replicas first waits for
+them (``shutdown-timeout``, writes paused); then the ``shutdown_savers``
+(persistence) may still refuse: when the final save fails the server logs it
+and keeps running with its data, unless FORCE says otherwise.
 """
 import asyncio
 import collections
