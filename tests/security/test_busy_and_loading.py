@@ -330,3 +330,21 @@ def test_sigterm_during_loading_exits_cleanly_without_saving(kind, big_rdb):
         assert "is now ready to exit, bye bye..." in log
     finally:
         s.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_sigterm_during_loading_without_event_processing_is_not_lost(kind, big_rdb):
+    # events are never processed during this load (the interval exceeds the
+    # file): the signal waits for the load to end, then the server stops
+    s = loading_server(kind, rdb=big_rdb, delay=100,
+                       extra=["--loading-process-events-interval-bytes", str(1 << 30)])
+    try:
+        time.sleep(0.3)
+        assert s.alive()
+        s.proc.send_signal(signal.SIGTERM)
+        assert wait_exit(s, timeout=60) == 0
+        log = s.log()
+        assert "Received shutdown signal during loading, scheduling shutdown." in log
+        assert log.index("Done loading RDB") < log.index("User requested shutdown...")
+    finally:
+        s.stop()

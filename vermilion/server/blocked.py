@@ -442,15 +442,23 @@ class WhileBlocked:
         self.saved_handlers = saved
 
     def release_signals(self):
+        """Loading is over: the previous handlers come back, and a signal that
+        arrived after the last chunk is handed to the server's own handling (it
+        runs as soon as the loop does, like Redis's shutdown_asap in serverCron)."""
         saved = self.saved_handlers
         self.saved_handlers = None
-        if not saved:
-            return
-        for sig, handler in saved.items():
-            try:
-                signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
-            except (ValueError, OSError, RuntimeError):
-                pass
+        if saved:
+            for sig, handler in saved.items():
+                try:
+                    signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+                except (ValueError, OSError, RuntimeError):
+                    pass
+        sig = self.shutdown_signal
+        self.shutdown_signal = None
+        server = self.server
+        if sig is not None and not server.stopping and server.loop is not None:
+            server.shutdown_asap = sig
+            server.loop.call_soon(server.shutdown_on_signal)
 
     def _on_signal(self, sig, frame):
         server = self.server

@@ -829,9 +829,9 @@ class Server:
         self.log_warning("Received %s scheduling shutdown..." % name)
         self.shutdown_asap = sig
         if self.loop is not None:
-            self.loop.call_soon(self._shutdown_on_signal)
+            self.loop.call_soon(self.shutdown_on_signal)
 
-    def _shutdown_on_signal(self):
+    def shutdown_on_signal(self):
         sig = self.shutdown_asap
         if sig is None or self.shutdown_deadline or self.stopping:
             return   # SHUTDOWN ABORT came first, or a shutdown is already under way
