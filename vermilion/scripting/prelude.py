@@ -284,6 +284,7 @@ end
 
 -- ----------------------------------------------------------- the sandbox
 local user_env            -- the globals proxy scripts run in
+local error_handler       -- the error handler of a run (below)
 local REAL_UG = {}        -- what the proxy shows
 
 local function argerr(n, fname, msg)
@@ -567,15 +568,33 @@ local function sandbox_loadstring(...)
   code = tostring(code)
   return text_chunk(code, name ~= nil and tostring(name) or code)
 end
+-- load(reader): Lua's load parses in protected mode, so whatever goes wrong in
+-- the reader comes back as `nil, error`, passed through the error handler in
+-- force (a run's: the table Redis's handler makes; none while FUNCTION LOAD
+-- runs the library's code). The error never escapes as a raw value.
+local function load_failure(e)
+  if hook_mode == H_LOAD then return nil, unwrap(e) end
+  return nil, error_handler(e)
+end
 local function sandbox_load(reader, name)
   if type(reader) ~= "function" then
     argerr(1, "load", "function expected, got " .. type(reader))
   end
   local parts, n = {}, 0
   while true do
-    local piece = reader()
+    local ok, piece = pcall(reader)
+    if not ok then
+      local f, e = load_failure(piece)   -- (not a tail call: the handler looks up the stack)
+      return f, e
+    end
     if piece == nil or piece == "" then break end
-    if type(piece) ~= "string" then return nil, "reader function must return a string" end
+    local tp = type(piece)
+    if tp == "number" then
+      piece = tostring(piece)
+    elseif tp ~= "string" then
+      local f, e = load_failure(where() .. "reader function must return a string")
+      return f, e
+    end
     n = n + 1
     parts[n] = piece
   end
@@ -692,7 +711,7 @@ if LIBS then
 end
 
 -- --------------------------------------------------------- error handler
-local function error_handler(err)
+error_handler = function(err)
   err = unwrap(err)
   local level = 2
   local i = getinfo(level, "nSl")
