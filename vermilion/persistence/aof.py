@@ -1174,7 +1174,8 @@ def replay(server, buf, pos, name, progress=None):
     """Run the commands of an AOF body with a fake client. Returns (status, valid_up_to).
 
     ``progress`` (a snapshot.LoadProgress) hears of the position every 1024
-    commands, like Redis's loader: it serves the clients meanwhile.
+    commands (every command with key-load-delay), like Redis's loader: it serves
+    the clients meanwhile.
     """
     # imported here: the command table imports the replication package, which
     # imports this module (the planned import-cycle cleanup removes the need)
@@ -1200,7 +1201,7 @@ def _replay(server, c, buf, pos, name, progress=None):
         if progress is not None:
             n += 1
             if delay or not n & 1023:
-                progress.step(end)
+                progress.command(end, not n & 1023)
         if item == "truncated":
             if in_multi:
                 valid_up_to = valid_before_multi

@@ -822,10 +822,11 @@ class LoadProgress:
     """The loaders' progress callback (rdbLoadProgressCallback + key-load-delay).
 
     :meth:`step` is called by the RDB parser when its position reaches the
-    threshold the previous call returned, and by the AOF replay after each
-    command: it records the position, sleeps ``key-load-delay`` (tests use it to
-    make loading slow), and every ``loading-process-events-interval-bytes``
-    serves the clients (:mod:`vermilion.server.blocked`). A shutdown decided
+    threshold the previous call returned: it records the position, sleeps
+    ``key-load-delay`` (tests use it to make loading slow), and every
+    ``loading-process-events-interval-bytes`` serves the clients
+    (:mod:`vermilion.server.blocked`). :meth:`command` is the AOF replay's
+    counterpart: the clients are served every 1024 commands. A shutdown decided
     meanwhile (SHUTDOWN, SIGTERM) ends the load with :class:`ShutdownWhileLoading`.
     """
 
@@ -858,6 +859,20 @@ class LoadProgress:
         if delay:
             return pos - self.base + 1           # once per record
         return self.next_events - self.base
+
+    def command(self, pos, serve):
+        """The AOF replay ran a command ending at ``pos`` (called after every
+        command while key-load-delay is set, else every 1024th): Redis's loader
+        serves the clients every 1024 commands, whatever their size."""
+        self.server.loading_loaded_bytes = pos + self.base
+        delay = self.delay
+        if delay:
+            if delay > 0:
+                time.sleep(delay / 1e6)
+            elif random.randrange(-delay) == 0:
+                time.sleep(1e-6)
+        if serve:
+            self.serve()
 
     def serve(self):
         server = self.server
