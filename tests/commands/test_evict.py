@@ -17,7 +17,7 @@ from support import RawConn
 from vermilion.embed import start_server
 from vermilion.keyspace.db import Database
 from vermilion.keyspace import evict
-from vermilion.server.memory import TrackedDatabase
+from vermilion.server.memory import TrackedDatabase, keys_bytes
 
 OOM = "command not allowed when used memory > 'maxmemory'."
 
@@ -146,13 +146,10 @@ def test_maxmemory_from_the_start_and_loaded_data(tmp_path):
         wait_for(lambda: used(r) > srv.server.memory.startup + 300 * 100)
         r.debug_reload() if hasattr(r, "debug_reload") else r.execute_command("DEBUG", "RELOAD")
         wait_for(lambda: used(r) > srv.server.memory.startup + 300 * 100)
-        assert on_loop(srv, lambda: srv.server.memory.dataset()) == on_loop(
-            srv, lambda: sum(_measure(db) for db in srv.server.dbs))
-
-
-def _measure(db):
-    from vermilion.server.memory import measure_db
-    return sum(measure_db(db).values())
+        mem = srv.server.memory
+        # the running total of the keys' prices is what measuring them afresh gives
+        assert on_loop(srv, lambda: (mem.settle(), mem.total)[1]) == on_loop(
+            srv, lambda: sum(keys_bytes(db) for db in srv.server.dbs))
 
 
 # --------------------------------------------------------------- policies
@@ -227,10 +224,10 @@ def test_volatile_ttl_with_sampling_prefers_short_ttls(r):
     r.config_set("maxmemory-policy", "volatile-ttl")
     for i in range(1000):
         r.set("k%d" % i, "x" * 100, ex=1000 + i)
-    r.config_set("maxmemory", used(r) - 100000)      # some 230 keys
+    r.config_set("maxmemory", used(r) - 100000)      # some 300-500 keys
     r.ping()
     gone = [i for i in range(1000) if not r.exists("k%d" % i)]
-    assert 150 <= len(gone) < 400
+    assert 150 <= len(gone) < 600
     assert sum(gone) / len(gone) < 350      # mostly from the shortest TTLs (mean 500)
 
 
@@ -470,7 +467,8 @@ def test_no_eviction_while_paused_or_loading(r, server):
     r.config_set("maxmemory", 1)
     assert r.dbsize() == 100
     r.execute_command("CLIENT", "UNPAUSE")
-    assert r.dbsize() == 0
+    # evicted at once, or by the eviction time proc once the time limit is hit
+    wait_for(lambda: r.dbsize() == 0)
 
 
 def test_tracking_invalidations_do_not_feed_eviction(r, server):

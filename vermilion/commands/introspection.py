@@ -17,6 +17,7 @@ import sys
 import time
 
 from ..errors import CommandError, SYNTAX
+from ..keyspace.sizes import value_size
 from ..protocol.encoder import OK, Map, Verbatim
 from ..server.bootstrap import on_server_init
 from ..util import parse_int
@@ -420,41 +421,6 @@ _DICT_ENTRY = 24     # what Redis adds per key for its dictEntry
 @command("memory|help")
 def memory_help(c, argv):
     return help_reply(argv[0], _MEMORY_HELP)
-
-
-def value_size(v, samples=5):
-    """An estimate of the bytes a value takes: the container plus its elements, the
-    elements sampled (``samples`` of them, 0 = all) and extrapolated like Redis."""
-    getsizeof = sys.getsizeof
-    cls = v.__class__
-    if cls is bytes or cls is bytearray:
-        return getsizeof(v)
-    size = getsizeof(v)
-    n = len(v) if hasattr(v, "__len__") else 0
-    if not n:
-        return size
-    limit = n if samples <= 0 else min(n, samples)
-    name = cls.__name__
-    if name == "ZSet":
-        it = iter(v.dict.items())
-        per = 0
-        for _ in range(limit):
-            m, s = next(it)
-            per += getsizeof(m) + getsizeof(s) + 2 * 8
-        size += getsizeof(v.dict)
-    elif isinstance(v, dict):
-        it = iter(v.items())
-        per = 0
-        for _ in range(limit):
-            f, val = next(it)
-            per += getsizeof(f) + getsizeof(val)
-    else:
-        it = iter(v)
-        per = 0
-        for _ in range(limit):
-            x = next(it)
-            per += getsizeof(x)
-    return size + per * n // limit
 
 
 @command("memory|usage")

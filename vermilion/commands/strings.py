@@ -20,6 +20,7 @@ a successful return.
 from ..errors import (CommandError, WRONGTYPE, NOT_INT, OVERFLOW, SYNTAX, NOT_FLOAT,
                       NAN_INCR, INVALID_EXPIRE)
 from ..keyspace.db import NOTIFY_STRING, NOTIFY_GENERIC
+from ..keyspace.sizes import SHARED, SHARED_MAX, SHARED_MAX_LEN
 from ..protocol.encoder import OK, INTS, Map
 from ..protocol.reader import parse_ll
 from ..util import LLONG_MAX, LLONG_MIN, string2ld, ld_add, ld_format_human, LD_ZERO
@@ -68,26 +69,6 @@ def get(c, argv):
     raise CommandError(WRONGTYPE)
 
 
-# Small values are shared, the way Redis shares the objects of small integers:
-# many keys commonly hold the same short value ("1", "OK", a flag), and one shared
-# bytes object instead of one per key saves ~48 bytes a key. Bounded, so random
-# small values cannot grow it without limit.
-_SHARED = {}
-_SHARED_MAX_LEN = 16
-_SHARED_MAX = 1 << 14
-
-
-def share(v):
-    """The shared copy of a short bytes value (or ``v`` itself)."""
-    if len(v) <= _SHARED_MAX_LEN:
-        s = _SHARED.get(v)
-        if s is not None:
-            return s
-        if len(_SHARED) < _SHARED_MAX:
-            _SHARED[v] = v
-    return v
-
-
 @command("set")
 def set_(c, argv):
     if len(argv) == 3:
@@ -96,12 +77,12 @@ def set_(c, argv):
         if db.expires:
             db.lookup(key)          # an expired key goes first, with its event
         v = argv[2]
-        if len(v) <= _SHARED_MAX_LEN:
-            shared = _SHARED.get(v)
+        if len(v) <= SHARED_MAX_LEN:
+            shared = SHARED.get(v)
             if shared is not None:
                 v = shared
-            elif len(_SHARED) < _SHARED_MAX:
-                _SHARED[v] = v
+            elif len(SHARED) < SHARED_MAX:
+                SHARED[v] = v
         db.set(key, v)
         server = c.server
         server.dirty += 1

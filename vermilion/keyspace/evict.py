@@ -185,9 +185,7 @@ class Evictor:
         """processCommand's maxmemory step: evict, then refuse what may use memory."""
         server = self.server
         mem = server.memory
-        if mem.touched or mem.stale:
-            mem.settle()
-        used = mem.startup + mem.clients + mem.total
+        used = mem.startup + mem.clients + mem.dataset()
         if used <= self.maxmemory and not self.exceeded_since:
             # the common case, inlined: under the limit and nothing to account
             if used > mem.peak:

@@ -236,7 +236,10 @@ class RedisProtocol(asyncio.Protocol):
     def pause_writing(self):
         self._write_paused = True
         c = self.client
-        if c is not None and not c.paused_reading:
+        # A client with a hard output limit is read on, like Redis, so the limit
+        # (not the soft limit's timer) ends a client that does not read.
+        if (c is not None and not c.paused_reading
+                and not self.server.output_limits.hard_limit(c)):
             c.paused_reading = True
             try:
                 self.transport.pause_reading()

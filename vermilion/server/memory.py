@@ -15,7 +15,7 @@ GET/SET loop, ns per command) and rejected:
 * ``tracemalloc``'s traced memory: exact and shrinking, but tracing every
   allocation made the whole server 10-15x slower, and it is process-wide too.
 
-So ``used_memory`` here is an *estimate of the data we hold*, per server:
+So ``used_memory`` here is what the data *costs the allocators*, per server:
 
     used = startup + client buffers + dataset
 
@@ -26,12 +26,17 @@ So ``used_memory`` here is an *estimate of the data we hold*, per server:
   transport's buffer) of every client: summed when asked while maxmemory is 0,
   and by the cron (``hz`` times a second, like Redis's clientsCron) while it is
   set, so the per-command check stays O(1);
-* dataset: per key, :func:`entry_size` = the dict slots of ``data`` and ``lru``
-  (:data:`ENTRY`), the key object, the value as MEMORY USAGE estimates it
-  (collections are sampled, ``vermilion.commands.introspection.value_size``),
-  plus :data:`EXPIRE_ENTRY` for a key with a TTL (the ``expires`` slot, the
-  integer and the expiry-heap entry). The constants were calibrated with
-  tracemalloc against SET/SETEX/RPUSH/HSET/SADD workloads.
+* dataset: each key priced by :mod:`vermilion.keyspace.sizes` (its ``bytes``
+  key object and its value as the allocators round them, collections sampled),
+  plus its share of the indexes: what the ``data``/``lru``/``expires`` dicts'
+  tables, the expiry ints and the expiry heap really take (``index_cost``),
+  divided by the number of keys. That share is re-read by the cron and follows
+  the measurement smoothly (:data:`INDEX_SMOOTHING` a tick), so writing a key
+  and evicting it move ``used_memory`` by the same amount, while the figure
+  still follows the tables as they grow, double and (under eviction churn, where
+  deleted slots wait for a rebuild) carry more per key. Against ``tracemalloc``
+  the dataset figure is within 10% (tests/commands/test_memory_accounting.py),
+  so ``maxmemory`` bounds what the process really holds, as it does for Redis.
 
 How the dataset figure is kept depends on ``maxmemory``:
 
@@ -46,62 +51,55 @@ How the dataset figure is kept depends on ``maxmemory``:
   kept as a running total. Each :class:`~vermilion.keyspace.db.Database` is
   switched to :class:`TrackedDatabase`, a subclass with the same layout (its
   ``__class__`` is reassigned in place, and back when maxmemory returns to 0)
-  whose write methods report the keys they touch: ``add``/``set``/
-  ``replace_value``/``signal`` (the call every in-place change of a collection
-  makes) put the key in ``touched``; ``delete``/``pop_value`` subtract its size
-  at once (so an eviction loop sees its progress); ``clear``/``signal_all``
-  (FLUSHDB, SWAPDB) reset or re-measure a database. Touched keys are measured
-  lazily, at the next :meth:`used`, after the command has finished changing
-  them. The total therefore goes up with writes and down with deletes, which is
-  what the eviction loop needs. Writes that bypass the Database API (an RDB
-  load installing a whole dict) are caught by the cron, which re-measures a
-  database whose key count disagrees with its size table, and re-measures a few
-  hundred keys each tick to correct drift in sampled collection sizes.
+  whose write methods keep the total: a string's price is a pure function of
+  the key and the value, so it is added when the key is written and subtracted
+  (recomputed from the old value) when it is overwritten or deleted: strings
+  need no per-key bookkeeping, which matters because a table of sizes would
+  itself cost some 50 bytes a key. Collections change in place, so their last
+  measured price is kept in a small table; ``signal`` (the call every in-place
+  change makes) marks them, and they are measured again lazily, at the next
+  :meth:`used`, after the command has finished changing them. Writes that bypass the Database API (an RDB load installing a whole dict,
+  INCR's in-place update, which may move a counter's price by one size class)
+  are caught by the cron, which re-measures a database whose key count
+  disagrees with the accounted one, and re-measures a few hundred collections
+  each tick to correct drift in sampled sizes.
+
+**Giving memory back.** CPython keeps freed small-object arenas until they are
+entirely empty, and glibc's ``malloc`` keeps freed chunks in the heap, raising
+its threshold for using ``mmap`` each time a big block is freed (so later big
+blocks, like a dict's table or a large value, land in the heap and fragment it).
+After keys are evicted or deleted in bulk the RSS then stays far above what the
+data needs. :func:`tune_allocator` pins glibc's mmap threshold (big blocks are
+mapped and unmapped, so freeing them returns the memory at once) and the cron
+calls ``malloc_trim`` after a burst of deletions, as jemalloc's background
+purging does for Redis.
 """
 import sys
 from itertools import islice
 
 from ..keyspace.db import Database
+from ..keyspace.sizes import key_cost, index_cost
 from .bootstrap import on_server_init
 
 STARTUP = 1 << 20        # used_memory of an empty server (redis-server: ~0.9 MB)
-ENTRY = 64               # a key's slots in db.data and db.lru (dict entry + index)
-EXPIRE_ENTRY = 200       # a TTL: db.expires slot, the int, the expiry heap tuple
 SAMPLES = 16             # collection elements sampled per size estimate
 EXACT_LIMIT = 1 << 17    # untracked mode: keys measured one by one up to this per db
 STRIDE_SAMPLES = 1 << 15  # ... beyond it, about this many keys are measured
-SWEEP = 256              # tracked mode: keys re-measured per cron tick
-
-_getsizeof = sys.getsizeof
-_value_size = None
-
-
-def _collection_size(v):
-    global _value_size
-    if _value_size is None:
-        from ..commands.introspection import value_size
-        _value_size = value_size
-    return _value_size(v, SAMPLES)
+SWEEP = 256              # tracked mode: collections re-measured per cron tick
+INDEX_SMOOTHING = 0.25   # how far the per-key index share moves toward a new reading
+INDEX_FIRST = 160        # the per-key index share before anything was measured
+TRIM_AFTER = 8 << 20     # bytes freed by deletions before the cron trims malloc
+MMAP_THRESHOLD = 128 * 1024
 
 
-def entry_size(key, v, volatile):
-    """Estimated bytes of one key: its slots, the key, the value and its TTL."""
-    cls = v.__class__
-    if cls is bytes or cls is bytearray:
-        n = ENTRY + _getsizeof(key) + _getsizeof(v)
-    else:
-        n = ENTRY + _getsizeof(key) + _collection_size(v)
-    return n + EXPIRE_ENTRY if volatile else n
+def keys_bytes(db):
+    """What the keys of ``db`` cost, its indexes aside, measured in full."""
+    return sum([key_cost(k, v, SAMPLES) for k, v in db.data.items()])
 
 
-def measure_db(db):
-    """{key: entry_size} for every key of ``db`` (a full pass)."""
-    expires = db.expires
-    return {k: entry_size(k, v, k in expires) for k, v in db.data.items()}
-
-
-def _sum_sizes(items, expires):
-    return sum([entry_size(k, v, k in expires) for k, v in items])
+def db_bytes(db):
+    """The dataset bytes of ``db``, measured in full."""
+    return keys_bytes(db) + index_cost(db)
 
 
 def estimate_db(db):
@@ -110,44 +108,89 @@ def estimate_db(db):
     data = db.data
     n = len(data)
     if n <= EXACT_LIMIT:
-        return _sum_sizes(data.items(), db.expires)
+        return db_bytes(db)
     stride = n // STRIDE_SAMPLES
     sample = islice(data.items(), 0, None, stride)
     count = (n + stride - 1) // stride
-    return _sum_sizes(sample, db.expires) * n // count
+    keys = sum([key_cost(k, v, SAMPLES) for k, v in sample]) * n // count
+    return keys + index_cost(db)
+
+
+_libc = None   # None: not loaded yet; False: not glibc
+
+
+def _glibc():
+    global _libc
+    if _libc is None:
+        _libc = False
+        if sys.platform.startswith("linux"):
+            try:   # ctypes only when the cron first needs it (start-up cost)
+                import ctypes
+                libc = ctypes.CDLL("libc.so.6")
+                libc.malloc_trim, libc.mallopt   # glibc's, not another C library's
+                _libc = libc
+            except (OSError, AttributeError, ImportError):
+                pass
+    return _libc
+
+
+def tune_allocator():
+    """Pin glibc's mmap threshold so big blocks are returned when freed."""
+    libc = _glibc()
+    if libc:
+        libc.mallopt(-3, MMAP_THRESHOLD)   # M_MMAP_THRESHOLD
+
+
+def trim_allocator():
+    """Give the heap's free pages back to the system (after mass deletions)."""
+    libc = _glibc()
+    if libc:
+        libc.malloc_trim(0)
 
 
 class TrackedDatabase(Database):
-    """A Database that tells the server's :class:`MemoryAccounting` which keys its
-    writes touched. Only installed while maxmemory > 0 (see the module doc)."""
+    """A Database that keeps its server's running dataset total (see the module
+    doc). Only installed while maxmemory > 0."""
     __slots__ = ()
 
     def add(self, key, value):
         Database.add(self, key, value)
-        self.server.memory.touched.add((self, key))
+        self.server.memory.account(self, key, value)
 
     def set(self, key, value, keepttl=False):
+        old = self.data.get(key)
+        mem = self.server.memory
+        if old is not None:
+            mem.unaccount(self, key, old)
         Database.set(self, key, value, keepttl)
-        self.server.memory.touched.add((self, key))
+        mem.account(self, key, value)
 
     def replace_value(self, key, value):
+        old = self.data.get(key)
+        mem = self.server.memory
+        if old is not None:
+            mem.unaccount(self, key, old)
         Database.replace_value(self, key, value)
-        self.server.memory.touched.add((self, key))
+        mem.account(self, key, value)
 
     def signal(self, key):
         Database.signal(self, key)
-        self.server.memory.touched.add((self, key))
+        mem = self.server.memory
+        table = mem.tables.get(self.id)
+        if table is not None and key in table:
+            mem.touched.add((self, key))
 
     def delete(self, key):
+        v = self.data.get(key)
         if Database.delete(self, key):
-            self.server.memory.forget(self, key)
+            self.server.memory.unaccount(self, key, v)
             return True
         return False
 
     def pop_value(self, key):
         v = Database.pop_value(self, key)
         if v is not None:
-            self.server.memory.forget(self, key)
+            self.server.memory.unaccount(self, key, v)
         return v
 
     def clear(self):
@@ -172,13 +215,19 @@ class MemoryAccounting:
         self.peak = 0
         self.clients = 0          # client buffers, summed by the cron
         self.tracked = False      # running totals on (maxmemory > 0)
-        self.tables = {}          # tracked: db id -> {key: entry_size}
-        self.db_totals = {}       # tracked: db id -> sum of its table
-        self.total = 0            # tracked: sum of db_totals
-        self.touched = set()      # tracked: (db, key) written since the last settle
+        self.tables = {}          # tracked: db id -> {key: price} of its collections
+        self.counts = {}          # tracked: db id -> keys accounted
+        self.sums = {}            # tracked: db id -> its keys' prices
+        self.total = 0            # tracked: the keys' prices, every db
+        self.nkeys = 0            # tracked: keys accounted, every db
+        self.index_share = INDEX_FIRST   # tracked: index bytes per key (smoothed)
+        self.touched = set()      # tracked: (db, key) of collections changed since settle
         self.stale = set()        # tracked: dbs to measure again from scratch
+        self.freed = 0            # bytes deleted since the allocator was last trimmed
         self._cache = None        # untracked: (signature, dataset bytes)
-        self._sweep = []          # tracked: [db index, its keys, position] (cron)
+        self._keys_seen = 0       # untracked: the key count at the last cron
+        self._tuned = False       # tune_allocator done (first cron: start-up cost)
+        self._sweep = []          # tracked: [db index, its collection keys, position]
 
     # ------------------------------------------------------------ reading
     def used(self):
@@ -191,11 +240,11 @@ class MemoryAccounting:
         return used
 
     def dataset(self):
-        """Estimated bytes of every key in every database."""
+        """Bytes of every key in every database, indexes included."""
         if self.tracked:
             if self.touched or self.stale:
                 self.settle()
-            return self.total
+            return self.total + int(self.nkeys * self.index_share)
         server = self.server
         sig = (server.dirty, tuple((len(db.data), len(db.expires)) for db in server.dbs))
         cache = self._cache
@@ -209,13 +258,45 @@ class MemoryAccounting:
         return total
 
     def key_size(self, db, key):
-        """The tracked size of one key (0 when unknown or not tracking)."""
-        t = self.tables.get(db.id)
-        return t.get(key, 0) if t is not None else 0
+        """The accounted price of one key (0 when unknown or not tracking)."""
+        v = db.data.get(key)
+        if v is None or not self.tracked:
+            return 0
+        table = self.tables.get(db.id)
+        if table is not None and key in table:
+            return table[key]
+        return key_cost(key, v, SAMPLES)
 
     # --------------------------------------------------- tracked updates
+    def account(self, db, key, v):
+        """``key`` now holds ``v`` (it held nothing accounted before)."""
+        i = db.id
+        self.counts[i] = self.counts.get(i, 0) + 1
+        self.nkeys += 1
+        if v.__class__ is bytes:
+            n = key_cost(key, v)
+            self.sums[i] = self.sums.get(i, 0) + n
+            self.total += n
+        else:
+            self.tables.setdefault(i, {})[key] = 0   # measured at the next settle
+            self.touched.add((db, key))
+
+    def unaccount(self, db, key, v):
+        """``key``'s value ``v`` is gone (deleted, or about to be replaced)."""
+        i = db.id
+        self.counts[i] = self.counts.get(i, 0) - 1
+        self.nkeys -= 1
+        if v.__class__ is bytes:
+            n = key_cost(key, v)
+        else:
+            table = self.tables.get(i)
+            n = table.pop(key, 0) if table is not None else 0
+        self.sums[i] = self.sums.get(i, 0) - n
+        self.total -= n
+        self.freed += n
+
     def settle(self):
-        """Measure the keys touched since last time and the databases marked stale."""
+        """Measure the collections touched since last time and the stale databases."""
         stale = self.stale
         if stale:
             self.stale = set()
@@ -226,45 +307,47 @@ class MemoryAccounting:
             return
         self.touched = set()
         tables = self.tables
-        totals = self.db_totals
-        delta = 0
+        sums = self.sums
         for db, key in touched:
             table = tables.get(db.id)
-            if table is None:
-                continue
-            old = table.get(key, 0)
+            if table is None or key not in table:
+                continue          # deleted (and unaccounted) since
             v = db.data.get(key)
-            if v is None:
-                if old:
-                    del table[key]
-                    totals[db.id] -= old
-                    delta -= old
+            if v is None or v.__class__ is bytes:
                 continue
-            new = entry_size(key, v, key in db.expires)
-            if new != old:
+            new = key_cost(key, v, SAMPLES)
+            delta = new - table[key]
+            if delta:
                 table[key] = new
-                totals[db.id] += new - old
-                delta += new - old
-        self.total += delta
-
-    def forget(self, db, key):
-        """A key left ``db``: subtract its size now."""
-        table = self.tables.get(db.id)
-        if table is not None:
-            n = table.pop(key, 0)
-            if n:
-                self.db_totals[db.id] -= n
-                self.total -= n
+                sums[db.id] = sums.get(db.id, 0) + delta
+                self.total += delta
 
     def remeasure(self, db):
         """Measure one database from scratch (FLUSHDB, SWAPDB, loads, drift)."""
         if not self.tracked:
             return
-        table = measure_db(db)
-        n = sum(table.values())
-        self.total += n - self.db_totals.get(db.id, 0)
-        self.tables[db.id] = table
-        self.db_totals[db.id] = n
+        i = db.id
+        table = {}
+        n = 0
+        for k, v in db.data.items():
+            if v.__class__ is bytes:
+                n += key_cost(k, v)
+            else:
+                table[k] = c = key_cost(k, v, SAMPLES)
+                n += c
+        self.tables[i] = table
+        self.total += n - self.sums.get(i, 0)
+        self.sums[i] = n
+        self.nkeys += len(db.data) - self.counts.get(i, 0)
+        self.counts[i] = len(db.data)
+
+    def read_indexes(self, smoothing=INDEX_SMOOTHING):
+        """Measure the indexes and move the per-key share toward the reading."""
+        n = self.nkeys
+        if n <= 0:
+            return
+        measured = sum([index_cost(db) for db in self.server.dbs if db.data]) / n
+        self.index_share += (measured - self.index_share) * smoothing
 
     # ------------------------------------------------------------ switching
     def start_tracking(self):
@@ -274,6 +357,7 @@ class MemoryAccounting:
         self._switch(True, TrackedDatabase)
         for db in self.server.dbs:
             self.remeasure(db)
+        self.read_indexes(1.0)
 
     def stop_tracking(self):
         """maxmemory is 0 again: back to plain databases, nothing tracked."""
@@ -286,8 +370,11 @@ class MemoryAccounting:
             if db.__class__ in (Database, TrackedDatabase):
                 db.__class__ = cls
         self.tables = {}
-        self.db_totals = {}
+        self.counts = {}
+        self.sums = {}
         self.total = 0
+        self.nkeys = 0
+        self.index_share = INDEX_FIRST
         self.touched = set()
         self.stale = set()
         self._sweep = []
@@ -295,19 +382,32 @@ class MemoryAccounting:
 
     # ----------------------------------------------------------------- cron
     def cron(self):
+        if not self._tuned:
+            self._tuned = True
+            tune_allocator()
+        if not self.tracked:
+            # untracked, deletions are not priced: a keyspace that shrank by a
+            # quarter since the last look stands for a burst of them
+            n = sum([len(db.data) for db in self.server.dbs])
+            if n < self._keys_seen - (self._keys_seen >> 2) - 1024:
+                self.freed = TRIM_AFTER
+            self._keys_seen = n
+        if self.freed >= TRIM_AFTER:
+            self.freed = 0
+            trim_allocator()
         if not self.tracked:
             return
         self.clients = self.client_buffers()
         self.settle()
         for db in self.server.dbs:
-            table = self.tables.get(db.id)
-            if table is None or len(table) != len(db.data):
+            if self.counts.get(db.id, 0) != len(db.data):
                 self.remeasure(db)   # keys came or went around the Database API
+        self.read_indexes()
         self._sweep_some()
 
     def _sweep_some(self):
-        """Re-measure SWEEP keys, round robin over the databases' key lists."""
-        sweep = self._sweep   # [db index, snapshot of its keys, position]
+        """Re-measure SWEEP collections, round robin over the databases."""
+        sweep = self._sweep   # [db index, snapshot of its collection keys, position]
         dbs = self.server.dbs
         if not sweep:
             sweep[:] = [0, None, 0]
