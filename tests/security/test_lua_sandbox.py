@@ -328,6 +328,35 @@ def test_lexer_and_parser(pair, script):
     at_least_as_safe(r, v, pair["vermilion"])
 
 
+# The bundled lstrlib recurses once per quantified pattern item with no depth
+# limit: redis-server dies of a C stack overflow on the first of these.
+PATTERNS = [
+    "return string.find(string.rep('a', 300000), string.rep('a?', 300000))",
+    "local ok, e = pcall(string.match, string.rep('a', 300000), string.rep('a?', 300000)) error(e)",
+    "local n = 0 for _ in string.gmatch(string.rep('a', 300000), string.rep('a-', 300000) .. '$') "
+    "do n = n + 1 end return n",
+    "return string.gsub(string.rep('a', 300000), string.rep('a?', 300000), 'x')",
+    "return string.find(string.rep('a', 40000), string.rep('a?', 40000))",
+    "return {string.find('hello world', 'o w')}", "return string.gsub('hello', 'l', 'L')",
+    "return string.find(nil, 'x')", "local x = ('x'):find({}) return x", "return string.find('x')",
+    "return string.find('x', 'x', {})", "return {pcall(string.find, 'x', '%')}",
+    "return string.gsub('x', 'x', true)", "return string.gmatch('x', {})",
+    "return string.gsub('abc', '%w', function(c) return c:upper() end)",
+    "return string.gsub('abc', '%w', {a = 1})", "return {string.match('key:val', '(%w+):(%w+)')}",
+]
+
+
+@pytest.mark.parametrize("script", PATTERNS)
+def test_patterns(script):
+    out = {}
+    for kind in KINDS:
+        with Spawned(kind) as s:
+            out[kind] = outcome(s, *ev(script))
+            if kind == "vermilion":
+                assert s.alive() and outcome(s, "PING") == b"+PONG\r\n"
+    at_least_as_safe(out["redis"], out["vermilion"])
+
+
 @pytest.mark.parametrize("script", ["x = [==[", "return [=", "--[==[ x", "return ]]",
                                     "\x1bLua", "return 'x" + "\n" * 1000])
 def test_compile_errors(pair, script):

@@ -56,8 +56,8 @@ local setfenv, getfenv, loadstring, load = setfenv, getfenv, loadstring, load
 local newproxy, assert, collectgarbage, gcinfo = newproxy, assert, collectgarbage, gcinfo
 local string, table, math, coroutine, debug = string, table, math, coroutine, debug
 local LUA_VERSION = _VERSION
-local sfmt, sfind, ssub, sbyte, sgsub, slower =
-  string.format, string.find, string.sub, string.byte, string.gsub, string.lower
+local sfmt, sfind, ssub, sbyte, sgsub, slower, srep =
+  string.format, string.find, string.sub, string.byte, string.gsub, string.lower, string.rep
 local tconcat, tinsert = table.concat, table.insert
 local huge = math.huge
 local getinfo, sethook, dgetmetatable = debug.getinfo, debug.sethook, debug.getmetatable
@@ -328,6 +328,9 @@ local function argerr_as(n, msg, fname)
   if not name then
     local c = getinfo(3, "S")   -- tail-called: C would know the name; pcall: '?'
     name = (c and c.what == "tail") and fname or "?"
+  elseif i.namewhat == "method" then   -- s:find(x): self is not counted
+    n = n - 1
+    if n == 0 then error(sfmt("calling '%s' on bad self (%s)", name, msg), 3) end
   end
   error(sfmt("bad argument #%d to '%s' (%s)", n, name, msg), 3)
 end
@@ -611,7 +614,132 @@ local function expose(obj)   -- a Python callable made visible to scripts
   return as_function(obj)
 end
 
-local string_real = string
+
+-- String patterns: the bundled lstrlib matches recursively, one C frame per
+-- quantified item, without the depth limit later Lua versions have: a pattern
+-- of 200000 "a?" on a long subject overflows the C stack and kills the
+-- process (redis-server too). string.find/match/gmatch/gsub refuse a pattern
+-- with more than MAX_PATTERN_ITEMS quantifiers ("pattern too complex", Lua
+-- 5.2's words); a pattern that short cannot have that many, so it is counted
+-- only when longer.
+--
+-- These wrappers call the C functions last (a tail call keeps their frame
+-- below the C function), so an error the C function raises itself - a
+-- malformed pattern - would carry *their* position. They are therefore built
+-- from a chunk whose line information is stripped (strip_lines): such errors
+-- carry no position prefix at all; the error handler still names the user's
+-- line. The argument checks are done here first, with the C messages.
+local MAX_PATTERN_ITEMS = 40000
+local function too_complex(p)
+  if #p <= MAX_PATTERN_ITEMS then return false end
+  local _, n = sgsub(p, "[%?%*%+%-%(]", "")
+  return n > MAX_PATTERN_ITEMS
+end
+
+-- A Lua 5.1 binary chunk without line information (lundump.c's layout; ints
+-- and size_t as the header says, little-endian as on every host we run on).
+local function strip_lines(bin)
+  local isize, ssize = sbyte(bin, 8), sbyte(bin, 9)
+  local sub_zero = srep("\0", isize)
+  assert(sbyte(bin, 7) == 1 and sbyte(bin, 11) == 8, "unexpected bytecode format")
+  local out, n = {ssub(bin, 1, 12)}, 1
+  local pos = 13
+  local function int(size)
+    local v, mul = 0, 1
+    for k = 0, size - 1 do v = v + sbyte(bin, pos + k) * mul; mul = mul * 256 end
+    return v
+  end
+  local function copy_bytes(len)
+    n = n + 1; out[n] = ssub(bin, pos, pos + len - 1)
+    pos = pos + len
+  end
+  local function copy_string() local len = int(ssize); copy_bytes(ssize + len) end
+  local function copy_array(each)     -- int count + items
+    local count = int(isize)
+    copy_bytes(isize)
+    for _ = 1, count do each() end
+  end
+  local func
+  func = function()
+    copy_string()                     -- source
+    copy_bytes(2 * isize + 4)         -- linedefined, lastlinedefined, 4 bytes
+    local code = int(isize); copy_bytes(isize + 4 * code)
+    copy_array(function()             -- constants
+      local t = sbyte(bin, pos); copy_bytes(1)
+      if t == 1 then copy_bytes(1) elseif t == 3 then copy_bytes(8)
+      elseif t == 4 then copy_string() end
+    end)
+    copy_array(func)                  -- nested functions
+    local lines = int(isize)          -- line info: dropped
+    pos = pos + isize + 4 * lines
+    n = n + 1; out[n] = sub_zero
+    copy_array(function() copy_string(); copy_bytes(2 * isize) end)   -- locals
+    copy_array(copy_string)           -- upvalue names
+  end
+  func()
+  return tconcat(out, "", 1, n)
+end
+
+local STRING_WRAPPERS = [==[
+local sfind, smatch, sgmatch, sgsub, argerr_as, too_complex, error_as, type, tonumber, select = ...
+-- (the checks return the message: argerr_as must be called by the wrapper itself)
+local function str_bad(v, n, argc)
+  local t = type(v)
+  if t ~= "string" and t ~= "number" then return "string expected, got " .. (n > argc and "no value" or t) end
+end
+local function int_bad(v)
+  if v ~= nil and tonumber(v) == nil then return "number expected, got " .. type(v) end
+end
+local function find(...)
+  local argc = select("#", ...)
+  local s, p, init = ...
+  local m = str_bad(s, 1, argc) if m then argerr_as(1, m, "find") end
+  m = str_bad(p, 2, argc) if m then argerr_as(2, m, "find") end
+  m = int_bad(init) if m then argerr_as(3, m, "find") end
+  if too_complex(p .. "") then error_as("pattern too complex") end
+  return sfind(...)
+end
+local function match(...)
+  local argc = select("#", ...)
+  local s, p, init = ...
+  local m = str_bad(s, 1, argc) if m then argerr_as(1, m, "match") end
+  m = str_bad(p, 2, argc) if m then argerr_as(2, m, "match") end
+  m = int_bad(init) if m then argerr_as(3, m, "match") end
+  if too_complex(p .. "") then error_as("pattern too complex") end
+  return smatch(...)
+end
+local function gmatch(...)
+  local argc = select("#", ...)
+  local s, p = ...
+  local m = str_bad(s, 1, argc) if m then argerr_as(1, m, "gmatch") end
+  m = str_bad(p, 2, argc) if m then argerr_as(2, m, "gmatch") end
+  if too_complex(p .. "") then error_as("pattern too complex") end
+  return sgmatch(...)
+end
+local function gsub(...)
+  local argc = select("#", ...)
+  local s, p, repl, max = ...
+  local m = str_bad(s, 1, argc) if m then argerr_as(1, m, "gsub") end
+  m = str_bad(p, 2, argc) if m then argerr_as(2, m, "gsub") end
+  m = int_bad(max) if m then argerr_as(4, m, "gsub") end
+  local tr = type(repl)
+  if tr ~= "string" and tr ~= "number" and tr ~= "function" and tr ~= "table" then
+    argerr_as(3, "string/function/table expected", "gsub")
+  end
+  if too_complex(p .. "") then error_as("pattern too complex") end
+  return sgsub(...)
+end
+return find, match, gmatch, gsub
+]==]
+local function string_wrappers()
+  local f = assert(loadstring(STRING_WRAPPERS, INTERNAL_SOURCE))
+  f = assert(loadstring(strip_lines(string.dump(f)), INTERNAL_SOURCE))
+  return f(string.find, string.match, string.gmatch, string.gsub, argerr_as, too_complex,
+           error_as, type, tonumber, select)
+end
+
+local string_real = copy(string)
+string_real.find, string_real.match, string_real.gmatch, string_real.gsub = string_wrappers()
 local table_real = copy(table)
 table_real.insert = sandbox_table_insert
 local math_real = copy(math)
