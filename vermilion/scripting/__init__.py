@@ -20,17 +20,28 @@ Where we differ from redis-server 7.0.15, and why
   stock, so the walls are metatable proxies and the API functions are Python
   callables (C closures to Lua). lupa cannot pass more than about 7995
   arguments to Python: ``redis.call`` with more (Redis allows up to its Lua
-  stack limit, 8000) fails with "not a python object". The builtins wrapped in Lua (``rawset``, ``rawget``, ``next``, ``pairs``,
-  ``setmetatable``, ``getmetatable``, ``loadstring``, ``load``, ``pcall``,
-  ``xpcall``, ``table.insert``, ``coroutine.resume``) report a misuse error
-  without the user's line when they are called as a tail call (``return
-  pairs()``), and ``table.remove``/``table.sort`` on a library table act on its
-  empty proxy instead of failing.
+  stack limit, 8000) fails with "not a python object". The builtins wrapped in
+  Lua (``rawset``, ``rawget``, ``next``, ``pairs``, ``setmetatable``,
+  ``getmetatable``, ``loadstring``, ``load``, ``pcall``, ``xpcall``,
+  ``unpack``, ``collectgarbage``, ``table.insert``, ``coroutine.resume``,
+  ``create``, ``wrap``, ``yield``, ``string.find``, ``match``, ``gmatch``,
+  ``gsub``) lose the user's line when they fail in a tail call
+  (``return f(bad)``: the caller's frame is gone; for ``unpack``,
+  ``collectgarbage``, ``table.insert`` and the string functions called so by
+  the EVAL chunk itself, the chunk's last line is named); a malformed-pattern
+  error of the string functions has no position prefix; ``table.remove``/``table.sort`` on a
+  library table act on its empty proxy instead of failing.
+* Safer than redis-server 7.0.15 (which crashes or hangs on these): error
+  objects of any type (``error({})``, ``error(nil)``, error tables whose
+  metamethods fail or loop) are answered; a library registering two function
+  names equal but for case keeps the first for FCALL; string patterns of more
+  than 40000 quantified items fail with "pattern too complex" (a C stack
+  overflow in redis-server); an ``xpcall`` whose handler never ends is
+  stopped by SCRIPT KILL; collector settings changed by a script
+  (``collectgarbage("setpause", ...)``) end with it, so the previous value it
+  returns is always the default.
 * Lua numbers cross into Python as Python numbers, so ``-0.0`` given to
   ``redis.call``, ``bit``, ``cjson``, ``cmsgpack`` or ``struct`` arrives as 0.
-* Two Redis 7.0.15 crashes are answered instead: ``error({})`` (an error table
-  without ``err``) gives ``-ERR unknown error``, and a library registering two
-  function names equal but for case keeps the first for FCALL.
 * SCRIPT DEBUG YES/SYNC answer an error: the Lua debugger (LDB) is not there.
 * A script past ``busy-reply-threshold`` serves the other *connected* clients
   (BUSY, SCRIPT KILL, ...); connections opened during that time are accepted

@@ -17,10 +17,42 @@ base library without ``getfenv``, ``setfenv``, ``newproxy``, ``print``,
 from metatables: every table a script can reach from its globals (``string``,
 ``redis``, ``cjson``, the globals themselves, ...) is an empty *proxy* whose
 ``__index`` is the real table and whose ``__newindex`` raises "Attempt to modify
-a readonly table"; the builtins that could reach behind a proxy (``rawset``,
-``rawget``, ``next``, ``pairs``, ``setmetatable``, ``getmetatable``,
-``loadstring``, ``load``, ``table.insert``) see through it or refuse; a missing global raises "Script attempted to access
-nonexistent global variable 'x'".
+a readonly table". The real table must never reach a script, or it could be
+written to and every later script would see the change: the builtins that
+could reach behind a proxy see through it for reading and refuse writes
+(``rawget`` reads the real table, ``rawset``, ``setmetatable`` and
+``table.insert`` refuse, ``pairs``/``next`` iterate the real table but hand out
+the proxy itself as the iterated table). The one table all strings share, the
+string metatable, is shown by ``getmetatable("")`` as a read-only view (the
+metatables of the other basic types are nil: CVE-2025-46818's fix in Redis
+makes them read-only). A missing global raises "Script attempted to access
+nonexistent global variable 'x'". Nothing else is shared: KEYS/ARGV are new
+tables for each run, and collector settings a script changes
+(``collectgarbage("stop")``, ``"setpause"``, ``"setstepmul"``) are restored
+when it ends.
+
+**The busy hook.** One Lua hook function watches runs (SCRIPT KILL, FUNCTION
+KILL, SHUTDOWN NOSAVE, through Python's ``lua_interrupt``) and library loads
+(FUNCTION LOAD's timeout). Lua 5.1 keeps a hook per coroutine, and a new
+coroutine does not get its creator's Lua hook function, so every coroutine
+arms the hook itself when it starts and after each yield. Once a run is
+stopped, every line of user code fails again (Redis's re-armed line hook), so
+``pcall`` cannot swallow the kill; an ``xpcall`` handler is not called for it
+(Lua runs handlers of an error raised from a hook with hooks off: an endless
+handler hangs redis-server), and an error table is read with the hook still
+on (its metamethods are user code).
+
+**Crash guards.** The bundled Lua 5.1 cannot be patched, so the inputs that
+crash it are refused at the entry points: ``unpack`` checks its range before
+the C function overflows it (CVE-2025-46817); chunks of 2 GB or more, which
+overflow the lexer's ints (CVE-2025-46819), are not compiled; binary chunks
+are never loaded; string patterns with more than 40000 quantified items, which
+overflow the C stack in lstrlib's recursive matcher (redis-server crashes),
+fail with "pattern too complex". CVE-2025-49844 (the parser's chunk name freed
+by a collection during parsing) cannot happen here: every chunk name reaches
+``loadstring`` as a Lua string already on the stack. Error objects of any type
+(``error({})``, ``error(nil)``, ... which crash redis-server) become error
+replies.
 
 **C functions.** Redis's API functions are C functions: a Lua error they raise
 leaves the calling Lua frame on the stack, even after ``return redis.call(...)``
