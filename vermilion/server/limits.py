@@ -29,6 +29,9 @@ class has a *hard* limit is read on, like Redis: it reaches the limit and is
 disconnected, instead of sitting at the high-water mark until the soft limit's
 timer fires.
 
+A client that has not authenticated while the server requires it may not hold
+more than :data:`UNAUTH_LIMIT` bytes of output at all (CVE-2025-21605).
+
 A client over its limit is disconnected at once, its pending output dropped,
 and the server logs Redis's warning with the client's CLIENT LIST line.
 """
@@ -39,6 +42,11 @@ from .client import client_type, TYPE_PUBSUB, TYPE_REPLICA
 from .config import parse_memory
 
 BIG_REPLY = 1 << 16   # replies at least this long are checked as they are added
+# Output a client may accumulate before it authenticates (the fix of CVE-2025-21605
+# that Redis 7.0.15's security releases, Debian's among them, carry): replies to a
+# client that cannot run anything are only errors, and one that does not read
+# them must not make the server hold megabytes for it.
+UNAUTH_LIMIT = 1024
 
 _CLASS = {"normal": 0, "slave": 1, "replica": 1, "pubsub": 2}
 _DEFAULT = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
@@ -78,11 +86,15 @@ class OutputLimits:
         return 0
 
     def hard_limit(self, c):
-        """The hard limit of c's class (0: none)."""
+        """The hard limit of c's class (0: none); UNAUTH_LIMIT before AUTH."""
+        if not c.authenticated and self.server.auth_required():
+            return UNAUTH_LIMIT
         return self.limits[self._class(c)][0]
 
     def reached(self, c, used):
         """checkClientOutputBufferLimits: True if ``c`` must be closed now."""
+        if used > UNAUTH_LIMIT and not c.authenticated and self.server.auth_required():
+            return True   # CVE-2025-21605: a client that has not authenticated yet
         hard, soft, soft_seconds = self.limits[self._class(c)]
         if hard and used >= hard:
             return True
