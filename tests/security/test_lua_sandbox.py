@@ -445,8 +445,9 @@ def busy_probe(kind, cmds, stop=("SCRIPT", "KILL"), setup=()):
             time.sleep(0.05)
         else:
             return "never busy", None, None
-        k = outcome(s, *stop, timeout=3)
-        c.sock.settimeout(3)
+        # (2 s is plenty for a kill to land; redis-server's hangs are for good)
+        k = outcome(s, *stop, timeout=2)
+        c.sock.settimeout(2)
         try:
             reply = c.read_reply()
         except (socket.timeout, OSError):
@@ -458,7 +459,7 @@ def busy_probe(kind, cmds, stop=("SCRIPT", "KILL"), setup=()):
             except Exception:
                 pass
             return reply, k, ("exited %s" % s.exit_status()) if not s.alive() else "still running"
-        ping = outcome(s, "PING", timeout=3)
+        ping = outcome(s, "PING", timeout=2)
         return reply, k, ping
     finally:
         s.stop()
