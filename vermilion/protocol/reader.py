@@ -43,10 +43,14 @@ from .bulk import BulkBuilder, BIG_ARG  # noqa: E402
 # RESP3 type that hiredis turns into ``bytes`` (``+`` simple, ``=`` verbatim, ``(``
 # big number), which would pass for a bulk argument where Redis refuses the request.
 # A bulk payload may contain these bytes too: such a chunk merely goes to the Python
-# reader, which is slower but gives the exact answer.
-# Big bulks (six digits or more) are the Python reader's too: it receives them in
-# place (protocol/bulk.py), where hiredis would hold its buffer and a copy.
-_needs_python = _re.compile(rb"\*\d{7}|\n[+=(]|\$\d{6}").search
+# reader, which is slower but gives the exact answer. (Big bulks are caught where a
+# half-received request is vetted: see HiredisReader.feed.) These run on every read,
+# so each is a fast scan: a literal-prefix regex, and the RESP3 one only when the
+# chunk holds one of the three type bytes at all (``translate`` deleting every other
+# byte is the quickest test for that: one C pass, no Python per byte).
+_big_array = _re.compile(rb"\*\d{7}").search
+_typed_element = _re.compile(rb"\n[+=(]").search
+_NOT_TYPE_BYTES = bytes(b for b in range(256) if b not in b"+=(")
 
 
 def parse_ll(s):
@@ -344,8 +348,10 @@ class HiredisReader:
         if since is not None:
             since.append(data)
         self._since_len += len(data)
-        if (_needs_python(data) is not None
-                or _needs_python(self._tail + data[:12]) is not None):
+        if (_big_array(data) is not None or _big_array(self._tail + data[:12]) is not None
+                or (data.translate(None, _NOT_TYPE_BYTES)
+                    and (_typed_element(data) is not None
+                         or _typed_element(self._tail[-1:] + data[:1]) is not None))):
             # hiredis allocates an array's list as soon as it reads the header (and
             # freeing a list of 10^9 slots stalls everyone for seconds): requests
             # with a huge argument count are the Python reader's, as in Redis; so
@@ -389,7 +395,10 @@ class HiredisReader:
                 # now, so an absurd length is refused at once, not after 512 MB.
                 probe = PyReader(self.max_bulk_len)
                 got = probe.feed(b"".join(self._since))
-                if probe.error is not None or len(got) > self._since_count:
+                if (probe.error is not None or len(got) > self._since_count
+                        or probe._builder is not None):
+                    # (a big bulk is on its way: the Python reader receives it in
+                    # place, where hiredis would keep its buffer and then a copy)
                     self._since_count -= len(out)
                     return self._fallback(out)
         return out
