@@ -5,12 +5,6 @@
   redis-server and to Vermilion and asserts the raw reply bytes are identical.
   Skipped, with the reason, when ``redis-server`` is not installed.
 """
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import time
 
 import pytest
 

@@ -2,7 +2,6 @@
 redis-server, and the differential runner. Import with ``from support import ...``
 (tests/ is on sys.path via the root conftest).
 """
-import os
 import shutil
 import socket
 import subprocess

@@ -3,7 +3,6 @@ accelerated server: the same raw bytes for the same requests, including inline
 commands, pipelines, values split across reads, and protocol errors."""
 import asyncio
 import socket
-import time
 
 import pytest
 

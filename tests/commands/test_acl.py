@@ -6,7 +6,6 @@ ACL SAVE failure path, and the command universe read from spec.json. Replies are
 compared with redis-server in tests/differential/test_acl.py.
 """
 import hashlib
-import json
 import os
 import threading
 import time

@@ -129,7 +129,6 @@ def _aof_incr(dirpath):
 
 def test_exec_propagates_wrapped_in_multi_exec(tmp_path):
     """The AOF gets MULTI ... EXEC around a transaction's writes, like Redis 7.0."""
-    import os
     import time
     import pytest
     from support import REDIS_SERVER, RealRedis

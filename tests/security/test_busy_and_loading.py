@@ -20,7 +20,6 @@ import time
 import pytest
 
 from probe import Spawned, outcome, KINDS
-from support import RawConn
 
 BUSY_EVAL = (b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
              b"SHUTDOWN NOSAVE.\r\n")

@@ -17,7 +17,7 @@ the event) and ``__keyevent@<db>__:<event>`` (message: the key), emitted by
 commands through ``Database.notify`` when ``notify-keyspace-events`` enables their
 class.
 """
-from ..errors import CommandError, subcommand_syntax_error
+from ..errors import subcommand_syntax_error
 from ..keyspace import db as dbmod
 from ..protocol.encoder import Push, Pushed, encode
 from ..server.bootstrap import on_server_init

@@ -403,7 +403,7 @@ DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "repl
 @command("info")
 def info(c, argv):
     sections = set()
-    all_sections = everything = False
+    all_sections = False
     if len(argv) == 1:
         sections.update(DEFAULT_SECTIONS)
     for a in argv[1:]:
@@ -412,8 +412,8 @@ def info(c, argv):
             sections.update(DEFAULT_SECTIONS)
         elif s == "all":
             all_sections = True
-        elif s == "everything":
-            all_sections = everything = True
+        elif s == "everything":     # all, plus the modules' sections (none here)
+            all_sections = True
         else:
             sections.add(s)
     text = info_string(c.server, sections, all_sections)

@@ -18,7 +18,7 @@ reply is built by writing the header then letting each command append its own
 reply.
 """
 from ..errors import CommandError
-from ..protocol.encoder import OK, NULL_ARRAY, encode, error_bytes
+from ..protocol.encoder import OK, NULL_ARRAY, error_bytes
 from .table import command, NO_REPLY, _call
 
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."

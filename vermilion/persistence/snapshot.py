@@ -475,7 +475,6 @@ class Snapshot:
     # --------------------------------------------------------------- loading
     def load_file(self, path, flush=True, allow_dup=False, expire_keys=True):
         """Load an RDB file into the server. Raises RdbError/OSError."""
-        server = self.server
         buf = rdbmod.read_file(path)
         return self.load_bytes(buf, flush, allow_dup, expire_keys)
 

@@ -535,7 +535,6 @@ class ReplMaster:
 
     # ---------------------------------------------------------------- info
     def info_lines(self):
-        server = self.server
         lines = []
         now = time.time()
         for i, r in enumerate(self.replicas.values()):

@@ -37,8 +37,7 @@ from ..commands import table
 from ..keyspace.db import Database
 from ..keyspace import expire as expire_mod
 from ..keyspace import evict as _evict  # noqa: F401  (maxmemory, server.memory)
-from .. import __version__
-from .config import Config, ConfigError, parse_memory
+from .config import Config
 from .tls import TLS, TLSError, tls_wanted
 from .blocked import WhileBlocked
 from .connection import resume
