@@ -8,10 +8,11 @@ Start one from Python (see :mod:`vermilion.embed`)::
 
 or from the shell: ``vermilion --port 6379`` / ``python -m vermilion``.
 """
-__version__ = "0.1.0"
-REDIS_VERSION = "7.0.15"   # the Redis whose behaviour we promise
+from .version import __version__, REDIS_VERSION  # noqa: F401  (the package's own)
 
 
 def start_server(*args, **kwargs):
+    # imported on call: ``import vermilion.protocol`` (or any one floor) must not
+    # load the whole server
     from .embed import start_server as _start
     return _start(*args, **kwargs)

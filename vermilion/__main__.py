@@ -3,7 +3,7 @@ import asyncio
 import os
 import sys
 
-from . import __version__, REDIS_VERSION
+from .version import __version__, REDIS_VERSION
 
 
 USAGE = """Usage: vermilion [/path/to/redis.conf] [options] [-]
@@ -50,7 +50,8 @@ def main(argv=None):
         sys.stderr.write("vermilion: daemonize yes is not supported; run it under a "
                          "supervisor or with '&'\n")
         return 1
-    from . import commands  # noqa: F401
+    from .commands import load_all   # the whole server, only when one is started
+    load_all()
     from .server.server import Server
     server = Server(config)
     return run(server)

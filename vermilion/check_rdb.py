@@ -94,7 +94,7 @@ def main(argv=None):
         sys.stderr.write("Usage: python -m vermilion.check_rdb <rdb-file-name>\n")
         return 1
     if argv[0] in ("-v", "--version"):
-        from . import __version__, REDIS_VERSION
+        from .version import __version__, REDIS_VERSION  # only for --version
         print("vermilion check_rdb %s (RDB of Redis %s)" % (__version__, REDIS_VERSION))
         return 0
     return check(argv[0])

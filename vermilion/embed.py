@@ -52,7 +52,8 @@ def _make_config(port, host, unixsocket, config, options):
 
 def _build(cfg):
     from .server.server import Server
-    from . import commands  # noqa: F401  (binds every command family)
+    from .commands import load_all   # the whole server, only when one is built
+    load_all()
     from .server import bootstrap
     server = Server(cfg)
     bootstrap.install(server)

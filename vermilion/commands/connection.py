@@ -17,7 +17,7 @@ and the dispatcher shows monitors/slowlog that same ``argv`` after the call.
 """
 import time
 
-from .. import REDIS_VERSION
+from ..version import REDIS_VERSION
 from ..errors import CommandError, SYNTAX, DB_OUT_OF_RANGE, NOT_INT
 from ..protocol.encoder import OK, PONG, Map, Status
 from ..util import parse_int

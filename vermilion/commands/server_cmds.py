@@ -24,7 +24,7 @@ import resource
 import sys
 import time
 
-from .. import REDIS_VERSION, __version__
+from ..version import REDIS_VERSION, __version__
 from ..errors import CommandError, SYNTAX
 from ..protocol.encoder import OK, Map, Set, Status, Verbatim, Raw, encode
 from ..server.bootstrap import on_server_init

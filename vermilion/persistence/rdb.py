@@ -55,6 +55,9 @@ import time
 from .crc64 import crc64
 from .errors import CorruptError
 from . import lzf, listpack, ziplist, intset, zipmap
+from .rdb_strings import (  # noqa: F401  (RdbError and the encoders are re-exported)
+    RdbError, enc_len, enc_raw_blob, enc_string, _LEN1)
+from .rdb_stream import encode_stream as _encode_stream, load_stream as _load_stream
 from ..types.rlist import RList
 from ..types.rhash import RHash
 from ..types.rset import RSet
@@ -112,10 +115,6 @@ PACKED_THRESHOLD = 1 << 30          # quicklist: elements this big get a plain n
 _OPT_LEVEL = (4096, 8192, 16384, 32768, 65536)
 
 
-class RdbError(CorruptError):
-    """A file or payload that cannot be loaded; the message says why."""
-
-
 # =============================================================== limits / options
 class Limits:
     """The configuration values that decide encodings (read once per save/load)."""
@@ -149,59 +148,6 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 # ====================================================================== writing
-_LEN1 = [bytes((i,)) for i in range(64)]
-
-
-def enc_len(n):
-    if n < 64:
-        return _LEN1[n]
-    if n < 16384:
-        return bytes(((n >> 8) | 0x40, n & 0xFF))
-    if n <= 0xFFFFFFFF:
-        return b"\x80" + n.to_bytes(4, "big")
-    return b"\x81" + n.to_bytes(8, "big")
-
-
-def _enc_small_int(v):
-    """RDB integer encoding of a string (8/16/32 bit), or None if out of range."""
-    if -128 <= v <= 127:
-        return b"\xc0" + (v & 0xFF).to_bytes(1, "little")
-    if -32768 <= v <= 32767:
-        return b"\xc1" + (v & 0xFFFF).to_bytes(2, "little")
-    if -2147483648 <= v <= 2147483647:
-        return b"\xc2" + (v & 0xFFFFFFFF).to_bytes(4, "little")
-    return None
-
-
-_INT_STR = re.compile(rb"(?:0|-?[1-9][0-9]{0,10})\Z")
-
-
-def enc_string(s, compress=True):
-    """rdbSaveRawString: integer, LZF or verbatim, whichever Redis would pick."""
-    n = len(s)
-    if n <= 11 and n and _INT_STR.match(s):
-        e = _enc_small_int(int(s))
-        if e is not None:
-            return e
-    if compress and n > 20:
-        c = lzf.compress(s, n - 4)
-        if c is not None:
-            return b"".join((b"\xc3", enc_len(len(c)), enc_len(n), c))
-    if n < 64:
-        return _LEN1[n] + s
-    return enc_len(n) + s
-
-
-def enc_raw_blob(s, compress=True):
-    """A blob (listpack, intset) saved as a string: never integer encoded (too long)."""
-    n = len(s)
-    if compress and n > 20:
-        c = lzf.compress(s, n - 4)
-        if c is not None:
-            return b"".join((b"\xc3", enc_len(len(c)), enc_len(n), c))
-    return enc_len(n) + s
-
-
 _pack_double = struct.Struct("<d").pack
 _LLMAX_HALF = float((2 ** 63 - 1) // 2)
 
@@ -712,16 +658,14 @@ def skip_module_value(r):
 
 # ====================================================================== streams
 # The stream codec (node listpacks, groups, PELs) lives in rdb_stream.py, next to
-# the Stream type's internals; imported lazily (it imports this module).
+# the Stream type's internals.
 
 def encode_stream(st, compress=True):
-    from .rdb_stream import encode_stream as enc
-    return enc(st, compress)
+    return _encode_stream(st, compress)
 
 
 def load_stream(r, t, limits=DEFAULT_LIMITS):
-    from .rdb_stream import load_stream as load
-    return load(r, t, limits.deep)
+    return _load_stream(r, t, limits.deep)
 
 
 def verify_dump_payload(payload):

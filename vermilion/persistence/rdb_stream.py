@@ -35,7 +35,7 @@ API (for rdb.py and aof.py):
 import struct
 
 from . import listpack
-from .rdb import RdbError, enc_len, enc_raw_blob, enc_string
+from .rdb_strings import RdbError, enc_len, enc_raw_blob, enc_string
 from ..types.stream import (Stream, Group, NACK, _Node, MASK64, format_id, _int_size,
                             INVALID_ENTRIES_READ)
 

@@ -38,7 +38,7 @@ import re
 import struct
 import time
 
-from .. import REDIS_VERSION
+from ..version import REDIS_VERSION
 from ..errors import CommandError
 from ..keyspace.evict import OOM as _OOM
 from ..protocol.encoder import Raw, Status, ErrorReply, encode, error_bytes, OK, NULL_ARRAY
