@@ -6,7 +6,7 @@ import time
 import pytest
 import redis
 
-from vermilion.commands import hyperloglog as hll
+from vermilion.types import hll
 
 
 # ------------------------------------------------------------ format helpers
