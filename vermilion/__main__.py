@@ -4,6 +4,7 @@ import os
 import sys
 
 from .version import __version__, REDIS_VERSION
+from .acl import check_user_directive  # noqa: F401  (importing acl registers it with the config parser)
 
 
 USAGE = """Usage: vermilion [/path/to/redis.conf] [options] [-]

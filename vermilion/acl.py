@@ -34,6 +34,7 @@ import os
 import time
 
 from .server.bootstrap import on_server_init
+from .server.config import DIRECTIVE_CHECKS
 from .glob import compile as glob_compile
 
 # acl.c's category table: its order is ACL CAT's and the order categories are tried
@@ -1209,3 +1210,6 @@ def _init(server):
     state._sync_new_client_acl()
     cfg.rewrite_users = lambda: [
         line[5:].decode("utf-8", "surrogateescape") for line in state.list_lines()]
+
+
+DIRECTIVE_CHECKS["user"] = check_user_directive

@@ -24,6 +24,7 @@ import tempfile
 import threading
 
 from .server.config import Config, ConfigError, canonical
+from .acl import check_user_directive  # noqa: F401  (importing acl registers it with the config parser)
 
 
 def _make_config(port, host, unixsocket, config, options):

@@ -19,12 +19,56 @@ import math
 import re
 
 from .errors import CommandError, NOT_INT, NOT_FLOAT
-from .protocol.reader import parse_ll
 
 LLONG_MAX = 9223372036854775807
 LLONG_MIN = -9223372036854775808
 _LLONG_MAX = LLONG_MAX   # kept for older importers
 _LLONG_MIN = LLONG_MIN
+
+
+def parse_ll(s):
+    """Redis's ``string2ll``: strict decimal, no spaces, no '+', no leading zeros."""
+    n = len(s)
+    if n == 0 or n >= 21:
+        return None
+    c = s[0]
+    if c == 48:  # '0'
+        return 0 if n == 1 else None
+    if c == 45:  # '-'
+        if n == 1 or not (49 <= s[1] <= 57):
+            return None
+    elif not (49 <= c <= 57):
+        return None
+    if n > 1 and not s[1:].isdigit():
+        return None
+    v = int(s)
+    if v > 9223372036854775807 or v < -9223372036854775808:
+        return None
+    return v
+
+
+def repr_bytes(s):
+    """Redis's sdscatrepr: a double-quoted, escaped rendering of binary data."""
+    out = bytearray(b'"')
+    for ch in s:
+        if ch == 92 or ch == 34:
+            out += b"\\" + bytes((ch,))
+        elif ch == 10:
+            out += b"\\n"
+        elif ch == 13:
+            out += b"\\r"
+        elif ch == 9:
+            out += b"\\t"
+        elif ch == 7:
+            out += b"\\a"
+        elif ch == 8:
+            out += b"\\b"
+        elif 32 <= ch < 127:
+            out.append(ch)
+        else:
+            out += b"\\x%02x" % ch
+    out += b'"'
+    return bytes(out)
 
 MAX_LONG_DOUBLE_CHARS = 5 * 1024   # string2ld refuses inputs this long or longer
 

@@ -14,7 +14,7 @@ import re
 from ..errors import CommandError, WRONGTYPE, NOT_INT, SYNTAX
 from ..keyspace.db import NOTIFY_STRING, NOTIFY_GENERIC
 from ..protocol.encoder import INTS
-from ..protocol.reader import parse_ll
+from ..util import parse_ll
 from .strings import string_value, cstr_lower
 from .table import command
 

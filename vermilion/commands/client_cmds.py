@@ -43,7 +43,7 @@ import time
 
 from ..errors import CommandError, SYNTAX, subcommand_syntax_error
 from ..protocol.encoder import OK, Status, Verbatim, drop_replies
-from ..server import limits  # noqa: F401  (client-output-buffer-limit enforcement)
+from ..server import limits
 from ..server.bootstrap import on_server_init
 from ..server.client import (  # noqa: F401  (client_type is re-exported)
     TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER, client_type)
@@ -694,3 +694,6 @@ def _init(server):
     server.query_bufs = {}     # client -> QueryBuf (CLIENT LIST qbuf-free, tot-mem)
     server.add_client_gone_hook(lambda c: server.query_bufs.pop(c, None))
     server.add_cron_hook(_QueryBufCron(server))
+
+
+limits.set_client_tools(client_info, free_client)

@@ -15,7 +15,6 @@ Passwords never reach MONITOR or SLOWLOG: like Redis's
 arguments of their ``argv`` with ``(redacted)`` as soon as they have read them,
 and the dispatcher shows monitors/slowlog that same ``argv`` after the call.
 """
-import time
 
 from ..version import REDIS_VERSION
 from ..errors import CommandError, SYNTAX, DB_OUT_OF_RANGE, NOT_INT
@@ -147,27 +146,6 @@ def hello(c, argv):
     return Map([b"server", b"redis", b"version", REDIS_VERSION.encode(),
                 b"proto", c.resp, b"id", c.id, b"mode", mode, b"role", role,
                 b"modules", []])
-
-
-def security_warning(c):
-    """securityWarningCommand: POST / Host: lines are HTTP, likely cross-protocol scripting.
-
-    The connection is dropped with whatever it had not been sent yet, and the event
-    is logged at most once a minute.
-    """
-    server = c.server
-    now = time.time()
-    last = getattr(server, "_security_warning_logged", 0)
-    if abs(now - last) > 60:
-        server.log_warning("Possible SECURITY ATTACK detected. It looks like somebody is "
-                           "sending POST or Host: commands to Redis. This is likely due to an "
-                           "attacker attempting to use Cross Protocol Scripting to compromise "
-                           "your Redis instance. Connection aborted.")
-        server._security_warning_logged = now
-    c.out.clear()
-    c.close_after_reply = True   # stop the pipeline here
-    if c.transport is not None and not c.closed:
-        c.transport.abort()
 
 
 @command("reset")

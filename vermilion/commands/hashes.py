@@ -19,7 +19,7 @@ from ..glob import compile as glob_compile
 from ..keyspace.db import NOTIFY_HASH, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import OK, EMPTY_ARRAY, INTS, Map, Raw
-from ..protocol.reader import parse_ll
+from ..util import parse_ll
 from ..server.bootstrap import on_server_init
 from ..types.rhash import RHash
 from ..util import string2ld, ld_add, ld_is_finite, ld_format_human, ld_from_int

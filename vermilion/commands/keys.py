@@ -18,7 +18,7 @@ from ..keyspace.db import NOTIFY_GENERIC
 from ..keyspace import lru
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import OK, Status
-from ..protocol.reader import parse_ll
+from ..util import parse_ll
 from ..util import parse_int
 from .. import glob
 from .hashes import get_long      # getRangeLongFromObjectOrReply

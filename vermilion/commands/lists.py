@@ -22,7 +22,7 @@ from ..errors import CommandError, WRONGTYPE, SYNTAX, NO_SUCH_KEY, OUT_OF_RANGE,
 from ..keyspace import blocking
 from ..keyspace.db import NOTIFY_LIST, NOTIFY_GENERIC
 from ..protocol.encoder import OK, NULL_ARRAY, EMPTY_ARRAY, Raw
-from ..protocol.reader import parse_ll
+from ..util import parse_ll
 from ..types.rlist import RList
 from ..util import parse_int
 from .table import command

@@ -34,7 +34,7 @@ from ..errors import CommandError, WRONGTYPE, SYNTAX, subcommand_syntax_error
 from ..keyspace import blocking
 from ..keyspace.db import NOTIFY_STREAM
 from ..protocol.encoder import Raw, Map, NULL_ARRAY, EMPTY_ARRAY, OK
-from ..protocol.reader import parse_ll
+from ..util import parse_ll
 from ..server.bootstrap import on_server_init
 from ..types.stream import (Stream, Group, NACK, ID_MAX, MASK64, STREAM_LISTPACK_MAX_SIZE,
                             INVALID_ENTRIES_READ, format_id)

@@ -22,7 +22,7 @@ from ..errors import (CommandError, WRONGTYPE, NOT_INT, OVERFLOW, SYNTAX, NOT_FL
 from ..keyspace.db import NOTIFY_STRING, NOTIFY_GENERIC
 from ..keyspace.sizes import SHARED, SHARED_MAX, SHARED_MAX_LEN
 from ..protocol.encoder import OK, INTS, Map
-from ..protocol.reader import parse_ll
+from ..util import parse_ll
 from ..util import LLONG_MAX, LLONG_MIN, string2ld, ld_add, ld_format_human, LD_ZERO
 from .table import command
 

@@ -26,9 +26,12 @@ import os
 import time
 
 from ..errors import CommandError
-from ..server.limits import BIG_REPLY
 from ..protocol.encoder import (Raw, Status, Map, Set, QUEUED, INTS, encode, error_bytes,
                                 drop_replies)
+
+# Replies at least this long are checked against client-output-buffer-limit as they
+# are added (server/limits.py), not only when the batch is written.
+BIG_REPLY = 1 << 16
 
 _perf = time.perf_counter_ns
 
@@ -464,7 +467,14 @@ def _call(c, cmd, argv):
 
 NO_REPLY = object()  # a command that answers later (blocking) or not at all returns this
 
-from .tracking import after_command as tracking_after_command  # noqa: E402
+# Client-side caching's hook after each call (commands/tracking.py sets it: the
+# table knows nothing of the feature, the feature registers with the table).
+tracking_after_command = None
+
+
+def set_tracking_hook(fn):
+    global tracking_after_command
+    tracking_after_command = fn
 
 
 def _execute_slow(c, argv):
@@ -499,7 +509,6 @@ def _process_command(c, argv):
         cmd = resolve(c, argv)
     except CommandError as e:
         if argv[0].lower() in (b"post", b"host:"):
-            from .connection import security_warning
             security_warning(c)  # HTTP sent to Redis: no reply, connection dropped
             return None
         c.cmd = lookup_argv(argv)  # Redis keeps the command found even when arity fails
@@ -547,6 +556,27 @@ def _reject(c, argv, err):
                 server.feed_monitors(c, argv)
     server.count_error(err)
     c.out.append(error_bytes(err))
+
+
+def security_warning(c):
+    """securityWarningCommand: POST / Host: lines are HTTP, likely cross-protocol scripting.
+
+    The connection is dropped with whatever it had not been sent yet, and the event
+    is logged at most once a minute.
+    """
+    server = c.server
+    now = time.time()
+    last = getattr(server, "_security_warning_logged", 0)
+    if abs(now - last) > 60:
+        server.log_warning("Possible SECURITY ATTACK detected. It looks like somebody is "
+                           "sending POST or Host: commands to Redis. This is likely due to an "
+                           "attacker attempting to use Cross Protocol Scripting to compromise "
+                           "your Redis instance. Connection aborted.")
+        server._security_warning_logged = now
+    c.out.clear()
+    c.close_after_reply = True   # stop the pipeline here
+    if c.transport is not None and not c.closed:
+        c.transport.abort()
 
 
 def stats_rows(server):

@@ -27,7 +27,7 @@ import random
 from ..errors import CommandError, SYNTAX
 from ..protocol.encoder import OK, Map, Push, Pushed, encode
 from ..server.bootstrap import on_server_init
-from .table import command, get_keys
+from .table import command, get_keys, set_tracking_hook
 
 CHANNEL = b"__redis__:invalidate"
 
@@ -380,3 +380,6 @@ def client_trackinginfo(c, argv):
             flags.append(b"broken_redirect")
     return Map([b"flags", Set(flags), b"redirect", st.redirect if st is not None else -1,
                 b"prefixes", sorted(st.prefixes) if st is not None else []])
+
+
+set_tracking_hook(after_command)

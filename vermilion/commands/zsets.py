@@ -34,7 +34,7 @@ from ..errors import CommandError, WRONGTYPE, SYNTAX
 from ..keyspace.db import NOTIFY_ZSET, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import Raw, NULL_ARRAY, EMPTY_ARRAY, INTS
-from ..protocol.reader import parse_ll
+from ..util import parse_ll
 from ..server.bootstrap import on_server_init
 from ..types.zset import ZSet, parse_lex_bound, lex_gte, lex_lte, scan_score
 from ..util import parse_float, parse_int

@@ -83,7 +83,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from ..errors import CommandError, TIMEOUT_NEG, TIMEOUT_NOT_FLOAT
-from ..protocol.reader import parse_ll
+from ..util import parse_ll
 from ..protocol.encoder import NULL_ARRAY, ErrorReply, encode, error_bytes
 from ..server.bootstrap import on_server_init
 

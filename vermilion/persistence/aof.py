@@ -44,6 +44,7 @@ import threading
 import time
 
 from ..server.bootstrap import on_server_init
+from ..util import repr_bytes
 from . import rdb as rdbmod
 from .snapshot import (CHILD_AOF, LoadFailed, LoadProgress, _chain_hook, atomic_write, fsync_dir,
                        server_dir, start_loading, stop_loading, update_disk_error)
@@ -186,7 +187,6 @@ def _needs_repr(s):
 
 
 def _repr(s):
-    from ..server.server import repr_bytes
     return repr_bytes(s.encode("utf-8", "surrogateescape")).decode("latin-1")
 
 

@@ -36,6 +36,8 @@ HAVE_HIREDIS = _hiredis is not None
 
 import re as _re  # noqa: E402
 
+from ..util import parse_ll  # noqa: E402  (Redis's string2ll, re-exported)
+
 from .bulk import BulkBuilder, BIG_ARG  # noqa: E402
 
 # What the hiredis-backed reader must not let hiredis decide (see HiredisReader.feed):
@@ -51,27 +53,6 @@ from .bulk import BulkBuilder, BIG_ARG  # noqa: E402
 _big_array = _re.compile(rb"\*\d{7}").search
 _typed_element = _re.compile(rb"\n[+=(]").search
 _NOT_TYPE_BYTES = bytes(b for b in range(256) if b not in b"+=(")
-
-
-def parse_ll(s):
-    """Redis's ``string2ll``: strict decimal, no spaces, no '+', no leading zeros."""
-    n = len(s)
-    if n == 0 or n >= 21:
-        return None
-    c = s[0]
-    if c == 48:  # '0'
-        return 0 if n == 1 else None
-    if c == 45:  # '-'
-        if n == 1 or not (49 <= s[1] <= 57):
-            return None
-    elif not (49 <= c <= 57):
-        return None
-    if n > 1 and not s[1:].isdigit():
-        return None
-    v = int(s)
-    if v > 9223372036854775807 or v < -9223372036854775808:
-        return None
-    return v
 
 
 _ESCAPES = {110: 10, 114: 13, 116: 9, 98: 8, 97: 7}  # \n \r \t \b \a

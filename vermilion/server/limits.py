@@ -15,7 +15,7 @@ reply it buffers; we check where output can grow without bound, so the hard
 limit acts at once and no reply is copied into a buffer that is about to be
 dropped:
 
-* the dispatcher checks after each *big* reply (``BIG_REPLY`` bytes or more: a
+* the dispatcher checks after each *big* reply (``table.BIG_REPLY`` bytes or more: a
   pipeline of GETs of large values grows by megabytes per command);
 * ``Client.flush`` checks *before* writing whenever the transport is over its
   high-water mark or the write itself is big, counting what it is about to add;
@@ -41,7 +41,6 @@ from .bootstrap import on_server_init
 from .client import client_type, TYPE_PUBSUB, TYPE_REPLICA
 from .config import parse_memory
 
-BIG_REPLY = 1 << 16   # replies at least this long are checked as they are added
 # Output a client may accumulate before it authenticates (the fix of CVE-2025-21605
 # that Redis 7.0.15's security releases, Debian's among them, carry): replies to a
 # client that cannot run anything are only errors, and one that does not read
@@ -66,6 +65,16 @@ def parse_limits(value, base=None):
             limits[cls] = (parse_memory(parts[j + 1]), parse_memory(parts[j + 2]),
                            int(parts[j + 3]))
     return limits
+
+
+# CLIENT LIST's line and freeClient live with the CLIENT command (commands/
+# client_cmds.py), which hands them over when it is imported.
+describe_client = free_client = None
+
+
+def set_client_tools(describe, free):
+    global describe_client, free_client
+    describe_client, free_client = describe, free
 
 
 class OutputLimits:
@@ -118,9 +127,7 @@ class OutputLimits:
         if not used or not self.reached(c, used):
             return False
         self.soft_since.pop(c, None)
-        # client_cmds imports this module: CLIENT LIST's line and freeClient live there
-        from ..commands.client_cmds import client_info, free_client
-        info = client_info(c).decode("utf-8", "surrogateescape")
+        info = describe_client(c).decode("utf-8", "surrogateescape")
         free_client(c)
         c.close_after_reply = True   # the dispatcher stops running its pipeline
         if from_cron:

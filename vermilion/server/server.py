@@ -37,6 +37,7 @@ from ..commands import table
 from ..keyspace.db import Database
 from ..keyspace import expire as expire_mod
 from ..keyspace import evict as _evict  # noqa: F401  (maxmemory, server.memory)
+from ..util import repr_bytes
 from .config import Config
 from .tls import TLS, TLSError, tls_wanted
 from .blocked import WhileBlocked
@@ -848,30 +849,6 @@ class ShutdownWait:
 
 
 _PAUSE_WRITE = 1   # client_cmds.PAUSE_WRITE (the shutdown pause)
-
-def repr_bytes(s):
-    """Redis's sdscatrepr: a double-quoted, escaped rendering of binary data."""
-    out = bytearray(b'"')
-    for ch in s:
-        if ch == 92 or ch == 34:
-            out += b"\\" + bytes((ch,))
-        elif ch == 10:
-            out += b"\\n"
-        elif ch == 13:
-            out += b"\\r"
-        elif ch == 9:
-            out += b"\\t"
-        elif ch == 7:
-            out += b"\\a"
-        elif ch == 8:
-            out += b"\\b"
-        elif 32 <= ch < 127:
-            out.append(ch)
-        else:
-            out += b"\\x%02x" % ch
-    out += b'"'
-    return bytes(out)
-
 
 _SUBSCRIBED_OK = frozenset(("subscribe", "unsubscribe", "psubscribe", "punsubscribe",
                             "ssubscribe", "sunsubscribe", "ping", "quit", "reset"))

@@ -24,7 +24,7 @@ existing RSet/RHash other than through the command modules must call
 """
 import random as _random
 
-from ..protocol.reader import parse_ll
+from ..util import parse_ll
 
 _rand = _random.random
 _randrange = _random.randrange

@@ -57,7 +57,7 @@ any order (marked stale, skipped, and compacted when they pile up).
 """
 from bisect import bisect_left, bisect_right
 
-from ..protocol.reader import parse_ll
+from ..util import parse_ll
 
 MASK64 = (1 << 64) - 1
 UINT64_MAX = MASK64
