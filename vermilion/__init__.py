@@ -14,5 +14,5 @@ from .version import __version__, REDIS_VERSION  # noqa: F401  (the package's ow
 def start_server(*args, **kwargs):
     # imported on call: ``import vermilion.protocol`` (or any one floor) must not
     # load the whole server
-    from .embed import start_server as _start
+    from .embed import start_server as _start  # start-up cost: the server, on call
     return _start(*args, **kwargs)

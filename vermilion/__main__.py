@@ -5,6 +5,9 @@ import sys
 
 from .version import __version__, REDIS_VERSION
 from .acl import check_user_directive  # noqa: F401  (importing acl registers it with the config parser)
+from .server.config import config_from_argv, ConfigError
+from .server.server import Server
+import time
 
 
 USAGE = """Usage: vermilion [/path/to/redis.conf] [options] [-]
@@ -30,12 +33,10 @@ def main(argv=None):
     if argv and argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0
-    from .server.config import config_from_argv, ConfigError
     try:
         config = config_from_argv(argv)
     except ConfigError as e:
         if e.msg.startswith("Fatal error, can't open config file"):
-            import time
             now = time.time()
             sys.stdout.write("%d:C %s.%03d # %s\n" % (
                 os.getpid(), time.strftime("%d %b %Y %H:%M:%S", time.localtime(now)),
@@ -53,14 +54,13 @@ def main(argv=None):
         return 1
     from .commands import load_all   # the whole server, only when one is started
     load_all()
-    from .server.server import Server
     server = Server(config)
     return run(server)
 
 
 def run(server):
     try:
-        import uvloop
+        import uvloop  # optional accelerator (the fast extra)
         loop = uvloop.new_event_loop()
         loop_name = "uvloop"
     except ImportError:

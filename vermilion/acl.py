@@ -36,6 +36,12 @@ import time
 from .server.bootstrap import on_server_init
 from .server.config import DIRECTIVE_CHECKS
 from .glob import compile as glob_compile
+from .server.config import ConfigError
+import hmac
+from .commands import table
+from .commands.client_cmds import client_info
+from .protocol.encoder import Map
+from .protocol.reader import split_args
 
 # acl.c's category table: its order is ACL CAT's and the order categories are tried
 # when ACL LIST compacts a command bitmap.
@@ -94,7 +100,6 @@ class Universe:
     """Every command of spec.json with its ACL bit and categories (built once)."""
 
     def __init__(self):
-        from .commands import table
         spec = table.spec()
         self.order = []          # top-level entries, in spec.json order
         self.by_name = {}        # lower-case fullname (bytes) -> _Entry
@@ -132,7 +137,6 @@ class Universe:
         self.entries = entries
 
     def _entry(self, fullname, info, docs, parent, n):
-        from .commands import table
         e = _Entry()
         e.fullname = fullname
         e.bit = 1 << n
@@ -543,7 +547,7 @@ def _keys_with_flags(cmd, argv):
     key specs parsed once (a restricted user pays this on every command)."""
     entry = _KEY_SPECS.get(cmd)
     if entry is None:
-        from .commands import server_cmds as sc
+        from .commands import server_cmds as sc  # commands import acl: key specs, on use
         specs = sc._spec_list(cmd)
         usable = (any("not_key" not in sp[0] for sp in specs)
                   and not any("variable_flags" in sp[0] for sp in specs))
@@ -634,7 +638,6 @@ class User:
             self.passwords.remove(h)
         elif op[:1] == b"(" and op[-1:] == b")":
             s = Selector(pubsub_default)
-            from .protocol.reader import split_args
             for rule in split_args(op[1:-1]) or ():
                 s.apply(bytes(rule))
             self.selectors.append(s)
@@ -948,8 +951,7 @@ class AclState:
         if c is self.server.current_client:
             c.close_after_reply = True
         else:
-            from .commands.client_cmds import free_client
-            free_client(c)
+            c.free()
 
     # ---------------------------------------------------------------- LOG
     def log_denial(self, c, reason, context, cmd, argv, pos):
@@ -961,7 +963,6 @@ class AclState:
 
     def add_log(self, c, reason, context, obj, username, argv=None):
         """addACLLogEntry: a new entry, or a recent similar one counted again."""
-        from .commands.client_cmds import client_info
         e = LogEntry()
         e.count = 1
         e.reason = reason
@@ -991,7 +992,6 @@ class AclState:
             del log[maxlen:]
 
     def log_reply(self, count):
-        from .protocol.encoder import Map
         now = int(time.time() * 1000)
         out = []
         for e in self.log[:count]:
@@ -1149,7 +1149,6 @@ def check_user_directive(config, argv):
     let through (reported when the users are loaded), as in Redis. Raises the
     config's ConfigError with Redis's text, which names ``argv[i]`` for the i-th
     *rule* (a Redis quirk kept as is)."""
-    from .server.config import ConfigError
     argv = [_b(a) for a in argv]
     if any(_b(prev[0]) == argv[1] for prev in config.extra.get("user", ())):
         raise ConfigError("Error in user declaration '%s': %s" % (_text(argv[1]),
@@ -1169,7 +1168,6 @@ def check_user_directive(config, argv):
 
 
 def _consttime_eq(a, b):
-    import hmac
     return hmac.compare_digest(a, b)
 
 

@@ -25,6 +25,8 @@ import threading
 
 from .server.config import Config, ConfigError, canonical
 from .acl import check_user_directive  # noqa: F401  (importing acl registers it with the config parser)
+from .server.server import Server
+from .server import bootstrap
 
 
 def _make_config(port, host, unixsocket, config, options):
@@ -52,10 +54,8 @@ def _make_config(port, host, unixsocket, config, options):
 
 
 def _build(cfg):
-    from .server.server import Server
     from .commands import load_all   # the whole server, only when one is built
     load_all()
-    from .server import bootstrap
     server = Server(cfg)
     bootstrap.install(server)
     return server
@@ -182,7 +182,7 @@ def _remove_owned_dir(server):
 
 def _new_loop():
     try:
-        import uvloop
+        import uvloop  # optional accelerator (the fast extra)
         return uvloop.new_event_loop()
     except ImportError:
         return asyncio.new_event_loop()

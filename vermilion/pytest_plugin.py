@@ -22,7 +22,7 @@ def pytest_configure(config):
 
 @pytest.fixture
 def vermilion_server(request):
-    from .embed import start_server
+    from .embed import start_server  # plugin import cost: pytest loads every installed plugin
     marker = request.node.get_closest_marker("vermilion_config")
     params = dict(marker.kwargs) if marker else {}
     srv = start_server(**params)
@@ -34,7 +34,7 @@ def vermilion_server(request):
 
 @pytest.fixture
 def vermilion_client(vermilion_server):
-    import redis
+    import redis  # optional: the client only the vermilion_client fixture needs
     client = redis.Redis(host=vermilion_server.host, port=vermilion_server.port)
     try:
         yield client

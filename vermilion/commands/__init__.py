@@ -14,5 +14,3 @@ def load_all():
         if m.name != "table" and not m.name.startswith("_"):
             importlib.import_module("%s.%s" % (__name__, m.name))
 
-
-load_all()   # importing the package still means "every command is there"

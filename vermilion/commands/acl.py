@@ -16,6 +16,7 @@ from ..errors import CommandError, subcommand_syntax_error
 from ..protocol.encoder import OK, Map, Set
 from ..util import parse_int
 from .table import command
+from .server_cmds import help_reply
 
 REDACTED = b"(redacted)"
 _NO_ACLFILE = ("ERR This Redis instance is not configured to use an ACL file. You may want "
@@ -225,5 +226,4 @@ def _lookup_command(args):
 
 @command("acl|help")
 def acl_help(c, argv):
-    from .server_cmds import help_reply
     return help_reply(argv[0], _HELP)

@@ -50,6 +50,7 @@ from ..server.client import (  # noqa: F401  (client_type is re-exported)
 from ..util import parse_int
 from .connection import set_client_name
 from .table import command, NO_REPLY
+from .table import resume
 
 _time = time.time
 _monotonic = time.monotonic
@@ -278,14 +279,7 @@ def client_info(c, me=None, argv=None):
 # ------------------------------------------------------------------ killing
 def free_client(c):
     """freeClient for a connection other than the running one: gone now, output dropped."""
-    if c.closed:
-        return
-    c.killed = True
-    c.closed = True
-    c.out.clear()
-    c.server.client_gone(c)
-    if c.transport is not None:
-        c.transport.abort()
+    c.free()
 
 
 # ----------------------------------------------------------------- commands
@@ -567,7 +561,6 @@ class ClientPause:
         if not parked:
             return
         self.parked = []
-        from ..server.connection import resume
         server = self.server
         for c in parked:
             st = c.blocked
@@ -696,4 +689,4 @@ def _init(server):
     server.add_cron_hook(_QueryBufCron(server))
 
 
-limits.set_client_tools(client_info, free_client)
+limits.set_client_describer(client_info)

@@ -25,6 +25,13 @@ from ..server.config import memtoull
 from ..util import parse_int
 from .server_cmds import help_reply
 from .table import command
+import re
+from .keys import encoding_of
+from ..keyspace import lru
+from ..glob import match
+from ..persistence.rdb import encode_value
+from ..persistence.rdb import Limits
+import sys
 
 _HELP = [
     "AOF-FLUSH-SLEEP <microsec>",
@@ -143,7 +150,6 @@ def atoi(b):
 
 def strtod(b):
     """C's strtod() on the longest valid prefix (0.0 when there is none)."""
-    import re
     m = re.match(rb"\s*([+-]?(?:inf(?:inity)?|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))",
                  b, re.I)
     if not m:
@@ -198,7 +204,6 @@ def value_digest(v):
             d = _xor(d, _sha(b"z", m, b"%.17g" % s))
         return d
     try:
-        from ..persistence.rdb import encode_value
         t, payload = encode_value(v)
         return _sha(b"%d" % t, payload)
     except Exception:
@@ -228,12 +233,9 @@ def dataset_digest(server):
 
 # ------------------------------------------------------------------- helpers
 def _object_line(c, key, v):
-    from .keys import encoding_of
-    from ..keyspace import lru
     db = c.db
     enc = encoding_of(v).decode()
     try:
-        from ..persistence.rdb import encode_value, Limits
         serlen = len(encode_value(v, Limits(c.server.config))[1])
     except Exception:
         serlen = 0
@@ -336,7 +338,6 @@ def debug(c, argv):
         v = _lookup_or_nokey(c, argv[2])
         return Status(_object_line(c, argv[2], v))
     if sub == b"sdslen" and n == 3:
-        import sys
         key = argv[2]
         v = _lookup_or_nokey(c, key)
         if v.__class__ not in (bytes, bytearray):
@@ -347,7 +348,6 @@ def debug(c, argv):
                          (sys.getsizeof(v) - len(v) - 33) if v.__class__ is bytearray else 0,
                          sys.getsizeof(v)))
     if sub in (b"listpack", b"quicklist") and (n == 3 or (sub == b"quicklist" and n == 4)):
-        from .keys import encoding_of
         v = _lookup_or_nokey(c, argv[2])
         if encoding_of(v) != sub:
             raise CommandError("ERR Not a %s encoded object." % sub.decode())
@@ -404,7 +404,6 @@ def debug(c, argv):
                "[Expires HT]\n" + _dict_stats(len(db.expires))
         return Verbatim(text.encode())
     if sub == b"htstats-key" and n == 3:
-        from .keys import encoding_of
         v = _lookup_or_nokey(c, argv[2])
         enc = encoding_of(v)
         if enc not in (b"hashtable", b"skiplist"):
@@ -519,7 +518,6 @@ def _protocol(c, name):
 
 def _stringmatch_fuzz():
     """Random patterns against random strings: the matcher must never raise or hang."""
-    from ..glob import match
     rnd = random.Random()
     alphabet = b"*?[]^-\\ab"
     for _ in range(1000):

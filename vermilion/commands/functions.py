@@ -18,6 +18,14 @@ from .. import scripting as _scripting
 from ..scripting.engine import (FLAG_NAMES, AVAILABLE, NOT_AVAILABLE, BUSY_EVAL)
 from ..scripting.library import Libraries, LibraryError
 from .table import command
+from .server_cmds import help_reply
+from ..persistence.rdb import enc_string, RDB_VERSION, OP_FUNCTION2, Limits
+from ..persistence.crc64 import crc64
+from ..persistence.rdb import (verify_dump_payload, Reader, OP_FUNCTION,
+    RdbError)
+from ..util import parse_int
+from ..glob import match
+import time
 
 _FUNCTION_HELP = (
     "LOAD [REPLACE] <FUNCTION CODE>",
@@ -143,8 +151,6 @@ def function_list(c, argv):
             continue
         raise CommandError("ERR Unknown argument %s" % a.decode("utf-8", "surrogateescape"))
     out = []
-    if pattern is not None:
-        from ..glob import match
     for lib in _libs(c).values():
         if pattern is not None and not match(pattern, lib.name, True):
             continue
@@ -166,7 +172,6 @@ def function_stats(c, argv):
     if run is None:
         running = None
     else:
-        import time
         running = Map([b"name", run.funcname.encode() if isinstance(run.funcname, str)
                        else run.funcname,
                        b"command", list(run.caller_argv or ()),
@@ -184,15 +189,12 @@ def function_kill(c, argv):
 
 @command("function|help")
 def function_help(c, argv):
-    from .server_cmds import help_reply
     return help_reply(argv[0], _FUNCTION_HELP)
 
 
 # -------------------------------------------------------------- DUMP/RESTORE
 @command("function|dump")
 def function_dump(c, argv):
-    from ..persistence.rdb import enc_string, RDB_VERSION, OP_FUNCTION2, Limits
-    from ..persistence.crc64 import crc64
     compress = Limits(c.server.config).compress
     parts = []
     for lib in _libs(c).values():
@@ -205,8 +207,6 @@ def function_dump(c, argv):
 
 @command("function|restore")
 def function_restore(c, argv):
-    from ..persistence.rdb import (verify_dump_payload, Reader, OP_FUNCTION2, OP_FUNCTION,
-                                   RdbError)
     if len(argv) > 4:
         raise subcommand_syntax_error(argv)
     policy = b"append"
@@ -271,7 +271,6 @@ def _fcall(c, argv, ro):
     fn = st.libraries.find_function(argv[1])
     if fn is None:
         raise CommandError("ERR Function not found")
-    from ..util import parse_int
     try:
         numkeys = parse_int(argv[2])
     except CommandError:

@@ -24,6 +24,8 @@ from ..util import parse_int
 from . import table
 from .server_cmds import help_reply, lookup_fullname, memory_overview
 from .table import command
+import gc
+from ..errors import subcommand_syntax_error
 
 LATENCY_TS_LEN = 160
 
@@ -50,7 +52,6 @@ def slowlog_help(c, argv):
 @command("slowlog|get")
 def slowlog_get(c, argv):
     if len(argv) > 3:
-        from ..errors import subcommand_syntax_error
         raise subcommand_syntax_error(argv)
     log = c.server.slowlog
     count = 10
@@ -493,7 +494,6 @@ def memory_malloc_stats(c, argv):
 
 @command("memory|purge")
 def memory_purge(c, argv):
-    import gc
     gc.collect()
     return OK
 

@@ -23,6 +23,7 @@ from ..util import parse_int
 from .. import glob
 from .hashes import get_long      # getRangeLongFromObjectOrReply
 from .table import command
+from ..persistence.snapshot import CHILD_RDB
 
 _INT_MIN, _INT_MAX = -2 ** 31, 2 ** 31 - 1
 _SHARED_REFCOUNT = 2147483647   # OBJ_SHARED_REFCOUNT: small shared integers
@@ -331,10 +332,6 @@ def _save_after_flushall(server):
     snap = getattr(server, "snapshot", None)
     if snap is None:
         return
-    try:
-        from ..persistence.snapshot import CHILD_RDB
-    except ImportError:
-        CHILD_RDB = None
     if snap.has_child() and getattr(snap, "child_type", None) == CHILD_RDB:
         snap.kill_child()
     if (server.config.get("save") or "").strip():

@@ -23,6 +23,8 @@ from ..protocol.encoder import Push, Pushed, encode
 from ..server.bootstrap import on_server_init
 from ..server.config import keyspace_events_flags
 from .table import command, NO_REPLY
+from ..protocol.encoder import Status
+from ..glob import compile_pattern
 
 
 class PubSub:
@@ -65,7 +67,6 @@ class PubSub:
     def _match(self, pattern, channel):
         m = self._compiled.get(pattern)
         if m is None:
-            from ..glob import compile_pattern
             m = compile_pattern(pattern)
             if len(self._compiled) > 10000:
                 self._compiled.clear()
@@ -221,7 +222,6 @@ def _list_channels(table, argv):
     if len(argv) > 3:
         raise subcommand_syntax_error(argv)
     if len(argv) > 2:
-        from ..glob import compile_pattern
         m = compile_pattern(argv[2])
         return [ch for ch in table if m(ch)]
     return list(table)
@@ -252,7 +252,6 @@ def pubsub_numpat(c, argv):
 
 @command("pubsub|help")
 def pubsub_help(c, argv):
-    from ..protocol.encoder import Status
     lines = [
         "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
         "CHANNELS [<pattern>]",

@@ -11,6 +11,7 @@ from ..server.bootstrap import on_server_init
 from ..replication.master import ReplMaster, new_replid
 from ..replication.replica import ReplicaLink
 from ..util import parse_int, parse_ll
+from ..keyspace.blocking import parse_timeout_ms, deny_blocking, block
 
 _NOT_INT = "ERR value is not an integer or out of range"
 
@@ -140,7 +141,6 @@ def sync(c, argv):
 # ---------------------------------------------------------------------- WAIT
 @command("wait")
 def wait(c, argv):
-    from ..keyspace.blocking import parse_timeout_ms, deny_blocking, block
     server = c.server
     if server.repl_link.host is not None:
         raise CommandError(

@@ -18,6 +18,8 @@ from ..scripting.library import cstr
 from ..scripting.engine import (NOSCRIPT, F_EVAL_COMPAT, F_NO_WRITES, F_ALLOW_OOM, FLAG_BY_NAME,
                                 sha1hex, AVAILABLE, NOT_AVAILABLE)
 from .table import command
+from ..util import parse_int
+from .server_cmds import help_reply
 
 _SCRIPT_HELP = (
     "DEBUG (YES|SYNC|NO)",
@@ -94,7 +96,6 @@ def create_script(st, body):
 
 
 def _numkeys(argv):
-    from ..util import parse_int
     n = parse_int(argv[2], NOT_INT)
     if n > len(argv) - 3:
         raise CommandError("ERR Number of keys can't be greater than number of args")
@@ -146,7 +147,6 @@ def evalsha_ro(c, argv):
 # ------------------------------------------------------------------- SCRIPT
 @command("script|help")
 def script_help(c, argv):
-    from .server_cmds import help_reply
     return help_reply(argv[0], _SCRIPT_HELP)
 
 

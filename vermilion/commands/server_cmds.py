@@ -32,6 +32,16 @@ from ..server.config import ConfigError
 from ..util import parse_int
 from . import table
 from .table import command, COMMANDS
+from ..glob import match
+from ..persistence.rdb import used_memory_estimate
+import asyncio
+import errno
+import socket
+from ..server.connection import RedisProtocol
+from ..server.config import LOOKUP, HIDDEN
+from ..server.config import SENSITIVE
+import zlib
+from .replication import info_lines
 
 
 def help_reply(argv0, lines):
@@ -45,7 +55,6 @@ def help_reply(argv0, lines):
 
 
 def stringmatch(pattern, s, nocase=True):
-    from ..glob import match
     return match(pattern, s, nocase)
 
 
@@ -129,7 +138,6 @@ class ServerStats:
 
 
 def _rss():
-    from ..persistence.rdb import used_memory_estimate
     return used_memory_estimate()
 
 
@@ -190,9 +198,6 @@ def _rebind(server, port, binds, error):
     """changeListenPort / changeBindAddr: listen on the new TCP addresses, keeping the
     listeners already on one of them (a failure leaves everything as it was), then
     close the listeners that are no longer wanted."""
-    import asyncio
-    import errno
-    import socket
     loop = server.loop
     if loop is None:
         return   # not started yet: start() will listen with the configured values
@@ -238,7 +243,6 @@ def _rebind(server, port, binds, error):
         for s in socks:
             s.close()
         raise ConfigError(error)
-    from ..server.connection import RedisProtocol
     for key, srv in existing.items():
         if key not in keep:
             srv.close()
@@ -293,7 +297,6 @@ def config_help(c, argv):
 
 @command("config|get")
 def config_get(c, argv):
-    from ..server.config import LOOKUP, HIDDEN
     cfg = c.server.config
     matches = {}   # lower-case name -> (name as replied, primary name)
     for arg in argv[2:]:
@@ -321,7 +324,6 @@ def config_get(c, argv):
 
 @command("config|set")
 def config_set(c, argv):
-    from ..server.config import LOOKUP, SENSITIVE
     if len(argv) % 2:
         raise CommandError(SYNTAX)
     pairs = [(_s(argv[i]), _s(argv[i + 1])) for i in range(2, len(argv), 2)]
@@ -496,7 +498,6 @@ def _info_server(server):
 
 
 def _build_id():
-    import zlib
     return "%016x" % (zlib.crc32(_b(__version__)) << 32 | zlib.crc32(_b(sys.version)))
 
 
@@ -708,7 +709,6 @@ def _info_stats(server):
 
 
 def _info_replication(server):
-    from .replication import info_lines
     return info_lines(server)
 
 

@@ -32,6 +32,9 @@ from ..types.zset import ZSet
 from .table import command
 from ..util import parse_int
 from .zsets import strtod_c
+from ..types.rlist import RList
+from ..types.rset import RSet
+from ..types.rhash import RHash
 
 _STRINGS = (bytes, bytearray)
 
@@ -54,7 +57,6 @@ def _lookup_by_pattern(db, pattern, subst):
     if v is None:
         return None
     if field is not None:
-        from ..types.rhash import RHash
         if v.__class__ is not RHash:
             return None
         return v.get(field)
@@ -78,7 +80,6 @@ def _elements(value, dontsort, desc, start, end):
     sorted (``dontsort``) only the LIMIT range is read, in the requested order,
     and ``start``/``end`` are rebased on it.
     """
-    from ..types.rlist import RList
     t = value.__class__
     if t is ZSet:
         if dontsort:
@@ -150,8 +151,6 @@ def _sort(c, argv, readonly):
         j += 1
 
     db = c.db
-    from ..types.rlist import RList
-    from ..types.rset import RSet
     value = db.lookup(argv[1])
     if value is None:
         value = RList()

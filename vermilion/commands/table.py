@@ -579,6 +579,38 @@ def security_warning(c):
         c.transport.abort()
 
 
+# ------------------------------------------------- a client's pipeline, in order
+def run_commands(c, cmds, start=0):
+    """Execute cmds[start:] for client c; keep the rest if it blocks."""
+    i = execute_batch(c, cmds, start)
+    if i < len(cmds) and not c.close_after_reply:
+        c.pending = cmds[i:]
+    else:
+        c.pending = None
+
+
+def resume(c):
+    """Run what a client pipelined while it was blocked or paused."""
+    if c.closed or c.blocked is not None:
+        return
+    pending = c.pending
+    c.pending = None
+    if pending:
+        run_commands(c, pending)
+    if c.pending is None and c.reader.error is not None and not c.close_after_reply:
+        protocol_error(c)
+    c.flush()
+    if c.pending is None and c.paused_reading and c.conn is not None:
+        c.conn.resume_if_possible()
+
+
+def protocol_error(c):
+    c.out.append(error_bytes("ERR " + c.reader.error))
+    c.close_after_reply = True
+    c.server.log_verbose("Protocol error (%s) from client: id=%d addr=%s"
+                         % (c.reader.error, c.id, c.addr))
+
+
 def stats_rows(server):
     """(name, calls, usec, rejected, failed) for INFO commandstats, in table order."""
     for cmd in ALL_COMMANDS:

@@ -28,6 +28,8 @@ from ..errors import CommandError, SYNTAX
 from ..protocol.encoder import OK, Map, Push, Pushed, encode
 from ..server.bootstrap import on_server_init
 from .table import command, get_keys, set_tracking_hook
+from ..protocol.encoder import Set
+from ..util import parse_int
 
 CHANNEL = b"__redis__:invalidate"
 
@@ -269,7 +271,6 @@ def client_tracking(c, argv):
             j += 1
             if redirect != 0:
                 raise CommandError("ERR A client can only redirect to a single other client")
-            from ..util import parse_int
             redirect = parse_int(argv[j])
             if redirect not in server.clients:
                 raise CommandError("ERR The client ID you want redirect to does not exist")
@@ -360,7 +361,6 @@ def client_getredir(c, argv):
 
 @command("client|trackinginfo")
 def client_trackinginfo(c, argv):
-    from ..protocol.encoder import Set
     st = c.tracking
     flags = [b"on" if st is not None else b"off"]
     if st is not None:

@@ -40,6 +40,8 @@ from ..types.zset import ZSet, parse_lex_bound, lex_gte, lex_lte, scan_score
 from ..util import parse_float, parse_int
 from .hashes import get_long, parse_scan_options, matcher, chain_hooks
 from .table import command
+from ..types.rset import RSet
+from ..keyspace import blocking
 
 _ZERO = INTS[0]
 _EMPTY_SCAN = Raw(b"*2\r\n$1\r\n0\r\n*0\r\n")
@@ -742,7 +744,6 @@ def _zsetop(c, argv, dst, numkeys_idx, op, card_only=False):
     n = len(argv)
     if setnum > n - (numkeys_idx + 1):
         raise CommandError(SYNTAX)
-    from ..types.rset import RSet
     srcs = []
     j = numkeys_idx + 1
     for i in range(setnum):
@@ -1011,7 +1012,6 @@ def _pop_key_now(c, key, where_max, count, nested):
 
 def _blocking_pop(c, keys, where_max, timeout_arg, count, nested):
     """blockingGenericZpopCommand: pop now if a key has elements, else block."""
-    from ..keyspace import blocking
     deadline = blocking.parse_timeout(timeout_arg)
     for key in keys:
         r = _pop_key_now(c, key, where_max, count, nested)

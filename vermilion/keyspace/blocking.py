@@ -86,6 +86,9 @@ from ..errors import CommandError, TIMEOUT_NEG, TIMEOUT_NOT_FLOAT
 from ..util import parse_ll
 from ..protocol.encoder import NULL_ARRAY, ErrorReply, encode, error_bytes
 from ..server.bootstrap import on_server_init
+from ..util import parse_int
+from ..commands.table import NO_REPLY
+from ..commands.table import resume
 
 _LLONG_MAX = (1 << 63) - 1
 _LDBL_MAX = Fraction(Decimal("1.18973149535723176502e4932"))
@@ -216,7 +219,6 @@ def parse_timeout(arg):
 
 def parse_timeout_ms(arg):
     """A timeout in integer milliseconds -> absolute deadline in ms (0 = forever)."""
-    from ..util import parse_int
     ms = parse_int(arg, "ERR timeout is not an integer or out of range")
     if ms < 0:
         raise CommandError(TIMEOUT_NEG)
@@ -234,7 +236,6 @@ def deny_blocking(c):
 
 def block(c, keys, deadline, serve_fn, timeout_reply=NULL_ARRAY, data=None):
     """Block ``c`` on ``keys`` until served, timed out or unblocked; returns NO_REPLY."""
-    from ..commands.table import NO_REPLY
     server = c.server
     db = c.db
     uniq = list(dict.fromkeys(keys))
@@ -282,7 +283,6 @@ def _release(c):
 def _resume_later(c):
     loop = c.server.loop
     if loop is not None:
-        from ..server.connection import resume
         loop.call_soon(resume, c)
 
 

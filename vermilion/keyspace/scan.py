@@ -19,6 +19,7 @@ Small containers are answered in one call with cursor 0, like Redis's listpack
 and intset encodings (``whole=True``).
 """
 import collections
+from ..errors import CommandError
 
 _ID_BITS = 20
 _ID_MASK = (1 << _ID_BITS) - 1
@@ -74,7 +75,6 @@ def scan_keys(server, container, cursor, count, whole=False):
 
 def parse_cursor(b):
     """Redis's cursor argument, read like strtoul: optional sign, '-1' wraps, '' is 0."""
-    from ..errors import CommandError
     if not b:
         return 0
     if b[:1].isspace():

@@ -48,6 +48,14 @@ from ..util import repr_bytes
 from . import rdb as rdbmod
 from .snapshot import (CHILD_AOF, LoadFailed, LoadProgress, _chain_hook, atomic_write, fsync_dir,
                        server_dir, start_loading, stop_loading, update_disk_error)
+from ..types.rlist import RList
+from ..types.rhash import RHash
+from ..types.rset import RSet
+from ..types.zset import ZSet
+from .rdb_stream import rewrite_commands as stream_commands
+from ..server.client import Client
+from ..protocol.reader import split_args
+from ..server.config import ConfigError
 
 AOF_OFF = 0
 AOF_ON = 1
@@ -92,7 +100,6 @@ class Manifest:
     @classmethod
     def parse(cls, text):
         """aofLoadManifestFromFile; raises AofError(message, line)."""
-        from ..protocol.reader import split_args
         m = cls()
         maxseq = 0
         lines = text.split("\n")
@@ -226,10 +233,6 @@ def _select(dbid):
 
 def rewrite_commands(dbs, functions=(), timestamp=None):
     """The commands rebuilding ``dbs`` (rewriteAppendOnlyFileRio), as a chunk iterator."""
-    from ..types.rlist import RList
-    from ..types.rhash import RHash
-    from ..types.rset import RSet
-    from ..types.zset import ZSet
     if timestamp is not None:
         yield b"#TS:%d\r\n" % timestamp
     for code in functions:
@@ -271,7 +274,6 @@ def rewrite_commands(dbs, functions=(), timestamp=None):
 
 def _rewrite_stream(key, st):
     """rewriteStreamObject (XADD..., XSETID, XGROUP CREATE, XCLAIM / CREATECONSUMER)."""
-    from .rdb_stream import rewrite_commands as stream_commands
     for argv in stream_commands(key, st):
         yield encode_command(argv)
 
@@ -389,7 +391,6 @@ class AOF:
 
     def set_appendonly(self, value):
         """CONFIG SET appendonly yes|no."""
-        from ..server.config import ConfigError
         if value == "yes" and self.state == AOF_OFF:
             if not self.start():
                 raise ConfigError("")
@@ -1179,7 +1180,6 @@ def replay(server, buf, pos, name, progress=None):
     """
     # imported here: the command table imports the replication package, which
     # imports this module (the planned import-cycle cleanup removes the need)
-    from ..server.client import Client
     c = Client(server)
     c.authenticated = True
     c.update_special()

@@ -42,7 +42,6 @@ def encode(values):
         else:
             enc = 8
     if _LITTLE:
-        import array
         body = array.array({2: "h", 4: "i", 8: "q"}[enc], vals).tobytes()
     else:
         body = b"".join(v.to_bytes(enc, "little", signed=True) for v in vals)
@@ -50,4 +49,5 @@ def encode(values):
 
 
 import sys as _sys  # noqa: E402
+import array  # noqa: E402
 _LITTLE = _sys.byteorder == "little"

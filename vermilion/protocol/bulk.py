@@ -30,7 +30,7 @@ def _probe():
     if sys.implementation.name != "cpython":
         return False
     try:
-        import ctypes
+        import ctypes  # start-up cost: only once a big argument arrives
         new = ctypes.pythonapi.PyBytes_FromStringAndSize
         new.restype = ctypes.py_object
         new.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t)

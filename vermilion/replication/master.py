@@ -32,6 +32,8 @@ import time
 from ..persistence.aof import encode_command
 from ..persistence import rdb as rdbmod
 from ..persistence.crc64 import crc64
+from ..persistence.snapshot import CHILD_RDB, HAS_FORK
+from ..keyspace.blocking import unblock
 
 STATE_ONLINE = "online"
 STATE_WAIT_BGSAVE = "wait_bgsave"
@@ -311,7 +313,6 @@ class ReplMaster:
         started, shares its RDB. False when there is no fork or another child runs:
         the caller makes the RDB in memory right away.
         """
-        from ..persistence.snapshot import CHILD_RDB, HAS_FORK
         server = self.server
         snap = server.snapshot
         ch = self.child
@@ -474,7 +475,6 @@ class ReplMaster:
             self.feed_raw([b"REPLCONF", b"GETACK", b"*"])
 
     def serve_waiting(self):
-        from ..keyspace.blocking import unblock
         still = []
         for entry in self.waiting:
             c, offset, num = entry

@@ -32,6 +32,9 @@ from .master import encode
 from ..server.client import Client
 # bytes of argv as a RESP multibulk: how the master encoded it in the stream
 from ..commands.client_cmds import _request_size as command_size
+from ..persistence.snapshot import empty_data
+from ..commands.table import execute_batch
+from ..keyspace.blocking import disconnect_all_blocked
 
 READONLY = "READONLY You can't write against a read only replica."
 MASTERDOWN = ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to "
@@ -94,7 +97,6 @@ class ReplicaLink:
         self.port = port
         server.config.values["replicaof"] = "%s %d" % (host, port)   # CONFIG GET replicaof
         if was_master:
-            from ..keyspace.blocking import disconnect_all_blocked
             disconnect_all_blocked(server)
             server.repl.become_replica()
             # replicationCacheMasterUsingMyself: our own history may continue
@@ -353,7 +355,6 @@ class ReplicaLink:
             self.transfer_read = self.transfer_size
         server.log_notice("MASTER <-> REPLICA sync: receiving %d bytes from master to disk"
                           % len(payload))
-        from ..persistence.snapshot import empty_data
         server.log_notice("MASTER <-> REPLICA sync: Flushing old data")
         empty_data(server)
         server.log_notice("MASTER <-> REPLICA sync: Loading DB in memory")
@@ -382,7 +383,6 @@ class ReplicaLink:
         self.client = c
 
     async def _stream(self, reader):
-        from ..commands.table import execute_batch
         while True:
             data = await reader.read(65536)
             if not data:

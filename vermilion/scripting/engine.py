@@ -42,6 +42,12 @@ from ..version import REDIS_VERSION
 from ..errors import CommandError
 from ..keyspace.evict import OOM as _OOM
 from ..protocol.encoder import Raw, Status, ErrorReply, encode, error_bytes, OK, NULL_ARRAY
+from .prelude import LUA_PRELUDE
+from .libs import LUA_LIBS
+from ..commands.table import lookup
+from ..server.client import Client
+from ..commands.table import NO_REPLY
+from ..acl import CTX_LUA, DENIED_CMD, DENIED_KEY, DENIED_CHANNEL
 
 try:  # Redis embeds Lua 5.1: use lupa's 5.1 build when it ships several
     from lupa import lua51 as _lupa
@@ -232,8 +238,6 @@ class LuaEngine:
     """One Lua interpreter with the sandbox and redis API of prelude.py."""
 
     def __init__(self, scripting, mode):
-        from .prelude import LUA_PRELUDE
-        from .libs import LUA_LIBS
         self.scripting = scripting
         self.mode = mode
         rt = _lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
@@ -369,7 +373,6 @@ class LuaEngine:
         if run is None:
             self.fail(b"redis.acl_check_cmd can only be called inside a script invocation")
         argv = st.lua_argv(self, args, True)
-        from ..commands.table import lookup
         cmd = lookup(argv[0])
         if cmd is not None and cmd.subcommands is not None and len(argv) > 1:
             cmd = cmd.subcommands.get(argv[1].lower())
@@ -554,8 +557,6 @@ class Scripting:
     """Per-server scripting state (eval.c's lctx, script.c's curr_run_ctx, functions)."""
 
     def __init__(self, server):
-        from ..server.client import Client
-        from ..commands.table import lookup, NO_REPLY
         self._lookup = lookup
         self._no_reply = NO_REPLY
         self.server = server
@@ -845,7 +846,6 @@ class Scripting:
 
     def _acl_check(self, run, acl, cmd, argv):
         try:
-            from ..acl import CTX_LUA, DENIED_CMD, DENIED_KEY, DENIED_CHANNEL
             r, pos = acl.permits(cmd, argv)
         except Exception:
             return None

@@ -176,6 +176,18 @@ class Client:
         elif out:
             out.clear()
 
+    def free(self):
+        """freeClient for a connection other than the running one: gone now,
+        output dropped."""
+        if self.closed:
+            return
+        self.killed = True
+        self.closed = True
+        self.out.clear()
+        self.server.client_gone(self)
+        if self.transport is not None:
+            self.transport.abort()
+
     def close(self):
         if self.transport is not None and not self.closed:
             self.flush()

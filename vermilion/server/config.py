@@ -29,6 +29,9 @@ import stat
 
 from ..protocol.reader import split_args
 from ..util import repr_bytes
+import tempfile
+import sys
+import glob as _glob
 
 _HERE = os.path.dirname(__file__)
 
@@ -953,7 +956,6 @@ class Config:
 
     def load_file(self, path, include=False):
         """Read a config file (a glob pattern reads every match, none is fine)."""
-        import glob as _glob
         if any(ch in path for ch in "*?["):
             text = ""
             for f in sorted(_glob.glob(path)):
@@ -1142,7 +1144,6 @@ class _RewriteState:
 
 def _overwrite(path, content):
     """Replace the file atomically (temp file, fsync, rename), like Redis."""
-    import tempfile
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", dir=d)
     try:
@@ -1204,7 +1205,6 @@ def argv_to_config_text(argv):
 
 def config_from_argv(argv, stdin_reader=None):
     """Build a Config from redis-server's command line (raises ConfigError)."""
-    import sys
     config = Config()
     config.process_owner = True
     path, use_stdin, options = argv_to_config_text(list(argv))

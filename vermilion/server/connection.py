@@ -31,8 +31,7 @@ import asyncio
 import socket
 import time
 
-from ..commands.table import execute_batch
-from ..protocol.encoder import error_bytes
+from ..commands.table import run_commands, resume, protocol_error  # noqa: F401  (resume re-exported)
 from .client import Client
 
 _monotonic = time.monotonic
@@ -109,37 +108,6 @@ def accept_denied(server, sock_or_peer):
     if protected_mode_applies(server) and not is_local_peer(sock_or_peer):
         return PROTECTED_MODE_DENIED
     return None
-
-
-def run_commands(c, cmds, start=0):
-    """Execute cmds[start:] for client c; keep the rest if it blocks."""
-    i = execute_batch(c, cmds, start)
-    if i < len(cmds) and not c.close_after_reply:
-        c.pending = cmds[i:]
-    else:
-        c.pending = None
-
-
-def resume(c):
-    """Run what a client pipelined while it was blocked or paused."""
-    if c.closed or c.blocked is not None:
-        return
-    pending = c.pending
-    c.pending = None
-    if pending:
-        run_commands(c, pending)
-    if c.pending is None and c.reader.error is not None and not c.close_after_reply:
-        protocol_error(c)
-    c.flush()
-    if c.pending is None and c.paused_reading and c.conn is not None:
-        c.conn.resume_if_possible()
-
-
-def protocol_error(c):
-    c.out.append(error_bytes("ERR " + c.reader.error))
-    c.close_after_reply = True
-    c.server.log_verbose("Protocol error (%s) from client: id=%d addr=%s"
-                         % (c.reader.error, c.id, c.addr))
 
 
 class RedisProtocol(asyncio.Protocol):

@@ -67,14 +67,14 @@ def parse_limits(value, base=None):
     return limits
 
 
-# CLIENT LIST's line and freeClient live with the CLIENT command (commands/
-# client_cmds.py), which hands them over when it is imported.
-describe_client = free_client = None
+# CLIENT LIST's line lives with the CLIENT command (commands/client_cmds.py),
+# which hands it over when it is imported.
+describe_client = None
 
 
-def set_client_tools(describe, free):
-    global describe_client, free_client
-    describe_client, free_client = describe, free
+def set_client_describer(describe):
+    global describe_client
+    describe_client = describe
 
 
 class OutputLimits:
@@ -128,7 +128,7 @@ class OutputLimits:
             return False
         self.soft_since.pop(c, None)
         info = describe_client(c).decode("utf-8", "surrogateescape")
-        free_client(c)
+        c.free()
         c.close_after_reply = True   # the dispatcher stops running its pipeline
         if from_cron:
             self.server.log_warning("Client %s closed for overcoming of output buffer limits."

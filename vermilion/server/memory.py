@@ -126,7 +126,7 @@ def _glibc():
         _libc = False
         if sys.platform.startswith("linux"):
             try:   # ctypes only when the cron first needs it (start-up cost)
-                import ctypes
+                import ctypes  # start-up cost: first cron tick, glibc only
                 libc = ctypes.CDLL("libc.so.6")
                 libc.malloc_trim, libc.mallopt   # glibc's, not another C library's
                 _libc = libc

@@ -41,7 +41,9 @@ from ..util import repr_bytes
 from .config import Config
 from .tls import TLS, TLSError, tls_wanted
 from .blocked import WhileBlocked
-from .connection import resume
+from ..commands.table import resume
+from .bootstrap import INIT_HOOKS
+from .connection import RedisProtocol
 
 _LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
 _LEVEL_CHAR = ".-*#"
@@ -167,7 +169,6 @@ class Server:
         self.while_blocked = WhileBlocked(self)
         self.apply_config()
         self.expire_cycle = expire_mod.ActiveExpire(self)
-        from .bootstrap import INIT_HOOKS
         for fn in INIT_HOOKS:
             fn(self)
 
@@ -561,7 +562,6 @@ class Server:
         """Open the listeners and start the timers on the running loop."""
         self.loop = asyncio.get_running_loop()
         self.stopped = self.loop.create_future()
-        from .connection import RedisProtocol
         cfg = self.config
         # TLS is configured before anything listens, as initServer does: a bad
         # certificate stops the start (vermilion/server/tls.py)
