@@ -90,7 +90,7 @@ INDEX_SMOOTHING = 0.25   # how far the per-key index share moves toward a new re
 INDEX_FIRST = 160        # the per-key index share before anything was measured
 TRIM_AFTER = 8 << 20     # bytes freed by deletions before the cron trims malloc
 MMAP_THRESHOLD = 128 * 1024
-TRIM_THRESHOLD = 64 << 20
+TRIM_THRESHOLD = 4 << 20
 
 
 def keys_bytes(db):
