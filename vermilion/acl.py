@@ -539,7 +539,7 @@ def full_key_access(c, argv):
     return u is None or u.has_full_key_access(c.cmd, argv)
 
 
-_KEY_SPECS = {}   # Command -> (parsed key specs or None, native getkeys or None)
+_KEY_SPECS: dict = {}   # Command -> (parsed key specs or None, native getkeys or None)
 
 
 def _keys_with_flags(cmd, argv):

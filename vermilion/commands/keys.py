@@ -31,7 +31,7 @@ _SHARED_INTEGERS = 10000
 
 _TYPE_BY_CLASS_NAME = {"bytes": "string", "bytearray": "string", "RList": "list",
                        "RHash": "hash", "RSet": "set", "ZSet": "zset", "Stream": "stream"}
-_TYPE_CACHE = {}
+_TYPE_CACHE: dict = {}
 
 
 def type_name(v):

@@ -853,7 +853,7 @@ def command_info(c, argv):
     return out
 
 
-_DOCS_CACHE = {}
+_DOCS_CACHE: dict = {}
 
 
 def docs_reply(cmd, resp):

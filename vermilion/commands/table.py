@@ -134,9 +134,9 @@ def spec():
     return _SPEC
 
 
-COMMANDS = {}        # lower-case name (bytes) -> Command, bound commands only
-ALL_COMMANDS = []    # every bound Command and sub-command, by index (for stats)
-_LOOKUP = {}         # exact argv[0] spelling -> Command: skips .lower() on the hot path
+COMMANDS: dict = {}        # lower-case name (bytes) -> Command, bound commands only
+ALL_COMMANDS: list = []    # every bound Command and sub-command, by index (for stats)
+_LOOKUP: dict = {}         # exact argv[0] spelling -> Command: skips .lower() on the hot path
 
 
 def _register(fullname):

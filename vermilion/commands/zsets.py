@@ -170,7 +170,7 @@ _BULK_HDR = [b"$%d" % i for i in range(1024)]
 _hdr = _BULK_HDR.__getitem__
 _fmt_score = b"%.17g".__mod__
 _fmt_double3 = b",%.17g".__mod__
-_EMPTY = (array("d"), [])          # an empty (scores, members) range
+_EMPTY: tuple = (array("d"), [])          # an empty (scores, members) range
 
 
 def _bulk_headers(strings):
@@ -885,10 +885,11 @@ def _bind_setop(name, op, store, card_only=False):
     command(name)(run)
 
 
-for _args in (("zunionstore", UNION, True), ("zinterstore", INTER, True),
-              ("zdiffstore", DIFF, True), ("zunion", UNION, False),
-              ("zinter", INTER, False), ("zdiff", DIFF, False),
-              ("zintercard", INTER, False, True)):
+_SETOPS: tuple = (("zunionstore", UNION, True), ("zinterstore", INTER, True),
+                  ("zdiffstore", DIFF, True), ("zunion", UNION, False),
+                  ("zinter", INTER, False), ("zdiff", DIFF, False),
+                  ("zintercard", INTER, False, True))
+for _args in _SETOPS:
     _bind_setop(*_args)
 
 

@@ -36,7 +36,7 @@ EXPIRE_INT = 32                           # the int of an expiry time in ms
 HEAP_ENTRY = 64 + 8                       # a (when, key) tuple and its list slot
 
 # ---------------------------------------------------------------- sharing
-SHARED = {}
+SHARED: dict = {}
 SHARED_MAX_LEN = 16
 SHARED_MAX = 1 << 14
 

@@ -139,7 +139,7 @@ def combine(crc_a, crc_b, len_b):
     return shift(crc_a, len_b) ^ crc_b
 
 
-_TABLE_CACHE = {}
+_TABLE_CACHE: dict = {}
 
 
 def _pow2_tables(e):

@@ -30,7 +30,7 @@ _INT_MAX = 2 ** 31 - 1
 try:  # pragma: no cover - depends on the environment
     import hiredis as _hiredis
 except ImportError:  # pragma: no cover
-    _hiredis = None
+    _hiredis = None  # type: ignore[assignment]  # the optional accelerator is absent
 
 HAVE_HIREDIS = _hiredis is not None
 

@@ -63,7 +63,7 @@ OCTAL = 4
 
 # Checks of multi-argument directives that belong to another module (the ``user``
 # directive is parsed by vermilion/acl.py, which registers it here when imported).
-DIRECTIVE_CHECKS = {}
+DIRECTIVE_CHECKS: dict = {}
 
 class ConfigError(Exception):
     """A refused value. ``str(e)`` is Redis's reason; ``line``/``lineno`` locate
