@@ -35,7 +35,7 @@ import time
 
 from .server.bootstrap import on_server_init
 from .server.config import DIRECTIVE_CHECKS
-from .glob import compile as glob_compile
+from .globmatch import compile as glob_compile
 from .server.config import ConfigError
 import hmac
 from .commands import table

@@ -4,7 +4,7 @@ import collections
 
 import pytest
 
-from vermilion.types.rhash import RHash
+from vermilion.types.hash import RHash
 
 
 class Recorder:

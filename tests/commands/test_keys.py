@@ -229,10 +229,10 @@ def test_lru_entries_follow_deletes(server, r):
 
 # ------------------------------------------------------------------- OBJECT
 @pytest.mark.parametrize("module,setup,expected", [
-    ("vermilion.types.rlist", lambda r: r.rpush("c", "a"), b"quicklist"),
-    ("vermilion.types.rhash", lambda r: r.hset("c", "f", "v"), b"listpack"),
-    ("vermilion.types.rset", lambda r: r.sadd("c", 1, 2), b"intset"),
-    ("vermilion.types.rset", lambda r: r.sadd("c", "a"), b"hashtable"),
+    ("vermilion.types.list", lambda r: r.rpush("c", "a"), b"quicklist"),
+    ("vermilion.types.hash", lambda r: r.hset("c", "f", "v"), b"listpack"),
+    ("vermilion.types.set", lambda r: r.sadd("c", 1, 2), b"intset"),
+    ("vermilion.types.set", lambda r: r.sadd("c", "a"), b"hashtable"),
     ("vermilion.types.zset", lambda r: r.zadd("c", {"a": 1}), b"listpack"),
 ])
 def test_object_encoding_collections(r, module, setup, expected):
@@ -244,11 +244,11 @@ def test_object_encoding_collections(r, module, setup, expected):
 
 
 @pytest.mark.parametrize("module,setup,check", [
-    ("vermilion.types.rlist", lambda r: r.rpush("c", "a", "b"),
+    ("vermilion.types.list", lambda r: r.rpush("c", "a", "b"),
      lambda r: (r.rpush("d", "x"), r.lrange("c", 0, -1) == [b"a", b"b"])[1]),
-    ("vermilion.types.rhash", lambda r: r.hset("c", "f", "v"),
+    ("vermilion.types.hash", lambda r: r.hset("c", "f", "v"),
      lambda r: (r.hset("d", "g", "w"), r.hgetall("c") == {b"f": b"v"})[1]),
-    ("vermilion.types.rset", lambda r: r.sadd("c", "a"),
+    ("vermilion.types.set", lambda r: r.sadd("c", "a"),
      lambda r: (r.sadd("d", "b"), r.smembers("c") == {b"a"})[1]),
     ("vermilion.types.zset", lambda r: r.zadd("c", {"a": 1}),
      lambda r: (r.zadd("d", {"b": 2}), r.zrange("c", 0, -1) == [b"a"])[1]),

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from support import RawConn
-from vermilion.types.rlist import RList
+from vermilion.types.list import RList
 
 elements = st.lists(st.sampled_from([b"a", b"b", b"c", b"", b"10"]), max_size=60)
 

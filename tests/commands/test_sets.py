@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from vermilion.types.rset import RSet
+from vermilion.types.set import RSet
 
 
 def _sibling(name):

@@ -281,7 +281,7 @@ def test_unix_socket_clients_are_local():
 def test_accept_denied_is_callable_on_its_own():
     """The function vermilion/server/blocked.py calls with an accepted socket."""
     from vermilion.embed import start_server
-    from vermilion.server.connection import accept_denied, PROTECTED_MODE_DENIED
+    from vermilion.server.netio import accept_denied, PROTECTED_MODE_DENIED
     srv = start_server()
     try:
         server = srv.server
@@ -305,7 +305,7 @@ def test_denied_text_is_redis_text():
     """The -DENIED line is the exact text of networking.c (checked against the
     running redis-server by the probes above; here against a literal copy of its
     beginning and end so a typo is caught even without a non-loopback address)."""
-    from vermilion.server.connection import PROTECTED_MODE_DENIED as t
+    from vermilion.server.netio import PROTECTED_MODE_DENIED as t
     assert t.startswith(b"-DENIED Redis is running in protected mode because protected mode "
                         b"is enabled and no password is set for the default user. ")
     assert t.endswith(b"4) Setup a an authentication password for the default user. NOTE: "

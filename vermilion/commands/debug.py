@@ -28,7 +28,7 @@ from .table import command
 import re
 from .keys import encoding_of
 from ..keyspace import lru
-from ..glob import match
+from ..globmatch import match
 from ..persistence.rdb import encode_value
 from ..persistence.rdb import Limits
 import sys

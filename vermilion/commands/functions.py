@@ -24,7 +24,7 @@ from ..persistence.crc64 import crc64
 from ..persistence.rdb import (verify_dump_payload, Reader, OP_FUNCTION,
     RdbError)
 from ..util import parse_int
-from ..glob import match
+from ..globmatch import match
 import time
 
 _FUNCTION_HELP = (

@@ -1,6 +1,6 @@
 """Hash commands (t_hash.c): HSET, HGET, HINCRBY, HRANDFIELD, HSCAN and friends.
 
-Values are :class:`~vermilion.types.rhash.RHash` (a dict that knows whether
+Values are :class:`~vermilion.types.hash.RHash` (a dict that knows whether
 Redis would hold it as a listpack or a hashtable). The writers here keep that
 flag right: every field/value longer than ``hash-max-listpack-value`` or a field
 count above ``hash-max-listpack-entries`` turns the hash into a hashtable for
@@ -15,13 +15,13 @@ and :func:`chain_hooks`. Keep their signatures stable.
 import random
 
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INT, OVERFLOW
-from ..glob import compile as glob_compile
+from ..globmatch import compile as glob_compile
 from ..keyspace.db import NOTIFY_HASH, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import OK, EMPTY_ARRAY, INTS, Map, Raw
 from ..util import parse_ll
 from ..server.bootstrap import on_server_init
-from ..types.rhash import RHash
+from ..types.hash import RHash
 from ..util import string2ld, ld_add, ld_is_finite, ld_format_human, ld_from_int
 from .table import command
 

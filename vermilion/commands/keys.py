@@ -20,7 +20,7 @@ from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import OK, Status
 from ..util import parse_ll
 from ..util import parse_int
-from .. import glob
+from .. import globmatch as glob
 from .hashes import get_long      # getRangeLongFromObjectOrReply
 from .table import command
 from ..persistence.snapshot import CHILD_RDB

@@ -23,7 +23,7 @@ from ..keyspace import blocking
 from ..keyspace.db import NOTIFY_LIST, NOTIFY_GENERIC
 from ..protocol.encoder import OK, NULL_ARRAY, EMPTY_ARRAY, Raw
 from ..util import parse_ll
-from ..types.rlist import RList
+from ..types.list import RList
 from ..util import parse_int
 from .table import command
 

@@ -1,7 +1,7 @@
 """Pub/Sub (pubsub.c) and keyspace notifications (notify.c).
 
 Channels map to the clients subscribed to them; patterns likewise, matched
-with Redis's glob rules (:mod:`vermilion.glob`). PUBLISH encodes each message
+with Redis's glob rules (:mod:`vermilion.globmatch`). PUBLISH encodes each message
 once per protocol version and appends it to every receiver's output; the
 receivers' sockets are written at the end of the loop step (``write_now``), so
 a publisher never waits for subscribers. A subscriber that stops reading is
@@ -24,7 +24,7 @@ from ..server.bootstrap import on_server_init
 from ..server.config import keyspace_events_flags
 from .table import command, NO_REPLY
 from ..protocol.encoder import Status
-from ..glob import compile_pattern
+from ..globmatch import compile_pattern
 
 
 class PubSub:

@@ -32,12 +32,12 @@ from ..server.config import ConfigError
 from ..util import parse_int
 from . import table
 from .table import command, COMMANDS
-from ..glob import match
+from ..globmatch import match
 from ..persistence.rdb import used_memory_estimate
 import asyncio
 import errno
 import socket
-from ..server.connection import RedisProtocol
+from ..server.netio import RedisProtocol
 from ..server.config import LOOKUP, HIDDEN
 from ..server.config import SENSITIVE
 import zlib

@@ -1,6 +1,6 @@
 """Set commands (t_set.c): SADD, SPOP, SINTER, SUNIONSTORE, SSCAN and friends.
 
-Values are :class:`~vermilion.types.rset.RSet` (a set that knows whether Redis
+Values are :class:`~vermilion.types.set.RSet` (a set that knows whether Redis
 would hold it as an intset or a hashtable). Intsets iterate in ascending numeric
 order, and every reply that walks a set walks it in that order, so replies about
 small integer sets are byte-identical with Redis's. Results built from scratch
@@ -16,7 +16,7 @@ from ..keyspace.db import NOTIFY_SET, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import EMPTY_ARRAY, INTS, Raw
 from ..server.bootstrap import on_server_init
-from ..types.rset import RSet, intset_ok, INTSET_HARD_LIMIT
+from ..types.set import RSet, intset_ok, INTSET_HARD_LIMIT
 from .hashes import get_long, parse_scan_options, matcher, chain_hooks, bulk_array
 from .table import command
 

@@ -32,9 +32,9 @@ from ..types.zset import ZSet
 from .table import command
 from ..util import parse_int
 from .zsets import strtod_c
-from ..types.rlist import RList
-from ..types.rset import RSet
-from ..types.rhash import RHash
+from ..types.list import RList
+from ..types.set import RSet
+from ..types.hash import RHash
 
 _STRINGS = (bytes, bytearray)
 

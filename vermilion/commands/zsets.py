@@ -40,7 +40,7 @@ from ..types.zset import ZSet, parse_lex_bound, lex_gte, lex_lte, scan_score
 from ..util import parse_float, parse_int
 from .hashes import get_long, parse_scan_options, matcher, chain_hooks
 from .table import command
-from ..types.rset import RSet
+from ..types.set import RSet
 from ..keyspace import blocking
 
 _ZERO = INTS[0]

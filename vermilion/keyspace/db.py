@@ -12,9 +12,9 @@ Redis type    Python class                              module
 string        ``bytes`` (``bytearray`` once modified     :mod:`commands.strings`
               in place by APPEND/SETRANGE/SETBIT:
               Redis's "raw" encoding)
-list          :class:`vermilion.types.rlist.RList`      :mod:`commands.lists`
-hash          :class:`vermilion.types.rhash.RHash`      :mod:`commands.hashes`
-set           :class:`vermilion.types.rset.RSet`        :mod:`commands.sets`
+list          :class:`vermilion.types.list.RList`      :mod:`commands.lists`
+hash          :class:`vermilion.types.hash.RHash`      :mod:`commands.hashes`
+set           :class:`vermilion.types.set.RSet`        :mod:`commands.sets`
 zset          :class:`vermilion.types.zset.ZSet`        :mod:`commands.zsets`
 stream        :class:`vermilion.types.stream.Stream`    :mod:`commands.streams`
 ============  ========================================  ==================

@@ -48,9 +48,9 @@ from ..util import repr_bytes
 from . import rdb as rdbmod
 from .snapshot import (CHILD_AOF, LoadFailed, LoadProgress, _chain_hook, atomic_write, fsync_dir,
                        server_dir, start_loading, stop_loading, update_disk_error)
-from ..types.rlist import RList
-from ..types.rhash import RHash
-from ..types.rset import RSet
+from ..types.list import RList
+from ..types.hash import RHash
+from ..types.set import RSet
 from ..types.zset import ZSet
 from .rdb_stream import rewrite_commands as stream_commands
 from ..server.client import Client

@@ -58,9 +58,9 @@ from . import lzf, listpack, ziplist, intset, zipmap
 from .rdb_strings import (  # noqa: F401  (RdbError and the encoders are re-exported)
     RdbError, enc_len, enc_raw_blob, enc_string, _LEN1)
 from .rdb_stream import encode_stream as _encode_stream, load_stream as _load_stream
-from ..types.rlist import RList
-from ..types.rhash import RHash
-from ..types.rset import RSet
+from ..types.list import RList
+from ..types.hash import RHash
+from ..types.set import RSet
 from ..types.zset import ZSet
 
 RDB_VERSION = 10

@@ -1,4 +1,4 @@
 """The server: its state (``server.py``), configuration (``config.py``), one
-connected client (``client.py``), the asyncio I/O layer (``connection.py``), TLS
+connected client (``client.py``), the asyncio I/O layer (``netio.py``), TLS
 (``tls.py``), serving clients while the loop is held (``blocked.py``), output
 limits (``limits.py``) and memory accounting (``memory.py``)."""

@@ -60,7 +60,7 @@ import select
 import signal
 import socket
 
-from .connection import RedisProtocol
+from .netio import RedisProtocol
 
 _READ_CHUNK = 1 << 16
 _ROUNDS = 4

@@ -91,7 +91,7 @@ class Client:
         self.monitor = False
         self.flags_extra = ""
         self.ctime = time.time()
-        self.last_interaction = time.monotonic()  # same clock as connection.py's updates
+        self.last_interaction = time.monotonic()  # same clock as netio.py's updates
         self.addr = "?:0"
         self.laddr = "?:0"
         self.fd = -1

@@ -43,7 +43,7 @@ from .tls import TLS, TLSError, tls_wanted
 from .blocked import WhileBlocked
 from ..commands.table import resume
 from .bootstrap import INIT_HOOKS
-from .connection import RedisProtocol
+from .netio import RedisProtocol
 
 _LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
 _LEVEL_CHAR = ".-*#"

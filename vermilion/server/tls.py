@@ -3,7 +3,7 @@
 Redis speaks TLS through one OpenSSL context built from its ``tls-*`` parameters
 (src/tls.c, tlsConfigure). We build the same thing with the standard ``ssl``
 module, and asyncio does the rest: a listener created with ``ssl=context``
-hands our protocol (vermilion/server/connection.py) a transport that encrypts
+hands our protocol (vermilion/server/netio.py) a transport that encrypts
 and decrypts, so above the transport a TLS client is a client like any other.
 
 Two contexts
@@ -67,7 +67,7 @@ their SSL objects with ``wrap_bio``, which returns that class).
 The cost
 --------
 Nothing here runs on the plain-TCP path: a plain listener's connections never
-touch this module, and the per-command path (connection.py, client.py) only
+touch this module, and the per-command path (netio.py, client.py) only
 calls ``transport.write``/``data_received``, whatever the transport is. A TLS
 connection pays for the encryption inside the SSL transport, nothing more.
 """

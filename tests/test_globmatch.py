@@ -1,11 +1,11 @@
-"""vermilion.glob against a line-by-line model of Redis's stringmatchlen, and
+"""vermilion.globmatch against a line-by-line model of Redis's stringmatchlen, and
 against redis-server itself (KEYS with many patterns over one key set)."""
 import random
 
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from vermilion import glob
+from vermilion import globmatch as glob
 
 
 # ---------------------------------------------------------------- reference

@@ -14,10 +14,10 @@ closes the gap. So HGETALL/HKEYS/HVALS/HSCAN of a small hash answer in exactly
 Redis's order; a hashtable's order is arbitrary in Redis anyway.
 
 Random fields (HRANDFIELD) use the sample list shared with sets
-(:func:`vermilion.types.rset.random_key`): code that adds fields to an existing
+(:func:`vermilion.types.set.random_key`): code that adds fields to an existing
 RHash other than through the hash commands must call :meth:`RHash.changed`.
 """
-from .rset import random_key, random_keys_unique
+from .set import random_key, random_keys_unique
 
 
 class RHash(dict):
