@@ -26,7 +26,6 @@ import threading
 from .server.config import Config, ConfigError, canonical
 from .acl import check_user_directive  # noqa: F401  (importing acl registers it with the config parser)
 from .server.server import Server
-from .server import bootstrap
 
 
 def _make_config(port, host, unixsocket, config, options):
@@ -57,7 +56,6 @@ def _build(cfg):
     from .commands import load_all   # the whole server, only when one is built
     load_all()
     server = Server(cfg)
-    bootstrap.install(server)
     return server
 
 

@@ -22,8 +22,6 @@ from .errors import CommandError, NOT_INT, NOT_FLOAT
 
 LLONG_MAX = 9223372036854775807
 LLONG_MIN = -9223372036854775808
-_LLONG_MAX = LLONG_MAX   # kept for older importers
-_LLONG_MIN = LLONG_MIN
 
 
 def parse_ll(s):

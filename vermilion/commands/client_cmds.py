@@ -51,6 +51,7 @@ from ..util import parse_int
 from .connection import set_client_name
 from .table import command, NO_REPLY
 from .table import resume
+from ..util import LLONG_MAX as _LLONG_MAX
 
 _time = time.time
 _monotonic = time.monotonic
@@ -499,7 +500,6 @@ PAUSE_OFF, PAUSE_WRITE, PAUSE_ALL = 0, 1, 2
 _MAY_REPLICATE = frozenset(("pfcount", "publish", "spublish", "eval", "evalsha", "fcall"))
 _SCRIPT_CMDS = frozenset(("eval", "evalsha", "fcall"))
 _KIND_NAMES = {PAUSE_OFF: None, PAUSE_WRITE: "write", PAUSE_ALL: "all"}
-_LLONG_MAX = (1 << 63) - 1
 
 
 class Postponed:

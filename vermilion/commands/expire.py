@@ -17,8 +17,8 @@ from ..errors import CommandError, INVALID_EXPIRE
 from ..keyspace.db import NOTIFY_GENERIC, now_ms
 from ..util import parse_int
 from .table import command
+from ..util import LLONG_MAX as _LLONG_MAX
 
-_LLONG_MAX = 2 ** 63 - 1
 _SEC_MAX = _LLONG_MAX // 1000            # LLONG_MAX / 1000 in C
 _SEC_MIN = -((2 ** 63) // 1000)          # LLONG_MIN / 1000 in C (truncates toward 0)
 

@@ -35,6 +35,7 @@ from ..util import parse_float, parse_int
 from .strings import cstr_lower
 from .table import command
 from .zsets import _zadd_generic
+from ..util import LLONG_MIN as _LLONG_MIN
 
 _UNITS = {b"m": 1.0, b"km": 1000.0, b"ft": 0.3048, b"mi": 1609.34}
 ERR_UNIT = "ERR unsupported unit provided. please use M, KM, FT, MI"
@@ -50,7 +51,6 @@ _SEARCHSTORE = 16   # GEOSEARCHSTORE
 _CIRCLE = 1
 _BOX = 2
 
-_LLONG_MIN = -(1 << 63)
 _TWO63 = 2.0 ** 63
 
 

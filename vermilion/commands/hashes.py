@@ -24,11 +24,11 @@ from ..server.bootstrap import on_server_init
 from ..types.hash import RHash
 from ..util import string2ld, ld_add, ld_is_finite, ld_format_human, ld_from_int
 from .table import command
+from ..util import LLONG_MAX as _LONG_MAX
 
 _ZERO = INTS[0]
 _ONE = INTS[1]
 _EMPTY_SCAN = Raw(b"*2\r\n$1\r\n0\r\n*0\r\n")
-_LONG_MAX = 9223372036854775807
 
 
 # ------------------------------------------------------------------ config

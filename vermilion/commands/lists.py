@@ -26,9 +26,8 @@ from ..util import parse_ll
 from ..types.list import RList
 from ..util import parse_int
 from .table import command
+from ..util import LLONG_MAX as _LLONG_MAX, LLONG_MIN as _LLONG_MIN
 
-_LLONG_MAX = (1 << 63) - 1
-_LLONG_MIN = -(1 << 63)
 _POSITIVE = "ERR value is out of range, must be positive"
 
 

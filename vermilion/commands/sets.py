@@ -19,11 +19,11 @@ from ..server.bootstrap import on_server_init
 from ..types.set import RSet, intset_ok, INTSET_HARD_LIMIT
 from .hashes import get_long, parse_scan_options, matcher, chain_hooks, bulk_array
 from .table import command
+from ..util import LLONG_MAX as _LONG_MAX
 
 _ZERO = INTS[0]
 _ONE = INTS[1]
 _EMPTY_SCAN = Raw(b"*2\r\n$1\r\n0\r\n*0\r\n")
-_LONG_MAX = 9223372036854775807
 _EMPTY_SET = {2: Raw(b"*0\r\n"), 3: Raw(b"~0\r\n")}
 
 

@@ -42,6 +42,7 @@ from ..util import parse_int
 from .hashes import chain_hooks, get_long
 from .server_cmds import help_reply
 from .table import command
+from ..util import LLONG_MAX as _LONG_MAX
 
 _time = time.time
 
@@ -54,7 +55,6 @@ ERR_BOTH_STRATEGIES = ("ERR syntax error, MAXLEN and MINID options at the same t
                        "are not compatible")
 ERR_NO_KEY = "ERR no such key"
 _NULL_ENTRY = {2: b"*-1\r\n", 3: b"_\r\n"}
-_LONG_MAX = 9223372036854775807
 
 
 def _mstime():

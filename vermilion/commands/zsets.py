@@ -42,10 +42,10 @@ from .hashes import get_long, parse_scan_options, matcher, chain_hooks
 from .table import command
 from ..types.set import RSet
 from ..keyspace import blocking
+from ..util import LLONG_MAX as _LONG_MAX
 
 _ZERO = INTS[0]
 _EMPTY_SCAN = Raw(b"*2\r\n$1\r\n0\r\n*0\r\n")
-_LONG_MAX = 9223372036854775807
 _inf = math.inf
 
 ERR_SCORE_RANGE = "ERR min or max is not a float"

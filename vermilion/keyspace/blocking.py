@@ -89,8 +89,8 @@ from ..server.bootstrap import on_server_init
 from ..util import parse_int
 from ..commands.table import NO_REPLY
 from ..commands.table import resume
+from ..util import LLONG_MAX as _LLONG_MAX
 
-_LLONG_MAX = (1 << 63) - 1
 _LDBL_MAX = Fraction(Decimal("1.18973149535723176502e4932"))
 _LDBL_TINY = Fraction(Decimal("1.8225997659412373012e-4951"))   # half the smallest denormal
 _TWO = Fraction(2)

@@ -11,8 +11,3 @@ INIT_HOOKS: list = []
 def on_server_init(fn):
     INIT_HOOKS.append(fn)
     return fn
-
-
-def install(server):
-    """Kept for callers that build a Server by hand; the constructor already ran the hooks."""
-    return server

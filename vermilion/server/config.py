@@ -28,7 +28,7 @@ import re
 import stat
 
 from ..protocol.reader import split_args
-from ..util import repr_bytes
+from ..util import LLONG_MAX, repr_bytes
 import tempfile
 import sys
 import glob as _glob
@@ -41,7 +41,7 @@ with open(os.path.join(_HERE, "config_defaults.json")) as _fh:
 INT_MAX = 2 ** 31 - 1
 INT_MIN = -2 ** 31
 UINT_MAX = 2 ** 32 - 1
-LONG_MAX = LLONG_MAX = 2 ** 63 - 1
+LONG_MAX = LLONG_MAX
 ULLONG_MAX = 2 ** 64 - 1
 
 # Flags
