@@ -39,7 +39,7 @@ from .globmatch import compile as glob_compile
 from .server.config import ConfigError
 import hmac
 from .commands import table
-from .commands.client_cmds import client_info
+from .server import limits
 from .protocol.encoder import Map
 from .protocol.reader import split_args
 
@@ -972,7 +972,7 @@ class AclState:
             "utf-8", "surrogateescape")
         e.ctime = int(time.time() * 1000)
         try:
-            e.cinfo = client_info(c, c, argv)
+            e.cinfo = limits.describe_client(c, c, argv)   # CLIENT LIST's line
         except Exception:
             e.cinfo = b""
         log = self.log

@@ -42,7 +42,7 @@ that script may write (None: unknown, treated as a write as Redis does).
 import time
 
 from ..errors import CommandError, SYNTAX, subcommand_syntax_error
-from ..protocol.encoder import OK, Status, Verbatim, drop_replies
+from ..protocol.encoder import OK, Status, Verbatim, drop_replies, request_size
 from ..server import limits
 from ..server.bootstrap import on_server_init
 from ..server.client import (  # noqa: F401  (client_type is re-exported)
@@ -176,15 +176,6 @@ class _QueryBufCron:
                 _resize_query_buffer(c, now)
 
 
-def _request_size(argv):
-    """Bytes the multibulk request ``argv`` occupied in the query buffer."""
-    n = 3 + len(str(len(argv)))
-    for a in argv:
-        la = len(a)
-        n += la + 5 + len(str(la))
-    return n
-
-
 def _flags(c):
     f = []
     extra = c.flags_extra
@@ -231,11 +222,11 @@ def client_info(c, me=None, argv=None):
     cur = None
     if c is me:
         cur = argv
-        qbuf += _request_size(argv)
+        qbuf += request_size(argv)
     elif c.blocked is not None and c.blocked.__class__ is Postponed:
         cur = c.blocked.argv      # kept for its re-run; what follows it is unread
         for later in c.pending or ():
-            qbuf += _request_size(later)
+            qbuf += request_size(later)
     argv_mem = sum(len(a) for a in cur) if cur is not None else 0
     qb = _qbuf(c)
     alloc = max(qb.alloc, qbuf)

@@ -37,7 +37,6 @@ from ..persistence.rdb import used_memory_estimate
 import asyncio
 import errno
 import socket
-from ..server.netio import RedisProtocol
 from ..server.config import LOOKUP, HIDDEN
 from ..server.config import SENSITIVE
 import zlib
@@ -252,7 +251,7 @@ def _rebind(server, port, binds, error):
         if fut.exception() is None:
             server.listeners.append(fut.result())
     for s in socks:
-        asyncio.ensure_future(loop.create_server(lambda: RedisProtocol(server), sock=s),
+        asyncio.ensure_future(loop.create_server(server.make_protocol, sock=s),
                               loop=loop).add_done_callback(started)
     server.port = port
 

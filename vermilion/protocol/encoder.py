@@ -202,3 +202,13 @@ def error_bytes(msg):
     if "\r" in msg or "\n" in msg:
         msg = msg.replace("\r", " ").replace("\n", " ")
     return b"-%s\r\n" % msg.encode("utf-8", "surrogateescape")
+
+
+def request_size(argv):
+    """Bytes the multibulk request ``argv`` takes on the wire (``*N`` header and
+    one ``$len`` bulk per argument): what it occupied in a query buffer."""
+    n = 3 + len(str(len(argv)))
+    for a in argv:
+        la = len(a)
+        n += la + 5 + len(str(la))
+    return n

@@ -31,7 +31,7 @@ from ..persistence.aof import encode_command
 from .master import encode
 from ..server.client import Client
 # bytes of argv as a RESP multibulk: how the master encoded it in the stream
-from ..commands.client_cmds import _request_size as command_size
+from ..protocol.encoder import request_size as command_size
 from ..persistence.snapshot import empty_data
 from ..commands.table import execute_batch
 from ..keyspace.blocking import disconnect_all_blocked

@@ -626,6 +626,10 @@ class Server:
 
     startup_hooks = ()
 
+    def make_protocol(self):
+        """A new connection's protocol object (listeners opened later use it too)."""
+        return RedisProtocol(self)
+
     def add_startup_hook(self, fn):
         self.startup_hooks = tuple(self.startup_hooks) + (fn,)
 
