@@ -9,8 +9,8 @@ good, exactly when Redis converts it. Both limits are read from the server
 
 A few argument helpers defined here are shared by other families (sets, zsets,
 keys): :func:`get_long` (Redis's getRangeLongFromObjectOrReply),
-:func:`parse_scan_options` and :func:`matcher` (the *SCAN options), :func:`bulk_array`
-and :func:`chain_hooks`. Keep their signatures stable.
+:func:`parse_scan_options` and :func:`matcher` (the *SCAN options) and
+:func:`bulk_array`. Keep their signatures stable.
 """
 import random
 
@@ -42,15 +42,7 @@ def _init(server):
 
     apply()
     for name in ("hash-max-listpack-entries", "hash-max-listpack-value"):
-        prev = cfg.hooks.get(name)
-        cfg.hooks[name] = apply if prev is None else chain_hooks(prev, apply)
-
-
-def chain_hooks(first, second):
-    def both(v):
-        first(v)
-        second(v)
-    return both
+        cfg.add_hook(name, apply)
 
 
 # ----------------------------------------------------------------- helpers

@@ -26,7 +26,6 @@ from ..types.hll import (
     add_elements, dense_add, dense_get, dense_set, dense_to_raw, estimate, hll_count, is_hll,
     keep_sparse, raw_histogram, raw_max, raw_of, raw_to_dense, signed64, sparse_of, to_dense,
     write_registers)
-from .hashes import chain_hooks
 from .strings import cstr_lower
 from .table import command
 
@@ -43,8 +42,7 @@ def _init(server):
         server.hll_sparse_max_bytes = cfg.get_int("hll-sparse-max-bytes")
 
     apply()
-    prev = cfg.hooks.get("hll-sparse-max-bytes")
-    cfg.hooks["hll-sparse-max-bytes"] = apply if prev is None else chain_hooks(prev, apply)
+    cfg.add_hook("hll-sparse-max-bytes", apply)
 
 
 # ---------------------------------------------------------------- helpers

@@ -17,7 +17,7 @@ from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import EMPTY_ARRAY, INTS, Raw
 from ..server.bootstrap import on_server_init
 from ..types.set import RSet, intset_ok, INTSET_HARD_LIMIT
-from .hashes import get_long, parse_scan_options, matcher, chain_hooks, bulk_array
+from .hashes import get_long, parse_scan_options, matcher, bulk_array
 from .table import command
 from ..util import LLONG_MAX as _LONG_MAX
 
@@ -36,8 +36,7 @@ def _init(server):
                                             INTSET_HARD_LIMIT)
 
     apply()
-    prev = cfg.hooks.get("set-max-intset-entries")
-    cfg.hooks["set-max-intset-entries"] = apply if prev is None else chain_hooks(prev, apply)
+    cfg.add_hook("set-max-intset-entries", apply)
 
 
 def _read(c, key):

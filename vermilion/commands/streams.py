@@ -39,7 +39,7 @@ from ..server.bootstrap import on_server_init
 from ..types.stream import (Stream, Group, NACK, ID_MAX, MASK64, STREAM_LISTPACK_MAX_SIZE,
                             INVALID_ENTRIES_READ, format_id)
 from ..util import parse_int
-from .hashes import chain_hooks, get_long
+from .hashes import get_long
 from .server_cmds import help_reply
 from .table import command
 from ..util import LLONG_MAX as _LONG_MAX
@@ -72,8 +72,7 @@ def _init(server):
 
     apply()
     for name in ("stream-node-max-entries", "stream-node-max-bytes"):
-        prev = cfg.hooks.get(name)
-        cfg.hooks[name] = apply if prev is None else chain_hooks(prev, apply)
+        cfg.add_hook(name, apply)
 
 
 # ------------------------------------------------------------------ parsing

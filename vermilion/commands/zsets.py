@@ -38,7 +38,7 @@ from ..util import parse_ll
 from ..server.bootstrap import on_server_init
 from ..types.zset import ZSet, parse_lex_bound, lex_gte, lex_lte, scan_score
 from ..util import parse_float, parse_int
-from .hashes import get_long, parse_scan_options, matcher, chain_hooks
+from .hashes import get_long, parse_scan_options, matcher
 from .table import command
 from ..types.set import RSet
 from ..keyspace import blocking
@@ -64,8 +64,7 @@ def _init(server):
 
     apply()
     for name in ("zset-max-listpack-entries", "zset-max-listpack-value"):
-        prev = cfg.hooks.get(name)
-        cfg.hooks[name] = apply if prev is None else chain_hooks(prev, apply)
+        cfg.add_hook(name, apply)
 
 
 # ------------------------------------------------------------------ parsing

@@ -46,7 +46,7 @@ import time
 from ..server.bootstrap import on_server_init
 from ..util import repr_bytes
 from . import rdb as rdbmod
-from .snapshot import (CHILD_AOF, LoadFailed, LoadProgress, _chain_hook, atomic_write, fsync_dir,
+from .snapshot import (CHILD_AOF, LoadFailed, LoadProgress, atomic_write, fsync_dir,
                        server_dir, start_loading, stop_loading, update_disk_error)
 from ..types.list import RList
 from ..types.hash import RHash
@@ -1234,9 +1234,8 @@ def _init(server):
     cfg = server.config
     # after snapshot's hook (MISCONF state), which set_appendonly refreshes itself
     cfg.hooks["appendonly"] = aof.set_appendonly
-    _chain_hook(cfg.hooks, "appendfsync", aof.set_fsync)
-    _chain_hook(cfg.hooks, "aof-timestamp-enabled",
-                lambda v: setattr(aof, "timestamps", v == "yes"))
+    cfg.add_hook("appendfsync", aof.set_fsync)
+    cfg.add_hook("aof-timestamp-enabled", lambda v: setattr(aof, "timestamps", v == "yes"))
     # the reply hook only while the AOF is on: no cost on the hot path otherwise
     server.before_reply_hook = aof.before_reply if aof.state != AOF_OFF else None
     server.add_cron_hook(aof.cron)

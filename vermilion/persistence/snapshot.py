@@ -928,18 +928,6 @@ def _disk_error_check(c, cmd, argv):
     return None
 
 
-def _chain_hook(hooks, name, fn):
-    """Run ``fn`` after any config hook another feature set for ``name``."""
-    prev = hooks.get(name)
-    if prev is None:
-        hooks[name] = fn
-    else:
-        def both(v):
-            prev(v)
-            fn(v)
-        hooks[name] = both
-
-
 @on_server_init
 def _init(server):
     snap = Snapshot(server)
@@ -957,8 +945,7 @@ def _init(server):
         server.set_special("loading", True)
     server.add_cron_hook(snap.cron)
     server.add_cron_hook(lambda: update_disk_error(server))
-    hooks = server.config.hooks
     for name in ("stop-writes-on-bgsave-error", "save"):
-        _chain_hook(hooks, name, lambda v: update_disk_error(server))
+        server.config.add_hook(name, lambda v: update_disk_error(server))
     server.add_startup_hook(snap.load_at_startup)
     server.shutdown_savers.append(snap.on_shutdown)
