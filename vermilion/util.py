@@ -45,6 +45,22 @@ def parse_ll(s):
     return v
 
 
+def atoll(b):
+    """C's atoll(): leading blanks, a sign, digits; anything else ends the number
+    (0 when there are no digits). Where Redis uses atoi/atoll, not string2ll."""
+    s = b.lstrip(b" \t\n\r\f\v")
+    i = 1 if s[:1] in (b"+", b"-") else 0
+    j = i
+    while j < len(s) and 48 <= s[j] <= 57:
+        j += 1
+    return int(s[:j]) if j > i else 0
+
+
+def atoi(b):
+    """C's atoi(): atoll() wrapped to a 32-bit int, as the C conversion does here."""
+    return (atoll(b) + 2 ** 31) % 2 ** 32 - 2 ** 31
+
+
 def repr_bytes(s):
     """Redis's sdscatrepr: a double-quoted, escaped rendering of binary data."""
     out = bytearray(b'"')

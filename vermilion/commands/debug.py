@@ -22,7 +22,7 @@ from ..errors import CommandError, NO_SUCH_KEY, subcommand_syntax_error
 from ..protocol.encoder import (OK, Bool, BigNumber, Map, Push, Raw, Set, Status, Verbatim,
                                 encode)
 from ..server.config import memtoull
-from ..util import parse_int
+from ..util import atoi, parse_int
 from .server_cmds import help_reply
 from .table import command
 import re
@@ -134,18 +134,6 @@ _HELP = [
     "CLUSTERLINK KILL <to|from|all> <node-id>",
     "    Kills the link based on the direction to/from (both) with the provided node.",
 ]
-
-
-def atoi(b):
-    """C's atoi(): leading blanks, a sign, digits; anything else ends the number."""
-    s = b.lstrip(b" \t\n\r\f\v")
-    i = 1 if s[:1] in (b"+", b"-") else 0
-    j = i
-    while j < len(s) and 48 <= s[j] <= 57:
-        j += 1
-    if j == i:
-        return 0
-    return (int(s[:j]) + 2 ** 31) % 2 ** 32 - 2 ** 31
 
 
 def strtod(b):

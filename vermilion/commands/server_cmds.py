@@ -29,7 +29,7 @@ from ..errors import CommandError, SYNTAX
 from ..protocol.encoder import OK, Map, Set, Status, Verbatim, Raw, encode
 from ..server.bootstrap import on_server_init
 from ..server.config import ConfigError
-from ..util import parse_int
+from ..util import atoi, parse_int
 from . import table
 from .table import command, COMMANDS
 from ..globmatch import match
@@ -950,20 +950,6 @@ def _spec_list(cmd):
     return out
 
 
-def _atoi(b):
-    s = b.lstrip(b" \t\n\r\f\v")
-    i = 0
-    if s[:1] in (b"+", b"-"):
-        i = 1
-    j = i
-    while j < len(s) and 48 <= s[j] <= 57:
-        j += 1
-    if j == i:
-        return 0
-    v = int(s[:j])
-    return (v + 2 ** 31) % 2 ** 32 - 2 ** 31
-
-
 def _keys_by_specs(cmd, specs, argv):
     """(pos, flags) pairs, or None when a spec is invalid/incomplete for this argv."""
     argc = len(argv)
@@ -1025,7 +1011,7 @@ def _keys_by_specs(cmd, specs, argv):
 def _generic(store, numidx, first, step):
     def proc(argv):
         argc = len(argv)
-        num = _atoi(argv[numidx]) if numidx < argc else 0
+        num = atoi(argv[numidx]) if numidx < argc else 0
         if num < 1 or num > (argc - first) // step:
             return []
         out = [(first + i * step, frozenset()) for i in range(num)]

@@ -39,12 +39,11 @@ a fake client. A truncated last command (power loss) is cut off when
 import os
 import queue
 import signal
-import re
 import threading
 import time
 
 from ..server.bootstrap import on_server_init
-from ..util import repr_bytes
+from ..util import atoll, repr_bytes
 from . import rdb as rdbmod
 from .snapshot import (CHILD_AOF, LoadFailed, LoadProgress, atomic_write, fsync_dir,
                        server_dir, start_loading, stop_loading, update_disk_error)
@@ -129,7 +128,7 @@ class Manifest:
                     if "/" in name:
                         raise AofError("File can't be a path, just a filename", line)
                 elif k == b"seq":
-                    seq = _atoll(v)
+                    seq = atoll(v)
                 elif k == b"type":
                     ftype = v[:1].decode("latin-1")
             if not name or not seq or not ftype:
@@ -197,9 +196,6 @@ def _repr(s):
     return repr_bytes(s.encode("utf-8", "surrogateescape")).decode("latin-1")
 
 
-def _atoll(b):
-    m = re.match(rb"\s*([+-]?\d+)", b)
-    return int(m.group(1)) if m else 0
 
 
 # =================================================================== encoding
@@ -1136,7 +1132,7 @@ def parse_commands(buf, pos=0):
         if e < 0:
             yield "truncated", pos
             return
-        argc = _atoi(buf[pos + 1:e])
+        argc = atoll(buf[pos + 1:e])
         if argc < 1:
             yield "format", pos
             return
@@ -1154,7 +1150,7 @@ def parse_commands(buf, pos=0):
             if e < 0:
                 yield "truncated", pos
                 return
-            ln = _atoi(buf[p + 1:e])
+            ln = atoll(buf[p + 1:e])
             start = e + 1
             end = start + ln
             if end + 2 > n:
@@ -1166,9 +1162,6 @@ def parse_commands(buf, pos=0):
         pos = p
 
 
-def _atoi(b):
-    m = re.match(rb"\s*([+-]?\d+)", b)
-    return int(m.group(1)) if m else 0
 
 
 def replay(server, buf, pos, name, progress=None):

@@ -28,7 +28,7 @@ import re
 import stat
 
 from ..protocol.reader import split_args
-from ..util import LLONG_MAX, repr_bytes
+from ..util import LLONG_MAX, parse_ll, repr_bytes
 import tempfile
 import sys
 import glob as _glob
@@ -392,19 +392,7 @@ def parse_memory(s):
 
 def string2ll(s):
     """Strict integer like Redis's string2ll (no spaces, no '+', no leading zeros)."""
-    if not s or len(s) > 20:
-        return None
-    if s == "0":
-        return 0
-    neg = s[0] == "-"
-    body = s[1:] if neg else s
-    if not body or not body.isascii() or not body.isdigit() or body[0] == "0":
-        return None
-    v = int(body)
-    if neg:
-        v = -v
-        return v if v >= -2 ** 63 else None
-    return v if v < 2 ** 63 else None
+    return parse_ll(s.encode("utf-8", "surrogateescape"))
 
 
 def _strtoll(s, base):
