@@ -128,5 +128,17 @@ def outcome(server, *cmd, timeout=10):
         c.close()
 
 
+def wait_until(fn, timeout=15, interval=0.05):
+    """Poll ``fn`` until it returns something true (returned), or fail."""
+    deadline = time.time() + timeout
+    while True:
+        v = fn()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(interval)
+
+
 def is_error(reply):
     return isinstance(reply, bytes) and reply[:1] == b"-"

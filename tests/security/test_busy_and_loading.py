@@ -19,24 +19,13 @@ import time
 
 import pytest
 
-from probe import Spawned, outcome, KINDS
+from probe import Spawned, outcome, KINDS, wait_until
 
 BUSY_EVAL = (b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
              b"SHUTDOWN NOSAVE.\r\n")
 BUSY_FUNCTION = (b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
                  b"SHUTDOWN NOSAVE.\r\n")
 LOADING = b"-LOADING Redis is loading the dataset in memory\r\n"
-
-
-def wait_until(fn, timeout=15, interval=0.05):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(interval)
 
 
 def start_busy(server, *cmd):

@@ -19,22 +19,11 @@ import time
 
 import pytest
 
-from probe import Spawned, outcome, KINDS
+from probe import Spawned, outcome, KINDS, wait_until
 
 SHUTDOWN_ERROR = b"-ERR Errors trying to SHUTDOWN. Check logs.\r\n"
 SAVE_REFUSED = "Error trying to save the DB, can't exit."
 REFUSED = "Errors trying to shut down the server. Check the logs for more information."
-
-
-def wait_until(fn, timeout=15, interval=0.05):
-    deadline = time.time() + timeout
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting")
-        time.sleep(interval)
 
 
 def gone(reply):

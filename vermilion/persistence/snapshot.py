@@ -848,10 +848,7 @@ class LoadProgress:
             server.rdb_last_load_keys_expired = res.keys_expired
         delay = self.delay
         if delay:
-            if delay > 0:
-                time.sleep(delay / 1e6)
-            elif random.randrange(-delay) == 0:
-                time.sleep(1e-6)
+            self._key_load_delay(delay)
         if pos >= self.next_events:
             self.next_events = (pos // self.interval + 1) * self.interval
             self.serve()
@@ -864,14 +861,19 @@ class LoadProgress:
         command while key-load-delay is set, else every 1024th): Redis's loader
         serves the clients every 1024 commands, whatever their size."""
         self.server.loading_loaded_bytes = pos + self.base
-        delay = self.delay
-        if delay:
-            if delay > 0:
-                time.sleep(delay / 1e6)
-            elif random.randrange(-delay) == 0:
-                time.sleep(1e-6)
+        if self.delay:
+            self._key_load_delay(self.delay)
         if serve:
             self.serve()
+
+    @staticmethod
+    def _key_load_delay(delay):
+        """key-load-delay: microseconds per record, or (negative) a 1 us sleep
+        once every -delay records on average, as debugDelay does."""
+        if delay > 0:
+            time.sleep(delay / 1e6)
+        elif random.randrange(-delay) == 0:
+            time.sleep(1e-6)
 
     def serve(self):
         server = self.server
