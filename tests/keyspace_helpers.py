@@ -40,7 +40,7 @@ def both_sorted(diff, *args):
 
 def needs(*names):
     """Skip, with the reason, while a command another family provides is not bound."""
-    from vermilion.commands.table import COMMANDS
+    from vermilion.core.table import COMMANDS
     missing = [n for n in names if n.encode() not in COMMANDS]
     if missing:
         pytest.skip("needs %s (not implemented yet)" % ", ".join(missing))

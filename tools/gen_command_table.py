@@ -1,4 +1,4 @@
-"""Regenerate vermilion/commands/spec.json from a running Redis 7.0 server.
+"""Regenerate vermilion/core/spec.json from a running Redis 7.0 server.
 
 The command table's *metadata* (arity, flags, key positions, key specs, ACL
 categories, tips, sub-commands and the COMMAND DOCS text) is the public
@@ -63,7 +63,7 @@ def main():
     for entry in sorted(info, key=lambda e: e[0]):
         name = entry[0]
         out[name] = {"info": entry, "docs": docs.get(name)}
-    path = "vermilion/commands/spec.json"
+    path = "vermilion/core/spec.json"
     with open(path, "w") as fh:
         json.dump(out, fh, separators=(",", ":"), sort_keys=True)
     print("wrote %d commands to %s" % (len(out), path))

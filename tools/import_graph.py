@@ -18,7 +18,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "vermilion"
 # (floor number, name, module prefixes), most specific prefix wins.
 FLOORS = [
     (1, "base", ["vermilion.version", "vermilion.errors", "vermilion.util",
-                 "vermilion.globmatch", "vermilion.server.bootstrap"]),  # (a hook list)
+                 "vermilion.globmatch", "vermilion.core.bootstrap"]),  # (a hook list)
     (2, "protocol", ["vermilion.protocol"]),
     (3, "types", ["vermilion.types", "vermilion.persistence.lzf", "vermilion.persistence.crc64",
                   "vermilion.persistence.listpack", "vermilion.persistence.ziplist",
@@ -26,8 +26,7 @@ FLOORS = [
                   "vermilion.persistence.intconv", "vermilion.persistence.errors"]),
     (4, "keyspace", ["vermilion.keyspace.db", "vermilion.keyspace.lru", "vermilion.keyspace.scan",
                      "vermilion.keyspace.sizes", "vermilion.keyspace.expire", "vermilion.keyspace"]),
-    (5, "core", ["vermilion.server.config", "vermilion.server.client", "vermilion.server.bootstrap",
-                 "vermilion.commands.table", "vermilion.server.memory", "vermilion.server.limits"]),
+    (5, "core", ["vermilion.core"]),
     (6, "features", ["vermilion.acl", "vermilion.keyspace.blocking", "vermilion.keyspace.evict",
                      "vermilion.persistence", "vermilion.replication", "vermilion.scripting",
                      "vermilion.server.tls"]),

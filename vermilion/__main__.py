@@ -5,7 +5,7 @@ import sys
 
 from .version import __version__, REDIS_VERSION
 from .acl import check_user_directive  # noqa: F401  (importing acl registers it with the config parser)
-from .server.config import config_from_argv, ConfigError
+from .core.config import config_from_argv, ConfigError
 from .server.server import Server
 import time
 

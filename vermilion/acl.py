@@ -33,13 +33,13 @@ import hashlib
 import os
 import time
 
-from .server.bootstrap import on_server_init
-from .server.config import DIRECTIVE_CHECKS
+from .core.bootstrap import on_server_init
+from .core.config import DIRECTIVE_CHECKS
 from .globmatch import compile as glob_compile
-from .server.config import ConfigError
+from .core.config import ConfigError
 import hmac
-from .commands import table
-from .server import limits
+from .core import table
+from .core import limits
 from .protocol.encoder import Map
 from .protocol.reader import split_args
 

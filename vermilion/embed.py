@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import threading
 
-from .server.config import Config, ConfigError, canonical
+from .core.config import Config, ConfigError, canonical
 from .acl import check_user_directive  # noqa: F401  (importing acl registers it with the config parser)
 from .server.server import Server
 

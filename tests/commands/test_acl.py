@@ -15,7 +15,7 @@ import redis
 
 from support import RawConn
 from vermilion import acl as aclmod
-from vermilion.commands import table
+from vermilion.core import table
 from vermilion.embed import start_server
 
 
@@ -88,7 +88,7 @@ def test_restricted_default_user_marks_new_clients(srv):
 
 def test_connectionless_clients_are_not_checked(srv):
     """Like Redis's AOF client, a client without a connection runs as a superuser."""
-    from vermilion.server.client import Client
+    from vermilion.core.client import Client
     conn(srv).acl_setuser("default", enabled=True, commands=["-set"])
     fake = on_loop(srv, lambda: Client(srv.server))
     assert fake.acl is None

@@ -567,7 +567,7 @@ def test_served_pops_are_propagated_as_their_plain_form(server):
 
 def test_blocked_command_counted_once(server):
     srv = server.server
-    from vermilion.commands.table import COMMANDS
+    from vermilion.core.table import COMMANDS
     a, b = _conn(server), _conn(server)
     idx = COMMANDS[b"blpop"].index
     before = list(srv.cmdstats[idx])

@@ -1,4 +1,4 @@
-"""The configuration system (vermilion/server/config.py) and CONFIG on a live server.
+"""The configuration system (vermilion/core/config.py) and CONFIG on a live server.
 
 Byte-for-byte comparisons with redis-server live in tests/differential/test_server_cmds.py
 (CONFIG GET/SET) and tests/test_cli.py (config files, the command line, CONFIG REWRITE);
@@ -12,8 +12,8 @@ import pytest
 import redis
 
 from vermilion.embed import start_server
-from vermilion.server import config as cfgmod
-from vermilion.server.config import Config, ConfigError, memtoull
+from vermilion.core import config as cfgmod
+from vermilion.core.config import Config, ConfigError, memtoull
 
 
 # ------------------------------------------------------------------ parsing

@@ -1,4 +1,4 @@
-"""maxmemory: the used_memory estimate and eviction (vermilion/server/memory.py,
+"""maxmemory: the used_memory estimate and eviction (vermilion/core/memory.py,
 vermilion/keyspace/evict.py), on real embedded servers.
 
 What cannot be compared byte for byte with redis-server (our used_memory is our
@@ -17,7 +17,7 @@ from support import RawConn
 from vermilion.embed import start_server
 from vermilion.keyspace.db import Database
 from vermilion.keyspace import evict
-from vermilion.server.memory import TrackedDatabase, keys_bytes
+from vermilion.core.memory import TrackedDatabase, keys_bytes
 
 OOM = "command not allowed when used memory > 'maxmemory'."
 

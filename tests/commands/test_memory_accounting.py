@@ -1,6 +1,6 @@
 """used_memory against what the process really allocates.
 
-The dataset figure (server/memory.py, priced by keyspace/sizes.py) is compared
+The dataset figure (core/memory.py, priced by keyspace/sizes.py) is compared
 with ``tracemalloc``'s count of the bytes Python allocated while the same
 commands ran on a real embedded server over a real socket. tracemalloc sees the
 requested sizes, so the figure (which adds the allocators' rounding) may sit a

@@ -423,12 +423,12 @@ def test_info_stats_after_resetstat(diff):
 
 # ========================================================================= COMMAND
 def bound_commands():
-    from vermilion.commands.table import COMMANDS
+    from vermilion.core.table import COMMANDS
     return sorted(n.decode() for n in COMMANDS)
 
 
 def test_command_info_matches_for_every_implemented_command(diff):
-    from vermilion.commands.table import COMMANDS
+    from vermilion.core.table import COMMANDS
     for name, cmd in sorted(COMMANDS.items()):
         if not cmd.subcommands:
             diff("COMMAND", "INFO", name.decode())

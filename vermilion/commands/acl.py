@@ -15,7 +15,7 @@ from .. import acl as aclmod
 from ..errors import CommandError, subcommand_syntax_error
 from ..protocol.encoder import OK, Map, Set
 from ..util import parse_int
-from .table import command
+from ..core.table import command
 from .server_cmds import help_reply
 
 REDACTED = b"(redacted)"

@@ -16,7 +16,7 @@ from ..keyspace.db import NOTIFY_STRING, NOTIFY_GENERIC
 from ..protocol.encoder import INTS
 from ..util import parse_ll
 from .strings import string_value, cstr_lower
-from .table import command
+from ..core.table import command
 
 BIT_OFFSET_ERR = "ERR bit offset is not an integer or out of range"
 BIT_VALUE_ERR = "ERR bit is not an integer or out of range"

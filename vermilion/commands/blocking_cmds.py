@@ -2,7 +2,7 @@
 from ..errors import CommandError, subcommand_syntax_error
 from ..keyspace import blocking
 from ..util import parse_int
-from .table import command
+from ..core.table import command
 
 
 @command("client|unblock")

@@ -43,14 +43,14 @@ import time
 
 from ..errors import CommandError, SYNTAX, subcommand_syntax_error
 from ..protocol.encoder import OK, Status, Verbatim, drop_replies, request_size
-from ..server import limits
-from ..server.bootstrap import on_server_init
-from ..server.client import (  # noqa: F401  (client_type is re-exported)
+from ..core import limits
+from ..core.bootstrap import on_server_init
+from ..core.client import (  # noqa: F401  (client_type is re-exported)
     TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER, client_type)
 from ..util import parse_int
 from .connection import set_client_name
-from .table import command, NO_REPLY
-from .table import resume
+from ..core.table import command, NO_REPLY
+from ..core.table import resume
 from ..util import LLONG_MAX as _LLONG_MAX
 
 _time = time.time

@@ -20,7 +20,7 @@ from ..version import REDIS_VERSION
 from ..errors import CommandError, SYNTAX, DB_OUT_OF_RANGE, NOT_INT
 from ..protocol.encoder import OK, PONG, Map, Status
 from ..util import parse_int
-from .table import command
+from ..core.table import command
 
 REDACTED = b"(redacted)"
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."

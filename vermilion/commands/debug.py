@@ -21,10 +21,10 @@ import time
 from ..errors import CommandError, NO_SUCH_KEY, subcommand_syntax_error
 from ..protocol.encoder import (OK, Bool, BigNumber, Map, Push, Raw, Set, Status, Verbatim,
                                 encode)
-from ..server.config import memtoull
+from ..core.config import memtoull
 from ..util import atoi, parse_int
 from .server_cmds import help_reply
-from .table import command
+from ..core.table import command
 import re
 from .keys import encoding_of
 from ..keyspace import lru

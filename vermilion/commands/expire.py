@@ -16,7 +16,7 @@ the frozen time of a transaction or script.
 from ..errors import CommandError, INVALID_EXPIRE
 from ..keyspace.db import NOTIFY_GENERIC, now_ms
 from ..util import parse_int
-from .table import command
+from ..core.table import command
 from ..util import LLONG_MAX as _LLONG_MAX
 
 _SEC_MAX = _LLONG_MAX // 1000            # LLONG_MAX / 1000 in C

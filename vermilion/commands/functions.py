@@ -13,11 +13,11 @@ CRC-64 (8 bytes), so dumps move between Vermilion and Redis both ways.
 """
 from ..errors import CommandError, subcommand_syntax_error
 from ..protocol.encoder import OK, Map, Set, Status
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from .. import scripting as _scripting
 from ..scripting.engine import (FLAG_NAMES, AVAILABLE, NOT_AVAILABLE, BUSY_EVAL)
 from ..scripting.library import Libraries, LibraryError
-from .table import command
+from ..core.table import command
 from .server_cmds import help_reply
 from ..persistence.rdb import enc_string, RDB_VERSION, OP_FUNCTION2, Limits
 from ..persistence.crc64 import crc64

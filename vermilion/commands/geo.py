@@ -33,7 +33,7 @@ from ..types import geohash as gh
 from ..types.zset import ZSet
 from ..util import parse_float, parse_int
 from .strings import cstr_lower
-from .table import command
+from ..core.table import command
 from .zsets import _zadd_generic
 from ..util import LLONG_MIN as _LLONG_MIN
 

@@ -20,10 +20,10 @@ from ..keyspace.db import NOTIFY_HASH, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import OK, EMPTY_ARRAY, INTS, Map, Raw
 from ..util import parse_ll
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from ..types.hash import RHash
 from ..util import string2ld, ld_add, ld_is_finite, ld_format_human, ld_from_int
-from .table import command
+from ..core.table import command
 from ..util import LLONG_MAX as _LONG_MAX
 
 _ZERO = INTS[0]

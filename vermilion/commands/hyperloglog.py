@@ -20,14 +20,14 @@ import random
 from ..errors import CommandError, WRONGTYPE
 from ..keyspace.db import NOTIFY_STRING
 from ..protocol.encoder import OK, INTS, Raw, Status
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from ..types.hll import (
     DENSE, DENSE_SIZE, EMPTY_HLL, HDR_SIZE, MASK64, REGISTERS, SPARSE, Corrupted,
     add_elements, dense_add, dense_get, dense_set, dense_to_raw, estimate, hll_count, is_hll,
     keep_sparse, raw_histogram, raw_max, raw_of, raw_to_dense, signed64, sparse_of, to_dense,
     write_registers)
 from .strings import cstr_lower
-from .table import command
+from ..core.table import command
 
 ERR_INVALID = "INVALIDOBJ Corrupted HLL object detected"
 ERR_NOT_HLL = "WRONGTYPE Key is not a valid HyperLogLog string value."

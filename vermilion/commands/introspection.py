@@ -19,11 +19,11 @@ import time
 from ..errors import CommandError, SYNTAX
 from ..keyspace.sizes import value_size
 from ..protocol.encoder import OK, Map, Verbatim
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from ..util import parse_int
-from . import table
+from ..core import table
 from .server_cmds import help_reply, lookup_fullname, memory_overview
-from .table import command
+from ..core.table import command
 import gc
 from ..errors import subcommand_syntax_error
 

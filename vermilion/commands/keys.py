@@ -22,7 +22,7 @@ from ..util import parse_ll
 from ..util import parse_int
 from .. import globmatch as glob
 from .hashes import get_long      # getRangeLongFromObjectOrReply
-from .table import command
+from ..core.table import command
 from ..persistence.snapshot import CHILD_RDB
 
 _INT_MIN, _INT_MAX = -2 ** 31, 2 ** 31 - 1

@@ -25,7 +25,7 @@ from ..protocol.encoder import OK, NULL_ARRAY, EMPTY_ARRAY, Raw
 from ..util import parse_ll
 from ..types.list import RList
 from ..util import parse_int
-from .table import command
+from ..core.table import command
 from ..util import LLONG_MAX as _LLONG_MAX, LLONG_MIN as _LLONG_MIN
 
 _POSITIVE = "ERR value is out of range, must be positive"

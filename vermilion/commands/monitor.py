@@ -23,9 +23,9 @@ refused like in Redis (a transaction's client may not block).
 """
 from ..errors import CommandError
 from ..protocol.encoder import OK
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from .client_cmds import may_replicate
-from .table import command, NO_REPLY
+from ..core.table import command, NO_REPLY
 
 
 @command("monitor")

@@ -12,7 +12,7 @@ from ..persistence import rdb
 from ..persistence.snapshot import CHILD_AOF, CHILD_RDB
 from ..protocol.encoder import OK, Status
 from ..util import parse_int
-from .table import command
+from ..core.table import command
 
 
 @command("save")

@@ -5,7 +5,7 @@ with Redis's glob rules (:mod:`vermilion.globmatch`). PUBLISH encodes each messa
 once per protocol version and appends it to every receiver's output; the
 receivers' sockets are written at the end of the loop step (``write_now``), so
 a publisher never waits for subscribers. A subscriber that stops reading is
-cut off by ``client-output-buffer-limit pubsub`` (see server/limits.py) instead
+cut off by ``client-output-buffer-limit pubsub`` (see core/limits.py) instead
 of growing memory without bound.
 
 In RESP2 a subscribed client may only (un)subscribe, PING, QUIT and RESET (the
@@ -20,9 +20,9 @@ class.
 from ..errors import subcommand_syntax_error
 from ..keyspace import db as dbmod
 from ..protocol.encoder import Push, Pushed, encode
-from ..server.bootstrap import on_server_init
-from ..server.config import keyspace_events_flags
-from .table import command, NO_REPLY
+from ..core.bootstrap import on_server_init
+from ..core.config import keyspace_events_flags
+from ..core.table import command, NO_REPLY
 from ..protocol.encoder import Status
 from ..globmatch import compile_pattern
 

@@ -12,12 +12,12 @@ The run itself, ``redis.call`` and the Lua sandbox are in :mod:`vermilion.script
 from ..errors import CommandError, NOT_INT
 from ..protocol.encoder import OK, INTS
 from ..protocol.reader import split_args
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from .. import scripting as _scripting
 from ..scripting.library import cstr
 from ..scripting.engine import (NOSCRIPT, F_EVAL_COMPAT, F_NO_WRITES, F_ALLOW_OOM, FLAG_BY_NAME,
                                 sha1hex, AVAILABLE, NOT_AVAILABLE)
-from .table import command
+from ..core.table import command
 from ..util import parse_int
 from .server_cmds import help_reply
 

@@ -27,18 +27,18 @@ import time
 from ..version import REDIS_VERSION, __version__
 from ..errors import CommandError, SYNTAX
 from ..protocol.encoder import OK, Map, Set, Status, Verbatim, Raw, encode
-from ..server.bootstrap import on_server_init
-from ..server.config import ConfigError
+from ..core.bootstrap import on_server_init
+from ..core.config import ConfigError
 from ..util import atoi, parse_int
-from . import table
-from .table import command, COMMANDS
+from ..core import table
+from ..core.table import command, COMMANDS
 from ..globmatch import match
 from ..persistence.rdb import used_memory_estimate
 import asyncio
 import errno
 import socket
-from ..server.config import LOOKUP, HIDDEN
-from ..server.config import SENSITIVE
+from ..core.config import LOOKUP, HIDDEN
+from ..core.config import SENSITIVE
 import zlib
 from .replication import info_lines
 
@@ -533,7 +533,7 @@ def _info_clients(server):
 def memory_overview(server):
     """The numbers INFO memory and MEMORY STATS share (Python has no allocator
     statistics: used memory is server.used_memory(), an estimate of the data held,
-    see vermilion/server/memory.py; rss is the process's resident set)."""
+    see vermilion/core/memory.py; rss is the process's resident set)."""
     st = server.info_stats
     rss = _rss()
     st.rss = rss

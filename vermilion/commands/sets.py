@@ -15,10 +15,10 @@ from ..errors import CommandError, WRONGTYPE, SYNTAX
 from ..keyspace.db import NOTIFY_SET, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import EMPTY_ARRAY, INTS, Raw
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from ..types.set import RSet, intset_ok, INTSET_HARD_LIMIT
 from .hashes import get_long, parse_scan_options, matcher, bulk_array
-from .table import command
+from ..core.table import command
 from ..util import LLONG_MAX as _LONG_MAX
 
 _ZERO = INTS[0]

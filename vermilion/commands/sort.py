@@ -29,7 +29,7 @@ from ..acl import full_key_access
 from ..errors import CommandError, WRONGTYPE, SYNTAX
 from ..keyspace.db import NOTIFY_LIST, NOTIFY_GENERIC
 from ..types.zset import ZSet
-from .table import command
+from ..core.table import command
 from ..util import parse_int
 from .zsets import strtod_c
 from ..types.list import RList

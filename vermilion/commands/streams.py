@@ -35,13 +35,13 @@ from ..keyspace import blocking
 from ..keyspace.db import NOTIFY_STREAM
 from ..protocol.encoder import Raw, Map, NULL_ARRAY, EMPTY_ARRAY, OK
 from ..util import parse_ll
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from ..types.stream import (Stream, Group, NACK, ID_MAX, MASK64, STREAM_LISTPACK_MAX_SIZE,
                             INVALID_ENTRIES_READ, format_id)
 from ..util import parse_int
 from .hashes import get_long
 from .server_cmds import help_reply
-from .table import command
+from ..core.table import command
 from ..util import LLONG_MAX as _LONG_MAX
 
 _time = time.time

@@ -24,7 +24,7 @@ from ..keyspace.sizes import SHARED, SHARED_MAX, SHARED_MAX_LEN
 from ..protocol.encoder import OK, INTS, Map
 from ..util import parse_ll
 from ..util import LLONG_MAX, LLONG_MIN, string2ld, ld_add, ld_format_human, LD_ZERO
-from .table import command
+from ..core.table import command
 
 STRING_TOO_LONG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 _ONE = INTS[1]

@@ -26,8 +26,8 @@ import random
 
 from ..errors import CommandError, SYNTAX
 from ..protocol.encoder import OK, Map, Push, Pushed, encode
-from ..server.bootstrap import on_server_init
-from .table import command, get_keys, set_tracking_hook
+from ..core.bootstrap import on_server_init
+from ..core.table import command, get_keys, set_tracking_hook
 from ..protocol.encoder import Set
 from ..util import parse_int
 

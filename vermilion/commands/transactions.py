@@ -19,7 +19,7 @@ reply.
 """
 from ..errors import CommandError
 from ..protocol.encoder import OK, NULL_ARRAY, error_bytes
-from .table import command, NO_REPLY, _call
+from ..core.table import command, NO_REPLY, _call
 
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 
@@ -128,7 +128,7 @@ def _client_gone(c):
     c.multi = None
 
 
-from ..server.bootstrap import on_server_init  # noqa: E402
+from ..core.bootstrap import on_server_init  # noqa: E402
 
 
 @on_server_init

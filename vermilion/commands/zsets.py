@@ -35,11 +35,11 @@ from ..keyspace.db import NOTIFY_ZSET, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import Raw, NULL_ARRAY, EMPTY_ARRAY, INTS
 from ..util import parse_ll
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from ..types.zset import ZSet, parse_lex_bound, lex_gte, lex_lte, scan_score
 from ..util import parse_float, parse_int
 from .hashes import get_long, parse_scan_options, matcher
-from .table import command
+from ..core.table import command
 from ..types.set import RSet
 from ..keyspace import blocking
 from ..util import LLONG_MAX as _LONG_MAX

@@ -85,10 +85,10 @@ from fractions import Fraction
 from ..errors import CommandError, TIMEOUT_NEG, TIMEOUT_NOT_FLOAT
 from ..util import parse_ll
 from ..protocol.encoder import NULL_ARRAY, ErrorReply, encode, error_bytes
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from ..util import parse_int
-from ..commands.table import NO_REPLY
-from ..commands.table import resume
+from ..core.table import NO_REPLY
+from ..core.table import resume
 from ..util import LLONG_MAX as _LLONG_MAX
 
 _LDBL_MAX = Fraction(Decimal("1.18973149535723176502e4932"))

@@ -2,7 +2,7 @@
 
 When ``maxmemory`` is set, every command first passes :meth:`Evictor.check`
 (Redis's ``performEvictions`` in ``processCommand``). If the server's
-``used_memory`` (:mod:`vermilion.server.memory`) is above the limit, keys are
+``used_memory`` (:mod:`vermilion.core.memory`) is above the limit, keys are
 deleted according to ``maxmemory-policy`` until enough bytes were freed:
 
 * ``allkeys-lru`` / ``volatile-lru``: the longest idle first;
@@ -51,8 +51,8 @@ from bisect import bisect_left
 
 from . import lru
 from .db import NOTIFY_EVICTED
-from ..server.bootstrap import on_server_init
-from ..server import memory as _memory  # noqa: F401  (server.memory)
+from ..core.bootstrap import on_server_init
+from ..core import memory as _memory  # noqa: F401  (server.memory)
 
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
 EVPOOL_SIZE = 16

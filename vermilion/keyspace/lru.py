@@ -19,7 +19,7 @@ fields: they "take some time to adjust".
 import random
 import time
 
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 
 LFU_INIT_VAL = 5
 _LFU_POLICIES = ("allkeys-lfu", "volatile-lfu")

@@ -42,7 +42,7 @@ import signal
 import threading
 import time
 
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from ..util import atoll, repr_bytes
 from . import rdb as rdbmod
 from .snapshot import (CHILD_AOF, LoadFailed, LoadProgress, atomic_write, fsync_dir,
@@ -52,9 +52,9 @@ from ..types.hash import RHash
 from ..types.set import RSet
 from ..types.zset import ZSet
 from .rdb_stream import rewrite_commands as stream_commands
-from ..server.client import Client
+from ..core.client import Client
 from ..protocol.reader import split_args
-from ..server.config import ConfigError
+from ..core.config import ConfigError
 
 AOF_OFF = 0
 AOF_ON = 1
@@ -1184,7 +1184,7 @@ def replay(server, buf, pos, name, progress=None):
 
 
 def _replay(server, c, buf, pos, name, progress=None):
-    from ..commands import table   # (see replay: an import cycle)
+    from ..core import table   # (see replay: an import cycle)
     valid_up_to = pos
     valid_before_multi = pos
     in_multi = False

@@ -106,7 +106,7 @@ import time
 
 from ..errors import CommandError
 from ..protocol.encoder import OK
-from ..server.bootstrap import on_server_init
+from ..core.bootstrap import on_server_init
 from . import rdb as rdbmod
 
 CHILD_NONE = None

@@ -29,11 +29,11 @@ import time
 
 from ..persistence.aof import encode_command
 from .master import encode
-from ..server.client import Client
+from ..core.client import Client
 # bytes of argv as a RESP multibulk: how the master encoded it in the stream
 from ..protocol.encoder import request_size as command_size
 from ..persistence.snapshot import empty_data
-from ..commands.table import execute_batch
+from ..core.table import execute_batch
 from ..keyspace.blocking import disconnect_all_blocked
 
 READONLY = "READONLY You can't write against a read only replica."

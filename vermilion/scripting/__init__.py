@@ -53,7 +53,7 @@ Where we differ from redis-server 7.0.15, and why
   SCRIPT LOAD), and a script without a shebang meets the limit at its first
   ``denyoom`` command unless it already wrote (``scriptVerifyOOM``). Whether
   used memory is over the limit depends on Vermilion's own estimate of it
-  (:mod:`vermilion.server.memory`), not on Redis's byte counts. No replication
+  (:mod:`vermilion.core.memory`), not on Redis's byte counts. No replication
   (stale/READONLY replica checks). ``redis.set_repl`` tells "none" from
   "propagate" only: every propagated effect goes to
   ``server.propagate_command`` (the AOF today).

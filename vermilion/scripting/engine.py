@@ -44,9 +44,9 @@ from ..keyspace.evict import OOM as _OOM
 from ..protocol.encoder import Raw, Status, ErrorReply, encode, error_bytes, OK, NULL_ARRAY
 from .prelude import LUA_PRELUDE
 from .libs import LUA_LIBS
-from ..commands.table import lookup
-from ..server.client import Client
-from ..commands.table import NO_REPLY
+from ..core.table import lookup
+from ..core.client import Client
+from ..core.table import NO_REPLY
 from ..acl import CTX_LUA, DENIED_CMD, DENIED_KEY, DENIED_CHANNEL
 
 try:  # Redis embeds Lua 5.1: use lupa's 5.1 build when it ships several

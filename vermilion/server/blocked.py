@@ -70,7 +70,7 @@ class BlockedTransport:
     """The transport of a connection accepted while the loop is blocked.
 
     Just enough of ``asyncio.Transport`` for :class:`RedisProtocol` and
-    :class:`~vermilion.server.client.Client`: ``write`` sends on the
+    :class:`~vermilion.core.client.Client`: ``write`` sends on the
     non-blocking socket and keeps what the kernel refused for later;
     ``close`` writes what it can, closes the socket and tells the protocol.
     """

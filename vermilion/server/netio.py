@@ -31,8 +31,8 @@ import asyncio
 import socket
 import time
 
-from ..commands.table import run_commands, resume, protocol_error  # noqa: F401  (resume re-exported)
-from .client import Client
+from ..core.table import run_commands, resume, protocol_error  # noqa: F401  (resume re-exported)
+from ..core.client import Client
 
 _monotonic = time.monotonic
 

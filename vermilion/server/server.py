@@ -33,16 +33,16 @@ import sys
 import time
 import traceback
 
-from ..commands import table
+from ..core import table
 from ..keyspace.db import Database
 from ..keyspace import expire as expire_mod
 from ..keyspace import evict as _evict  # noqa: F401  (maxmemory, server.memory)
 from ..util import repr_bytes
-from .config import Config
+from ..core.config import Config
 from .tls import TLS, TLSError, tls_wanted
 from .blocked import WhileBlocked
-from ..commands.table import resume
-from .bootstrap import INIT_HOOKS
+from ..core.table import resume
+from ..core.bootstrap import INIT_HOOKS
 from .netio import RedisProtocol
 
 _LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
@@ -297,7 +297,7 @@ class Server:
     maxmemory_check = None   # fn(c, cmd, argv) -> error or None, set while maxmemory > 0
 
     def used_memory(self):
-        """Redis's used_memory: this server's estimated bytes (vermilion/server/memory.py)."""
+        """Redis's used_memory: this server's estimated bytes (vermilion/core/memory.py)."""
         return self.memory.used()
 
     # fn(c, cmd, argv) -> bool, asked by the dispatcher after every check passed:

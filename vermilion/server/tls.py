@@ -78,7 +78,7 @@ import ssl
 import sys
 import warnings
 
-from .config import ConfigError
+from ..core.config import ConfigError
 
 UPDATE_FAILED = "Unable to update TLS configuration. Check server logs."
 LISTEN_FAILED = "Unable to listen on this port. Check server logs."

@@ -30,7 +30,7 @@ from ..protocol.encoder import (Raw, Status, Map, Set, QUEUED, INTS, encode, err
                                 drop_replies)
 
 # Replies at least this long are checked against client-output-buffer-limit as they
-# are added (server/limits.py), not only when the batch is written.
+# are added (core/limits.py), not only when the batch is written.
 BIG_REPLY = 1 << 16
 
 _perf = time.perf_counter_ns
