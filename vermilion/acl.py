@@ -40,6 +40,7 @@ from .core.config import ConfigError
 import hmac
 from .core import table
 from .core import limits
+from .core.keyspecs import keys_with_flags
 from .protocol.encoder import Map
 from .protocol.reader import split_args
 
@@ -485,7 +486,7 @@ class Selector:
         if not self.flags & S_ALLKEYS:
             keys = cache.get("keys")
             if keys is None:
-                keys = cache["keys"] = _keys_with_flags(cmd, argv)
+                keys = cache["keys"] = keys_with_flags(cmd, argv)
             for pos, kflags in keys:
                 if not self.check_key(argv[pos], kflags):
                     return DENIED_KEY, pos
@@ -537,30 +538,6 @@ def full_key_access(c, argv):
     """May ``c`` read any key with its current command? (SORT's BY and GET options)."""
     u = c.acl
     return u is None or u.has_full_key_access(c.cmd, argv)
-
-
-_KEY_SPECS: dict = {}   # Command -> (parsed key specs or None, native getkeys or None)
-
-
-def _keys_with_flags(cmd, argv):
-    """getKeysFromCommandWithSpecs, as server_cmds.keys_with_flags, with each command's
-    key specs parsed once (a restricted user pays this on every command)."""
-    entry = _KEY_SPECS.get(cmd)
-    if entry is None:
-        from .commands import server_cmds as sc  # commands import acl: key specs, on use
-        specs = sc._spec_list(cmd)
-        usable = (any("not_key" not in sp[0] for sp in specs)
-                  and not any("variable_flags" in sp[0] for sp in specs))
-        entry = _KEY_SPECS[cmd] = (specs if usable else None, sc._NATIVE_GETKEYS.get(
-            cmd.fullname), sc._keys_by_specs)
-    specs, native, by_specs = entry
-    if specs is not None:
-        r = by_specs(cmd, specs, argv)
-        if r is not None:
-            return r
-    if native is not None:
-        return native(argv)
-    return []
 
 
 # -------------------------------------------------------------------- users

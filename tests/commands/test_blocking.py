@@ -570,13 +570,13 @@ def test_blocked_command_counted_once(server):
     from vermilion.core.table import COMMANDS
     a, b = _conn(server), _conn(server)
     idx = COMMANDS[b"blpop"].index
-    before = list(srv.cmdstats[idx])
+    before = srv.cmdstats[idx].as_tuple()
     a.send_command("BLPOP", "k", "0")
     _wait(lambda: srv.blocked_clients == 1)
     b.call("RPUSH", "k", "v")
     a.read_reply()
     a.call("BLPOP", "k", "0.01")
-    after = srv.cmdstats[idx]
+    after = srv.cmdstats[idx].as_tuple()
     assert after[0] - before[0] == 2
     a.close()
     b.close()

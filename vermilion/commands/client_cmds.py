@@ -49,8 +49,9 @@ from ..core.client import (  # noqa: F401  (client_type is re-exported)
     TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER, client_type)
 from ..util import parse_int
 from .connection import set_client_name
-from ..core.table import command, NO_REPLY
-from ..core.table import resume
+from ..core.table import command
+from ..core.dispatch import resume
+from ..protocol.encoder import NO_REPLY
 from ..util import LLONG_MAX as _LLONG_MAX
 
 _time = time.time

@@ -21,9 +21,9 @@ from ..keyspace.sizes import value_size
 from ..protocol.encoder import OK, Map, Verbatim
 from ..core.bootstrap import on_server_init
 from ..util import parse_int
-from ..core import table
 from .server_cmds import help_reply, lookup_fullname, memory_overview
 from ..core.table import command
+from ..core.dispatch import stats_rows
 import gc
 from ..errors import subcommand_syntax_error
 
@@ -136,7 +136,7 @@ class LatencyMonitor:
 
     # Per-command latency, from the call counts and total time the dispatcher keeps.
     def command_rows(self):
-        for name, calls, usec, _, _ in table.stats_rows(self.server):
+        for name, calls, usec, _, _ in stats_rows(self.server):
             if calls:
                 yield name, calls, usec / calls
 
@@ -395,9 +395,9 @@ def latency_histogram(c, argv):
             continue
         for x in [cmd] + list((cmd.subcommands or {}).values()):
             st = stats[x.index]
-            if st[0]:
+            if st.calls:
                 out.append(x.fullname.encode())
-                out.append(_histogram_entry(st[0], st[1] / 1000 / st[0]))
+                out.append(_histogram_entry(st.calls, st.ns / 1000 / st.calls))
     return out
 
 

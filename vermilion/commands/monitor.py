@@ -25,7 +25,8 @@ from ..errors import CommandError
 from ..protocol.encoder import OK
 from ..core.bootstrap import on_server_init
 from .client_cmds import may_replicate
-from ..core.table import command, NO_REPLY
+from ..core.table import command
+from ..protocol.encoder import NO_REPLY
 
 
 @command("monitor")

@@ -22,7 +22,8 @@ from ..keyspace import db as dbmod
 from ..protocol.encoder import Push, Pushed, encode
 from ..core.bootstrap import on_server_init
 from ..core.config import keyspace_events_flags
-from ..core.table import command, NO_REPLY
+from ..core.table import command
+from ..protocol.encoder import NO_REPLY
 from ..protocol.encoder import Status
 from ..globmatch import compile_pattern
 

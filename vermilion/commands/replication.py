@@ -4,7 +4,8 @@ The machinery lives in :mod:`vermilion.replication` (``master.py`` for the
 master side, ``replica.py`` for the link to our own master); these functions
 parse arguments and answer with Redis 7.0.15's exact replies and errors.
 """
-from ..core.table import command, NO_REPLY
+from ..core.table import command
+from ..protocol.encoder import NO_REPLY
 from ..errors import CommandError, SYNTAX
 from ..protocol.encoder import OK, Raw
 from ..core.bootstrap import on_server_init

@@ -11,7 +11,7 @@ has to keep its own counters:
   section, with Redis's idle values when it is absent;
 * ``server.pubsub.channels / patterns / shard``, ``server.tracking.clients /
   table / prefixes``;
-* ``server.cmdstats`` through :func:`~vermilion.commands.table.stats_rows`, and
+* ``server.cmdstats`` through :func:`~vermilion.core.dispatch.stats_rows`, and
   ``server.errorstats``.
 
 What only INFO needs (instantaneous ops/sec and kbps sampled by a cron hook
@@ -26,12 +26,14 @@ import time
 
 from ..version import REDIS_VERSION, __version__
 from ..errors import CommandError, SYNTAX
-from ..protocol.encoder import OK, Map, Set, Status, Verbatim, Raw, encode
+from ..protocol.encoder import OK, Map, Set, Status, Verbatim, Raw, NO_REPLY, encode
 from ..core.bootstrap import on_server_init
 from ..core.config import ConfigError
-from ..util import atoi, parse_int
+from ..util import parse_int
 from ..core import table
 from ..core.table import command, COMMANDS
+from ..core.dispatch import stats_rows
+from ..core.keyspecs import keys_with_flags, has_keys
 from ..globmatch import match
 from ..persistence.rdb import used_memory_estimate
 import asyncio
@@ -141,7 +143,7 @@ def _rss():
 
 
 def total_commands(server):
-    return sum(st[0] for st in server.cmdstats)
+    return sum(st.calls for st in server.cmdstats)
 
 
 # ------------------------------------------------------------------ server setup
@@ -362,7 +364,7 @@ def config_resetstat(c, argv):
 def reset_stats(server):
     """resetServerStats + resetCommandTableStats + resetErrorTableStats."""
     for st in server.cmdstats:
-        st[0] = st[1] = st[2] = st[3] = 0
+        st.reset()
     server.errorstats.clear()
     for name in ("stats_expired_keys", "stats_evicted_keys", "stats_connections",
                  "stats_rejected_conn", "stats_keyspace_hits", "stats_keyspace_misses",
@@ -740,7 +742,7 @@ def _info_modules(server):
 
 def _info_commandstats(server):
     lines = ["# Commandstats"]
-    for name, calls, usec, rejected, failed in table.stats_rows(server):
+    for name, calls, usec, rejected, failed in stats_rows(server):
         lines.append("cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,"
                      "failed_calls=%d" % (_safe(name), calls, usec,
                                           (usec / calls) if calls else 0.0, rejected, failed))
@@ -926,243 +928,9 @@ def _list_filter_keeps(cmd, filt):
     return stringmatch(arg, cmd.fullname.encode())
 
 
-# ---- COMMAND GETKEYS: Redis's key-spec walk (db.c getKeysUsingKeySpecs) and the
-# ---- native getkeys procedures of the commands whose specs are not enough.
+# ---- COMMAND GETKEYS (the key-spec walk itself is core/keyspecs.py)
 _FLAG_ORDER = ("RO", "RW", "OW", "RM", "access", "update", "insert", "delete", "not_key",
                "incomplete", "variable_flags")
-
-
-def _kv(tagged):
-    items = tagged["%"]
-    return dict(zip(items[0::2], items[1::2]))
-
-
-def _spec_list(cmd):
-    ks = cmd.key_specs
-    specs = ks["~"] if isinstance(ks, dict) else ks
-    out = []
-    for s in specs:
-        d = _kv(s)
-        flags = frozenset(f["+"] for f in d["flags"]["~"])
-        bs = _kv(d["begin_search"])
-        fk = _kv(d["find_keys"])
-        out.append((flags, bs["type"], _kv(bs["spec"]), fk["type"], _kv(fk["spec"])))
-    return out
-
-
-def _keys_by_specs(cmd, specs, argv):
-    """(pos, flags) pairs, or None when a spec is invalid/incomplete for this argv."""
-    argc = len(argv)
-    out = []
-    for flags, bstype, bs, fktype, fk in specs:
-        if "not_key" in flags:
-            continue
-        first = 0
-        if bstype == "index":
-            first = bs["index"]
-        elif bstype == "keyword":
-            startfrom = bs["startfrom"]
-            kw = bs["keyword"].encode().lower()
-            start = startfrom if startfrom > 0 else argc + startfrom
-            end = argc - 1 if startfrom > 0 else 1
-            i = start
-            while i != end:
-                if i >= argc or i < 1:
-                    break
-                if argv[i].lower() == kw:
-                    first = i + 1
-                    break
-                i = i + 1 if start <= end else i - 1
-            if not first:
-                continue
-        else:
-            return None
-        if fktype == "range":
-            step = fk["keystep"]
-            if fk["lastkey"] >= 0:
-                last = first + fk["lastkey"]
-            elif not fk["limit"]:
-                last = argc + fk["lastkey"]
-            else:
-                last = first + ((argc - first) // fk["limit"] + fk["lastkey"])
-        elif fktype == "keynum":
-            step = fk["keystep"]
-            if fk["keynumidx"] >= argc or first + fk["keynumidx"] >= argc:
-                return None
-            try:
-                numkeys = parse_int(argv[first + fk["keynumidx"]])
-            except CommandError:
-                return None
-            if numkeys < 0:
-                return None
-            first += fk["firstkey"]
-            last = first + numkeys - 1
-        else:
-            return None
-        if last >= argc or last < first or first >= argc:
-            return None
-        for i in range(first, last + 1, step):
-            out.append((i, flags))
-        if "incomplete" in flags:
-            return None
-    return out
-
-
-def _generic(store, numidx, first, step):
-    def proc(argv):
-        argc = len(argv)
-        num = atoi(argv[numidx]) if numidx < argc else 0
-        if num < 1 or num > (argc - first) // step:
-            return []
-        out = [(first + i * step, frozenset()) for i in range(num)]
-        if store:
-            out.append((store, frozenset()))
-        return out
-    return proc
-
-
-_RO_ACCESS = frozenset(("RO", "access"))
-_RW_ACCESS_UPDATE = frozenset(("RW", "access", "update"))
-
-
-def _sort_keys(argv):
-    out = [(1, _RO_ACCESS)]
-    store = None
-    i = 2
-    skips = {b"limit": 2, b"get": 1, b"by": 1}
-    while i < len(argv):
-        a = argv[i].lower()
-        if a in skips:
-            i += skips[a]
-        elif a == b"store" and i + 1 < len(argv):
-            store = i + 1
-        i += 1
-    if store is not None:
-        out.append((store, frozenset(("OW", "update"))))
-    return out
-
-
-def _migrate_keys(argv):
-    argc = len(argv)
-    first, num = 3, 1
-    if argc > 6:
-        skips = {b"copy": 0, b"replace": 0, b"auth": 1, b"auth2": 2}
-        i = 6
-        while i < argc:
-            a = argv[i].lower()
-            if a == b"keys":
-                if argv[3]:
-                    num = 0
-                else:
-                    first = i + 1
-                    num = argc - first
-                break
-            i += skips.get(a, 0) + 1
-    flags = frozenset(("RW", "access", "delete"))
-    return [(first + i, flags) for i in range(num)]
-
-
-def _georadius_keys(argv):
-    stored = None
-    i = 5
-    while i < len(argv):
-        if argv[i].lower() in (b"store", b"storedist") and i + 1 < len(argv):
-            stored = i + 1
-            i += 1
-        i += 1
-    out = [(1, frozenset())]
-    if stored is not None:
-        out.append((stored, frozenset()))
-    return out
-
-
-def _xread_keys(argv):
-    streams = -1
-    i = 1
-    while i < len(argv):
-        a = argv[i].lower()
-        if a in (b"block", b"count"):
-            i += 1
-        elif a == b"group":
-            i += 2
-        elif a == b"noack":
-            pass
-        elif a == b"streams":
-            streams = i
-            break
-        else:
-            break
-        i += 1
-    num = len(argv) - streams - 1 if streams != -1 else 0
-    if streams == -1 or num == 0 or num % 2:
-        return []
-    num //= 2
-    return [(streams + 1 + j, frozenset()) for j in range(num)]
-
-
-def _set_keys(argv):
-    for a in argv[3:]:
-        if a.lower() == b"get":
-            return [(1, _RW_ACCESS_UPDATE)]
-    return [(1, frozenset(("OW", "update")))]
-
-
-def _bitfield_keys(argv):
-    readonly = True
-    i = 2
-    argc = len(argv)
-    while i < argc:
-        rem = argc - i - 1
-        a = argv[i].lower()
-        if a == b"get" and rem >= 2:
-            i += 2
-        elif a in (b"set", b"incrby") and rem >= 3:
-            readonly = False
-            break
-        elif a == b"overflow" and rem >= 1:
-            i += 1
-        else:
-            readonly = False
-            break
-        i += 1
-    return [(1, _RO_ACCESS if readonly else _RW_ACCESS_UPDATE)]
-
-
-_NATIVE_GETKEYS = {
-    "sintercard": _generic(0, 1, 2, 1), "zunionstore": _generic(1, 2, 3, 1),
-    "zinterstore": _generic(1, 2, 3, 1), "zdiffstore": _generic(1, 2, 3, 1),
-    "zunion": _generic(0, 1, 2, 1), "zinter": _generic(0, 1, 2, 1),
-    "zdiff": _generic(0, 1, 2, 1), "zintercard": _generic(0, 1, 2, 1),
-    "eval": _generic(0, 2, 3, 1), "evalsha": _generic(0, 2, 3, 1),
-    "eval_ro": _generic(0, 2, 3, 1), "evalsha_ro": _generic(0, 2, 3, 1),
-    "fcall": _generic(0, 2, 3, 1), "fcall_ro": _generic(0, 2, 3, 1),
-    "lmpop": _generic(0, 1, 2, 1), "blmpop": _generic(0, 2, 3, 1),
-    "zmpop": _generic(0, 1, 2, 1), "bzmpop": _generic(0, 2, 3, 1),
-    "sort": _sort_keys, "sort_ro": lambda argv: [(1, _RO_ACCESS)],
-    "migrate": _migrate_keys, "georadius": _georadius_keys,
-    "georadiusbymember": _georadius_keys, "xread": _xread_keys, "xreadgroup": _xread_keys,
-    "set": _set_keys, "bitfield": _bitfield_keys,
-}
-
-
-def keys_with_flags(cmd, argv):
-    """getKeysFromCommandWithSpecs: [(position, flags)] of the keys in ``argv``."""
-    specs = _spec_list(cmd)
-    has_keyspec = any("not_key" not in s[0] for s in specs)
-    has_varflags = any("variable_flags" in s[0] for s in specs)
-    if has_keyspec and not has_varflags:
-        r = _keys_by_specs(cmd, specs, argv)
-        if r is not None:
-            return r
-    native = _NATIVE_GETKEYS.get(cmd.fullname)
-    if native is not None:
-        return native(argv)
-    return []
-
-
-def _has_keys(cmd):
-    return cmd.fullname in _NATIVE_GETKEYS or any("not_key" not in s[0]
-                                                  for s in _spec_list(cmd))
 
 
 def _getkeys(c, argv, with_flags):
@@ -1172,7 +940,7 @@ def _getkeys(c, argv, with_flags):
         cmd = cmd.subcommands.get(args[1].lower())
     if cmd is None:
         raise CommandError("ERR Invalid command specified")
-    if not _has_keys(cmd):
+    if not has_keys(cmd):
         raise CommandError("ERR The command has no key arguments")
     ar = cmd.arity
     if (ar > 0 and ar != len(args)) or len(args) < -ar:
@@ -1238,7 +1006,7 @@ def shutdown(c, argv):
     server.shutdown_flags = flags     # NOW / FORCE, for the shutdown hooks
     server.wait_for_shutdown(c)
     server.prepare_shutdown(save, now=b"now" in flags, force=b"force" in flags)
-    return table.NO_REPLY
+    return NO_REPLY
 
 
 @command("lolwut")

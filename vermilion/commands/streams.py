@@ -805,22 +805,12 @@ def _serve_blocked(bc, key):
     return Raw(head + body)
 
 
-def _xread_keys(argv):
-    """Key positions of XREAD/XREADGROUP (xreadGetKeys): the keys after STREAMS."""
-    n = len(argv)
-    for i in range(1, n):
-        if _opt(argv[i]) == b"streams":
-            nk = (n - i - 1) // 2
-            return list(range(i + 1, i + 1 + nk))
-    return []
-
-
-@command("xread", keys=_xread_keys)
+@command("xread")
 def xread(c, argv):
     return _xread(c, argv, False)
 
 
-@command("xreadgroup", keys=_xread_keys)
+@command("xreadgroup")
 def xreadgroup(c, argv):
     return _xread(c, argv, True)
 

@@ -4,7 +4,7 @@ A client that turns tracking on is promised a message whenever a key it may
 have cached changes. Two modes, as in Redis:
 
 * **Default mode.** The server remembers which clients *read* which keys (the
-  keys of every read-only command they run: ``table.get_keys``), in one table
+  keys of every read-only command they run: ``core/keyspecs.py``), in one table
   shared by all databases: key -> {client id}. When a key is modified
   (``Database.signal``), each client in its entry gets an ``invalidate`` message
   and the entry is forgotten: a client is told once, until it reads the key again.
@@ -27,7 +27,9 @@ import random
 from ..errors import CommandError, SYNTAX
 from ..protocol.encoder import OK, Map, Push, Pushed, encode
 from ..core.bootstrap import on_server_init
-from ..core.table import command, get_keys, set_tracking_hook
+from ..core.table import command
+from ..core.keyspecs import key_positions
+from ..core.dispatch import set_tracking_hook
 from ..protocol.encoder import Set
 from ..util import parse_int
 
@@ -67,7 +69,7 @@ class Tracking:
             return
         if cmd.pubsub:
             return
-        for i in get_keys(cmd, argv):
+        for i in key_positions(cmd, argv):
             self.table.setdefault(argv[i], {})[c.id] = None
 
     # ------------------------------------------------------- invalidation

@@ -19,7 +19,9 @@ reply.
 """
 from ..errors import CommandError
 from ..protocol.encoder import OK, NULL_ARRAY, error_bytes
-from ..core.table import command, NO_REPLY, _call
+from ..core.table import command
+from ..core.dispatch import call
+from ..protocol.encoder import NO_REPLY
 
 EXECABORT = "EXECABORT Transaction discarded because of previous errors."
 
@@ -83,7 +85,7 @@ def exec_(c, argv):
                     server.count_error(err)
                     c.out.append(error_bytes(err))
                     continue
-            _call(c, cmd, qargv)
+            call(c, cmd, qargv)
     finally:
         server.end_propagation_group(group)
         c.in_exec = False

@@ -48,7 +48,7 @@ class Client:
         "ctime", "last_interaction", "addr", "laddr", "fd", "conn", "is_unix",
         "tracking", "no_evict", "paused_reading", "unblock_reason", "argv",
         "in_exec", "killed", "tot_net_in", "tot_net_out", "tot_cmds", "unsafe_flush",
-        "no_touch", "reply_off_mark", "acl",
+        "no_touch", "reply_off_mark", "acl", "is_script", "propagate_to",
     )
 
     def __init__(self, server, transport=None, conn=None):
@@ -76,6 +76,10 @@ class Client:
         self.last_cmd = None
         self.argv = None
         self.propagate = None      # set by a command to propagate something else than argv
+        # Where this client's writes go instead of the AOF and replicas: a script's
+        # client collects them, to be sent wrapped in MULTI/EXEC when it ends.
+        self.propagate_to = None
+        self.is_script = False     # the client scripts run their redis.call()s with
         self.special = False
         self.reply_off = False
         self.reply_skip = False

@@ -87,8 +87,8 @@ from ..util import parse_ll
 from ..protocol.encoder import NULL_ARRAY, ErrorReply, encode, error_bytes
 from ..core.bootstrap import on_server_init
 from ..util import parse_int
-from ..core.table import NO_REPLY
-from ..core.table import resume
+from ..protocol.encoder import NO_REPLY
+from ..core.dispatch import resume
 from ..util import LLONG_MAX as _LLONG_MAX
 
 _LDBL_MAX = Fraction(Decimal("1.18973149535723176502e4932"))
@@ -133,7 +133,7 @@ def _account(c, st, serve_ns):
     """updateStatsOnUnblock: command time and the deferred slowlog entry."""
     server = c.server
     if st.cmd is not None:
-        server.cmdstats[st.cmd.index][1] += serve_ns
+        server.cmdstats[st.cmd.index].ns += serve_ns
     if st.slowlog is not None:
         argv, call_ns = st.slowlog
         st.slowlog = None
@@ -300,7 +300,7 @@ def unblock(c, reply, _serve_ns=0):
     if reply.__class__ is ErrorReply:
         c.server.count_error(str(reply))
         if st.cmd is not None:
-            c.server.cmdstats[st.cmd.index][3] += 1
+            c.server.cmdstats[st.cmd.index].failed += 1
         _send(c, error_bytes(str(reply)))
     else:
         _send(c, encode(reply, c.resp))
@@ -326,7 +326,7 @@ def unblock_by_id(server, client_id, error=False):
     else:
         unblock(target, st.timeout_reply)
         if st.cmd is not None:
-            server.cmdstats[st.cmd.index][3] += 1  # updateStatsOnUnblock(..., had_errors=1)
+            server.cmdstats[st.cmd.index].failed += 1  # updateStatsOnUnblock(..., had_errors=1)
     return 1
 
 

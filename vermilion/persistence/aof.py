@@ -53,6 +53,8 @@ from ..types.set import RSet
 from ..types.zset import ZSet
 from .rdb_stream import rewrite_commands as stream_commands
 from ..core.client import Client
+from ..core import table
+from ..core.dispatch import execute
 from ..protocol.reader import split_args
 from ..core.config import ConfigError
 
@@ -1093,14 +1095,14 @@ def _unlink(path):
 
 
 def _save_stats(server):
-    return ([list(s) for s in server.cmdstats], dict(server.errorstats),
+    return ([s.as_tuple() for s in server.cmdstats], dict(server.errorstats),
             server.stats_total_error_replies, list(server.slowlog))
 
 
 def _restore_stats(server, saved):
     cmdstats, errorstats, total_err, slowlog = saved
     for i, s in enumerate(cmdstats):
-        server.cmdstats[i][:] = s
+        server.cmdstats[i].restore(s)
     server.errorstats.clear()
     server.errorstats.update(errorstats)
     server.stats_total_error_replies = total_err
@@ -1184,7 +1186,6 @@ def replay(server, buf, pos, name, progress=None):
 
 
 def _replay(server, c, buf, pos, name, progress=None):
-    from ..core import table   # (see replay: an import cycle)
     valid_up_to = pos
     valid_before_multi = pos
     in_multi = False
@@ -1208,7 +1209,7 @@ def _replay(server, c, buf, pos, name, progress=None):
         top = table.lookup(argv[0])
         if top is not None and top.fullname == "multi":
             valid_before_multi = valid_up_to
-        table.execute(c, argv)
+        execute(c, argv)
         c.out.clear()
         in_multi = c.multi is not None
         valid_up_to = end

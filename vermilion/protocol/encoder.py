@@ -23,6 +23,7 @@ Python value           RESP2                        RESP3
 ``Bool``               ``:1``/``:0``                ``#t``/``#f``
 ``Verbatim``           bulk                         ``=N\\r\\ntxt:...``
 ``Raw``                the bytes as they are (pre-encoded, protocol-free)
+``NO_REPLY``           nothing (the command answers later, or wrote its reply itself)
 =====================  ===========================  =====================
 
 ``Raw`` is the hot path's friend: constant replies (``+OK``, small integers) are
@@ -100,6 +101,17 @@ class _NullArray:
 
 
 NULL_ARRAY = _NullArray()
+
+# A command that answers later (a blocked BLPOP), has written its own reply (EXEC,
+# SUBSCRIBE), or never answers returns this instead of a value.
+class _NoReply:
+    __slots__ = ()
+
+    def __repr__(self):
+        return "NO_REPLY"
+
+
+NO_REPLY = _NoReply()
 
 OK = Raw(b"+OK\r\n")
 QUEUED = Raw(b"+QUEUED\r\n")

@@ -33,7 +33,7 @@ from ..core.client import Client
 # bytes of argv as a RESP multibulk: how the master encoded it in the stream
 from ..protocol.encoder import request_size as command_size
 from ..persistence.snapshot import empty_data
-from ..core.table import execute_batch
+from ..core.dispatch import execute_batch
 from ..keyspace.blocking import disconnect_all_blocked
 
 READONLY = "READONLY You can't write against a read only replica."

@@ -46,7 +46,8 @@ from .prelude import LUA_PRELUDE
 from .libs import LUA_LIBS
 from ..core.table import lookup
 from ..core.client import Client
-from ..core.table import NO_REPLY
+from ..protocol.encoder import NO_REPLY
+from ..core.dispatch import call
 from ..acl import CTX_LUA, DENIED_CMD, DENIED_KEY, DENIED_CHANNEL
 
 try:  # Redis embeds Lua 5.1: use lupa's 5.1 build when it ships several
@@ -88,7 +89,6 @@ _MAY_REPLICATE = frozenset(("pfcount", "publish", "spublish", "eval", "evalsha",
 _VERSION_NUM = sum(int(p) << (16 - 8 * i) for i, p in enumerate(REDIS_VERSION.split(".")))
 _MAX_EXACT = 1 << 53
 
-_perf = time.perf_counter_ns
 _monotonic = time.monotonic
 
 
@@ -566,6 +566,8 @@ class Scripting:
         for fc in (self.eval_client, self.function_client):
             fc.addr = "?:0"           # getClientPeerId of a connection-less client (SLOWLOG)
             fc.authenticated = True
+            fc.is_script = True
+            fc.propagate_to = self._collect_write
         self._eval = None
         self._function = None
         self.scripts = {}          # sha (lower-case hex bytes) -> Script
@@ -701,7 +703,7 @@ class Scripting:
             server.count_error(code + " x")
         c.out.append(error_bytes(msg))
         if cmd is not None and cmd.index >= 0:
-            server.cmdstats[cmd.index][3] += 1
+            server.cmdstats[cmd.index].failed += 1
         return NO_REPLY
 
     def _count_nested_errors(self, c, errs):
@@ -713,14 +715,28 @@ class Scripting:
             s = vals[i].decode("utf-8", "surrogateescape")
             if vals[i + 1]:
                 if cmd is not None:
-                    server.cmdstats[cmd.index][3] += 1
+                    server.cmdstats[cmd.index].failed += 1
             else:
                 server.count_error(error_code(s[1:]) + " x")
                 counted = True
         if counted and cmd is not None:
-            server.cmdstats[cmd.index][3] += 1
+            server.cmdstats[cmd.index].failed += 1
 
     # ------------------------------------------------------- propagation
+    def _collect_write(self, c, argv):
+        """The script clients' ``propagate_to``: a write made by ``redis.call`` is
+        kept in the run's ops, propagated when the script ends (see execute)."""
+        prop = c.propagate
+        c.propagate = None
+        run = self.run
+        if run is not None and run.repl:
+            dbid = c.db.id
+            if prop is None:
+                run.ops.append((dbid, list(argv)))
+            else:
+                for p in prop:
+                    run.ops.append((dbid, list(p)))
+
     def _capture_expire(self, db, key):
         run = self.run
         if run is None:
@@ -870,7 +886,7 @@ class Scripting:
         server = self.server
         server.count_error((error_code(err[1:]) if err.startswith("-") else "ERR") + " x")
         if cmd is not None:
-            server.cmdstats[cmd.index][2] += 1
+            server.cmdstats[cmd.index].rejected += 1
         e = engine.cmd_err(err.encode("utf-8", "surrogateescape"))
         if raise_:
             raise ScriptError(e)
@@ -879,49 +895,15 @@ class Scripting:
     def _run_command(self, run, fake, cmd, argv):
         """call() for the script client; the reply as a Lua-ready value or (kind, data)."""
         NO_REPLY = self._no_reply
-        server = self.server
-        dirty = server.dirty
         out = fake.out
         fake.argv = argv
-        t0 = _perf()
-        try:
-            r = cmd.func(fake, argv)
-        except CommandError as e:
-            r = ErrorReply(e.msg)
-            server.count_error(e.msg)
-            server.cmdstats[cmd.index][3] += 1
-        except Exception as e:  # a bug in a command must not take the script down
-            server.log_exception("command %s from a script" % cmd.fullname)
-            msg = "ERR internal error in '%s': %s" % (cmd.fullname, type(e).__name__)
-            r = ErrorReply(msg)
-            server.count_error(msg)
-            server.cmdstats[cmd.index][3] += 1
-        dt = _perf() - t0
-        st = server.cmdstats[cmd.index]
-        st[0] += 1
-        st[1] += dt
-        prop = fake.propagate
-        if (server.dirty != dirty and cmd.is_write) or prop is not None:
-            fake.propagate = None
-            if run.repl:
-                dbid = fake.db.id
-                if prop is None:
-                    run.ops.append((dbid, list(argv)))
-                else:
-                    for p in prop:
-                        run.ops.append((dbid, list(p)))
-        if server.monitors and not (cmd.skip_monitor or cmd.admin):
-            fake.addr = "lua"         # MONITOR shows script commands as "[db lua]"
-            server.feed_monitors(fake, argv)
-            fake.addr = "?:0"
-        if dt > server.slowlog_threshold_ns and not cmd.skip_slowlog:
-            server.slowlog_add(fake, argv, dt)
+        r = call(fake, cmd, argv, reply=False)
         if cmd.is_readonly and not run.tracked:
             caller = run.caller
             tst = caller.tracking
             if tst is not None and not tst.bcast:
                 run.tracked = True
-                tr = getattr(server, "tracking_state", None)
+                tr = getattr(self.server, "tracking_state", None)
                 if tr is not None and run.caller_argv is not None and run.caller_cmd is not None:
                     tr.remember(caller, run.caller_cmd, run.caller_argv)
         if out:

@@ -31,7 +31,7 @@ import asyncio
 import socket
 import time
 
-from ..core.table import run_commands, resume, protocol_error  # noqa: F401  (resume re-exported)
+from ..core.dispatch import run_commands, resume, protocol_error  # noqa: F401  (resume re-exported)
 from ..core.client import Client
 
 _monotonic = time.monotonic

@@ -33,7 +33,6 @@ import sys
 import time
 import traceback
 
-from ..core import table
 from ..keyspace.db import Database
 from ..keyspace import expire as expire_mod
 from ..keyspace import evict as _evict  # noqa: F401  (maxmemory, server.memory)
@@ -41,7 +40,7 @@ from ..util import repr_bytes
 from ..core.config import Config
 from .tls import TLS, TLSError, tls_wanted
 from .blocked import WhileBlocked
-from ..core.table import resume
+from ..core.dispatch import resume, new_stats
 from ..core.bootstrap import INIT_HOOKS
 from .netio import RedisProtocol
 
@@ -114,7 +113,7 @@ class Server:
         self._client_id = 0
         self.clients = {}
         self.dbs = [Database(self, i) for i in range(cfg.get_int("databases"))]
-        self.cmdstats = [[0, 0, 0, 0] for _ in table.ALL_COMMANDS]
+        self.cmdstats = new_stats()   # CommandStats by Command.index (core/dispatch.py)
         self.errorstats = {}
         self.dirty = 0
         self.frozen_ms = 0
@@ -184,6 +183,12 @@ class Server:
         self.timeout = cfg.get_int("timeout")
         self.hz = max(1, min(500, cfg.get_int("hz")))
         self.requirepass = cfg.get("requirepass") or ""
+        self.security_warning_logged = 0.0   # last "Possible SECURITY ATTACK" log line
+        # call() does its rarer work (slowlog, latency monitor) for commands slower
+        # than after_call_ns, the lower of the two thresholds (see the properties).
+        self._latency_threshold_ns = 0
+        self._slowlog_threshold_ns = 1 << 62
+        self.after_call_ns = 1 << 62
         slower = cfg.get_int("slowlog-log-slower-than")
         self.slowlog_threshold_ns = (1 << 62) if slower < 0 else slower * 1000
         self.slowlog_max_len = cfg.get_int("slowlog-max-len")
@@ -384,7 +389,9 @@ class Server:
     def feed_monitors(self, c, argv):
         """MONITOR's line: +<time> [<db> <addr>] "arg" ... (args quoted like sdscatrepr)."""
         now = time.time()
-        if c.is_unix:
+        if c.is_script:
+            origin = "lua"       # MONITOR shows a script's commands as [db lua]
+        elif c.is_unix:
             origin = "unix:%s" % (self.unixsocket or "")
         else:
             origin = c.addr
@@ -539,7 +546,32 @@ class Server:
     cron_paused = False
     is_replica = False         # REPLICAOF host port: keys expire only by the master's DEL
     loading = 0                # 1 while the dataset loads (persistence/snapshot.py)
-    latency_threshold_ns = 0   # latency-monitor-threshold in ns; 0 = monitor off
+
+    @property
+    def slowlog_threshold_ns(self):
+        """slowlog-log-slower-than in ns (1 << 62 when the slowlog is off)."""
+        return self._slowlog_threshold_ns
+
+    @slowlog_threshold_ns.setter
+    def slowlog_threshold_ns(self, ns):
+        self._slowlog_threshold_ns = ns
+        self._set_after_call_ns()
+
+    @property
+    def latency_threshold_ns(self):
+        """latency-monitor-threshold in ns; 0 = monitor off."""
+        return self._latency_threshold_ns
+
+    @latency_threshold_ns.setter
+    def latency_threshold_ns(self, ns):
+        self._latency_threshold_ns = ns
+        self._set_after_call_ns()
+
+    def _set_after_call_ns(self):
+        lat = self._latency_threshold_ns
+        slow = self._slowlog_threshold_ns
+        # latency samples are taken at dt >= threshold, the slowlog at dt > threshold
+        self.after_call_ns = min(slow, lat - 1) if lat else slow
 
     # Called by Client.flush before a client's replies are written (the AOF uses it to
     # write and, with appendfsync always, fsync the pending writes first).
@@ -771,7 +803,7 @@ class Server:
                 self.blocked_clients -= 1
                 self.count_error(self.SHUTDOWN_ERROR)
                 if c.cmd is not None and c.cmd.index >= 0:
-                    self.cmdstats[c.cmd.index][3] += 1   # a failed call
+                    self.cmdstats[c.cmd.index].failed += 1
                 c.write_now(b"-%s\r\n" % self.SHUTDOWN_ERROR.encode())
                 if c.pending and self.loop is not None:
                     self.loop.call_soon(resume, c)

@@ -1,0 +1,399 @@
+"""The dispatcher: how a request becomes a reply (Redis's processCommand and call()).
+
+Everything a client sends goes through :func:`run_commands`, one network read's
+worth of requests at a time. For each request there are two questions, asked in
+this order:
+
+**May it run?** (:func:`process_command`, Redis's ``processCommand``.) Look the
+command up, check its arity, then everything about the client and the server
+that can refuse or delay it: authentication, ACL, OOM, a disk error, a busy
+script, loading, a replica's rules, MULTI (queue it instead), CLIENT PAUSE (park
+it). The checks live in ``Server.check_command``; a refusal is answered with
+Redis's error text and flags a MULTI transaction (:func:`reject`).
+
+**Run it** (:func:`call`, Redis's ``call()``.) Run the command function, turn its
+return value into RESP in the client's output, and account for it: INFO
+commandstats (named counters in :class:`CommandStats`), errorstats, propagation
+of a write to the AOF and replicas, MONITOR, the slowlog, the latency monitor and
+client-side caching. EXEC runs each queued command through :func:`call`, and so
+does ``redis.call`` from a script, so there is exactly one place where a command
+runs and is counted.
+
+The fast path. Most requests are plain commands from a client and a server in
+no special state: nothing of the first question can refuse them. Rather than
+asking every check every time, the state that could matter is folded into two
+flags kept up to date where it changes (``Client.special``: in MULTI, not
+authenticated, ACL-restricted, subscribed in RESP2, reply suppression, tracking,
+MONITOR; ``Server.special``: loading, paused, maxmemory, a busy script, a disk
+error, a replica). A request takes the fast path when both flags are clear, the
+command is "plain" (no sub-commands, not MULTI/EXEC's own, nothing protected)
+and its argument count is one the command accepts; then it is one dict lookup,
+a few attribute tests, and :func:`call`.
+
+A command signals failure by raising :class:`~vermilion.errors.CommandError`;
+anything else it raises is a bug, which is logged and answered with an error
+reply, so no request can take the server down.
+"""
+import time
+
+from ..errors import CommandError
+from ..protocol.encoder import (Raw, QUEUED, INTS, NO_REPLY, ErrorReply, encode,
+                                error_bytes, drop_replies)
+from .table import (ALL_COMMANDS, MULTI_PASSTHROUGH, _LOOKUP, lookup, lookup_argv)
+
+# Replies at least this long are checked against client-output-buffer-limit as they
+# are added (core/limits.py), not only when the batch is written.
+BIG_REPLY = 1 << 16
+
+_perf = time.perf_counter_ns
+
+
+class CommandStats:
+    """One command's INFO commandstats counters (Redis's per-command fields)."""
+    __slots__ = ("calls", "ns", "rejected", "failed")
+
+    def __init__(self):
+        self.calls = 0      # calls
+        self.ns = 0         # total time, ns (INFO shows usec)
+        self.rejected = 0   # rejected_calls: refused before running (processCommand)
+        self.failed = 0     # failed_calls: ran and answered an error
+
+    def reset(self):
+        self.calls = self.ns = self.rejected = self.failed = 0
+
+    def as_tuple(self):
+        return (self.calls, self.ns, self.rejected, self.failed)
+
+    def restore(self, t):
+        self.calls, self.ns, self.rejected, self.failed = t
+
+
+def new_stats():
+    """A server's counters: one :class:`CommandStats` per command, by ``Command.index``."""
+    return [CommandStats() for _ in ALL_COMMANDS]
+
+
+def stats_rows(server):
+    """(name, calls, usec, rejected, failed) for INFO commandstats, in table order."""
+    for cmd in ALL_COMMANDS:
+        st = server.cmdstats[cmd.index]
+        if st.calls or st.rejected or st.failed:
+            yield cmd.fullname, st.calls, st.ns // 1000, st.rejected, st.failed
+
+
+# ------------------------------------------------------------ a client's requests
+def run_commands(c, cmds, start=0):
+    """Execute cmds[start:] for client c; keep the rest if it blocks."""
+    i = execute_batch(c, cmds, start)
+    if i < len(cmds) and not c.close_after_reply:
+        c.pending = cmds[i:]
+    else:
+        c.pending = None
+
+
+def execute_batch(c, cmds, start=0):
+    """Run cmds[start:] for client ``c`` until it blocks or must close.
+
+    Returns the index of the first command not run (len(cmds) when all ran).
+    """
+    server = c.server
+    server.current_client = c
+    get = _LOOKUP.get
+    n = len(cmds)
+    i = start
+    while i < n:
+        argv = cmds[i]
+        i += 1
+        cmd = get(argv[0])
+        if (cmd is None or not cmd.plain or c.special or server.special
+                or len(argv) not in cmd.argcs):
+            _process_slow(c, argv)
+        else:
+            c.cmd = cmd
+            call(c, cmd, argv)
+            if server.ready_keys:
+                server.serve_blocked()
+        if c.blocked is not None or c.close_after_reply:
+            break
+    server.current_client = None
+    return i
+
+
+def execute(c, argv):
+    """Run one request for client ``c``; its reply is appended to ``c.out``."""
+    execute_batch(c, (argv,))
+
+
+def call(c, cmd, argv, reply=True):
+    """Redis's ``call()``: run ``cmd`` for ``c`` and account for it.
+
+    With ``reply`` the result is added to ``c.out`` as RESP; without it (a script's
+    ``redis.call``) it is only returned. Returns what the command returned, an
+    :class:`ErrorReply` if it failed, or ``NO_REPLY``.
+    """
+    server = c.server
+    dirty = server.dirty
+    t0 = _perf()
+    try:
+        r = cmd.func(c, argv)
+    except CommandError as e:
+        msg = e.msg
+        server.count_error(msg)
+        server.cmdstats[cmd.index].failed += 1
+        r = ErrorReply(msg)
+    except Exception as e:  # a bug: never let it escape to the connection
+        r = _internal_error(c, cmd, e)
+    if reply:
+        t = r.__class__
+        out = c.out
+        if t is Raw:
+            out.append(r)
+            if len(r) >= BIG_REPLY:
+                c.server.output_limits.check(c)
+        elif t is bytes:
+            if len(r) < BIG_REPLY:
+                out.append(b"$%d\r\n%s\r\n" % (len(r), r))
+            else:
+                # header, value, CRLF: the value itself is not copied here
+                out.append(b"$%d\r\n" % len(r))
+                out.append(r)
+                out.append(b"\r\n")
+                server.output_limits.check(c)
+        elif t is int:
+            out.append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
+        elif r is None:
+            out.append(b"$-1\r\n" if c.resp == 2 else b"_\r\n")
+        elif t is ErrorReply:
+            out.append(error_bytes(r))
+        elif r is not NO_REPLY:
+            r = encode(r, c.resp)
+            out.append(r)
+            if len(r) >= BIG_REPLY:
+                # client-output-buffer-limit acts now, as Redis checks after each
+                # reply: a pipeline of large GETs must not build up hundreds of MB
+                server.output_limits.check(c)
+    dt = _perf() - t0
+    st = server.cmdstats[cmd.index]
+    st.calls += 1
+    st.ns += dt
+    if c.propagate is not None or (server.dirty != dirty and cmd.is_write):
+        sink = c.propagate_to
+        if sink is not None:
+            sink(c, argv)                      # a script collects its own effects
+        elif server.persistence is not None:
+            server.propagate_command(c, argv)
+        else:
+            c.propagate = None
+    if dt > server.after_call_ns or server.monitors or c.tracking is not None:
+        _after_call(c, cmd, argv, dt)
+    return r
+
+
+def _after_call(c, cmd, argv, dt):
+    """What call() does only sometimes: MONITOR, slowlog, latency, tracking."""
+    server = c.server
+    if server.monitors and not (cmd.skip_monitor or cmd.admin):
+        server.feed_monitors(c, argv)  # admin commands are never shown (call() in server.c)
+    if dt > server.slowlog_threshold_ns and not cmd.skip_slowlog:
+        st = c.blocked
+        if st is None:
+            server.slowlog_add(c, argv, dt)
+        elif hasattr(st, "defer_slowlog"):
+            st.defer_slowlog(argv, dt)  # blocked.c: logged once it is unblocked
+    lat = server.latency_threshold_ns   # latency-monitor-threshold
+    if lat and dt >= lat:
+        server.latency.command_done(cmd, dt)
+    if c.tracking is not None:
+        tracking_after_command(c, cmd, argv)   # set whenever a client can track
+
+
+def _internal_error(c, cmd, e):
+    server = c.server
+    server.log_exception("command %s" % cmd.fullname)
+    msg = "ERR internal error in '%s': %s" % (cmd.fullname, type(e).__name__)
+    server.count_error(msg)
+    server.cmdstats[cmd.index].failed += 1
+    return ErrorReply(msg)
+
+
+# Client-side caching's hook after each call (commands/tracking.py sets it: the
+# dispatcher knows nothing of the feature, the feature registers with it).
+tracking_after_command = None
+
+
+def set_tracking_hook(fn):
+    global tracking_after_command
+    tracking_after_command = fn
+
+
+# -------------------------------------------------------------- processCommand
+def _process_slow(c, argv):
+    """Every check of Redis's processCommand, for clients or servers in a special state."""
+    mark = len(c.out)
+    if c.reply_off:
+        c.reply_off_mark = mark
+    if process_command(c, argv) is _PARKED:
+        return  # its reply and resetClient() come when it really runs
+    if c.reply_off or c.reply_skip or c.reply_skip_next:
+        # CLIENT REPLY OFF|SKIP (networking.c resetClient): drop this command's answer,
+        # rejections included. With OFF, only what was added while it was on: a
+        # CLIENT REPLY OFF/ON run by EXEC switches in the middle of EXEC's reply.
+        if c.reply_skip:
+            drop_replies(c.out, mark)
+        elif c.reply_off:
+            drop_replies(c.out, max(mark, c.reply_off_mark))
+        c.reply_skip = False
+        if c.reply_skip_next:
+            c.reply_skip = True
+            c.reply_skip_next = False
+        c.update_special()
+
+
+_PARKED = object()
+
+
+def process_command(c, argv):
+    """Look up, check, queue or call (returns _PARKED if CLIENT PAUSE holds it)."""
+    server = c.server
+    try:
+        cmd = resolve(argv)
+    except CommandError as e:
+        if argv[0].lower() in (b"post", b"host:"):
+            security_warning(c)  # HTTP sent to Redis: no reply, connection dropped
+            return None
+        c.cmd = lookup_argv(argv)  # Redis keeps the command found even when arity fails
+        reject(c, argv, e.msg)
+        return None
+    c.cmd = cmd
+    err = server.check_command(c, cmd, argv)
+    if err is not None:
+        reject(c, argv, err)
+        return None
+    tr = server.tracking
+    if tr is not None and tr.max_keys and len(tr.table) > tr.max_keys:
+        tr.limit_used_slots()  # tracking-table-max-keys, checked before each command
+    postpone = server.postpone_check
+    if postpone is not None and postpone(c, cmd, argv):
+        return _PARKED  # CLIENT PAUSE: argv runs again when the client is released
+    if c.multi is not None and cmd.fullname not in MULTI_PASSTHROUGH:
+        c.multi.append((cmd, argv))
+        c.out.append(QUEUED)
+        return None
+    call(c, cmd, argv)
+    c.cmd = cmd  # EXEC ran others: CLIENT LIST shows the command the client sent
+    if server.ready_keys:
+        server.serve_blocked()
+    return None
+
+
+def _sanitize(b):
+    return b.decode("utf-8", "replace").replace("\r", " ").replace("\n", " ")
+
+
+def _args_preview(argv):
+    """`'a' 'b' ` as in Redis's unknown-command error (args truncated to 128 bytes)."""
+    parts = []
+    size = 0
+    for a in argv:
+        if size >= 128:
+            break
+        s = a[:128 - size]
+        size += len(s)
+        parts.append("'%s' " % s.decode("utf-8", "replace"))
+    return "".join(parts)
+
+
+def unknown_command_error(argv):
+    return ("ERR unknown command '%.128s', with args beginning with: %s"
+            % (_sanitize(argv[0]), _args_preview(argv[1:])))
+
+
+def resolve(argv):
+    """Find the (sub)command for argv and check arity; raise CommandError if none."""
+    cmd = lookup(argv[0])
+    if cmd is None:
+        raise CommandError(unknown_command_error(argv))
+    if cmd.subcommands is not None:
+        if len(argv) == 1:
+            if cmd.func is None:
+                raise CommandError("ERR wrong number of arguments for '%s' command" % cmd.fullname)
+        else:
+            sub = cmd.subcommands.get(argv[1].lower())
+            if sub is None:
+                if cmd.func is None:
+                    raise CommandError("ERR unknown subcommand '%.128s'. Try %s HELP."
+                                       % (_sanitize(argv[1]), cmd.fullname.upper()))
+            else:
+                cmd = sub
+    ar = cmd.arity
+    n = len(argv)
+    if (ar > 0 and n != ar) or n < -ar:
+        raise CommandError("ERR wrong number of arguments for '%s' command" % cmd.fullname)
+    return cmd
+
+
+def reject(c, argv, err):
+    """rejectCommand: whatever processCommand refuses (unknown command, arity, auth,
+    ACL, OOM, ...) flags the client's transaction; a refused EXEC (c.cmd is EXEC,
+    with or without MULTI) instead ends the transaction there and then, with
+    execCommandAbort's EXECABORT, so the client's next commands are not queued."""
+    server = c.server
+    if c.multi is not None:
+        c.dirty_exec = True
+    cmd = c.cmd
+    if cmd is not None:
+        server.cmdstats[cmd.index].rejected += 1
+        if cmd.fullname == "exec":
+            c.discard_transaction()
+            # Redis formats its own refusals without the "ERR " that addReplyError
+            # adds later (rejectCommandFormat); coded ones (NOAUTH, OOM...) keep theirs.
+            if err.startswith("ERR "):
+                err = err[4:]
+            err = "EXECABORT Transaction discarded because of: " + err
+            if server.monitors:
+                server.feed_monitors(c, argv)
+    server.count_error(err)
+    c.out.append(error_bytes(err))
+
+
+def security_warning(c):
+    """securityWarningCommand: POST / Host: lines are HTTP, likely cross-protocol scripting.
+
+    The connection is dropped with whatever it had not been sent yet, and the event
+    is logged at most once a minute.
+    """
+    server = c.server
+    now = time.time()
+    if abs(now - server.security_warning_logged) > 60:
+        server.log_warning("Possible SECURITY ATTACK detected. It looks like somebody is "
+                           "sending POST or Host: commands to Redis. This is likely due to an "
+                           "attacker attempting to use Cross Protocol Scripting to compromise "
+                           "your Redis instance. Connection aborted.")
+        server.security_warning_logged = now
+    c.out.clear()
+    c.close_after_reply = True   # stop the pipeline here
+    if c.transport is not None and not c.closed:
+        c.transport.abort()
+
+
+# ------------------------------------------------- after a block, pause or error
+def resume(c):
+    """Run what a client pipelined while it was blocked or paused."""
+    if c.closed or c.blocked is not None:
+        return
+    pending = c.pending
+    c.pending = None
+    if pending:
+        run_commands(c, pending)
+    if c.pending is None and c.reader.error is not None and not c.close_after_reply:
+        protocol_error(c)
+    c.flush()
+    if c.pending is None and c.paused_reading and c.conn is not None:
+        c.conn.resume_if_possible()
+
+
+def protocol_error(c):
+    c.out.append(error_bytes("ERR " + c.reader.error))
+    c.close_after_reply = True
+    c.server.log_verbose("Protocol error (%s) from client: id=%d addr=%s"
+                         % (c.reader.error, c.id, c.addr))
