@@ -15,7 +15,7 @@ def test_start_server_context_manager():
         r = redis.Redis(host=srv.host, port=srv.port)
         assert r.set("k", "v") is True
         assert r.get("k") == b"v"
-        assert srv.url == "redis://127.0.0.1:%d" % srv.port
+        assert srv.url == "redis://127.0.0.1:%d/0" % srv.port
     with pytest.raises(redis.ConnectionError):
         redis.Redis(host="127.0.0.1", port=srv.port, socket_connect_timeout=1).ping()
 

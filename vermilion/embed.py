@@ -14,9 +14,16 @@ Two ways, both giving a real server on real sockets:
       ...
       await srv.aclose()
 
+  or, as a context manager, ``async with await vermilion.embed.serve() as srv:``.
+
 Options are Redis configuration parameters (``save=""``, ``requirepass="x"``,
-``unixsocket="/tmp/v.sock"``, or a dict via ``config=``). Embedded servers
-default to ``save ""`` (no snapshots) and port 0 (a free port).
+``unixsocket="/tmp/v.sock"``, or a dict via ``config=``); a refused one raises
+:class:`ConfigError` naming the option and the value. Embedded servers default to
+``save ""`` (no snapshots), port 0 (a free port) and a private working directory
+in ``/tmp`` that is removed when the server stops, or when it fails to start.
+Both handles have ``host``, ``port``, ``unixsocket`` and ``url`` (``redis://host:port/0``,
+or ``unix:///path`` for a server on a unix socket only), which redis-py's
+``from_url`` takes as it is.
 """
 import asyncio
 import shutil
@@ -29,6 +36,9 @@ from .server.server import Server
 
 
 def _make_config(port, host, unixsocket, config, options):
+    """The Config for an embedded server. Owns a fresh temporary ``dir`` unless one is
+    given (``cfg.owned_dir``); a refused option raises ConfigError naming it, and
+    removes that directory first."""
     cfg = Config()
     values = {"save": "", "port": str(port or 0), "bind": host, "loglevel": "warning"}
     if unixsocket:
@@ -43,13 +53,31 @@ def _make_config(port, host, unixsocket, config, options):
         # so it never loads or overwrites a dump.rdb/AOF lying in the caller's cwd.
         values["dir"] = tempfile.mkdtemp(prefix="vermilion-")
         cfg.owned_dir = values["dir"]
-    for k, v in values.items():
-        if v is None:
-            continue
-        if isinstance(v, bool):
-            v = "yes" if v else "no"
-        cfg.set(canonical(k), str(v), apply=False)
+    try:
+        for k, v in values.items():
+            if v is None:
+                continue
+            if isinstance(v, bool):
+                v = "yes" if v else "no"
+            try:
+                cfg.set(canonical(k), str(v), apply=False)
+            except ConfigError as e:
+                # Config.set gives Redis's reason only ("argument must be a memory
+                # value"); a caller passing a dozen keyword arguments needs the name
+                raise _named(e, k, v) from None
+    except BaseException:
+        _remove_dir(getattr(cfg, "owned_dir", None))
+        raise
     return cfg
+
+
+def _named(e, name, value):
+    """The ConfigError ``e`` with the option and value in front of Redis's reason;
+    ``option`` and ``value`` attributes carry them too."""
+    named = ConfigError("%s=%r: %s" % (name, value, e.msg), e.line, e.lineno)
+    named.option = name
+    named.value = value
+    return named
 
 
 def _build(cfg):
@@ -60,22 +88,27 @@ def _build(cfg):
 
 
 def _build_embedded(cfg, port, unixsocket):
-    server = _build(cfg)
+    try:
+        server = _build(cfg)
+    except BaseException:
+        _remove_dir(getattr(cfg, "owned_dir", None))
+        raise
     server.ephemeral_port = port == 0
     return server
 
 
-class EmbeddedServer:
-    """Handle on a server running in a background thread."""
+# Where a client reaches a server listening on a wildcard address
+_WILDCARD = {"*": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::*": "::1", "::": "::1"}
 
-    def __init__(self, server, loop, thread):
-        self.server = server
-        self.loop = loop
-        self.thread = thread
+
+class _Handle:
+    """What both handles share: where the server listens."""
 
     @property
     def host(self):
-        return self.server.config.get("bind").split()[0].lstrip("-")
+        binds = (self.server.config.get("bind") or "").split()
+        host = binds[0].lstrip("-") if binds else "127.0.0.1"
+        return _WILDCARD.get(host, host)
 
     @property
     def port(self):
@@ -87,13 +120,32 @@ class EmbeddedServer:
 
     @property
     def url(self):
+        """``redis://host:port/0`` (TCP first), else ``unix:///path/to.sock``."""
         if self.server.port:
-            return "redis://%s:%d" % (self.host, self.port)
+            host = self.host
+            if ":" in host:
+                host = "[%s]" % host
+            return "redis://%s:%d/0" % (host, self.port)
         return "unix://%s" % self.unixsocket
 
+    def __repr__(self):
+        return "<%s %s>" % (type(self).__name__, self.url)
+
+
+class EmbeddedServer(_Handle):
+    """Handle on a server running in a background thread."""
+
+    def __init__(self, server, loop, thread):
+        self.server = server
+        self.loop = loop
+        self.thread = thread
+
     def stop(self, timeout=10):
+        """Stop the server (no final save), wait for its thread, remove its private
+        directory. Quiet: Redis's two shutdown log lines are for an operator, not for
+        a program stopping its own server."""
         if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(self.server.request_shutdown, False)
+            self.loop.call_soon_threadsafe(_quiet_shutdown, self.server)
             self.thread.join(timeout)
         _remove_owned_dir(self.server)
 
@@ -128,6 +180,8 @@ def start_server(port=0, host="127.0.0.1", unixsocket=None, config=None,
             try:
                 await server.start()
             except BaseException as e:
+                for srv in server.listeners:   # a TCP listener opened before a later one failed
+                    srv.close()
                 failure.append(e)
                 ready.set()
                 return
@@ -146,36 +200,76 @@ def start_server(port=0, host="127.0.0.1", unixsocket=None, config=None,
     ready.wait()
     if failure:
         thread.join()
+        _remove_owned_dir(server)
         raise failure[0]
     return EmbeddedServer(server, holder["loop"], thread)
 
 
-class AsyncServer:
+class AsyncServer(_Handle):
+    """Handle on a server running on the caller's event loop (see :func:`serve`)."""
+
     def __init__(self, server):
         self.server = server
 
-    @property
-    def port(self):
-        return self.server.port
-
     async def aclose(self):
-        self.server.request_shutdown(False)
-        await asyncio.sleep(0)
-        _remove_owned_dir(self.server)
+        """Stop the server (no final save), quietly, and remove its private directory."""
+        server = self.server
+        if not server.stopping:
+            _quiet_shutdown(server)
+        for srv in server.listeners:
+            await srv.wait_closed()
+        await asyncio.sleep(0)   # the clients' connection_lost callbacks
+        _remove_owned_dir(server)
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        await self.aclose()
 
 
 async def serve(port=0, host="127.0.0.1", unixsocket=None, config=None, **options):
-    """Start a server on the running event loop."""
+    """Start a server on the running event loop; returns an :class:`AsyncServer`
+    (``await srv.aclose()``, or ``async with await serve() as srv:``)."""
     cfg = _make_config(port, host, unixsocket, config, options)
     server = _build_embedded(cfg, port, unixsocket)
-    await server.start()
+    try:
+        await server.start()
+    except BaseException:
+        for srv in server.listeners:   # the TCP listener opened before the unix socket failed
+            srv.close()
+        _remove_owned_dir(server)
+        raise
     return AsyncServer(server)
 
 
+# Redis's shutdown lines, which an embedding program did not ask to see
+_ROUTINE_STOP_LINES = frozenset(("User requested shutdown...",
+                                 "Redis is now ready to exit, bye bye..."))
+
+
+def _quiet_shutdown(server):
+    """request_shutdown without its two routine log lines (anything else a shutdown
+    logs, a failing AOF flush for one, still shows)."""
+    log = server.log
+
+    def quiet_log(level, msg):
+        if msg not in _ROUTINE_STOP_LINES:
+            log(level, msg)
+    server.log = quiet_log
+    try:
+        server.request_shutdown(False)
+    finally:
+        del server.log   # back to the class's method
+
+
 def _remove_owned_dir(server):
-    owned = getattr(server.config, "owned_dir", None)
-    if owned:
-        shutil.rmtree(owned, ignore_errors=True)
+    _remove_dir(getattr(server.config, "owned_dir", None))
+
+
+def _remove_dir(path):
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _new_loop():
