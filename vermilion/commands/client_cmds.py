@@ -22,37 +22,30 @@ links with ``c.flags_extra`` containing ``S`` or ``M``: those are shown first an
 decide the client type (``TYPE replica|master``) for LIST, KILL and the output
 buffer limits.
 
-**CLIENT PAUSE.** While a pause is active ``server.special`` is set, so every
-command goes through the dispatcher's slow path, where ``server.postpone_check``
-(:func:`_postpone_check`) parks the clients whose command must wait: ALL pauses
-every command, WRITE those that may write or replicate (write commands,
-PUBLISH, PFCOUNT, EVAL/EVALSHA/FCALL unless the script declares ``no-writes``,
-and an EXEC whose queue holds any of those), exactly Redis 7.0's
-``is_may_replicate_command``. A parked client is blocked (``c.blocked`` is a
-:class:`Postponed`, ``flags=b`` in CLIENT LIST, counted in ``blocked_clients``);
-its command and whatever it pipelines after wait in order. When the pause ends
-(CLIENT UNPAUSE or its deadline) each parked client re-runs its command, in
-the order they were parked. Replicas and MONITOR clients are never paused.
-While paused, keys are not expired (lookups see them as missing) like Redis.
+The memory fields' query-buffer part comes from a model of Redis's buffer kept
+by :mod:`vermilion.server.querybuf`.
 
-EVALSHA and FCALL refer to a script the scripting module knows: it may set
-``server.script_may_write = fn(c, cmd, argv) -> bool | None`` to say whether
-that script may write (None: unknown, treated as a write as Redis does).
+**CLIENT PAUSE / UNPAUSE** parse their arguments here; the pause itself (its
+kind and deadline, the parked clients, which commands may write) is
+:mod:`vermilion.server.pause`. A client parked by it is shown with ``flags=b``,
+and its held command is still "in its query buffer".
 """
 import time
 
 from ..errors import CommandError, SYNTAX, subcommand_syntax_error
 from ..protocol.encoder import OK, Status, Verbatim, drop_replies, request_size
 from ..core import limits
-from ..core.bootstrap import on_server_init
 from ..core.client import (  # noqa: F401  (client_type is re-exported)
     TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER, client_type)
 from ..util import parse_int
 from .connection import set_client_name
 from ..core.table import command
-from ..core.dispatch import resume
 from ..protocol.encoder import NO_REPLY
 from ..util import LLONG_MAX as _LLONG_MAX
+from ..server.pause import PAUSE_WRITE, PAUSE_ALL, Postponed
+from ..server.pause import (  # noqa: F401  (re-exported: commands/monitor.py, tests)
+    may_replicate, eval_may_write as _eval_may_write)
+from ..server.querybuf import query_buffer, sds_mem
 
 _time = time.time
 _monotonic = time.monotonic
@@ -76,105 +69,6 @@ def _text(b):
 # ----------------------------------------------------------- CLIENT INFO line
 _REPLY_CHUNK = 16384   # Redis's static reply buffer and reply list block size
 _CLIENT_OVERHEAD = 768  # what Redis's tot-mem counts besides buffers (sizeof client...)
-
-
-# ------------------------------------------------- query buffer (a model of Redis's)
-# Redis's qbuf-free and the query-buffer part of tot-mem describe an sds string that
-# readQueryFromClient grows and clientsCronResizeQueryBuffer shrinks. We hold no such
-# buffer (the reader keeps only an unparsed tail), so each client gets a model of it,
-# moved by what we can see: bytes read since the last look (a burst of at least
-# PROTO_MBULK_BIG_ARG stands for a big argument, which Redis reads into a buffer of its
-# own size and keeps for the next one), the unparsed tail, and the idle time.
-_IOBUF_LEN = 16384          # PROTO_IOBUF_LEN
-_BIG_ARG = 32768            # PROTO_MBULK_BIG_ARG
-_RESIZE_THRESHOLD = 32768   # PROTO_RESIZE_THRESHOLD
-
-
-def _je_size(n):
-    """jemalloc's size class for an n-byte allocation (4 classes per power of two)."""
-    if n <= 8:
-        return 8
-    if n <= 128:
-        return (n + 15) & ~15
-    step = 1 << ((n - 1).bit_length() - 3)
-    return (n + step - 1) // step * step
-
-
-def _sds_hdr(n):
-    return 3 if n < 256 else 5 if n < 65536 else 9
-
-
-def _sds_usable(n):
-    """sdsalloc() of a string made with room for n bytes (the allocator's usable size)."""
-    h = _sds_hdr(n)
-    return _je_size(h + n + 1) - h - 1
-
-
-class QueryBuf:
-    __slots__ = ("alloc", "peak", "seen")
-
-    def __init__(self):
-        self.alloc = 0   # sdsalloc(c->querybuf)
-        self.peak = 0    # c->querybuf_peak
-        self.seen = 0    # c.tot_net_in when last looked at
-
-
-def _qbuf(c):
-    """The client's query buffer model, brought up to date with what it read."""
-    models = c.server.query_bufs
-    qb = models.get(c)
-    if qb is None:
-        qb = QueryBuf()
-        if c.transport is not None:   # connection-less clients are never "gone"
-            models[c] = qb
-    delta = c.tot_net_in - qb.seen
-    if delta > 0:
-        qb.seen = c.tot_net_in
-        if delta >= _BIG_ARG:
-            # a big argument: read into a buffer of its size, and a new one of that
-            # size kept for the next ("we'll see another one likely")
-            qb.alloc = _sds_usable(delta)
-        elif qb.alloc < _IOBUF_LEN:
-            qb.alloc = _sds_usable(_IOBUF_LEN)   # the non-greedy first allocation
-        qb.peak = max(qb.peak, min(delta, qb.alloc))
-    used = c.reader.pending() if c.reader is not None else 0
-    if used > qb.alloc:
-        qb.alloc = used
-    return qb
-
-
-def _resize_query_buffer(c, now):
-    """clientsCronResizeQueryBuffer for the model."""
-    qb = _qbuf(c)
-    used = c.reader.pending() if c.reader is not None else 0
-    if qb.alloc - used > 4096:
-        if now - c.last_interaction >= 3:          # idle for more than 2 seconds
-            qb.alloc = used
-        elif qb.alloc > _RESIZE_THRESHOLD and qb.alloc // 2 > qb.peak:
-            qb.alloc = max(used, qb.peak)
-    qb.peak = used
-
-
-class _QueryBufCron:
-    """Visits every client about once a second, like clientsCron (at least 5 a tick)."""
-
-    def __init__(self, server):
-        self.server = server
-        self.todo = []
-
-    def __call__(self):
-        server = self.server
-        clients = server.clients
-        if not clients:
-            return
-        n = max(5, len(clients) // server.hz)
-        if not self.todo:
-            self.todo = list(clients.values())
-        batch, self.todo = self.todo[-n:], self.todo[:-n]
-        now = _monotonic()
-        for c in batch:
-            if not c.closed and c.id in clients:
-                _resize_query_buffer(c, now)
 
 
 def _flags(c):
@@ -229,7 +123,7 @@ def client_info(c, me=None, argv=None):
         for later in c.pending or ():
             qbuf += request_size(later)
     argv_mem = sum(len(a) for a in cur) if cur is not None else 0
-    qb = _qbuf(c)
+    qb = query_buffer(c)
     alloc = max(qb.alloc, qbuf)
     qfree = alloc - qbuf
     multi_mem = 0
@@ -248,7 +142,7 @@ def client_info(c, me=None, argv=None):
     oll = (omem + _REPLY_CHUNK - 1) // _REPLY_CHUNK
     age = int(now) - int(c.ctime)
     rbs = _REPLY_CHUNK if age < 1 else 1024
-    qmem = _je_size(_sds_hdr(alloc) + alloc + 1)
+    qmem = sds_mem(alloc)
     tot = (_CLIENT_OVERHEAD + qmem + rbs + omem + multi_mem
            + (argv_mem + 8 * len(cur) if cur is not None else 0))
     idle = int(_monotonic() - c.last_interaction)
@@ -488,161 +382,6 @@ def client_kill(c, argv):
 
 
 # ------------------------------------------------------------- CLIENT PAUSE
-PAUSE_OFF, PAUSE_WRITE, PAUSE_ALL = 0, 1, 2
-_MAY_REPLICATE = frozenset(("pfcount", "publish", "spublish", "eval", "evalsha", "fcall"))
-_SCRIPT_CMDS = frozenset(("eval", "evalsha", "fcall"))
-_KIND_NAMES = {PAUSE_OFF: None, PAUSE_WRITE: "write", PAUSE_ALL: "all"}
-
-
-class Postponed:
-    """``c.blocked`` of a client parked by CLIENT PAUSE: the command to run again."""
-    __slots__ = ("argv",)
-
-    def __init__(self, argv):
-        self.argv = argv
-
-
-class ClientPause:
-    """The server's pause: its kind, its deadline, and the clients parked by it."""
-
-    def __init__(self, server):
-        self.server = server
-        self.kind = PAUSE_OFF
-        self.end = 0              # ms since the epoch
-        self.parked = []          # clients in the order they were postponed
-        self.timer = None
-
-    def pause(self, end, kind):
-        """pauseClients: the most restrictive kind and the furthest end win."""
-        if self.kind == PAUSE_OFF:
-            self.kind, self.end = kind, end
-        else:
-            self.kind = max(self.kind, kind)
-            self.end = max(self.end, end)
-        self.update()
-
-    def unpause(self):
-        self.kind = PAUSE_OFF
-        self.end = 0
-        self.update()
-
-    def update(self):
-        """Expire the pause if its time has passed; publish the state; free clients."""
-        server = self.server
-        if self.kind != PAUSE_OFF and self.end < int(_time() * 1000):
-            self.kind = PAUSE_OFF
-            self.end = 0
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-        server.pause_kind = _KIND_NAMES[self.kind]
-        server.pause_until = self.end
-        if self.kind != PAUSE_OFF:
-            server.set_special("client-pause", True)
-            if server.loop is not None:
-                delay = (self.end - _time() * 1000) / 1000.0 + 0.001
-                # a very long pause re-arms its timer once a day
-                self.timer = server.loop.call_later(min(max(delay, 0.0), 86400.0), self.update)
-        else:
-            server.set_special("client-pause", False)
-            self.release()
-
-    def release(self):
-        """unblockPostponedClients: parked clients run their command again, in order."""
-        parked = self.parked
-        if not parked:
-            return
-        self.parked = []
-        server = self.server
-        for c in parked:
-            st = c.blocked
-            if st.__class__ is not Postponed:
-                continue
-            c.blocked = None
-            server.blocked_clients -= 1
-            c.pending = [st.argv] + c.pending if c.pending else [st.argv]
-            if server.loop is not None and not c.closed:
-                server.loop.call_soon(resume, c)
-
-    def park(self, c, argv):
-        c.blocked = Postponed(argv)
-        self.server.blocked_clients += 1
-        self.parked.append(c)
-
-    def forget(self, c):
-        """A parked client disconnected."""
-        if c.blocked.__class__ is Postponed:
-            c.blocked = None
-            self.server.blocked_clients -= 1
-            try:
-                self.parked.remove(c)
-            except ValueError:
-                pass
-
-
-def _eval_may_write(body):
-    """evalGetCommandFlags for a script body: False only for ``#!lua flags=no-writes``."""
-    if not body.startswith(b"#!"):
-        return True  # no shebang: EVAL's own flags (may replicate)
-    nl = body.find(b"\n")
-    if nl < 0:
-        return True
-    parts = body[:nl].split()
-    if not parts or parts[0] != b"#!lua":
-        return True
-    flags = set()
-    known = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster",
-             b"allow-cross-slot-keys")
-    for p in parts[1:]:
-        if p.startswith(b"flags="):
-            for f in p[6:].split(b","):
-                if f not in known:
-                    return True
-                flags.add(f)
-        else:
-            return True
-    return b"no-writes" not in flags
-
-
-def may_replicate(c, cmd, argv):
-    """is_may_replicate_command of processCommand for this command (and EXEC's queue)."""
-    if cmd.is_write:
-        return True
-    name = cmd.fullname
-    if name in _MAY_REPLICATE:
-        if name in _SCRIPT_CMDS:
-            hook = getattr(c.server, "script_may_write", None)
-            if hook is not None:
-                r = hook(c, cmd, argv)
-                if r is not None:
-                    return r
-            if name == "eval":
-                return _eval_may_write(argv[1])
-        return True
-    if name == "exec" and c.multi:
-        for qcmd, qargv in c.multi:
-            if may_replicate(c, qcmd, qargv):
-                return True
-    return False
-
-
-def _postpone_check(c, cmd, argv):
-    server = c.server
-    p = server.client_pause
-    if p.kind == PAUSE_OFF:
-        return False
-    if p.end < int(_time() * 1000):
-        p.update()
-        if p.kind == PAUSE_OFF:
-            return False
-    if c.monitor or "S" in c.flags_extra:
-        return False
-    if p.kind == PAUSE_WRITE and not may_replicate(c, cmd, argv):
-        return False
-    p.park(c, argv)
-    return True
-
-
 @command("client|pause")
 def client_pause(c, argv):
     n = len(argv)
@@ -669,16 +408,6 @@ def client_pause(c, argv):
 def client_unpause(c, argv):
     c.server.client_pause.unpause()
     return OK
-
-
-@on_server_init
-def _init(server):
-    server.client_pause = ClientPause(server)
-    server.postpone_check = _postpone_check
-    server.add_client_gone_hook(server.client_pause.forget)
-    server.query_bufs = {}     # client -> QueryBuf (CLIENT LIST qbuf-free, tot-mem)
-    server.add_client_gone_hook(lambda c: server.query_bufs.pop(c, None))
-    server.add_cron_hook(_QueryBufCron(server))
 
 
 limits.set_client_describer(client_info)

@@ -2,13 +2,11 @@
 
 * SLOWLOG reads ``server.slowlog``, which the dispatcher fills (newest first) with
   ``(id, unix time, duration in us, args, client address, client name)``.
-* LATENCY keeps Redis's latency monitor per server (``server.latency``): event
-  name -> the last 160 one-per-second samples and the all-time maximum. Samples
-  are recorded by :meth:`LatencyMonitor.add_sample` when ``latency-monitor-threshold``
-  is set; the dispatcher reports slow commands as the ``command`` /
-  ``fast-command`` events. Python keeps no per-command latency histogram, so
-  LATENCY HISTOGRAM and INFO latencystats are derived from each command's call
-  count and total time (one bucket at the mean).
+* LATENCY reads Redis's latency monitor (``server.latency``, a
+  :class:`~vermilion.server.latency.LatencyMonitor`): event name -> the last
+  160 one-per-second samples and the all-time maximum. LATENCY HISTOGRAM is
+  derived from each command's call count and total time (one bucket at the
+  mean), as Python keeps no per-command histogram.
 * MEMORY USAGE estimates a key's footprint with ``sys.getsizeof`` over the key
   and its value's structure (sampling big collections like Redis does); MEMORY
   STATS shares INFO memory's figures.
@@ -19,15 +17,12 @@ import time
 from ..errors import CommandError, SYNTAX
 from ..keyspace.sizes import value_size
 from ..protocol.encoder import OK, Map, Verbatim
-from ..core.bootstrap import on_server_init
 from ..util import parse_int
 from .server_cmds import help_reply, lookup_fullname, memory_overview
 from ..core.table import command
-from ..core.dispatch import stats_rows
 import gc
+from ..server.latency import LATENCY_TS_LEN
 from ..errors import subcommand_syntax_error
-
-LATENCY_TS_LEN = 160
 
 
 # ====================================================================== SLOWLOG
@@ -81,89 +76,11 @@ def slowlog_reset(c, argv):
 
 
 # ====================================================================== LATENCY
-class LatencyMonitor:
-    """latency.c's event time series for one server."""
-
-    def __init__(self, server):
-        self.server = server
-        self.events = {}      # event -> [samples (list of [time, ms]), idx, max]
-        self.set_threshold(server.config.get_int("latency-monitor-threshold"))
-
-    def set_threshold(self, ms):
-        self.threshold_ms = ms
-        self.server.latency_threshold_ns = ms * 1000000
-
-    def add_sample(self, event, ms):
-        """latencyAddSample: one sample a second per event (the worst wins)."""
-        ts = self.events.get(event)
-        now = int(time.time())
-        if ts is None:
-            ts = self.events[event] = [[[0, 0] for _ in range(LATENCY_TS_LEN)], 0, 0]
-        samples = ts[0]
-        if ms > ts[2]:
-            ts[2] = ms
-        prev = samples[(ts[1] + LATENCY_TS_LEN - 1) % LATENCY_TS_LEN]
-        if prev[0] == now:
-            if ms > prev[1]:
-                prev[1] = ms
-            return
-        samples[ts[1]] = [now, ms]
-        ts[1] = (ts[1] + 1) % LATENCY_TS_LEN
-
-    def add_sample_if_needed(self, event, ms):
-        if self.threshold_ms and ms >= self.threshold_ms:
-            self.add_sample(event, ms)
-
-    def command_done(self, cmd, dt_ns):
-        """Called by the dispatcher for a slow command (latency-monitor-threshold)."""
-        self.add_sample_if_needed("fast-command" if cmd.fast else "command", dt_ns // 1000000)
-
-    def ordered(self, event):
-        ts = self.events[event]
-        out = []
-        for j in range(LATENCY_TS_LEN):
-            s = ts[0][(ts[1] + j) % LATENCY_TS_LEN]
-            if s[0]:
-                out.append(s)
-        return out
-
-    def reset(self, event=None):
-        if event is None:
-            n = len(self.events)
-            self.events.clear()
-            return n
-        return 1 if self.events.pop(event, None) is not None else 0
-
-    # Per-command latency, from the call counts and total time the dispatcher keeps.
-    def command_rows(self):
-        for name, calls, usec, _, _ in stats_rows(self.server):
-            if calls:
-                yield name, calls, usec / calls
-
-    def info_lines(self):
-        pcts = self.server.config.get("latency-tracking-info-percentiles").split()
-        out = []
-        for name, calls, avg in self.command_rows():
-            line = "latency_percentiles_usec_%s:" % name.replace(":", "_").replace("#", "_")
-            line += ",".join("p%s=%.3f" % (p, avg) for p in pcts)
-            out.append(line)
-        return out
-
-    def reset_histograms(self):
-        pass
-
-
 def _bucket(avg_usec):
     b = 1
     while b < avg_usec:
         b *= 2
     return b
-
-
-@on_server_init
-def _init(server):
-    lat = server.latency = LatencyMonitor(server)
-    server.config.add_hook("latency-monitor-threshold", lambda v: lat.set_threshold(int(v)))
 
 
 _LATENCY_HELP = [
@@ -498,4 +415,4 @@ def memory_purge(c, argv):
     return OK
 
 
-__all__ = ["LatencyMonitor", "value_size"]
+__all__ = ["value_size"]

@@ -15,8 +15,11 @@ has to keep its own counters:
   ``server.errorstats``.
 
 What only INFO needs (instantaneous ops/sec and kbps sampled by a cron hook
-every 100 ms like serverCron, network byte totals, peak memory) lives in a
-small :class:`ServerStats` attached as ``server.info_stats``.
+every 100 ms like serverCron, network byte totals, peak memory) lives in
+:class:`~vermilion.server.stats.ServerStats`, attached as ``server.info_stats``.
+The process-level parameters CONFIG SET changes (``pidfile``, ``maxclients``'s
+file-descriptor limit, ``port`` and ``bind``) are applied by
+:mod:`vermilion.server.process`.
 """
 import os
 import platform
@@ -35,14 +38,12 @@ from ..core.table import command, COMMANDS
 from ..core.dispatch import stats_rows
 from ..core.keyspecs import keys_with_flags, has_keys
 from ..globmatch import match
-from ..persistence.rdb import used_memory_estimate
-import asyncio
-import errno
-import socket
 from ..core.config import LOOKUP, HIDDEN
 from ..core.config import SENSITIVE
 import zlib
 from .replication import info_lines
+from ..server import process  # noqa: F401  (pidfile, maxclients' rlimit, port/bind: its hook)
+from ..server.stats import rss, total_commands
 
 
 def help_reply(argv0, lines):
@@ -67,215 +68,16 @@ def _b(s):
     return s.encode("utf-8", "surrogateescape")
 
 
-# ------------------------------------------------------------ stats kept for INFO
-STATS_SAMPLES = 16
-
-
-class ServerStats:
-    """What INFO reports and nothing else keeps: sampled rates, byte totals, peaks."""
-
-    def __init__(self, server):
-        self.server = server
-        self.net_in_closed = 0      # bytes read/written by clients that are gone
-        self.net_out_closed = 0
-        self.net_in_base = 0        # totals at the last CONFIG RESETSTAT
-        self.net_out_base = 0
-        self.peak_memory = 0
-        self.startup_memory = _rss()
-        self.rss = self.startup_memory
-        self.reset_samples()
-
-    def reset_samples(self):
-        now = time.monotonic()
-        # metric -> [samples, idx, last time, last reading]
-        self.metrics = {m: [[0] * STATS_SAMPLES, 0, now, v] for m, v in self._readings()}
-
-    def _readings(self):
-        """(metric, current total) for commands, bytes in and bytes out: one pass."""
-        ins = outs = 0
-        for c in self.server.clients.values():
-            ins += c.tot_net_in
-            outs += c.tot_net_out
-        return (("cmd", total_commands(self.server)),
-                ("in", self.net_in_closed - self.net_in_base + ins),
-                ("out", self.net_out_closed - self.net_out_base + outs))
-
-    def net_in(self):
-        return (self.net_in_closed - self.net_in_base
-                + sum(c.tot_net_in for c in self.server.clients.values()))
-
-    def net_out(self):
-        return (self.net_out_closed - self.net_out_base
-                + sum(c.tot_net_out for c in self.server.clients.values()))
-
-    def client_gone(self, c):
-        self.net_in_closed += c.tot_net_in
-        self.net_out_closed += c.tot_net_out
-
-    def reset(self):
-        self.net_in_base = self.net_in() + self.net_in_base
-        self.net_out_base = self.net_out() + self.net_out_base
-        self.reset_samples()
-
-    def cron(self):
-        """Every 100 ms (serverCron's run_with_period(100)): sample the rates and RSS."""
-        now = time.monotonic()
-        m = self.metrics["cmd"]
-        if now - m[2] < 0.1:
-            return
-        for name, reading in self._readings():
-            m = self.metrics[name]
-            dt_ms = (now - m[2]) * 1000
-            m[0][m[1]] = int((reading - m[3]) * 1000 / dt_ms) if dt_ms > 0 else 0
-            m[1] = (m[1] + 1) % STATS_SAMPLES
-            m[2] = now
-            m[3] = reading
-        self.rss = _rss()
-        if self.rss > self.peak_memory:
-            self.peak_memory = self.rss
-
-    def instantaneous(self, metric):
-        return sum(self.metrics[metric][0]) // STATS_SAMPLES
-
-
-def _rss():
-    return used_memory_estimate()
-
-
-def total_commands(server):
-    return sum(st.calls for st in server.cmdstats)
-
-
 # ------------------------------------------------------------------ server setup
 @on_server_init
 def _init(server):
-    st = server.info_stats = ServerStats(server)
-    server.add_cron_hook(st.cron)
-    server.add_client_gone_hook(st.client_gone)
-    cfg = server.config
-
-    def maxclients(value):
-        _adjust_open_files(server, int(value))
-        server.maxclients = int(value)
-
-    pidfile = cfg.get("pidfile")
-    if pidfile and cfg.process_owner:
-        _write_pidfile(server, pidfile)
-    cfg.add_hook("maxclients", maxclients)
-
     def users():
         """CONFIG REWRITE's "user" lines: ACL LIST without the leading "user "."""
         acl = getattr(server, "acl", None)
         if acl is None:
             return ["default on nopass ~* &* +@all"]
         return [line.decode("utf-8", "surrogateescape")[5:] for line in acl.list_lines()]
-    cfg.rewrite_users = users
-    cfg.add_hook("port", lambda v: _rebind(server, int(v), cfg.get("bind").split(),
-                                           "Unable to listen on this port. Check server logs."))
-    cfg.add_hook("bind", lambda v: _rebind(server, server.port, v.split(),
-                                           "Failed to bind to specified addresses."))
-    # (the tls-* parameters are applied by vermilion/server/tls.py)
-
-
-def _write_pidfile(server, path):
-    """createPidFile / removePidFile: the process id while the server runs."""
-    try:
-        with open(path, "w") as fh:
-            fh.write("%d\n" % os.getpid())
-    except OSError as e:
-        server.log_warning("Failed to write PID file: %s" % e.strerror)
-        return
-
-    def remove(save):
-        server.log_notice("Removing the pid file.")
-        try:
-            os.unlink(path)
-        except OSError:
-            pass
-    server.hooks_on_shutdown.append(remove)
-
-
-def _rebind(server, port, binds, error):
-    """changeListenPort / changeBindAddr: listen on the new TCP addresses, keeping the
-    listeners already on one of them (a failure leaves everything as it was), then
-    close the listeners that are no longer wanted."""
-    loop = server.loop
-    if loop is None:
-        return   # not started yet: start() will listen with the configured values
-    tcp = (socket.AF_INET, socket.AF_INET6)
-    existing = {}
-    tls = getattr(server, "tls_listeners", ())   # moved by vermilion/server/tls.py
-    for srv in server.listeners:
-        if srv.sockets and srv.sockets[0].family in tcp and srv not in tls:
-            name = srv.sockets[0].getsockname()
-            existing[(name[0], name[1])] = srv
-    keep = set()
-    socks = []
-    try:
-        for addr in binds if port else ():
-            optional = addr.startswith("-")
-            host = addr[1:] if optional else addr
-            host = {"*": "0.0.0.0", "::*": "::"}.get(host, host)
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            try:
-                ip = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0][4][0]
-            except (OSError, UnicodeError):
-                ip = host
-            if (ip, port) in existing:
-                keep.add((ip, port))
-                continue
-            s = socket.socket(family, socket.SOCK_STREAM)
-            try:
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                if family == socket.AF_INET6:
-                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-                s.bind((host, port))
-                s.listen(server.config.get_int("tcp-backlog"))
-                s.setblocking(False)
-            except OSError as e:
-                s.close()
-                if optional or (family == socket.AF_INET6 and e.errno in (
-                        errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL)):
-                    continue
-                server.log_warning("Failed listening on %s:%d: %s" % (host, port, e.strerror))
-                raise
-            socks.append(s)
-    except (OSError, OverflowError):
-        for s in socks:
-            s.close()
-        raise ConfigError(error)
-    for key, srv in existing.items():
-        if key not in keep:
-            srv.close()
-            server.listeners.remove(srv)
-
-    def started(fut):
-        if fut.exception() is None:
-            server.listeners.append(fut.result())
-    for s in socks:
-        asyncio.ensure_future(loop.create_server(server.make_protocol, sock=s),
-                              loop=loop).add_done_callback(started)
-    server.port = port
-
-
-def _adjust_open_files(server, maxclients):
-    """adjustOpenFilesLimit: raise RLIMIT_NOFILE to fit maxclients + 32 reserved fds."""
-    need = maxclients + 32
-    try:
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    except (OSError, ValueError):
-        return
-    if soft == resource.RLIM_INFINITY or soft >= need:
-        return
-    target = need if hard == resource.RLIM_INFINITY else min(need, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        soft = target
-    except (OSError, ValueError):
-        pass
-    if soft < need:
-        raise ConfigError("The operating system is not able to handle the specified number "
-                          "of clients, try with %d" % max(1, soft - 32))
+    server.config.rewrite_users = users
 
 
 # ======================================================================== CONFIG
@@ -537,8 +339,8 @@ def memory_overview(server):
     statistics: used memory is server.used_memory(), an estimate of the data held,
     see vermilion/core/memory.py; rss is the process's resident set)."""
     st = server.info_stats
-    rss = _rss()
-    st.rss = rss
+    rss_now = rss()
+    st.rss = rss_now
     used = server.used_memory()
     peak = server.memory.peak
     startup = min(server.memory.startup, used)
@@ -553,7 +355,7 @@ def memory_overview(server):
     net = used - startup
     keys = sum(len(db.data) for db in server.dbs)
     return {
-        "used": used, "rss": rss, "peak": peak, "startup": startup,
+        "used": used, "rss": rss_now, "peak": peak, "startup": startup,
         "overhead": overhead, "dataset": dataset, "clients_normal": clients_normal,
         "aof_buffer": aof_buf, "keys": keys,
         "dataset_perc": dataset * 100.0 / net if net > 0 else 0.0,

@@ -43,6 +43,7 @@ from .blocked import WhileBlocked
 from ..core.dispatch import resume, new_stats
 from ..core.bootstrap import INIT_HOOKS
 from .netio import RedisProtocol
+from .pause import PAUSE_WRITE
 
 _LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
 _LEVEL_CHAR = ".-*#"
@@ -721,7 +722,7 @@ class Server:
         if p is None:
             return
         self._shutdown_unpause = (p.kind, p.end)
-        p.pause((1 << 63) - 1, max(p.kind, _PAUSE_WRITE))
+        p.pause((1 << 63) - 1, max(p.kind, PAUSE_WRITE))
 
     def _unpause_after_shutdown(self):
         saved = self._shutdown_unpause
@@ -883,8 +884,6 @@ class ShutdownWait:
     """``c.blocked`` of a client whose SHUTDOWN waits for the outcome."""
     __slots__ = ()
 
-
-_PAUSE_WRITE = 1   # client_cmds.PAUSE_WRITE (the shutdown pause)
 
 _SUBSCRIBED_OK = frozenset(("subscribe", "unsubscribe", "psubscribe", "punsubscribe",
                             "ssubscribe", "sunsubscribe", "ping", "quit", "reset"))
