@@ -5,8 +5,9 @@ otherwise, like Redis). The sub-commands that clients and test suites use are
 implemented faithfully: SLEEP, SET-ACTIVE-EXPIRE, PROTOCOL (every RESP2/RESP3
 reply type), OBJECT, DIGEST / DIGEST-VALUE, POPULATE, ERROR, LOG, CHANGE-REPL-ID,
 HTSTATS / HTSTATS-KEY, QUICKLIST-PACKED-THRESHOLD, PAUSE-CRON, REPLYBUFFER ...
-RELOAD and LOADAOF are the persistence module's (``server.debug_reload`` /
-``server.debug_loadaof``).
+RELOAD (save, empty, load the RDB file back) and LOADAOF (flush the AOF, empty,
+replay it) are built here from the persistence machinery
+(:meth:`~vermilion.persistence.snapshot.Snapshot.reload`, the AOF's loader).
 
 The dataset digest is SHA1-based like Redis's and order-independent where the
 data is (keys, set members, hash fields): two datasets with the same content
@@ -32,6 +33,9 @@ from ..globmatch import match
 from ..persistence.rdb import encode_value
 from ..persistence.rdb import Limits
 import sys
+from ..core.bootstrap import on_server_init
+from ..persistence.rdb import RdbError
+from ..persistence.snapshot import LOADING_ERROR, LoadFailed, empty_data
 
 _HELP = [
     "AOF-FLUSH-SLEEP <microsec>",
@@ -310,15 +314,9 @@ def debug(c, argv):
     if sub == b"leak" and n == 3:
         return OK
     if sub == b"reload":
-        fn = getattr(server, "debug_reload", None)
-        if fn is None:
-            raise CommandError("ERR DEBUG RELOAD is not available (no persistence)")
-        return fn(c, argv)
+        return debug_reload(c, argv)
     if sub == b"loadaof":
-        fn = getattr(server, "debug_loadaof", None)
-        if fn is None:
-            raise CommandError("ERR DEBUG LOADAOF is not available (no persistence)")
-        return fn(c, argv)
+        return debug_loadaof(c, argv)
     if sub == b"drop-cluster-packet-filter" and n == 3:
         parse_int(argv[2])
         return OK
@@ -515,3 +513,60 @@ def _stringmatch_fuzz():
 
 
 __all__ = ["debug", "dataset_digest", "value_digest"]
+
+
+# ------------------------------------------------------------- RELOAD, LOADAOF
+def debug_reload(c, argv):
+    """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty, load back. Returns the reply."""
+    server = c.server
+    if server.loading:
+        raise CommandError(LOADING_ERROR)   # not in the middle of another load
+    snap = server.snapshot
+    flush = save = True
+    merge = False
+    for opt in argv[2:]:
+        o = opt.lower()
+        if o == b"merge":
+            merge = True
+        elif o == b"noflush":
+            flush = False
+        elif o == b"nosave":
+            save = False
+        else:
+            raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE "
+                               "options.")
+    if save and not snap.save():
+        raise CommandError("ERR")
+    try:
+        snap.reload(flush, merge)
+    except (RdbError, OSError) as e:
+        server.log_warning("Error trying to load the RDB dump: %s" % e)
+        raise CommandError("ERR Error trying to load the RDB dump")
+    server.log_warning("DB reloaded by DEBUG RELOAD")
+    return OK
+
+
+def debug_loadaof(c, argv):
+    """DEBUG LOADAOF: flush the AOF, empty the dataset, load the AOF files back."""
+    server = c.server
+    if server.loading:
+        raise CommandError(LOADING_ERROR)   # not in the middle of another load
+    aof = server.aof
+    if aof.state != 0:
+        aof.flush(force=True)
+    empty_data(server)
+    try:
+        aof.load_at_startup()
+    except LoadFailed as e:
+        raise CommandError("ERR Error loading the AOF: %s" % e.msg)
+    server.dirty_at_last_save = server.dirty
+    server.log_warning("Append Only File loaded by DEBUG LOADAOF")
+    return OK
+
+
+@on_server_init
+def _init(server):
+    # tests/persistence/test_saving.py and test_aof.py call these as server attributes;
+    # to go once they import them from this module.
+    server.debug_reload = debug_reload
+    server.debug_loadaof = debug_loadaof

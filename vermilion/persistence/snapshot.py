@@ -50,9 +50,10 @@ and ``stop-writes-on-bgsave-error`` is on (with save rules), or while the AOF
 cannot be written, writes and PING answer ``-MISCONF ...`` like Redis
 (``server.disk_error`` holds the text).
 
-**DEBUG.** ``server.debug_reload(c, argv)`` (DEBUG RELOAD [MERGE] [NOFLUSH]
-[NOSAVE]) and ``server.debug_loadaof(c, argv)`` return the reply or raise
-CommandError; the DEBUG command calls them.
+**Reloading.** :meth:`Snapshot.reload` loads the RDB file back into the running
+server, emptying it first (:func:`empty_data`) or merging; DEBUG RELOAD and
+DEBUG LOADAOF (commands/debug.py) are built from it, :meth:`Snapshot.save`,
+and the AOF's own loader.
 
 Functions (for the scripting module)
 ------------------------------------
@@ -104,8 +105,6 @@ import random
 import signal
 import time
 
-from ..errors import CommandError
-from ..protocol.encoder import OK
 from ..core.bootstrap import on_server_init
 from . import rdb as rdbmod
 
@@ -508,6 +507,24 @@ class Snapshot:
                               % (res.keys_loaded, res.keys_expired))
         return res
 
+    def reload(self, flush=True, merge=False):
+        """Load the RDB file back into the running server (DEBUG RELOAD): the whole
+        file is parsed first, then the dataset is emptied (``flush``) and the keys
+        installed; without ``flush`` a key already in memory is an error unless
+        ``merge``. Raises RdbError/OSError (the dataset untouched when the file
+        cannot be read or parsed)."""
+        server = self.server
+        buf = rdbmod.read_file(self.rdb_path())
+        limits = self.limits()
+        res = rdbmod.load_rdb(buf, limits, ndbs=len(server.dbs),
+                              verify_checksum=limits.checksum, log=server.log, allow_dup=merge)
+        if flush:
+            empty_data(server)
+        install(server, res, True, merge or flush)
+        server.rdb_last_load_keys_loaded = res.keys_loaded
+        server.rdb_last_load_keys_expired = res.keys_expired
+        return res
+
     def load_at_startup(self):
         """Startup hook: AOF if ``appendonly yes``, else the RDB file if it exists.
 
@@ -695,63 +712,6 @@ def empty_data(server, functions=True):
     return removed
 
 
-def debug_reload(c, argv):
-    """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty, load back. Returns the reply."""
-    server = c.server
-    if server.loading:
-        raise CommandError(LOADING_ERROR)   # not in the middle of another load
-    snap = server.snapshot
-    flush = save = True
-    merge = False
-    for opt in argv[2:]:
-        o = opt.lower()
-        if o == b"merge":
-            merge = True
-        elif o == b"noflush":
-            flush = False
-        elif o == b"nosave":
-            save = False
-        else:
-            raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE "
-                               "options.")
-    if save and not snap.save():
-        raise CommandError("ERR")
-    path = snap.rdb_path()
-    try:
-        buf = rdbmod.read_file(path)
-        limits = snap.limits()
-        res = rdbmod.load_rdb(buf, limits, ndbs=len(server.dbs),
-                              verify_checksum=limits.checksum, log=server.log, allow_dup=merge)
-        if flush:
-            empty_data(server)
-        install(server, res, True, merge or flush)
-    except (rdbmod.RdbError, OSError) as e:
-        server.log_warning("Error trying to load the RDB dump: %s" % e)
-        raise CommandError("ERR Error trying to load the RDB dump")
-    server.rdb_last_load_keys_loaded = res.keys_loaded
-    server.rdb_last_load_keys_expired = res.keys_expired
-    server.log_warning("DB reloaded by DEBUG RELOAD")
-    return OK
-
-
-def debug_loadaof(c, argv):
-    """DEBUG LOADAOF: flush the AOF, empty the dataset, load the AOF files back."""
-    server = c.server
-    if server.loading:
-        raise CommandError(LOADING_ERROR)   # not in the middle of another load
-    aof = server.aof
-    if aof.state != 0:
-        aof.flush(force=True)
-    empty_data(server)
-    try:
-        aof.load_at_startup()
-    except LoadFailed as e:
-        raise CommandError("ERR Error loading the AOF: %s" % e.msg)
-    server.dirty_at_last_save = server.dirty
-    server.log_warning("Append Only File loaded by DEBUG LOADAOF")
-    return OK
-
-
 MISCONF_RDB = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable "
                "to persist to disk. Commands that may modify the data set are disabled, because "
                "this instance is configured to report errors during writes if RDB snapshotting "
@@ -935,8 +895,6 @@ def _init(server):
     snap = Snapshot(server)
     server.snapshot = snap
     server.info_persistence = snap.info_lines
-    server.debug_reload = debug_reload
-    server.debug_loadaof = debug_loadaof
     server.disk_error = None
     server.loading_client = None        # the AOF replay's fake client (exempt from LOADING)
     server.extra_checks = tuple(server.extra_checks) + (_loading_check, _disk_error_check)
