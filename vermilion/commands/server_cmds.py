@@ -7,8 +7,8 @@ has to keep its own counters:
 
 * attributes of :class:`~vermilion.server.server.Server` (``stats_*``,
   ``blocked_clients``, ``dirty``, ``lastsave``, ``lazyfree_pending`` ...);
-* ``server.info_persistence()`` (persistence/snapshot.py) for the Persistence
-  section, with Redis's idle values when it is absent;
+* ``server.snapshot.info_lines()`` (persistence/snapshot.py) for the Persistence
+  section, with Redis's idle values when there is no persistence;
 * ``server.pubsub.channels / patterns / shard``, ``server.tracking.clients /
   table / prefixes``;
 * ``server.cmdstats`` through :func:`~vermilion.core.dispatch.stats_rows`, and
@@ -44,6 +44,7 @@ import zlib
 from .replication import info_lines
 from ..server import process  # noqa: F401  (pidfile, maxclients' rlimit, port/bind: its hook)
 from ..server.stats import rss, total_commands
+from ..server import latency as _latency  # noqa: F401  (server.latency: its init hook)
 
 
 def help_reply(argv0, lines):
@@ -73,7 +74,7 @@ def _b(s):
 def _init(server):
     def users():
         """CONFIG REWRITE's "user" lines: ACL LIST without the leading "user "."""
-        acl = getattr(server, "acl", None)
+        acl = server.acl
         if acl is None:
             return ["default on nopass ~* &* +@all"]
         return [line.decode("utf-8", "surrogateescape")[5:] for line in acl.list_lines()]
@@ -136,7 +137,7 @@ def config_set(c, argv):
         if p is not None and p.flags & SENSITIVE:
             argv[i + 1] = b"(redacted)"
     server = c.server
-    server.config.loading = bool(getattr(server, "loading", 0))   # DENY_LOADING parameters
+    server.config.loading = bool(server.loading)   # DENY_LOADING parameters
     try:
         server.config.set_many(pairs, protected_ok=_protected_ok(c))
     except ConfigError as e:
@@ -174,14 +175,11 @@ def reset_stats(server):
                  "lazyfreed_objects", "rdb_saves", "stat_total_forks", "stat_fork_time",
                  "stats_evicted_clients", "stats_expired_time_cap_reached_count",
                  "stats_dump_payload_sanitizations"):
-        if hasattr(server, name):
-            setattr(server, name, 0)
+        setattr(server, name, 0)
     server.stats_expired_stale_perc = 0.0
-    latency = getattr(server, "latency", None)
-    if latency is not None and hasattr(latency, "reset_histograms"):
-        latency.reset_histograms()
+    server.latency.reset_histograms()
     server.info_stats.reset()
-    for fn in getattr(server, "resetstat_hooks", ()):
+    for fn in server.resetstat_hooks:
         fn()
 
 
@@ -295,7 +293,7 @@ def _info_server(server):
         # while SHUTDOWN waits for lagging replicas (shutdown-timeout)
         "shutdown_in_milliseconds:%d"
         % int((server.shutdown_deadline - time.monotonic()) * 1000),
-    ] if getattr(server, "shutdown_deadline", 0) else []) + [
+    ] if server.shutdown_deadline else []) + [
         "vermilion_version:%s" % __version__,
     ]
 
@@ -318,7 +316,7 @@ def _info_clients(server):
             n = sum(len(b) for b in c.out)
             if n > max_out:
                 max_out = n
-    tracking = getattr(server, "tracking", None)
+    tracking = server.tracking
     return [
         "# Clients",
         "connected_clients:%d" % len(server.clients),
@@ -346,7 +344,7 @@ def memory_overview(server):
     startup = min(server.memory.startup, used)
     # query + output buffers (transport's included), the figure used_memory counts
     clients_normal = server.memory.clients
-    aof = getattr(server, "aof", None)
+    aof = server.aof
     aof_buf = 0
     if aof is not None:
         aof_buf = len(getattr(aof, "buf", b"") or b"")
@@ -376,12 +374,12 @@ def _info_memory(server):
     cfg = server.config
     maxmemory = cfg.get_number("maxmemory")
     total_sys = _total_system_memory()
-    scripts = getattr(server, "scripts", None) or {}
-    libs = getattr(server, "function_libraries", None) or {}
+    scripts = server.scripts
+    libs = server.function_libraries or {}
     nfuncs = 0
     for lib in libs.values() if hasattr(libs, "values") else ():
         nfuncs += len(getattr(lib, "functions", ()) or ())
-    lua = 32768 if scripts or getattr(server, "lua", None) is not None else 0
+    lua = 32768 if scripts or server.lua is not None else 0
     return [
         "# Memory",
         "used_memory:%d" % m["used"],
@@ -439,15 +437,14 @@ def _info_memory(server):
 
 
 def _info_persistence(server):
-    fn = getattr(server, "info_persistence", None)   # persistence/snapshot.py
-    return ["# Persistence"] + (list(fn()) if fn is not None else ["loading:0"])
+    snap = server.snapshot   # persistence/snapshot.py
+    return ["# Persistence"] + (list(snap.info_lines()) if snap is not None else ["loading:0"])
 
 
 def _info_stats(server):
     st = server.info_stats
-    g = lambda name, default=0: getattr(server, name, default)  # noqa: E731
-    ps = getattr(server, "pubsub", None)
-    tracking = getattr(server, "tracking", None)
+    ps = server.pubsub
+    tracking = server.tracking
     tracking_keys = len(getattr(tracking, "table", ())) if tracking else 0
     tracking_items = 0
     if tracking_keys:
@@ -474,11 +471,11 @@ def _info_stats(server):
         "sync_partial_err:%d" % server.repl.partial_err,
         "expired_keys:%d" % server.stats_expired_keys,
         "expired_stale_perc:%.2f" % (server.stats_expired_stale_perc * 100),
-        "expired_time_cap_reached_count:%d" % g("stats_expired_time_cap_reached_count"),
-        "expire_cycle_cpu_milliseconds:%d" % g("stats_expire_cycle_time_used_ms"),
+        "expired_time_cap_reached_count:%d" % server.stats_expired_time_cap_reached_count,
+        "expire_cycle_cpu_milliseconds:%d" % server.stats_expire_cycle_time_used_ms,
         "evicted_keys:%d" % server.stats_evicted_keys,
-        "evicted_clients:%d" % g("stats_evicted_clients"),
-        "total_eviction_exceeded_time:%d" % (g("stats_total_eviction_exceeded_time")
+        "evicted_clients:%d" % server.stats_evicted_clients,
+        "total_eviction_exceeded_time:%d" % (server.stats_total_eviction_exceeded_time
                                              + server.evictor.current_exceeded_ms()),
         "current_eviction_exceeded_time:%d" % server.evictor.current_exceeded_ms(),
         "keyspace_hits:%d" % server.stats_keyspace_hits,
@@ -486,8 +483,8 @@ def _info_stats(server):
         "pubsub_channels:%d" % (len(ps.channels) if ps is not None else 0),
         "pubsub_patterns:%d" % (len(ps.patterns) if ps is not None else 0),
         "pubsubshard_channels:%d" % (len(ps.shard) if ps is not None else 0),
-        "latest_fork_usec:%d" % g("stat_fork_time"),
-        "total_forks:%d" % g("stat_total_forks"),
+        "latest_fork_usec:%d" % server.stat_fork_time,
+        "total_forks:%d" % server.stat_total_forks,
         "migrate_cached_sockets:0",
         "slave_expires_tracked_keys:0",
         "active_defrag_hits:0",
@@ -501,9 +498,9 @@ def _info_stats(server):
         "tracking_total_prefixes:%d" % tracking_prefixes,
         "unexpected_error_replies:%d" % server.stats_unexpected_error_replies,
         "total_error_replies:%d" % server.stats_total_error_replies,
-        "dump_payload_sanitizations:%d" % g("stats_dump_payload_sanitizations"),
-        "total_reads_processed:%d" % g("stats_total_reads_processed"),
-        "total_writes_processed:%d" % g("stats_total_writes_processed"),
+        "dump_payload_sanitizations:%d" % server.stats_dump_payload_sanitizations,
+        "total_reads_processed:%d" % server.stats_total_reads_processed,
+        "total_writes_processed:%d" % server.stats_total_writes_processed,
         "io_threaded_reads_processed:0",
         "io_threaded_writes_processed:0",
         "reply_buffer_shrinks:0",
@@ -560,9 +557,8 @@ def _info_errorstats(server):
 
 def _info_latencystats(server):
     lines = ["# Latencystats"]
-    latency = getattr(server, "latency", None)
-    if latency is not None and server.config.get("latency-tracking") == "yes":
-        lines.extend(latency.info_lines())
+    if server.config.get("latency-tracking") == "yes":
+        lines.extend(server.latency.info_lines())
     return lines
 
 

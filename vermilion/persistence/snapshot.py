@@ -210,7 +210,6 @@ class Snapshot:
         s.rdb_saves = 0
         s.rdb_last_load_keys_loaded = 0
         s.rdb_last_load_keys_expired = 0
-        s.loading = 0
         s.loading_start_time = 0
         s.loading_total_bytes = 0
         s.loading_loaded_bytes = 0
@@ -228,7 +227,7 @@ class Snapshot:
     def write_rdb(self, path, aof_base=False):
         """Write the dataset to ``path`` via a temp file + fsync + rename. Raises OSError."""
         server = self.server
-        fl = getattr(server, "function_codes", None)
+        fl = server.function_codes
         functions = fl() if fl is not None else ()
         tmp = os.path.join(os.path.dirname(path), "temp-%d.rdb" % os.getpid())
         atomic_write(path, tmp, lambda fh: rdbmod.write_rdb(
@@ -457,7 +456,7 @@ class Snapshot:
                     server.log_notice("%d changes in %d seconds. Saving..." % (need, secs))
                     self.bgsave()
                     return
-        aof = getattr(server, "aof", None)
+        aof = server.aof
         if aof is not None:
             aof.cron_maybe_rewrite()
 
@@ -545,7 +544,7 @@ class Snapshot:
         server = self.server
         server.loading = 0        # the loaders set it while they actually load
         t0 = time.time()
-        aof = getattr(server, "aof", None)
+        aof = server.aof
         if aof is not None and server.config.get("appendonly") == "yes":
             aof.load_at_startup()
             aof.open_on_start()
@@ -575,7 +574,7 @@ class Snapshot:
         the final save failed, or the AOF has not been written once yet; FORCE
         exits anyway."""
         server = self.server
-        aof = getattr(server, "aof", None)
+        aof = server.aof
         if self.child_pid is not None:
             kind = self.child_type
             if kind == CHILD_RDB:
@@ -609,7 +608,7 @@ class Snapshot:
         server = self.server
         now = time.time()
         rdb_child = self.child_type == CHILD_RDB
-        aof = getattr(server, "aof", None)
+        aof = server.aof
         aof_child = self.child_type == CHILD_AOF
         lines = [
             "loading:%d" % server.loading,
@@ -673,7 +672,7 @@ def install(server, res, flush=True, allow_dup=True):
                                                   % (k.decode("utf-8", "replace"), dbid))
     # the libraries first, as they come before the keys in the file: a library
     # already loaded fails the load unless ``allow_dup`` (rdbFunctionLoad)
-    fr = getattr(server, "function_restore", None)
+    fr = server.function_restore
     if res.functions:
         if fr is not None:
             try:
@@ -706,7 +705,7 @@ def empty_data(server, functions=True):
         db.signal_all()
         removed += db.clear()
     if functions:
-        libs = getattr(server, "function_libraries", None)
+        libs = server.function_libraries
         if libs is not None:
             libs.flush()
     return removed
@@ -731,7 +730,7 @@ def update_disk_error(server):
             and server.rdb_last_bgsave_status == "err" and server.snapshot.save_rules()):
         msg = MISCONF_RDB
     else:
-        aof = getattr(server, "aof", None)
+        aof = server.aof
         if aof is not None and aof.state != 0:
             err = aof.write_error()
             if err is not None:
@@ -895,8 +894,6 @@ def _init(server):
     snap = Snapshot(server)
     server.snapshot = snap
     server.info_persistence = snap.info_lines
-    server.disk_error = None
-    server.loading_client = None        # the AOF replay's fake client (exempt from LOADING)
     server.extra_checks = tuple(server.extra_checks) + (_loading_check, _disk_error_check)
     # Listeners open before the startup hook loads the data: a client that gets in
     # first must see LOADING, not an empty dataset.

@@ -163,7 +163,7 @@ def may_replicate(c, cmd, argv):
     name = cmd.fullname
     if name in _MAY_REPLICATE:
         if name in _SCRIPT_CMDS:
-            hook = getattr(c.server, "script_may_write", None)
+            hook = c.server.script_may_write
             if hook is not None:
                 r = hook(c, cmd, argv)
                 if r is not None:

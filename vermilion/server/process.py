@@ -76,7 +76,7 @@ def rebind(server, port, binds, error):
         return   # not started yet: start() will listen with the configured values
     tcp = (socket.AF_INET, socket.AF_INET6)
     existing = {}
-    tls = getattr(server, "tls_listeners", ())   # moved by vermilion/server/tls.py
+    tls = server.tls_listeners   # kept by vermilion/server/tls.py
     for srv in server.listeners:
         if srv.sockets and srv.sockets[0].family in tcp and srv not in tls:
             name = srv.sockets[0].getsockname()

@@ -166,6 +166,45 @@ class Server:
         self.shutdown_opts = None       # (save, force) of the shutdown in progress
         self.shutdown_waiters = []      # SHUTDOWN clients waiting for the outcome
         self._shutdown_unpause = None
+        # ---- Features' state, created here with its default so that every reader
+        # reads it plainly; a feature's @on_server_init hook replaces the default
+        # with its own object (and keeps the value current).
+        # INFO stats counters nothing increments yet (0, as in an idle Redis)
+        self.stats_evicted_clients = 0
+        self.stats_expired_time_cap_reached_count = 0
+        self.stats_expire_cycle_time_used_ms = 0
+        self.stats_dump_payload_sanitizations = 0
+        self.stats_total_reads_processed = 0
+        self.stats_total_writes_processed = 0
+        self.stat_fork_time = 0
+        self.stat_total_forks = 0
+        self.resetstat_hooks = ()       # fn(): CONFIG RESETSTAT also resets these (evict.py)
+        # persistence (persistence/snapshot.py, persistence/aof.py)
+        self.snapshot = None            # the Snapshot (SAVE, BGSAVE, the fork child)
+        self.aof = None                 # the AOF
+        self.loading = 0                # 1 while a dataset loads (start/stop_loading)
+        self.loading_client = None      # the AOF replay's fake client (exempt from LOADING)
+        self.disk_error = None          # the MISCONF text while writes are refused
+        # replication (commands/replication.py)
+        self.repl = None                # ReplMaster: replicas, backlog, offsets
+        # scripting and functions (scripting/, commands/scripting.py, functions.py)
+        self.scripting = None           # the Scripting state (scripting.ensure())
+        self.scripts = {}               # sha -> script (INFO number_of_cached_scripts)
+        self.lua = None                 # a Lua VM exists (INFO used_memory_lua)
+        self.script_may_write = None    # fn(c, cmd, argv) -> bool | None (CLIENT PAUSE WRITE)
+        self.script_denyoom = None      # fn(c, cmd, argv) -> bool (maxmemory's -OOM)
+        self.script_disable_deny_script = False   # DEBUG SET-DISABLE-DENY-SCRIPTS
+        self.function_codes = None      # fn() -> library sources (RDB, AOF, full sync)
+        self.function_restore = None    # fn(codes, replace) (loading libraries)
+        self.function_libraries = None  # the FUNCTION libraries
+        # client-side caching (commands/tracking.py)
+        self.tracking_state = None
+        # keyspace (keyspace/evict.py, keyspace/scan.py)
+        self.object_set_lru_lfu = None  # fn(...) for RESTORE/OBJECT's IDLETIME and FREQ
+        self._scan_state = None         # keyspace/scan.py's ScanState, made at first SCAN
+        # TLS (server/tls.py; made by start())
+        self.tls = None
+        self.tls_listeners = []
         self.while_blocked = WhileBlocked(self)
         self.apply_config()
         self.expire_cycle = expire_mod.ActiveExpire(self)
@@ -354,7 +393,7 @@ class Server:
     def force_replication(self, c, argv):
         """Send ``argv`` to the replicas only, never the AOF (PUBLISH: Redis's
         forceCommandPropagation(c, PROPAGATE_REPL))."""
-        repl = getattr(self, "repl", None)
+        repl = self.repl
         if repl is not None and repl.backlog is not None:
             repl.feed(c.db.id, (argv,))
 
@@ -699,7 +738,7 @@ class Server:
         timeout = self.config.get_int("shutdown-timeout")
         if not now and timeout != 0 and not self._replicas_in_sync():
             self.shutdown_deadline = time.monotonic() + timeout
-            repl = getattr(self, "repl", None)
+            repl = self.repl
             if repl is not None:
                 repl.request_ack()
             self._pause_writes_for_shutdown()
@@ -709,7 +748,7 @@ class Server:
 
     def _replicas_in_sync(self):
         """isReadyToShutdown: every replica acknowledged our whole stream."""
-        repl = getattr(self, "repl", None)
+        repl = self.repl
         if repl is None or not repl.replicas:
             return True
         offset = self.master_repl_offset
@@ -718,17 +757,15 @@ class Server:
     def _pause_writes_for_shutdown(self):
         """pauseClients(PAUSE_DURING_SHUTDOWN, WRITE): no new writes the replicas
         would have to catch up with. A CLIENT PAUSE already set is restored after."""
-        p = getattr(self, "client_pause", None)
-        if p is None:
-            return
+        p = self.client_pause
         self._shutdown_unpause = (p.kind, p.end)
         p.pause((1 << 63) - 1, max(p.kind, PAUSE_WRITE))
 
     def _unpause_after_shutdown(self):
         saved = self._shutdown_unpause
         self._shutdown_unpause = None
-        p = getattr(self, "client_pause", None)
-        if saved is None or p is None:
+        p = self.client_pause
+        if saved is None:
             return
         p.kind, p.end = saved
         p.update()
@@ -737,7 +774,7 @@ class Server:
         """finishShutdown: True when the server is stopping, False if it refused."""
         save, force = self.shutdown_opts or (None, False)
         self.shutdown_deadline = 0
-        repl = getattr(self, "repl", None)
+        repl = self.repl
         if repl is not None and repl.replicas:
             offset = self.master_repl_offset
             lagging = 0
