@@ -71,6 +71,10 @@ def run(server):
     server.log_warning("Vermilion version=%s, Redis version=%s, bits=64, pid=%d, just started"
                        % (__version__, REDIS_VERSION, os.getpid()))
     server.log_notice("Running mode=standalone, port=%d, event loop=%s." % (server.port, loop_name))
+    import importlib.util   # start-up cost: only here, to look for lupa without importing it
+    if importlib.util.find_spec("lupa") is None:
+        server.log_warning('Lua scripting is off: the lupa package is not installed; EVAL and '
+                           'FCALL will answer an error (pip install "vermilion[lua]").')
 
     async def go():
         await server.start()
