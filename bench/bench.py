@@ -344,9 +344,9 @@ def print_tables(targets, tests, raw, p, n):
         return med([r[key] for r in rows])
 
     for key, what, spec in (("rps", "rps", ",.0f"), ("cpu_us", "CPU us/req", ".2f")):
-        print("\n-P %d, -n %d: %s" % (p, n, "requests/s, median over rounds" if key == "rps"
-                                      else "server CPU (user+sys) microseconds per request, "
-                                      "all rounds pooled"))
+        print("\n-P %d, -n %d: %s\n" % (p, n, "requests/s, median over rounds" if key == "rps"
+                                        else "server CPU (user+sys) microseconds per request, "
+                                        "all rounds pooled"))
         hdr = ["test"] + ["%s %s" % (x, what) for x in names] + ["vermilion/redis"]
         if has_min:
             hdr.append("vermilion/minimal")
