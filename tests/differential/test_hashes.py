@@ -22,7 +22,7 @@ def encoding(diff, shared_vermilion):
 @pytest.fixture
 def config(diff, shared_vermilion):
     """config(name, value): CONFIG SET on both servers; restored afterwards."""
-    cfg = shared_vermilion.core.config
+    cfg = shared_vermilion.server.config
     saved = []
 
     def set_(name, value):
