@@ -824,7 +824,7 @@ def _set_events(diff, shared_vermilion, flags):
         diff("CONFIG", "SET", "notify-keyspace-events", flags)
     else:  # until CONFIG SET lands: the same setting, applied in-process
         diff.ref.call("CONFIG", "SET", "notify-keyspace-events", flags)
-        shared_vermilion.core.config.set("notify-keyspace-events", flags)
+        shared_vermilion.server.config.set("notify-keyspace-events", flags)
 
 
 def test_keyspace_events(diff, blocked, real_redis, shared_vermilion):
