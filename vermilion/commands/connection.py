@@ -57,6 +57,8 @@ def _text(b):
 # ----------------------------------------------------------------- commands
 @command("ping")
 def ping(c, argv):
+    if len(argv) == 1 and not c.special:
+        return PONG     # (not special: not a RESP2 subscriber, who gets an array)
     if len(argv) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
     if c.resp == 2 and (c.subscriptions or c.psubscriptions or c.ssubscriptions):

@@ -309,7 +309,8 @@ def incr(c, argv):
                 raise CommandError(OVERFLOW)
             n += 1
         db.data[key] = b"%d" % n
-        db.signal(key)
+        if db.watched or c.server.tracking is not None:
+            db.signal(key)
     server = c.server
     server.dirty += 1
     if server.notify_flags & NOTIFY_STRING:

@@ -95,25 +95,86 @@ def execute_batch(c, cmds, start=0):
     """Run cmds[start:] for client ``c`` until it blocks or must close.
 
     Returns the index of the first command not run (len(cmds) when all ran).
+
+    This loop is the hot path, so for a plain command it does :func:`call`'s steps
+    itself, in the same order (run, reply, count, propagate, the rarer work); call()
+    stays the definition, and anything unusual is handed to the same helpers it
+    uses. Time is read once per command: a command's time runs from the end of the
+    one before (the batch was parsed before the loop). The watched flags are read
+    per command, since any command may change them, but as plain attribute tests.
     """
     server = c.server
     server.current_client = c
     get = _LOOKUP.get
+    out = c.out
+    append = out.append
+    stats = server.cmdstats
+    perf = _perf
     n = len(cmds)
     i = start
+    t0 = perf()
     while i < n:
         argv = cmds[i]
         i += 1
         cmd = get(argv[0])
-        if (cmd is None or not cmd.plain or c.special or server.special
+        if (cmd is None or c.special or server.special or not cmd.plain
                 or len(argv) not in cmd.argcs):
             _process_slow(c, argv)
-        else:
-            c.cmd = cmd
-            call(c, cmd, argv)
-            if server.ready_keys:
-                server.serve_blocked()
-        if c.blocked is not None or c.close_after_reply:
+            if c.blocked is not None or c.close_after_reply:
+                break
+            out = c.out
+            append = out.append
+            t0 = perf()
+            continue
+        c.cmd = cmd
+        dirty = server.dirty
+        try:
+            r = cmd.func(c, argv)
+        except CommandError as e:
+            r = _failed(server, cmd, e.msg)
+        except Exception as e:  # a bug: never let it escape to the connection
+            r = _internal_error(c, cmd, e)
+        t = r.__class__
+        if t is Raw:
+            append(r)
+            if len(r) >= BIG_REPLY and _big_reply(c):
+                i = n
+        elif t is bytes:
+            if len(r) < BIG_REPLY:
+                append(b"$%d\r\n%s\r\n" % (len(r), r))
+            else:
+                append(b"$%d\r\n" % len(r))
+                append(r)
+                append(b"\r\n")
+                if _big_reply(c):
+                    i = n
+        elif t is int:
+            append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
+        elif r is None:
+            append(b"$-1\r\n" if c.resp == 2 else b"_\r\n")
+        elif t is ErrorReply:
+            append(error_bytes(r))
+        elif r is not NO_REPLY:
+            r = encode(r, c.resp)
+            append(r)
+            if len(r) >= BIG_REPLY and _big_reply(c):
+                i = n
+        t1 = perf()
+        dt = t1 - t0
+        t0 = t1
+        st = stats[cmd.index]
+        st.calls += 1
+        st.ns += dt
+        if c.propagate is not None or (server.dirty != dirty and cmd.is_write):
+            if server.persistence is not None:
+                server.propagate_command(c, argv)
+            else:
+                c.propagate = None
+        if dt > server.after_call_ns or server.monitors:
+            _after_call(c, cmd, argv, dt)
+        if server.ready_keys:
+            server.serve_blocked()
+        if r is NO_REPLY and (c.blocked is not None or c.close_after_reply):
             break
     server.current_client = None
     return i
@@ -137,56 +198,75 @@ def call(c, cmd, argv, reply=True):
     try:
         r = cmd.func(c, argv)
     except CommandError as e:
-        msg = e.msg
-        server.count_error(msg)
-        server.cmdstats[cmd.index].failed += 1
-        r = ErrorReply(msg)
+        r = _failed(server, cmd, e.msg)
     except Exception as e:  # a bug: never let it escape to the connection
         r = _internal_error(c, cmd, e)
-    if reply:
-        t = r.__class__
-        out = c.out
-        if t is Raw:
-            out.append(r)
-            if len(r) >= BIG_REPLY:
-                c.server.output_limits.check(c)
-        elif t is bytes:
-            if len(r) < BIG_REPLY:
-                out.append(b"$%d\r\n%s\r\n" % (len(r), r))
-            else:
-                # header, value, CRLF: the value itself is not copied here
-                out.append(b"$%d\r\n" % len(r))
-                out.append(r)
-                out.append(b"\r\n")
-                server.output_limits.check(c)
-        elif t is int:
-            out.append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
-        elif r is None:
-            out.append(b"$-1\r\n" if c.resp == 2 else b"_\r\n")
-        elif t is ErrorReply:
-            out.append(error_bytes(r))
-        elif r is not NO_REPLY:
-            r = encode(r, c.resp)
-            out.append(r)
-            if len(r) >= BIG_REPLY:
-                # client-output-buffer-limit acts now, as Redis checks after each
-                # reply: a pipeline of large GETs must not build up hundreds of MB
-                server.output_limits.check(c)
+    if reply and r is not NO_REPLY:
+        add_reply(c, r)
     dt = _perf() - t0
     st = server.cmdstats[cmd.index]
     st.calls += 1
     st.ns += dt
     if c.propagate is not None or (server.dirty != dirty and cmd.is_write):
-        sink = c.propagate_to
-        if sink is not None:
-            sink(c, argv)                      # a script collects its own effects
-        elif server.persistence is not None:
-            server.propagate_command(c, argv)
-        else:
-            c.propagate = None
+        _propagate(c, argv)
     if dt > server.after_call_ns or server.monitors or c.tracking is not None:
         _after_call(c, cmd, argv, dt)
     return r
+
+
+def add_reply(c, r):
+    """Append reply value ``r`` to ``c.out`` as RESP (addReply)."""
+    t = r.__class__
+    out = c.out
+    if t is bytes:
+        if len(r) < BIG_REPLY:
+            out.append(b"$%d\r\n%s\r\n" % (len(r), r))
+            return
+        # header, value, CRLF: the value itself is not copied here
+        out.append(b"$%d\r\n" % len(r))
+        out.append(r)
+        out.append(b"\r\n")
+    elif t is int:
+        out.append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
+        return
+    elif r is None:
+        out.append(b"$-1\r\n" if c.resp == 2 else b"_\r\n")
+        return
+    elif t is ErrorReply:
+        out.append(error_bytes(r))
+        return
+    else:
+        if t is not Raw:
+            r = encode(r, c.resp)
+        out.append(r)
+        if len(r) < BIG_REPLY:
+            return
+    _big_reply(c)
+
+
+def _big_reply(c):
+    """A big reply was just added: client-output-buffer-limit acts now, as Redis
+    checks after each reply (a pipeline of large GETs must not build up hundreds
+    of megabytes before the batch's single write). True if the client is closed."""
+    return c.server.output_limits.check(c)
+
+
+def _failed(server, cmd, msg):
+    """A command raised CommandError: count it (errorstats, failed_calls)."""
+    server.count_error(msg)
+    server.cmdstats[cmd.index].failed += 1
+    return ErrorReply(msg)
+
+
+def _propagate(c, argv):
+    """A write happened (or the command asked, with c.propagate): feed it on."""
+    sink = c.propagate_to
+    if sink is not None:
+        sink(c, argv)                      # a script collects its own effects
+    elif c.server.persistence is not None:
+        c.server.propagate_command(c, argv)
+    else:
+        c.propagate = None
 
 
 def _after_call(c, cmd, argv, dt):

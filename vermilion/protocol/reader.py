@@ -34,6 +34,7 @@ except ImportError:  # pragma: no cover
 
 HAVE_HIREDIS = _hiredis is not None
 
+import itertools as _itertools  # noqa: E402
 import re as _re  # noqa: E402
 
 from ..util import parse_ll  # noqa: E402  (Redis's string2ll, re-exported)
@@ -43,16 +44,45 @@ from .bulk import BulkBuilder, BIG_ARG  # noqa: E402
 # What the hiredis-backed reader must not let hiredis decide (see HiredisReader.feed):
 # a multibulk header of a million arguments or more, and a line starting with a
 # RESP3 type that hiredis turns into ``bytes`` (``+`` simple, ``=`` verbatim, ``(``
-# big number), which would pass for a bulk argument where Redis refuses the request.
-# A bulk payload may contain these bytes too: such a chunk merely goes to the Python
-# reader, which is slower but gives the exact answer. (Big bulks are caught where a
-# half-received request is vetted: see HiredisReader.feed.) These run on every read,
-# so each is a fast scan: a literal-prefix regex, and the RESP3 one only when the
-# chunk holds one of the three type bytes at all (``translate`` deleting every other
-# byte is the quickest test for that: one C pass, no Python per byte).
+# big number), which would pass for a bulk argument where Redis refuses the request,
+# or into a container that is not a list (``%`` map, ``~`` set, ``>`` push, ``|``
+# attribute). A bulk payload may contain these bytes too: such a chunk merely goes
+# to the Python reader, which is slower but gives the exact answer. (Big bulks are
+# caught where a half-received request is vetted: see HiredisReader.feed.) The other
+# types hiredis knows (``:`` integers, ``-`` errors, ``*`` nested arrays, ...) come
+# back as objects that are not ``bytes``, which the batch check after parsing
+# refuses. The scans run on every
+# read, so each is a fast scan: a literal-prefix regex, and the RESP3 one only when
+# the chunk holds one of those type bytes at all (``translate`` deleting every other
+# byte is the quickest test for that: one C pass, no Python per byte; one regex
+# with both alternatives would be several times slower than the two).
 _big_array = _re.compile(rb"\*\d{7}").search
-_typed_element = _re.compile(rb"\n[+=(]").search
-_NOT_TYPE_BYTES = bytes(b for b in range(256) if b not in b"+=(")
+_typed_element = _re.compile(rb"\n[+=(%~>|]").search
+_NOT_TYPE_BYTES = bytes(b for b in range(256) if b not in b"+=(%~>|")
+
+
+def _suspect(data):
+    """Does this chunk hold what hiredis must not parse? (None when not)"""
+    if _big_array(data) is not None:
+        return True
+    if data.translate(None, _NOT_TYPE_BYTES) and _typed_element(data) is not None:
+        return True
+    return None
+_bytes_len = bytes.__len__
+_sum = sum
+_map = map
+_chain = _itertools.chain.from_iterable
+
+
+def _valid_prefix(cmds):
+    """How many of ``cmds`` are well-formed requests (non-empty lists of bytes)."""
+    for i, cmd in enumerate(cmds):
+        if cmd.__class__ is not list or not cmd:
+            return i
+        for a in cmd:
+            if a.__class__ is not bytes:
+                return i
+    return len(cmds)
 
 
 _ESCAPES = {110: 10, 114: 13, 116: 9, 98: 8, 97: 7}  # \n \r \t \b \a
@@ -326,47 +356,60 @@ class HiredisReader:
             self.error = py.error
             return out
         since = self._since
+        at_boundary = self._since_len == 0
         if since is not None:
             since.append(data)
         self._since_len += len(data)
-        if (_big_array(data) is not None or _big_array(self._tail + data[:12]) is not None
-                or (data.translate(None, _NOT_TYPE_BYTES)
-                    and (_typed_element(data) is not None
-                         or _typed_element(self._tail[-1:] + data[:1]) is not None))):
+        if _suspect(data) is not None or (
+                not at_boundary and _suspect(self._tail + data[:12]) is not None):
             # hiredis allocates an array's list as soon as it reads the header (and
             # freeing a list of 10^9 slots stalls everyone for seconds): requests
             # with a huge argument count are the Python reader's, as in Redis; so
             # are elements hiredis would hand back as bytes without being bulks.
+            # (A header can straddle two reads only inside a half-received request.)
             self._tail = b""
             return self._fallback([])
         self._tail = data[-12:]
         reader = self._reader
         reader.feed(data)
         out = []
+        append = out.append
         gets = reader.gets
         has_data = reader.has_data
+        boundary = False
         try:
-            while True:
-                cmd = gets()
-                if cmd is False:
-                    break
-                if cmd.__class__ is not list or not cmd:
-                    return self._fallback(out)
-                for a in cmd:
-                    if a.__class__ is not bytes:
-                        return self._fallback(out)
-                out.append(cmd)
+            cmd = gets()
+            while cmd is not False:
+                append(cmd)
                 if not has_data():
-                    # A request ended exactly where the data ends: a clean boundary.
-                    self._since = []
-                    self._since_len = 0
-                    self._since_count = 0
-                    return out
+                    # (only right after a whole request does has_data() say where
+                    # we are: a partial header may already be consumed)
+                    boundary = True
+                    break
+                cmd = gets()
         except Exception:
             # ProtocolError, and what hiredis raises building RESP3 values no request
             # may hold (a map keyed by an array: TypeError): Redis's answer to those
             # is the Python reader's protocol error.
-            return self._fallback(out)
+            return self._fallback(out[:_valid_prefix(out)])
+        if out:
+            # Every request must be a non-empty array of bulk strings. One C pass
+            # checks the whole batch: bytes.__len__ refuses anything but bytes (an
+            # integer, an error, a nested array, a top-level non-array), and an
+            # empty array compares equal to [].
+            try:
+                _sum(_map(_bytes_len, _chain(out)))
+                bad = [] in out
+            except TypeError:
+                bad = True
+            if bad:
+                return self._fallback(out[:_valid_prefix(out)])
+        if boundary:
+            # The batch ended exactly on a request boundary.
+            self._since = []
+            self._since_len = 0
+            self._since_count = 0
+            return out
         if since is not None:
             self._since_count += len(out)
             if self._since_len > self.SINCE_LIMIT:
