@@ -1,5 +1,6 @@
 """``vermilion`` / ``python -m vermilion``: redis-server's command line."""
 import asyncio
+import gc
 import os
 import sys
 
@@ -58,6 +59,22 @@ def main(argv=None):
     return run(server)
 
 
+def tune_gc():
+    """Keep Python's cycle collector off the request path.
+
+    A server's long-lived objects (its modules, the command table, every list,
+    hash, set and sorted set in the dataset) never form garbage cycles worth
+    hunting each time a few hundred containers are allocated. What exists at
+    start-up is moved out of the collector's sight (gc.freeze) and the youngest
+    generation is collected every 50,000 net allocations instead of 700, so the
+    collector still finds real cycles (a closed client's) but no longer walks the
+    dataset every few thousand writes.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50000, 50, 100)
+
+
 def run(server):
     try:
         import uvloop  # optional accelerator (the fast extra)
@@ -79,6 +96,7 @@ def run(server):
     async def go():
         await server.start()
         server.install_signal_handlers()
+        tune_gc()
         await server.stopped
 
     try:
