@@ -341,6 +341,48 @@ class HiredisReader:
         return self._since_len
 
     def feed(self, data):
+        if self._py is not None or self._since_len or not data.startswith(b"*"):
+            return self._feed_general(data)
+        # The common case, kept short: a read that starts on a request boundary.
+        if _big_array(data) is not None or (data.translate(None, _NOT_TYPE_BYTES)
+                                            and _typed_element(data) is not None):
+            self._since = [data]
+            self._since_len = len(data)
+            return self._fallback([])
+        reader = self._reader
+        reader.feed(data)
+        out = []
+        append = out.append
+        gets = reader.gets
+        has_data = reader.has_data
+        try:
+            cmd = gets()
+            while cmd is not False:
+                append(cmd)
+                if not has_data():
+                    break
+                cmd = gets()
+            else:
+                cmd = None      # (the read ends inside a request)
+            if out:
+                _sum(_map(_bytes_len, _chain(out)))
+                if [] in out:
+                    raise TypeError
+        except Exception:
+            self._since = [data]
+            self._since_len = len(data)
+            return self._fallback(out[:_valid_prefix(out)])
+        if cmd is not None:
+            return out          # it ended exactly on a request boundary
+        self._since = [data]
+        self._since_len = len(data)
+        self._since_count = len(out)
+        self._tail = data[-12:]
+        return self._vet_partial(out)
+
+    def _feed_general(self, data):
+        """feed() when the Python reader has the stream, a request is half-received,
+        or the read does not start a RESP request (inline, or empty)."""
         if self._py is not None:
             py = self._py
             if py.pending() == 0 and py.error is None and data[:1] == b"*":
@@ -415,16 +457,20 @@ class HiredisReader:
             if self._since_len > self.SINCE_LIMIT:
                 self._since = None
             elif self._since_len > 0:
-                # Half a request is waiting: let the strict reader vet its headers
-                # now, so an absurd length is refused at once, not after 512 MB.
-                probe = PyReader(self.max_bulk_len)
-                got = probe.feed(b"".join(self._since))
-                if (probe.error is not None or len(got) > self._since_count
-                        or probe._builder is not None):
-                    # (a big bulk is on its way: the Python reader receives it in
-                    # place, where hiredis would keep its buffer and then a copy)
-                    self._since_count -= len(out)
-                    return self._fallback(out)
+                return self._vet_partial(out)
+        return out
+
+    def _vet_partial(self, out):
+        """Half a request is waiting: let the strict reader vet its headers now, so
+        an absurd length is refused at once, not after 512 MB."""
+        probe = PyReader(self.max_bulk_len)
+        got = probe.feed(b"".join(self._since))
+        if (probe.error is not None or len(got) > self._since_count
+                or probe._builder is not None):
+            # (a big bulk is on its way: the Python reader receives it in
+            # place, where hiredis would keep its buffer and then a copy)
+            self._since_count -= len(out)
+            return self._fallback(out)
         return out
 
     def _fallback(self, out):
