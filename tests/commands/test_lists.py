@@ -11,6 +11,8 @@ import pytest
 from hypothesis import given, strategies as st
 
 from support import RawConn
+from vermilion.protocol.encoder import encode
+from vermilion.types import list as list_type
 from vermilion.types.list import RList
 
 elements = st.lists(st.sampled_from([b"a", b"b", b"c", b"", b"10"]), max_size=60)
@@ -45,6 +47,79 @@ def test_pop_n(items, count):
     lst = RList(items)
     assert lst.pop_right_n(count) == items[::-1][:count]
     assert list(lst) == items[:max(len(items) - count, 0)]
+
+
+binary = st.lists(st.binary(max_size=20) | st.sampled_from([b"$3\r\nabc\r\n", b"\r\n",
+                                                            b"a" * 4095, b"b" * 4096,
+                                                            b"c" * 9000]), max_size=30)
+
+
+@given(st.binary(max_size=300) | st.integers(0, 20000).map(lambda n: b"z" * n))
+def test_bulk_form_round_trip(x):
+    b = list_type.encode(x)
+    assert b == encode(x)
+    assert list_type.decode(b) == x
+    assert list_type.encode(bytearray(x)) == b and list_type.encode(memoryview(x)) == b
+
+
+@given(binary, st.integers(0, 40), st.integers(0, 40))
+def test_replies_match_the_encoder(items, start, count):
+    """The pre-encoded replies are the encoder's spelling of the elements, in
+    RESP2 and RESP3 alike; the elements read back byte for byte."""
+    lst = RList(items)
+    assert list(lst) == items and list(reversed(lst)) == items[::-1]
+    assert [lst[i] for i in range(-len(items), len(items))] == items + items
+    assert [list_type.decode(b) for b in lst.bulks()] == items
+    if items:
+        start = min(start, len(items) - 1)
+        stop = min(start + count, len(items) - 1)
+        for resp in (2, 3):
+            assert lst.range_reply(start, stop) == encode(items[start:stop + 1], resp)
+    copy = lst.copy()
+    assert lst.pop_left_reply(count) == encode(items[:count])
+    assert list(lst) == items[count:]
+    assert copy.pop_right_reply(count) == encode(items[::-1][:count])
+    assert list(copy) == items[:max(len(items) - count, 0)]
+    copy = RList(items)
+    if len(items) > 1:
+        assert copy.pop_left_bulk() == encode(items[0])
+        assert copy.pop_right() == items[-1]
+        assert copy.pop_left() == items[1] if len(items) > 2 else not copy
+
+
+@given(elements, st.sampled_from([b"a", b"b", b"", b"zz"]), st.booleans(),
+       st.integers(0, 70))
+def test_matches_and_delete(items, x, from_tail, limit):
+    lst = RList(items)
+    scanned = items[::-1] if from_tail else items
+    want = [i for i, e in enumerate(scanned[:limit or None]) if e == x]
+    assert list(lst.matches(x, from_tail, limit or None)) == want
+    heads = sorted(len(items) - 1 - p for p in want) if from_tail else want
+    lst.delete_positions(heads)
+    assert list(lst) == [e for i, e in enumerate(items) if i not in set(heads)]
+    lst = RList(items)
+    if x in items:
+        assert lst.index(x) == items.index(x)
+        lst.insert(lst.index(x), b"new")
+        lst[0] = b"first"
+        model = list(items)
+        model.insert(items.index(x), b"new")
+        model[0] = b"first"
+        assert list(lst) == model
+
+
+def test_copy_is_independent_and_pushes_return_lengths():
+    lst = RList([b"a"])
+    assert lst.push_left(b"b") == 2 and lst.push_right(b"c") == 3
+    assert lst.extend_left([b"1", b"2"]) == 5 and lst.extend_right([b"3"]) == 6
+    dup = lst.copy()
+    dup.pop_left()
+    dup[0] = b"x"
+    assert list(lst) == [b"2", b"1", b"b", b"a", b"c", b"3"]
+    assert list(dup) == [b"x", b"b", b"a", b"c", b"3"]
+    other = RList()
+    other.push_right_bulk(lst.pop_right_bulk())
+    assert list(other) == [b"3"] and repr(other) == "RList([b'3'])"
 
 
 def test_free_some_and_encoding():

@@ -927,3 +927,96 @@ def test_random_operations_match_redis(diff):
         diff(*rnd.choice(ops)())
     for k in keys:
         diff("LRANGE", k, 0, -1)
+
+
+# ------------------------------------------- elements kept in their bulk form
+# RList stores each element as its RESP bulk ($<len>\r\n<element>\r\n): these
+# check the lengths where the header grows, elements that look like RESP, and
+# every path an element leaves by (replies, moves, scripts, SORT, searches).
+_EDGE = [b"", b"x", b"123456789", b"1234567890", b"$3\r\nabc\r\n", b"\r\n", b"*1\r\n",
+         b"\x00\xff", b"a" * 99, b"b" * 100, b"c" * 4095, b"d" * 4096, b"e" * 70000,
+         b"-5", b"3.5"]
+
+
+def test_bulk_form_edges(diff):
+    diff("RPUSH", "l", *_EDGE)
+    diff("LPUSH", "l", *_EDGE[::-1])
+    diff("LRANGE", "l", 0, -1)
+    diff("LRANGE", "l", -3, -1)
+    diff("LRANGE", "l", 5, 20)
+    for i in (0, 4, 11, -1, -7):
+        diff("LINDEX", "l", i)
+    for e in (b"$3\r\nabc\r\n", b"\r\n", b"d" * 4096, b"", b"nope"):
+        diff("LPOS", "l", e, "COUNT", 0)
+        diff("LPOS", "l", e, "RANK", -1)
+        diff("LPOS", "l", e, "RANK", 2, "MAXLEN", 20)
+    diff("LINSERT", "l", "BEFORE", b"\r\n", b"$-1\r\n")
+    diff("LINSERT", "l", "AFTER", b"e" * 70000, b"")
+    diff("LSET", "l", 3, b"*2\r\n")
+    diff("LREM", "l", -1, b"x")
+    diff("LREM", "l", 1, b"")
+    diff("LREM", "l", 0, b"c" * 4095)
+    diff("LRANGE", "l", 0, -1)
+    diff("LMOVE", "l", "m", "LEFT", "RIGHT")
+    diff("RPOPLPUSH", "l", "m")
+    diff("LMOVE", "m", "m", "RIGHT", "LEFT")
+    diff("LRANGE", "m", 0, -1)
+    diff("LPOP", "l")
+    diff("RPOP", "l")
+    diff("LPOP", "l", 3)
+    diff("RPOP", "l", 3)
+    diff("LMPOP", 2, "nokey", "l", "RIGHT", "COUNT", 2)
+    diff("BLPOP", "l", 0)
+    diff("BRPOP", "l", 0)
+    diff("BLMPOP", 0, 1, "l", "LEFT", "COUNT", 2)
+    diff("BLMOVE", "l", "m", "RIGHT", "RIGHT", 0)
+    diff("LTRIM", "l", 1, -2)
+    diff("LRANGE", "l", 0, -1)
+    diff("LLEN", "l")
+    diff("LRANGE", "m", 0, -1)
+
+
+def test_bulk_form_in_multi_and_sort(diff):
+    diff("RPUSH", "l", b"10", b"\r\n9", b"$1\r\n2\r\n", b"", b"x" * 5000)
+    diff("MULTI")
+    diff("LPOP", "l")
+    diff("LRANGE", "l", 0, -1)
+    diff("RPOPLPUSH", "l", "m")
+    diff("LPOP", "l", 2)
+    diff("EXEC")
+    diff("RPUSH", "n", 3, 1, 2, 10, -1)
+    diff("SORT", "n")
+    diff("SORT", "n", "DESC", "LIMIT", 1, 3)
+    diff("SORT", "n", "BY", "nosort", "DESC", "LIMIT", 1, 3)
+    diff("SORT", "n", "STORE", "s")
+    diff("LRANGE", "s", 0, -1)
+    diff("SORT", "l", "ALPHA", "STORE", "s")
+    diff("LRANGE", "s", 0, -1)
+    diff("LPOS", "s", b"\r\n9")
+    diff("COPY", "s", "t")
+    diff("RPOP", "t")
+    diff("LRANGE", "s", 0, -1)
+    diff("DUMP", "s")
+
+
+def _scripts_popping(d):
+    d("RPUSH", "l", b"a", b"\r\n", b"", b"$2\r\nzz\r\n", b"1" * 200, b"7")
+    for script in ("return redis.call('lpop', KEYS[1])",
+                   "return redis.call('rpop', KEYS[1], 2)",
+                   "return redis.call('lrange', KEYS[1], 0, -1)",
+                   "return redis.call('rpoplpush', KEYS[1], KEYS[1])",
+                   "return {redis.call('lmove', KEYS[1], KEYS[1], 'LEFT', 'RIGHT')}",
+                   "return redis.call('lmpop', 1, KEYS[1], 'LEFT')",
+                   "return redis.call('blpop', KEYS[1], 0)",
+                   "return type(redis.call('lpop', KEYS[1]))",
+                   "return redis.call('lpop', KEYS[1])"):
+        d("EVAL", script, 1, "l")
+    d("LRANGE", "l", 0, -1)
+
+
+def test_bulk_form_from_scripts(diff):
+    _scripts_popping(diff)
+
+
+def test_bulk_form_from_scripts_resp3(diff3):
+    _scripts_popping(diff3)

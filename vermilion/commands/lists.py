@@ -14,7 +14,11 @@ the key gets elements, and the reply/propagation Redis's serveClientBlockedOnLis
 gives. A new list key signals readiness through ``Database.add`` (Redis's dbAdd).
 
 LPUSH/RPUSH/LPOP/RPOP/LRANGE are benchmark hot paths: they are written out
-without shared helpers on their common branch.
+without shared helpers on their common branch. A list keeps its elements in RESP
+bulk form (:mod:`vermilion.types.list`), so LRANGE and the COUNT pops answer with
+``RList.range_reply``/``pop_*_reply``, a single pop (and LMOVE, which moves the
+element without decoding it) with the stored bulk as a ``Raw`` reply; every other
+command reads and writes plain elements through RList's methods.
 """
 from itertools import islice as _islice
 
@@ -29,28 +33,6 @@ from ..core.table import command
 from ..util import LLONG_MAX as _LLONG_MAX, LLONG_MIN as _LLONG_MIN
 
 _POSITIVE = "ERR value is out of range, must be positive"
-
-
-_BULK_HEADERS = [b"$%d" % i for i in range(4096)]
-_header = _BULK_HEADERS.__getitem__
-
-
-def _bulks(items):
-    """A pre-encoded array of bulk strings (``items`` a list).
-
-    Built as one CRLF-join of [``*N``, ``$len``, item, ``$len``, item, ..., ``""``] whose
-    length headers come from a table: a few C-level passes instead of one format per
-    element (LRANGE and the COUNT pops are benchmark paths).
-    """
-    n = len(items)
-    parts = [b""] * (2 * n + 2)
-    parts[0] = b"*%d" % n
-    try:
-        parts[1:-1:2] = map(_header, map(len, items))
-    except IndexError:
-        parts[1:-1:2] = [b"$%d" % len(x) for x in items]
-    parts[2::2] = items
-    return Raw(b"\r\n".join(parts))
 
 
 def _get_list(db, key):
@@ -101,15 +83,15 @@ def lpush(c, argv):
     elif lst.__class__ is not RList:
         raise CommandError(WRONGTYPE)
     if len(argv) == 3:
-        lst.appendleft(argv[2])
+        n = lst.push_left(argv[2])
         c.server.dirty += 1
     else:
-        lst.extendleft(argv[2:])
+        n = lst.extend_left(argv[2:])
         c.server.dirty += len(argv) - 2
     db.signal(key)
     if c.server.notify_flags & NOTIFY_LIST:
         db.notify(NOTIFY_LIST, "lpush", key)
-    return len(lst)
+    return n
 
 
 @command("rpush")
@@ -123,15 +105,15 @@ def rpush(c, argv):
     elif lst.__class__ is not RList:
         raise CommandError(WRONGTYPE)
     if len(argv) == 3:
-        lst.append(argv[2])
+        n = lst.push_right(argv[2])
         c.server.dirty += 1
     else:
-        lst.extend(argv[2:])
+        n = lst.extend_right(argv[2:])
         c.server.dirty += len(argv) - 2
     db.signal(key)
     if c.server.notify_flags & NOTIFY_LIST:
         db.notify(NOTIFY_LIST, "rpush", key)
-    return len(lst)
+    return n
 
 
 def _pushx(c, argv, left):
@@ -140,14 +122,11 @@ def _pushx(c, argv, left):
     lst = _get_list(db, key)
     if lst is None:
         return 0
-    if left:
-        lst.extendleft(argv[2:])
-    else:
-        lst.extend(argv[2:])
+    n = lst.extend_left(argv[2:]) if left else lst.extend_right(argv[2:])
     c.server.dirty += len(argv) - 2
     db.signal(key)
     db.notify(NOTIFY_LIST, "lpush" if left else "rpush", key)
-    return len(lst)
+    return n
 
 
 @command("lpushx")
@@ -172,9 +151,10 @@ def _pop_count(c, argv, left):
         return NULL_ARRAY
     if not count:
         return EMPTY_ARRAY
-    items = lst.pop_left_n(count) if left else lst.pop_right_n(count)
-    _removed(c, db, key, lst, "lpop" if left else "rpop", len(items))
-    return _bulks(items)
+    n = min(count, len(lst))
+    reply = lst.pop_left_reply(n) if left else lst.pop_right_reply(n)
+    _removed(c, db, key, lst, "lpop" if left else "rpop", n)
+    return reply
 
 
 @command("lpop")
@@ -188,7 +168,7 @@ def lpop(c, argv):
         return None
     if lst.__class__ is not RList:
         raise CommandError(WRONGTYPE)
-    v = lst.popleft()
+    v = Raw(lst.pop_left_bulk())
     server = c.server
     server.dirty += 1
     if lst:
@@ -213,7 +193,7 @@ def rpop(c, argv):
         return None
     if lst.__class__ is not RList:
         raise CommandError(WRONGTYPE)
-    v = lst.pop()
+    v = Raw(lst.pop_right_bulk())
     server = c.server
     server.dirty += 1
     if lst:
@@ -230,10 +210,10 @@ def rpop(c, argv):
 def _pop_range_with_key(c, db, key, lst, left, count):
     """listPopRangeAndReplyWithKey: [key, [elements]]; also propagation as [LR]POP count."""
     n = min(count, len(lst))
-    items = lst.pop_left_n(n) if left else lst.pop_right_n(n)
+    reply = lst.pop_left_reply(n) if left else lst.pop_right_reply(n)
     c.propagate = [[b"LPOP" if left else b"RPOP", key, b"%d" % n]]
     _removed(c, db, key, lst, "lpop" if left else "rpop", n)
-    return [key, _bulks(items)]
+    return [key, reply]
 
 
 def _mpop_args(argv, numkeys_idx):
@@ -303,7 +283,7 @@ def lrange(c, argv):
         return EMPTY_ARRAY
     if end >= n:
         end = n - 1
-    return _bulks(lst.range(start, end))
+    return lst.range_reply(start, end)
 
 
 @command("lindex")
@@ -365,37 +345,6 @@ def linsert(c, argv):
     return len(lst)
 
 
-def _find(seq, ele, limit):
-    """Positions of up to ``limit`` occurrences of ``ele`` in ``seq`` (a list)."""
-    out = []
-    pos = 0
-    index = seq.index
-    try:
-        while len(out) < limit:
-            pos = index(ele, pos)
-            out.append(pos)
-            pos += 1
-    except ValueError:
-        pass
-    return out
-
-
-def _delete_positions(lst, positions):
-    """Remove the elements at ascending ``positions`` from the deque ``lst``."""
-    if len(positions) <= 32:
-        for i in reversed(positions):
-            del lst[i]
-        return
-    items = list(lst)
-    lst.clear()
-    prev = 0
-    for i in positions:
-        if i > prev:
-            lst.extend(items[prev:i])
-        prev = i + 1
-    lst.extend(items[prev:])
-
-
 @command("lrem")
 def lrem(c, argv):
     toremove = parse_int(argv[2])
@@ -404,17 +353,14 @@ def lrem(c, argv):
     lst = _get_list(db, key)
     if lst is None:
         return 0
-    ele = argv[3]
     n = len(lst)
+    wanted = min(-toremove if toremove < 0 else (toremove or n), n)
+    positions = list(_islice(lst.matches(argv[3], from_tail=toremove < 0), wanted))
     if toremove < 0:
-        rev = list(reversed(lst))
-        positions = [n - 1 - p for p in _find(rev, ele, -toremove)]
-        positions.reverse()
-    else:
-        positions = _find(list(lst), ele, toremove or n)
+        positions = [n - 1 - p for p in reversed(positions)]
     removed = len(positions)
     if removed:
-        _delete_positions(lst, positions)
+        lst.delete_positions(positions)
         c.server.dirty += removed
         db.signal(key)
         db.notify(NOTIFY_LIST, "lrem", key)
@@ -504,20 +450,9 @@ def lpos(c, argv):
     if lst.__class__ is not RList:
         raise CommandError(WRONGTYPE)
     n = len(lst)
-    limit = min(maxlen, n) if maxlen else n
-    # Scan with the C-level index(): the deque itself from the head, or the first
-    # ``limit`` elements from the tail copied into a list.
-    seq = lst if forward else list(_islice(reversed(lst), limit))
-    find = seq.index
     out = []
     matches = 0
-    pos = 0
-    while pos < limit:
-        try:
-            index = find(ele, pos, limit)
-        except ValueError:
-            break
-        pos = index + 1
+    for index in lst.matches(ele, not forward, maxlen or n):
         matches += 1
         if matches >= rank:
             mi = index if forward else n - index - 1
@@ -532,16 +467,17 @@ def lpos(c, argv):
 
 
 # -------------------------------------------------------------------- moves
-def _push_moved(c, db, dst, dobj, value, left):
-    """lmoveHandlePush: create the destination if needed, push, signal, event."""
+def _push_moved(c, db, dst, dobj, bulk, left):
+    """lmoveHandlePush: create the destination if needed, push, signal, event.
+    The element moves in its bulk form, which is also the command's reply."""
     if dobj is None:
         dobj = RList()
         db.add(dst, dobj)
     db.signal(dst)
     if left:
-        dobj.appendleft(value)
+        dobj.push_left_bulk(bulk)
     else:
-        dobj.append(value)
+        dobj.push_right_bulk(bulk)
     db.notify(NOTIFY_LIST, "lpush" if left else "rpush", dst)
 
 
@@ -552,15 +488,15 @@ def _lmove(c, src, dst, from_left, to_left):
     if not sobj:
         return None
     dobj = _get_list(db, dst)
-    value = sobj.popleft() if from_left else sobj.pop()
-    _push_moved(c, db, dst, dobj, value, to_left)
+    bulk = sobj.pop_left_bulk() if from_left else sobj.pop_right_bulk()
+    _push_moved(c, db, dst, dobj, bulk, to_left)
     db.notify(NOTIFY_LIST, "lpop" if from_left else "rpop", src)
     if not sobj:
         db.delete(src)
         db.notify(NOTIFY_GENERIC, "del", src)
     db.signal(src)
     c.server.dirty += 1
-    return value
+    return Raw(bulk)
 
 
 @command("lmove")
@@ -587,16 +523,16 @@ def _serve_list(c, key):
         if count != -1:                      # BLMPOP
             return _pop_range_with_key(c, db, key, lst, left, count)
         c.propagate = [[b"LPOP" if left else b"RPOP", key]]
-        value = lst.popleft() if left else lst.pop()
+        bulk = lst.pop_left_bulk() if left else lst.pop_right_bulk()
         db.notify(NOTIFY_LIST, "lpop" if left else "rpop", key)
         if not lst:
             db.delete(key)
             db.notify(NOTIFY_GENERIC, "del", key)
-        return [key, value]
+        return [key, Raw(bulk)]
     # BLMOVE / BRPOPLPUSH
     dobj = _get_list(db, target)            # WRONGTYPE: the client gets it, unblocked
-    value = lst.popleft() if left else lst.pop()
-    _push_moved(c, db, target, dobj, value, to_left)
+    bulk = lst.pop_left_bulk() if left else lst.pop_right_bulk()
+    _push_moved(c, db, target, dobj, bulk, to_left)
     if rpoplpush_form:
         c.propagate = [[b"RPOPLPUSH", key, target]]
     else:
@@ -606,7 +542,7 @@ def _serve_list(c, key):
     if not lst:
         db.delete(key)
         db.notify(NOTIFY_GENERIC, "del", key)
-    return value
+    return Raw(bulk)
 
 
 def _blocking_pop(c, keys, left, deadline, count):
@@ -618,10 +554,10 @@ def _blocking_pop(c, keys, left, deadline, count):
             continue
         if count != -1:
             return _pop_range_with_key(c, db, key, lst, left, count)
-        value = lst.popleft() if left else lst.pop()
+        bulk = lst.pop_left_bulk() if left else lst.pop_right_bulk()
         _removed(c, db, key, lst, "lpop" if left else "rpop", 1)
         c.propagate = [[b"LPOP" if left else b"RPOP", key]]
-        return [key, value]
+        return [key, Raw(bulk)]
     if blocking.deny_blocking(c):
         return NULL_ARRAY
     return blocking.block(c, keys, deadline, _serve_list,

@@ -196,14 +196,11 @@ def _sort(c, argv, readonly):
                 out.append(_lookup_by_pattern(db, p, e))
         return out
 
-    result = RList()
     if not gets:
-        result.extend(selected)
+        result = RList(selected)
     else:
-        for e in selected:
-            for p in gets:
-                v = _lookup_by_pattern(db, p, e)
-                result.append(b"" if v is None else v)
+        result = RList(b"" if v is None else v
+                       for e in selected for v in (_lookup_by_pattern(db, p, e) for p in gets))
     server = c.server
     if outputlen:
         db.set(storekey, result)

@@ -26,7 +26,8 @@ like Redis's shared integers, SET interns short values in a bounded pool
 (:data:`SHARED`) and a key holding a shared value pays nothing for it.
 
 Collections are priced by :func:`value_size`, which MEMORY USAGE also answers
-with: the container's own size plus a sample of its elements, extrapolated.
+with: the container's own size plus a sample of its elements, extrapolated (a
+list's elements as they are stored: in RESP bulk form).
 """
 import sys
 
@@ -88,6 +89,13 @@ def value_size(v, samples=5):
             m, s = next(it)
             per += getsizeof(m) + getsizeof(s) + 2 * 8
         size += getsizeof(v.dict)
+    elif name == "RList":
+        # getsizeof(v) counts the list and its deque; the elements are kept in
+        # their RESP bulk form (header and CRLF included): price what is stored
+        it = v.bulks()
+        per = 0
+        for _ in range(limit):
+            per += getsizeof(next(it))
     elif isinstance(v, dict):
         it = iter(v.items())
         per = 0

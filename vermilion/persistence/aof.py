@@ -246,7 +246,7 @@ def rewrite_commands(dbs, functions=(), timestamp=None):
             if t is bytes or t is bytearray:
                 yield encode_command([b"SET", key, bytes(v)])
             elif t is RList:
-                yield from _batched(b"RPUSH", key, list(v), 1)
+                yield from _rpush_batched(key, v)
             elif t is RSet:
                 members = v.ordered() if hasattr(v, "ordered") else list(v)
                 yield from _batched(b"SADD", key, members, 1)
@@ -280,6 +280,17 @@ def _batched(cmd, key, flat, width):
     per = REWRITE_ITEMS_PER_CMD * width
     for i in range(0, len(flat), per):
         yield encode_command([cmd, key] + flat[i:i + per])
+
+
+def _rpush_batched(key, lst):
+    """A list's RPUSH commands: the list keeps its elements as RESP bulks, which
+    are these commands' arguments byte for byte (encode_command's spelling)."""
+    bulks = list(lst.bulks())
+    head = b"$5\r\nRPUSH\r\n$%d\r\n%s\r\n" % (len(key), key)
+    per = REWRITE_ITEMS_PER_CMD
+    for i in range(0, len(bulks), per):
+        part = bulks[i:i + per]
+        yield b"*%d\r\n%s%s" % (len(part) + 2, head, b"".join(part))
 
 
 # ===================================================================== bio

@@ -510,7 +510,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS):
         return bytes(r.string())
     if t == TYPE_LIST:
         n = r.len()
-        lst = RList(bytes(r.string()) for _ in range(n))
+        lst = RList(r.string() for _ in range(n))
         return lst if lst else EMPTY
     if t == TYPE_SET:
         n = r.len()
@@ -568,11 +568,11 @@ def load_value(r, t, limits=DEFAULT_LIMITS):
             if not blob:
                 raise RdbError("Quicklist integrity check failed.")
             if container == QUICKLIST_PLAIN:
-                lst.append(bytes(blob))
+                lst.push_right(blob)
             elif t == TYPE_LIST_QUICKLIST_2:
-                lst.extend(listpack.decode_strings(blob))
+                lst.extend_right(listpack.decode_strings(blob))
             else:
-                lst.extend(ziplist.decode_strings(blob))
+                lst.extend_right(ziplist.decode_strings(blob))
         return lst if lst else EMPTY
     if t in (TYPE_HASH_ZIPMAP, TYPE_LIST_ZIPLIST, TYPE_SET_INTSET, TYPE_ZSET_ZIPLIST,
              TYPE_ZSET_LISTPACK, TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK):

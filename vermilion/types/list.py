@@ -1,4 +1,4 @@
-"""The list type: a double-ended queue of byte strings.
+"""The list type: a double-ended queue of byte strings, kept ready to send.
 
 Redis 7.0 stores every list as a *quicklist* (a linked list of listpack nodes;
 ``list-max-listpack-size`` bounds a node, ``list-compress-depth`` says how many
@@ -6,72 +6,283 @@ nodes at each end stay uncompressed). Unlike 7.2, Redis 7.0 has no single-listpa
 list encoding: ``t_list.c`` always creates a quicklist and never converts, so
 ``OBJECT ENCODING`` of any list answers ``quicklist`` whatever the configuration.
 
-:class:`RList` is a :class:`collections.deque`: O(1) pushes and pops at both ends,
-which is what LPUSH/RPUSH/LPOP/RPOP and the blocking pops need, and O(n) from the
-nearer end for indexed access (LINDEX/LSET), like the quicklist. Elements are kept
-exactly as given (``bytes``): Redis's integer encoding inside listpacks only
-applies to canonical integers, so every element reads back byte for byte.
+**Elements are stored in their RESP bulk form.** An element ``xxx`` is kept as
+``$3\\r\\nxxx\\r\\n``: the bytes a client receives for it. Redis re-encodes every
+element on every LRANGE; here LRANGE and the COUNT pops are one array header plus
+a ``b"".join`` of stored objects, a single LPOP/RPOP answers with the stored
+object as it is, and LMOVE moves it without looking inside. The price is paid
+once, when an element is pushed (a table-driven header, two concatenations), and
+a few bytes per element (the header and CRLF: for a 3-byte element both forms
+take the same 48-byte pymalloc block). An array of bulk strings is spelt the same
+in RESP2 and RESP3, so the stored form is valid for every client.
 
-Ranges (LRANGE, the COUNT pops) are taken from the nearer end, so a range near the
-tail of a long list costs its own length, not the list's.
+:class:`RList` *wraps* a :class:`collections.deque` of those bulks instead of
+being one, so that no caller can read an encoded element by accident: its
+iteration, indexing and pops give the elements themselves (``bytes``, byte for
+byte as pushed, as SORT, the RDB and AOF writers, DEBUG DIGEST and LPOS need),
+and only the methods that say so deal in the encoded form:
+
+* ``*_bulk``: one element as a complete RESP bulk string (``pop_left_bulk``,
+  ``push_left_bulk``: LPOP's reply, LMOVE's move);
+* ``*_reply``: a whole array reply as :class:`~vermilion.protocol.encoder.Raw`
+  (``range_reply`` for LRANGE, ``pop_left_reply``/``pop_right_reply`` for the
+  COUNT pops);
+* :meth:`RList.bulks`: every stored bulk (the AOF rewrite's RPUSH arguments are
+  exactly these bytes; MEMORY USAGE prices them).
+
+The deque gives O(1) pushes and pops at both ends, which is what
+LPUSH/RPUSH/LPOP/RPOP and the blocking pops need, and O(n) from the nearer end
+for indexed access (LINDEX/LSET), like the quicklist. Ranges are taken from the
+nearer end, so a range near the tail of a long list costs its own length, not the
+list's. Searches (LPOS, LREM, LINSERT's pivot) encode the wanted element once
+and compare bulks: two bulks are equal exactly when their elements are.
 """
 import collections
 import itertools
 
+from ..protocol.encoder import Raw
+
 _islice = itertools.islice
 _repeat = itertools.repeat
 _starmap = itertools.starmap
+_deque = collections.deque
+
+_CRLF = b"\r\n"
+_HEAD_MAX = 4096
+_HEADS = [b"$%d\r\n" % i for i in range(_HEAD_MAX)]
 
 
-class RList(collections.deque):
-    __slots__ = ()
+def encode(x):
+    """The RESP bulk form of element ``x`` (bytes, bytearray or any buffer)."""
+    n = len(x)
+    if n < _HEAD_MAX:
+        return _HEADS[n] + x + _CRLF
+    return b"$%d\r\n%s\r\n" % (n, x)
+
+
+# Where the element starts in a bulk of a given total length: the total length
+# (element + digits + 5) grows strictly with the element's length, so it names
+# the header's size.
+_STARTS = [0] * (_HEAD_MAX + 9)
+for _n in range(_HEAD_MAX):
+    _STARTS[_n + len(b"%d" % _n) + 5] = len(b"%d" % _n) + 3
+del _n
+_STARTS_MAX = len(_STARTS)
+
+
+def decode(b):
+    """The element stored as bulk ``b``."""
+    n = len(b)
+    if n < _STARTS_MAX:
+        return b[_STARTS[n]:-2]
+    return b[b.index(b"\n") + 1:-2]
+
+
+class RList:
+    """A Redis list (see the module docstring): elements in, elements out, and
+    the ``*_bulk``/``*_reply``/``bulks`` methods for the encoded form."""
+    __slots__ = ("_q",)
+
+    def __init__(self, items=()):
+        self._q = _deque(map(encode, items))
+
+    @classmethod
+    def _of_bulks(cls, q):
+        lst = cls.__new__(cls)
+        lst._q = q
+        return lst
+
+    # ------------------------------------------------------- size and reading
+    def __len__(self):
+        return len(self._q)
+
+    def __iter__(self):
+        """The elements, head to tail."""
+        return map(decode, self._q)
+
+    def __reversed__(self):
+        return map(decode, reversed(self._q))
+
+    def __getitem__(self, index):
+        """The element at ``index`` (an int; negative counts from the tail)."""
+        return decode(self._q[index])
+
+    def __setitem__(self, index, x):
+        self._q[index] = encode(x)
+
+    def __repr__(self):
+        return "RList(%r)" % list(self)
+
+    def __sizeof__(self):
+        return object.__sizeof__(self) + self._q.__sizeof__()
+
+    def copy(self):
+        """An independent list with the same elements (COPY); bulks are immutable."""
+        return RList._of_bulks(self._q.copy())
 
     def object_encoding(self, config=None):
         """OBJECT ENCODING: always ``quicklist`` in Redis 7.0 (see module docstring)."""
         return b"quicklist"
 
-    def range(self, start, stop):
-        """Elements ``start..stop`` (inclusive, already clamped to 0 <= start <= stop < len)."""
-        n = len(self)
+    def _range(self, start, stop):
+        q = self._q
+        n = len(q)
         if start <= n - 1 - stop:
-            return list(_islice(self, start, stop + 1))
-        out = list(_islice(reversed(self), n - 1 - stop, n - start))
+            return list(_islice(q, start, stop + 1))
+        out = list(_islice(reversed(q), n - 1 - stop, n - start))
         out.reverse()
         return out
 
+    def range(self, start, stop):
+        """Elements ``start..stop`` (inclusive, already clamped to 0 <= start <= stop < len)."""
+        return list(map(decode, self._range(start, stop)))
+
+    def range_reply(self, start, stop):
+        """LRANGE's reply for ``start..stop`` (clamped as for :meth:`range`)."""
+        return Raw(b"*%d\r\n%s" % (stop - start + 1, b"".join(self._range(start, stop))))
+
+    def bulks(self):
+        """Every element in its stored bulk form, head to tail."""
+        return iter(self._q)
+
+    # ---------------------------------------------------------------- pushes
+    def push_left(self, x):
+        """LPUSH one element; returns the new length."""
+        q = self._q
+        n = len(x)
+        q.appendleft(_HEADS[n] + x + _CRLF if n < _HEAD_MAX else b"$%d\r\n%s\r\n" % (n, x))
+        return len(q)
+
+    def push_right(self, x):
+        """RPUSH one element; returns the new length."""
+        q = self._q
+        n = len(x)
+        q.append(_HEADS[n] + x + _CRLF if n < _HEAD_MAX else b"$%d\r\n%s\r\n" % (n, x))
+        return len(q)
+
+    def extend_left(self, items):
+        """Push each of ``items`` at the head in turn (LPUSH a b c: c b a ...)."""
+        q = self._q
+        q.extendleft(map(encode, items))
+        return len(q)
+
+    def extend_right(self, items):
+        q = self._q
+        q.extend(map(encode, items))
+        return len(q)
+
+    def push_left_bulk(self, bulk):
+        """Push an element given in bulk form (from another list's ``pop_*_bulk``)."""
+        self._q.appendleft(bulk)
+
+    def push_right_bulk(self, bulk):
+        self._q.append(bulk)
+
+    # ------------------------------------------------------------------ pops
+    def pop_left(self):
+        return decode(self._q.popleft())
+
+    def pop_right(self):
+        return decode(self._q.pop())
+
+    def pop_left_bulk(self):
+        """Pop the head element in bulk form: a single LPOP's reply as it is."""
+        return self._q.popleft()
+
+    def pop_right_bulk(self):
+        return self._q.pop()
+
+    def _pop_n(self, count, left):
+        q = self._q
+        if count >= len(q):
+            out = list(q) if left else list(reversed(q))
+            q.clear()
+            return out
+        pop = q.popleft if left else q.pop
+        return [pop() for _ in range(count)]
+
     def pop_left_n(self, count):
         """Pop up to ``count`` elements from the head, in head-to-tail order."""
-        pop = self.popleft
-        if count >= len(self):
-            out = list(self)
-            self.clear()
-            return out
-        return [pop() for _ in range(count)]
+        return list(map(decode, self._pop_n(count, True)))
 
     def pop_right_n(self, count):
         """Pop up to ``count`` elements from the tail, tail first."""
-        if count >= len(self):
-            out = list(reversed(self))
-            self.clear()
-            return out
-        pop = self.pop
-        return [pop() for _ in range(count)]
+        return list(map(decode, self._pop_n(count, False)))
+
+    def pop_left_reply(self, count):
+        """Pop up to ``count`` elements from the head; the array reply of them."""
+        out = self._pop_n(count, True)
+        return Raw(b"*%d\r\n%s" % (len(out), b"".join(out)))
+
+    def pop_right_reply(self, count):
+        """Pop up to ``count`` elements from the tail; the array reply (tail first)."""
+        out = self._pop_n(count, False)
+        return Raw(b"*%d\r\n%s" % (len(out), b"".join(out)))
+
+    # ------------------------------------------------------ search and edit
+    def index(self, x):
+        """Position of the first element equal to ``x``; ValueError if none."""
+        return self._q.index(encode(x))
+
+    def insert(self, index, x):
+        self._q.insert(index, encode(x))
+
+    def matches(self, x, from_tail=False, limit=None):
+        """Positions of the elements equal to ``x`` among the first ``limit``
+        scanned (all by default), lazily, in scan order. Positions count from
+        the head, or from the tail when ``from_tail``."""
+        target = encode(x)
+        q = self._q
+        if limit is None or limit > len(q):
+            limit = len(q)
+        # the C-level index(): the deque itself from the head, or the first
+        # ``limit`` bulks from the tail copied into a list
+        find = (list(_islice(reversed(q), limit)) if from_tail else q).index
+        pos = 0
+        while pos < limit:
+            try:
+                pos = find(target, pos, limit)
+            except ValueError:
+                return
+            yield pos
+            pos += 1
+
+    def delete_positions(self, positions):
+        """Remove the elements at ascending ``positions`` (counted from the head)."""
+        q = self._q
+        if len(positions) <= 32:
+            for i in reversed(positions):
+                del q[i]
+            return
+        items = list(q)
+        q.clear()
+        prev = 0
+        for i in positions:
+            if i > prev:
+                q.extend(items[prev:i])
+            prev = i + 1
+        q.extend(items[prev:])
 
     def trim(self, ltrim, rtrim):
         """Drop ``ltrim`` elements from the head and ``rtrim`` from the tail."""
-        keep = len(self) - ltrim - rtrim
+        q = self._q
+        keep = len(q) - ltrim - rtrim
         if keep < ltrim + rtrim and keep > 0:
-            kept = self.range(ltrim, ltrim + keep - 1)
-            self.clear()
-            self.extend(kept)
+            kept = self._range(ltrim, ltrim + keep - 1)
+            q.clear()
+            q.extend(kept)
             return
         if ltrim:
-            collections.deque(_starmap(self.popleft, _repeat((), ltrim)), maxlen=0)
+            _deque(_starmap(q.popleft, _repeat((), ltrim)), maxlen=0)
         if rtrim:
-            collections.deque(_starmap(self.pop, _repeat((), rtrim)), maxlen=0)
+            _deque(_starmap(q.pop, _repeat((), rtrim)), maxlen=0)
+
+    def clear(self):
+        self._q.clear()
 
     def free_some(self, budget):
         """Lazy free (server.lazyfree): drop up to ``budget`` elements at C speed."""
-        n = min(budget, len(self))
-        collections.deque(_starmap(self.pop, _repeat((), n)), maxlen=0)
+        q = self._q
+        n = min(budget, len(q))
+        _deque(_starmap(q.pop, _repeat((), n)), maxlen=0)
         return max(n, 1)
