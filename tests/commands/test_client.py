@@ -186,7 +186,7 @@ def test_parked_client_that_disconnects(server):
 
 def test_pause_write_lets_no_writes_scripts_through(server):
     """EVAL with '#!lua flags=no-writes' is not a write: Redis 7.0 runs it during PAUSE WRITE."""
-    from vermilion.commands.client_cmds import _eval_may_write
+    from vermilion.server.pause import eval_may_write as _eval_may_write
     assert _eval_may_write(b"#!lua flags=no-writes\nreturn 1") is False
     assert _eval_may_write(b"#!lua flags=no-writes,allow-stale\nreturn 1") is False
     assert _eval_may_write(b"#!lua\nreturn 1") is True

@@ -18,6 +18,8 @@ import time
 import pytest
 import redis
 
+from vermilion.commands.debug import debug_loadaof
+
 from pers_helpers import (REDIS_CHECK_AOF, FakeClient, free_port, in_loop, needs_redis,
                           populate, raw_call, snapshot, assert_same, wait_port)
 
@@ -350,7 +352,7 @@ def test_debug_loadaof(tmp_path, vermilion_factory):
     r = redis.Redis(port=srv.port)
     populate(r, big=False)
     before = snapshot(r, encodings=False)
-    assert in_loop(srv, srv.server.debug_loadaof, FakeClient(srv.server),
+    assert in_loop(srv, debug_loadaof, FakeClient(srv.server),
                    [b"DEBUG", b"LOADAOF"]) is not None
     assert_same(snapshot(r, encodings=False), before)
     # and through the DEBUG command

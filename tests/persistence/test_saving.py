@@ -10,6 +10,7 @@ import time
 import pytest
 import redis
 
+from vermilion.commands.debug import debug_reload
 from pers_helpers import (FakeClient, in_loop, needs_redis, populate, raw_call, snapshot,
                           assert_same)
 from vermilion.errors import CommandError
@@ -239,28 +240,28 @@ def test_debug_reload(tmp_path, vermilion_factory):
     before = snapshot(r, encodings=False)
     server = srv.server
     fc = FakeClient(server)
-    assert in_loop(srv, server.debug_reload, fc, [b"DEBUG", b"RELOAD"]) is not None
+    assert in_loop(srv, debug_reload, fc, [b"DEBUG", b"RELOAD"]) is not None
     assert_same(snapshot(r, encodings=False), before)
     # NOSAVE + NOFLUSH + MERGE: the file's keys replace the ones in memory
     r.set("s:small", "changed")
     r.set("only-in-memory", "1")
-    in_loop(srv, server.debug_reload, fc, [b"DEBUG", b"RELOAD", b"NOSAVE", b"NOFLUSH", b"MERGE"])
+    in_loop(srv, debug_reload, fc, [b"DEBUG", b"RELOAD", b"NOSAVE", b"NOFLUSH", b"MERGE"])
     assert r.get("s:small") == b"hello"
     assert r.get("only-in-memory") == b"1"
     # NOFLUSH without MERGE: duplicate keys are an error, nothing changes
     r.set("s:small", "changed")
     with pytest.raises(CommandError) as ei:
-        in_loop(srv, server.debug_reload, fc, [b"DEBUG", b"RELOAD", b"NOSAVE", b"NOFLUSH"])
+        in_loop(srv, debug_reload, fc, [b"DEBUG", b"RELOAD", b"NOSAVE", b"NOFLUSH"])
     assert ei.value.msg == "ERR Error trying to load the RDB dump"
     assert r.get("s:small") == b"changed"
     with pytest.raises(CommandError) as ei:
-        in_loop(srv, server.debug_reload, fc, [b"DEBUG", b"RELOAD", b"BOGUS"])
+        in_loop(srv, debug_reload, fc, [b"DEBUG", b"RELOAD", b"BOGUS"])
     assert ei.value.msg == "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
     # a damaged file: error, dataset untouched
     path = tmp_path / "dump.rdb"
     path.write_bytes(path.read_bytes()[:100])
     with pytest.raises(CommandError):
-        in_loop(srv, server.debug_reload, fc, [b"DEBUG", b"RELOAD", b"NOSAVE"])
+        in_loop(srv, debug_reload, fc, [b"DEBUG", b"RELOAD", b"NOSAVE"])
     assert r.get("only-in-memory") == b"1"
 
 

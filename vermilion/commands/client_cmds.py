@@ -43,8 +43,6 @@ from ..core.table import command
 from ..protocol.encoder import NO_REPLY
 from ..util import LLONG_MAX as _LLONG_MAX
 from ..server.pause import PAUSE_WRITE, PAUSE_ALL, Postponed
-from ..server.pause import (  # noqa: F401  (re-exported: commands/monitor.py, tests)
-    may_replicate, eval_may_write as _eval_may_write)
 from ..server.querybuf import query_buffer, sds_mem
 
 _time = time.time

@@ -33,7 +33,6 @@ from ..globmatch import match
 from ..persistence.rdb import encode_value
 from ..persistence.rdb import Limits
 import sys
-from ..core.bootstrap import on_server_init
 from ..persistence.rdb import RdbError
 from ..persistence.snapshot import LOADING_ERROR, LoadFailed, empty_data
 
@@ -562,11 +561,3 @@ def debug_loadaof(c, argv):
     server.dirty_at_last_save = server.dirty
     server.log_warning("Append Only File loaded by DEBUG LOADAOF")
     return OK
-
-
-@on_server_init
-def _init(server):
-    # tests/persistence/test_saving.py and test_aof.py call these as server attributes;
-    # to go once they import them from this module.
-    server.debug_reload = debug_reload
-    server.debug_loadaof = debug_loadaof

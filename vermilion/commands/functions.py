@@ -79,7 +79,7 @@ def _libs(c):
 def _load_timeout(c):
     """FUNCTION LOAD's 500 ms budget; none for our master or the AOF (mustObeyClient)."""
     server = c.server
-    if "M" in (c.flags_extra or "") or getattr(server, "loading", False):
+    if "M" in (c.flags_extra or "") or server.loading:
         return None
     return 0.5
 

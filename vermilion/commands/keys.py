@@ -329,7 +329,7 @@ def _save_after_flushall(server):
     """Like Redis: a running RDB child is killed, and with save points configured
     the (now empty) dataset is saved at once, so a restart cannot bring the flushed
     keys back; that save also zeroes rdb_changes_since_last_save and sets LASTSAVE."""
-    snap = getattr(server, "snapshot", None)
+    snap = server.snapshot
     if snap is None:
         return
     if snap.has_child() and getattr(snap, "child_type", None) == CHILD_RDB:

@@ -24,7 +24,7 @@ refused like in Redis (a transaction's client may not block).
 from ..errors import CommandError
 from ..protocol.encoder import OK
 from ..core.bootstrap import on_server_init
-from .client_cmds import may_replicate
+from ..server.pause import may_replicate
 from ..core.table import command
 from ..protocol.encoder import NO_REPLY
 

@@ -135,7 +135,7 @@ def restore(c, argv):
         db.set_expire(key, ttl)
         if not absttl:
             c.propagate = [[argv[0], key, b"%d" % ttl] + list(argv[3:]) + [b"ABSTTL"]]
-    hook = getattr(server, "object_set_lru_lfu", None)
+    hook = server.object_set_lru_lfu
     if hook is not None and (idle >= 0 or freq >= 0):
         hook(db, key, idle, freq)
     db.notify(NOTIFY_GENERIC, "restore", key)

@@ -197,15 +197,7 @@ def _must_obey(c):
     Tested by identity, not by ``server.loading``: an AOF whose base is an RDB file
     replays its incr part after the RDB loader has already cleared that flag.
     """
-    return c.conn is None and c is getattr(c.server, "loading_client", None)
-
-
-def _in_script(c):
-    """CLIENT_SCRIPT: ``c`` is one of the scripting engine's Lua clients."""
-    sc = getattr(c.server, "scripting", None)
-    if sc is not None and c.conn is None:
-        return c is getattr(sc, "eval_client", None) or c is getattr(sc, "function_client", None)
-    return False
+    return c.conn is None and c is c.server.loading_client
 
 
 # ------------------------------------------------------------------ replies
@@ -640,7 +632,7 @@ def _xread(c, argv, xreadgroup):
         more = n - i - 1
         o = _opt(argv[i])
         if o == b"block" and more:
-            if _in_script(c):
+            if c.is_script:   # CLIENT_SCRIPT: a Lua client
                 raise CommandError("ERR %s command is not allowed with BLOCK option from scripts"
                                    % _cstr(argv[0]).decode("utf-8", "replace"))
             i += 1

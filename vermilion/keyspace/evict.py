@@ -199,7 +199,7 @@ class Evictor:
         deny = cmd.denyoom
         name = cmd.fullname
         if not deny:
-            hook = getattr(server, "script_denyoom", None)
+            hook = server.script_denyoom
             if name == "exec":
                 # (the hook says whether a queued script counted as denyoom when queued)
                 deny = c.multi is not None and (
@@ -214,12 +214,12 @@ class Evictor:
     def _safe(self):
         """isSafeToPerformEvictions: not while loading, paused or in a busy script."""
         server = self.server
-        if getattr(server, "loading", 0) or server.pause_kind:
+        if server.loading or server.pause_kind:
             return False
         if server.is_replica and server.config.get("replica-ignore-maxmemory") != "no":
             return False    # a replica is its master's exact copy (replication/replica.py)
-        scripting = server.__dict__.get("scripting")
-        if scripting is not None and getattr(scripting, "busy", False):
+        scripting = server.scripting
+        if scripting is not None and scripting.busy:
             return False
         return True
 
@@ -392,8 +392,7 @@ class Evictor:
 @on_server_init
 def _init(server):
     server.pre_command_oom_state = False
-    if not hasattr(server, "stats_total_eviction_exceeded_time"):
-        server.stats_total_eviction_exceeded_time = 0
+    server.stats_total_eviction_exceeded_time = 0
     ev = server.evictor = Evictor(server)
     cfg = server.config
     cfg.add_hook("maxmemory", ev._maxmemory_changed)
@@ -409,9 +408,8 @@ def _init(server):
     def resetstat():
         server.stats_total_eviction_exceeded_time = 0
         ev.exceeded_since = 0.0
-    server.resetstat_hooks = tuple(getattr(server, "resetstat_hooks", ())) + (resetstat,)
-    if getattr(server, "object_set_lru_lfu", None) is None:
-        # RESTORE ... IDLETIME / FREQ (commands/persistence.py asks for this hook):
-        # objectSetLRUOrLFU, the frequency under an LFU policy, else the idle time.
-        server.object_set_lru_lfu = (
-            lambda db, key, idle, freq: lru.set_freq(db, key, freq) or lru.set_idle(db, key, idle))
+    server.resetstat_hooks += (resetstat,)
+    # RESTORE ... IDLETIME / FREQ (commands/persistence.py asks for this hook):
+    # objectSetLRUOrLFU, the frequency under an LFU policy, else the idle time.
+    server.object_set_lru_lfu = (
+        lambda db, key, idle, freq: lru.set_freq(db, key, freq) or lru.set_idle(db, key, idle))

@@ -41,7 +41,7 @@ class ScanState:
 
 
 def _state(server):
-    st = getattr(server, "_scan_state", None)
+    st = server._scan_state
     if st is None:
         st = server._scan_state = ScanState()
     return st

@@ -324,7 +324,7 @@ class ReplMaster:
         if not HAS_FORK or snap.child_pid is not None or server.loop is None:
             return False
         rfd, wfd = os.pipe()
-        fl = getattr(server, "function_codes", None)
+        fl = server.function_codes
 
         def work():
             os.close(rfd)
@@ -422,7 +422,7 @@ class ReplMaster:
         that db for the stream that follows.
         """
         server = self.server
-        fl = getattr(server, "function_codes", None)
+        fl = server.function_codes
         functions = fl() if fl is not None else ()
         fh = io.BytesIO()
         rdbmod.write_rdb(fh, server.dbs, server.snapshot.limits(),

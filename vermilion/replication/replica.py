@@ -296,7 +296,7 @@ class ReplicaLink:
         server = self.server
         if server.config.get("tls-replication") != "yes":
             return {}
-        tls = getattr(server, "tls", None)
+        tls = server.tls
         ctx = tls.client_ctx if tls is not None else None
         if ctx is None:
             raise LinkError("tls-replication is yes but TLS is not configured")

@@ -475,7 +475,7 @@ def _is_tls(server, srv):
     listeners also register themselves in ``server.tls_listeners`` when they exist)"""
     if getattr(srv, "_ssl_context", None) is not None:
         return True
-    tls = getattr(server, "tls_listeners", None)
+    tls = server.tls_listeners
     return bool(tls) and srv in tls
 
 
