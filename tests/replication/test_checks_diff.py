@@ -80,3 +80,27 @@ def test_masterdown_and_readonly_while_link_down(pair):
                  "CONFIG GET replicaof", "REPLICAOF NO ONE", "CONFIG GET replicaof",
                  "SET k v2", "GET k"):
         same(*line.split())
+
+
+def test_replica_role_in_hello_and_past_expire_kept(pair):
+    """A replica (even with its link down) says role replica in HELLO, and an EXPIRE
+    in the past does not delete there (checkAlreadyExpired: not on a replica)."""
+    same = pair
+    a, b = same.conns
+    dead = free_port()       # nothing listens there: the link stays down
+
+    def hello(ver="3"):
+        # the client ids differ by how each harness waited for its server
+        replies = [re.sub(rb"\$2\r\nid\r\n:\d+", b"", conn.call("HELLO", ver)) for conn in (a, b)]
+        assert replies[1] == replies[0]
+        return replies[0]
+
+    same("SET", "k", "v")
+    assert b"$6\r\nmaster" in hello()
+    same("REPLICAOF", "127.0.0.1", str(dead))
+    assert b"$7\r\nreplica" in hello()
+    hello("2")
+    same("EXPIRE", "k", "-1")
+    same("EXISTS", "k")
+    same("REPLICAOF", "NO", "ONE")
+    assert b"$6\r\nmaster" in hello()

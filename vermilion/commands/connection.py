@@ -144,7 +144,7 @@ def hello(c, argv):
         c.update_special()
     server = c.server
     mode = b"cluster" if server.config.get("cluster-enabled") == "yes" else b"standalone"
-    role = b"replica" if getattr(server, "masterhost", None) else b"master"
+    role = b"replica" if server.is_replica else b"master"
     return Map([b"server", b"redis", b"version", REDIS_VERSION.encode(),
                 b"proto", c.resp, b"id", c.id, b"mode", mode, b"role", role,
                 b"modules", []])

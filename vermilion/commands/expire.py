@@ -44,8 +44,7 @@ def _parse_flags(argv):
 
 def _already_expired(server, when):
     """checkAlreadyExpired: delete at once, unless loading or a replica."""
-    return (when <= now_ms() and not server.loading
-            and not getattr(server, "masterhost", None))
+    return when <= now_ms() and not server.loading and not server.is_replica
 
 
 def _expire(c, argv, name, relative, seconds):

@@ -99,7 +99,9 @@ class ReplicaLink:
         if was_master:
             disconnect_all_blocked(server)
             server.repl.become_replica()
-            # replicationCacheMasterUsingMyself: our own history may continue
+            # replicationCacheMasterUsingMyself: our own history may continue. Redis
+            # creates a cached master client for it, which takes a client id.
+            server.next_client_id()
             self.master_replid = server.replid
             self.reploff = self.read_reploff = server.master_repl_offset
         self.state = STATE_CONNECT
