@@ -267,7 +267,7 @@ def vermilion_server(request, _vermilion_shared):
         own.stop()
 
 
-_DRIVER_INFO = []
+_DRIVER_INFO: list = []   # [redis-py DriverInfo or None], made on first use
 
 
 def _client_kwargs(srv):
