@@ -124,14 +124,14 @@ def _run_in_server(handle, cmds):
     does: a client without a connection, which CLIENT LIST does not show and ACL
     rules do not stop (a test may have locked the default user out). Returns the
     replies."""
-    import concurrent.futures
+    import concurrent.futures   # start-up cost: the plugin imports only what pytest needs
     server = handle.server
     done = concurrent.futures.Future()
 
     def run():
         try:
-            from .core.client import Client
-            from .core.dispatch import execute
+            from .core.client import Client     # start-up cost: the server loads with
+            from .core.dispatch import execute  # the first fixture, not with the plugin
             c = getattr(server, "_pytest_client", None)
             if c is None:
                 c = server._pytest_client = Client(server)
@@ -176,7 +176,7 @@ class _Shared:
     def _start(self):
         # start-up cost: the server's modules load here, for the first test that
         # uses a fixture, never when pytest imports the plugin
-        from .embed import start_server
+        from .embed import start_server   # (see above)
         self.handle = start_server()
         self.start_config = dict(self.handle.server.config.values)
         self.start_acl = _run_in_server(self.handle, [[b"ACL", b"LIST"]])[0]
@@ -274,7 +274,7 @@ def _client_kwargs(srv):
     kw = {}
     if not _DRIVER_INFO:
         try:
-            from redis.driver_info import DriverInfo
+            from redis.driver_info import DriverInfo   # optional: only in redis-py 8
             # made once: redis-py 8 reads its version from the package metadata in
             # every Redis() that is not given one (0.4 ms, more than the reset)
             _DRIVER_INFO.append(DriverInfo())
@@ -321,7 +321,7 @@ def _close_async(client):
     belong to the event loop of the test, usually closed by now: their sockets are
     closed directly (the server's side goes with the next reset anyway), then
     aclose() runs on a loop of its own for what is left."""
-    import asyncio
+    import asyncio   # start-up cost: only the async fixtures need it
     pool = client.connection_pool
     conns = (list(getattr(pool, "_available_connections", ()))
              + list(getattr(pool, "_in_use_connections", ())))
