@@ -24,8 +24,20 @@ LLONG_MAX = 9223372036854775807
 LLONG_MIN = -9223372036854775808
 
 
+# The canonical spellings of small integers, looked up before parsing: indexes,
+# counts and ranges (LRANGE 0 99, ZRANGE 0 -1) are nearly always among them.
+_SMALL_INTS = {b"%d" % i: i for i in range(-100, 1024)}
+_small_int = _SMALL_INTS.get
+
+
 def parse_ll(s):
     """Redis's ``string2ll``: strict decimal, no spaces, no '+', no leading zeros."""
+    try:
+        v = _small_int(s)
+    except TypeError:       # a bytearray (an APPENDed value): not hashable
+        v = None
+    if v is not None:
+        return v
     n = len(s)
     if n == 0 or n >= 21:
         return None
