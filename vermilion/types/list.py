@@ -139,7 +139,14 @@ class RList:
 
     def range_reply(self, start, stop):
         """LRANGE's reply for ``start..stop`` (clamped as for :meth:`range`)."""
-        return Raw(b"*%d\r\n%s" % (stop - start + 1, b"".join(self._range(start, stop))))
+        q = self._q
+        n = len(q)
+        if start <= n - 1 - stop:        # nearer the head (_range, written out)
+            parts = list(_islice(q, start, stop + 1)) if stop < n - 1 else q
+        else:
+            parts = list(_islice(reversed(q), n - 1 - stop, n - start))
+            parts.reverse()
+        return Raw(b"*%d\r\n%s" % (stop - start + 1, b"".join(parts)))
 
     def bulks(self):
         """Every element in its stored bulk form, head to tail."""
