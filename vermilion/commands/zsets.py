@@ -922,6 +922,13 @@ def _pop(c, keys, where_max, count, nested, emitkey, nil_when_empty):
         if emitkey:
             return [key, body]
         return body
+    if not emitkey and c.resp == 2:
+        # the same flat array, pre-encoded (one pair: ZPOPMIN's usual answer)
+        if len(members) == 1:
+            m = members[0]
+            t = _fmt_score(scores[0])
+            return Raw(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(m), m, len(t), t))
+        return _range_reply(scores, members, True, 2)
     flat = [None] * (2 * len(members))
     flat[0::2] = members
     flat[1::2] = scores

@@ -152,17 +152,23 @@ def _encode(v, resp, w):
     elif t is list or t is tuple:
         w(b"*%d\r\n" % len(v))
         for x in v:
-            _encode(x, resp, w)
-    elif t is Status:
-        w(b"+%s\r\n" % v.encode())
-    elif t is ErrorReply:
-        w(b"-%s\r\n" % v.encode())
+            tx = x.__class__     # the common elements without a call each
+            if tx is bytes:
+                w(b"$%d\r\n%s\r\n" % (len(x), x))
+            elif tx is int:
+                w(b":%d\r\n" % x)
+            else:
+                _encode(x, resp, w)
     elif t is float:
         s = format_double(v)
         if resp == 2:
             w(b"$%d\r\n%s\r\n" % (len(s), s))
         else:
             w(b",%s\r\n" % s)
+    elif t is Status:
+        w(b"+%s\r\n" % v.encode())
+    elif t is ErrorReply:
+        w(b"-%s\r\n" % v.encode())
     elif t is dict or t is Map:
         items = v.items() if t is dict else zip(v[0::2], v[1::2])
         n = len(v) if t is dict else len(v) // 2

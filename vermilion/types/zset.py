@@ -488,10 +488,34 @@ class ZSet:
 
     def pop_first(self, count):
         """Remove up to ``count`` lowest elements: ``(scores, members)``, lowest first."""
+        if count == 1 and self.dict:
+            # ZPOPMIN's usual case, short: the first block keeps enough elements
+            # (no merge) and its maximum; only later offsets move.
+            members = self._members[0]
+            if len(members) > _MERGE or (len(members) > 1 and len(self._members) == 1):
+                m = members.pop(0)
+                s = self._scores[0].pop(0)
+                del self.dict[m]
+                if self._dirty > 1:
+                    self._dirty = 1
+                return [s], [m]
         return self.delete_range(0, min(count, len(self.dict)))
 
     def pop_last(self, count):
         """Remove up to ``count`` highest elements: ``(scores, members)``, highest first."""
+        if count == 1 and self.dict:
+            # ZPOPMAX's usual case (see pop_first): no offset moves at all.
+            M = self._members
+            i = len(M) - 1
+            members = M[i]
+            if len(members) > _MERGE or (len(members) > 1 and i == 0):
+                scores = self._scores[i]
+                m = members.pop()
+                s = scores.pop()
+                self._max_s[i] = scores[-1]
+                self._max_m[i] = members[-1]
+                del self.dict[m]
+                return [s], [m]
         size = len(self.dict)
         scores, members = self.delete_range(size - min(count, size), size)
         scores.reverse()
