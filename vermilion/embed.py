@@ -29,13 +29,15 @@ import asyncio
 import shutil
 import tempfile
 import threading
+from typing import Any, Mapping
 
 from .core.config import Config, ConfigError, canonical
 from .acl import check_user_directive  # noqa: F401  (importing acl registers it with the config parser)
 from .server.server import Server
 
 
-def _make_config(port, host, unixsocket, config, options):
+def _make_config(port: int, host: str | None, unixsocket: str | None,
+                 config: Mapping[str, Any] | None, options: dict[str, Any]) -> Config:
     """The Config for an embedded server. Owns a fresh temporary ``dir`` unless one is
     given (``cfg.owned_dir``); a refused option raises ConfigError naming it, and
     removes that directory first."""
@@ -71,7 +73,7 @@ def _make_config(port, host, unixsocket, config, options):
     return cfg
 
 
-def _named(e, name, value):
+def _named(e: ConfigError, name: str, value: Any) -> ConfigError:
     """The ConfigError ``e`` with the option and value in front of Redis's reason;
     ``option`` and ``value`` attributes carry them too."""
     named = ConfigError("%s=%r: %s" % (name, value, e.msg), e.line, e.lineno)
@@ -80,14 +82,14 @@ def _named(e, name, value):
     return named
 
 
-def _build(cfg):
+def _build(cfg: Config) -> Server:
     from .commands import load_all   # the whole server, only when one is built
     load_all()
     server = Server(cfg)
     return server
 
 
-def _build_embedded(cfg, port, unixsocket):
+def _build_embedded(cfg: Config, port: int, unixsocket: str | None) -> Server:
     try:
         server = _build(cfg)
     except BaseException:
@@ -104,22 +106,24 @@ _WILDCARD = {"*": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::*": "::1", "::": "::1"
 class _Handle:
     """What both handles share: where the server listens."""
 
+    server: Server
+
     @property
-    def host(self):
+    def host(self) -> str:
         binds = (self.server.config.get("bind") or "").split()
         host = binds[0].lstrip("-") if binds else "127.0.0.1"
         return _WILDCARD.get(host, host)
 
     @property
-    def port(self):
+    def port(self) -> int:
         return self.server.port
 
     @property
-    def unixsocket(self):
+    def unixsocket(self) -> str | None:
         return self.server.unixsocket
 
     @property
-    def url(self):
+    def url(self) -> str:
         """``redis://host:port/0`` (TCP first), else ``unix:///path/to.sock``."""
         if self.server.port:
             host = self.host
@@ -128,19 +132,20 @@ class _Handle:
             return "redis://%s:%d/0" % (host, self.port)
         return "unix://%s" % self.unixsocket
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<%s %s>" % (type(self).__name__, self.url)
 
 
 class EmbeddedServer(_Handle):
     """Handle on a server running in a background thread."""
 
-    def __init__(self, server, loop, thread):
+    def __init__(self, server: Server, loop: asyncio.AbstractEventLoop,
+                 thread: threading.Thread) -> None:
         self.server = server
         self.loop = loop
         self.thread = thread
 
-    def stop(self, timeout=10):
+    def stop(self, timeout: float = 10) -> None:
         """Stop the server (no final save), wait for its thread, remove its private
         directory. Quiet: Redis's two shutdown log lines are for an operator, not for
         a program stopping its own server."""
@@ -149,15 +154,16 @@ class EmbeddedServer(_Handle):
             self.thread.join(timeout)
         _remove_owned_dir(self.server)
 
-    def __enter__(self):
+    def __enter__(self) -> "EmbeddedServer":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-def start_server(port=0, host="127.0.0.1", unixsocket=None, config=None,
-                 pure_python=False, **options):
+def start_server(port: int = 0, host: str | None = "127.0.0.1", unixsocket: str | None = None,
+                 config: Mapping[str, Any] | None = None, pure_python: bool = False,
+                 **options: Any) -> EmbeddedServer:
     """Start a server on its own thread; returns an :class:`EmbeddedServer`.
 
     ``pure_python=True`` runs it without the optional accelerators (stdlib asyncio
@@ -169,14 +175,14 @@ def start_server(port=0, host="127.0.0.1", unixsocket=None, config=None,
     if pure_python:
         server.use_hiredis = False
     ready = threading.Event()
-    failure = []
+    failure: list[BaseException] = []
 
-    def run():
+    def run() -> None:
         loop = asyncio.new_event_loop() if pure_python else _new_loop()
         asyncio.set_event_loop(loop)
         holder["loop"] = loop
 
-        async def main():
+        async def main() -> None:
             try:
                 await server.start()
             except BaseException as e:
@@ -194,7 +200,7 @@ def start_server(port=0, host="127.0.0.1", unixsocket=None, config=None,
         finally:
             loop.close()
 
-    holder = {}
+    holder: dict[str, asyncio.AbstractEventLoop] = {}
     thread = threading.Thread(target=run, name="vermilion-%s" % (port or unixsocket), daemon=True)
     thread.start()
     ready.wait()
@@ -208,10 +214,10 @@ def start_server(port=0, host="127.0.0.1", unixsocket=None, config=None,
 class AsyncServer(_Handle):
     """Handle on a server running on the caller's event loop (see :func:`serve`)."""
 
-    def __init__(self, server):
+    def __init__(self, server: Server) -> None:
         self.server = server
 
-    async def aclose(self):
+    async def aclose(self) -> None:
         """Stop the server (no final save), quietly, and remove its private directory."""
         server = self.server
         if not server.stopping:
@@ -221,14 +227,15 @@ class AsyncServer(_Handle):
         await asyncio.sleep(0)   # the clients' connection_lost callbacks
         _remove_owned_dir(server)
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> "AsyncServer":
         return self
 
-    async def __aexit__(self, *exc):
+    async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
 
-async def serve(port=0, host="127.0.0.1", unixsocket=None, config=None, **options):
+async def serve(port: int = 0, host: str | None = "127.0.0.1", unixsocket: str | None = None,
+                config: Mapping[str, Any] | None = None, **options: Any) -> AsyncServer:
     """Start a server on the running event loop; returns an :class:`AsyncServer`
     (``await srv.aclose()``, or ``async with await serve() as srv:``)."""
     cfg = _make_config(port, host, unixsocket, config, options)
@@ -248,31 +255,31 @@ _ROUTINE_STOP_LINES = frozenset(("User requested shutdown...",
                                  "Redis is now ready to exit, bye bye..."))
 
 
-def _quiet_shutdown(server):
+def _quiet_shutdown(server: Server) -> None:
     """request_shutdown without its two routine log lines (anything else a shutdown
     logs, a failing AOF flush for one, still shows)."""
     log = server.log
 
-    def quiet_log(level, msg):
+    def quiet_log(level: int, msg: str) -> None:
         if msg not in _ROUTINE_STOP_LINES:
             log(level, msg)
-    server.log = quiet_log
+    server.log = quiet_log   # type: ignore[method-assign]  # (an instance override)
     try:
         server.request_shutdown(False)
     finally:
         del server.log   # back to the class's method
 
 
-def _remove_owned_dir(server):
+def _remove_owned_dir(server: Server) -> None:
     _remove_dir(getattr(server.config, "owned_dir", None))
 
 
-def _remove_dir(path):
+def _remove_dir(path: str | None) -> None:
     if path:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _new_loop():
+def _new_loop() -> asyncio.AbstractEventLoop:
     try:
         import uvloop  # optional accelerator (the fast extra)
         return uvloop.new_event_loop()

@@ -69,6 +69,9 @@ class ConfigError(Exception):
     """A refused value. ``str(e)`` is Redis's reason; ``line``/``lineno`` locate
     it in a config file when it comes from one."""
 
+    option: str | None = None   # the option refused, when the caller names it
+    value = None                # and the value it was given
+
     def __init__(self, msg, line=None, lineno=0):
         super().__init__(msg)
         self.msg = msg
@@ -517,6 +520,8 @@ def parse_obuf_limits(value):
 # ----------------------------------------------------------------- config
 class Config:
     """Current parameter values (as strings, the way CONFIG GET reports them)."""
+
+    owned_dir: str | None = None   # a temporary ``dir`` made for an embedded server
 
     def __init__(self):
         self.values = {name: p.default for name, p in PARAMS.items()}

@@ -35,11 +35,15 @@ anything else it raises is a bug, which is logged and answered with an error
 reply, so no request can take the server down.
 """
 import time
+from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import CommandError
 from ..protocol.encoder import (Raw, QUEUED, INTS, NO_REPLY, ErrorReply, encode,
                                 error_bytes, drop_replies)
-from .table import (ALL_COMMANDS, MULTI_PASSTHROUGH, _LOOKUP, lookup, lookup_argv)
+from .client import Client
+from .table import (ALL_COMMANDS, MULTI_PASSTHROUGH, _LOOKUP, Command, lookup, lookup_argv)
+
+Argv = list  # list[bytes]: one request, the command name first
 
 # Replies at least this long are checked against client-output-buffer-limit as they
 # are added (core/limits.py), not only when the batch is written.
@@ -52,28 +56,28 @@ class CommandStats:
     """One command's INFO commandstats counters (Redis's per-command fields)."""
     __slots__ = ("calls", "ns", "rejected", "failed")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.calls = 0      # calls
         self.ns = 0         # total time, ns (INFO shows usec)
         self.rejected = 0   # rejected_calls: refused before running (processCommand)
         self.failed = 0     # failed_calls: ran and answered an error
 
-    def reset(self):
+    def reset(self) -> None:
         self.calls = self.ns = self.rejected = self.failed = 0
 
-    def as_tuple(self):
+    def as_tuple(self) -> tuple[int, int, int, int]:
         return (self.calls, self.ns, self.rejected, self.failed)
 
-    def restore(self, t):
+    def restore(self, t: Sequence[int]) -> None:
         self.calls, self.ns, self.rejected, self.failed = t
 
 
-def new_stats():
+def new_stats() -> list[CommandStats]:
     """A server's counters: one :class:`CommandStats` per command, by ``Command.index``."""
     return [CommandStats() for _ in ALL_COMMANDS]
 
 
-def stats_rows(server):
+def stats_rows(server: Any) -> Iterator[tuple[str, int, int, int, int]]:
     """(name, calls, usec, rejected, failed) for INFO commandstats, in table order."""
     for cmd in ALL_COMMANDS:
         st = server.cmdstats[cmd.index]
@@ -82,7 +86,7 @@ def stats_rows(server):
 
 
 # ------------------------------------------------------------ a client's requests
-def run_commands(c, cmds, start=0):
+def run_commands(c: Client, cmds: list[Argv], start: int = 0) -> None:
     """Execute cmds[start:] for client c; keep the rest if it blocks."""
     i = execute_batch(c, cmds, start)
     if i < len(cmds) and not c.close_after_reply:
@@ -91,7 +95,7 @@ def run_commands(c, cmds, start=0):
         c.pending = None
 
 
-def execute_batch(c, cmds, start=0):
+def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     """Run cmds[start:] for client ``c`` until it blocks or must close.
 
     Returns the index of the first command not run (len(cmds) when all ran).
@@ -180,12 +184,12 @@ def execute_batch(c, cmds, start=0):
     return i
 
 
-def execute(c, argv):
+def execute(c: Client, argv: Argv) -> None:
     """Run one request for client ``c``; its reply is appended to ``c.out``."""
     execute_batch(c, (argv,))
 
 
-def call(c, cmd, argv, reply=True):
+def call(c: Client, cmd: Command, argv: Argv, reply: bool = True) -> Any:
     """Redis's ``call()``: run ``cmd`` for ``c`` and account for it.
 
     With ``reply`` the result is added to ``c.out`` as RESP; without it (a script's
@@ -196,7 +200,7 @@ def call(c, cmd, argv, reply=True):
     dirty = server.dirty
     t0 = _perf()
     try:
-        r = cmd.func(c, argv)
+        r = cmd.func(c, argv)  # type: ignore[misc]  # (only bound commands are looked up)
     except CommandError as e:
         r = _failed(server, cmd, e.msg)
     except Exception as e:  # a bug: never let it escape to the connection
@@ -214,7 +218,7 @@ def call(c, cmd, argv, reply=True):
     return r
 
 
-def add_reply(c, r):
+def add_reply(c: Client, r: Any) -> None:
     """Append reply value ``r`` to ``c.out`` as RESP (addReply)."""
     t = r.__class__
     out = c.out
@@ -244,21 +248,21 @@ def add_reply(c, r):
     _big_reply(c)
 
 
-def _big_reply(c):
+def _big_reply(c: Client) -> bool:
     """A big reply was just added: client-output-buffer-limit acts now, as Redis
     checks after each reply (a pipeline of large GETs must not build up hundreds
     of megabytes before the batch's single write). True if the client is closed."""
     return c.server.output_limits.check(c)
 
 
-def _failed(server, cmd, msg):
+def _failed(server: Any, cmd: Command, msg: str) -> ErrorReply:
     """A command raised CommandError: count it (errorstats, failed_calls)."""
     server.count_error(msg)
     server.cmdstats[cmd.index].failed += 1
     return ErrorReply(msg)
 
 
-def _propagate(c, argv):
+def _propagate(c: Client, argv: Argv) -> None:
     """A write happened (or the command asked, with c.propagate): feed it on."""
     sink = c.propagate_to
     if sink is not None:
@@ -269,7 +273,7 @@ def _propagate(c, argv):
         c.propagate = None
 
 
-def _after_call(c, cmd, argv, dt):
+def _after_call(c: Client, cmd: Command, argv: Argv, dt: int) -> None:
     """What call() does only sometimes: MONITOR, slowlog, latency, tracking."""
     server = c.server
     if server.monitors and not (cmd.skip_monitor or cmd.admin):
@@ -283,11 +287,12 @@ def _after_call(c, cmd, argv, dt):
     lat = server.latency_threshold_ns   # latency-monitor-threshold
     if lat and dt >= lat:
         server.latency.command_done(cmd, dt)
-    if c.tracking is not None:
-        tracking_after_command(c, cmd, argv)   # set whenever a client can track
+    hook = tracking_after_command
+    if c.tracking is not None and hook is not None:
+        hook(c, cmd, argv)      # (commands/tracking.py registers it)
 
 
-def _internal_error(c, cmd, e):
+def _internal_error(c: Client, cmd: Command, e: Exception) -> ErrorReply:
     server = c.server
     server.log_exception("command %s" % cmd.fullname)
     msg = "ERR internal error in '%s': %s" % (cmd.fullname, type(e).__name__)
@@ -298,16 +303,16 @@ def _internal_error(c, cmd, e):
 
 # Client-side caching's hook after each call (commands/tracking.py sets it: the
 # dispatcher knows nothing of the feature, the feature registers with it).
-tracking_after_command = None
+tracking_after_command: Callable[[Client, Command, Argv], None] | None = None
 
 
-def set_tracking_hook(fn):
+def set_tracking_hook(fn: Callable[[Client, Command, Argv], None]) -> None:
     global tracking_after_command
     tracking_after_command = fn
 
 
 # -------------------------------------------------------------- processCommand
-def _process_slow(c, argv):
+def _process_slow(c: Client, argv: Argv) -> None:
     """Every check of Redis's processCommand, for clients or servers in a special state."""
     mark = len(c.out)
     if c.reply_off:
@@ -332,7 +337,7 @@ def _process_slow(c, argv):
 _PARKED = object()
 
 
-def process_command(c, argv):
+def process_command(c: Client, argv: Argv) -> object:
     """Look up, check, queue or call (returns _PARKED if CLIENT PAUSE holds it)."""
     server = c.server
     try:
@@ -366,11 +371,11 @@ def process_command(c, argv):
     return None
 
 
-def _sanitize(b):
+def _sanitize(b: bytes) -> str:
     return b.decode("utf-8", "replace").replace("\r", " ").replace("\n", " ")
 
 
-def _args_preview(argv):
+def _args_preview(argv: Argv) -> str:
     """`'a' 'b' ` as in Redis's unknown-command error (args truncated to 128 bytes)."""
     parts = []
     size = 0
@@ -383,12 +388,12 @@ def _args_preview(argv):
     return "".join(parts)
 
 
-def unknown_command_error(argv):
+def unknown_command_error(argv: Argv) -> str:
     return ("ERR unknown command '%.128s', with args beginning with: %s"
             % (_sanitize(argv[0]), _args_preview(argv[1:])))
 
 
-def resolve(argv):
+def resolve(argv: Argv) -> Command:
     """Find the (sub)command for argv and check arity; raise CommandError if none."""
     cmd = lookup(argv[0])
     if cmd is None:
@@ -412,7 +417,7 @@ def resolve(argv):
     return cmd
 
 
-def reject(c, argv, err):
+def reject(c: Client, argv: Argv, err: str) -> None:
     """rejectCommand: whatever processCommand refuses (unknown command, arity, auth,
     ACL, OOM, ...) flags the client's transaction; a refused EXEC (c.cmd is EXEC,
     with or without MULTI) instead ends the transaction there and then, with
@@ -436,7 +441,7 @@ def reject(c, argv, err):
     c.out.append(error_bytes(err))
 
 
-def security_warning(c):
+def security_warning(c: Client) -> None:
     """securityWarningCommand: POST / Host: lines are HTTP, likely cross-protocol scripting.
 
     The connection is dropped with whatever it had not been sent yet, and the event
@@ -457,7 +462,7 @@ def security_warning(c):
 
 
 # ------------------------------------------------- after a block, pause or error
-def resume(c):
+def resume(c: Client) -> None:
     """Run what a client pipelined while it was blocked or paused."""
     if c.closed or c.blocked is not None:
         return
@@ -472,7 +477,7 @@ def resume(c):
         c.conn.resume_if_possible()
 
 
-def protocol_error(c):
+def protocol_error(c: Client) -> None:
     c.out.append(error_bytes("ERR " + c.reader.error))
     c.close_after_reply = True
     c.server.log_verbose("Protocol error (%s) from client: id=%d addr=%s"

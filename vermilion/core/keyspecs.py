@@ -17,6 +17,8 @@ numkeys, and the rest of :data:`NATIVE_GETKEYS`.
 Everything that needs key positions reads them here: COMMAND GETKEYS and
 GETKEYSANDFLAGS, ACL key permissions, and client-side caching.
 """
+from typing import Any, Callable
+
 from ..errors import CommandError
 from ..util import atoi, parse_int
 
@@ -26,7 +28,7 @@ class KeySpec:
     __slots__ = ("flags", "bs_type", "index", "keyword", "startfrom",
                  "fk_type", "lastkey", "keystep", "limit", "keynumidx", "firstkey")
 
-    def __init__(self, tagged):
+    def __init__(self, tagged: dict) -> None:
         d = _kv(tagged)
         self.flags = frozenset(f["+"] for f in d["flags"]["~"])
         bs = _kv(d["begin_search"])
@@ -45,7 +47,7 @@ class KeySpec:
         self.keynumidx = fks.get("keynumidx", 0)
         self.firstkey = fks.get("firstkey", 0)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<KeySpec %s %s %s>" % (self.bs_type, self.fk_type, sorted(self.flags))
 
 
@@ -53,7 +55,7 @@ class CommandKeys:
     """What a command's key specs say, once: its specs and how to use them."""
     __slots__ = ("specs", "usable", "has_keys", "native")
 
-    def __init__(self, cmd):
+    def __init__(self, cmd: Any) -> None:
         ks = cmd.key_specs
         self.specs = [KeySpec(s) for s in (ks["~"] if isinstance(ks, dict) else ks)]
         has_keyspec = any("not_key" not in s.flags for s in self.specs)
@@ -63,7 +65,7 @@ class CommandKeys:
         self.has_keys = has_keyspec or self.native is not None
 
 
-def _kv(tagged):
+def _kv(tagged: dict) -> dict:
     items = tagged["%"]
     return dict(zip(items[0::2], items[1::2]))
 
@@ -71,7 +73,7 @@ def _kv(tagged):
 _PARSED: dict = {}   # Command -> CommandKeys
 
 
-def specs_of(cmd):
+def specs_of(cmd: Any) -> CommandKeys:
     """The command's :class:`CommandKeys`, parsed on first use."""
     ck = _PARSED.get(cmd)
     if ck is None:
@@ -79,7 +81,7 @@ def specs_of(cmd):
     return ck
 
 
-def keys_with_flags(cmd, argv):
+def keys_with_flags(cmd: Any, argv: list) -> list[tuple[int, frozenset]]:
     """getKeysFromCommandWithSpecs: [(position, flags)] of the keys in ``argv``."""
     ck = specs_of(cmd)
     if ck.usable:
@@ -92,17 +94,17 @@ def keys_with_flags(cmd, argv):
     return []
 
 
-def key_positions(cmd, argv):
+def key_positions(cmd: Any, argv: list) -> list[int]:
     """Just the positions of :func:`keys_with_flags` (getKeysFromCommand)."""
     return [pos for pos, _ in keys_with_flags(cmd, argv)]
 
 
-def has_keys(cmd):
+def has_keys(cmd: Any) -> bool:
     """Does the command take keys at all (COMMAND GETKEYS' "no key arguments")?"""
     return specs_of(cmd).has_keys
 
 
-def keys_by_specs(specs, argv):
+def keys_by_specs(specs: list[KeySpec], argv: list) -> list[tuple[int, frozenset]] | None:
     """getKeysUsingKeySpecs: (pos, flags) pairs, or None when a spec is invalid or
     incomplete for this argv (the caller then asks the native procedure)."""
     argc = len(argv)
@@ -164,13 +166,13 @@ def keys_by_specs(specs, argv):
 
 
 # ---- the native getkeys procedures of db.c, for commands whose specs are not enough
-def _generic(store, numidx, first, step):
-    def proc(argv):
+def _generic(store: int, numidx: int, first: int, step: int) -> Callable[[list], list]:
+    def proc(argv: list) -> list:
         argc = len(argv)
         num = atoi(argv[numidx]) if numidx < argc else 0
         if num < 1 or num > (argc - first) // step:
             return []
-        out = [(first + i * step, frozenset()) for i in range(num)]
+        out: list = [(first + i * step, frozenset()) for i in range(num)]
         if store:
             out.append((store, frozenset()))
         return out
@@ -181,7 +183,7 @@ _RO_ACCESS = frozenset(("RO", "access"))
 _RW_ACCESS_UPDATE = frozenset(("RW", "access", "update"))
 
 
-def _sort_keys(argv):
+def _sort_keys(argv: list) -> list:
     out = [(1, _RO_ACCESS)]
     store = None
     i = 2
@@ -198,7 +200,7 @@ def _sort_keys(argv):
     return out
 
 
-def _migrate_keys(argv):
+def _migrate_keys(argv: list) -> list:
     argc = len(argv)
     first, num = 3, 1
     if argc > 6:
@@ -218,7 +220,7 @@ def _migrate_keys(argv):
     return [(first + i, flags) for i in range(num)]
 
 
-def _georadius_keys(argv):
+def _georadius_keys(argv: list) -> list:
     stored = None
     i = 5
     while i < len(argv):
@@ -226,13 +228,13 @@ def _georadius_keys(argv):
             stored = i + 1
             i += 1
         i += 1
-    out = [(1, frozenset())]
+    out: list = [(1, frozenset())]
     if stored is not None:
         out.append((stored, frozenset()))
     return out
 
 
-def _xread_keys(argv):
+def _xread_keys(argv: list) -> list:
     streams = -1
     i = 1
     while i < len(argv):
@@ -256,14 +258,14 @@ def _xread_keys(argv):
     return [(streams + 1 + j, frozenset()) for j in range(num)]
 
 
-def _set_keys(argv):
+def _set_keys(argv: list) -> list:
     for a in argv[3:]:
         if a.lower() == b"get":
             return [(1, _RW_ACCESS_UPDATE)]
     return [(1, frozenset(("OW", "update")))]
 
 
-def _bitfield_keys(argv):
+def _bitfield_keys(argv: list) -> list:
     readonly = True
     i = 2
     argc = len(argv)

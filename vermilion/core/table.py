@@ -12,6 +12,7 @@ caching all read the same entries.
 """
 import json
 import os
+from typing import Any, Callable
 
 from ..protocol.encoder import Raw, Status, Map, Set, encode
 
@@ -28,13 +29,14 @@ class Command:
                  "acl_bits", "may_replicate", "protected", "plain", "argcs",
                  "_info_cache")
 
-    def __init__(self, fullname, info, docs, parent=None):
+    def __init__(self, fullname: str, info: list, docs: Any,
+                 parent: "Command | None" = None) -> None:
         self.fullname = fullname
         self.name = fullname.split("|")[-1]
         self.parent = parent
         self.info = info
         self.docs = docs
-        self.func = None
+        self.func: Callable | None = None   # bound by @command
         self.arity = info[1]
         flags = [f["+"] for f in info[2]["~"]]
         self.flags = flags
@@ -70,12 +72,12 @@ class Command:
         self.argcs = frozenset((ar,)) if ar > 0 else frozenset(range(-ar, -ar + 64))
         # "plain": nothing for the dispatcher to check beyond arity (see execute()).
         self.plain = not (self.protected or self.no_multi or fullname in MULTI_PASSTHROUGH)
-        self._info_cache = {}
+        self._info_cache: dict[int, Raw] = {}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Command %s>" % self.fullname
 
-    def info_reply(self, resp):
+    def info_reply(self, resp: int) -> Raw:
         """COMMAND INFO's entry for this command, pre-encoded per protocol."""
         r = self._info_cache.get(resp)
         if r is None:
@@ -86,7 +88,7 @@ class Command:
         return r
 
 
-def from_json(v):
+def from_json(v: Any) -> Any:
     """spec.json's tagged values -> reply values (see tools/gen_command_table.py)."""
     if isinstance(v, list):
         return [from_json(x) for x in v]
@@ -105,7 +107,7 @@ def from_json(v):
 _SPEC = None
 
 
-def spec():
+def spec() -> dict:
     global _SPEC
     if _SPEC is None:
         with open(os.path.join(os.path.dirname(__file__), "spec.json")) as fh:
@@ -118,7 +120,7 @@ ALL_COMMANDS: list = []    # every bound Command and sub-command, by index (for 
 _LOOKUP: dict = {}         # exact argv[0] spelling -> Command: skips .lower() on the hot path
 
 
-def _register(fullname):
+def _register(fullname: str) -> Command:
     parts = fullname.split("|")
     top = parts[0]
     entry = spec().get(top)
@@ -154,20 +156,20 @@ def _register(fullname):
     return sub
 
 
-def command(fullname):
+def command(fullname: str) -> Callable[[Callable], Callable]:
     """Bind the decorated ``func(client, argv)`` to the command ``fullname``.
 
     Where its keys are is not said here: the key specs in spec.json say it, read by
     :mod:`.keyspecs` (with db.c's native procedures where specs are not enough).
     """
-    def deco(func):
+    def deco(func: Callable) -> Callable:
         cmd = _register(fullname)
         cmd.func = func
         return func
     return deco
 
 
-def lookup(name):
+def lookup(name: bytes) -> Command | None:
     """The Command for a (case-insensitive) name, or None."""
     cmd = _LOOKUP.get(name)
     if cmd is None:
@@ -177,7 +179,7 @@ def lookup(name):
     return cmd
 
 
-def lookup_argv(argv):
+def lookup_argv(argv: list) -> Command | None:
     """The command or sub-command ``argv`` names, or None (for COMMAND INFO/GETKEYS, ACL)."""
     cmd = lookup(argv[0])
     if cmd is not None and cmd.subcommands is not None and len(argv) > 1:

@@ -30,6 +30,7 @@ Python value           RESP2                        RESP3
 encoded once at import time and appended to the output as they are.
 """
 import math
+from typing import Any, Callable, Sequence
 
 
 class Raw(bytes):
@@ -43,7 +44,7 @@ class Pushed(Raw):
     __slots__ = ()
 
 
-def drop_replies(out, start):
+def drop_replies(out: list, start: int) -> None:
     """Remove the replies in ``out[start:]`` (CLIENT REPLY OFF/SKIP), keeping Pushed data."""
     kept = [b for b in out[start:] if b.__class__ is Pushed]
     out[start:] = kept
@@ -77,14 +78,14 @@ class Push(list):
 class Bool:
     __slots__ = ("value",)
 
-    def __init__(self, value):
+    def __init__(self, value: bool) -> None:
         self.value = bool(value)
 
 
 class Verbatim:
     __slots__ = ("fmt", "text")
 
-    def __init__(self, text, fmt=b"txt"):
+    def __init__(self, text: bytes, fmt: bytes = b"txt") -> None:
         self.text = text
         self.fmt = fmt
 
@@ -96,7 +97,7 @@ class BigNumber(int):
 class _NullArray:
     __slots__ = ()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "NULL_ARRAY"
 
 
@@ -107,7 +108,7 @@ NULL_ARRAY = _NullArray()
 class _NoReply:
     __slots__ = ()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "NO_REPLY"
 
 
@@ -123,7 +124,7 @@ ZERO = INTS[0]
 ONE = INTS[1]
 
 
-def format_double(d):
+def format_double(d: float) -> bytes:
     """Redis's ``%.17g`` spelling of a double, with ``inf``/``-inf``."""
     if d != d:
         return b"nan"
@@ -132,14 +133,14 @@ def format_double(d):
     return b"%.17g" % d
 
 
-def encode(value, resp=2):
+def encode(value: Any, resp: int = 2) -> bytes:
     """Encode one reply value to bytes."""
-    out = []
+    out: list[bytes] = []
     _encode(value, resp, out.append)
     return b"".join(out)
 
 
-def _encode(v, resp, w):
+def _encode(v: Any, resp: int, w: Callable[[bytes], Any]) -> None:
     t = v.__class__
     if t is bytes or t is bytearray:
         w(b"$%d\r\n%s\r\n" % (len(v), v))
@@ -215,14 +216,14 @@ def _encode(v, resp, w):
         raise TypeError("cannot encode reply of type %s" % t.__name__)
 
 
-def error_bytes(msg):
+def error_bytes(msg: str) -> bytes:
     """``-ERR ...\\r\\n`` with newlines in the message made safe, as Redis does."""
     if "\r" in msg or "\n" in msg:
         msg = msg.replace("\r", " ").replace("\n", " ")
     return b"-%s\r\n" % msg.encode("utf-8", "surrogateescape")
 
 
-def request_size(argv):
+def request_size(argv: Sequence[bytes]) -> int:
     """Bytes the multibulk request ``argv`` takes on the wire (``*N`` header and
     one ``$len`` bulk per argument): what it occupied in a query buffer."""
     n = 3 + len(str(len(argv)))
