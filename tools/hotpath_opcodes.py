@@ -43,6 +43,18 @@ REQUESTS = {
     "zadd": lambda r: (b"ZADD", b"myzset", b"%d" % r.randrange(100000),
                        b"element:%012d" % r.randrange(100000)),
     "lrange_100": lambda r: (b"LRANGE", b"mylist", b"0", b"99"),
+    "zpopmin": lambda r: (b"ZPOPMIN", b"myzset"),
+    "spop": lambda r: (b"SPOP", b"myset"),
+    "xadd": lambda r: (b"XADD", b"mystream", b"*", b"myfield", b"myvalue"),
+    "mset": lambda r: (b"MSET",) + tuple(x for i in range(10) for x in (b"key:%012d" % r.randrange(100000), b"xxx")),
+}
+
+# What a command needs in the dataset before it is measured.
+PREPARE = {
+    "rpop": [(b"RPUSH", b"mylist") + (b"xxx",) * 5000],
+    "lrange_100": [(b"RPUSH", b"mylist") + (b"xxx",) * 5000],
+    "zpopmin": [(b"ZADD", b"myzset") + tuple(x for i in range(5000) for x in (b"%d" % i, b"m%d" % i))],
+    "spop": [(b"SADD", b"myset") + tuple(b"m%d" % i for i in range(5000))],
 }
 
 
@@ -116,8 +128,8 @@ def main():
     for name in args.commands:
         make = REQUESTS[name]
         p = make_protocol()
-        if name in ("rpop", "lrange_100"):
-            p.data_received(hiredis.pack_command((b"RPUSH", b"mylist") + (b"xxx",) * 5000))
+        for req in PREPARE.get(name, ()):
+            p.data_received(hiredis.pack_command(req))
         batches = [b"".join(hiredis.pack_command(make(rnd)) for _ in range(args.P))
                    for _ in range(args.n)]
         for b in batches[:5]:            # warm up (the interpreter specialises)
