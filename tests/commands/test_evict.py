@@ -119,13 +119,14 @@ def test_peak_survives_deletes(r):
 
 
 def test_untracked_mode_keeps_the_fast_path(r, server):
-    """maxmemory 0: plain Database objects and no slow-path reason for every command."""
+    """maxmemory 0: plain Database objects and no check before each command; with a
+    limit, the check runs on the fast path (no slow-path reason for every command)."""
     srv = server.server
     assert all(db.__class__ is Database for db in srv.dbs)
     assert not srv.special and srv.maxmemory_check is None
     r.config_set("maxmemory", "10mb")
     assert all(db.__class__ is TrackedDatabase for db in srv.dbs)
-    assert srv.special and srv.maxmemory_check is not None
+    assert not srv.special and srv.maxmemory_check is not None
     r.config_set("maxmemory", 0)
     assert all(db.__class__ is Database for db in srv.dbs)
     assert not srv.special and srv.maxmemory_check is None

@@ -114,6 +114,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     append = out.append
     stats = server.cmdstats
     perf = _perf
+    maxmemory_check = server.maxmemory_check
     n = len(cmds)
     i = start
     t0 = perf()
@@ -128,9 +129,18 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
                 break
             out = c.out
             append = out.append
+            maxmemory_check = server.maxmemory_check
             t0 = perf()
             continue
         c.cmd = cmd
+        if maxmemory_check is not None:
+            # the one processCommand check that can refuse a plain command from a
+            # client in no special state: evict, or -OOM (keyspace/evict.py)
+            err = maxmemory_check(c, cmd, argv)
+            if err is not None:
+                reject(c, argv, err)
+                t0 = perf()
+                continue
         dirty = server.dirty
         try:
             r = cmd.func(c, argv)

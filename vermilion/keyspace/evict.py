@@ -37,9 +37,9 @@ fn(c, cmd, argv) -> bool`` to say whether an EVAL/FCALL counts as ``denyoom``
 (scripts declaring flags without ``allow-oom``/``no-writes``), and, asked with
 EXEC, whether the transaction queued such a script.
 
-With ``maxmemory 0`` nothing here runs: the check is reached only through the
-dispatcher's slow path, switched on with ``server.set_special("maxmemory", ...)``
-while a limit is set. ``maxmemory-clients`` (client eviction) is accepted by
+With ``maxmemory 0`` nothing here runs: ``server.maxmemory_check`` is None, and
+the dispatcher calls it before each command only while a limit is set (on its
+fast path too, so a server with a limit is not slowed down to the slow path). ``maxmemory-clients`` (client eviction) is accepted by
 CONFIG but has no effect.
 
 This module also installs ``server.object_set_lru_lfu`` (Redis's
@@ -165,7 +165,6 @@ class Evictor:
             self.pool = []
             self.scores = []
             self.samplers = {}
-        server.set_special("maxmemory", on)
 
     def _maxmemory_changed(self, value):
         self.configure()
