@@ -161,8 +161,7 @@ def reset_connection_state(c):
     server = c.server
     if c.monitor:
         c.monitor = False
-        if c in server.monitors:
-            server.monitors.remove(c)
+        server.remove_monitor(c)
     if c.tracking is not None:
         server.tracking_state.disable(c)
     c.select(0)

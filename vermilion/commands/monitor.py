@@ -36,7 +36,7 @@ def monitor(c, argv):
     if c.monitor or "S" in c.flags_extra:
         return NO_REPLY  # already a monitor (or a replica): ignored, no reply at all
     c.monitor = True
-    c.server.monitors.append(c)
+    c.server.add_monitor(c)
     c.update_special()
     return OK
 

@@ -41,7 +41,8 @@ from ..errors import CommandError
 from ..protocol.encoder import (Raw, QUEUED, INTS, NO_REPLY, ErrorReply, encode,
                                 error_bytes, drop_replies)
 from .client import Client
-from .table import (ALL_COMMANDS, MULTI_PASSTHROUGH, _LOOKUP, Command, lookup, lookup_argv)
+from .table import (ALL_COMMANDS, MULTI_PASSTHROUGH, FAST_LOOKUP, Command, lookup,
+                    lookup_argv)
 
 Argv = list  # list[bytes]: one request, the command name first
 
@@ -109,7 +110,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     """
     server = c.server
     server.current_client = c
-    get = _LOOKUP.get
+    get = FAST_LOOKUP.get     # plain commands only
     out = c.out
     append = out.append
     stats = server.cmdstats
@@ -122,8 +123,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
         argv = cmds[i]
         i += 1
         cmd = get(argv[0])
-        if (cmd is None or c.special or server.special or not cmd.plain
-                or len(argv) not in cmd.argcs):
+        if cmd is None or c.special or server.special or len(argv) not in cmd.argcs:
             _process_slow(c, argv)
             if c.blocked is not None or c.close_after_reply:
                 break
@@ -179,12 +179,12 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
         st = stats[cmd.index]
         st.calls += 1
         st.ns += dt
-        if c.propagate is not None or (server.dirty != dirty and cmd.is_write):
+        if c.propagate is not None or (cmd.is_write and server.dirty != dirty):
             if server.persistence is not None:
                 server.propagate_command(c, argv)
             else:
                 c.propagate = None
-        if dt > server.after_call_ns or server.monitors:
+        if dt > server.after_call_ns:   # (-1 while a client is in MONITOR)
             _after_call(c, cmd, argv, dt)
         if server.ready_keys:
             server.serve_blocked()
@@ -223,7 +223,7 @@ def call(c: Client, cmd: Command, argv: Argv, reply: bool = True) -> Any:
     st.ns += dt
     if c.propagate is not None or (server.dirty != dirty and cmd.is_write):
         _propagate(c, argv)
-    if dt > server.after_call_ns or server.monitors or c.tracking is not None:
+    if dt > server.after_call_ns or c.tracking is not None:
         _after_call(c, cmd, argv, dt)
     return r
 

@@ -118,6 +118,7 @@ def spec() -> dict:
 COMMANDS: dict = {}        # lower-case name (bytes) -> Command, bound commands only
 ALL_COMMANDS: list = []    # every bound Command and sub-command, by index (for stats)
 _LOOKUP: dict = {}         # exact argv[0] spelling -> Command: skips .lower() on the hot path
+FAST_LOOKUP: dict = {}     # the same for plain commands only: the dispatcher's fast path
 
 
 def _register(fullname: str) -> Command:
@@ -137,6 +138,8 @@ def _register(fullname: str) -> Command:
     if cmd.subcommands is None:
         cmd.subcommands = {}
         cmd.plain = False
+        for name in [k for k, v in FAST_LOOKUP.items() if v is cmd]:
+            del FAST_LOOKUP[name]    # (looked up before its sub-commands were bound)
     sub = cmd.subcommands.get(parts[1].encode())
     if sub is None:
         subinfo = next((s for s in entry["info"][9] if s[0] == fullname), None)
@@ -176,6 +179,8 @@ def lookup(name: bytes) -> Command | None:
         cmd = COMMANDS.get(name.lower())
         if cmd is not None and len(_LOOKUP) < 4096:
             _LOOKUP[name] = cmd
+            if cmd.plain:
+                FAST_LOOKUP[name] = cmd
     return cmd
 
 

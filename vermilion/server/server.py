@@ -491,8 +491,7 @@ class Server:
                 fn(c)
             except Exception:
                 self.log_exception("client cleanup")
-        if c in self.monitors:
-            self.monitors.remove(c)
+        self.remove_monitor(c)
 
     client_gone_hooks = ()
 
@@ -608,10 +607,25 @@ class Server:
         self._set_after_call_ns()
 
     def _set_after_call_ns(self):
+        """call() does its rarer work when a command took longer than after_call_ns:
+        the lower threshold of the slowlog and the latency monitor (samples are
+        taken at dt >= threshold, slowlog entries at dt > threshold), or always
+        (-1) while a client is in MONITOR. Called whenever one of those changes."""
+        if self.monitors:
+            self.after_call_ns = -1
+            return
         lat = self._latency_threshold_ns
         slow = self._slowlog_threshold_ns
-        # latency samples are taken at dt >= threshold, the slowlog at dt > threshold
         self.after_call_ns = min(slow, lat - 1) if lat else slow
+
+    def add_monitor(self, c):
+        self.monitors.append(c)
+        self._set_after_call_ns()
+
+    def remove_monitor(self, c):
+        if c in self.monitors:
+            self.monitors.remove(c)
+            self._set_after_call_ns()
 
     # Called by Client.flush before a client's replies are written (the AOF uses it to
     # write and, with appendfsync always, fsync the pending writes first).
