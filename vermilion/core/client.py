@@ -157,28 +157,31 @@ class Client:
 
     def flush(self):
         out = self.out
-        if out and not self.closed and self.transport is not None:
-            hook = self.server.before_reply_hook
-            if hook is not None and hook(self):
-                # The AOF must reach the disk first (appendfsync always): it flushes
-                # this client again after one group fsync for every waiting client.
-                return
-            data = out[0] if len(out) == 1 else b"".join(out)
+        if not out:
+            return
+        if self.closed or self.transport is None:
             out.clear()
-            conn = self.conn
-            if ((len(data) >= BIG_WRITE or (conn is not None and conn._write_paused))
-                    and self.server.output_limits.check(self, adding=len(data))):
-                # client-output-buffer-limit, counted before the bytes are buffered
-                return
-            self.tot_net_out += len(data)
-            self.transport.write(data)
-            if self.paused_reading:
-                # Output piling up past the transport's mark: client-output-buffer-limit.
-                self.server.check_output_limits(self)
-            if self.close_after_reply:
-                self.transport.close()
-        elif out:
-            out.clear()
+            return
+        hook = self.server.before_reply_hook
+        if hook is not None and hook(self):
+            # The AOF must reach the disk first (appendfsync always): it flushes
+            # this client again after one group fsync for every waiting client.
+            return
+        data = b"".join(out)     # (one reply: the object itself, no copy)
+        out.clear()
+        n = len(data)
+        conn = self.conn
+        if ((n >= BIG_WRITE or (conn is not None and conn._write_paused))
+                and self.server.output_limits.check(self, adding=n)):
+            # client-output-buffer-limit, counted before the bytes are buffered
+            return
+        self.tot_net_out += n
+        self.transport.write(data)
+        if self.paused_reading:
+            # Output piling up past the transport's mark: client-output-buffer-limit.
+            self.server.check_output_limits(self)
+        if self.close_after_reply:
+            self.transport.close()
 
     def free(self):
         """freeClient for a connection other than the running one: gone now,

@@ -31,7 +31,7 @@ import asyncio
 import socket
 import time
 
-from ..core.dispatch import run_commands, resume, protocol_error  # noqa: F401  (resume re-exported)
+from ..core.dispatch import execute_batch, resume, protocol_error  # noqa: F401  (resume re-exported)
 from ..core.client import Client
 
 _monotonic = time.monotonic
@@ -162,27 +162,31 @@ class RedisProtocol(asyncio.Protocol):
             return
         c.tot_net_in += len(data)
         c.last_interaction = _monotonic()
-        cmds = c.reader.feed(data)
-        if c.pending is not None or c.blocked is not None:
-            # Blocked or paused: keep the commands in order for resume().
+        reader = c.reader
+        cmds = reader.feed(data)
+        if c.pending is None and c.blocked is None:
+            # the usual case: run what arrived; keep the rest if a command blocks
             if cmds:
-                if c.pending is None:
-                    c.pending = cmds
-                else:
-                    c.pending.extend(cmds)
-            if c.reader.error is None:
+                i = execute_batch(c, cmds)
+                if i < len(cmds) and not c.close_after_reply:
+                    c.pending = cmds[i:]
+            if reader.error is not None:
+                if c.pending is None and not c.close_after_reply:
+                    protocol_error(c)
+            elif reader.pending():
                 self._check_query_limit(c)
-                return
-            if c.blocked is not None:
-                return
-        elif cmds:
-            run_commands(c, cmds)
-        if c.reader.error is not None and c.pending is None and not c.close_after_reply:
-            protocol_error(c)
-        else:
+            if c.out:
+                c.flush()
+            return
+        # Blocked or paused: keep the commands in order for resume(), which also
+        # answers a protocol error once they have run.
+        if cmds:
+            if c.pending is None:
+                c.pending = cmds
+            else:
+                c.pending.extend(cmds)
+        if reader.error is None:
             self._check_query_limit(c)
-        if c.out:
-            c.flush()
 
     def _check_query_limit(self, c):
         if c.reader.pending() > self.server.client_query_buffer_limit:
