@@ -1070,6 +1070,7 @@ end
 
 local sresp_fn = P.script_resp
 local function run(fn, keys, argv, cresp, hook_on, funcname)
+  keys, argv = keys or {}, argv or {}   -- nil: empty (new tables for each run)
   if MODE == "eval" then
     rawset(REAL_UG, "KEYS", keys)
     rawset(REAL_UG, "ARGV", argv)
