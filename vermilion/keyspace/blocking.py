@@ -359,7 +359,7 @@ def _serve_one(server, c, st, key):
     touched are sent after its reply (afterCommand), not before.
     """
     prev = server.current_client
-    tr = getattr(server, "tracking_state", None)
+    tr = server.tracking_state
     if tr is None:
         return _serve(server, c, st, key)
     saved = tr.pending

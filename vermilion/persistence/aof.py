@@ -661,8 +661,7 @@ class AOF:
             server.log_warning("AOF was enabled but there is already another background "
                                "operation. An AOF background was scheduled to start when "
                                "possible.")
-        elif getattr(server, "current_client", None) is not None and \
-                getattr(server.current_client, "in_exec", False):
+        elif server.current_client is not None and server.current_client.in_exec:
             self.rewrite_scheduled = True
             server.log_warning("AOF was enabled during a transaction. An AOF background was "
                                "scheduled to start when possible.")
@@ -724,7 +723,7 @@ class AOF:
     def write_base(self, path, preamble):
         """rewriteAppendOnlyFile: the dataset as an RDB (aof-base) or as commands."""
         server = self.server
-        fl = getattr(server, "function_codes", None)
+        fl = server.function_codes
         functions = fl() if fl is not None else ()
         tmp = os.path.join(os.path.dirname(path), "temp-rewriteaof-%d.aof" % os.getpid())
 
@@ -1084,7 +1083,7 @@ class AOF:
 
 
 def s_child(server):
-    snap = getattr(server, "snapshot", None)
+    snap = server.snapshot
     return None if snap is None else snap.child_type
 
 
