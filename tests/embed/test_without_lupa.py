@@ -63,8 +63,6 @@ def test_starts_with_one_log_line_and_eval_says_lua_is_missing(tmp_path):
         stop(proc, r)
 
 
-@pytest.mark.xfail(strict=True, reason="the error text lives in vermilion/scripting/engine.py "
-                   "(NOT_AVAILABLE), outside this change: issue #15 item 6")
 def test_eval_error_says_what_to_install(tmp_path):
     proc, r, log = start(tmp_path)
     try:
@@ -74,9 +72,6 @@ def test_eval_error_says_what_to_install(tmp_path):
         stop(proc, r)
 
 
-@pytest.mark.xfail(strict=True, reason="loading a function library without Lua raises from "
-                   "vermilion/scripting/library.py (restore/create), outside this change: "
-                   "issue #15 item 6")
 def test_rdb_holding_a_function_starts_without_lupa(tmp_path):
     import vermilion
     with vermilion.start_server(dir=str(tmp_path)) as srv:
@@ -87,5 +82,12 @@ def test_rdb_holding_a_function_starts_without_lupa(tmp_path):
     proc, r, log = start(tmp_path)
     try:
         assert r.get("k") == b"v"
+        with pytest.raises(redis.ResponseError, match=r'pip install "vermilion\[lua\]"'):
+            r.fcall("f", 0)
+        # the library is still the user's data: saved again, and back with Lua
+        r.save()
     finally:
         stop(proc, r)
+    with vermilion.start_server(dir=str(tmp_path)) as srv:
+        w = redis.Redis(port=srv.port)
+        assert w.fcall("f", 0) == 1

@@ -64,8 +64,8 @@ except ImportError:  # pragma: no cover - depends on the installed lupa
             _lupa = None
 
 AVAILABLE = _lupa is not None
-NOT_AVAILABLE = ("ERR Lua scripting is not available on this server: the optional "
-                 "'lupa' package (Lua 5.1) is not installed")
+NOT_AVAILABLE = ("ERR Lua scripting is not available on this server: the 'lupa' package "
+                 "(Lua 5.1) is not installed (pip install \"vermilion[lua]\")")
 LUA_VERSION = getattr(_lupa, "LUA_VERSION", None)
 _lua_type = getattr(_lupa, "lua_type", None)
 

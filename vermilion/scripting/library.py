@@ -15,6 +15,7 @@ INFO (``server.function_libraries``: ``len()``, ``values()``).
 import time
 
 from ..protocol.reader import split_args
+from .engine import AVAILABLE, NOT_AVAILABLE
 
 LIBRARY_NAME_ERROR = ("Library names can only contain letters, numbers, or underscores(_) "
                       "and must be at least one character long")
@@ -126,12 +127,33 @@ class Libraries:
         already loaded, raises ValueError: Redis fails the load there (the
         libraries before it stay)."""
         for code in codes:
+            if not AVAILABLE:
+                self._keep_code_only(code)
+                continue
             try:
                 self.create(code, replace=replace, timeout=None)
             except LibraryError as e:
                 if not replace:
                     raise ValueError(str(e))
                 self.scripting.server.log_warning("Failed creating function, %s" % e)
+
+    def _keep_code_only(self, code):
+        """Without Lua (lupa missing) a library found loading cannot run, but it is
+        the user's data: keep its code, so SAVE, FUNCTION DUMP and replication pass
+        it on unchanged, and FCALL answers the "install lupa" error."""
+        try:
+            _, name, _ = parse_metadata(code)
+        except LibraryError as e:
+            self.scripting.server.log_warning("Failed creating function, %s" % e)
+            return
+        lib = Library(name, code)
+        old = self.libraries.get(name)
+        if old is not None:
+            self._unlink(old)
+        self._link(lib)
+        self.scripting.server.log_warning(
+            "Function library '%s' kept as code only: %s"
+            % (cstr(name), NOT_AVAILABLE[4:]))
 
     # ------------------------------------------------------------ lookup
     def find_function(self, name):
