@@ -461,8 +461,8 @@ srv.stop()
 """ % ROOT
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, cwd=ROOT)
     lines = [l for l in p.stdout.decode().splitlines() if l.startswith(("b'", 'b"'))]
-    msg = ("-ERR Lua scripting is not available on this server: the optional 'lupa' "
-           "package (Lua 5.1) is not installed")
+    msg = ("-ERR Lua scripting is not available on this server: the 'lupa' package "
+           "(Lua 5.1) is not installed (pip install \"vermilion[lua]\")")
     assert lines[0] == repr((msg + "\r\n").encode())
     assert lines[1] == repr((msg + "\r\n").encode())
     assert lines[2] == repr(b"*0\r\n")
