@@ -305,6 +305,32 @@ def test_protocol_error_replies_then_closes(real_redis, shared_vermilion, bad):
     assert closed is replies[2].startswith(b"-ERR Protocol error")
 
 
+@pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
+def test_protocol_errors_are_counted_in_errorstats():
+    """addReplyError counts a protocol error like any error reply (ERR in errorstats,
+    total_error_replies): fresh servers, so nothing else is counted."""
+    ref = RealRedis()
+    ours = start_server()
+    try:
+        out = {}
+        for name, port in (("redis", ref.port), ("vermilion", ours.port)):
+            for bad in (b"*1x\r\n", b'SET k "unbalanced\r\n', b"*1\r\n$x\r\n"):
+                c = RawConn("127.0.0.1", port)
+                c.send(bad)
+                c.read_reply()
+                c.close()
+            c = RawConn("127.0.0.1", port)
+            out[name] = (c.call("INFO", "errorstats"),
+                         [ln for ln in c.call("INFO", "stats").split(b"\r\n")
+                          if ln.startswith(b"total_error_replies")])
+            c.close()
+        assert out["vermilion"] == out["redis"]
+        assert b"errorstat_ERR:count=3" in out["redis"][0]
+    finally:
+        ours.stop()
+        ref.stop()
+
+
 def test_security_attack_commands_close_the_connection(real_redis, shared_vermilion):
     out = {}
     for name, port in (("redis", real_redis.port), ("vermilion", shared_vermilion.port)):

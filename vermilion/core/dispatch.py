@@ -119,13 +119,13 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     n = len(cmds)
     i = start
     t0 = perf()
-    while i < n:
+    for i in range(start, n):
         argv = cmds[i]
-        i += 1
         cmd = get(argv[0])
         if cmd is None or c.special or server.special or len(argv) not in cmd.argcs:
             _process_slow(c, argv)
             if c.blocked is not None or c.close_after_reply:
+                i += 1
                 break
             out = c.out
             append = out.append
@@ -152,7 +152,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
         if t is Raw:
             append(r)
             if len(r) >= BIG_REPLY and _big_reply(c):
-                i = n
+                r = NO_REPLY     # closed: stop after the accounting (see the end)
         elif t is bytes:
             if len(r) < BIG_REPLY:
                 append(b"$%d\r\n%s\r\n" % (len(r), r))
@@ -161,7 +161,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
                 append(r)
                 append(b"\r\n")
                 if _big_reply(c):
-                    i = n
+                    r = NO_REPLY
         elif t is int:
             append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
         elif r is None:
@@ -172,7 +172,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
             r = encode(r, c.resp)
             append(r)
             if len(r) >= BIG_REPLY and _big_reply(c):
-                i = n
+                r = NO_REPLY
         t1 = perf()
         dt = t1 - t0
         t0 = t1
@@ -189,7 +189,10 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
         if server.ready_keys:
             server.serve_blocked()
         if r is NO_REPLY and (c.blocked is not None or c.close_after_reply):
+            i += 1
             break
+    else:
+        i = n
     server.current_client = None
     return i
 
@@ -488,7 +491,11 @@ def resume(c: Client) -> None:
 
 
 def protocol_error(c: Client) -> None:
-    c.out.append(error_bytes("ERR " + c.reader.error))
+    """The reader found a broken request: Redis's error reply (counted in
+    errorstats like any error reply: addReplyError), then the connection closes."""
+    msg = "ERR " + c.reader.error
+    c.server.count_error(msg)
+    c.out.append(error_bytes(msg))
     c.close_after_reply = True
     c.server.log_verbose("Protocol error (%s) from client: id=%d addr=%s"
                          % (c.reader.error, c.id, c.addr))
