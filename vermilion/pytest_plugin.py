@@ -10,7 +10,11 @@ Fixtures:
 * ``vermilion_client`` -- a ``redis.Redis`` connected to it;
 * ``vermilion_async_client`` -- a ``redis.asyncio.Redis`` for it, which connects
   in the event loop of the test that first uses it (pytest-asyncio, anyio or
-  ``asyncio.run`` alike).
+  ``asyncio.run`` alike);
+* ``vermilion_inprocess_client`` and ``vermilion_inprocess_async_client`` -- the
+  same two clients talking to the same server without a socket
+  (:mod:`vermilion.inprocess`: each redis-py connection is a client of the server,
+  its requests run on the server's thread).
 
 The clients need redis-py: ``pip install "vermilion[client]"``.
 
@@ -312,6 +316,37 @@ def vermilion_async_client(vermilion_server):
     except ImportError:
         pytest.fail(CLIENT_NEEDED, pytrace=False)
     client = redis.asyncio.Redis(**_client_kwargs(vermilion_server))
+    yield client
+    _close_async(client)
+
+
+def _inprocess_kwargs(srv):
+    kw = _client_kwargs(srv)
+    for name in ("host", "port", "unix_socket_path"):
+        kw.pop(name, None)
+    return kw
+
+
+@pytest.fixture
+def vermilion_inprocess_client(vermilion_server):
+    try:
+        from . import inprocess  # optional: only the client fixtures need redis-py
+    except ImportError:
+        pytest.fail(CLIENT_NEEDED, pytrace=False)
+    client = inprocess.client(vermilion_server, **_inprocess_kwargs(vermilion_server))
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def vermilion_inprocess_async_client(vermilion_server):
+    try:
+        from . import inprocess  # optional: only the client fixtures need redis-py
+    except ImportError:
+        pytest.fail(CLIENT_NEEDED, pytrace=False)
+    client = inprocess.async_client(vermilion_server, **_inprocess_kwargs(vermilion_server))
     yield client
     _close_async(client)
 
