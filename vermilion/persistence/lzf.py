@@ -45,10 +45,23 @@ def compress(data, max_len=None):
     if n >= _PRECHECK:
         if len(zlib.compress(data, 1)) - 6 > max_len:
             return None   # no redundancy for LZF to exploit (see module docstring)
-    elif n > 2 and len({data[i:i + 3] for i in range(n - 2)}) == n - 2 and n >= max_len:
-        # No 3-byte sequence occurs twice: liblzf can only emit literals, which
-        # never fit in fewer than n bytes. (Exact, and far cheaper than the loop.)
-        return None
+    elif n > 2:
+        # Every back reference of length L replaces L bytes by at least 2, and
+        # the L - 2 positions it covers first hold byte pairs seen before; so
+        # the output is at least n - R bytes, R being the number of positions
+        # whose 2 bytes occurred earlier. When that cannot fit, liblzf gives up
+        # too: exact, and far cheaper than the loop (the pairs are counted in C,
+        # as 16-bit words at even and at odd offsets).
+        mv = memoryview(data)
+        pairs = set(mv[:n & ~1].cast("H"))
+        pairs.update(mv[1:1 + ((n - 1) & ~1)].cast("H"))
+        if n - 1 - len(pairs) < n - max_len:
+            return None
+    return _compress(data, n, max_len)
+
+
+def _compress(data, n, max_len):
+    """liblzf's loop proper (``compress`` without the early refusals)."""
     out_end = max_len
     out = bytearray(b"\0")       # out[run] is the control byte of the open literal run
     run = 0

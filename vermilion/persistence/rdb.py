@@ -46,6 +46,7 @@ nodes, like Redis's listpacks, so a saved stream is byte-identical to Redis's.
 Everything here is a pure function over bytes; the server glue (SAVE, BGSAVE,
 loading at startup) lives in :mod:`vermilion.persistence.snapshot`.
 """
+import itertools
 import math
 import os
 import re
@@ -149,6 +150,7 @@ DEFAULT_LIMITS = Limits()
 
 # ====================================================================== writing
 _pack_double = struct.Struct("<d").pack
+_chain = itertools.chain.from_iterable
 _LLMAX_HALF = float((2 ** 63 - 1) // 2)
 
 
@@ -176,6 +178,13 @@ def d2string(d):
     return b"%.17g" % d
 
 
+def _score_value(score):
+    """What a listpack stores for a score: an int when integral, else d2string's
+    spelling (never a canonical integer, so it stays a string entry)."""
+    i = _double2ll(score)
+    return i if i is not None else d2string(score)
+
+
 def _score_entry(score):
     i = _double2ll(score)
     if i is not None:
@@ -184,8 +193,28 @@ def _score_entry(score):
 
 
 def _list_nodes(lst, fill):
-    """Split a list into quicklist nodes as Redis's quicklistPush would."""
-    nodes = []            # (container, blob)
+    """Split a list into quicklist nodes as Redis's quicklistPush would:
+    [(container, blob)]."""
+    if len(lst) <= 256:
+        # A short list whose entries (each at most its length + 10 bytes encoded)
+        # fit in one node whatever their encodings: one listpack, built at once.
+        elems = list(lst)
+        total = 7 + sum(map(len, elems)) + 10 * len(elems)
+        if fill < 0:
+            fits = total <= _OPT_LEVEL[min(-fill, 5) - 1]
+        else:
+            fits = total <= 8192 and len(elems) <= fill
+        if fits:
+            if not elems:
+                return []
+            return [(QUICKLIST_PACKED,
+                     listpack.assemble(listpack.encode_entries(elems), len(elems)))]
+    return _list_nodes_split(lst, fill)
+
+
+def _list_nodes_split(lst, fill):
+    """_list_nodes element by element, watching each node's size."""
+    nodes = []
     entries = []
     sz = 7                # bytes of the current listpack (header + end)
     count = 0
@@ -233,8 +262,7 @@ def encode_value(v, limits=DEFAULT_LIMITS):
         return TYPE_LIST_QUICKLIST_2, b"".join(parts)
     if t is RHash:
         if v.listpack:
-            enc = listpack.encode_entry
-            body = b"".join([enc(x) for kv in v.items() for x in kv])
+            body = listpack.encode_entries(_chain(v.items()))
             return TYPE_HASH_LISTPACK, enc_raw_blob(listpack.assemble(body, 2 * len(v)), compress)
         parts = [enc_len(len(v))]
         append = parts.append
@@ -250,8 +278,8 @@ def encode_value(v, limits=DEFAULT_LIMITS):
         return TYPE_SET, b"".join(parts)
     if t is ZSet:
         if v.listpack:
-            enc = listpack.encode_entry
-            body = b"".join([enc(m) + _score_entry(s) for m, s in v.items()])
+            body = listpack.encode_entries(
+                _chain([(m, _score_value(s)) for m, s in v.items()]))
             return TYPE_ZSET_LISTPACK, enc_raw_blob(listpack.assemble(body, 2 * len(v)), compress)
         items = list(v)
         parts = [enc_len(len(items))]
@@ -294,9 +322,16 @@ class _CrcFile:
         if self.size >= self.flush_at:
             self.flush()
 
+    def write_chunk(self, data):
+        """Append an already joined chunk (a batch of keys)."""
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size >= self.flush_at:
+            self.flush()
+
     def flush(self):
         if self.parts:
-            data = b"".join(self.parts)
+            data = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
             self.parts = []
             self.size = 0
             if self.checksum:
@@ -305,13 +340,24 @@ class _CrcFile:
             self.total += len(data)
 
 
+# Keys encoded per chunk: the loop below appends a key's pieces to one list and
+# joins the list once per batch, so the per-key cost is the encoding alone (no
+# write call, no size bookkeeping, no per-key join).
+_SAVE_BATCH = 4096
+# First bytes of a string that may spell an integer (rdbTryIntegerEncoding).
+_INT_START = frozenset(b"-0123456789")
+_pack_u64 = struct.Struct("<Q").pack
+
+
 def write_rdb(fh, dbs, limits=DEFAULT_LIMITS, aof_base=False, used_mem=0,
-              functions=(), now_ms=None, key_callback=None):
+              functions=(), now_ms=None, key_callback=None, progress=None):
     """Write a complete RDB to binary file ``fh``; return the number of bytes written.
 
     ``dbs`` is a sequence of objects with ``data`` (key -> value) and ``expires``
     (key -> absolute ms) dicts; empty ones are skipped like Redis does.
     ``functions`` is a list of library source codes (FUNCTION2 records).
+    ``key_callback()`` runs after each key; ``progress(keys_written)`` after each
+    batch of keys (a few thousand), for INFO and the log.
     """
     out = _CrcFile(fh, limits.checksum)
     w = out.write
@@ -324,33 +370,63 @@ def write_rdb(fh, dbs, limits=DEFAULT_LIMITS, aof_base=False, used_mem=0,
     for code in functions:
         w(b"\xf5" + enc_string(code, limits.compress))
     compress = limits.compress
+    # Strings up to this length are stored verbatim unless they spell an integer
+    # (longer ones are LZF candidates: rdbSaveRawString compresses > 20 bytes).
+    vmax = 20 if compress else 63
+    LEN1 = _LEN1
+    INT_START = _INT_START
+    pack_u64 = _pack_u64
+    islice = itertools.islice
+    written = 0
     for dbid, db in enumerate(dbs):
         data = db.data
         if not data:
             continue
         expires = db.expires
+        exp_get = expires.get if expires else None
         w(b"\xfe" + enc_len(dbid))
         w(b"\xfb" + enc_len(len(data)) + enc_len(len(expires)))
-        for key, val in data.items():
+        items = iter(data.items())
+        while True:
+            batch = list(islice(items, _SAVE_BATCH))
+            if not batch:
+                break
             parts = []
-            if expires:
-                when = expires.get(key)
-                if when is not None:
-                    parts.append(b"\xfc" + (when & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little"))
-            t = val.__class__
-            if t is bytes:
-                # inline fast path for the commonest value
-                parts.append(b"\x00")
-                parts.append(enc_string(key, compress))
-                parts.append(enc_string(val, compress))
-            else:
-                vt, payload = encode_value(val, limits)
-                parts.append(_LEN1[vt])
-                parts.append(enc_string(key, compress))
-                parts.append(payload)
-            w(b"".join(parts))
-            if key_callback is not None:
-                key_callback()
+            ext = parts.extend
+            for key, val in batch:
+                if exp_get is not None:
+                    when = exp_get(key)
+                    if when is not None:
+                        parts.append(b"\xfc" + pack_u64(when & 0xFFFFFFFFFFFFFFFF))
+                kn = len(key)
+                if kn > vmax or (kn < 12 and kn and key[0] in INT_START):
+                    kenc = enc_string(key, compress)
+                else:
+                    kenc = None
+                if val.__class__ is bytes:
+                    vn = len(val)
+                    if vn > vmax or (vn < 12 and vn and val[0] in INT_START):
+                        venc = enc_string(val, compress)
+                        if kenc is None:
+                            ext((b"\x00", LEN1[kn], key, venc))
+                        else:
+                            ext((b"\x00", kenc, venc))
+                    elif kenc is None:
+                        ext((b"\x00", LEN1[kn], key, LEN1[vn], val))
+                    else:
+                        ext((b"\x00", kenc, LEN1[vn], val))
+                else:
+                    vt, payload = encode_value(val, limits)
+                    if kenc is None:
+                        ext((LEN1[vt], LEN1[kn], key, payload))
+                    else:
+                        ext((LEN1[vt], kenc, payload))
+                if key_callback is not None:
+                    key_callback()
+            out.write_chunk(b"".join(parts))
+            written += len(batch)
+            if progress is not None:
+                progress(written)
     w(b"\xff")
     out.flush()
     trailer = (out.crc if limits.checksum else 0).to_bytes(8, "little")
@@ -692,6 +768,9 @@ def restore_value(payload, limits=DEFAULT_LIMITS):
     return v
 
 
+_INT8_STR = [b"%d" % (i - 256 if i > 127 else i) for i in range(256)]
+
+
 class LoadResult:
     """What :func:`load_rdb` found."""
 
@@ -777,6 +856,9 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
     crc_running = progress is not None and verify_checksum and ver >= 5
     crc = crc_done = 0
     mv = memoryview(buf)
+    simple = not check_mode and not allow_dup
+    fast_end = end - 140
+    frm = int.from_bytes
     while True:
         p = r.pos
         if p >= next_progress:
@@ -784,6 +866,71 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
                 crc = crc64(crc, mv[crc_done:p])
                 crc_done = p
             next_progress = progress(p, res)
+        if simple and expiretime == -1 and p < fast_end:
+            # Runs of the commonest records: a string (short key, short raw or
+            # 8-bit integer value), with or without an expire. Far enough from
+            # the end that no index can fall off the buffer (a record read here
+            # is at most 140 bytes), and stopping at the next progress call.
+            stop = next_progress if next_progress < fast_end else fast_end
+            n0 = expect = len(data)
+            nexp = nold = ndrop = 0
+            q0 = p
+            while p < stop:
+                b = buf[p]
+                if b == 0:
+                    when = -1
+                    kp = p + 1
+                elif b == 0xFC and buf[p + 9] == 0:
+                    when = frm(buf[p + 1:p + 9], "little", signed=True)
+                    kp = p + 10
+                else:
+                    break
+                kl = buf[kp]
+                if kl >= 64:
+                    break
+                q = kp + 1 + kl
+                vb = buf[q]
+                if vb < 64:
+                    e = q + 1 + vb
+                    val = buf[q + 1:e]
+                elif vb == 0xC0:
+                    e = q + 2
+                    val = _INT8_STR[buf[q + 1]]
+                else:
+                    break
+                key = buf[kp + 1:q]
+                if when != -1:
+                    nexp += 1
+                    if when < now_ms:
+                        nold += 1
+                        if expire_keys:
+                            ndrop += 1
+                            p = e
+                            continue
+                    data[key] = val
+                    expires[key] = when
+                else:
+                    data[key] = val
+                expect += 1
+                if len(data) != expect:
+                    r.pos = q0
+                    ctx[0] = "read-object-value"
+                    ctx[1] = key
+                    ctx[2] = 0
+                    raise RdbError("RDB has duplicated key '%s' in DB %d"
+                                   % (key.decode("utf-8", "replace"), dbid))
+                q0 = p = e
+            if p != r.pos:
+                got = expect - n0
+                read = got + ndrop
+                res.keys_read += read
+                res.keys_loaded += got
+                res.keys_expired += ndrop
+                res.expires += nexp
+                res.already_expired += nold
+                nfast += read
+                r.pos = p
+                continue
         if expiretime == -1 and p + 2 < end and buf[p] == 0 and buf[p + 1] < 64:
             # Fast path for the commonest record: a string with a short key and a
             # short raw or small integer value, no expire. Anything else (or any
