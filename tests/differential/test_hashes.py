@@ -373,13 +373,26 @@ def test_hscan_match(diff):
 
 # ------------------------------------------------------------ keyspace events
 def keyspace_events(real_redis, vermilion, script):
-    """Run ``script`` (one command per line) on redis-server with every keyspace
-    event enabled and on a fresh Vermilion; return both lists of (event, key)."""
+    """Run ``script`` (one command per line) on a fresh redis-server with every
+    keyspace event enabled and on a fresh Vermilion; return both lists of (event,
+    key). (Fresh on both sides: the script's error replies must not change the
+    shared servers' errorstats, which later tests compare.)"""
     import shlex
-    from support import RawConn
+    from support import RealRedis
     from vermilion.keyspace.db import NOTIFY_ALL, NOTIFY_KEYEVENT
     cmds = [shlex.split(line) for line in script.strip().splitlines() if line.strip()]
 
+    own = RealRedis()
+    try:
+        theirs = _redis_events(own, cmds)
+    finally:
+        own.stop()
+    ours = _vermilion_events(vermilion, cmds, NOTIFY_ALL | NOTIFY_KEYEVENT)
+    return theirs, ours
+
+
+def _redis_events(real_redis, cmds):
+    from support import RawConn
     ref = RawConn("127.0.0.1", real_redis.port)
     sub = RawConn("127.0.0.1", real_redis.port)
     ref.call("FLUSHALL")
@@ -400,17 +413,21 @@ def keyspace_events(real_redis, vermilion, script):
         ref.call("CONFIG", "SET", "notify-keyspace-events", "")
         ref.close()
         sub.close()
+    return theirs
 
+
+def _vermilion_events(vermilion, cmds, flags):
+    from support import RawConn
     server = vermilion.server
     ours = []
-    server.notify_flags = NOTIFY_ALL | NOTIFY_KEYEVENT
+    server.notify_flags = flags
     server.keyspace_event_handler = lambda kind, event, key, dbid: ours.append(
         (event.encode(), key))
     conn = RawConn("127.0.0.1", vermilion.port)
     for cmd in cmds:
         conn.call(*cmd)
     conn.close()
-    return theirs, ours
+    return ours
 
 
 def test_hash_keyspace_events(real_redis, server):

@@ -88,7 +88,8 @@ def lpush(c, argv):
     else:
         n = lst.extend_left(argv[2:])
         c.server.dirty += len(argv) - 2
-    db.signal(key)
+    if db.watched or c.server.tracking is not None:   # (signalModifiedKey)
+        db.signal(key)
     if c.server.notify_flags & NOTIFY_LIST:
         db.notify(NOTIFY_LIST, "lpush", key)
     return n
@@ -110,7 +111,8 @@ def rpush(c, argv):
     else:
         n = lst.extend_right(argv[2:])
         c.server.dirty += len(argv) - 2
-    db.signal(key)
+    if db.watched or c.server.tracking is not None:   # (signalModifiedKey)
+        db.signal(key)
     if c.server.notify_flags & NOTIFY_LIST:
         db.notify(NOTIFY_LIST, "rpush", key)
     return n
@@ -174,7 +176,8 @@ def lpop(c, argv):
     if lst:
         if server.notify_flags & NOTIFY_LIST:
             db.notify(NOTIFY_LIST, "lpop", key)
-        db.signal(key)
+        if db.watched or c.server.tracking is not None:   # (signalModifiedKey)
+            db.signal(key)
     else:
         db.notify(NOTIFY_LIST, "lpop", key)
         db.delete(key)
@@ -199,7 +202,8 @@ def rpop(c, argv):
     if lst:
         if server.notify_flags & NOTIFY_LIST:
             db.notify(NOTIFY_LIST, "rpop", key)
-        db.signal(key)
+        if db.watched or c.server.tracking is not None:   # (signalModifiedKey)
+            db.signal(key)
     else:
         db.notify(NOTIFY_LIST, "rpop", key)
         db.delete(key)

@@ -288,7 +288,8 @@ def _zadd_generic(c, argv, incr):
         if added or updated:
             server.dirty += added + updated
             if not created:
-                db.signal(key)
+                if db.watched or c.server.tracking is not None:   # (signalModifiedKey)
+                    db.signal(key)
             db.notify(NOTIFY_ZSET, "zincr" if incr else "zadd", key)
             if added:
                 db.ready(key)

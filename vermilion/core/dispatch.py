@@ -179,11 +179,11 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
         st = stats[cmd.index]
         st.calls += 1
         st.ns += dt
-        if c.propagate is not None or (cmd.is_write and server.dirty != dirty):
-            if server.persistence is not None:
+        if server.persistence is not None:    # the AOF or a replica takes writes
+            if c.propagate is not None or (cmd.is_write and server.dirty != dirty):
                 server.propagate_command(c, argv)
-            else:
-                c.propagate = None
+        elif c.propagate is not None:
+            c.propagate = None
         if dt > server.after_call_ns:   # (-1 while a client is in MONITOR)
             _after_call(c, cmd, argv, dt)
         if server.ready_keys:
