@@ -8,6 +8,8 @@ early refusal with liblzf's loop, listpack's table-driven entries with
 ``encode_entry``, one-node lists with the node-by-node split.
 """
 import io
+import os
+import signal
 import types
 
 import pytest
@@ -196,3 +198,56 @@ def test_listpack_entries_match_encode_entry(elems):
 def test_one_node_lists_match_the_split(elems, fill):
     lst = RList(elems)
     assert rdb._list_nodes(lst, fill) == rdb._list_nodes_split(lst, fill)
+
+
+# ------------------------------------------------ the CRC on another core
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the helpers fork (no fork here)")
+def test_stream_crc_helper_matches_crc64():
+    data = os.urandom(3 * (1 << 20) + 12345)
+    w = crc64.StreamCrc()
+    assert w.ok
+    for i in range(0, len(data), 70000):
+        w.feed(data[i:i + 70000])
+    assert w.result() == crc64.crc64(0, data)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the helpers fork (no fork here)")
+def test_stream_crc_helper_failure_falls_back_to_the_bytes():
+    data = os.urandom(100000)
+    w = crc64.StreamCrc()
+    os.kill(w.pid, signal.SIGKILL)
+    w.feed(data)
+    assert w.result(lambda: [data[:5], data[5:]]) == crc64.crc64(0, data)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="the helpers fork (no fork here)")
+def test_prefix_crcs_helper():
+    data = os.urandom(5 * (1 << 20) + 999)
+    for n in (0, 17, 1 << 20, (1 << 20) + 1, 3 * (1 << 20) - 1, len(data)):
+        h = crc64.PrefixCrcs(data)
+        assert h.pid is not None
+        assert h.crc_upto(n) == crc64.crc64(0, data[:n])
+        h.close()
+    h = crc64.PrefixCrcs(data)
+    os.kill(h.pid, signal.SIGKILL)
+    assert h.crc_upto(len(data) - 5) == crc64.crc64(0, data[:-5])
+
+
+def test_parallel_crc_save_and_load_give_the_same_file(tmp_path):
+    data = {b"key:%08d" % i: b"v%d" % (i * 7) for i in range(120000)}
+    data[b"h"] = RHash({b"a": b"1"})
+    db = types.SimpleNamespace(data=data, expires={b"key:00000005": 1 << 50})
+    blobs = []
+    for par in (False, True):
+        path = tmp_path / ("p%d.rdb" % par)
+        with open(path, "wb") as fh:
+            rdb.write_rdb(fh, [db], rdb.Limits(), parallel_crc=par)
+        blobs.append(path.read_bytes())
+    assert _body(blobs[0]) == _body(blobs[1])
+    assert rdb.load_rdb(blobs[0]).checksum_ok
+    res = rdb.load_rdb(blobs[1], parallel_crc=True)
+    assert res.checksum_ok and res.keys_loaded == len(data)
+    bad = bytearray(blobs[1])
+    bad[len(bad) // 2] ^= 1
+    with pytest.raises(rdb.RdbError):
+        rdb.load_rdb(bytes(bad), parallel_crc=True)

@@ -53,7 +53,7 @@ import re
 import struct
 import time
 
-from .crc64 import crc64
+from .crc64 import crc64, PrefixCrcs, StreamCrc
 from .errors import CorruptError
 from . import lzf, listpack, ziplist, intset, zipmap
 from .rdb_strings import (  # noqa: F401  (RdbError and the encoders are re-exported)
@@ -307,7 +307,7 @@ def aux_field(key, value):
 class _CrcFile:
     """Write-through buffer that keeps the running CRC of everything written."""
 
-    def __init__(self, fh, checksum, flush_at=1 << 20):
+    def __init__(self, fh, checksum, flush_at=1 << 20, parallel=False):
         self.fh = fh
         self.checksum = checksum
         self.crc = 0
@@ -315,6 +315,11 @@ class _CrcFile:
         self.size = 0
         self.total = 0
         self.flush_at = flush_at
+        # the CRC kept by a helper on another core (crc64.StreamCrc), if asked
+        self.worker = StreamCrc() if parallel and checksum else None
+        if self.worker is not None and not self.worker.ok:
+            self.worker = None
+        self.start = fh.tell() if self.worker is not None else 0
 
     def write(self, b):
         self.parts.append(b)
@@ -334,10 +339,32 @@ class _CrcFile:
             data = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
             self.parts = []
             self.size = 0
-            if self.checksum:
+            if self.worker is not None:
+                self.worker.feed(data)
+            elif self.checksum:
                 self.crc = crc64(self.crc, data)
             self.fh.write(data)
             self.total += len(data)
+
+    def final_crc(self):
+        """The CRC of everything written (call after the last flush)."""
+        if self.worker is None:
+            return self.crc
+        return self.worker.result(self._reread)
+
+    def _reread(self):
+        """What was written, read back from the file (if the helper failed)."""
+        fh = self.fh
+        fh.flush()
+        fd = fh.fileno()
+        off = self.start
+        end = off + self.total
+        while off < end:
+            b = os.pread(fd, min(1 << 20, end - off), off)
+            if not b:
+                raise OSError("short read checking the RDB file")
+            yield b
+            off += len(b)
 
 
 # Keys encoded per chunk: the loop below appends a key's pieces to one list and
@@ -350,16 +377,19 @@ _pack_u64 = struct.Struct("<Q").pack
 
 
 def write_rdb(fh, dbs, limits=DEFAULT_LIMITS, aof_base=False, used_mem=0,
-              functions=(), now_ms=None, key_callback=None, progress=None):
+              functions=(), now_ms=None, key_callback=None, progress=None,
+              parallel_crc=False):
     """Write a complete RDB to binary file ``fh``; return the number of bytes written.
 
     ``dbs`` is a sequence of objects with ``data`` (key -> value) and ``expires``
     (key -> absolute ms) dicts; empty ones are skipped like Redis does.
     ``functions`` is a list of library source codes (FUNCTION2 records).
     ``key_callback()`` runs after each key; ``progress(keys_written)`` after each
-    batch of keys (a few thousand), for INFO and the log.
+    batch of keys (a few thousand), for INFO and the log. ``parallel_crc``: the
+    checksum is computed by a helper process on another core (``fh`` must then be
+    a real file, read back if the helper fails).
     """
-    out = _CrcFile(fh, limits.checksum)
+    out = _CrcFile(fh, limits.checksum, parallel=parallel_crc)
     w = out.write
     w(b"REDIS%04d" % RDB_VERSION)
     w(aux_field(b"redis-ver", REDIS_VER))
@@ -429,7 +459,7 @@ def write_rdb(fh, dbs, limits=DEFAULT_LIMITS, aof_base=False, used_mem=0,
                 progress(written)
     w(b"\xff")
     out.flush()
-    trailer = (out.crc if limits.checksum else 0).to_bytes(8, "little")
+    trailer = (out.final_crc() if limits.checksum else 0).to_bytes(8, "little")
     fh.write(trailer)
     return out.total + 8
 
@@ -793,7 +823,7 @@ class LoadResult:
 
 def load_rdb(buf, limits=DEFAULT_LIMITS, ndbs=16, now_ms=None, expire_keys=True,
              verify_checksum=True, check_mode=False, log=None, allow_dup=False, events=None,
-             progress=None):
+             progress=None, parallel_crc=False):
     """Parse a whole RDB image from ``buf``; return a :class:`LoadResult`.
 
     Keys whose expiry is past are dropped (counted in ``keys_expired``) when
@@ -810,25 +840,32 @@ def load_rdb(buf, limits=DEFAULT_LIMITS, ndbs=16, now_ms=None, expire_keys=True,
     On failure the :class:`RdbError` carries ``offset``, ``doing`` (what was
     being read: "read-type", "read-key", "read-object-value", "check-sum"...),
     ``key``, ``rdbtype`` and ``partial`` (the LoadResult so far).
+
+    ``parallel_crc``: a helper process on another core computes the checksum of
+    a big file while it is parsed (:class:`crc64.PrefixCrcs`).
     """
     res = LoadResult()
     if buf.__class__ is not bytes:
         buf = bytes(buf)
     r = Reader(buf, 0)
     ctx = ["start", None, None]       # doing, key, type
+    helper = PrefixCrcs(buf) if parallel_crc and verify_checksum else None
     try:
         _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checksum,
-                  check_mode, log, allow_dup, events, progress)
+                  check_mode, log, allow_dup, events, progress, helper)
     except RdbError as e:
         e.offset = r.pos
         e.doing, e.key, e.rdbtype = ctx
         e.partial = res
         raise
+    finally:
+        if helper is not None:
+            helper.close()
     return res
 
 
 def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checksum,
-              check_mode, log, allow_dup, events, progress=None):
+              check_mode, log, allow_dup, events, progress=None, helper=None):
     if len(buf) < 9:
         raise RdbError("Unexpected EOF reading RDB file")
     if bytes(buf[:5]) != b"REDIS":
@@ -853,7 +890,7 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
     # With a progress callback the checksum advances at each call, as Redis
     # updates it while it reads: a multi-gigabyte file would otherwise end with
     # seconds of CRC during which nobody is served.
-    crc_running = progress is not None and verify_checksum and ver >= 5
+    crc_running = progress is not None and verify_checksum and ver >= 5 and helper is None
     crc = crc_done = 0
     mv = memoryview(buf)
     simple = not check_mode and not allow_dup
@@ -1072,7 +1109,10 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
         stored = int.from_bytes(r.take(8), "little")
         res.checksum = stored
         if verify_checksum and stored != 0:
-            computed = crc64(crc, mv[crc_done:r.pos - 8])
+            if helper is not None:
+                computed = helper.crc_upto(r.pos - 8)
+            else:
+                computed = crc64(crc, mv[crc_done:r.pos - 8])
             res.checksum_ok = computed == stored
             if not res.checksum_ok:
                 if log is not None:

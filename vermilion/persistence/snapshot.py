@@ -115,6 +115,10 @@ BGSAVE_RETRY_DELAY = 5
 AOF_WAIT_REWRITE = 2      # aof.AOF_WAIT_REWRITE (aof.py imports this module)
 LOADING_ERROR = "LOADING Redis is loading the dataset in memory"
 HAS_FORK = hasattr(os, "fork")
+# From this many keys a save's checksum is computed by a helper process on
+# another core (rdb.write_rdb's parallel_crc): below it the fork costs about
+# what it saves.
+PARALLEL_CRC_KEYS = 50000
 
 
 class ShutdownWhileLoading(SystemExit):
@@ -230,9 +234,11 @@ class Snapshot:
         fl = server.function_codes
         functions = fl() if fl is not None else ()
         tmp = os.path.join(os.path.dirname(path), "temp-%d.rdb" % os.getpid())
+        nkeys = sum(len(db.data) for db in server.dbs)
         atomic_write(path, tmp, lambda fh: rdbmod.write_rdb(
             fh, server.dbs, self.limits(), aof_base=aof_base,
-            used_mem=rdbmod.used_memory_estimate(), functions=functions))
+            used_mem=rdbmod.used_memory_estimate(), functions=functions,
+            parallel_crc=nkeys >= PARALLEL_CRC_KEYS))
 
     def save(self, record_error=True):
         """SAVE: a synchronous snapshot. True on success (errors are logged).
@@ -490,7 +496,7 @@ class Snapshot:
             res = rdbmod.load_rdb(buf, limits, ndbs=len(server.dbs), expire_keys=expire_keys,
                                   verify_checksum=limits.checksum, log=server.log,
                                   allow_dup=allow_dup, events=progress.rdb_event,
-                                  progress=progress.step)
+                                  progress=progress.step, parallel_crc=True)
             install(server, res, flush, allow_dup or flush)
         finally:
             if not outer:
@@ -516,7 +522,8 @@ class Snapshot:
         buf = rdbmod.read_file(self.rdb_path())
         limits = self.limits()
         res = rdbmod.load_rdb(buf, limits, ndbs=len(server.dbs),
-                              verify_checksum=limits.checksum, log=server.log, allow_dup=merge)
+                              verify_checksum=limits.checksum, log=server.log, allow_dup=merge,
+                              parallel_crc=True)
         if flush:
             empty_data(server)
         install(server, res, True, merge or flush)
