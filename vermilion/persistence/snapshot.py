@@ -203,6 +203,12 @@ class Snapshot:
         self.child_type = CHILD_NONE
         self.child_start = 0.0
         self.child_done = None        # fn(ok, bysignal) run when the child exits
+        # INFO's current_save_keys_processed/total: the child reports the keys it
+        # has written through a pipe (Redis's child info pipe); read when asked
+        self.progress_fd = None       # the parent's end (non-blocking)
+        self.child_report_fd = None   # the child's end, in the child
+        self.keys_total = 0
+        self.keys_processed = 0
         self.bgsave_scheduled = False
         self.lastbgsave_try = 0
         self.save_start = -1
@@ -228,16 +234,21 @@ class Snapshot:
         return rdbmod.Limits(self.server.config)
 
     # ----------------------------------------------------------------- saving
-    def write_rdb(self, path, aof_base=False):
-        """Write the dataset to ``path`` via a temp file + fsync + rename. Raises OSError."""
+    def write_rdb(self, path, aof_base=False, progress=None):
+        """Write the dataset to ``path`` via a temp file + fsync + rename. Raises OSError.
+        ``progress(keys_written)`` is called every few thousand keys."""
         server = self.server
         fl = server.function_codes
         functions = fl() if fl is not None else ()
         tmp = os.path.join(os.path.dirname(path), "temp-%d.rdb" % os.getpid())
         nkeys = sum(len(db.data) for db in server.dbs)
+        delay = server.config.get_int("rdb-key-save-delay")
+        # rdb-key-save-delay (tests): debugDelay after every key, as rdbSaveKeyValuePair
+        key_callback = (lambda: LoadProgress._key_load_delay(delay)) if delay else None
         atomic_write(path, tmp, lambda fh: rdbmod.write_rdb(
             fh, server.dbs, self.limits(), aof_base=aof_base,
             used_mem=rdbmod.used_memory_estimate(), functions=functions,
+            key_callback=key_callback, progress=progress,
             parallel_crc=nkeys >= PARALLEL_CRC_KEYS))
 
     def save(self, record_error=True):
@@ -295,7 +306,7 @@ class Snapshot:
             return True
 
         def child():
-            self.write_rdb(path)
+            self.write_rdb(path, progress=self.report_progress)
 
         def done(ok, bysignal):
             self._rdb_done(ok, bysignal, dirty_before, time.time() - self.save_start)
@@ -350,14 +361,26 @@ class Snapshot:
         """Fork a child running ``work()``; ``done(ok, bysignal)`` runs when it exits."""
         server = self.server
         try:
+            rfd, wfd = os.pipe()
+        except OSError:
+            rfd = wfd = None
+        total = sum(len(db.data) for db in server.dbs)
+        try:
             pid = os.fork()
         except OSError as e:
             server.log_warning("Can't save in background: fork: %s" % e.strerror)
+            if rfd is not None:
+                os.close(rfd)
+                os.close(wfd)
             return False
         if pid == 0:
             code = 1
             try:
                 _child_setup()
+                if rfd is not None:
+                    os.close(rfd)
+                    os.set_blocking(wfd, False)
+                self.child_report_fd = wfd
                 work()
                 code = 0
             except BaseException:
@@ -366,10 +389,57 @@ class Snapshot:
                 os._exit(code)
         self.child_pid = pid
         self._last_child_pid = pid
+        self._close_progress()
+        if rfd is not None:
+            os.close(wfd)
+            os.set_blocking(rfd, False)
+            self.progress_fd = rfd
+        self.keys_total = total
+        self.keys_processed = 0
         self.child_type = kind
         self.child_start = time.time()
         self.child_done = done
         return True
+
+    def report_progress(self, keys):
+        """In the child: tell the parent how many keys are written (never blocks)."""
+        fd = self.child_report_fd
+        if fd is not None:
+            try:
+                os.write(fd, keys.to_bytes(8, "little"))
+            except OSError:
+                pass
+
+    def save_progress(self):
+        """(keys processed, keys total) of the running child, as INFO shows them."""
+        fd = self.progress_fd
+        if fd is not None:
+            last = b""
+            try:
+                while True:
+                    b = os.read(fd, 4096)
+                    if not b:
+                        break
+                    last = (last + b)[-16:]
+            except BlockingIOError:
+                pass
+            except OSError:
+                pass
+            n = len(last) // 8 * 8
+            if n:
+                self.keys_processed = int.from_bytes(last[n - 8:n], "little")
+        if self.child_pid is None:
+            return 0, 0
+        return self.keys_processed, self.keys_total
+
+    def _close_progress(self):
+        if self.progress_fd is not None:
+            try:
+                os.close(self.progress_fd)
+            except OSError:
+                pass
+            self.progress_fd = None
+        self.keys_total = self.keys_processed = 0
 
     def check_child(self):
         """Reap the child if it exited (cron). Returns True if one finished."""
@@ -391,6 +461,7 @@ class Snapshot:
         self.child_pid = None
         self.child_type = CHILD_NONE
         self.child_done = None
+        self._close_progress()
         if done is not None:
             try:
                 done(ok, bysignal)
@@ -427,6 +498,7 @@ class Snapshot:
         self.child_pid = None
         self.child_type = CHILD_NONE
         self.child_done = None
+        self._close_progress()
         if kind == CHILD_RDB:
             self.server.rdb_bgsave_in_progress = 0
             self._remove_temp(self.rdb_path(), pid)
@@ -617,6 +689,7 @@ class Snapshot:
         rdb_child = self.child_type == CHILD_RDB
         aof = server.aof
         aof_child = self.child_type == CHILD_AOF
+        keys_done, keys_total = self.save_progress()
         lines = [
             "loading:%d" % server.loading,
             "async_loading:0",
@@ -624,8 +697,8 @@ class Snapshot:
             "current_cow_size:0",
             "current_cow_size_age:0",
             "current_fork_perc:0.00",
-            "current_save_keys_processed:0",
-            "current_save_keys_total:0",
+            "current_save_keys_processed:%d" % keys_done,
+            "current_save_keys_total:%d" % keys_total,
             "rdb_changes_since_last_save:%d" % (server.dirty - server.dirty_at_last_save),
             "rdb_bgsave_in_progress:%d" % (1 if rdb_child else 0),
             "rdb_last_save_time:%d" % server.lastsave,
