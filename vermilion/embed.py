@@ -24,8 +24,16 @@ in ``/tmp`` that is removed when the server stops, or when it fails to start.
 Both handles have ``host``, ``port``, ``unixsocket`` and ``url`` (``redis://host:port/0``,
 or ``unix:///path`` for a server on a unix socket only), which redis-py's
 ``from_url`` takes as it is.
+
+Both also have ``clock``, the time the server's data sees, which a test can move
+(``srv.clock.advance(10)``, ``freeze()``, ``unfreeze()``, ``set(ts)``, ``reset()``;
+see :mod:`vermilion.keyspace.clock`): TTLs, active expiry, blocking timeouts,
+OBJECT IDLETIME/FREQ, stream IDs and TIME follow it. An :class:`EmbeddedServer`'s
+clock runs each change on the server's thread and returns when it is done (the
+keys now expired deleted, the timed-out blocked clients answered).
 """
 import asyncio
+import concurrent.futures
 import shutil
 import tempfile
 import threading
@@ -136,6 +144,67 @@ class _Handle:
         return "<%s %s>" % (type(self).__name__, self.url)
 
 
+class ThreadClock:
+    """``EmbeddedServer.clock``: the server's :class:`~vermilion.keyspace.clock.Clock`,
+    used from any thread. Each change runs on the server's own thread, and returns
+    once the server has caught up; reading it (``time()``, ``moved``) is direct."""
+
+    def __init__(self, handle: "EmbeddedServer") -> None:
+        self._handle = handle
+
+    def _run(self, name: str, *args: Any) -> float:
+        handle = self._handle
+        fn = getattr(handle.server.clock, name)
+        if threading.get_ident() == handle.thread.ident:
+            return fn(*args)    # already on the server's thread (a hook, an in-process call)
+        done: concurrent.futures.Future = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                done.set_result(fn(*args))
+            except BaseException as e:
+                done.set_exception(e)
+        handle.loop.call_soon_threadsafe(run)
+        return done.result(timeout=30)
+
+    def advance(self, seconds: Any) -> float:
+        """Let ``seconds`` (number or timedelta) pass at once; returns the new time."""
+        return self._run("advance", seconds)
+
+    def freeze(self, at: Any = None) -> float:
+        """Stop the clock (now, or at ``at``: Unix seconds or a datetime)."""
+        return self._run("freeze", at)
+
+    def unfreeze(self) -> float:
+        """Let a frozen clock run again from where it stands."""
+        return self._run("unfreeze")
+
+    resume = unfreeze
+
+    def set(self, when: Any) -> float:
+        """Jump to ``when`` (Unix seconds or a datetime); a frozen clock stays frozen."""
+        return self._run("set", when)
+
+    def reset(self) -> float:
+        """Real time again."""
+        return self._run("reset")
+
+    def time(self) -> float:
+        """The clock's time, in seconds since the epoch."""
+        return self._handle.server.clock.time()
+
+    @property
+    def moved(self) -> bool:
+        return self._handle.server.clock.moved
+
+    @property
+    def frozen(self) -> bool:
+        return self._handle.server.clock.frozen
+
+    def __repr__(self) -> str:
+        return repr(self._handle.server.clock)
+
+
 class EmbeddedServer(_Handle):
     """Handle on a server running in a background thread."""
 
@@ -144,6 +213,7 @@ class EmbeddedServer(_Handle):
         self.server = server
         self.loop = loop
         self.thread = thread
+        self.clock = ThreadClock(self)
 
     def stop(self, timeout: float = 10) -> None:
         """Stop the server (no final save), wait for its thread, remove its private
@@ -216,6 +286,9 @@ class AsyncServer(_Handle):
 
     def __init__(self, server: Server) -> None:
         self.server = server
+        # the server's own Clock: it runs on this loop, so calls from the loop's
+        # thread change it directly
+        self.clock = server.clock
 
     async def aclose(self) -> None:
         """Stop the server (no final save), quietly, and remove its private directory."""

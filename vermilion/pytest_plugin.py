@@ -14,7 +14,11 @@ Fixtures:
 * ``vermilion_inprocess_client`` and ``vermilion_inprocess_async_client`` -- the
   same two clients talking to the same server without a socket
   (:mod:`vermilion.inprocess`: each redis-py connection is a client of the server,
-  its requests run on the server's thread).
+  its requests run on the server's thread);
+* ``vermilion_clock`` -- ``vermilion_server.clock``, the time the server's data
+  sees, which the test moves: ``advance(seconds)``, ``freeze()``, ``unfreeze()``,
+  ``set(ts)``, ``reset()`` (:mod:`vermilion.keyspace.clock`). Every test starts
+  with it at real time.
 
 The clients need redis-py: ``pip install "vermilion[client]"``.
 
@@ -32,8 +36,9 @@ How it is fast, and why each test still sees a fresh server:
   UNPAUSE, every configuration parameter the last test changed set back (found by
   comparing the configuration with its start values), FLUSHALL, SCRIPT FLUSH,
   FUNCTION FLUSH, CONFIG RESETSTAT, SLOWLOG/LATENCY/ACL LOG RESET, the ACL back
-  to the default user alone, active expiry back on. When that cannot be done (a
-  test shut the server down) the server is replaced by a new one.
+  to the default user alone, active expiry back on, the clock back to real time
+  (``vermilion_server.clock``, which a test may have moved). When that cannot be
+  done (a test shut the server down) the server is replaced by a new one.
 * A ``vermilion_config`` marker whose parameters CONFIG SET accepts is applied to
   the shared server (the next reset undoes it); one naming a parameter fixed at
   start-up (``databases``, ``unixsocket``, ...) gets a server of its own.
@@ -206,6 +211,8 @@ class _Shared:
 
     def _reset(self):
         server = self.handle.server
+        if server.clock.moved:
+            self.handle.clock.reset()   # first: the reset's own commands see real time
         cmds = []
         restore = self._config_changes()
         if restore is not None:
@@ -272,6 +279,11 @@ def vermilion_server(request, _vermilion_shared):
 
 
 _DRIVER_INFO: list = []   # [redis-py DriverInfo or None], made on first use
+
+
+@pytest.fixture
+def vermilion_clock(vermilion_server):
+    return vermilion_server.clock
 
 
 def _client_kwargs(srv):

@@ -11,10 +11,11 @@ already in the past deletes the key and is written as ``DEL key`` (``UNLINK``
 under lazyfree-lazy-expire), exactly as Redis rewrites its argv.
 
 Like Redis 7.0, "now" for these commands is the wall clock (``mstime()``), not
-the frozen time of a transaction or script.
+the frozen time of a transaction or script: the server's clock (``db.time()``,
+keyspace/clock.py), which is real time unless a test moved it.
 """
 from ..errors import CommandError, INVALID_EXPIRE
-from ..keyspace.db import NOTIFY_GENERIC, now_ms
+from ..keyspace.db import NOTIFY_GENERIC
 from ..util import parse_int
 from ..core.table import command
 from ..util import LLONG_MAX as _LLONG_MAX
@@ -42,9 +43,10 @@ def _parse_flags(argv):
     return flags
 
 
-def _already_expired(server, when):
+def _already_expired(c, when):
     """checkAlreadyExpired: delete at once, unless loading or a replica."""
-    return when <= now_ms() and not server.loading and not server.is_replica
+    server = c.server
+    return when <= int(c.db.time() * 1000) and not server.loading and not server.is_replica
 
 
 def _expire(c, argv, name, relative, seconds):
@@ -56,7 +58,7 @@ def _expire(c, argv, name, relative, seconds):
             raise CommandError(INVALID_EXPIRE % name)
         when *= 1000
     if relative:
-        base = now_ms()
+        base = int(c.db.time() * 1000)
         if when > _LLONG_MAX - base:
             raise CommandError(INVALID_EXPIRE % name)
         when += base
@@ -74,7 +76,7 @@ def _expire(c, argv, name, relative, seconds):
         if flags & _LT and current != -1 and when >= current:
             return 0
     server = c.server
-    if _already_expired(server, when):
+    if _already_expired(c, when):
         db.delete(key)
         server.dirty += 1
         lazy = server.config.get("lazyfree-lazy-expire") == "yes"
@@ -117,7 +119,7 @@ def _ttl(c, key, ms, absolute):
     when = db.get_expire(key)
     if when == -1:
         return -1
-    ttl = when if absolute else when - now_ms()
+    ttl = when if absolute else when - int(db.time() * 1000)
     if ttl < 0:
         ttl = 0
     return ttl if ms else (ttl + 500) // 1000

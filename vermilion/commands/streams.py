@@ -15,7 +15,8 @@ Things the commands share:
   RESP3, so they are encoded once, straight from the stored lists
   (:func:`_entry`), and a whole range goes out as one :class:`Raw`.
 * **Times** (NACK delivery times, consumer seen-times, ``*`` IDs) are the wall
-  clock in ms, like Redis's ``mstime()`` (not the frozen command time).
+  clock in ms, like Redis's ``mstime()`` (not the frozen command time): the
+  server's clock, ``db.time()``, which a test may move (keyspace/clock.py).
 * **Propagation** follows Redis: XADD is rewritten with the ID it generated and
   ``MAXLEN/MINID = <exact>`` after an approximate trim; XREADGROUP, XCLAIM and
   XAUTOCLAIM propagate only the ``XCLAIM ... FORCE JUSTID LASTID``, ``XGROUP
@@ -27,7 +28,6 @@ Things the commands share:
   ``-NOGROUP`` when its group is destroyed, as in Redis 7.0.
 """
 import re
-import time
 from bisect import bisect_left
 
 from ..errors import CommandError, WRONGTYPE, SYNTAX, subcommand_syntax_error
@@ -44,8 +44,6 @@ from .server_cmds import help_reply
 from ..core.table import command
 from ..util import LLONG_MAX as _LONG_MAX
 
-_time = time.time
-
 ERR_INVALID_ID = "ERR Invalid stream ID specified as stream command argument"
 ERR_XADD_SMALL = "ERR The ID specified in XADD is equal or smaller than the target stream top item"
 ERR_XADD_ZERO = "ERR The ID specified in XADD must be greater than 0-0"
@@ -55,10 +53,6 @@ ERR_BOTH_STRATEGIES = ("ERR syntax error, MAXLEN and MINID options at the same t
                        "are not compatible")
 ERR_NO_KEY = "ERR no such key"
 _NULL_ENTRY = {2: b"*-1\r\n", 3: b"_\r\n"}
-
-
-def _mstime():
-    return int(_time() * 1000)
 
 
 # ------------------------------------------------------------------ config
@@ -339,7 +333,7 @@ def xadd(c, argv):
         elif s.__class__ is not Stream:
             raise CommandError(WRONGTYPE)
         last = s.last_id
-        now = int(_time() * 1000)
+        now = int(db.time() * 1000)
         if now > last >> 64:
             i = now << 64
         elif last == ID_MAX:
@@ -389,7 +383,7 @@ def xadd(c, argv):
         raise CommandError(ERR_EXHAUSTED)
     server = c.server
     if a is None or not a.id_given:
-        i = s.next_id(_mstime())
+        i = s.next_id(int(c.db.time() * 1000))
     else:
         i = s.id_for(a.id, a.seq_given, 0)
     if i is None:
@@ -709,7 +703,7 @@ def _xread(c, argv, xreadgroup):
     # what XREADGROUP propagates instead of itself (nothing to build without an AOF)
     props = [] if group_name is not None and c.server.persistence is not None else None
     parts = []
-    now = _mstime()
+    now = int(c.db.time() * 1000)
     server = c.server
     for k in range(nstreams):
         key = keys[k]
@@ -788,7 +782,7 @@ def _serve_blocked(bc, key):
     if g is None:
         body = _entries(s.range(start, ID_MAX, d.count))
     else:
-        now = _mstime()
+        now = int(bc.db.time() * 1000)
         props = [] if bc.server.persistence is not None else None
         cons = _consumer_for_read(bc, g, d.consumer, key, d.group, d.noack, props, now)
         body = _deliver(s, key, g, d.group, cons, start, d.count, d.noack, props, now)
@@ -928,7 +922,7 @@ def xgroup_destroy(c, argv):
 @command("xgroup|createconsumer")
 def xgroup_createconsumer(c, argv):
     s, g, _, _ = _xgroup_common(c, argv)
-    cons = _create_consumer(c, g, argv[4], argv[2], _mstime())
+    cons = _create_consumer(c, g, argv[4], argv[2], int(c.db.time() * 1000))
     return 1 if cons is not None else 0
 
 
@@ -1056,7 +1050,7 @@ def xpending(c, argv):
         if cons is None:
             return EMPTY_ARRAY
         pel = cons.pel
-    now = _mstime()
+    now = int(c.db.time() * 1000)
     out = []
     if count:
         for i, nack in pel.iter_from(start, end):
@@ -1115,7 +1109,7 @@ def xclaim(c, argv):
         ids.append(i)
         j += 1
     last_id_arg = j - 1
-    now = _mstime()
+    now = int(c.db.time() * 1000)
     deliverytime = -1
     retrycount = -1
     force = justid = False
@@ -1221,7 +1215,7 @@ def xautoclaim(c, argv):
     server = c.server
     group_name = argv[2]
     attempts = count * 10
-    now = _mstime()
+    now = int(c.db.time() * 1000)
     pel = g.pel
     keys = pel.keys()
     d = pel.d
@@ -1302,7 +1296,7 @@ def xinfo_consumers(c, argv):
         raise CommandError("NOGROUP No such consumer group '%s' for key name '%s'"
                            % (_cstr(argv[3]).decode("utf-8", "replace"),
                               _cstr(argv[2]).decode("utf-8", "replace")))
-    now = _mstime()
+    now = int(c.db.time() * 1000)
     out = []
     for cons in g.sorted_consumers():
         idle = now - cons.seen_time

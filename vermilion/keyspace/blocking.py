@@ -71,6 +71,13 @@ clients: blocked clients that have a deadline), per-client deadline timers
 (``loop.call_later``: sub-second precision, none when the timeout is 0), and
 removal of a client from every queue when it disconnects.
 
+Deadlines are on the server's clock (keyspace/clock.py): ``parse_timeout`` adds
+the timeout to the real time, and ``block`` moves the deadline onto the clock
+when a test has moved it. The timers still run on the event loop, so while the
+clock is moved each one checks the clock when it fires (a frozen clock arms
+none), and every change of the clock re-arms them all: a client whose deadline
+the jump passed gets its timeout reply before ``clock.advance()`` returns.
+
 Serving happens after the command that made the key ready, never in the middle
 of EXEC or a script (``server.frozen_ms`` is set then: the keys are kept for the
 call that ends the transaction), so ``MULTI; LPUSH k a; LPOP k; EXEC`` serves
@@ -86,6 +93,7 @@ from ..errors import CommandError, TIMEOUT_NEG, TIMEOUT_NOT_FLOAT
 from ..util import parse_ll
 from ..protocol.encoder import NULL_ARRAY, ErrorReply, encode, error_bytes
 from ..core.bootstrap import on_server_init
+from .clock import on_clock_change
 from ..util import parse_int
 from ..protocol.encoder import NO_REPLY
 from ..core.dispatch import resume
@@ -251,10 +259,47 @@ def block(c, keys, deadline, serve_fn, timeout_reply=NULL_ARRAY, data=None):
     server.blocked_clients += 1
     if deadline:
         server.clients_in_timeout_table += 1
-        if server.loop is not None:
+        clock = server.clock
+        if clock.moved:
+            # parse_timeout counted from the real time: count from the clock's
+            st.deadline = deadline = deadline - _now_ms() + clock.ms()
+            _arm(c, st)
+        elif server.loop is not None:
             delay = (deadline - _now_ms()) / 1000.0
             st.timer = server.loop.call_later(max(delay, 0.0), _timed_out, c, st)
     return NO_REPLY
+
+
+def _arm(c, st):
+    """(Re)arm ``st``'s timer for the time left on the moved clock: none while the
+    clock is frozen and the deadline is ahead (only moving the clock gets there)."""
+    if st.timer is not None:
+        st.timer.cancel()
+        st.timer = None
+    server = c.server
+    clock = server.clock
+    left = st.deadline - clock.ms()
+    if left > 0 and clock.frozen:
+        return
+    if server.loop is not None:
+        st.timer = server.loop.call_later(max(left, 0) / 1000.0, _timed_out, c, st)
+
+
+@on_clock_change
+def _clock_moved(server):
+    """Re-arm every deadline on the clock's new time; the ones now past time out
+    here, before the clock call returns."""
+    clock = server.clock
+    now = clock.ms()
+    for c in list(server.clients.values()):
+        st = c.blocked
+        if st.__class__ is BlockState and st.deadline:
+            if st.deadline <= now:
+                if st.timer is not None:
+                    st.timer.cancel()
+                _timed_out(c, st)
+            else:
+                _arm(c, st)
 
 
 def _release(c):
@@ -310,6 +355,9 @@ def unblock(c, reply, _serve_ns=0):
 
 def _timed_out(c, st):
     if c.blocked is st:
+        if c.server.clock.moved and st.deadline > c.server.clock.ms():
+            _arm(c, st)   # the loop's timer ran out, the moved clock's time has not
+            return
         st.timer = None
         st.slowlog = None   # Redis 7.0 logs no slowlog entry for a timed-out command
         unblock(c, st.timeout_reply)

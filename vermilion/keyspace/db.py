@@ -65,12 +65,15 @@ _random = random.random
 
 
 def now_ms():
+    """Real wall-clock milliseconds; data-visible times use the server's clock
+    (``db.time()``, ``server.clock``: keyspace/clock.py), which a test may move."""
     return int(_time() * 1000)
 
 
 class Database:
     __slots__ = ("id", "server", "data", "expires", "_heap", "watched",
-                 "blocking", "avg_ttl", "expires_cursor", "lru", "lru_clock", "rand_keys")
+                 "blocking", "avg_ttl", "expires_cursor", "lru", "lru_clock", "rand_keys",
+                 "time")
 
     def __init__(self, server, dbid):
         self.id = dbid
@@ -88,12 +91,16 @@ class Database:
         self.lru = {}
         self.lru_clock = int(_time())
         self.rand_keys = None    # RANDOMKEY's sample of key names, see random_key()
+        # The server's clock (keyspace/clock.py): seconds now, as time.time() gives
+        # them. It is time.time itself unless a test moved the clock, which puts
+        # its own function here; readers with a client at hand use c.db.time().
+        self.time = _time
 
     # ------------------------------------------------------------------ reads
     def now(self):
-        """Milliseconds now, frozen while a script or a transaction runs."""
-        frozen = self.server.frozen_ms
-        return frozen if frozen else int(_time() * 1000)
+        """Milliseconds now (the server's clock), frozen while a script or a
+        transaction runs."""
+        return self.server.frozen_ms or int(self.time() * 1000)
 
     def lookup(self, key):
         """The value at ``key``, or None; an expired key is deleted first."""
@@ -157,7 +164,7 @@ class Database:
             self.server.ready_keys.append((self, key))  # dbAdd's signalKeyAsReady
         self.data[key] = value
         clock = self.lru_clock
-        self.lru[key] = clock if clock >= 0 else lru.lfu_new()
+        self.lru[key] = clock if clock >= 0 else lru.lfu_new(self.server)
         self.signal(key)
         if self.server.notify_flags & NOTIFY_NEW:
             self.notify(NOTIFY_NEW, "new", key)

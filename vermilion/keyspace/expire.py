@@ -10,9 +10,15 @@ never stalls clients: what is left over is finished by the next cycles.
 
 When the heap holds far more stale entries than live TTLs (keys whose TTL was
 changed many times), it is rebuilt from ``expires``.
+
+"Now" is the server's clock (keyspace/clock.py); when a test moves it, a cycle
+runs at once, so the keys the jump made due are gone when ``advance`` returns, as
+they would be had the time really passed.
 """
 import heapq
 import time
+
+from .clock import on_clock_change
 
 _perf = time.perf_counter
 
@@ -29,7 +35,7 @@ class ActiveExpire:
         server = self.server
         budget = self.time_limit_perc / 100.0 / server.hz
         deadline = _perf() + budget
-        now = int(time.time() * 1000)
+        now = server.clock.ms()
         expired = 0
         dbs = server.dbs
         n = len(dbs)
@@ -68,3 +74,23 @@ class ActiveExpire:
             self.next_db = 0
         self.last_run_expired = expired
         return expired
+
+
+def cycle_allowed(server):
+    """The cron's condition for an active-expiry cycle (server.cron)."""
+    return (server.active_expire_enabled and not server.expiry_paused and not server.pause_kind
+            and not server.is_replica and not server.cron_paused)
+
+
+@on_clock_change
+def _clock_moved(server):
+    """Every key the jump made due is deleted before the clock call returns (the
+    cycles the skipped time would have run), a cycle at a time."""
+    if not cycle_allowed(server):
+        return
+    cycle = server.expire_cycle
+    while True:
+        capped = cycle.time_cap_reached
+        cycle.run(slow=True)
+        if cycle.time_cap_reached == capped:
+            break

@@ -15,11 +15,16 @@ EXISTS, OBJECT, SCAN's TYPE filter) use ``lookup_notouch``.
 
 As in Redis, switching the policy at run time does not convert the stored
 fields: they "take some time to adjust".
+
+Both clocks read the server's clock (keyspace/clock.py), so a test that moves it
+sees OBJECT IDLETIME grow and LFU counters decay; ``lru_clock`` is refreshed at
+once when the clock moves.
 """
 import random
 import time
 
 from ..core.bootstrap import on_server_init
+from .clock import on_clock_change
 
 LFU_INIT_VAL = 5
 _LFU_POLICIES = ("allkeys-lfu", "volatile-lfu")
@@ -29,24 +34,28 @@ _rand = random.random
 _time = time.time
 
 
-def _minutes():
-    return (int(_time()) // 60) & 65535
+def _minutes(server=None):
+    """LFUGetTimeInMinutes, on the server's clock (real time without a server)."""
+    t = server.clock.time() if server is not None else _time()
+    return (int(t) // 60) & 65535
 
 
-def lfu_new():
+def lfu_new(server):
     """The field of a newly created object under an LFU policy."""
-    return (_minutes() << 8) | LFU_INIT_VAL
+    return (_minutes(server) << 8) | LFU_INIT_VAL
 
 
-def _lfu_elapsed(ldt):
-    now = _minutes()
+def _lfu_elapsed(ldt, now):
     return now - ldt if now >= ldt else 65535 - ldt + now
 
 
-def lfu_decr(field, decay_time):
-    """LFUDecrAndReturn: the counter after the decay periods elapsed since ``field``."""
+def lfu_decr(field, decay_time, minutes=None):
+    """LFUDecrAndReturn: the counter after the decay periods elapsed since ``field``,
+    at ``minutes`` (_minutes(server); real time when not given)."""
+    if minutes is None:
+        minutes = _minutes()
     counter = field & 255
-    periods = _lfu_elapsed((field >> 8) & 65535) // decay_time if decay_time else 0
+    periods = _lfu_elapsed((field >> 8) & 65535, minutes) // decay_time if decay_time else 0
     if periods:
         counter = 0 if periods > counter else counter - periods
     return counter
@@ -67,12 +76,13 @@ def lfu_incr(counter, log_factor):
 def lfu_touch(db, key):
     """An access to ``key`` under an LFU policy (Redis's updateLFU)."""
     server = db.server
+    minutes = _minutes(server)
     field = db.lru.get(key)
     if field is None:
-        field = lfu_new()
-    counter = lfu_decr(field, server.lfu_decay_time)
+        field = (minutes << 8) | LFU_INIT_VAL
+    counter = lfu_decr(field, server.lfu_decay_time, minutes)
     counter = lfu_incr(counter, server.lfu_log_factor)
-    db.lru[key] = (_minutes() << 8) | counter
+    db.lru[key] = (minutes << 8) | counter
 
 
 def lfu_overwrite(db, key):
@@ -81,7 +91,7 @@ def lfu_overwrite(db, key):
     if key in db.lru:
         lfu_touch(db, key)
     else:
-        db.lru[key] = lfu_new()
+        db.lru[key] = lfu_new(db.server)
 
 
 # ------------------------------------------------------------------ queries
@@ -100,7 +110,7 @@ def shares_integers(server):
 def idle_seconds(db, key):
     """OBJECT IDLETIME (under a non-LFU policy): seconds since the last access."""
     field = db.lru.get(key)
-    clock = db.lru_clock if db.lru_clock >= 0 else int(_time())
+    clock = db.lru_clock if db.lru_clock >= 0 else int(db.time())
     if field is None:
         # Written by a path that bypassed Database.add/set: count from now.
         db.lru[key] = field = clock
@@ -111,14 +121,14 @@ def frequency(db, key):
     """OBJECT FREQ (under an LFU policy): the decayed logarithmic counter."""
     field = db.lru.get(key)
     if field is None:
-        db.lru[key] = field = lfu_new()
-    return lfu_decr(field, db.server.lfu_decay_time)
+        db.lru[key] = field = lfu_new(db.server)
+    return lfu_decr(field, db.server.lfu_decay_time, _minutes(db.server))
 
 
 def set_idle(db, key, seconds):
     """RESTORE ... IDLETIME: make ``key`` look idle for ``seconds`` (non-LFU only)."""
     if not lfu_enabled(db.server) and seconds >= 0:
-        clock = db.lru_clock if db.lru_clock >= 0 else int(_time())
+        clock = db.lru_clock if db.lru_clock >= 0 else int(db.time())
         db.lru[key] = clock - seconds
         return True
     return False
@@ -127,7 +137,7 @@ def set_idle(db, key, seconds):
 def set_freq(db, key, freq):
     """RESTORE ... FREQ: set the LFU counter of ``key`` (LFU policies only)."""
     if lfu_enabled(db.server) and 0 <= freq <= 255:
-        db.lru[key] = (_minutes() << 8) | freq
+        db.lru[key] = (_minutes(db.server) << 8) | freq
         return True
     return False
 
@@ -142,7 +152,7 @@ def refresh(server):
         server.lfu_decay_time = int(cfg.get("lfu-decay-time"))
     except (TypeError, ValueError):
         pass
-    clock = -1 if lfu else int(_time())
+    clock = -1 if lfu else int(server.clock.time())
     for db in server.dbs:
         db.lru_clock = clock
         n = len(db.data)
@@ -150,6 +160,9 @@ def refresh(server):
             # Keys removed around Database.delete left their clocks behind.
             data = db.data
             db.lru = {k: v for k, v in db.lru.items() if k in data}
+
+
+on_clock_change(refresh)   # OBJECT IDLETIME sees the moved clock at once
 
 
 @on_server_init
