@@ -38,6 +38,7 @@ import asyncio
 import atexit
 import concurrent.futures
 import errno
+import inspect
 import queue
 import socket
 import threading
@@ -56,6 +57,12 @@ try:   # redis-py's hiredis parser, which polls a file descriptor in can_read
 except ImportError:   # pragma: no cover (a redis-py that moved them: its default parser stands)
     _HiredisParser = None
     SERVER_CLOSED_CONNECTION_ERROR = "Connection closed by server."
+
+try:   # redis-py 6+: RESP3 connections look up their host's address for "maintenance
+    # notifications" (cluster endpoint moves), a DNS query for a name that is not one
+    from redis.maint_notifications import MaintNotificationsConfig
+except ImportError:   # pragma: no cover (redis-py 5)
+    MaintNotificationsConfig = None
 
 __all__ = ["client", "async_client", "default_server",
            "InProcessConnection", "InProcessAsyncConnection"]
@@ -395,6 +402,7 @@ class InProcessConnection(redis.connection.AbstractConnection):
         parser = kwargs.get("parser_class", redis.connection.DefaultParser)
         if _HiredisParser is not None and parser is _HiredisParser:
             kwargs["parser_class"] = _InProcessHiredisParser
+        _no_endpoint(kwargs, redis.connection.AbstractConnection)
         super().__init__(**kwargs)
 
     # where redis-py reports from (errors, observability)
@@ -415,6 +423,9 @@ class InProcessConnection(redis.connection.AbstractConnection):
 
     def _host_error(self):
         return _describe(self._vermilion)
+
+    def get_resolved_ip(self):
+        return None   # no address (redis-py would ask DNS for the host's)
 
 
 # ----------------------------------------------------- asyncio client side
@@ -481,6 +492,7 @@ class InProcessAsyncConnection(redis.asyncio.connection.AbstractConnection):
         self._target = _target(server)
         for name in _SOCKET_ONLY:
             kwargs.pop(name, None)
+        _no_endpoint(kwargs, redis.asyncio.connection.AbstractConnection)
         super().__init__(**kwargs)
 
     host = "in-process"
@@ -522,6 +534,9 @@ class InProcessAsyncConnection(redis.asyncio.connection.AbstractConnection):
     def _host_error(self):
         return _describe(self._vermilion)
 
+    def get_resolved_ip(self):
+        return None
+
 
 # ------------------------------------------------------------------ API
 _default = []
@@ -547,7 +562,15 @@ def _stop_default():
         _default.pop().stop()
 
 
-def _connection_kwargs(redis_kwargs, cls):
+def _no_endpoint(kwargs, connection_class):
+    """Maintenance notifications off, as redis-py turns them off for unix sockets: no
+    endpoint can move, and looking one up would query DNS for "in-process"."""
+    if MaintNotificationsConfig is not None and "maint_notifications_config" in \
+            inspect.signature(connection_class.__init__).parameters:
+        kwargs["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+
+
+def _connection_kwargs(redis_kwargs, cls, connection_class):
     """The connection arguments redis-py's client builds from its own keyword
     arguments (retry defaults, driver info, ...), minus the socket's; a
     ``parser_class`` (a connection argument the client does not take) is kept."""
@@ -556,6 +579,8 @@ def _connection_kwargs(redis_kwargs, cls):
     kw = dict(template.connection_pool.connection_kwargs)
     for name in _SOCKET_ONLY:
         kw.pop(name, None)
+    kw.pop("maint_notifications_config", None)
+    _no_endpoint(kw, connection_class)
     if parser is not None:
         kw["parser_class"] = parser
     return kw
@@ -570,7 +595,7 @@ def client(server=None, single_connection_client=False, **redis_kwargs):
     if server is None:
         server = default_server()
     _target(server)
-    kw = _connection_kwargs(redis_kwargs, redis.Redis)
+    kw = _connection_kwargs(redis_kwargs, redis.Redis, redis.connection.AbstractConnection)
     pool = redis.ConnectionPool(connection_class=InProcessConnection, server=server, **kw)
     r = redis.Redis(connection_pool=pool, single_connection_client=single_connection_client)
     r.auto_close_connection_pool = True   # close() hangs up, as a Redis(host, port) does
@@ -583,7 +608,8 @@ def async_client(server=None, single_connection_client=False, **redis_kwargs):
     if server is None:
         server = default_server()
     _target(server)
-    kw = _connection_kwargs(redis_kwargs, redis.asyncio.Redis)
+    kw = _connection_kwargs(redis_kwargs, redis.asyncio.Redis,
+                            redis.asyncio.connection.AbstractConnection)
     pool = redis.asyncio.ConnectionPool(connection_class=InProcessAsyncConnection,
                                         server=server, **kw)
     r = redis.asyncio.Redis(connection_pool=pool,

@@ -144,6 +144,25 @@ def test_the_pure_python_parser_too(srv):
         r.close()
 
 
+def test_connecting_asks_no_dns(srv, monkeypatch):
+    """redis-py's RESP3 connect resolves its host for maintenance notifications: 5 s
+    of DNS timeout for "in-process" where no resolver answers. They are off here."""
+    looked_up = []
+    real = socket.getaddrinfo
+    monkeypatch.setattr(socket, "getaddrinfo", lambda *a, **k: looked_up.append(a) or real(*a, **k))
+    for protocol in (2, 3):
+        r = inprocess.client(srv, protocol=protocol)
+        assert r.ping() is True
+        r.close()
+
+    async def main():
+        ar = inprocess.async_client(srv, protocol=3)
+        assert await ar.ping() is True
+        await ar.aclose()
+    asyncio.run(main())
+    assert looked_up == []
+
+
 def test_each_connection_is_a_client_of_its_own(srv):
     a, b = inprocess.client(srv), inprocess.client(srv, db=1)
     try:
