@@ -4,6 +4,7 @@ timeouts, OBJECT IDLETIME/FREQ, stream IDs and idle times), on this server only,
 and a clock nobody moved is time.time itself. Real embedded servers, redis-py
 over real sockets."""
 import asyncio
+import datetime
 import os
 import subprocess
 import sys
@@ -109,6 +110,10 @@ def test_time_command(srv, r):
     srv.clock.set(T0 + 3600)
     assert r.time() == (T0 + 3600, 0)
     assert srv.clock.time() == T0 + 3600
+    srv.clock.advance(datetime.timedelta(minutes=1, microseconds=5))
+    assert r.time() == (T0 + 3660, 5)
+    srv.clock.set(datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc))
+    assert r.time() == (1893456000, 0)
 
 
 def test_a_running_moved_clock_keeps_running(srv, r):
@@ -329,6 +334,7 @@ def test_pytest_fixture_and_reset(tmp_path):
             vermilion_client.set("k", "v", ex=5)
             vermilion_clock.advance(3600)
             vermilion_clock.freeze()
+            assert vermilion_client.dbsize() == 0
             assert vermilion_client.get("k") is None
             assert vermilion_client.time()[0] >= time.time() + 3599
 
@@ -343,3 +349,18 @@ def test_pytest_fixture_and_reset(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 passed" in out.stdout
+
+
+def test_inprocess_client(srv):
+    from vermilion import inprocess
+    c = inprocess.client(srv)
+    other = inprocess.client(srv)
+    srv.clock.freeze()
+    c.set("k", "v", ex=5)
+    t, out = _in_thread(lambda: other.blpop("q", 5))
+    _blocked_clients(c, 1)
+    srv.clock.advance(6)
+    t.join(5)
+    assert out == [None] and c.get("k") is None
+    c.close()
+    other.close()

@@ -34,8 +34,6 @@ A clock's methods change the server, so they run on the server's own thread
 (its event loop); :class:`vermilion.embed.EmbeddedServer`'s ``clock`` carries
 each call there and waits for it.
 """
-import datetime
-import decimal
 import math
 import time
 
@@ -64,7 +62,7 @@ def _real_us():
 
 def _seconds_ns(seconds):
     """A duration (seconds as int/float, or a timedelta) in integer nanoseconds."""
-    if isinstance(seconds, datetime.timedelta):
+    if hasattr(seconds, "total_seconds"):    # a timedelta (datetime is not imported at start-up)
         return (seconds.days * 86400 + seconds.seconds) * 10 ** 9 + seconds.microseconds * 1000
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
         raise TypeError("seconds must be a number or a timedelta, not %s"
@@ -74,13 +72,14 @@ def _seconds_ns(seconds):
     if isinstance(seconds, int):
         return seconds * 10 ** 9
     # the decimal the float was written as (1700000000.25 is not 1700000000.249999)
-    return int(decimal.Decimal(repr(seconds)) * 10 ** 9)
+    from decimal import Decimal   # start-up cost: only a test moving the clock needs it
+    return int(Decimal(repr(seconds)) * 10 ** 9)
 
 
 def _timestamp_ns(when):
     """A point in time (Unix seconds as int/float, or a datetime; naive means local
     time, as datetime.timestamp() reads it) in integer nanoseconds."""
-    if isinstance(when, datetime.datetime):
+    if hasattr(when, "timestamp"):           # a datetime
         return round(when.timestamp() * 1e6) * 1000
     return _seconds_ns(when)
 
