@@ -18,9 +18,11 @@ They do not see work done in C (hiredis, the event loop, system calls), which
 import argparse
 import asyncio
 import collections
+import hashlib
 import os
 import random
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -30,6 +32,10 @@ from vermilion import commands  # noqa: E402
 from vermilion.core.config import Config  # noqa: E402
 from vermilion.server.netio import RedisProtocol  # noqa: E402
 from vermilion.server.server import Server  # noqa: E402
+
+# EVALSHA of a short script (issue #10's custom benchmark command)
+EVALSHA_SCRIPT = b"return redis.call('get', KEYS[1])"
+EVALSHA_SHA = hashlib.sha1(EVALSHA_SCRIPT).hexdigest().encode()
 
 REQUESTS = {
     "ping": lambda r: (b"PING",),
@@ -46,6 +52,7 @@ REQUESTS = {
     "zpopmin": lambda r: (b"ZPOPMIN", b"myzset"),
     "spop": lambda r: (b"SPOP", b"myset"),
     "xadd": lambda r: (b"XADD", b"mystream", b"*", b"myfield", b"myvalue"),
+    "evalsha": lambda r: (b"EVALSHA", EVALSHA_SHA, b"1", b"key:%012d" % r.randrange(100000)),
     "mset": lambda r: (b"MSET",) + tuple(x for i in range(10) for x in (b"key:%012d" % r.randrange(100000), b"xxx")),
 }
 
@@ -55,6 +62,7 @@ PREPARE = {
     "lrange_100": [(b"RPUSH", b"mylist") + (b"xxx",) * 5000],
     "zpopmin": [(b"ZADD", b"myzset") + tuple(x for i in range(5000) for x in (b"%d" % i, b"m%d" % i))],
     "spop": [(b"SADD", b"myset") + tuple(b"m%d" % i for i in range(5000))],
+    "evalsha": [(b"SCRIPT", b"LOAD", EVALSHA_SCRIPT)],
 }
 
 
@@ -116,6 +124,13 @@ def count(p, batches, by_line=None):
     return total[0], per_fn, per_line
 
 
+def timed(p, batches):
+    t0 = time.process_time()
+    for b in batches:
+        p.data_received(b)
+    return time.process_time() - t0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("commands", nargs="*", default=["ping", "set", "get", "incr", "lpush"])
@@ -123,6 +138,11 @@ def main():
     ap.add_argument("-n", type=int, default=50, help="batches measured")
     ap.add_argument("--top", type=int, default=8, help="functions shown per command")
     ap.add_argument("--by-line", metavar="FUNCTION")
+    ap.add_argument("--time", action="store_true",
+                    help="also time the batches (time.process_time, min of --rounds runs; "
+                         "sees the C work instruction counts miss, e.g. Lua)")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--profile", action="store_true", help="cProfile the batches (by tottime)")
     args = ap.parse_args()
     rnd = random.Random(1)
     for name in args.commands:
@@ -134,6 +154,19 @@ def main():
                    for _ in range(args.n)]
         for b in batches[:5]:            # warm up (the interpreter specialises)
             p.data_received(b)
+        if args.time:
+            best = min(timed(p, batches) for _ in range(args.rounds))
+            print("%-10s %6.2f us per command (process time, min of %d runs of %d)"
+                  % (name, best * 1e6 / (args.n * args.P), args.rounds, args.n * args.P))
+        if args.profile:
+            import cProfile
+            import pstats
+            pr = cProfile.Profile()
+            pr.enable()
+            for b in batches:
+                p.data_received(b)
+            pr.disable()
+            pstats.Stats(pr).sort_stats("tottime").print_stats(args.top)
         total, per_fn, per_line = count(p, batches, args.by_line)
         ncmd = args.n * args.P
         print("%-10s %6.1f instructions per command (-P %d)" % (name, total / ncmd, args.P))

@@ -280,7 +280,7 @@ def _fcall(c, argv, ro):
     if numkeys < 0:
         raise CommandError("ERR Number of keys can't be negative")
     return st.execute(c, argv, st.function_engine, fn.callback, fn.name.decode("utf-8", "replace"),
-                      argv[3:3 + numkeys], argv[3 + numkeys:], fn.flags, ro, False)
+                      numkeys, fn.flags, ro, False, fn.name)
 
 
 @command("fcall")

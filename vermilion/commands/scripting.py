@@ -40,13 +40,14 @@ _SCRIPT_HELP = (
 
 
 class Script:
-    __slots__ = ("sha", "body", "flags", "fn")
+    __slots__ = ("sha", "body", "flags", "fn", "name")
 
     def __init__(self, sha, body, flags, fn):
         self.sha = sha
         self.body = body
         self.flags = flags
         self.fn = fn
+        self.name = sha.decode()     # (the run's name in messages)
 
 
 def shebang_flags(body):
@@ -95,8 +96,14 @@ def create_script(st, body):
     return script
 
 
+# numkeys as clients usually spell it
+_SMALL_NUMKEYS = {b"%d" % i: i for i in range(32)}
+
+
 def _numkeys(argv):
-    n = parse_int(argv[2], NOT_INT)
+    n = _SMALL_NUMKEYS.get(argv[2])
+    if n is None:
+        n = parse_int(argv[2], NOT_INT)
     if n > len(argv) - 3:
         raise CommandError("ERR Number of keys can't be greater than number of args")
     if n < 0:
@@ -110,18 +117,24 @@ def _eval(c, argv, evalsha, ro):
         server.feed_monitors(c, argv)   # before the commands the script runs
     if not AVAILABLE:
         raise CommandError(NOT_AVAILABLE)
-    st = _scripting.state(server)
-    if evalsha and len(argv[1]) != 40:
-        raise CommandError(NOSCRIPT)
-    numkeys = _numkeys(argv)
+    st = server.__dict__.get("scripting") or _scripting.state(server)
     if evalsha:
-        script = st.scripts.get(argv[1].lower())
+        # (a 40-digit lower-case sha, as clients send them, is found at once)
+        script = st.scripts.get(argv[1])
         if script is None:
-            raise CommandError(NOSCRIPT)
+            if len(argv[1]) != 40:
+                raise CommandError(NOSCRIPT)
+            numkeys = _numkeys(argv)
+            script = st.scripts.get(argv[1].lower())
+            if script is None:
+                raise CommandError(NOSCRIPT)
+        else:
+            numkeys = _numkeys(argv)
     else:
+        numkeys = _numkeys(argv)
         script = create_script(st, argv[1])
-    return st.execute(c, argv, st.eval_engine, script.fn, script.sha.decode(), argv[3:3 + numkeys],
-                      argv[3 + numkeys:], script.flags, ro, True)
+    return st.execute(c, argv, st.eval_engine, script.fn, script.name, numkeys, script.flags,
+                      ro, True, script.sha)
 
 
 @command("eval")

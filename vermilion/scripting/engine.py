@@ -90,6 +90,9 @@ _VERSION_NUM = sum(int(p) << (16 - 8 * i) for i, p in enumerate(REDIS_VERSION.sp
 _MAX_EXACT = 1 << 53
 
 _monotonic = time.monotonic
+# EVAL/FCALL with at most this many arguments pass KEYS and ARGV to Lua as
+# arguments (the Lua side makes the tables); more go as tables (Lua's C stack)
+_VARARGS_MAX = 64
 
 
 class ScriptError(Exception):
@@ -262,6 +265,7 @@ class LuaEngine:
         api = rt.execute(LUA_PRELUDE, P, mode.encode(), libs, name="=vermilion")
         self.compile_fn = api[b"compile"]
         self.run_fn = api[b"run"]
+        self.set_script_resp = api[b"set_script_resp"]
         self.load_fn = api[b"load_library"]
         self.parse = api[b"parse"]
         self.err = api[b"err"]
@@ -343,6 +347,7 @@ class LuaEngine:
             self.fail(b"RESP version must be 2 or 3.")
         run.resp = resp
         run.client.resp = resp
+        self.set_script_resp(resp)   # (the Lua side encodes the script's result)
         return ()
 
     def set_repl(self, *args):
@@ -579,6 +584,10 @@ class Scripting:
         # was queued there (Redis's mstate.cmd_flags & CMD_DENYOOM, set as queued)
         self.queued_denyoom = {}
         self.rand_x = 0x1234ABCD330E   # redisLrand48's state (rand.c)
+        self._spare_run = None           # the ScriptRun reused by the next run
+        self._config_values = server.config.values
+        self._threshold_raw = None       # busy-reply-threshold as last read, parsed
+        self._threshold_ms = 0
 
     # ------------------------------------------------------------ engines
     @property
@@ -613,15 +622,96 @@ class Scripting:
         self.rand_x = ((seed & 0xFFFFFFFF) << 16) | 0x330E
 
     # ---------------------------------------------------------- running
-    def execute(self, c, argv, engine, fn, funcname, keys, args, script_flags, ro, eval_mode):
+    def execute(self, c, argv, engine, fn, funcname, numkeys, script_flags, ro, eval_mode,
+                fname=None):
         """Run a compiled script for client ``c``; returns the reply value.
 
+        ``argv[3:]`` are the keys (``numkeys`` of them) and then the arguments;
+        ``funcname`` names the script in messages (``fname``: the same as bytes).
         The checks of ``scriptPrepareForRun`` on the script's flags come first
         (they raise CommandError), then the run, then ``scriptResetRun``.
         """
         server = self.server
-        compat = bool(script_flags & F_EVAL_COMPAT)
-        if not compat and not script_flags & F_NO_WRITES:
+        if script_flags & F_EVAL_COMPAT:     # no shebang: the usual EVAL script
+            read_only = ro
+            allow_oom = False
+        else:
+            self._check_flags(c, script_flags, ro)
+            read_only = ro or bool(script_flags & F_NO_WRITES)
+            allow_oom = bool(script_flags & F_ALLOW_OOM)
+        fake = self.eval_client if eval_mode else self.function_client
+        fake.db = c.db
+        fake.resp = 2
+        fake.user = c.user
+        if hasattr(c, "acl"):
+            fake.acl = c.acl
+        # One run context, reused (scripts do not nest; if one ever did, the inner
+        # run would find none spare and make its own)
+        run = self._spare_run
+        if run is None:
+            run = ScriptRun(c, fake, funcname, eval_mode, read_only, allow_oom)
+        else:
+            self._spare_run = None
+            run.caller = c
+            run.client = fake
+            run.funcname = funcname
+            run.eval_mode = eval_mode
+            run.read_only = read_only
+            run.allow_oom = allow_oom
+            run.write_dirty = run.killed = run.timedout = run.tracked = False
+            run.start = _monotonic()
+            run.resp = 2
+            run.repl = PROPAGATE_AOF | PROPAGATE_REPL
+            run.caller_cmd = c.cmd
+        run.caller_argv = argv
+        # busy-reply-threshold, parsed again only when its value changed
+        raw = self._config_values["busy-reply-threshold"]
+        if raw is not self._threshold_raw:
+            self._threshold_raw = raw
+            self._threshold_ms = int(raw)
+        threshold = self._threshold_ms
+        run.threshold = threshold / 1000.0
+        frozen = server.frozen_ms
+        server.frozen_ms = int(time.time() * 1000)
+        self.run = run
+        sd = server.__dict__
+        saved_expire = sd.get("propagate_expire")
+        sd["propagate_expire"] = self._capture_expire
+        if fname is None:
+            fname = funcname.encode()
+        try:
+            if len(argv) <= _VARARGS_MAX:
+                # KEYS and ARGV are made by Lua from the arguments (see run)
+                r = engine.run_fn(fn, c.resp, threshold > 0, fname, numkeys, *argv[3:])
+            else:
+                t = engine.table_from
+                r = engine.run_fn(fn, c.resp, threshold > 0, fname, -1,
+                                  t(argv[3:3 + numkeys]) if numkeys else None,
+                                  t(argv[3 + numkeys:]) if len(argv) > 3 + numkeys else None)
+        finally:
+            if saved_expire is None:
+                del sd["propagate_expire"]
+            else:
+                sd["propagate_expire"] = saved_expire
+            server.frozen_ms = frozen
+            self.run = None
+            if run.timedout:
+                self._leave_busy(run)
+            if run.ops:
+                ops = run.ops
+                run.ops = []
+                self._propagate(c, ops)
+            run.caller = run.caller_argv = None   # (nothing kept alive by the spare)
+            self._spare_run = run
+        # the result: a string (bulk) or None (null) as it is, else a tuple
+        if r.__class__ is bytes or r is None:
+            return r
+        return self._reply(c, r)
+
+    def _check_flags(self, c, script_flags, ro):
+        """scriptPrepareForRun's checks of a script that declared its flags."""
+        server = self.server
+        if not script_flags & F_NO_WRITES:
             disk = getattr(server, "disk_error", None)
             if disk is not None and "M" not in (c.flags_extra or ""):
                 if disk.startswith("MISCONF Redis is configured to save RDB"):
@@ -636,49 +726,13 @@ class Scripting:
             if ro:
                 raise CommandError(
                     "ERR Can not execute a script with write flag using *_ro command.")
-        if (not compat and not script_flags & (F_ALLOW_OOM | F_NO_WRITES)
+        if (not script_flags & (F_ALLOW_OOM | F_NO_WRITES)
                 and self._maxmemory() and server.pre_command_oom_state):
             # reached when the up-front check let it through (queued in MULTI
             # before the script was known, ...)
             raise CommandError(
                 "OOM allow-oom flag is not set on the script, can not run it when used "
                 "memory > 'maxmemory'")
-        read_only = ro or (not compat and bool(script_flags & F_NO_WRITES))
-        allow_oom = not compat and bool(script_flags & F_ALLOW_OOM)
-        fake = self.eval_client if eval_mode else self.function_client
-        fake.db = c.db
-        fake.resp = 2
-        fake.user = c.user
-        if hasattr(c, "acl"):
-            fake.acl = c.acl
-        run = ScriptRun(c, fake, funcname, eval_mode, read_only, allow_oom)
-        run.caller_argv = argv
-        # (config.get_int without its alias lookup: this is the EVALSHA hot path)
-        threshold = int(server.config.values["busy-reply-threshold"])
-        run.threshold = threshold / 1000.0
-        # an empty KEYS/ARGV is made by the Lua side: lupa's table_from costs ~0.8 us
-        t = engine.table_from
-        keys_t = t(keys) if keys else None
-        args_t = t(args) if args else None
-        frozen = server.frozen_ms
-        server.frozen_ms = int(time.time() * 1000)
-        self.run = run
-        saved_expire = server.__dict__.get("propagate_expire")
-        server.propagate_expire = self._capture_expire
-        try:
-            r = engine.run_fn(fn, keys_t, args_t, c.resp, threshold > 0, funcname.encode())
-        finally:
-            if saved_expire is None:
-                server.__dict__.pop("propagate_expire", None)
-            else:
-                server.propagate_expire = saved_expire
-            server.frozen_ms = frozen
-            self.run = None
-            if run.timedout:
-                self._leave_busy(run)
-            if run.ops:
-                self._propagate(c, run.ops)
-        return self._reply(c, r)
 
     def _reply(self, c, r):
         if r[0]:

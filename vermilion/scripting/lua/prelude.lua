@@ -280,14 +280,22 @@ hook = function()
   error({err = stop_msg})
 end
 
--- start watching (a run or a library load); `on` false: no hook (threshold 0)
+-- start watching (a run or a library load); `on` false: nothing to watch
+-- (threshold 0). The count hook stays installed on the main thread between
+-- runs (an EVALSHA would otherwise pay two sethook calls): with hook_mode H_OFF
+-- it returns at once, every HOOK_COUNT instructions. Only a stopped run's line
+-- hook is taken back to the count hook when it ends.
+local main_armed = false
 local function hook_start(mode, on)
   if on then hook_mode = mode else hook_mode = H_OFF end
-  arm()
+  if not main_armed then
+    sethook(hook, "", HOOK_COUNT)
+    main_armed = true
+  end
 end
 local function hook_stop()
+  if hook_mode == H_STOP then sethook(hook, "", HOOK_COUNT) end
   hook_mode = H_OFF
-  sethook()
 end
 
 -- ----------------------------------------------------------- the sandbox
@@ -1040,7 +1048,7 @@ local function error_info(res)
   return msg, source and tostring(source), line and tostring(line), type(ign) == "boolean" and ign
 end
 
--- run -> true, resp_bytes[, nested_errors] | false, message, ignore_stats[, returned]
+-- finish_run -> true, resp_bytes[, nested_errors] | false, message, ignore_stats[, returned]
 local function finish_run(ok, res, cresp, sresp, funcname)
   if not ok then
     if type(res) ~= "table" then
@@ -1063,18 +1071,46 @@ local function finish_run(ok, res, cresp, sresp, funcname)
     end
   end
   local out, errs = {}, {}
-  local n = encode(res, out, 0, cresp, sresp(), errs, 0)
+  local n = encode(res, out, 0, cresp, sresp, errs, 0)
   if errs[1] then return true, tconcat(out, "", 1, n), errs end
   return true, tconcat(out, "", 1, n)
 end
 
-local sresp_fn = P.script_resp
-local function run(fn, keys, argv, cresp, hook_on, funcname)
-  keys, argv = keys or {}, argv or {}   -- nil: empty (new tables for each run)
+-- The RESP version of the script's replies (redis.setresp): 2 when a run
+-- starts; the Python side's setresp sets it here too (set_script_resp).
+local script_resp = 2
+local function set_script_resp(r) script_resp = r end
+
+-- run(fn, cresp, hook_on, funcname, nkeys, ...): KEYS and ARGV come as the
+-- arguments after nkeys (nkeys keys, then the arguments) and are made into
+-- tables here, which for the usual few arguments is cheaper than two tables
+-- built from Python (lupa's table_from); nkeys -1: they come as two tables
+-- instead (nil: empty). KEYS and ARGV are new tables for each run.
+-- run -> s (a string result: the caller sends it as a bulk string)
+--      | nil (nil, or false under RESP2: the caller's null)
+--      | true, resp_bytes[, nested_errors]
+--      | false, message, ignore_stats[, returned]
+local function run(fn, cresp, hook_on, funcname, nkeys, ...)
+  local keys, argv
+  if nkeys < 0 then
+    keys, argv = ...
+    keys, argv = keys or {}, argv or {}
+  else
+    local n = select("#", ...)
+    if nkeys == 0 then keys, argv = {}, {...}
+    elseif nkeys == n then keys, argv = {...}, {}
+    else
+      local all = {...}
+      keys, argv = {}, {}
+      for i = 1, nkeys do keys[i] = all[i] end
+      for i = nkeys + 1, n do argv[i - nkeys] = all[i] end
+    end
+  end
   if MODE == "eval" then
     rawset(REAL_UG, "KEYS", keys)
     rawset(REAL_UG, "ARGV", argv)
   end
+  script_resp = 2
   hook_start(H_RUN, hook_on)
   local ok, res
   if MODE == "eval" then
@@ -1083,10 +1119,23 @@ local function run(fn, keys, argv, cresp, hook_on, funcname)
   else
     ok, res = xpcall(function() return fn(keys, argv) end, error_handler)
   end
+  if ok then
+    -- the plain results: reading them runs no user code (no pcall needed)
+    local t = type(res)
+    if t == "string" or t == "nil" or t == "number" or (t == "boolean" and script_resp == 2) then
+      hook_stop()
+      main_chunk = nil
+      if gc_touched then gc_reset() end
+      if t == "string" then return res end
+      if t == "number" then return true, sfmt(":%d\r\n", res) end
+      if res then return true, ":1\r\n" end
+      return nil
+    end
+  end
   -- Reading an error table may run its metamethods (user code): the hook stays
   -- on until the outcome is known, and whatever goes wrong there is an error
   -- reply, never an error thrown at the server.
-  local done, r1, r2, r3, r4 = pcall(finish_run, ok, res, cresp, sresp_fn, funcname)
+  local done, r1, r2, r3, r4 = pcall(finish_run, ok, res, cresp, script_resp, funcname)
   local stopped = hook_mode == H_STOP
   hook_stop()
   main_chunk = nil
@@ -1206,6 +1255,7 @@ end
 return {
   compile = compile,
   run = run,
+  set_script_resp = set_script_resp,
   load_library = load_library,
   parse = parse_reply,
   err = err_table,
