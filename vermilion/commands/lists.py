@@ -88,7 +88,7 @@ def lpush(c, argv):
     else:
         n = lst.extend_left(argv[2:])
         c.server.dirty += len(argv) - 2
-    if db.watched or c.server.tracking is not None:   # (signalModifiedKey)
+    if db.watched or db.signal_always or c.server.tracking is not None:   # (signalModifiedKey)
         db.signal(key)
     if c.server.notify_flags & NOTIFY_LIST:
         db.notify(NOTIFY_LIST, "lpush", key)
@@ -111,7 +111,7 @@ def rpush(c, argv):
     else:
         n = lst.extend_right(argv[2:])
         c.server.dirty += len(argv) - 2
-    if db.watched or c.server.tracking is not None:   # (signalModifiedKey)
+    if db.watched or db.signal_always or c.server.tracking is not None:   # (signalModifiedKey)
         db.signal(key)
     if c.server.notify_flags & NOTIFY_LIST:
         db.notify(NOTIFY_LIST, "rpush", key)
@@ -176,7 +176,7 @@ def lpop(c, argv):
     if lst:
         if server.notify_flags & NOTIFY_LIST:
             db.notify(NOTIFY_LIST, "lpop", key)
-        if db.watched or c.server.tracking is not None:   # (signalModifiedKey)
+        if db.watched or db.signal_always or c.server.tracking is not None:   # (signalModifiedKey)
             db.signal(key)
     else:
         db.notify(NOTIFY_LIST, "lpop", key)
@@ -202,7 +202,7 @@ def rpop(c, argv):
     if lst:
         if server.notify_flags & NOTIFY_LIST:
             db.notify(NOTIFY_LIST, "rpop", key)
-        if db.watched or c.server.tracking is not None:   # (signalModifiedKey)
+        if db.watched or db.signal_always or c.server.tracking is not None:   # (signalModifiedKey)
             db.signal(key)
     else:
         db.notify(NOTIFY_LIST, "rpop", key)

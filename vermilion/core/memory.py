@@ -157,6 +157,7 @@ class TrackedDatabase(Database):
     """A Database that keeps its server's running dataset total (see the module
     doc). Only installed while maxmemory > 0."""
     __slots__ = ()
+    signal_always = True     # signal() re-prices a value changed in place
 
     def add(self, key, value):
         Database.add(self, key, value)

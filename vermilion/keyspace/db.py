@@ -75,6 +75,11 @@ class Database:
                  "blocking", "avg_ttl", "expires_cursor", "lru", "lru_clock", "rand_keys",
                  "time")
 
+    # A command that changed a value in place calls signal() (signalModifiedKey)
+    # only when someone listens: a WATCH, client-side caching, or (True here) a
+    # database that must see every change (core/memory.py's TrackedDatabase).
+    signal_always = False
+
     def __init__(self, server, dbid):
         self.id = dbid
         self.server = server
