@@ -259,8 +259,8 @@ def _info_server(server):
         u = platform.uname()
         _UNAME = "%s %s %s" % (u.system, u.release, u.machine)
     cfg = server.config
-    now = time.time()
-    uptime = int(now - server.start_time)
+    now = server.clock.time()          # the data's clock (a test may move it)
+    uptime = int(time.time() - server.start_time)
     mplex = {"linux": "epoll", "darwin": "kqueue"}.get(sys.platform[:6].rstrip("0123456789"),
                                                        "select")
     return [

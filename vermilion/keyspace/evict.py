@@ -342,10 +342,11 @@ class Evictor:
         scores = self.scores
         field_of = db.lru.get
         if kind == "lru":
-            clock = db.lru_clock if db.lru_clock >= 0 else int(time.time())
+            clock = db.lru_clock if db.lru_clock >= 0 else int(self.server.clock.time())
         elif kind == "lfu":
             decay = self.server.lfu_decay_time
             decr = lru.lfu_decr
+            minutes = lru._minutes(self.server)   # on the server's clock
         dbid = db.id
         for key in self._sampler(dbid, self.allkeys).draw(d, self.samples):
             # the score: higher is a better candidate
@@ -354,7 +355,8 @@ class Evictor:
                 score = clock - field if field is not None and clock > field else 0
             elif kind == "lfu":
                 field = field_of(key)
-                score = 255 - (decr(field, decay) if field is not None else lru.LFU_INIT_VAL)
+                score = 255 - (decr(field, decay, minutes) if field is not None
+                               else lru.LFU_INIT_VAL)
             else:   # volatile-ttl: the sooner the better
                 score = -d[key]
             if len(pool) >= EVPOOL_SIZE:
