@@ -87,7 +87,7 @@ def run(server):
     server.log_warning("oO0OoO0OoO0Oo Vermilion is starting oO0OoO0OoO0Oo")
     server.log_warning("Vermilion version=%s, Redis version=%s, bits=64, pid=%d, just started"
                        % (__version__, REDIS_VERSION, os.getpid()))
-    server.log_notice("Running mode=standalone, port=%d, event loop=%s." % (server.port, loop_name))
+    server.log_notice("Event loop: %s." % loop_name)
     import importlib.util   # start-up cost: only here, to look for lupa without importing it
     if importlib.util.find_spec("lupa") is None:
         server.log_warning('Lua scripting is off: the lupa package is not installed; EVAL and '

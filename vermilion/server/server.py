@@ -37,6 +37,7 @@ from ..keyspace.db import Database
 from ..keyspace import expire as expire_mod
 from ..keyspace import evict as _evict  # noqa: F401  (maxmemory, server.memory)
 from ..util import repr_bytes
+from ..version import REDIS_VERSION
 from ..core.config import Config
 from .tls import TLS, TLSError, tls_wanted
 from .blocked import WhileBlocked
@@ -47,6 +48,45 @@ from .pause import PAUSE_WRITE
 
 _LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
 _LEVEL_CHAR = ".-*#"
+
+# The start-up banner redis-server prints (redisAsciiArt) when the log goes to a
+# terminal or ``always-show-logo yes``: tools and Redis's own test harness wait
+# for its " PID: <pid>" line before they talk to the server. Drawn line by line
+# (art, then the text beside it) and padded to Redis's widths, so the bytes are
+# the ones redis-server 7.0.15 writes.
+_LOGO_ROWS = (
+    (r"                _._                                                  ", ""),
+    (r"           _.-``__ ''-._                                             ", ""),
+    (r"      _.-``    `.  `_.  ''-._           ", "Redis {version} ({sha}/{dirty}) {bits} bit"),
+    (r"  .-`` .-```.  ```\/    _.,_ ''-._                                  ", ""),
+    (r" (    '      ,       .-`  | `,    )     ", "Running in {mode} mode"),
+    (r" |`-._`-...-` __...-.``-._|'` _.-'|     ", "Port: {port}"),
+    (r" |    `-._   `._    /     _.-'    |     ", "PID: {pid}"),
+    (r"  `-._    `-._  `-./  _.-'    _.-'                                   ", ""),
+    (r" |`-._`-._    `-.__.-'    _.-'_.-'|                                  ", ""),
+    (r" |    `-._`-._        _.-'_.-'    |           https://redis.io       ", ""),
+    (r"  `-._    `-._`-.__.-'_.-'    _.-'                                   ", ""),
+    (r" |`-._`-._    `-.__.-'    _.-'_.-'|                                  ", ""),
+    (r" |    `-._`-._        _.-'_.-'    |                                  ", ""),
+    (r"  `-._    `-._`-.__.-'_.-'    _.-'                                   ", ""),
+    (r"      `-._    `-.__.-'    _.-'                                       ", ""),
+    (r"          `-._        _.-'                                           ", ""),
+    (r"              `-.__.-'                                               ", ""),
+)
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def ascii_logo(version, port, pid, mode="standalone", sha="00000000", dirty=0, bits=64):
+    """redisAsciiArt()'s text: the banner, a blank line after it."""
+    fields = dict(version=version, sha=sha, dirty=dirty, bits=bits, mode=mode,
+                  port=port, pid=pid)
+    return "".join(art + text.format(**fields) + "\n" for art, text in _LOGO_ROWS) + "\n"
 
 
 class _FeedSinks:
@@ -287,6 +327,35 @@ class Server:
                 sys.stdout.flush()
         except OSError:
             pass
+
+    def log_raw(self, level, text):
+        """serverLogRaw with LL_RAW: the text as it is, no pid/time/level prefix."""
+        if level < self.loglevel:
+            return
+        logfile = self.config.get("logfile")
+        try:
+            if logfile:
+                with open(logfile, "a") as fh:
+                    fh.write(text)
+            else:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        except OSError:
+            pass
+
+    def show_logo(self):
+        """redisAsciiArt(): the banner when the log is a terminal or ``always-show-logo
+        yes``, else one line with the mode and port (after the listeners are open, so a
+        port that was busy is reported without a PID line, as the Tcl harness expects)."""
+        cfg = self.config
+        port = self.port or cfg.get_int("tls-port")
+        logfile = cfg.get("logfile")
+        show = cfg.get("always-show-logo") == "yes" or (
+            not logfile and cfg.get("syslog-enabled") != "yes" and _isatty(sys.stdout))
+        if show:
+            self.log_raw(2, ascii_logo(REDIS_VERSION, port, os.getpid()))
+        else:
+            self.log_notice("Running mode=standalone, port=%d." % port)
 
     def log_warning(self, msg):
         self.log(3, msg)
@@ -705,6 +774,8 @@ class Server:
         if not self.listeners:
             self.log_warning("Configured to not listen anywhere, exiting.")
             raise SystemExit(1)
+        self.show_logo()
+        self.log_warning("Server initialized")
         for fn in self.startup_hooks:
             fn()
         self._cron_handle = self.loop.call_later(1.0 / self.hz, self.cron)
