@@ -143,6 +143,7 @@ def main():
                          "sees the C work instruction counts miss, e.g. Lua)")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--profile", action="store_true", help="cProfile the batches (by tottime)")
+    ap.add_argument("--no-count", action="store_true", help="skip the instruction count")
     args = ap.parse_args()
     rnd = random.Random(1)
     for name in args.commands:
@@ -167,6 +168,8 @@ def main():
                 p.data_received(b)
             pr.disable()
             pstats.Stats(pr).sort_stats("tottime").print_stats(args.top)
+        if args.no_count:
+            continue
         total, per_fn, per_line = count(p, batches, args.by_line)
         ncmd = args.n * args.P
         print("%-10s %6.1f instructions per command (-P %d)" % (name, total / ncmd, args.P))

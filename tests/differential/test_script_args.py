@@ -79,3 +79,31 @@ def test_plain_results(diff, diff3, script, resp):
     d("EVALSHA", sha, "1", "k")
     d("EVALSHA", sha, "1", "nokey")
     d("EXEC")
+
+
+def _tracking_transcript(port):
+    from support import RawConn
+    a, b = RawConn("127.0.0.1", port), RawConn("127.0.0.1", port)
+    script = "return redis.call('get', KEYS[1])"
+    sha = hashlib.sha1(script.encode()).hexdigest()
+    b.call("FLUSHALL")
+    b.call("MSET", "t1", "x", "t2", "y", "t3", "w")
+    b.call("SCRIPT", "LOAD", script)
+    out = [a.call("HELLO", "3")[:1], a.call("CLIENT", "TRACKING", "ON")]
+    out.append(a.call("EVALSHA", sha, "1", "t1"))      # tracks t1 (the caller's keys)
+    out.append(a.call("EVAL", "return 1", "1", "t2"))  # no read: t2 not tracked
+    out.append(b.call("SET", "t1", "z"))
+    out.append(b.call("SET", "t2", "z"))
+    out.append(a.call("PING"))                         # the invalidation comes first
+    out.append(a.read_reply())
+    out.append(a.call("CLIENT", "TRACKING", "OFF"))
+    out.append(a.call("EVALSHA", sha, "1", "t3"))      # not tracking now
+    out.append(b.call("SET", "t3", "z"))
+    out.append(a.call("PING"))
+    return out
+
+
+def test_tracking_through_scripts(real_redis, shared_vermilion):
+    """A tracking client's script reads track the caller's keys (Redis tracks the
+    EVAL's own keys at the script's first read); a client not tracking, nothing."""
+    assert _tracking_transcript(shared_vermilion.port) == _tracking_transcript(real_redis.port)

@@ -149,7 +149,18 @@ def eval_ro(c, argv):
 
 @command("evalsha")
 def evalsha(c, argv):
-    return _eval(c, argv, True, False)
+    # _eval's EVALSHA path, inline: the common case (a lower-case sha that is
+    # cached, a small numkeys spelt plainly) is the hot path of scripted clients
+    server = c.server
+    st = server.__dict__.get("scripting")
+    if server.monitors or st is None or not AVAILABLE:
+        return _eval(c, argv, True, False)
+    script = st.scripts.get(argv[1])
+    n = _SMALL_NUMKEYS.get(argv[2])
+    if script is None or n is None or n > len(argv) - 3:
+        return _eval(c, argv, True, False)
+    return st.execute(c, argv, st.eval_engine, script.fn, script.name, n, script.flags,
+                      False, True, script.sha)
 
 
 @command("evalsha_ro")

@@ -33,6 +33,7 @@ clients' input is read and served, and their replies are written, while the
 caller waits for its own reply.
 """
 import hashlib
+from functools import partial as _partial
 import math
 import re
 import struct
@@ -93,6 +94,7 @@ _monotonic = time.monotonic
 # EVAL/FCALL with at most this many arguments pass KEYS and ARGV to Lua as
 # arguments (the Lua side makes the tables); more go as tables (Lua's C stack)
 _VARARGS_MAX = 64
+_UNSET = object()
 
 
 class ScriptError(Exception):
@@ -194,7 +196,7 @@ class ScriptRun:
     """scriptRunCtx: what one EVAL/FCALL in progress needs to know."""
     __slots__ = ("caller", "client", "funcname", "eval_mode", "read_only", "allow_oom",
                  "write_dirty", "killed", "timedout", "start", "resp", "repl", "ops",
-                 "caller_cmd", "caller_argv", "tracked", "threshold")
+                 "caller_cmd", "caller_argv", "tracked", "threshold", "acl")
 
     def __init__(self, caller, client, funcname, eval_mode, read_only, allow_oom):
         self.caller = caller
@@ -214,6 +216,7 @@ class ScriptRun:
         self.caller_argv = None
         self.tracked = False
         self.threshold = 0.0
+        self.acl = getattr(caller, "acl", None)
 
 
 class _Trampoline:
@@ -250,7 +253,8 @@ class LuaEngine:
         s = scripting
         bits = rt.table_from({name.encode(): _BitFunction(self, name) for name in _BIT_OPS})
         P = rt.table_from({
-            b"call": self.call, b"pcall": self.pcall, b"log": self.log,
+            b"call": _partial(s.lua_call, self, True), b"pcall": _partial(s.lua_call, self, False),
+            b"log": self.log,
             b"setresp": self.setresp, b"set_repl": self.set_repl, b"sha1hex": self.sha1hex,
             b"acl_check_cmd": self.acl_check_cmd, b"random": self.random,
             b"randomseed": self.randomseed, b"register_function": self.register_function,
@@ -308,10 +312,10 @@ class LuaEngine:
 
     # ------------------------------------------------------ the redis API
     def call(self, *args):
-        return self.scripting.lua_call(self, True, args)
+        return self.scripting.lua_call(self, True, *args)
 
     def pcall(self, *args):
-        return self.scripting.lua_call(self, False, args)
+        return self.scripting.lua_call(self, False, *args)
 
     def log(self, *args):
         if len(args) < 2:
@@ -585,6 +589,7 @@ class Scripting:
         self.queued_denyoom = {}
         self.rand_x = 0x1234ABCD330E   # redisLrand48's state (rand.c)
         self._spare_run = None           # the ScriptRun reused by the next run
+        self._capture_expire_fn = self._capture_expire
         self._config_values = server.config.values
         self._threshold_raw = None       # busy-reply-threshold as last read, parsed
         self._threshold_ms = 0
@@ -643,8 +648,11 @@ class Scripting:
         fake.db = c.db
         fake.resp = 2
         fake.user = c.user
-        if hasattr(c, "acl"):
-            fake.acl = c.acl
+        acl = getattr(c, "acl", _UNSET)
+        if acl is _UNSET:
+            acl = None
+        else:
+            fake.acl = acl
         # One run context, reused (scripts do not nest; if one ever did, the inner
         # run would find none spare and make its own)
         run = self._spare_run
@@ -658,12 +666,15 @@ class Scripting:
             run.eval_mode = eval_mode
             run.read_only = read_only
             run.allow_oom = allow_oom
-            run.write_dirty = run.killed = run.timedout = run.tracked = False
+            run.write_dirty = run.killed = run.timedout = False
             run.start = _monotonic()
             run.resp = 2
             run.repl = PROPAGATE_AOF | PROPAGATE_REPL
             run.caller_cmd = c.cmd
+            run.acl = acl
         run.caller_argv = argv
+        # (a caller that does not track keys has nothing for the script's reads to do)
+        run.tracked = c.tracking is None
         # busy-reply-threshold, parsed again only when its value changed
         raw = self._config_values["busy-reply-threshold"]
         if raw is not self._threshold_raw:
@@ -676,16 +687,18 @@ class Scripting:
         self.run = run
         sd = server.__dict__
         saved_expire = sd.get("propagate_expire")
-        sd["propagate_expire"] = self._capture_expire
+        sd["propagate_expire"] = self._capture_expire_fn
         if fname is None:
             fname = funcname.encode()
         try:
+            # (run's ctl: see prelude.lua)
+            ctl = (threshold > 0) + 2 * c.resp
             if len(argv) <= _VARARGS_MAX:
-                # KEYS and ARGV are made by Lua from the arguments (see run)
-                r = engine.run_fn(fn, c.resp, threshold > 0, fname, numkeys, *argv[3:])
+                # KEYS and ARGV are made by Lua from the arguments
+                r = engine.run_fn(fn, ctl + 8 * (numkeys + 1), fname, *argv[3:])
             else:
                 t = engine.table_from
-                r = engine.run_fn(fn, c.resp, threshold > 0, fname, -1,
+                r = engine.run_fn(fn, ctl, fname,
                                   t(argv[3:3 + numkeys]) if numkeys else None,
                                   t(argv[3 + numkeys:]) if len(argv) > 3 + numkeys else None)
         finally:
@@ -701,7 +714,7 @@ class Scripting:
                 ops = run.ops
                 run.ops = []
                 self._propagate(c, ops)
-            run.caller = run.caller_argv = None   # (nothing kept alive by the spare)
+            run.caller = run.caller_argv = run.acl = None   # (the spare keeps nothing alive)
             self._spare_run = run
         # the result: a string (bulk) or None (null) as it is, else a tuple
         if r.__class__ is bytes or r is None:
@@ -841,52 +854,106 @@ class Scripting:
                                    b"integers", raise_)
         return argv
 
-    def lua_call(self, engine, raise_, args):
+    def lua_call(self, engine, raise_, *args):
+        """scriptCall: ``redis.call`` (``raise_``) or ``redis.pcall`` from Lua.
+
+        Every check of scriptCall is made, in its order; they are arranged so that
+        the common call (a known command, right arity, a read, no ACL user, not a
+        read-only script) tests a few flags."""
         run = self.run
         if run is None:
             engine.fail(b"redis.call/pcall can only be called inside a script invocation")
-        argv = self.lua_argv(engine, args, raise_)
-        if argv.__class__ is not list:
-            return argv   # redis.pcall's error table
-        server = self.server
-        fake = run.client
+        # Lua strings arrive as bytes; anything else (numbers, bad types, no
+        # arguments at all) goes through luaArgsToRedisArgv
+        argv = list(args)
+        for a in argv:
+            if a.__class__ is not bytes:
+                argv = self.lua_argv(engine, args, raise_)
+                if argv.__class__ is not list:
+                    return argv   # redis.pcall's error table
+                break
+        else:
+            if not argv:
+                return self.lua_argv(engine, args, raise_)
         cmd = self._lookup(argv[0])
-        if cmd is not None and cmd.subcommands is not None and len(argv) > 1:
-            cmd = cmd.subcommands.get(argv[1].lower())
         if cmd is None:
             return self._reject(engine, raise_, None, "Unknown Redis command called from script")
-        ar = cmd.arity
+        if cmd.subcommands is not None and len(argv) > 1:
+            cmd = cmd.subcommands.get(argv[1].lower())
+            if cmd is None:
+                return self._reject(engine, raise_, None,
+                                    "Unknown Redis command called from script")
         n = len(argv)
-        if (ar > 0 and n != ar) or n < -ar or cmd.func is None:
-            return self._reject(engine, raise_, cmd,
-                                "Wrong number of args calling Redis command from script")
+        if n not in cmd.argcs or cmd.func is None:
+            ar = cmd.arity
+            if (ar > 0 and n != ar) or n < -ar or cmd.func is None:
+                return self._reject(engine, raise_, cmd,
+                                    "Wrong number of args calling Redis command from script")
+        fake = run.client
         fake.cmd = fake.last_cmd = cmd
-        if cmd.noscript and not getattr(server, "script_disable_deny_script", False):
+        if cmd.noscript and not getattr(self.server, "script_disable_deny_script", False):
             return self._reject(engine, raise_, cmd,
                                 "This Redis command is not allowed from script")
-        acl = getattr(run.caller, "acl", None)
+        acl = run.acl
         if acl is not None:
             err = self._acl_check(run, acl, cmd, argv)
             if err is not None:
                 return self._reject(engine, raise_, cmd, err)
-        if run.read_only and (cmd.is_write or cmd.fullname in _MAY_REPLICATE):
-            return self._reject(engine, raise_, cmd,
-                                "Write commands are not allowed from read-only scripts.")
-        if cmd.is_write and not run.write_dirty:
-            disk = getattr(server, "disk_error", None)
-            if disk is not None:
-                return self._reject(engine, raise_, cmd, "-" + disk)
-        if (cmd.denyoom and not run.allow_oom and not run.write_dirty
-                and self._maxmemory() and server.pre_command_oom_state
-                and not self._must_obey(run.caller)):
-            # scriptVerifyOOM: over maxmemory when the script started, its first
-            # write that may grow memory is refused (later ones can't be: the
-            # script already changed the dataset)
-            return self._reject(engine, raise_, cmd, "-" + _OOM)
         if cmd.is_write:
-            run.write_dirty = True
-        r = self._run_command(run, fake, cmd, argv)
+            if run.read_only:
+                return self._reject(engine, raise_, cmd,
+                                    "Write commands are not allowed from read-only scripts.")
+            if not run.write_dirty:
+                disk = getattr(self.server, "disk_error", None)
+                if disk is not None:
+                    return self._reject(engine, raise_, cmd, "-" + disk)
+                if cmd.denyoom and self._script_oom(run):
+                    return self._reject(engine, raise_, cmd, "-" + _OOM)
+                run.write_dirty = True
+        else:
+            if run.read_only and cmd.fullname in _MAY_REPLICATE:
+                return self._reject(engine, raise_, cmd,
+                                    "Write commands are not allowed from read-only scripts.")
+            if cmd.denyoom and not run.write_dirty and self._script_oom(run):
+                return self._reject(engine, raise_, cmd, "-" + _OOM)
+        # call() for the script client
+        out = fake.out
+        fake.argv = argv
+        r = call(fake, cmd, argv, reply=False)
+        if cmd.is_readonly and not run.tracked:
+            self._track_caller(run)
         # the reply, as Lua sees it (redisProtocolToLuaType)
+        if not out:
+            t = r.__class__
+            if t is bytes:
+                return r
+            if t is int:
+                return r if -_MAX_EXACT <= r <= _MAX_EXACT else float(r)
+            if r is None or r is NULL_ARRAY or r is self._no_reply:
+                return False if fake.resp == 2 else None
+        return self._to_lua(engine, raise_, self._converted(fake, r))
+
+    def _script_oom(self, run):
+        """scriptVerifyOOM: over maxmemory when the script started, its first
+        write that may grow memory is refused (later ones can't be: the script
+        already changed the dataset)."""
+        return (not run.allow_oom and self._maxmemory() and self.server.pre_command_oom_state
+                and not self._must_obey(run.caller))
+
+    def _track_caller(self, run):
+        """Client-side caching: the caller's keys are tracked at its script's
+        first read (the caller's command and arguments, as Redis does)."""
+        caller = run.caller
+        tst = caller.tracking
+        if tst is not None and not tst.bcast:
+            run.tracked = True
+            tr = getattr(self.server, "tracking_state", None)
+            if tr is not None and run.caller_argv is not None and run.caller_cmd is not None:
+                tr.remember(caller, run.caller_cmd, run.caller_argv)
+
+    @staticmethod
+    def _to_lua(engine, raise_, r):
+        """A converted reply (see _converted) as the Lua value redis.call returns."""
         t = r.__class__
         if t is bytes or t is bool:
             return r
@@ -894,7 +961,7 @@ class Scripting:
             return r if -_MAX_EXACT <= r <= _MAX_EXACT else float(r)
         if r is None:
             return None
-        if t is tuple:   # (kind, data) from _run_command
+        if t is tuple:   # (kind, data) from _converted
             kind, data = r
             if kind == 1:
                 return engine.status(data)
@@ -948,20 +1015,12 @@ class Scripting:
             raise ScriptError(e)
         return e
 
-    def _run_command(self, run, fake, cmd, argv):
-        """call() for the script client; the reply as a Lua-ready value or (kind, data)."""
+    def _converted(self, fake, r):
+        """What the script client's command returned, made a Lua-ready value or
+        (kind, data): 1 status, 2 error, 3 RESP to parse (fake.out, if the command
+        wrote there, comes first)."""
         NO_REPLY = self._no_reply
         out = fake.out
-        fake.argv = argv
-        r = call(fake, cmd, argv, reply=False)
-        if cmd.is_readonly and not run.tracked:
-            caller = run.caller
-            tst = caller.tracking
-            if tst is not None and not tst.bcast:
-                run.tracked = True
-                tr = getattr(self.server, "tracking_state", None)
-                if tr is not None and run.caller_argv is not None and run.caller_cmd is not None:
-                    tr.remember(caller, run.caller_cmd, run.caller_argv)
         if out:
             blob = b"".join(out)
             out.clear()

@@ -1081,37 +1081,59 @@ end
 local script_resp = 2
 local function set_script_resp(r) script_resp = r end
 
--- run(fn, cresp, hook_on, funcname, nkeys, ...): KEYS and ARGV come as the
--- arguments after nkeys (nkeys keys, then the arguments) and are made into
+-- run(fn, ctl, funcname, ...): one EVAL/FCALL. ctl packs three small numbers
+-- (each argument lupa converts costs): hook_on + 2 * cresp + 8 * (nkeys + 1),
+-- hook_on 1 when the busy hook watches the run (busy-reply-threshold > 0), cresp
+-- the caller's RESP version. With nkeys >= 0, KEYS and ARGV come as the
+-- arguments after funcname (nkeys keys, then the arguments) and are made into
 -- tables here, which for the usual few arguments is cheaper than two tables
--- built from Python (lupa's table_from); nkeys -1: they come as two tables
+-- built from Python (lupa's table_from); with nkeys -1 they come as two tables
 -- instead (nil: empty). KEYS and ARGV are new tables for each run.
 -- run -> s (a string result: the caller sends it as a bulk string)
 --      | nil (nil, or false under RESP2: the caller's null)
 --      | true, resp_bytes[, nested_errors]
 --      | false, message, ignore_stats[, returned]
-local function run(fn, cresp, hook_on, funcname, nkeys, ...)
+local globals_set = false     -- KEYS and ARGV are in REAL_UG (an EVAL ran)
+local function run(fn, ctl, funcname, ...)
+  local hook_on = ctl % 2 == 1
+  ctl = (ctl - ctl % 2) / 2
+  local cresp = ctl % 4
+  local nkeys = (ctl - cresp) / 4 - 1
   local keys, argv
-  if nkeys < 0 then
+  if nkeys == 0 then
+    keys, argv = {}, {...}
+  elseif nkeys > 0 then
+    keys = {...}
+    local n = #keys      -- (strings only: no holes)
+    if nkeys == n then
+      argv = {}
+    else
+      argv = {}
+      for i = nkeys + 1, n do
+        argv[i - nkeys] = keys[i]
+        keys[i] = nil
+      end
+    end
+  else
     keys, argv = ...
     keys, argv = keys or {}, argv or {}
-  else
-    local n = select("#", ...)
-    if nkeys == 0 then keys, argv = {}, {...}
-    elseif nkeys == n then keys, argv = {...}, {}
-    else
-      local all = {...}
-      keys, argv = {}, {}
-      for i = 1, nkeys do keys[i] = all[i] end
-      for i = nkeys + 1, n do argv[i - nkeys] = all[i] end
-    end
   end
   if MODE == "eval" then
-    rawset(REAL_UG, "KEYS", keys)
-    rawset(REAL_UG, "ARGV", argv)
+    if globals_set then   -- (present keys: no __newindex)
+      REAL_UG.KEYS, REAL_UG.ARGV = keys, argv
+    else
+      rawset(REAL_UG, "KEYS", keys)
+      rawset(REAL_UG, "ARGV", argv)
+      globals_set = true
+    end
   end
   script_resp = 2
-  hook_start(H_RUN, hook_on)
+  -- hook_start(H_RUN, hook_on), inline
+  if hook_on then hook_mode = H_RUN else hook_mode = H_OFF end
+  if not main_armed then
+    sethook(hook, "", HOOK_COUNT)
+    main_armed = true
+  end
   local ok, res
   if MODE == "eval" then
     main_chunk = fn
@@ -1123,7 +1145,7 @@ local function run(fn, cresp, hook_on, funcname, nkeys, ...)
     -- the plain results: reading them runs no user code (no pcall needed)
     local t = type(res)
     if t == "string" or t == "nil" or t == "number" or (t == "boolean" and script_resp == 2) then
-      hook_stop()
+      if hook_mode == H_STOP then hook_stop() else hook_mode = H_OFF end
       main_chunk = nil
       if gc_touched then gc_reset() end
       if t == "string" then return res end
