@@ -1,0 +1,75 @@
+#!/usr/bin/env python3
+"""Compare the last Tcl runs of redis-server and Vermilion (conformance/tcl/run.py's
+``work/results/<server>/*.json``), in Markdown:
+
+    conformance/tcl/compare.py [--work DIR] [UNIT...]
+
+a table per unit (passed/failed on each server, and how many tests that pass on
+redis-server do not pass on Vermilion), then those tests, unit by unit, with
+Vermilion's assertion message (or "not run": the unit stopped before it).
+Names are compared as multisets: a unit may run one test name several times
+(once per encoding).
+"""
+import argparse
+import collections
+import glob
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def load(work, server):
+    out = {}
+    for path in glob.glob(os.path.join(work, "results", server, "*.json")):
+        r = json.load(open(path))
+        out[r["unit"]] = r
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("units", nargs="*")
+    ap.add_argument("--work", default=os.environ.get("VERMILION_TCL_WORK",
+                                                     os.path.join(HERE, "work")))
+    args = ap.parse_args(argv)
+    redis, verm = load(args.work, "redis"), load(args.work, "vermilion")
+    units = args.units or sorted(set(redis) & set(verm))
+    print("| unit | redis passed | redis failed | Vermilion passed | Vermilion failed "
+          "| pass on redis, not on Vermilion | Vermilion status |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    totals = [0, 0, 0, 0, 0]
+    gaps = []
+    for unit in units:
+        r, v = redis.get(unit), verm.get(unit)
+        if r is None or v is None:
+            print("| %s | %s | | %s | | | missing run |" % (
+                unit, "-" if r is None else len(r["ok"]), "-" if v is None else len(v["ok"])))
+            continue
+        missing = collections.Counter(r["ok"]) - collections.Counter(v["ok"])
+        n_missing = sum(missing.values())
+        row = [len(r["ok"]), len(r["err"]) + len(r["exception"]),
+               len(v["ok"]), len(v["err"]) + len(v["exception"]), n_missing]
+        totals = [a + b for a, b in zip(totals, row)]
+        print("| %s | %d | %d | %d | %d | %d | %s |" % ((unit,) + tuple(row) + (v["status"],)))
+        if n_missing:
+            gaps.append((unit, v, missing))
+    print("| **total** | %d | %d | %d | %d | %d | |" % tuple(totals))
+    if totals[0]:
+        print("\nVermilion passes %d of the %d tests redis-server passes (%.1f%%)."
+              % (totals[0] - totals[4], totals[0], 100.0 * (totals[0] - totals[4]) / totals[0]))
+    for unit, v, missing in gaps:
+        print("\n### %s\n" % unit)
+        errs = set(v["err"])
+        for name in sorted(missing):
+            why = v.get("why", {}).get(name, "") if name in errs else "not run"
+            if name not in errs and v["exception"]:
+                why = "not run (exception: %s)" % v["exception"][0][:200]
+            print("- `%s`%s — %s" % (name, " (x%d)" % missing[name] if missing[name] > 1 else "",
+                                    why))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""Run Redis 7.0.15's own Tcl test units in spawning mode, with Vermilion (or Debian's
+redis-server) as ``src/redis-server``.
+
+    conformance/tcl/run.sh [--server vermilion|redis] [--clients N] [--timeout T] UNIT...
+    conformance/tcl/run.sh --server redis unit/type/incr integration/rdb
+
+The Redis source tree (Debian's source package, its patches applied) is prepared
+once under the work folder (``conformance/tcl/work/``, gitignored; ``--work`` or
+$VERMILION_TCL_WORK moves it): the package is taken from $REDIS_SRC_PKG (a folder
+holding ``redis_7.0.15*.dsc`` and its tarballs), else from ``work/pkg``, else
+fetched with ``apt-get source --download-only redis`` (a ``deb-src`` twin of
+/etc/apt/sources.list.d/debian.sources is added when apt has none). Each server
+gets its own copy of the tree (``work/tree-<server>``), so both can run at once.
+
+In that copy ``src/redis-server`` is an ``exec`` wrapper around ``python3 -m
+vermilion`` (the PID the harness sees is the server's) or, with ``--server redis``,
+a symlink to Debian's /usr/bin/redis-server (a symlink rather than a script so that
+``ldd src/redis-server`` in integration/logging.tcl works as with a built tree);
+``redis-cli``, ``redis-benchmark``, ``redis-check-aof``, ``redis-check-rdb`` and
+``redis-sentinel`` are Debian's binaries (redis-sentinel is ``redis-server
+--sentinel`` where the redis-sentinel package is not installed).
+
+Every unit runs as its own ``./runtest --single UNIT --clients N --timeout T``
+(an ``[exception]`` ends only that unit). The output of each is kept in
+``work/results/<server>/<unit>.log`` and parsed into ``<unit>.json`` (the names of
+the tests that passed and failed); the run prints a table per unit and, last,
+``N passed, M failed`` (failed: ``[err]`` plus ``[exception]`` lines). The exit
+status is 0 when nothing failed. ``conformance/tcl/compare.py`` compares the two
+servers' results.
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+VERSION = "7.0.15"
+DEBIAN_SOURCES = "/etc/apt/sources.list.d/debian.sources"
+DEB_SRC_SOURCES = "/etc/apt/sources.list.d/debian-src.sources"
+TOOLS = ("redis-cli", "redis-benchmark", "redis-check-aof", "redis-check-rdb")
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+OK = re.compile(r"^\[ok\]: (.*) \(\d+ ms\)$")
+ERR = re.compile(r"^\[err\]: (.*?)(?: in tests/\S+\.tcl)?$")
+EXC = re.compile(r"^\[exception\]: (.*)$")
+SKIP = re.compile(r"^\[(skip|ignore)\]: (.*)$")
+DONE = re.compile(r"^\[\d+/\d+ done\]: ")
+
+
+def log(msg):
+    sys.stderr.write("run.py: %s\n" % msg)
+    sys.stderr.flush()
+
+
+def sh(cmd, **kw):
+    log("$ " + " ".join(cmd))
+    subprocess.run(cmd, check=True, **kw)
+
+
+def as_root(cmd):
+    if os.geteuid() != 0 and shutil.which("sudo"):
+        cmd = ["sudo"] + cmd
+    return cmd
+
+
+def apt_install(*packages):
+    sh(as_root(["apt-get", "install", "-y", "--no-install-recommends"] + list(packages)))
+
+
+# ------------------------------------------------------------------ the tree
+def ensure_tools(server):
+    if not (shutil.which("tclsh8.6") or shutil.which("tclsh8.7") or shutil.which("tclsh8.5")):
+        apt_install("tcl")
+    if not os.path.exists("/usr/bin/redis-cli"):
+        apt_install("redis-tools")
+    if not os.path.exists("/usr/bin/redis-check-aof") or (
+            server == "redis" and not os.path.exists("/usr/bin/redis-server")):
+        apt_install("redis-server")
+
+
+def find_dsc(folder):
+    found = sorted(glob.glob(os.path.join(folder, "redis_%s*.dsc" % VERSION)))
+    return found[-1] if found else None
+
+
+def add_deb_src():
+    """A deb-src twin of Debian's sources file, unless apt already has source entries."""
+    have = False
+    for path in glob.glob("/etc/apt/sources.list.d/*") + ["/etc/apt/sources.list"]:
+        try:
+            text = open(path).read()
+        except OSError:
+            continue
+        if re.search(r"^\s*(Types:.*\bdeb-src\b|deb-src\s)", text, re.M):
+            have = True
+    if have:
+        return False
+    text = open(DEBIAN_SOURCES).read()
+    twin = re.sub(r"^Types:\s*deb\s*$", "Types: deb-src", text, flags=re.M)
+    tmp = os.path.join(os.environ.get("TMPDIR", "/tmp"), "vermilion-debian-src.sources")
+    with open(tmp, "w") as fh:
+        fh.write(twin)
+    sh(as_root(["cp", tmp, DEB_SRC_SOURCES]))
+    return True
+
+
+def fetch_source(pkgdir):
+    os.makedirs(pkgdir, exist_ok=True)
+    if add_deb_src() or not glob.glob("/var/lib/apt/lists/*Sources*"):
+        sh(as_root(["apt-get", "update"]))
+    sh(["apt-get", "source", "--download-only", "redis"], cwd=pkgdir)
+    dsc = find_dsc(pkgdir)
+    if dsc is None:
+        raise SystemExit("run.py: apt-get source gave no redis_%s*.dsc in %s "
+                         "(this runner is for Redis %s)" % (VERSION, pkgdir, VERSION))
+    return dsc
+
+
+def prepare_pristine(work):
+    """work/redis-<version>: Debian's source package unpacked, its patches applied."""
+    pristine = os.path.join(work, "redis-%s" % VERSION)
+    if os.path.exists(os.path.join(pristine, ".vermilion-ready")):
+        return pristine
+    dsc = None
+    for folder in filter(None, (os.environ.get("REDIS_SRC_PKG"), os.path.join(work, "pkg"))):
+        dsc = find_dsc(folder)
+        if dsc:
+            break
+    if dsc is None:
+        dsc = fetch_source(os.path.join(work, "pkg"))
+    shutil.rmtree(pristine, ignore_errors=True)
+    if shutil.which("dpkg-source"):
+        sh(["dpkg-source", "--no-check", "-x", dsc, pristine])
+    else:   # unpack the orig tarball and apply debian/patches/series by hand
+        folder = os.path.dirname(dsc)
+        orig = glob.glob(os.path.join(folder, "redis_%s.orig.tar.gz" % VERSION))[0]
+        deb = glob.glob(os.path.join(folder, "redis_%s-*.debian.tar.*" % VERSION))[0]
+        tmp = pristine + ".tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+        sh(["tar", "-xf", orig, "-C", tmp])
+        shutil.move(os.path.join(tmp, "redis-%s" % VERSION), pristine)
+        sh(["tar", "-xf", deb, "-C", pristine])
+        series = os.path.join(pristine, "debian", "patches", "series")
+        for line in open(series):
+            name = line.split("#")[0].strip()
+            if name:
+                sh(["patch", "-p1", "-s", "-i", os.path.join("debian", "patches", name)],
+                   cwd=pristine)
+        shutil.rmtree(tmp, ignore_errors=True)
+    open(os.path.join(pristine, ".vermilion-ready"), "w").close()
+    return pristine
+
+
+def write_exec(path, lines):
+    with open(path, "w") as fh:
+        fh.write("#!/bin/sh\n# written by vermilion's conformance/tcl/run.py\n")
+        fh.write("\n".join(lines) + "\n")
+    os.chmod(path, 0o755)
+
+
+def link(path, target):
+    if os.path.lexists(path):
+        os.unlink(path)
+    os.symlink(target, path)
+
+
+def prepare_tree(work, server, python):
+    pristine = prepare_pristine(work)
+    tree = os.path.join(work, "tree-%s" % server)
+    if not os.path.exists(os.path.join(tree, "runtest")):
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(pristine, tree, symlinks=True)
+    src = os.path.join(tree, "src")
+    path = os.path.join(src, "redis-server")
+    if os.path.lexists(path):
+        os.unlink(path)
+    if server == "redis":
+        link(path, "/usr/bin/redis-server")
+    else:
+        write_exec(path, [
+            'PYTHONPATH="%s${PYTHONPATH:+:$PYTHONPATH}"' % ROOT,
+            "export PYTHONPATH",
+            'exec "%s" -m vermilion "$@"' % python,
+        ])
+    for tool in TOOLS:
+        link(os.path.join(src, tool), "/usr/bin/" + tool)
+    sentinel = os.path.join(src, "redis-sentinel")
+    if os.path.exists("/usr/bin/redis-sentinel"):
+        link(sentinel, "/usr/bin/redis-sentinel")
+    else:
+        if os.path.lexists(sentinel):
+            os.unlink(sentinel)
+        write_exec(sentinel, ['exec /usr/bin/redis-server "$@" --sentinel'])
+    return tree
+
+
+# ------------------------------------------------------------------ running
+def parse(text):
+    """The [ok]/[err]/[exception] lines of one runtest output."""
+    res = {"ok": [], "err": [], "exception": [], "skipped": 0, "done": False, "timeout": False,
+           "why": {}}
+    last_err = None
+    for raw in text.splitlines():
+        line = ANSI.sub("", raw).rstrip()
+        if last_err is not None:    # the line after [err]: the assertion's message
+            res["why"].setdefault(last_err, line[:300])
+            last_err = None
+        m = OK.match(line)
+        if m:
+            res["ok"].append(m.group(1))
+            continue
+        m = ERR.match(line)
+        if m:
+            res["err"].append(m.group(1))
+            last_err = m.group(1)
+            continue
+        m = EXC.match(line)
+        if m:
+            res["exception"].append(m.group(1))
+            continue
+        if SKIP.match(line):
+            res["skipped"] += 1
+        elif DONE.match(line):
+            res["done"] = True
+        elif "[TIMEOUT]" in line:
+            res["timeout"] = True
+    return res
+
+
+def status(res, rc):
+    if res["timeout"]:
+        return "timeout"
+    if res["exception"]:
+        return "exception"
+    if not res["done"]:
+        return "aborted (rc %s)" % rc
+    return "done"
+
+
+def run_unit(tree, unit, args, outdir):
+    cmd = ["./runtest", "--single", unit, "--clients", str(args.clients),
+           "--timeout", str(args.timeout)]
+    if args.baseport:
+        cmd += ["--baseport", str(args.baseport)]
+    if args.durable:
+        cmd.append("--durable")
+    cmd += args.runtest_args
+    logpath = os.path.join(outdir, unit.replace("/", "__") + ".log")
+    env = dict(os.environ, TERM="dumb")
+    log("%s: %s" % (unit, " ".join(cmd)))
+    t0 = time.time()
+    with open(logpath, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=tree, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=env, text=True, errors="replace")
+        for line in proc.stdout:
+            fh.write(line)
+            fh.flush()
+            if args.verbose:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        rc = proc.wait()
+    res = parse(open(logpath, errors="replace").read())
+    res.update(unit=unit, server=args.server, rc=rc, seconds=round(time.time() - t0, 1),
+               status=None, command=" ".join(cmd))
+    res["status"] = status(res, rc)
+    with open(logpath[:-4] + ".json", "w") as fh:
+        json.dump(res, fh, indent=1)
+    return res
+
+
+def table(results):
+    rows = [("unit", "passed", "failed", "skipped", "seconds", "status")]
+    for r in results:
+        rows.append((r["unit"], str(len(r["ok"])), str(len(r["err"]) + len(r["exception"])),
+                     str(r["skipped"]), "%.0f" % r["seconds"], r["status"]))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = []
+    for n, row in enumerate(rows):
+        out.append("  ".join(c.ljust(w) if i in (0, 5) else c.rjust(w)
+                             for i, (c, w) in enumerate(zip(row, widths))).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("units", nargs="*", help="e.g. unit/type/incr integration/rdb")
+    ap.add_argument("--server", choices=("vermilion", "redis"), default="vermilion")
+    ap.add_argument("--clients", type=int, default=1)
+    ap.add_argument("--timeout", type=int, default=600,
+                    help="runtest's --timeout: seconds without progress before it gives up")
+    ap.add_argument("--baseport", type=int, default=0,
+                    help="runtest's --baseport (default: 21111 for redis, 25111 for vermilion, "
+                         "so both can run at once)")
+    ap.add_argument("--durable", action="store_true",
+                    help="runtest's --durable: an exception inside a test fails that test only")
+    ap.add_argument("--work", default=os.environ.get("VERMILION_TCL_WORK",
+                                                     os.path.join(HERE, "work")))
+    ap.add_argument("--python", default=sys.executable,
+                    help="the interpreter that runs Vermilion (default: this one)")
+    ap.add_argument("--prepare-only", action="store_true")
+    ap.add_argument("-v", "--verbose", action="store_true", help="echo runtest's output")
+    ap.add_argument("--runtest-arg", dest="runtest_args", action="append", default=[],
+                    help="one more argument for runtest (repeatable)")
+    args = ap.parse_args(argv)
+    if not args.baseport:
+        args.baseport = 21111 if args.server == "redis" else 25111
+    work = os.path.abspath(args.work)
+    os.makedirs(work, exist_ok=True)
+    ensure_tools(args.server)
+    tree = prepare_tree(work, args.server, args.python)
+    log("tree: %s" % tree)
+    if args.prepare_only:
+        return 0
+    if not args.units:
+        ap.error("name at least one unit (e.g. unit/type/incr)")
+    outdir = os.path.join(work, "results", args.server)
+    os.makedirs(outdir, exist_ok=True)
+    results = []
+    for unit in args.units:
+        unit = unit[len("tests/"):] if unit.startswith("tests/") else unit
+        unit = unit[:-4] if unit.endswith(".tcl") else unit
+        r = run_unit(tree, unit, args, outdir)
+        results.append(r)
+        log("%s: %d passed, %d failed, %s, %.0fs" % (
+            unit, len(r["ok"]), len(r["err"]) + len(r["exception"]), r["status"], r["seconds"]))
+    print("server: %s  (results in %s)" % (args.server, outdir))
+    print(table(results))
+    passed = sum(len(r["ok"]) for r in results)
+    failed = sum(len(r["err"]) + len(r["exception"]) for r in results)
+    print("%d passed, %d failed" % (passed, failed))
+    return 1 if failed or any(r["status"] != "done" for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
