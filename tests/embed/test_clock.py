@@ -314,8 +314,6 @@ def test_async_server_clock():
     asyncio.run(main())
 
 
-@pytest.mark.xfail(strict=True, reason="scripting/engine.py freezes a script's time "
-                   "with time.time(), not the server's clock (server.clock.ms())")
 def test_script_sees_the_clock(srv, r):
     srv.clock.advance(3600)
     r.eval("redis.call('set', KEYS[1], 'v', 'EX', 10)", 1, "k")

@@ -683,7 +683,7 @@ class Scripting:
         threshold = self._threshold_ms
         run.threshold = threshold / 1000.0
         frozen = server.frozen_ms
-        server.frozen_ms = int(time.time() * 1000)
+        server.frozen_ms = server.clock.ms()   # the data's clock (a test may move it)
         self.run = run
         sd = server.__dict__
         saved_expire = sd.get("propagate_expire")
