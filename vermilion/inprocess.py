@@ -562,21 +562,46 @@ def _stop_default():
         _default.pop().stop()
 
 
+_TAKES_MAINT: dict = {}   # connection class -> whether it takes maint_notifications_config
+
+
 def _no_endpoint(kwargs, connection_class):
     """Maintenance notifications off, as redis-py turns them off for unix sockets: no
     endpoint can move, and looking one up would query DNS for "in-process"."""
-    if MaintNotificationsConfig is not None and "maint_notifications_config" in \
-            inspect.signature(connection_class.__init__).parameters:
+    if MaintNotificationsConfig is None:
+        return
+    takes = _TAKES_MAINT.get(connection_class)
+    if takes is None:   # (inspect.signature costs 0.1 ms: once per class)
+        takes = _TAKES_MAINT[connection_class] = "maint_notifications_config" in \
+            inspect.signature(connection_class.__init__).parameters
+    if takes:
         kwargs["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+
+
+_KWARGS_CACHE: dict = {}   # (client class, its keyword arguments) -> connection kwargs
 
 
 def _connection_kwargs(redis_kwargs, cls, connection_class):
     """The connection arguments redis-py's client builds from its own keyword
     arguments (retry defaults, driver info, ...), minus the socket's; a
-    ``parser_class`` (a connection argument the client does not take) is kept."""
+    ``parser_class`` (a connection argument the client does not take) is kept.
+    Worked out by building a client (0.1-0.2 ms), once for each set of arguments."""
     parser = redis_kwargs.pop("parser_class", None)
-    template = cls(**redis_kwargs)
-    kw = dict(template.connection_pool.connection_kwargs)
+    parts = [cls]
+    for name, value in sorted(redis_kwargs.items()):
+        try:
+            hash(value)
+            parts.append((name, value))
+        except TypeError:   # (redis-py 8's DriverInfo): the object itself, kept alive below
+            parts.append((name, "id", id(value)))
+    key = tuple(parts)
+    entry = _KWARGS_CACHE.get(key)
+    if entry is None:
+        made = dict(cls(**redis_kwargs).connection_pool.connection_kwargs)
+        if len(_KWARGS_CACHE) > 100:
+            _KWARGS_CACHE.clear()
+        entry = _KWARGS_CACHE[key] = (made, list(redis_kwargs.values()))
+    kw = dict(entry[0])   # (a retry policy in it: each connection copies its own)
     for name in _SOCKET_ONLY:
         kw.pop(name, None)
     kw.pop("maint_notifications_config", None)

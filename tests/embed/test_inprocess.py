@@ -163,6 +163,22 @@ def test_connecting_asks_no_dns(srv, monkeypatch):
     assert looked_up == []
 
 
+def test_client_arguments_of_any_kind(srv):
+    """The connection arguments are worked out once per set of client arguments; ones
+    that cannot be a dict key (a list) work as well."""
+    for _ in range(2):
+        r = inprocess.client(srv, retry_on_error=[redis.TimeoutError], client_name="n1")
+        assert r.client_getname() == b"n1"
+        r.close()
+    a, b = inprocess.client(srv, db=3), inprocess.client(srv, db=4)
+    a.set("k", "3")
+    assert b.get("k") is None and a.get("k") == b"3"
+    assert a.connection_pool.get_connection().retry is not \
+        b.connection_pool.get_connection().retry    # each connection its own policy
+    a.close()
+    b.close()
+
+
 def test_each_connection_is_a_client_of_its_own(srv):
     a, b = inprocess.client(srv), inprocess.client(srv, db=1)
     try:
