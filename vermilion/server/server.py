@@ -971,6 +971,37 @@ class Server:
                 self.loop.add_signal_handler(sig, self._on_signal, sig)
             except (NotImplementedError, RuntimeError):
                 pass
+        if self.config.get("crash-log-enabled") != "no":
+            # setupSigSegvAction: a SIGABRT someone sends is logged as Redis's crash
+            # report before the process dies of it. (Not SIGSEGV/SIGBUS/SIGFPE/SIGILL: a
+            # real fault in C code would return into the faulting instruction forever
+            # from a Python-level handler.)
+            try:
+                self.loop.add_signal_handler(signal.SIGABRT, self.crash_by_signal,
+                                             signal.SIGABRT)
+            except (NotImplementedError, RuntimeError, ValueError):
+                pass
+
+    def crash_by_signal(self, sig, si_code=0):
+        """sigsegvHandler: bugReportStart, the 'crashed by signal' line, the stack
+        (Python's), bugReportEnd, then death by the same signal (SA_RESETHAND + kill)."""
+        self.log_raw(3, "\n\n=== REDIS BUG REPORT START: Cut & paste starting from here ===\n")
+        self.log_warning("Redis %s crashed by signal: %d, si_code: %d"
+                         % (REDIS_VERSION, sig, si_code))
+        self.log_raw(3, "\n------ STACK TRACE ------\n\nBacktrace (Python, main thread):\n"
+                     + "".join(traceback.format_stack()[:-1]))
+        self.log_raw(3, "\n=== REDIS BUG REPORT END. Make sure to include from START to END. ===\n\n"
+                     "       Please report the crash by opening an issue on github:\n\n"
+                     "           http://github.com/redis/redis/issues\n\n"
+                     "  If a Redis module was involved, please open in the module's repo instead.\n\n"
+                     "  Suspect RAM error? Use redis-server --test-memory to verify it.\n\n"
+                     "  Some other issues could be detected by redis-server --check-system\n")
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
 
     def _on_signal(self, sig):
         """sigShutdownHandler: note the request; the shutdown runs from the loop (like
