@@ -55,14 +55,14 @@ try:   # redis-py's hiredis parser, which polls a file descriptor in can_read
     from redis._parsers import _HiredisParser
     from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR
 except ImportError:   # pragma: no cover (a redis-py that moved them: its default parser stands)
-    _HiredisParser = None
+    _HiredisParser = None  # type: ignore[misc, assignment]
     SERVER_CLOSED_CONNECTION_ERROR = "Connection closed by server."
 
 try:   # redis-py 6+: RESP3 connections look up their host's address for "maintenance
     # notifications" (cluster endpoint moves), a DNS query for a name that is not one
     from redis.maint_notifications import MaintNotificationsConfig
 except ImportError:   # pragma: no cover (redis-py 5)
-    MaintNotificationsConfig = None
+    MaintNotificationsConfig = None  # type: ignore[misc, assignment]
 
 __all__ = ["client", "async_client", "default_server",
            "InProcessConnection", "InProcessAsyncConnection"]
@@ -539,7 +539,7 @@ class InProcessAsyncConnection(redis.asyncio.connection.AbstractConnection):
 
 
 # ------------------------------------------------------------------ API
-_default = []
+_default: list = []   # [the process's default server], made on first use
 _default_lock = threading.Lock()
 
 

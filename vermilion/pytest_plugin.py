@@ -217,7 +217,7 @@ class _Shared:
         restore = self._config_changes()
         if restore is not None:
             cmds.append(restore)
-        if not getattr(server, "active_expire_enabled", True):
+        if not server.active_expire_enabled:
             cmds.append([b"DEBUG", b"SET-ACTIVE-EXPIRE", b"1"])
         cmds += _RESET
         replies = _run_in_server(self.handle, cmds)

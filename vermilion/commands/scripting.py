@@ -117,7 +117,7 @@ def _eval(c, argv, evalsha, ro):
         server.feed_monitors(c, argv)   # before the commands the script runs
     if not AVAILABLE:
         raise CommandError(NOT_AVAILABLE)
-    st = server.__dict__.get("scripting") or _scripting.state(server)
+    st = server.scripting or _scripting.state(server)
     if evalsha:
         # (a 40-digit lower-case sha, as clients send them, is found at once)
         script = st.scripts.get(argv[1])
@@ -152,7 +152,7 @@ def evalsha(c, argv):
     # _eval's EVALSHA path, inline: the common case (a lower-case sha that is
     # cached, a small numkeys spelt plainly) is the hot path of scripted clients
     server = c.server
-    st = server.__dict__.get("scripting")
+    st = server.scripting
     if server.monitors or st is None or not AVAILABLE:
         return _eval(c, argv, True, False)
     script = st.scripts.get(argv[1])

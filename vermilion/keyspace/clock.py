@@ -37,8 +37,6 @@ each call there and waits for it.
 import math
 import time
 
-from ..core.bootstrap import on_server_init
-
 _time = time.time
 _time_ns = time.time_ns
 
@@ -181,8 +179,3 @@ class Clock:
     def __repr__(self):
         state = "frozen" if self.frozen else ("moved" if self.moved else "real")
         return "<Clock %s %.6f>" % (state, self.time())
-
-
-@on_server_init
-def _init(server):
-    server.clock = Clock(server)

@@ -69,7 +69,7 @@ from .engine import AVAILABLE, NOT_AVAILABLE, LUA_VERSION, Scripting  # noqa: F4
 
 def state(server):
     """The server's :class:`Scripting` (created with the server, see ensure())."""
-    st = server.__dict__.get("scripting")
+    st = server.scripting
     if st is None:
         st = ensure(server)
     return st
@@ -78,7 +78,7 @@ def state(server):
 def ensure(server):
     """Create the per-server scripting state once (both command modules call this
     from their ``@on_server_init`` hook, whichever runs first)."""
-    st = server.__dict__.get("scripting")
+    st = server.scripting
     if st is None:
         st = Scripting(server)
         server.scripting = st

@@ -725,7 +725,7 @@ class Scripting:
         """scriptPrepareForRun's checks of a script that declared its flags."""
         server = self.server
         if not script_flags & F_NO_WRITES:
-            disk = getattr(server, "disk_error", None)
+            disk = server.disk_error
             if disk is not None and "M" not in (c.flags_extra or ""):
                 if disk.startswith("MISCONF Redis is configured to save RDB"):
                     raise CommandError(
@@ -891,7 +891,7 @@ class Scripting:
                                     "Wrong number of args calling Redis command from script")
         fake = run.client
         fake.cmd = fake.last_cmd = cmd
-        if cmd.noscript and not getattr(self.server, "script_disable_deny_script", False):
+        if cmd.noscript and not self.server.script_disable_deny_script:
             return self._reject(engine, raise_, cmd,
                                 "This Redis command is not allowed from script")
         acl = run.acl
@@ -904,7 +904,7 @@ class Scripting:
                 return self._reject(engine, raise_, cmd,
                                     "Write commands are not allowed from read-only scripts.")
             if not run.write_dirty:
-                disk = getattr(self.server, "disk_error", None)
+                disk = self.server.disk_error
                 if disk is not None:
                     return self._reject(engine, raise_, cmd, "-" + disk)
                 if cmd.denyoom and self._script_oom(run):
@@ -947,7 +947,7 @@ class Scripting:
         tst = caller.tracking
         if tst is not None and not tst.bcast:
             run.tracked = True
-            tr = getattr(self.server, "tracking_state", None)
+            tr = self.server.tracking_state
             if tr is not None and run.caller_argv is not None and run.caller_cmd is not None:
                 tr.remember(caller, run.caller_cmd, run.caller_argv)
 
@@ -974,14 +974,14 @@ class Scripting:
         return r
 
     def _maxmemory(self):
-        ev = self.server.__dict__.get("evictor")
+        ev = self.server.evictor
         return ev is not None and ev.maxmemory > 0
 
     @staticmethod
     def _must_obey(c):
         """mustObeyClient: the AOF loading client, or our master's link."""
         return ("M" in (c.flags_extra or "")
-                or (c.conn is None and c is getattr(c.server, "loading_client", None)))
+                or (c.conn is None and c is c.server.loading_client))
 
     def _acl_check(self, run, acl, cmd, argv):
         try:
@@ -1137,7 +1137,7 @@ class Scripting:
         q = self.queued_denyoom
         if q.get(c.id) is c.multi:
             return
-        hook = getattr(self.server, "script_denyoom", None)
+        hook = self.server.script_denyoom
         if hook is not None and hook(c, cmd, argv):
             if len(q) >= 256:   # forget clients gone in the middle of a MULTI
                 clients = self.server.clients

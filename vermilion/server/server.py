@@ -34,6 +34,7 @@ import time
 import traceback
 
 from ..keyspace.db import Database
+from ..keyspace.clock import Clock
 from ..keyspace import expire as expire_mod
 from ..keyspace import evict as _evict  # noqa: F401  (maxmemory, server.memory)
 from ..util import repr_bytes
@@ -154,6 +155,7 @@ class Server:
         self._client_id = 0
         self.clients = {}
         self.dbs = [Database(self, i) for i in range(cfg.get_int("databases"))]
+        self.clock = Clock(self)   # the data's time, which a test may move (keyspace/clock.py)
         self.cmdstats = new_stats()   # CommandStats by Command.index (core/dispatch.py)
         self.errorstats = {}
         self.dirty = 0
