@@ -65,7 +65,10 @@ def main(argv=None):
         for name in sorted(missing):
             why = v.get("why", {}).get(name, "") if name in errs else "not run"
             if name not in errs and v["exception"]:
-                why = "not run (exception: %s)" % v["exception"][0][:200]
+                if name == v.get("exception_test"):
+                    why = "exception: %s" % v["exception"][0][:200]
+                else:
+                    why = "not run (after an exception in `%s`)" % v.get("exception_test", "?")
             print("- `%s`%s — %s" % (name, " (x%d)" % missing[name] if missing[name] > 1 else "",
                                     why))
     return 0

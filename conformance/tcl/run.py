@@ -51,6 +51,7 @@ OK = re.compile(r"^\[ok\]: (.*) \(\d+ ms\)$")
 ERR = re.compile(r"^\[err\]: (.*?)(?: in tests/\S+\.tcl)?$")
 EXC = re.compile(r"^\[exception\]: (.*)$")
 SKIP = re.compile(r"^\[(skip|ignore)\]: (.*)$")
+EXC_TEST = re.compile(r'^"test (?:\{([^{}]*)\}|"([^"]*)") ')
 DONE = re.compile(r"^\[\d+/\d+ done\]: ")
 
 
@@ -208,6 +209,7 @@ def parse(text):
     res = {"ok": [], "err": [], "exception": [], "skipped": 0, "done": False, "timeout": False,
            "why": {}}
     last_err = None
+    in_exception = False
     for raw in text.splitlines():
         line = ANSI.sub("", raw).rstrip()
         if last_err is not None:    # the line after [err]: the assertion's message
@@ -225,7 +227,12 @@ def parse(text):
         m = EXC.match(line)
         if m:
             res["exception"].append(m.group(1))
+            in_exception = True
             continue
+        if in_exception and "exception_test" not in res:
+            m = EXC_TEST.match(line)   # the traceback names the test that raised
+            if m:
+                res["exception_test"] = m.group(1) or m.group(2)
         if SKIP.match(line):
             res["skipped"] += 1
         elif DONE.match(line):
@@ -276,6 +283,23 @@ def run_unit(tree, unit, args, outdir):
     return res
 
 
+def reparse(work, server, units):
+    for path in glob.glob(os.path.join(work, "results", server, "*.log")):
+        jpath = path[:-4] + ".json"
+        old = json.load(open(jpath)) if os.path.exists(jpath) else {}
+        unit = old.get("unit") or os.path.basename(path)[:-4].replace("__", "/")
+        if units and unit not in units:
+            continue
+        res = parse(open(path, errors="replace").read())
+        for k in ("unit", "server", "rc", "seconds", "command"):
+            res[k] = old.get(k)
+        res["unit"], res["server"] = unit, server
+        res["status"] = status(res, old.get("rc"))
+        with open(jpath, "w") as fh:
+            json.dump(res, fh, indent=1)
+    return 0
+
+
 def table(results):
     rows = [("unit", "passed", "failed", "skipped", "seconds", "status")]
     for r in results:
@@ -309,6 +333,8 @@ def main(argv=None):
     ap.add_argument("--python", default=sys.executable,
                     help="the interpreter that runs Vermilion (default: this one)")
     ap.add_argument("--prepare-only", action="store_true")
+    ap.add_argument("--reparse", action="store_true",
+                    help="only parse the kept logs of these units again (rewrite their .json)")
     ap.add_argument("-v", "--verbose", action="store_true", help="echo runtest's output")
     ap.add_argument("--runtest-arg", dest="runtest_args", action="append", default=[],
                     help="one more argument for runtest (repeatable)")
@@ -317,6 +343,8 @@ def main(argv=None):
         args.baseport = 21111 if args.server == "redis" else 25111
     work = os.path.abspath(args.work)
     os.makedirs(work, exist_ok=True)
+    if args.reparse:
+        return reparse(work, args.server, args.units)
     ensure_tools(args.server)
     tree = prepare_tree(work, args.server, args.python)
     log("tree: %s" % tree)
