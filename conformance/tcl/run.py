@@ -21,7 +21,8 @@ a symlink to Debian's /usr/bin/redis-server (a symlink rather than a script so t
 ``redis-sentinel`` are Debian's binaries (redis-sentinel is ``redis-server
 --sentinel`` where the redis-sentinel package is not installed).
 
-Every unit runs as its own ``./runtest --single UNIT --clients N --timeout T``
+Only one run at a time uses a tree (a lock file; runtest empties tests/tmp when it
+starts and ends). Every unit runs as its own ``./runtest --single UNIT --clients N --timeout T``
 (an ``[exception]`` ends only that unit). The output of each is kept in
 ``work/results/<server>/<unit>.log`` and parsed into ``<unit>.json`` (the names of
 the tests that passed and failed); the run prints a table per unit and, last,
@@ -30,6 +31,7 @@ status is 0 when nothing failed. ``conformance/tcl/compare.py`` compares the two
 servers' results.
 """
 import argparse
+import fcntl
 import glob
 import json
 import os
@@ -354,6 +356,15 @@ def main(argv=None):
         ap.error("name at least one unit (e.g. unit/type/incr)")
     outdir = os.path.join(work, "results", args.server)
     os.makedirs(outdir, exist_ok=True)
+    # runtest empties tests/tmp when it starts and ends: two runs in one tree delete
+    # each other's server folders (seen as "cat: .../stderr: No such file" exceptions).
+    # One run per tree at a time; the other server's tree is separate.
+    lock = open(os.path.join(tree, ".vermilion-run.lock"), "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log("another run is using %s; waiting for it to end" % tree)
+        fcntl.flock(lock, fcntl.LOCK_EX)
     results = []
     for unit in args.units:
         unit = unit[len("tests/"):] if unit.startswith("tests/") else unit
