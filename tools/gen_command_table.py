@@ -61,12 +61,13 @@ def main():
     docs = dict(zip(docs[0::2], docs[1::2]))
     out = {}
     for entry in sorted(info, key=lambda e: e[0]):
-        name = entry[0]
-        out[name] = {"info": entry, "docs": docs.get(name)}
-    path = "vermilion/core/spec.json"
-    with open(path, "w") as fh:
-        json.dump(out, fh, separators=(",", ":"), sort_keys=True)
-    print("wrote %d commands to %s" % (len(out), path))
+        out[entry[0]] = {"info": entry}
+    # The docs apart: only COMMAND DOCS reads them (core/table.py loads them then).
+    for path, data in (("vermilion/core/spec.json", out),
+                       ("vermilion/core/docs.json", {name: docs.get(name) for name in out})):
+        with open(path, "w") as fh:
+            json.dump(data, fh, separators=(",", ":"), sort_keys=True)
+        print("wrote %d commands to %s" % (len(data), path))
 
 
 if __name__ == "__main__":

@@ -108,7 +108,7 @@ class Universe:
         entries = []
         for name, data in spec.items():
             info = data["info"]
-            top = self._entry(name, info, data.get("docs"), None, n)
+            top = self._entry(name, info, None, None, n)
             n += 1
             entries.append(top)
             self.order.append(top)

@@ -22,20 +22,20 @@ MULTI_PASSTHROUGH = frozenset(("exec", "discard", "multi", "watch", "quit", "res
 
 class Command:
     __slots__ = ("name", "fullname", "func", "arity", "flags", "first_key", "last_key",
-                 "step", "acl", "tips", "key_specs", "subcommands", "parent", "docs",
+                 "step", "acl", "tips", "key_specs", "subcommands", "parent", "_docs",
                  "info", "index", "is_write", "is_readonly", "denyoom", "admin", "noscript",
                  "no_auth", "pubsub", "loading", "stale", "no_multi", "blocking",
                  "allow_busy", "skip_monitor", "skip_slowlog", "movablekeys", "fast",
                  "acl_bits", "may_replicate", "protected", "plain", "argcs",
                  "_info_cache")
 
-    def __init__(self, fullname: str, info: list, docs: Any,
+    def __init__(self, fullname: str, info: list, docs: Any = None,
                  parent: "Command | None" = None) -> None:
         self.fullname = fullname
         self.name = fullname.split("|")[-1]
         self.parent = parent
         self.info = info
-        self.docs = docs
+        self._docs = docs     # None: read from docs.json when COMMAND DOCS first asks
         self.func: Callable | None = None   # bound by @command
         self.arity = info[1]
         flags = [f["+"] for f in info[2]["~"]]
@@ -74,6 +74,14 @@ class Command:
         self.plain = not (self.protected or self.no_multi or fullname in MULTI_PASSTHROUGH)
         self._info_cache: dict[int, Raw] = {}
 
+    @property
+    def docs(self) -> Any:
+        """COMMAND DOCS's text for this command (spec.json's tagged form), or None."""
+        d = self._docs
+        if d is None:
+            d = self._docs = docs_of(self.fullname) or {}
+        return d or None
+
     def __repr__(self) -> str:
         return "<Command %s>" % self.fullname
 
@@ -105,14 +113,34 @@ def from_json(v: Any) -> Any:
 
 
 _SPEC = None
+_DOCS = None
 
 
 def spec() -> dict:
+    """spec.json: every Redis 7.0.15 command's COMMAND INFO entry, by name."""
     global _SPEC
     if _SPEC is None:
         with open(os.path.join(os.path.dirname(__file__), "spec.json")) as fh:
             _SPEC = json.load(fh)
     return _SPEC
+
+
+def docs_of(fullname: str) -> Any:
+    """A command's COMMAND DOCS entry from docs.json, read on first use: the docs
+    are a third of the table and only COMMAND DOCS reads them."""
+    global _DOCS
+    if _DOCS is None:
+        with open(os.path.join(os.path.dirname(__file__), "docs.json")) as fh:
+            _DOCS = json.load(fh)
+    top, _, sub = fullname.partition("|")
+    d = _DOCS.get(top)
+    if not sub or not d:
+        return d
+    for k, v in zip(d["%"][0::2], d["%"][1::2]):
+        if k == "subcommands":
+            sd = v["%"]
+            return dict(zip(sd[0::2], sd[1::2])).get(fullname)
+    return None
 
 
 COMMANDS: dict = {}        # lower-case name (bytes) -> Command, bound commands only
@@ -129,7 +157,7 @@ def _register(fullname: str) -> Command:
         raise KeyError("no such command in spec.json: %s" % top)
     cmd = COMMANDS.get(top.encode())
     if cmd is None:
-        cmd = Command(top, entry["info"], entry["docs"])
+        cmd = Command(top, entry["info"])
         cmd.index = len(ALL_COMMANDS)
         ALL_COMMANDS.append(cmd)
         COMMANDS[top.encode()] = cmd
@@ -145,14 +173,7 @@ def _register(fullname: str) -> Command:
         subinfo = next((s for s in entry["info"][9] if s[0] == fullname), None)
         if subinfo is None:
             raise KeyError("no such sub-command in spec.json: %s" % fullname)
-        subdocs = None
-        if entry["docs"]:
-            d = entry["docs"]["%"]
-            for k, v in zip(d[0::2], d[1::2]):
-                if k == "subcommands":
-                    sd = v["%"]
-                    subdocs = dict(zip(sd[0::2], sd[1::2])).get(fullname)
-        sub = Command(fullname, subinfo, subdocs, parent=cmd)
+        sub = Command(fullname, subinfo, parent=cmd)
         sub.index = len(ALL_COMMANDS)
         ALL_COMMANDS.append(sub)
         cmd.subcommands[parts[1].encode()] = sub
