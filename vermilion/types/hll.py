@@ -255,17 +255,28 @@ def raw_max(a, b):
 _SINGLE = [bytes((b,)) for b in range(256)]
 # Opcode bytes -> registers covered. A lone XZERO byte (cut at the end of a
 # corrupted value) reads the string's terminating zero as its second byte.
-_SPAN = {}
-for _b in range(256):
-    if _b & 0x80:
-        _SPAN[_SINGLE[_b]] = (_b & 3) + 1
-    elif _b & 0x40:
-        _SPAN[_SINGLE[_b]] = ((_b & 0x3F) << 8) + 1
-        for _c in range(256):
-            _SPAN[bytes((_b, _c))] = (((_b & 0x3F) << 8) | _c) + 1
-    else:
-        _SPAN[_SINGLE[_b]] = _b + 1
-del _b, _c
+
+
+class _Spans(dict):
+    """The table, filled as opcodes are met: the 16,384 two-byte XZERO spellings
+    would cost 1.6 MB in every server, used or not (``map(_span_of, ops)`` stays a
+    C-level lookup for every opcode seen before)."""
+
+    def __missing__(self, op):
+        b = op[0]
+        if len(op) == 2:
+            n = (((b & 0x3F) << 8) | op[1]) + 1
+        elif b & 0x80:
+            n = (b & 3) + 1
+        elif b & 0x40:
+            n = ((b & 0x3F) << 8) + 1
+        else:
+            n = b + 1
+        self[op] = n
+        return n
+
+
+_SPAN = _Spans()
 _span_of = _SPAN.__getitem__
 _TOKEN = re.compile(rb"[\x40-\x7f][\x00-\xff]?|[\x00-\x3f\x80-\xff]")
 # VAL opcode for (value, run length)
