@@ -34,10 +34,11 @@ keys now expired deleted, the timed-out blocked clients answered).
 """
 import asyncio
 import concurrent.futures
+import contextlib
 import shutil
 import tempfile
 import threading
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 from .core.config import Config, ConfigError, canonical
 from .acl import check_user_directive  # noqa: F401  (importing acl registers it with the config parser)
@@ -254,7 +255,8 @@ def start_server(port: int = 0, host: str | None = "127.0.0.1", unixsocket: str 
 
         async def main() -> None:
             try:
-                await server.start()
+                with _without_routine_lines(server):
+                    await server.start()
             except BaseException as e:
                 for srv in server.listeners:   # a TCP listener opened before a later one failed
                     srv.close()
@@ -314,7 +316,8 @@ async def serve(port: int = 0, host: str | None = "127.0.0.1", unixsocket: str |
     cfg = _make_config(port, host, unixsocket, config, options)
     server = _build_embedded(cfg, port, unixsocket)
     try:
-        await server.start()
+        with _without_routine_lines(server):
+            await server.start()
     except BaseException:
         for srv in server.listeners:   # the TCP listener opened before the unix socket failed
             srv.close()
@@ -323,24 +326,30 @@ async def serve(port: int = 0, host: str | None = "127.0.0.1", unixsocket: str |
     return AsyncServer(server)
 
 
-# Redis's shutdown lines, which an embedding program did not ask to see
-_ROUTINE_STOP_LINES = frozenset(("User requested shutdown...",
-                                 "Redis is now ready to exit, bye bye..."))
+# Redis's routine start and shutdown lines, which an embedding program did not ask
+# to see (anything else the server logs, a failing AOF flush for one, still shows)
+_ROUTINE_LINES = frozenset(("Server initialized", "User requested shutdown...",
+                            "Redis is now ready to exit, bye bye..."))
 
 
-def _quiet_shutdown(server: Server) -> None:
-    """request_shutdown without its two routine log lines (anything else a shutdown
-    logs, a failing AOF flush for one, still shows)."""
+@contextlib.contextmanager
+def _without_routine_lines(server: Server) -> Iterator[None]:
     log = server.log
 
     def quiet_log(level: int, msg: str) -> None:
-        if msg not in _ROUTINE_STOP_LINES:
+        if msg not in _ROUTINE_LINES:
             log(level, msg)
     server.log = quiet_log   # type: ignore[method-assign]  # (an instance override)
     try:
-        server.request_shutdown(False)
+        yield
     finally:
         del server.log   # back to the class's method
+
+
+def _quiet_shutdown(server: Server) -> None:
+    """request_shutdown without its routine log lines."""
+    with _without_routine_lines(server):
+        server.request_shutdown(False)
 
 
 def _remove_owned_dir(server: Server) -> None:
