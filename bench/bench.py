@@ -36,6 +36,7 @@ read; "CPU us/req" is that delta divided by the requests. At -P 1 redis-benchmar
 itself saturates a core (see "client CPU" below each table), so requests/s hardly
 tell the servers apart there: compare CPU per request.
 """
+
 import argparse
 import json
 import os
@@ -50,19 +51,40 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-MINIMAL = os.path.normpath(os.path.join(ROOT, "..", "shared", "bench",
-                                        "reference_minimal_server.py"))
+MINIMAL = os.path.normpath(
+    os.path.join(ROOT, "..", "shared", "bench", "reference_minimal_server.py")
+)
 
-SUITE = ["ping_inline", "ping_mbulk", "set", "get", "incr", "lpush", "rpush", "lpop", "rpop",
-         "sadd", "hset", "spop", "zadd", "zpopmin", "lrange_100", "lrange_300", "lrange_500",
-         "lrange_600", "mset"]
+SUITE = [
+    "ping_inline",
+    "ping_mbulk",
+    "set",
+    "get",
+    "incr",
+    "lpush",
+    "rpush",
+    "lpop",
+    "rpop",
+    "sadd",
+    "hset",
+    "spop",
+    "zadd",
+    "zpopmin",
+    "lrange_100",
+    "lrange_300",
+    "lrange_500",
+    "lrange_600",
+    "mset",
+]
 CUSTOM = ["xadd", "evalsha"]
 ALL_TESTS = SUITE + CUSTOM
-ALIASES = {"ping": ["ping_inline", "ping_mbulk"],
-           "lrange": ["lrange_100", "lrange_300", "lrange_500", "lrange_600"]}
+ALIASES = {
+    "ping": ["ping_inline", "ping_mbulk"],
+    "lrange": ["lrange_100", "lrange_300", "lrange_500", "lrange_600"],
+}
 SCRIPT = "return redis.call('get', KEYS[1])"
 CLK = os.sysconf("SC_CLK_TCK")
-CHUNK = 5000          # elements per RPUSH/SADD/ZADD command when preparing data
+CHUNK = 5000  # elements per RPUSH/SADD/ZADD command when preparing data
 
 
 # ------------------------------------------------------------------ a tiny RESP client
@@ -110,7 +132,7 @@ class Conn:
                 if not data:
                     raise ConnectionError("connection closed")
                 self.buf += data
-            val, self.buf = self.buf[:n], self.buf[n + 2:]
+            val, self.buf = self.buf[:n], self.buf[n + 2 :]
             return val
         if kind == b"*":
             n = int(rest)
@@ -154,11 +176,42 @@ def wait_port(name, port, proc, timeout=30):
 
 
 def start_servers(tmp, vdir):
-    specs = [("redis", lambda p: ["redis-server", "--port", str(p), "--bind", "127.0.0.1",
-                                  "--save", "", "--appendonly", "no", "--dir", tmp]),
-             ("vermilion", lambda p: [sys.executable, "-m", "vermilion", "--port", str(p),
-                                      "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                                      "--dir", tmp])]
+    specs = [
+        (
+            "redis",
+            lambda p: [
+                "redis-server",
+                "--port",
+                str(p),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                tmp,
+            ],
+        ),
+        (
+            "vermilion",
+            lambda p: [
+                sys.executable,
+                "-m",
+                "vermilion",
+                "--port",
+                str(p),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                tmp,
+            ],
+        ),
+    ]
     if os.path.exists(MINIMAL):
         specs.append(("minimal", lambda p: [sys.executable, MINIMAL, "--port", str(p)]))
     else:
@@ -166,8 +219,9 @@ def start_servers(tmp, vdir):
     targets = []
     for name, argv in specs:
         port = free_port()
-        proc = subprocess.Popen(argv(port), stdout=subprocess.DEVNULL,
-                                cwd=vdir if name == "vermilion" else ROOT)
+        proc = subprocess.Popen(
+            argv(port), stdout=subprocess.DEVNULL, cwd=vdir if name == "vermilion" else ROOT
+        )
         targets.append({"name": name, "port": port, "proc": proc, "pid": proc.pid})
     for t in targets:
         wait_port(t["name"], t["port"], t["proc"])
@@ -207,14 +261,19 @@ def test_argv(test, sha):
     if test.startswith("lrange_"):
         return ["LRANGE", "mylist", "0", str(int(test.split("_")[1]) - 1)]
     return {
-        "ping_inline": ["PING"], "ping_mbulk": ["PING"],
-        "set": ["SET", "key:__rand_int__", "xxx"], "get": ["GET", "key:__rand_int__"],
+        "ping_inline": ["PING"],
+        "ping_mbulk": ["PING"],
+        "set": ["SET", "key:__rand_int__", "xxx"],
+        "get": ["GET", "key:__rand_int__"],
         "incr": ["INCR", "counter:__rand_int__"],
-        "lpush": ["LPUSH", "mylist", "xxx"], "rpush": ["RPUSH", "mylist", "xxx"],
-        "lpop": ["LPOP", "mylist"], "rpop": ["RPOP", "mylist"],
+        "lpush": ["LPUSH", "mylist", "xxx"],
+        "rpush": ["RPUSH", "mylist", "xxx"],
+        "lpop": ["LPOP", "mylist"],
+        "rpop": ["RPOP", "mylist"],
         "sadd": ["SADD", "myset", "element:__rand_int__"],
         "hset": ["HSET", "myhash", "element:__rand_int__", "xxx"],
-        "spop": ["SPOP", "myset"], "zadd": ["ZADD", "myzset", "0", "element:__rand_int__"],
+        "spop": ["SPOP", "myset"],
+        "zadd": ["ZADD", "myzset", "0", "element:__rand_int__"],
         "zpopmin": ["ZPOPMIN", "myzset"],
         "mset": ["MSET"] + ["key:__rand_int__", "xxx"] * 10,
         "xadd": ["XADD", "mystream", "*", "field", "value"],
@@ -231,15 +290,21 @@ def prepare(port, test, count):
         if test in ("get", "evalsha"):
             cmds.append(["SET", "key:__rand_int__", "xxx"])
         elif test in ("lpop", "rpop") or test.startswith("lrange_"):
-            cmds += [["RPUSH", "mylist"] + ["xxx"] * min(CHUNK, count - i)
-                     for i in range(0, count, CHUNK)]
+            cmds += [
+                ["RPUSH", "mylist"] + ["xxx"] * min(CHUNK, count - i)
+                for i in range(0, count, CHUNK)
+            ]
         elif test == "spop":
-            cmds += [["SADD", "myset"] + ["element:%d" % j for j in range(i, min(i + CHUNK, count))]
-                     for i in range(0, count, CHUNK)]
+            cmds += [
+                ["SADD", "myset"] + ["element:%d" % j for j in range(i, min(i + CHUNK, count))]
+                for i in range(0, count, CHUNK)
+            ]
         elif test == "zpopmin":
-            cmds += [["ZADD", "myzset"] + [x for j in range(i, min(i + CHUNK, count))
-                                           for x in (str(j), "element:%d" % j)]
-                     for i in range(0, count, CHUNK)]
+            cmds += [
+                ["ZADD", "myzset"]
+                + [x for j in range(i, min(i + CHUNK, count)) for x in (str(j), "element:%d" % j)]
+                for i in range(0, count, CHUNK)
+            ]
         sha = None
         if test == "evalsha":
             cmds.append(["SCRIPT", "LOAD", SCRIPT])
@@ -271,8 +336,20 @@ def bench_once(t, test, n, c, p):
         count = max(n, 600)
     sha = prepare(t["port"], test, count)
     settle(t["pid"])
-    cmd = ["redis-benchmark", "-h", "127.0.0.1", "-p", str(t["port"]), "-n", str(n),
-           "-c", str(c), "-P", str(p), "--csv"]
+    cmd = [
+        "redis-benchmark",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(t["port"]),
+        "-n",
+        str(n),
+        "-c",
+        str(c),
+        "-P",
+        str(p),
+        "--csv",
+    ]
     if test in SUITE and not test.startswith("lrange_"):
         cmd += ["-t", test]
     else:
@@ -301,8 +378,12 @@ def bench_once(t, test, n, c, p):
     if rps is None:
         sys.stderr.write("!! %s %s -P %d: no result (%s)\n" % (t["name"], test, p, err[-200:]))
     cli = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
-    return {"rps": rps, "cpu_us": (c1 - c0) / n * 1e6, "client_cpu_pct": cli / wall * 100,
-            "wall_s": wall}
+    return {
+        "rps": rps,
+        "cpu_us": (c1 - c0) / n * 1e6,
+        "client_cpu_pct": cli / wall * 100,
+        "wall_s": wall,
+    }
 
 
 def mem_per_key(port, pid, keys):
@@ -310,8 +391,23 @@ def mem_per_key(port, pid, keys):
     settle(pid)
     time.sleep(0.5)
     before = rss_kb(pid)
-    subprocess.run(["redis-benchmark", "-p", str(port), "-t", "set", "-n", str(keys * 3),
-                    "-r", str(keys), "-P", "32", "-q"], capture_output=True)
+    subprocess.run(
+        [
+            "redis-benchmark",
+            "-p",
+            str(port),
+            "-t",
+            "set",
+            "-n",
+            str(keys * 3),
+            "-r",
+            str(keys),
+            "-P",
+            "32",
+            "-q",
+        ],
+        capture_output=True,
+    )
     dbsize = call1(port, "DBSIZE")
     after = rss_kb(pid)
     return (after - before) * 1024.0 / max(1, dbsize), dbsize
@@ -336,17 +432,30 @@ def print_tables(targets, tests, raw, p, n):
     has_min = "minimal" in names
 
     def cell(name, test, key):
-        rows = [r for r in raw if r["target"] == name and r["test"] == test
-                and r["P"] == p and r["rps"] is not None]
-        if key == "cpu_us":     # all rounds pooled: /proc counts in clock ticks (10 ms)
-            return sum(r["cpu_us"] * r["n"] for r in rows) / sum(r["n"] for r in rows) \
-                if rows else None
+        rows = [
+            r
+            for r in raw
+            if r["target"] == name and r["test"] == test and r["P"] == p and r["rps"] is not None
+        ]
+        if key == "cpu_us":  # all rounds pooled: /proc counts in clock ticks (10 ms)
+            return (
+                sum(r["cpu_us"] * r["n"] for r in rows) / sum(r["n"] for r in rows)
+                if rows
+                else None
+            )
         return med([r[key] for r in rows])
 
     for key, what, spec in (("rps", "rps", ",.0f"), ("cpu_us", "CPU us/req", ".2f")):
-        print("\n-P %d, -n %d: %s\n" % (p, n, "requests/s, median over rounds" if key == "rps"
-                                        else "server CPU (user+sys) microseconds per request, "
-                                        "all rounds pooled"))
+        print(
+            "\n-P %d, -n %d: %s\n"
+            % (
+                p,
+                n,
+                "requests/s, median over rounds"
+                if key == "rps"
+                else "server CPU (user+sys) microseconds per request, all rounds pooled",
+            )
+        )
         hdr = ["test"] + ["%s %s" % (x, what) for x in names] + ["vermilion/redis"]
         if has_min:
             hdr.append("vermilion/minimal")
@@ -359,11 +468,18 @@ def print_tables(targets, tests, raw, p, n):
             if has_min:
                 row.append(ratio(vals["vermilion"], vals["minimal"]))
             print("| " + " | ".join(row) + " |")
-    cli = ["%s %s%%" % (x, fmt(med([r["client_cpu_pct"] for r in raw
-                                    if r["target"] == x and r["P"] == p]), ".0f"))
-           for x in names]
-    print("\nredis-benchmark client CPU (median; ~100%% = the client is the bottleneck): %s"
-          % ", ".join(cli))
+    cli = [
+        "%s %s%%"
+        % (
+            x,
+            fmt(med([r["client_cpu_pct"] for r in raw if r["target"] == x and r["P"] == p]), ".0f"),
+        )
+        for x in names
+    ]
+    print(
+        "\nredis-benchmark client CPU (median; ~100%% = the client is the bottleneck): %s"
+        % ", ".join(cli)
+    )
     sys.stdout.flush()
 
 
@@ -381,25 +497,38 @@ def parse_tests(spec):
 
 def main():
     ap = argparse.ArgumentParser(
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("-t", default=",".join(ALL_TESTS),
-                    help="comma-separated tests (also 'ping', 'lrange'); default: all of "
-                         + ",".join(ALL_TESTS))
-    ap.add_argument("-n", default=None,
-                    help="requests per invocation: one value, or one per -P depth "
-                         "(default 200000 for -P >1, 50000 for -P 1)")
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "-t",
+        default=",".join(ALL_TESTS),
+        help="comma-separated tests (also 'ping', 'lrange'); default: all of "
+        + ",".join(ALL_TESTS),
+    )
+    ap.add_argument(
+        "-n",
+        default=None,
+        help="requests per invocation: one value, or one per -P depth "
+        "(default 200000 for -P >1, 50000 for -P 1)",
+    )
     ap.add_argument("-c", type=int, default=50, help="clients (default 50)")
     ap.add_argument("-P", default="16,1", help="pipeline depths (default 16,1)")
     ap.add_argument("-r", type=int, default=3, help="rounds (default 3)")
     ap.add_argument("--json", metavar="FILE", help="write every measurement here")
-    ap.add_argument("--mem", action="store_true",
-                    help="also compare resident memory per key, vermilion vs redis")
+    ap.add_argument(
+        "--mem",
+        action="store_true",
+        help="also compare resident memory per key, vermilion vs redis",
+    )
     ap.add_argument("--keys", type=int, default=1000000, help="keys for --mem")
     ap.add_argument("--keep", action="store_true", help="leave the servers running")
-    ap.add_argument("--vermilion-dir", default=ROOT, metavar="DIR",
-                    help="run Vermilion from this tree (default: this repository), e.g. an "
-                         "export of another commit")
+    ap.add_argument(
+        "--vermilion-dir",
+        default=ROOT,
+        metavar="DIR",
+        help="run Vermilion from this tree (default: this repository), e.g. an "
+        "export of another commit",
+    )
     a = ap.parse_args()
     for tool in ("redis-server", "redis-benchmark"):
         if shutil.which(tool) is None:
@@ -417,10 +546,14 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="vermilion-bench-")
     targets = start_servers(tmp, os.path.abspath(a.vermilion_dir))
-    print("servers: " + ", ".join("%s port %d pid %d" % (t["name"], t["port"], t["pid"])
-                                  for t in targets))
-    print("redis-benchmark -c %d, rounds %d, loadavg %s" % (
-        a.c, a.r, " ".join(open("/proc/loadavg").read().split()[:3])))
+    print(
+        "servers: "
+        + ", ".join("%s port %d pid %d" % (t["name"], t["port"], t["pid"]) for t in targets)
+    )
+    print(
+        "redis-benchmark -c %d, rounds %d, loadavg %s"
+        % (a.c, a.r, " ".join(open("/proc/loadavg").read().split()[:3]))
+    )
     raw = []
     t_start = time.time()
     try:
@@ -430,12 +563,11 @@ def main():
                 err = probe(t["port"], test)
                 if err is not None:
                     unsupported[(t["name"], test)] = err
-                    print("note: %s cannot run %s (%s): shown as -" % (t["name"], test,
-                                                                         err[:80]))
+                    print("note: %s cannot run %s (%s): shown as -" % (t["name"], test, err[:80]))
         sys.stdout.flush()
         for p, n in zip(depths, ns):
             for rnd in range(a.r):
-                order = targets[rnd % len(targets):] + targets[:rnd % len(targets)]
+                order = targets[rnd % len(targets) :] + targets[: rnd % len(targets)]
                 for test in tests:
                     for t in order:
                         if (t["name"], test) in unsupported:
@@ -443,30 +575,46 @@ def main():
                         row = bench_once(t, test, n, a.c, p)
                         row.update(target=t["name"], test=test, P=p, n=n, round=rnd)
                         raw.append(row)
-                sys.stderr.write("  -P %d round %d/%d done (%.0fs)\n"
-                                 % (p, rnd + 1, a.r, time.time() - t_start))
+                sys.stderr.write(
+                    "  -P %d round %d/%d done (%.0fs)\n" % (p, rnd + 1, a.r, time.time() - t_start)
+                )
             print_tables(targets, tests, raw, p, n)
-        print("\nelapsed %.0fs, loadavg at end %s" % (
-            time.time() - t_start, " ".join(open("/proc/loadavg").read().split()[:3])))
+        print(
+            "\nelapsed %.0fs, loadavg at end %s"
+            % (time.time() - t_start, " ".join(open("/proc/loadavg").read().split()[:3]))
+        )
         mem = None
         if a.mem:
             byname = {t["name"]: t for t in targets}
             rm, rn = mem_per_key(byname["redis"]["port"], byname["redis"]["pid"], a.keys)
             vm, vn = mem_per_key(byname["vermilion"]["port"], byname["vermilion"]["pid"], a.keys)
             mem = {"redis": [rm, rn], "vermilion": [vm, vn]}
-            print("\nmemory per key (%d / %d keys): redis %.1f B, vermilion %.1f B, ratio %.2fx"
-                  % (rn, vn, rm, vm, vm / rm if rm else 0))
+            print(
+                "\nmemory per key (%d / %d keys): redis %.1f B, vermilion %.1f B, ratio %.2fx"
+                % (rn, vn, rm, vm, vm / rm if rm else 0)
+            )
         if a.json:
             with open(a.json, "w") as fh:
-                json.dump({"args": vars(a), "tests": tests,
-                           "targets": [{k: t[k] for k in ("name", "port", "pid")}
-                                       for t in targets],
-                           "unsupported": ["%s:%s" % k for k in unsupported],
-                           "rows": raw, "mem": mem}, fh, indent=1)
+                json.dump(
+                    {
+                        "args": vars(a),
+                        "tests": tests,
+                        "targets": [{k: t[k] for k in ("name", "port", "pid")} for t in targets],
+                        "unsupported": ["%s:%s" % k for k in unsupported],
+                        "rows": raw,
+                        "mem": mem,
+                    },
+                    fh,
+                    indent=1,
+                )
     finally:
         if a.keep:
-            print("\nleft running: " + ", ".join("%s 127.0.0.1:%d (pid %d)" % (
-                t["name"], t["port"], t["pid"]) for t in targets))
+            print(
+                "\nleft running: "
+                + ", ".join(
+                    "%s 127.0.0.1:%d (pid %d)" % (t["name"], t["port"], t["pid"]) for t in targets
+                )
+            )
         else:
             for t in targets:
                 t["proc"].terminate()

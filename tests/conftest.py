@@ -10,7 +10,12 @@ import pytest
 
 from vermilion.embed import start_server
 from support import (  # noqa: F401  (re-exported for older imports)
-    RawConn, RealRedis, Differ, REDIS_SERVER, free_port)
+    RawConn,
+    RealRedis,
+    Differ,
+    REDIS_SERVER,
+    free_port,
+)
 
 
 @pytest.fixture
@@ -23,6 +28,7 @@ def server():
 @pytest.fixture
 def r(server):
     import redis
+
     c = redis.Redis(host=server.host, port=server.port)
     yield c
     c.close()
@@ -31,8 +37,10 @@ def r(server):
 @pytest.fixture(scope="session")
 def real_redis():
     if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed (apt-get install redis-server); "
-                    "differential tests need the reference server")
+        pytest.skip(
+            "redis-server is not installed (apt-get install redis-server); "
+            "differential tests need the reference server"
+        )
     ref = RealRedis()
     yield ref
     ref.stop()

@@ -3,6 +3,7 @@ test_expire.py, tests/commands/test_keys.py, test_expire.py): RESP parsing of
 unordered replies, CONFIG SET on both servers, keyspace-event capture, running
 code on an embedded server's loop, and skipping while another family's commands
 are missing."""
+
 import concurrent.futures
 
 import pytest
@@ -15,18 +16,19 @@ def array(raw):
     def parse():
         nonlocal pos
         end = raw.index(b"\r\n", pos)
-        t, body = raw[pos:pos + 1], raw[pos + 1:end]
+        t, body = raw[pos : pos + 1], raw[pos + 1 : end]
         pos = end + 2
         if t == b"$":
             n = int(body)
             if n < 0:
                 return None
-            v = raw[pos:pos + n]
+            v = raw[pos : pos + n]
             pos += n + 2
             return v
         if t in b"*~":
             return [parse() for _ in range(int(body))]
-        return raw[pos - len(body) - 3:pos]
+        return raw[pos - len(body) - 3 : pos]
+
     return parse()
 
 
@@ -41,6 +43,7 @@ def both_sorted(diff, *args):
 def needs(*names):
     """Skip, with the reason, while a command another family provides is not bound."""
     from vermilion.core.table import COMMANDS
+
     missing = [n for n in names if n.encode() not in COMMANDS]
     if missing:
         pytest.skip("needs %s (not implemented yet)" % ", ".join(missing))
@@ -69,7 +72,7 @@ class Events:
     """A PSUBSCRIBE to keyspace events on both servers, compared in order."""
 
     def __init__(self, diff):
-        raw_conn = type(diff.ref)       # conftest's RawConn, without importing conftest
+        raw_conn = type(diff.ref)  # conftest's RawConn, without importing conftest
         self.ref = raw_conn("127.0.0.1", diff.ref.sock.getpeername()[1])
         self.our = raw_conn("127.0.0.1", diff.our.sock.getpeername()[1])
         self.diff = diff
@@ -107,6 +110,7 @@ def on_loop(srv, fn):
             fut.set_result(fn())
         except BaseException as e:  # noqa: BLE001 - handed back to the test thread
             fut.set_exception(e)
+
     srv.server.loop.call_soon_threadsafe(run)
     return fut.result(30)
 

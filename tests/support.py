@@ -2,6 +2,7 @@
 redis-server, and the differential runner. Import with ``from support import ...``
 (tests/ is on sys.path via the root conftest).
 """
+
 import shutil
 import socket
 import subprocess
@@ -41,7 +42,7 @@ class RawConn:
         while b"\r\n" not in self.buf:
             self._fill()
         i = self.buf.index(b"\r\n")
-        line, self.buf = self.buf[:i + 2], self.buf[i + 2:]
+        line, self.buf = self.buf[: i + 2], self.buf[i + 2 :]
         return line
 
     def read_reply(self):
@@ -54,7 +55,7 @@ class RawConn:
                 return line
             while len(self.buf) < n + 2:
                 self._fill()
-            data, self.buf = self.buf[:n + 2], self.buf[n + 2:]
+            data, self.buf = self.buf[: n + 2], self.buf[n + 2 :]
             return line + data
         if t in b"*~>%|":
             n = int(line[1:-2])
@@ -94,10 +95,25 @@ class RealRedis:
         self.dir = tempfile.mkdtemp(prefix="vermilion-ref-")
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--enable-debug-command", "yes",
-             *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+                "--enable-debug-command",
+                "yes",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.time() + 10
         while True:
             try:
@@ -144,12 +160,14 @@ class Differ:
         """Several commands: a list of arg tuples, or text with one command per line."""
         if isinstance(script, str):
             import shlex
-            script = [shlex.split(line) for line in script.strip().splitlines()
-                      if line.strip() and not line.strip().startswith("#")]
+
+            script = [
+                shlex.split(line)
+                for line in script.strip().splitlines()
+                if line.strip() and not line.strip().startswith("#")
+            ]
         return [self(*cmd) for cmd in script]
 
     def close(self):
         self.ref.close()
         self.our.close()
-
-

@@ -6,6 +6,7 @@
   rewrites the file like Redis (CONFIG REWRITE, compared with redis-server's own
   rewrite of the same file), and shuts down cleanly on SIGTERM and on SHUTDOWN.
 """
+
 import os
 import re
 import signal
@@ -58,8 +59,9 @@ class Proc:
 
     def __init__(self, cmd, port, cwd):
         self.port = port
-        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env(), stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            cmd, cwd=cwd, env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         wait_port(port, self.proc)
 
     def conn(self):
@@ -109,22 +111,34 @@ BAD_ARGS = [
 
 GOOD_ARGS = [
     (["--maxmemory 700mb", "--maxmemory-policy volatile-lru"], ["maxmemory", "maxmemory-policy"]),
-    (["loglevel", "verbose", "--maxmemory '700mb'", "--maxmemory-policy 'volatile-lru'"],
-     ["loglevel", "maxmemory", "maxmemory-policy"]),
-    (["--proc-title-template", "--my--title--template", "--loglevel", "verbose"],
-     ["proc-title-template", "loglevel"]),
+    (
+        ["loglevel", "verbose", "--maxmemory '700mb'", "--maxmemory-policy 'volatile-lru'"],
+        ["loglevel", "maxmemory", "maxmemory-policy"],
+    ),
+    (
+        ["--proc-title-template", "--my--title--template", "--loglevel", "verbose"],
+        ["proc-title-template", "loglevel"],
+    ),
     (["--save", "--loglevel", "verbose"], ["save", "loglevel"]),
     (["--loglevel", "verbose", "--save"], ["save", "loglevel"]),
     (["--save", "", "--loglevel", "verbose"], ["save", "loglevel"]),
-    (["--proc-title-template", "--save", "--save", "", "--loglevel", "verbose"],
-     ["proc-title-template", "save", "loglevel"]),
-    (["--shutdown-on-sigint", "nosave", "force", "now", "--shutdown-on-sigterm", "nosave force"],
-     ["shutdown-on-sigint", "shutdown-on-sigterm"]),
+    (
+        ["--proc-title-template", "--save", "--save", "", "--loglevel", "verbose"],
+        ["proc-title-template", "save", "loglevel"],
+    ),
+    (
+        ["--shutdown-on-sigint", "nosave", "force", "now", "--shutdown-on-sigterm", "nosave force"],
+        ["shutdown-on-sigint", "shutdown-on-sigterm"],
+    ),
     (["--save", "100", "100", "--save", "200", "5"], ["save"]),
-    (["--hash-max-listpack-entries", "20", "--hash-max-ziplist-entries", "21"],
-     ["hash-max-listpack-entries", "hash-max-ziplist-entries"]),
-    (["--bind", "127.0.0.1 -::1", "--client-output-buffer-limit", "pubsub 1mb 2mb 3"],
-     ["bind", "client-output-buffer-limit"]),
+    (
+        ["--hash-max-listpack-entries", "20", "--hash-max-ziplist-entries", "21"],
+        ["hash-max-listpack-entries", "hash-max-ziplist-entries"],
+    ),
+    (
+        ["--bind", "127.0.0.1 -::1", "--client-output-buffer-limit", "pubsub 1mb 2mb 3"],
+        ["bind", "client-output-buffer-limit"],
+    ),
 ]
 
 
@@ -146,7 +160,7 @@ def test_accepted_options_give_the_same_values(args, names, tmp_path):
         d = tmp_path / name
         d.mkdir()
         port = free_port()
-        conf = d / "server.conf"        # the port in a file: args may end with "--save"
+        conf = d / "server.conf"  # the port in a file: args may end with "--save"
         conf.write_text("port %d\n" % port)
         p = Proc(cmd + [str(conf)] + args, port, d)
         try:
@@ -186,8 +200,11 @@ def test_bad_config_files_fail_like_redis(text, tmp_path):
 def test_missing_config_file(tmp_path):
     our = run(vermilion_cmd(str(tmp_path / "missing.conf")), cwd=tmp_path)
     assert our.returncode == 1
-    assert re.match(rb"^\d+:C \d+ \w+ \d+ [\d:.]+ # Fatal error, can't open config file '.*"
-                    rb"missing\.conf': No such file or directory\n$", our.stdout)
+    assert re.match(
+        rb"^\d+:C \d+ \w+ \d+ [\d:.]+ # Fatal error, can't open config file '.*"
+        rb"missing\.conf': No such file or directory\n$",
+        our.stdout,
+    )
 
 
 def test_version_and_help():
@@ -210,8 +227,7 @@ def start_ours(workdir, *args):
 
 def test_config_file_and_options(workdir):
     conf = workdir / "v.conf"
-    conf.write_text('# test\nmaxmemory 2mb\nsave ""\nhz 20\nbind 127.0.0.1\n'
-                    'slave-read-only no\n')
+    conf.write_text('# test\nmaxmemory 2mb\nsave ""\nhz 20\nbind 127.0.0.1\nslave-read-only no\n')
     p = start_ours(workdir, str(conf), "--hz", "30", "--maxmemory-policy", "allkeys-lru")
     try:
         c = p.conn()
@@ -257,9 +273,11 @@ def test_config_rewrite_with_options_like_redis(workdir):
     of the file is identical; the appended lines are the same set (Redis appends
     them in its hash table's order)."""
     needs_redis()
-    original = ("# Redis configuration\nsave 900 1\nsave 300 10\nmaxmemory 1mb\n\n\n"
-                "# replication\nslave-read-only yes\nhash-max-ziplist-entries 100\n"
-                'rename-command KEYS ""\nappendonly no\ntimeout 0\n')
+    original = (
+        "# Redis configuration\nsave 900 1\nsave 300 10\nmaxmemory 1mb\n\n\n"
+        "# replication\nslave-read-only yes\nhash-max-ziplist-entries 100\n"
+        'rename-command KEYS ""\nappendonly no\ntimeout 0\n'
+    )
     files = {}
     procs = {}
     try:
@@ -270,15 +288,20 @@ def test_config_rewrite_with_options_like_redis(workdir):
             f.write_text(original)
             files[name] = f
             port = free_port()
-            cmd = ([REDIS_SERVER] if name == "redis" else vermilion_cmd())
-            procs[name] = Proc(cmd + [str(f), "--port", str(port), "--bind", "127.0.0.1"],
-                               port, d)
+            cmd = [REDIS_SERVER] if name == "redis" else vermilion_cmd()
+            procs[name] = Proc(cmd + [str(f), "--port", str(port), "--bind", "127.0.0.1"], port, d)
         for name, p in procs.items():
             c = p.conn()
-            for args in (("maxmemory", "2mb"), ("save", ""), ("notify-keyspace-events", "KEA"),
-                         ("client-output-buffer-limit", "pubsub 1mb 1kb 0"),
-                         ("maxmemory-policy", "allkeys-lfu"), ("timeout", "0"),
-                         ("hash-max-listpack-entries", "128"), ("slowlog-max-len", "64")):
+            for args in (
+                ("maxmemory", "2mb"),
+                ("save", ""),
+                ("notify-keyspace-events", "KEA"),
+                ("client-output-buffer-limit", "pubsub 1mb 1kb 0"),
+                ("maxmemory-policy", "allkeys-lfu"),
+                ("timeout", "0"),
+                ("hash-max-listpack-entries", "128"),
+                ("slowlog-max-len", "64"),
+            ):
                 assert c.call("CONFIG", "SET", *args) == b"+OK\r\n", (name, args)
             assert c.call("CONFIG", "REWRITE") == b"+OK\r\n"
             c.close()
@@ -304,8 +327,9 @@ def test_config_rewrite_errors(workdir):
     p = start_ours(workdir, "--save", "")
     try:
         c = p.conn()
-        assert c.call("CONFIG", "REWRITE") == \
-            b"-ERR The server is running without a config file\r\n"
+        assert (
+            c.call("CONFIG", "REWRITE") == b"-ERR The server is running without a config file\r\n"
+        )
     finally:
         p.stop()
 
@@ -323,16 +347,22 @@ def test_dir_option_changes_the_working_directory(workdir):
         assert c.call("CONFIG", "GET", "dir").endswith(("%s\r\n" % workdir).encode())
         assert c.call("CONFIG", "SET", "dir", "nope") == (
             b"-ERR CONFIG SET failed (possibly related to argument 'dir') - "
-            b"No such file or directory\r\n")
+            b"No such file or directory\r\n"
+        )
     finally:
         p.stop()
 
 
 def test_stdin_config(workdir):
     port = free_port()
-    proc = subprocess.Popen(vermilion_cmd("-", "--port", str(port)), cwd=workdir, env=env(),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        vermilion_cmd("-", "--port", str(port)),
+        cwd=workdir,
+        env=env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdin.write(b'maxmemory-samples 8\nsave ""\n')
     proc.stdin.close()
     try:
@@ -354,12 +384,15 @@ def test_pidfile_written_and_removed(workdir):
     assert rc == 0 and not pidfile.exists()
 
 
-@pytest.mark.parametrize("args,dumped", [
-    (["--save", ""], False),
-    (["--save", "", "--shutdown-on-sigterm", "save"], True),
-    (["--save", "3600 1"], True),
-    (["--save", "3600 1", "--shutdown-on-sigterm", "nosave now"], False),
-])
+@pytest.mark.parametrize(
+    "args,dumped",
+    [
+        (["--save", ""], False),
+        (["--save", "", "--shutdown-on-sigterm", "save"], True),
+        (["--save", "3600 1"], True),
+        (["--save", "3600 1", "--shutdown-on-sigterm", "nosave now"], False),
+    ],
+)
 def test_sigterm_follows_shutdown_on_sigterm(args, dumped, workdir):
     p = start_ours(workdir, *args)
     c = p.conn()

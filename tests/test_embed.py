@@ -1,4 +1,5 @@
 """The embedding API and the pytest plugin, used the way their docs say."""
+
 import asyncio
 import os
 import tempfile
@@ -46,6 +47,7 @@ def test_serve_on_running_loop():
         writer.close()
         await srv.aclose()
         return line
+
     assert asyncio.run(main()) == b"+PONG\r\n"
 
 

@@ -1,6 +1,7 @@
 """The pure-Python fallbacks (stdlib asyncio, Python RESP reader) behave like the
 accelerated server: the same raw bytes for the same requests, including inline
 commands, pipelines, values split across reads, and protocol errors."""
+
 import asyncio
 import socket
 
@@ -22,6 +23,7 @@ def pair():
 def test_pure_python_server_really_is_pure(pair):
     fast, slow = pair
     from vermilion.protocol.reader import PyReader
+
     assert slow.server.use_hiredis is False
     assert type(slow.loop) is type(asyncio.new_event_loop())
     conn = RawConn("127.0.0.1", slow.port)
@@ -51,7 +53,7 @@ def _exchange(port, chunks, split, sentinel=True):
     for data in chunks:
         if split:
             for i in range(len(data)):
-                s.sendall(data[i:i + 1])
+                s.sendall(data[i : i + 1])
         else:
             s.sendall(data)
     out = b""
@@ -73,6 +75,7 @@ def test_same_bytes_with_and_without_accelerators(pair, split):
     for srv in pair:
         RawConn("127.0.0.1", srv.port).call("FLUSHALL")
     import re
+
     mask = lambda b: re.sub(rb"\$2\r\nid\r\n:\d+", b"$2\r\nid\r\n:N", b)  # client ids differ
     a = mask(_exchange(fast.port, SCRIPT, split))
     b = mask(_exchange(slow.port, SCRIPT, split))

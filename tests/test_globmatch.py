@@ -1,5 +1,6 @@
 """vermilion.globmatch against a line-by-line model of Redis's stringmatchlen, and
 against redis-server itself (KEYS with many patterns over one key set)."""
+
 import random
 
 import pytest
@@ -21,7 +22,7 @@ def _sc(b):
 def ref_match(pattern, string, nocase=False):
     """A direct model of util.c stringmatchlen: pointer arithmetic over a
     NUL-terminated pattern, the same checks in the same order."""
-    P = pattern + b"\0"          # sds strings are NUL-terminated; Redis may read it
+    P = pattern + b"\0"  # sds strings are NUL-terminated; Redis may read it
     skip = [False]
 
     def impl(p, plen, s, slen):
@@ -114,23 +115,50 @@ def ref_match(pattern, string, nocase=False):
 
 # ------------------------------------------------------------------- cases
 CASES = [
-    (b"", b"", True), (b"", b"a", False), (b"*", b"", False), (b"**", b"", False),
-    (b"*", b"abc", True), (b"a*", b"a", True), (b"a*", b"", False), (b"*a", b"a", True),
-    (b"h?llo", b"hello", True), (b"h?llo", b"hllo", False),
-    (b"h*llo", b"heeeello", True), (b"h[ae]llo", b"hallo", True),
-    (b"h[ae]llo", b"hillo", False), (b"h[^e]llo", b"hallo", True),
-    (b"h[^e]llo", b"hello", False), (b"h[a-b]llo", b"hbllo", True),
-    (b"h[b-a]llo", b"hallo", True), (b"[", b"[", False), (b"[", b"a", False),
-    (b"[^", b"x", True), (b"[^", b"", False), (b"[abc", b"b", True),
-    (b"[abc", b"d", False), (b"[]", b"]", False), (b"[^]", b"x", True),
-    (b"[]a]", b"]a]", False), (b"[a-]", b"^", True), (b"[a-]", b"-", False),
-    (b"\\*", b"*", True), (b"\\*", b"a", False), (b"a\\", b"a\\", True),
-    (b"[\\]]", b"]", True), (b"[\\", b"\\", True), (b"[a\\", b"\\", True),
-    (b"[a-\xff]", b"\xff", True), (b"[a-\xff]", b"\x00", True), (b"[a-\xff]", b"b", False),
+    (b"", b"", True),
+    (b"", b"a", False),
+    (b"*", b"", False),
+    (b"**", b"", False),
+    (b"*", b"abc", True),
+    (b"a*", b"a", True),
+    (b"a*", b"", False),
+    (b"*a", b"a", True),
+    (b"h?llo", b"hello", True),
+    (b"h?llo", b"hllo", False),
+    (b"h*llo", b"heeeello", True),
+    (b"h[ae]llo", b"hallo", True),
+    (b"h[ae]llo", b"hillo", False),
+    (b"h[^e]llo", b"hallo", True),
+    (b"h[^e]llo", b"hello", False),
+    (b"h[a-b]llo", b"hbllo", True),
+    (b"h[b-a]llo", b"hallo", True),
+    (b"[", b"[", False),
+    (b"[", b"a", False),
+    (b"[^", b"x", True),
+    (b"[^", b"", False),
+    (b"[abc", b"b", True),
+    (b"[abc", b"d", False),
+    (b"[]", b"]", False),
+    (b"[^]", b"x", True),
+    (b"[]a]", b"]a]", False),
+    (b"[a-]", b"^", True),
+    (b"[a-]", b"-", False),
+    (b"\\*", b"*", True),
+    (b"\\*", b"a", False),
+    (b"a\\", b"a\\", True),
+    (b"[\\]]", b"]", True),
+    (b"[\\", b"\\", True),
+    (b"[a\\", b"\\", True),
+    (b"[a-\xff]", b"\xff", True),
+    (b"[a-\xff]", b"\x00", True),
+    (b"[a-\xff]", b"b", False),
     (b"[a-\xff]", b"\x80", False),
     (b"a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b", b"a" * 40, False),
-    (b"*a*b*c*", b"xxaxxbxxcxx", True), (b"*a*b*c*", b"xxaxxcxxbxx", False),
-    (b"*\x00*", b"a\x00b", True), (b"?", b"\n", True), (b"*", b"\n", True),
+    (b"*a*b*c*", b"xxaxxbxxcxx", True),
+    (b"*a*b*c*", b"xxaxxcxxbxx", False),
+    (b"*\x00*", b"a\x00b", True),
+    (b"?", b"\n", True),
+    (b"*", b"\n", True),
 ]
 
 
@@ -142,9 +170,15 @@ def test_cases(pattern, s, expected):
 
 
 NOCASE = [
-    (b"HELLO", b"hello", True), (b"h[A-Z]llo", b"hello", True), (b"[Z-a]", b"z", False),
-    (b"[Z-a]", b"Z", False), (b"[\\A]", b"a", False), (b"[\\A]", b"A", True),
-    (b"\\A", b"a", True), (b"*LLO", b"hello", True), (b"[^A]", b"a", False),
+    (b"HELLO", b"hello", True),
+    (b"h[A-Z]llo", b"hello", True),
+    (b"[Z-a]", b"z", False),
+    (b"[Z-a]", b"Z", False),
+    (b"[\\A]", b"a", False),
+    (b"[\\A]", b"A", True),
+    (b"\\A", b"a", True),
+    (b"*LLO", b"hello", True),
+    (b"[^A]", b"a", False),
 ]
 
 
@@ -156,6 +190,7 @@ def test_nocase(pattern, s, expected):
 
 def test_long_nested_stars_are_fast():
     import time
+
     pat = b"*a" * 30 + b"*b"
     t = time.perf_counter()
     assert not glob.match(pat, b"a" * 5000)
@@ -194,6 +229,7 @@ def test_compile_cached_and_filter_order():
 
 def test_keys_speed_million():
     import time
+
     keys = [b"key:%d" % i for i in range(1000000)]
     for pat in (b"key:1*", b"*99", b"*:5*", b"key:[12]?", b"k?y:*7"):
         g = glob.compile(pat)
@@ -213,7 +249,7 @@ def _keys(conn, pattern):
         hdr, _, rest = rest.partition(b"\r\n")
         ln = int(hdr[1:])
         out.append(rest[:ln])
-        rest = rest[ln + 2:]
+        rest = rest[ln + 2 :]
     return sorted(out)
 
 
@@ -237,6 +273,18 @@ def test_keys_patterns_against_redis(diff):
 
 def test_keys_single_key_byte_identical(diff):
     diff("SET", "hello", "1")
-    for pat in ("h?llo", "h*", "*llo", "h[a-f]llo", "h[^e]llo", "[", "*", "hello", "HELLO",
-                "h\\ello", "*l*l*", "x*"):
+    for pat in (
+        "h?llo",
+        "h*",
+        "*llo",
+        "h[a-f]llo",
+        "h[^e]llo",
+        "[",
+        "*",
+        "hello",
+        "HELLO",
+        "h\\ello",
+        "*l*l*",
+        "x*",
+    ):
         diff("KEYS", pat)

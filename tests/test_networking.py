@@ -3,6 +3,7 @@
 maxclients, idle ``timeout`` and ``tcp-keepalive`` (server.py/connection.py), how
 requests split or batched by TCP are framed, protocol errors, Unix sockets.
 """
+
 import importlib.util
 import os
 import resource
@@ -110,7 +111,7 @@ def test_idle_clients_are_closed_after_timeout():
         sub.call("SUBSCRIBE", "ch")
         blocked.send_command("BLPOP", "nolist", "0")
         t0 = time.time()
-        for _ in range(8):                        # busy talks every 0.4 s
+        for _ in range(8):  # busy talks every 0.4 s
             assert busy.call("PING") == b"+PONG\r\n"
             time.sleep(0.4)
         assert closed_within(idle, 0.1)
@@ -137,9 +138,11 @@ def _server_socket_options(srv):
     sock = c.transport.get_extra_info("socket")
     opts = [sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE)]
     if hasattr(socket, "TCP_KEEPIDLE"):
-        opts += [sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
-                 sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
-                 sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT)]
+        opts += [
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL),
+            sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT),
+        ]
     return opts
 
 
@@ -161,8 +164,9 @@ def test_tcp_keepalive():
 def test_ten_thousand_pipelined_commands_in_one_write(server):
     c = RawConn("127.0.0.1", server.port)
     n = 10000
-    req = b"".join(b"*3\r\n$4\r\nSADD\r\n$1\r\ns\r\n$%d\r\n%d\r\n" % (len(str(i)), i)
-                   for i in range(n))
+    req = b"".join(
+        b"*3\r\n$4\r\nSADD\r\n$1\r\ns\r\n$%d\r\n%d\r\n" % (len(str(i)), i) for i in range(n)
+    )
     req += b"*2\r\n$5\r\nSCARD\r\n$1\r\ns\r\n"
     c.send(req)
     replies = [c.read_reply() for _ in range(n + 1)]
@@ -183,7 +187,7 @@ def test_replies_to_a_pipeline_keep_their_order(server):
 
 
 def test_a_value_split_over_many_reads(server):
-    value = bytes(range(256)) * 4096             # 1 MiB with every byte value
+    value = bytes(range(256)) * 4096  # 1 MiB with every byte value
     req = b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n%s\r\n" % (len(value), value)
     s = socket.create_connection(("127.0.0.1", server.port))
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -192,11 +196,11 @@ def test_a_value_split_over_many_reads(server):
     k = 0
     while pos < len(req):
         size = sizes[k % len(sizes)]
-        s.sendall(req[pos:pos + size])
+        s.sendall(req[pos : pos + size])
         pos += size
         k += 1
         if k < 200 or k % 50 == 0:
-            time.sleep(0.001)                     # let the server see each piece
+            time.sleep(0.001)  # let the server see each piece
     s.settimeout(10)
     assert s.recv(100) == b"+OK\r\n"
     s.close()
@@ -210,7 +214,7 @@ def test_requests_split_at_every_byte(server):
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     req = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\nPING inline\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
     for i in range(len(req)):
-        s.sendall(req[i:i + 1])
+        s.sendall(req[i : i + 1])
         time.sleep(0.001)
     s.settimeout(10)
     want = b"+OK\r\n$6\r\ninline\r\n$5\r\nhello\r\n"
@@ -236,8 +240,10 @@ def test_a_thousand_concurrent_connections():
                 socks.append(socket.create_connection(("127.0.0.1", srv.port)))
             assert wait_for(lambda: len(srv.server.clients) == 1000, 10)
             for i, s in enumerate(socks):
-                s.sendall(b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n*2\r\n$4\r\nECHO\r\n$%d\r\n%d\r\n"
-                          % (len(str(i)), i))
+                s.sendall(
+                    b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n*2\r\n$4\r\nECHO\r\n$%d\r\n%d\r\n"
+                    % (len(str(i)), i)
+                )
             seen = set()
             for i, s in enumerate(socks):
                 s.settimeout(10)
@@ -246,7 +252,7 @@ def test_a_thousand_concurrent_connections():
                 while not data.endswith(want_tail):
                     data += s.recv(100)
                 seen.add(int(data.split(b"\r\n")[0][1:]))
-            assert seen == set(range(1, 1001))    # every INCR ran exactly once
+            assert seen == set(range(1, 1001))  # every INCR ran exactly once
             r = redis.Redis(port=srv.port, protocol=2)
             assert r.get("n") == b"1000"
             assert len(r.client_list()) == 1001
@@ -268,6 +274,7 @@ def test_concurrent_clients_from_threads(server):
             r.incrby("total", 200)
         except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
+
     threads = [threading.Thread(target=worker, args=(k,)) for k in range(20)]
     for t in threads:
         t.start()
@@ -284,7 +291,7 @@ PROTOCOL_ERRORS = [
     b"*1x\r\n",
     b"*3000000000\r\n",
     b"*1\r\n+PING\r\n",
-    b"*2\r\n$3\r\nGET\r\n$1\r\nkk\r\n",   # not an error: Redis skips 2 bytes blindly
+    b"*2\r\n$3\r\nGET\r\n$1\r\nkk\r\n",  # not an error: Redis skips 2 bytes blindly
     b'SET k "unbalanced\r\n',
     b"*1\r\n$999999999999\r\n",
 ]
@@ -320,9 +327,14 @@ def test_protocol_errors_are_counted_in_errorstats():
                 c.read_reply()
                 c.close()
             c = RawConn("127.0.0.1", port)
-            out[name] = (c.call("INFO", "errorstats"),
-                         [ln for ln in c.call("INFO", "stats").split(b"\r\n")
-                          if ln.startswith(b"total_error_replies")])
+            out[name] = (
+                c.call("INFO", "errorstats"),
+                [
+                    ln
+                    for ln in c.call("INFO", "stats").split(b"\r\n")
+                    if ln.startswith(b"total_error_replies")
+                ],
+            )
             c.close()
         assert out["vermilion"] == out["redis"]
         assert b"errorstat_ERR:count=3" in out["redis"][0]

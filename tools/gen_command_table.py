@@ -12,6 +12,7 @@ The JSON keeps RESP3 types with small tags so the reply can be rebuilt in either
 protocol: ``{"+": s}`` simple string, ``{"%": [k, v, ...]}`` map, ``{"~": [...]}``
 set; plain strings are bulk strings, lists arrays, numbers integers.
 """
+
 import json
 import socket
 import sys
@@ -45,8 +46,10 @@ def read_reply(f):
 
 
 def call(sock, f, *args):
-    sock.sendall(b"*%d\r\n" % len(args) + b"".join(
-        b"$%d\r\n%s\r\n" % (len(a), a) for a in (x.encode() for x in args)))
+    sock.sendall(
+        b"*%d\r\n" % len(args)
+        + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in (x.encode() for x in args))
+    )
     return read_reply(f)
 
 
@@ -63,8 +66,10 @@ def main():
     for entry in sorted(info, key=lambda e: e[0]):
         out[entry[0]] = {"info": entry}
     # The docs apart: only COMMAND DOCS reads them (core/table.py loads them then).
-    for path, data in (("vermilion/core/spec.json", out),
-                       ("vermilion/core/docs.json", {name: docs.get(name) for name in out})):
+    for path, data in (
+        ("vermilion/core/spec.json", out),
+        ("vermilion/core/docs.json", {name: docs.get(name) for name in out}),
+    ):
         with open(path, "w") as fh:
             json.dump(data, fh, separators=(",", ":"), sort_keys=True)
         print("wrote %d commands to %s" % (len(data), path))

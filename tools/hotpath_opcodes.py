@@ -15,6 +15,7 @@ counts do not, so this is the tool for comparing two versions of the hot path.
 They do not see work done in C (hiredis, the event loop, system calls), which
 ``bench/bench.py``'s CPU-per-request figures do.
 """
+
 import argparse
 import asyncio
 import collections
@@ -46,21 +47,30 @@ REQUESTS = {
     "rpop": lambda r: (b"RPOP", b"mylist"),
     "sadd": lambda r: (b"SADD", b"myset", b"element:%012d" % r.randrange(100000)),
     "hset": lambda r: (b"HSET", b"myhash", b"element:%012d" % r.randrange(100000), b"xxx"),
-    "zadd": lambda r: (b"ZADD", b"myzset", b"%d" % r.randrange(100000),
-                       b"element:%012d" % r.randrange(100000)),
+    "zadd": lambda r: (
+        b"ZADD",
+        b"myzset",
+        b"%d" % r.randrange(100000),
+        b"element:%012d" % r.randrange(100000),
+    ),
     "lrange_100": lambda r: (b"LRANGE", b"mylist", b"0", b"99"),
     "zpopmin": lambda r: (b"ZPOPMIN", b"myzset"),
     "spop": lambda r: (b"SPOP", b"myset"),
     "xadd": lambda r: (b"XADD", b"mystream", b"*", b"myfield", b"myvalue"),
     "evalsha": lambda r: (b"EVALSHA", EVALSHA_SHA, b"1", b"key:%012d" % r.randrange(100000)),
-    "mset": lambda r: (b"MSET",) + tuple(x for i in range(10) for x in (b"key:%012d" % r.randrange(100000), b"xxx")),
+    "mset": lambda r: (
+        (b"MSET",)
+        + tuple(x for i in range(10) for x in (b"key:%012d" % r.randrange(100000), b"xxx"))
+    ),
 }
 
 # What a command needs in the dataset before it is measured.
 PREPARE = {
     "rpop": [(b"RPUSH", b"mylist") + (b"xxx",) * 5000],
     "lrange_100": [(b"RPUSH", b"mylist") + (b"xxx",) * 5000],
-    "zpopmin": [(b"ZADD", b"myzset") + tuple(x for i in range(5000) for x in (b"%d" % i, b"m%d" % i))],
+    "zpopmin": [
+        (b"ZADD", b"myzset") + tuple(x for i in range(5000) for x in (b"%d" % i, b"m%d" % i))
+    ],
     "spop": [(b"SADD", b"myset") + tuple(b"m%d" % i for i in range(5000))],
     "evalsha": [(b"SCRIPT", b"LOAD", EVALSHA_SCRIPT)],
 }
@@ -138,9 +148,12 @@ def main():
     ap.add_argument("-n", type=int, default=50, help="batches measured")
     ap.add_argument("--top", type=int, default=8, help="functions shown per command")
     ap.add_argument("--by-line", metavar="FUNCTION")
-    ap.add_argument("--time", action="store_true",
-                    help="also time the batches (time.process_time, min of --rounds runs; "
-                         "sees the C work instruction counts miss, e.g. Lua)")
+    ap.add_argument(
+        "--time",
+        action="store_true",
+        help="also time the batches (time.process_time, min of --rounds runs; "
+        "sees the C work instruction counts miss, e.g. Lua)",
+    )
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--profile", action="store_true", help="cProfile the batches (by tottime)")
     ap.add_argument("--no-count", action="store_true", help="skip the instruction count")
@@ -151,17 +164,21 @@ def main():
         p = make_protocol()
         for req in PREPARE.get(name, ()):
             p.data_received(hiredis.pack_command(req))
-        batches = [b"".join(hiredis.pack_command(make(rnd)) for _ in range(args.P))
-                   for _ in range(args.n)]
-        for b in batches[:5]:            # warm up (the interpreter specialises)
+        batches = [
+            b"".join(hiredis.pack_command(make(rnd)) for _ in range(args.P)) for _ in range(args.n)
+        ]
+        for b in batches[:5]:  # warm up (the interpreter specialises)
             p.data_received(b)
         if args.time:
             best = min(timed(p, batches) for _ in range(args.rounds))
-            print("%-10s %6.2f us per command (process time, min of %d runs of %d)"
-                  % (name, best * 1e6 / (args.n * args.P), args.rounds, args.n * args.P))
+            print(
+                "%-10s %6.2f us per command (process time, min of %d runs of %d)"
+                % (name, best * 1e6 / (args.n * args.P), args.rounds, args.n * args.P)
+            )
         if args.profile:
             import cProfile
             import pstats
+
             pr = cProfile.Profile()
             pr.enable()
             for b in batches:

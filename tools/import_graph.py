@@ -9,6 +9,7 @@ is printed as a violation, with its line. Imports inside functions count like
 the others (they are edges all the same, only later). ``--edges`` prints every
 edge between floors too. Exit status 1 if there is a cycle or a violation.
 """
+
 import ast
 import pathlib
 import sys
@@ -17,24 +18,77 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent / "vermilion"
 
 # (floor number, name, module prefixes), most specific prefix wins.
 FLOORS = [
-    (1, "base", ["vermilion.version", "vermilion.errors", "vermilion.util",
-                 "vermilion.globmatch", "vermilion.core.bootstrap"]),  # (a hook list)
+    (
+        1,
+        "base",
+        [
+            "vermilion.version",
+            "vermilion.errors",
+            "vermilion.util",
+            "vermilion.globmatch",
+            "vermilion.core.bootstrap",
+        ],
+    ),  # (a hook list)
     (2, "protocol", ["vermilion.protocol"]),
-    (3, "types", ["vermilion.types", "vermilion.persistence.lzf", "vermilion.persistence.crc64",
-                  "vermilion.persistence.listpack", "vermilion.persistence.ziplist",
-                  "vermilion.persistence.intset", "vermilion.persistence.zipmap",
-                  "vermilion.persistence.intconv", "vermilion.persistence.errors"]),
-    (4, "keyspace", ["vermilion.keyspace.db", "vermilion.keyspace.lru", "vermilion.keyspace.scan",
-                     "vermilion.keyspace.sizes", "vermilion.keyspace.expire", "vermilion.keyspace"]),
+    (
+        3,
+        "types",
+        [
+            "vermilion.types",
+            "vermilion.persistence.lzf",
+            "vermilion.persistence.crc64",
+            "vermilion.persistence.listpack",
+            "vermilion.persistence.ziplist",
+            "vermilion.persistence.intset",
+            "vermilion.persistence.zipmap",
+            "vermilion.persistence.intconv",
+            "vermilion.persistence.errors",
+        ],
+    ),
+    (
+        4,
+        "keyspace",
+        [
+            "vermilion.keyspace.db",
+            "vermilion.keyspace.lru",
+            "vermilion.keyspace.scan",
+            "vermilion.keyspace.sizes",
+            "vermilion.keyspace.expire",
+            "vermilion.keyspace",
+        ],
+    ),
     (5, "core", ["vermilion.core"]),
-    (6, "features", ["vermilion.acl", "vermilion.keyspace.blocking", "vermilion.keyspace.evict",
-                     "vermilion.persistence", "vermilion.replication", "vermilion.scripting",
-                     "vermilion.server.tls", "vermilion.server.process", "vermilion.server.stats",
-                     "vermilion.server.querybuf", "vermilion.server.pause",
-                     "vermilion.server.latency"]),
+    (
+        6,
+        "features",
+        [
+            "vermilion.acl",
+            "vermilion.keyspace.blocking",
+            "vermilion.keyspace.evict",
+            "vermilion.persistence",
+            "vermilion.replication",
+            "vermilion.scripting",
+            "vermilion.server.tls",
+            "vermilion.server.process",
+            "vermilion.server.stats",
+            "vermilion.server.querybuf",
+            "vermilion.server.pause",
+            "vermilion.server.latency",
+        ],
+    ),
     (7, "commands", ["vermilion.commands"]),
-    (8, "io", ["vermilion.server", "vermilion.embed", "vermilion.__main__",
-               "vermilion.pytest_plugin", "vermilion.check_rdb", "vermilion"]),
+    (
+        8,
+        "io",
+        [
+            "vermilion.server",
+            "vermilion.embed",
+            "vermilion.__main__",
+            "vermilion.pytest_plugin",
+            "vermilion.check_rdb",
+            "vermilion",
+        ],
+    ),
 ]
 
 
@@ -69,7 +123,7 @@ def edges(mods):
             elif isinstance(n, ast.ImportFrom):
                 if n.level:
                     base = m.split(".") if is_pkg else m.split(".")[:-1]
-                    base = base[:len(base) - (n.level - 1)]
+                    base = base[: len(base) - (n.level - 1)]
                     prefix = ".".join(base + ([n.module] if n.module else []))
                 else:
                     prefix = n.module or ""
@@ -99,7 +153,7 @@ def main():
     for a, b, ln in sorted(up):
         print("  up: %s:%d -> %s (%s -> %s)" % (a, ln, b, floor_of(a)[1], floor_of(b)[1]))
     if "--edges" in sys.argv:
-        for (a, b) in sorted(es):
+        for a, b in sorted(es):
             if floor_of(a) != floor_of(b):
                 print("  %s -> %s" % (a, b))
     return 1 if up else 0

@@ -8,6 +8,7 @@ Start one from Python (see :mod:`vermilion.embed`)::
 
 or from the shell: ``vermilion --port 6379`` / ``python -m vermilion``.
 """
+
 from .version import __version__, REDIS_VERSION  # noqa: F401  (the package's own)
 
 
@@ -15,4 +16,5 @@ def start_server(*args, **kwargs):
     # imported on call: ``import vermilion.protocol`` (or any one floor) must not
     # load the whole server
     from .embed import start_server as _start  # start-up cost: the server, on call
+
     return _start(*args, **kwargs)

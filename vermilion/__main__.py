@@ -1,4 +1,5 @@
 """``vermilion`` / ``python -m vermilion``: redis-server's command line."""
+
 import asyncio
 import gc
 import os
@@ -28,8 +29,10 @@ Examples:
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in ("-v", "--version"):
-        print("Vermilion server v=%s (Redis-compatible v=%s) python=%s"
-              % (__version__, REDIS_VERSION, sys.version.split()[0]))
+        print(
+            "Vermilion server v=%s (Redis-compatible v=%s) python=%s"
+            % (__version__, REDIS_VERSION, sys.version.split()[0])
+        )
         return 0
     if argv and argv[0] in ("-h", "--help"):
         print(USAGE)
@@ -39,9 +42,15 @@ def main(argv=None):
     except ConfigError as e:
         if e.msg.startswith("Fatal error, can't open config file"):
             now = time.time()
-            sys.stdout.write("%d:C %s.%03d # %s\n" % (
-                os.getpid(), time.strftime("%d %b %Y %H:%M:%S", time.localtime(now)),
-                int(now * 1000) % 1000, e.msg))
+            sys.stdout.write(
+                "%d:C %s.%03d # %s\n"
+                % (
+                    os.getpid(),
+                    time.strftime("%d %b %Y %H:%M:%S", time.localtime(now)),
+                    int(now * 1000) % 1000,
+                    e.msg,
+                )
+            )
             return 1
         sys.stderr.write("\n*** FATAL CONFIG FILE ERROR (Redis %s) ***\n" % REDIS_VERSION)
         if e.line is not None:
@@ -50,10 +59,12 @@ def main(argv=None):
         sys.stderr.write("%s\n" % e.msg)
         return 1
     if config.get("daemonize") == "yes":
-        sys.stderr.write("vermilion: daemonize yes is not supported; run it under a "
-                         "supervisor or with '&'\n")
+        sys.stderr.write(
+            "vermilion: daemonize yes is not supported; run it under a supervisor or with '&'\n"
+        )
         return 1
-    from .commands import load_all   # the whole server, only when one is started
+    from .commands import load_all  # the whole server, only when one is started
+
     load_all()
     server = Server(config)
     return run(server)
@@ -78,6 +89,7 @@ def tune_gc():
 def run(server):
     try:
         import uvloop  # optional accelerator (the fast extra)
+
         loop = uvloop.new_event_loop()
         loop_name = "uvloop"
     except ImportError:
@@ -85,13 +97,18 @@ def run(server):
         loop_name = "asyncio"
     asyncio.set_event_loop(loop)
     server.log_warning("oO0OoO0OoO0Oo Vermilion is starting oO0OoO0OoO0Oo")
-    server.log_warning("Vermilion version=%s, Redis version=%s, bits=64, pid=%d, just started"
-                       % (__version__, REDIS_VERSION, os.getpid()))
+    server.log_warning(
+        "Vermilion version=%s, Redis version=%s, bits=64, pid=%d, just started"
+        % (__version__, REDIS_VERSION, os.getpid())
+    )
     server.log_notice("Event loop: %s." % loop_name)
-    import importlib.util   # start-up cost: only here, to look for lupa without importing it
+    import importlib.util  # start-up cost: only here, to look for lupa without importing it
+
     if importlib.util.find_spec("lupa") is None:
-        server.log_warning('Lua scripting is off: the lupa package is not installed; EVAL and '
-                           'FCALL will answer an error (pip install "vermilion[lua]").')
+        server.log_warning(
+            'Lua scripting is off: the lupa package is not installed; EVAL and '
+            'FCALL will answer an error (pip install "vermilion[lua]").'
+        )
 
     async def go():
         await server.start()

@@ -29,6 +29,7 @@ asks :meth:`User.check` (processCommand's ACL step), EXEC asks
 
 Passwords are stored as SHA-256 hex digests only, as Redis does.
 """
+
 import hashlib
 import os
 import time
@@ -46,15 +47,40 @@ from .protocol.reader import split_args
 
 # acl.c's category table: its order is ACL CAT's and the order categories are tried
 # when ACL LIST compacts a command bitmap.
-CATEGORIES = ("keyspace", "read", "write", "set", "sortedset", "list", "hash", "string",
-              "bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow",
-              "blocking", "dangerous", "connection", "transaction", "scripting")
+CATEGORIES = (
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+)
 _CAT_INDEX = {name: i for i, name in enumerate(CATEGORIES)}
 
 # User flags, in the order ACL LIST / GETUSER show them.
 U_ON, U_OFF, U_NOPASS, U_SKIP_SANITIZE, U_SANITIZE = 1, 2, 4, 8, 16
-_USER_FLAGS = ((U_ON, "on"), (U_OFF, "off"), (U_NOPASS, "nopass"),
-               (U_SKIP_SANITIZE, "skip-sanitize-payload"), (U_SANITIZE, "sanitize-payload"))
+_USER_FLAGS = (
+    (U_ON, "on"),
+    (U_OFF, "off"),
+    (U_NOPASS, "nopass"),
+    (U_SKIP_SANITIZE, "skip-sanitize-payload"),
+    (U_SANITIZE, "sanitize-payload"),
+)
 
 # Selector flags.
 S_ROOT, S_ALLKEYS, S_ALLCHANNELS, S_ALLCOMMANDS = 1, 2, 4, 8
@@ -66,10 +92,13 @@ PERM_ALL = PERM_R | PERM_W
 # Check results (server.h ACL_DENIED_*), compared by value like Redis does.
 ACL_OK, DENIED_CMD, DENIED_KEY, DENIED_AUTH, DENIED_CHANNEL = 0, 1, 2, 3, 4
 CTX_TOPLEVEL, CTX_MULTI, CTX_LUA, CTX_MODULE = 0, 1, 2, 3
-_REASONS = {DENIED_CMD: b"command", DENIED_KEY: b"key", DENIED_CHANNEL: b"channel",
-            DENIED_AUTH: b"auth"}
-_CONTEXTS = {CTX_TOPLEVEL: b"toplevel", CTX_MULTI: b"multi", CTX_LUA: b"lua",
-             CTX_MODULE: b"module"}
+_REASONS = {
+    DENIED_CMD: b"command",
+    DENIED_KEY: b"key",
+    DENIED_CHANNEL: b"channel",
+    DENIED_AUTH: b"auth",
+}
+_CONTEXTS = {CTX_TOPLEVEL: b"toplevel", CTX_MULTI: b"multi", CTX_LUA: b"lua", CTX_MODULE: b"module"}
 
 
 class AclError(Exception):
@@ -78,15 +107,21 @@ class AclError(Exception):
 
 _E_SYNTAX = "Syntax error"
 _E_UNKNOWN = "Unknown command or category name in ACL"
-_E_ALLKEYS = ("Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid "
-              "and does not have any effect. Try 'resetkeys' to start with an empty list "
-              "of patterns")
-_E_ALLCHANNELS = ("Adding a pattern after the * pattern (or the 'allchannels' flag) is not "
-                  "valid and does not have any effect. Try 'resetchannels' to start with "
-                  "an empty list of channels")
+_E_ALLKEYS = (
+    "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid "
+    "and does not have any effect. Try 'resetkeys' to start with an empty list "
+    "of patterns"
+)
+_E_ALLCHANNELS = (
+    "Adding a pattern after the * pattern (or the 'allchannels' flag) is not "
+    "valid and does not have any effect. Try 'resetchannels' to start with "
+    "an empty list of channels"
+)
 _E_NOPASS = "The password you are trying to remove from the user does not exist"
-_E_BADHASH = ("The password hash must be exactly 64 characters and contain only lowercase "
-              "hexadecimal characters")
+_E_BADHASH = (
+    "The password hash must be exactly 64 characters and contain only lowercase "
+    "hexadecimal characters"
+)
 _E_DUPLICATE = "Duplicate user found. A user can only be defined once in config files"
 _E_CHILD = "Allowing first-arg of a subcommand is not supported"
 
@@ -94,6 +129,7 @@ _E_CHILD = "Allowing first-arg of a subcommand is not supported"
 # ------------------------------------------------------------ command universe
 class _Entry:
     """One command or sub-command as ACL rules see it."""
+
     __slots__ = ("fullname", "bit", "mask", "cats", "subs", "cmd", "parent")
 
 
@@ -102,8 +138,8 @@ class Universe:
 
     def __init__(self):
         spec = table.spec()
-        self.order = []          # top-level entries, in spec.json order
-        self.by_name = {}        # lower-case fullname (bytes) -> _Entry
+        self.order = []  # top-level entries, in spec.json order
+        self.by_name = {}  # lower-case fullname (bytes) -> _Entry
         n = 0
         entries = []
         for name, data in spec.items():
@@ -124,11 +160,11 @@ class Universe:
                 sub.mask = sub.bit
                 top.mask |= sub.bit
         self.count = n
-        self.future = 1 << n                 # set only by +@all / allcommands
-        self.commands_mask = (1 << n) - 1    # every real command
+        self.future = 1 << n  # set only by +@all / allcommands
+        self.commands_mask = (1 << n) - 1  # every real command
         self.all = self.commands_mask | self.future
-        self.cat_mask = [0] * len(CATEGORIES)    # commands having the category
-        self.cat_apply = [0] * len(CATEGORIES)   # ... plus their sub-commands (+@cat)
+        self.cat_mask = [0] * len(CATEGORIES)  # commands having the category
+        self.cat_apply = [0] * len(CATEGORIES)  # ... plus their sub-commands (+@cat)
         self.cat_count = [0] * len(CATEGORIES)
         for e in entries:
             for j in e.cats:
@@ -151,8 +187,9 @@ class Universe:
         elif top is not None and top.subcommands is not None:
             cmd = top.subcommands.get(fullname.split("|", 1)[1].encode())
         if cmd is None:  # known to Redis, not implemented here: still a valid ACL target
-            cmd = table.Command(fullname, info, docs,
-                                parent=parent.cmd if parent is not None else None)
+            cmd = table.Command(
+                fullname, info, docs, parent=parent.cmd if parent is not None else None
+            )
         cmd.acl_bits = e.bit
         e.cmd = cmd
         self.by_name[fullname.lower().encode()] = e
@@ -215,15 +252,14 @@ class Selector:
     def __init__(self, flags=0):
         self.flags = flags
         self.allowed = 0
-        self.firstargs = None    # {bit: [arg, ...]} for +cmd|arg on commands without subs
-        self.patterns = []       # [[pattern, perms], ...]
-        self.channels = []       # [pattern, ...]
+        self.firstargs = None  # {bit: [arg, ...]} for +cmd|arg on commands without subs
+        self.patterns = []  # [[pattern, perms], ...]
+        self.channels = []  # [pattern, ...]
 
     def copy(self):
         s = Selector(self.flags)
         s.allowed = self.allowed
-        s.firstargs = ({k: list(v) for k, v in self.firstargs.items()}
-                       if self.firstargs else None)
+        s.firstargs = {k: list(v) for k, v in self.firstargs.items()} if self.firstargs else None
         s.patterns = [list(p) for p in self.patterns]
         s.channels = list(self.channels)
         return s
@@ -286,11 +322,11 @@ class Selector:
                 ok = True
                 while offset < len(op):
                     ch = op[offset]
-                    if ch in (82, 114) and not perms & PERM_R:        # R
+                    if ch in (82, 114) and not perms & PERM_R:  # R
                         perms |= PERM_R
-                    elif ch in (87, 119) and not perms & PERM_W:      # W
+                    elif ch in (87, 119) and not perms & PERM_W:  # W
                         perms |= PERM_W
-                    elif ch == 126:                                   # ~
+                    elif ch == 126:  # ~
                         offset += 1
                         break
                     else:
@@ -329,7 +365,7 @@ class Selector:
                     raise AclError(_E_UNKNOWN)
                 self._change(e, True)
             else:
-                head, sub = name[:bar], name[bar + 1:]
+                head, sub = name[:bar], name[bar + 1 :]
                 e = u.lookup(head)
                 if e is None:
                     raise AclError(_E_UNKNOWN)
@@ -444,14 +480,25 @@ class Selector:
         return b" ".join(parts)
 
     def getuser_fields(self):
-        return [b"commands", self.describe_commands(), b"keys", self.describe_keys(),
-                b"channels", self.describe_channels()]
+        return [
+            b"commands",
+            self.describe_commands(),
+            b"keys",
+            self.describe_keys(),
+            b"channels",
+            self.describe_channels(),
+        ]
 
     # ----------------------------------------------------------- checking
     def allows_everything(self):
-        return (self.flags & S_ALLKEYS and self.flags & S_ALLCHANNELS
-                and (self.flags & S_ALLCOMMANDS
-                     or self.allowed & universe().commands_mask == universe().commands_mask))
+        return (
+            self.flags & S_ALLKEYS
+            and self.flags & S_ALLCHANNELS
+            and (
+                self.flags & S_ALLCOMMANDS
+                or self.allowed & universe().commands_mask == universe().commands_mask
+            )
+        )
 
     def check_key(self, key, kflags):
         """ACLSelectorCheckKey: may this selector touch ``key`` the way ``kflags`` says?"""
@@ -526,11 +573,14 @@ def _channel_allowed(channels, channel, is_pattern):
 # db.c's commands_with_channels: flags, first channel position, count (-1: all the rest)
 CH_PUBLISH, CH_SUBSCRIBE, CH_UNSUBSCRIBE, CH_PATTERN = 1, 2, 4, 8
 _CHANNEL_CMDS = {
-    "subscribe": (CH_SUBSCRIBE, 1, -1), "ssubscribe": (CH_SUBSCRIBE, 1, -1),
-    "unsubscribe": (CH_UNSUBSCRIBE, 1, -1), "sunsubscribe": (CH_UNSUBSCRIBE, 1, -1),
+    "subscribe": (CH_SUBSCRIBE, 1, -1),
+    "ssubscribe": (CH_SUBSCRIBE, 1, -1),
+    "unsubscribe": (CH_UNSUBSCRIBE, 1, -1),
+    "sunsubscribe": (CH_UNSUBSCRIBE, 1, -1),
     "psubscribe": (CH_PATTERN | CH_SUBSCRIBE, 1, -1),
     "punsubscribe": (CH_PATTERN | CH_UNSUBSCRIBE, 1, -1),
-    "publish": (CH_PUBLISH, 1, 1), "spublish": (CH_PUBLISH, 1, 1),
+    "publish": (CH_PUBLISH, 1, 1),
+    "spublish": (CH_PUBLISH, 1, 1),
 }
 
 
@@ -562,13 +612,14 @@ def _password_hash(op):
 class User:
     """An ACL user. ``check``/``check_exec`` are called by the dispatcher for the
     clients authenticated as this user while it is restricted."""
+
     __slots__ = ("name", "flags", "passwords", "selectors", "_descr", "state")
 
     def __init__(self, name, state, pubsub_default):
-        self.name = name                  # bytes
-        self.state = state                # the server's AclState
+        self.name = name  # bytes
+        self.state = state  # the server's AclState
         self.flags = U_OFF
-        self.passwords = []               # hex digests (bytes)
+        self.passwords = []  # hex digests (bytes)
         self.selectors = [Selector(S_ROOT | pubsub_default)]
         self._descr = None
 
@@ -673,15 +724,14 @@ class User:
         r, pos = self.permits(cmd, argv)
         if r == ACL_OK:
             return None
-        self.state.log_denial(c, r, CTX_MULTI if c.multi is not None else CTX_TOPLEVEL,
-                              cmd, argv, pos)
+        self.state.log_denial(
+            c, r, CTX_MULTI if c.multi is not None else CTX_TOPLEVEL, cmd, argv, pos
+        )
         if r == DENIED_CMD:
             return "NOPERM this user has no permissions to run the '%s' command" % cmd.fullname
         if r == DENIED_KEY:
-            return ("NOPERM this user has no permissions to access one of the keys used "
-                    "as arguments")
-        return ("NOPERM this user has no permissions to access one of the channels used "
-                "as arguments")
+            return "NOPERM this user has no permissions to access one of the keys used as arguments"
+        return "NOPERM this user has no permissions to access one of the channels used as arguments"
 
     def check_exec(self, c, cmd, argv):
         """EXEC's check of a queued command (the rules may have changed since)."""
@@ -695,9 +745,11 @@ class User:
             reason = "no permission to touch the specified keys"
         else:
             reason = "no permission to access one of the channels used as arguments"
-        return ("NOPERM ACLs rules changed between the moment the transaction was "
-                "accumulated and the EXEC call. This command is no longer allowed for the "
-                "following reason: %s" % reason)
+        return (
+            "NOPERM ACLs rules changed between the moment the transaction was "
+            "accumulated and the EXEC call. This command is no longer allowed for the "
+            "following reason: %s" % reason
+        )
 
     def has_full_key_access(self, cmd, argv, kflags=("access",)):
         """ACLUserCheckCmdWithUnrestrictedKeyAccess (SORT BY/GET need it)."""
@@ -757,7 +809,7 @@ class AclState:
     def __init__(self, server):
         self.server = server
         self.users = {}
-        self.log = []                      # newest first
+        self.log = []  # newest first
         self.default = self._create(b"default")
         self._make_default(self.default)
 
@@ -830,8 +882,14 @@ class AclState:
         """ACLAuthenticateUser: log the client in as ``username`` or log the failure."""
         u = self.check_credentials(username, password)
         if u is None:
-            self.add_log(c, DENIED_AUTH, CTX_MULTI if c.multi is not None else CTX_TOPLEVEL,
-                         bytes(argv[0]), bytes(username), argv)
+            self.add_log(
+                c,
+                DENIED_AUTH,
+                CTX_MULTI if c.multi is not None else CTX_TOPLEVEL,
+                bytes(argv[0]),
+                bytes(username),
+                argv,
+            )
             return False
         c.authenticated = True
         c.user = u.name.decode("utf-8", "surrogateescape")
@@ -855,8 +913,7 @@ class AclState:
         error text (without the ERR prefix) or None."""
         merged, bad = merge_selector_args(args)
         if merged is None:
-            return ("Unmatched parenthesis in acl selector starting at '%s'."
-                    % _text(args[bad]))
+            return "Unmatched parenthesis in acl selector starting at '%s'." % _text(args[bad])
         existing = self.users.get(name)
         temp = self.new_user(name)
         if existing is not None:
@@ -895,13 +952,14 @@ class AclState:
             return
         name = original.name.decode("utf-8", "surrogateescape")
         for c in list(self.server.clients.values()):
-            if c.user != name or not (c.subscriptions or c.psubscriptions
-                                      or c.ssubscriptions):
+            if c.user != name or not (c.subscriptions or c.psubscriptions or c.ssubscriptions):
                 continue
             kill = any(not _channel_allowed(upcoming, p, True) for p in c.psubscriptions)
             if not kill:
-                kill = any(not _channel_allowed(upcoming, ch, False)
-                           for ch in list(c.subscriptions) + list(c.ssubscriptions))
+                kill = any(
+                    not _channel_allowed(upcoming, ch, False)
+                    for ch in list(c.subscriptions) + list(c.ssubscriptions)
+                )
             if kill:
                 self._kill_client(c)
 
@@ -945,18 +1003,21 @@ class AclState:
         e.reason = reason
         e.context = context
         e.object = obj
-        e.username = username if username is not None else c.user.encode(
-            "utf-8", "surrogateescape")
+        e.username = username if username is not None else c.user.encode("utf-8", "surrogateescape")
         e.ctime = int(time.time() * 1000)
         try:
-            e.cinfo = limits.describe_client(c, c, argv)   # CLIENT LIST's line
+            e.cinfo = limits.describe_client(c, c, argv)  # CLIENT LIST's line
         except Exception:
             e.cinfo = b""
         log = self.log
         for i, cur in enumerate(log[:10]):
-            if (cur.reason == e.reason and cur.context == e.context
-                    and abs(cur.ctime - e.ctime) <= ACL_LOG_GROUPING_MS
-                    and cur.object == e.object and cur.username == e.username):
+            if (
+                cur.reason == e.reason
+                and cur.context == e.context
+                and abs(cur.ctime - e.ctime) <= ACL_LOG_GROUPING_MS
+                and cur.object == e.object
+                and cur.username == e.username
+            ):
                 del log[i]
                 log.insert(0, cur)
                 cur.cinfo = e.cinfo
@@ -972,17 +1033,31 @@ class AclState:
         now = int(time.time() * 1000)
         out = []
         for e in self.log[:count]:
-            out.append(Map([b"count", e.count, b"reason", _REASONS.get(e.reason, b"unknown"),
-                            b"context", _CONTEXTS.get(e.context, b"unknown"),
-                            b"object", e.object, b"username", e.username,
-                            b"age-seconds", (now - e.ctime) / 1000,
-                            b"client-info", e.cinfo]))
+            out.append(
+                Map(
+                    [
+                        b"count",
+                        e.count,
+                        b"reason",
+                        _REASONS.get(e.reason, b"unknown"),
+                        b"context",
+                        _CONTEXTS.get(e.context, b"unknown"),
+                        b"object",
+                        e.object,
+                        b"username",
+                        e.username,
+                        b"age-seconds",
+                        (now - e.ctime) / 1000,
+                        b"client-info",
+                        e.cinfo,
+                    ]
+                )
+            )
         return out
 
     # --------------------------------------------------------- LIST / SAVE
     def list_lines(self):
-        return [b"user " + name + b" " + self.users[name].describe()
-                for name in sorted(self.users)]
+        return [b"user " + name + b" " + self.users[name].describe() for name in sorted(self.users)]
 
     def save(self, filename):
         """ACLSaveToFile: write a temp file, then rename it over the ACL file."""
@@ -1028,23 +1103,29 @@ class AclState:
                 continue
             argv = line.split(b" ")
             if argv[0] != b"user" or len(argv) < 2:
-                errors.append("%s:%d should start with user keyword followed by the "
-                              "username. " % (filename, linenum))
+                errors.append(
+                    "%s:%d should start with user keyword followed by the "
+                    "username. " % (filename, linenum)
+                )
                 continue
             name = argv[1]
             if _has_spaces(name):
-                errors.append("'%s:%d: username '%s' contains invalid characters. "
-                              % (filename, linenum, _text(name)))
+                errors.append(
+                    "'%s:%d: username '%s' contains invalid characters. "
+                    % (filename, linenum, _text(name))
+                )
                 continue
             if name in new_users:
-                errors.append("WARNING: Duplicate user '%s' found on line %d. "
-                              % (_text(name), linenum))
+                errors.append(
+                    "WARNING: Duplicate user '%s' found on line %d. " % (_text(name), linenum)
+                )
                 continue
             u = new_users[name] = User(name, self, pd)
             merged, bad = merge_selector_args(argv[2:])
             if merged is None:
-                errors.append("%s:%d: Unmatched parenthesis in selector definition."
-                              % (filename, linenum))
+                errors.append(
+                    "%s:%d: Unmatched parenthesis in selector definition." % (filename, linenum)
+                )
                 continue
             syntax_error = False
             for op in merged:
@@ -1053,14 +1134,18 @@ class AclState:
                     u.apply(op, pd)
                 except AclError as e:
                     if str(e) == _E_UNKNOWN:
-                        errors.append("%s:%d: Error in applying operation '%s': %s. "
-                                      % (filename, linenum, _text(op), e))
+                        errors.append(
+                            "%s:%d: Error in applying operation '%s': %s. "
+                            % (filename, linenum, _text(op), e)
+                        )
                     elif not syntax_error:
                         errors.append("%s:%d: %s. " % (filename, linenum, e))
                         syntax_error = True
         if errors:
-            return ("".join(errors) + "WARNING: ACL errors detected, no change to the "
-                    "previously active ACL rules was performed")
+            return (
+                "".join(errors) + "WARNING: ACL errors detected, no change to the "
+                "previously active ACL rules was performed"
+            )
         new_default = new_users.pop(b"default", None)
         if new_default is None:
             new_default = User(b"default", self, pd)
@@ -1094,14 +1179,16 @@ class AclState:
                 try:
                     u.apply(op, pd)
                 except AclError as e:
-                    self._startup_failure("Error loading ACL rule '%s' for the user named "
-                                          "'%s': %s" % (_text(op), _text(name), e))
+                    self._startup_failure(
+                        "Error loading ACL rule '%s' for the user named "
+                        "'%s': %s" % (_text(op), _text(name), e)
+                    )
             if u.flags & U_OFF:
                 self.server.log_notice(
                     "The user '%s' is disabled (there is no 'on' modifier in the user "
-                    "description). Make sure this is not a configuration error." % _text(name))
+                    "description). Make sure this is not a configuration error." % _text(name)
+                )
         self.user_changed(self.default)
-
 
     def _startup_failure(self, msg, critical=True):
         """Redis logs and exits: we log the same lines and refuse to build the server."""
@@ -1128,12 +1215,10 @@ def check_user_directive(config, argv):
     *rule* (a Redis quirk kept as is)."""
     argv = [_b(a) for a in argv]
     if any(_b(prev[0]) == argv[1] for prev in config.extra.get("user", ())):
-        raise ConfigError("Error in user declaration '%s': %s" % (_text(argv[1]),
-                                                                  _E_DUPLICATE))
+        raise ConfigError("Error in user declaration '%s': %s" % (_text(argv[1]), _E_DUPLICATE))
     merged, bad = merge_selector_args(argv[2:])
     if merged is None:
-        raise ConfigError("Error in user declaration '%s': %s" % (_text(argv[bad]),
-                                                                  _E_UNKNOWN))
+        raise ConfigError("Error in user declaration '%s': %s" % (_text(argv[bad]), _E_UNKNOWN))
     pd = S_ALLCHANNELS if config.values.get("acl-pubsub-default") == "allchannels" else 0
     fake = User(b"", None, pd)
     for j, op in enumerate(merged):
@@ -1166,6 +1251,7 @@ def _init(server):
         server.requirepass = v
         state.update_default_password(v)
         state.user_changed(state.default)
+
     cfg.hooks["requirepass"] = on_requirepass
     users = cfg.extra.get("user") or []
     aclfile = cfg.get("aclfile") or ""
@@ -1174,17 +1260,21 @@ def _init(server):
             "Configuring Redis with users defined in redis.conf and at the same setting an "
             "ACL file path is invalid. This setup is very likely to lead to configuration "
             "errors and security holes, please define either an ACL file or declare users "
-            "directly in your redis.conf, but not both.", critical=False)
+            "directly in your redis.conf, but not both.",
+            critical=False,
+        )
     if users:
         state.load_configured(users)
     if aclfile:
         err = state.load(aclfile)
         if err is not None:
-            state._startup_failure("Aborting Redis startup because of ACL errors: %s" % err,
-                                   critical=False)
+            state._startup_failure(
+                "Aborting Redis startup because of ACL errors: %s" % err, critical=False
+            )
     state._sync_new_client_acl()
     cfg.rewrite_users = lambda: [
-        line[5:].decode("utf-8", "surrogateescape") for line in state.list_lines()]
+        line[5:].decode("utf-8", "surrogateescape") for line in state.list_lines()
+    ]
 
 
 DIRECTIVE_CHECKS["user"] = check_user_directive

@@ -17,15 +17,31 @@ read and the key. Exit status 0 when the file is sound, 1 otherwise. Module
 values of the self-describing kind (type 7) are walked and accepted; streams
 are reported as not supported by Vermilion.
 """
+
 import sys
 
 from .persistence import rdb
 
 DOING_TYPES = {
-    0: "string", 1: "list-linked", 2: "set-hashtable", 3: "zset-v1", 4: "hash-hashtable",
-    5: "zset-v2", 6: "module-value", 7: "module-value", 9: "hash-zipmap", 10: "list-ziplist",
-    11: "set-intset", 12: "zset-ziplist", 13: "hash-ziplist", 14: "quicklist", 15: "stream",
-    16: "hash-listpack", 17: "zset-listpack", 18: "quicklist-v2", 19: "stream",
+    0: "string",
+    1: "list-linked",
+    2: "set-hashtable",
+    3: "zset-v1",
+    4: "hash-hashtable",
+    5: "zset-v2",
+    6: "module-value",
+    7: "module-value",
+    9: "hash-zipmap",
+    10: "list-ziplist",
+    11: "set-intset",
+    12: "zset-ziplist",
+    13: "hash-ziplist",
+    14: "quicklist",
+    15: "stream",
+    16: "hash-listpack",
+    17: "zset-listpack",
+    18: "quicklist-v2",
+    19: "stream",
 }
 
 
@@ -37,14 +53,19 @@ def check(path, out=None):
         out.write("[offset %d] %s\n" % (offset, msg))
 
     def info(keys, expires, expired):
-        out.write("[info] %d keys read\n[info] %d expires\n[info] %d already expired\n"
-                  % (keys, expires, expired))
+        out.write(
+            "[info] %d keys read\n[info] %d expires\n[info] %d already expired\n"
+            % (keys, expires, expired)
+        )
 
     def events(kind, offset, *args):
         if kind == "aux":
             k, v = args
-            say(offset, "AUX FIELD %s = '%s'" % (k.decode("utf-8", "replace"),
-                                                 v.decode("utf-8", "replace")))
+            say(
+                offset,
+                "AUX FIELD %s = '%s'"
+                % (k.decode("utf-8", "replace"), v.decode("utf-8", "replace")),
+            )
         elif kind == "select":
             say(offset, "Selecting DB ID %d" % args[0])
 
@@ -57,8 +78,9 @@ def check(path, out=None):
         say(0, "Cannot open file %s: %s" % (path, e.strerror))
         return 1
     try:
-        res = rdb.load_rdb(buf, rdb.DEFAULT_LIMITS, ndbs=1 << 30, expire_keys=False,
-                           check_mode=True, events=events)
+        res = rdb.load_rdb(
+            buf, rdb.DEFAULT_LIMITS, ndbs=1 << 30, expire_keys=False, check_mode=True, events=events
+        )
     except rdb.RdbError as e:
         out.write("--- RDB ERROR DETECTED ---\n")
         say(getattr(e, "offset", 0), str(e))
@@ -68,8 +90,9 @@ def check(path, out=None):
             out.write("[additional info] Reading key '%s'\n" % key.decode("utf-8", "replace"))
         t = getattr(e, "rdbtype", None)
         if t is not None:
-            out.write("[additional info] Reading type %d (%s)\n"
-                      % (t, DOING_TYPES.get(t, "unknown")))
+            out.write(
+                "[additional info] Reading type %d (%s)\n" % (t, DOING_TYPES.get(t, "unknown"))
+            )
         p = getattr(e, "partial", None)
         if p is not None:
             info(p.keys_read, p.expires, p.already_expired)
@@ -95,6 +118,7 @@ def main(argv=None):
         return 1
     if argv[0] in ("-v", "--version"):
         from .version import __version__, REDIS_VERSION  # only for --version
+
         print("vermilion check_rdb %s (RDB of Redis %s)" % (__version__, REDIS_VERSION))
         return 0
     return check(argv[0])

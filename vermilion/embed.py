@@ -32,6 +32,7 @@ OBJECT IDLETIME/FREQ, stream IDs and TIME follow it. An :class:`EmbeddedServer`'
 clock runs each change on the server's thread and returns when it is done (the
 keys now expired deleted, the timed-out blocked clients answered).
 """
+
 import asyncio
 import concurrent.futures
 import contextlib
@@ -45,8 +46,13 @@ from .acl import check_user_directive  # noqa: F401  (importing acl registers it
 from .server.server import Server
 
 
-def _make_config(port: int, host: str | None, unixsocket: str | None,
-                 config: Mapping[str, Any] | None, options: dict[str, Any]) -> Config:
+def _make_config(
+    port: int,
+    host: str | None,
+    unixsocket: str | None,
+    config: Mapping[str, Any] | None,
+    options: dict[str, Any],
+) -> Config:
     """The Config for an embedded server. Owns a fresh temporary ``dir`` unless one is
     given (``cfg.owned_dir``); a refused option raises ConfigError naming it, and
     removes that directory first."""
@@ -92,7 +98,8 @@ def _named(e: ConfigError, name: str, value: Any) -> ConfigError:
 
 
 def _build(cfg: Config) -> Server:
-    from .commands import load_all   # the whole server, only when one is built
+    from .commands import load_all  # the whole server, only when one is built
+
     load_all()
     server = Server(cfg)
     return server
@@ -157,7 +164,7 @@ class ThreadClock:
         handle = self._handle
         fn = getattr(handle.server.clock, name)
         if threading.get_ident() == handle.thread.ident:
-            return fn(*args)    # already on the server's thread (a hook, an in-process call)
+            return fn(*args)  # already on the server's thread (a hook, an in-process call)
         done: concurrent.futures.Future = concurrent.futures.Future()
 
         def run() -> None:
@@ -165,6 +172,7 @@ class ThreadClock:
                 done.set_result(fn(*args))
             except BaseException as e:
                 done.set_exception(e)
+
         handle.loop.call_soon_threadsafe(run)
         return done.result(timeout=30)
 
@@ -209,8 +217,9 @@ class ThreadClock:
 class EmbeddedServer(_Handle):
     """Handle on a server running in a background thread."""
 
-    def __init__(self, server: Server, loop: asyncio.AbstractEventLoop,
-                 thread: threading.Thread) -> None:
+    def __init__(
+        self, server: Server, loop: asyncio.AbstractEventLoop, thread: threading.Thread
+    ) -> None:
         self.server = server
         self.loop = loop
         self.thread = thread
@@ -232,9 +241,14 @@ class EmbeddedServer(_Handle):
         self.stop()
 
 
-def start_server(port: int = 0, host: str | None = "127.0.0.1", unixsocket: str | None = None,
-                 config: Mapping[str, Any] | None = None, pure_python: bool = False,
-                 **options: Any) -> EmbeddedServer:
+def start_server(
+    port: int = 0,
+    host: str | None = "127.0.0.1",
+    unixsocket: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    pure_python: bool = False,
+    **options: Any,
+) -> EmbeddedServer:
     """Start a server on its own thread; returns an :class:`EmbeddedServer`.
 
     ``pure_python=True`` runs it without the optional accelerators (stdlib asyncio
@@ -258,7 +272,7 @@ def start_server(port: int = 0, host: str | None = "127.0.0.1", unixsocket: str 
                 with _without_routine_lines(server):
                     await server.start()
             except BaseException as e:
-                for srv in server.listeners:   # a TCP listener opened before a later one failed
+                for srv in server.listeners:  # a TCP listener opened before a later one failed
                     srv.close()
                 failure.append(e)
                 ready.set()
@@ -299,7 +313,7 @@ class AsyncServer(_Handle):
             _quiet_shutdown(server)
         for srv in server.listeners:
             await srv.wait_closed()
-        await asyncio.sleep(0)   # the clients' connection_lost callbacks
+        await asyncio.sleep(0)  # the clients' connection_lost callbacks
         _remove_owned_dir(server)
 
     async def __aenter__(self) -> "AsyncServer":
@@ -309,8 +323,13 @@ class AsyncServer(_Handle):
         await self.aclose()
 
 
-async def serve(port: int = 0, host: str | None = "127.0.0.1", unixsocket: str | None = None,
-                config: Mapping[str, Any] | None = None, **options: Any) -> AsyncServer:
+async def serve(
+    port: int = 0,
+    host: str | None = "127.0.0.1",
+    unixsocket: str | None = None,
+    config: Mapping[str, Any] | None = None,
+    **options: Any,
+) -> AsyncServer:
     """Start a server on the running event loop; returns an :class:`AsyncServer`
     (``await srv.aclose()``, or ``async with await serve() as srv:``)."""
     cfg = _make_config(port, host, unixsocket, config, options)
@@ -319,7 +338,7 @@ async def serve(port: int = 0, host: str | None = "127.0.0.1", unixsocket: str |
         with _without_routine_lines(server):
             await server.start()
     except BaseException:
-        for srv in server.listeners:   # the TCP listener opened before the unix socket failed
+        for srv in server.listeners:  # the TCP listener opened before the unix socket failed
             srv.close()
         _remove_owned_dir(server)
         raise
@@ -328,8 +347,9 @@ async def serve(port: int = 0, host: str | None = "127.0.0.1", unixsocket: str |
 
 # Redis's routine start and shutdown lines, which an embedding program did not ask
 # to see (anything else the server logs, a failing AOF flush for one, still shows)
-_ROUTINE_LINES = frozenset(("Server initialized", "User requested shutdown...",
-                            "Redis is now ready to exit, bye bye..."))
+_ROUTINE_LINES = frozenset(
+    ("Server initialized", "User requested shutdown...", "Redis is now ready to exit, bye bye...")
+)
 
 
 @contextlib.contextmanager
@@ -339,11 +359,12 @@ def _without_routine_lines(server: Server) -> Iterator[None]:
     def quiet_log(level: int, msg: str) -> None:
         if msg not in _ROUTINE_LINES:
             log(level, msg)
-    server.log = quiet_log   # type: ignore[method-assign]  # (an instance override)
+
+    server.log = quiet_log  # type: ignore[method-assign]  # (an instance override)
     try:
         yield
     finally:
-        del server.log   # back to the class's method
+        del server.log  # back to the class's method
 
 
 def _quiet_shutdown(server: Server) -> None:
@@ -364,6 +385,7 @@ def _remove_dir(path: str | None) -> None:
 def _new_loop() -> asyncio.AbstractEventLoop:
     try:
         import uvloop  # optional accelerator (the fast extra)
+
         return uvloop.new_event_loop()
     except ImportError:
         return asyncio.new_event_loop()

@@ -49,8 +49,11 @@ def wrong_arity(name):
 def subcommand_syntax_error(argv):
     """Redis's addReplySubcommandSyntaxError: a sub-command with the wrong arguments.
     The names are C strings there, so they end at a NUL byte."""
+
     def text(b):
         return b.split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
+
     return CommandError(
         "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s HELP."
-        % (text(argv[1]), text(argv[0]).upper()))
+        % (text(argv[1]), text(argv[0]).upper())
+    )

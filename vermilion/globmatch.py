@@ -43,6 +43,7 @@ API::
     p.match(s)          # truthy / falsy
     p.filter(iterable)  # list of the matching items, fastest for KEYS-style scans
 """
+
 import functools
 import re
 
@@ -55,10 +56,10 @@ except re.error:  # Python < 3.11: no atomic groups; segments are searched one b
     _ATOMIC = False
 
 # Token kinds.
-_LIT = 0      # (kind, byte)
-_ANY = 1      # (kind, None): ?
-_CLASS = 2    # (kind, frozenset of byte values)
-_STAR = 3     # (kind, None)
+_LIT = 0  # (kind, byte)
+_ANY = 1  # (kind, None): ?
+_CLASS = 2  # (kind, frozenset of byte values)
+_STAR = 3  # (kind, None)
 
 _SPECIAL = frozenset(b"*?[\\")
 
@@ -78,8 +79,8 @@ def _class_members(items, negate, nocase):
     Linear in the number of items (a pattern may hold a huge class): literals mark
     their byte, and ranges are added to a difference array over the signed-char
     values their ends are compared in (after folding, with ``nocase``)."""
-    hit = [False] * 256               # by byte value
-    span = [0] * 257                  # difference array over (folded) signed value + 128
+    hit = [False] * 256  # by byte value
+    span = [0] * 257  # difference array over (folded) signed value + 128
     ranges = False
     for kind, a, b in set(items):
         if kind == "esc":
@@ -132,7 +133,7 @@ def _tokenize(pattern, nocase):
                 i += 1
             items = []
             while True:
-                if i < n and pattern[i] == 92 and n - i >= 2:   # '\\' escape
+                if i < n and pattern[i] == 92 and n - i >= 2:  # '\\' escape
                     items.append(("esc", pattern[i + 1], None))
                     i += 2
                 elif i < n and pattern[i] == 93:  # ']'
@@ -218,7 +219,7 @@ class Glob:
         stars = [i for i, t in enumerate(toks) if t[0] == _STAR]
         kind = arg = None
         if toks and len(stars) == len(toks):
-            kind = "nonempty"      # '*': anything but the empty string
+            kind = "nonempty"  # '*': anything but the empty string
         elif not nocase:
             if not stars:
                 lit = _literal(toks)
@@ -323,6 +324,7 @@ def _build_re(toks, nocase):
                 return False
             pos = mo.end()
         return rlast(s, end) is not None
+
     return m
 
 

@@ -34,6 +34,7 @@ this client, nor run its SCRIPT KILL); its ``CLIENT LIST`` address is ``?:0``. A
 synchronous in-process client cannot be used on the server's own event-loop
 thread (it would wait for itself); use the asyncio one there.
 """
+
 import asyncio
 import atexit
 import concurrent.futures
@@ -51,21 +52,26 @@ from redis.exceptions import ConnectionError
 
 from .server.netio import RedisProtocol
 
-try:   # redis-py's hiredis parser, which polls a file descriptor in can_read
+try:  # redis-py's hiredis parser, which polls a file descriptor in can_read
     from redis._parsers import _HiredisParser
     from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR
-except ImportError:   # pragma: no cover (a redis-py that moved them: its default parser stands)
+except ImportError:  # pragma: no cover (a redis-py that moved them: its default parser stands)
     _HiredisParser = None  # type: ignore[misc, assignment]
     SERVER_CLOSED_CONNECTION_ERROR = "Connection closed by server."
 
-try:   # redis-py 6+: RESP3 connections look up their host's address for "maintenance
+try:  # redis-py 6+: RESP3 connections look up their host's address for "maintenance
     # notifications" (cluster endpoint moves), a DNS query for a name that is not one
     from redis.maint_notifications import MaintNotificationsConfig
-except ImportError:   # pragma: no cover (redis-py 5)
+except ImportError:  # pragma: no cover (redis-py 5)
     MaintNotificationsConfig = None  # type: ignore[misc, assignment]
 
-__all__ = ["client", "async_client", "default_server",
-           "InProcessConnection", "InProcessAsyncConnection"]
+__all__ = [
+    "client",
+    "async_client",
+    "default_server",
+    "InProcessConnection",
+    "InProcessAsyncConnection",
+]
 
 
 def _target(server):
@@ -74,8 +80,10 @@ def _target(server):
     srv = getattr(server, "server", server)
     loop = getattr(server, "loop", None) or getattr(srv, "loop", None)
     if loop is None or not hasattr(srv, "clients"):
-        raise TypeError("expected a server from vermilion.start_server() or "
-                        "vermilion.embed.serve(), got %r" % (server,))
+        raise TypeError(
+            "expected a server from vermilion.start_server() or "
+            "vermilion.embed.serve(), got %r" % (server,)
+        )
     return srv, loop
 
 
@@ -96,8 +104,20 @@ class _Link:
     from any thread.
     """
 
-    __slots__ = ("server", "loop", "proto", "on_data", "on_eof", "closed", "gone",
-                 "direct", "_lock", "_inbox", "_scheduled", "__weakref__")
+    __slots__ = (
+        "server",
+        "loop",
+        "proto",
+        "on_data",
+        "on_eof",
+        "closed",
+        "gone",
+        "direct",
+        "_lock",
+        "_inbox",
+        "_scheduled",
+        "__weakref__",
+    )
 
     def __init__(self, server, loop, on_data, on_eof, direct=False):
         self.server = server
@@ -105,9 +125,9 @@ class _Link:
         self.proto = None
         self.on_data = on_data
         self.on_eof = on_eof
-        self.closed = False     # the server closed it (or saw the client go)
-        self.gone = False       # the client hung up
-        self.direct = direct    # the client runs on the server's loop: no thread hop
+        self.closed = False  # the server closed it (or saw the client go)
+        self.gone = False  # the client hung up
+        self.direct = direct  # the client runs on the server's loop: no thread hop
         self._lock = threading.Lock()
         self._inbox = []
         self._scheduled = False
@@ -119,14 +139,14 @@ class _Link:
             raise ConnectionRefusedError(errno.ECONNREFUSED, "the server is not running")
         proto = RedisProtocol(server)
         self.proto = proto
-        proto.connection_made(self)   # maxclients and the rest, as for a socket
+        proto.connection_made(self)  # maxclients and the rest, as for a socket
 
     # -- requests (any thread)
     def send(self, data):
         if self.gone:
             raise OSError(errno.EBADF, "Bad file descriptor")
         if self.closed:
-            return   # like a socket whose peer closed: the read that follows sees EOF
+            return  # like a socket whose peer closed: the read that follows sees EOF
         if self.direct:
             self.proto.data_received(data)
             return
@@ -137,7 +157,7 @@ class _Link:
             self._scheduled = True
         try:
             self.loop.call_soon_threadsafe(self._deliver)
-        except RuntimeError:   # the server's loop is closed: the server is gone
+        except RuntimeError:  # the server's loop is closed: the server is gone
             self.closed = True
             self.on_eof()
 
@@ -213,9 +233,11 @@ def _open_from_thread(link, timeout):
     except RuntimeError:
         running = None
     if running is loop:
-        raise RuntimeError("a synchronous in-process client cannot run on the server's "
-                           "own event loop (it would wait for itself): use "
-                           "vermilion.inprocess.async_client there")
+        raise RuntimeError(
+            "a synchronous in-process client cannot run on the server's "
+            "own event loop (it would wait for itself): use "
+            "vermilion.inprocess.async_client there"
+        )
     done = concurrent.futures.Future()
 
     def run():
@@ -224,6 +246,7 @@ def _open_from_thread(link, timeout):
             done.set_result(None)
         except BaseException as e:
             done.set_exception(e)
+
     try:
         loop.call_soon_threadsafe(run)
     except RuntimeError:
@@ -235,14 +258,15 @@ def _open_from_thread(link, timeout):
         except concurrent.futures.TimeoutError:
             waited += 0.25
             if loop.is_closed() or not loop.is_running():
-                raise ConnectionRefusedError(errno.ECONNREFUSED,
-                                             "the server is not running") from None
+                raise ConnectionRefusedError(
+                    errno.ECONNREFUSED, "the server is not running"
+                ) from None
             if timeout is not None and waited >= timeout:
                 raise socket.timeout("timed out") from None
 
 
 # -------------------------------------------------------- sync client side
-_EOF = None   # in the reply queue: the server closed the connection
+_EOF = None  # in the reply queue: the server closed the connection
 
 
 class _Socket:
@@ -253,7 +277,7 @@ class _Socket:
 
     def __init__(self, server, loop, timeout=None):
         self._q = q = queue.SimpleQueue()
-        self._left = None        # what the last read did not take
+        self._left = None  # what the last read did not take
         self._eof = False
         self._timeout = timeout
         self._closed = False
@@ -361,6 +385,7 @@ class _Socket:
 
 
 if _HiredisParser is not None:
+
     class _InProcessHiredisParser(_HiredisParser):
         """redis-py's hiredis parser, asking the in-process socket whether a reply
         is there instead of polling a file descriptor it does not have."""
@@ -377,10 +402,18 @@ if _HiredisParser is not None:
                 raise ConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
             return True
 
+
 # What a Redis() built for a host and port puts in the connection kwargs that a
 # connection without a socket has no use for
-_SOCKET_ONLY = ("host", "port", "path", "socket_keepalive", "socket_keepalive_options",
-                "socket_type", "connection_class")
+_SOCKET_ONLY = (
+    "host",
+    "port",
+    "path",
+    "socket_keepalive",
+    "socket_keepalive_options",
+    "socket_type",
+    "connection_class",
+)
 
 
 class InProcessConnection(redis.connection.AbstractConnection):
@@ -425,7 +458,7 @@ class InProcessConnection(redis.connection.AbstractConnection):
         return _describe(self._vermilion)
 
     def get_resolved_ip(self):
-        return None   # no address (redis-py would ask DNS for the host's)
+        return None  # no address (redis-py would ask DNS for the host's)
 
 
 # ----------------------------------------------------- asyncio client side
@@ -474,11 +507,13 @@ class _AsyncWriter:
 def _threadsafe(loop, fn):
     """fn(*args) on ``loop`` from another thread; nothing if that loop is closed (the
     client's test has ended)."""
+
     def call(*args):
         try:
             loop.call_soon_threadsafe(fn, *args)
         except RuntimeError:
             pass
+
     return call
 
 
@@ -507,13 +542,17 @@ class InProcessAsyncConnection(redis.asyncio.connection.AbstractConnection):
     async def _connect(self):
         server, server_loop = self._target
         loop = asyncio.get_running_loop()
-        reader = asyncio.StreamReader(limit=2 ** 16)
+        reader = asyncio.StreamReader(limit=2**16)
         if loop is server_loop:
             link = _Link(server, server_loop, reader.feed_data, reader.feed_eof, direct=True)
             link.open()
         else:
-            link = _Link(server, server_loop, _threadsafe(loop, reader.feed_data),
-                         _threadsafe(loop, reader.feed_eof))
+            link = _Link(
+                server,
+                server_loop,
+                _threadsafe(loop, reader.feed_data),
+                _threadsafe(loop, reader.feed_eof),
+            )
             done = concurrent.futures.Future()
 
             def run():
@@ -522,11 +561,13 @@ class InProcessAsyncConnection(redis.asyncio.connection.AbstractConnection):
                     done.set_result(None)
                 except BaseException as e:
                     done.set_exception(e)
+
             try:
                 server_loop.call_soon_threadsafe(run)
             except RuntimeError:
-                raise ConnectionRefusedError(errno.ECONNREFUSED,
-                                             "the server is not running") from None
+                raise ConnectionRefusedError(
+                    errno.ECONNREFUSED, "the server is not running"
+                ) from None
             await asyncio.wait_for(asyncio.wrap_future(done), self.socket_connect_timeout)
         self._reader = reader
         self._writer = _AsyncWriter(link)
@@ -539,7 +580,7 @@ class InProcessAsyncConnection(redis.asyncio.connection.AbstractConnection):
 
 
 # ------------------------------------------------------------------ API
-_default: list = []   # [the process's default server], made on first use
+_default: list = []  # [the process's default server], made on first use
 _default_lock = threading.Lock()
 
 
@@ -549,7 +590,8 @@ def default_server():
     127.0.0.1) and stopped at exit."""
     with _default_lock:
         if not _default or not _default[0].thread.is_alive():
-            from .embed import start_server   # start-up cost: only when asked for
+            from .embed import start_server  # start-up cost: only when asked for
+
             handle = start_server()
             if not _default:
                 atexit.register(_stop_default)
@@ -562,7 +604,7 @@ def _stop_default():
         _default.pop().stop()
 
 
-_TAKES_MAINT: dict = {}   # connection class -> whether it takes maint_notifications_config
+_TAKES_MAINT: dict = {}  # connection class -> whether it takes maint_notifications_config
 
 
 def _no_endpoint(kwargs, connection_class):
@@ -571,14 +613,15 @@ def _no_endpoint(kwargs, connection_class):
     if MaintNotificationsConfig is None:
         return
     takes = _TAKES_MAINT.get(connection_class)
-    if takes is None:   # (inspect.signature costs 0.1 ms: once per class)
-        takes = _TAKES_MAINT[connection_class] = "maint_notifications_config" in \
-            inspect.signature(connection_class.__init__).parameters
+    if takes is None:  # (inspect.signature costs 0.1 ms: once per class)
+        takes = _TAKES_MAINT[connection_class] = (
+            "maint_notifications_config" in inspect.signature(connection_class.__init__).parameters
+        )
     if takes:
         kwargs["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
 
 
-_KWARGS_CACHE: dict = {}   # (client class, its keyword arguments) -> connection kwargs
+_KWARGS_CACHE: dict = {}  # (client class, its keyword arguments) -> connection kwargs
 
 
 def _connection_kwargs(redis_kwargs, cls, connection_class):
@@ -592,7 +635,7 @@ def _connection_kwargs(redis_kwargs, cls, connection_class):
         try:
             hash(value)
             parts.append((name, value))
-        except TypeError:   # (redis-py 8's DriverInfo): the object itself, kept alive below
+        except TypeError:  # (redis-py 8's DriverInfo): the object itself, kept alive below
             parts.append((name, "id", id(value)))
     key = tuple(parts)
     entry = _KWARGS_CACHE.get(key)
@@ -601,7 +644,7 @@ def _connection_kwargs(redis_kwargs, cls, connection_class):
         if len(_KWARGS_CACHE) > 100:
             _KWARGS_CACHE.clear()
         entry = _KWARGS_CACHE[key] = (made, list(redis_kwargs.values()))
-    kw = dict(entry[0])   # (a retry policy in it: each connection copies its own)
+    kw = dict(entry[0])  # (a retry policy in it: each connection copies its own)
     for name in _SOCKET_ONLY:
         kw.pop(name, None)
     kw.pop("maint_notifications_config", None)
@@ -623,7 +666,7 @@ def client(server=None, single_connection_client=False, **redis_kwargs):
     kw = _connection_kwargs(redis_kwargs, redis.Redis, redis.connection.AbstractConnection)
     pool = redis.ConnectionPool(connection_class=InProcessConnection, server=server, **kw)
     r = redis.Redis(connection_pool=pool, single_connection_client=single_connection_client)
-    r.auto_close_connection_pool = True   # close() hangs up, as a Redis(host, port) does
+    r.auto_close_connection_pool = True  # close() hangs up, as a Redis(host, port) does
     return r
 
 
@@ -633,11 +676,12 @@ def async_client(server=None, single_connection_client=False, **redis_kwargs):
     if server is None:
         server = default_server()
     _target(server)
-    kw = _connection_kwargs(redis_kwargs, redis.asyncio.Redis,
-                            redis.asyncio.connection.AbstractConnection)
-    pool = redis.asyncio.ConnectionPool(connection_class=InProcessAsyncConnection,
-                                        server=server, **kw)
-    r = redis.asyncio.Redis(connection_pool=pool,
-                            single_connection_client=single_connection_client)
+    kw = _connection_kwargs(
+        redis_kwargs, redis.asyncio.Redis, redis.asyncio.connection.AbstractConnection
+    )
+    pool = redis.asyncio.ConnectionPool(
+        connection_class=InProcessAsyncConnection, server=server, **kw
+    )
+    r = redis.asyncio.Redis(connection_pool=pool, single_connection_client=single_connection_client)
     r.auto_close_connection_pool = True
     return r

@@ -54,6 +54,7 @@ How it is fast, and why each test still sees a fresh server:
   client without a connection, so the test's CLIENT LIST, INFO clients and CLIENT
   KILL counts see its own connections only.
 """
+
 import sys
 
 import pytest
@@ -80,7 +81,9 @@ CLIENT_NEEDED = 'the vermilion_client fixtures need redis-py: pip install "vermi
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "vermilion_config(**params): Redis configuration for the vermilion_server fixture")
+        "markers",
+        "vermilion_config(**params): Redis configuration for the vermilion_server fixture",
+    )
 
 
 # ------------------------------------------------------------------ reset
@@ -88,7 +91,7 @@ def _parse(buf, pos):
     """One RESP2 reply from ``buf`` at ``pos``: (value, next pos); errors come back
     as :class:`_Error`."""
     end = buf.index(b"\r\n", pos)
-    kind, line, nxt = buf[pos:pos + 1], buf[pos + 1:end], end + 2
+    kind, line, nxt = buf[pos : pos + 1], buf[pos + 1 : end], end + 2
     if kind == b"+" or kind == b":":
         return line, nxt
     if kind == b"-":
@@ -97,7 +100,7 @@ def _parse(buf, pos):
     if n < 0:
         return None, nxt
     if kind == b"$":
-        return buf[nxt:nxt + n], nxt + n + 2
+        return buf[nxt : nxt + n], nxt + n + 2
     items = []
     for _ in range(n):
         item, nxt = _parse(buf, nxt)
@@ -116,16 +119,30 @@ class _ResetFailed(Exception):
 # The reset every test gets, after the CONFIG SET that restores changed parameters.
 # Order matters: clients first (a paused or blocked one would hold the rest up),
 # then the data, then the counters the commands above moved.
-_RESET = [c.split() for c in (
-    b"CLIENT KILL TYPE normal", b"CLIENT KILL TYPE pubsub", b"CLIENT KILL TYPE replica",
-    b"CLIENT UNPAUSE", b"FLUSHALL SYNC", b"SCRIPT FLUSH SYNC", b"FUNCTION FLUSH SYNC",
-    b"SLOWLOG RESET", b"LATENCY RESET", b"ACL LOG RESET", b"ACL LIST", b"CONFIG RESETSTAT")]
+_RESET = [
+    c.split()
+    for c in (
+        b"CLIENT KILL TYPE normal",
+        b"CLIENT KILL TYPE pubsub",
+        b"CLIENT KILL TYPE replica",
+        b"CLIENT UNPAUSE",
+        b"FLUSHALL SYNC",
+        b"SCRIPT FLUSH SYNC",
+        b"FUNCTION FLUSH SYNC",
+        b"SLOWLOG RESET",
+        b"LATENCY RESET",
+        b"ACL LOG RESET",
+        b"ACL LIST",
+        b"CONFIG RESETSTAT",
+    )
+]
 _RESETSTAT = _RESET[-1]
 
 # What ACL SETUSER needs to give the default user its start-up rules back without
 # "reset" (which would add the sanitize-payload flag a new server does not show)
-_DEFAULT_USER = (b"ACL SETUSER default on resetpass nopass resetkeys ~* resetchannels &* "
-                 b"clearselectors +@all").split()
+_DEFAULT_USER = (
+    b"ACL SETUSER default on resetpass nopass resetkeys ~* resetchannels &* clearselectors +@all"
+).split()
 
 
 def _run_in_server(handle, cmds):
@@ -133,14 +150,16 @@ def _run_in_server(handle, cmds):
     does: a client without a connection, which CLIENT LIST does not show and ACL
     rules do not stop (a test may have locked the default user out). Returns the
     replies."""
-    import concurrent.futures   # start-up cost: the plugin imports only what pytest needs
+    import concurrent.futures  # start-up cost: the plugin imports only what pytest needs
+
     server = handle.server
     done = concurrent.futures.Future()
 
     def run():
         try:
-            from .core.client import Client     # start-up cost: the server loads with
+            from .core.client import Client  # start-up cost: the server loads with
             from .core.dispatch import execute  # the first fixture, not with the plugin
+
             c = getattr(server, "_pytest_client", None)
             if c is None:
                 c = server._pytest_client = Client(server)
@@ -155,6 +174,7 @@ def _run_in_server(handle, cmds):
             done.set_result(replies)
         except BaseException as e:
             done.set_exception(e)
+
     handle.loop.call_soon_threadsafe(run)
     return done.result(timeout=30)
 
@@ -185,7 +205,8 @@ class _Shared:
     def _start(self):
         # start-up cost: the server's modules load here, for the first test that
         # uses a fixture, never when pytest imports the plugin
-        from .embed import start_server   # (see above)
+        from .embed import start_server  # (see above)
+
         self.handle = start_server()
         self.start_config = dict(self.handle.server.config.values)
         self.start_acl = _run_in_server(self.handle, [[b"ACL", b"LIST"]])[0]
@@ -212,7 +233,7 @@ class _Shared:
     def _reset(self):
         server = self.handle.server
         if server.clock.moved:
-            self.handle.clock.reset()   # first: the reset's own commands see real time
+            self.handle.clock.reset()  # first: the reset's own commands see real time
         cmds = []
         restore = self._config_changes()
         if restore is not None:
@@ -233,7 +254,7 @@ class _Shared:
         cmds = [_DEFAULT_USER]
         if others:
             cmds.append([b"ACL", b"DELUSER"] + others)
-        cmds += [[b"ACL", b"LIST"], _RESETSTAT]   # the counters the fix moved
+        cmds += [[b"ACL", b"LIST"], _RESETSTAT]  # the counters the fix moved
         replies = _run_in_server(self.handle, cmds)
         if any(isinstance(r, _Error) for r in replies) or replies[-2] != self.start_acl:
             raise _ResetFailed("the ACL could not be set back: %r" % (replies[-2],))
@@ -270,7 +291,8 @@ def vermilion_server(request, _vermilion_shared):
         if not params or _vermilion_shared.configure(params):
             yield srv
             return
-    from .embed import start_server   # start-up cost: loaded by the first test that needs it
+    from .embed import start_server  # start-up cost: loaded by the first test that needs it
+
     own = start_server(**params)
     try:
         yield own
@@ -278,7 +300,7 @@ def vermilion_server(request, _vermilion_shared):
         own.stop()
 
 
-_DRIVER_INFO: list = []   # [redis-py DriverInfo or None], made on first use
+_DRIVER_INFO: list = []  # [redis-py DriverInfo or None], made on first use
 
 
 @pytest.fixture
@@ -290,11 +312,12 @@ def _client_kwargs(srv):
     kw = {}
     if not _DRIVER_INFO:
         try:
-            from redis.driver_info import DriverInfo   # optional: only in redis-py 8
+            from redis.driver_info import DriverInfo  # optional: only in redis-py 8
+
             # made once: redis-py 8 reads its version from the package metadata in
             # every Redis() that is not given one (0.4 ms, more than the reset)
             _DRIVER_INFO.append(DriverInfo())
-        except ImportError:   # redis-py before 8 reads it once, at import
+        except ImportError:  # redis-py before 8 reads it once, at import
             _DRIVER_INFO.append(None)
     if _DRIVER_INFO[0] is not None:
         kw["driver_info"] = _DRIVER_INFO[0]
@@ -368,10 +391,12 @@ def _close_async(client):
     belong to the event loop of the test, usually closed by now: their sockets are
     closed directly (the server's side goes with the next reset anyway), then
     aclose() runs on a loop of its own for what is left."""
-    import asyncio   # start-up cost: only the async fixtures need it
+    import asyncio  # start-up cost: only the async fixtures need it
+
     pool = client.connection_pool
-    conns = (list(getattr(pool, "_available_connections", ()))
-             + list(getattr(pool, "_in_use_connections", ())))
+    conns = list(getattr(pool, "_available_connections", ())) + list(
+        getattr(pool, "_in_use_connections", ())
+    )
     for conn in conns:
         transport = getattr(getattr(conn, "_writer", None), "transport", None)
         loop = getattr(transport, "_loop", None)
@@ -380,9 +405,9 @@ def _close_async(client):
         sock = getattr(transport, "_sock", None)
         if sock is not None:
             sock.close()
-            transport._sock = None   # closed: its __del__ has nothing to warn about
+            transport._sock = None  # closed: its __del__ has nothing to warn about
         conn._writer = conn._reader = None
     try:
         asyncio.run(client.aclose())
-    except RuntimeError:   # a connection of a loop still open elsewhere
+    except RuntimeError:  # a connection of a loop still open elsewhere
         pass

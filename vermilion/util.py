@@ -15,6 +15,7 @@ those pairs is exact before the final rounding, so results are bit-identical
 to Redis's, and :func:`ld_format_human` prints them like ``"%.17Lf"`` followed
 by Redis's trimming of trailing zeros.
 """
+
 import math
 import re
 
@@ -34,7 +35,7 @@ def parse_ll(s):
     """Redis's ``string2ll``: strict decimal, no spaces, no '+', no leading zeros."""
     try:
         v = _small_int(s)
-    except TypeError:       # a bytearray (an APPENDed value): not hashable
+    except TypeError:  # a bytearray (an APPENDed value): not hashable
         v = None
     if v is not None:
         return v
@@ -70,7 +71,7 @@ def atoll(b):
 
 def atoi(b):
     """C's atoi(): atoll() wrapped to a 32-bit int, as the C conversion does here."""
-    return (atoll(b) + 2 ** 31) % 2 ** 32 - 2 ** 31
+    return (atoll(b) + 2**31) % 2**32 - 2**31
 
 
 def repr_bytes(s):
@@ -96,7 +97,8 @@ def repr_bytes(s):
     out += b'"'
     return bytes(out)
 
-MAX_LONG_DOUBLE_CHARS = 5 * 1024   # string2ld refuses inputs this long or longer
+
+MAX_LONG_DOUBLE_CHARS = 5 * 1024  # string2ld refuses inputs this long or longer
 
 
 # ------------------------------------------------------------------ integers
@@ -122,7 +124,7 @@ def int_to_bytes(n):
     return int_to_bytes(hi) + b"%03900d" % lo
 
 
-_POW10_3900 = 10 ** 3900
+_POW10_3900 = 10**3900
 
 
 def _digits_to_int(s):
@@ -139,7 +141,8 @@ _DEC = re.compile(rb"([+-]?)(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE]([+-]?\d+))?").f
 # Hex: [sign] 0x (hexdigits [. hexdigits*] | . hexdigits) [(p|P) [sign] digits]
 _HEX = re.compile(
     rb"([+-]?)0[xX](?:([0-9a-fA-F]+)(?:\.([0-9a-fA-F]*))?|\.([0-9a-fA-F]+))"
-    rb"(?:[pP]([+-]?\d+))?").fullmatch
+    rb"(?:[pP]([+-]?\d+))?"
+).fullmatch
 _INF_WORDS = (b"inf", b"infinity")
 
 
@@ -166,12 +169,12 @@ def string2d(b):
     if m is not None:
         v = float(b)
         if v != 0.0:
-            if v - v == 0.0:        # finite
+            if v - v == 0.0:  # finite
                 return v
-            return None             # overflow: strtod's HUGE_VAL + ERANGE
+            return None  # overflow: strtod's HUGE_VAL + ERANGE
         _s, ip, fp, fp2, _e = m.groups()
         if (ip or b"").strip(b"0") or (fp or fp2 or b"").strip(b"0"):
-            return None             # underflow to zero
+            return None  # underflow to zero
         return v
     if b[:1] in b"iI+-" and b:
         s = _inf_sign(b)
@@ -256,9 +259,9 @@ def _round_ratio(num, den, bits, emin):
 
 
 # ------------------------------------------------------------ long double
-_LD_BITS = 64          # x87 extended precision significand
-_LD_EMIN = -16445      # exponent of the smallest subnormal (2**-16445)
-_LD_EMAX = 16384       # values >= 2**16384 overflow to infinity
+_LD_BITS = 64  # x87 extended precision significand
+_LD_EMIN = -16445  # exponent of the smallest subnormal (2**-16445)
+_LD_EMAX = 16384  # values >= 2**16384 overflow to infinity
 LD_ZERO = (0, 0)
 
 
@@ -298,16 +301,16 @@ def string2ld(b):
         stripped = digits.rstrip(b"0")
         exp10 += len(digits) - len(stripped)
         digits = stripped
-        mag = exp10 + len(digits)          # value in [10**(mag-1), 10**mag)
+        mag = exp10 + len(digits)  # value in [10**(mag-1), 10**mag)
         if mag - 1 > 4933:
-            return None                    # overflow (ERANGE, HUGE_VAL)
+            return None  # overflow (ERANGE, HUGE_VAL)
         if mag < -4952:
-            return None                    # underflow to zero (ERANGE)
+            return None  # underflow to zero (ERANGE)
         d = _digits_to_int(digits)
         if exp10 >= 0:
-            num, den = d * 10 ** exp10, 1
+            num, den = d * 10**exp10, 1
         else:
-            num, den = d, 10 ** -exp10
+            num, den = d, 10**-exp10
         q, e = _round_ratio(num, den, _LD_BITS, _LD_EMIN)
         if q == 0 or q.bit_length() + e > _LD_EMAX:
             return None
@@ -362,7 +365,7 @@ def ld_format_human(v):
         out = int_to_bytes(m << e)
     else:
         k = -e
-        q, r = divmod(m * 100000000000000000, 1 << k)   # 10**17
+        q, r = divmod(m * 100000000000000000, 1 << k)  # 10**17
         r2 = r << 1
         if r2 > (1 << k) or (r2 == (1 << k) and q & 1):
             q += 1

@@ -5,6 +5,7 @@ Server-side state (which clients take the dispatcher's slow path), randomness
 ACL SAVE failure path, and the command universe read from spec.json. Replies are
 compared with redis-server in tests/differential/test_acl.py.
 """
+
 import hashlib
 import os
 import threading
@@ -29,6 +30,7 @@ def on_loop(srv, fn, *args):
             box.append(fn(*args))
         finally:
             done.set()
+
     srv.loop.call_soon_threadsafe(call)
     assert done.wait(5)
     return box[0] if box else None
@@ -38,6 +40,7 @@ def client_state(srv, cid):
     def get():
         c = srv.server.clients[cid]
         return c.user, c.acl is not None, c.special, c.authenticated
+
     return on_loop(srv, get)
 
 
@@ -64,10 +67,10 @@ def test_unrestricted_users_keep_the_fast_path(srv):
     assert client_state(srv, ucid) == ("u", True, True, True)
     with pytest.raises(redis.exceptions.NoPermissionError):
         u.get("x")
-    admin.acl_setuser("u", keys=["*"], channels=["*"])        # now unrestricted
+    admin.acl_setuser("u", keys=["*"], channels=["*"])  # now unrestricted
     assert client_state(srv, ucid) == ("u", False, False, True)
     assert u.get("x") is None
-    admin.acl_setuser("u", commands=["-get"])                 # restricted again
+    admin.acl_setuser("u", commands=["-get"])  # restricted again
     assert client_state(srv, ucid)[1:3] == (True, True)
     u.execute_command("RESET")
     assert client_state(srv, ucid) == ("default", False, False, True)
@@ -80,7 +83,7 @@ def test_restricted_default_user_marks_new_clients(srv):
     assert client_state(srv, c.client_id()) == ("default", True, True, True)
     with pytest.raises(redis.exceptions.NoPermissionError):
         c.flushall()
-    assert client_state(srv, admin.client_id())[1] is True   # existing clients too
+    assert client_state(srv, admin.client_id())[1] is True  # existing clients too
     admin.acl_setuser("default", enabled=True, commands=["+flushall"])
     assert client_state(srv, c.client_id()) == ("default", False, False, True)
     assert on_loop(srv, lambda: srv.server.new_client_acl) is None
@@ -89,6 +92,7 @@ def test_restricted_default_user_marks_new_clients(srv):
 def test_connectionless_clients_are_not_checked(srv):
     """Like Redis's AOF client, a client without a connection runs as a superuser."""
     from vermilion.core.client import Client
+
     conn(srv).acl_setuser("default", enabled=True, commands=["-set"])
     fake = on_loop(srv, lambda: Client(srv.server))
     assert fake.acl is None
@@ -99,12 +103,14 @@ def test_acl_user_restricted_property():
     try:
         state = s.server.acl
         assert not state.default.restricted
-        for rules, restricted in [((b"on", b"~*", b"&*", b"+@all"), False),
-                                  ((b"on", b"~*", b"&*", b"+@all", b"-get", b"+get"), False),
-                                  ((b"on", b"~*", b"+@all"), True),
-                                  ((b"on", b"&*", b"+@all"), True),
-                                  ((b"on", b"~*", b"&*", b"+@all", b"-get"), True),
-                                  ((b"(~* &* +@all)",), False)]:
+        for rules, restricted in [
+            ((b"on", b"~*", b"&*", b"+@all"), False),
+            ((b"on", b"~*", b"&*", b"+@all", b"-get", b"+get"), False),
+            ((b"on", b"~*", b"+@all"), True),
+            ((b"on", b"&*", b"+@all"), True),
+            ((b"on", b"~*", b"&*", b"+@all", b"-get"), True),
+            ((b"(~* &* +@all)",), False),
+        ]:
             assert on_loop(s, state.set_user, b"t", [b"reset", *rules]) is None
             assert state.get(b"t").restricted is restricted, rules
     finally:
@@ -121,12 +127,12 @@ def test_universe_is_every_redis_command():
         if isinstance(data["info"][9], list):
             names.update(sub[0] for sub in data["info"][9])
     assert {e.fullname for e in u.entries} == names
-    for cmd in table.ALL_COMMANDS:          # bound commands carry their bit
+    for cmd in table.ALL_COMMANDS:  # bound commands carry their bit
         assert cmd.acl_bits == u.by_name[cmd.fullname.encode()].bit
     assert u.lookup(b"GET").fullname == "get"
     assert u.lookup(b"config|GET").fullname == "config|get"
     assert u.lookup(b"get|x") is None and u.lookup(b"config|get|x") is None
-    assert u.lookup(b"geoadd") is not None         # known to Redis even if not bound
+    assert u.lookup(b"geoadd") is not None  # known to Redis even if not bound
 
 
 def test_acl_cat_matches_spec(srv):
@@ -136,8 +142,9 @@ def test_acl_cat_matches_spec(srv):
     for cat in aclmod.CATEGORIES:
         want = set()
         for name, data in spec.items():
-            entries = [data["info"]] + (data["info"][9] if isinstance(data["info"][9], list)
-                                        else [])
+            entries = [data["info"]] + (
+                data["info"][9] if isinstance(data["info"][9], list) else []
+            )
             for info in entries:
                 if "@" + cat in [a["+"] for a in info[6]["~"]]:
                     want.add(info[0])
@@ -160,7 +167,9 @@ def test_passwords_are_sha256_and_hash_rules_work(srv):
     digest = hashlib.sha256(b"s3cret").hexdigest()
     r.acl_setuser("p", enabled=True, passwords=["+s3cret"], commands=["+@all"], keys=["*"])
     assert r.acl_getuser("p")["passwords"] == [digest]
-    r.acl_setuser("h", enabled=True, hashed_passwords=["+" + digest], commands=["+ping", "+acl|whoami"])
+    r.acl_setuser(
+        "h", enabled=True, hashed_passwords=["+" + digest], commands=["+ping", "+acl|whoami"]
+    )
     c = conn(srv)
     assert c.auth("s3cret", "h") is True
     assert c.acl_whoami() == "h"
@@ -174,8 +183,9 @@ def test_setuser_arguments_are_redacted_in_slowlog(srv):
     r.slowlog_reset()
     r.acl_setuser("x", passwords=["+topsecret"])
     entries = r.slowlog_get()
-    setuser = [e for e in entries if b"SETUSER" in [a.upper() for a in
-                                                    e["command"].split(b" ")[:2]]]
+    setuser = [
+        e for e in entries if b"SETUSER" in [a.upper() for a in e["command"].split(b" ")[:2]]
+    ]
     assert setuser
     text = setuser[0]["command"]
     assert b"topsecret" not in text and b"(redacted)" in text
@@ -194,14 +204,16 @@ def test_acl_log_groups_similar_events_and_ages(srv):
         u.set("k", "v")
     log = r.acl_log()
     assert [(e["reason"], e["object"], e["count"]) for e in log] == [
-        ("command", "set", 1), ("key", "x", 3)]
+        ("command", "set", 1),
+        ("key", "x", 3),
+    ]
     assert log[0]["username"] == "u" and log[0]["context"] == "toplevel"
     assert "user=u" in str(log[0]["client-info"]) or log[0]["client-info"]["user"] == "u"
     time.sleep(0.25)
     age = r.acl_log()[0]["age-seconds"]
     assert 0.2 <= float(age) < 5
     with pytest.raises(redis.exceptions.NoPermissionError):
-        u.get("x")                         # bumps the old entry back to the top
+        u.get("x")  # bumps the old entry back to the top
     log = r.acl_log()
     assert (log[0]["object"], log[0]["count"]) == ("x", 4)
     assert float(log[0]["age-seconds"]) < 0.2
@@ -218,6 +230,7 @@ def test_acl_log_entries_past_a_minute_are_not_grouped(srv):
     def age_entries():
         for e in srv.server.acl.log:
             e.ctime -= 61000
+
     on_loop(srv, age_entries)
     with pytest.raises(redis.exceptions.NoPermissionError):
         u.set("a", "b")
@@ -226,7 +239,7 @@ def test_acl_log_entries_past_a_minute_are_not_grouped(srv):
 
 def test_acl_log_only_scans_the_ten_newest_entries(srv):
     r = conn(srv)
-    r.acl_setuser("u", enabled=True, passwords=["+pw"], commands=["+get"])   # no keys
+    r.acl_setuser("u", enabled=True, passwords=["+pw"], commands=["+get"])  # no keys
     u = conn(srv)
     u.auth("pw", "u")
     for key in ["k"] + ["a%d" % i for i in range(10)] + ["k"]:
@@ -253,8 +266,10 @@ def test_acl_save_failure_and_success(tmp_path):
         os.rmdir(aclfile.parent)
         with pytest.raises(redis.exceptions.ResponseError) as e:
             r.acl_save()
-        assert str(e.value) == ("There was an error trying to save the ACLs. Please check "
-                                "the server logs for more information")
+        assert str(e.value) == (
+            "There was an error trying to save the ACLs. Please check "
+            "the server logs for more information"
+        )
     finally:
         s.stop()
 
@@ -296,8 +311,7 @@ def test_requirepass_round_trip_through_the_default_user(srv):
 def test_spec_json_categories_are_known():
     cats = set()
     for data in table.spec().values():
-        for info in [data["info"]] + (data["info"][9] if isinstance(data["info"][9], list)
-                                      else []):
+        for info in [data["info"]] + (data["info"][9] if isinstance(data["info"][9], list) else []):
             cats.update(a["+"][1:] for a in info[6]["~"])
     assert cats == set(aclmod.CATEGORIES)
 

@@ -6,6 +6,7 @@ and every reply must be byte-identical, so wake order, fairness, MULTI isolation
 wrong types and timeouts are Redis's. The rest checks what only Vermilion can
 show: its wait queues and counters, timing, disconnects, lazy freeing.
 """
+
 import socket
 import subprocess
 import sys
@@ -42,8 +43,7 @@ class Twin:
         return self.read()
 
     def run(self, script):
-        return [self.call(*line.split()) for line in script.strip().splitlines()
-                if line.strip()]
+        return [self.call(*line.split()) for line in script.strip().splitlines() if line.strip()]
 
     def silent(self, wait=0.1):
         """Neither server has answered anything yet."""
@@ -85,11 +85,12 @@ def twins(real_redis, shared_vermilion):
         deadline = time.time() + 5
         while time.time() < deadline:
             info = first.ref.call("INFO", "clients")
-            if (b"blocked_clients:%d\r\n" % n in info and vserver.blocked_clients == n):
+            if b"blocked_clients:%d\r\n" % n in info and vserver.blocked_clients == n:
                 return
             time.sleep(0.005)
-        raise AssertionError("expected %d blocked clients (vermilion has %d)"
-                             % (n, vserver.blocked_clients))
+        raise AssertionError(
+            "expected %d blocked clients (vermilion has %d)" % (n, vserver.blocked_clients)
+        )
 
     make.wait_blocked = wait_blocked
     yield make
@@ -141,7 +142,7 @@ def test_blocked_on_several_keys(twins):
     r.call("RPUSH", "k3", "v")
     a.read()
     twins.wait_blocked(1)
-    r.call("RPUSH", "k2", "w")   # a is no longer waiting on k2
+    r.call("RPUSH", "k2", "w")  # a is no longer waiting on k2
     b.silent()
     r.call("RPUSH", "k1", "u")
     b.read()
@@ -372,10 +373,13 @@ def test_swapdb_wakes_blocked_client(twins):
 # ------------------------------------------------------------------ timeouts
 def test_timeout_replies(twins):
     a = twins()
-    for args in (("BLPOP", "x", "0.05"), ("BRPOP", "x", "y", "0.05"),
-                 ("BLMOVE", "x", "y", "LEFT", "LEFT", "0.05"),
-                 ("BRPOPLPUSH", "x", "y", "0.05"),
-                 ("BLMPOP", "0.05", "1", "x", "LEFT", "COUNT", "2")):
+    for args in (
+        ("BLPOP", "x", "0.05"),
+        ("BRPOP", "x", "y", "0.05"),
+        ("BLMOVE", "x", "y", "LEFT", "LEFT", "0.05"),
+        ("BRPOPLPUSH", "x", "y", "0.05"),
+        ("BLMPOP", "0.05", "1", "x", "LEFT", "COUNT", "2"),
+    ):
         assert a.call(*args) == b"*-1\r\n"
     a.ref.call("HELLO", "3")
     a.our.call("HELLO", "3")
@@ -385,12 +389,14 @@ def test_timeout_replies(twins):
 def test_pipelined_commands_wait_for_the_blocking_one(twins):
     r = twins.r
     a = twins()
-    a.send_raw(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"
-               b"*3\r\n$5\r\nRPUSH\r\n$1\r\nq\r\n$4\r\nmine\r\n"
-               b"*2\r\n$4\r\nLLEN\r\n$1\r\nq\r\n"
-               b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"
-               b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$4\r\n0.05\r\n"
-               b"*1\r\n$4\r\nPING\r\n")
+    a.send_raw(
+        b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"
+        b"*3\r\n$5\r\nRPUSH\r\n$1\r\nq\r\n$4\r\nmine\r\n"
+        b"*2\r\n$4\r\nLLEN\r\n$1\r\nq\r\n"
+        b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n"
+        b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$4\r\n0.05\r\n"
+        b"*1\r\n$4\r\nPING\r\n"
+    )
     twins.wait_blocked(1)
     a.silent()
     r.call("RPUSH", "q", "theirs")
@@ -568,6 +574,7 @@ def test_served_pops_are_propagated_as_their_plain_form(server):
 def test_blocked_command_counted_once(server):
     srv = server.server
     from vermilion.core.table import COMMANDS
+
     a, b = _conn(server), _conn(server)
     idx = COMMANDS[b"blpop"].index
     before = srv.cmdstats[idx].as_tuple()
@@ -586,10 +593,13 @@ def test_blocked_command_counted_once(server):
 def own_process_server():
     """Vermilion in its own process: latency measured without sharing our GIL."""
     from support import free_port
+
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "vermilion", "--port", str(port),
-                             "--save", ""], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vermilion", "--port", str(port), "--save", ""],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 20
     while True:
         try:
@@ -624,7 +634,7 @@ def test_huge_list_delete_does_not_stall(own_process_server):
         t0 = time.monotonic()
         a.send_command(*cmd)
         lat = []
-        while time.monotonic() - t0 < 0.15:   # freeing 4M elements takes ~60 ms
+        while time.monotonic() - t0 < 0.15:  # freeing 4M elements takes ~60 ms
             t1 = time.monotonic()
             assert b.call("PING") == b"+PONG\r\n"
             lat.append(time.monotonic() - t1)
@@ -633,7 +643,8 @@ def test_huge_list_delete_does_not_stall(own_process_server):
         lat.sort()
         assert len(lat) > 20
         assert lat[len(lat) * 9 // 10] < 0.005, "p90 PING latency %.1f ms" % (
-            lat[len(lat) * 9 // 10] * 1000)
+            lat[len(lat) * 9 // 10] * 1000
+        )
         assert lat[-1] < 0.03, "worst PING latency %.1f ms" % (lat[-1] * 1000)
         t0 = time.monotonic()
         a.call("RPUSH", "big", "x")
@@ -693,7 +704,7 @@ def _parse_resp(data):
         n = int(line)
         if n < 0:
             return None, rest
-        return rest[:n], rest[n + 2:]
+        return rest[:n], rest[n + 2 :]
     if t == b":":
         return int(line), rest
     return line, rest
@@ -714,7 +725,7 @@ def test_slowlog_entry_written_when_unblocked(twins):
         r.call("MULTI")
         r.call("LPUSH", "l", "foo")
         assert r.ref.call("SLOWLOG", "RESET") == b"+QUEUED\r\n"
-        assert r.our.call("PING") == b"+QUEUED\r\n"   # (no SLOWLOG command here yet)
+        assert r.our.call("PING") == b"+QUEUED\r\n"  # (no SLOWLOG command here yet)
         r.ref.call("EXEC")
         r.our.call("EXEC")
         a.read()
@@ -737,13 +748,16 @@ def test_slowlog_entry_written_when_unblocked(twins):
 
 def test_disconnect_all_blocked(server):
     from vermilion.keyspace import blocking
+
     srv = server.server
     a, b = _conn(server), _conn(server)
     a.send(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nk\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n")
     _wait(lambda: srv.blocked_clients == 1)
     server.loop.call_soon_threadsafe(blocking.disconnect_all_blocked, srv)
-    assert a.read_reply() == (b"-UNBLOCKED force unblock from blocking operation, instance "
-                              b"state changed (master -> replica?)\r\n")
+    assert a.read_reply() == (
+        b"-UNBLOCKED force unblock from blocking operation, instance "
+        b"state changed (master -> replica?)\r\n"
+    )
     assert a.is_closed()
     assert srv.blocked_clients == 0 and srv.dbs[0].blocking == {}
     assert b.call("PING") == b"+PONG\r\n"

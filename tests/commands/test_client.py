@@ -5,6 +5,7 @@ tests/differential/test_connection.py; these tests cover what a differential tes
 cannot see: the clock (age, idle), server-side state, the log, Unix sockets and
 clients that stop reading.
 """
+
 import os
 import socket
 import tempfile
@@ -28,6 +29,7 @@ def run_in_loop(srv, fn, *args):
             box.append(fn(*args))
         finally:
             done.set()
+
     srv.loop.call_soon_threadsafe(call)
     assert done.wait(5)
     return box[0] if box else None
@@ -187,6 +189,7 @@ def test_parked_client_that_disconnects(server):
 def test_pause_write_lets_no_writes_scripts_through(server):
     """EVAL with '#!lua flags=no-writes' is not a write: Redis 7.0 runs it during PAUSE WRITE."""
     from vermilion.server.pause import eval_may_write as _eval_may_write
+
     assert _eval_may_write(b"#!lua flags=no-writes\nreturn 1") is False
     assert _eval_may_write(b"#!lua flags=no-writes,allow-stale\nreturn 1") is False
     assert _eval_may_write(b"#!lua\nreturn 1") is True
@@ -243,7 +246,7 @@ def test_pubsub_hard_limit_disconnects_a_subscriber_that_does_not_read(logged_se
     pub = redis.Redis(port=srv.port, protocol=2)
     msg = b"m" * 65536
     receivers = []
-    for _ in range(400):          # 25 MB: far more than the socket buffers hold
+    for _ in range(400):  # 25 MB: far more than the socket buffers hold
         receivers.append(pub.publish("ch", msg))
         if receivers[-1] == 0:
             break
@@ -263,13 +266,14 @@ def test_pubsub_soft_limit_needs_time(logged_server):
     time.sleep(0.1)
     pub = redis.Redis(port=srv.port, protocol=2)
     msg = b"m" * 65536
-    for _ in range(100):          # over the soft limit, well below any hard one
+    for _ in range(100):  # over the soft limit, well below any hard one
         assert pub.publish("ch", msg) == 1
     t0 = time.time()
 
-    def subscribers():            # asked without reading from ``sub``: that would drain it
+    def subscribers():  # asked without reading from ``sub``: that would drain it
         return pub.execute_command("PUBSUB", "NUMSUB", "ch")[1]
-    assert subscribers() == 1      # over the soft limit, but not for long enough yet
+
+    assert subscribers() == 1  # over the soft limit, but not for long enough yet
     assert wait_for(lambda: subscribers() == 0, timeout=6)
     assert time.time() - t0 > 0.5
     assert _closed(sub, 2)
@@ -282,7 +286,7 @@ def test_normal_clients_are_unlimited_by_default(server):
     me.set("big", b"x" * (4 << 20))
     s = _slow_reader(server.port)
     s.sendall(b"GET big\r\n" * 4)
-    time.sleep(0.5)               # the server holds most of 16 MB for this client
+    time.sleep(0.5)  # the server holds most of 16 MB for this client
     assert len(server.server.clients) == 2
     expected = 4 * ((4 << 20) + len(b"$4194304\r\n") + 2)
     got = 0
@@ -300,12 +304,12 @@ def test_normal_hard_limit(logged_server):
     _set_limit(srv, "normal 1mb 0 0")
     me = redis.Redis(port=srv.port, protocol=2)
     me.set("big", b"x" * (4 << 20))
-    assert me.ping()               # small replies are fine
+    assert me.ping()  # small replies are fine
     s = _slow_reader(srv.port)
     s.sendall(b"GET big\r\n" * 4)
     assert wait_for(lambda: _closed(s))
     assert "for overcoming of output buffer limits" in read_log(srv)
-    assert me.ping()               # the other client is untouched
+    assert me.ping()  # the other client is untouched
     s.close()
 
 

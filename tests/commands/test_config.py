@@ -6,6 +6,7 @@ this file checks the parts only Vermilion can show: the Python API other modules
 (hooks, validators, set_many's rollback), config-file parsing, and that a new value
 reaches the running server.
 """
+
 import os
 
 import pytest
@@ -17,11 +18,23 @@ from vermilion.core.config import Config, ConfigError, memtoull
 
 
 # ------------------------------------------------------------------ parsing
-@pytest.mark.parametrize("text,value", [
-    ("0", 0), ("1", 1), ("1k", 1000), ("1kb", 1024), ("1KB", 1024), ("2m", 2000000),
-    ("2mb", 2 * 1024 ** 2), ("3g", 3 * 10 ** 9), ("3gb", 3 * 1024 ** 3), ("5b", 5), ("", 0),
-    ("mb", 0),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("0", 0),
+        ("1", 1),
+        ("1k", 1000),
+        ("1kb", 1024),
+        ("1KB", 1024),
+        ("2m", 2000000),
+        ("2mb", 2 * 1024**2),
+        ("3g", 3 * 10**9),
+        ("3gb", 3 * 1024**3),
+        ("5b", 5),
+        ("", 0),
+        ("mb", 0),
+    ],
+)
 def test_memtoull_accepts(text, value):
     assert memtoull(text) == value
 
@@ -71,11 +84,13 @@ def test_set_many_is_atomic_and_rolls_hooks_back():
         if v == "7":
             raise ConfigError("no sevens")
         applied.append(("factor", v))
+
     c.add_hook("lfu-log-factor", refuse)
     with pytest.raises(ConfigError) as e:
         c.set_many([("maxmemory-samples", "9"), ("lfu-log-factor", "7")])
-    assert str(e.value) == ("CONFIG SET failed (possibly related to argument 'lfu-log-factor') "
-                            "- no sevens")
+    assert str(e.value) == (
+        "CONFIG SET failed (possibly related to argument 'lfu-log-factor') - no sevens"
+    )
     assert c.get("maxmemory-samples") == "5" and c.get("lfu-log-factor") == "10"
     # applied, refused, then both restored with the old values
     assert applied == [("samples", "9"), ("samples", "5"), ("factor", "10")]
@@ -83,19 +98,24 @@ def test_set_many_is_atomic_and_rolls_hooks_back():
     with pytest.raises(ConfigError, match="argument 'hz'"):
         c.set_many([("maxmemory-samples", "9"), ("hz", "x")])
     assert applied == [] and c.get("maxmemory-samples") == "5"
-    assert c.set_many([("maxmemory-samples", "9"), ("lfu-log-factor", "8")]) == \
-        ["maxmemory-samples", "lfu-log-factor"]
+    assert c.set_many([("maxmemory-samples", "9"), ("lfu-log-factor", "8")]) == [
+        "maxmemory-samples",
+        "lfu-log-factor",
+    ]
     assert applied == [("samples", "9"), ("factor", "8")]
 
 
 def test_set_many_checks_before_changing_anything():
     c = Config()
     for pairs, text in (
-            ([("hz", "5"), ("daemonize", "yes")], "can't set immutable config"),
-            ([("hz", "5"), ("dir", "/")], "can't set protected config"),
-            ([("hz", "5"), ("HZ", "6")], "duplicate parameter"),
-            ([("hz", "5"), ("Nope", "6")], "Unknown option or number of arguments for "
-                                            "CONFIG SET - 'Nope'")):
+        ([("hz", "5"), ("daemonize", "yes")], "can't set immutable config"),
+        ([("hz", "5"), ("dir", "/")], "can't set protected config"),
+        ([("hz", "5"), ("HZ", "6")], "duplicate parameter"),
+        (
+            [("hz", "5"), ("Nope", "6")],
+            "Unknown option or number of arguments for CONFIG SET - 'Nope'",
+        ),
+    ):
         with pytest.raises(ConfigError, match=text):
             c.set_many(pairs)
         assert c.get("hz") == "10"
@@ -119,7 +139,8 @@ def test_validators_run_after_the_builtin_check():
 def test_config_file_directives(tmp_path):
     inc = tmp_path / "inc.conf"
     inc.write_text("maxmemory-samples 9\n")
-    text = """
+    text = (
+        """
 # a comment
    port 7001
 save 900 1
@@ -132,7 +153,9 @@ user alice on >pw ~* +@all
 list-max-ziplist-entries 10
 notify-keyspace-events "KEx"
 client-output-buffer-limit pubsub 1mb 1kb 5
-""" % inc
+"""
+        % inc
+    )
     c = Config()
     c.load_text(text)
     assert c.get("port") == "7001"
@@ -143,8 +166,10 @@ client-output-buffer-limit pubsub 1mb 1kb 5
     assert c.extra["rename-command"] == [["FLUSHALL", ""]]
     assert c.extra["user"] == [["alice", "on", ">pw", "~*", "+@all"]]
     assert c.get("notify-keyspace-events") == "xKE"
-    assert c.get("client-output-buffer-limit") == \
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 1024 5"
+    assert (
+        c.get("client-output-buffer-limit")
+        == "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 1024 5"
+    )
 
 
 def test_config_file_save_empty_then_more():
@@ -156,18 +181,29 @@ def test_config_file_save_empty_then_more():
     assert c.get("save") == ""
 
 
-@pytest.mark.parametrize("text,lineno,line,msg", [
-    ("port 1\nfoo bar\n", 2, "foo bar", "Bad directive or wrong number of arguments"),
-    ("\n\nport 1 2\n", 3, "port 1 2", "wrong number of arguments"),
-    ('maxmemory "1\n', 1, 'maxmemory "1', "Unbalanced quotes in configuration line"),
-    ("hz abc", 1, "hz abc", "argument couldn't be parsed into an integer"),
-    ("save 1", 1, "save 1", "Invalid save parameters"),
-    ("loglevel loud", 1, "loglevel loud",
-     "argument(s) must be one of the following: debug, verbose, notice, warning"),
-    ("sentinel monitor x", 1, "sentinel monitor x",
-     "sentinel directive while not in sentinel mode"),
-    ("mymodule.opt", 1, "mymodule.opt", "Module config specified without value"),
-])
+@pytest.mark.parametrize(
+    "text,lineno,line,msg",
+    [
+        ("port 1\nfoo bar\n", 2, "foo bar", "Bad directive or wrong number of arguments"),
+        ("\n\nport 1 2\n", 3, "port 1 2", "wrong number of arguments"),
+        ('maxmemory "1\n', 1, 'maxmemory "1', "Unbalanced quotes in configuration line"),
+        ("hz abc", 1, "hz abc", "argument couldn't be parsed into an integer"),
+        ("save 1", 1, "save 1", "Invalid save parameters"),
+        (
+            "loglevel loud",
+            1,
+            "loglevel loud",
+            "argument(s) must be one of the following: debug, verbose, notice, warning",
+        ),
+        (
+            "sentinel monitor x",
+            1,
+            "sentinel monitor x",
+            "sentinel directive while not in sentinel mode",
+        ),
+        ("mymodule.opt", 1, "mymodule.opt", "Module config specified without value"),
+    ],
+)
 def test_config_file_errors(text, lineno, line, msg):
     with pytest.raises(ConfigError) as e:
         Config().load_text(text)
@@ -176,7 +212,8 @@ def test_config_file_errors(text, lineno, line, msg):
 
 def test_command_line_becomes_config_text():
     path, stdin, opts = cfgmod.argv_to_config_text(
-        ["/etc/r.conf", "--port", "7000", "--save", "--bind", "a b", "--loglevel", "debug"])
+        ["/etc/r.conf", "--port", "7000", "--save", "--bind", "a b", "--loglevel", "debug"]
+    )
     assert path == "/etc/r.conf" and not stdin
     assert opts == 'port "7000" \nsave ""\nbind "a b" \nloglevel "debug" '
     assert cfgmod.argv_to_config_text(["--save"])[2] == 'save ""'
@@ -187,8 +224,10 @@ def test_command_line_becomes_config_text():
 
 def test_rewrite_keeps_comments_and_updates_in_place(tmp_path):
     path = tmp_path / "r.conf"
-    path.write_text("# top comment\nmaxmemory 1mb\nsave 900 1\nsave 300 10\n\n\n"
-                    "# end\nslave-read-only yes\nrename-command FLUSHALL \"\"\n")
+    path.write_text(
+        "# top comment\nmaxmemory 1mb\nsave 900 1\nsave 300 10\n\n\n"
+        "# end\nslave-read-only yes\nrename-command FLUSHALL \"\"\n"
+    )
     c = Config()
     c.config_file = str(path)
     c.load_text(path.read_text())
@@ -199,8 +238,10 @@ def test_rewrite_keeps_comments_and_updates_in_place(tmp_path):
     c.rewrite()
     text = path.read_text()
     head, _, tail = text.partition("# Generated by CONFIG REWRITE\n")
-    assert head == ("# top comment\nmaxmemory 2mb\nsave \"\"\n\n# end\nreplica-read-only yes\n"
-                    "rename-command FLUSHALL \"\"\n\n")
+    assert head == (
+        "# top comment\nmaxmemory 2mb\nsave \"\"\n\n# end\nreplica-read-only yes\n"
+        "rename-command FLUSHALL \"\"\n\n"
+    )
     lines = tail.splitlines()
     assert 'notify-keyspace-events "AKE"' in lines
     assert "hash-max-listpack-entries 100" in lines
@@ -247,7 +288,7 @@ def test_config_set_reaches_the_server(srv, rc):
     rc.config_set("maxclients", "321")
     assert server.maxclients == 321
     rc.config_set("slowlog-log-slower-than", "-1")
-    assert server.slowlog_threshold_ns > 10 ** 15
+    assert server.slowlog_threshold_ns > 10**15
     rc.config_set("latency-monitor-threshold", "7")
     assert server.latency_threshold_ns == 7000000
     rc.config_set("notify-keyspace-events", "Kg")
@@ -258,6 +299,7 @@ def test_config_set_reaches_the_server(srv, rc):
 
 def test_config_set_maxclients_beyond_the_fd_limit(srv, rc):
     import resource
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY:
         pytest.skip("no hard limit on open files here")
@@ -278,7 +320,7 @@ def test_config_set_dir(rc, tmp_path):
     assert os.path.isabs(start) and os.path.isdir(start)
     assert rc.config_set("dir", str(tmp_path))
     assert rc.config_get("dir") == {"dir": str(tmp_path)}
-    assert os.getcwd() != str(tmp_path)   # an embedded server leaves the process's cwd alone
+    assert os.getcwd() != str(tmp_path)  # an embedded server leaves the process's cwd alone
     with pytest.raises(redis.ResponseError, match="No such file or directory"):
         rc.config_set("dir", str(tmp_path / "nope"))
     (tmp_path / "f").write_text("x")
@@ -323,18 +365,20 @@ def test_config_get_hidden_parameters_only_by_name(rc):
 
 def test_config_set_port_and_bind_move_the_listeners(srv, rc):
     from support import RawConn, free_port
+
     old, new = srv.port, free_port()
     assert rc.config_set("port", str(new))
     assert RawConn("127.0.0.1", new).call("PING") == b"+PONG\r\n"
-    assert rc.ping()                                   # connected clients stay
+    assert rc.ping()  # connected clients stay
     with pytest.raises(OSError):
         RawConn("127.0.0.1", old, timeout=2).call("PING")
     assert rc.info("server")["tcp_port"] == new
     with pytest.raises(redis.ResponseError, match="Failed to bind to specified addresses"):
-        rc.config_set("bind", "192.0.2.123")           # an address this host does not have
+        rc.config_set("bind", "192.0.2.123")  # an address this host does not have
     assert rc.config_get("bind") == {"bind": "127.0.0.1"}
     assert RawConn("127.0.0.1", new).call("PING") == b"+PONG\r\n"
     import socket
+
     busy = socket.socket()
     busy.bind(("127.0.0.1", 0))
     busy.listen()
@@ -352,13 +396,20 @@ def test_force_all_rewrite_reads_back_the_same_values(tmp_path):
     path.write_text("")
     c = Config()
     c.config_file = str(path)
-    for name, value in (("maxmemory", "3gb"), ("save", "10 1 20 2"), ("bind", "127.0.0.1 ::1"),
-                        ("notify-keyspace-events", "Ex"), ("unixsocketperm", "700"),
-                        ("maxmemory-clients", "5%"), ("shutdown-on-sigterm", "nosave now"),
-                        ("replica-announce-ip", "10.0.0.1"), ("latency-tracking-info-percentiles",
-                                                             "12.5 99"),
-                        ("client-output-buffer-limit", "normal 1mb 2kb 3"),
-                        ("proc-title-template", "{title} {port}"), ("requirepass", "p w")):
+    for name, value in (
+        ("maxmemory", "3gb"),
+        ("save", "10 1 20 2"),
+        ("bind", "127.0.0.1 ::1"),
+        ("notify-keyspace-events", "Ex"),
+        ("unixsocketperm", "700"),
+        ("maxmemory-clients", "5%"),
+        ("shutdown-on-sigterm", "nosave now"),
+        ("replica-announce-ip", "10.0.0.1"),
+        ("latency-tracking-info-percentiles", "12.5 99"),
+        ("client-output-buffer-limit", "normal 1mb 2kb 3"),
+        ("proc-title-template", "{title} {port}"),
+        ("requirepass", "p w"),
+    ):
         c.values[name] = c.normalise(name, value)
     c.rewrite(force_all=True)
     back = Config()
@@ -369,11 +420,14 @@ def test_force_all_rewrite_reads_back_the_same_values(tmp_path):
 
 def test_config_set_refused_while_loading(srv):
     from support import RawConn
+
     c = RawConn("127.0.0.1", srv.port)
     srv.server.loading = 1
     try:
-        assert c.call("CONFIG", "SET", "appendonly", "yes") == \
-            b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert (
+            c.call("CONFIG", "SET", "appendonly", "yes")
+            == b"-LOADING Redis is loading the dataset in memory\r\n"
+        )
         assert c.call("CONFIG", "SET", "loglevel", "debug") == b"+OK\r\n"
     finally:
         srv.server.loading = 0

@@ -1,5 +1,6 @@
 """DEBUG, SLOWLOG, LATENCY and MEMORY behaviour that only Vermilion can show (the
 replies are compared with redis-server in tests/differential/test_server_cmds.py)."""
+
 import re
 import time
 
@@ -55,11 +56,16 @@ def test_digest_tracks_content_not_order(d, srv):
     finally:
         other.stop()
     # every kind of change changes it
-    for change in (lambda: d.set("a", "2"), lambda: d.rpush("l", "z"),
-                   lambda: d.srem("s", "m1"), lambda: d.hset("h", "f1", "other"),
-                   lambda: d.zadd("z", {"a": 3}), lambda: d.expire("a", 100),
-                   lambda: d.rename("l", "l2"), lambda: d.execute_command("SELECT", 1) and
-                   d.set("a", "1")):
+    for change in (
+        lambda: d.set("a", "2"),
+        lambda: d.rpush("l", "z"),
+        lambda: d.srem("s", "m1"),
+        lambda: d.hset("h", "f1", "other"),
+        lambda: d.zadd("z", {"a": 3}),
+        lambda: d.expire("a", 100),
+        lambda: d.rename("l", "l2"),
+        lambda: d.execute_command("SELECT", 1) and d.set("a", "1"),
+    ):
         before = digest(d)
         change()
         assert digest(d) != before
@@ -92,8 +98,11 @@ def test_object_reports_encoding_and_idle_time(d):
     d.set("n", "123")
     d.rpush("l", *range(10))
     line = d.execute_command("DEBUG", "OBJECT", "s").decode()
-    m = re.fullmatch(r"Value at:0x[0-9a-f]+ refcount:1 encoding:embstr serializedlength:6 "
-                     r"lru:(\d+) lru_seconds_idle:(\d+)", line)
+    m = re.fullmatch(
+        r"Value at:0x[0-9a-f]+ refcount:1 encoding:embstr serializedlength:6 "
+        r"lru:(\d+) lru_seconds_idle:(\d+)",
+        line,
+    )
     assert m, line
     assert "encoding:int" in d.execute_command("DEBUG", "OBJECT", "n").decode()
     ql = d.execute_command("DEBUG", "OBJECT", "l").decode()
@@ -107,7 +116,7 @@ def test_set_active_expire(d, srv):
     assert srv.server.active_expire_enabled is False
     d.set("gone", "1", px=10)
     time.sleep(0.4)
-    assert d.dbsize() == 1            # no active expiry
+    assert d.dbsize() == 1  # no active expiry
     d.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "1")
     deadline = time.time() + 5
     while d.dbsize() and time.time() < deadline:
@@ -143,6 +152,7 @@ def test_change_repl_id(d):
 
 def test_error_is_not_counted_as_an_error_stat(srv):
     from support import RawConn
+
     c = RawConn("127.0.0.1", srv.port)
     c.call("CONFIG", "RESETSTAT")
     assert c.call("DEBUG", "ERROR", "LOADING fake loading") == b"-LOADING fake loading\r\n"
@@ -204,12 +214,12 @@ def test_slowlog_entries(d):
 def test_latency_monitor_records_slow_commands(d, srv):
     assert d.execute_command("LATENCY", "LATEST") == []
     d.execute_command("DEBUG", "SLEEP", "0.05")
-    assert d.execute_command("LATENCY", "LATEST") == []       # monitor off
+    assert d.execute_command("LATENCY", "LATEST") == []  # monitor off
     d.config_set("latency-monitor-threshold", "20")
-    time.sleep(1 - time.time() % 1 + 0.02)   # both samples within one second
+    time.sleep(1 - time.time() % 1 + 0.02)  # both samples within one second
     d.execute_command("DEBUG", "SLEEP", "0.05")
-    d.execute_command("DEBUG", "SLEEP", "0.07")               # same second: the worst wins
-    (event, when, last, worst), = d.execute_command("LATENCY", "LATEST")
+    d.execute_command("DEBUG", "SLEEP", "0.07")  # same second: the worst wins
+    ((event, when, last, worst),) = d.execute_command("LATENCY", "LATEST")
     assert event == b"command" and 70 <= last < 500 and worst == last
     assert len(d.execute_command("LATENCY", "HISTORY", "command")) == 1
     srv.server.latency.add_sample("expire-cycle", 30)

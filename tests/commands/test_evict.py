@@ -7,6 +7,7 @@ keys disappear under each policy, OOM refusals, events, WATCH/tracking
 invalidation, propagation to a real AOF file, tenacity, and that a server
 without maxmemory keeps its fast path.
 """
+
 import time
 
 import pytest
@@ -139,8 +140,7 @@ def test_maxmemory_from_the_start_and_loaded_data(tmp_path):
         r = redis.Redis(port=srv.port)
         r.mset({"k%d" % i: "v" * 100 for i in range(300)})
         r.save()
-    with start_server(dir=str(tmp_path), maxmemory="100mb",
-                      enable_debug_command="yes") as srv:
+    with start_server(dir=str(tmp_path), maxmemory="100mb", enable_debug_command="yes") as srv:
         r = redis.Redis(port=srv.port)
         assert srv.server.memory.tracked
         assert r.dbsize() == 300
@@ -150,13 +150,23 @@ def test_maxmemory_from_the_start_and_loaded_data(tmp_path):
         mem = srv.server.memory
         # the running total of the keys' prices is what measuring them afresh gives
         assert on_loop(srv, lambda: (mem.settle(), mem.total)[1]) == on_loop(
-            srv, lambda: sum(keys_bytes(db) for db in srv.server.dbs))
+            srv, lambda: sum(keys_bytes(db) for db in srv.server.dbs)
+        )
 
 
 # --------------------------------------------------------------- policies
-@pytest.mark.parametrize("policy", ["allkeys-random", "allkeys-lru", "allkeys-lfu",
-                                    "volatile-lru", "volatile-lfu", "volatile-random",
-                                    "volatile-ttl"])
+@pytest.mark.parametrize(
+    "policy",
+    [
+        "allkeys-random",
+        "allkeys-lru",
+        "allkeys-lfu",
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ],
+)
 def test_limit_is_honoured(r, policy):
     """maxmemory.tcl: "is the memory limit honoured?" (every key volatile)."""
     r.config_set("maxmemory-policy", policy)
@@ -169,8 +179,9 @@ def test_limit_is_honoured(r, policy):
     assert r.info("stats")["evicted_keys"] > 0
 
 
-@pytest.mark.parametrize("policy", ["allkeys-random", "allkeys-lru", "volatile-lru",
-                                    "volatile-random", "volatile-ttl"])
+@pytest.mark.parametrize(
+    "policy", ["allkeys-random", "allkeys-lru", "volatile-lru", "volatile-random", "volatile-ttl"]
+)
 def test_only_allkeys_removes_non_volatile_keys(r, policy):
     r.config_set("maxmemory-policy", policy)
     limit = limit_above(r, 100 * 1024)
@@ -188,8 +199,9 @@ def test_only_allkeys_removes_non_volatile_keys(r, policy):
         assert errors > 0 and r.info("stats")["evicted_keys"] == 0
 
 
-@pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random",
-                                    "volatile-ttl"])
+@pytest.mark.parametrize(
+    "policy", ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"]
+)
 def test_volatile_policies_only_remove_volatile_keys(r, policy):
     r.config_set("maxmemory-policy", policy)
     limit = limit_above(r, 100 * 1024)
@@ -199,6 +211,7 @@ def test_volatile_policies_only_remove_volatile_keys(r, policy):
             r.set("key:%d" % i, "x", ex=10000)
         else:
             r.set("key:%d" % i, "x")
+
     n = fill_until(r, limit, write)
     for j in range(n):
         r.set("foo:%d" % j, "x", ex=10000)
@@ -210,7 +223,7 @@ def test_volatile_policies_only_remove_volatile_keys(r, policy):
 
 def test_volatile_ttl_evicts_the_soonest_to_expire(r):
     r.config_set("maxmemory-policy", "volatile-ttl")
-    r.config_set("maxmemory-samples", 100)     # more than the keys: exact order
+    r.config_set("maxmemory-samples", 100)  # more than the keys: exact order
     for i in range(40):
         r.set("k%02d" % i, "x" * 2000, ex=1000 + (i * 7919) % 40 * 10)
     order = sorted(range(40), key=lambda i: (i * 7919) % 40)
@@ -218,25 +231,25 @@ def test_volatile_ttl_evicts_the_soonest_to_expire(r):
     r.ping()
     gone = [i for i in range(40) if not r.exists("k%02d" % i)]
     assert len(gone) >= 8
-    assert sorted(gone) == sorted(order[:len(gone)])
+    assert sorted(gone) == sorted(order[: len(gone)])
 
 
 def test_volatile_ttl_with_sampling_prefers_short_ttls(r):
     r.config_set("maxmemory-policy", "volatile-ttl")
     for i in range(1000):
         r.set("k%d" % i, "x" * 100, ex=1000 + i)
-    r.config_set("maxmemory", used(r) - 100000)      # some 300-500 keys
+    r.config_set("maxmemory", used(r) - 100000)  # some 300-500 keys
     r.ping()
     gone = [i for i in range(1000) if not r.exists("k%d" % i)]
     assert 150 <= len(gone) < 600
-    assert sum(gone) / len(gone) < 350      # mostly from the shortest TTLs (mean 500)
+    assert sum(gone) / len(gone) < 350  # mostly from the shortest TTLs (mean 500)
 
 
 def test_lru_keeps_recently_read_keys(r):
     r.config_set("maxmemory-policy", "allkeys-lru")
     r.config_set("maxmemory-samples", 10)
     r.mset({"k%d" % i: "v" * 200 for i in range(400)})
-    time.sleep(1.3)                 # the LRU clock has a resolution of one second
+    time.sleep(1.3)  # the LRU clock has a resolution of one second
     hot = range(0, 400, 2)
     for i in hot:
         r.get("k%d" % i)
@@ -254,7 +267,7 @@ def test_lru_keeps_recently_read_keys(r):
 
 def test_lfu_keeps_frequently_read_keys(r):
     r.config_set("maxmemory-policy", "allkeys-lfu")
-    r.config_set("lfu-log-factor", 0)          # every access counts
+    r.config_set("lfu-log-factor", 0)  # every access counts
     r.mset({"k%d" % i: "v" * 200 for i in range(400)})
     hot = range(0, 400, 2)
     for _ in range(3):
@@ -276,10 +289,10 @@ def test_volatile_lfu_picks_rarely_used_volatile_keys(r):
         r.set("k%d" % i, "v" * 200, ex=10000 if i % 3 else None)
     for _ in range(4):
         for i in range(0, 300, 3):
-            r.get("k%d" % i)            # hot but not volatile
+            r.get("k%d" % i)  # hot but not volatile
         for i in range(1, 300, 3):
-            r.get("k%d" % i)            # hot and volatile
-    r.config_set("maxmemory", used(r) - 27000)       # some 50 keys
+            r.get("k%d" % i)  # hot and volatile
+    r.config_set("maxmemory", used(r) - 27000)  # some 50 keys
     r.ping()
     assert all(r.exists("k%d" % i) for i in range(0, 300, 3))
     cold = sum(1 - r.exists("k%d" % i) for i in range(2, 300, 3))
@@ -315,8 +328,8 @@ def test_noeviction_refuses_writes_and_recovers(r):
         r.set("more", "x" * 100)
     with pytest.raises(redis.exceptions.ResponseError, match="^" + OOM):
         r.lpush("l", "x")
-    assert r.get("k0") == b"x" * 100              # reads are fine
-    assert r.delete(*["k%d" % i for i in range(n // 2)]) == n // 2   # and DEL
+    assert r.get("k0") == b"x" * 100  # reads are fine
+    assert r.delete(*["k%d" % i for i in range(n // 2)]) == n // 2  # and DEL
     assert r.set("more", "x") is True
     assert r.info("stats")["evicted_keys"] == 0
     errs = r.info("errorstats")
@@ -394,8 +407,7 @@ def test_eviction_invalidates_watch_and_tracking(r, server):
 
 @pytest.mark.parametrize("lazy", ["no", "yes"])
 def test_eviction_is_propagated_to_the_aof(tmp_path, lazy):
-    with start_server(dir=str(tmp_path), appendonly="yes",
-                      lazyfree_lazy_eviction=lazy) as srv:
+    with start_server(dir=str(tmp_path), appendonly="yes", lazyfree_lazy_eviction=lazy) as srv:
         r = redis.Redis(port=srv.port)
         r.set("asdf1", "1")
         r.set("asdf2", "2")
@@ -425,7 +437,7 @@ def test_eviction_after_multi_is_propagated_after_exec(tmp_path):
         assert p.execute() == [1, True, 2]
         wait_for(lambda: r.dbsize() == 0)
         aof = (tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()
-    tail = aof[aof.index(b"MULTI"):]
+    tail = aof[aof.index(b"MULTI") :]
     assert tail.index(b"EXEC") < tail.index(b"DEL")
     assert tail.endswith(b"*2\r\n$3\r\nDEL\r\n$1\r\nx\r\n")
 
@@ -435,16 +447,17 @@ def test_tenacity_bounds_one_round(r, server):
     srv = server.server
     r.config_set("maxmemory-policy", "allkeys-random")
     r.mset({"k%d" % i: "v" * 100 for i in range(2000)})
-    r.config_set("maxmemory-eviction-tenacity", 0)     # no time at all: 16 keys a round
+    r.config_set("maxmemory-eviction-tenacity", 0)  # no time at all: 16 keys a round
     limit = used(r) - 1000 * 150
 
     def one_round():
-        srv.config.set("maxmemory", str(limit), apply=False)   # no time proc yet
+        srv.config.set("maxmemory", str(limit), apply=False)  # no time proc yet
         ev = srv.evictor
         ev.configure()
         before = srv.stats_evicted_keys
         res = ev.perform()
         return res, srv.stats_evicted_keys - before, ev.proc_running
+
     res, n, running = on_loop(server, one_round)
     assert (res, n, running) == (evict.EVICT_RUNNING, 16, True)
     # the event loop carries on until the limit is met, commands are not refused

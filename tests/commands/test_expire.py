@@ -1,6 +1,7 @@
 """Expiry on Vermilion alone: the active cycle reclaims keys nobody reads, skips
 stale heap entries, stays within its time budget; TTL arithmetic; what EXPIRE
 writes to the AOF (PEXPIREAT with an absolute time, or DEL)."""
+
 import time
 
 import pytest
@@ -40,8 +41,8 @@ def test_active_expiry_off_keeps_keys_until_read(server, r):
         for i in range(100):
             r.set("k%d" % i, "v", px=20)
         time.sleep(0.4)
-        assert r.dbsize() == 100            # nobody read them, no cycle ran
-        assert r.get("k0") is None          # a read expires lazily
+        assert r.dbsize() == 100  # nobody read them, no cycle ran
+        assert r.get("k0") is None  # a read expires lazily
         assert r.dbsize() == 99
     finally:
         on_loop(server, lambda: setattr(srv, "active_expire_enabled", True))
@@ -68,20 +69,21 @@ def test_ttls_written_without_set_expire_are_reclaimed(server, r):
         for i in range(5000):
             db.data[b"L%d" % i] = b"v"
             db.expires[b"L%d" % i] = now + 50
+
     on_loop(server, load)
     assert _wait(lambda: r.dbsize() == 0)
 
 
 def test_changed_ttl_is_not_expired_early(server, r):
     r.set("grow", "v", px=50)
-    r.pexpire("grow", 60000)            # the heap still holds the old due time
+    r.pexpire("grow", 60000)  # the heap still holds the old due time
     r.set("persisted", "v", px=50)
     r.persist("persisted")
     r.set("recreated", "v", px=50)
     r.delete("recreated")
     r.set("recreated", "plain")
     r.set("reset", "v", px=50)
-    r.set("reset", "w")                 # SET drops the TTL
+    r.set("reset", "w")  # SET drops the TTL
     time.sleep(0.5)
     assert r.dbsize() == 4
     assert 59000 < r.pttl("grow") <= 60000
@@ -110,6 +112,7 @@ def test_active_cycle_keeps_server_responsive(server, r):
             k = b"e%d" % i
             db.data[k] = b"v"
             db.set_expire(k, now + 200)
+
     on_loop(server, fill)
     time.sleep(0.25)
     worst = 0.0
@@ -155,7 +158,7 @@ class _Sink:
     def feed(self, dbid, cmds):
         self.fed.extend((dbid, [bytes(a) for a in cmd]) for cmd in cmds)
 
-    def __getattr__(self, name):     # anything else the server asks of persistence
+    def __getattr__(self, name):  # anything else the server asks of persistence
         raise AttributeError(name)
 
 
@@ -184,7 +187,7 @@ def test_expire_propagates_as_pexpireat(r, sink):
     assert cmds[0][1] == b"k" and len(cmds[0]) == 3
     assert cmds[1][3:] == [b"LT"]
     assert cmds[2][2] == b"4102444800000"
-    assert cmds[3] == [b"PEXPIREAT", b"k", b"4102444800123"]   # as sent
+    assert cmds[3] == [b"PEXPIREAT", b"k", b"4102444800123"]  # as sent
 
 
 def test_expire_in_past_propagates_as_del(server, r, sink):

@@ -1,5 +1,6 @@
 """Hash commands: what a byte-for-byte comparison cannot cover (hashtable order,
 randomness, propagation, big hashes, CONFIG SET of the listpack limits)."""
+
 import collections
 
 import pytest
@@ -45,7 +46,7 @@ def test_listpack_limits_follow_config_set(r, server):
     assert stored(server, b"h").object_encoding() == b"listpack"
     r.hset("h", "c", 3)
     assert stored(server, b"h").object_encoding() == b"hashtable"
-    cfg.set("hash-max-ziplist-value", "2")      # the old name still works
+    cfg.set("hash-max-ziplist-value", "2")  # the old name still works
     r.hset("g", "a", "12")
     assert stored(server, b"g").object_encoding() == b"listpack"
     r.hset("g", "b", "123")
@@ -66,12 +67,15 @@ def test_hincrbyfloat_propagates_as_hset(r, fed):
 
 def test_writes_propagate_verbatim(r, fed):
     r.hset("h", "a", "1")
-    r.hsetnx("h", "a", "2")          # no change, nothing to propagate
+    r.hsetnx("h", "a", "2")  # no change, nothing to propagate
     r.hincrby("h", "a", 5)
     r.hdel("h", "zz")
     r.hdel("h", "a")
-    assert fed == [[b"HSET", b"h", b"a", b"1"], [b"HINCRBY", b"h", b"a", b"5"],
-                   [b"HDEL", b"h", b"a"]]
+    assert fed == [
+        [b"HSET", b"h", b"a", b"1"],
+        [b"HINCRBY", b"h", b"a", b"5"],
+        [b"HDEL", b"h", b"a"],
+    ]
 
 
 def test_hrandfield_shapes(r):
@@ -93,12 +97,14 @@ def test_hrandfield_small_hash_subset_keeps_order(r):
     r.hset("h", mapping={"f%02d" % i: i for i in range(30)})
     for _ in range(20):
         got = r.hrandfield("h", 5)
-        assert got == sorted(got)      # listpack: picked in listpack order
+        assert got == sorted(got)  # listpack: picked in listpack order
 
 
 def test_hrandfield_is_uniform(r):
     r.hset("small", mapping={"f%d" % i: i for i in range(8)})
-    r.hset("big", mapping={"f%d" % i: i for i in range(8)} | {"x%d" % i: "y" * 100 for i in range(2)})
+    r.hset(
+        "big", mapping={"f%d" % i: i for i in range(8)} | {"x%d" % i: "y" * 100 for i in range(2)}
+    )
     for key, n in (("small", 8), ("big", 10)):
         counts = collections.Counter(r.hrandfield(key, -20000))
         assert len(counts) == n
@@ -133,5 +139,6 @@ def test_rhash_api():
     assert RHash.build([(b"a", b"x" * 65)], 128, 64).object_encoding() == b"hashtable"
     assert RHash.build([(b"a", b"1"), (b"b", b"2")], 1, 64).object_encoding() == b"hashtable"
     import pickle
+
     p = pickle.loads(pickle.dumps(RHash.build([(b"a", b"1")], 1, 64)))
     assert type(p) is RHash and p.listpack and p == {b"a": b"1"}

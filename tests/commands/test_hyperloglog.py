@@ -1,5 +1,6 @@
 """HyperLogLog: the format helpers on their own, and behaviour the differential
 tests cannot show with one connection (WATCH, propagation, the parse cache)."""
+
 import random
 import time
 
@@ -17,7 +18,7 @@ def test_dense_pack_roundtrip():
         packed = hll.raw_to_dense(raw)
         assert len(packed) == hll.DENSE_BYTES
         value = bytearray(hll.DENSE_SIZE)
-        value[hll.HDR_SIZE:] = packed
+        value[hll.HDR_SIZE :] = packed
         assert bytes(hll.dense_to_raw(value)) == raw
         for i in rnd.sample(range(hll.REGISTERS), 200) + [0, 1, 2, 3, hll.REGISTERS - 1]:
             assert hll.dense_get(value, i) == raw[i]
@@ -27,7 +28,7 @@ def test_dense_set_leaves_neighbours_alone():
     value = bytearray(hll.DENSE_SIZE)
     for i in range(hll.REGISTERS):
         hll.dense_set(value, i, 63)
-    assert value[hll.HDR_SIZE:] == b"\xff" * hll.DENSE_BYTES
+    assert value[hll.HDR_SIZE :] == b"\xff" * hll.DENSE_BYTES
     for i in range(0, hll.REGISTERS, 3):
         hll.dense_set(value, i, 0)
     raw = hll.dense_to_raw(value)
@@ -45,7 +46,7 @@ def test_raw_max_is_lanewise_max():
 def test_sparse_parse_roundtrip_and_coverage():
     rnd = random.Random(3)
     value = bytearray(hll.EMPTY_HLL)
-    hll.add_elements(value, [b"%d" % rnd.randrange(10 ** 9) for _ in range(300)], 3000)
+    hll.add_elements(value, [b"%d" % rnd.randrange(10**9) for _ in range(300)], 3000)
     assert value[4] == hll.SPARSE
     sp = hll.Sparse(value)
     assert sp.to_bytes() == value
@@ -59,12 +60,12 @@ def test_sparse_parse_roundtrip_and_coverage():
 def test_sparse_and_dense_agree():
     """The same elements through both encodings give the same registers and count."""
     rnd = random.Random(4)
-    elems = [b"x%d" % rnd.randrange(10 ** 12) for _ in range(1500)]
+    elems = [b"x%d" % rnd.randrange(10**12) for _ in range(1500)]
     sparse = bytearray(hll.EMPTY_HLL)
     dense = bytearray(hll.EMPTY_HLL)
     assert hll.to_dense(dense)
-    hll.add_elements(sparse, elems, 10 ** 6)
-    hll.add_elements(dense, elems, 10 ** 6)
+    hll.add_elements(sparse, elems, 10**6)
+    hll.add_elements(dense, elems, 10**6)
     assert sparse[4] == hll.SPARSE and dense[4] == hll.DENSE
     assert hll.Sparse(sparse).to_raw() == hll.dense_to_raw(dense)
     assert hll.hll_count(sparse) == hll.hll_count(dense)
@@ -83,8 +84,8 @@ def test_estimator_edges():
     hist[0] = hll.REGISTERS
     assert hll.estimate(hist) == 0
     hist = [0] * 64
-    hist[63] = hll.REGISTERS                    # z == 0: llroundl(inf)
-    assert hll.signed64(hll.estimate(hist)) == -2 ** 63
+    hist[63] = hll.REGISTERS  # z == 0: llroundl(inf)
+    assert hll.signed64(hll.estimate(hist)) == -(2**63)
 
 
 # --------------------------------------------------------------- on a server
@@ -94,14 +95,14 @@ def test_pfcount_refresh_breaks_watch(server, r):
     other = redis.Redis(host=server.host, port=server.port)
     with r.pipeline() as p:
         p.watch("h")
-        assert other.pfcount("h") == 3         # rewrites the header
+        assert other.pfcount("h") == 3  # rewrites the header
         p.multi()
         p.get("h")
         with pytest.raises(redis.WatchError):
             p.execute()
     with r.pipeline() as p:
         p.watch("h")
-        assert other.pfcount("h") == 3         # cached now: nothing changes
+        assert other.pfcount("h") == 3  # cached now: nothing changes
         p.multi()
         p.get("h")
         assert p.execute()[0][:4] == b"HYLL"
@@ -122,8 +123,8 @@ def test_string_commands_on_hll(r):
     r.set("h", value)
     r.setrange("h", 15, b"\x80")
     assert r.pfcount("h") == before
-    r.append("h", b"\x00")                     # one more ZERO opcode: corrupted
-    assert r.pfcount("h") == before            # the cached value still answers
+    r.append("h", b"\x00")  # one more ZERO opcode: corrupted
+    assert r.pfcount("h") == before  # the cached value still answers
     r.setrange("h", 15, b"\x80")
     with pytest.raises(redis.ResponseError, match="INVALIDOBJ"):
         r.pfcount("h")
@@ -149,7 +150,7 @@ def test_pfadd_many_elements_is_fast(r):
     elems = ["element:%d" % i for i in range(200000)]
     t = time.perf_counter()
     for i in range(0, len(elems), 10000):
-        r.pfadd("h", *elems[i:i + 10000])
+        r.pfadd("h", *elems[i : i + 10000])
     elapsed = time.perf_counter() - t
     assert abs(r.pfcount("h") - 200000) < 200000 * 0.02
     assert elapsed < 20, elapsed

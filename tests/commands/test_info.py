@@ -1,5 +1,6 @@
 """INFO's numbers move with the server's state (the field names and order are
 compared with redis-server in tests/differential/test_server_cmds.py)."""
+
 import re
 import threading
 import time
@@ -13,6 +14,7 @@ from vermilion import REDIS_VERSION, __version__
 def raw_info(r, *sections):
     """INFO's text as the server sent it (redis-py would parse it)."""
     from support import RawConn
+
     kw = r.connection_pool.connection_kwargs
     c = RawConn(kw["host"], kw["port"])
     reply = c.call("INFO", *sections)
@@ -112,7 +114,7 @@ def test_stats_section(server, r):
     with pytest.raises(redis.ResponseError):
         r.lpush("a", "x")
     s = r.info("stats")
-    assert s["total_commands_processed"] == 3   # RESETSTAT, SET, LPUSH (INFO counts after)
+    assert s["total_commands_processed"] == 3  # RESETSTAT, SET, LPUSH (INFO counts after)
     assert s["total_error_replies"] == 1
     assert s["total_net_input_bytes"] > 0 and s["total_net_output_bytes"] > 0
     c2 = redis.Redis(port=server.port)
@@ -120,7 +122,7 @@ def test_stats_section(server, r):
     c2.close()
     s2 = r.info("stats")
     assert s2["total_connections_received"] == 1
-    assert s2["total_net_input_bytes"] > s["total_net_input_bytes"]   # the closed one counts
+    assert s2["total_net_input_bytes"] > s["total_net_input_bytes"]  # the closed one counts
 
 
 def test_instantaneous_ops_per_sec(r):
@@ -159,14 +161,13 @@ def test_replication_section(r):
     assert info["role"] == "master"
     assert info["connected_slaves"] == 0
     assert re.fullmatch(r"[0-9a-f]{40}", info["master_replid"])
-    assert info["master_replid2"] == 0      # 40 zeros, which redis-py reads as a number
+    assert info["master_replid2"] == 0  # 40 zeros, which redis-py reads as a number
     assert info["repl_backlog_size"] == 1048576
 
 
 def test_cpu_section(r):
     info = r.info("cpu")
-    for k in ("used_cpu_sys", "used_cpu_user", "used_cpu_sys_children",
-              "used_cpu_user_children"):
+    for k in ("used_cpu_sys", "used_cpu_user", "used_cpu_sys_children", "used_cpu_user_children"):
         assert isinstance(info[k], float)
     assert info["used_cpu_user"] + info["used_cpu_sys"] > 0
 

@@ -1,5 +1,6 @@
 """Keyspace commands on Vermilion alone: what cannot be compared byte for byte with
 redis-server (randomness, unordered replies, idle clocks, speed, SCAN's guarantee)."""
+
 import importlib.util
 import time
 
@@ -73,7 +74,7 @@ def test_randomkey_all_expired_while_expiry_paused_returns(server, r):
     srv = server.server
     on_loop(server, lambda: setattr(srv, "expiry_paused", True))
     try:
-        assert r.randomkey().startswith(b"k")   # like a replica: gives up, returns one
+        assert r.randomkey().startswith(b"k")  # like a replica: gives up, returns one
     finally:
         on_loop(server, lambda: setattr(srv, "expiry_paused", False))
 
@@ -122,8 +123,14 @@ def test_scan_type_and_match(r):
         for k in r.scan_iter(_type=t):
             keys.append(k)
         got[t] = sorted(keys)
-    assert got == {"string": [b"s1"], "list": [b"l1"], "hash": [b"h1"], "set": [b"set1"],
-                   "zset": [b"z1"], "LIST": [b"l1"]}
+    assert got == {
+        "string": [b"s1"],
+        "list": [b"l1"],
+        "hash": [b"h1"],
+        "set": [b"set1"],
+        "zset": [b"z1"],
+        "LIST": [b"l1"],
+    }
     assert sorted(r.scan_iter(match="*1", _type="hash")) == [b"h1"]
 
 
@@ -131,8 +138,7 @@ def test_scan_type_and_match(r):
 def test_keys_million_is_quick(server, r):
     db = server.server.dbs[0]
     on_loop(server, lambda: db.data.update((b"user:%d" % i, b"v") for i in range(1000000)))
-    for pattern, n in (("user:12345*", 11), ("*99999", 10), ("user:[0-1]?", 10),
-                       ("nomatch*", 0)):
+    for pattern, n in (("user:12345*", 11), ("*99999", 10), ("user:[0-1]?", 10), ("nomatch*", 0)):
         t = time.perf_counter()
         assert len(r.keys(pattern)) == n
         assert time.perf_counter() - t < 5, pattern
@@ -185,12 +191,12 @@ def test_lfu_frequency(server, r):
         for _ in range(300):
             r.get("k")
         assert r.object("freq", "k") > lru.LFU_INIT_VAL
-        r.set("k", "w")                         # an overwrite keeps (and bumps) it
+        r.set("k", "w")  # an overwrite keeps (and bumps) it
         assert r.object("freq", "k") > lru.LFU_INIT_VAL
         db = srv.dbs[0]
         assert on_loop(server, lambda: lru.set_freq(db, b"k", 100))
         assert r.object("freq", "k") == 100
-        r.rename("k", "k2")                     # the object moves with its counter
+        r.rename("k", "k2")  # the object moves with its counter
         assert r.object("freq", "k2") >= 100
         r.move("k2", 1)
         r.execute_command("SELECT", 1)
@@ -207,13 +213,13 @@ def test_lfu_frequency(server, r):
 
 
 def test_lfu_decay():
-    assert lru.lfu_decr((0 << 8) | 10, 0) == 10        # decay disabled
+    assert lru.lfu_decr((0 << 8) | 10, 0) == 10  # decay disabled
     now = lru._minutes()
     assert lru.lfu_decr((now << 8) | 10, 1) == 10
     assert lru.lfu_decr((((now - 3) & 65535) << 8) | 10, 1) == 7
     assert lru.lfu_decr((((now - 30) & 65535) << 8) | 10, 1) == 0
     assert lru.lfu_incr(255, 10) == 255
-    assert lru.lfu_incr(0, 10) == 1                    # below LFU_INIT_VAL: always
+    assert lru.lfu_incr(0, 10) == 1  # below LFU_INIT_VAL: always
 
 
 def test_lru_entries_follow_deletes(server, r):
@@ -228,13 +234,16 @@ def test_lru_entries_follow_deletes(server, r):
 
 
 # ------------------------------------------------------------------- OBJECT
-@pytest.mark.parametrize("module,setup,expected", [
-    ("vermilion.types.list", lambda r: r.rpush("c", "a"), b"quicklist"),
-    ("vermilion.types.hash", lambda r: r.hset("c", "f", "v"), b"listpack"),
-    ("vermilion.types.set", lambda r: r.sadd("c", 1, 2), b"intset"),
-    ("vermilion.types.set", lambda r: r.sadd("c", "a"), b"hashtable"),
-    ("vermilion.types.zset", lambda r: r.zadd("c", {"a": 1}), b"listpack"),
-])
+@pytest.mark.parametrize(
+    "module,setup,expected",
+    [
+        ("vermilion.types.list", lambda r: r.rpush("c", "a"), b"quicklist"),
+        ("vermilion.types.hash", lambda r: r.hset("c", "f", "v"), b"listpack"),
+        ("vermilion.types.set", lambda r: r.sadd("c", 1, 2), b"intset"),
+        ("vermilion.types.set", lambda r: r.sadd("c", "a"), b"hashtable"),
+        ("vermilion.types.zset", lambda r: r.zadd("c", {"a": 1}), b"listpack"),
+    ],
+)
 def test_object_encoding_collections(r, module, setup, expected):
     if not _has_module(module):
         pytest.skip("%s is not written yet" % module)
@@ -243,16 +252,31 @@ def test_object_encoding_collections(r, module, setup, expected):
     assert r.object("refcount", "c") == 1
 
 
-@pytest.mark.parametrize("module,setup,check", [
-    ("vermilion.types.list", lambda r: r.rpush("c", "a", "b"),
-     lambda r: (r.rpush("d", "x"), r.lrange("c", 0, -1) == [b"a", b"b"])[1]),
-    ("vermilion.types.hash", lambda r: r.hset("c", "f", "v"),
-     lambda r: (r.hset("d", "g", "w"), r.hgetall("c") == {b"f": b"v"})[1]),
-    ("vermilion.types.set", lambda r: r.sadd("c", "a"),
-     lambda r: (r.sadd("d", "b"), r.smembers("c") == {b"a"})[1]),
-    ("vermilion.types.zset", lambda r: r.zadd("c", {"a": 1}),
-     lambda r: (r.zadd("d", {"b": 2}), r.zrange("c", 0, -1) == [b"a"])[1]),
-])
+@pytest.mark.parametrize(
+    "module,setup,check",
+    [
+        (
+            "vermilion.types.list",
+            lambda r: r.rpush("c", "a", "b"),
+            lambda r: (r.rpush("d", "x"), r.lrange("c", 0, -1) == [b"a", b"b"])[1],
+        ),
+        (
+            "vermilion.types.hash",
+            lambda r: r.hset("c", "f", "v"),
+            lambda r: (r.hset("d", "g", "w"), r.hgetall("c") == {b"f": b"v"})[1],
+        ),
+        (
+            "vermilion.types.set",
+            lambda r: r.sadd("c", "a"),
+            lambda r: (r.sadd("d", "b"), r.smembers("c") == {b"a"})[1],
+        ),
+        (
+            "vermilion.types.zset",
+            lambda r: r.zadd("c", {"a": 1}),
+            lambda r: (r.zadd("d", {"b": 2}), r.zrange("c", 0, -1) == [b"a"])[1],
+        ),
+    ],
+)
 def test_copy_collections_are_independent(r, module, setup, check):
     if not _has_module(module):
         pytest.skip("%s is not written yet" % module)
@@ -292,7 +316,7 @@ def test_flushall_with_save_points_saves_at_once(tmp_path):
         r = redis.Redis(port=srv.port)
         r.set("a", 1)
         r.flushall()
-        assert not (tmp_path / "dump.rdb").exists()     # save "": no snapshot
+        assert not (tmp_path / "dump.rdb").exists()  # save "": no snapshot
         assert srv.server.dirty - srv.server.dirty_at_last_save >= 2
         on_loop(srv, lambda: srv.server.config.set("save", "3600 1"))
         r.set("a", 1)

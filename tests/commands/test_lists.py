@@ -5,6 +5,7 @@ the commands are checked on a live server against the same model for long lists
 (where the nearer-end strategies of LRANGE/LTRIM/LREM kick in), and for the
 behaviours that are about Vermilion itself (encoding reporting, lazy freeing).
 """
+
 import random
 
 import pytest
@@ -26,7 +27,7 @@ def test_range_matches_slicing(items, start, stop):
         return
     start = min(start, n - 1)
     stop = min(max(stop, start), n - 1)
-    assert lst.range(start, stop) == items[start:stop + 1]
+    assert lst.range(start, stop) == items[start : stop + 1]
 
 
 @given(elements, st.integers(0, 70), st.integers(0, 70))
@@ -36,7 +37,7 @@ def test_trim_matches_slicing(items, ltrim, rtrim):
     rtrim = min(rtrim, n - ltrim)
     lst = RList(items)
     lst.trim(ltrim, rtrim)
-    assert list(lst) == items[ltrim:n - rtrim]
+    assert list(lst) == items[ltrim : n - rtrim]
 
 
 @given(elements, st.integers(0, 70))
@@ -46,12 +47,14 @@ def test_pop_n(items, count):
     assert list(lst) == items[count:]
     lst = RList(items)
     assert lst.pop_right_n(count) == items[::-1][:count]
-    assert list(lst) == items[:max(len(items) - count, 0)]
+    assert list(lst) == items[: max(len(items) - count, 0)]
 
 
-binary = st.lists(st.binary(max_size=20) | st.sampled_from([b"$3\r\nabc\r\n", b"\r\n",
-                                                            b"a" * 4095, b"b" * 4096,
-                                                            b"c" * 9000]), max_size=30)
+binary = st.lists(
+    st.binary(max_size=20)
+    | st.sampled_from([b"$3\r\nabc\r\n", b"\r\n", b"a" * 4095, b"b" * 4096, b"c" * 9000]),
+    max_size=30,
+)
 
 
 @given(st.binary(max_size=300) | st.integers(0, 20000).map(lambda n: b"z" * n))
@@ -74,12 +77,12 @@ def test_replies_match_the_encoder(items, start, count):
         start = min(start, len(items) - 1)
         stop = min(start + count, len(items) - 1)
         for resp in (2, 3):
-            assert lst.range_reply(start, stop) == encode(items[start:stop + 1], resp)
+            assert lst.range_reply(start, stop) == encode(items[start : stop + 1], resp)
     copy = lst.copy()
     assert lst.pop_left_reply(count) == encode(items[:count])
     assert list(lst) == items[count:]
     assert copy.pop_right_reply(count) == encode(items[::-1][:count])
-    assert list(copy) == items[:max(len(items) - count, 0)]
+    assert list(copy) == items[: max(len(items) - count, 0)]
     copy = RList(items)
     if len(items) > 1:
         assert copy.pop_left_bulk() == encode(items[0])
@@ -87,12 +90,11 @@ def test_replies_match_the_encoder(items, start, count):
         assert copy.pop_left() == items[1] if len(items) > 2 else not copy
 
 
-@given(elements, st.sampled_from([b"a", b"b", b"", b"zz"]), st.booleans(),
-       st.integers(0, 70))
+@given(elements, st.sampled_from([b"a", b"b", b"", b"zz"]), st.booleans(), st.integers(0, 70))
 def test_matches_and_delete(items, x, from_tail, limit):
     lst = RList(items)
     scanned = items[::-1] if from_tail else items
-    want = [i for i, e in enumerate(scanned[:limit or None]) if e == x]
+    want = [i for i, e in enumerate(scanned[: limit or None]) if e == x]
     assert list(lst.matches(x, from_tail, limit or None)) == want
     heads = sorted(len(items) - 1 - p for p in want) if from_tail else want
     lst.delete_positions(heads)
@@ -126,9 +128,9 @@ def test_free_some_and_encoding():
     lst = RList([b"x"] * 50000)
     assert lst.free_some(20000) == 20000
     assert len(lst) == 30000
-    assert lst.free_some(10 ** 9) == 30000
+    assert lst.free_some(10**9) == 30000
     assert len(lst) == 0
-    assert lst.free_some(10) == 1          # never reports 0 work (lazyfree budget)
+    assert lst.free_some(10) == 1  # never reports 0 work (lazyfree budget)
     assert RList().object_encoding() == b"quicklist"
 
 
@@ -155,13 +157,13 @@ def test_long_list_against_model(server):
     rnd = random.Random(1)
     model = [b"%d" % (i % 37) for i in range(5000)]
     for i in range(0, 5000, 500):
-        conn.call("RPUSH", "l", *model[i:i + 500])
+        conn.call("RPUSH", "l", *model[i : i + 500])
     for _ in range(300):
         a, b = rnd.randint(-5100, 5100), rnd.randint(-5100, 5100)
         n = len(model)
         s, e = (a + n if a < 0 else a), (b + n if b < 0 else b)
         s = max(s, 0)
-        expect = model[s:e + 1] if s <= e and s < n else []
+        expect = model[s : e + 1] if s <= e and s < n else []
         assert _array(conn.call("LRANGE", "l", a, b)) == expect
     # LREM from the tail with many matches, then from the head.
     assert conn.call("LREM", "l", -100, b"5") == b":100\r\n"
@@ -180,7 +182,7 @@ def test_long_list_against_model(server):
     assert got == expect
     # LTRIM keeping a middle slice (rebuild path) and a wide one (pop path).
     assert conn.call("LTRIM", "l", 100, -100) == b"+OK\r\n"
-    model = model[100:len(model) - 99]
+    model = model[100 : len(model) - 99]
     assert conn.call("LTRIM", "l", 1000, 1100) == b"+OK\r\n"
     model = model[1000:1101]
     assert _array(conn.call("LRANGE", "l", 0, -1)) == model
@@ -203,9 +205,15 @@ def test_encoding_is_always_quicklist(server, fill):
 def test_emptied_lists_leave_the_keyspace(server):
     conn = RawConn(server.host, server.port)
     cases = [
-        ("LPOP", "k"), ("RPOP", "k", "5"), ("LREM", "k", "0", "v"), ("LTRIM", "k", "1", "0"),
-        ("LMOVE", "k", "other", "LEFT", "LEFT"), ("RPOPLPUSH", "k", "other"),
-        ("LMPOP", "1", "k", "LEFT"), ("BLPOP", "k", "0"), ("BLMPOP", "0", "1", "k", "RIGHT"),
+        ("LPOP", "k"),
+        ("RPOP", "k", "5"),
+        ("LREM", "k", "0", "v"),
+        ("LTRIM", "k", "1", "0"),
+        ("LMOVE", "k", "other", "LEFT", "LEFT"),
+        ("RPOPLPUSH", "k", "other"),
+        ("LMPOP", "1", "k", "LEFT"),
+        ("BLPOP", "k", "0"),
+        ("BLMPOP", "0", "1", "k", "RIGHT"),
         ("BLMOVE", "k", "other", "RIGHT", "LEFT", "0"),
     ]
     for cmd in cases:

@@ -7,6 +7,7 @@ requested sizes, so the figure (which adds the allocators' rounding) may sit a
 little above it, never far from it. Both modes are checked: maxmemory 0 (measured
 on demand) and maxmemory set (running totals).
 """
+
 import gc
 import time
 import tracemalloc
@@ -32,15 +33,16 @@ def _measure(commands, maxmemory):
 
         def dataset():
             if mem.tracked:
-                mem.read_indexes(1.0)     # the smoothed share, caught up at once
+                mem.read_indexes(1.0)  # the smoothed share, caught up at once
             return mem.dataset()
+
         gc.collect()
         tracemalloc.start()
         try:
             d0 = on_loop(srv, dataset)
             t0 = tracemalloc.get_traced_memory()[0]
             for i in range(0, len(commands), 500):
-                batch = commands[i:i + 500]
+                batch = commands[i : i + 500]
                 c.send(b"".join(_enc(*cmd) for cmd in batch))
                 for _ in batch:
                     c.read_reply()
@@ -59,19 +61,21 @@ def _measure(commands, maxmemory):
 COUNTS = (8000, 12000, 16000)
 
 WORKLOADS = {
-    "strings 20B": lambda n: [("SET", "key:%012d" % i, "v" * 10 + "%010d" % i)
-                              for i in range(n)],
-    "strings 1000B": lambda n: [("SET", "key:%012d" % i, "v" * 990 + "%010d" % i)
-                                for i in range(n)],
-    "strings with TTL": lambda n: [("SET", "key:%012d" % i, "v" * 90 + "%010d" % i,
-                                    "EX", 10000) for i in range(n)],
-    "hashes": lambda n: [("HSET", "h:%d" % (i // 50), "field:%d" % i, "value:%d" % i)
-                         for i in range(n)],
-    "lists": lambda n: [("RPUSH", "l:%d" % (i // 200), "element:%08d" % i)
-                        for i in range(n)],
+    "strings 20B": lambda n: [("SET", "key:%012d" % i, "v" * 10 + "%010d" % i) for i in range(n)],
+    "strings 1000B": lambda n: [
+        ("SET", "key:%012d" % i, "v" * 990 + "%010d" % i) for i in range(n)
+    ],
+    "strings with TTL": lambda n: [
+        ("SET", "key:%012d" % i, "v" * 90 + "%010d" % i, "EX", 10000) for i in range(n)
+    ],
+    "hashes": lambda n: [
+        ("HSET", "h:%d" % (i // 50), "field:%d" % i, "value:%d" % i) for i in range(n)
+    ],
+    "lists": lambda n: [("RPUSH", "l:%d" % (i // 200), "element:%08d" % i) for i in range(n)],
     "sets": lambda n: [("SADD", "s:%d" % (i // 200), "member:%08d" % i) for i in range(n)],
-    "sorted sets": lambda n: [("ZADD", "z:%d" % (i // 200), i, "member:%08d" % i)
-                              for i in range(n)],
+    "sorted sets": lambda n: [
+        ("ZADD", "z:%d" % (i // 200), i, "member:%08d" % i) for i in range(n)
+    ],
 }
 
 
@@ -86,5 +90,4 @@ def test_dataset_figure_follows_real_allocations(workload, maxmemory):
         model += m
         traced += t
     ratio = model / traced
-    assert 0.9 <= ratio <= 1.15, "%s: model %d, traced %d (%.3f)" % (
-        workload, model, traced, ratio)
+    assert 0.9 <= ratio <= 1.15, "%s: model %d, traced %d (%.3f)" % (workload, model, traced, ratio)

@@ -3,6 +3,7 @@
 The exact stream (redaction, admin commands, MULTI/EXEC, databases) is compared
 with redis-server in tests/differential/test_connection.py.
 """
+
 import re
 import time
 

@@ -1,6 +1,7 @@
 """Scripting beyond byte comparison: redis-py's Lock and Script objects, effects
 propagation to the AOF (compared with redis-server's), slow scripts (BUSY, SCRIPT
 KILL, FUNCTION KILL/STATS), persistence of functions, and the server without lupa."""
+
 import os
 import re
 import subprocess
@@ -16,7 +17,8 @@ from vermilion.embed import start_server
 from vermilion.scripting import AVAILABLE
 
 pytestmark = pytest.mark.skipif(
-    not AVAILABLE, reason="Lua scripting needs the optional 'lupa' package")
+    not AVAILABLE, reason="Lua scripting needs the optional 'lupa' package"
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 needs_redis = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
@@ -76,8 +78,8 @@ def test_redis_py_lock_contention(server):
 def test_redis_py_script_objects(r):
     r.script_flush()
     incr_by = r.register_script("return redis.call('incrby', KEYS[1], ARGV[1])")
-    assert incr_by(keys=["n"], args=[5]) == 5          # NOSCRIPT -> EVAL fallback
-    assert incr_by(keys=["n"], args=[5]) == 10         # EVALSHA hit
+    assert incr_by(keys=["n"], args=[5]) == 5  # NOSCRIPT -> EVAL fallback
+    assert incr_by(keys=["n"], args=[5]) == 10  # EVALSHA hit
     assert r.script_exists(incr_by.sha) == [True]
     r.script_flush()
     assert r.script_exists(incr_by.sha) == [False]
@@ -87,16 +89,21 @@ def test_redis_py_script_objects(r):
     assert r.eval_ro("return redis.call('get', KEYS[1])", 1, "n") == b"11"
     with pytest.raises(redis.ResponseError, match="Write commands are not allowed"):
         r.eval_ro("return redis.call('set', KEYS[1], 1)", 1, "n")
-    r.function_load("#!lua name=pylib\nredis.register_function{function_name='pyf', "
-                    "callback=function(keys, args) return args[1] end, flags={'no-writes'}}")
+    r.function_load(
+        "#!lua name=pylib\nredis.register_function{function_name='pyf', "
+        "callback=function(keys, args) return args[1] end, flags={'no-writes'}}"
+    )
     assert r.fcall("pyf", 0, "hi") == b"hi"
     assert r.fcall_ro("pyf", 0, "x") == b"x"
     dump = r.function_dump()
     r.function_flush()
     assert r.function_list() == []
     assert r.function_restore(dump) in (True, b"OK")
-    assert r.function_list()[0][b"library_name"] if isinstance(r.function_list()[0], dict) \
+    assert (
+        r.function_list()[0][b"library_name"]
+        if isinstance(r.function_list()[0], dict)
         else r.function_list()[0][1] == b"pylib"
+    )
     r.function_flush()
 
 
@@ -110,27 +117,46 @@ def _aof_incr(d):
 
 
 SCRIPTS_FOR_AOF = [
-    ("EVAL", "redis.call('set', 'a', 1) redis.call('incr', 'a') redis.call('lpush', 'l', 'x')",
-     "0"),
+    (
+        "EVAL",
+        "redis.call('set', 'a', 1) redis.call('incr', 'a') redis.call('lpush', 'l', 'x')",
+        "0",
+    ),
     ("EVAL", "return redis.call('incr', 'single')", "0"),
     ("EVAL", "return redis.call('get', 'a')", "0"),
-    ("EVAL", "redis.call('set', 'e', 1, 'px', 100000) redis.call('spop', 'noset') "
-             "redis.call('select', 3) redis.call('set', 'in3', 'x') redis.call('expire', 'in3', 50)",
-     "0"),
-    ("EVAL", "redis.set_repl(redis.REPL_NONE) redis.call('set', 'hidden', 1) "
-             "redis.set_repl(redis.REPL_ALL) redis.call('set', 'shown', 1)", "0"),
+    (
+        "EVAL",
+        "redis.call('set', 'e', 1, 'px', 100000) redis.call('spop', 'noset') "
+        "redis.call('select', 3) redis.call('set', 'in3', 'x') redis.call('expire', 'in3', 50)",
+        "0",
+    ),
+    (
+        "EVAL",
+        "redis.set_repl(redis.REPL_NONE) redis.call('set', 'hidden', 1) "
+        "redis.set_repl(redis.REPL_ALL) redis.call('set', 'shown', 1)",
+        "0",
+    ),
     ("EVAL", "redis.call('set', 'before_error', 1) redis.call('nosuchcommand')", "0"),
     ("EVAL", "redis.call('sadd', 'st', 'a', 'b') redis.call('spop', 'st')", "0"),
     ("EVAL", "redis.call('incrbyfloat', 'f', '1.5') redis.call('incrbyfloat', 'f', '1')", "0"),
-    ("FUNCTION", "LOAD", "#!lua name=aoflib\nredis.register_function('af', function(keys) "
-                         "redis.call('set', keys[1], 'v') return redis.call('del', keys[1]) end)"),
+    (
+        "FUNCTION",
+        "LOAD",
+        "#!lua name=aoflib\nredis.register_function('af', function(keys) "
+        "redis.call('set', keys[1], 'v') return redis.call('del', keys[1]) end)",
+    ),
     ("FCALL", "af", "1", "fk"),
-    ("MULTI",), ("EVAL", "redis.call('set', 'm1', 1) redis.call('set', 'm2', 2)", "0"),
-    ("SET", "m3", "3"), ("EXEC",),
+    ("MULTI",),
+    ("EVAL", "redis.call('set', 'm1', 1) redis.call('set', 'm2', 2)", "0"),
+    ("SET", "m3", "3"),
+    ("EXEC",),
     ("FUNCTION", "DELETE", "aoflib"),
-    ("DEBUG", "SET-ACTIVE-EXPIRE", "0"), ("SET", "exp", "1", "PX", "20"), ("SLEEP", 0.1),
+    ("DEBUG", "SET-ACTIVE-EXPIRE", "0"),
+    ("SET", "exp", "1", "PX", "20"),
+    ("SLEEP", 0.1),
     ("EVAL", "redis.call('get', 'exp') redis.call('set', 'after', 1)", "0"),
-    ("SET", "exp2", "1", "PX", "20"), ("SLEEP", 0.1),
+    ("SET", "exp2", "1", "PX", "20"),
+    ("SLEEP", 0.1),
     ("EVAL", "return redis.call('exists', 'exp2')", "0"),
     ("DEBUG", "SET-ACTIVE-EXPIRE", "1"),
 ]
@@ -165,8 +191,11 @@ def test_effects_propagation_matches_redis(tmp_path):
     assert b"hidden" not in our_aof and b"shown" in our_aof
     assert b"before_error" in our_aof
     # absolute times (SET PX -> PXAT, EXPIRE -> PEXPIREAT) and SPOP's random member differ
-    norm = lambda b: re.sub(rb"\$13\r\n\d{13}", b"$13\r\nT",
-                            re.sub(rb"SREM\r\n\$2\r\nst\r\n\$1\r\n[ab]", b"SREM st ?", b))
+    norm = lambda b: re.sub(
+        rb"\$13\r\n\d{13}",
+        b"$13\r\nT",
+        re.sub(rb"SREM\r\n\$2\r\nst\r\n\$1\r\n[ab]", b"SREM st ?", b),
+    )
     assert norm(our_aof) == norm(ref_aof)
 
 
@@ -178,10 +207,12 @@ def test_propagation_wraps_multiple_writes(tmp_path):
         c.eval("return redis.call('set', 'z', 3)", 0)
         c.eval("return redis.call('get', 'z')", 0)
         aof = _aof_incr(str(tmp_path))
-        assert aof == (b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$5\r\nMULTI\r\n"
-                       b"*3\r\n$3\r\nset\r\n$1\r\nx\r\n$1\r\n1\r\n"
-                       b"*3\r\n$3\r\nset\r\n$1\r\ny\r\n$1\r\n2\r\n*1\r\n$4\r\nEXEC\r\n"
-                       b"*3\r\n$3\r\nset\r\n$1\r\nz\r\n$1\r\n3\r\n")
+        assert aof == (
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$5\r\nMULTI\r\n"
+            b"*3\r\n$3\r\nset\r\n$1\r\nx\r\n$1\r\n1\r\n"
+            b"*3\r\n$3\r\nset\r\n$1\r\ny\r\n$1\r\n2\r\n*1\r\n$4\r\nEXEC\r\n"
+            b"*3\r\n$3\r\nset\r\n$1\r\nz\r\n$1\r\n3\r\n"
+        )
         c.close()
     finally:
         srv.stop()
@@ -267,8 +298,10 @@ def test_busy_script_and_script_kill(pure_python):
         assert other.call("SCRIPT", "KILL") == b"-NOTBUSY No scripts in execution right now.\r\n"
         runner.send_command("EVAL", "local i = 0 while true do i = i + 1 end", "0")
         time.sleep(0.4)
-        assert other.call("PING") == (b"-BUSY Redis is busy running a script. You can only "
-                                      b"call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n")
+        assert other.call("PING") == (
+            b"-BUSY Redis is busy running a script. You can only "
+            b"call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+        )
         assert other.call("GET", "x").startswith(b"-BUSY")
         assert other.call("FUNCTION", "KILL").startswith(b"-BUSY")
         assert other.call("FUNCTION", "STATS").startswith(b"-BUSY")
@@ -292,8 +325,9 @@ def test_pcall_cannot_swallow_script_kill():
     srv = _busy_server()
     try:
         runner, other = _connected(srv.port, 2)
-        runner.send_command("EVAL", "while true do pcall(function() while true do end end) end",
-                            "0")
+        runner.send_command(
+            "EVAL", "while true do pcall(function() while true do end end) end", "0"
+        )
         time.sleep(0.4)
         assert other.call("SCRIPT", "KILL") == b"+OK\r\n"
         assert runner.read_reply().startswith(b"-ERR Script killed by user")
@@ -307,27 +341,33 @@ def test_unkillable_after_writes_and_function_kill():
     srv = _busy_server()
     try:
         runner, other = _connected(srv.port, 2)
-        runner.send_command("EVAL", "redis.call('set', 'w', 1) local function now() "
-                            "local t = redis.call('time') return t[1] * 1000000 + t[2] end "
-                            "local s = now() while now() - s < 1000000 do end return 'done'",
-                            "0")
+        runner.send_command(
+            "EVAL",
+            "redis.call('set', 'w', 1) local function now() "
+            "local t = redis.call('time') return t[1] * 1000000 + t[2] end "
+            "local s = now() while now() - s < 1000000 do end return 'done'",
+            "0",
+        )
         time.sleep(0.4)
         assert other.call("SCRIPT", "KILL").startswith(
-            b"-UNKILLABLE Sorry the script already executed write commands")
+            b"-UNKILLABLE Sorry the script already executed write commands"
+        )
         assert runner.read_reply() == b"$4\r\ndone\r\n"
-        code = ("#!lua name=slow\nredis.register_function('spin', function() "
-                "while true do end end)")
+        code = "#!lua name=slow\nredis.register_function('spin', function() while true do end end)"
         assert other.call("FUNCTION", "LOAD", code) == b"$4\r\nslow\r\n"
         runner.send_command("FCALL", "spin", "0")
         time.sleep(0.4)
-        assert other.call("PING") == (b"-BUSY Redis is busy running a script. You can only "
-                                      b"call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n")
+        assert other.call("PING") == (
+            b"-BUSY Redis is busy running a script. You can only "
+            b"call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
+        )
         stats = other.call("FUNCTION", "STATS")
         assert b"running_script" in stats and b"spin" in stats and b"FCALL" in stats
         assert other.call("SCRIPT", "KILL").startswith(b"-BUSY")
         assert other.call("FUNCTION", "KILL") == b"+OK\r\n"
         assert runner.read_reply().startswith(
-            b"-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:")
+            b"-ERR Script killed by user with SCRIPT KILL... script: spin, on @user_function:"
+        )
         runner.close()
         other.close()
     finally:
@@ -377,7 +417,7 @@ def test_client_pause_write_lets_read_only_scripts_run(server):
     assert w.call("EVAL", "#!lua flags=no-writes\nreturn 'ro'", "0") == b"$2\r\nro\r\n"
     assert w.call("EVAL_RO", "return 'ro2'", "0") == b"$3\r\nro2\r\n"
     assert time.time() - t0 < 0.25
-    assert w.call("EVAL", "return 'rw'", "0") == b"$2\r\nrw\r\n"    # waited for the pause
+    assert w.call("EVAL", "return 'rw'", "0") == b"$2\r\nrw\r\n"  # waited for the pause
     assert time.time() - t0 >= 0.25
     c.close()
     w.close()
@@ -399,12 +439,15 @@ def test_function_load_timeout():
 # -------------------------------------------------------- odds and ends
 def test_case_variant_functions_in_one_library(r):
     # Redis 7.0.15 crashes on this (two names equal but for case); we keep the first
-    r.function_load("#!lua name=cv\nredis.register_function('n', function() return 1 end)\n"
-                    "redis.register_function('N', function() return 2 end)")
+    r.function_load(
+        "#!lua name=cv\nredis.register_function('n', function() return 1 end)\n"
+        "redis.register_function('N', function() return 2 end)"
+    )
     assert r.fcall("n", 0) == 1
     assert r.fcall("N", 0) == 1
-    r.function_load("#!lua name=cv\nredis.register_function('n', function() return 3 end)",
-                    replace=True)
+    r.function_load(
+        "#!lua name=cv\nredis.register_function('n', function() return 3 end)", replace=True
+    )
     assert r.fcall("N", 0) == 3
     r.function_flush()
 
@@ -441,7 +484,8 @@ def test_script_flush_forgets_interpreter_state(r):
 
 def test_server_without_lupa():
     """With lupa missing the commands answer a clear error; the rest works."""
-    code = r"""
+    code = (
+        r"""
 import sys
 sys.modules['lupa'] = None          # as if the optional dependency were not installed
 sys.path.insert(0, %r)
@@ -458,11 +502,15 @@ print(call(b'FUNCTION', b'LIST'))
 print(call(b'SCRIPT', b'EXISTS', b'abc'))
 print(call(b'PING'))
 srv.stop()
-""" % ROOT
+"""
+        % ROOT
+    )
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60, cwd=ROOT)
     lines = [l for l in p.stdout.decode().splitlines() if l.startswith(("b'", 'b"'))]
-    msg = ("-ERR Lua scripting is not available on this server: the 'lupa' package "
-           "(Lua 5.1) is not installed (pip install \"vermilion[lua]\")")
+    msg = (
+        "-ERR Lua scripting is not available on this server: the 'lupa' package "
+        "(Lua 5.1) is not installed (pip install \"vermilion[lua]\")"
+    )
     assert lines[0] == repr((msg + "\r\n").encode())
     assert lines[1] == repr((msg + "\r\n").encode())
     assert lines[2] == repr(b"*0\r\n")

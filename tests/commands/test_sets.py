@@ -1,5 +1,6 @@
 """Set commands: what a byte-for-byte comparison cannot cover (hashtable order,
 randomness, propagation, big sets)."""
+
 import collections
 import time
 
@@ -12,6 +13,7 @@ def _sibling(name):
     """The test module ``name`` beside this one, whatever pytest's import mode."""
     import importlib.util
     import os
+
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
     spec = importlib.util.spec_from_file_location("_vermilion_sibling_" + name, path)
     mod = importlib.util.module_from_spec(spec)
@@ -20,7 +22,7 @@ def _sibling(name):
 
 
 _hash_tests = _sibling("test_hashes")
-fed = _hash_tests.fed               # fixture: what the dispatcher propagates
+fed = _hash_tests.fed  # fixture: what the dispatcher propagates
 stored = _hash_tests.stored
 
 
@@ -51,10 +53,12 @@ def test_intset_limits_follow_config_set(r, server):
 
 def test_intset_reply_is_numeric_order(server):
     from support import RawConn
+
     c = RawConn(server.host, server.port)
     c.call("SADD", "s", "10", "-3", "2", "100", "-50")
-    assert c.call("SMEMBERS", "s") == (b"*5\r\n$3\r\n-50\r\n$2\r\n-3\r\n$1\r\n2\r\n"
-                                       b"$2\r\n10\r\n$3\r\n100\r\n")
+    assert c.call("SMEMBERS", "s") == (
+        b"*5\r\n$3\r\n-50\r\n$2\r\n-3\r\n$1\r\n2\r\n$2\r\n10\r\n$3\r\n100\r\n"
+    )
     c.close()
 
 
@@ -89,15 +93,15 @@ def test_spop_propagation(server, r, fed):
     m = r.spop("s")
     assert fed == [[b"SREM", b"s", m]]
     del fed[:]
-    popped = r.spop("s", 2)          # few: picked at random
+    popped = r.spop("s", 2)  # few: picked at random
     assert sorted(fed) == sorted([[b"SREM", b"s", x] for x in popped])
     del fed[:]
-    popped = r.spop("s", 6)          # most: keep a few, hand out the rest
+    popped = r.spop("s", 6)  # most: keep a few, hand out the rest
     assert sorted(fed) == sorted([[b"SREM", b"s", x] for x in popped])
     del fed[:]
     r.spop("s", 0)
     assert fed == []
-    r.spop("s", 5)                   # all
+    r.spop("s", 5)  # all
     assert fed == [[b"DEL", b"s"]]
     del fed[:]
     r.spop("nokey", 3)
@@ -110,10 +114,10 @@ def test_spop_count_case3_rebuilds_encoding(r, server):
     cfg.set("set-max-intset-entries", "20")
     r.sadd("s", *range(100))
     assert stored(server, b"s").object_encoding() == b"hashtable"
-    r.spop("s", 95)                  # keeps 5 random members in a fresh set
+    r.spop("s", 95)  # keeps 5 random members in a fresh set
     assert stored(server, b"s").object_encoding() == b"intset"
     r.sadd("h", *range(100))
-    r.spop("h", 10)                  # pops in place: stays a hashtable
+    r.spop("h", 10)  # pops in place: stays a hashtable
     assert stored(server, b"h").object_encoding() == b"hashtable"
 
 
@@ -139,7 +143,7 @@ def test_srandmember_is_uniform(r):
 
 def test_random_picks_stay_uniform_after_removals(r):
     r.sadd("s", *["m%d" % i for i in range(1000)])
-    r.srandmember("s")                       # builds the sample list
+    r.srandmember("s")  # builds the sample list
     r.srem("s", *["m%d" % i for i in range(0, 1000, 2)])
     r.sadd("s", "new")
     got = r.srandmember("s", -20000)
@@ -196,6 +200,7 @@ def test_rset_api():
     assert RSet.build([b"1", b"2"], 1).object_encoding() == b"hashtable"
     assert RSet.build([b"3", b"-1"], 512).ordered() == [b"-1", b"3"]
     import pickle
+
     p = pickle.loads(pickle.dumps(RSet.build([b"a"], 512)))
     assert type(p) is RSet and not p.intset and p == {b"a"}
 

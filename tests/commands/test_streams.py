@@ -5,6 +5,7 @@ replication stream of a real redis-server), RDB payloads (compared with real
 DUMP payloads, and round-tripped), AOF rewrite commands (replayed into a real
 server), lazy freeing, and the node layout kept in step with listpack sizes.
 """
+
 import random
 import threading
 import time
@@ -17,8 +18,13 @@ from support import RawConn, RealRedis, REDIS_SERVER
 from vermilion.persistence import listpack
 from vermilion.persistence.crc64 import crc64
 from vermilion.persistence.rdb import Reader, RDB_VERSION
-from vermilion.persistence.rdb_stream import (encode_stream, load_stream, node_listpack,
-                                              rewrite_commands, TYPE_STREAM_LISTPACKS_2)
+from vermilion.persistence.rdb_stream import (
+    encode_stream,
+    load_stream,
+    node_listpack,
+    rewrite_commands,
+    TYPE_STREAM_LISTPACKS_2,
+)
 from vermilion.types.stream import Stream, format_id, ID_MAX
 
 needs_redis = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server not installed")
@@ -32,6 +38,7 @@ def _sibling(name):
     """The test module ``name`` beside this one, whatever pytest's import mode."""
     import importlib.util
     import os
+
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
     spec = importlib.util.spec_from_file_location("_vermilion_sibling_" + name, path)
     mod = importlib.util.module_from_spec(spec)
@@ -39,7 +46,7 @@ def _sibling(name):
     return mod
 
 
-fed = _sibling("test_hashes").fed       # fixture: what the dispatcher propagates
+fed = _sibling("test_hashes").fed  # fixture: what the dispatcher propagates
 
 
 @pytest.fixture
@@ -68,7 +75,7 @@ def test_star_ids_follow_the_clock(r):
     for (ms1, seq1), (ms2, seq2) in zip(parsed, parsed[1:]):
         assert (ms2 > ms1 and seq2 == 0) or (ms2 == ms1 and seq2 == seq1 + 1)
     # an ID in the future: "*" keeps counting from it
-    future = after + 10 ** 9
+    future = after + 10**9
     r.xadd("s", {"f": 1}, id="%d-5" % future)
     assert r.xadd("s", {"f": 1}) == b"%d-6" % future
     assert r.xadd("s", {"f": 1}, id="%d-*" % future) == b"%d-7" % future
@@ -108,8 +115,10 @@ def test_idle_and_delivery_times(r):
     full = r.xinfo_stream("s", full=True)
     g = full["groups"][0]
     # (redis-py 5 keys these maps with bytes, later versions with str)
-    consumers = [{(k.decode() if isinstance(k, bytes) else k): v for k, v in c.items()}
-                 for c in g["consumers"]]
+    consumers = [
+        {(k.decode() if isinstance(k, bytes) else k): v for k, v in c.items()}
+        for c in g["consumers"]
+    ]
     assert {c["name"] for c in consumers} == {b"alice", b"bob", b"carol"}
     for c in consumers:
         assert abs(c["seen-time"] - time.time() * 1000) < 5000
@@ -236,8 +245,8 @@ def test_propagation_of_star_id(r, fed):
     r.xrange("s")
     r.xgroup_create("s", "g", "$")
     n += 1
-    r.xreadgroup("g", "c", {"s": ">"})          # nothing new: nothing propagated
-    r.xreadgroup("g", "c", {"s": "0"})          # history: nothing propagated
+    r.xreadgroup("g", "c", {"s": ">"})  # nothing new: nothing propagated
+    r.xreadgroup("g", "c", {"s": "0"})  # history: nothing propagated
     assert len(fed) == n
 
 
@@ -247,8 +256,9 @@ def test_blocked_xreadgroup_propagates(server, fed):
     try:
         c2.xgroup_create("s", "g", "$", mkstream=True)
         out = []
-        t = threading.Thread(target=lambda: out.append(
-            c1.xreadgroup("g", "alice", {"s": ">"}, block=5000)))
+        t = threading.Thread(
+            target=lambda: out.append(c1.xreadgroup("g", "alice", {"s": ">"}, block=5000))
+        )
         t.start()
         time.sleep(0.3)
         c2.xadd("s", {"f": "v"}, id="1-1")
@@ -268,8 +278,7 @@ def test_xread_block_wakes_up(server):
     c2 = redis.Redis(host=server.host, port=server.port)
     try:
         out = []
-        t = threading.Thread(target=lambda: out.append(
-            c1.xread({"s": "$"}, block=5000)))
+        t = threading.Thread(target=lambda: out.append(c1.xread({"s": "$"}, block=5000)))
         t.start()
         time.sleep(0.3)
         i = c2.xadd("s", {"f": "v"})
@@ -305,15 +314,32 @@ def _build(cmds, client):
 def _scripts():
     rnd = random.Random(5)
     a = [["XADD", "a", "%d-%d" % (i, i % 3), "f", "v%d" % i] for i in range(1, 300)]
-    b = [["XADD", "b", "%d-1" % i, "k%d" % (i % 4), "x" * rnd.randint(0, 300),
-          "n", str(rnd.randint(-10 ** 12, 10 ** 12))] for i in range(1, 200)]
+    b = [
+        [
+            "XADD",
+            "b",
+            "%d-1" % i,
+            "k%d" % (i % 4),
+            "x" * rnd.randint(0, 300),
+            "n",
+            str(rnd.randint(-(10**12), 10**12)),
+        ]
+        for i in range(1, 200)
+    ]
     b += [["XDEL", "b", "%d-1" % i] for i in range(1, 200, 3)]
     b += [["XTRIM", "b", "MINID", "50"], ["XTRIM", "b", "MAXLEN", "~", "100"]]
     c = [["XADD", "c", "5-5", "a", "1"], ["XDEL", "c", "5-5"]]
-    d = [["XGROUP", "CREATE", "d", "g", "$", "MKSTREAM"], ["XSETID", "d", "7-7"],
-         ["XGROUP", "CREATE", "d", "h", "0", "ENTRIESREAD", "3"]]
-    e = [["XADD", "e", "1-1", "a", "1"], ["XADD", "e", "2-1", "b", "2", "c", "3"],
-         ["XADD", "e", "3-1", "a", "3"], ["XDEL", "e", "1-1"]]
+    d = [
+        ["XGROUP", "CREATE", "d", "g", "$", "MKSTREAM"],
+        ["XSETID", "d", "7-7"],
+        ["XGROUP", "CREATE", "d", "h", "0", "ENTRIESREAD", "3"],
+    ]
+    e = [
+        ["XADD", "e", "1-1", "a", "1"],
+        ["XADD", "e", "2-1", "b", "2", "c", "3"],
+        ["XADD", "e", "3-1", "a", "3"],
+        ["XDEL", "e", "1-1"],
+    ]
     return {"a": a, "b": b, "c": c, "d": d, "e": e}
 
 
@@ -324,7 +350,7 @@ def test_rdb_payload_is_redis_dump(r, server, ref):
         _build(cmds, r)
         theirs = rc.dump(key)
         s = _undump(theirs)
-        assert _dump(encode_stream(s)) == theirs, key          # round trip
+        assert _dump(encode_stream(s)) == theirs, key  # round trip
         ours = stored(server, key.encode())
         assert _dump(encode_stream(ours)) == theirs, key
         # and uncompressed
@@ -367,11 +393,29 @@ def test_node_byte_sizes_match_listpacks():
         nf = rnd.randint(1, 4)
         fv = []
         for j in range(nf):
-            fv.append(rnd.choice([b"f", b"field", b"%d" % rnd.randint(-99999, 99999),
-                                  b"x" * rnd.randint(0, 5000)]))
-            fv.append(rnd.choice([b"v", b"%d" % rnd.randint(-2 ** 63, 2 ** 63 - 1),
-                                  b"y" * rnd.randint(0, 70), b"007", b"-0", b""]))
-        i = (k * 1000 + rnd.randint(0, 500)) << 64 | rnd.randint(0, 2 ** 64 - 1)
+            fv.append(
+                rnd.choice(
+                    [
+                        b"f",
+                        b"field",
+                        b"%d" % rnd.randint(-99999, 99999),
+                        b"x" * rnd.randint(0, 5000),
+                    ]
+                )
+            )
+            fv.append(
+                rnd.choice(
+                    [
+                        b"v",
+                        b"%d" % rnd.randint(-(2**63), 2**63 - 1),
+                        b"y" * rnd.randint(0, 70),
+                        b"007",
+                        b"-0",
+                        b"",
+                    ]
+                )
+            )
+        i = (k * 1000 + rnd.randint(0, 500)) << 64 | rnd.randint(0, 2**64 - 1)
         if i <= s.last_id:
             i = s.last_id + 1
         s.append(i, fv, 100, 4096)
@@ -387,17 +431,21 @@ def test_node_byte_sizes_match_listpacks():
 def test_rewrite_commands_rebuild_the_stream(r, server, ref):
     rc = ref_client(ref)
     cmds = [["XADD", "s", "%d-1" % i, "f", str(i)] for i in range(1, 30)]
-    cmds += [["XDEL", "s", "29-1"], ["XGROUP", "CREATE", "s", "g", "0"],
-             ["XREADGROUP", "GROUP", "g", "alice", "COUNT", "4", "STREAMS", "s", ">"],
-             ["XGROUP", "CREATECONSUMER", "s", "g", "nobody"],
-             ["XGROUP", "CREATE", "s", "h", "$", "ENTRIESREAD", "5"],
-             ["XGROUP", "CREATE", "empty", "g", "$", "MKSTREAM"], ["XSETID", "empty", "9-9"]]
+    cmds += [
+        ["XDEL", "s", "29-1"],
+        ["XGROUP", "CREATE", "s", "g", "0"],
+        ["XREADGROUP", "GROUP", "g", "alice", "COUNT", "4", "STREAMS", "s", ">"],
+        ["XGROUP", "CREATECONSUMER", "s", "g", "nobody"],
+        ["XGROUP", "CREATE", "s", "h", "$", "ENTRIESREAD", "5"],
+        ["XGROUP", "CREATE", "empty", "g", "$", "MKSTREAM"],
+        ["XSETID", "empty", "9-9"],
+    ]
     _build(cmds, r)
     _build(cmds, rc)
     for key in ("s", "empty"):
         for argv in rewrite_commands(key.encode(), stored(server, key.encode())):
             rc.execute_command(*[a if a != key.encode() else b"copy-" + a for a in argv])
-        a = r.xinfo_stream(key, full=True)          # ours, delivery times included
+        a = r.xinfo_stream(key, full=True)  # ours, delivery times included
         b = rc.xinfo_stream("copy-" + key, full=True)
         for x in (a, b):
             for g in x["groups"]:
@@ -431,7 +479,7 @@ def test_copy_and_empty_stream_truthiness(r, server):
     r.xreadgroup("g", "c", {"s": ">"})
     r.xdel("s", "1-1")
     s = stored(server, b"s")
-    assert len(s) == 0 and bool(s)            # an empty stream is still a value
+    assert len(s) == 0 and bool(s)  # an empty stream is still a value
     assert r.exists("s") == 1
     assert r.copy("s", "t") is True
     t = stored(server, b"t")

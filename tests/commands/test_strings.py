@@ -4,6 +4,7 @@ Reply bytes are compared with redis-server in tests/differential/; this file che
 what a client cannot see (how values are stored, what is written to the AOF) and
 checks vermilion.util's strtod/strtold emulation against the reference server.
 """
+
 import math
 import random
 import time
@@ -26,7 +27,7 @@ def test_values_are_bytes_until_modified_in_place(server, r):
     r.mset({"m": "1"})
     data = _data(server)
     assert data[b"s"].__class__ is bytes
-    assert data[b"new"].__class__ is bytes       # APPEND to a missing key stores the arg
+    assert data[b"new"].__class__ is bytes  # APPEND to a missing key stores the arg
     assert data[b"n"] == b"1" and data[b"n"].__class__ is bytes
     assert data[b"m"].__class__ is bytes
 
@@ -96,7 +97,7 @@ def test_set_and_getex_store_absolute_expiry(server, r):
     r.incr("n")
     r.psetex("n", 100000, "1")
     r.incr("n")
-    assert b"n" in db.expires          # INCR keeps the TTL
+    assert b"n" in db.expires  # INCR keeps the TTL
 
 
 # ---------------------------------------------------------------- propagation
@@ -129,14 +130,14 @@ def test_propagation_rewrites(server, fed):
     c.call("SET", "k", "v")
     c.call("SET", "k", "v", "EX", "100")
     c.call("SET", "k", "v2", "GET", "get", "XX")
-    c.call("SET", "k", "v3", "NX")                 # not performed: nothing fed
+    c.call("SET", "k", "v3", "NX")  # not performed: nothing fed
     c.call("SETEX", "e", "100", "v")
     c.call("GETSET", "k", "v4")
     c.call("SET", "f", "10.5")
     c.call("INCRBYFLOAT", "f", "0.1")
     c.call("GETEX", "k", "PX", "100000")
     c.call("GETEX", "k", "PERSIST")
-    c.call("GETEX", "k", "PERSIST")                # no TTL left: nothing fed
+    c.call("GETEX", "k", "PERSIST")  # no TTL left: nothing fed
     c.call("GETEX", "k")
     c.call("GETDEL", "k")
     c.call("GETDEL", "k")
@@ -144,11 +145,25 @@ def test_propagation_rewrites(server, fed):
     c.call("GETEX", "k", "EXAT", "1")
     c.call("INCR", "i")
     c.call("SETBIT", "b", "1", "0")
-    c.call("SETBIT", "b", "1", "0")                # no change: nothing fed
+    c.call("SETBIT", "b", "1", "0")  # no change: nothing fed
     c.close()
     names = [cmd[0] for cmd in fed]
-    assert names == [b"SET", b"SET", b"SET", b"SET", b"SET", b"SET", b"SET", b"PEXPIREAT",
-                     b"PERSIST", b"DEL", b"SET", b"DEL", b"INCR", b"SETBIT"]
+    assert names == [
+        b"SET",
+        b"SET",
+        b"SET",
+        b"SET",
+        b"SET",
+        b"SET",
+        b"SET",
+        b"PEXPIREAT",
+        b"PERSIST",
+        b"DEL",
+        b"SET",
+        b"DEL",
+        b"INCR",
+        b"SETBIT",
+    ]
     assert fed[1][3] == b"PXAT" and len(fed[1]) == 5
     assert fed[2] == [b"SET", b"k", b"v2", b"XX"]
     assert fed[3][:3] == [b"SET", b"e", b"v"] and fed[3][3] == b"PXAT"
@@ -162,16 +177,71 @@ def test_propagation_rewrites(server, fed):
 
 # ------------------------------------------------ strtod / strtold emulation
 DOUBLE_INPUTS = [
-    "1e3", " 1", "1 ", "0x10", "0X1p3", "0x.8", "0x", "0x1p", "inf", "+inf", "-infinity",
-    "INF", "Infinity", "infinit", "infinityy", "1_0", "nan", "-nan", "NAN(123)", ".5", "5.",
-    ".", "+.", "1e400", "-1e400", "1e-400", "1e-320", "2.4703282292062327e-324",
-    "2.4703282292062328e-324", "4.9406564584124654e-324", "0e-999999", "-0", "+0", "1e",
-    "1e+", "1e-", "0x1p-1074", "0x1p-1075", "0x1.0000000000001p-1075", "0x1p-1080",
-    "0x1p1023", "0x1p1024", "0x1.fffffffffffff8p1023", "0x1.fffffffffffff7ffp1023",
-    "1.7976931348623157e308", "1.7976931348623158e308", "1.797693134862315807e308",
-    "1.7976931348623159e308", "0.1", "0.30000000000000004", "123456789012345678901234567890",
-    "9007199254740993", "-0x1.8p1", "1" * 400, "0." + "0" * 400 + "1", "+-1", "1e+1e1",
-    "0x1.8", "0xg", "1.5e+308", "--1", "1,5", "\t1", "1\n", "",
+    "1e3",
+    " 1",
+    "1 ",
+    "0x10",
+    "0X1p3",
+    "0x.8",
+    "0x",
+    "0x1p",
+    "inf",
+    "+inf",
+    "-infinity",
+    "INF",
+    "Infinity",
+    "infinit",
+    "infinityy",
+    "1_0",
+    "nan",
+    "-nan",
+    "NAN(123)",
+    ".5",
+    "5.",
+    ".",
+    "+.",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "1e-320",
+    "2.4703282292062327e-324",
+    "2.4703282292062328e-324",
+    "4.9406564584124654e-324",
+    "0e-999999",
+    "-0",
+    "+0",
+    "1e",
+    "1e+",
+    "1e-",
+    "0x1p-1074",
+    "0x1p-1075",
+    "0x1.0000000000001p-1075",
+    "0x1p-1080",
+    "0x1p1023",
+    "0x1p1024",
+    "0x1.fffffffffffff8p1023",
+    "0x1.fffffffffffff7ffp1023",
+    "1.7976931348623157e308",
+    "1.7976931348623158e308",
+    "1.797693134862315807e308",
+    "1.7976931348623159e308",
+    "0.1",
+    "0.30000000000000004",
+    "123456789012345678901234567890",
+    "9007199254740993",
+    "-0x1.8p1",
+    "1" * 400,
+    "0." + "0" * 400 + "1",
+    "+-1",
+    "1e+1e1",
+    "0x1.8",
+    "0xg",
+    "1.5e+308",
+    "--1",
+    "1,5",
+    "\t1",
+    "1\n",
+    "",
 ]
 
 
@@ -205,12 +275,22 @@ def test_long_double_sums_match_redis(real_redis):
     rnd = random.Random(42)
     try:
         for _ in range(300):
-            a = rnd.choice([repr(rnd.uniform(-1e3, 1e3)), str(rnd.randint(-10 ** 25, 10 ** 25)),
-                            "%.30f" % rnd.random(), "%de%d" % (rnd.randint(1, 99),
-                                                              rnd.randint(-4950, 4931))])
-            b = rnd.choice([repr(rnd.uniform(-1, 1)), "%.25e" % rnd.uniform(-1e20, 1e20),
-                            float.hex(rnd.uniform(-1e5, 1e5)), "%de%d" % (rnd.randint(1, 99),
-                                                                         rnd.randint(-40, 40))])
+            a = rnd.choice(
+                [
+                    repr(rnd.uniform(-1e3, 1e3)),
+                    str(rnd.randint(-(10**25), 10**25)),
+                    "%.30f" % rnd.random(),
+                    "%de%d" % (rnd.randint(1, 99), rnd.randint(-4950, 4931)),
+                ]
+            )
+            b = rnd.choice(
+                [
+                    repr(rnd.uniform(-1, 1)),
+                    "%.25e" % rnd.uniform(-1e20, 1e20),
+                    float.hex(rnd.uniform(-1e5, 1e5)),
+                    "%de%d" % (rnd.randint(1, 99), rnd.randint(-40, 40)),
+                ]
+            )
             ref.call("SET", "f", a)
             reply = ref.call("INCRBYFLOAT", "f", b)
             va, vb = util.string2ld(a.encode()), util.string2ld(b.encode())
@@ -234,27 +314,54 @@ def test_long_double_helpers():
     assert ld(b"0." + b"1" * 5117) is not None and ld(b"0." + b"1" * 5118) is None
     assert util.ld_to_float(ld(b"0.1")) == 0.1
     assert util.ld_to_float(ld(b"1e4000")) == math.inf
-    assert util.int_to_bytes(10 ** 5000) == b"1" + b"0" * 5000
-    assert util.int_to_bytes(-(10 ** 4500) - 7) == b"-1" + b"0" * 4499 + b"7"
+    assert util.int_to_bytes(10**5000) == b"1" + b"0" * 5000
+    assert util.int_to_bytes(-(10**4500) - 7) == b"-1" + b"0" * 4499 + b"7"
 
 
 DIRTY_SCRIPT = [
-    ("SET", "k", "v"), ("SET", "k", "v", "NX"), ("SET", "k", "v", "XX", "GET"),
-    ("SETNX", "k", "v"), ("SETNX", "k2", "v"), ("MSET", "a", "1", "b", "2", "c", "3"),
-    ("MSETNX", "a", "1", "d", "2"), ("MSETNX", "d", "1", "e", "2"), ("GETSET", "a", "9"),
-    ("GETDEL", "a"), ("GETDEL", "a"), ("GETEX", "b"), ("GETEX", "b", "EX", "100"),
-    ("GETEX", "b", "PERSIST"), ("GETEX", "b", "PERSIST"), ("GETEX", "b", "PXAT", "1"),
-    ("INCR", "n"), ("INCRBY", "n", "5"), ("DECR", "n"), ("DECRBY", "n", "2"),
-    ("INCRBY", "k", "1"), ("INCRBYFLOAT", "n", "1.5"), ("APPEND", "s", "x"), ("APPEND", "s", ""),
-    ("SETRANGE", "s", "0", ""), ("SETRANGE", "s", "3", "yy"), ("SETRANGE", "z", "0", ""),
-    ("SETBIT", "bit", "0", "0"), ("SETBIT", "bit", "0", "0"), ("SETBIT", "bit", "0", "1"),
-    ("SETBIT", "bit", "20", "0"), ("BITFIELD", "bf", "SET", "i5", "0", "0"),
-    ("BITFIELD", "bf", "SET", "i5", "0", "0"), ("BITFIELD", "bf", "SET", "i5", "0", "1", "SET",
-                                                "u3", "0", "2", "INCRBY", "u8", "0", "0"),
+    ("SET", "k", "v"),
+    ("SET", "k", "v", "NX"),
+    ("SET", "k", "v", "XX", "GET"),
+    ("SETNX", "k", "v"),
+    ("SETNX", "k2", "v"),
+    ("MSET", "a", "1", "b", "2", "c", "3"),
+    ("MSETNX", "a", "1", "d", "2"),
+    ("MSETNX", "d", "1", "e", "2"),
+    ("GETSET", "a", "9"),
+    ("GETDEL", "a"),
+    ("GETDEL", "a"),
+    ("GETEX", "b"),
+    ("GETEX", "b", "EX", "100"),
+    ("GETEX", "b", "PERSIST"),
+    ("GETEX", "b", "PERSIST"),
+    ("GETEX", "b", "PXAT", "1"),
+    ("INCR", "n"),
+    ("INCRBY", "n", "5"),
+    ("DECR", "n"),
+    ("DECRBY", "n", "2"),
+    ("INCRBY", "k", "1"),
+    ("INCRBYFLOAT", "n", "1.5"),
+    ("APPEND", "s", "x"),
+    ("APPEND", "s", ""),
+    ("SETRANGE", "s", "0", ""),
+    ("SETRANGE", "s", "3", "yy"),
+    ("SETRANGE", "z", "0", ""),
+    ("SETBIT", "bit", "0", "0"),
+    ("SETBIT", "bit", "0", "0"),
+    ("SETBIT", "bit", "0", "1"),
+    ("SETBIT", "bit", "20", "0"),
+    ("BITFIELD", "bf", "SET", "i5", "0", "0"),
+    ("BITFIELD", "bf", "SET", "i5", "0", "0"),
+    ("BITFIELD", "bf", "SET", "i5", "0", "1", "SET", "u3", "0", "2", "INCRBY", "u8", "0", "0"),
     ("BITFIELD", "bf", "OVERFLOW", "FAIL", "INCRBY", "u2", "30", "9"),
-    ("BITFIELD", "bf", "SET", "u8", "100", "0"), ("BITOP", "OR", "dst", "bit", "bf"),
-    ("BITOP", "OR", "dst", "nothing"), ("BITOP", "OR", "dst", "nothing"),
-    ("SETEX", "e", "100", "v"), ("PSETEX", "e", "100", "v"), ("GET", "e"), ("LCS", "s", "k"),
+    ("BITFIELD", "bf", "SET", "u8", "100", "0"),
+    ("BITOP", "OR", "dst", "bit", "bf"),
+    ("BITOP", "OR", "dst", "nothing"),
+    ("BITOP", "OR", "dst", "nothing"),
+    ("SETEX", "e", "100", "v"),
+    ("PSETEX", "e", "100", "v"),
+    ("GET", "e"),
+    ("LCS", "s", "k"),
 ]
 
 
@@ -266,6 +373,7 @@ def test_dirty_counts_match_redis(real_redis, server):
     def redis_dirty():
         info = ref.call("INFO", "persistence").decode()
         return int(info.split("rdb_changes_since_last_save:")[1].split("\r\n")[0])
+
     try:
         ref.call("FLUSHALL")
         for cmd in DIRTY_SCRIPT:

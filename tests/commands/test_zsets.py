@@ -1,6 +1,7 @@
 """Sorted-set commands: what a byte-for-byte comparison cannot cover (random
 replies, hash-ordered ZSCAN, propagation, big sets, lazy freeing, encodings
 following CONFIG SET)."""
+
 import collections
 import math
 import threading
@@ -16,6 +17,7 @@ def _sibling(name):
     """The test module ``name`` beside this one, whatever pytest's import mode."""
     import importlib.util
     import os
+
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
     spec = importlib.util.spec_from_file_location("_vermilion_sibling_" + name, path)
     mod = importlib.util.module_from_spec(spec)
@@ -24,7 +26,7 @@ def _sibling(name):
 
 
 _hash_tests = _sibling("test_hashes")
-fed = _hash_tests.fed               # fixture: what the dispatcher propagates
+fed = _hash_tests.fed  # fixture: what the dispatcher propagates
 
 
 def stored(server, key):
@@ -36,11 +38,10 @@ def test_big_zset_ranges(r, server):
     assert r.zadd("z", mapping) == 5000
     zs = stored(server, b"z")
     assert zs.object_encoding() == b"skiplist"
-    assert len(zs._members) > 2          # really several blocks
+    assert len(zs._members) > 2  # really several blocks
     assert r.zcard("z") == 5000
     assert r.zrange("z", 0, 2) == [b"m00000", b"m00001", b"m00002"]
-    assert r.zrange("z", 2500, 2501, withscores=True) == [(b"m02500", 1250.0),
-                                                          (b"m02501", 1250.5)]
+    assert r.zrange("z", 2500, 2501, withscores=True) == [(b"m02500", 1250.0), (b"m02501", 1250.5)]
     assert r.zrank("z", "m04321") == 4321
     assert r.zrevrank("z", "m04321") == 5000 - 1 - 4321
     assert r.zcount("z", 100, "(200") == 200
@@ -99,7 +100,7 @@ def test_zrandmember_is_spread(r):
 def test_zrandmember_listpack_distinct_in_order(r):
     r.zadd("z", {"m%02d" % i: i for i in range(30)})
     for _ in range(20):
-        got = r.zrandmember("z", 5)       # listpack: answered in set order
+        got = r.zrandmember("z", 5)  # listpack: answered in set order
         assert got == sorted(got)
 
 
@@ -111,8 +112,8 @@ def test_encoding_follows_config_set(r, server):
     r.zadd("z", {"c": 3})
     assert stored(server, b"z").object_encoding() == b"skiplist"
     r.zrem("z", "a", "b")
-    assert stored(server, b"z").object_encoding() == b"skiplist"   # one way
-    cfg.set("zset-max-ziplist-value", "3")     # the old name still works
+    assert stored(server, b"z").object_encoding() == b"skiplist"  # one way
+    cfg.set("zset-max-ziplist-value", "3")  # the old name still works
     r.zadd("y", {"abcd": 1})
     assert stored(server, b"y").object_encoding() == b"skiplist"
 

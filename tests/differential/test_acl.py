@@ -8,6 +8,7 @@ Two things are not byte-comparable and are normalised, nothing else:
   redis-server to the next. :func:`norm` sorts exactly those parts.
 * ACL LOG's ``age-seconds`` and ``client-info`` (time and connection details).
 """
+
 import os
 import re
 import shutil
@@ -46,13 +47,13 @@ def norm(reply):
 def parse(data, i=0):
     """One RESP reply -> (python value, next index). Bulk strings stay bytes."""
     end = data.index(b"\r\n", i)
-    t, body = data[i:i + 1], data[i + 1:end]
+    t, body = data[i : i + 1], data[i + 1 : end]
     i = end + 2
     if t in b"$=":
         n = int(body)
         if n < 0:
             return None, i
-        return data[i:i + n], i + n + 2
+        return data[i : i + n], i + n + 2
     if t in b"*~%>":
         n = int(body)
         if n < 0:
@@ -101,9 +102,13 @@ class Duo:
 
     def run(self, script, conn=None):
         import shlex
+
         conn = conn or self.admin
-        return [conn(*shlex.split(line)) for line in script.strip().splitlines()
-                if line.strip() and not line.strip().startswith("#")]
+        return [
+            conn(*shlex.split(line))
+            for line in script.strip().splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
 
     def close(self):
         for c in self.conns:
@@ -121,7 +126,10 @@ class Pair:
         """Send to both; assert identical (normalised) replies; return redis's."""
         a, b = self.both(*args)
         assert norm(b) == norm(a), "reply to %r differs:\n redis:     %r\n vermilion: %r" % (
-            args, a, b)
+            args,
+            a,
+            b,
+        )
         return a
 
     def send(self, *args):
@@ -245,36 +253,39 @@ def test_setuser_rules_and_describe(duo):
     """)
 
 
-@pytest.mark.parametrize("rules", [
-    "+@all",
-    "+@all -@dangerous",
-    "+@all -get -set -config|set",
-    "+@all -@keyspace -@admin +keys",
-    "-@all +@read",
-    "-@all +@read -@keyspace +acl|whoami",
-    "-@all +@slow",
-    "-@all +@fast",
-    "-@all +@fast +@slow",
-    "-@all +@write -@string",
-    "-@all +@string +@hash +@list +@set +@sortedset",
-    "-@all +@connection +@transaction +@scripting",
-    "-@all +@pubsub +@blocking",
-    "-@all +client",
-    "-@all +client -client|kill",
-    "-@all +config|get +config|set",
-    "-@all +select|0 +select|1 +SELECT|1 +debug|object",
-    "+@all -select +select|0",
-    "-@all +select|0 +select",
-    "-@all +select|0 +@connection",
-    "-@all +@all",
-    "allcommands -@all",
-    "+@all -@all +get",
-    "+@all -get +get",
-    "-@all +geoadd +xadd +eval +fcall",
-    "-@all +@geo +@stream +@hyperloglog +@bitmap",
-    "-@all +@admin -@dangerous",
-    "-@all +@dangerous +@admin +@keyspace +@read +@write",
-])
+@pytest.mark.parametrize(
+    "rules",
+    [
+        "+@all",
+        "+@all -@dangerous",
+        "+@all -get -set -config|set",
+        "+@all -@keyspace -@admin +keys",
+        "-@all +@read",
+        "-@all +@read -@keyspace +acl|whoami",
+        "-@all +@slow",
+        "-@all +@fast",
+        "-@all +@fast +@slow",
+        "-@all +@write -@string",
+        "-@all +@string +@hash +@list +@set +@sortedset",
+        "-@all +@connection +@transaction +@scripting",
+        "-@all +@pubsub +@blocking",
+        "-@all +client",
+        "-@all +client -client|kill",
+        "-@all +config|get +config|set",
+        "-@all +select|0 +select|1 +SELECT|1 +debug|object",
+        "+@all -select +select|0",
+        "-@all +select|0 +select",
+        "-@all +select|0 +@connection",
+        "-@all +@all",
+        "allcommands -@all",
+        "+@all -@all +get",
+        "+@all -get +get",
+        "-@all +geoadd +xadd +eval +fcall",
+        "-@all +@geo +@stream +@hyperloglog +@bitmap",
+        "-@all +@admin -@dangerous",
+        "-@all +@dangerous +@admin +@keyspace +@read +@write",
+    ],
+)
 def test_command_rule_compaction(duo, rules):
     """ACL LIST / GETUSER print the command bitmap as Redis's best-fit rule string."""
     duo("ACL", "SETUSER", "c1", "reset", *rules.split())
@@ -284,9 +295,29 @@ def test_command_rule_compaction(duo, rules):
     duo("ACL", "GETUSER", "c1")
 
 
-_CATEGORIES = ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string",
-               "bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow",
-               "blocking", "dangerous", "connection", "transaction", "scripting"]
+_CATEGORIES = [
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+]
 
 
 @pytest.mark.parametrize("cat", _CATEGORIES)
@@ -333,10 +364,23 @@ def test_subcommand_rules_engulfed(duo):
 
 
 def test_subcommand_enforcement(duo):
-    duo("ACL", "SETUSER", "n", "on", ">pw", "~*", "+@all", "-client", "+client|id",
-        "+client|setname", "-config|set", "-memory")
+    duo(
+        "ACL",
+        "SETUSER",
+        "n",
+        "on",
+        ">pw",
+        "~*",
+        "+@all",
+        "-client",
+        "+client|id",
+        "+client|setname",
+        "-config|set",
+        "-memory",
+    )
     u = as_user(duo, "n")
-    duo.run("""
+    duo.run(
+        """
         CLIENT SETNAME foo
         CLIENT KILL TYPE master
         CLIENT NOSUCH
@@ -344,7 +388,9 @@ def test_subcommand_enforcement(duo):
         CONFIG SET maxmemory-policy noeviction
         MEMORY DOCTOR
         MEMORY NOSUCH
-    """, u)
+    """,
+        u,
+    )
 
 
 def test_setuser_errors(duo):
@@ -443,9 +489,30 @@ def test_deluser_and_users(duo):
 
 def test_cat(duo):
     duo("ACL", "CAT")
-    for cat in ["keyspace", "read", "write", "set", "sortedset", "list", "hash", "string",
-                "bitmap", "hyperloglog", "geo", "stream", "pubsub", "admin", "fast", "slow",
-                "blocking", "dangerous", "connection", "transaction", "scripting", "READ"]:
+    for cat in [
+        "keyspace",
+        "read",
+        "write",
+        "set",
+        "sortedset",
+        "list",
+        "hash",
+        "string",
+        "bitmap",
+        "hyperloglog",
+        "geo",
+        "stream",
+        "pubsub",
+        "admin",
+        "fast",
+        "slow",
+        "blocking",
+        "dangerous",
+        "connection",
+        "transaction",
+        "scripting",
+        "READ",
+    ]:
         a, b = duo.admin.both("ACL", "CAT", cat)
         assert sorted(value(b)) == sorted(value(a)), cat
     duo.run("""
@@ -526,8 +593,7 @@ def test_dryrun(duo):
 
 
 def test_flexible_selector_syntax(duo):
-    duo("ACL", "SETUSER", "sel", "(~key1 +get )", "( ~key2 +get )", "( ~key3 +get)",
-        "(~key4 +get)")
+    duo("ACL", "SETUSER", "sel", "(~key1 +get )", "( ~key2 +get )", "( ~key3 +get)", "(~key4 +get)")
     duo("ACL", "SETUSER", "sel", "(~key5", "+get", ")", "(", "~key6", "+get", ")")
     duo("ACL", "GETUSER", "sel")
     duo.run("""
@@ -658,21 +724,47 @@ def test_log_object_with_selectors(duo):
     duo("ACL", "SETUSER", "als", "on", "nopass", "+mget", "~key", "(+mget ~key ~otherkey)")
     u = duo.connect()
     u("AUTH", "als", "x")
-    for args in [("GET", "key"), ("MGET", "otherkey", "someotherkey"),
-                 ("MGET", "key", "otherkey", "someotherkey")]:
+    for args in [
+        ("GET", "key"),
+        ("MGET", "otherkey", "someotherkey"),
+        ("MGET", "key", "otherkey", "someotherkey"),
+    ]:
         u(*args)
         same_log(duo, "1")
 
 
 # --------------------------------------------------------------- enforcement
 def test_command_permissions(duo):
-    duo("ACL", "SETUSER", "u", "on", ">pw", "~*", "&*", "+@all", "-set", "-config|set",
-        "-@dangerous")
+    duo(
+        "ACL",
+        "SETUSER",
+        "u",
+        "on",
+        ">pw",
+        "~*",
+        "&*",
+        "+@all",
+        "-set",
+        "-config|set",
+        "-@dangerous",
+    )
     u = as_user(duo, "u")
-    for args in [("GET", "k"), ("SET", "k", "v"), ("config", "SET", "maxmemory", "0"),
-                 ("CONFIG", "GET", "maxmemory"), ("FLUSHALL",), ("KEYS", "*"),
-                 ("ACL", "WHOAMI"), ("ACL", "LIST"), ("PING",), ("AUTH", "u", "pw"),
-                 ("HELLO",), ("nosuchcmd",), ("GET",), ("CONFIG", "nosuch")]:
+    for args in [
+        ("GET", "k"),
+        ("SET", "k", "v"),
+        ("config", "SET", "maxmemory", "0"),
+        ("CONFIG", "GET", "maxmemory"),
+        ("FLUSHALL",),
+        ("KEYS", "*"),
+        ("ACL", "WHOAMI"),
+        ("ACL", "LIST"),
+        ("PING",),
+        ("AUTH", "u", "pw"),
+        ("HELLO",),
+        ("nosuchcmd",),
+        ("GET",),
+        ("CONFIG", "nosuch"),
+    ]:
         u(*args)
     duo("ACL", "SETUSER", "u", "+set")
     u("SET", "k", "v")
@@ -683,11 +775,28 @@ def test_command_permissions(duo):
 
 
 def test_first_arg_permissions(duo):
-    duo("ACL", "SETUSER", "u", "on", ">pw", "~*", "-@all", "+select|0", "+select|2",
-        "+debug|object", "+get")
+    duo(
+        "ACL",
+        "SETUSER",
+        "u",
+        "on",
+        ">pw",
+        "~*",
+        "-@all",
+        "+select|0",
+        "+select|2",
+        "+debug|object",
+        "+get",
+    )
     u = as_user(duo, "u")
-    for args in [("SELECT", "0"), ("SELECT", "1"), ("SELECT", "2"), ("select", "00"),
-                 ("GET", "k"), ("SET", "k", "v")]:
+    for args in [
+        ("SELECT", "0"),
+        ("SELECT", "1"),
+        ("SELECT", "2"),
+        ("select", "00"),
+        ("GET", "k"),
+        ("SET", "k", "v"),
+    ]:
         u(*args)
 
 
@@ -744,7 +853,8 @@ def test_sort_by_and_get_need_full_key_access(duo):
     duo("ACL", "SETUSER", "u", "on", ">pw", "+@all", "~l", "~w*", "%R~r*")
     duo("ACL", "SETUSER", "full", "on", ">pw", "+@all", "%R~*", "~l")
     u = as_user(duo, "u")
-    duo.run("""
+    duo.run(
+        """
         SORT l
         SORT l BY nosort
         SORT l BY w_*
@@ -754,33 +864,41 @@ def test_sort_by_and_get_need_full_key_access(duo):
         SORT l LIMIT 0 1 GET # BY w*
         SORT l STORE w1
         SORT l STORE r1
-    """, u)
+    """,
+        u,
+    )
     f = as_user(duo, "full")
-    duo.run("""
+    duo.run(
+        """
         SORT l BY w_*
         SORT l GET # GET w_*
         SORT_RO l BY r_* GET #
-    """, f)
+    """,
+        f,
+    )
 
 
 def test_key_pattern_edge_cases(duo):
     duo("ACL", "SETUSER", "u", "on", ">pw", "+@all", "%RW~", "%R~*", "~[ab]?")
     u = as_user(duo, "u")
-    duo.run("""
+    duo.run(
+        """
         GET x
         SET x v
         SET a1 v
         SET c1 v
         GET ""
         SET "" v
-    """, u)
+    """,
+        u,
+    )
 
 
 def test_channel_permissions(duo):
-    duo("ACL", "SETUSER", "u", "on", ">pw", "~*", "+@all", "resetchannels", "&news.*",
-        "&lit[eral]")
+    duo("ACL", "SETUSER", "u", "on", ">pw", "~*", "+@all", "resetchannels", "&news.*", "&lit[eral]")
     u = as_user(duo, "u")
-    duo.run("""
+    duo.run(
+        """
         PUBLISH news.1 hi
         PUBLISH sport hi
         PUBLISH lit[eral] x
@@ -791,10 +909,17 @@ def test_channel_permissions(duo):
         PUBSUB NUMSUB other
         UNSUBSCRIBE other
         PUNSUBSCRIBE other*
-    """, u)
-    for args in [("SUBSCRIBE", "other"), ("SUBSCRIBE", "news.2", "other"),
-                 ("PSUBSCRIBE", "news.*x"), ("PSUBSCRIBE", "lit[eral]"),
-                 ("SSUBSCRIBE", "other"), ("PSUBSCRIBE", "news.*")]:
+    """,
+        u,
+    )
+    for args in [
+        ("SUBSCRIBE", "other"),
+        ("SUBSCRIBE", "news.2", "other"),
+        ("PSUBSCRIBE", "news.*x"),
+        ("PSUBSCRIBE", "lit[eral]"),
+        ("SSUBSCRIBE", "other"),
+        ("PSUBSCRIBE", "news.*"),
+    ]:
         c = as_user(duo, "u")
         c(*args)
     same_log(duo)
@@ -804,8 +929,8 @@ def test_acl_is_checked_before_the_subscribed_context(duo):
     duo("ACL", "SETUSER", "u", "on", ">pw", "~*", "&*", "+@all", "-get")
     u = as_user(duo, "u")
     u("SUBSCRIBE", "ch")
-    u("GET", "x")          # NOPERM first, like processCommand
-    u("SET", "x", "y")     # then the RESP2 subscribed-context error
+    u("GET", "x")  # NOPERM first, like processCommand
+    u("SET", "x", "y")  # then the RESP2 subscribed-context error
     u("PING")
 
 
@@ -829,10 +954,21 @@ def test_channels_follow_acl_pubsub_default(duo):
 
 
 def test_selectors_enforced(duo):
-    duo("ACL", "SETUSER", "u", "on", ">pw", "~a*", "+get", "(~b* +set)", "(%R~c* +@read)",
-        "(&ch +publish)")
+    duo(
+        "ACL",
+        "SETUSER",
+        "u",
+        "on",
+        ">pw",
+        "~a*",
+        "+get",
+        "(~b* +set)",
+        "(%R~c* +@read)",
+        "(&ch +publish)",
+    )
     u = as_user(duo, "u")
-    duo.run("""
+    duo.run(
+        """
         GET a1
         GET b1
         SET b1 v
@@ -847,14 +983,17 @@ def test_selectors_enforced(duo):
         MGET a1 b1
         HSET b1 f v
         ACL WHOAMI
-    """, u)
+    """,
+        u,
+    )
     same_log(duo)
 
 
 def test_multi_queue_and_exec_recheck(duo):
     duo("ACL", "SETUSER", "u", "on", ">pw", "~k*", "+@all", "&ch")
     u = as_user(duo, "u")
-    duo.run("""
+    duo.run(
+        """
         MULTI
         SET k1 v
         SET x1 v
@@ -863,7 +1002,9 @@ def test_multi_queue_and_exec_recheck(duo):
         SET k1 v
         GET k1
         PUBLISH ch m
-    """, u)
+    """,
+        u,
+    )
     duo("ACL", "SETUSER", "u", "-get", "resetkeys", "~k2", "resetchannels")
     u("EXEC")
     same_log(duo)
@@ -876,13 +1017,23 @@ def test_multi_queue_and_exec_recheck(duo):
 
 
 def test_acl_log(duo):
-    duo("ACL", "SETUSER", "u", "on", ">pw", "~k*", "&ch", "+get", "+publish", "+multi",
-        "+exec")
+    duo("ACL", "SETUSER", "u", "on", ">pw", "~k*", "&ch", "+get", "+publish", "+multi", "+exec")
     u = as_user(duo, "u")
-    for args in [("GET", "x"), ("GET", "x"), ("GET", "y"), ("SET", "k", "v"),
-                 ("SET", "k", "v"), ("PUBLISH", "other", "m"), ("AUTH", "u", "bad"),
-                 ("AUTH", "nosuch", "bad"), ("auth", "u", "bad"), ("MULTI",),
-                 ("GET", "x"), ("EXEC",), ("HELLO", "3", "AUTH", "u", "bad")]:
+    for args in [
+        ("GET", "x"),
+        ("GET", "x"),
+        ("GET", "y"),
+        ("SET", "k", "v"),
+        ("SET", "k", "v"),
+        ("PUBLISH", "other", "m"),
+        ("AUTH", "u", "bad"),
+        ("AUTH", "nosuch", "bad"),
+        ("auth", "u", "bad"),
+        ("MULTI",),
+        ("GET", "x"),
+        ("EXEC",),
+        ("HELLO", "3", "AUTH", "u", "bad"),
+    ]:
         u(*args)
     same_log(duo)
     same_log(duo, "2")
@@ -955,7 +1106,8 @@ def test_auth_as_users(duo):
         ACL SETUSER nopw on ~* +@all
     """)
     c = duo.connect()
-    duo.run("""
+    duo.run(
+        """
         AUTH pw1
         AUTH a pw1
         ACL WHOAMI
@@ -977,7 +1129,9 @@ def test_auth_as_users(duo):
         CLIENT GETNAME
         RESET
         ACL WHOAMI
-    """, c)
+    """,
+        c,
+    )
 
 
 def test_hello_auth_when_default_has_no_commands():
@@ -987,12 +1141,15 @@ def test_hello_auth_when_default_has_no_commands():
             ACL SETUSER default -@all
         """)
         c = duo.connect()
-        duo.run("""
+        duo.run(
+            """
             HELLO 2
             AUTH secure-user supass
             ACL WHOAMI
             HELLO 2 AUTH secure-user supass
-        """, c)
+        """,
+            c,
+        )
         c2 = duo.connect()
         c2("HELLO", "3", "AUTH", "secure-user", "supass")
         c2("ACL", "WHOAMI")
@@ -1045,7 +1202,7 @@ def test_pubsub_clients_killed_when_channels_revoked(duo):
     s2("PSUBSCRIBE", "b*")
     s3 = as_user(duo, "p")
     s3("SUBSCRIBE", "bx")
-    duo("ACL", "SETUSER", "p", "&c")           # a superset: nobody goes
+    duo("ACL", "SETUSER", "p", "&c")  # a superset: nobody goes
     for s in (s1, s2, s3):
         s("PING")
     duo("ACL", "SETUSER", "p", "resetchannels", "&a", "&bx")
@@ -1066,13 +1223,16 @@ def test_requirepass_is_the_default_password():
             ACL GETUSER default
         """)
         c2 = duo.connect()
-        duo.run("""
+        duo.run(
+            """
             GET x
             AUTH wrong
             AUTH secret
             GET x
             AUTH default secret
-        """, c2)
+        """,
+            c2,
+        )
         c("GET", "x")
         duo.run("""
             ACL SETUSER default >other
@@ -1093,19 +1253,23 @@ def test_default_user_restricted_and_off():
             ACL LIST
         """)
         c = duo.connect()
-        duo.run("""
+        duo.run(
+            """
             GET k1
             GET x
             FLUSHALL
             ACL WHOAMI
-        """, c)
+        """,
+            c,
+        )
         duo.run("""
             ACL SETUSER default +@all ~*
             ACL SETUSER u on >pw ~* +@all
             ACL SETUSER default off
         """)
         c2 = duo.connect()
-        duo.run("""
+        duo.run(
+            """
             GET x
             AUTH x
             HELLO 3
@@ -1114,7 +1278,9 @@ def test_default_user_restricted_and_off():
             GET x
             RESET
             GET x
-        """, c2)
+        """,
+            c2,
+        )
         c("GET", "x")
         duo.run("""
             ACL SETUSER default on resetpass
@@ -1173,8 +1339,10 @@ def _load(duo, paths):
 
 
 def test_aclfile_load_and_save():
-    text = ("user alice on #5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
-            " ~k* &ch -@all +get +@hash\n\nuser bob off resetchannels -@all\n")
+    text = (
+        "user alice on #5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+        " ~k* &ch -@all +get +@hash\n\nuser bob off resetchannels -@all\n"
+    )
     with with_aclfiles(text) as (duo, paths):
         duo.run("""
             ACL LIST
@@ -1184,17 +1352,20 @@ def test_aclfile_load_and_save():
         """)
         duo("AUTH", "default", "x")
         c = duo.connect()
-        duo.run("""
+        duo.run(
+            """
             ACL SETUSER carol on >pw ~* +@all
             ACL SETUSER default -flushall
             ACL SAVE
-        """, c)
+        """,
+            c,
+        )
         with open(paths[0], "rb") as fa, open(paths[1], "rb") as fb:
             assert norm(fb.read()) == norm(fa.read())
         u = as_user(duo, "carol")
         _write_both(paths, "user carol on >pw ~* +@all\nuser default on nopass ~* +@all\n")
         _load(duo, paths)
-        assert u.closed()      # every connection of a non-default user is dropped
+        assert u.closed()  # every connection of a non-default user is dropped
         c("ACL", "LIST")
         c("GET", "x")
         _write_both(paths, "user dave on nopass\n")
@@ -1202,21 +1373,24 @@ def test_aclfile_load_and_save():
         c("ACL", "LIST")
 
 
-@pytest.mark.parametrize("text", [
-    "user alice on +nosuch\n",
-    "user alice on garbage\n",
-    "user alice on garbage ~a allkeys ~b\n",
-    "user alice on +nosuch +@nosuch garbage\n",
-    "# a comment\nuser alice\n",
-    "alice on\n",
-    "user\n",
-    "user alice\nuser alice\n",
-    "user alice (~x\n",
-    "user alice\tb on\n",
-    "User alice on\n",
-    "user alice on ~a  ~b\r\nuser bob\n",
-    "user alice \"on\"\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "user alice on +nosuch\n",
+        "user alice on garbage\n",
+        "user alice on garbage ~a allkeys ~b\n",
+        "user alice on +nosuch +@nosuch garbage\n",
+        "# a comment\nuser alice\n",
+        "alice on\n",
+        "user\n",
+        "user alice\nuser alice\n",
+        "user alice (~x\n",
+        "user alice\tb on\n",
+        "User alice on\n",
+        "user alice on ~a  ~b\r\nuser bob\n",
+        "user alice \"on\"\n",
+    ],
+)
 def test_aclfile_load_errors(text):
     with with_aclfiles("user default on nopass ~* &* +@all\n") as (duo, paths):
         duo("ACL", "SETUSER", "keep", "on", "nopass")
@@ -1236,10 +1410,16 @@ def test_aclfile_missing():
 
 # --------------------------------------------------------------- config file
 def _start_vermilion_cli(conf, port):
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__)))))
-    return subprocess.Popen([sys.executable, "-m", "vermilion", conf, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "vermilion", conf, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
 
 
 def _wait_port(port, proc, timeout=10):
@@ -1262,14 +1442,19 @@ def test_user_directives_in_config_file():
     confs = [os.path.join(d, "redis.conf"), os.path.join(d, "vermilion.conf")]
     for conf in confs:
         with open(conf, "w") as fh:
-            fh.write("save \"\"\nappendonly no\n"
-                     "user alice on >pw ~k* +get (~x +set)\n"
-                     "# a comment\n"
-                     "user default on nopass ~* &* +@all -flushall\n"
-                     "user bob off\n")
+            fh.write(
+                "save \"\"\nappendonly no\n"
+                "user alice on >pw ~k* +get (~x +set)\n"
+                "# a comment\n"
+                "user default on nopass ~* &* +@all -flushall\n"
+                "user bob off\n"
+            )
     rport, vport = free_port(), free_port()
-    ref = subprocess.Popen([REDIS_SERVER, confs[0], "--port", str(rport), "--dir", d],
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ref = subprocess.Popen(
+        [REDIS_SERVER, confs[0], "--port", str(rport), "--dir", d],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     ours = _start_vermilion_cli(confs[1], vport)
     try:
         assert _wait_port(rport, ref) and _wait_port(vport, ours)
@@ -1288,9 +1473,14 @@ def test_user_directives_in_config_file():
         duo.close()
         texts = []
         for conf, port in zip(confs, (rport, vport)):
-            with open(conf, "rb") as fh:   # the user lines, rewritten in place or added
-                texts.append([norm(line) for line in fh.read().splitlines()
-                              if line.startswith(b"user ") or line.startswith(b"#")])
+            with open(conf, "rb") as fh:  # the user lines, rewritten in place or added
+                texts.append(
+                    [
+                        norm(line)
+                        for line in fh.read().splitlines()
+                        if line.startswith(b"user ") or line.startswith(b"#")
+                    ]
+                )
         assert texts[1] == texts[0]
     finally:
         for p in (ref, ours):
@@ -1299,46 +1489,68 @@ def test_user_directives_in_config_file():
         shutil.rmtree(d, ignore_errors=True)
 
 
-@pytest.mark.parametrize("text", [
-    "user alice on garbage\n",
-    "user alice on ~a allkeys ~b\n",
-    "user alice on #abc\n",
-    "user alice on\nuser alice off\n",
-    "user alice (~x\n",
-    "acl-pubsub-default allchannels\nuser alice &foo\n",
-    "user alice on <nopass\n",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "user alice on garbage\n",
+        "user alice on ~a allkeys ~b\n",
+        "user alice on #abc\n",
+        "user alice on\nuser alice off\n",
+        "user alice (~x\n",
+        "acl-pubsub-default allchannels\nuser alice &foo\n",
+        "user alice on <nopass\n",
+    ],
+)
 def test_bad_user_directives_refused_like_redis(text, tmp_path):
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")
     conf = tmp_path / "bad.conf"
     conf.write_text(text)
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__)))))
-    ref = subprocess.run([REDIS_SERVER, str(conf)], capture_output=True, cwd=tmp_path,
-                         timeout=20)
-    our = subprocess.run([sys.executable, "-m", "vermilion", str(conf)], capture_output=True,
-                         cwd=tmp_path, env=env, timeout=20)
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
+    ref = subprocess.run([REDIS_SERVER, str(conf)], capture_output=True, cwd=tmp_path, timeout=20)
+    our = subprocess.run(
+        [sys.executable, "-m", "vermilion", str(conf)],
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=20,
+    )
     assert ref.returncode == 1 and our.returncode == 1
     assert our.stderr == ref.stderr
 
 
-@pytest.mark.parametrize("text, message", [
-    ("user alice on +nosuch\n", b"Error loading ACL rule '+nosuch' for the user named "
-     b"'alice': Unknown command or category name in ACL"),
-    ('user "bad name" on\n', b"Spaces not allowed in ACL usernames"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "user alice on +nosuch\n",
+            b"Error loading ACL rule '+nosuch' for the user named "
+            b"'alice': Unknown command or category name in ACL",
+        ),
+        ('user "bad name" on\n', b"Spaces not allowed in ACL usernames"),
+    ],
+)
 def test_users_that_cannot_be_loaded_stop_the_server(text, message, tmp_path):
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")
     conf = tmp_path / "bad.conf"
     conf.write_text(text)
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(
-        os.path.dirname(os.path.abspath(__file__)))))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+    )
     outs = []
     for cmd in ([REDIS_SERVER], [sys.executable, "-m", "vermilion"]):
-        p = subprocess.run(cmd + [str(conf), "--port", str(free_port())],
-                           capture_output=True, cwd=tmp_path, env=env, timeout=20)
+        p = subprocess.run(
+            cmd + [str(conf), "--port", str(free_port())],
+            capture_output=True,
+            cwd=tmp_path,
+            env=env,
+            timeout=20,
+        )
         assert p.returncode == 1
         lines = [line.split(b" # ", 1)[1] for line in p.stdout.splitlines() if b" # " in line]
         outs.append([line for line in lines if b"ACL" in line or b"Spaces" in line])

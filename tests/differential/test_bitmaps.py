@@ -1,4 +1,5 @@
 """Bit commands against redis-server 7.0, byte for byte (bitops.c)."""
+
 import random
 
 import pytest
@@ -119,13 +120,43 @@ def test_bitcount_errors(diff):
     diff("BITCOUNT", "k", "0", "1", b"BIT\x00x")
 
 
-@pytest.mark.parametrize("value", [b"foobar", b"\xff\x00\xaa\x55\x0f\xf0\x01\x80", b"\x00",
-                                   b"\xff" * 40, bytes(range(50)), b"12345"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"foobar",
+        b"\xff\x00\xaa\x55\x0f\xf0\x01\x80",
+        b"\x00",
+        b"\xff" * 40,
+        bytes(range(50)),
+        b"12345",
+    ],
+)
 def test_bitcount_all_ranges(diff, value):
     diff("SET", "k", value)
     n = len(value)
-    idx = sorted({-n * 8 - 5, -n * 8, -n * 8 + 3, -9, -8, -7, -2, -1, 0, 1, 3, 7, 8, 9,
-                  n - 1, n, n * 8 - 1, n * 8, n * 8 + 9})
+    idx = sorted(
+        {
+            -n * 8 - 5,
+            -n * 8,
+            -n * 8 + 3,
+            -9,
+            -8,
+            -7,
+            -2,
+            -1,
+            0,
+            1,
+            3,
+            7,
+            8,
+            9,
+            n - 1,
+            n,
+            n * 8 - 1,
+            n * 8,
+            n * 8 + 9,
+        }
+    )
     for s in idx:
         for e in idx:
             diff("BITCOUNT", "k", s, e)
@@ -191,14 +222,48 @@ def test_bitpos_errors(diff):
     """)
 
 
-@pytest.mark.parametrize("value", [b"\x00\x00\x00", b"\xff\xff\xff", b"\x00\xff\x00",
-                                   b"\xff\x00\xff", b"\x0f\xf0\x3c\xc3", b"\x80\x00\x00\x01",
-                                   b"\x7f\xff\xff\xfe", b"\x01", b"\xfe"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"\x00\x00\x00",
+        b"\xff\xff\xff",
+        b"\x00\xff\x00",
+        b"\xff\x00\xff",
+        b"\x0f\xf0\x3c\xc3",
+        b"\x80\x00\x00\x01",
+        b"\x7f\xff\xff\xfe",
+        b"\x01",
+        b"\xfe",
+    ],
+)
 def test_bitpos_all_ranges(diff, value):
     diff("SET", "k", value)
     n = len(value)
-    idx = sorted({-n * 8 - 3, -n * 8, -9, -8, -7, -3, -1, 0, 1, 2, 6, 7, 8, 9, 15, 16,
-                  n - 1, n, n * 8 - 1, n * 8, n * 8 + 3})
+    idx = sorted(
+        {
+            -n * 8 - 3,
+            -n * 8,
+            -9,
+            -8,
+            -7,
+            -3,
+            -1,
+            0,
+            1,
+            2,
+            6,
+            7,
+            8,
+            9,
+            15,
+            16,
+            n - 1,
+            n,
+            n * 8 - 1,
+            n * 8,
+            n * 8 + 3,
+        }
+    )
     for bit in (0, 1):
         diff("BITPOS", "k", bit)
         for s in idx:
@@ -214,8 +279,10 @@ def test_bitpos_random_against_redis(diff):
     for _ in range(40):
         n = rnd.randint(1, 40)
         fill = rnd.choice([0, 255, None])
-        value = bytes(fill if fill is not None and rnd.random() < 0.9 else rnd.randint(0, 255)
-                      for _ in range(n))
+        value = bytes(
+            fill if fill is not None and rnd.random() < 0.9 else rnd.randint(0, 255)
+            for _ in range(n)
+        )
         diff("SET", "k", value)
         for _ in range(20):
             bit = rnd.randint(0, 1)
@@ -435,9 +502,16 @@ def test_bitfield_random_against_redis(diff):
             elif op == "GET":
                 args += ["GET", t, off]
             else:
-                v = rnd.choice([rnd.randint(-2 ** 63, 2 ** 63 - 1), rnd.randint(-300, 300),
-                                2 ** (bits - 1), -2 ** (bits - 1) - 1, 2 ** bits])
-                v = max(-2 ** 63, min(2 ** 63 - 1, v))
+                v = rnd.choice(
+                    [
+                        rnd.randint(-(2**63), 2**63 - 1),
+                        rnd.randint(-300, 300),
+                        2 ** (bits - 1),
+                        -(2 ** (bits - 1)) - 1,
+                        2**bits,
+                    ]
+                )
+                v = max(-(2**63), min(2**63 - 1, v))
                 args += [op, t, off, str(v)]
         diff(*args)
     diff("GET", "r")
@@ -454,16 +528,25 @@ def test_bitfield_resp3(diff3):
 
 def test_keyspace_events(real_redis, shared_vermilion):
     from .test_strings import _events
+
     commands = [
-        ("SETBIT", "b", "3", "1"), ("SETBIT", "b", "3", "1"), ("SETBIT", "b", "3", "0"),
-        ("SETBIT", "b", "30", "0"), ("BITFIELD", "f", "SET", "u8", "0", "0"),
-        ("BITFIELD", "f", "SET", "u8", "0", "0"), ("BITFIELD", "f", "INCRBY", "u8", "0", "3"),
+        ("SETBIT", "b", "3", "1"),
+        ("SETBIT", "b", "3", "1"),
+        ("SETBIT", "b", "3", "0"),
+        ("SETBIT", "b", "30", "0"),
+        ("BITFIELD", "f", "SET", "u8", "0", "0"),
+        ("BITFIELD", "f", "SET", "u8", "0", "0"),
+        ("BITFIELD", "f", "INCRBY", "u8", "0", "3"),
         ("BITFIELD", "f", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9"),
         ("BITFIELD", "g", "OVERFLOW", "FAIL", "INCRBY", "u2", "0", "9"),
-        ("BITFIELD_RO", "f", "GET", "u8", "0"), ("BITOP", "OR", "d", "b", "f"),
-        ("BITOP", "AND", "d", "nothing"), ("BITOP", "AND", "d", "nothing"),
-        ("SET", "x", "1", "PXAT", "1"), ("SETBIT", "x", "0", "1"),
-        ("SET", "y", "1", "PXAT", "1"), ("BITOP", "NOT", "y", "b"),
+        ("BITFIELD_RO", "f", "GET", "u8", "0"),
+        ("BITOP", "OR", "d", "b", "f"),
+        ("BITOP", "AND", "d", "nothing"),
+        ("BITOP", "AND", "d", "nothing"),
+        ("SET", "x", "1", "PXAT", "1"),
+        ("SETBIT", "x", "0", "1"),
+        ("SET", "y", "1", "PXAT", "1"),
+        ("BITOP", "NOT", "y", "b"),
     ]
     theirs = _events(real_redis.port, commands)
     ours = _events(shared_vermilion.port, commands)

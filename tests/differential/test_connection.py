@@ -3,6 +3,7 @@
 Replies that carry per-server values (client ids, addresses, timestamps) are
 compared after replacing exactly those values with placeholders.
 """
+
 import re
 import socket
 import time
@@ -113,6 +114,7 @@ def test_ping_when_subscribed(real_redis, shared_vermilion):
         out.append(c.call("PING", "hi"))
         c.close()
         return out
+
     on_both(shared_ports(real_redis, shared_vermilion), scenario)
 
 
@@ -152,8 +154,13 @@ def test_quit(real_redis, shared_vermilion):
         out.append(closed_within(c))
         c.close()
         return out
-    assert on_both(shared_ports(real_redis, shared_vermilion), scenario) == [b"+OK\r\n", True,
-                                                                             b"+OK\r\n", True]
+
+    assert on_both(shared_ports(real_redis, shared_vermilion), scenario) == [
+        b"+OK\r\n",
+        True,
+        b"+OK\r\n",
+        True,
+    ]
 
 
 # -------------------------------------------------------------------- AUTH
@@ -172,8 +179,7 @@ def test_auth_without_password(diff):
 def test_auth_with_requirepass():
     def scenario(port):
         c = RawConn("127.0.0.1", port)
-        out = [c.call("GET", "k"), c.call("PING"), c.call("ECHO", "x"),
-               c.call("CLIENT", "ID")]
+        out = [c.call("GET", "k"), c.call("PING"), c.call("ECHO", "x"), c.call("CLIENT", "ID")]
         out.append(c.call("AUTH", "wrong"))
         out.append(c.call("GET", "k"))
         out.append(c.call("AUTH", "other", "pw"))
@@ -189,9 +195,9 @@ def test_auth_with_requirepass():
         out.append(c.call("AUTH", "pw"))
         out.append(c.call("GET", "k"))
         out.append(c.call("AUTH", "wrong"))
-        out.append(c.call("GET", "k"))       # still authenticated after a failed AUTH
+        out.append(c.call("GET", "k"))  # still authenticated after a failed AUTH
         out.append(c.call("RESET"))
-        out.append(c.call("GET", "k"))       # RESET forgets the authentication
+        out.append(c.call("GET", "k"))  # RESET forgets the authentication
         out.append(c.call("AUTH", "default", "pw"))
         out.append(c.call("CLIENT", "GETNAME"))
         out.append(c.call("RESET"))
@@ -204,6 +210,7 @@ def test_auth_with_requirepass():
         out.append(c.call("GET", "k"))
         c.close()
         return out
+
     with fresh_pair("--requirepass", "pw", requirepass="pw") as ports:
         on_both(ports, scenario)
 
@@ -213,19 +220,20 @@ def test_requirepass_changed_at_runtime():
         admin = RawConn("127.0.0.1", port)
         out = [admin.call("CONFIG", "SET", "requirepass", "pw")]
         c = RawConn("127.0.0.1", port)
-        out.append(admin.call("PING"))          # connected before: still authenticated
+        out.append(admin.call("PING"))  # connected before: still authenticated
         out.append(c.call("GET", "x"))
         out.append(admin.call("CONFIG", "SET", "requirepass", ""))
-        out.append(c.call("GET", "x"))          # no password needed any more
-        out.append(c.call("HELLO", "3"))        # but HELLO wants the client authenticated
+        out.append(c.call("GET", "x"))  # no password needed any more
+        out.append(c.call("HELLO", "3"))  # but HELLO wants the client authenticated
         out.append(admin.call("CONFIG", "SET", "requirepass", "pw2"))
-        out.append(c.call("GET", "x"))          # and it never was
+        out.append(c.call("GET", "x"))  # and it never was
         out.append(c.call("AUTH", "pw2"))
         out.append(c.call("GET", "x"))
         out.append(admin.call("CONFIG", "SET", "requirepass", ""))
         admin.close()
         c.close()
         return out
+
     with fresh_pair() as ports:
         on_both(ports, scenario)
 
@@ -262,20 +270,28 @@ def test_hello_replies(real_redis, shared_vermilion):
         c = RawConn("127.0.0.1", port)
         cid = c.call("CLIENT", "ID")
         out = []
-        for args in (["HELLO"], ["HELLO", "2"], ["HELLO", "3"], ["HELLO"],
-                     ["HELLO", "3", "SETNAME", "myname"], ["HELLO", "3", "AUTH", "default", "x"],
-                     ["HELLO", "2", "auth", "default", "x", "setname", "n2"], ["HELLO", "2"]):
+        for args in (
+            ["HELLO"],
+            ["HELLO", "2"],
+            ["HELLO", "3"],
+            ["HELLO"],
+            ["HELLO", "3", "SETNAME", "myname"],
+            ["HELLO", "3", "AUTH", "default", "x"],
+            ["HELLO", "2", "auth", "default", "x", "setname", "n2"],
+            ["HELLO", "2"],
+        ):
             r = c.call(*args)
             assert b":" + cid[1:] in r  # the id field is this client's id
             out.append(mask_id(r))
         out.append(c.call("CLIENT", "GETNAME"))
         out.append(c.call("HELLO", "3", "AUTH", "nobody", "x"))
-        out.append(c.call("PING"))            # still RESP2: a failed HELLO switches nothing
+        out.append(c.call("PING"))  # still RESP2: a failed HELLO switches nothing
         out.append(c.call("HELLO", "3", "SETNAME", "x", "BOGUS"))
         out.append(c.call("CLIENT", "GETNAME"))  # SETNAME before the bad option applied
-        out.append(c.call("GET", "nokey"))   # still RESP2
+        out.append(c.call("GET", "nokey"))  # still RESP2
         c.close()
         return out
+
     on_both(shared_ports(real_redis, shared_vermilion), scenario)
 
 
@@ -294,11 +310,11 @@ def test_reset(real_redis, shared_vermilion):
         out.append(c.call("WATCH", "w"))
         out.append(c.call("MULTI"))
         out.append(c.call("SET", "rk", "queued"))
-        out.append(c.call("SUBSCRIBE", "ch"))    # queued inside MULTI
+        out.append(c.call("SUBSCRIBE", "ch"))  # queued inside MULTI
         out.append(c.call("RESET"))
         out.append(c.call("EXEC"))
         out.append(c.call("CLIENT", "GETNAME"))
-        out.append(c.call("GET", "rk"))          # db 0 again, RESP2 null
+        out.append(c.call("GET", "rk"))  # db 0 again, RESP2 null
         out.append(c.call("CLIENT", "TRACKINGINFO"))
         out.append(stable_fields(bulk_text(c.call("CLIENT", "INFO"))))
         # WATCH is gone: a change to w no longer aborts a transaction
@@ -325,6 +341,7 @@ def test_reset(real_redis, shared_vermilion):
         c.close()
         other.close()
         return out
+
     on_both(shared_ports(real_redis, shared_vermilion), scenario)
 
 
@@ -414,13 +431,18 @@ def test_client_setname_getname(diff):
 
 
 def test_client_reply(diff):
-    diff.raw(b"CLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY SKIP\r\nPING\r\nCLIENT REPLY ON\r\n"
-             b"PING\r\n", replies=2)
+    diff.raw(
+        b"CLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY SKIP\r\nPING\r\nCLIENT REPLY ON\r\nPING\r\n",
+        replies=2,
+    )
     diff.raw(b"CLIENT REPLY SKIP\r\nPING a\r\nPING b\r\n")
     diff.raw(b"CLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nPING a\r\nPING b\r\n")
     diff.raw(b"CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING c\r\n", replies=2)
-    diff.raw(b"CLIENT REPLY OFF\r\nNOSUCH\r\nGET\r\nCLIENT REPLY foo\r\nCLIENT REPLY SKIP\r\n"
-             b"CLIENT REPLY ON\r\nPING\r\n", replies=2)
+    diff.raw(
+        b"CLIENT REPLY OFF\r\nNOSUCH\r\nGET\r\nCLIENT REPLY foo\r\nCLIENT REPLY SKIP\r\n"
+        b"CLIENT REPLY ON\r\nPING\r\n",
+        replies=2,
+    )
     diff.raw(b"CLIENT REPLY SKIP\r\nNOSUCH\r\nPING d\r\n")
     diff.raw(b"CLIENT REPLY SKIP\r\nCLIENT ID\r\nPING e\r\n")
     diff.raw(b"CLIENT REPLY SKIP\r\nMULTI\r\nPING f\r\nEXEC\r\n", replies=2)
@@ -430,15 +452,19 @@ def test_client_reply(diff):
 def test_client_reply_in_multi(diff):
     # Redis's quirk, kept: the skipped reply is missing from EXEC's array and the SKIP
     # then applies to the command after EXEC; PING c completes the array.
-    diff.raw(b"MULTI\r\nCLIENT REPLY SKIP\r\nPING a\r\nEXEC\r\nPING b\r\nPING c\r\n",
-             replies=4)
+    diff.raw(b"MULTI\r\nCLIENT REPLY SKIP\r\nPING a\r\nEXEC\r\nPING b\r\nPING c\r\n", replies=4)
     # OFF/ON switch in the middle of EXEC's reply, exactly where they run
-    diff.raw(b"MULTI\r\nCLIENT REPLY OFF\r\nPING a\r\nEXEC\r\nPING b\r\nCLIENT REPLY ON\r\n"
-             b"PING c\r\n", replies=4)
-    diff.raw(b"CLIENT REPLY OFF\r\nMULTI\r\nCLIENT REPLY ON\r\nPING a\r\nEXEC\r\nPING b\r\n",
-             replies=3)
-    diff.raw(b"CLIENT REPLY OFF\r\nMULTI\r\nPING x\r\nCLIENT REPLY ON\r\nPING y\r\nEXEC\r\n"
-             b"PING z\r\n", replies=3)
+    diff.raw(
+        b"MULTI\r\nCLIENT REPLY OFF\r\nPING a\r\nEXEC\r\nPING b\r\nCLIENT REPLY ON\r\nPING c\r\n",
+        replies=4,
+    )
+    diff.raw(
+        b"CLIENT REPLY OFF\r\nMULTI\r\nCLIENT REPLY ON\r\nPING a\r\nEXEC\r\nPING b\r\n", replies=3
+    )
+    diff.raw(
+        b"CLIENT REPLY OFF\r\nMULTI\r\nPING x\r\nCLIENT REPLY ON\r\nPING y\r\nEXEC\r\nPING z\r\n",
+        replies=3,
+    )
 
 
 def test_client_id_and_info_shape(real_redis, shared_vermilion):
@@ -461,7 +487,7 @@ def test_client_id_and_info_shape(real_redis, shared_vermilion):
         out.append(c.call("SET", "a", "1"))
         out.append(c.call("CLIENT", "NO-EVICT", "on"))
         out.append(c.call("GET", "a"))
-        out.append(c.call("CLIENT", "INFO"))    # queued: the command is not run yet
+        out.append(c.call("CLIENT", "INFO"))  # queued: the command is not run yet
         r = c.call("EXEC")
         out.append(r.split(b"\r\n", 1)[0])
         out.append(c.call("DEL", "a"))
@@ -473,11 +499,13 @@ def test_client_id_and_info_shape(real_redis, shared_vermilion):
         out.append(c.call("SELECT", "0"))
         c.close()
         return out
+
     on_both(shared_ports(real_redis, shared_vermilion), scenario)
 
 
 def test_client_list_fields_of_others():
     """Flags and counters of other clients: MULTI, pubsub, tracking, no-evict, names."""
+
     def scenario(port):
         me = RawConn("127.0.0.1", port)
         a = RawConn("127.0.0.1", port)
@@ -490,7 +518,7 @@ def test_client_list_fields_of_others():
         a.call("MULTI")
         a.call("SET", "k", "v")
         a.call("CLIENT", "LIST")
-        a.call("WATCH", "x")      # error inside MULTI; does not count as queued
+        a.call("WATCH", "x")  # error inside MULTI; does not count as queued
         b.call("SUBSCRIBE", "c1", "c2")
         b.read_reply()
         b.send_command("PSUBSCRIBE", "p*")
@@ -516,6 +544,7 @@ def test_client_list_fields_of_others():
         for conn in (me, a, b, t):
             conn.close()
         return out
+
     with fresh_pair() as ports:
         on_both(ports, scenario)
 
@@ -527,10 +556,10 @@ def test_client_list_order_and_last_command():
         conns[4].call("MULTI")
         conns[4].call("SET", "x", "1")
         conns[4].call("DEL", "x")
-        conns[4].call("EXEC")      # EXEC is the last command, not the queued ones
+        conns[4].call("EXEC")  # EXEC is the last command, not the queued ones
         conns[2].call("CLIENT", "SETNAME", "two")
-        conns[3].call("NOSUCH")     # unknown: Redis records no command (cmd=NULL)
-        conns[3].call("SET", "x")   # wrong arity: the command is still the last one
+        conns[3].call("NOSUCH")  # unknown: Redis records no command (cmd=NULL)
+        conns[3].call("SET", "x")  # wrong arity: the command is still the last one
         text = bulk_text(conns[0].call("CLIENT", "LIST"))
         rows = [dict(info_fields(line)) for line in text.splitlines()]
         out = [(r[b"name"], r[b"cmd"]) for r in rows]
@@ -539,6 +568,7 @@ def test_client_list_order_and_last_command():
         for c in conns:
             c.close()
         return out
+
     with fresh_pair() as ports:
         on_both(ports, scenario)
 
@@ -555,7 +585,7 @@ def test_client_kill():
         out.append(me.call("CLIENT", "KILL", "ID", ids[0]))
         out.append(wait_closed(conns[0]))
         out.append(me.call("CLIENT", "KILL", "ID", ids[0]))
-        out.append(me.call("CLIENT", "KILL", addrs[1]))      # old form
+        out.append(me.call("CLIENT", "KILL", addrs[1]))  # old form
         out.append(wait_closed(conns[1]))
         out.append(me.call("CLIENT", "KILL", addrs[1]))
         out.append(me.call("CLIENT", "KILL", "ADDR", addrs[2], "ID", ids[3]))  # both must match
@@ -578,12 +608,13 @@ def test_client_kill():
         me.close()
         me = RawConn("127.0.0.1", port)
         my_addr = dict(info_fields(bulk_text(me.call("CLIENT", "INFO"))))[b"addr"]
-        me.send_command("CLIENT", "KILL", my_addr)   # the old form may kill yourself
+        me.send_command("CLIENT", "KILL", my_addr)  # the old form may kill yourself
         me.send_command("PING")
         out.append(me.read_reply())
         out.append(wait_closed(me))
         me.close()
         return out
+
     with fresh_pair() as ports:
         out = on_both(ports, scenario)
     assert out[0] == b":1\r\n" and out[-1] is True
@@ -591,13 +622,14 @@ def test_client_kill():
 
 def test_client_kill_pipelined_after_kill():
     """A killed connection's pipelined commands never run."""
+
     def scenario(port):
         me = RawConn("127.0.0.1", port)
         victim = RawConn("127.0.0.1", port)
         vid = int(victim.call("CLIENT", "ID")[1:-2])
         victim.call("CLIENT", "PAUSE", "0")
         out = [me.call("CLIENT", "PAUSE", "10000", "WRITE")]
-        victim.send_command("SET", "killed-key", "1")   # parked by the pause
+        victim.send_command("SET", "killed-key", "1")  # parked by the pause
         time.sleep(0.2)
         out.append(me.call("CLIENT", "KILL", "ID", vid))
         out.append(me.call("CLIENT", "UNPAUSE"))
@@ -607,6 +639,7 @@ def test_client_kill_pipelined_after_kill():
         me.close()
         victim.close()
         return out
+
     with fresh_pair() as ports:
         assert on_both(ports, scenario) == [b"+OK\r\n", b":1\r\n", b"+OK\r\n", b":0\r\n", True]
 
@@ -640,10 +673,12 @@ def test_pause_write():
         out.append(reader.call("EXISTS", "pk"))
         out.append(reader.call("CLIENT", "ID") != b"")
         # writes are parked with everything pipelined after them
-        writer.send(b"*3\r\n$3\r\nSET\r\n$2\r\npk\r\n$3\r\nnew\r\n*1\r\n$4\r\nPING\r\n"
-                    b"*2\r\n$3\r\nGET\r\n$2\r\npk\r\n")
+        writer.send(
+            b"*3\r\n$3\r\nSET\r\n$2\r\npk\r\n$3\r\nnew\r\n*1\r\n$4\r\nPING\r\n"
+            b"*2\r\n$3\r\nGET\r\n$2\r\npk\r\n"
+        )
         out.append(_pending(writer))
-        pub.send_command("PUBLISH", "ch", "m")   # may replicate: parked too
+        pub.send_command("PUBLISH", "ch", "m")  # may replicate: parked too
         out.append(_pending(pub))
         row = dict(info_fields(bulk_text(admin.call("CLIENT", "LIST", "ID", wid))))
         out.append((row[b"flags"], row[b"cmd"], row[b"argv-mem"], row[b"qbuf"]))
@@ -659,6 +694,7 @@ def test_pause_write():
         for c in (admin, reader, writer, pub):
             c.close()
         return out
+
     with fresh_pair() as ports:
         on_both(ports, scenario)
 
@@ -670,8 +706,8 @@ def test_pause_all_and_timeout():
         out = [admin.call("CLIENT", "PAUSE", "400", "ALL")]
         t0 = time.time()
         other.send_command("GET", "x")
-        other.send_command("CLIENT", "UNPAUSE")   # paused as well: ALL means all
-        admin.send_command("PING")                # the pauser too
+        other.send_command("CLIENT", "UNPAUSE")  # paused as well: ALL means all
+        admin.send_command("PING")  # the pauser too
         out.append(_pending(other, 0.15))
         out.append(_pending(admin, 0.05))
         out.append(other.read_reply())
@@ -679,11 +715,12 @@ def test_pause_all_and_timeout():
         out.append(admin.read_reply())
         waited = time.time() - t0
         out.append(0.3 < waited < 3)
-        out.append(admin.call("CLIENT", "PAUSE", "0", "ALL"))   # 0: already over
+        out.append(admin.call("CLIENT", "PAUSE", "0", "ALL"))  # 0: already over
         out.append(other.call("PING"))
         admin.close()
         other.close()
         return out
+
     with fresh_pair() as ports:
         on_both(ports, scenario)
 
@@ -699,11 +736,11 @@ def test_pause_multi_exec():
         out.append(ro.call("GET", "mk"))
         out.append(admin.call("CLIENT", "PAUSE", "100000", "WRITE"))
         out.append(ro.call("PING"))
-        out.append(ro.call("EXEC"))                 # read-only transaction: runs
-        w1.send_command("EXEC")                     # holds a write: parked
+        out.append(ro.call("EXEC"))  # read-only transaction: runs
+        w1.send_command("EXEC")  # holds a write: parked
         out.append(_pending(w1))
         out.append(w2.call("MULTI"))
-        w2.send_command("INCR", "mk")               # a write queued during the pause: parked
+        w2.send_command("INCR", "mk")  # a write queued during the pause: parked
         out.append(_pending(w2))
         w2.send_command("EXEC")
         listing = admin.call("CLIENT", "LIST", "TYPE", "normal")
@@ -717,6 +754,7 @@ def test_pause_multi_exec():
         for c in (admin, w1, w2, ro):
             c.close()
         return out
+
     with fresh_pair() as ports:
         on_both(ports, scenario)
 
@@ -737,6 +775,7 @@ def test_pause_releases_in_order():
         for c in [admin] + writers:
             c.close()
         return out
+
     with fresh_pair() as ports:
         assert on_both(ports, scenario)[-1] == b"$4\r\nabcd\r\n"
 
@@ -745,8 +784,10 @@ def test_pause_extends_and_upgrades():
     def scenario(port):
         admin = RawConn("127.0.0.1", port)
         other = RawConn("127.0.0.1", port)
-        out = [admin.call("CLIENT", "PAUSE", "700", "WRITE"),
-               admin.call("CLIENT", "PAUSE", "0", "ALL")]  # ALL wins, the later end stays
+        out = [
+            admin.call("CLIENT", "PAUSE", "700", "WRITE"),
+            admin.call("CLIENT", "PAUSE", "0", "ALL"),
+        ]  # ALL wins, the later end stays
         t0 = time.time()
         other.send_command("GET", "x")
         out.append(_pending(other))
@@ -758,23 +799,33 @@ def test_pause_extends_and_upgrades():
         admin.close()
         other.close()
         return out
+
     with fresh_pair() as ports:
-        assert on_both(ports, scenario) == [b"+OK\r\n", b"+OK\r\n", b"", b"", b"$-1\r\n",
-                                            b"+OK\r\n", True]
+        assert on_both(ports, scenario) == [
+            b"+OK\r\n",
+            b"+OK\r\n",
+            b"",
+            b"",
+            b"$-1\r\n",
+            b"+OK\r\n",
+            True,
+        ]
 
 
 def test_pause_timeout_overflow():
     """now + timeout overflows in Redis: a pause that ends before it starts."""
+
     def scenario(port):
         admin = RawConn("127.0.0.1", port)
         other = RawConn("127.0.0.1", port)
         out = [admin.call("CLIENT", "PAUSE", "9223372036854775807", "WRITE")]
-        other.sock.settimeout(2)          # a paused SET would time out here
+        other.sock.settimeout(2)  # a paused SET would time out here
         out.append(other.call("SET", "ovf", "1"))
         out.append(other.call("DEL", "ovf"))
         admin.close()
         other.close()
         return out
+
     with fresh_pair() as ports:
         assert on_both(ports, scenario) == [b"+OK\r\n", b"+OK\r\n", b":1\r\n"]
 
@@ -785,15 +836,16 @@ def test_pause_keeps_expired_keys():
         out = [admin.call("SET", "ek", "v", "PX", "100"), admin.call("SET", "keep", "v")]
         out.append(admin.call("CLIENT", "PAUSE", "100000", "WRITE"))
         time.sleep(0.3)
-        out.append(admin.call("GET", "ek"))        # logically expired
+        out.append(admin.call("GET", "ek"))  # logically expired
         out.append(admin.call("EXISTS", "ek"))
-        out.append(admin.call("DBSIZE"))           # but still stored
+        out.append(admin.call("DBSIZE"))  # but still stored
         out.append(admin.call("CLIENT", "UNPAUSE"))
         out.append(admin.call("GET", "ek"))
         out.append(admin.call("DBSIZE"))
         admin.call("DEL", "keep")
         admin.close()
         return out
+
     with fresh_pair() as ports:
         out = on_both(ports, scenario)
     assert out[5] == b":2\r\n" and out[-1] == b":1\r\n"
@@ -807,16 +859,17 @@ def test_pause_does_not_hold_monitor():
         out = [mon.call("MONITOR"), admin.call("CLIENT", "PAUSE", "100000", "ALL")]
         other.send_command("PING")
         out.append(_pending(other))
-        out.append(mon.call("PING"))                 # a monitor is never paused
-        lines = read_monitor_lines(mon, b'"PING"')   # the monitor's own PING
+        out.append(mon.call("PING"))  # a monitor is never paused
+        lines = read_monitor_lines(mon, b'"PING"')  # the monitor's own PING
         out.append([m.group(5) for m in lines])
-        out.append(mon.call("CLIENT", "UNPAUSE"))    # admin: not shown
+        out.append(mon.call("CLIENT", "UNPAUSE"))  # admin: not shown
         out.append(other.read_reply())
-        lines = read_monitor_lines(mon, b'"PING"')   # then the released client's
+        lines = read_monitor_lines(mon, b'"PING"')  # then the released client's
         out.append([m.group(5) for m in lines])
         for c in (admin, other, mon):
             c.close()
         return out
+
     with fresh_pair() as ports:
         on_both(ports, scenario)
 
@@ -844,19 +897,43 @@ def test_monitor_stream():
         addr = dict(info_fields(bulk_text(c.call("CLIENT", "INFO"))))[b"addr"]
         out = [mon.call("MONITOR")]
         t0 = time.time()
-        for args in (["SET", "k", "v"], ["AUTH", "x"], ["AUTH", "a", "b"], ["AUTH", "a", "b", "c"],
-                     ["HELLO", "3", "AUTH", "default", "pw", "SETNAME", "nm"],
-                     ["HELLO", "3", "AUTH", "x"], ["HELLO", "3", "AUTH", "a", "b", "AUTH", "c"],
-                     ["HELLO", "2"], ["CLIENT", "ID"], ["CLIENT", "LIST"],
-                     ["CLIENT", "SETNAME", "x"], ["CLIENT", "KILL", "ID", "999999"],
-                     ["CONFIG", "GET", "maxclients"],
-                     ["GET", b"\x01\"\\\n\x7f\xff \xc3\xa9\r\t\x07\x08"],
-                     ["MULTI"], ["SET", "a", "1"], ["GET", "a"], ["EXEC"],
-                     ["MULTI"], ["SET", "a"], ["EXEC"],
-                     ["MULTI"], ["CLIENT", "LIST"], ["MONITOR"], ["EXEC"],
-                     ["SELECT", "3"], ["PING"], ["SELECT", "0"],
-                     ["NOSUCH"], ["SET", "a"], ["GET", "a", "b"], ["LPUSH", "k", "x"],
-                     ["DEL", "a", "k"], ["SUBSCRIBE", "ch"], ["RESET"]):
+        for args in (
+            ["SET", "k", "v"],
+            ["AUTH", "x"],
+            ["AUTH", "a", "b"],
+            ["AUTH", "a", "b", "c"],
+            ["HELLO", "3", "AUTH", "default", "pw", "SETNAME", "nm"],
+            ["HELLO", "3", "AUTH", "x"],
+            ["HELLO", "3", "AUTH", "a", "b", "AUTH", "c"],
+            ["HELLO", "2"],
+            ["CLIENT", "ID"],
+            ["CLIENT", "LIST"],
+            ["CLIENT", "SETNAME", "x"],
+            ["CLIENT", "KILL", "ID", "999999"],
+            ["CONFIG", "GET", "maxclients"],
+            ["GET", b"\x01\"\\\n\x7f\xff \xc3\xa9\r\t\x07\x08"],
+            ["MULTI"],
+            ["SET", "a", "1"],
+            ["GET", "a"],
+            ["EXEC"],
+            ["MULTI"],
+            ["SET", "a"],
+            ["EXEC"],
+            ["MULTI"],
+            ["CLIENT", "LIST"],
+            ["MONITOR"],
+            ["EXEC"],
+            ["SELECT", "3"],
+            ["PING"],
+            ["SELECT", "0"],
+            ["NOSUCH"],
+            ["SET", "a"],
+            ["GET", "a", "b"],
+            ["LPUSH", "k", "x"],
+            ["DEL", "a", "k"],
+            ["SUBSCRIBE", "ch"],
+            ["RESET"],
+        ):
             c.call(*args)
         c.call("ECHO", "end")
         lines = read_monitor_lines(mon, b'"ECHO" "end"')
@@ -870,7 +947,7 @@ def test_monitor_stream():
         out.append(mon.call("GET", "k"))
         out.append(mon.call("SET", "k", "v"))
         out.append(mon.call("PUBLISH", "ch", "x"))
-        mon.send_command("MONITOR")   # ignored: no reply
+        mon.send_command("MONITOR")  # ignored: no reply
         out.append(mon.call("ECHO", "again"))
         out.append(read_monitor_lines(mon, b'"ECHO" "again"')[-1].group(5))
         out.append(mon.call("CLIENT", "ID") != b"")
@@ -885,6 +962,7 @@ def test_monitor_stream():
         c.close()
         mon.close()
         return out
+
     with fresh_pair() as ports:
         on_both(ports, scenario)
 
@@ -912,5 +990,6 @@ def test_monitor_sees_other_clients_and_dbs():
         for c in (mon, a, b):
             c.close()
         return out
+
     with fresh_pair() as ports:
         on_both(ports, scenario)

@@ -9,6 +9,7 @@ of the ``evicted`` events is the policy's exact order (idle time set with
 RESTORE IDLETIME, frequency with RESTORE FREQ, TTLs) and must match Redis's.
 Key names are unique per test: the eviction pool outlives a test on both servers.
 """
+
 import pytest
 
 from keyspace_helpers import config_set, events  # noqa: F401  (fixture)
@@ -22,9 +23,13 @@ def mm(diff, shared_vermilion):
     """Reset the eviction settings of both servers after the test."""
     diff("CONFIG", "RESETSTAT")
     yield diff
-    for name, value in (("maxmemory", "0"), ("maxmemory-policy", "noeviction"),
-                        ("maxmemory-samples", "5"), ("maxmemory-eviction-tenacity", "10"),
-                        ("lazyfree-lazy-eviction", "no")):
+    for name, value in (
+        ("maxmemory", "0"),
+        ("maxmemory-policy", "noeviction"),
+        ("maxmemory-samples", "5"),
+        ("maxmemory-eviction-tenacity", "10"),
+        ("lazyfree-lazy-eviction", "no"),
+    ):
         config_set(diff, shared_vermilion, name, value)
 
 
@@ -43,7 +48,7 @@ def dump_payload(diff, value):
     raw = diff.ref.call("DUMP", "__dump_src")
     diff("DEL", "__dump_src")
     header, _, rest = raw.partition(b"\r\n")
-    return rest[:int(header[1:])]
+    return rest[: int(header[1:])]
 
 
 def test_noeviction_denyoom_commands(mm):
@@ -141,8 +146,9 @@ def test_noeviction_denyoom_commands(mm):
     mm("CONFIG", "SET", "maxmemory", "0")
     mm("SET", "k", "v")
     # refused calls are counted the same way
-    assert (stat_line(mm.ref, "errorstats", "errorstat_OOM")
-            == stat_line(mm.our, "errorstats", "errorstat_OOM"))
+    assert stat_line(mm.ref, "errorstats", "errorstat_OOM") == stat_line(
+        mm.our, "errorstats", "errorstat_OOM"
+    )
 
 
 def stat_line(conn, section, name):
@@ -172,8 +178,11 @@ def test_oom_in_transactions(mm, real_redis, shared_vermilion):
     other_ref = RawConn("127.0.0.1", real_redis.port)
     other_our = RawConn("127.0.0.1", shared_vermilion.port)
     try:
-        for queued, exec_reply in ((("SET", "q", "1"), None), (("GET", "q"), None),
-                                   (("DEL", "q"), None)):
+        for queued, exec_reply in (
+            (("SET", "q", "1"), None),
+            (("GET", "q"), None),
+            (("DEL", "q"), None),
+        ):
             mm("MULTI")
             mm(*queued)
             mm("GET", "q")
@@ -201,13 +210,14 @@ def test_allkeys_policies_empty_the_keyspace(mm, policy):
     mm("SELECT", "5")
     mm("DBSIZE")
     mm("SELECT", "0")
-    mm("SET", "k", "v")          # nothing left to evict: OOM
+    mm("SET", "k", "v")  # nothing left to evict: OOM
     mm("GET", names[3])
     assert stat(mm.ref, "evicted_keys") == 21 == stat(mm.our, "evicted_keys")
 
 
-@pytest.mark.parametrize("policy", ["volatile-lru", "volatile-lfu", "volatile-random",
-                                    "volatile-ttl", "noeviction"])
+@pytest.mark.parametrize(
+    "policy", ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl", "noeviction"]
+)
 def test_volatile_policies_keep_persistent_keys(mm, policy):
     mm("CONFIG", "SET", "maxmemory-policy", policy)
     for i in range(20):
@@ -217,12 +227,12 @@ def test_volatile_policies_keep_persistent_keys(mm, policy):
             mm("SET", "vk:%s:%d" % (policy, i), "v")
     mm("CONFIG", "SET", "maxmemory", "1")
     mm("DBSIZE")
-    mm("SET", "k", "v")          # OOM: only persistent keys are left
+    mm("SET", "k", "v")  # OOM: only persistent keys are left
     for i in range(20):
         mm("EXISTS", "vk:%s:%d" % (policy, i))
     mm("GET", "vk:%s:0" % policy)
     mm("DEL", "vk:%s:0" % policy)
-    mm("EXPIRE", "vk:%s:2" % policy, "100")   # EXPIRE is not denyoom; now evictable
+    mm("EXPIRE", "vk:%s:2" % policy, "100")  # EXPIRE is not denyoom; now evictable
     mm("EXISTS", "vk:%s:2" % policy)
     mm("DBSIZE")
     assert stat(mm.ref, "evicted_keys") == stat(mm.our, "evicted_keys")
@@ -241,8 +251,11 @@ def test_lru_order(mm, events):  # noqa: F811
     events.collect()
     mm("CONFIG", "SET", "maxmemory", "1")
     mm("DBSIZE")
-    evicted = [m[3] for m in events.collect() if m[2].endswith(b":evicted")
-               and m[2].startswith(b"__keyevent")]
+    evicted = [
+        m[3]
+        for m in events.collect()
+        if m[2].endswith(b":evicted") and m[2].startswith(b"__keyevent")
+    ]
     assert evicted == [b"lru:b", b"lru:d", b"lru:a", b"lru:c"]
 
 

@@ -1,16 +1,18 @@
 """EXPIRE family, TTL family and PERSIST against redis-server 7.0 (expire.c), and
 expiry itself: lazy (on lookup) and active (keys nobody reads are reclaimed)."""
+
 import time
 
 from keyspace_helpers import events, lazy_only, needs  # noqa: F401 (fixtures)
 
 
-FAR = 4102444800          # 2100-01-01 in seconds
+FAR = 4102444800  # 2100-01-01 in seconds
 FAR_MS = FAR * 1000
 
 
 def test_expire_basic(diff):
-    diff.run("""
+    diff.run(
+        """
         EXPIRE nothere 100
         PEXPIRE nothere 100
         EXPIREAT nothere %d
@@ -37,12 +39,15 @@ def test_expire_basic(diff):
         PERSIST nothere
         TTL k
         GET k
-    """ % (FAR, FAR_MS, FAR, FAR_MS + 1499))
+    """
+        % (FAR, FAR_MS, FAR, FAR_MS + 1499)
+    )
 
 
 def test_ttl_rounding(diff):
     # TTL rounds the remaining milliseconds to the nearest second.
-    diff.run("""
+    diff.run(
+        """
         SET a v
         PEXPIRE a 100400
         TTL a
@@ -55,7 +60,9 @@ def test_ttl_rounding(diff):
         SET d v
         PEXPIREAT d %d
         EXPIRETIME d
-    """ % (FAR_MS + 499, FAR_MS + 500))
+    """
+        % (FAR_MS + 499, FAR_MS + 500)
+    )
 
 
 def test_expire_in_the_past_deletes(diff):
@@ -140,7 +147,8 @@ def test_expire_at_llong_max(diff):
 
 
 def test_expire_flags(diff):
-    diff.run("""
+    diff.run(
+        """
         SET k v
         EXPIREAT k %(a)d XX
         TTL k
@@ -180,12 +188,15 @@ def test_expire_flags(diff):
         EXPIRE k 100 XX
         EXPIRE k -1 XX
         EXISTS k
-    """ % dict(a=FAR, b=FAR + 100, c=FAR + 200, d=FAR - 100))
+    """
+        % dict(a=FAR, b=FAR + 100, c=FAR + 200, d=FAR - 100)
+    )
 
 
 def test_expire_on_collections(diff):
     needs("rpush", "hset")
-    diff.run("""
+    diff.run(
+        """
         RPUSH l a b
         EXPIREAT l %d
         EXPIRETIME l
@@ -194,12 +205,15 @@ def test_expire_on_collections(diff):
         PEXPIRETIME h
         PERSIST h
         PEXPIRETIME h
-    """ % (FAR, FAR_MS))
+    """
+        % (FAR, FAR_MS)
+    )
 
 
 def test_set_clears_ttl_and_keepttl(diff):
     needs("append", "incr")
-    diff.run("""
+    diff.run(
+        """
         SET k v
         EXPIREAT k %d
         SET k w
@@ -213,7 +227,9 @@ def test_set_clears_ttl_and_keepttl(diff):
         EXPIREAT n %d
         INCR n
         EXPIRETIME n
-    """ % (FAR, FAR, FAR))
+    """
+        % (FAR, FAR, FAR)
+    )
 
 
 def test_lazy_expiry(diff, lazy_only):
@@ -244,7 +260,8 @@ def test_lazy_expiry(diff, lazy_only):
 
 
 def test_expire_events(diff, events):
-    diff.run("""
+    diff.run(
+        """
         SET k v
         EXPIRE k 100
         EXPIRE k 200 NX
@@ -257,7 +274,9 @@ def test_expire_events(diff, events):
         EXPIRE k 10
         SET k v
         PEXPIRE k 10
-    """ % (FAR, FAR_MS))
+    """
+        % (FAR, FAR_MS)
+    )
     ev = events.collect()
     kinds = [m[2].split(b":", 1)[1] for m in ev if m[2].startswith(b"__keyevent@")]
     assert b"del" in kinds and b"persist" in kinds and b"expire" in kinds
@@ -287,7 +306,7 @@ def test_active_expiry_reclaims_unread_keys(diff):
 def test_active_expiry_events(diff, events):
     diff("SET", "t", "v", "PX", "20")
     events.collect()
-    time.sleep(0.6)              # no read: only the active cycle can reclaim it
+    time.sleep(0.6)  # no read: only the active cycle can reclaim it
     ev = events.collect()
     assert [m[2].split(b":", 1)[1] for m in ev if m[2].startswith(b"__keyevent@")] == [b"expired"]
     diff("DBSIZE")
@@ -295,7 +314,8 @@ def test_active_expiry_events(diff, events):
 
 def test_multi_expire(diff):
     needs("multi", "exec")
-    diff.run("""
+    diff.run(
+        """
         SET k v
         MULTI
         EXPIREAT k %d
@@ -304,4 +324,6 @@ def test_multi_expire(diff):
         EXPIRE k 0
         EXISTS k
         EXEC
-    """ % FAR)
+    """
+        % FAR
+    )

@@ -4,6 +4,7 @@ Search replies are compared byte for byte, order included: sorting by
 distance (ties too), the order of an unsorted reply (box by box, in score
 order), 4-decimal distances and 17-digit coordinates.
 """
+
 import random
 
 import pytest
@@ -128,22 +129,28 @@ def test_geopos_geohash(nyc):
 
 
 def test_geopos_geohash_resp3(diff3):
-    diff3.run(NYC + """
+    diff3.run(
+        NYC
+        + """
         GEOPOS nyc "wtc one" missing
         GEOHASH nyc "wtc one" missing
         GEOPOS missing a
         GEODIST nyc "wtc one" jfk
         GEODIST nyc "wtc one" missing
         GEODIST missing a b
-    """)
+    """
+    )
 
 
 def test_geopos_random_points(diff):
     rnd = random.Random(2)
     args = []
     for i in range(300):
-        args += [repr(rnd.uniform(-180, 180)), repr(rnd.uniform(-85.05112878, 85.05112878)),
-                 "p%d" % i]
+        args += [
+            repr(rnd.uniform(-180, 180)),
+            repr(rnd.uniform(-85.05112878, 85.05112878)),
+            "p%d" % i,
+        ]
     diff("GEOADD", "k", *args)
     members = ["p%d" % i for i in range(300)]
     diff("GEOPOS", "k", *members)
@@ -473,10 +480,35 @@ def test_ties_in_distance(diff):
     for count in (1, 2, 5, 7, 8, 20, 41, 59, 60, 61, 100, 119, 120, 500):
         diff("GEORADIUS", "k", "2.35", "48.85", "10", "km", "COUNT", count)
         diff("GEORADIUS", "k", "2.35", "48.85", "10", "km", "COUNT", count, "DESC")
-        diff("GEOSEARCH", "k", "FROMLONLAT", "2.355", "48.855", "BYBOX", "5", "5", "km",
-             "COUNT", count, "WITHDIST")
-        diff("GEOSEARCH", "k", "FROMLONLAT", "2.355", "48.855", "BYBOX", "5", "5", "km",
-             "COUNT", count, "ANY", "DESC")
+        diff(
+            "GEOSEARCH",
+            "k",
+            "FROMLONLAT",
+            "2.355",
+            "48.855",
+            "BYBOX",
+            "5",
+            "5",
+            "km",
+            "COUNT",
+            count,
+            "WITHDIST",
+        )
+        diff(
+            "GEOSEARCH",
+            "k",
+            "FROMLONLAT",
+            "2.355",
+            "48.855",
+            "BYBOX",
+            "5",
+            "5",
+            "km",
+            "COUNT",
+            count,
+            "ANY",
+            "DESC",
+        )
     diff("GEORADIUS", "k", "2.35", "48.85", "10", "km", "ASC")
     diff("GEORADIUS", "k", "2.35", "48.85", "10", "km", "DESC")
 
@@ -487,15 +519,30 @@ def test_partial_sort_random(diff):
     args = []
     for i in range(500):
         # a coarse grid: many equal distances
-        args += ["%.2f" % (10 + rnd.randrange(20) / 100), "%.2f" % (45 + rnd.randrange(20) / 100),
-                 "m%d" % i]
+        args += [
+            "%.2f" % (10 + rnd.randrange(20) / 100),
+            "%.2f" % (45 + rnd.randrange(20) / 100),
+            "m%d" % i,
+        ]
     diff("GEOADD", "k", *args)
     for _ in range(60):
         count = rnd.randrange(1, 520)
         order = rnd.choice(["ASC", "DESC"])
         diff("GEORADIUS", "k", "10.1", "45.1", "50", "km", "COUNT", count, order, "WITHDIST")
-        diff("GEOSEARCH", "k", "FROMLONLAT", "10.05", "45.05", "BYBOX", "30", "20", "km",
-             "COUNT", count, order)
+        diff(
+            "GEOSEARCH",
+            "k",
+            "FROMLONLAT",
+            "10.05",
+            "45.05",
+            "BYBOX",
+            "30",
+            "20",
+            "km",
+            "COUNT",
+            count,
+            order,
+        )
 
 
 # --------------------------------------------------------------- fuzzing
@@ -504,7 +551,7 @@ def _random_set(diff, rnd, n, key="k"):
     for i in range(n):
         args += [repr(rnd.uniform(-180, 180)), repr(rnd.uniform(-85, 85)), "p%d" % i]
     for i in range(0, len(args), 300):
-        diff("GEOADD", key, *args[i:i + 300])
+        diff("GEOADD", key, *args[i : i + 300])
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -528,8 +575,19 @@ def test_fuzz_searches(diff, seed):
         diff("GEOSEARCH", "k", "FROMLONLAT", lon, lat, "BYBOX", w, h, unit, *opts)
         member = "p%d" % rnd.randrange(2000)
         diff("GEOSEARCH", "k", "FROMMEMBER", member, "BYRADIUS", r, unit, *opts)
-        diff("GEOSEARCHSTORE", "dst", "k", "FROMMEMBER", member, "BYBOX", w, h, unit,
-             *[o for o in opts if not o.startswith("WITH")], "STOREDIST")
+        diff(
+            "GEOSEARCHSTORE",
+            "dst",
+            "k",
+            "FROMMEMBER",
+            member,
+            "BYBOX",
+            w,
+            h,
+            unit,
+            *[o for o in opts if not o.startswith("WITH")],
+            "STOREDIST",
+        )
         diff("ZRANGE", "dst", 0, -1, "WITHSCORES")
 
 
@@ -543,12 +601,31 @@ def test_fuzz_near_poles_and_antimeridian(diff):
     diff("GEOADD", "k", *args)
     for _ in range(60):
         lon = repr(rnd.choice([rnd.uniform(-180, -178), rnd.uniform(178, 180), -180, 180]))
-        lat = repr(rnd.choice([rnd.uniform(78, 85.05112878), rnd.uniform(-85.05112878, -78),
-                               85.05112878, -85.05112878, 0]))
+        lat = repr(
+            rnd.choice(
+                [
+                    rnd.uniform(78, 85.05112878),
+                    rnd.uniform(-85.05112878, -78),
+                    85.05112878,
+                    -85.05112878,
+                    0,
+                ]
+            )
+        )
         r = repr(rnd.choice([1, 50, 500, 2000, 10000, 25000]) * rnd.random())
         diff("GEORADIUS", "k", lon, lat, r, "km", "WITHDIST", "ASC")
-        diff("GEOSEARCH", "k", "FROMLONLAT", lon, lat, "BYBOX", r, repr(float(r) / 3), "km",
-             "WITHCOORD")
+        diff(
+            "GEOSEARCH",
+            "k",
+            "FROMLONLAT",
+            lon,
+            lat,
+            "BYBOX",
+            r,
+            repr(float(r) / 3),
+            "km",
+            "WITHCOORD",
+        )
 
 
 def test_antipodes(diff):
@@ -626,36 +703,43 @@ def test_geo_inside_multi(diff):
 
 
 def test_resp3_searches(diff3):
-    diff3.run(NYC + """
+    diff3.run(
+        NYC
+        + """
         GEORADIUS nyc -73.9798091 40.7598464 10 km WITHCOORD WITHHASH WITHDIST
         GEOSEARCH nyc FROMMEMBER jfk BYRADIUS 30 km WITHCOORD
         GEOSEARCH nyc FROMMEMBER jfk BYRADIUS 30 km
         GEORADIUS nyc 0 0 1 km
         GEORADIUS nyc 0 0 1 km STORE x
-    """)
+    """
+    )
 
 
 def test_propagation(real_redis):
     """GEOADD reaches the AOF as the ZADD it became; searches with STORE as typed."""
     from .test_hyperloglog import aof_of_both
-    theirs, ours = aof_of_both([
-        ("GEOADD", "g", "13.361389", "38.115556", "Palermo"),
-        ("GEOADD", "g", "13.361389", "38.115556", "Palermo"),
-        ("GEOADD", "g", "ch", "13.5", "38.1", "Palermo", "15.087269", "37.502669", "Catania"),
-        ("GEOADD", "g", "XX", "NX", "1", "1", "x"),
-        ("GEOADD", "g", "1", "100", "x"),
-        ("GEORADIUS", "g", "15", "37", "200", "km", "STORE", "s1"),
-        ("GEORADIUS", "g", "15", "37", "200", "km", "WITHDIST"),
-        ("GEOSEARCHSTORE", "s2", "g", "FROMMEMBER", "Palermo", "BYRADIUS", "500", "km"),
-        ("GEOSEARCHSTORE", "s2", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"),
-        ("GEOSEARCHSTORE", "s2", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"),
-    ])
+
+    theirs, ours = aof_of_both(
+        [
+            ("GEOADD", "g", "13.361389", "38.115556", "Palermo"),
+            ("GEOADD", "g", "13.361389", "38.115556", "Palermo"),
+            ("GEOADD", "g", "ch", "13.5", "38.1", "Palermo", "15.087269", "37.502669", "Catania"),
+            ("GEOADD", "g", "XX", "NX", "1", "1", "x"),
+            ("GEOADD", "g", "1", "100", "x"),
+            ("GEORADIUS", "g", "15", "37", "200", "km", "STORE", "s1"),
+            ("GEORADIUS", "g", "15", "37", "200", "km", "WITHDIST"),
+            ("GEOSEARCHSTORE", "s2", "g", "FROMMEMBER", "Palermo", "BYRADIUS", "500", "km"),
+            ("GEOSEARCHSTORE", "s2", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"),
+            ("GEOSEARCHSTORE", "s2", "g", "FROMLONLAT", "0", "0", "BYRADIUS", "1", "km"),
+        ]
+    )
     assert ours == theirs
 
 
 def test_pqsort_sorts_the_requested_prefix():
     """pqsort's contract, on its own: the first k are the k smallest, in order."""
     from vermilion.commands import geo
+
     rnd = random.Random(3)
     for _ in range(500):
         n = rnd.randrange(1, 300)

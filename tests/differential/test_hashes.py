@@ -4,18 +4,23 @@ Small hashes are listpacks in Redis and keep insertion order, so HGETALL/HKEYS/
 HVALS/HSCAN of them compare byte for byte. Encodings are compared through
 OBJECT ENCODING on the reference server and ``object_encoding()`` here.
 """
+
 import pytest
 
 
 @pytest.fixture
 def encoding(diff, shared_vermilion):
     """encoding(key): assert Redis's OBJECT ENCODING equals ours; return it."""
+
     def check(key):
         ref = diff.ref.call("OBJECT", "ENCODING", key)
         v = shared_vermilion.server.dbs[0].data.get(key.encode())
-        ours = b"$%d\r\n%s\r\n" % (len(v.object_encoding()), v.object_encoding()) if v else b"$-1\r\n"
+        ours = (
+            b"$%d\r\n%s\r\n" % (len(v.object_encoding()), v.object_encoding()) if v else b"$-1\r\n"
+        )
         assert ours == ref, "encoding of %s: redis %r, vermilion %r" % (key, ref, ours)
         return ref
+
     return check
 
 
@@ -29,6 +34,7 @@ def config(diff, shared_vermilion):
         saved.append((name, cfg.get(name)))
         assert diff.ref.call("CONFIG", "SET", name, value) == b"+OK\r\n"
         cfg.set(name, value)
+
     yield set_
     for name, value in reversed(saved):
         diff.ref.call("CONFIG", "SET", name, value)
@@ -380,6 +386,7 @@ def keyspace_events(real_redis, vermilion, script):
     import shlex
     from support import RealRedis
     from vermilion.keyspace.db import NOTIFY_ALL, NOTIFY_KEYEVENT
+
     cmds = [shlex.split(line) for line in script.strip().splitlines() if line.strip()]
 
     own = RealRedis()
@@ -393,6 +400,7 @@ def keyspace_events(real_redis, vermilion, script):
 
 def _redis_events(real_redis, cmds):
     from support import RawConn
+
     ref = RawConn("127.0.0.1", real_redis.port)
     sub = RawConn("127.0.0.1", real_redis.port)
     ref.call("FLUSHALL")
@@ -418,11 +426,13 @@ def _redis_events(real_redis, cmds):
 
 def _vermilion_events(vermilion, cmds, flags):
     from support import RawConn
+
     server = vermilion.server
     ours = []
     server.notify_flags = flags
     server.keyspace_event_handler = lambda kind, event, key, dbid: ours.append(
-        (event.encode(), key))
+        (event.encode(), key)
+    )
     conn = RawConn("127.0.0.1", vermilion.port)
     for cmd in cmds:
         conn.call(*cmd)
@@ -431,7 +441,10 @@ def _vermilion_events(vermilion, cmds, flags):
 
 
 def test_hash_keyspace_events(real_redis, server):
-    theirs, ours = keyspace_events(real_redis, server, """
+    theirs, ours = keyspace_events(
+        real_redis,
+        server,
+        """
     HSET h a 1 b 2
     HSET h a 1
     HMSET h c 3
@@ -446,7 +459,8 @@ def test_hash_keyspace_events(real_redis, server):
     HSET str a 1
     SET str x
     HSET str a 1
-    """)
+    """,
+    )
     assert ours == theirs
     assert (b"hdel", b"h") in ours and (b"del", b"h") in ours
 
@@ -486,8 +500,15 @@ def test_float_representation(diff):
 
 
 def test_hstrlen_corner_cases(diff):
-    for v in ["-9223372036854775808", "9223372036854775807", "9223372036854775808",
-              "", "0", "-1", "x"]:
+    for v in [
+        "-9223372036854775808",
+        "9223372036854775807",
+        "9223372036854775808",
+        "",
+        "0",
+        "-1",
+        "x",
+    ]:
         diff("HMSET", "h", "field", v)
         diff("HSTRLEN", "h", "field")
 
@@ -495,13 +516,29 @@ def test_hstrlen_corner_cases(diff):
 def test_fuzz_small_hashes(diff):
     """Random operations on small hashes (listpacks: ordered replies)."""
     import random
+
     rnd = random.Random(11)
     keys = ["h1", "h2"]
     fields = ["f%d" % i for i in range(12)]
     for _ in range(500):
-        op = rnd.choice(["HSET", "HSETNX", "HDEL", "HINCRBY", "HINCRBYFLOAT", "HGETALL",
-                         "HKEYS", "HVALS", "HMGET", "HSTRLEN", "HLEN", "HSCAN", "HGET",
-                         "HEXISTS"])
+        op = rnd.choice(
+            [
+                "HSET",
+                "HSETNX",
+                "HDEL",
+                "HINCRBY",
+                "HINCRBYFLOAT",
+                "HGETALL",
+                "HKEYS",
+                "HVALS",
+                "HMGET",
+                "HSTRLEN",
+                "HLEN",
+                "HSCAN",
+                "HGET",
+                "HEXISTS",
+            ]
+        )
         k = rnd.choice(keys)
         f = rnd.choice(fields)
         if op == "HSET":

@@ -6,6 +6,7 @@ dense, the cached cardinality in the header. Values are also carried between
 the servers (GET on one, SET on the other) to check that each one reads what
 the other wrote.
 """
+
 import glob
 import os
 import random
@@ -19,7 +20,7 @@ from keyspace_helpers import config_set, events  # noqa: F401 (fixture)
 
 
 def _elements(rnd, n, prefix="e"):
-    return ["%s%d" % (prefix, rnd.randrange(10 ** 12)) for _ in range(n)]
+    return ["%s%d" % (prefix, rnd.randrange(10**12)) for _ in range(n)]
 
 
 def _transfer(diff, src, dst):
@@ -79,7 +80,7 @@ def test_pfcount_cardinalities(diff, n):
     elems = _elements(rnd, n)
     step = 1000 if n >= 20000 else 37
     for i in range(0, n, step):
-        diff("PFADD", "h", *elems[i:i + step])
+        diff("PFADD", "h", *elems[i : i + step])
     diff("PFCOUNT", "h")
     diff("GET", "h")
     diff("PFDEBUG", "ENCODING", "h")
@@ -104,9 +105,9 @@ def test_sparse_stress(diff):
     for j in range(60):
         diff("DEL", "h")
         n = rnd.randrange(1, 200)
-        elems = ["%d" % rnd.randrange(2 ** 31) for _ in range(n)]
+        elems = ["%d" % rnd.randrange(2**31) for _ in range(n)]
         for i in range(0, n, 7):
-            diff("PFADD", "h", *elems[i:i + 7])
+            diff("PFADD", "h", *elems[i : i + 7])
         diff("GET", "h")
         diff("PFCOUNT", "h")
         diff("PFDEBUG", "DECODE", "h")
@@ -158,9 +159,9 @@ def test_change_sparse_max_bytes(diff, hllconf):
 def test_pfcount_cache(diff):
     rnd = random.Random(4)
     diff("PFADD", "h", *_elements(rnd, 300))
-    diff("GET", "h")            # cache invalid (top bit set)
+    diff("GET", "h")  # cache invalid (top bit set)
     diff("PFCOUNT", "h")
-    diff("GET", "h")            # cached
+    diff("GET", "h")  # cached
     diff("PFADD", "h", "already-there")
     diff("PFADD", "h", "already-there")
     diff("GET", "h")
@@ -307,7 +308,7 @@ def test_corrupted_values(diff):
     diff("PFADD", "h", "a", "b", "c")
     _transfer(diff, "h", "base")
     cases = [
-        ("tail", "APPEND", "hello"),                 # extra sparse opcodes at the tail
+        ("tail", "APPEND", "hello"),  # extra sparse opcodes at the tail
         ("magic", "SETRANGE", 0, "0123"),
         ("enc", "SETRANGE", 4, "x"),
         ("dense-len", "SETRANGE", 4, "\x00"),
@@ -343,24 +344,24 @@ def test_crafted_sparse_values(diff):
     """Hand-made opcode sequences: short, long, truncated, overflowing coverage."""
     z = bytes
     bodies = [
-        z([0x7f, 0xff]),                              # canonical empty
-        z([0x7f, 0xfe]),                              # one register short
-        z([0x7f, 0xff, 0x80]),                        # a VAL past the end
-        z([0x7f, 0xff, 0x00]),                        # a ZERO past the end
-        z([0x7f, 0xfe, 0x80]),                        # exact with a VAL at the end
-        z([0x7f, 0xfe, 0x83]),                        # VAL overflowing the end
-        z([0x7f]),                                    # XZERO cut by the end
-        z([0x80, 0x7f]),                              # VAL then cut XZERO
-        z([0x3f] * 256),                              # 256 ZERO(64)
-        z([0x80, 0x81, 0x82, 0x83] * 10 + [0x7f, 0xd8]),
-        z([0xfc, 0xff, 0x7f, 0xfa]),                  # VAL 32 then XZERO
+        z([0x7F, 0xFF]),  # canonical empty
+        z([0x7F, 0xFE]),  # one register short
+        z([0x7F, 0xFF, 0x80]),  # a VAL past the end
+        z([0x7F, 0xFF, 0x00]),  # a ZERO past the end
+        z([0x7F, 0xFE, 0x80]),  # exact with a VAL at the end
+        z([0x7F, 0xFE, 0x83]),  # VAL overflowing the end
+        z([0x7F]),  # XZERO cut by the end
+        z([0x80, 0x7F]),  # VAL then cut XZERO
+        z([0x3F] * 256),  # 256 ZERO(64)
+        z([0x80, 0x81, 0x82, 0x83] * 10 + [0x7F, 0xD8]),
+        z([0xFC, 0xFF, 0x7F, 0xFA]),  # VAL 32 then XZERO
         b"",
-        z([0x7f, 0xff, 0x7f, 0xff]),                  # twice the registers
-        z([0x7f, 0xff] * 3 + [0x80, 0x90]),
-        z([0x80] * 20000),                            # VALs past the end
-        z([0x7f, 0xff, 0x80, 0x00]),
-        z([0x00, 0x7f, 0xfe]),
-        z([0x7f, 0xfe, 0x00]),
+        z([0x7F, 0xFF, 0x7F, 0xFF]),  # twice the registers
+        z([0x7F, 0xFF] * 3 + [0x80, 0x90]),
+        z([0x80] * 20000),  # VALs past the end
+        z([0x7F, 0xFF, 0x80, 0x00]),
+        z([0x00, 0x7F, 0xFE]),
+        z([0x7F, 0xFE, 0x00]),
     ]
     for i, body in enumerate(bodies):
         k = "c%d" % i
@@ -383,8 +384,12 @@ def test_crafted_dense_values(diff):
     """Dense registers Redis never writes (52..63) and arbitrary register bytes."""
     hdr = b"HYLL\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80"
     rnd = random.Random(41)
-    regs = [b"\xff" * 12288, b"\x00" * 12288, b"\x41" * 12288,
-            bytes(rnd.randrange(256) for _ in range(12288))]
+    regs = [
+        b"\xff" * 12288,
+        b"\x00" * 12288,
+        b"\x41" * 12288,
+        bytes(rnd.randrange(256) for _ in range(12288)),
+    ]
     for i, body in enumerate(regs):
         k = "d%d" % i
         diff("SET", k, hdr + body)
@@ -426,8 +431,14 @@ def test_cut_xzero_at_the_end(diff):
     """An XZERO cut by the end of the string reads the byte past the end: the
     terminator, or the byte a previous split of that opcode pushed out."""
     rnd = random.Random(29)
-    bodies = [b"\x40\xee\x84\x93\x44\x5e\x80\x53", b"\x53", b"\x7f", b"\x80\x40",
-              b"\x7f\xff\x40", b"\x3f\x41"]
+    bodies = [
+        b"\x40\xee\x84\x93\x44\x5e\x80\x53",
+        b"\x53",
+        b"\x7f",
+        b"\x80\x40",
+        b"\x7f\xff\x40",
+        b"\x3f\x41",
+    ]
     for i, body in enumerate(bodies):
         k = "cut%d" % i
         diff("SET", k, _sparse_header() + body)
@@ -450,7 +461,7 @@ def test_fuzz_truncated_and_appended(diff):
             diff("APPEND", "h", bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 3))))
         else:
             value = _transfer(diff, "h", "tmp")
-            diff("SET", "h", value[:rnd.randrange(16, len(value) + 1)])
+            diff("SET", "h", value[: rnd.randrange(16, len(value) + 1)])
         diff("SETRANGE", "h", 15, "\x80")
         diff("COPY", "h", "h2", "REPLACE")
         diff("PFCOUNT", "h")
@@ -501,6 +512,7 @@ def test_expired_keys(diff):
     diff("PFADD", "h", "a")
     diff("PEXPIRE", "h", 1)
     import time
+
     time.sleep(0.01)
     diff("PFCOUNT", "h")
     diff("PFADD", "h2", "a")
@@ -545,6 +557,7 @@ def aof_of_both(commands):
     an always-fsynced AOF; return the two incremental AOF files' bytes."""
     from support import REDIS_SERVER, RawConn, RealRedis
     from vermilion.embed import start_server
+
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")
     ref = RealRedis("--appendonly", "yes", "--appendfsync", "always")
@@ -573,18 +586,20 @@ def aof_of_both(commands):
 def test_propagation(real_redis):
     """What reaches the AOF: PFCOUNT when it refreshed the cache, PFDEBUG when it
     converted, nothing for no-op PFADDs."""
-    theirs, ours = aof_of_both([
-        ("PFADD", "h", "a", "b"),
-        ("PFADD", "h", "a"),
-        ("PFCOUNT", "h"),
-        ("PFCOUNT", "h"),
-        ("PFCOUNT", "h", "missing"),
-        ("PFMERGE", "d", "h"),
-        ("PFDEBUG", "ENCODING", "h"),
-        ("PFDEBUG", "TODENSE", "h"),
-        ("PFDEBUG", "TODENSE", "h"),
-        ("PFDEBUG", "GETREG", "d"),
-        ("PFADD", "h", "c"),
-        ("PFCOUNT", "h"),
-    ])
+    theirs, ours = aof_of_both(
+        [
+            ("PFADD", "h", "a", "b"),
+            ("PFADD", "h", "a"),
+            ("PFCOUNT", "h"),
+            ("PFCOUNT", "h"),
+            ("PFCOUNT", "h", "missing"),
+            ("PFMERGE", "d", "h"),
+            ("PFDEBUG", "ENCODING", "h"),
+            ("PFDEBUG", "TODENSE", "h"),
+            ("PFDEBUG", "TODENSE", "h"),
+            ("PFDEBUG", "GETREG", "d"),
+            ("PFADD", "h", "c"),
+            ("PFCOUNT", "h"),
+        ]
+    )
     assert ours == theirs

@@ -1,12 +1,19 @@
 """Keyspace commands against redis-server 7.0: replies, errors and keyspace events
 byte for byte (db.c, object.c). Replies whose order depends on Redis's hash table
 (KEYS/SCAN with several keys) are compared as sorted lists."""
+
 import time
 
 import pytest
 
-from keyspace_helpers import (array as _array, both_sorted, config_set, events,  # noqa: F401
-                              lazy_only, needs)
+from keyspace_helpers import (
+    array as _array,
+    both_sorted,
+    config_set,
+    events,  # noqa: F401  (fixtures, used by name)
+    lazy_only,  # noqa: F401  (fixtures, used by name)
+    needs,
+)
 
 
 # ------------------------------------------------------------------ DEL family
@@ -372,7 +379,7 @@ def test_keys_hides_expired_without_deleting(diff, lazy_only):
     time.sleep(0.01)
     diff("KEYS", "*")
     diff("KEYS", "d*")
-    diff("DBSIZE")          # KEYS hides expired keys but does not delete them
+    diff("DBSIZE")  # KEYS hides expired keys but does not delete them
 
 
 def test_scan_errors(diff):
@@ -423,7 +430,7 @@ def test_scan_expired_keys_are_filtered(diff, lazy_only):
     """)
     time.sleep(0.01)
     diff("SCAN", "0")
-    diff("DBSIZE")          # SCAN deleted it
+    diff("DBSIZE")  # SCAN deleted it
     diff("EXISTS", "dead")
 
 
@@ -503,9 +510,29 @@ def test_object_help_resp3(diff3):
 
 def test_object_encoding_strings(diff):
     needs("append", "incr")
-    cases = ["0", "1", "-1", "12", "-0", "00", "+1", "1 ", " 1", "1.0", "9223372036854775807",
-             "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
-             "12345678901234567890", "x" * 44, "x" * 45, "", "abc", "0x10", "1e3"]
+    cases = [
+        "0",
+        "1",
+        "-1",
+        "12",
+        "-0",
+        "00",
+        "+1",
+        "1 ",
+        " 1",
+        "1.0",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "12345678901234567890",
+        "x" * 44,
+        "x" * 45,
+        "",
+        "abc",
+        "0x10",
+        "1e3",
+    ]
     for i, v in enumerate(cases):
         diff("SET", "k%d" % i, v)
         diff("OBJECT", "ENCODING", "k%d" % i)
@@ -605,8 +632,16 @@ def test_events_generic(diff, events):
     """)
     ev = events.collect()
     kinds = {m[2].split(b":", 1)[1] for m in ev if m[2].startswith(b"__keyevent@")}
-    assert {b"del", b"rename_from", b"rename_to", b"move_from", b"move_to", b"copy_to",
-            b"expire", b"persist"} <= kinds
+    assert {
+        b"del",
+        b"rename_from",
+        b"rename_to",
+        b"move_from",
+        b"move_to",
+        b"copy_to",
+        b"expire",
+        b"persist",
+    } <= kinds
 
 
 def test_events_expired_lookups(diff, events, lazy_only):
@@ -662,15 +697,19 @@ def test_tracking_flush_messages(diff):
     out = {}
     for name, other in (("ref", diff.ref), ("our", diff.our)):
         port = other.sock.getpeername()[1]
-        a = type(other)("127.0.0.1", port)   # a RawConn
+        a = type(other)("127.0.0.1", port)  # a RawConn
         try:
-            seq = [a.call("HELLO", "3")[:1], a.call("CLIENT", "TRACKING", "on"),
-                   a.call("SET", "k", "1"), a.call("GET", "k")]
-            seq.append(other.call("SWAPDB", "0", "1"))   # no invalidation
+            seq = [
+                a.call("HELLO", "3")[:1],
+                a.call("CLIENT", "TRACKING", "on"),
+                a.call("SET", "k", "1"),
+                a.call("GET", "k"),
+            ]
+            seq.append(other.call("SWAPDB", "0", "1"))  # no invalidation
             seq.append(other.call("SWAPDB", "0", "1"))
             seq.append(a.call("PING"))
             seq.append(a.call("GET", "k"))
-            seq.append(other.call("FLUSHALL"))          # exactly one flush message
+            seq.append(other.call("FLUSHALL"))  # exactly one flush message
             seq.append(a.read_reply())
             seq.append(a.call("PING"))
             seq.append(other.call("FLUSHDB"))
@@ -687,6 +726,7 @@ def test_random_keyspace_sequences(diff):
     databases: every reply identical (only order-free, clock-free commands)."""
     needs("rpush", "lrange", "sadd", "scard")
     import random
+
     rnd = random.Random(20240607)
     keys = ["a", "b", "c", "d"]
     far = 4102444800
@@ -700,12 +740,20 @@ def test_random_keyspace_sequences(diff):
         lambda: ("TYPE", rnd.choice(keys)),
         lambda: ("RENAME", rnd.choice(keys), rnd.choice(keys)),
         lambda: ("RENAMENX", rnd.choice(keys), rnd.choice(keys)),
-        lambda: ("COPY", rnd.choice(keys), rnd.choice(keys),
-                 *rnd.choice([[], ["REPLACE"], ["DB", "1"], ["DB", "1", "REPLACE"]])),
+        lambda: (
+            "COPY",
+            rnd.choice(keys),
+            rnd.choice(keys),
+            *rnd.choice([[], ["REPLACE"], ["DB", "1"], ["DB", "1", "REPLACE"]]),
+        ),
         lambda: ("MOVE", rnd.choice(keys), rnd.choice(["0", "1"])),
         lambda: ("SELECT", rnd.choice(["0", "1"])),
-        lambda: ("EXPIREAT", rnd.choice(keys), str(far + rnd.randint(-5, 5)),
-                 *rnd.choice([[], ["NX"], ["XX"], ["GT"], ["LT"], ["XX", "GT"]])),
+        lambda: (
+            "EXPIREAT",
+            rnd.choice(keys),
+            str(far + rnd.randint(-5, 5)),
+            *rnd.choice([[], ["NX"], ["XX"], ["GT"], ["LT"], ["XX", "GT"]]),
+        ),
         lambda: ("EXPIRE", rnd.choice(keys), rnd.choice(["-1", "0"])),
         lambda: ("PERSIST", rnd.choice(keys)),
         lambda: ("EXPIRETIME", rnd.choice(keys)),
@@ -725,12 +773,15 @@ def test_random_keyspace_sequences(diff):
         diff("FLUSHALL")
 
 
-@pytest.mark.parametrize("script", [
-    [("RPUSH", "src", "x"), ("RENAME", "src", "dst")],
-    [("RPUSH", "src", "x"), ("COPY", "src", "dst")],
-    [("SELECT", "1"), ("RPUSH", "dst", "y"), ("MOVE", "dst", "0"), ("SELECT", "0")],
-    [("SELECT", "1"), ("RPUSH", "dst", "z"), ("SWAPDB", "0", "1"), ("SELECT", "0")],
-])
+@pytest.mark.parametrize(
+    "script",
+    [
+        [("RPUSH", "src", "x"), ("RENAME", "src", "dst")],
+        [("RPUSH", "src", "x"), ("COPY", "src", "dst")],
+        [("SELECT", "1"), ("RPUSH", "dst", "y"), ("MOVE", "dst", "0"), ("SELECT", "0")],
+        [("SELECT", "1"), ("RPUSH", "dst", "z"), ("SWAPDB", "0", "1"), ("SELECT", "0")],
+    ],
+)
 def test_key_arriving_by_keyspace_command_wakes_blocked_client(diff, script):
     needs("blpop", "rpush")
     out = {}

@@ -4,6 +4,7 @@ Blocking commands are covered here for their immediate (non-blocking) behaviour,
 errors, MULTI and their replies once served; tests/commands/test_blocking.py has
 the multi-client scenarios.
 """
+
 import time
 
 import pytest
@@ -14,8 +15,9 @@ from vermilion.core.table import COMMANDS
 
 def need(*names):
     """Skip until the other families this test leans on are implemented."""
-    missing = [n for n in names if n.encode() not in COMMANDS
-               and n.split("|")[0].encode() not in COMMANDS]
+    missing = [
+        n for n in names if n.encode() not in COMMANDS and n.split("|")[0].encode() not in COMMANDS
+    ]
     for n in names:
         if "|" in n:
             top, sub = n.split("|")
@@ -143,10 +145,26 @@ def test_pop_count_huge(diff):
 # --------------------------------------------------------------- LRANGE/LINDEX
 def test_lrange_indexes(diff):
     diff("RPUSH", "l", *[str(i) for i in range(20)])
-    for start, stop in [(0, 0), (0, -1), (-1, -1), (-3, -1), (5, 2), (-100, 3), (3, 100),
-                        (-100, -50), (19, 19), (20, 25), (-20, -20), (-21, 0), (2, -18),
-                        (0, -21), ("-9223372036854775808", "9223372036854775807"),
-                        (10, 15), (13, 18), (1, 18)]:
+    for start, stop in [
+        (0, 0),
+        (0, -1),
+        (-1, -1),
+        (-3, -1),
+        (5, 2),
+        (-100, 3),
+        (3, 100),
+        (-100, -50),
+        (19, 19),
+        (20, 25),
+        (-20, -20),
+        (-21, 0),
+        (2, -18),
+        (0, -21),
+        ("-9223372036854775808", "9223372036854775807"),
+        (10, 15),
+        (13, 18),
+        (1, 18),
+    ]:
         diff("LRANGE", "l", start, stop)
     diff.run("""
     LRANGE l a 1
@@ -276,10 +294,23 @@ def test_lrem_many(diff):
 
 # --------------------------------------------------------------------- LTRIM
 def test_ltrim(diff):
-    for start, stop in [(0, -1), (1, -2), (0, 0), (-1, -1), (5, 3), (-100, 100), (3, 100),
-                        (100, 200), (-3, -2), (0, -100)]:
-        diff("DEL" if "del" in [k.decode() for k in COMMANDS] else "LTRIM", "l",
-             *(() if "del" in [k.decode() for k in COMMANDS] else (1, 0)))
+    for start, stop in [
+        (0, -1),
+        (1, -2),
+        (0, 0),
+        (-1, -1),
+        (5, 3),
+        (-100, 100),
+        (3, 100),
+        (100, 200),
+        (-3, -2),
+        (0, -100),
+    ]:
+        diff(
+            "DEL" if "del" in [k.decode() for k in COMMANDS] else "LTRIM",
+            "l",
+            *(() if "del" in [k.decode() for k in COMMANDS] else (1, 0)),
+        )
         diff("RPUSH", "l", *"abcdefghij")
         diff("LTRIM", "l", start, stop)
         diff("LRANGE", "l", 0, -1)
@@ -619,6 +650,7 @@ def blocked(real_redis, shared_vermilion, diff):
         pair = _blocked_pair(real_redis, shared_vermilion)
         conns.append(pair)
         return pair
+
     yield make
     for pair in conns:
         for conn in pair:
@@ -703,9 +735,11 @@ def test_tiny_negative_timeout_blocks_forever(diff, blocked):
 def test_pipelined_after_blocking(diff, blocked):
     p1 = blocked()
     for conn in p1:
-        conn.send(b"*3\r\n$5\r\nBLPOP\r\n$1\r\na\r\n$1\r\n0\r\n"
-                  b"*2\r\n$4\r\nLLEN\r\n$1\r\na\r\n"
-                  b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n")
+        conn.send(
+            b"*3\r\n$5\r\nBLPOP\r\n$1\r\na\r\n$1\r\n0\r\n"
+            b"*2\r\n$4\r\nLLEN\r\n$1\r\na\r\n"
+            b"*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n"
+        )
     _sleep_for_block()
     diff("RPUSH", "a", "1", "2")
     for _ in range(3):
@@ -715,8 +749,10 @@ def test_pipelined_after_blocking(diff, blocked):
 def test_timeout_then_next_command(diff, blocked):
     p1 = blocked()
     for conn in p1:
-        conn.send(b"*3\r\n$5\r\nBLPOP\r\n$1\r\na\r\n$4\r\n0.05\r\n"
-                  b"*3\r\n$5\r\nRPUSH\r\n$1\r\na\r\n$1\r\nz\r\n")
+        conn.send(
+            b"*3\r\n$5\r\nBLPOP\r\n$1\r\na\r\n$4\r\n0.05\r\n"
+            b"*3\r\n$5\r\nRPUSH\r\n$1\r\na\r\n$1\r\nz\r\n"
+        )
     _read_both(p1)
     _read_both(p1)
     diff("LRANGE", "a", 0, -1)
@@ -896,6 +932,7 @@ def test_keyspace_events(diff, blocked, real_redis, shared_vermilion):
 def test_random_operations_match_redis(diff):
     """A few thousand random list operations, replies compared one by one."""
     import random
+
     rnd = random.Random(7015)
     keys = ["k1", "k2", "k3"]
     vals = ["a", "b", "c", "1", "10", "", "x" * 70]
@@ -908,18 +945,43 @@ def test_random_operations_match_redis(diff):
         lambda: ("LRANGE", rnd.choice(keys), idx(), idx()),
         lambda: ("LINDEX", rnd.choice(keys), idx()),
         lambda: ("LSET", rnd.choice(keys), idx(), rnd.choice(vals)),
-        lambda: ("LINSERT", rnd.choice(keys), rnd.choice(["BEFORE", "AFTER"]),
-                 rnd.choice(vals), rnd.choice(vals)),
+        lambda: (
+            "LINSERT",
+            rnd.choice(keys),
+            rnd.choice(["BEFORE", "AFTER"]),
+            rnd.choice(vals),
+            rnd.choice(vals),
+        ),
         lambda: ("LREM", rnd.choice(keys), str(rnd.randint(-3, 3)), rnd.choice(vals)),
         lambda: ("LTRIM", rnd.choice(keys), idx(), idx()),
-        lambda: ("LPOS", rnd.choice(keys), rnd.choice(vals), "RANK",
-                 rnd.choice(["1", "2", "-1", "-2"]), "COUNT", str(rnd.randint(0, 3)),
-                 "MAXLEN", str(rnd.randint(0, 8))),
-        lambda: ("LMOVE", rnd.choice(keys), rnd.choice(keys), rnd.choice(["LEFT", "RIGHT"]),
-                 rnd.choice(["LEFT", "RIGHT"])),
+        lambda: (
+            "LPOS",
+            rnd.choice(keys),
+            rnd.choice(vals),
+            "RANK",
+            rnd.choice(["1", "2", "-1", "-2"]),
+            "COUNT",
+            str(rnd.randint(0, 3)),
+            "MAXLEN",
+            str(rnd.randint(0, 8)),
+        ),
+        lambda: (
+            "LMOVE",
+            rnd.choice(keys),
+            rnd.choice(keys),
+            rnd.choice(["LEFT", "RIGHT"]),
+            rnd.choice(["LEFT", "RIGHT"]),
+        ),
         lambda: ("RPOPLPUSH", rnd.choice(keys), rnd.choice(keys)),
-        lambda: ("LMPOP", "2", rnd.choice(keys), rnd.choice(keys), rnd.choice(["LEFT", "RIGHT"]),
-                 "COUNT", str(rnd.randint(1, 3))),
+        lambda: (
+            "LMPOP",
+            "2",
+            rnd.choice(keys),
+            rnd.choice(keys),
+            rnd.choice(["LEFT", "RIGHT"]),
+            "COUNT",
+            str(rnd.randint(1, 3)),
+        ),
         lambda: ("BLPOP", *rnd.sample(keys, 2), "0.001"),
         lambda: ("LLEN", rnd.choice(keys)),
     ]
@@ -933,9 +995,23 @@ def test_random_operations_match_redis(diff):
 # RList stores each element as its RESP bulk ($<len>\r\n<element>\r\n): these
 # check the lengths where the header grows, elements that look like RESP, and
 # every path an element leaves by (replies, moves, scripts, SORT, searches).
-_EDGE = [b"", b"x", b"123456789", b"1234567890", b"$3\r\nabc\r\n", b"\r\n", b"*1\r\n",
-         b"\x00\xff", b"a" * 99, b"b" * 100, b"c" * 4095, b"d" * 4096, b"e" * 70000,
-         b"-5", b"3.5"]
+_EDGE = [
+    b"",
+    b"x",
+    b"123456789",
+    b"1234567890",
+    b"$3\r\nabc\r\n",
+    b"\r\n",
+    b"*1\r\n",
+    b"\x00\xff",
+    b"a" * 99,
+    b"b" * 100,
+    b"c" * 4095,
+    b"d" * 4096,
+    b"e" * 70000,
+    b"-5",
+    b"3.5",
+]
 
 
 def test_bulk_form_edges(diff):
@@ -1001,15 +1077,17 @@ def test_bulk_form_in_multi_and_sort(diff):
 
 def _scripts_popping(d):
     d("RPUSH", "l", b"a", b"\r\n", b"", b"$2\r\nzz\r\n", b"1" * 200, b"7")
-    for script in ("return redis.call('lpop', KEYS[1])",
-                   "return redis.call('rpop', KEYS[1], 2)",
-                   "return redis.call('lrange', KEYS[1], 0, -1)",
-                   "return redis.call('rpoplpush', KEYS[1], KEYS[1])",
-                   "return {redis.call('lmove', KEYS[1], KEYS[1], 'LEFT', 'RIGHT')}",
-                   "return redis.call('lmpop', 1, KEYS[1], 'LEFT')",
-                   "return redis.call('blpop', KEYS[1], 0)",
-                   "return type(redis.call('lpop', KEYS[1]))",
-                   "return redis.call('lpop', KEYS[1])"):
+    for script in (
+        "return redis.call('lpop', KEYS[1])",
+        "return redis.call('rpop', KEYS[1], 2)",
+        "return redis.call('lrange', KEYS[1], 0, -1)",
+        "return redis.call('rpoplpush', KEYS[1], KEYS[1])",
+        "return {redis.call('lmove', KEYS[1], KEYS[1], 'LEFT', 'RIGHT')}",
+        "return redis.call('lmpop', 1, KEYS[1], 'LEFT')",
+        "return redis.call('blpop', KEYS[1], 0)",
+        "return type(redis.call('lpop', KEYS[1]))",
+        "return redis.call('lpop', KEYS[1])",
+    ):
         d("EVAL", script, 1, "l")
     d("LRANGE", "l", 0, -1)
 

@@ -1,4 +1,5 @@
 """Pub/Sub and keyspace notifications against redis-server, byte for byte."""
+
 import pytest
 
 from support import RawConn
@@ -38,7 +39,7 @@ def test_subscribe_publish_unsubscribe(real_redis, shared_vermilion):
         out.append(sub.call("GET", "k"))
         sub.send_command("UNSUBSCRIBE", "b")
         out.append(sub.read_reply())
-        sub.send_command("UNSUBSCRIBE")     # the rest (only 'a' is left: order is fixed)
+        sub.send_command("UNSUBSCRIBE")  # the rest (only 'a' is left: order is fixed)
         out.append(sub.read_reply())
         sub.send_command("PUNSUBSCRIBE", "n*")
         out.append(sub.read_reply())
@@ -48,6 +49,7 @@ def test_subscribe_publish_unsubscribe(real_redis, shared_vermilion):
         sub.close()
         pub.close()
         return out
+
     run_on_both(real_redis, shared_vermilion, scenario)
 
 
@@ -64,6 +66,7 @@ def test_resp3_pushes_and_commands_while_subscribed(real_redis, shared_vermilion
         out.append(sub.call("UNSUBSCRIBE"))
         sub.call("DEL", "k")
         return out
+
     run_on_both(real_redis, shared_vermilion, scenario)
 
 
@@ -72,6 +75,7 @@ def test_subscribe_inside_multi(real_redis, shared_vermilion):
         c = RawConn("127.0.0.1", port)
         out = [c.call("MULTI"), c.call("SUBSCRIBE", "q"), c.call("EXEC")]
         return out
+
     run_on_both(real_redis, shared_vermilion, scenario)
 
 
@@ -85,6 +89,7 @@ def test_sharded(real_redis, shared_vermilion):
         out.append(pub.call("PUBSUB", "SHARDNUMSUB", "s1", "s2"))
         out.append(sub.call("SUNSUBSCRIBE"))
         return out
+
     run_on_both(real_redis, shared_vermilion, scenario)
 
 
@@ -108,6 +113,7 @@ def test_keyspace_notifications(real_redis, shared_vermilion, flags):
         admin.call("DEL", "k")
         admin.call("SET", "e", "1", "PX", "1")
         import time
+
         time.sleep(0.05)
         admin.call("GET", "e")
         admin.call("CONFIG", "SET", "notify-keyspace-events", "")
@@ -119,11 +125,13 @@ def test_keyspace_notifications(real_redis, shared_vermilion, flags):
                 break
             msgs.append(m)
         return [cfg, shown] + msgs
+
     run_on_both(real_redis, shared_vermilion, scenario)
 
 
 def test_new_key_events(real_redis, shared_vermilion):
     """The 'n' class: one 'new' event when a key is created, none when overwritten."""
+
     def scenario(port):
         admin, sub = RawConn("127.0.0.1", port), RawConn("127.0.0.1", port)
         admin.call("FLUSHALL")
@@ -142,4 +150,5 @@ def test_new_key_events(real_redis, shared_vermilion):
                 break
             msgs.append(m)
         return msgs
+
     run_on_both(real_redis, shared_vermilion, scenario)

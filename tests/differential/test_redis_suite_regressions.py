@@ -3,6 +3,7 @@
 Each test replays, against a real redis-server and Vermilion side by side, the
 situation a failing ``tests/unit/*.tcl`` case exposed, and compares the raw replies.
 """
+
 import time
 
 import pytest
@@ -16,6 +17,7 @@ def aof_pair():
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")
     from vermilion.embed import start_server
+
     ref = RealRedis("--appendonly", "yes")
     srv = start_server(enable_debug_command="yes", appendonly="yes")
     yield ref, srv
@@ -150,14 +152,20 @@ def test_pubsub_messages_with_client_reply_off(request, fixture):
     """'PubSub messages with CLIENT REPLY OFF': (un)subscribe confirmations and
     messages are pushed even while replies are off (CLIENT_PUSHING), RESP2 and 3."""
     from support import RawConn
+
     diff = request.getfixturevalue(fixture)
-    diff.raw(_cmd("CLIENT", "REPLY", "OFF") + _cmd("SUBSCRIBE", "channel")
-             + _cmd("PSUBSCRIBE", "ch*"), replies=2)
-    pubs = [RawConn("127.0.0.1", diff.ref.sock.getpeername()[1]),
-            RawConn("127.0.0.1", diff.our.sock.getpeername()[1])]
+    diff.raw(
+        _cmd("CLIENT", "REPLY", "OFF") + _cmd("SUBSCRIBE", "channel") + _cmd("PSUBSCRIBE", "ch*"),
+        replies=2,
+    )
+    pubs = [
+        RawConn("127.0.0.1", diff.ref.sock.getpeername()[1]),
+        RawConn("127.0.0.1", diff.our.sock.getpeername()[1]),
+    ]
     try:
-        assert pubs[0].call("PUBLISH", "channel", "hello") == \
-            pubs[1].call("PUBLISH", "channel", "hello")
+        assert pubs[0].call("PUBLISH", "channel", "hello") == pubs[1].call(
+            "PUBLISH", "channel", "hello"
+        )
     finally:
         for p in pubs:
             p.close()
@@ -165,12 +173,21 @@ def test_pubsub_messages_with_client_reply_off(request, fixture):
         a, b = diff.ref.read_reply(), diff.our.read_reply()
         assert a == b
     # CLIENT REPLY OFF is itself silent; SKIP drops the next reply only
-    diff.raw(_cmd("CLIENT", "REPLY", "OFF") + _cmd("UNSUBSCRIBE", "channel")
-             + _cmd("PUNSUBSCRIBE", "ch*"), replies=2)
+    diff.raw(
+        _cmd("CLIENT", "REPLY", "OFF")
+        + _cmd("UNSUBSCRIBE", "channel")
+        + _cmd("PUNSUBSCRIBE", "ch*"),
+        replies=2,
+    )
     diff.raw(_cmd("CLIENT", "REPLY", "ON"), replies=1)
     # (one channel: UNSUBSCRIBE without arguments goes in hash-table order)
-    diff.raw(_cmd("CLIENT", "REPLY", "SKIP") + _cmd("SUBSCRIBE", "a")
-             + _cmd("UNSUBSCRIBE") + _cmd("PING"), replies=3)
+    diff.raw(
+        _cmd("CLIENT", "REPLY", "SKIP")
+        + _cmd("SUBSCRIBE", "a")
+        + _cmd("UNSUBSCRIBE")
+        + _cmd("PING"),
+        replies=3,
+    )
 
 
 # ------------------------------------------------------------------- unit/tracking
@@ -237,7 +254,7 @@ def test_tracking_table_max_keys_evicts_before_queued_command(diff):
         for conn in (rd.ref, rd.our):
             conn.send_command("PING")
             conn.send_command("EXEC")
-        for _ in range(3):   # the invalidation of one of the keys, QUEUED, [PONG]
+        for _ in range(3):  # the invalidation of one of the keys, QUEUED, [PONG]
             _same_modulo(rd.ref.read_reply(), rd.our.read_reply(), (b"1{tag}", b"2{tag}"))
         # the table is under the limit again: nothing more comes
         rd.run("PING")
@@ -287,7 +304,7 @@ def test_eval_ro_tracks_the_keys_its_commands_read(diff3):
         sg("MSET", "key2{t}", "2", "key1{t}", "2")
         diff3("EVAL_RO", "return redis.call('get', 'key1{t}')", "2", "key1{t}", "key2{t}")
         sg("MSET", "key2{t}", "3", "key1{t}", "3")
-        diff3.raw(_cmd("PING"), replies=3)   # invalidate key2, invalidate key1, PONG
+        diff3.raw(_cmd("PING"), replies=3)  # invalidate key2, invalidate key1, PONG
     finally:
         sg.close()
 
@@ -295,6 +312,7 @@ def test_eval_ro_tracks_the_keys_its_commands_read(diff3):
 # ------------------------------------------------------------------- unit/querybuf
 def _qbuf_fields(conn, name):
     import re
+
     for line in conn.call("CLIENT", "LIST").split(b"\n"):
         if b" name=%s " % name in line:
             m = re.search(rb"qbuf=(\d+) qbuf-free=(\d+) ", line)
@@ -315,13 +333,14 @@ def test_query_buffer_grows_shrinks_and_is_freed_when_idle(diff):
             a, b = _qbuf_fields(diff.ref, b"test_client"), _qbuf_fields(diff.our, b"test_client")
             assert a == b
             return a
+
         assert 16384 <= sum(same()) < 32768
         tc("SET", "x", "A" * 400000)
         big = sum(same())
         assert big > 32768
         tc("SET", "x", "A" * 40000)
         same()
-        for _ in range(5):   # the cron trims to the recent peak, the next read regrows
+        for _ in range(5):  # the cron trims to the recent peak, the next read regrows
             tc("SET", "x", "A" * 100)
             time.sleep(0.15)
         assert 0 < sum(same()) < big

@@ -5,6 +5,7 @@ Replies that carry per-server values (times, addresses, memory figures) are pars
 and compared field by field; every parameter changed on the shared servers is put
 back by the ``restore`` fixture.
 """
+
 import re
 import time
 
@@ -26,8 +27,11 @@ def restore(diff):
     def remember(*names):
         for n in names:
             if n not in saved:
-                saved[n] = (value_of(diff.ref.call("CONFIG", "GET", n)),
-                            value_of(diff.our.call("CONFIG", "GET", n)))
+                saved[n] = (
+                    value_of(diff.ref.call("CONFIG", "GET", n)),
+                    value_of(diff.our.call("CONFIG", "GET", n)),
+                )
+
     yield remember
     for n, (ref, our) in saved.items():
         diff.ref.call("CONFIG", "SET", n, ref)
@@ -35,8 +39,16 @@ def restore(diff):
 
 
 # Parameters whose value legitimately differs between the two test servers.
-SERVER_SPECIFIC = {"port", "bind", "dir", "logfile", "pidfile", "daemonize", "loglevel",
-                   "client-output-buffer-limit"}
+SERVER_SPECIFIC = {
+    "port",
+    "bind",
+    "dir",
+    "logfile",
+    "pidfile",
+    "daemonize",
+    "loglevel",
+    "client-output-buffer-limit",
+}
 
 
 def all_parameter_names(diff):
@@ -59,13 +71,29 @@ def test_config_get_star_lists_the_same_names(diff):
 
 
 def test_config_get_patterns_and_aliases(diff):
-    for args in (("maxmemory-policy",), ("MAXMEMORY-POLICY",), ("hash-max-ziplist-entries",),
-                 ("slave-read-only",), ("nonexistent",), ("maxmemory-policy", "MAXMEMORY-policy"),
-                 ("rdb-key-save-delay",), ("key-load-delay",)):
+    for args in (
+        ("maxmemory-policy",),
+        ("MAXMEMORY-POLICY",),
+        ("hash-max-ziplist-entries",),
+        ("slave-read-only",),
+        ("nonexistent",),
+        ("maxmemory-policy", "MAXMEMORY-policy"),
+        ("rdb-key-save-delay",),
+        ("key-load-delay",),
+    ):
         diff("CONFIG", "GET", *args)
-    for args in (("maxmemory*",), ("MAXMEM*",), ("*ziplist*",), ("hash-max-*",),
-                 ("maxmemory", "maxmemory*"), ("*max*", "hz"), ("rdb-key*",), ("[hz]z",),
-                 ("repl-ping-?????-period",), ("nomatch*",)):
+    for args in (
+        ("maxmemory*",),
+        ("MAXMEM*",),
+        ("*ziplist*",),
+        ("hash-max-*",),
+        ("maxmemory", "maxmemory*"),
+        ("*max*", "hz"),
+        ("rdb-key*",),
+        ("[hz]z",),
+        ("repl-ping-?????-period",),
+        ("nomatch*",),
+    ):
         ref = array(diff.ref.call("CONFIG", "GET", *args))
         our = array(diff.our.call("CONFIG", "GET", *args))
         assert sorted(zip(ref[0::2], ref[1::2])) == sorted(zip(our[0::2], our[1::2])), args
@@ -93,14 +121,48 @@ def test_config_set_same_value_for_every_parameter(diff, restore):
         diff("CONFIG", "SET", n, cur)
 
 
-BAD_VALUES = ["abc", "-1", "99999999999999999999999", "1k", "1%", "", "0", "yes", "1gb",
-              "0777", "-99999999999999", "1 2", "+5", " 5", "5 ", "0x10"]
+BAD_VALUES = [
+    "abc",
+    "-1",
+    "99999999999999999999999",
+    "1k",
+    "1%",
+    "",
+    "0",
+    "yes",
+    "1gb",
+    "0777",
+    "-99999999999999",
+    "1 2",
+    "+5",
+    " 5",
+    "5 ",
+    "0x10",
+]
 # Parameters whose accepted odd values would disturb the shared servers.
-RISKY = {"maxmemory", "maxmemory-clients", "maxclients", "timeout", "client-query-buffer-limit",
-         "proto-max-bulk-len", "latency-monitor-threshold", "slowlog-log-slower-than",
-         "requirepass", "masterauth", "masteruser", "appendonly", "save", "hz",
-         "oom-score-adj", "oom-score-adj-values", "databases", "io-threads",
-         "notify-keyspace-events", "tcp-keepalive", "lazyfree-lazy-user-flush"}
+RISKY = {
+    "maxmemory",
+    "maxmemory-clients",
+    "maxclients",
+    "timeout",
+    "client-query-buffer-limit",
+    "proto-max-bulk-len",
+    "latency-monitor-threshold",
+    "slowlog-log-slower-than",
+    "requirepass",
+    "masterauth",
+    "masteruser",
+    "appendonly",
+    "save",
+    "hz",
+    "oom-score-adj",
+    "oom-score-adj-values",
+    "databases",
+    "io-threads",
+    "notify-keyspace-events",
+    "tcp-keepalive",
+    "lazyfree-lazy-user-flush",
+}
 
 
 def test_config_set_invalid_values_same_errors(diff, restore):
@@ -108,8 +170,10 @@ def test_config_set_invalid_values_same_errors(diff, restore):
         if n in SERVER_SPECIFIC or n in RISKY:
             continue
         restore(n)
-        cur = (value_of(diff.ref.call("CONFIG", "GET", n)),
-               value_of(diff.our.call("CONFIG", "GET", n)))
+        cur = (
+            value_of(diff.ref.call("CONFIG", "GET", n)),
+            value_of(diff.our.call("CONFIG", "GET", n)),
+        )
         for v in BAD_VALUES:
             diff("CONFIG", "SET", n, v)
             diff("CONFIG", "GET", n)
@@ -118,9 +182,19 @@ def test_config_set_invalid_values_same_errors(diff, restore):
 
 
 def test_config_set_numbers_bounds_and_units(diff, restore):
-    restore("maxmemory-samples", "hz", "maxmemory", "slowlog-max-len", "maxclients",
-            "active-defrag-cycle-min", "list-max-listpack-size", "proto-max-bulk-len",
-            "maxmemory-clients", "repl-backlog-size", "stream-node-max-bytes")
+    restore(
+        "maxmemory-samples",
+        "hz",
+        "maxmemory",
+        "slowlog-max-len",
+        "maxclients",
+        "active-defrag-cycle-min",
+        "list-max-listpack-size",
+        "proto-max-bulk-len",
+        "maxmemory-clients",
+        "repl-backlog-size",
+        "stream-node-max-bytes",
+    )
     diff.run("""
         CONFIG SET maxmemory-samples 0
         CONFIG SET maxmemory-samples 2147483648
@@ -165,8 +239,15 @@ def test_config_set_numbers_bounds_and_units(diff, restore):
 
 
 def test_config_set_bool_enum_and_string_kinds(diff, restore):
-    restore("activerehashing", "maxmemory-policy", "appendfsync", "oom-score-adj",
-            "shutdown-on-sigterm", "acl-pubsub-default", "replica-announce-ip")
+    restore(
+        "activerehashing",
+        "maxmemory-policy",
+        "appendfsync",
+        "oom-score-adj",
+        "shutdown-on-sigterm",
+        "acl-pubsub-default",
+        "replica-announce-ip",
+    )
     diff.run("""
         CONFIG SET activerehashing maybe
         CONFIG SET activerehashing NO
@@ -204,8 +285,13 @@ def test_config_set_bool_enum_and_string_kinds(diff, restore):
 
 
 def test_config_set_special_parameters(diff, restore):
-    restore("client-output-buffer-limit", "oom-score-adj-values", "notify-keyspace-events",
-            "latency-tracking-info-percentiles", "save")
+    restore(
+        "client-output-buffer-limit",
+        "oom-score-adj-values",
+        "notify-keyspace-events",
+        "latency-tracking-info-percentiles",
+        "save",
+    )
     diff.run("""
         CONFIG SET save "100 10 5"
         CONFIG SET save "100  10"
@@ -248,8 +334,12 @@ def test_config_set_special_parameters(diff, restore):
     ref_before = value_of(diff.ref.call("CONFIG", "GET", "client-output-buffer-limit"))
     our_before = value_of(diff.our.call("CONFIG", "GET", "client-output-buffer-limit"))
     for conn, before in ((diff.ref, ref_before), (diff.our, our_before)):
-        assert conn.call("CONFIG", "SET", "client-output-buffer-limit",
-                         "pubsub 1mb 2kb 7 replica 1 2 3") == b"+OK\r\n"
+        assert (
+            conn.call(
+                "CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 2kb 7 replica 1 2 3"
+            )
+            == b"+OK\r\n"
+        )
         got = value_of(conn.call("CONFIG", "GET", "client-output-buffer-limit"))
         assert got == b"normal 0 0 0 slave 1 2 3 pubsub 1048576 2048 7"
         conn.call("CONFIG", "SET", "client-output-buffer-limit", before)
@@ -352,9 +442,20 @@ def test_info_sections_and_fields_match_redis(diff):
 
 
 def test_info_default_all_and_section_selection(diff):
-    for args in ((), ("default",), ("all",), ("everything",), ("server", "clients"),
-                 ("SERVER",), ("commandstats",), ("modules",), ("module_list",),
-                 ("cluster", "keyspace", "cluster"), ("all", "cluster"), ("default", "cpu")):
+    for args in (
+        (),
+        ("default",),
+        ("all",),
+        ("everything",),
+        ("server", "clients"),
+        ("SERVER",),
+        ("commandstats",),
+        ("modules",),
+        ("module_list",),
+        ("cluster", "keyspace", "cluster"),
+        ("all", "cluster"),
+        ("default", "cpu"),
+    ):
         ref = sections(array(diff.ref.call("INFO", *args)))
         our = sections(array(diff.our.call("INFO", *args)))
         assert list(our) == list(ref), args
@@ -405,6 +506,7 @@ def test_info_commandstats_counts(diff):
             kv = dict(x.split("=") for x in v.split(","))
             out[k] = (kv["calls"], kv["rejected_calls"], kv["failed_calls"])
         return out
+
     assert counts(our) == counts(ref)
     assert counts(ref)["cmdstat_get"] == ("2", "1", "0")
     assert counts(ref)["cmdstat_incr"] == ("1", "0", "1")
@@ -415,7 +517,7 @@ def test_info_stats_after_resetstat(diff):
         conn.call("CONFIG", "RESETSTAT")
     for conn in (diff.ref, diff.our):
         fields = dict(sections(array(conn.call("INFO", "stats")))["Stats"])
-        assert fields["total_commands_processed"] == "1"   # the CONFIG RESETSTAT itself
+        assert fields["total_commands_processed"] == "1"  # the CONFIG RESETSTAT itself
         assert fields["total_error_replies"] == "0"
         assert fields["keyspace_hits"] == "0"
         assert fields["total_connections_received"] == "0"
@@ -424,11 +526,13 @@ def test_info_stats_after_resetstat(diff):
 # ========================================================================= COMMAND
 def bound_commands():
     from vermilion.core.table import COMMANDS
+
     return sorted(n.decode() for n in COMMANDS)
 
 
 def test_command_info_matches_for_every_implemented_command(diff):
     from vermilion.core.table import COMMANDS
+
     for name, cmd in sorted(COMMANDS.items()):
         if not cmd.subcommands:
             diff("COMMAND", "INFO", name.decode())
@@ -468,15 +572,20 @@ def test_command_count_and_list_cover_implemented_commands(diff):
 
 
 def test_command_list_filters(diff):
-    for args in (("FILTERBY", "PATTERN", "config*"), ("FILTERBY", "pattern", "*GET*"),
-                 ("FILTERBY", "ACLCAT", "keyspace"), ("FILTERBY", "aclcat", "nosuchcat"),
-                 ("FILTERBY", "MODULE", "nosuch")):
+    for args in (
+        ("FILTERBY", "PATTERN", "config*"),
+        ("FILTERBY", "pattern", "*GET*"),
+        ("FILTERBY", "ACLCAT", "keyspace"),
+        ("FILTERBY", "aclcat", "nosuchcat"),
+        ("FILTERBY", "MODULE", "nosuch"),
+    ):
         ref = set(array(diff.ref.call("COMMAND", "LIST", *args)))
         our = set(array(diff.our.call("COMMAND", "LIST", *args)))
         implemented = {x for x in ref if x.split(b"|")[0].decode() in bound_commands()}
         assert our <= ref, args
-        assert {x for x in implemented if x in set(array(diff.our.call("COMMAND", "LIST")))} \
-            == our, args
+        assert {
+            x for x in implemented if x in set(array(diff.our.call("COMMAND", "LIST")))
+        } == our, args
     diff("COMMAND", "LIST", "FILTERBY")
     diff("COMMAND", "LIST", "FILTERBY", "PATTERN")
     diff("COMMAND", "LIST", "FILTERBY", "NOSUCH", "x")
@@ -484,27 +593,64 @@ def test_command_list_filters(diff):
 
 
 GETKEYS_CASES = [
-    ("get", "a"), ("set", "a", "b"), ("set", "a", "b", "GET"), ("mset", "a", "1", "b", "2"),
-    ("mget", "a", "b", "c"), ("del", "a", "b"), ("rename", "a", "b"), ("lpush", "l", "x"),
-    ("lmove", "a", "b", "LEFT", "RIGHT"), ("blpop", "a", "b", "0"),
-    ("zunionstore", "d", "2", "a", "b"), ("zunionstore", "d", "0", "a"),
-    ("zunionstore", "d", "x", "a"), ("zinter", "2", "a", "b"), ("zdiff", "1", "a"),
-    ("sort", "a"), ("sort", "a", "STORE", "d"), ("sort", "a", "BY", "w*", "STORE", "d"),
-    ("sort", "a", "LIMIT", "0", "1", "STORE", "d", "STORE", "e"), ("sort_ro", "a", "BY", "x"),
-    ("bitfield", "a", "GET", "u8", "0"), ("bitfield", "a", "SET", "u8", "0", "1"),
-    ("bitfield", "a", "INCRBY"), ("bitop", "AND", "d", "a", "b"), ("pfmerge", "d", "a"),
-    ("eval", "return 1", "0"), ("eval", "return 1", "2", "a", "b"), ("evalsha", "x", "1", "a"),
-    ("lmpop", "2", "a", "b", "LEFT"), ("blmpop", "0", "1", "a", "LEFT"),
-    ("zmpop", "1", "a", "MIN"), ("sintercard", "2", "a", "b"), ("sintercard", "0", "a"),
-    ("xread", "STREAMS", "a", "b", "0", "0"), ("xread", "COUNT", "1", "STREAMS", "a", "0"),
-    ("xread", "STREAMS", "a"), ("xreadgroup", "GROUP", "g", "c", "STREAMS", "a", ">"),
+    ("get", "a"),
+    ("set", "a", "b"),
+    ("set", "a", "b", "GET"),
+    ("mset", "a", "1", "b", "2"),
+    ("mget", "a", "b", "c"),
+    ("del", "a", "b"),
+    ("rename", "a", "b"),
+    ("lpush", "l", "x"),
+    ("lmove", "a", "b", "LEFT", "RIGHT"),
+    ("blpop", "a", "b", "0"),
+    ("zunionstore", "d", "2", "a", "b"),
+    ("zunionstore", "d", "0", "a"),
+    ("zunionstore", "d", "x", "a"),
+    ("zinter", "2", "a", "b"),
+    ("zdiff", "1", "a"),
+    ("sort", "a"),
+    ("sort", "a", "STORE", "d"),
+    ("sort", "a", "BY", "w*", "STORE", "d"),
+    ("sort", "a", "LIMIT", "0", "1", "STORE", "d", "STORE", "e"),
+    ("sort_ro", "a", "BY", "x"),
+    ("bitfield", "a", "GET", "u8", "0"),
+    ("bitfield", "a", "SET", "u8", "0", "1"),
+    ("bitfield", "a", "INCRBY"),
+    ("bitop", "AND", "d", "a", "b"),
+    ("pfmerge", "d", "a"),
+    ("eval", "return 1", "0"),
+    ("eval", "return 1", "2", "a", "b"),
+    ("evalsha", "x", "1", "a"),
+    ("lmpop", "2", "a", "b", "LEFT"),
+    ("blmpop", "0", "1", "a", "LEFT"),
+    ("zmpop", "1", "a", "MIN"),
+    ("sintercard", "2", "a", "b"),
+    ("sintercard", "0", "a"),
+    ("xread", "STREAMS", "a", "b", "0", "0"),
+    ("xread", "COUNT", "1", "STREAMS", "a", "0"),
+    ("xread", "STREAMS", "a"),
+    ("xreadgroup", "GROUP", "g", "c", "STREAMS", "a", ">"),
     ("georadius", "a", "0", "0", "1", "km", "STORE", "d"),
-    ("migrate", "h", "1", "k", "0", "5"), ("migrate", "h", "1", "", "0", "5", "KEYS", "a", "b"),
-    ("object", "encoding", "a"), ("memory", "usage", "a"), ("debug", "object", "a"),
-    ("ping",), ("config", "get", "x"), ("nosuch", "a"), ("get",), ("get", "a", "b"),
-    ("lpush", "l"), ("zadd", "z", "1", "m"), ("hset", "h", "f", "v"), ("expire", "a", "1"),
-    ("copy", "a", "b"), ("smove", "a", "b", "m"), ("object",), ("object", "nosuch", "a"),
-    ("pubsub", "channels"), ("command", "info"),
+    ("migrate", "h", "1", "k", "0", "5"),
+    ("migrate", "h", "1", "", "0", "5", "KEYS", "a", "b"),
+    ("object", "encoding", "a"),
+    ("memory", "usage", "a"),
+    ("debug", "object", "a"),
+    ("ping",),
+    ("config", "get", "x"),
+    ("nosuch", "a"),
+    ("get",),
+    ("get", "a", "b"),
+    ("lpush", "l"),
+    ("zadd", "z", "1", "m"),
+    ("hset", "h", "f", "v"),
+    ("expire", "a", "1"),
+    ("copy", "a", "b"),
+    ("smove", "a", "b", "m"),
+    ("object",),
+    ("object", "nosuch", "a"),
+    ("pubsub", "channels"),
+    ("command", "info"),
 ]
 
 
@@ -533,19 +679,45 @@ def test_command_help_and_errors(diff):
 
 # ========================================================================== DEBUG
 def test_debug_protocol_resp2(diff):
-    for t in ("string", "integer", "double", "bignum", "null", "array", "set", "map",
-              "attrib", "push", "verbatim", "true", "false", "nosuch", "STRING"):
+    for t in (
+        "string",
+        "integer",
+        "double",
+        "bignum",
+        "null",
+        "array",
+        "set",
+        "map",
+        "attrib",
+        "push",
+        "verbatim",
+        "true",
+        "false",
+        "nosuch",
+        "STRING",
+    ):
         diff("DEBUG", "PROTOCOL", t)
 
 
 def test_debug_protocol_resp3(diff3):
-    for t in ("string", "integer", "double", "bignum", "null", "array", "set", "map",
-              "verbatim", "true", "false", "nosuch"):
+    for t in (
+        "string",
+        "integer",
+        "double",
+        "bignum",
+        "null",
+        "array",
+        "set",
+        "map",
+        "verbatim",
+        "true",
+        "false",
+        "nosuch",
+    ):
         diff3("DEBUG", "PROTOCOL", t)
     # attrib and push are followed by a real reply
     for t, n in (("attrib", 1), ("push", 2)):
-        diff3.raw(b"*3\r\n$5\r\nDEBUG\r\n$8\r\nPROTOCOL\r\n$%d\r\n%s\r\n" % (len(t), t.encode()),
-                  n)
+        diff3.raw(b"*3\r\n$5\r\nDEBUG\r\n$8\r\nPROTOCOL\r\n$%d\r\n%s\r\n" % (len(t), t.encode()), n)
 
 
 def test_debug_error_log_and_misc(diff):
@@ -580,8 +752,12 @@ def test_debug_error_log_and_misc(diff):
 def test_debug_help_matches_except_jemalloc_lines(diff):
     ref = [x for x in array(diff.ref.call("DEBUG", "HELP"))]
     our = array(diff.our.call("DEBUG", "HELP"))
-    jemalloc = [b"+MALLCTL <key> [<val>]\r\n", b"+    Get or set a malloc tuning integer.\r\n",
-                b"+MALLCTL-STR <key> [<val>]\r\n", b"+    Get or set a malloc tuning string.\r\n"]
+    jemalloc = [
+        b"+MALLCTL <key> [<val>]\r\n",
+        b"+    Get or set a malloc tuning integer.\r\n",
+        b"+MALLCTL-STR <key> [<val>]\r\n",
+        b"+    Get or set a malloc tuning string.\r\n",
+    ]
     assert our == [x for x in ref if x not in jemalloc]
 
 
@@ -621,14 +797,16 @@ def test_debug_object_like_redis(diff):
         HSET h f v
         ZADD z 1 a
     """)
-    pat = re.compile(rb"^\+Value at:0x[0-9a-f]+ refcount:\d+ encoding:(\S+) "
-                     rb"serializedlength:(\d+) lru:\d+ lru_seconds_idle:(\d+)(.*)\r\n$")
+    pat = re.compile(
+        rb"^\+Value at:0x[0-9a-f]+ refcount:\d+ encoding:(\S+) "
+        rb"serializedlength:(\d+) lru:\d+ lru_seconds_idle:(\d+)(.*)\r\n$"
+    )
     for key in ("s", "n", "big", "l", "si", "ss", "h", "z"):
         ref = pat.match(diff.ref.call("DEBUG", "OBJECT", key))
         our = pat.match(diff.our.call("DEBUG", "OBJECT", key))
         assert ref and our, key
-        assert our.group(1) == ref.group(1), key          # encoding
-        assert our.group(2) == ref.group(2), key          # serialized length
+        assert our.group(1) == ref.group(1), key  # encoding
+        assert our.group(2) == ref.group(2), key  # serialized length
         assert our.group(4).split()[:1] == ref.group(4).split()[:1] or key == "l", key
     diff("DEBUG", "OBJECT", "nosuch")
 
@@ -691,15 +869,20 @@ def test_slowlog(diff, restore):
         conn.call("SET", "foo", "x" * 200)
         conn.call("RPUSH", "l", *[str(i) for i in range(40)])
         conn.call("CLIENT", "SETNAME", "")
-    for args in (("SLOWLOG", "GET", "-1"), ("SLOWLOG", "GET"), ("SLOWLOG", "GET", "2"),
-                 ("SLOWLOG", "GET", "0")):
+    for args in (
+        ("SLOWLOG", "GET", "-1"),
+        ("SLOWLOG", "GET"),
+        ("SLOWLOG", "GET", "2"),
+        ("SLOWLOG", "GET", "0"),
+    ):
         ref = array(diff.ref.call(*args))
         our = array(diff.our.call(*args))
-        assert [e[3] for e in our] == [e[3] for e in ref]       # arguments
-        assert [e[5] for e in our] == [e[5] for e in ref]       # client names
-        assert [int(e[0][1:-2]) - int(ref[-1][0][1:-2]) for e in ref] == \
-            [int(e[0][1:-2]) - int(our[-1][0][1:-2]) for e in our]   # ids
-        assert all(e[4] == our[0][4] for e in our)               # client address
+        assert [e[3] for e in our] == [e[3] for e in ref]  # arguments
+        assert [e[5] for e in our] == [e[5] for e in ref]  # client names
+        assert [int(e[0][1:-2]) - int(ref[-1][0][1:-2]) for e in ref] == [
+            int(e[0][1:-2]) - int(our[-1][0][1:-2]) for e in our
+        ]  # ids
+        assert all(e[4] == our[0][4] for e in our)  # client address
     diff("CONFIG", "SET", "slowlog-log-slower-than", "10000")
     diff("SLOWLOG", "RESET")
     diff("SLOWLOG", "LEN")

@@ -11,6 +11,7 @@ def _sibling(name):
     """The test module ``name`` beside this one, whatever pytest's import mode."""
     import importlib.util
     import os
+
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), name + ".py")
     spec = importlib.util.spec_from_file_location("_vermilion_sibling_" + name, path)
     mod = importlib.util.module_from_spec(spec)
@@ -19,7 +20,7 @@ def _sibling(name):
 
 
 _hash_tests = _sibling("test_hashes")
-encoding = _hash_tests.encoding     # fixtures shared with the hash tests
+encoding = _hash_tests.encoding  # fixtures shared with the hash tests
 config = _hash_tests.config
 keyspace_events = _hash_tests.keyspace_events
 
@@ -51,8 +52,18 @@ def test_sadd_smembers_intset_order(diff, encoding):
 
 
 def test_intset_canonical_members(diff, encoding):
-    for member in ["01", "+1", "-0", " 1", "1 ", "1.0", "9223372036854775808",
-                   "-9223372036854775809", "0x10", ""]:
+    for member in [
+        "01",
+        "+1",
+        "-0",
+        " 1",
+        "1 ",
+        "1.0",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "0x10",
+        "",
+    ]:
         diff("DEL", "s")
         diff("SADD", "s", "1", "2")
         diff("SADD", "s", member)
@@ -430,7 +441,7 @@ def test_store_results_encoding(diff, encoding, config):
     encoding("u")
     diff("SUNIONSTORE", "u2", "a")
     encoding("u2")
-    unordered(diff, "SUNION", "a", "b")   # a hashtable: any order
+    unordered(diff, "SUNION", "a", "b")  # a hashtable: any order
     diff("SADD", "h", "1", "2", "3", "4", "5", "6", "7")
     encoding("h")
     diff("SREM", "h", "4", "5", "6", "7")
@@ -483,7 +494,10 @@ def test_resp3(diff3):
 
 
 def test_set_keyspace_events(real_redis, server):
-    theirs, ours = keyspace_events(real_redis, server, """
+    theirs, ours = keyspace_events(
+        real_redis,
+        server,
+        """
     SADD s 1 2 3
     SADD s 1
     SREM s 9
@@ -512,7 +526,8 @@ def test_set_keyspace_events(real_redis, server):
     SDIFFSTORE d a b
     SDIFFSTORE d a a
     SREM a 1 2 3 4
-    """)
+    """,
+    )
     assert ours == theirs
     assert (b"spop", b"p") in ours and (b"sinterstore", b"i") in ours
 
@@ -520,15 +535,33 @@ def test_set_keyspace_events(real_redis, server):
 def test_fuzz_integer_sets(diff):
     """Random operations on small integer sets (intsets: ordered replies)."""
     import random
+
     rnd = random.Random(7)
     keys = ["a", "b", "c", "d"]
 
     def members(k):
         return [str(rnd.randint(-20, 20)) for _ in range(k)]
+
     for _ in range(400):
-        op = rnd.choice(["SADD", "SREM", "SMOVE", "SINTER", "SUNION", "SDIFF", "SINTERSTORE",
-                         "SUNIONSTORE", "SDIFFSTORE", "SMEMBERS", "SCARD", "SISMEMBER",
-                         "SMISMEMBER", "SINTERCARD", "SSCAN"])
+        op = rnd.choice(
+            [
+                "SADD",
+                "SREM",
+                "SMOVE",
+                "SINTER",
+                "SUNION",
+                "SDIFF",
+                "SINTERSTORE",
+                "SUNIONSTORE",
+                "SDIFFSTORE",
+                "SMEMBERS",
+                "SCARD",
+                "SISMEMBER",
+                "SMISMEMBER",
+                "SINTERCARD",
+                "SSCAN",
+            ]
+        )
         k = rnd.choice(keys)
         if op == "SADD" or op == "SREM":
             diff(op, k, *members(rnd.randint(1, 6)))

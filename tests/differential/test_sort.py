@@ -1,10 +1,12 @@
 """SORT and SORT_RO, byte for byte against redis-server 7.0 (sort.c)."""
+
 import pathlib
 import importlib.util
 
 # helpers shared with the sorted-set tests (config on both servers, pub/sub drain)
 _spec = importlib.util.spec_from_file_location(
-    "zset_diff_helpers", pathlib.Path(__file__).with_name("test_zsets.py"))
+    "zset_diff_helpers", pathlib.Path(__file__).with_name("test_zsets.py")
+)
 _helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(_helpers)
 
@@ -167,12 +169,17 @@ def test_sort_resp3(diff3):
 
 
 def test_sort_keyspace_events(diff, shared_vermilion):
-    want, got = _helpers.keyspace_events(diff, shared_vermilion, ["dst"], """
+    want, got = _helpers.keyspace_events(
+        diff,
+        shared_vermilion,
+        ["dst"],
+        """
         RPUSH l 3 1 2
         SORT l STORE dst
         SORT l LIMIT 0 0 STORE dst
         SORT l LIMIT 0 0 STORE dst
-    """)
+    """,
+    )
     assert len(want) >= 2
     assert got == want
 

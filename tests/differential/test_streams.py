@@ -6,6 +6,7 @@ are given explicitly wherever the reply shows them ("*" IDs come from each
 server's clock). Replies that carry times (idle, delivery and seen times) are
 compared with those numbers masked (:func:`masked`).
 """
+
 import random
 import re
 import socket
@@ -25,13 +26,13 @@ def parse(raw):
     def one():
         nonlocal pos
         end = raw.index(b"\r\n", pos)
-        t, body = raw[pos:pos + 1], raw[pos + 1:end]
+        t, body = raw[pos : pos + 1], raw[pos + 1 : end]
         pos = end + 2
         if t in b"$=":
             n = int(body)
             if n < 0:
                 return None
-            v = raw[pos:pos + n]
+            v = raw[pos : pos + n]
             pos += n + 2
             return v
         if t in b"*~>":
@@ -44,6 +45,7 @@ def parse(raw):
         if t == b"_":
             return None
         return (t.decode(), body)
+
     return one()
 
 
@@ -59,10 +61,14 @@ def masked(d, *args, mask=()):
     def scrub(raw):
         v = parse(raw)
         return _scrub(v, mask)
+
     assert scrub(b) == scrub(a), "reply to %r differs:\n redis:     %r\n vermilion: %r" % (
-        args, a, b)
+        args,
+        a,
+        b,
+    )
     # same shape at the byte level too, modulo the digits of masked numbers
-    assert re.sub(rb":\d+", b":N", b) .count(b":N") == re.sub(rb":\d+", b":N", a).count(b":N")
+    assert re.sub(rb":\d+", b":N", b).count(b":N") == re.sub(rb":\d+", b":N", a).count(b":N")
     return a
 
 
@@ -83,8 +89,7 @@ def _scrub(v, mask):
             out.append(_scrub(x, mask))
             i += 1
         if len(v) in (3, 4) and any(isinstance(m, int) for m in mask):
-            out = ["*" if (j in mask and isinstance(v[j], int)) else out[j]
-                   for j in range(len(v))]
+            out = ["*" if (j in mask and isinstance(v[j], int)) else out[j] for j in range(len(v))]
         return out
     return v
 
@@ -97,6 +102,7 @@ def nodeconf(shared_vermilion):
     def setter(d, name, value):
         used.append(d)
         config_set(d, shared_vermilion, name, value)
+
     yield setter
     for d in used[:1]:
         config_set(d, shared_vermilion, "stream-node-max-entries", "100")
@@ -105,8 +111,10 @@ def nodeconf(shared_vermilion):
 
 def conn_pair(d):
     """A second raw connection to each server (for blocking tests)."""
-    return (RawConn("127.0.0.1", d.ref.sock.getpeername()[1]),
-            RawConn("127.0.0.1", d.our.sock.getpeername()[1]))
+    return (
+        RawConn("127.0.0.1", d.ref.sock.getpeername()[1]),
+        RawConn("127.0.0.1", d.our.sock.getpeername()[1]),
+    )
 
 
 def send_both(pair, *args):
@@ -183,11 +191,38 @@ def test_xadd_zero_and_star_forms(diff):
 
 
 def test_xadd_id_parsing(diff):
-    for i, idarg in enumerate([" 5-1", "+5-1", "5-+3", "5--0", "5-", "-5", "-", "+", "5-*-1",
-                               "*-5", "5-**", "05-01", "1.5-1", "0x10-1", "18446744073709551616",
-                               "5-18446744073709551616", "5- 7", "\t9-1", "", "-1-1",
-                               "10--18446744073709551615", "99-1 ", "1" * 128, "1" * 127,
-                               "1" * 20 + "-" + "1" * 20, "abc", "5-a", "1e3-1"]):
+    for i, idarg in enumerate(
+        [
+            " 5-1",
+            "+5-1",
+            "5-+3",
+            "5--0",
+            "5-",
+            "-5",
+            "-",
+            "+",
+            "5-*-1",
+            "*-5",
+            "5-**",
+            "05-01",
+            "1.5-1",
+            "0x10-1",
+            "18446744073709551616",
+            "5-18446744073709551616",
+            "5- 7",
+            "\t9-1",
+            "",
+            "-1-1",
+            "10--18446744073709551615",
+            "99-1 ",
+            "1" * 128,
+            "1" * 127,
+            "1" * 20 + "-" + "1" * 20,
+            "abc",
+            "5-a",
+            "1e3-1",
+        ]
+    ):
         diff("XADD", "k%d" % i, idarg, "f", "v")
     diff.run("""
         XRANGE k0 - +
@@ -545,9 +580,16 @@ def test_node_max_bytes_boundaries(diff, nodeconf):
         fields = []
         for k in range(nf):
             fields.append(rnd.choice(["f", "field%d" % k, "x" * rnd.randint(0, 200)]))
-            fields.append(rnd.choice(["%d" % rnd.randint(-70000, 70000),
-                                      "%d" % rnd.randint(-2 ** 40, 2 ** 40),
-                                      "v" * rnd.randint(0, 300), "12345678901234567890"]))
+            fields.append(
+                rnd.choice(
+                    [
+                        "%d" % rnd.randint(-70000, 70000),
+                        "%d" % rnd.randint(-(2**40), 2**40),
+                        "v" * rnd.randint(0, 300),
+                        "12345678901234567890",
+                    ]
+                )
+            )
         diff("XADD", "s", "%d-%d" % (i * 1000, rnd.randint(0, 5)), *fields)
     diff("XINFO", "STREAM", "s")
     for n in (390, 350, 301, 200, 150, 10):
@@ -577,7 +619,7 @@ def test_radix_tree_nodes_random(diff, nodeconf):
     ids = [e[0] for e in entries]
     rnd.shuffle(ids)
     for k in range(0, 200, 7):
-        diff("XDEL", "s", *ids[k:k + 7])
+        diff("XDEL", "s", *ids[k : k + 7])
         diff("XINFO", "STREAM", "s")
     diff("XTRIM", "s", "MAXLEN", "50")
     diff("XINFO", "STREAM", "s")
@@ -649,8 +691,7 @@ def test_xinfo_full_count(diff, shared_vermilion):
     masked(diff, "XREADGROUP", "GROUP", "g", "c1", "COUNT", "12", "STREAMS", "s", ">")
     masked(diff, "XREADGROUP", "GROUP", "g", "c2", "COUNT", "12", "STREAMS", "s", ">")
     masked(diff, "XREADGROUP", "GROUP", "a", "c0", "STREAMS", "s", ">")
-    full = masked(diff, "XINFO", "STREAM", "s", "FULL", "COUNT", "3",
-                  mask=(b"seen-time", 2, 1))
+    full = masked(diff, "XINFO", "STREAM", "s", "FULL", "COUNT", "3", mask=(b"seen-time", 2, 1))
     assert b"pel-count" in full
     masked(diff, "XINFO", "STREAM", "s", "FULL", mask=(b"seen-time", 2, 1))
     masked(diff, "XINFO", "STREAM", "s", "FULL", "COUNT", "0", mask=(b"seen-time", 2, 1))
@@ -866,12 +907,14 @@ def test_xreadgroup_flow(diff):
         XINFO GROUPS s
         XPENDING s g
     """)
-    for args in (["alice", "STREAMS", "s", "0"],
-                 ["alice", "COUNT", "1", "STREAMS", "s", "0"],
-                 ["alice", "STREAMS", "s", "1-1"],
-                 ["alice", "STREAMS", "s", "18446744073709551615-18446744073709551614"],
-                 ["bob", "STREAMS", "s", "0-0"],
-                 ["carol", "STREAMS", "s", "0"]):
+    for args in (
+        ["alice", "STREAMS", "s", "0"],
+        ["alice", "COUNT", "1", "STREAMS", "s", "0"],
+        ["alice", "STREAMS", "s", "1-1"],
+        ["alice", "STREAMS", "s", "18446744073709551615-18446744073709551614"],
+        ["bob", "STREAMS", "s", "0-0"],
+        ["carol", "STREAMS", "s", "0"],
+    ):
         diff("XREADGROUP", "GROUP", "g", *args)
     diff("XACK", "s", "g", "1-1")
     diff("XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0")
@@ -1014,9 +1057,15 @@ def test_xack_xpending(diff):
         XPENDING str g - + 10
         XPENDING missing g - + x
     """)
-    for args in (("-", "+", "10"), ("(3-1", "+", "2"), ("-", "(5-1", "10"),
-                 ("3", "5", "10", "bob"), ("-", "+", "10", "carol"),
-                 ("IDLE", "0", "-", "+", "3"), ("IDLE", "-5", "-", "+", "3", "alice")):
+    for args in (
+        ("-", "+", "10"),
+        ("(3-1", "+", "2"),
+        ("-", "(5-1", "10"),
+        ("3", "5", "10", "bob"),
+        ("-", "+", "10", "carol"),
+        ("IDLE", "0", "-", "+", "3"),
+        ("IDLE", "-5", "-", "+", "3", "alice"),
+    ):
         masked(diff, "XPENDING", "s", "g", *args, mask=(2,))
     diff("XACK", "s", "g", *["%d-1" % i for i in range(1, 9)])
     diff("XPENDING", "s", "g")
@@ -1232,8 +1281,18 @@ def test_keyspace_events(diff, events):
         DEL s
     """)
     got = [m[3] for m in events.collect()]
-    for name in (b"xadd", b"xtrim", b"xdel", b"xgroup-create", b"xgroup-createconsumer",
-                 b"xgroup-setid", b"xgroup-delconsumer", b"xgroup-destroy", b"xsetid", b"del"):
+    for name in (
+        b"xadd",
+        b"xtrim",
+        b"xdel",
+        b"xgroup-create",
+        b"xgroup-createconsumer",
+        b"xgroup-setid",
+        b"xgroup-delconsumer",
+        b"xgroup-destroy",
+        b"xsetid",
+        b"del",
+    ):
         assert name in got
 
 
@@ -1291,8 +1350,7 @@ def test_xread_block_served_by_xadd(diff):
         nothing_pending(blocked)
         diff("XADD", "s", "2-1", "a", "2")
         read_both(blocked)
-        send_both(blocked, "XREAD", "COUNT", "1", "BLOCK", "0", "STREAMS", "missing", "s",
-                  "$", "$")
+        send_both(blocked, "XREAD", "COUNT", "1", "BLOCK", "0", "STREAMS", "missing", "s", "$", "$")
         nothing_pending(blocked)
         diff("XADD", "missing", "1-5", "x", "y")
         read_both(blocked)
@@ -1353,10 +1411,21 @@ def test_xreadgroup_block(diff):
     other = conn_pair(diff)
     try:
         diff("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
-        send_both(blocked, "XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s",
-                  ">")
-        send_both(other, "XREADGROUP", "GROUP", "g", "bob", "COUNT", "1", "BLOCK", "0",
-                  "STREAMS", "s", ">")
+        send_both(blocked, "XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", ">")
+        send_both(
+            other,
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "bob",
+            "COUNT",
+            "1",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        )
         nothing_pending(blocked)
         diff("XADD", "s", "1-1", "a", "1")
         read_both(blocked)
@@ -1369,15 +1438,16 @@ def test_xreadgroup_block(diff):
         diff("XPENDING", "s", "g")
         diff("XINFO", "GROUPS", "s")
         # history IDs never block
-        send_both(blocked, "XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s",
-                  "0")
+        send_both(blocked, "XREADGROUP", "GROUP", "g", "alice", "BLOCK", "0", "STREAMS", "s", "0")
         read_both(blocked)
         # NOACK: 3-1 was left undelivered (bob read COUNT 1), then nothing is left
-        send_both(blocked, "XREADGROUP", "GROUP", "g", "carol", "NOACK", "BLOCK", "0",
-                  "STREAMS", "s", ">")
+        send_both(
+            blocked, "XREADGROUP", "GROUP", "g", "carol", "NOACK", "BLOCK", "0", "STREAMS", "s", ">"
+        )
         read_both(blocked)
-        send_both(blocked, "XREADGROUP", "GROUP", "g", "carol", "NOACK", "BLOCK", "0",
-                  "STREAMS", "s", ">")
+        send_both(
+            blocked, "XREADGROUP", "GROUP", "g", "carol", "NOACK", "BLOCK", "0", "STREAMS", "s", ">"
+        )
         nothing_pending(blocked)
         diff("XADD", "s", "4-1", "a", "4")
         read_both(blocked)
@@ -1537,8 +1607,13 @@ def test_random_workload(diff, nodeconf):
             diff("XTRIM", "s", "MAXLEN", rnd.choice(("~", "=")), str(rnd.randint(10, 80)))
             live = [e[0] for e in parse(diff("XRANGE", "s", "-", "+"))]
         elif op < 0.65:
-            diff("XTRIM", "s", "MINID", rnd.choice(("~", "=")),
-                 "%d-%d" % (max(ms - rnd.randint(0, 40), 0), rnd.randint(0, 3)))
+            diff(
+                "XTRIM",
+                "s",
+                "MINID",
+                rnd.choice(("~", "=")),
+                "%d-%d" % (max(ms - rnd.randint(0, 40), 0), rnd.randint(0, 3)),
+            )
             live = [e[0] for e in parse(diff("XRANGE", "s", "-", "+"))]
         elif op < 0.72:
             a = "%d" % max(ms - rnd.randint(0, 30), 0)
@@ -1551,24 +1626,57 @@ def test_random_workload(diff, nodeconf):
                 args += ["COUNT", str(rnd.randint(0, 5))]
             diff(*args)
         elif op < 0.8:
-            diff("XREADGROUP", "GROUP", "g", rnd.choice(("c1", "c2", "c3")), "COUNT",
-                 str(rnd.randint(1, 4)), "STREAMS", "s", ">")
+            diff(
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                rnd.choice(("c1", "c2", "c3")),
+                "COUNT",
+                str(rnd.randint(1, 4)),
+                "STREAMS",
+                "s",
+                ">",
+            )
         elif op < 0.85:
             pend = parse(diff("XPENDING", "s", "g"))
             if pend[0]:
                 diff("XACK", "s", "g", pend[1], pend[2])
         elif op < 0.9:
-            diff("XREADGROUP", "GROUP", "g", rnd.choice(("c1", "c2", "c3")), "COUNT",
-                 str(rnd.randint(0, 3)), "STREAMS", "s", "0")
+            diff(
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                rnd.choice(("c1", "c2", "c3")),
+                "COUNT",
+                str(rnd.randint(0, 3)),
+                "STREAMS",
+                "s",
+                "0",
+            )
         elif op < 0.93:
-            diff("XAUTOCLAIM", "s", "g", rnd.choice(("c1", "c4")), "0", "0", "COUNT",
-                 str(rnd.randint(1, 5)), "JUSTID")
+            diff(
+                "XAUTOCLAIM",
+                "s",
+                "g",
+                rnd.choice(("c1", "c4")),
+                "0",
+                "0",
+                "COUNT",
+                str(rnd.randint(1, 5)),
+                "JUSTID",
+            )
         elif op < 0.96:
             diff("XINFO", "STREAM", "s")
             diff("XINFO", "GROUPS", "s")
         else:
-            diff("XREAD", "COUNT", str(rnd.randint(1, 5)), "STREAMS", "s",
-                 "%d" % max(ms - rnd.randint(0, 30), 0))
+            diff(
+                "XREAD",
+                "COUNT",
+                str(rnd.randint(1, 5)),
+                "STREAMS",
+                "s",
+                "%d" % max(ms - rnd.randint(0, 30), 0),
+            )
     diff("XINFO", "STREAM", "s")
     diff("XPENDING", "s", "g")
 
@@ -1583,11 +1691,16 @@ def test_blocked_clients_and_keyspace_moves(diff):
         nothing_pending(xread)
         diff("RENAME", "src", "dst")
         read_both(xread)
-        for cmd in (["FLUSHALL"], ["SWAPDB", "0", "1"], ["MOVE", "s", "1"], ["FLUSHDB"],
-                    ["UNLINK", "s"], ["EXPIRE", "s", "0"]):
+        for cmd in (
+            ["FLUSHALL"],
+            ["SWAPDB", "0", "1"],
+            ["MOVE", "s", "1"],
+            ["FLUSHDB"],
+            ["UNLINK", "s"],
+            ["EXPIRE", "s", "0"],
+        ):
             diff("XGROUP", "CREATE", "s", "g", "$", "MKSTREAM")
-            send_both(group, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s",
-                      ">")
+            send_both(group, "XREADGROUP", "GROUP", "g", "c", "BLOCK", "0", "STREAMS", "s", ">")
             send_both(xread, "XREAD", "BLOCK", "0", "STREAMS", "s", "$")
             nothing_pending(group)
             diff(*cmd)
@@ -1629,12 +1742,22 @@ def test_random_group_workload(diff, nodeconf):
             diff("XACK", "s", g, *ids)
         elif op < 0.45:
             ids = ["%d-%d" % (rnd.randint(1, ms), rnd.randint(0, 2)) for _ in range(3)]
-            extra = rnd.choice(([], ["JUSTID"], ["FORCE"], ["FORCE", "JUSTID"],
-                                ["RETRYCOUNT", "3", "JUSTID"]))
+            extra = rnd.choice(
+                ([], ["JUSTID"], ["FORCE"], ["FORCE", "JUSTID"], ["RETRYCOUNT", "3", "JUSTID"])
+            )
             diff("XCLAIM", "s", g, cons, "0", *(ids + extra))
         elif op < 0.55:
-            diff("XAUTOCLAIM", "s", g, cons, "0", "%d" % rnd.randint(0, ms), "COUNT",
-                 str(rnd.randint(1, 5)), *(["JUSTID"] if rnd.random() < 0.5 else []))
+            diff(
+                "XAUTOCLAIM",
+                "s",
+                g,
+                cons,
+                "0",
+                "%d" % rnd.randint(0, ms),
+                "COUNT",
+                str(rnd.randint(1, 5)),
+                *(["JUSTID"] if rnd.random() < 0.5 else []),
+            )
         elif op < 0.6:
             diff("XGROUP", "SETID", "s", g, "%d" % rnd.randint(0, ms))
         elif op < 0.63:
@@ -1653,8 +1776,7 @@ def test_random_group_workload(diff, nodeconf):
             diff("XINFO", "GROUPS", "s")
             masked(diff, "XINFO", "CONSUMERS", "s", g, mask=(b"idle",))
         else:
-            masked(diff, "XINFO", "STREAM", "s", "FULL", "COUNT", "0",
-                   mask=(b"seen-time", 2, 1))
+            masked(diff, "XINFO", "STREAM", "s", "FULL", "COUNT", "0", mask=(b"seen-time", 2, 1))
     masked(diff, "XINFO", "STREAM", "s", "FULL", "COUNT", "0", mask=(b"seen-time", 2, 1))
 
 

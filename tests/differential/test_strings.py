@@ -1,4 +1,5 @@
 """String commands against redis-server 7.0, byte for byte (t_string.c)."""
+
 import random
 import time
 
@@ -333,12 +334,34 @@ def test_incr_overflow(diff):
     """)
 
 
-@pytest.mark.parametrize("value", [
-    "", " 1", "1 ", "01", "+1", "-0", "1.0", "1e3", "0x10", "abc", "-", "00",
-    "9223372036854775808", "-9223372036854775809", "12345678901234567890123",
-    "18446744073709551616", "9223372036854775807", "-9223372036854775808",
-    "999999999999999999", "9223372036854775806", "0", "7", "1000000000000000000",
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        " 1",
+        "1 ",
+        "01",
+        "+1",
+        "-0",
+        "1.0",
+        "1e3",
+        "0x10",
+        "abc",
+        "-",
+        "00",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "12345678901234567890123",
+        "18446744073709551616",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "999999999999999999",
+        "9223372036854775806",
+        "0",
+        "7",
+        "1000000000000000000",
+    ],
+)
 def test_incr_value_forms(diff, value):
     diff("SET", "n", value)
     diff("INCR", "n")
@@ -429,14 +452,54 @@ def test_incrbyfloat_basic(diff):
     """)
 
 
-@pytest.mark.parametrize("incr", [
-    "inf", "-inf", "+inf", "infinity", "-Infinity", "INF", "nan", "-nan", "NaN",
-    "abc", "", " 1", "1 ", "1_0", "1e", "1e+", ".", "-.", ".5", "5.", "-.5e1",
-    "0x", "0x1p", "0x.8", "0x1.", "1e400", "1e-400", "+1", "++1", "1..2", "1e1.5",
-    "infinit", "infinityy", "1,5", "0.1e-0", "00000.1", "1" + "0" * 300,
-    "0." + "0" * 300 + "1", "1e+00000000000000000001", "1e-99999999999999999999",
-    "0e99999999999999999999", "0x1P+2", "-0x1p-2",
-])
+@pytest.mark.parametrize(
+    "incr",
+    [
+        "inf",
+        "-inf",
+        "+inf",
+        "infinity",
+        "-Infinity",
+        "INF",
+        "nan",
+        "-nan",
+        "NaN",
+        "abc",
+        "",
+        " 1",
+        "1 ",
+        "1_0",
+        "1e",
+        "1e+",
+        ".",
+        "-.",
+        ".5",
+        "5.",
+        "-.5e1",
+        "0x",
+        "0x1p",
+        "0x.8",
+        "0x1.",
+        "1e400",
+        "1e-400",
+        "+1",
+        "++1",
+        "1..2",
+        "1e1.5",
+        "infinit",
+        "infinityy",
+        "1,5",
+        "0.1e-0",
+        "00000.1",
+        "1" + "0" * 300,
+        "0." + "0" * 300 + "1",
+        "1e+00000000000000000001",
+        "1e-99999999999999999999",
+        "0e99999999999999999999",
+        "0x1P+2",
+        "-0x1p-2",
+    ],
+)
 def test_incrbyfloat_increment_forms(diff, incr):
     diff("SET", "f", "1.5")
     diff("INCRBYFLOAT", "f", incr)
@@ -446,11 +509,26 @@ def test_incrbyfloat_increment_forms(diff, incr):
     diff("GETDEL", "missing")
 
 
-@pytest.mark.parametrize("value", [
-    "inf", "-inf", "nan", " 1", "1 ", "abc", "1e5000", "0x10", "1e-5000",
-    "1.000000000000000000000000000001", "9" * 5119, "1" * 5120, "1" + "0" * 4932,
-    "1" + "0" * 4933, "-" + "9" * 4933,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "inf",
+        "-inf",
+        "nan",
+        " 1",
+        "1 ",
+        "abc",
+        "1e5000",
+        "0x10",
+        "1e-5000",
+        "1.000000000000000000000000000001",
+        "9" * 5119,
+        "1" * 5120,
+        "1" + "0" * 4932,
+        "1" + "0" * 4933,
+        "-" + "9" * 4933,
+    ],
+)
 def test_incrbyfloat_stored_forms(diff, value):
     diff("SET", "f", value)
     diff("INCRBYFLOAT", "f", "1")
@@ -469,7 +547,7 @@ def test_incrbyfloat_random_against_redis(diff):
         elif kind < 0.6:
             incr = repr(rnd.uniform(-1, 1) * 10 ** rnd.randint(-30, 30))
         elif kind < 0.8:
-            incr = str(rnd.randint(-10 ** 20, 10 ** 20))
+            incr = str(rnd.randint(-(10**20), 10**20))
         else:
             incr = float.hex(rnd.uniform(-100, 100))
         diff("INCRBYFLOAT", key, incr)
@@ -504,8 +582,24 @@ def test_append_strlen(diff):
 @pytest.mark.parametrize("value", ["Hello World", "", "1234", "-1"])
 def test_getrange_all_indexes(diff, value):
     diff("SET", "k", value)
-    idx = [-20, -12, -11, -5, -2, -1, 0, 1, 3, 5, 10, 11, 12, 100,
-           9223372036854775807, -9223372036854775808]
+    idx = [
+        -20,
+        -12,
+        -11,
+        -5,
+        -2,
+        -1,
+        0,
+        1,
+        3,
+        5,
+        10,
+        11,
+        12,
+        100,
+        9223372036854775807,
+        -9223372036854775808,
+    ]
     for s in idx:
         for e in idx:
             diff("GETRANGE", "k", s, e)
@@ -605,12 +699,16 @@ def test_proto_max_bulk_len_limit(diff):
 
 
 # ---------------------------------------------------------------------- LCS
-RNA1 = ("CACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCTCTAAACGAACTTTAAAATCTGTGTGGCTG"
-        "TCACTCGGCTGCATGCTTAGTGCACTCACGCAGTATAATTAATAACTAATTACTGTCGTTGACAGGACACGAGTAACTCG"
-        "TCTATCTTCTGCAGGCTGCTTACGGTTTCGTCCGTGTTGCAGCCGATCATCAGCACATCTAGGTTTCGTCCGGGTGTG")
-RNA2 = ("ATTAAAGGTTTATACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCTCTAAACGAACTTTAAA"
-        "ATCTGTGTGGCTGTCACTCGGCTGCATGCTTAGTGCACTCACGCAGTATAATTAATAACTAATTACTGTCGTTGACAGGA"
-        "CACGAGTAACTCGTCTATCTTCTGCAGGCTGCTTACGGTTTCGTCCGTGTTGCAGCCGATCATCAGCACATCTAGGTTT")
+RNA1 = (
+    "CACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCTCTAAACGAACTTTAAAATCTGTGTGGCTG"
+    "TCACTCGGCTGCATGCTTAGTGCACTCACGCAGTATAATTAATAACTAATTACTGTCGTTGACAGGACACGAGTAACTCG"
+    "TCTATCTTCTGCAGGCTGCTTACGGTTTCGTCCGTGTTGCAGCCGATCATCAGCACATCTAGGTTTCGTCCGGGTGTG"
+)
+RNA2 = (
+    "ATTAAAGGTTTATACCTTCCCAGGTAACAAACCAACCAACTTTCGATCTCTTGTAGATCTGTTCTCTAAACGAACTTTAAA"
+    "ATCTGTGTGGCTGTCACTCGGCTGCATGCTTAGTGCACTCACGCAGTATAATTAATAACTAATTACTGTCGTTGACAGGA"
+    "CACGAGTAACTCGTCTATCTTCTGCAGGCTGCTTACGGTTTCGTCCGTGTTGCAGCCGATCATCAGCACATCTAGGTTT"
+)
 
 
 def test_lcs(diff):
@@ -704,20 +802,45 @@ def _events(port, commands):
 
 def test_keyspace_events(real_redis, shared_vermilion):
     commands = [
-        ("SET", "k", "v"), ("SET", "k", "v", "NX"), ("SET", "k", "v2", "XX", "EX", "100"),
-        ("SET", "k", "v3", "KEEPTTL", "GET"), ("SETNX", "n", "1"), ("SETNX", "n", "1"),
-        ("SETEX", "e", "100", "v"), ("PSETEX", "e", "100000", "v"),
-        ("MSET", "a", "1", "b", "2"), ("MSETNX", "a", "1"), ("MSETNX", "c", "1", "d", "2"),
-        ("GETSET", "a", "x"), ("GETDEL", "a"), ("GETDEL", "a"),
-        ("GETEX", "b"), ("GETEX", "b", "EX", "100"), ("GETEX", "b", "PERSIST"),
-        ("GETEX", "b", "PERSIST"), ("GETEX", "b", "PXAT", "1"),
-        ("INCR", "i"), ("DECR", "i"), ("INCRBY", "i", "5"), ("DECRBY", "i", "5"),
-        ("INCRBYFLOAT", "i", "1.5"), ("INCRBYFLOAT", "i", "abc"), ("INCR", "i"),
-        ("APPEND", "s", "x"), ("APPEND", "s", "y"), ("SETRANGE", "s", "5", "z"),
-        ("SETRANGE", "s", "0", ""), ("SETRANGE", "t", "0", ""),
-        ("SET", "x", "1", "PXAT", "1"), ("SET", "x", "2"), ("GET", "x"),
-        ("SET", "y", "1", "PXAT", "1"), ("MSET", "y", "2", "z", "3"),
-        ("SET", "w", "1", "PXAT", "1"), ("INCR", "w"), ("SET", "w", "1", "PXAT", "1"),
+        ("SET", "k", "v"),
+        ("SET", "k", "v", "NX"),
+        ("SET", "k", "v2", "XX", "EX", "100"),
+        ("SET", "k", "v3", "KEEPTTL", "GET"),
+        ("SETNX", "n", "1"),
+        ("SETNX", "n", "1"),
+        ("SETEX", "e", "100", "v"),
+        ("PSETEX", "e", "100000", "v"),
+        ("MSET", "a", "1", "b", "2"),
+        ("MSETNX", "a", "1"),
+        ("MSETNX", "c", "1", "d", "2"),
+        ("GETSET", "a", "x"),
+        ("GETDEL", "a"),
+        ("GETDEL", "a"),
+        ("GETEX", "b"),
+        ("GETEX", "b", "EX", "100"),
+        ("GETEX", "b", "PERSIST"),
+        ("GETEX", "b", "PERSIST"),
+        ("GETEX", "b", "PXAT", "1"),
+        ("INCR", "i"),
+        ("DECR", "i"),
+        ("INCRBY", "i", "5"),
+        ("DECRBY", "i", "5"),
+        ("INCRBYFLOAT", "i", "1.5"),
+        ("INCRBYFLOAT", "i", "abc"),
+        ("INCR", "i"),
+        ("APPEND", "s", "x"),
+        ("APPEND", "s", "y"),
+        ("SETRANGE", "s", "5", "z"),
+        ("SETRANGE", "s", "0", ""),
+        ("SETRANGE", "t", "0", ""),
+        ("SET", "x", "1", "PXAT", "1"),
+        ("SET", "x", "2"),
+        ("GET", "x"),
+        ("SET", "y", "1", "PXAT", "1"),
+        ("MSET", "y", "2", "z", "3"),
+        ("SET", "w", "1", "PXAT", "1"),
+        ("INCR", "w"),
+        ("SET", "w", "1", "PXAT", "1"),
         ("APPEND", "w", "z"),
     ]
     theirs = _events(real_redis.port, commands)

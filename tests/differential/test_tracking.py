@@ -1,4 +1,5 @@
 """Client-side caching (CLIENT TRACKING) against redis-server, byte for byte."""
+
 from support import RawConn
 
 
@@ -16,7 +17,7 @@ def test_default_mode_resp3(real_redis, shared_vermilion):
         a.call("HELLO", "3")
         out = [a.call("CLIENT", "TRACKING", "on"), a.call("SET", "k", "1"), a.call("GET", "k")]
         out.append(b.call("SET", "k", "2"))
-        out.append(a.read_reply())          # the invalidation push
+        out.append(a.read_reply())  # the invalidation push
         out.append(b.call("SET", "k", "3"))  # not read again: no message
         out.append(a.call("GET", "k"))
         out.append(a.call("SET", "k", "4"))  # own write: reply first, then the push
@@ -29,6 +30,7 @@ def test_default_mode_resp3(real_redis, shared_vermilion):
         out.append(a.call("CLIENT", "TRACKING", "off"))
         out.append(a.call("CLIENT", "TRACKINGINFO"))
         return out
+
     scenario_both(real_redis, shared_vermilion, fn)
 
 
@@ -45,6 +47,7 @@ def test_redirect_resp2(real_redis, shared_vermilion):
         out.append(r.read_reply())
         out.append(a.call("CLIENT", "GETREDIR") == (":%d\r\n" % rid).encode())
         return out
+
     scenario_both(real_redis, shared_vermilion, fn)
 
 
@@ -73,4 +76,5 @@ def test_bcast_noloop_optin(real_redis, shared_vermilion):
         out.append(a.call("CLIENT", "TRACKING", "maybe"))
         out.append(a.call("CLIENT", "TRACKING", "on", "REDIRECT", "999999"))
         return out
+
     scenario_both(real_redis, shared_vermilion, fn)

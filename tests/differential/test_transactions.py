@@ -1,4 +1,5 @@
 """MULTI/EXEC/DISCARD/WATCH against redis-server, byte for byte."""
+
 import time
 
 from support import RawConn
@@ -123,6 +124,7 @@ def test_watch_expired_key(diff):
 def _aof_incr(dirpath):
     import glob
     import os
+
     files = sorted(glob.glob(os.path.join(dirpath, "appendonlydir", "*.incr.aof")))
     return b"".join(open(f, "rb").read() for f in files)
 
@@ -133,15 +135,26 @@ def test_exec_propagates_wrapped_in_multi_exec(tmp_path):
     import pytest
     from support import REDIS_SERVER, RealRedis
     from vermilion.embed import start_server
+
     if REDIS_SERVER is None:
         pytest.skip("redis-server is not installed")
     ref = RealRedis("--appendonly", "yes", "--appendfsync", "always")
     ours_dir = tmp_path / "ours"
     ours_dir.mkdir()
     ours = start_server(appendonly="yes", appendfsync="always", dir=str(ours_dir))
-    script = [("MULTI",), ("SET", "a", "1"), ("INCR", "n"), ("GET", "a"), ("EXEC",),
-              ("MULTI",), ("SET", "solo", "x"), ("EXEC",),
-              ("MULTI",), ("GET", "a"), ("EXEC",)]
+    script = [
+        ("MULTI",),
+        ("SET", "a", "1"),
+        ("INCR", "n"),
+        ("GET", "a"),
+        ("EXEC",),
+        ("MULTI",),
+        ("SET", "solo", "x"),
+        ("EXEC",),
+        ("MULTI",),
+        ("GET", "a"),
+        ("EXEC",),
+    ]
     try:
         for port in (ref.port, ours.port):
             conn = RawConn("127.0.0.1", port)

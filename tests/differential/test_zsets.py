@@ -6,6 +6,7 @@ run twice, once with the default "listpack" limits and once with
 ``zset-max-listpack-entries 0`` so that every set uses the "skiplist" encoding:
 Redis answers some questions differently per encoding.
 """
+
 import pytest
 
 ENCODINGS = ["listpack", "skiplist"]
@@ -26,6 +27,7 @@ def zconf(shared_vermilion):
     def setter(d, name, value):
         used.append(d)
         config_set(d, shared_vermilion, name, value)
+
     yield setter
     for d in used[:1]:
         config_set(d, shared_vermilion, "zset-max-listpack-entries", "128")
@@ -816,7 +818,11 @@ def keyspace_events(d, server, keys, script):
 
 
 def test_keyspace_events(diff, shared_vermilion):
-    want, got = keyspace_events(diff, shared_vermilion, ["z", "d"], """
+    want, got = keyspace_events(
+        diff,
+        shared_vermilion,
+        ["z", "d"],
+        """
             ZADD z 1 a 2 b 3 c
             ZADD z 1 a
             ZADD z NX 5 a
@@ -844,7 +850,8 @@ def test_keyspace_events(diff, shared_vermilion):
             ZREM z a
             ZADD z 1 a
             ZREMRANGEBYRANK z 0 -1
-""")
+""",
+    )
     assert len(want) > 20
     assert got == want
 
@@ -865,12 +872,13 @@ def _blocked_replies(d, cmd, then, resp3=False, clients=1):
     """Block ``clients`` extra connections with ``cmd``, run ``then`` through ``d``,
     and return the blocked clients' replies as (redis, vermilion) lists."""
     import time
+
     pairs = [_second(d, resp3) for _ in range(clients)]
     try:
         for ref, our in pairs:
             ref.send_command(*cmd)
             our.send_command(*cmd)
-            time.sleep(0.1)           # first blocked, first served
+            time.sleep(0.1)  # first blocked, first served
         d.run(then)
         return ([p[0].read_reply() for p in pairs], [p[1].read_reply() for p in pairs])
     finally:
@@ -919,37 +927,52 @@ def test_bzpop_resp3(zdiff3):
 
 
 def test_bzpopmin_wakes_up(diff):
-    want, got = _blocked_replies(diff, ("BZPOPMIN", "k1", "k2", "0"),
-                                 "ZADD k2 2 b 1 a\nZRANGE k2 0 -1 WITHSCORES")
+    want, got = _blocked_replies(
+        diff, ("BZPOPMIN", "k1", "k2", "0"), "ZADD k2 2 b 1 a\nZRANGE k2 0 -1 WITHSCORES"
+    )
     assert got == want
 
 
 def test_bzpopmax_two_clients(diff):
-    want, got = _blocked_replies(diff, ("BZPOPMAX", "k", "0"), """
+    want, got = _blocked_replies(
+        diff,
+        ("BZPOPMAX", "k", "0"),
+        """
         ZADD k 1 a 2 b 3 c
         ZRANGE k 0 -1 WITHSCORES
-    """, clients=2)
+    """,
+        clients=2,
+    )
     assert got == want
 
 
 def test_bzmpop_wakes_up(diff):
-    want, got = _blocked_replies(diff, ("BZMPOP", "0", "2", "k1", "k2", "MIN", "COUNT", "2"),
-                                 "ZADD k2 1 a 2 b 3 c\nZCARD k2")
+    want, got = _blocked_replies(
+        diff, ("BZMPOP", "0", "2", "k1", "k2", "MIN", "COUNT", "2"), "ZADD k2 1 a 2 b 3 c\nZCARD k2"
+    )
     assert got == want
 
 
 def test_bzmpop_wakes_up_resp3(diff):
-    want, got = _blocked_replies(diff, ("BZMPOP", "0", "1", "k", "MAX", "COUNT", "10"),
-                                 "ZADD k 1 a 2 b\nEXISTS k", resp3=True)
+    want, got = _blocked_replies(
+        diff,
+        ("BZMPOP", "0", "1", "k", "MAX", "COUNT", "10"),
+        "ZADD k 1 a 2 b\nEXISTS k",
+        resp3=True,
+    )
     assert got == want
 
 
 def test_bzpop_woken_by_store(diff):
-    want, got = _blocked_replies(diff, ("BZPOPMIN", "dst", "0"), """
+    want, got = _blocked_replies(
+        diff,
+        ("BZPOPMIN", "dst", "0"),
+        """
         ZADD src 1 a 2 b
         ZUNIONSTORE dst 1 src
         ZCARD dst
-    """)
+    """,
+    )
     assert got == want
 
 
@@ -962,6 +985,7 @@ def test_bzpop_timeout(diff):
 def test_large_sorted_set_random_ops(diff):
     """A few thousand elements (several index blocks) under random reads and writes."""
     import random
+
     rnd = random.Random(7)
     n = 6000
     for base in range(0, n, 1000):
@@ -1011,7 +1035,10 @@ def test_large_sorted_set_random_ops(diff):
 
 
 def test_bzpop_not_woken_by_zadd_del_in_multi(diff):
-    want, got = _blocked_replies(diff, ("BZPOPMIN", "zset", "0"), """
+    want, got = _blocked_replies(
+        diff,
+        ("BZPOPMIN", "zset", "0"),
+        """
         MULTI
         ZADD zset 0 foo
         DEL zset
@@ -1019,37 +1046,45 @@ def test_bzpop_not_woken_by_zadd_del_in_multi(diff):
         EXEC
         DEL zset
         ZADD zset 1 bar
-    """)
+    """,
+    )
     assert got == want
 
 
 def test_bzpop_multi_exec_isolated(diff):
-    want, got = _blocked_replies(diff, ("BZMPOP", "0", "1", "zset", "MIN"), """
+    want, got = _blocked_replies(
+        diff,
+        ("BZMPOP", "0", "1", "zset", "MIN"),
+        """
         MULTI
         ZADD zset 0 a
         ZADD zset 1 b
         ZADD zset 2 c
         EXEC
         ZRANGE zset 0 -1
-    """)
+    """,
+    )
     assert got == want
 
 
 def test_bzpop_same_key_repeated(diff):
-    want, got = _blocked_replies(diff, ("BZPOPMIN", "z1", "z2", "z2", "z1", "0"),
-                                 "ZADD z2 1 b")
+    want, got = _blocked_replies(diff, ("BZPOPMIN", "z1", "z2", "z2", "z1", "0"), "ZADD z2 1 b")
     assert got == want
 
 
 def test_bzmpop_non_key_arguments_do_not_wake(diff):
-    want, got = _blocked_replies(diff, ("BZMPOP", "0", "2", "a", "b", "MAX", "COUNT", "10"), """
+    want, got = _blocked_replies(
+        diff,
+        ("BZMPOP", "0", "2", "a", "b", "MAX", "COUNT", "10"),
+        """
         ZADD 0 100 timeout_value
         ZADD 2 200 numkeys_value
         ZADD max 1 x
         ZADD count 1 x
         ZADD 10 1 x
         ZADD b 1 zset3
-    """)
+    """,
+    )
     assert got == want
 
 

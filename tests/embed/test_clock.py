@@ -3,6 +3,7 @@ move every time the data sees (TTLs, lazy and active expiry, TIME, blocking
 timeouts, OBJECT IDLETIME/FREQ, stream IDs and idle times), on this server only,
 and a clock nobody moved is time.time itself. Real embedded servers, redis-py
 over real sockets."""
+
 import asyncio
 import datetime
 import os
@@ -19,7 +20,7 @@ import redis.asyncio
 import vermilion
 from vermilion.embed import serve
 
-T0 = 1_700_000_000          # a round Unix time to freeze at
+T0 = 1_700_000_000  # a round Unix time to freeze at
 
 
 @pytest.fixture
@@ -73,10 +74,10 @@ def test_ttl_and_lazy_expiry(srv, r):
     assert r.ttl("k") == 5 and r.pttl("k") == 5000
     srv.clock.advance(3)
     assert r.ttl("k") == 2 and r.pttl("k") == 2000
-    assert r.pttl("p") == -2            # 2.5 s: gone
+    assert r.pttl("p") == -2  # 2.5 s: gone
     assert r.get("k") == b"v"
     srv.clock.advance(2)
-    assert r.get("k") is None        # at its expiry time exactly, as Redis (when <= now)
+    assert r.get("k") is None  # at its expiry time exactly, as Redis (when <= now)
     assert r.exists("k") == 0
 
 
@@ -123,9 +124,9 @@ def test_a_running_moved_clock_keeps_running(srv, r):
     assert abs(a[0] - (time.time() + 3600)) < 2
     time.sleep(0.05)
     b = r.time()
-    assert b > a                        # not frozen: real time still passes
+    assert b > a  # not frozen: real time still passes
     srv.clock.freeze()
-    srv.clock.unfreeze()                # runs again from where it stood
+    srv.clock.unfreeze()  # runs again from where it stood
     assert abs(srv.clock.time() - (time.time() + 3600)) < 2
     srv.clock.reset()
     assert abs(srv.clock.time() - time.time()) < 1
@@ -143,7 +144,7 @@ def test_absolute_expiry_commands(srv, r):
     assert r.getex("y", ex=7) == b"v" and r.pexpiretime("y") == (T0 + 7) * 1000
     assert r.expireat("gone", T0 - 1) == 0
     r.set("z", "v")
-    assert r.pexpireat("z", T0 * 1000) == 1 and r.exists("z") == 0   # in the past: deleted
+    assert r.pexpireat("z", T0 * 1000) == 1 and r.exists("z") == 0  # in the past: deleted
     srv.clock.advance(6)
     assert r.mget("x", "y", "k") == [None, b"v", b"v"]
 
@@ -157,13 +158,17 @@ def test_transaction_sees_the_clock(srv, r):
         assert p.execute() == [None, 0]
 
 
-@pytest.mark.parametrize("call", [
-    lambda c: c.blpop("q", 5),
-    lambda c: c.brpoplpush("q", "dst", 5),
-    lambda c: c.bzpopmin("z", 5),
-    lambda c: c.xread({"s": "$"}, block=5000),
-    lambda c: c.execute_command("WAIT", 1, 5000),
-], ids=["BLPOP", "BRPOPLPUSH", "BZPOPMIN", "XREAD", "WAIT"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.blpop("q", 5),
+        lambda c: c.brpoplpush("q", "dst", 5),
+        lambda c: c.bzpopmin("z", 5),
+        lambda c: c.xread({"s": "$"}, block=5000),
+        lambda c: c.execute_command("WAIT", 1, 5000),
+    ],
+    ids=["BLPOP", "BRPOPLPUSH", "BZPOPMIN", "XREAD", "WAIT"],
+)
 def test_blocking_timeout_follows_the_clock(srv, r, call):
     srv.clock.freeze()
     r.xadd("s", {"f": "v"})
@@ -172,11 +177,11 @@ def test_blocking_timeout_follows_the_clock(srv, r, call):
     _blocked_clients(r, 1)
     srv.clock.advance(4)
     time.sleep(0.2)
-    assert t.is_alive()                 # 4 of its 5 seconds passed
+    assert t.is_alive()  # 4 of its 5 seconds passed
     srv.clock.advance(2)
     t.join(5)
     assert not t.is_alive()
-    assert out[0] in (None, [], 0)      # its timeout reply (WAIT: 0 replicas)
+    assert out[0] in (None, [], 0)  # its timeout reply (WAIT: 0 replicas)
     assert r.info("clients")["blocked_clients"] == 0
     other.close()
 
@@ -186,7 +191,7 @@ def test_frozen_clock_never_times_out(srv, r):
     other = redis.Redis.from_url(srv.url)
     t, out = _in_thread(lambda: other.blpop("q", 0.5))
     _blocked_clients(r, 1)
-    time.sleep(1.0)                     # twice its timeout, in real time
+    time.sleep(1.0)  # twice its timeout, in real time
     assert t.is_alive()
     r.rpush("q", "x")
     t.join(5)
@@ -195,11 +200,11 @@ def test_frozen_clock_never_times_out(srv, r):
 
 
 def test_blocked_while_moved_times_out_after_reset(srv, r):
-    srv.clock.advance(1000)             # moved, running
+    srv.clock.advance(1000)  # moved, running
     other = redis.Redis.from_url(srv.url)
     t, out = _in_thread(lambda: other.blpop("q", 0.3))
     _blocked_clients(r, 1)
-    t.join(5)                           # its timer runs on the moved clock, in real time
+    t.join(5)  # its timer runs on the moved clock, in real time
     assert out == [None]
     t, out = _in_thread(lambda: other.blpop("q", 0.3))
     _blocked_clients(r, 1)
@@ -219,7 +224,7 @@ def test_blocked_without_timeout_stays_blocked(srv, r):
     other = redis.Redis.from_url(srv.url)
     t, out = _in_thread(lambda: other.blpop("q", 0))
     _blocked_clients(r, 1)
-    srv.clock.advance(10 ** 6)
+    srv.clock.advance(10**6)
     time.sleep(0.2)
     assert t.is_alive()
     r.rpush("q", "x")
@@ -242,8 +247,8 @@ def test_object_idletime(srv, r):
 
 def test_lfu_decay(srv, r):
     r.config_set("maxmemory-policy", "allkeys-lfu")
-    r.config_set("lfu-decay-time", "1")   # one counter step per minute
-    r.config_set("lfu-log-factor", "0")   # every access counts (the increment is random otherwise)
+    r.config_set("lfu-decay-time", "1")  # one counter step per minute
+    r.config_set("lfu-log-factor", "0")  # every access counts (the increment is random otherwise)
     srv.clock.freeze()
     r.set("k", "v")
     for _ in range(200):
@@ -260,10 +265,10 @@ def test_stream_ids_and_idle_times(srv, r):
     srv.clock.freeze(at=T0)
     ms = T0 * 1000
     assert r.xadd("s", {"f": 1}) == b"%d-0" % ms
-    assert r.xadd("s", {"f": 2}) == b"%d-1" % ms      # same millisecond: next sequence
+    assert r.xadd("s", {"f": 2}) == b"%d-1" % ms  # same millisecond: next sequence
     srv.clock.advance(1)
     assert r.xadd("s", {"f": 3}) == b"%d-0" % (ms + 1000)
-    assert r.xadd("s2", {"f": 1}, maxlen=10) == b"%d-0" % (ms + 1000)   # the general path
+    assert r.xadd("s2", {"f": 1}, maxlen=10) == b"%d-0" % (ms + 1000)  # the general path
     r.xgroup_create("s", "g", id="0")
     r.xreadgroup("g", "alice", {"s": ">"}, count=1)
     srv.clock.advance(10)
@@ -273,7 +278,7 @@ def test_stream_ids_and_idle_times(srv, r):
     assert cons["idle"] == 10000
     claimed = r.xclaim("s", "g", "bob", 9000, [entry["message_id"]], justid=True)
     assert claimed == [entry["message_id"]]
-    srv.clock.set(T0 - 3600)            # back in time: IDs keep growing, as in Redis
+    srv.clock.set(T0 - 3600)  # back in time: IDs keep growing, as in Redis
     assert r.xadd("s", {"f": 4}) == b"%d-1" % (ms + 1000)
 
 
@@ -303,7 +308,7 @@ def test_async_server_clock():
         async with await serve() as s:
             c = redis.asyncio.Redis.from_url(s.url)
             await c.set("k", "v", ex=5)
-            s.clock.advance(10)       # on the loop's own thread: directly
+            s.clock.advance(10)  # on the loop's own thread: directly
             assert await c.dbsize() == 0
             assert (await c.time())[0] >= int(time.time()) + 9
             t = asyncio.ensure_future(c.blpop("q", 5))
@@ -311,6 +316,7 @@ def test_async_server_clock():
             s.clock.advance(6)
             assert await asyncio.wait_for(t, 5) is None
             await c.aclose()
+
     asyncio.run(main())
 
 
@@ -325,7 +331,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 def test_pytest_fixture_and_reset(tmp_path):
     """vermilion_clock is the shared server's clock, and the next test gets real time."""
-    (tmp_path / "test_it.py").write_text(textwrap.dedent("""
+    (tmp_path / "test_it.py").write_text(
+        textwrap.dedent("""
         import time
 
         def test_moves(vermilion_client, vermilion_clock, vermilion_server):
@@ -342,16 +349,23 @@ def test_pytest_fixture_and_reset(tmp_path):
             assert abs(vermilion_client.time()[0] - time.time()) < 2
             vermilion_client.set("k", "v", ex=5)
             assert vermilion_client.ttl("k") == 5
-    """))
-    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                          "test_it.py"], cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT),
-                         capture_output=True, text=True, timeout=120)
+    """)
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_it.py"],
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "2 passed" in out.stdout
 
 
 def test_inprocess_client(srv):
     from vermilion import inprocess
+
     c = inprocess.client(srv)
     other = inprocess.client(srv)
     srv.clock.freeze()

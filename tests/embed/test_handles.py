@@ -1,6 +1,7 @@
 """The embedding API's promises (issue #15, item 3): failed starts leave nothing
 behind, refused options are named, both handles tell where they listen, stop is
 quiet. Real servers, real sockets, real directories."""
+
 import asyncio
 import os
 import socket
@@ -27,6 +28,7 @@ def no_leak(monkeypatch):
     def mkdtemp(*a, **k):
         made.append(real(*a, **k))
         return made[-1]
+
     monkeypatch.setattr("vermilion.embed.tempfile.mkdtemp", mkdtemp)
     yield made
     assert made, "the test never made a server directory"
@@ -40,13 +42,16 @@ def _busy_port():
     return s
 
 
-@pytest.mark.parametrize("kwargs, option", [
-    ({"maxmemory": "lots"}, "maxmemory"),
-    ({"appendonly": "maybe"}, "appendonly"),
-    ({"maxmemory_policy": "sometimes"}, "maxmemory-policy"),
-    ({"no_such_option": "1"}, "no-such-option"),
-    ({"config": {"hz": "fast"}}, "hz"),
-])
+@pytest.mark.parametrize(
+    "kwargs, option",
+    [
+        ({"maxmemory": "lots"}, "maxmemory"),
+        ({"appendonly": "maybe"}, "appendonly"),
+        ({"maxmemory_policy": "sometimes"}, "maxmemory-policy"),
+        ({"no_such_option": "1"}, "no-such-option"),
+        ({"config": {"hz": "fast"}}, "hz"),
+    ],
+)
 def test_refused_option_is_named_and_leaves_no_dir(no_leak, kwargs, option):
     with pytest.raises(ConfigError) as info:
         vermilion.start_server(**kwargs)
@@ -58,6 +63,7 @@ def test_refused_option_on_serve_leaves_no_dir(no_leak):
     async def main():
         with pytest.raises(ConfigError, match="^maxmemory='lots': argument must be a memory value"):
             await serve(maxmemory="lots")
+
     asyncio.run(main())
 
 
@@ -88,6 +94,7 @@ def test_bad_unixsocket_on_serve_closes_tcp_listener_and_dir(no_leak, tmp_path):
             await serve(port=port, unixsocket=str(tmp_path / "missing" / "v.sock"))
         async with await serve(port=port) as srv:
             assert srv.port == port
+
     asyncio.run(main())
 
 
@@ -150,20 +157,23 @@ def test_async_handle_has_host_url_and_async_with(tmp_path):
             r = redis.asyncio.Redis.from_url(srv.url)
             assert await r.ping()
             await r.aclose()
+
     asyncio.run(main())
 
 
 def test_stop_is_quiet():
-    code = ("import vermilion, redis\n"
-            "srv = vermilion.start_server()\n"
-            "redis.Redis(port=srv.port).ping()\n"
-            "srv.stop()\n"
-            "import asyncio, vermilion.embed as e\n"
-            "async def main():\n"
-            "    async with await e.serve():\n"
-            "        pass\n"
-            "asyncio.run(main())\n"
-            "print('done')\n")
+    code = (
+        "import vermilion, redis\n"
+        "srv = vermilion.start_server()\n"
+        "redis.Redis(port=srv.port).ping()\n"
+        "srv.stop()\n"
+        "import asyncio, vermilion.embed as e\n"
+        "async def main():\n"
+        "    async with await e.serve():\n"
+        "        pass\n"
+        "asyncio.run(main())\n"
+        "print('done')\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "done\n"

@@ -1,6 +1,7 @@
 """The in-process client (issue #15, item 1): redis-py connections that reach the
 server without a socket must behave as socket connections do. Real redis-py, real
 servers; where a socket client is the reference, it talks to the same server."""
+
 import asyncio
 import gc
 import re
@@ -54,11 +55,22 @@ def exchange(sendall, recv, packed):
 
 
 REQUESTS = [
-    [b"HELLO", b"3"], [b"SET", b"k", b"v"], [b"GET", b"k"], [b"LPUSH", b"k", b"x"],
-    [b"HGETALL", b"nope"], [b"RPUSH", b"l", b"a", b"b"], [b"LRANGE", b"l", b"0", b"-1"],
-    [b"NOSUCH"], [b"GET"], [b"HELLO", b"2"], [b"ZADD", b"z", b"1.5", b"m"],
-    [b"ZRANGE", b"z", b"0", b"-1", b"WITHSCORES"], [b"SET", b"big", b"x" * 300000],
-    [b"GET", b"big"], [b"GETRANGE", b"big", b"0", b"9"], [b"CLIENT", b"SETNAME", b"x"],
+    [b"HELLO", b"3"],
+    [b"SET", b"k", b"v"],
+    [b"GET", b"k"],
+    [b"LPUSH", b"k", b"x"],
+    [b"HGETALL", b"nope"],
+    [b"RPUSH", b"l", b"a", b"b"],
+    [b"LRANGE", b"l", b"0", b"-1"],
+    [b"NOSUCH"],
+    [b"GET"],
+    [b"HELLO", b"2"],
+    [b"ZADD", b"z", b"1.5", b"m"],
+    [b"ZRANGE", b"z", b"0", b"-1", b"WITHSCORES"],
+    [b"SET", b"big", b"x" * 300000],
+    [b"GET", b"big"],
+    [b"GETRANGE", b"big", b"0", b"9"],
+    [b"CLIENT", b"SETNAME", b"x"],
 ]
 
 
@@ -95,11 +107,11 @@ def test_commands_and_errors(r):
         r.lpush("k", 1)
     with pytest.raises(redis.ResponseError, match="unknown command"):
         r.execute_command("NOSUCH")
-    assert r.get("k") == b"v"   # the connection is still good after an error
+    assert r.get("k") == b"v"  # the connection is still good after an error
 
 
 def test_big_values_cross_in_pieces(r):
-    value = bytes(range(256)) * 8192    # 2 MB: more than one read of the parser
+    value = bytes(range(256)) * 8192  # 2 MB: more than one read of the parser
     r.set("big", value)
     assert r.get("big") == value
     assert r.mget(["big", "big"]) == [value, value]
@@ -112,9 +124,13 @@ def test_resp2_resp3_and_decoding(srv, protocol):
         r.zadd("z", {"a": 1.5, "b": 2})
         r.hset("h", mapping={"f": "v"})
         sock = redis.Redis(host=srv.host, port=srv.port, protocol=protocol, decode_responses=True)
-        for cmd in (lambda c: c.zrange("z", 0, -1, withscores=True), lambda c: c.hgetall("h"),
-                    lambda c: c.zscore("z", "a"), lambda c: c.info("keyspace")):
-            assert cmd(r) == cmd(sock)    # redis-py's RESP2/RESP3 forms, decoded alike
+        for cmd in (
+            lambda c: c.zrange("z", 0, -1, withscores=True),
+            lambda c: c.hgetall("h"),
+            lambda c: c.zscore("z", "a"),
+            lambda c: c.info("keyspace"),
+        ):
+            assert cmd(r) == cmd(sock)  # redis-py's RESP2/RESP3 forms, decoded alike
         sock.close()
         assert r.client_info()["resp"] == str(protocol)
     finally:
@@ -124,6 +140,7 @@ def test_resp2_resp3_and_decoding(srv, protocol):
 def test_the_pure_python_parser_too(srv):
     """redis-py without hiredis reads through the same socket-like object."""
     from redis._parsers import _RESP2Parser
+
     r = inprocess.client(srv, parser_class=_RESP2Parser, protocol=2)
     try:
         value = b"v" * 200000
@@ -159,6 +176,7 @@ def test_connecting_asks_no_dns(srv, monkeypatch):
         ar = inprocess.async_client(srv, protocol=3)
         assert await ar.ping() is True
         await ar.aclose()
+
     asyncio.run(main())
     assert looked_up == []
 
@@ -168,13 +186,14 @@ def test_client_arguments_of_any_kind(srv):
     that cannot be a dict key (a list) work as well."""
     for _ in range(2):
         r = inprocess.client(srv, retry_on_error=[redis.TimeoutError], client_name="n1")
-        assert r.client_getname() in ("n1", b"n1")   # (redis-py decodes it)
+        assert r.client_getname() in ("n1", b"n1")  # (redis-py decodes it)
         r.close()
     a, b = inprocess.client(srv, db=3), inprocess.client(srv, db=4)
     a.set("k", "3")
     assert b.get("k") is None and a.get("k") == b"3"
-    assert a.connection_pool.get_connection().retry is not \
-        b.connection_pool.get_connection().retry    # each connection its own policy
+    assert (
+        a.connection_pool.get_connection().retry is not b.connection_pool.get_connection().retry
+    )  # each connection its own policy
     a.close()
     b.close()
 
@@ -207,7 +226,7 @@ def test_auth(srv):
     with pytest.raises(redis.AuthenticationError):
         inprocess.client(srv, password="wrong", retry=None).ping()
     with pytest.raises(redis.AuthenticationError):
-        inprocess.client(srv, retry=None).get("k")     # NOAUTH, as redis-py reports it
+        inprocess.client(srv, retry=None).get("k")  # NOAUTH, as redis-py reports it
     ok = inprocess.client(srv, password="s3cret")
     assert ok.ping() is True
     ok.config_set("requirepass", "")
@@ -229,7 +248,7 @@ def test_transactions_and_pipelines(r, srv):
     other = inprocess.client(srv)
     with r.pipeline() as p:
         p.watch("a")
-        other.set("a", "changed")          # another client writes the WATCHed key
+        other.set("a", "changed")  # another client writes the WATCHed key
         p.multi()
         p.set("a", "mine")
         with pytest.raises(redis.WatchError):
@@ -240,6 +259,7 @@ def test_transactions_and_pipelines(r, srv):
         v = int(pipe.get("a") or 0)
         pipe.multi()
         pipe.set("a", v + 1)
+
     r.set("a", 10)
     r.transaction(incr, "a")
     assert r.get("a") == b"11"
@@ -253,7 +273,7 @@ def test_pubsub(r, srv):
     p.psubscribe("news.*")
     assert p.get_message(timeout=1)["type"] == "subscribe"
     assert p.get_message(timeout=1)["type"] == "psubscribe"
-    assert p.get_message(timeout=0.05) is None       # nothing yet: a timed wait, then None
+    assert p.get_message(timeout=0.05) is None  # nothing yet: a timed wait, then None
     sock = redis.Redis(host=srv.host, port=srv.port)
     assert sock.publish("ch", "from-socket") == 1
     assert r.publish("news.today", "from-inprocess") == 1
@@ -303,10 +323,10 @@ def test_blocking_pop_is_woken_by_another_client(r, srv):
 
 
 def test_socket_timeout_is_a_redis_timeout(srv):
-    r = inprocess.client(srv, socket_timeout=0.2, retry=None)   # (retry: no backoff)
+    r = inprocess.client(srv, socket_timeout=0.2, retry=None)  # (retry: no backoff)
     with pytest.raises(redis.TimeoutError):
         r.blpop("nothing", timeout=2)
-    assert r.ping() is True     # a new connection
+    assert r.ping() is True  # a new connection
     r.close()
 
 
@@ -369,7 +389,7 @@ def test_server_stop_is_a_connection_error():
 def test_default_server():
     r = inprocess.client()
     assert r.set("k", "v") is True
-    assert inprocess.client().get("k") == b"v"   # one server for the process
+    assert inprocess.client().get("k") == b"v"  # one server for the process
     assert inprocess.default_server().thread.is_alive()
     r.delete("k")
     r.close()
@@ -391,18 +411,21 @@ def test_async_client_to_a_server_on_its_own_thread(vermilion_inprocess_async_cl
         assert (await p.get_message(timeout=1))["data"] == b"hi"
         await p.aclose()
         assert await ar.blpop("q", timeout=0.1) is None
-        pusher = asyncio.get_running_loop().call_later(0.05, lambda: redis.Redis(
-            host=srv.host, port=srv.port).rpush("q", "x"))
+        pusher = asyncio.get_running_loop().call_later(
+            0.05, lambda: redis.Redis(host=srv.host, port=srv.port).rpush("q", "x")
+        )
         assert await ar.blpop("q", timeout=5) == (b"q", b"x")
         pusher.cancel()
         with pytest.raises(redis.ResponseError):
             await ar.lpush("k", 1)
         return await ar.get("k")
+
     assert asyncio.run(main()) == b"v"
 
 
 def test_async_client_on_the_servers_own_loop():
     """serve() runs the server on the test's loop: requests run directly, no thread."""
+
     async def main():
         async with await serve() as s:
             ar = inprocess.async_client(s)
@@ -424,4 +447,5 @@ def test_async_client_on_the_servers_own_loop():
                 inprocess.client(s).ping()
             await ar.aclose()
             await other.aclose()
+
     asyncio.run(main())

@@ -1,6 +1,7 @@
 """The pytest plugin (issue #15, item 1): each test gets a fresh, empty server,
 the clients work, and the plugin keeps pytest from rewriting the server. Each
 case runs a real pytest in a subprocess on a test file written here."""
+
 import os
 import subprocess
 import sys
@@ -19,9 +20,24 @@ def run_pytest(tmp_path, source, *args, conftest=None):
     # entry point and the file list pytest marks for rewriting) as installed
     env = dict(os.environ, PYTHONPATH=ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         "-W", "error::pytest.PytestAssertRewriteWarning", *args, "test_it.py"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "error::pytest.PytestAssertRewriteWarning",
+            *args,
+            "test_it.py",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def passed(out, n):
@@ -30,7 +46,9 @@ def passed(out, n):
 
 
 def test_each_test_sees_a_fresh_server(tmp_path):
-    out = run_pytest(tmp_path, """
+    out = run_pytest(
+        tmp_path,
+        """
         import socket, threading, time
         import redis
 
@@ -72,12 +90,15 @@ def test_each_test_sees_a_fresh_server(tmp_path):
             assert r.pubsub_numsub("ch") == [(b"ch", 0)]
             clients = r.client_list()
             assert len(clients) == 1, clients                 # its own connection only
-    """)
+    """,
+    )
     passed(out, 2)
 
 
 def test_a_test_that_locks_out_the_default_user_or_stops_the_server(tmp_path):
-    out = run_pytest(tmp_path, """
+    out = run_pytest(
+        tmp_path,
+        """
         def test_lock_out(vermilion_client):
             vermilion_client.acl_setuser("default", enabled=False)
 
@@ -90,12 +111,15 @@ def test_a_test_that_locks_out_the_default_user_or_stops_the_server(tmp_path):
 
         def test_after_stop(vermilion_client):
             assert vermilion_client.set("k", "v")
-    """)
+    """,
+    )
     passed(out, 4)
 
 
 def test_marker_config(tmp_path):
-    out = run_pytest(tmp_path, """
+    out = run_pytest(
+        tmp_path,
+        """
         import pytest
 
         @pytest.mark.vermilion_config(requirepass="s3cret", maxmemory_policy="allkeys-lru")
@@ -116,14 +140,17 @@ def test_marker_config(tmp_path):
         @pytest.mark.vermilion_config(maxmemory="lots")
         def test_refused(vermilion_server):
             pass
-    """)
+    """,
+    )
     assert out.returncode != 0
     assert "3 passed" in out.stdout and "1 error" in out.stdout, out.stdout
     assert "maxmemory" in out.stdout
 
 
 def test_async_client(tmp_path):
-    out = run_pytest(tmp_path, """
+    out = run_pytest(
+        tmp_path,
+        """
         import asyncio
 
         def test_async(vermilion_async_client):
@@ -136,21 +163,30 @@ def test_async_client(tmp_path):
             async def main():
                 return await vermilion_async_client.dbsize()
             assert asyncio.run(main()) == 0
-    """, "-W", "error::ResourceWarning")
+    """,
+        "-W",
+        "error::ResourceWarning",
+    )
     passed(out, 2)
 
 
 def test_missing_redis_py_says_what_to_install(tmp_path):
-    out = run_pytest(tmp_path, """
+    out = run_pytest(
+        tmp_path,
+        """
         def test_needs_client(vermilion_client):
             pass
-    """, conftest="import sys\nsys.modules['redis'] = None\n")
+    """,
+        conftest="import sys\nsys.modules['redis'] = None\n",
+    )
     assert out.returncode != 0
     assert 'pip install "vermilion[client]"' in out.stdout
 
 
 def test_only_the_plugin_module_is_rewritten(tmp_path):
-    out = run_pytest(tmp_path, """
+    out = run_pytest(
+        tmp_path,
+        """
         import sys
         from _pytest.assertion.rewrite import AssertionRewritingHook
 
@@ -161,15 +197,23 @@ def test_only_the_plugin_module_is_rewritten(tmp_path):
             # it can narrow pytest's mark; nothing of the server after that
             assert set(rewritten) <= {"vermilion", "vermilion.version", "vermilion.pytest_plugin"}
             assert "vermilion.embed" in sys.modules
-    """)
+    """,
+    )
     passed(out, 1)
 
 
 def test_plugin_import_loads_no_server():
-    code = ("import sys, pytest, vermilion.pytest_plugin\n"
-            "print(sorted(m for m in sys.modules if m.startswith('vermilion')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ, PYTHONPATH=ROOT))
+    code = (
+        "import sys, pytest, vermilion.pytest_plugin\n"
+        "print(sorted(m for m in sys.modules if m.startswith('vermilion')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=ROOT),
+    )
     assert out.stdout.strip() == "['vermilion', 'vermilion.pytest_plugin', 'vermilion.version']"
 
 

@@ -1,6 +1,7 @@
 """Without lupa (issue #15, item 6): the server starts, says once why Lua is off,
 and EVAL/FCALL answer an error. The server runs as a process whose ``import lupa``
 fails, as on a platform without lupa's wheels."""
+
 import os
 import socket
 import subprocess
@@ -11,7 +12,9 @@ import pytest
 import redis
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NO_LUPA = "import sys; sys.modules['lupa'] = None; from vermilion.__main__ import main; sys.exit(main())"
+NO_LUPA = (
+    "import sys; sys.modules['lupa'] = None; from vermilion.__main__ import main; sys.exit(main())"
+)
 
 
 def free_port():
@@ -25,10 +28,24 @@ def free_port():
 def start(tmp_path):
     port = free_port()
     log = tmp_path / "server.log"
-    proc = subprocess.Popen([sys.executable, "-c", NO_LUPA, "--port", str(port), "--save", "",
-                             "--dir", str(tmp_path), "--logfile", str(log)],
-                            env=dict(os.environ, PYTHONPATH=ROOT), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            NO_LUPA,
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+            "--logfile",
+            str(log),
+        ],
+        env=dict(os.environ, PYTHONPATH=ROOT),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     r = redis.Redis(port=port)
     deadline = time.time() + 30
     while time.time() < deadline and proc.poll() is None:
@@ -58,7 +75,7 @@ def test_starts_with_one_log_line_and_eval_says_lua_is_missing(tmp_path):
         for cmd in (("EVAL", "return 1", 0), ("FCALL", "f", 0)):
             with pytest.raises(redis.ResponseError, match="lupa"):
                 r.execute_command(*cmd)
-        assert r.set("k", "v") and r.get("k") == b"v"   # the rest of the server works
+        assert r.set("k", "v") and r.get("k") == b"v"  # the rest of the server works
     finally:
         stop(proc, r)
 
@@ -74,6 +91,7 @@ def test_eval_error_says_what_to_install(tmp_path):
 
 def test_rdb_holding_a_function_starts_without_lupa(tmp_path):
     import vermilion
+
     with vermilion.start_server(dir=str(tmp_path)) as srv:
         w = redis.Redis(port=srv.port)
         w.function_load("#!lua name=lib\nredis.register_function('f', function() return 1 end)")

@@ -1,4 +1,5 @@
 """Fixtures of the persistence tests (helpers live in pers_helpers.py)."""
+
 import pytest
 
 from pers_helpers import RedisProc
@@ -21,6 +22,7 @@ def redis_proc_factory():
 @pytest.fixture
 def vermilion_factory():
     from vermilion.embed import start_server
+
     servers = []
 
     def start(**cfg):
@@ -32,5 +34,3 @@ def vermilion_factory():
     yield start
     for s in servers:
         s.stop()
-
-

@@ -10,6 +10,7 @@
 * :func:`in_loop` runs a function on an embedded server's own thread (for the
   server APIs the tests call directly, like ``request_shutdown``).
 """
+
 import os
 import random
 import shutil
@@ -58,10 +59,27 @@ class RedisProc:
         self.port = free_port()
         self.log = os.path.join(self.dir, "redis-server.log")
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--dir", self.dir, "--dbfilename", dbfilename, "--logfile", self.log,
-             "--enable-debug-command", "yes", *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--dir",
+                self.dir,
+                "--dbfilename",
+                dbfilename,
+                "--logfile",
+                self.log,
+                "--enable-debug-command",
+                "yes",
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_port(self.port, self.proc)
         except Exception:
@@ -174,8 +192,26 @@ def populate(c, seed=7, big=True):
     if big:
         x("SADD", "set:bigstr", *[b"m%d" % i for i in range(3000)])
     # sorted sets
-    x("ZADD", "z:small", 1, "a", 2.5, "b", -3, "c", "inf", "d", "-inf", "e", 1e300, "f",
-      0.1, "g", 12345678901, "h")
+    x(
+        "ZADD",
+        "z:small",
+        1,
+        "a",
+        2.5,
+        "b",
+        -3,
+        "c",
+        "inf",
+        "d",
+        "-inf",
+        "e",
+        1e300,
+        "f",
+        0.1,
+        "g",
+        12345678901,
+        "h",
+    )
     x("ZADD", "z:big", *[y for i in range(500) for y in (i * 1.5, b"m%d" % i)])
     x("ZADD", "z:long", 1, "x" * 100)
     x("ZADD", "z:negzero", "-0", "a", 1, "b")
@@ -211,14 +247,20 @@ def snapshot(c, dbs=(0, 3, 15), encodings=True):
                 v = x("LRANGE", k, 0, -1)
             elif t == b"hash":
                 flat = x("HGETALL", k)
-                v = sorted(zip(flat[0::2], flat[1::2])) if isinstance(flat, list) else \
-                    sorted(flat.items())
+                v = (
+                    sorted(zip(flat[0::2], flat[1::2]))
+                    if isinstance(flat, list)
+                    else sorted(flat.items())
+                )
             elif t == b"set":
                 v = sorted(x("SMEMBERS", k))
             elif t == b"zset":
                 flat = x("ZRANGE", k, 0, -1, "WITHSCORES")
-                v = [(m, s) for m, s in zip(flat[0::2], flat[1::2])] if flat and not \
-                    isinstance(flat[0], list) else [tuple(p) for p in flat]
+                v = (
+                    [(m, s) for m, s in zip(flat[0::2], flat[1::2])]
+                    if flat and not isinstance(flat[0], list)
+                    else [tuple(p) for p in flat]
+                )
             else:
                 v = None
             enc = x("OBJECT", "ENCODING", k) if encodings else None
@@ -242,8 +284,7 @@ def raw_call(port, *args):
     s = socket.create_connection(("127.0.0.1", port), timeout=30)
     try:
         args = [a if isinstance(a, bytes) else str(a).encode() for a in args]
-        s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a)
-                                                   for a in args))
+        s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in args))
         buf = b""
         while not buf.endswith(b"\r\n"):
             chunk = s.recv(65536)

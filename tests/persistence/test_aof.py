@@ -7,6 +7,7 @@ truncated tails and corruption), CONFIG SET appendonly at runtime, the old
 single-file upgrade, automatic rewrites, DEBUG LOADAOF, and durability under
 ``kill -9`` with ``appendfsync always``.
 """
+
 import os
 import random
 import signal
@@ -20,8 +21,18 @@ import redis
 
 from vermilion.commands.debug import debug_loadaof
 
-from pers_helpers import (REDIS_CHECK_AOF, FakeClient, free_port, in_loop, needs_redis,
-                          populate, raw_call, snapshot, assert_same, wait_port)
+from pers_helpers import (
+    REDIS_CHECK_AOF,
+    FakeClient,
+    free_port,
+    in_loop,
+    needs_redis,
+    populate,
+    raw_call,
+    snapshot,
+    assert_same,
+    wait_port,
+)
 
 pytestmark = needs_redis
 
@@ -49,18 +60,26 @@ def no_child(srv):
 
 
 def check_aof(d):
-    p = subprocess.run([REDIS_CHECK_AOF, str(d / "appendonlydir" / "appendonly.aof.manifest")],
-                       capture_output=True, text=True, timeout=60)
+    p = subprocess.run(
+        [REDIS_CHECK_AOF, str(d / "appendonlydir" / "appendonly.aof.manifest")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert p.returncode == 0, p.stdout + p.stderr
     assert "All AOF files and manifest are valid" in p.stdout
 
 
 def test_layout_and_incr_contents(tmp_path, vermilion_factory):
     srv = vermilion_factory(dir=str(tmp_path), appendonly="yes")
-    assert files(tmp_path) == ["appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof",
-                               "appendonly.aof.manifest"]
-    assert manifest(tmp_path) == ("file appendonly.aof.1.base.rdb seq 1 type b\n"
-                                  "file appendonly.aof.1.incr.aof seq 1 type i\n")
+    assert files(tmp_path) == [
+        "appendonly.aof.1.base.rdb",
+        "appendonly.aof.1.incr.aof",
+        "appendonly.aof.manifest",
+    ]
+    assert manifest(tmp_path) == (
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    )
     r = redis.Redis(port=srv.port)
     r.set("k", "v")
     # written before the reply: the file has it already
@@ -68,16 +87,18 @@ def test_layout_and_incr_contents(tmp_path, vermilion_factory):
     assert incr == b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n"
     r.execute_command("SELECT", 12)
     r.rpush("l", b"a\r\nb")
-    r.get("k")                               # reads add nothing
+    r.get("k")  # reads add nothing
     incr = (tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()
-    assert incr.endswith(b"*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n"
-                         b"*3\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n$4\r\na\r\nb\r\n")
+    assert incr.endswith(
+        b"*2\r\n$6\r\nSELECT\r\n$2\r\n12\r\n*3\r\n$5\r\nRPUSH\r\n$1\r\nl\r\n$4\r\na\r\nb\r\n"
+    )
     check_aof(tmp_path)
     i = dict(ln.split(":", 1) for ln in in_loop(srv, srv.server.info_persistence))
     assert i["aof_enabled"] == "1"
     assert int(i["aof_current_size"]) == sum(
-        os.path.getsize(tmp_path / "appendonlydir" / f) for f in
-        ("appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof"))
+        os.path.getsize(tmp_path / "appendonlydir" / f)
+        for f in ("appendonly.aof.1.base.rdb", "appendonly.aof.1.incr.aof")
+    )
 
 
 @pytest.mark.parametrize("fsync", ["always", "everysec", "no"])
@@ -136,8 +157,9 @@ def test_rewrite_keeps_writes_made_during_it(tmp_path, vermilion_factory):
     for i in range(150000):
         pipe.set(b"k%d" % i, b"v%d" % i)
     pipe.execute()
-    assert raw_call(srv.port, "BGREWRITEAOF") == \
-        b"+Background append only file rewriting started\r\n"
+    assert (
+        raw_call(srv.port, "BGREWRITEAOF") == b"+Background append only file rewriting started\r\n"
+    )
     # the new incr file is in the manifest before the child even finishes
     assert "appendonly.aof.2.incr.aof seq 2 type i" in manifest(tmp_path)
     written = 0
@@ -147,10 +169,14 @@ def test_rewrite_keeps_writes_made_during_it(tmp_path, vermilion_factory):
         written += 1
     assert written > 10, "rewrite too fast to test concurrency"
     r.set("after", "1")
-    assert manifest(tmp_path) == ("file appendonly.aof.2.base.rdb seq 2 type b\n"
-                                  "file appendonly.aof.2.incr.aof seq 2 type i\n")
-    assert files(tmp_path) == ["appendonly.aof.2.base.rdb", "appendonly.aof.2.incr.aof",
-                               "appendonly.aof.manifest"]
+    assert manifest(tmp_path) == (
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+    )
+    assert files(tmp_path) == [
+        "appendonly.aof.2.base.rdb",
+        "appendonly.aof.2.incr.aof",
+        "appendonly.aof.manifest",
+    ]
     assert not [f for f in os.listdir(tmp_path) if f.startswith("temp-")]
     check_aof(tmp_path)
     srv.stop()
@@ -190,13 +216,22 @@ def _write_incr(tmp_path, data, truncated_ok="yes"):
     (d / "appendonly.aof.1.incr.aof").write_bytes(data)
 
 
-GOOD = (b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
-        b"#TS:1700000000\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n")
+GOOD = (
+    b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n"
+    b"#TS:1700000000\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n"
+)
 
 
-@pytest.mark.parametrize("tail", [b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n",
-                                  b"*3\r\n$3\r\nSE", b"*", b"*3\r\n",
-                                  b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3\r\n"])
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n",
+        b"*3\r\n$3\r\nSE",
+        b"*",
+        b"*3\r\n",
+        b"*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$1\r\n3\r\n",
+    ],
+)
 def test_truncated_tail(tmp_path, vermilion_factory, tail):
     _write_incr(tmp_path, GOOD + tail)
     srv = vermilion_factory(dir=str(tmp_path), appendonly="yes")
@@ -206,8 +241,9 @@ def test_truncated_tail(tmp_path, vermilion_factory, tail):
     r.set("d", "4")
     srv.stop()
     data = (tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()
-    assert data == GOOD + (b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n"
-                           b"*3\r\n$3\r\nSET\r\n$1\r\nd\r\n$1\r\n4\r\n")
+    assert data == GOOD + (
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nd\r\n$1\r\n4\r\n"
+    )
     srv = vermilion_factory(dir=str(tmp_path), appendonly="yes")
     assert sorted(redis.Redis(port=srv.port).keys()) == [b"a", b"b", b"d"]
 
@@ -219,12 +255,15 @@ def test_truncated_tail_refused_without_aof_load_truncated(tmp_path, vermilion_f
     assert "Unexpected end of file reading the append only file" in str(ei.value)
 
 
-@pytest.mark.parametrize("bad,expect", [
-    (b"SET a b\r\n", "Bad file format"),
-    (b"*3\r\n$3\r\nSET\r\n!1\r\na\r\n$1\r\n1\r\n", "Bad file format"),
-    (b"*0\r\n", "Bad file format"),
-    (b"*2\r\n$7\r\nNOTACMD\r\n$1\r\na\r\n", "Unknown command 'NOTACMD'"),
-])
+@pytest.mark.parametrize(
+    "bad,expect",
+    [
+        (b"SET a b\r\n", "Bad file format"),
+        (b"*3\r\n$3\r\nSET\r\n!1\r\na\r\n$1\r\n1\r\n", "Bad file format"),
+        (b"*0\r\n", "Bad file format"),
+        (b"*2\r\n$7\r\nNOTACMD\r\n$1\r\na\r\n", "Unknown command 'NOTACMD'"),
+    ],
+)
 def test_corruption_refuses_to_start(tmp_path, vermilion_factory, bad, expect):
     _write_incr(tmp_path, GOOD + bad + GOOD)
     with pytest.raises(SystemExit) as ei:
@@ -232,15 +271,18 @@ def test_corruption_refuses_to_start(tmp_path, vermilion_factory, bad, expect):
     assert expect in str(ei.value)
 
 
-@pytest.mark.parametrize("text,expect", [
-    ("", "Found an empty AOF manifest"),
-    ("file a seq 1\n", "Invalid AOF manifest file format"),
-    ("file a seq 1 type x\n", "Unknown AOF file type"),
-    ("file a/b seq 1 type i\n", "File can't be a path, just a filename"),
-    ("file a seq 2 type i\nfile b seq 1 type i\n", "Found a non-monotonic sequence number"),
-    ("file a seq 1 type b\nfile b seq 2 type b\n", "Found duplicate base file information"),
-    ("file missing.aof seq 1 type i\n", "doesn't exist"),
-])
+@pytest.mark.parametrize(
+    "text,expect",
+    [
+        ("", "Found an empty AOF manifest"),
+        ("file a seq 1\n", "Invalid AOF manifest file format"),
+        ("file a seq 1 type x\n", "Unknown AOF file type"),
+        ("file a/b seq 1 type i\n", "File can't be a path, just a filename"),
+        ("file a seq 2 type i\nfile b seq 1 type i\n", "Found a non-monotonic sequence number"),
+        ("file a seq 1 type b\nfile b seq 2 type b\n", "Found duplicate base file information"),
+        ("file missing.aof seq 1 type i\n", "doesn't exist"),
+    ],
+)
 def test_bad_manifest_refuses_to_start(tmp_path, vermilion_factory, text, expect):
     d = tmp_path / "appendonlydir"
     d.mkdir()
@@ -276,8 +318,9 @@ def test_config_set_appendonly_at_runtime(tmp_path, vermilion_factory):
     wait_for(lambda: no_child(srv))
     wait_for(lambda: "appendonly.aof.1.incr.aof" in manifest(tmp_path))
     r.set("after-switch", "2")
-    assert manifest(tmp_path) == ("file appendonly.aof.1.base.rdb seq 1 type b\n"
-                                  "file appendonly.aof.1.incr.aof seq 1 type i\n")
+    assert manifest(tmp_path) == (
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    )
     before = snapshot(r, encodings=False)
     assert r.config_set("appendonly", "no")
     r.set("not-logged", "3")
@@ -292,8 +335,9 @@ def test_old_single_file_aof_is_migrated(tmp_path, vermilion_factory):
     r = redis.Redis(port=srv.port)
     assert sorted(r.keys()) == [b"a", b"b"]
     assert not (tmp_path / "appendonly.aof").exists()
-    assert manifest(tmp_path) == ("file appendonly.aof seq 1 type b\n"
-                                  "file appendonly.aof.1.incr.aof seq 1 type i\n")
+    assert manifest(tmp_path) == (
+        "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+    )
     r.set("c", "3")
     srv.stop()
     srv = vermilion_factory(dir=str(tmp_path), appendonly="yes")
@@ -313,8 +357,12 @@ def test_old_single_file_with_rdb_preamble(tmp_path, vermilion_factory):
 
 
 def test_auto_rewrite_on_growth(tmp_path, vermilion_factory):
-    srv = vermilion_factory(dir=str(tmp_path), appendonly="yes",
-                            auto_aof_rewrite_min_size="10000", auto_aof_rewrite_percentage="100")
+    srv = vermilion_factory(
+        dir=str(tmp_path),
+        appendonly="yes",
+        auto_aof_rewrite_min_size="10000",
+        auto_aof_rewrite_percentage="100",
+    )
     r = redis.Redis(port=srv.port)
     for i in range(400):
         r.set(b"key%d" % i, b"x" * 50)
@@ -329,8 +377,9 @@ def test_bgrewriteaof_with_aof_off_writes_base_and_manifest(tmp_path, vermilion_
     srv = vermilion_factory(dir=str(tmp_path))
     r = redis.Redis(port=srv.port)
     r.set("k", "v")
-    assert raw_call(srv.port, "BGREWRITEAOF") == \
-        b"+Background append only file rewriting started\r\n"
+    assert (
+        raw_call(srv.port, "BGREWRITEAOF") == b"+Background append only file rewriting started\r\n"
+    )
     wait_for(lambda: no_child(srv))
     assert manifest(tmp_path) == "file appendonly.aof.1.base.rdb seq 1 type b\n"
 
@@ -352,8 +401,7 @@ def test_debug_loadaof(tmp_path, vermilion_factory):
     r = redis.Redis(port=srv.port)
     populate(r, big=False)
     before = snapshot(r, encodings=False)
-    assert in_loop(srv, debug_loadaof, FakeClient(srv.server),
-                   [b"DEBUG", b"LOADAOF"]) is not None
+    assert in_loop(srv, debug_loadaof, FakeClient(srv.server), [b"DEBUG", b"LOADAOF"]) is not None
     assert_same(snapshot(r, encodings=False), before)
     # and through the DEBUG command
     assert r.execute_command("DEBUG", "LOADAOF")
@@ -371,10 +419,27 @@ def test_everysec_fsyncs_in_background(tmp_path, vermilion_factory):
 # ------------------------------------------------------------------ kill -9
 def _start_process(d, port, *extra):
     log = open(os.path.join(d, "server.log"), "ab")
-    p = subprocess.Popen([sys.executable, "-m", "vermilion", "--port", str(port),
-                          "--bind", "127.0.0.1", "--dir", str(d), "--save", "",
-                          "--appendonly", "yes", *extra],
-                         cwd=ROOT, stdout=log, stderr=log)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vermilion",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(d),
+            "--save",
+            "",
+            "--appendonly",
+            "yes",
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+    )
     wait_port(port, p)
     return p
 
@@ -383,8 +448,8 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path):
     """appendfsync always: every write acknowledged before SIGKILL is there after restart."""
     port = free_port()
     proc = _start_process(tmp_path, port, "--appendfsync", "always")
-    acked = {}          # writer -> index of its last acknowledged SET
-    counted = {}        # writer -> value its last acknowledged INCR returned
+    acked = {}  # writer -> index of its last acknowledged SET
+    counted = {}  # writer -> value its last acknowledged INCR returned
     stop = threading.Event()
     errors = []
 
@@ -394,7 +459,7 @@ def test_kill_9_loses_no_acknowledged_write(tmp_path):
         try:
             while not stop.is_set():
                 c.set(b"w%d:%d" % (n, i), b"v%d" % i)
-                acked[n] = i          # only after the reply
+                acked[n] = i  # only after the reply
                 counted[n] = c.incr(b"count%d" % n)
                 i += 1
         except (redis.ConnectionError, redis.TimeoutError):
@@ -432,7 +497,7 @@ def test_timestamp_annotations(tmp_path, vermilion_factory, redis_proc_factory):
     now = int(time.time())
     incr = (tmp_path / "appendonlydir" / "appendonly.aof.1.incr.aof").read_bytes()
     assert incr.startswith(b"#TS:")
-    assert abs(int(incr[4:incr.index(b"\r\n")]) - now) <= 1
+    assert abs(int(incr[4 : incr.index(b"\r\n")]) - now) <= 1
     srv.stop()
     check_aof(tmp_path)
     ref = redis_proc_factory(tmp_path, "dump.rdb", "--appendonly", "yes").client()
@@ -479,8 +544,10 @@ def test_bgrewriteaof_scheduled_during_bgsave(tmp_path, vermilion_factory):
         pipe.set(b"k%d" % i, b"v" * 20)
     pipe.execute()
     assert raw_call(srv.port, "BGSAVE") == b"+Background saving started\r\n"
-    assert raw_call(srv.port, "BGREWRITEAOF") == \
-        b"+Background append only file rewriting scheduled\r\n"
+    assert (
+        raw_call(srv.port, "BGREWRITEAOF")
+        == b"+Background append only file rewriting scheduled\r\n"
+    )
     i = dict(ln.split(":", 1) for ln in in_loop(srv, srv.server.info_persistence))
     assert i["aof_rewrite_scheduled"] == "1" and i["aof_pending_rewrite"] == "1"
     wait_for(lambda: "seq 2 type b" in manifest(tmp_path))

@@ -13,9 +13,10 @@ from pers_helpers import needs_redis
 from vermilion.persistence import crc64 as crcmod, intset, listpack, lzf, rdb, ziplist, zipmap
 from vermilion.persistence.errors import CorruptError
 
-I64 = st.integers(-2 ** 63, 2 ** 63 - 1)
-ELEMENT = st.one_of(st.binary(max_size=80), I64.map(lambda i: b"%d" % i),
-                    st.binary(min_size=4000, max_size=5000))
+I64 = st.integers(-(2**63), 2**63 - 1)
+ELEMENT = st.one_of(
+    st.binary(max_size=80), I64.map(lambda i: b"%d" % i), st.binary(min_size=4000, max_size=5000)
+)
 SETTINGS = settings(max_examples=200, deadline=None)
 
 
@@ -24,7 +25,7 @@ def test_crc64_check_value():
     assert crcmod.crc64(0, b"123456789") == 0xE9C6D914C4B8D9CA
 
 
-@given(st.binary(max_size=20000), st.integers(0, 2 ** 64 - 1))
+@given(st.binary(max_size=20000), st.integers(0, 2**64 - 1))
 @SETTINGS
 def test_crc64_all_paths_agree(data, init):
     ref = crcmod._crc_bytewise(init, data)
@@ -37,13 +38,13 @@ def test_crc64_all_paths_agree(data, init):
 @given(st.binary(max_size=3000), st.binary(max_size=3000))
 @SETTINGS
 def test_crc64_combine(a, b):
-    assert crcmod.combine(crcmod.crc64(0, a), crcmod.crc64(0, b), len(b)) == \
-        crcmod.crc64(0, a + b)
+    assert crcmod.combine(crcmod.crc64(0, a), crcmod.crc64(0, b), len(b)) == crcmod.crc64(0, a + b)
     assert crcmod.crc64(crcmod.crc64(0, a), b) == crcmod.crc64(0, a + b)
 
 
 def test_crc64_large_buffer():
     import os
+
     data = os.urandom(3 << 20)
     assert crcmod.crc64(0, data) == crcmod.crc64(crcmod.crc64(0, data[:12345]), data[12345:])
     assert crcmod.crc64(0, data[:100000]) == crcmod._crc_bytewise(0, data[:100000])
@@ -58,8 +59,11 @@ def test_lzf_round_trip(data):
         assert lzf.decompress(c, len(data)) == data
 
 
-@given(st.lists(st.sampled_from([b"a", b"ab", b"abc", b"hello ", b"\x00" * 7, b"xyz" * 9]),
-                max_size=300).map(b"".join))
+@given(
+    st.lists(
+        st.sampled_from([b"a", b"ab", b"abc", b"hello ", b"\x00" * 7, b"xyz" * 9]), max_size=300
+    ).map(b"".join)
+)
 @SETTINGS
 def test_lzf_round_trip_repetitive(data):
     c = lzf.compress(data)
@@ -119,11 +123,23 @@ def test_listpack_detects_damage(elements, data):
         out = listpack.decode(bytes(blob))
     except CorruptError:
         return
-    assert isinstance(out, list)      # a change that still parses is allowed, never a crash
+    assert isinstance(out, list)  # a change that still parses is allowed, never a crash
 
 
-@pytest.mark.parametrize("non_int", [b"-0", b"+1", b"01", b" 1", b"1 ", b"9223372036854775808",
-                                     b"-9223372036854775809", b"1.0", b""])
+@pytest.mark.parametrize(
+    "non_int",
+    [
+        b"-0",
+        b"+1",
+        b"01",
+        b" 1",
+        b"1 ",
+        b"9223372036854775808",
+        b"-9223372036854775809",
+        b"1.0",
+        b"",
+    ],
+)
 def test_listpack_keeps_non_canonical_numbers_as_strings(non_int):
     assert listpack.decode(listpack.encode([non_int])) == [non_int]
 
@@ -149,14 +165,28 @@ def test_ziplist_detects_damage(elements, data):
 
 
 def test_ziplist_all_int_encodings():
-    vals = [0, 12, 13, -1, 127, -128, 32767, -32768, 8388607, -8388608, 2 ** 31 - 1, -2 ** 31,
-            2 ** 63 - 1, -2 ** 63]
+    vals = [
+        0,
+        12,
+        13,
+        -1,
+        127,
+        -128,
+        32767,
+        -32768,
+        8388607,
+        -8388608,
+        2**31 - 1,
+        -(2**31),
+        2**63 - 1,
+        -(2**63),
+    ]
     blob = ziplist.encode([b"%d" % v for v in vals])
     assert ziplist.decode(blob) == vals
     encodings = set()
     p = 10
     for _ in vals:
-        p += 1                       # prevlen (all small)
+        p += 1  # prevlen (all small)
         encodings.add(blob[p])
         e = blob[p]
         p += 1 + {0xC0: 2, 0xD0: 4, 0xE0: 8, 0xF0: 3, 0xFE: 1}.get(e, 0)
@@ -176,17 +206,21 @@ def test_intset_round_trip(values):
     assert intset.decode(blob) == sorted(values)
     width = int.from_bytes(blob[:4], "little")
     lo, hi = min(values), max(values)
-    if -2 ** 15 <= lo and hi < 2 ** 15:
+    if -(2**15) <= lo and hi < 2**15:
         assert width == 2
-    elif -2 ** 31 <= lo and hi < 2 ** 31:
+    elif -(2**31) <= lo and hi < 2**31:
         assert width == 4
     else:
         assert width == 8
 
 
 def test_intset_rejects_bad_blobs():
-    for blob in (b"", b"\x02\x00\x00\x00\x01\x00\x00\x00", b"\x03\x00\x00\x00\x01\x00\x00\x00\x01",
-                 b"\x02\x00\x00\x00\x00\x00\x00\x00"):
+    for blob in (
+        b"",
+        b"\x02\x00\x00\x00\x01\x00\x00\x00",
+        b"\x03\x00\x00\x00\x01\x00\x00\x00\x01",
+        b"\x02\x00\x00\x00\x00\x00\x00\x00",
+    ):
         with pytest.raises(CorruptError):
             intset.decode(blob)
     unsorted = b"\x02\x00\x00\x00\x02\x00\x00\x00\x05\x00\x01\x00"
@@ -196,8 +230,7 @@ def test_intset_rejects_bad_blobs():
 
 
 # ------------------------------------------------------------------ zipmap
-@given(st.dictionaries(st.binary(max_size=300), st.binary(max_size=300), min_size=1,
-                       max_size=20))
+@given(st.dictionaries(st.binary(max_size=300), st.binary(max_size=300), min_size=1, max_size=20))
 @SETTINGS
 def test_zipmap_round_trip(d):
     pairs = list(d.items())
@@ -209,11 +242,11 @@ def test_zipmap_with_free_space_and_asset():
     blob = b"\x01\x01a\x02\x02bcXY\xff"
     assert zipmap.decode(blob) == [(b"a", b"bc")]
     with pytest.raises(CorruptError):
-        zipmap.decode(b"\x02\x01a\x02\x02bcXY\xff")   # header count says 2
+        zipmap.decode(b"\x02\x01a\x02\x02bcXY\xff")  # header count says 2
 
 
 # ------------------------------------------------------- RDB string/lengths
-@given(st.integers(0, 2 ** 64 - 1))
+@given(st.integers(0, 2**64 - 1))
 @SETTINGS
 def test_rdb_length_round_trip(n):
     r = rdb.Reader(rdb.enc_len(n))
@@ -228,9 +261,19 @@ def test_rdb_string_round_trip(s, compress):
     assert bytes(r.string()) == s and r.pos == len(enc)
 
 
-@pytest.mark.parametrize("s,first", [(b"0", 0xC0), (b"-128", 0xC0), (b"128", 0xC1),
-                                     (b"-32769", 0xC2), (b"2147483647", 0xC2),
-                                     (b"2147483648", 0x0A), (b"007", 0x03), (b"-0", 0x02)])
+@pytest.mark.parametrize(
+    "s,first",
+    [
+        (b"0", 0xC0),
+        (b"-128", 0xC0),
+        (b"128", 0xC1),
+        (b"-32769", 0xC2),
+        (b"2147483647", 0xC2),
+        (b"2147483648", 0x0A),
+        (b"007", 0x03),
+        (b"-0", 0x02),
+    ],
+)
 def test_rdb_integer_encoded_strings(s, first):
     assert rdb.enc_string(s)[0] == first
 
@@ -239,6 +282,7 @@ def test_rdb_integer_encoded_strings(s, first):
 @SETTINGS
 def test_zset_listpack_scores(score):
     from vermilion.types.zset import ZSet
+
     z = ZSet.from_dict({b"m": score}, True)
     t, payload = rdb.encode_value(z)
     back = rdb.load_value(rdb.Reader(payload), t)
@@ -252,7 +296,7 @@ def test_decode_listpacks_and_intsets_made_by_redis(real_redis):
     c.delete("h", "z", "s", "l")
     c.hset("h", mapping={"a": "1", "b": "-70000", "c": "x" * 60, "d": "3.5"})
     c.zadd("z", {"m1": 1.5, "m2": -2, "m3": 1e20})
-    c.sadd("s", 1, -5, 70000, 2 ** 40)
+    c.sadd("s", 1, -5, 70000, 2**40)
     c.rpush("l", *[b"%d" % i for i in range(-2000, 2000, 7)] + [b"x" * 5000])
 
     def blob(key):
@@ -271,7 +315,7 @@ def test_decode_listpacks_and_intsets_made_by_redis(real_redis):
     assert [float(x) if isinstance(x, int) else float(x) for x in flat[1::2]] == [-2, 1.5, 1e20]
     t, r = blob("s")
     assert t == rdb.TYPE_SET_INTSET
-    assert intset.decode(r.string()) == sorted([1, -5, 70000, 2 ** 40])
+    assert intset.decode(r.string()) == sorted([1, -5, 70000, 2**40])
     t, r = blob("l")
     assert t == rdb.TYPE_LIST_QUICKLIST_2
     n = r.len()

@@ -7,6 +7,7 @@ the loader's runs of string records with the general record parser, LZF's
 early refusal with liblzf's loop, listpack's table-driven entries with
 ``encode_entry``, one-node lists with the node-by-node split.
 """
+
 import io
 import os
 import signal
@@ -25,11 +26,27 @@ from vermilion.types.zset import ZSet
 # Strings around every boundary the fast paths test: integer spellings (8/16/32
 # bit and beyond), 11/12 bytes (the integer limit), 20/21 (LZF), 63/64 (6-bit length).
 _ints = st.integers(-(1 << 40), 1 << 40).map(lambda i: b"%d" % i)
-_odd_ints = st.sampled_from([b"-0", b"007", b"+5", b"1 ", b"", b"-", b"0", b"-128", b"127",
-                             b"128", b"-32769", b"2147483648", b"-2147483648"])
+_odd_ints = st.sampled_from(
+    [
+        b"-0",
+        b"007",
+        b"+5",
+        b"1 ",
+        b"",
+        b"-",
+        b"0",
+        b"-128",
+        b"127",
+        b"128",
+        b"-32769",
+        b"2147483648",
+        b"-2147483648",
+    ]
+)
 _text = st.binary(min_size=0, max_size=70)
-_repetitive = st.builds(lambda a, n: (a * n)[:70], st.binary(min_size=1, max_size=4),
-                        st.integers(1, 40))
+_repetitive = st.builds(
+    lambda a, n: (a * n)[:70], st.binary(min_size=1, max_size=4), st.integers(1, 40)
+)
 strings = st.one_of(_ints, _odd_ints, _text, _repetitive)
 
 
@@ -57,7 +74,7 @@ def _body(blob):
         r.pos += 1
         r.string()
         r.string()
-    return blob[r.pos:-9]
+    return blob[r.pos : -9]
 
 
 def _write(dbs, limits):
@@ -67,9 +84,11 @@ def _write(dbs, limits):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(strings, strings, max_size=40),
-       st.lists(st.integers(-(1 << 63), (1 << 64) - 1), max_size=40),
-       st.booleans())
+@given(
+    st.dictionaries(strings, strings, max_size=40),
+    st.lists(st.integers(-(1 << 63), (1 << 64) - 1), max_size=40),
+    st.booleans(),
+)
 def test_string_records_match_general_path(data, whens, compress):
     limits = rdb.Limits()
     limits.compress = compress
@@ -101,9 +120,11 @@ def test_batches_and_mixed_values_match_general_path():
         else:
             data[k] = b"abcdefghij" * 3 + b"%d" % i
     expires = {k: 1700000000000 + i for i, k in enumerate(data) if i % 5 == 0}
-    dbs = [types.SimpleNamespace(data=data, expires=expires),
-           types.SimpleNamespace(data={}, expires={}),
-           types.SimpleNamespace(data={b"only": b"1"}, expires={})]
+    dbs = [
+        types.SimpleNamespace(data=data, expires=expires),
+        types.SimpleNamespace(data={}, expires={}),
+        types.SimpleNamespace(data={b"only": b"1"}, expires={}),
+    ]
     limits = rdb.Limits()
     seen = []
     fh = io.BytesIO()
@@ -119,9 +140,11 @@ def test_batches_and_mixed_values_match_general_path():
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.dictionaries(strings, strings, max_size=60),
-       st.lists(st.integers(-5, 5), max_size=60),
-       st.booleans())
+@given(
+    st.dictionaries(strings, strings, max_size=60),
+    st.lists(st.integers(-5, 5), max_size=60),
+    st.booleans(),
+)
 def test_loader_string_runs_match_general_path(data, whens, expire_keys):
     """Keys with expires (some past, some not) among plain strings; the file
     is padded with a long record so that the runs start before the tail."""
@@ -129,8 +152,9 @@ def test_loader_string_runs_match_general_path(data, whens, expire_keys):
     data[b"pad"] = RList([b"p" * 200])
     expires = {k: 1000 + 100 * w for k, w in zip(data, whens) if w}
     db = types.SimpleNamespace(data=data, expires=expires)
-    blob = _write([types.SimpleNamespace(data={b"first": RList([b"q" * 200])}, expires={}),
-                   db], rdb.Limits())
+    blob = _write(
+        [types.SimpleNamespace(data={b"first": RList([b"q" * 200])}, expires={}), db], rdb.Limits()
+    )
     res = rdb.load_rdb(blob, now_ms=1000, expire_keys=expire_keys)
     gen = rdb.load_rdb(blob, now_ms=1000, expire_keys=expire_keys, check_mode=True)
     loaded, loaded_exp = res.dbs[1]
@@ -193,8 +217,10 @@ def test_listpack_entries_match_encode_entry(elems):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(strings, st.binary(min_size=900, max_size=5000)), max_size=40),
-       st.sampled_from([-5, -4, -3, -2, -1, 1, 2, 3, 128]))
+@given(
+    st.lists(st.one_of(strings, st.binary(min_size=900, max_size=5000)), max_size=40),
+    st.sampled_from([-5, -4, -3, -2, -1, 1, 2, 3, 128]),
+)
 def test_one_node_lists_match_the_split(elems, fill):
     lst = RList(elems)
     assert rdb._list_nodes(lst, fill) == rdb._list_nodes_split(lst, fill)
@@ -207,7 +233,7 @@ def test_stream_crc_helper_matches_crc64():
     w = crc64.StreamCrc()
     assert w.ok
     for i in range(0, len(data), 70000):
-        w.feed(data[i:i + 70000])
+        w.feed(data[i : i + 70000])
     assert w.result() == crc64.crc64(0, data)
 
 

@@ -6,6 +6,7 @@ other, and both are compared key by key, value by value, encoding by encoding.
 Our files must also pass ``redis-check-rdb``; Redis's test assets (RDB files
 from Redis 2.x-6.x with zipmap, ziplist and intset encodings) must load.
 """
+
 import os
 import shutil
 import subprocess
@@ -54,7 +55,7 @@ def test_redis_file_loads_in_vermilion(tmp_path, vermilion_factory, redis_proc_f
     ref = redis_proc_factory(tmp_path).client()
     populate(ref)
     assert ref.save()
-    ref.execute_command("DEBUG", "RELOAD")       # Redis's own post-load encodings
+    ref.execute_command("DEBUG", "RELOAD")  # Redis's own post-load encodings
     theirs = snapshot(ref)
     srv = vermilion_factory(dir=str(tmp_path))
     r = redis.Redis(port=srv.port)
@@ -74,8 +75,9 @@ def test_vermilion_to_vermilion(tmp_path, vermilion_factory):
     assert_same(snapshot(r2, encodings=False), before)
 
 
-def test_files_are_byte_identical_for_deterministic_data(tmp_path, vermilion_factory,
-                                                         redis_proc_factory):
+def test_files_are_byte_identical_for_deterministic_data(
+    tmp_path, vermilion_factory, redis_proc_factory
+):
     """Encodings whose byte layout is fixed (no hashtable order) give Redis's exact file."""
     vdir = tmp_path / "v"
     rdir = tmp_path / "r"
@@ -106,6 +108,7 @@ def test_expired_keys_are_dropped_on_load(tmp_path, vermilion_factory):
     assert r.save()
     srv.stop()
     import time
+
     time.sleep(0.3)
     srv2 = vermilion_factory(dir=str(tmp_path))
     r2 = redis.Redis(port=srv2.port)
@@ -114,9 +117,17 @@ def test_expired_keys_are_dropped_on_load(tmp_path, vermilion_factory):
     assert srv2.server.rdb_last_load_keys_loaded == 2
 
 
-@pytest.mark.parametrize("asset", ["encodings.rdb", "hash-zipmap.rdb", "hash-ziplist.rdb",
-                                   "list-quicklist.rdb", "zset-ziplist.rdb",
-                                   "scriptbackup.rdb"])
+@pytest.mark.parametrize(
+    "asset",
+    [
+        "encodings.rdb",
+        "hash-zipmap.rdb",
+        "hash-ziplist.rdb",
+        "list-quicklist.rdb",
+        "zset-ziplist.rdb",
+        "scriptbackup.rdb",
+    ],
+)
 def test_redis_assets_load_like_redis(tmp_path, asset, vermilion_factory, redis_proc_factory):
     """Old-format files (RDB v4..v9: zipmap, ziplist, intset, quicklist v1) load as in Redis."""
     src = os.path.join(ASSETS, asset)
@@ -162,8 +173,9 @@ def test_empty_keys_are_skipped(tmp_path, vermilion_factory, redis_proc_factory)
     assert r.dbsize() == ref.dbsize() == 0
 
 
-@pytest.mark.parametrize("damage", ["truncate", "flip-body", "flip-crc", "bad-magic",
-                                    "bad-version"])
+@pytest.mark.parametrize(
+    "damage", ["truncate", "flip-body", "flip-crc", "bad-magic", "bad-version"]
+)
 def test_damaged_file_refuses_to_start(tmp_path, vermilion_factory, damage):
     srv = vermilion_factory(dir=str(tmp_path))
     r = redis.Redis(port=srv.port)
@@ -173,7 +185,7 @@ def test_damaged_file_refuses_to_start(tmp_path, vermilion_factory, damage):
     path = tmp_path / "dump.rdb"
     data = bytearray(path.read_bytes())
     if damage == "truncate":
-        data = data[:len(data) // 2]
+        data = data[: len(data) // 2]
         expect = "Unexpected EOF"
     elif damage == "flip-body":
         data[len(data) // 2] ^= 0x01
@@ -201,7 +213,7 @@ def test_rdbchecksum_no_writes_zero_checksum(tmp_path, vermilion_factory, redis_
     assert r.save()
     data = (tmp_path / "dump.rdb").read_bytes()
     assert data[-8:] == b"\0" * 8
-    assert b"v" * 100 in data          # not compressed
+    assert b"v" * 100 in data  # not compressed
     out = _check_rdb(tmp_path / "dump.rdb")
     assert "checksum disabled" in out
     ref = redis_proc_factory(tmp_path).client()
@@ -211,6 +223,7 @@ def test_rdbchecksum_no_writes_zero_checksum(tmp_path, vermilion_factory, redis_
 def test_check_rdb_tool(tmp_path, vermilion_factory):
     from vermilion import check_rdb
     import io
+
     srv = vermilion_factory(dir=str(tmp_path))
     r = redis.Redis(port=srv.port)
     populate(r, big=False)
@@ -230,10 +243,14 @@ def test_check_rdb_tool(tmp_path, vermilion_factory):
     ours = out.getvalue()
     theirs = subprocess.run([REDIS_CHECK_RDB, str(bad)], capture_output=True, text=True).stdout
     assert "--- RDB ERROR DETECTED ---" in ours
-    assert [ln for ln in ours.splitlines() if "offset" in ln or "info" in ln] == \
-        [ln for ln in theirs.splitlines() if "offset" in ln or "info" in ln]
-    p = subprocess.run(["python3", "-m", "vermilion.check_rdb", str(bad)], capture_output=True,
-                       cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert [ln for ln in ours.splitlines() if "offset" in ln or "info" in ln] == [
+        ln for ln in theirs.splitlines() if "offset" in ln or "info" in ln
+    ]
+    p = subprocess.run(
+        ["python3", "-m", "vermilion.check_rdb", str(bad)],
+        capture_output=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))),
+    )
     assert p.returncode == 1
 
 

@@ -1,5 +1,6 @@
 """BGSAVE's progress in INFO (current_save_keys_processed / _total), reported by
 the child through a pipe as Redis's child info pipe does (issue #15)."""
+
 import time
 
 import pytest
@@ -18,7 +19,7 @@ def test_bgsave_progress_in_info(tmp_path, vermilion_factory):
             p.set("k%d" % i, i)
         p.execute()
     assert r.info("persistence")["current_save_keys_total"] == 0
-    r.config_set("rdb-key-save-delay", 50)        # 20k keys: about a second
+    r.config_set("rdb-key-save-delay", 50)  # 20k keys: about a second
     r.bgsave()
     seen = set()
     deadline = time.time() + 60

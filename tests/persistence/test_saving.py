@@ -3,6 +3,7 @@
 Everything runs on real files in a temporary ``dir``; replies are compared with
 redis-server where the command exists there in the same situation.
 """
+
 import os
 import shutil
 import time
@@ -11,8 +12,7 @@ import pytest
 import redis
 
 from vermilion.commands.debug import debug_reload
-from pers_helpers import (FakeClient, in_loop, needs_redis, populate, raw_call, snapshot,
-                          assert_same)
+from pers_helpers import FakeClient, in_loop, needs_redis, populate, raw_call, snapshot, assert_same
 from vermilion.errors import CommandError
 
 pytestmark = needs_redis
@@ -101,8 +101,10 @@ def test_bgsave_parent_keeps_serving(tmp_path, vermilion_factory):
     assert info(srv)["rdb_last_bgsave_status"] == "ok"
     assert pings >= 3, "the save finished too fast to observe (%.2fs)" % total
     assert worst < 0.25, "a PING took %.3fs during BGSAVE" % worst
-    print("BGSAVE of 200k keys: reply in %.3fs, done in %.2fs, %d PINGs answered, worst %.1fms"
-          % (fork_reply, total, pings, worst * 1000))
+    print(
+        "BGSAVE of 200k keys: reply in %.3fs, done in %.2fs, %d PINGs answered, worst %.1fms"
+        % (fork_reply, total, pings, worst * 1000)
+    )
 
 
 def test_bgsave_schedule_while_aof_rewrite(tmp_path, vermilion_factory):
@@ -131,7 +133,7 @@ def test_save_rules_trigger_bgsave(tmp_path, vermilion_factory):
     r = redis.Redis(port=srv.port)
     r.set("a", "1")
     time.sleep(1.5)
-    assert not (tmp_path / "dump.rdb").exists()      # 1 change < 2
+    assert not (tmp_path / "dump.rdb").exists()  # 1 change < 2
     r.set("b", "2")
     wait_for(lambda: (tmp_path / "dump.rdb").exists(), timeout=10)
     wait_for(lambda: info(srv)["rdb_changes_since_last_save"] == "0")
@@ -148,12 +150,12 @@ def test_shutdown_saves_per_rules_and_flags(tmp_path, vermilion_factory):
     assert (d1 / "dump.rdb").exists()
     srv = vermilion_factory(dir=str(d2), save="3600 1")
     redis.Redis(port=srv.port).set("k", "v")
-    srv.loop.call_soon_threadsafe(srv.server.request_shutdown, False)   # SHUTDOWN NOSAVE
+    srv.loop.call_soon_threadsafe(srv.server.request_shutdown, False)  # SHUTDOWN NOSAVE
     srv.thread.join(10)
     assert not (d2 / "dump.rdb").exists()
     srv = vermilion_factory(dir=str(d3), save="")
     redis.Redis(port=srv.port).set("k", "v")
-    srv.loop.call_soon_threadsafe(srv.server.request_shutdown, True)    # SHUTDOWN SAVE
+    srv.loop.call_soon_threadsafe(srv.server.request_shutdown, True)  # SHUTDOWN SAVE
     srv.thread.join(10)
     assert (d3 / "dump.rdb").exists()
     srv = vermilion_factory(dir=str(d3))
@@ -173,7 +175,7 @@ def test_shutdown_kills_running_child(tmp_path, vermilion_factory):
     srv.loop.call_soon_threadsafe(srv.server.request_shutdown, False)
     srv.thread.join(10)
     with pytest.raises(ChildProcessError):
-        os.waitpid(pid, os.WNOHANG)        # reaped
+        os.waitpid(pid, os.WNOHANG)  # reaped
     assert not [f for f in os.listdir(tmp_path) if f.startswith("temp-")]
 
 
@@ -186,7 +188,7 @@ def test_save_error_reply_and_status(tmp_path, vermilion_factory, real_redis):
     shutil.rmtree(d)
     with pytest.raises(redis.ResponseError) as ei:
         r.save()
-    assert str(ei.value) == ""            # Redis answers a bare "-ERR"
+    assert str(ei.value) == ""  # Redis answers a bare "-ERR"
     assert info(srv)["rdb_last_bgsave_status"] == "err"
     d.mkdir()
     assert r.save()
@@ -286,8 +288,7 @@ def test_embedded_server_without_dir_writes_in_cwd(tmp_path, vermilion_factory, 
     r = redis.Redis(port=srv.port)
     r.set("x", "y")
     assert r.save()
-    assert os.path.exists(os.path.join(srv.server.config.get("dir") or str(tmp_path),
-                                       "dump.rdb"))
+    assert os.path.exists(os.path.join(srv.server.config.get("dir") or str(tmp_path), "dump.rdb"))
 
 
 def test_misconf_after_failed_bgsave(tmp_path, vermilion_factory, redis_proc_factory):
@@ -302,16 +303,27 @@ def test_misconf_after_failed_bgsave(tmp_path, vermilion_factory, redis_proc_fac
     for port in (srv.port, ref.port):
         assert raw_call(port, "BGSAVE") == b"+Background saving started\r\n"
     wait_for(lambda: info(srv)["rdb_last_bgsave_status"] == "err")
-    wait_for(lambda: b"rdb_last_bgsave_status:err" in raw_call(ref.port, "INFO", "persistence"),
-             timeout=10)
-    time.sleep(0.2)       # our cron applies the state
-    for cmd in (["SET", "k", "v"], ["PING"], ["GET", "k"], ["DEL", "k"], ["MULTI"],
-                ["SET", "k", "v"], ["GET", "k"], ["EXEC"], ["CONFIG", "SET",
-                                                             "stop-writes-on-bgsave-error", "no"],
-                ["SET", "k", "v"], ["PING"]):
+    wait_for(
+        lambda: b"rdb_last_bgsave_status:err" in raw_call(ref.port, "INFO", "persistence"),
+        timeout=10,
+    )
+    time.sleep(0.2)  # our cron applies the state
+    for cmd in (
+        ["SET", "k", "v"],
+        ["PING"],
+        ["GET", "k"],
+        ["DEL", "k"],
+        ["MULTI"],
+        ["SET", "k", "v"],
+        ["GET", "k"],
+        ["EXEC"],
+        ["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"],
+        ["SET", "k", "v"],
+        ["PING"],
+    ):
         a, b = raw_call(ref.port, *cmd), raw_call(srv.port, *cmd)
         assert a == b, (cmd, a, b)
-    raw_call(ref.port, "CONFIG", "SET", "save", "")    # let it shut down without saving
+    raw_call(ref.port, "CONFIG", "SET", "save", "")  # let it shut down without saving
 
 
 def test_loading_state_refuses_commands_without_the_loading_flag(tmp_path, vermilion_factory):
@@ -324,11 +336,11 @@ def test_loading_state_refuses_commands_without_the_loading_flag(tmp_path, vermi
 
     in_loop(srv, loading, True)
     try:
-        assert raw_call(srv.port, "GET", "k") == \
-            b"-LOADING Redis is loading the dataset in memory\r\n"
-        assert raw_call(srv.port, "PING") == \
-            b"-LOADING Redis is loading the dataset in memory\r\n"
-        assert raw_call(srv.port, "INFO", "persistence").startswith(b"$")   # INFO is allowed
+        assert (
+            raw_call(srv.port, "GET", "k") == b"-LOADING Redis is loading the dataset in memory\r\n"
+        )
+        assert raw_call(srv.port, "PING") == b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert raw_call(srv.port, "INFO", "persistence").startswith(b"$")  # INFO is allowed
     finally:
         in_loop(srv, loading, False)
     assert raw_call(srv.port, "GET", "k") == b"$-1\r\n"

@@ -7,6 +7,7 @@ file, and must come back identical: byte-identical DUMP payloads (XDEL
 tombstones included), identical XRANGE/XINFO/XPENDING, and the same AOF
 rewrite commands as Redis.
 """
+
 import os
 import time
 
@@ -41,10 +42,16 @@ def build(c, key="s", tombstones=False):
 
 def observe(c, key):
     info = c.execute_command("XINFO", "STREAM", key, "FULL")
-    return (c.xrange(key), c.xlen(key), info,
-            [(p["message_id"], p["consumer"], p["times_delivered"])
-             for p in c.xpending_range(key, "g1", "-", "+", 100)],
-            c.execute_command("XINFO", "GROUPS", key))
+    return (
+        c.xrange(key),
+        c.xlen(key),
+        info,
+        [
+            (p["message_id"], p["consumer"], p["times_delivered"])
+            for p in c.xpending_range(key, "g1", "-", "+", 100)
+        ],
+        c.execute_command("XINFO", "GROUPS", key),
+    )
 
 
 def test_stream_dump_byte_identical(real_redis):
@@ -65,12 +72,12 @@ def test_stream_with_tombstones_round_trips_through_redis(real_redis):
     p = c.dump("s")
     v = rdb.restore_value(p)
     assert v.length == c.xlen("s")
-    assert rdb.dump_payload(v) == p           # tombstones are kept: identical bytes
+    assert rdb.dump_payload(v) == p  # tombstones are kept: identical bytes
     c.restore("s", 0, rdb.dump_payload(v), replace=True)
     after = observe(c, "s")
     assert after[0] == before[0] and after[1] == before[1]
     assert after[3:] == before[3:]
-    assert after[2] == before[2]               # XINFO STREAM FULL, node stats included
+    assert after[2] == before[2]  # XINFO STREAM FULL, node stats included
     c.delete("s")
 
 
@@ -88,13 +95,12 @@ def test_stream_restore_into_vermilion_and_back(real_redis, vermilion_factory):
     c.delete("s")
 
 
-def test_stream_in_rdb_file_both_ways(tmp_path, real_redis, redis_proc_factory,
-                                      vermilion_factory):
+def test_stream_in_rdb_file_both_ways(tmp_path, real_redis, redis_proc_factory, vermilion_factory):
     src = redis.Redis(port=real_redis.port)
     build(src, "s1")
     build(src, "s2", tombstones=True)
     src.xadd("s3", {"x": "y"}, id="5-5")
-    src.xdel("s3", "5-5")                       # an empty stream key
+    src.xdel("s3", "5-5")  # an empty stream key
     rdir = tmp_path / "r"
     rdir.mkdir()
     ref_proc = redis_proc_factory(rdir)
@@ -102,8 +108,10 @@ def test_stream_in_rdb_file_both_ways(tmp_path, real_redis, redis_proc_factory,
     for k in ("s1", "s2", "s3"):
         ref.restore(k, 0, src.dump(k))
         src.delete(k)
-    expected = {k: observe(ref, k) if k != "s3" else (ref.xlen(k), ref.xinfo_stream(k))
-                for k in ("s1", "s2", "s3")}
+    expected = {
+        k: observe(ref, k) if k != "s3" else (ref.xlen(k), ref.xinfo_stream(k))
+        for k in ("s1", "s2", "s3")
+    }
     ref.save()
     ref_proc.stop()
     # Redis's file -> Vermilion -> Vermilion's file -> a new redis-server
@@ -117,8 +125,10 @@ def test_stream_in_rdb_file_both_ways(tmp_path, real_redis, redis_proc_factory,
     import subprocess
     from pers_helpers import REDIS_CHECK_RDB
     from vermilion import check_rdb
-    out = subprocess.run([REDIS_CHECK_RDB, str(vdir / "dump.rdb")], capture_output=True,
-                         text=True).stdout
+
+    out = subprocess.run(
+        [REDIS_CHECK_RDB, str(vdir / "dump.rdb")], capture_output=True, text=True
+    ).stdout
     assert "RDB looks OK" in out and "[info] 3 keys read" in out
     assert check_rdb.check(str(vdir / "dump.rdb"), open(os.devnull, "w")) == 0
     ref2 = redis_proc_factory(vdir).client()
@@ -129,8 +139,9 @@ def test_stream_in_rdb_file_both_ways(tmp_path, real_redis, redis_proc_factory,
     assert ref2.xinfo_stream("s3")["last-generated-id"] == b"5-5"
 
 
-def test_stream_aof_rewrite_matches_redis(tmp_path, real_redis, redis_proc_factory,
-                                          vermilion_factory):
+def test_stream_aof_rewrite_matches_redis(
+    tmp_path, real_redis, redis_proc_factory, vermilion_factory
+):
     """With aof-use-rdb-preamble no, the base file holds the same commands as Redis's."""
     src = redis.Redis(port=real_redis.port)
     build(src, "s", tombstones=True)
@@ -139,11 +150,12 @@ def test_stream_aof_rewrite_matches_redis(tmp_path, real_redis, redis_proc_facto
     rdir, vdir = tmp_path / "r", tmp_path / "v"
     rdir.mkdir()
     vdir.mkdir()
-    ref = redis_proc_factory(rdir, "dump.rdb", "--aof-use-rdb-preamble", "no",
-                             "--appendonly", "yes").client()
+    ref = redis_proc_factory(
+        rdir, "dump.rdb", "--aof-use-rdb-preamble", "no", "--appendonly", "yes"
+    ).client()
     srv = vermilion_factory(dir=str(vdir), aof_use_rdb_preamble="no", appendonly="yes")
     r = redis.Redis(port=srv.port)
-    for db, k in ((0, "s"), (1, "e")):      # one key per database: a fixed order
+    for db, k in ((0, "s"), (1, "e")):  # one key per database: a fixed order
         p = src.dump(k)
         for c in (ref, r):
             c.execute_command("SELECT", db)

@@ -3,6 +3,7 @@
 Both readers (pure Python and hiredis-backed) are run on the same inputs; they
 must produce the same commands and the same protocol error as each other.
 """
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -34,15 +35,18 @@ def test_multibulk_and_inline(cls):
 
 
 @pytest.mark.parametrize("cls", READERS)
-@pytest.mark.parametrize("data,msg", [
-    (b"*1\r\n:5\r\n", "Protocol error: expected '$', got ':'"),
-    (b"*x\r\n", "Protocol error: invalid multibulk length"),
-    (b"*3000000000\r\n", "Protocol error: invalid multibulk length"),
-    (b"*1\r\n$2000000000\r\n", "Protocol error: invalid bulk length"),
-    (b"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"),
-    (b'SET "a\r\n', "Protocol error: unbalanced quotes in request"),
-    (b"*1\r\n*1\r\n$1\r\na\r\n", "Protocol error: expected '$', got '*'"),
-])
+@pytest.mark.parametrize(
+    "data,msg",
+    [
+        (b"*1\r\n:5\r\n", "Protocol error: expected '$', got ':'"),
+        (b"*x\r\n", "Protocol error: invalid multibulk length"),
+        (b"*3000000000\r\n", "Protocol error: invalid multibulk length"),
+        (b"*1\r\n$2000000000\r\n", "Protocol error: invalid bulk length"),
+        (b"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"),
+        (b'SET "a\r\n', "Protocol error: unbalanced quotes in request"),
+        (b"*1\r\n*1\r\n$1\r\na\r\n", "Protocol error: expected '$', got '*'"),
+    ],
+)
 def test_errors(cls, data, msg):
     out, err = feed_all(cls, [data])
     assert err == msg
@@ -89,14 +93,18 @@ def test_garbage_never_raises_and_readers_agree(blob, data):
 
 
 @pytest.mark.parametrize("cls", READERS)
-@pytest.mark.parametrize("chunks", [
-    [b"*2000000000\r\n$1\r\na\r\n"],
-    [b"*1\r\n$4\r\nPING\r\n*20000", b"00000\r\n$1\r\na\r\n"],   # header split across reads
-])
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [b"*2000000000\r\n$1\r\na\r\n"],
+        [b"*1\r\n$4\r\nPING\r\n*20000", b"00000\r\n$1\r\na\r\n"],  # header split across reads
+    ],
+)
 def test_huge_argument_count_is_cheap(cls, chunks):
     """A multibulk header of 2e9 arguments must not allocate (or later free) a huge list:
     hiredis would, so such requests go to the Python reader. Nothing may take long."""
     import time
+
     t0 = time.perf_counter()
     r = cls()
     out = []
@@ -117,31 +125,55 @@ def test_pending_counts_parsed_arguments_of_a_partial_request(cls):
 # Elements a client may (wrongly) send inside a request: every RESP3 type, nested.
 _resp3_scalar = st.one_of(
     st.binary(max_size=8).map(lambda b: b"$%d\r\n%s\r\n" % (len(b), b)),
-    st.sampled_from([b"+OK\r\n", b"+PING\r\n", b"-ERR x\r\n", b":12\r\n", b"_\r\n",
-                     b",1.5\r\n", b"#t\r\n", b"(123\r\n", b"=8\r\ntxt:PING\r\n",
-                     b"!3\r\nabc\r\n", b"$-1\r\n", b"*-1\r\n"]))
+    st.sampled_from(
+        [
+            b"+OK\r\n",
+            b"+PING\r\n",
+            b"-ERR x\r\n",
+            b":12\r\n",
+            b"_\r\n",
+            b",1.5\r\n",
+            b"#t\r\n",
+            b"(123\r\n",
+            b"=8\r\ntxt:PING\r\n",
+            b"!3\r\nabc\r\n",
+            b"$-1\r\n",
+            b"*-1\r\n",
+        ]
+    ),
+)
 _resp3_value = st.recursive(
     _resp3_scalar,
     lambda inner: st.tuples(st.sampled_from(b"*~>%|"), st.lists(inner, max_size=3)).map(
-        lambda t: b"%c%d\r\n" % (t[0], len(t[1]) // 2 if t[0] in b"%|" else len(t[1]))
-        + b"".join(t[1])),
-    max_leaves=6)
+        lambda t: (
+            b"%c%d\r\n" % (t[0], len(t[1]) // 2 if t[0] in b"%|" else len(t[1])) + b"".join(t[1])
+        )
+    ),
+    max_leaves=6,
+)
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.one_of(st.lists(st.binary(max_size=6), min_size=1, max_size=3).map(encode),
-                          st.lists(_resp3_value, min_size=1, max_size=3).map(
-                              lambda els: b"*%d\r\n" % len(els) + b"".join(els))),
-                min_size=1, max_size=4),
-       st.data())
+@given(
+    st.lists(
+        st.one_of(
+            st.lists(st.binary(max_size=6), min_size=1, max_size=3).map(encode),
+            st.lists(_resp3_value, min_size=1, max_size=3).map(
+                lambda els: b"*%d\r\n" % len(els) + b"".join(els)
+            ),
+        ),
+        min_size=1,
+        max_size=4,
+    ),
+    st.data(),
+)
 def test_resp3_typed_elements_never_raise_and_readers_agree(requests, data):
     """Requests whose elements are RESP3 values (maps keyed by arrays, simple
     strings, verbatim strings, ...) give the same commands and the same protocol
     error in both readers, however the stream is split; nothing raises."""
     stream = b"".join(requests)
     cut = data.draw(st.integers(0, len(stream)))
-    results = [feed_all(cls, [stream[:cut], stream[cut:]] if cut else [stream])
-               for cls in READERS]
+    results = [feed_all(cls, [stream[:cut], stream[cut:]] if cut else [stream]) for cls in READERS]
     assert all(r == results[0] for r in results)
     out, err = results[0]
     for cmd in out:
@@ -149,13 +181,16 @@ def test_resp3_typed_elements_never_raise_and_readers_agree(requests, data):
 
 
 @pytest.mark.parametrize("cls", READERS)
-@pytest.mark.parametrize("data,msg", [
-    (b"*1\r\n%1\r\n*1\r\n$1\r\na\r\n$1\r\nb\r\n", "Protocol error: expected '$', got '%'"),
-    (b"*1\r\n+PING\r\n", "Protocol error: expected '$', got '+'"),
-    (b"*1\r\n=8\r\ntxt:PING\r\n", "Protocol error: expected '$', got '='"),
-    (b"*1\r\n(123\r\n", "Protocol error: expected '$', got '('"),
-    (b"*2\r\n$3\r\nGET\r\n~1\r\n$1\r\na\r\n", "Protocol error: expected '$', got '~'"),
-])
+@pytest.mark.parametrize(
+    "data,msg",
+    [
+        (b"*1\r\n%1\r\n*1\r\n$1\r\na\r\n$1\r\nb\r\n", "Protocol error: expected '$', got '%'"),
+        (b"*1\r\n+PING\r\n", "Protocol error: expected '$', got '+'"),
+        (b"*1\r\n=8\r\ntxt:PING\r\n", "Protocol error: expected '$', got '='"),
+        (b"*1\r\n(123\r\n", "Protocol error: expected '$', got '('"),
+        (b"*2\r\n$3\r\nGET\r\n~1\r\n$1\r\na\r\n", "Protocol error: expected '$', got '~'"),
+    ],
+)
 def test_resp3_elements_are_protocol_errors(cls, data, msg):
     out, err = feed_all(cls, [data])
     assert out == [] and err == msg
@@ -169,16 +204,20 @@ def test_big_bulk_is_received_in_place_whatever_the_split(cls, native, step, mon
     (protocol/bulk.py); the result is the same however the stream is cut, and
     with the pure-Python fallback too."""
     from vermilion.protocol import bulk
+
     if not native:
         monkeypatch.setattr(bulk, "_native", False)
     v = bytes(range(256)) * (bulk.BIG_ARG // 256 + 3)
-    stream = (b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n%s\r\n" % (len(v), v)
-              + b"*1\r\n$4\r\nPING\r\n" + encode([b"ECHO", v]))
+    stream = (
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$%d\r\n%s\r\n" % (len(v), v)
+        + b"*1\r\n$4\r\nPING\r\n"
+        + encode([b"ECHO", v])
+    )
     step = step or len(stream)
     r = cls()
     out = []
     for i in range(0, len(stream), step):
-        out += r.feed(stream[i:i + step])
+        out += r.feed(stream[i : i + step])
         assert r.pending() <= len(stream)
     assert r.error is None and r.pending() == 0
     assert out == [[b"SET", b"k", v], [b"PING"], [b"ECHO", v]]

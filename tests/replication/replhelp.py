@@ -1,4 +1,5 @@
 """Helpers for the replication tests: real redis-server peers and dataset snapshots."""
+
 import os
 import time
 
@@ -20,8 +21,16 @@ def wait_for(cond, timeout=10.0, what="condition"):
 
 def real_replica_of(port, *extra):
     """A real redis-server replicating from 127.0.0.1:port (its log in ref.dir/redis.log)."""
-    return RealRedis("--replicaof", "127.0.0.1", str(port), "--logfile", "redis.log",
-                     "--repl-diskless-sync-delay", "0", *extra)
+    return RealRedis(
+        "--replicaof",
+        "127.0.0.1",
+        str(port),
+        "--logfile",
+        "redis.log",
+        "--repl-diskless-sync-delay",
+        "0",
+        *extra,
+    )
 
 
 def log_of(ref):
@@ -55,9 +64,15 @@ def dataset(port, dbs=range(16)):
             elif t == "hash":
                 v = tuple(sorted(c.hgetall(key).items()))
             elif t == "stream":
-                v = (tuple((i, tuple(sorted(f.items()))) for i, f in c.xrange(key)),
-                     tuple(sorted((g["name"], g["last-delivered-id"], g["pending"])
-                                  for g in c.xinfo_groups(key))))
+                v = (
+                    tuple((i, tuple(sorted(f.items()))) for i, f in c.xrange(key)),
+                    tuple(
+                        sorted(
+                            (g["name"], g["last-delivered-id"], g["pending"])
+                            for g in c.xinfo_groups(key)
+                        )
+                    ),
+                )
             else:
                 v = None
             out[(dbid, key)] = (t, v, c.pttl(key) > 0)

@@ -1,6 +1,7 @@
 """processCommand's replication checks byte for byte against redis-server 7.0:
 NOREPLICAS (min-replicas-to-write), MASTERDOWN (replica-serve-stale-data no while the
 link is down), READONLY; each pair of servers is private to the test."""
+
 import re
 import time
 
@@ -35,12 +36,30 @@ def pair():
 
 def test_noreplicas(pair):
     same = pair
-    for line in ("CONFIG SET min-replicas-to-write 1", "SET k v",
-                 "CONFIG SET min-replicas-max-lag 10", "SET k v", "GET k", "DEL k",
-                 "INCR n", "MULTI", "SET k v", "GET k", "EXEC", "MULTI", "GET k", "EXEC",
-                 "EVAL 'return 1' 0", "CONFIG SET min-replicas-to-write 0", "SET k v",
-                 "CONFIG SET min-replicas-to-write 2", "SET k v2",
-                 "CONFIG SET min-replicas-max-lag 0", "SET k v3", "GET k"):
+    for line in (
+        "CONFIG SET min-replicas-to-write 1",
+        "SET k v",
+        "CONFIG SET min-replicas-max-lag 10",
+        "SET k v",
+        "GET k",
+        "DEL k",
+        "INCR n",
+        "MULTI",
+        "SET k v",
+        "GET k",
+        "EXEC",
+        "MULTI",
+        "GET k",
+        "EXEC",
+        "EVAL 'return 1' 0",
+        "CONFIG SET min-replicas-to-write 0",
+        "SET k v",
+        "CONFIG SET min-replicas-to-write 2",
+        "SET k v2",
+        "CONFIG SET min-replicas-max-lag 0",
+        "SET k v3",
+        "GET k",
+    ):
         same(*line.replace("'return 1'", "RET").split())
     same("CONFIG", "SET", "min-replicas-max-lag", "5")
     same("SET", "k", "v4")
@@ -54,7 +73,9 @@ def test_info_min_slaves_good_slaves():
         for port in (ref.port, ours.port):
             conn = RawConn("127.0.0.1", port)
             infos.append(re.sub(rb"master_replid:\w+", b"", conn.call("INFO", "replication")))
-            assert conn.call("SET", "k", "v") == b"-NOREPLICAS Not enough good replicas to write.\r\n"
+            assert (
+                conn.call("SET", "k", "v") == b"-NOREPLICAS Not enough good replicas to write.\r\n"
+            )
             conn.close()
         assert infos[1] == infos[0] and b"min_slaves_good_slaves:0" in infos[0]
     finally:
@@ -65,20 +86,48 @@ def test_info_min_slaves_good_slaves():
 def test_masterdown_and_readonly_while_link_down(pair):
     same = pair
     conns = same.conns
-    dead = free_port()       # nothing listens there: the link stays down
+    dead = free_port()  # nothing listens there: the link stays down
     same("CONFIG", "SET", "replica-serve-stale-data", "no")
     same("REPLICAOF", "127.0.0.1", str(dead))
-    time.sleep(1.2)          # a failed connection attempt or two
-    infos = [re.sub(rb"master_replid:\w+|\$\d+", b"", conn.call("INFO", "replication"))
-             for conn in conns]
+    time.sleep(1.2)  # a failed connection attempt or two
+    infos = [
+        re.sub(rb"master_replid:\w+|\$\d+", b"", conn.call("INFO", "replication")) for conn in conns
+    ]
     assert infos[1] == infos[0]
-    assert same("ROLE") == b"*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:%d\r\n$7\r\nconnect\r\n:-1\r\n" % dead
-    for line in ("GET k", "SET k v", "PING", "ECHO x", "ROLE x", "DBSIZE", "CONFIG GET maxmemory", "MULTI", "GET k",
-                 "EXEC", "MULTI", "PING", "EXEC", "CONFIG SET replica-serve-stale-data yes",
-                 "GET k", "SET k v", "MULTI", "SET k v", "EXEC", "DBSIZE",
-                 "CONFIG SET replica-read-only no", "SET k v", "GET k",
-                 "CONFIG GET replicaof", "REPLICAOF NO ONE", "CONFIG GET replicaof",
-                 "SET k v2", "GET k"):
+    assert (
+        same("ROLE")
+        == b"*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:%d\r\n$7\r\nconnect\r\n:-1\r\n" % dead
+    )
+    for line in (
+        "GET k",
+        "SET k v",
+        "PING",
+        "ECHO x",
+        "ROLE x",
+        "DBSIZE",
+        "CONFIG GET maxmemory",
+        "MULTI",
+        "GET k",
+        "EXEC",
+        "MULTI",
+        "PING",
+        "EXEC",
+        "CONFIG SET replica-serve-stale-data yes",
+        "GET k",
+        "SET k v",
+        "MULTI",
+        "SET k v",
+        "EXEC",
+        "DBSIZE",
+        "CONFIG SET replica-read-only no",
+        "SET k v",
+        "GET k",
+        "CONFIG GET replicaof",
+        "REPLICAOF NO ONE",
+        "CONFIG GET replicaof",
+        "SET k v2",
+        "GET k",
+    ):
         same(*line.split())
 
 
@@ -87,7 +136,7 @@ def test_replica_role_in_hello_and_past_expire_kept(pair):
     in the past does not delete there (checkAlreadyExpired: not on a replica)."""
     same = pair
     a, b = same.conns
-    dead = free_port()       # nothing listens there: the link stays down
+    dead = free_port()  # nothing listens there: the link stays down
 
     def hello(ver="3"):
         # the client ids differ by how each harness waited for its server

@@ -7,6 +7,7 @@ at the full synchronisation and for what is written afterwards (the live
 stream, MULTI/EXEC, scripts, rewritten commands, expiry), that WAIT counts the
 replica's ACKs, and that a reconnecting replica continues with PSYNC.
 """
+
 import time
 
 import pytest
@@ -96,12 +97,17 @@ def test_full_sync_then_stream(master, replicas):
     x("SET", "in-multi", "db7")
     x("EXEC")
     x("SELECT", "0")
-    x("EVAL", "redis.call('set', KEYS[1], ARGV[1]); redis.call('rpush', 'list', 'z')", 1,
-      "script", "val")
+    x(
+        "EVAL",
+        "redis.call('set', KEYS[1], ARGV[1]); redis.call('rpush', 'list', 'z')",
+        1,
+        "script",
+        "val",
+    )
     x("DEL", "int")
     x("SET", "soon", "gone", "PX", "50")
     assert m.wait(1, 5000) == 1
-    time.sleep(0.3)            # "soon" expires on the master, which streams a DEL
+    time.sleep(0.3)  # "soon" expires on the master, which streams a DEL
     x("SET", "last", "x")
     assert m.wait(1, 5000) == 1
     assert dataset(ref.port) == dataset(master.port)
@@ -113,8 +119,12 @@ def test_full_sync_then_stream(master, replicas):
     # the ACK answering WAIT's GETACK predates the GETACK itself; the next one
     # (every second) reaches the end of the stream
     assert info["slave0"]["offset"] <= info["master_repl_offset"]
-    wait_for(lambda: m.info("replication")["slave0"]["offset"]
-             == m.info("replication")["master_repl_offset"], what="replica ACK")
+    wait_for(
+        lambda: (
+            m.info("replication")["slave0"]["offset"] == m.info("replication")["master_repl_offset"]
+        ),
+        what="replica ACK",
+    )
     info = m.info("replication")
     assert info["repl_backlog_active"] == 1
     assert info["repl_backlog_histlen"] == info["master_repl_offset"]
@@ -129,20 +139,19 @@ def test_role_client_list_and_wait(master, replicas):
     assert m.wait(0, 0) == 0
     t0 = time.time()
     m.set("k", "v")
-    assert m.wait(1, 200) == 0          # no replica: times out with 0
+    assert m.wait(1, 200) == 0  # no replica: times out with 0
     assert time.time() - t0 >= 0.19
     ref = replicas(master.port)
     rep = redis.Redis(port=ref.port)
     wait_for(lambda: link_up(rep), what="replica link up")
     m.set("k2", "v2")
     assert m.wait(1, 5000) == 1
-    assert m.wait(2, 100) == 1          # only one replica
+    assert m.wait(2, 100) == 1  # only one replica
     role = m.execute_command("ROLE")
     assert role[0] == b"master" and role[2][0][:2] == [b"127.0.0.1", str(ref.port).encode()]
     assert int(role[2][0][2]) <= role[1]
     kinds = m.client_list(_type="replica")
-    assert len(kinds) == 1 and kinds[0]["flags"] == "S" and kinds[0]["cmd"] in ("replconf",
-                                                                                  "psync")
+    assert len(kinds) == 1 and kinds[0]["flags"] == "S" and kinds[0]["cmd"] in ("replconf", "psync")
     assert all(c["flags"] != "S" for c in m.client_list(_type="normal"))
     # WAIT inside MULTI answers at once
     p = m.pipeline(transaction=True)
@@ -176,6 +185,7 @@ def test_replid_change_forces_full_sync(master, replicas):
     """A PSYNC with an unknown replication ID or an offset out of the backlog gets a
     full resync (raw protocol, like a replica would speak it)."""
     from support import RawConn
+
     m = redis.Redis(port=master.port)
     m.set("a", "1")
     conn = RawConn("127.0.0.1", master.port)
@@ -200,12 +210,15 @@ def test_replid_change_forces_full_sync(master, replicas):
     want = b"+CONTINUE %s\r\n" % replid.encode()
     while time.time() < deadline and not got.endswith(b"b\r\n$1\r\n2\r\n"):
         got += conn2.sock.recv(65536)
-    assert got == want + b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    assert (
+        got == want + b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    )
     # an offset past the end, or a wrong ID, gets a full resync
     for rid, off in ((replid, b"1000"), ("f" * 40, b"1")):
         c3 = RawConn("127.0.0.1", master.port)
-        c3.sock.sendall(b"*3\r\n$5\r\nPSYNC\r\n$40\r\n%s\r\n$%d\r\n%s\r\n"
-                        % (rid.encode(), len(off), off))
+        c3.sock.sendall(
+            b"*3\r\n$5\r\nPSYNC\r\n$40\r\n%s\r\n$%d\r\n%s\r\n" % (rid.encode(), len(off), off)
+        )
         d = b""
         while b"\r\n" not in d:
             d += c3.sock.recv(65536)
@@ -252,7 +265,7 @@ def test_publish_reaches_replica_subscribers(master, replicas):
     ps = rep.pubsub()
     ps.subscribe("news")
     assert ps.get_message(timeout=2)["type"] == "subscribe"
-    assert m.publish("news", "hello") == 0          # no subscriber on the master
+    assert m.publish("news", "hello") == 0  # no subscriber on the master
     msg = ps.get_message(timeout=5)
     assert msg is not None and msg["data"] == b"hello"
     ps.close()
@@ -263,6 +276,7 @@ def test_redis_cli_rdb_and_replica_modes(master, tmp_path):
     the live stream."""
     import shutil
     import subprocess
+
     cli = shutil.which("redis-cli")
     if cli is None:
         pytest.skip("redis-cli is not installed")
@@ -270,18 +284,24 @@ def test_redis_cli_rdb_and_replica_modes(master, tmp_path):
     m.set("a", "1")
     m.rpush("l", "x", "y")
     path = str(tmp_path / "cli.rdb")
-    out = subprocess.run([cli, "-p", str(master.port), "--rdb", path],
-                         capture_output=True, text=True, timeout=20)
+    out = subprocess.run(
+        [cli, "-p", str(master.port), "--rdb", path], capture_output=True, text=True, timeout=20
+    )
     assert "Transfer finished with success" in out.stdout + out.stderr
     from vermilion.persistence import rdb
+
     with open(path, "rb") as fh:
         res = rdb.load_rdb(fh.read())
     data, _ = res.dbs[0]
     assert data[b"a"] == b"1" and list(data[b"l"]) == [b"x", b"y"]
     # an rdb-only replica is let go once it has its RDB
     assert m.info("replication")["connected_slaves"] == 0
-    p = subprocess.Popen([cli, "-p", str(master.port), "--replica"], stdout=subprocess.PIPE,
-                         stderr=subprocess.STDOUT, text=True)
+    p = subprocess.Popen(
+        [cli, "-p", str(master.port), "--replica"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_for(lambda: m.info("replication")["connected_slaves"] >= 1, what="cli attached")
         m.set("b", "2")
@@ -317,8 +337,13 @@ def test_aof_and_replica_both_fed(replicas, tmp_path):
         srv.stop()
     again = start_server(appendonly="yes", dir=str(tmp_path))
     try:
-        assert redis.Redis(port=again.port).mget("a", "b", "c", "d", "e") == \
-            [b"1", b"2", b"3", b"4", b"5"]
+        assert redis.Redis(port=again.port).mget("a", "b", "c", "d", "e") == [
+            b"1",
+            b"2",
+            b"3",
+            b"4",
+            b"5",
+        ]
     finally:
         again.stop()
 
@@ -332,15 +357,18 @@ def test_backlog_freed_after_ttl_without_replicas(master, replicas):
     m.set("k", "v")
     info = m.info("replication")
     assert info["repl_backlog_active"] == 1
-    time.sleep(1.5)                       # replicas attached: the backlog stays
+    time.sleep(1.5)  # replicas attached: the backlog stays
     assert m.info("replication")["repl_backlog_active"] == 1
     ref.stop()
     wait_for(lambda: m.info("replication")["connected_slaves"] == 0, what="replica gone")
-    after = wait_for(lambda: (lambda i: i if i["repl_backlog_active"] == 0 else None)(
-        m.info("replication")), timeout=5, what="backlog freed")
+    after = wait_for(
+        lambda: (lambda i: i if i["repl_backlog_active"] == 0 else None)(m.info("replication")),
+        timeout=5,
+        what="backlog freed",
+    )
     assert after["master_replid"] != info["master_replid"]
     assert after["repl_backlog_histlen"] == 0
-    m.set("k2", "v")                      # no backlog: the offset stays
+    m.set("k2", "v")  # no backlog: the offset stays
     assert m.info("replication")["master_repl_offset"] == after["master_repl_offset"]
 
 
@@ -358,7 +386,7 @@ def test_pure_python_server_both_roles(replicas):
         assert m.wait(1, 5000) == 1
         assert dataset(ref.port) == dataset(srv.port)
         r = redis.Redis(port=ours.port)
-        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)   # a replica of the replica
+        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)  # a replica of the replica
         wait_for(lambda: link_up(r), what="our link up")
         m.set("later", "2")
         wait_for(lambda: r.get("later") == b"2", what="chained write")

@@ -6,6 +6,7 @@ acknowledges offsets (the master's WAIT counts us), refuses normal clients'
 writes while ``replica-read-only yes``, reconnects with a partial resync, and
 REPLICAOF NO ONE promotes it.
 """
+
 import time
 
 import pytest
@@ -28,8 +29,12 @@ def ours():
 
 @pytest.fixture(params=["diskless", "disk"])
 def real_master(request):
-    ref = RealRedis("--repl-diskless-sync", "yes" if request.param == "diskless" else "no",
-                    "--repl-diskless-sync-delay", "0")
+    ref = RealRedis(
+        "--repl-diskless-sync",
+        "yes" if request.param == "diskless" else "no",
+        "--repl-diskless-sync-delay",
+        "0",
+    )
     yield ref
     ref.stop()
 
@@ -39,8 +44,10 @@ def test_replicate_a_real_master(real_master, ours):
     populate(m)
     r = redis.Redis(port=ours.port)
     assert r.execute_command("REPLICAOF", "127.0.0.1", real_master.port) == b"OK"
-    assert r.execute_command("REPLICAOF", "127.0.0.1", real_master.port) == \
-        b"OK Already connected to specified master"
+    assert (
+        r.execute_command("REPLICAOF", "127.0.0.1", real_master.port)
+        == b"OK Already connected to specified master"
+    )
     wait_for(lambda: link_up(r), what="link up")
     assert dataset(ours.port) == dataset(real_master.port)
     assert r.pttl("ttl") > 900000
@@ -67,8 +74,13 @@ def test_replicate_a_real_master(real_master, ours):
     assert info["role"] == "slave" and info["master_port"] == real_master.port
     assert info["master_link_status"] == "up" and info["master_sync_in_progress"] == 0
     assert info["master_replid"] == minfo["master_replid"]
-    wait_for(lambda: r.info("replication")["slave_repl_offset"]
-             == m.info("replication")["master_repl_offset"], what="offsets agree")
+    wait_for(
+        lambda: (
+            r.info("replication")["slave_repl_offset"]
+            == m.info("replication")["master_repl_offset"]
+        ),
+        what="offsets agree",
+    )
     role = r.execute_command("ROLE")
     assert role[:4] == [b"slave", b"127.0.0.1", real_master.port, b"connected"]
     assert minfo["slave0"]["port"] == ours.port and minfo["slave0"]["state"] == "online"
@@ -82,13 +94,24 @@ def test_read_only_replica_errors_match_redis(real_master, ours):
     try:
         r = redis.Redis(port=ours.port)
         r.execute_command("REPLICAOF", "127.0.0.1", real_master.port)
-        wait_for(lambda: link_up(r) and link_up(redis.Redis(port=ref_replica.port)),
-                 what="both links up")
+        wait_for(
+            lambda: link_up(r) and link_up(redis.Redis(port=ref_replica.port)), what="both links up"
+        )
         a = RawConn("127.0.0.1", ref_replica.port)
         b = RawConn("127.0.0.1", ours.port)
-        for cmd in (("SET", "k", "v"), ("GET", "k"), ("DEL", "k"), ("WAIT", "0", "0"),
-                    ("MULTI",), ("SET", "x", "1"), ("EXEC",), ("MULTI",), ("GET", "x"),
-                    ("EXEC",), ("PING",)):
+        for cmd in (
+            ("SET", "k", "v"),
+            ("GET", "k"),
+            ("DEL", "k"),
+            ("WAIT", "0", "0"),
+            ("MULTI",),
+            ("SET", "x", "1"),
+            ("EXEC",),
+            ("MULTI",),
+            ("GET", "x"),
+            ("EXEC",),
+            ("PING",),
+        ):
             assert b.call(*cmd) == a.call(*cmd), cmd
         # GETACK from a normal client: an ACK goes to the master, no reply to the caller
         for conn in (a, b):
@@ -126,7 +149,8 @@ def test_reconnect_with_partial_resync_and_promote(real_master, ours):
     assert info["master_replid"] != old
     assert r.execute_command("ROLE")[0] == b"master"
     assert m.info("replication")["connected_slaves"] == 0 or wait_for(
-        lambda: m.info("replication")["connected_slaves"] == 0, what="link closed")
+        lambda: m.info("replication")["connected_slaves"] == 0, what="link closed"
+    )
 
 
 def test_vermilion_replica_of_vermilion(ours):
@@ -156,7 +180,7 @@ def test_partial_resync_keeps_the_stream_db(ours):
         m.set("k1", "1")
         assert m.wait(1, 5000) == 1
         m.client_kill_filter(_type="replica")
-        m.set("k2", "2")              # no SELECT: the master's stream is still in db 5
+        m.set("k2", "2")  # no SELECT: the master's stream is still in db 5
         r5 = redis.Redis(port=ours.port, db=5)
         wait_for(lambda: link_up(r) and r5.get("k2") == b"2", what="k2 in db 5")
         assert m.info("stats")["sync_partial_ok"] == 1
@@ -184,7 +208,7 @@ def test_expired_keys_wait_for_the_masters_del(ours):
         for c in (rr, r):
             assert c.get("short") is None and c.exists("short") == 0
             assert c.dbsize() == 2 and c.get("long") == b"v"
-        assert m.get("short") is None          # the master expires it: DEL streamed
+        assert m.get("short") is None  # the master expires it: DEL streamed
         assert m.wait(2, 5000) == 2
         for c in (rr, r):
             assert c.dbsize() == 1
@@ -209,7 +233,7 @@ def test_chained_real_sub_replica(ours):
         sub = RealRedis("--replicaof", "127.0.0.1", str(ours.port))
         s = redis.Redis(port=sub.port)
         wait_for(lambda: link_up(s), what="sub-replica link up")
-        m.set("db4-after", "y")       # no SELECT in the stream: still db 4
+        m.set("db4-after", "y")  # no SELECT in the stream: still db 4
         m.execute_command("SELECT", "0")
         m.set("after", "z")
         assert m.wait(1, 5000) == 1
@@ -217,8 +241,13 @@ def test_chained_real_sub_replica(ours):
         assert redis.Redis(port=sub.port, db=4).get("db4-after") == b"y"
         info = r.info("replication")
         assert info["connected_slaves"] == 1 and info["role"] == "slave"
-        wait_for(lambda: s.info("replication")["slave_repl_offset"]
-                 == m.info("replication")["master_repl_offset"], what="offsets agree")
+        wait_for(
+            lambda: (
+                s.info("replication")["slave_repl_offset"]
+                == m.info("replication")["master_repl_offset"]
+            ),
+            what="offsets agree",
+        )
         assert s.info("replication")["master_replid"] == m.info("replication")["master_replid"]
     finally:
         if sub is not None:
@@ -317,8 +346,13 @@ def test_replicaof_in_the_configuration():
         r.config_set("replica-announce-ip", "10.1.2.3")
         r.config_set("replica-announce-port", "4321")
         redis.Redis(port=ref.port).client_kill_filter(_type="replica")
-        wait_for(lambda: redis.Redis(port=ref.port).info("replication").get("slave0", {})
-                 .get("ip") == "10.1.2.3", what="announced address")
+        wait_for(
+            lambda: (
+                redis.Redis(port=ref.port).info("replication").get("slave0", {}).get("ip")
+                == "10.1.2.3"
+            ),
+            what="announced address",
+        )
         assert redis.Redis(port=ref.port).info("replication")["slave0"]["port"] == 4321
     finally:
         if ours is not None:

@@ -12,6 +12,7 @@ a replica arriving on the TLS listener is a client like any other.
 * without ``tls-replication`` the link to a TLS port never comes up, and a
   replica whose CA does not know the master's certificate refuses the master.
 """
+
 import os
 import shutil
 import socket
@@ -41,12 +42,35 @@ class TLSRedis:
         self.port = free_port() if plain else 0
         self.tls_port = free_port()
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", self.dir, "--logfile", "redis.log",
-             "--repl-diskless-sync-delay", "0",
-             "--tls-port", str(self.tls_port), "--tls-cert-file", c["redis_crt"],
-             "--tls-key-file", c["redis_key"], "--tls-ca-cert-file", c["ca"], *extra],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                self.dir,
+                "--logfile",
+                "redis.log",
+                "--repl-diskless-sync-delay",
+                "0",
+                "--tls-port",
+                str(self.tls_port),
+                "--tls-cert-file",
+                c["redis_crt"],
+                "--tls-key-file",
+                c["redis_key"],
+                "--tls-ca-cert-file",
+                c["ca"],
+                *extra,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.time() + 10
         while True:
             try:
@@ -61,9 +85,15 @@ class TLSRedis:
         c = certs()
         if self.port:
             return redis.Redis(port=self.port, **kw)
-        return redis.Redis(port=self.tls_port, ssl=True, ssl_certfile=c["client_crt"],
-                           ssl_keyfile=c["client_key"], ssl_ca_certs=c["ca"],
-                           ssl_check_hostname=False, **kw)
+        return redis.Redis(
+            port=self.tls_port,
+            ssl=True,
+            ssl_certfile=c["client_crt"],
+            ssl_keyfile=c["client_key"],
+            ssl_ca_certs=c["ca"],
+            ssl_check_hostname=False,
+            **kw,
+        )
 
     def log(self):
         try:
@@ -80,8 +110,12 @@ class TLSRedis:
 
 def ours_with_tls(**options):
     c = certs()
-    opts = dict(tls_port=free_port(), tls_cert_file=c["redis_crt"],
-                tls_key_file=c["redis_key"], tls_ca_cert_file=c["ca"])
+    opts = dict(
+        tls_port=free_port(),
+        tls_cert_file=c["redis_crt"],
+        tls_key_file=c["redis_key"],
+        tls_ca_cert_file=c["ca"],
+    )
     opts.update(options)
     return start_server(**opts)
 
@@ -138,8 +172,11 @@ def test_vermilion_replicates_a_tls_redis_master():
 def test_vermilion_replica_presents_its_client_certificate():
     c = certs()
     master = TLSRedis("--tls-auth-clients", "yes")
-    ours = ours_with_tls(tls_replication="yes", tls_client_cert_file=c["client_crt"],
-                         tls_client_key_file=c["client_key"])
+    ours = ours_with_tls(
+        tls_replication="yes",
+        tls_client_cert_file=c["client_crt"],
+        tls_client_key_file=c["client_key"],
+    )
     try:
         r = redis.Redis(port=ours.port)
         master.client().set("k", "v")
@@ -153,7 +190,7 @@ def test_vermilion_replica_presents_its_client_certificate():
 
 def test_without_tls_replication_the_link_stays_down():
     master = TLSRedis("--tls-auth-clients", "no")
-    ours = ours_with_tls()               # tls-replication no: a plain link
+    ours = ours_with_tls()  # tls-replication no: a plain link
     try:
         r = redis.Redis(port=ours.port)
         r.execute_command("REPLICAOF", "127.0.0.1", master.tls_port)
@@ -201,7 +238,7 @@ def test_redis_replicates_a_tls_vermilion_master():
         assert rr.get("live") == b"x"
         assert rr.lrange("list", 0, 0) == [b"z"]
         slave = m.info("replication")["slave0"]
-        assert int(slave["port"]) == replica.tls_port    # it announced its TLS port
+        assert int(slave["port"]) == replica.tls_port  # it announced its TLS port
         assert "Connecting to MASTER 127.0.0.1:%d" % tls_port in replica.log()
     finally:
         replica.stop()
@@ -212,8 +249,14 @@ def test_redis_replica_without_a_trusted_certificate_is_refused():
     c = certs()
     ours = ours_with_tls(tls_auth_clients="yes")
     tls_port = int(redis.Redis(port=ours.port).config_get("tls-port")["tls-port"])
-    replica = TLSRedis("--tls-replication", "yes", "--tls-client-cert-file", c["rogue_crt"],
-                       "--tls-client-key-file", c["rogue_key"])
+    replica = TLSRedis(
+        "--tls-replication",
+        "yes",
+        "--tls-client-cert-file",
+        c["rogue_crt"],
+        "--tls-client-key-file",
+        c["rogue_key"],
+    )
     try:
         rr = redis.Redis(port=replica.port)
         rr.execute_command("REPLICAOF", "127.0.0.1", tls_port)

@@ -5,6 +5,7 @@ Vermilion runs in its own process here so its resident memory can be read from
 slow subscriber off, the publisher must never be slowed to a halt, and the memory
 the server held for the subscriber must be given back.
 """
+
 import os
 import socket
 import subprocess
@@ -29,9 +30,24 @@ def rss_mb(pid):
 def test_flooded_slow_subscriber_is_disconnected_and_memory_returns(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "vermilion", "--port", str(port), "--bind", "127.0.0.1",
-         "--save", "", "--dir", str(tmp_path), "--loglevel", "warning",
-         "--logfile", str(tmp_path / "log")])
+        [
+            sys.executable,
+            "-m",
+            "vermilion",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(tmp_path),
+            "--loglevel",
+            "warning",
+            "--logfile",
+            str(tmp_path / "log"),
+        ]
+    )
     try:
         pub = redis.Redis(port=port, protocol=2)
         for _ in range(100):
@@ -52,7 +68,7 @@ def test_flooded_slow_subscriber_is_disconnected_and_memory_returns(tmp_path):
         t0 = time.time()
         peak = before
         delivered = []
-        for i in range(2000):             # 128 MB offered: 4x the hard limit
+        for i in range(2000):  # 128 MB offered: 4x the hard limit
             delivered.append(pub.publish("ch", msg))
             if i % 50 == 0:
                 peak = max(peak, rss_mb(proc.pid))
@@ -66,9 +82,14 @@ def test_flooded_slow_subscriber_is_disconnected_and_memory_returns(tmp_path):
         assert peak - before < 32 + 40, (before, peak)
         time.sleep(1.0)
         after = rss_mb(proc.pid)
-        assert after - before < 12, "memory not returned: before %.1f MB, peak %.1f MB, after %.1f MB" % (
-            before, peak, after)
-        print("slow subscriber: RSS before %.1f MB, peak %.1f MB, after %.1f MB; %d messages published in %.2f s" % (before, peak, after, len(delivered), elapsed))
+        assert after - before < 12, (
+            "memory not returned: before %.1f MB, peak %.1f MB, after %.1f MB"
+            % (before, peak, after)
+        )
+        print(
+            "slow subscriber: RSS before %.1f MB, peak %.1f MB, after %.1f MB; %d messages published in %.2f s"
+            % (before, peak, after, len(delivered), elapsed)
+        )
         assert pub.execute_command("PUBSUB", "NUMSUB", "ch") == [b"ch", 0]
         sub.close()
     finally:

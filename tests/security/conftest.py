@@ -5,6 +5,7 @@ test module (the probes that may crash a server spawn their own). With
 ``--probe-target HOST:PORT`` the probes that take ``target`` run against that
 server alone (see run.sh).
 """
+
 import os
 import sys
 
@@ -15,14 +16,14 @@ from probe import Spawned  # noqa: E402
 
 
 def pytest_addoption(parser):
-    parser.addoption("--probe-target", default=None,
-                     help="HOST:PORT of a running server to probe (run.sh)")
+    parser.addoption(
+        "--probe-target", default=None, help="HOST:PORT of a running server to probe (run.sh)"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
     if config.getoption("--probe-target"):
-        items[:] = [it for it in items
-                    if "target" in getattr(it, "fixturenames", ())]
+        items[:] = [it for it in items if "target" in getattr(it, "fixturenames", ())]
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +49,12 @@ class _External:
 
     def conn(self, timeout=10, host=None):
         from support import RawConn
+
         return RawConn(self.host, self.port, timeout=timeout)
 
     def alive(self):
         import socket
+
         try:
             socket.create_connection((self.host, self.port), timeout=2).close()
             return True

@@ -13,6 +13,7 @@ asserts that Vermilion's outcome is *at least as safe* as Redis's (same reply
 where Redis is safe, an error where Redis crashes). ``tests/security/run.sh
 HOST PORT`` runs the probes that need no restart against any running server.
 """
+
 import os
 import shutil
 import signal
@@ -39,23 +40,35 @@ class Spawned:
     def __init__(self, kind, *extra, port=None, wait=True, dir=None, bind="127.0.0.1"):
         if kind == "redis" and REDIS_SERVER is None:
             import pytest
-            pytest.skip("redis-server is not installed (apt-get install redis-server): "
-                        "the probes compare with it")
+
+            pytest.skip(
+                "redis-server is not installed (apt-get install redis-server): "
+                "the probes compare with it"
+            )
         self.kind = kind
         self.own_dir = dir is None
         self.dir = dir or tempfile.mkdtemp(prefix="vermilion-probe-")
         self.port = free_port() if port is None else port
         argv = [REDIS_SERVER] if kind == "redis" else vermilion_argv()
-        argv += ["--port", str(self.port), "--save", "", "--appendonly", "no",
-                 "--dir", self.dir, "--enable-debug-command", "yes"]
+        argv += [
+            "--port",
+            str(self.port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            self.dir,
+            "--enable-debug-command",
+            "yes",
+        ]
         if bind is not None:
             argv += ["--bind", bind]
         argv += [str(a) for a in extra]
         self.argv = argv
         self.log_path = os.path.join(self.dir, "server.log")
         self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                     cwd=self.dir)
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir)
         if wait:
             self.wait_ready()
 
@@ -63,8 +76,9 @@ class Spawned:
         deadline = time.time() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError("%s exited with %s:\n%s"
-                                   % (self.kind, self.proc.returncode, self.log()))
+                raise RuntimeError(
+                    "%s exited with %s:\n%s" % (self.kind, self.proc.returncode, self.log())
+                )
             try:
                 socket.create_connection((host, self.port), timeout=1).close()
                 return
@@ -83,7 +97,7 @@ class Spawned:
         rc = self.proc.poll()
         if rc is None:
             return None
-        return 128 - rc if rc < 0 else rc   # -11 -> 139 as a shell prints it
+        return 128 - rc if rc < 0 else rc  # -11 -> 139 as a shell prints it
 
     def log(self):
         try:

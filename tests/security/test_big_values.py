@@ -1,6 +1,7 @@
 """A big SET is not copied on the way in: the server's peak memory grows by about
 the value's size, as redis-server's does (it was twice that: the joined pieces
 and a copy of them)."""
+
 import socket
 
 from probe import Spawned
@@ -24,8 +25,8 @@ def _peak_growth(kind, size):
         sock = socket.create_connection(("127.0.0.1", s.port), timeout=60)
         sock.sendall(b"*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$%d\r\n" % size)
         view = memoryview(value)
-        for i in range(0, size, 1 << 20):   # a client writing it in 1 MB pieces
-            sock.sendall(view[i:i + (1 << 20)])
+        for i in range(0, size, 1 << 20):  # a client writing it in 1 MB pieces
+            sock.sendall(view[i : i + (1 << 20)])
         sock.sendall(b"\r\n")
         assert sock.recv(16) == b"+OK\r\n"
         assert c.call("STRLEN", "big") == b":%d\r\n" % size

@@ -10,6 +10,7 @@ SIGTERM stop the server without saving half a dataset. An operator locked out
 of a stuck server is a denial of service, so each probe runs against
 redis-server and Vermilion and requires Vermilion to answer the same.
 """
+
 import os
 import shutil
 import signal
@@ -21,10 +22,12 @@ import pytest
 
 from probe import Spawned, outcome, KINDS, wait_until
 
-BUSY_EVAL = (b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or "
-             b"SHUTDOWN NOSAVE.\r\n")
-BUSY_FUNCTION = (b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or "
-                 b"SHUTDOWN NOSAVE.\r\n")
+BUSY_EVAL = (
+    b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+)
+BUSY_FUNCTION = (
+    b"-BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.\r\n"
+)
 LOADING = b"-LOADING Redis is loading the dataset in memory\r\n"
 
 
@@ -55,7 +58,7 @@ def test_new_connection_during_busy_script_can_script_kill(kind):
         runner = start_busy(s, "EVAL", "while true do end", "0")
         # opened after the script started: accepted, answered, and it can kill it
         assert outcome(s, "GET", "k") == BUSY_EVAL
-        assert outcome(s, "SHUTDOWN") == BUSY_EVAL          # only SHUTDOWN NOSAVE
+        assert outcome(s, "SHUTDOWN") == BUSY_EVAL  # only SHUTDOWN NOSAVE
         assert outcome(s, "SCRIPT", "KILL") == b"+OK\r\n"
         reply = runner.read_reply()
         assert reply.startswith(b"-ERR Script killed by user with SCRIPT KILL...")
@@ -71,7 +74,7 @@ def test_new_connection_during_busy_function_can_function_kill(kind):
         assert outcome(s, "FUNCTION", "LOAD", lib) == b"$4\r\nspin\r\n"
         runner = start_busy(s, "FCALL", "spin", "0")
         assert outcome(s, "PING") == BUSY_FUNCTION
-        assert outcome(s, "SCRIPT", "KILL") == BUSY_FUNCTION   # the wrong kill
+        assert outcome(s, "SCRIPT", "KILL") == BUSY_FUNCTION  # the wrong kill
         assert outcome(s, "FUNCTION", "KILL") == b"+OK\r\n"
         # (7.0.15 names SCRIPT KILL in this message even for FUNCTION KILL)
         assert runner.read_reply().startswith(b"-ERR Script killed by user with ")
@@ -86,7 +89,7 @@ def test_new_connection_during_busy_script_can_shutdown_nosave(kind):
         runner = start_busy(s, "EVAL", "while true do end", "0")
         assert gone(outcome(s, "SHUTDOWN", "NOSAVE"))
         assert wait_exit(s) == 0
-        assert not os.path.exists(os.path.join(s.dir, "dump.rdb"))   # NOSAVE
+        assert not os.path.exists(os.path.join(s.dir, "dump.rdb"))  # NOSAVE
         runner.close()
     finally:
         s.stop()
@@ -103,7 +106,7 @@ def test_clients_pipelined_during_busy_script_get_answers_in_order(kind):
         assert c.read_reply() == b"+OK\r\n"
         runner.read_reply()
         c.send(b"PING\r\n")
-        assert c.read_reply() == b"+PONG\r\n"   # the same connection, now on the loop
+        assert c.read_reply() == b"+PONG\r\n"  # the same connection, now on the loop
         assert b"cmd=client|list" in c.call("CLIENT", "LIST")
         c.close()
         runner.close()
@@ -115,7 +118,7 @@ def test_maxclients_applies_to_connections_accepted_during_busy_script(kind):
         runner = start_busy(s, "EVAL", "while true do end", "0")
         held = s.conn()
         held.send_command("PING")
-        assert held.read_reply() == BUSY_EVAL    # the second client: accepted
+        assert held.read_reply() == BUSY_EVAL  # the second client: accepted
         # the third is one too many, busy script or not
         assert outcome(s, "PING") == b"-ERR max number of clients reached\r\n"
         assert held.call("SCRIPT", "KILL") == b"+OK\r\n"
@@ -150,8 +153,9 @@ def _read_all(sock, timeout=5):
 def test_protected_mode_applies_to_connections_accepted_during_busy_script(kind):
     # listening on two loopback addresses; a peer whose address is not exactly
     # 127.0.0.1 is "not local" to protected mode (islocalClient)
-    with Spawned(kind, "--busy-reply-threshold", "100", "--protected-mode", "yes",
-                 bind="127.0.0.1 127.0.0.2") as s:
+    with Spawned(
+        kind, "--busy-reply-threshold", "100", "--protected-mode", "yes", bind="127.0.0.1 127.0.0.2"
+    ) as s:
         try:
             probe = _connect_from("127.0.0.2", s.port, "127.0.0.2")
         except OSError:
@@ -164,7 +168,7 @@ def test_protected_mode_applies_to_connections_accepted_during_busy_script(kind)
         got = _read_all(sock)
         sock.close()
         assert got.startswith(b"-DENIED Redis is running in protected mode")
-        assert outcome(s, "PING") == BUSY_EVAL           # still running: not killed
+        assert outcome(s, "PING") == BUSY_EVAL  # still running: not killed
         assert outcome(s, "SCRIPT", "KILL") == b"+OK\r\n"
         runner.read_reply()
         runner.close()
@@ -192,11 +196,12 @@ def big_aof():
     """An appendonlydir (command-format base and an incr file), written by redis-server."""
     d = tempfile.mkdtemp(prefix="vermilion-loading-aof-")
     try:
-        with Spawned("redis", "--appendonly", "yes", "--aof-use-rdb-preamble", "no",
-                     dir=d) as r:
+        with Spawned("redis", "--appendonly", "yes", "--aof-use-rdb-preamble", "no", dir=d) as r:
             c = r.conn(timeout=60)
-            batch = b"".join(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n"
-                             % (len(b"key:%d" % i), b"key:%d" % i) for i in range(KEYS))
+            batch = b"".join(
+                b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$1\r\nv\r\n" % (len(b"key:%d" % i), b"key:%d" % i)
+                for i in range(KEYS)
+            )
             c.send(batch)
             for _ in range(KEYS):
                 c.read_reply()
@@ -209,15 +214,19 @@ def big_aof():
 
 def loading_server(kind, rdb=None, aof=None, delay=200, extra=()):
     d = tempfile.mkdtemp(prefix="vermilion-probe-")
-    args = ["--key-load-delay", str(delay),
-            "--loading-process-events-interval-bytes", "1024"] + list(extra)
+    args = [
+        "--key-load-delay",
+        str(delay),
+        "--loading-process-events-interval-bytes",
+        "1024",
+    ] + list(extra)
     if rdb is not None:
         shutil.copy(rdb, os.path.join(d, "dump.rdb"))
     if aof is not None:
         shutil.copytree(aof, os.path.join(d, "appendonlydir"))
         args += ["--appendonly", "yes"]
     s = Spawned(kind, *args, dir=d)
-    s.own_dir = True      # stop() removes it
+    s.own_dir = True  # stop() removes it
     return s
 
 
@@ -228,8 +237,14 @@ def info_fields(server):
     return [ln.decode().split(":", 1) for ln in lines if b":" in ln]
 
 
-LOADING_FIELDS = ["loading_start_time", "loading_total_bytes", "loading_rdb_used_mem",
-                  "loading_loaded_bytes", "loading_loaded_perc", "loading_eta_seconds"]
+LOADING_FIELDS = [
+    "loading_start_time",
+    "loading_total_bytes",
+    "loading_rdb_used_mem",
+    "loading_loaded_bytes",
+    "loading_loaded_perc",
+    "loading_eta_seconds",
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -238,9 +253,9 @@ def test_clients_get_loading_while_rdb_loads(kind, big_rdb):
     try:
         # the connection was made while loading: it is answered, not left hanging
         assert outcome(s, "GET", "key:1") == LOADING
-        assert outcome(s, "PING") == LOADING       # PING has no "loading" flag
+        assert outcome(s, "PING") == LOADING  # PING has no "loading" flag
         assert outcome(s, "DBSIZE") == LOADING
-        assert outcome(s, "ECHO", "hi") == b"$2\r\nhi\r\n"   # flagged "loading"
+        assert outcome(s, "ECHO", "hi") == b"$2\r\nhi\r\n"  # flagged "loading"
         c = s.conn()
         assert c.call("MULTI") == b"+OK\r\n"
         assert c.call("GET", "key:1") == LOADING
@@ -252,16 +267,16 @@ def test_clients_get_loading_while_rdb_loads(kind, big_rdb):
         assert values["loading"] == "1"
         assert values["async_loading"] == "0"
         # the progress block closes the section, in Redis's order
-        assert names[-len(LOADING_FIELDS):] == LOADING_FIELDS
+        assert names[-len(LOADING_FIELDS) :] == LOADING_FIELDS
         assert int(values["loading_total_bytes"]) == os.path.getsize(big_rdb)
-        assert int(values["loading_rdb_used_mem"]) > 0      # the file's used-mem AUX
+        assert int(values["loading_rdb_used_mem"]) > 0  # the file's used-mem AUX
         assert 0 <= float(values["loading_loaded_perc"]) < 100
         first = int(values["loading_loaded_bytes"])
         keys = int(values["rdb_last_load_keys_loaded"])
         time.sleep(0.5)
         values = dict(info_fields(s))
-        assert int(values["loading_loaded_bytes"]) > first   # it moves
-        assert keys < int(values["rdb_last_load_keys_loaded"]) < KEYS   # keys so far
+        assert int(values["loading_loaded_bytes"]) > first  # it moves
+        assert keys < int(values["rdb_last_load_keys_loaded"]) < KEYS  # keys so far
         # and at the end, the whole dataset is there
         wait_until(lambda: outcome(s, "DBSIZE") == b":%d\r\n" % KEYS, timeout=60)
         values = dict(info_fields(s))
@@ -324,8 +339,12 @@ def test_sigterm_during_loading_exits_cleanly_without_saving(kind, big_rdb):
 def test_sigterm_during_loading_without_event_processing_is_not_lost(kind, big_rdb):
     # events are never processed during this load (the interval exceeds the
     # file): the signal waits for the load to end, then the server stops
-    s = loading_server(kind, rdb=big_rdb, delay=100,
-                       extra=["--loading-process-events-interval-bytes", str(1 << 30)])
+    s = loading_server(
+        kind,
+        rdb=big_rdb,
+        delay=100,
+        extra=["--loading-process-events-interval-bytes", str(1 << 30)],
+    )
     try:
         time.sleep(0.3)
         assert s.alive()

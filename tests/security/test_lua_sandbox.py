@@ -21,6 +21,7 @@ Three families:
 
 Probes that may crash or hang a server start their own processes.
 """
+
 import re
 import socket
 import time
@@ -58,21 +59,36 @@ def ev(script, *args):
 # ------------------------------------------------------------------ isolation
 # (the first script tries to change shared state; the second looks)
 HIJACKS = [
-    ("local _, r = pairs(redis) r.sha1hex = function() return 'hijacked' end",
-     "return redis.sha1hex('x')"),
-    ("local _, r = pairs(redis) rawset(r, 'sha1hex', function() return 'hijacked' end)",
-     "return redis.sha1hex('x')"),
+    (
+        "local _, r = pairs(redis) r.sha1hex = function() return 'hijacked' end",
+        "return redis.sha1hex('x')",
+    ),
+    (
+        "local _, r = pairs(redis) rawset(r, 'sha1hex', function() return 'hijacked' end)",
+        "return redis.sha1hex('x')",
+    ),
     ("local f, r = pairs(redis) local k = f(r) r[k] = 1", "return type(redis.call)"),
-    ("local k, v = next(redis) redis[k] = nil", "local n = 0 for _ in pairs(redis) do n = n + 1 end return n"),
-    ("local _, s = pairs(string) s.upper = function() return 'hijacked' end",
-     "return ('x'):upper()"),
-    ("getmetatable('').__index = function() return function() return 'hijacked' end end",
-     "return ('x'):upper()"),
+    (
+        "local k, v = next(redis) redis[k] = nil",
+        "local n = 0 for _ in pairs(redis) do n = n + 1 end return n",
+    ),
+    (
+        "local _, s = pairs(string) s.upper = function() return 'hijacked' end",
+        "return ('x'):upper()",
+    ),
+    (
+        "getmetatable('').__index = function() return function() return 'hijacked' end end",
+        "return ('x'):upper()",
+    ),
     ("getmetatable('').__add = function() return 'hijacked' end", "return 'a' + 1"),
-    ("rawset(getmetatable(''), '__index', {upper = function() return 'hijacked' end})",
-     "return ('x'):upper()"),
-    ("setmetatable(getmetatable(''), {__index = function() return 'hijacked' end})",
-     "return ('x').nothing"),
+    (
+        "rawset(getmetatable(''), '__index', {upper = function() return 'hijacked' end})",
+        "return ('x'):upper()",
+    ),
+    (
+        "setmetatable(getmetatable(''), {__index = function() return 'hijacked' end})",
+        "return ('x').nothing",
+    ),
     ("local _, mt = pairs(getmetatable('')) mt.__index = {}", "return ('x'):upper()"),
     ("local _, g = pairs(_G) g.redis = {}", "return type(redis.call)"),
     ("rawset(_G, 'shared', 1)", "return shared"),
@@ -124,8 +140,13 @@ redis.register_function('victim', function() return {redis.call('PING'), ('x'):u
 def test_function_libraries_do_not_share_state(pair):
     for kind in KINDS:
         outcome(pair[kind], "FUNCTION", "FLUSH")
-    for cmd in (("FUNCTION", "LOAD", LIB_ATTACK), ("FUNCTION", "LOAD", LIB_VICTIM),
-                ("FCALL", "attack", "0"), ("FCALL", "attack2", "0"), ("FCALL", "victim", "0")):
+    for cmd in (
+        ("FUNCTION", "LOAD", LIB_ATTACK),
+        ("FUNCTION", "LOAD", LIB_VICTIM),
+        ("FCALL", "attack", "0"),
+        ("FCALL", "attack2", "0"),
+        ("FCALL", "victim", "0"),
+    ):
         r, v = run_both(pair, cmd)
         at_least_as_safe(r, v, pair["vermilion"])
     assert b"hijacked" not in outcome(pair["vermilion"], "FCALL", "victim", "0")
@@ -144,10 +165,28 @@ def test_library_load_code_cannot_touch_globals(pair):
 
 # The globals a sandbox must not have (Redis 7.0.15 with the CVE-2025-46818
 # fix: getfenv/setfenv/newproxy are gone too), and lupa's python module.
-@pytest.mark.parametrize("name", [
-    "debug", "getfenv", "setfenv", "newproxy", "module", "require", "dofile", "loadfile",
-    "io", "os", "print", "python", "package", "_ENV", "jit", "ffi", "load_library",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "debug",
+        "getfenv",
+        "setfenv",
+        "newproxy",
+        "module",
+        "require",
+        "dofile",
+        "loadfile",
+        "io",
+        "os",
+        "print",
+        "python",
+        "package",
+        "_ENV",
+        "jit",
+        "ffi",
+        "load_library",
+    ],
+)
 def test_missing_globals(pair, name):
     r, v = run_both(pair, ev("return type(%s)" % name))
     at_least_as_safe(r, v, pair["vermilion"])
@@ -244,10 +283,12 @@ def test_collector_settings_end_with_the_script(pair):
     assert outcome(v, *ev("collectgarbage('stop') return 1")) == b":1\r\n"
     assert outcome(v, *ev("return collectgarbage('setpause', 150)")) == b":200\r\n"
     assert outcome(v, *ev("return collectgarbage('setpause', 150)")) == b":200\r\n"
-    grow = ("local t = {} for i = 1, 20000 do t[i] = {i} end t = nil "
-            "local before = collectgarbage('count') "
-            "for i = 1, 20000 do local x = {i} end "
-            "return collectgarbage('count') < before + 2000")
+    grow = (
+        "local t = {} for i = 1, 20000 do t[i] = {i} end t = nil "
+        "local before = collectgarbage('count') "
+        "for i = 1, 20000 do local x = {i} end "
+        "return collectgarbage('count') < before + 2000"
+    )
     assert outcome(v, *ev(grow)) == b":1\r\n"
 
 
@@ -337,12 +378,18 @@ PATTERNS = [
     "do n = n + 1 end return n",
     "return string.gsub(string.rep('a', 300000), string.rep('a?', 300000), 'x')",
     "return string.find(string.rep('a', 40000), string.rep('a?', 40000))",
-    "return {string.find('hello world', 'o w')}", "return string.gsub('hello', 'l', 'L')",
-    "return string.find(nil, 'x')", "local x = ('x'):find({}) return x", "return string.find('x')",
-    "return string.find('x', 'x', {})", "return {pcall(string.find, 'x', '%')}",
-    "return string.gsub('x', 'x', true)", "return string.gmatch('x', {})",
+    "return {string.find('hello world', 'o w')}",
+    "return string.gsub('hello', 'l', 'L')",
+    "return string.find(nil, 'x')",
+    "local x = ('x'):find({}) return x",
+    "return string.find('x')",
+    "return string.find('x', 'x', {})",
+    "return {pcall(string.find, 'x', '%')}",
+    "return string.gsub('x', 'x', true)",
+    "return string.gmatch('x', {})",
     "return string.gsub('abc', '%w', function(c) return c:upper() end)",
-    "return string.gsub('abc', '%w', {a = 1})", "return {string.match('key:val', '(%w+):(%w+)')}",
+    "return string.gsub('abc', '%w', {a = 1})",
+    "return {string.match('key:val', '(%w+):(%w+)')}",
 ]
 
 
@@ -357,8 +404,10 @@ def test_patterns(script):
     at_least_as_safe(out["redis"], out["vermilion"])
 
 
-@pytest.mark.parametrize("script", ["x = [==[", "return [=", "--[==[ x", "return ]]",
-                                    "\x1bLua", "return 'x" + "\n" * 1000])
+@pytest.mark.parametrize(
+    "script",
+    ["x = [==[", "return [=", "--[==[ x", "return ]]", "\x1bLua", "return 'x" + "\n" * 1000],
+)
 def test_compile_errors(pair, script):
     r, v = run_both(pair, ev(script))
     at_least_as_safe(r, v, pair["vermilion"])
@@ -369,20 +418,32 @@ def test_compile_errors(pair, script):
 def test_interpreter_reset_with_live_objects(pair):
     """CVE-2024-46981: SCRIPT FLUSH / FUNCTION FLUSH close an interpreter that
     still holds suspended coroutines, closures and userdata."""
-    lib = ("#!lua name=gc\nlocal co = coroutine.create(function() while true do "
-           "coroutine.yield(cjson.null) end end)\n"
-           "redis.register_function('gc', function() return tostring(select(2, "
-           "coroutine.resume(co)) == cjson.null) end)")
-    keep = ("local t = {} for i = 1, 100 do local co = coroutine.create(function() "
-            "coroutine.yield(cjson.null) end) coroutine.resume(co) t[i] = co end "
-            "return #t")
+    lib = (
+        "#!lua name=gc\nlocal co = coroutine.create(function() while true do "
+        "coroutine.yield(cjson.null) end end)\n"
+        "redis.register_function('gc', function() return tostring(select(2, "
+        "coroutine.resume(co)) == cjson.null) end)"
+    )
+    keep = (
+        "local t = {} for i = 1, 100 do local co = coroutine.create(function() "
+        "coroutine.yield(cjson.null) end) coroutine.resume(co) t[i] = co end "
+        "return #t"
+    )
     for kind in KINDS:
         outcome(pair[kind], "FUNCTION", "FLUSH")
     for _ in range(3):
-        for cmd in (ev(keep), ("SCRIPT", "FLUSH"), ("SCRIPT", "FLUSH", "ASYNC"),
-                    ("FUNCTION", "LOAD", lib), ("FCALL", "gc", "0"), ("FUNCTION", "FLUSH"),
-                    ("FUNCTION", "LOAD", lib), ("FCALL", "gc", "0"),
-                    ("FUNCTION", "FLUSH", "ASYNC"), ev(keep)):
+        for cmd in (
+            ev(keep),
+            ("SCRIPT", "FLUSH"),
+            ("SCRIPT", "FLUSH", "ASYNC"),
+            ("FUNCTION", "LOAD", lib),
+            ("FCALL", "gc", "0"),
+            ("FUNCTION", "FLUSH"),
+            ("FUNCTION", "LOAD", lib),
+            ("FCALL", "gc", "0"),
+            ("FUNCTION", "FLUSH", "ASYNC"),
+            ev(keep),
+        ):
             r, v = run_both(pair, cmd)
             at_least_as_safe(r, v, pair["vermilion"])
 
@@ -390,20 +451,34 @@ def test_interpreter_reset_with_live_objects(pair):
 # Error objects of every type: redis-server 7.0.15 crashes on most of these
 # (error({}) dereferences a missing "err"); Vermilion answers an error.
 ODD_ERRORS = [
-    "error({})", "error()", "error(nil)", "error(true)", "error(false)", "error(12)",
-    "error(function() end)", "error(coroutine.create(function() end))", "error(cjson.null)",
-    "error({err = {}})", "error({err = 1.5})", "error({err = true})",
-    "error({err = 'x', source = {}, line = {}})", "error({err = 'x', line = 'y'})",
+    "error({})",
+    "error()",
+    "error(nil)",
+    "error(true)",
+    "error(false)",
+    "error(12)",
+    "error(function() end)",
+    "error(coroutine.create(function() end))",
+    "error(cjson.null)",
+    "error({err = {}})",
+    "error({err = 1.5})",
+    "error({err = true})",
+    "error({err = 'x', source = {}, line = {}})",
+    "error({err = 'x', line = 'y'})",
     "error(setmetatable({}, {__index = function() return 'x' end}))",
     "error(setmetatable({}, {__index = function() error('inner') end}))",
     "error(setmetatable({}, {__newindex = function() error('inner') end}))",
     "error(setmetatable({err = 'x'}, {__tostring = function() return {} end}))",
-    "return {err = {}}", "return {err = 1}", "return {{err = {}}}",
-    "return {pcall(error, {})}", "return {pcall(error)}",
+    "return {err = {}}",
+    "return {err = 1}",
+    "return {{err = {}}}",
+    "return {pcall(error, {})}",
+    "return {pcall(error)}",
     "return {xpcall(function() error({}) end, function(e) return e end)}",
     "local co = coroutine.wrap(function() error({}) end) co()",
     "local co = coroutine.wrap(function() error() end) co()",
-    "return redis.error_reply({})", "return redis.status_reply({})",
+    "return redis.error_reply({})",
+    "return redis.status_reply({})",
 ]
 
 
@@ -502,8 +577,15 @@ def test_script_kill(script):
 @pytest.mark.parametrize("script", LOOPS[:4] + LOOPS[6:8])
 def test_function_kill(script):
     lib = "#!lua name=busy\nredis.register_function('busy', function() %s end)" % script
-    res = {kind: busy_probe(kind, ("FCALL", "busy", "0"), stop=("FUNCTION", "KILL"),
-                            setup=[("FUNCTION", "LOAD", lib)]) for kind in KINDS}
+    res = {
+        kind: busy_probe(
+            kind,
+            ("FCALL", "busy", "0"),
+            stop=("FUNCTION", "KILL"),
+            setup=[("FUNCTION", "LOAD", lib)],
+        )
+        for kind in KINDS
+    }
     _check_stop(script, res)
 
 
@@ -516,21 +598,32 @@ def test_shutdown_nosave_stops_the_script(script):
 def test_coroutine_kept_by_a_library_is_watched():
     """A coroutine created and suspended by one FCALL (kept in the library's
     upvalue), resumed by a later one: it must be watched in the later run too."""
-    lib = ("#!lua name=keep\nlocal co\n"
-           "redis.register_function('prime', function() co = coroutine.wrap(function() "
-           "coroutine.yield() while true do end end) co() return 1 end)\n"
-           "redis.register_function('resume', function() co() end)")
-    res = {kind: busy_probe(kind, ("FCALL", "resume", "0"), stop=("FUNCTION", "KILL"),
-                            setup=[("FUNCTION", "LOAD", lib), ("FCALL", "prime", "0")])
-           for kind in KINDS}
+    lib = (
+        "#!lua name=keep\nlocal co\n"
+        "redis.register_function('prime', function() co = coroutine.wrap(function() "
+        "coroutine.yield() while true do end end) co() return 1 end)\n"
+        "redis.register_function('resume', function() co() end)"
+    )
+    res = {
+        kind: busy_probe(
+            kind,
+            ("FCALL", "resume", "0"),
+            stop=("FUNCTION", "KILL"),
+            setup=[("FUNCTION", "LOAD", lib), ("FCALL", "prime", "0")],
+        )
+        for kind in KINDS
+    }
     _check_stop("keep", res)
 
 
-@pytest.mark.parametrize("body", [
-    "local co = coroutine.wrap(function() while true do end end) co()",
-    "xpcall(function() while true do end end, function() while true do end end)",
-    "while true do pcall(function() while true do end end) end",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "local co = coroutine.wrap(function() while true do end end) co()",
+        "xpcall(function() while true do end end, function() while true do end end)",
+        "while true do pcall(function() while true do end end) end",
+    ],
+)
 def test_function_load_timeout(pair, body):
     r, v = run_both(pair, ("FUNCTION", "LOAD", "#!lua name=slow\n" + body))
     at_least_as_safe(r, v, pair["vermilion"])

@@ -4,6 +4,7 @@ limit at once, as Redis does, without the server buffering far past the limit.
 Measured on both servers: the time from the pipelined requests to the drop, and
 the server's peak resident memory (VmHWM) over the same run.
 """
+
 import socket
 import time
 
@@ -36,13 +37,13 @@ def _flood(kind, value_size, count, limit="normal 64mb 32mb 10"):
         base = _hwm_mb(s.proc.pid)
         slow = socket.create_connection(("127.0.0.1", s.port))
         slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        while _connected(c) < 2:   # accepted before we count it gone
+        while _connected(c) < 2:  # accepted before we count it gone
             time.sleep(0.005)
         t0 = time.time()
         try:
             slow.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * count)
         except OSError:
-            pass   # dropped while we were still sending
+            pass  # dropped while we were still sending
         dropped = None
         while time.time() - t0 < 15:
             if _connected(c) == 1:
@@ -55,8 +56,9 @@ def _flood(kind, value_size, count, limit="normal 64mb 32mb 10"):
         return dropped, growth, s.log()
 
 
-@pytest.mark.parametrize("value_size,count", [(MB, 200), (100 * 1024, 2000)],
-                         ids=["1MB-values", "100KB-values"])
+@pytest.mark.parametrize(
+    "value_size,count", [(MB, 200), (100 * 1024, 2000)], ids=["1MB-values", "100KB-values"]
+)
 def test_hard_limit_drops_a_client_that_does_not_read(value_size, count):
     ref = _flood("redis", value_size, count)
     ours = _flood("vermilion", value_size, count)

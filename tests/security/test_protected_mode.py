@@ -11,6 +11,7 @@ Only addresses of this machine are used. When it has no non-loopback address
 the probes that need one are skipped (create one with
 ``ip link add vdummy0 type dummy && ip addr add 10.231.0.1/32 dev vdummy0 && ip link set vdummy0 up``).
 """
+
 import os
 import socket
 import subprocess
@@ -27,8 +28,12 @@ def _own_addresses(family):
     """This machine's global (non-loopback) addresses of one family, from ``ip``."""
     flag = "-4" if family == socket.AF_INET else "-6"
     try:
-        out = subprocess.run(["ip", "-o", flag, "addr", "show", "scope", "global"],
-                             capture_output=True, text=True, timeout=5).stdout
+        out = subprocess.run(
+            ["ip", "-o", flag, "addr", "show", "scope", "global"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         out = ""
     addrs = []
@@ -40,15 +45,16 @@ def _own_addresses(family):
             if "tentative" not in words and "dadfailed" not in words:
                 addrs.append(addr)
     if not addrs and family == socket.AF_INET:
-        try:   # no iproute2: hostname -I lists the addresses too
-            out = subprocess.run(["hostname", "-I"], capture_output=True, text=True,
-                                 timeout=5).stdout
+        try:  # no iproute2: hostname -I lists the addresses too
+            out = subprocess.run(
+                ["hostname", "-I"], capture_output=True, text=True, timeout=5
+            ).stdout
             addrs = [a for a in out.split() if ":" not in a and not a.startswith("127.")]
         except (OSError, subprocess.SubprocessError):
             pass
     usable = []
     for a in addrs:
-        try:   # the address must accept a bind (it is ours) before we rely on it
+        try:  # the address must accept a bind (it is ours) before we rely on it
             s = socket.socket(family, socket.SOCK_STREAM)
             s.bind((a, 0))
             s.close()
@@ -63,8 +69,10 @@ V6 = _own_addresses(socket.AF_INET6)
 EXTERNAL = V4[0] if V4 else None
 
 needs_external = pytest.mark.skipif(
-    EXTERNAL is None, reason="this machine has no non-loopback IPv4 address to connect "
-    "from (see the module docstring to create one)")
+    EXTERNAL is None,
+    reason="this machine has no non-loopback IPv4 address to connect "
+    "from (see the module docstring to create one)",
+)
 
 
 def greet(server, host, *cmd, wait=0.5):
@@ -86,8 +94,9 @@ def greet(server, host, *cmd, wait=0.5):
             pass
         if not data:
             parts = [str(a).encode() for a in cmd]
-            s.sendall(b"*%d\r\n" % len(parts)
-                      + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts))
+            s.sendall(
+                b"*%d\r\n" % len(parts) + b"".join(b"$%d\r\n%s\r\n" % (len(p), p) for p in parts)
+            )
             s.settimeout(5)
             while not data.endswith(b"\r\n"):
                 chunk = s.recv(65536)
@@ -221,8 +230,9 @@ def test_run_time_changes_apply_to_the_next_connection():
         # a connection accepted while the gate is open keeps working after it closes
         admin("CONFIG", "SET", "protected-mode", "no")
         assert outside() == (b"+PONG\r\n", False)
-        held = {k: socket.create_connection((EXTERNAL, s.port), timeout=5)
-                for k, s in servers.items()}
+        held = {
+            k: socket.create_connection((EXTERNAL, s.port), timeout=5) for k, s in servers.items()
+        }
         for k, sock in held.items():
             sock.sendall(b"PING\r\n")
             assert sock.recv(100) == b"+PONG\r\n", k
@@ -282,6 +292,7 @@ def test_accept_denied_is_callable_on_its_own():
     """The function vermilion/server/blocked.py calls with an accepted socket."""
     from vermilion.embed import start_server
     from vermilion.server.netio import accept_denied, PROTECTED_MODE_DENIED
+
     srv = start_server()
     try:
         server = srv.server
@@ -290,7 +301,7 @@ def test_accept_denied_is_callable_on_its_own():
         assert accept_denied(server, ("127.0.0.2", 5000)) == PROTECTED_MODE_DENIED
         assert accept_denied(server, ("127.0.0.1", 5000)) is None
         assert accept_denied(server, ("::1", 5000, 0, 0)) is None
-        assert accept_denied(server, None) is None      # a unix socket
+        assert accept_denied(server, None) is None  # a unix socket
         a, b = socket.socketpair()
         assert accept_denied(server, a) is None
         a.close()
@@ -306,9 +317,14 @@ def test_denied_text_is_redis_text():
     running redis-server by the probes above; here against a literal copy of its
     beginning and end so a typo is caught even without a non-loopback address)."""
     from vermilion.server.netio import PROTECTED_MODE_DENIED as t
-    assert t.startswith(b"-DENIED Redis is running in protected mode because protected mode "
-                        b"is enabled and no password is set for the default user. ")
-    assert t.endswith(b"4) Setup a an authentication password for the default user. NOTE: "
-                      b"You only need to do one of the above things in order for the server "
-                      b"to start accepting connections from the outside.\r\n")
+
+    assert t.startswith(
+        b"-DENIED Redis is running in protected mode because protected mode "
+        b"is enabled and no password is set for the default user. "
+    )
+    assert t.endswith(
+        b"4) Setup a an authentication password for the default user. NOTE: "
+        b"You only need to do one of the above things in order for the server "
+        b"to start accepting connections from the outside.\r\n"
+    )
     assert b"\r\n" not in t[:-2]

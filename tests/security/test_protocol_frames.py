@@ -1,6 +1,7 @@
 """Malformed frames over a real socket: Redis's protocol error, then a close; the
 server stays up and its data intact. Every frame runs against redis-server and
 Vermilion and the two answers must be the same bytes."""
+
 import pytest
 
 from probe import KINDS

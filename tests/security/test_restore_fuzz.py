@@ -6,15 +6,21 @@ whose CRC matches, and some of these crash it; Vermilion must answer every one
 and stay consistent: the restored key can be read back whole (DUMP, DEBUG
 DIGEST-VALUE, a full read by type) and a guard key is intact.
 """
+
 import random
 import struct
 
 from probe import Spawned, outcome
 from vermilion.persistence.crc64 import crc64
 
-READ_BACK = {b"+string": ("GET",), b"+list": ("LRANGE", 0, -1),
-             b"+set": ("SMEMBERS",), b"+zset": ("ZRANGE", 0, -1, "WITHSCORES"),
-             b"+hash": ("HGETALL",), b"+stream": ("XRANGE", "-", "+")}
+READ_BACK = {
+    b"+string": ("GET",),
+    b"+list": ("LRANGE", 0, -1),
+    b"+set": ("SMEMBERS",),
+    b"+zset": ("ZRANGE", 0, -1, "WITHSCORES"),
+    b"+hash": ("HGETALL",),
+    b"+stream": ("XRANGE", "-", "+"),
+}
 
 SEEDS = [
     ("RPUSH", "k", *["e%d" % i for i in range(20)]),
@@ -42,14 +48,14 @@ def _payload(server, seed):
         c.call("XREADGROUP", "GROUP", "g", "alice", "COUNT", "5", "STREAMS", "k", ">")
     reply = c.call("DUMP", "k")
     c.close()
-    n = int(reply[1:reply.index(b"\r\n")])
-    return reply[reply.index(b"\r\n") + 2:][:n]
+    n = int(reply[1 : reply.index(b"\r\n")])
+    return reply[reply.index(b"\r\n") + 2 :][:n]
 
 
 def _corrupt(payload, rng):
     body = bytearray(payload[:-8])
     for _ in range(rng.randint(1, 4)):
-        i = rng.randrange(1, len(body) - 2)      # keep the type byte and RDB version
+        i = rng.randrange(1, len(body) - 2)  # keep the type byte and RDB version
         body[i] = rng.randrange(256)
     return bytes(body) + struct.pack("<Q", crc64(0, bytes(body)))
 
@@ -93,5 +99,7 @@ def test_corrupt_restore_payloads_never_crash():
                 ref = Spawned("redis")
     finally:
         ref.stop()
-    print("redis-server crashed on %d of %d corrupt payloads; Vermilion on none"
-          % (crashes, len(payloads)))
+    print(
+        "redis-server crashed on %d of %d corrupt payloads; Vermilion on none"
+        % (crashes, len(payloads))
+    )

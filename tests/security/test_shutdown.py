@@ -13,6 +13,7 @@ We run as root, so an unwritable directory is no obstacle; the probes make the
 save fail by removing the directory (``CONFIG SET dir`` to a fresh one, then
 ``rmdir``).
 """
+
 import os
 import signal
 import time
@@ -96,7 +97,7 @@ def test_sigterm_with_failing_save_is_logged_and_ignored(kind):
         log = s.log()
         assert "Received SIGTERM scheduling shutdown..." in log
         assert SAVE_REFUSED in log
-        assert log_count(s, "User requested shutdown...") == 1   # tried once, forgotten
+        assert log_count(s, "User requested shutdown...") == 1  # tried once, forgotten
         # a second SIGTERM tries again (and fails again)
         s.proc.send_signal(signal.SIGTERM)
         wait_until(lambda: log_count(s, REFUSED) == 2)
@@ -162,7 +163,7 @@ class FakeReplica:
         self.c.send_command("PSYNC", "?", "-1")
         line = self.c._line()
         assert line.startswith(b"+FULLRESYNC"), line
-        while True:   # skip the keepalive newlines before the payload
+        while True:  # skip the keepalive newlines before the payload
             line = self.c._line()
             if line.startswith(b"$"):
                 break
@@ -187,7 +188,7 @@ def master_offset(server):
 def test_shutdown_waits_for_a_lagging_replica_and_abort_cancels(kind):
     with Spawned(kind, "--repl-diskless-sync-delay", "0", "--shutdown-timeout", "30") as s:
         rep = FakeReplica(s)
-        assert outcome(s, "SET", "k", "v") == b"+OK\r\n"     # the replica never acks it
+        assert outcome(s, "SET", "k", "v") == b"+OK\r\n"  # the replica never acks it
         waiter = s.conn(timeout=20)
         waiter.send_command("SHUTDOWN")
         wait_until(lambda: "Waiting for replicas before shutting down." in s.log())
@@ -201,7 +202,7 @@ def test_shutdown_waits_for_a_lagging_replica_and_abort_cancels(kind):
         assert outcome(s, "GET", "k") == b"$1\r\nv\r\n"
         assert outcome(s, "SHUTDOWN", "ABORT") == b"+OK\r\n"
         assert waiter.read_reply() == SHUTDOWN_ERROR
-        assert writer.read_reply() == b"+OK\r\n"        # released by the abort
+        assert writer.read_reply() == b"+OK\r\n"  # released by the abort
         assert "Shutdown manually aborted." in s.log()
         assert outcome(s, "GET", "k") == b"$1\r\nw\r\n"
         assert s.alive()

@@ -1,4 +1,5 @@
 """The probe kit itself: both servers answer, and a probe sees a dead server."""
+
 from probe import outcome, Spawned
 
 

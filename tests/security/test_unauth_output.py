@@ -1,6 +1,7 @@
 """CVE-2025-21605: a client that has not authenticated cannot make the server
 hold its unread replies; it is disconnected (auth.tcl's "For unauthenticated
 clients output buffer is limited", which Redis 7.0.15's security release adds)."""
+
 import socket
 import time
 
@@ -22,11 +23,12 @@ def test_unauthenticated_client_cannot_fill_the_output_buffer(kind):
         while time.time() < deadline:
             try:
                 sock.sendall(request)
-            except OSError:   # reset, or the server stopped reading us
+            except OSError:  # reset, or the server stopped reading us
                 break
         # still connected, from the server's side? (our socket is open)
         time.sleep(0.2)
         info = admin.call("INFO", "clients").decode()
         sock.close()
         assert "connected_clients:1\r\n" in info, (
-            "%s kept an unauthenticated client that does not read" % kind)
+            "%s kept an unauthenticated client that does not read" % kind
+        )

@@ -8,6 +8,7 @@ an encrypted copy of the generic key. Generated once per test session into a
 temporary directory; :func:`certs` returns the paths, or skips the test when
 ``openssl`` is missing.
 """
+
 import atexit
 import os
 import shutil
@@ -29,22 +30,65 @@ KEY_PASS = "s3cret"
 
 
 def _run(*args, cwd):
-    subprocess.run(["openssl", *args], cwd=cwd, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        ["openssl", *args],
+        cwd=cwd,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _make_ca(d, name):
     _run("genrsa", "-out", name + ".key", "2048", cwd=d)
-    _run("req", "-x509", "-new", "-nodes", "-sha256", "-key", name + ".key", "-days", "3650",
-         "-subj", "/O=Vermilion Test/CN=%s Authority" % name, "-out", name + ".crt", cwd=d)
+    _run(
+        "req",
+        "-x509",
+        "-new",
+        "-nodes",
+        "-sha256",
+        "-key",
+        name + ".key",
+        "-days",
+        "3650",
+        "-subj",
+        "/O=Vermilion Test/CN=%s Authority" % name,
+        "-out",
+        name + ".crt",
+        cwd=d,
+    )
 
 
 def _make_cert(d, ca, name, cn, ext=None):
     _run("genrsa", "-out", name + ".key", "2048", cwd=d)
-    _run("req", "-new", "-sha256", "-subj", "/O=Vermilion Test/CN=" + cn,
-         "-key", name + ".key", "-out", name + ".csr", cwd=d)
-    args = ["x509", "-req", "-sha256", "-in", name + ".csr", "-CA", ca + ".crt",
-            "-CAkey", ca + ".key", "-CAcreateserial", "-days", "365", "-out", name + ".crt"]
+    _run(
+        "req",
+        "-new",
+        "-sha256",
+        "-subj",
+        "/O=Vermilion Test/CN=" + cn,
+        "-key",
+        name + ".key",
+        "-out",
+        name + ".csr",
+        cwd=d,
+    )
+    args = [
+        "x509",
+        "-req",
+        "-sha256",
+        "-in",
+        name + ".csr",
+        "-CA",
+        ca + ".crt",
+        "-CAkey",
+        ca + ".key",
+        "-CAcreateserial",
+        "-days",
+        "365",
+        "-out",
+        name + ".crt",
+    ]
     if ext:
         args += ["-extfile", "openssl.cnf", "-extensions", ext]
     _run(*args, cwd=d)
@@ -57,8 +101,11 @@ def certs():
         return _CACHE
     if shutil.which("openssl") is None:
         import pytest
-        pytest.skip("the openssl command is not installed (apt-get install -y openssl): "
-                    "the TLS tests generate their certificates with it")
+
+        pytest.skip(
+            "the openssl command is not installed (apt-get install -y openssl): "
+            "the TLS tests generate their certificates with it"
+        )
     d = tempfile.mkdtemp(prefix="vermilion-tls-")
     atexit.register(shutil.rmtree, d, True)
     with open(os.path.join(d, "openssl.cnf"), "w") as f:
@@ -69,23 +116,49 @@ def certs():
     _make_cert(d, "ca", "redis", "Generic-cert")
     _make_ca(d, "rogue-ca")
     _make_cert(d, "rogue-ca", "rogue", "Rogue-client")
-    _run("rsa", "-aes256", "-in", "redis.key", "-out", "redis-enc.key",
-         "-passout", "pass:" + KEY_PASS, cwd=d)
+    _run(
+        "rsa",
+        "-aes256",
+        "-in",
+        "redis.key",
+        "-out",
+        "redis-enc.key",
+        "-passout",
+        "pass:" + KEY_PASS,
+        cwd=d,
+    )
     # (a small group keeps this fast; the server only needs to load it)
     _run("dhparam", "-out", "redis.dh", "1024", cwd=d)
     p = lambda n: os.path.join(d, n)  # noqa: E731
-    _CACHE.update({
-        "dir": d, "ca": p("ca.crt"),
-        "server_crt": p("server.crt"), "server_key": p("server.key"),
-        "client_crt": p("client.crt"), "client_key": p("client.key"),
-        "redis_crt": p("redis.crt"), "redis_key": p("redis.key"),
-        "redis_key_enc": p("redis-enc.key"), "dh": p("redis.dh"),
-        "rogue_crt": p("rogue.crt"), "rogue_key": p("rogue.key"),
-    })
+    _CACHE.update(
+        {
+            "dir": d,
+            "ca": p("ca.crt"),
+            "server_crt": p("server.crt"),
+            "server_key": p("server.key"),
+            "client_crt": p("client.crt"),
+            "client_key": p("client.key"),
+            "redis_crt": p("redis.crt"),
+            "redis_key": p("redis.key"),
+            "redis_key_enc": p("redis-enc.key"),
+            "dh": p("redis.dh"),
+            "rogue_crt": p("rogue.crt"),
+            "rogue_key": p("rogue.key"),
+        }
+    )
     return _CACHE
 
 
 def server_args(c, port, *extra):
     """The options both servers get to listen for TLS on ``port``."""
-    return ["--tls-port", str(port), "--tls-cert-file", c["redis_crt"],
-            "--tls-key-file", c["redis_key"], "--tls-ca-cert-file", c["ca"], *extra]
+    return [
+        "--tls-port",
+        str(port),
+        "--tls-cert-file",
+        c["redis_crt"],
+        "--tls-key-file",
+        c["redis_key"],
+        "--tls-ca-cert-file",
+        c["ca"],
+        *extra,
+    ]

@@ -5,6 +5,7 @@ blocked index must hold exactly the model's elements, in order, and every rank,
 score-range and lex-range question must get the model's answer. Small block
 sizes are patched in so that splits and merges happen constantly.
 """
+
 import math
 from bisect import bisect_left
 
@@ -23,16 +24,20 @@ def small_blocks(monkeypatch):
 
 
 members = st.binary(min_size=0, max_size=3)
-scores = st.one_of(st.integers(-5, 5).map(float),
-                   st.sampled_from([math.inf, -math.inf, 0.5, -0.0, 1e300]))
+scores = st.one_of(
+    st.integers(-5, 5).map(float), st.sampled_from([math.inf, -math.inf, 0.5, -0.0, 1e300])
+)
 
-ops = st.lists(st.one_of(
-    st.tuples(st.just("add"), scores, members),
-    st.tuples(st.just("rem"), members),
-    st.tuples(st.just("popmin"), st.integers(1, 6)),
-    st.tuples(st.just("popmax"), st.integers(1, 6)),
-    st.tuples(st.just("delrank"), st.integers(0, 40), st.integers(0, 40)),
-), max_size=120)
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("add"), scores, members),
+        st.tuples(st.just("rem"), members),
+        st.tuples(st.just("popmin"), st.integers(1, 6)),
+        st.tuples(st.just("popmax"), st.integers(1, 6)),
+        st.tuples(st.just("delrank"), st.integers(0, 40), st.integers(0, 40)),
+    ),
+    max_size=120,
+)
 
 
 def pairs(r):
@@ -56,8 +61,8 @@ def check(zs, model):
     n = len(model)
     for a in range(0, n + 1, 3):
         for b in range(a, n + 2, 2):
-            assert pairs(zs.range(a, min(b, n))) == model[a:min(b, n)]
-            assert pairs(zs.rev_range(a, min(b, n))) == model[::-1][a:min(b, n)]
+            assert pairs(zs.range(a, min(b, n))) == model[a : min(b, n)]
+            assert pairs(zs.rev_range(a, min(b, n))) == model[::-1][a : min(b, n)]
 
 
 @settings(max_examples=300, deadline=None)
@@ -87,7 +92,7 @@ def test_random_operations(ops):
         elif op[0] == "popmax":
             k = min(op[1], len(model))
             assert pairs(zs.pop_last(op[1])) == model[::-1][:k]
-            del model[len(model) - k:]
+            del model[len(model) - k :]
         elif op[0] == "delrank":
             a, b = sorted(op[1:])
             b = min(b, len(model))
@@ -106,14 +111,17 @@ def test_score_span(d, lo, hi):
     zs = ZSet.from_dict(dict(d), listpack=False)
     model = sorted((s, m) for m, s in d.items())
     (a, aex), (b, bex) = lo, hi
-    want = [x for x in model
-            if (x[0] > a if aex else x[0] >= a) and (x[0] < b if bex else x[0] <= b)]
+    want = [
+        x for x in model if (x[0] > a if aex else x[0] >= a) and (x[0] < b if bex else x[0] <= b)
+    ]
     first, stop = zs.score_span(a, aex, b, bex)
     assert model[first:stop] == want
 
 
-lexb = st.one_of(st.sampled_from([b"-", b"+"]),
-                 st.tuples(st.sampled_from([b"[", b"("]), members).map(lambda t: t[0] + t[1]))
+lexb = st.one_of(
+    st.sampled_from([b"-", b"+"]),
+    st.tuples(st.sampled_from([b"[", b"("]), members).map(lambda t: t[0] + t[1]),
+)
 
 
 @settings(max_examples=300, deadline=None)

@@ -4,6 +4,7 @@
 to the command table with ``@command``: adding a family is adding a file. The
 server's entry points call it once at start-up.
 """
+
 import importlib
 import pkgutil
 
@@ -13,4 +14,3 @@ def load_all():
     for m in sorted(pkgutil.iter_modules(__path__)):
         if m.name != "table" and not m.name.startswith("_"):
             importlib.import_module("%s.%s" % (__name__, m.name))
-

@@ -9,6 +9,7 @@ sub-command accepts beyond its declared arity: the rest get the generic
 ACL SETUSER's arguments are replaced with ``(redacted)`` once read, so passwords
 never reach SLOWLOG (Redis's redactClientCommandArgument).
 """
+
 import os
 
 from .. import acl as aclmod
@@ -19,10 +20,12 @@ from ..core.table import command
 from .server_cmds import help_reply
 
 REDACTED = b"(redacted)"
-_NO_ACLFILE = ("ERR This Redis instance is not configured to use an ACL file. You may want "
-               "to specify users via the ACL SETUSER command and then issue a CONFIG "
-               "REWRITE (assuming you have a Redis configuration file set) in order to "
-               "store users in the Redis configuration.")
+_NO_ACLFILE = (
+    "ERR This Redis instance is not configured to use an ACL file. You may want "
+    "to specify users via the ACL SETUSER command and then issue a CONFIG "
+    "REWRITE (assuming you have a Redis configuration file set) in order to "
+    "store users in the Redis configuration."
+)
 GENPASS_MAX_BITS = 4096
 
 _HELP = [
@@ -81,7 +84,7 @@ def acl_setuser(c, argv):
 @command("acl|deluser")
 def acl_deluser(c, argv):
     for name in argv[2:]:
-        if aclmod._cstr(name) == b"default":   # strcmp: stops at a NUL
+        if aclmod._cstr(name) == b"default":  # strcmp: stops at a NUL
             raise _err("The 'default' user cannot be removed")
     state = c.server.acl
     return sum(1 for name in argv[2:] if state.delete_user(name))
@@ -133,8 +136,10 @@ def acl_load(c, argv):
 @command("acl|save")
 def acl_save(c, argv):
     if not c.server.acl.save(_aclfile(c)):
-        raise CommandError("ERR There was an error trying to save the ACLs. Please check "
-                           "the server logs for more information")
+        raise CommandError(
+            "ERR There was an error trying to save the ACLs. Please check "
+            "the server logs for more information"
+        )
     return OK
 
 
@@ -167,8 +172,10 @@ def acl_genpass(c, argv):
     if len(argv) == 3:
         bits = parse_int(argv[2])
     if bits <= 0 or bits > GENPASS_MAX_BITS:
-        raise _err("ACL GENPASS argument must be the number of bits for the output "
-                   "password, a positive number up to %d" % GENPASS_MAX_BITS)
+        raise _err(
+            "ACL GENPASS argument must be the number of bits for the output "
+            "password, a positive number up to %d" % GENPASS_MAX_BITS
+        )
     chars = (bits + 3) // 4
     return os.urandom((chars + 1) // 2).hex()[:chars].encode()
 
@@ -202,13 +209,11 @@ def acl_dryrun(c, argv):
         raise _err("wrong number of arguments for '%s' command" % cmd.fullname)
     r, idx = u.permits(cmd, args)
     if r == aclmod.DENIED_CMD:
-        return ("This user has no permissions to run the '%s' command"
-                % cmd.fullname).encode()
+        return ("This user has no permissions to run the '%s' command" % cmd.fullname).encode()
     if r == aclmod.DENIED_KEY:
         return b"This user has no permissions to access the '%s' key" % aclmod._cstr(args[idx])
     if r == aclmod.DENIED_CHANNEL:
-        return (b"This user has no permissions to access the '%s' channel"
-                % aclmod._cstr(args[idx]))
+        return b"This user has no permissions to access the '%s' channel" % aclmod._cstr(args[idx])
     return OK
 
 

@@ -9,6 +9,7 @@ counts through ``int.bit_count``, BITOP through big-integer ``& | ^ ~``, and the
 first set/clear byte for BITPOS through a regular-expression scan that copies
 nothing.
 """
+
 import re
 
 from ..errors import CommandError, WRONGTYPE, NOT_INT, SYNTAX
@@ -20,8 +21,10 @@ from ..core.table import command
 
 BIT_OFFSET_ERR = "ERR bit offset is not an integer or out of range"
 BIT_VALUE_ERR = "ERR bit is not an integer or out of range"
-BITFIELD_TYPE_ERR = ("ERR Invalid bitfield type. Use something like i16 u8. "
-                     "Note that u64 is not supported but i64 is.")
+BITFIELD_TYPE_ERR = (
+    "ERR Invalid bitfield type. Use something like i16 u8. "
+    "Note that u64 is not supported but i64 is."
+)
 _U64 = (1 << 64) - 1
 
 _first_nonzero = re.compile(rb"[^\x00]").search
@@ -36,7 +39,7 @@ def _bit_offset(c, arg, hash_bits=0):
         raise CommandError(BIT_OFFSET_ERR)
     if usehash:
         v *= hash_bits
-        v = ((v + (1 << 63)) & _U64) - (1 << 63)     # C's wrapping 64-bit multiply
+        v = ((v + (1 << 63)) & _U64) - (1 << 63)  # C's wrapping 64-bit multiply
     if v < 0 or (v >> 3) >= c.server.proto_max_bulk_len:
         raise CommandError(BIT_OFFSET_ERR)
     return v
@@ -127,7 +130,7 @@ def _clip_range(start, end, strlen, isbit):
 
 def _popcount(v, start, end):
     """Set bits in v[start:end+1]."""
-    return int.from_bytes(v[start:end + 1], "big").bit_count()
+    return int.from_bytes(v[start : end + 1], "big").bit_count()
 
 
 def _unit_is_bit(arg):
@@ -323,7 +326,7 @@ def _read_field(v, offset, bits):
     first = offset >> 3
     last = (offset + bits - 1) >> 3
     nbytes = last - first + 1
-    chunk = bytes(v[first:last + 1])
+    chunk = bytes(v[first : last + 1])
     if len(chunk) < nbytes:
         chunk += bytes(nbytes - len(chunk))
     word = int.from_bytes(chunk, "big")
@@ -336,9 +339,9 @@ def _write_field(v, offset, bits, value):
     nbytes = last - first + 1
     shift = nbytes * 8 - (offset & 7) - bits
     mask = ((1 << bits) - 1) << shift
-    word = int.from_bytes(v[first:last + 1], "big")
+    word = int.from_bytes(v[first : last + 1], "big")
     word = (word & ~mask) | ((value << shift) & mask)
-    v[first:last + 1] = word.to_bytes(nbytes, "big")
+    v[first : last + 1] = word.to_bytes(nbytes, "big")
 
 
 def _to_signed(u, bits):

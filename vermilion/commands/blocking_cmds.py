@@ -1,4 +1,5 @@
 """CLIENT UNBLOCK (networking.c): end another client's blocking command early."""
+
 from ..errors import CommandError, subcommand_syntax_error
 from ..keyspace import blocking
 from ..util import parse_int

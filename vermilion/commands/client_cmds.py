@@ -30,13 +30,19 @@ kind and deadline, the parked clients, which commands may write) is
 :mod:`vermilion.server.pause`. A client parked by it is shown with ``flags=b``,
 and its held command is still "in its query buffer".
 """
+
 import time
 
 from ..errors import CommandError, SYNTAX, subcommand_syntax_error
 from ..protocol.encoder import OK, Status, Verbatim, drop_replies, request_size
 from ..core import limits
 from ..core.client import (  # noqa: F401  (client_type is re-exported)
-    TYPE_NORMAL, TYPE_REPLICA, TYPE_PUBSUB, TYPE_MASTER, client_type)
+    TYPE_NORMAL,
+    TYPE_REPLICA,
+    TYPE_PUBSUB,
+    TYPE_MASTER,
+    client_type,
+)
 from ..util import parse_int
 from .connection import set_client_name
 from ..core.table import command
@@ -49,8 +55,13 @@ _time = time.time
 _monotonic = time.monotonic
 
 # -------------------------------------------------------------------- types
-_TYPE_BY_NAME = {b"normal": TYPE_NORMAL, b"slave": TYPE_REPLICA, b"replica": TYPE_REPLICA,
-                 b"pubsub": TYPE_PUBSUB, b"master": TYPE_MASTER}
+_TYPE_BY_NAME = {
+    b"normal": TYPE_NORMAL,
+    b"slave": TYPE_REPLICA,
+    b"replica": TYPE_REPLICA,
+    b"pubsub": TYPE_PUBSUB,
+    b"master": TYPE_MASTER,
+}
 
 
 def _type_arg(b):
@@ -65,7 +76,7 @@ def _text(b):
 
 
 # ----------------------------------------------------------- CLIENT INFO line
-_REPLY_CHUNK = 16384   # Redis's static reply buffer and reply list block size
+_REPLY_CHUNK = 16384  # Redis's static reply buffer and reply list block size
 _CLIENT_OVERHEAD = 768  # what Redis's tot-mem counts besides buffers (sizeof client...)
 
 
@@ -117,7 +128,7 @@ def client_info(c, me=None, argv=None):
         cur = argv
         qbuf += request_size(argv)
     elif c.blocked is not None and c.blocked.__class__ is Postponed:
-        cur = c.blocked.argv      # kept for its re-run; what follows it is unread
+        cur = c.blocked.argv  # kept for its re-run; what follows it is unread
         for later in c.pending or ():
             qbuf += request_size(later)
     argv_mem = sum(len(a) for a in cur) if cur is not None else 0
@@ -128,7 +139,7 @@ def client_info(c, me=None, argv=None):
     if c.multi is not None:
         for _cmd, qargv in c.multi:
             multi_mem += sum(len(a) for a in qargv) + 8 * len(qargv)
-    unsent = 0                 # what the kernel did not take yet (Redis: write handler on)
+    unsent = 0  # what the kernel did not take yet (Redis: write handler on)
     if c.transport is not None:
         try:
             unsent = c.transport.get_write_buffer_size()
@@ -141,24 +152,54 @@ def client_info(c, me=None, argv=None):
     age = int(now) - int(c.ctime)
     rbs = _REPLY_CHUNK if age < 1 else 1024
     qmem = sds_mem(alloc)
-    tot = (_CLIENT_OVERHEAD + qmem + rbs + omem + multi_mem
-           + (argv_mem + 8 * len(cur) if cur is not None else 0))
+    tot = (
+        _CLIENT_OVERHEAD
+        + qmem
+        + rbs
+        + omem
+        + multi_mem
+        + (argv_mem + 8 * len(cur) if cur is not None else 0)
+    )
     idle = int(_monotonic() - c.last_interaction)
     t = c.tracking
     redir = getattr(t, "redirect", 0) if t is not None else -1
     events = "rw" if unsent else "r"
-    return ("id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d "
-            "psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d "
-            "rbs=%d rbp=%d obl=%d oll=%d omem=%d tot-mem=%d events=%s cmd=%s user=%s "
-            "redir=%d resp=%d" % (
-                c.id, c.addr, c.laddr, c.fd,
-                (c.name or b"").decode("utf-8", "surrogateescape"),
-                age, max(idle, 0), _flags(c), c.db.id, len(c.subscriptions),
-                len(c.psubscriptions), len(c.ssubscriptions),
-                len(c.multi) if c.multi is not None else -1,
-                qbuf, qfree, argv_mem, multi_mem, rbs, 0, obl, oll, omem, tot, events,
-                c.cmd.fullname if c.cmd is not None else "NULL", c.user or "(superuser)",
-                redir, c.resp)).encode("utf-8", "surrogateescape")
+    return (
+        "id=%d addr=%s laddr=%s fd=%d name=%s age=%d idle=%d flags=%s db=%d sub=%d "
+        "psub=%d ssub=%d multi=%d qbuf=%d qbuf-free=%d argv-mem=%d multi-mem=%d "
+        "rbs=%d rbp=%d obl=%d oll=%d omem=%d tot-mem=%d events=%s cmd=%s user=%s "
+        "redir=%d resp=%d"
+        % (
+            c.id,
+            c.addr,
+            c.laddr,
+            c.fd,
+            (c.name or b"").decode("utf-8", "surrogateescape"),
+            age,
+            max(idle, 0),
+            _flags(c),
+            c.db.id,
+            len(c.subscriptions),
+            len(c.psubscriptions),
+            len(c.ssubscriptions),
+            len(c.multi) if c.multi is not None else -1,
+            qbuf,
+            qfree,
+            argv_mem,
+            multi_mem,
+            rbs,
+            0,
+            obl,
+            oll,
+            omem,
+            tot,
+            events,
+            c.cmd.fullname if c.cmd is not None else "NULL",
+            c.user or "(superuser)",
+            redir,
+            c.resp,
+        )
+    ).encode("utf-8", "surrogateescape")
 
 
 # ------------------------------------------------------------------ killing
@@ -397,7 +438,7 @@ def client_pause(c, argv):
         raise CommandError("ERR timeout is negative")
     end = ms + int(_time() * 1000) if ms > 0 else 0
     if end > _LLONG_MAX:
-        end -= 1 << 64   # Redis's mstime() + timeout overflows: the pause is already over
+        end -= 1 << 64  # Redis's mstime() + timeout overflows: the pause is already over
     c.server.client_pause.pause(end, kind)
     return OK
 

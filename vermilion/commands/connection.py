@@ -25,10 +25,12 @@ from ..core.table import command
 REDACTED = b"(redacted)"
 WRONGPASS = "WRONGPASS invalid username-password pair or user is disabled."
 NAME_CHARSET = "ERR Client names cannot contain spaces, newlines or special characters."
-_HELLO_NOAUTH = ("NOAUTH HELLO must be called with the client already authenticated, "
-                 "otherwise the HELLO AUTH <user> <pass> option can be used to "
-                 "authenticate the client and select the RESP protocol version at the "
-                 "same time")
+_HELLO_NOAUTH = (
+    "NOAUTH HELLO must be called with the client already authenticated, "
+    "otherwise the HELLO AUTH <user> <pass> option can be used to "
+    "authenticate the client and select the RESP protocol version at the "
+    "same time"
+)
 _RESET = Status("RESET")
 
 
@@ -58,7 +60,7 @@ def _text(b):
 @command("ping")
 def ping(c, argv):
     if len(argv) == 1 and not c.special:
-        return PONG     # (not special: not a RESP2 subscriber, who gets an array)
+        return PONG  # (not special: not a RESP2 subscriber, who gets an array)
     if len(argv) > 2:
         raise CommandError("ERR wrong number of arguments for 'ping' command")
     if c.resp == 2 and (c.subscriptions or c.psubscriptions or c.ssubscriptions):
@@ -83,8 +85,9 @@ def quit_(c, argv):
 def select(c, argv):
     dbid = parse_int(argv[1], NOT_INT)
     if dbid < -2147483648 or dbid > 2147483647:
-        raise CommandError("ERR value is out of range, value must between -2147483648 and "
-                           "2147483647")
+        raise CommandError(
+            "ERR value is out of range, value must between -2147483648 and 2147483647"
+        )
     if c.server.config.get("cluster-enabled") == "yes" and dbid != 0:
         raise CommandError("ERR SELECT is not allowed in cluster mode")
     if dbid < 0 or dbid >= len(c.server.dbs):
@@ -101,9 +104,11 @@ def auth(c, argv):
         password = argv[1]
         argv[1] = REDACTED
         if c.server.acl.default_nopass():
-            raise CommandError("ERR AUTH <password> called without any password configured "
-                               "for the default user. Are you sure your configuration is "
-                               "correct?")
+            raise CommandError(
+                "ERR AUTH <password> called without any password configured "
+                "for the default user. Are you sure your configuration is "
+                "correct?"
+            )
         username = b"default"
     else:
         username, password = argv[1], argv[2]
@@ -145,9 +150,24 @@ def hello(c, argv):
     server = c.server
     mode = b"cluster" if server.config.get("cluster-enabled") == "yes" else b"standalone"
     role = b"replica" if server.is_replica else b"master"
-    return Map([b"server", b"redis", b"version", REDIS_VERSION.encode(),
-                b"proto", c.resp, b"id", c.id, b"mode", mode, b"role", role,
-                b"modules", []])
+    return Map(
+        [
+            b"server",
+            b"redis",
+            b"version",
+            REDIS_VERSION.encode(),
+            b"proto",
+            c.resp,
+            b"id",
+            c.id,
+            b"mode",
+            mode,
+            b"role",
+            role,
+            b"modules",
+            [],
+        ]
+    )
 
 
 @command("reset")

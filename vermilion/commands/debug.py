@@ -14,14 +14,14 @@ data is (keys, set members, hash fields): two datasets with the same content
 have the same digest, any change changes it. The numbers differ from Redis's,
 whose digest depends on its encodings' byte layout.
 """
+
 import hashlib
 import os
 import random
 import time
 
 from ..errors import CommandError, NO_SUCH_KEY, subcommand_syntax_error
-from ..protocol.encoder import (OK, Bool, BigNumber, Map, Push, Raw, Set, Status, Verbatim,
-                                encode)
+from ..protocol.encoder import OK, Bool, BigNumber, Map, Push, Raw, Set, Status, Verbatim, encode
 from ..core.config import memtoull
 from ..util import atoi, parse_int
 from .server_cmds import help_reply
@@ -141,8 +141,7 @@ _HELP = [
 
 def strtod(b):
     """C's strtod() on the longest valid prefix (0.0 when there is none)."""
-    m = re.match(rb"\s*([+-]?(?:inf(?:inity)?|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))",
-                 b, re.I)
+    m = re.match(rb"\s*([+-]?(?:inf(?:inity)?|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))", b, re.I)
     if not m:
         return 0.0
     try:
@@ -244,12 +243,15 @@ def _object_line(c, key, v):
         per = fill if fill > 0 else 128
         nodes = max(1, (n + per - 1) // per)
         size = sum(len(x) + 2 for x in v)
-        extra = (" ql_nodes:%d ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:%d "
-                 "ql_uncompressed_size:%d" % (nodes, n / nodes, fill,
-                                               c.server.config.get_int("list-compress-depth") != 0,
-                                               size))
-    return ("Value at:0x%x refcount:1 encoding:%s serializedlength:%d lru:%d "
-            "lru_seconds_idle:%d%s" % (id(v), enc, serlen, (clock - idle) & 0xFFFFFF, idle, extra))
+        extra = (
+            " ql_nodes:%d ql_avg_node:%.2f ql_listpack_max:%d ql_compressed:%d "
+            "ql_uncompressed_size:%d"
+            % (nodes, n / nodes, fill, c.server.config.get_int("list-compress-depth") != 0, size)
+        )
+    return (
+        "Value at:0x%x refcount:1 encoding:%s serializedlength:%d lru:%d "
+        "lru_seconds_idle:%d%s" % (id(v), enc, serlen, (clock - idle) & 0xFFFFFF, idle, extra)
+    )
 
 
 def _dict_stats(n):
@@ -262,18 +264,21 @@ def _dict_stats(n):
     while size < n:
         size *= 2
     empty = size - n
-    return out + (" table size: %d\n number of elements: %d\n different slots: %d\n"
-                  " max chain length: 1\n avg chain length (counted): 1.00\n"
-                  " avg chain length (computed): 1.00\n Chain length distribution:\n"
-                  "   0: %d (%.2f%%)\n   1: %d (%.2f%%)\n"
-                  % (size, n, n, empty, empty * 100.0 / size, n, n * 100.0 / size))
+    return out + (
+        " table size: %d\n number of elements: %d\n different slots: %d\n"
+        " max chain length: 1\n avg chain length (counted): 1.00\n"
+        " avg chain length (computed): 1.00\n Chain length distribution:\n"
+        "   0: %d (%.2f%%)\n   1: %d (%.2f%%)\n"
+        % (size, n, n, empty, empty * 100.0 / size, n, n * 100.0 / size)
+    )
 
 
 def _crash(c, what):
     server = c.server
     if not server.config.process_owner:
-        raise CommandError("ERR DEBUG %s would take down the process hosting this embedded "
-                           "server; refused" % what)
+        raise CommandError(
+            "ERR DEBUG %s would take down the process hosting this embedded server; refused" % what
+        )
     server.log_warning("------------------------------------------------")
     server.log_warning("!!! Software Failure. Press left mouse button to continue")
     server.log_warning("Guru Meditation: DEBUG %s #debug.c" % what)
@@ -327,11 +332,17 @@ def debug(c, argv):
         v = _lookup_or_nokey(c, key)
         if v.__class__ not in (bytes, bytearray):
             raise CommandError("ERR Not an sds encoded string.")
-        return Status("key_sds_len:%d, key_sds_avail:0, key_zmalloc: %d, val_sds_len:%d, "
-                      "val_sds_avail:%d, val_zmalloc: %d"
-                      % (len(key), sys.getsizeof(key), len(v),
-                         (sys.getsizeof(v) - len(v) - 33) if v.__class__ is bytearray else 0,
-                         sys.getsizeof(v)))
+        return Status(
+            "key_sds_len:%d, key_sds_avail:0, key_zmalloc: %d, val_sds_len:%d, "
+            "val_sds_avail:%d, val_zmalloc: %d"
+            % (
+                len(key),
+                sys.getsizeof(key),
+                len(v),
+                (sys.getsizeof(v) - len(v) - 33) if v.__class__ is bytearray else 0,
+                sys.getsizeof(v),
+            )
+        )
     if sub in (b"listpack", b"quicklist") and (n == 3 or (sub == b"quicklist" and n == 4)):
         v = _lookup_or_nokey(c, argv[2])
         if encoding_of(v) != sub:
@@ -362,8 +373,9 @@ def debug(c, argv):
     if sub == b"quicklist-packed-threshold" and n == 3:
         sz = memtoull(argv[2].decode("utf-8", "surrogateescape"))
         if sz is None or sz > (1 << 32) - (1 << 20):
-            raise CommandError("ERR argument must be a memory value bigger than 1 and "
-                               "smaller than 4gb")
+            raise CommandError(
+                "ERR argument must be a memory value bigger than 1 and smaller than 4gb"
+            )
         server.quicklist_packed_threshold = sz or (1 << 30)
         return OK
     if sub == b"set-skip-checksum-validation" and n == 3:
@@ -376,24 +388,30 @@ def debug(c, argv):
         return OK
     if sub == b"error" and n == 3:
         msg = argv[2].replace(b"\r", b" ").replace(b"\n", b" ")
-        return Raw(b"-" + msg + b"\r\n")   # a raw error: not counted in errorstats
+        return Raw(b"-" + msg + b"\r\n")  # a raw error: not counted in errorstats
     if sub == b"structsize" and n == 2:
-        return (b"bits:64 robj:16 dictentry:24 sdshdr5:1 sdshdr8:3 sdshdr16:5 sdshdr32:9 "
-                b"sdshdr64:17 ")
+        return (
+            b"bits:64 robj:16 dictentry:24 sdshdr5:1 sdshdr8:3 sdshdr16:5 sdshdr32:9 sdshdr64:17 "
+        )
     if sub == b"htstats" and n == 3:
         dbid = parse_int(argv[2])
         if dbid < 0 or dbid >= len(server.dbs):
             raise CommandError("ERR Out of range database")
         db = server.dbs[dbid]
-        text = "[Dictionary HT]\n" + _dict_stats(len(db.data)) + \
-               "[Expires HT]\n" + _dict_stats(len(db.expires))
+        text = (
+            "[Dictionary HT]\n"
+            + _dict_stats(len(db.data))
+            + "[Expires HT]\n"
+            + _dict_stats(len(db.expires))
+        )
         return Verbatim(text.encode())
     if sub == b"htstats-key" and n == 3:
         v = _lookup_or_nokey(c, argv[2])
         enc = encoding_of(v)
         if enc not in (b"hashtable", b"skiplist"):
-            raise CommandError("ERR The value stored at the specified key is not represented "
-                               "using an hash table")
+            raise CommandError(
+                "ERR The value stored at the specified key is not represented using an hash table"
+            )
         return Verbatim(_dict_stats(len(v)).encode())
     if sub == b"change-repl-id" and n == 2:
         server.log_warning("Changing replication IDs after receiving DEBUG change-repl-id")
@@ -451,7 +469,7 @@ def _populate(c, argv):
     db = c.db
     data = db.data
     for j in range(count):
-        key = (b"%s:%d" % (prefix, j))[:127]   # Redis formats into a 128-byte buffer
+        key = (b"%s:%d" % (prefix, j))[:127]  # Redis formats into a 128-byte buffer
         if key in data and db.lookup(key) is not None:
             continue
         val = b"value:%d" % j
@@ -488,17 +506,21 @@ def _protocol(c, name):
     if name == b"push":
         if resp < 3:
             raise CommandError("ERR RESP2 is not supported by this command")
-        return Raw(encode(Push([b"server-cpu-usage", 42]), 3)
-                   + encode(b"Some real reply following the push reply", 3))
+        return Raw(
+            encode(Push([b"server-cpu-usage", 42]), 3)
+            + encode(b"Some real reply following the push reply", 3)
+        )
     if name == b"true":
         return Bool(True)
     if name == b"false":
         return Bool(False)
     if name == b"verbatim":
         return Verbatim(b"This is a verbatim\nstring")
-    raise CommandError("ERR Wrong protocol type name. Please use one of the following: "
-                       "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|"
-                       "true|false")
+    raise CommandError(
+        "ERR Wrong protocol type name. Please use one of the following: "
+        "string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|"
+        "true|false"
+    )
 
 
 def _stringmatch_fuzz():
@@ -519,7 +541,7 @@ def debug_reload(c, argv):
     """DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, empty, load back. Returns the reply."""
     server = c.server
     if server.loading:
-        raise CommandError(LOADING_ERROR)   # not in the middle of another load
+        raise CommandError(LOADING_ERROR)  # not in the middle of another load
     snap = server.snapshot
     flush = save = True
     merge = False
@@ -532,8 +554,9 @@ def debug_reload(c, argv):
         elif o == b"nosave":
             save = False
         else:
-            raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE "
-                               "options.")
+            raise CommandError(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options."
+            )
     if save and not snap.save():
         raise CommandError("ERR")
     try:
@@ -549,7 +572,7 @@ def debug_loadaof(c, argv):
     """DEBUG LOADAOF: flush the AOF, empty the dataset, load the AOF files back."""
     server = c.server
     if server.loading:
-        raise CommandError(LOADING_ERROR)   # not in the middle of another load
+        raise CommandError(LOADING_ERROR)  # not in the middle of another load
     aof = server.aof
     if aof.state != 0:
         aof.flush(force=True)

@@ -14,14 +14,15 @@ Like Redis 7.0, "now" for these commands is the wall clock (``mstime()``), not
 the frozen time of a transaction or script: the server's clock (``db.time()``,
 keyspace/clock.py), which is real time unless a test moved it.
 """
+
 from ..errors import CommandError, INVALID_EXPIRE
 from ..keyspace.db import NOTIFY_GENERIC
 from ..util import parse_int
 from ..core.table import command
 from ..util import LLONG_MAX as _LLONG_MAX
 
-_SEC_MAX = _LLONG_MAX // 1000            # LLONG_MAX / 1000 in C
-_SEC_MIN = -((2 ** 63) // 1000)          # LLONG_MIN / 1000 in C (truncates toward 0)
+_SEC_MAX = _LLONG_MAX // 1000  # LLONG_MAX / 1000 in C
+_SEC_MIN = -((2**63) // 1000)  # LLONG_MIN / 1000 in C (truncates toward 0)
 
 _NX, _XX, _GT, _LT = 1, 2, 4, 8
 _FLAGS = {b"nx": _NX, b"xx": _XX, b"gt": _GT, b"lt": _LT}
@@ -32,12 +33,10 @@ def _parse_flags(argv):
     for opt in argv[3:]:
         f = _FLAGS.get(opt.lower())
         if f is None:
-            raise CommandError("ERR Unsupported option %s"
-                               % opt.decode("utf-8", "surrogateescape"))
+            raise CommandError("ERR Unsupported option %s" % opt.decode("utf-8", "surrogateescape"))
         flags |= f
     if flags & _NX and flags & (_XX | _GT | _LT):
-        raise CommandError("ERR NX and XX, GT or LT options at the same time are not "
-                           "compatible")
+        raise CommandError("ERR NX and XX, GT or LT options at the same time are not compatible")
     if flags & _GT and flags & _LT:
         raise CommandError("ERR GT and LT options at the same time are not compatible")
     return flags

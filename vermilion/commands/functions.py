@@ -11,18 +11,18 @@ FUNCTION DUMP is Redis's payload: one ``FUNCTION2`` RDB record (opcode 245 and
 the library code as an RDB string) per library, the RDB version (2 bytes) and a
 CRC-64 (8 bytes), so dumps move between Vermilion and Redis both ways.
 """
+
 from ..errors import CommandError, subcommand_syntax_error
 from ..protocol.encoder import OK, Map, Set, Status
 from ..core.bootstrap import on_server_init
 from .. import scripting as _scripting
-from ..scripting.engine import (FLAG_NAMES, AVAILABLE, NOT_AVAILABLE, BUSY_EVAL)
+from ..scripting.engine import FLAG_NAMES, AVAILABLE, NOT_AVAILABLE, BUSY_EVAL
 from ..scripting.library import Libraries, LibraryError
 from ..core.table import command
 from .server_cmds import help_reply
 from ..persistence.rdb import enc_string, RDB_VERSION, OP_FUNCTION2, Limits
 from ..persistence.crc64 import crc64
-from ..persistence.rdb import (verify_dump_payload, Reader, OP_FUNCTION,
-    RdbError)
+from ..persistence.rdb import verify_dump_payload, Reader, OP_FUNCTION, RdbError
 from ..util import parse_int
 from ..globmatch import match
 import time
@@ -96,8 +96,7 @@ def function_load(c, argv):
         if a.lower() == b"replace":
             replace = True
             continue
-        raise CommandError("ERR Unknown option given: %s"
-                           % a.decode("utf-8", "surrogateescape"))
+        raise CommandError("ERR Unknown option given: %s" % a.decode("utf-8", "surrogateescape"))
     if not AVAILABLE:
         raise CommandError(NOT_AVAILABLE)
     try:
@@ -154,8 +153,10 @@ def function_list(c, argv):
     for lib in _libs(c).values():
         if pattern is not None and not match(pattern, lib.name, True):
             continue
-        funcs = [Map([b"name", f.name, b"description", f.desc, b"flags", _flags_reply(f.flags)])
-                 for f in lib.functions.values()]
+        funcs = [
+            Map([b"name", f.name, b"description", f.desc, b"flags", _flags_reply(f.flags)])
+            for f in lib.functions.values()
+        ]
         entry = [b"library_name", lib.name, b"engine", lib.engine, b"functions", funcs]
         if with_code:
             entry += [b"library_code", lib.code]
@@ -172,14 +173,30 @@ def function_stats(c, argv):
     if run is None:
         running = None
     else:
-        running = Map([b"name", run.funcname.encode() if isinstance(run.funcname, str)
-                       else run.funcname,
-                       b"command", list(run.caller_argv or ()),
-                       b"duration_ms", int((time.monotonic() - run.start) * 1000)])
+        running = Map(
+            [
+                b"name",
+                run.funcname.encode() if isinstance(run.funcname, str) else run.funcname,
+                b"command",
+                list(run.caller_argv or ()),
+                b"duration_ms",
+                int((time.monotonic() - run.start) * 1000),
+            ]
+        )
     libs = st.libraries
-    return Map([b"running_script", running,
-                b"engines", Map([b"LUA", Map([b"libraries_count", len(libs),
-                                              b"functions_count", libs.function_count()])])])
+    return Map(
+        [
+            b"running_script",
+            running,
+            b"engines",
+            Map(
+                [
+                    b"LUA",
+                    Map([b"libraries_count", len(libs), b"functions_count", libs.function_count()]),
+                ]
+            ),
+        ]
+    )
 
 
 @command("function|kill")
@@ -213,8 +230,9 @@ def function_restore(c, argv):
     if len(argv) == 4:
         policy = argv[3].lower()
         if policy not in (b"append", b"replace", b"flush"):
-            raise CommandError("ERR Wrong restore policy given, value should be either FLUSH, "
-                               "APPEND or REPLACE.")
+            raise CommandError(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
+            )
     data = argv[2]
     ok, _ver = verify_dump_payload(data)
     if not ok:
@@ -223,7 +241,7 @@ def function_restore(c, argv):
         raise CommandError(NOT_AVAILABLE)
     st = _scripting.state(c.server)
     tmp = Libraries(st)
-    r = Reader(data)   # like Redis's rio: a record may read into the 10-byte footer
+    r = Reader(data)  # like Redis's rio: a record may read into the 10-byte footer
     try:
         while len(data) - r.pos > 10:
             try:
@@ -279,8 +297,18 @@ def _fcall(c, argv, ro):
         raise CommandError("ERR Number of keys can't be greater than number of args")
     if numkeys < 0:
         raise CommandError("ERR Number of keys can't be negative")
-    return st.execute(c, argv, st.function_engine, fn.callback, fn.name.decode("utf-8", "replace"),
-                      numkeys, fn.flags, ro, False, fn.name)
+    return st.execute(
+        c,
+        argv,
+        st.function_engine,
+        fn.callback,
+        fn.name.decode("utf-8", "replace"),
+        numkeys,
+        fn.flags,
+        ro,
+        False,
+        fn.name,
+    )
 
 
 @command("fcall")

@@ -23,6 +23,7 @@ depends on each step:
 5. replies print distances with 4 decimals (``fixedpoint_d2string``) and
    coordinates with ``%.17Lf`` minus trailing zeros, as Redis does.
 """
+
 import math
 from operator import itemgetter
 
@@ -42,16 +43,16 @@ ERR_UNIT = "ERR unsupported unit provided. please use M, KM, FT, MI"
 ERR_MEMBER = "ERR could not decode requested zset member"
 
 _SORT_NONE, _SORT_ASC, _SORT_DESC = 0, 1, 2
-_COORDS = 1         # search around coordinates (GEORADIUS)
-_MEMBER = 2         # search around a member (GEORADIUSBYMEMBER)
-_NOSTORE = 4        # the _RO variants: no STORE/STOREDIST
-_SEARCH = 8         # GEOSEARCH syntax
-_SEARCHSTORE = 16   # GEOSEARCHSTORE
+_COORDS = 1  # search around coordinates (GEORADIUS)
+_MEMBER = 2  # search around a member (GEORADIUSBYMEMBER)
+_NOSTORE = 4  # the _RO variants: no STORE/STOREDIST
+_SEARCH = 8  # GEOSEARCH syntax
+_SEARCHSTORE = 16  # GEOSEARCHSTORE
 
 _CIRCLE = 1
 _BOX = 2
 
-_TWO63 = 2.0 ** 63
+_TWO63 = 2.0**63
 
 
 # ------------------------------------------------------------------ helpers
@@ -103,9 +104,9 @@ def format_distance(d):
         return b"0.0000"
     x = d * 10000.0
     if x != x or not -_TWO63 <= x < _TWO63:
-        v = _LLONG_MIN                  # llrint out of range
+        v = _LLONG_MIN  # llrint out of range
     else:
-        v = round(x)                    # llrint: nearest, ties to even
+        v = round(x)  # llrint: nearest, ties to even
     sign = b""
     if v < 0:
         sign = b"-"
@@ -259,10 +260,10 @@ def pqsort(a, lrange, rrange, cmp):
         _vecswap(a, base, pb - r, r)
         r = min(pd - pc, pn - pd - 1)
         _vecswap(a, pb, pn - r, r)
-        r = pb - pa                     # the elements below the pivot
+        r = pb - pa  # the elements below the pivot
         if r > 1 and not (rrange < base or lrange > base + r - 1):
             stack.append((base, r))
-        r = pd - pc                     # the elements above it
+        r = pd - pc  # the elements above it
         if r > 1 and not (rrange < pn - r or lrange > pn - 1):
             stack.append((pn - r, r))
 
@@ -317,14 +318,20 @@ def _points_in_box(zs, lo, hi, shape, out, limit):
             q3 = v >> 48
             ilat = even[q0] | even[q1] << 8 | even[q2] << 16 | even[q3] << 24
             ilon = odd[q0] | odd[q1] << 8 | odd[q2] << 16 | odd[q3] << 24
-            lon = (lon_min + (ilon * 1.0 / 67108864.0) * lon_scale
-                   + (lon_min + (((ilon + 1) & 0xFFFFFFFF) * 1.0 / 67108864.0) * lon_scale)) / 2
+            lon = (
+                lon_min
+                + (ilon * 1.0 / 67108864.0) * lon_scale
+                + (lon_min + (((ilon + 1) & 0xFFFFFFFF) * 1.0 / 67108864.0) * lon_scale)
+            ) / 2
             if lon > lon_max:
                 lon = lon_max
             elif lon < lon_min:
                 lon = lon_min
-            lat = (lat_min + (ilat * 1.0 / 67108864.0) * lat_scale
-                   + (lat_min + (((ilat + 1) & 0xFFFFFFFF) * 1.0 / 67108864.0) * lat_scale)) / 2
+            lat = (
+                lat_min
+                + (ilat * 1.0 / 67108864.0) * lat_scale
+                + (lat_min + (((ilat + 1) & 0xFFFFFFFF) * 1.0 / 67108864.0) * lat_scale)
+            ) / 2
             if lat > lat_max:
                 lat = lat_max
             elif lat < lat_min:
@@ -377,7 +384,7 @@ def _search(zs, cx, cy, kind, radius, width, height, conversion, limit):
         if box is None:
             continue
         if last and box == boxes[last]:
-            continue                    # huge radius: the same box twice in a row
+            continue  # huge radius: the same box twice in a row
         if out and limit and len(out) >= limit:
             break
         lo, hi = gh.box_scores(*box)
@@ -421,7 +428,7 @@ def _georadius(c, argv, src_idx, flags):
     i = base
     while i < n:
         arg = cstr_lower(argv[i])
-        left = n - i - 1                # arguments after this one
+        left = n - i - 1  # arguments after this one
         if arg == b"withdist":
             withdist = True
         elif arg == b"withhash":
@@ -439,8 +446,12 @@ def _georadius(c, argv, src_idx, flags):
             if count <= 0:
                 raise CommandError("ERR COUNT must be > 0")
             i += 1
-        elif (arg == b"store" or arg == b"storedist") and left >= 1 \
-                and not flags & _NOSTORE and not search:
+        elif (
+            (arg == b"store" or arg == b"storedist")
+            and left >= 1
+            and not flags & _NOSTORE
+            and not search
+        ):
             store_key = argv[i + 1]
             storedist = arg == b"storedist"
             i += 1
@@ -471,14 +482,15 @@ def _georadius(c, argv, src_idx, flags):
     if store_key is not None and (withdist or withhash or withcoord):
         raise CommandError(
             "ERR %s is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
-            % ("GEOSEARCHSTORE" if flags & _SEARCHSTORE else "STORE option in GEORADIUS"))
+            % ("GEOSEARCHSTORE" if flags & _SEARCHSTORE else "STORE option in GEORADIUS")
+        )
     name = argv[0].decode("utf-8", "surrogateescape")
     if search and not (frommember or fromloc):
         raise CommandError(
-            "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for %s" % name)
+            "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for %s" % name
+        )
     if search and not (byradius or bybox):
-        raise CommandError(
-            "ERR exactly one of BYRADIUS and BYBOX can be specified for %s" % name)
+        raise CommandError("ERR exactly one of BYRADIUS and BYBOX can be specified for %s" % name)
     if any_ and not count:
         raise CommandError("ERR the ANY argument requires COUNT argument")
 
@@ -494,8 +506,7 @@ def _georadius(c, argv, src_idx, flags):
     if count and sort == _SORT_NONE and not any_:
         sort = _SORT_ASC
 
-    points = _search(zs, cx, cy, kind, radius, width, height, conversion,
-                     count if any_ else 0)
+    points = _search(zs, cx, cy, kind, radius, width, height, conversion, count if any_ else 0)
     if not points and store_key is None:
         return EMPTY_ARRAY
     total = len(points)

@@ -12,6 +12,7 @@ keys): :func:`get_long` (Redis's getRangeLongFromObjectOrReply),
 :func:`parse_scan_options` and :func:`matcher` (the *SCAN options) and
 :func:`bulk_array`. Keep their signatures stable.
 """
+
 import random
 
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NOT_INT, OVERFLOW
@@ -52,8 +53,9 @@ def get_long(b, lo, hi, msg=None):
     if v is None:
         raise CommandError(msg or NOT_INT)
     if v < lo or v > hi:
-        raise CommandError(msg or "ERR value is out of range, value must between %d and %d"
-                           % (lo, hi))
+        raise CommandError(
+            msg or "ERR value is out of range, value must between %d and %d" % (lo, hi)
+        )
     return v
 
 
@@ -134,7 +136,7 @@ def hset(c, argv, name="hset"):
         h._snap = None
         if h.listpack and len(h) > server.hash_max_listpack_entries:
             h.listpack = False
-    if db.watched or db.signal_always or c.server.tracking is not None:   # (signalModifiedKey)
+    if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
         db.signal(key)
     if server.notify_flags & NOTIFY_HASH:
         db.notify(NOTIFY_HASH, "hset", key)

@@ -14,6 +14,7 @@ Keyspace events: PFADD and PFMERGE emit ``pfadd``. PFCOUNT, though read-only,
 rewrites the cached cardinality and so counts as a change (dirty, WATCH) and
 is propagated, like Redis.
 """
+
 import math
 import random
 
@@ -22,10 +23,32 @@ from ..keyspace.db import NOTIFY_STRING
 from ..protocol.encoder import OK, INTS, Raw, Status
 from ..core.bootstrap import on_server_init
 from ..types.hll import (
-    DENSE, DENSE_SIZE, EMPTY_HLL, HDR_SIZE, MASK64, REGISTERS, SPARSE, Corrupted,
-    add_elements, dense_add, dense_get, dense_set, dense_to_raw, estimate, hll_count, is_hll,
-    keep_sparse, raw_histogram, raw_max, raw_of, raw_to_dense, signed64, sparse_of, to_dense,
-    write_registers)
+    DENSE,
+    DENSE_SIZE,
+    EMPTY_HLL,
+    HDR_SIZE,
+    MASK64,
+    REGISTERS,
+    SPARSE,
+    Corrupted,
+    add_elements,
+    dense_add,
+    dense_get,
+    dense_set,
+    dense_to_raw,
+    estimate,
+    hll_count,
+    is_hll,
+    keep_sparse,
+    raw_histogram,
+    raw_max,
+    raw_of,
+    raw_to_dense,
+    signed64,
+    sparse_of,
+    to_dense,
+    write_registers,
+)
 from .strings import cstr_lower
 from ..core.table import command
 
@@ -79,8 +102,9 @@ def pfadd(c, argv):
     if len(argv) > 2:
         server = c.server
         try:
-            updated += add_elements(value, argv[2:], server.hll_sparse_max_bytes,
-                                    server.hll_sparse_cache)
+            updated += add_elements(
+                value, argv[2:], server.hll_sparse_max_bytes, server.hll_sparse_cache
+            )
         except Corrupted:
             raise CommandError(ERR_INVALID) from None
     if updated:
@@ -119,7 +143,7 @@ def pfcount(c, argv):
     value[8:16] = card.to_bytes(8, "little")
     db.signal(key)
     c.server.dirty += 1
-    c.propagate = [list(argv)]          # the cache is part of the value
+    c.propagate = [list(argv)]  # the cache is part of the value
     return signed64(card)
 
 
@@ -149,8 +173,7 @@ def pfmerge(c, argv):
     cache = c.server.hll_sparse_cache
     if use_dense and not to_dense(value, cache):
         raise CommandError(ERR_INVALID)
-    write_registers(value, acc.to_bytes(REGISTERS, "little"),
-                    c.server.hll_sparse_max_bytes, cache)
+    write_registers(value, acc.to_bytes(REGISTERS, "little"), c.server.hll_sparse_max_bytes, cache)
     value[15] |= 0x80
     db.signal(dst)
     db.notify(NOTIFY_STRING, "pfadd", dst)
@@ -194,8 +217,9 @@ def pfdebug(c, argv):
     i = name.find(b"\0")
     if i >= 0:
         name = name[:i]
-    raise CommandError("ERR Unknown PFDEBUG subcommand '%s'"
-                       % name.decode("utf-8", "surrogateescape"))
+    raise CommandError(
+        "ERR Unknown PFDEBUG subcommand '%s'" % name.decode("utf-8", "surrogateescape")
+    )
 
 
 @command("pfselftest")

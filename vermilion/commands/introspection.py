@@ -11,6 +11,7 @@
   and its value's structure (sampling big collections like Redis does); MEMORY
   STATS shares INFO memory's figures.
 """
+
 import sys
 import time
 
@@ -160,12 +161,14 @@ def _graph(event, samples, alltime):
             labels.append("%dh" % (elapsed // 3600))
         else:
             labels.append("%dd" % (elapsed // 86400))
-    out = ["%s - high %d ms, low %d ms (all time high %d ms)\n" % (event, hi, lo, alltime),
-           "-" * 80 + "\n"]
+    out = [
+        "%s - high %d ms, low %d ms (all time high %d ms)\n" % (event, hi, lo, alltime),
+        "-" * 80 + "\n",
+    ]
     for j in range(0, len(values), 80):
         if j:
             out.append("\n")
-        out.append(_sparkline_range(values[j:j + 80], labels[j:j + 80], lo, hi, 4))
+        out.append(_sparkline_range(values[j : j + 80], labels[j : j + 80], lo, hi, 4))
     return "".join(out)
 
 
@@ -188,7 +191,7 @@ def _sparkline_range(values, labels, lo, hi, rows):
                 elif idx >= len(charset):
                     chars[j] = "|"
             else:
-                if row - rows < 1:      # one blank line above the labels
+                if row - rows < 1:  # one blank line above the labels
                     more = True
                     break
                 k = row - rows - 1
@@ -210,25 +213,31 @@ def latency_doctor(c, argv):
 def _doctor(server):
     lat = server.latency
     if not lat.events and lat.threshold_ms == 0:
-        return ("I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this "
-                "Redis instance. You may use \"CONFIG SET latency-monitor-threshold "
-                "<milliseconds>.\" in order to enable it. If we weren't in a deep space mission "
-                "I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n")
+        return (
+            "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this "
+            "Redis instance. You may use \"CONFIG SET latency-monitor-threshold "
+            "<milliseconds>.\" in order to enable it. If we weren't in a deep space mission "
+            "I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n"
+        )
     out = []
     advise = set()
     now = int(time.time())
     for n, (event, ts) in enumerate(lat.events.items(), 1):
         if n == 1:
-            out.append("Dave, I have observed latency spikes in this Redis instance. You "
-                       "don't mind talking about it, do you Dave?\n\n")
+            out.append(
+                "Dave, I have observed latency spikes in this Redis instance. You "
+                "don't mind talking about it, do you Dave?\n\n"
+            )
         samples = lat.ordered(event)
         count = len(samples)
         avg = sum(ms for _, ms in samples) // count if count else 0
         mad = sum(abs(avg - ms) for _, ms in samples) // count if count else 0
         period = max(1, now - min(t for t, _ in samples)) if count else 0
-        out.append("%d. %s: %d latency spikes (average %dms, mean deviation %dms, period "
-                   "%.2f sec). Worst all time event %dms." % (
-                       n, event, count, avg, mad, period / count if count else 0.0, ts[2]))
+        out.append(
+            "%d. %s: %d latency spikes (average %dms, mean deviation %dms, period "
+            "%.2f sec). Worst all time event %dms."
+            % (n, event, count, avg, mad, period / count if count else 0.0, ts[2])
+        )
         if event == "command":
             slower = server.config.get_int("slowlog-log-slower-than")
             if slower < 0:
@@ -244,51 +253,67 @@ def _doctor(server):
             advise.add("large_objects")
         out.append("\n")
     if not lat.events and not advise:
-        out.append("Dave, no latency spike was observed during the lifetime of this Redis "
-                   "instance, not in the slightest bit. I honestly think you ought to sit down "
-                   "calmly, take a stress pill, and think things over.\n")
+        out.append(
+            "Dave, no latency spike was observed during the lifetime of this Redis "
+            "instance, not in the slightest bit. I honestly think you ought to sit down "
+            "calmly, take a stress pill, and think things over.\n"
+        )
     elif not advise:
-        out.append("\nWhile there are latency events logged, I'm not able to suggest any easy "
-                   "fix. Please use the Redis community to get some help, providing this report "
-                   "in your help request.\n")
+        out.append(
+            "\nWhile there are latency events logged, I'm not able to suggest any easy "
+            "fix. Please use the Redis community to get some help, providing this report "
+            "in your help request.\n"
+        )
     else:
         thr = lat.threshold_ms * 1000
         out.append("\nI have a few advices for you:\n\n")
         if "slowlog_enabled" in advise:
-            out.append("- There are latency issues with potentially slow commands you are "
-                       "using. Try to enable the Slow Log Redis feature using the command "
-                       "'CONFIG SET slowlog-log-slower-than %d'. If the Slow log is disabled "
-                       "Redis is not able to log slow commands execution for you.\n" % thr)
+            out.append(
+                "- There are latency issues with potentially slow commands you are "
+                "using. Try to enable the Slow Log Redis feature using the command "
+                "'CONFIG SET slowlog-log-slower-than %d'. If the Slow log is disabled "
+                "Redis is not able to log slow commands execution for you.\n" % thr
+            )
         if "slowlog_tuning" in advise:
-            out.append("- Your current Slow Log configuration only logs events that are slower "
-                       "than your configured latency monitor threshold. Please use 'CONFIG SET "
-                       "slowlog-log-slower-than %d'.\n" % thr)
+            out.append(
+                "- Your current Slow Log configuration only logs events that are slower "
+                "than your configured latency monitor threshold. Please use 'CONFIG SET "
+                "slowlog-log-slower-than %d'.\n" % thr
+            )
         if "slowlog_inspect" in advise:
-            out.append("- Check your Slow Log to understand what are the commands you are "
-                       "running which are too slow to execute. Please check "
-                       "https://redis.io/commands/slowlog for more information.\n")
+            out.append(
+                "- Check your Slow Log to understand what are the commands you are "
+                "running which are too slow to execute. Please check "
+                "https://redis.io/commands/slowlog for more information.\n"
+            )
         if "scheduler" in advise:
-            out.append("- The system is slow to execute Redis code paths not containing system "
-                       "calls. This usually means the system does not provide Redis CPU time "
-                       "to run for long periods. You should try to:\n"
-                       "  1) Lower the system load.\n"
-                       "  2) Use a computer / VM just for Redis if you are running other "
-                       "software in the same system.\n"
-                       "  3) Check if you have a \"noisy neighbour\" problem.\n"
-                       "  4) Check with 'redis-cli --intrinsic-latency 100' what is the "
-                       "intrinsic latency in your system.\n"
-                       "  5) Check if the problem is allocator-related by recompiling Redis "
-                       "with MALLOC=libc, if you are using Jemalloc. However this may create "
-                       "fragmentation problems.\n")
+            out.append(
+                "- The system is slow to execute Redis code paths not containing system "
+                "calls. This usually means the system does not provide Redis CPU time "
+                "to run for long periods. You should try to:\n"
+                "  1) Lower the system load.\n"
+                "  2) Use a computer / VM just for Redis if you are running other "
+                "software in the same system.\n"
+                "  3) Check if you have a \"noisy neighbour\" problem.\n"
+                "  4) Check with 'redis-cli --intrinsic-latency 100' what is the "
+                "intrinsic latency in your system.\n"
+                "  5) Check if the problem is allocator-related by recompiling Redis "
+                "with MALLOC=libc, if you are using Jemalloc. However this may create "
+                "fragmentation problems.\n"
+            )
         if "hz" in advise and server.hz < 100:
-            out.append("- In order to make the Redis keys expiring process more incremental, "
-                       "try to set the 'hz' configuration parameter to 100 using 'CONFIG SET "
-                       "hz 100'.\n")
+            out.append(
+                "- In order to make the Redis keys expiring process more incremental, "
+                "try to set the 'hz' configuration parameter to 100 using 'CONFIG SET "
+                "hz 100'.\n"
+            )
         if "large_objects" in advise:
-            out.append("- Deleting, expiring or evicting (because of maxmemory policy) large "
-                       "objects is a blocking operation. If you have very large objects that "
-                       "are often deleted, expired, or evicted, try to fragment those objects "
-                       "into multiple smaller objects.\n")
+            out.append(
+                "- Deleting, expiring or evicting (because of maxmemory policy) large "
+                "objects is a blocking operation. If you have very large objects that "
+                "are often deleted, expired, or evicted, try to fragment those objects "
+                "into multiple smaller objects.\n"
+            )
     return "".join(out)
 
 
@@ -333,7 +358,7 @@ _MEMORY_HELP = [
     "    sampled up to <count> times (default: 5, 0 means sample all).",
 ]
 
-_DICT_ENTRY = 24     # what Redis adds per key for its dictEntry
+_DICT_ENTRY = 24  # what Redis adds per key for its dictEntry
 
 
 @command("memory|help")
@@ -365,27 +390,83 @@ def memory_usage(c, argv):
 def memory_stats(c, argv):
     server = c.server
     m = memory_overview(server)
-    out = Map([b"peak.allocated", m["peak"], b"total.allocated", m["used"],
-               b"startup.allocated", m["startup"], b"replication.backlog", 0,
-               b"clients.slaves", 0, b"clients.normal", m["clients_normal"],
-               b"cluster.links", 0, b"aof.buffer", m["aof_buffer"], b"lua.caches", 0,
-               b"functions.caches", 0])
+    out = Map(
+        [
+            b"peak.allocated",
+            m["peak"],
+            b"total.allocated",
+            m["used"],
+            b"startup.allocated",
+            m["startup"],
+            b"replication.backlog",
+            0,
+            b"clients.slaves",
+            0,
+            b"clients.normal",
+            m["clients_normal"],
+            b"cluster.links",
+            0,
+            b"aof.buffer",
+            m["aof_buffer"],
+            b"lua.caches",
+            0,
+            b"functions.caches",
+            0,
+        ]
+    )
     for db in server.dbs:
         if db.data or db.expires:
             out.append(b"db.%d" % db.id)
-            out.append(Map([b"overhead.hashtable.main", sys.getsizeof(db.data),
-                            b"overhead.hashtable.expires", sys.getsizeof(db.expires),
-                            b"overhead.hashtable.slot-to-keys", 0]))
-    out.extend([b"overhead.total", m["overhead"], b"keys.count", m["keys"],
-                b"keys.bytes-per-key", m["bytes_per_key"], b"dataset.bytes", m["dataset"],
-                b"dataset.percentage", float(m["dataset_perc"]),
-                b"peak.percentage", float(m["peak_perc"]),
-                b"allocator.allocated", m["used"], b"allocator.active", m["rss"],
-                b"allocator.resident", m["rss"], b"allocator-fragmentation.ratio", 1.0,
-                b"allocator-fragmentation.bytes", 0, b"allocator-rss.ratio", 1.0,
-                b"allocator-rss.bytes", 0, b"rss-overhead.ratio", 1.0, b"rss-overhead.bytes", 0,
-                b"fragmentation", (m["rss"] / m["used"]) if m["used"] else 0.0,
-                b"fragmentation.bytes", m["rss"] - m["used"]])
+            out.append(
+                Map(
+                    [
+                        b"overhead.hashtable.main",
+                        sys.getsizeof(db.data),
+                        b"overhead.hashtable.expires",
+                        sys.getsizeof(db.expires),
+                        b"overhead.hashtable.slot-to-keys",
+                        0,
+                    ]
+                )
+            )
+    out.extend(
+        [
+            b"overhead.total",
+            m["overhead"],
+            b"keys.count",
+            m["keys"],
+            b"keys.bytes-per-key",
+            m["bytes_per_key"],
+            b"dataset.bytes",
+            m["dataset"],
+            b"dataset.percentage",
+            float(m["dataset_perc"]),
+            b"peak.percentage",
+            float(m["peak_perc"]),
+            b"allocator.allocated",
+            m["used"],
+            b"allocator.active",
+            m["rss"],
+            b"allocator.resident",
+            m["rss"],
+            b"allocator-fragmentation.ratio",
+            1.0,
+            b"allocator-fragmentation.bytes",
+            0,
+            b"allocator-rss.ratio",
+            1.0,
+            b"allocator-rss.bytes",
+            0,
+            b"rss-overhead.ratio",
+            1.0,
+            b"rss-overhead.bytes",
+            0,
+            b"fragmentation",
+            (m["rss"] / m["used"]) if m["used"] else 0.0,
+            b"fragmentation.bytes",
+            m["rss"] - m["used"],
+        ]
+    )
     return out
 
 
@@ -393,14 +474,18 @@ def memory_stats(c, argv):
 def memory_doctor(c, argv):
     server = c.server
     m = memory_overview(server)
-    if m["used"] - m["startup"] < 5 * 1024 * 1024:   # Redis: total allocated < 5mb
-        text = ("Hi Sam, this instance is empty or is using very little memory, my issues "
-                "detector can't be used in these conditions. Please, leave for your mission on "
-                "Earth and fill it with some data. The new Sam and I will be back to our "
-                "programming as soon as I finished rebooting.\n")
+    if m["used"] - m["startup"] < 5 * 1024 * 1024:  # Redis: total allocated < 5mb
+        text = (
+            "Hi Sam, this instance is empty or is using very little memory, my issues "
+            "detector can't be used in these conditions. Please, leave for your mission on "
+            "Earth and fill it with some data. The new Sam and I will be back to our "
+            "programming as soon as I finished rebooting.\n"
+        )
     else:
-        text = ("Hi Sam, I can't find any memory issue in your instance. I can only account for "
-                "what occurs on this base.\n")
+        text = (
+            "Hi Sam, I can't find any memory issue in your instance. I can only account for "
+            "what occurs on this base.\n"
+        )
     return Verbatim(text.encode())
 
 

@@ -10,6 +10,7 @@ access for OBJECT IDLETIME / LRU eviction; the others use ``lookup``. Every
 lookup deletes a key whose time has passed (with its "expired" event) first,
 which is why e.g. DEL of an expired key answers 0 without a "del" event.
 """
+
 import contextlib
 import copy as _copy
 
@@ -21,16 +22,23 @@ from ..protocol.encoder import OK, Status
 from ..util import parse_ll
 from ..util import parse_int
 from .. import globmatch as glob
-from .hashes import get_long      # getRangeLongFromObjectOrReply
+from .hashes import get_long  # getRangeLongFromObjectOrReply
 from ..core.table import command
 from ..persistence.snapshot import CHILD_RDB
 
-_INT_MIN, _INT_MAX = -2 ** 31, 2 ** 31 - 1
-_SHARED_REFCOUNT = 2147483647   # OBJ_SHARED_REFCOUNT: small shared integers
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+_SHARED_REFCOUNT = 2147483647  # OBJ_SHARED_REFCOUNT: small shared integers
 _SHARED_INTEGERS = 10000
 
-_TYPE_BY_CLASS_NAME = {"bytes": "string", "bytearray": "string", "RList": "list",
-                       "RHash": "hash", "RSet": "set", "ZSet": "zset", "Stream": "stream"}
+_TYPE_BY_CLASS_NAME = {
+    "bytes": "string",
+    "bytearray": "string",
+    "RList": "list",
+    "RHash": "hash",
+    "RSet": "set",
+    "ZSet": "zset",
+    "Stream": "stream",
+}
 _TYPE_CACHE: dict = {}
 
 
@@ -66,7 +74,7 @@ def _del(c, argv):
     server = c.server
     n = 0
     for key in argv[1:]:
-        db.lookup_notouch(key)          # expireIfNeeded: an expired key is not "deleted"
+        db.lookup_notouch(key)  # expireIfNeeded: an expired key is not "deleted"
         if db.delete(key):
             db.notify(NOTIFY_GENERIC, "del", key)
             server.dirty += 1
@@ -125,8 +133,8 @@ def _rename(c, argv, nx):
         if nx:
             return 0
         db.delete(dst)
-    field = db.lru.get(src)             # the object moves with its access clock
-    db.pop_value(src)                   # the value moves: no lazyfree
+    field = db.lru.get(src)  # the object moves with its access clock
+    db.pop_value(src)  # the value moves: no lazyfree
     db.add(dst, v)
     if field is not None:
         db.lru[dst] = field
@@ -240,7 +248,7 @@ def swapdb(c, argv):
         raise CommandError(DB_OUT_OF_RANGE)
     if id1 != id2:
         db1, db2 = dbs[id1], dbs[id2]
-        with _no_tracking(c.server):    # SWAPDB touches WATCHes only, no tracking flush
+        with _no_tracking(c.server):  # SWAPDB touches WATCHes only, no tracking flush
             db1.signal_all(db2)
             db2.signal_all(db1)
         old_streams = [_blocked_streams(db1), _blocked_streams(db2)]
@@ -305,9 +313,9 @@ def _flush_db(db):
 
 @command("flushdb")
 def flushdb(c, argv):
-    _flush_async(c, argv)   # both flavours free big values incrementally (server.lazyfree)
+    _flush_async(c, argv)  # both flavours free big values incrementally (server.lazyfree)
     c.server.dirty += _flush_db(c.db)
-    c.propagate = [list(argv)]          # forceCommandPropagation: even if nothing was there
+    c.propagate = [list(argv)]  # forceCommandPropagation: even if nothing was there
     return OK
 
 
@@ -319,7 +327,7 @@ def flushall(c, argv):
         for db in server.dbs:
             server.dirty += _flush_db(db)
     if tracking is not None:
-        tracking.invalidate_all()       # one flush message for the whole server
+        tracking.invalidate_all()  # one flush message for the whole server
     c.propagate = [list(argv)]
     _save_after_flushall(server)
     return OK
@@ -421,12 +429,16 @@ _OBJECT_HELP = [
     "    Prints this help.",
 ]
 
-_LFU_SELECTED = ("ERR An LFU maxmemory policy is selected, idle time not tracked. Please "
-                 "note that when switching between policies at runtime LRU and LFU data "
-                 "will take some time to adjust.")
-_LFU_NOT_SELECTED = ("ERR An LFU maxmemory policy is not selected, access frequency not "
-                     "tracked. Please note that when switching between policies at runtime "
-                     "LRU and LFU data will take some time to adjust.")
+_LFU_SELECTED = (
+    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please "
+    "note that when switching between policies at runtime LRU and LFU data "
+    "will take some time to adjust."
+)
+_LFU_NOT_SELECTED = (
+    "ERR An LFU maxmemory policy is not selected, access frequency not "
+    "tracked. Please note that when switching between policies at runtime "
+    "LRU and LFU data will take some time to adjust."
+)
 
 
 @command("object|help")
@@ -498,4 +510,3 @@ def object_freq(c, argv):
     if not lru.lfu_enabled(c.server):
         raise CommandError(_LFU_NOT_SELECTED)
     return lru.frequency(db, key)
-

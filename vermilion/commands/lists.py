@@ -20,6 +20,7 @@ bulk form (:mod:`vermilion.types.list`), so LRANGE and the COUNT pops answer wit
 element without decoding it) with the stored bulk as a ``Raw`` reply; every other
 command reads and writes plain elements through RList's methods.
 """
+
 from itertools import islice as _islice
 
 from ..errors import CommandError, WRONGTYPE, SYNTAX, NO_SUCH_KEY, OUT_OF_RANGE, NOT_INT
@@ -88,7 +89,7 @@ def lpush(c, argv):
     else:
         n = lst.extend_left(argv[2:])
         c.server.dirty += len(argv) - 2
-    if db.watched or db.signal_always or c.server.tracking is not None:   # (signalModifiedKey)
+    if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
         db.signal(key)
     if c.server.notify_flags & NOTIFY_LIST:
         db.notify(NOTIFY_LIST, "lpush", key)
@@ -111,7 +112,7 @@ def rpush(c, argv):
     else:
         n = lst.extend_right(argv[2:])
         c.server.dirty += len(argv) - 2
-    if db.watched or db.signal_always or c.server.tracking is not None:   # (signalModifiedKey)
+    if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
         db.signal(key)
     if c.server.notify_flags & NOTIFY_LIST:
         db.notify(NOTIFY_LIST, "rpush", key)
@@ -176,7 +177,7 @@ def lpop(c, argv):
     if lst:
         if server.notify_flags & NOTIFY_LIST:
             db.notify(NOTIFY_LIST, "lpop", key)
-        if db.watched or db.signal_always or c.server.tracking is not None:   # (signalModifiedKey)
+        if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
             db.signal(key)
     else:
         db.notify(NOTIFY_LIST, "lpop", key)
@@ -202,7 +203,7 @@ def rpop(c, argv):
     if lst:
         if server.notify_flags & NOTIFY_LIST:
             db.notify(NOTIFY_LIST, "rpop", key)
-        if db.watched or db.signal_always or c.server.tracking is not None:   # (signalModifiedKey)
+        if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
             db.signal(key)
     else:
         db.notify(NOTIFY_LIST, "rpop", key)
@@ -244,7 +245,7 @@ def _mpop_args(argv, numkeys_idx):
         j += 1
     if count == -1:
         count = 1
-    return argv[numkeys_idx + 1:where_idx], left, count
+    return argv[numkeys_idx + 1 : where_idx], left, count
 
 
 @command("lmpop")
@@ -398,7 +399,7 @@ def ltrim(c, argv):
         ltrim_n, rtrim_n = start, n - end - 1
     db.notify(NOTIFY_LIST, "ltrim", key)
     if ltrim_n + rtrim_n >= n:
-        db.delete(key)          # the whole list goes: freed lazily, in steps
+        db.delete(key)  # the whole list goes: freed lazily, in steps
         db.notify(NOTIFY_GENERIC, "del", key)
     else:
         lst.trim(ltrim_n, rtrim_n)
@@ -407,8 +408,10 @@ def ltrim(c, argv):
     return OK
 
 
-_LPOS_RANK0 = ("ERR RANK can't be zero: use 1 to start from the first match, 2 from the "
-               "second ... or use negative to start from the end of the list")
+_LPOS_RANK0 = (
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the "
+    "second ... or use negative to start from the end of the list"
+)
 
 
 def _wrap64(v):
@@ -524,7 +527,7 @@ def _serve_list(c, key):
         return None
     left, count, target, to_left, rpoplpush_form = c.blocked.data
     if target is None:
-        if count != -1:                      # BLMPOP
+        if count != -1:  # BLMPOP
             return _pop_range_with_key(c, db, key, lst, left, count)
         c.propagate = [[b"LPOP" if left else b"RPOP", key]]
         bulk = lst.pop_left_bulk() if left else lst.pop_right_bulk()
@@ -534,14 +537,15 @@ def _serve_list(c, key):
             db.notify(NOTIFY_GENERIC, "del", key)
         return [key, Raw(bulk)]
     # BLMOVE / BRPOPLPUSH
-    dobj = _get_list(db, target)            # WRONGTYPE: the client gets it, unblocked
+    dobj = _get_list(db, target)  # WRONGTYPE: the client gets it, unblocked
     bulk = lst.pop_left_bulk() if left else lst.pop_right_bulk()
     _push_moved(c, db, target, dobj, bulk, to_left)
     if rpoplpush_form:
         c.propagate = [[b"RPOPLPUSH", key, target]]
     else:
-        c.propagate = [[b"LMOVE", key, target, b"LEFT" if left else b"RIGHT",
-                        b"LEFT" if to_left else b"RIGHT"]]
+        c.propagate = [
+            [b"LMOVE", key, target, b"LEFT" if left else b"RIGHT", b"LEFT" if to_left else b"RIGHT"]
+        ]
     db.notify(NOTIFY_LIST, "lpop" if left else "rpop", key)
     if not lst:
         db.delete(key)
@@ -564,8 +568,7 @@ def _blocking_pop(c, keys, left, deadline, count):
         return [key, Raw(bulk)]
     if blocking.deny_blocking(c):
         return NULL_ARRAY
-    return blocking.block(c, keys, deadline, _serve_list,
-                          data=(left, count, None, False, False))
+    return blocking.block(c, keys, deadline, _serve_list, data=(left, count, None, False, False))
 
 
 @command("blpop")
@@ -593,8 +596,9 @@ def _blmove(c, argv, from_left, to_left, deadline, rpoplpush_form):
     if sobj is None:
         if blocking.deny_blocking(c):
             return None
-        return blocking.block(c, (src,), deadline, _serve_list,
-                              data=(from_left, -1, argv[2], to_left, rpoplpush_form))
+        return blocking.block(
+            c, (src,), deadline, _serve_list, data=(from_left, -1, argv[2], to_left, rpoplpush_form)
+        )
     value = _lmove(c, src, argv[2], from_left, to_left)
     if rpoplpush_form:
         c.propagate = [[b"RPOPLPUSH", src, argv[2]]]

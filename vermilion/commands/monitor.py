@@ -21,6 +21,7 @@ PUBLISH answer "Replica can't interact with the keyspace"); PING, QUIT, RESET,
 CLIENT ... still work. RESET ends monitoring. Inside MULTI/EXEC, MONITOR is
 refused like in Redis (a transaction's client may not block).
 """
+
 from ..errors import CommandError
 from ..protocol.encoder import OK
 from ..core.bootstrap import on_server_init

@@ -5,6 +5,7 @@ the encoding shared by files and DUMP payloads, ``snapshot`` for saving and the
 fork child, ``aof`` for the append-only file); this module only parses
 arguments and answers like rdb.c, aof.c and cluster.c.
 """
+
 from ..errors import CommandError, SYNTAX, BUSYKEY
 from ..keyspace.db import NOTIFY_GENERIC
 from ..persistence import aof as _aof  # noqa: F401  (registers the AOF on each server)
@@ -40,8 +41,10 @@ def bgsave(c, argv):
         if schedule or c.in_exec:
             snap.bgsave_scheduled = True
             return Status("Background saving scheduled")
-        raise CommandError("ERR Another child process is active (AOF?): can't BGSAVE right now. "
-                           "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.")
+        raise CommandError(
+            "ERR Another child process is active (AOF?): can't BGSAVE right now. "
+            "Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."
+        )
     if snap.bgsave():
         return Status("Background saving started")
     raise CommandError("ERR")
@@ -66,8 +69,10 @@ def bgrewriteaof(c, argv):
         return Status("Background append only file rewriting scheduled")
     if aof.rewrite_background():
         return Status("Background append only file rewriting started")
-    raise CommandError("ERR Can't execute an AOF background rewriting. "
-                       "Please check the server logs for more information.")
+    raise CommandError(
+        "ERR Can't execute an AOF background rewriting. "
+        "Please check the server logs for more information."
+    )
 
 
 @command("dump")
@@ -118,7 +123,7 @@ def restore(c, argv):
     server = c.server
     try:
         value = rdb.restore_value(payload, server.snapshot.limits())
-    except Exception:       # any decoding failure is a bad payload, never a crash
+    except Exception:  # any decoding failure is a bad payload, never a crash
         raise CommandError("ERR Bad data format")
     deleted = replace and db.delete(key)
     if ttl and not absttl:

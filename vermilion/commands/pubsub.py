@@ -17,6 +17,7 @@ the event) and ``__keyevent@<db>__:<event>`` (message: the key), emitted by
 commands through ``Database.notify`` when ``notify-keyspace-events`` enables their
 class.
 """
+
 from ..errors import subcommand_syntax_error
 from ..keyspace import db as dbmod
 from ..protocol.encoder import Push, Pushed, encode
@@ -33,10 +34,10 @@ class PubSub:
 
     def __init__(self, server):
         self.server = server
-        self.channels = {}    # channel -> {client: None} (insertion-ordered set)
-        self.patterns = {}    # pattern -> {client: None}
-        self.shard = {}       # shard channel -> {client: None}
-        self._compiled = {}   # pattern -> compiled matcher
+        self.channels = {}  # channel -> {client: None} (insertion-ordered set)
+        self.patterns = {}  # pattern -> {client: None}
+        self.shard = {}  # shard channel -> {client: None}
+        self._compiled = {}  # pattern -> compiled matcher
 
     # ------------------------------------------------------------ publish
     def publish(self, channel, message, sharded=False):
@@ -59,8 +60,9 @@ class PubSub:
                 for c in list(clients):
                     data = penc.get(c.resp)
                     if data is None:
-                        data = penc[c.resp] = Pushed(encode(
-                            Push([b"pmessage", pattern, channel, message]), c.resp))
+                        data = penc[c.resp] = Pushed(
+                            encode(Push([b"pmessage", pattern, channel, message]), c.resp)
+                        )
                     c.write_now(data)
                     receivers += 1
         return receivers
@@ -187,6 +189,7 @@ def _subscription_command(name):
             _confirm(c, kind, n, count(c))
         c.update_special()
         return NO_REPLY
+
     run.__name__ = name
     return command(name)(run)
 
@@ -198,7 +201,7 @@ for _name in _KINDS:
 @command("publish")
 def publish(c, argv):
     n = c.server.pubsub.publish(argv[1], argv[2])
-    c.server.force_replication(c, argv)   # replicas' subscribers get it too; not the AOF
+    c.server.force_replication(c, argv)  # replicas' subscribers get it too; not the AOF
     return n
 
 

@@ -4,6 +4,7 @@ The machinery lives in :mod:`vermilion.replication` (``master.py`` for the
 master side, ``replica.py`` for the link to our own master); these functions
 parse arguments and answer with Redis 7.0.15's exact replies and errors.
 """
+
 from ..core.table import command
 from ..protocol.encoder import NO_REPLY
 from ..errors import CommandError, SYNTAX
@@ -34,6 +35,7 @@ def _init(server):
         on = bool(cfg.get_int("min-replicas-to-write") and cfg.get_int("min-replicas-max-lag"))
         server.repl.min_replicas = cfg.get_int("min-replicas-to-write") if on else 0
         server.set_special("min-replicas", on)
+
     cfg.add_hook("min-replicas-to-write", min_replicas)
     cfg.add_hook("min-replicas-max-lag", min_replicas)
     min_replicas(None)
@@ -47,8 +49,9 @@ def _check_command(c, cmd, argv):
     link = server.repl_link
     if link.host is None and not server.repl.min_replicas:
         return None
-    is_write = cmd.is_write or (cmd.fullname == "exec" and bool(c.multi)
-                                and any(q.is_write for q, _ in c.multi))
+    is_write = cmd.is_write or (
+        cmd.fullname == "exec" and bool(c.multi) and any(q.is_write for q, _ in c.multi)
+    )
     if link.host is None:
         if is_write and server.repl.good_replicas() < server.repl.min_replicas:
             return "NOREPLICAS Not enough good replicas to write."
@@ -70,9 +73,11 @@ def replconf(c, argv):
             port = parse_int(val, _NOT_INT)
             repl.replica_for(c).listening_port = port
         elif opt == b"ip-address":
-            if len(val) >= 256:   # NET_HOST_STR_LEN
-                raise CommandError("ERR REPLCONF ip-address provided by replica instance is "
-                                   "too long: %d bytes" % len(val))
+            if len(val) >= 256:  # NET_HOST_STR_LEN
+                raise CommandError(
+                    "ERR REPLCONF ip-address provided by replica instance is "
+                    "too long: %d bytes" % len(val)
+                )
             repl.replica_for(c).ip = val.decode("utf-8", "replace")
         elif opt == b"capa":
             v = val.lower()
@@ -99,11 +104,13 @@ def replconf(c, argv):
         elif opt == b"rdb-filter-only":
             for f in val.split():
                 if f.lower() != b"functions":
-                    raise CommandError("ERR Unsupported rdb-filter-only option: %s"
-                                       % f.decode("utf-8", "replace"))
+                    raise CommandError(
+                        "ERR Unsupported rdb-filter-only option: %s" % f.decode("utf-8", "replace")
+                    )
         else:
-            raise CommandError("ERR Unrecognized REPLCONF option: %s"
-                               % argv[j].decode("utf-8", "replace"))
+            raise CommandError(
+                "ERR Unrecognized REPLCONF option: %s" % argv[j].decode("utf-8", "replace")
+            )
     return OK
 
 
@@ -112,7 +119,7 @@ def _sync(c, argv, psync):
     server = c.server
     repl = server.repl
     if repl.is_replica(c):
-        return NO_REPLY              # already a replica: ignored, like Redis
+        return NO_REPLY  # already a replica: ignored, like Redis
     link = server.repl_link
     if link.host is not None and not link.connected():
         raise CommandError("NOMASTERLINK Can't SYNC while not connected with my master")
@@ -147,7 +154,8 @@ def wait(c, argv):
         raise CommandError(
             "ERR WAIT cannot be used with replica instances. Please also note that since "
             "Redis 4.0 if a replica is configured to be writable (which is not the default) "
-            "writes to replicas are just local and are not propagated.")
+            "writes to replicas are just local and are not propagated."
+        )
     num = parse_int(argv[1], _NOT_INT)
     deadline = parse_timeout_ms(argv[2])
     repl = server.repl
@@ -172,8 +180,9 @@ def _replicaof(c, argv):
     if argv[1].lower() == b"no" and argv[2].lower() == b"one":
         if link.host is not None:
             link.unset_master()
-            server.log_notice("MASTER MODE enabled (user request from 'id=%d addr=%s')"
-                              % (c.id, c.addr))
+            server.log_notice(
+                "MASTER MODE enabled (user request from 'id=%d addr=%s')" % (c.id, c.addr)
+            )
         return OK
     if server.repl.is_replica(c):
         raise CommandError("ERR Command is not valid when client is a replica.")
@@ -182,12 +191,15 @@ def _replicaof(c, argv):
         raise CommandError("ERR Invalid master port")
     host = argv[1].decode("utf-8", "replace")
     if link.host is not None and link.host.lower() == host.lower() and link.port == port:
-        server.log_notice("REPLICAOF would result into synchronization with the master we "
-                          "are already connected with. No operation performed.")
+        server.log_notice(
+            "REPLICAOF would result into synchronization with the master we "
+            "are already connected with. No operation performed."
+        )
         return Raw(b"+OK Already connected to specified master\r\n")
     link.set_master(host, port)
-    server.log_notice("REPLICAOF %s:%d enabled (user request from 'id=%d addr=%s')"
-                      % (host, port, c.id, c.addr))
+    server.log_notice(
+        "REPLICAOF %s:%d enabled (user request from 'id=%d addr=%s')" % (host, port, c.id, c.addr)
+    )
     return OK
 
 

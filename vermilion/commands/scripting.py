@@ -9,14 +9,23 @@ newline kept so line numbers stay right. Scripts without it run in
 
 The run itself, ``redis.call`` and the Lua sandbox are in :mod:`vermilion.scripting`.
 """
+
 from ..errors import CommandError, NOT_INT
 from ..protocol.encoder import OK, INTS
 from ..protocol.reader import split_args
 from ..core.bootstrap import on_server_init
 from .. import scripting as _scripting
 from ..scripting.library import cstr
-from ..scripting.engine import (NOSCRIPT, F_EVAL_COMPAT, F_NO_WRITES, F_ALLOW_OOM, FLAG_BY_NAME,
-                                sha1hex, AVAILABLE, NOT_AVAILABLE)
+from ..scripting.engine import (
+    NOSCRIPT,
+    F_EVAL_COMPAT,
+    F_NO_WRITES,
+    F_ALLOW_OOM,
+    FLAG_BY_NAME,
+    sha1hex,
+    AVAILABLE,
+    NOT_AVAILABLE,
+)
 from ..core.table import command
 from ..util import parse_int
 from .server_cmds import help_reply
@@ -47,7 +56,7 @@ class Script:
         self.body = body
         self.flags = flags
         self.fn = fn
-        self.name = sha.decode()     # (the run's name in messages)
+        self.name = sha.decode()  # (the run's name in messages)
 
 
 def shebang_flags(body):
@@ -66,7 +75,7 @@ def shebang_flags(body):
     for p in parts[1:]:
         if p.startswith(b"flags="):
             spec = p[6:]
-            for f in (spec.split(b",") if spec else ()):
+            for f in spec.split(b",") if spec else ():
                 v = FLAG_BY_NAME.get(f)
                 if v is None:
                     raise ValueError("Unexpected flag in script shebang: %s" % cstr(f))
@@ -114,7 +123,7 @@ def _numkeys(argv):
 def _eval(c, argv, evalsha, ro):
     server = c.server
     if server.monitors:
-        server.feed_monitors(c, argv)   # before the commands the script runs
+        server.feed_monitors(c, argv)  # before the commands the script runs
     if not AVAILABLE:
         raise CommandError(NOT_AVAILABLE)
     st = server.scripting or _scripting.state(server)
@@ -133,8 +142,9 @@ def _eval(c, argv, evalsha, ro):
     else:
         numkeys = _numkeys(argv)
         script = create_script(st, argv[1])
-    return st.execute(c, argv, st.eval_engine, script.fn, script.name, numkeys, script.flags,
-                      ro, True, script.sha)
+    return st.execute(
+        c, argv, st.eval_engine, script.fn, script.name, numkeys, script.flags, ro, True, script.sha
+    )
 
 
 @command("eval")
@@ -159,8 +169,9 @@ def evalsha(c, argv):
     n = _SMALL_NUMKEYS.get(argv[2])
     if script is None or n is None or n > len(argv) - 3:
         return _eval(c, argv, True, False)
-    return st.execute(c, argv, st.eval_engine, script.fn, script.name, n, script.flags,
-                      False, True, script.sha)
+    return st.execute(
+        c, argv, st.eval_engine, script.fn, script.name, n, script.flags, False, True, script.sha
+    )
 
 
 @command("evalsha_ro")
@@ -209,8 +220,10 @@ def script_debug(c, argv):
     if mode == b"no":
         return OK
     if mode in (b"yes", b"sync"):
-        raise CommandError("ERR SCRIPT DEBUG is not supported by this server (the Lua "
-                           "debugger, LDB, is not implemented)")
+        raise CommandError(
+            "ERR SCRIPT DEBUG is not supported by this server (the Lua "
+            "debugger, LDB, is not implemented)"
+        )
     raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
 
 

@@ -21,6 +21,7 @@ The process-level parameters CONFIG SET changes (``pidfile``, ``maxclients``'s
 file-descriptor limit, ``port`` and ``bind``) are applied by
 :mod:`vermilion.server.process`.
 """
+
 import os
 import platform
 import resource
@@ -78,6 +79,7 @@ def _init(server):
         if acl is None:
             return ["default on nopass ~* &* +@all"]
         return [line.decode("utf-8", "surrogateescape")[5:] for line in acl.list_lines()]
+
     server.config.rewrite_users = users
 
 
@@ -102,7 +104,7 @@ def config_help(c, argv):
 @command("config|get")
 def config_get(c, argv):
     cfg = c.server.config
-    matches = {}   # lower-case name -> (name as replied, primary name)
+    matches = {}  # lower-case name -> (name as replied, primary name)
     for arg in argv[2:]:
         name = _s(arg)
         if not any(ch in name for ch in "[*?"):
@@ -137,7 +139,7 @@ def config_set(c, argv):
         if p is not None and p.flags & SENSITIVE:
             argv[i + 1] = b"(redacted)"
     server = c.server
-    server.config.loading = bool(server.loading)   # DENY_LOADING parameters
+    server.config.loading = bool(server.loading)  # DENY_LOADING parameters
     try:
         server.config.set_many(pairs, protected_ok=_protected_ok(c))
     except ConfigError as e:
@@ -153,8 +155,12 @@ def _protected_ok(c):
     if v == "yes":
         return True
     if v == "local":
-        return c.is_unix or c.addr.startswith("127.") or c.addr.startswith("::1") \
+        return (
+            c.is_unix
+            or c.addr.startswith("127.")
+            or c.addr.startswith("::1")
             or c.addr.startswith("[::1]")
+        )
     return False
 
 
@@ -169,12 +175,23 @@ def reset_stats(server):
     for st in server.cmdstats:
         st.reset()
     server.errorstats.clear()
-    for name in ("stats_expired_keys", "stats_evicted_keys", "stats_connections",
-                 "stats_rejected_conn", "stats_keyspace_hits", "stats_keyspace_misses",
-                 "stats_total_error_replies", "stats_unexpected_error_replies",
-                 "lazyfreed_objects", "rdb_saves", "stat_total_forks", "stat_fork_time",
-                 "stats_evicted_clients", "stats_expired_time_cap_reached_count",
-                 "stats_dump_payload_sanitizations"):
+    for name in (
+        "stats_expired_keys",
+        "stats_evicted_keys",
+        "stats_connections",
+        "stats_rejected_conn",
+        "stats_keyspace_hits",
+        "stats_keyspace_misses",
+        "stats_total_error_replies",
+        "stats_unexpected_error_replies",
+        "lazyfreed_objects",
+        "rdb_saves",
+        "stat_total_forks",
+        "stat_fork_time",
+        "stats_evicted_clients",
+        "stats_expired_time_cap_reached_count",
+        "stats_dump_payload_sanitizations",
+    ):
         setattr(server, name, 0)
     server.stats_expired_stale_perc = 0.0
     server.latency.reset_histograms()
@@ -199,8 +216,19 @@ def config_rewrite(c, argv):
 
 
 # ========================================================================= INFO
-DEFAULT_SECTIONS = ("server", "clients", "memory", "persistence", "stats", "replication",
-                    "cpu", "module_list", "errorstats", "cluster", "keyspace")
+DEFAULT_SECTIONS = (
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "module_list",
+    "errorstats",
+    "cluster",
+    "keyspace",
+)
 
 
 @command("info")
@@ -215,7 +243,7 @@ def info(c, argv):
             sections.update(DEFAULT_SECTIONS)
         elif s == "all":
             all_sections = True
-        elif s == "everything":     # all, plus the modules' sections (none here)
+        elif s == "everything":  # all, plus the modules' sections (none here)
             all_sections = True
         else:
             sections.add(s)
@@ -240,7 +268,7 @@ def bytes_to_human(n):
         return "%dB" % n
     for unit, power in (("K", 1), ("M", 2), ("G", 3), ("T", 4), ("P", 5)):
         if n < 1024 ** (power + 1):
-            return "%.2f%s" % (n / 1024 ** power, unit)
+            return "%.2f%s" % (n / 1024**power, unit)
     return "%dB" % n
 
 
@@ -259,43 +287,52 @@ def _info_server(server):
         u = platform.uname()
         _UNAME = "%s %s %s" % (u.system, u.release, u.machine)
     cfg = server.config
-    now = server.clock.time()          # the data's clock (a test may move it)
+    now = server.clock.time()  # the data's clock (a test may move it)
     uptime = int(time.time() - server.start_time)
-    mplex = {"linux": "epoll", "darwin": "kqueue"}.get(sys.platform[:6].rstrip("0123456789"),
-                                                       "select")
-    return [
-        "# Server",
-        "redis_version:%s" % REDIS_VERSION,
-        "redis_git_sha1:00000000",
-        "redis_git_dirty:0",
-        "redis_build_id:%s" % _build_id(),
-        "redis_mode:standalone",
-        "os:%s" % _UNAME,
-        "arch_bits:%d" % (64 if sys.maxsize > 2 ** 32 else 32),
-        "monotonic_clock:POSIX clock_gettime",
-        "multiplexing_api:%s" % mplex,
-        "atomicvar_api:c11-builtin",
-        "gcc_version:0.0.0",
-        "process_id:%d" % os.getpid(),
-        "process_supervised:no",
-        "run_id:%s" % server.run_id,
-        "tcp_port:%d" % server.port,
-        "server_time_usec:%d" % int(now * 1000000),
-        "uptime_in_seconds:%d" % uptime,
-        "uptime_in_days:%d" % (uptime // 86400),
-        "hz:%d" % server.hz,
-        "configured_hz:%s" % cfg.get("hz"),
-        "lru_clock:%d" % (int(now) & 0xFFFFFF),
-        "executable:%s" % os.path.abspath(sys.argv[0] if cfg.process_owner else sys.executable),
-        "config_file:%s" % (cfg.config_file or ""),
-        "io_threads_active:0",
-    ] + ([
-        # while SHUTDOWN waits for lagging replicas (shutdown-timeout)
-        "shutdown_in_milliseconds:%d"
-        % int((server.shutdown_deadline - time.monotonic()) * 1000),
-    ] if server.shutdown_deadline else []) + [
-        "vermilion_version:%s" % __version__,
-    ]
+    mplex = {"linux": "epoll", "darwin": "kqueue"}.get(
+        sys.platform[:6].rstrip("0123456789"), "select"
+    )
+    return (
+        [
+            "# Server",
+            "redis_version:%s" % REDIS_VERSION,
+            "redis_git_sha1:00000000",
+            "redis_git_dirty:0",
+            "redis_build_id:%s" % _build_id(),
+            "redis_mode:standalone",
+            "os:%s" % _UNAME,
+            "arch_bits:%d" % (64 if sys.maxsize > 2**32 else 32),
+            "monotonic_clock:POSIX clock_gettime",
+            "multiplexing_api:%s" % mplex,
+            "atomicvar_api:c11-builtin",
+            "gcc_version:0.0.0",
+            "process_id:%d" % os.getpid(),
+            "process_supervised:no",
+            "run_id:%s" % server.run_id,
+            "tcp_port:%d" % server.port,
+            "server_time_usec:%d" % int(now * 1000000),
+            "uptime_in_seconds:%d" % uptime,
+            "uptime_in_days:%d" % (uptime // 86400),
+            "hz:%d" % server.hz,
+            "configured_hz:%s" % cfg.get("hz"),
+            "lru_clock:%d" % (int(now) & 0xFFFFFF),
+            "executable:%s" % os.path.abspath(sys.argv[0] if cfg.process_owner else sys.executable),
+            "config_file:%s" % (cfg.config_file or ""),
+            "io_threads_active:0",
+        ]
+        + (
+            [
+                # while SHUTDOWN waits for lagging replicas (shutdown-timeout)
+                "shutdown_in_milliseconds:%d"
+                % int((server.shutdown_deadline - time.monotonic()) * 1000),
+            ]
+            if server.shutdown_deadline
+            else []
+        )
+        + [
+            "vermilion_version:%s" % __version__,
+        ]
+    )
 
 
 def _build_id():
@@ -326,9 +363,8 @@ def _info_clients(server):
         "client_recent_max_output_buffer:%d" % max_out,
         "blocked_clients:%d" % server.blocked_clients,
         "tracking_clients:%d" % (getattr(tracking, "clients", 0) if tracking else 0),
-        "clients_in_timeout_table:%d" % sum(
-            1 for c in clients if c.blocked is not None
-            and getattr(c.blocked, "deadline", None)),
+        "clients_in_timeout_table:%d"
+        % sum(1 for c in clients if c.blocked is not None and getattr(c.blocked, "deadline", None)),
     ]
 
 
@@ -353,9 +389,15 @@ def memory_overview(server):
     net = used - startup
     keys = sum(len(db.data) for db in server.dbs)
     return {
-        "used": used, "rss": rss_now, "peak": peak, "startup": startup,
-        "overhead": overhead, "dataset": dataset, "clients_normal": clients_normal,
-        "aof_buffer": aof_buf, "keys": keys,
+        "used": used,
+        "rss": rss_now,
+        "peak": peak,
+        "startup": startup,
+        "overhead": overhead,
+        "dataset": dataset,
+        "clients_normal": clients_normal,
+        "aof_buffer": aof_buf,
+        "keys": keys,
         "dataset_perc": dataset * 100.0 / net if net > 0 else 0.0,
         "peak_perc": used * 100.0 / peak if peak else 100.0,
         "bytes_per_key": (net // keys) if keys else 0,
@@ -437,7 +479,7 @@ def _info_memory(server):
 
 
 def _info_persistence(server):
-    snap = server.snapshot   # persistence/snapshot.py
+    snap = server.snapshot  # persistence/snapshot.py
     return ["# Persistence"] + (list(snap.info_lines()) if snap is not None else ["loading:0"])
 
 
@@ -475,8 +517,8 @@ def _info_stats(server):
         "expire_cycle_cpu_milliseconds:%d" % server.stats_expire_cycle_time_used_ms,
         "evicted_keys:%d" % server.stats_evicted_keys,
         "evicted_clients:%d" % server.stats_evicted_clients,
-        "total_eviction_exceeded_time:%d" % (server.stats_total_eviction_exceeded_time
-                                             + server.evictor.current_exceeded_ms()),
+        "total_eviction_exceeded_time:%d"
+        % (server.stats_total_eviction_exceeded_time + server.evictor.current_exceeded_ms()),
         "current_eviction_exceeded_time:%d" % server.evictor.current_exceeded_ms(),
         "keyspace_hits:%d" % server.stats_keyspace_hits,
         "keyspace_misses:%d" % server.stats_keyspace_misses,
@@ -530,8 +572,10 @@ def _info_cpu(server):
     thread = getattr(resource, "RUSAGE_THREAD", None)
     if thread is not None:
         th = resource.getrusage(thread)
-        lines += ["used_cpu_sys_main_thread:%s" % _tv(th.ru_stime),
-                  "used_cpu_user_main_thread:%s" % _tv(th.ru_utime)]
+        lines += [
+            "used_cpu_sys_main_thread:%s" % _tv(th.ru_stime),
+            "used_cpu_user_main_thread:%s" % _tv(th.ru_utime),
+        ]
     return lines
 
 
@@ -542,9 +586,11 @@ def _info_modules(server):
 def _info_commandstats(server):
     lines = ["# Commandstats"]
     for name, calls, usec, rejected, failed in stats_rows(server):
-        lines.append("cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,"
-                     "failed_calls=%d" % (_safe(name), calls, usec,
-                                          (usec / calls) if calls else 0.0, rejected, failed))
+        lines.append(
+            "cmdstat_%s:calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,"
+            "failed_calls=%d"
+            % (_safe(name), calls, usec, (usec / calls) if calls else 0.0, rejected, failed)
+        )
     return lines
 
 
@@ -572,17 +618,23 @@ def _info_keyspace(server):
         keys = len(db.data)
         expires = len(db.expires)
         if keys or expires:
-            lines.append("db%d:keys=%d,expires=%d,avg_ttl=%d" % (db.id, keys, expires,
-                                                                  db.avg_ttl))
+            lines.append("db%d:keys=%d,expires=%d,avg_ttl=%d" % (db.id, keys, expires, db.avg_ttl))
     return lines
 
 
 _SECTIONS = (
-    ("server", _info_server), ("clients", _info_clients), ("memory", _info_memory),
-    ("persistence", _info_persistence), ("stats", _info_stats),
-    ("replication", _info_replication), ("cpu", _info_cpu), ("modules", _info_modules),
-    ("commandstats", _info_commandstats), ("errorstats", _info_errorstats),
-    ("latencystats", _info_latencystats), ("cluster", _info_cluster),
+    ("server", _info_server),
+    ("clients", _info_clients),
+    ("memory", _info_memory),
+    ("persistence", _info_persistence),
+    ("stats", _info_stats),
+    ("replication", _info_replication),
+    ("cpu", _info_cpu),
+    ("modules", _info_modules),
+    ("commandstats", _info_commandstats),
+    ("errorstats", _info_errorstats),
+    ("latencystats", _info_latencystats),
+    ("cluster", _info_cluster),
     ("keyspace", _info_keyspace),
 )
 
@@ -625,9 +677,11 @@ def lookup_fullname(name):
 
 @command("command")
 def command_(c, argv):
-    if len(argv) > 1:   # the dispatcher lands here for an unknown sub-command
-        raise CommandError("ERR unknown subcommand '%.128s'. Try COMMAND HELP."
-                           % argv[1].decode("utf-8", "replace"))
+    if len(argv) > 1:  # the dispatcher lands here for an unknown sub-command
+        raise CommandError(
+            "ERR unknown subcommand '%.128s'. Try COMMAND HELP."
+            % argv[1].decode("utf-8", "replace")
+        )
     return [cmd.info_reply(c.resp) for cmd in list(COMMANDS.values())]
 
 
@@ -727,8 +781,19 @@ def _list_filter_keeps(cmd, filt):
 
 
 # ---- COMMAND GETKEYS (the key-spec walk itself is core/keyspecs.py)
-_FLAG_ORDER = ("RO", "RW", "OW", "RM", "access", "update", "insert", "delete", "not_key",
-               "incomplete", "variable_flags")
+_FLAG_ORDER = (
+    "RO",
+    "RW",
+    "OW",
+    "RM",
+    "access",
+    "update",
+    "insert",
+    "delete",
+    "not_key",
+    "incomplete",
+    "variable_flags",
+)
 
 
 def _getkeys(c, argv, with_flags):
@@ -750,8 +815,7 @@ def _getkeys(c, argv, with_flags):
         raise CommandError("ERR Invalid arguments specified for command")
     if not with_flags:
         return [args[pos] for pos, _ in keys]
-    return [[args[pos], Set(Status(f) for f in _FLAG_ORDER if f in flags)]
-            for pos, flags in keys]
+    return [[args[pos], Set(Status(f) for f in _FLAG_ORDER if f in flags)] for pos, flags in keys]
 
 
 @command("command|getkeys")
@@ -767,7 +831,7 @@ def command_getkeysandflags(c, argv):
 # ============================================================ small server commands
 @command("time")
 def time_(c, argv):
-    t = c.server.clock.us()   # time.time_ns() // 1000 unless a test moved the clock
+    t = c.server.clock.us()  # time.time_ns() // 1000 unless a test moved the clock
     return [b"%d" % (t // 1000000), b"%d" % (t % 1000000)]
 
 
@@ -798,10 +862,11 @@ def shutdown(c, argv):
             return OK
         raise CommandError("ERR No shutdown in progress.")
     if b"now" not in flags and (c.in_exec or c.conn is None):
-        raise CommandError("ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY "
-                           "BLOCKING client")
+        raise CommandError(
+            "ERR SHUTDOWN without NOW or ABORT isn't allowed for DENY BLOCKING client"
+        )
     save = True if b"save" in flags else (False if b"nosave" in flags else None)
-    server.shutdown_flags = flags     # NOW / FORCE, for the shutdown hooks
+    server.shutdown_flags = flags  # NOW / FORCE, for the shutdown hooks
     server.wait_for_shutdown(c)
     server.prepare_shutdown(save, now=b"now" in flags, force=b"force" in flags)
     return NO_REPLY
@@ -868,8 +933,9 @@ def module_list(c, argv):
 
 @command("module|load")
 def module_load(c, argv):
-    c.server.log_warning("Module %s failed to load: Vermilion cannot load Redis modules"
-                         % _s(argv[2]))
+    c.server.log_warning(
+        "Module %s failed to load: Vermilion cannot load Redis modules" % _s(argv[2])
+    )
     raise CommandError("ERR Error loading the extension. Please check the server logs.")
 
 
@@ -887,6 +953,7 @@ def module_unload(c, argv):
 def fallback(fullname):
     """Bind ``func`` to ``fullname`` unless a feature module already did (a module
     imported later that binds it replaces this one, as @command always does)."""
+
     def deco(func):
         parts = fullname.split("|")
         cmd = COMMANDS.get(parts[0].encode())
@@ -897,6 +964,7 @@ def fallback(fullname):
         if cmd is None or cmd.func is None:
             command(fullname)(func)
         return func
+
     return deco
 
 
@@ -921,5 +989,12 @@ def function_list(c, argv):
     return []
 
 
-__all__ = ["help_reply", "info_string", "reset_stats", "bytes_to_human", "keys_with_flags",
-           "lookup_fullname", "memory_overview"]
+__all__ = [
+    "help_reply",
+    "info_string",
+    "reset_stats",
+    "bytes_to_human",
+    "keys_with_flags",
+    "lookup_fullname",
+    "memory_overview",
+]

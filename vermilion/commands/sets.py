@@ -11,6 +11,7 @@ The random commands follow t_set.c's case structure (negative counts repeat
 members, counts close to the size take "remove what we don't return" paths...)
 so the shape of every answer matches; picks are O(1) via the set's sample list.
 """
+
 from ..errors import CommandError, WRONGTYPE, SYNTAX
 from ..keyspace.db import NOTIFY_SET, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
@@ -32,8 +33,9 @@ def _init(server):
     cfg = server.config
 
     def apply(_value=None):
-        server.set_max_intset_entries = min(cfg.get_int("set-max-intset-entries"),
-                                            INTSET_HARD_LIMIT)
+        server.set_max_intset_entries = min(
+            cfg.get_int("set-max-intset-entries"), INTSET_HARD_LIMIT
+        )
 
     apply()
     cfg.add_hook("set-max-intset-entries", apply)
@@ -84,7 +86,7 @@ def sadd(c, argv):
         server = c.server
         if s.intset:
             s.note_added(argv[2:], server.set_max_intset_entries)
-        if db.watched or db.signal_always or c.server.tracking is not None:   # (signalModifiedKey)
+        if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
             db.signal(key)
         if server.notify_flags & NOTIFY_SET:
             db.notify(NOTIFY_SET, "sadd", key)
@@ -178,8 +180,10 @@ def smismember(c, argv):
     s = _read(c, argv[1])
     if s is None:
         return Raw(b"*%d\r\n" % (len(argv) - 2) + b":0\r\n" * (len(argv) - 2))
-    return Raw(b"*%d\r\n" % (len(argv) - 2)
-               + b"".join([b":1\r\n" if m in s else b":0\r\n" for m in argv[2:]]))
+    return Raw(
+        b"*%d\r\n" % (len(argv) - 2)
+        + b"".join([b":1\r\n" if m in s else b":0\r\n" for m in argv[2:]])
+    )
 
 
 @command("smembers")
@@ -388,7 +392,7 @@ def sintercard(c, argv):
         else:
             raise CommandError(SYNTAX)
         j += 1
-    return _sinter(c, argv[2:2 + numkeys], card_only=True, limit=limit)
+    return _sinter(c, argv[2 : 2 + numkeys], card_only=True, limit=limit)
 
 
 def _union_diff(c, keys, dst_key, diff):
@@ -417,8 +421,9 @@ def _union_diff(c, keys, dst_key, diff):
         if algo_one > algo_two and result and not intset_ok(first, max_intset):
             intset = False
     if dst_key is not None:
-        return _store(c, dst_key, result, "sdiffstore" if diff else "sunionstore",
-                      max_intset, intset)
+        return _store(
+            c, dst_key, result, "sdiffstore" if diff else "sunionstore", max_intset, intset
+        )
     if intset is False:
         return _set_reply(c, list(result))
     members = _fresh_order(result, max_intset)

@@ -25,6 +25,7 @@ Two of Redis's side effects are kept because clients can see them: sorting a
 sorted set converts it to the skiplist encoding for good, and ``LIMIT`` is
 clamped to the element count before anything is read.
 """
+
 from ..acl import full_key_access
 from ..errors import CommandError, WRONGTYPE, SYNTAX
 from ..keyspace.db import NOTIFY_LIST, NOTIFY_GENERIC
@@ -49,10 +50,10 @@ def _lookup_by_pattern(db, pattern, subst):
     arrow = pattern.find(b"->", star + 1)
     field = None
     if arrow >= 0 and arrow + 2 < len(pattern):
-        field = pattern[arrow + 2:]
-        key = pattern[:star] + subst + pattern[star + 1:arrow]
+        field = pattern[arrow + 2 :]
+        key = pattern[:star] + subst + pattern[star + 1 : arrow]
     else:
-        key = pattern[:star] + subst + pattern[star + 1:]
+        key = pattern[:star] + subst + pattern[star + 1 :]
     v = db.lookup(key)
     if v is None:
         return None
@@ -137,13 +138,15 @@ def _sort(c, argv, readonly):
             if b"*" not in _cstr(sortby):
                 dontsort = True
             elif not full_key_access(c, argv):
-                raise CommandError("ERR BY option of SORT denied due to insufficient ACL "
-                                   "permissions.")
+                raise CommandError(
+                    "ERR BY option of SORT denied due to insufficient ACL permissions."
+                )
             j += 1
         elif opt == b"get" and left >= 1:
             if not full_key_access(c, argv):
-                raise CommandError("ERR GET option of SORT denied due to insufficient ACL "
-                                   "permissions.")
+                raise CommandError(
+                    "ERR GET option of SORT denied due to insufficient ACL permissions."
+                )
             gets.append(argv[j + 1])
             j += 1
         else:
@@ -154,8 +157,9 @@ def _sort(c, argv, readonly):
     value = db.lookup(argv[1])
     if value is None:
         value = RList()
-    elif value.__class__ is not ZSet and value.__class__ is not RList \
-            and value.__class__ is not RSet:
+    elif (
+        value.__class__ is not ZSet and value.__class__ is not RList and value.__class__ is not RSet
+    ):
         raise CommandError(WRONGTYPE)
 
     # An unsorted set would come out in hash order: force a deterministic order
@@ -165,7 +169,7 @@ def _sort(c, argv, readonly):
         alpha = True
         sortby = None
     if value.__class__ is ZSet:
-        value.listpack = False   # SORT converts a sorted set to skiplist, for good
+        value.listpack = False  # SORT converts a sorted set to skiplist, for good
 
     size = len(value)
     start = min(max(limit_start, 0), size)
@@ -186,7 +190,7 @@ def _sort(c, argv, readonly):
     if count < 0:
         count = 0
     outputlen = len(gets) * count if gets else count
-    selected = elements[start:start + count] if count else []
+    selected = elements[start : start + count] if count else []
     if storekey is None:
         if not gets:
             return selected
@@ -199,8 +203,11 @@ def _sort(c, argv, readonly):
     if not gets:
         result = RList(selected)
     else:
-        result = RList(b"" if v is None else v
-                       for e in selected for v in (_lookup_by_pattern(db, p, e) for p in gets))
+        result = RList(
+            b"" if v is None else v
+            for e in selected
+            for v in (_lookup_by_pattern(db, p, e) for p in gets)
+        )
     server = c.server
     if outputlen:
         db.set(storekey, result)

@@ -27,6 +27,7 @@ Things the commands share:
   its key is deleted or replaced (the db signals a deleted stream key) and with
   ``-NOGROUP`` when its group is destroyed, as in Redis 7.0.
 """
+
 import re
 from bisect import bisect_left
 
@@ -36,8 +37,16 @@ from ..keyspace.db import NOTIFY_STREAM
 from ..protocol.encoder import Raw, Map, NULL_ARRAY, EMPTY_ARRAY, OK
 from ..util import parse_ll
 from ..core.bootstrap import on_server_init
-from ..types.stream import (Stream, Group, NACK, ID_MAX, MASK64, STREAM_LISTPACK_MAX_SIZE,
-                            INVALID_ENTRIES_READ, format_id)
+from ..types.stream import (
+    Stream,
+    Group,
+    NACK,
+    ID_MAX,
+    MASK64,
+    STREAM_LISTPACK_MAX_SIZE,
+    INVALID_ENTRIES_READ,
+    format_id,
+)
 from ..util import parse_int
 from .hashes import get_long
 from .server_cmds import help_reply
@@ -49,8 +58,9 @@ ERR_XADD_SMALL = "ERR The ID specified in XADD is equal or smaller than the targ
 ERR_XADD_ZERO = "ERR The ID specified in XADD must be greater than 0-0"
 ERR_EXHAUSTED = "ERR The stream has exhausted the last possible ID, unable to add more items"
 ERR_TOO_LARGE = "ERR Elements are too large to be stored"
-ERR_BOTH_STRATEGIES = ("ERR syntax error, MAXLEN and MINID options at the same time "
-                       "are not compatible")
+ERR_BOTH_STRATEGIES = (
+    "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
+)
 ERR_NO_KEY = "ERR no such key"
 _NULL_ENTRY = {2: b"*-1\r\n", 3: b"_\r\n"}
 
@@ -83,9 +93,9 @@ def _string2ull(s):
         return None
     v = int(m.group(2))
     if v > MASK64:
-        return None                 # ERANGE
+        return None  # ERANGE
     if m.group(1) == b"-":
-        v = -v & MASK64             # strtoull negates in unsigned arithmetic
+        v = -v & MASK64  # strtoull negates in unsigned arithmetic
     return v
 
 
@@ -97,10 +107,10 @@ def _cstr(b):
 def parse_id_ex(b, missing_seq=0, strict=False, star=False):
     """streamGenericParseIDOrReply: (id, seq_given); raises the invalid-ID error."""
     dash = b.find(b"-")
-    if dash > 0:                    # fast path: canonical "<ms>-<seq>"
+    if dash > 0:  # fast path: canonical "<ms>-<seq>"
         ms = parse_ll(b[:dash])
         if ms is not None and ms >= 0:
-            seq = parse_ll(b[dash + 1:])
+            seq = parse_ll(b[dash + 1 :])
             if seq is not None and seq >= 0:
                 return (ms << 64) | seq, True
     if len(b) > 127:
@@ -125,7 +135,7 @@ def parse_id_ex(b, missing_seq=0, strict=False, star=False):
     ms = _string2ull(b[:dash])
     if ms is None:
         raise CommandError(ERR_INVALID_ID)
-    rest = b[dash + 1:]
+    rest = b[dash + 1 :]
     if star and rest == b"*":
         return ms << 64, False
     seq = _string2ull(rest)
@@ -148,7 +158,7 @@ def _try_parse_strict(b):
 
 def _parse_interval(b, missing_seq):
     """streamParseIntervalIDOrReply: (id, exclusive)."""
-    if len(b) > 1 and b[0] == 40:   # '('
+    if len(b) > 1 and b[0] == 40:  # '('
         return parse_id_ex(b[1:], missing_seq, True)[0], True
     return parse_id_ex(b, missing_seq, False)[0], False
 
@@ -199,7 +209,11 @@ def _entry(i, fv):
     """One entry's reply: [id, [field, value, ...]] (protocol independent)."""
     ids = b"%d-%d" % (i >> 64, i & MASK64)
     return b"*2\r\n$%d\r\n%s\r\n*%d\r\n%s" % (
-        len(ids), ids, len(fv), b"".join([b"$%d\r\n%s\r\n" % (len(x), x) for x in fv]))
+        len(ids),
+        ids,
+        len(fv),
+        b"".join([b"$%d\r\n%s\r\n" % (len(x), x) for x in fv]),
+    )
 
 
 def _entries(items):
@@ -218,8 +232,18 @@ MINID = 2
 
 
 class _TrimArgs:
-    __slots__ = ("strategy", "arg_idx", "approx", "limit", "maxlen", "minid", "id",
-                 "id_given", "seq_given", "no_mkstream")
+    __slots__ = (
+        "strategy",
+        "arg_idx",
+        "approx",
+        "limit",
+        "maxlen",
+        "minid",
+        "id",
+        "id_given",
+        "seq_given",
+        "no_mkstream",
+    )
 
     def __init__(self):
         self.strategy = 0
@@ -282,16 +306,18 @@ def _parse_add_trim(c, argv, xadd):
             raise CommandError(SYNTAX)
         i += 1
     if a.limit and not a.strategy:
-        raise CommandError("ERR syntax error, LIMIT cannot be used without specifying a "
-                           "trimming strategy")
+        raise CommandError(
+            "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"
+        )
     if not xadd and not a.strategy:
         raise CommandError("ERR syntax error, XTRIM must be called with a trimming strategy")
     if _must_obey(c):
         a.limit = 0
     elif limit_given:
         if not a.approx:
-            raise CommandError("ERR syntax error, LIMIT cannot be used without the special "
-                               "~ option")
+            raise CommandError(
+                "ERR syntax error, LIMIT cannot be used without the special ~ option"
+            )
     elif a.approx:
         lim = 100 * c.server.stream_node_max_entries
         if lim <= 0 or lim > _LONG_MAX:
@@ -515,15 +541,35 @@ def xdel(c, argv):
 # ------------------------------------------------------------------ groups: helpers
 def _xclaim_argv(key, group_name, i_arg, nack, g):
     """streamPropagateXCLAIM's command."""
-    return [b"XCLAIM", key, group_name, nack.consumer.name, b"0", i_arg, b"TIME",
-            b"%d" % nack.delivery_time, b"RETRYCOUNT", b"%d" % nack.delivery_count,
-            b"FORCE", b"JUSTID", b"LASTID", format_id(g.last_id)]
+    return [
+        b"XCLAIM",
+        key,
+        group_name,
+        nack.consumer.name,
+        b"0",
+        i_arg,
+        b"TIME",
+        b"%d" % nack.delivery_time,
+        b"RETRYCOUNT",
+        b"%d" % nack.delivery_count,
+        b"FORCE",
+        b"JUSTID",
+        b"LASTID",
+        format_id(g.last_id),
+    ]
 
 
 def _setid_argv(key, group_name, g):
     """streamPropagateGroupID's command."""
-    return [b"XGROUP", b"SETID", key, group_name, format_id(g.last_id), b"ENTRIESREAD",
-            b"%d" % g.entries_read]
+    return [
+        b"XGROUP",
+        b"SETID",
+        key,
+        group_name,
+        format_id(g.last_id),
+        b"ENTRIESREAD",
+        b"%d" % g.entries_read,
+    ]
 
 
 def _create_consumer(c, g, name, key, now):
@@ -626,9 +672,11 @@ def _xread(c, argv, xreadgroup):
         more = n - i - 1
         o = _opt(argv[i])
         if o == b"block" and more:
-            if c.is_script:   # CLIENT_SCRIPT: a Lua client
-                raise CommandError("ERR %s command is not allowed with BLOCK option from scripts"
-                                   % _cstr(argv[0]).decode("utf-8", "replace"))
+            if c.is_script:  # CLIENT_SCRIPT: a Lua client
+                raise CommandError(
+                    "ERR %s command is not allowed with BLOCK option from scripts"
+                    % _cstr(argv[0]).decode("utf-8", "replace")
+                )
             i += 1
             timeout = blocking.parse_timeout_ms(argv[i])
         elif o == b"count" and more:
@@ -640,21 +688,27 @@ def _xread(c, argv, xreadgroup):
             streams_arg = i + 1
             nstreams = n - streams_arg
             if nstreams & 1:
-                raise CommandError("ERR Unbalanced XREAD list of streams: for each stream key "
-                                   "an ID or '$' must be specified.")
+                raise CommandError(
+                    "ERR Unbalanced XREAD list of streams: for each stream key "
+                    "an ID or '$' must be specified."
+                )
             nstreams >>= 1
             break
         elif o == b"group" and more >= 2:
             if not xreadgroup:
-                raise CommandError("ERR The GROUP option is only supported by XREADGROUP. "
-                                   "You called XREAD instead.")
+                raise CommandError(
+                    "ERR The GROUP option is only supported by XREADGROUP. "
+                    "You called XREAD instead."
+                )
             group_name = argv[i + 1]
             consumer_name = argv[i + 2]
             i += 2
         elif o == b"noack":
             if not xreadgroup:
-                raise CommandError("ERR The NOACK option is only supported by XREADGROUP. "
-                                   "You called XREAD instead.")
+                raise CommandError(
+                    "ERR The NOACK option is only supported by XREADGROUP. "
+                    "You called XREAD instead."
+                )
             noack = True
         else:
             raise CommandError(SYNTAX)
@@ -665,7 +719,7 @@ def _xread(c, argv, xreadgroup):
         raise CommandError("ERR Missing GROUP option for XREADGROUP")
 
     db = c.db
-    keys = argv[streams_arg:streams_arg + nstreams]
+    keys = argv[streams_arg : streams_arg + nstreams]
     ids = []
     groups = []
     for k in range(nstreams):
@@ -678,8 +732,12 @@ def _xread(c, argv, xreadgroup):
             if g is None:
                 raise CommandError(
                     "NOGROUP No such key '%s' or consumer group '%s' in XREADGROUP with "
-                    "GROUP option" % (_cstr(key).decode("utf-8", "replace"),
-                                      _cstr(group_name).decode("utf-8", "replace")))
+                    "GROUP option"
+                    % (
+                        _cstr(key).decode("utf-8", "replace"),
+                        _cstr(group_name).decode("utf-8", "replace"),
+                    )
+                )
             groups.append(g)
         if _cstr(idarg) == b"$":
             if xreadgroup:
@@ -687,13 +745,16 @@ def _xread(c, argv, xreadgroup):
                     "ERR The $ ID is meaningless in the context of XREADGROUP: you want to "
                     "read the history of this consumer by specifying a proper ID, or use "
                     "the > ID to get new messages. The $ ID would just return an empty "
-                    "result set.")
+                    "result set."
+                )
             ids.append(s.last_id if s is not None else 0)
             continue
         if _cstr(idarg) == b">":
             if not xreadgroup:
-                raise CommandError("ERR The > ID can be specified only when calling "
-                                   "XREADGROUP using the GROUP <group> <consumer> option.")
+                raise CommandError(
+                    "ERR The > ID can be specified only when calling "
+                    "XREADGROUP using the GROUP <group> <consumer> option."
+                )
             ids.append(ID_MAX)
             continue
         ids.append(parse_id_ex(idarg, 0, True)[0])
@@ -731,8 +792,7 @@ def _xread(c, argv, xreadgroup):
             if history:
                 parts.append(_history(s, cons, start, count, now, resp))
             else:
-                parts.append(_deliver(s, key, g, group_name, cons, start, count, noack,
-                                      props, now))
+                parts.append(_deliver(s, key, g, group_name, cons, start, count, noack, props, now))
             server.dirty += 1
         else:
             parts.append(_entries(s.range(start, ID_MAX, count)))
@@ -747,7 +807,7 @@ def _xread(c, argv, xreadgroup):
             return NULL_ARRAY
         first = {}
         for key, i in zip(keys, ids):
-            first.setdefault(key, i)        # a key given twice waits with its first ID
+            first.setdefault(key, i)  # a key given twice waits with its first ID
         data = _XReadBlock(first, count or 1000, group_name, consumer_name, noack)
         return blocking.block(c, keys, timeout, _serve_blocked, NULL_ARRAY, data)
     return NULL_ARRAY
@@ -767,8 +827,9 @@ def _serve_blocked(bc, key):
     if d.group is not None:
         g = s.groups.get(d.group)
         if g is None:
-            raise CommandError("NOGROUP the consumer group this client was blocked on no "
-                               "longer exists")
+            raise CommandError(
+                "NOGROUP the consumer group this client was blocked on no longer exists"
+            )
         gt = d.ids[key] = g.last_id
     else:
         gt = d.ids[key]
@@ -848,12 +909,17 @@ def _xgroup_common(c, argv):
             raise CommandError(
                 "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE "
                 "you may want to use the MKSTREAM option to create an empty stream "
-                "automatically.")
+                "automatically."
+            )
         g = s.groups.get(argv[3])
         if g is None and sub in (b"setid", b"createconsumer", b"delconsumer"):
-            raise CommandError("NOGROUP No such consumer group '%s' for key name '%s'"
-                               % (_cstr(argv[3]).decode("utf-8", "replace"),
-                                  _cstr(argv[2]).decode("utf-8", "replace")))
+            raise CommandError(
+                "NOGROUP No such consumer group '%s' for key name '%s'"
+                % (
+                    _cstr(argv[3]).decode("utf-8", "replace"),
+                    _cstr(argv[2]).decode("utf-8", "replace"),
+                )
+            )
     elif s is not None:
         g = s.groups.get(argv[3])
     return s, g, mkstream, entries_read
@@ -915,7 +981,7 @@ def xgroup_destroy(c, argv):
     c.server.dirty += 1
     db = c.db
     db.notify(NOTIFY_STREAM, "xgroup-destroy", argv[2])
-    db.ready(argv[2])   # blocked XREADGROUP clients of this group get -NOGROUP
+    db.ready(argv[2])  # blocked XREADGROUP clients of this group get -NOGROUP
     return 1
 
 
@@ -958,8 +1024,10 @@ def xsetid(c, argv):
         elif o == b"maxdeletedid" and more:
             max_xdel = parse_id_ex(argv[j + 1], 0, True)[0]
             if i < max_xdel:
-                raise CommandError("ERR The ID specified in XSETID is smaller than the "
-                                   "provided max_deleted_entry_id")
+                raise CommandError(
+                    "ERR The ID specified in XSETID is smaller than the "
+                    "provided max_deleted_entry_id"
+                )
             j += 2
         else:
             raise CommandError(SYNTAX)
@@ -968,11 +1036,13 @@ def xsetid(c, argv):
         raise CommandError(ERR_NO_KEY)
     if s.length > 0:
         if i < s.last_live_id():
-            raise CommandError("ERR The ID specified in XSETID is smaller than the target "
-                               "stream top item")
+            raise CommandError(
+                "ERR The ID specified in XSETID is smaller than the target stream top item"
+            )
         if entries_added != -1 and s.length > entries_added:
-            raise CommandError("ERR The entries_added specified in XSETID is smaller than "
-                               "the target stream length")
+            raise CommandError(
+                "ERR The entries_added specified in XSETID is smaller than the target stream length"
+            )
     s.last_id = i
     if entries_added != -1:
         s.entries_added = entries_added
@@ -1004,9 +1074,10 @@ def xack(c, argv):
 
 
 def _nogroup(key, group):
-    return CommandError("NOGROUP No such key '%s' or consumer group '%s'"
-                        % (_cstr(key).decode("utf-8", "replace"),
-                           _cstr(group).decode("utf-8", "replace")))
+    return CommandError(
+        "NOGROUP No such key '%s' or consumer group '%s'"
+        % (_cstr(key).decode("utf-8", "replace"), _cstr(group).decode("utf-8", "replace"))
+    )
 
 
 @command("xpending")
@@ -1057,8 +1128,14 @@ def xpending(c, argv):
             if minidle and now - nack.delivery_time < minidle:
                 continue
             elapsed = now - nack.delivery_time
-            out.append([format_id(i), nack.consumer.name, elapsed if elapsed > 0 else 0,
-                        nack.delivery_count])
+            out.append(
+                [
+                    format_id(i),
+                    nack.consumer.name,
+                    elapsed if elapsed > 0 else 0,
+                    nack.delivery_count,
+                ]
+            )
             count -= 1
             if not count:
                 break
@@ -1066,8 +1143,9 @@ def xpending(c, argv):
 
 
 # ------------------------------------------------------------------ XCLAIM / XAUTOCLAIM
-def _claim_one(c, s, g, key, group_name, cons_holder, name, i, nack, deliverytime,
-               retrycount, justid, now):
+def _claim_one(
+    c, s, g, key, group_name, cons_holder, name, i, nack, deliverytime, retrycount, justid, now
+):
     """Give ``nack`` (entry ``i``) to consumer ``name``; returns the consumer."""
     cons = cons_holder[0]
     if cons is None:
@@ -1134,8 +1212,9 @@ def xclaim(c, argv):
             j += 1
             last_id = parse_id_ex(argv[j], 0, True)[0]
         else:
-            raise CommandError("ERR Unrecognized XCLAIM option '%s'"
-                               % _cstr(argv[j]).decode("utf-8", "replace"))
+            raise CommandError(
+                "ERR Unrecognized XCLAIM option '%s'" % _cstr(argv[j]).decode("utf-8", "replace")
+            )
         j += 1
     server = c.server
     group_name = argv[2]
@@ -1173,8 +1252,21 @@ def xclaim(c, argv):
         if nack.consumer is not None and minidle:
             if now - nack.delivery_time < minidle:
                 continue
-        _claim_one(c, s, g, key, group_name, cons_holder, name, i, nack, deliverytime,
-                   retrycount, justid, now)
+        _claim_one(
+            c,
+            s,
+            g,
+            key,
+            group_name,
+            cons_holder,
+            name,
+            i,
+            nack,
+            deliverytime,
+            retrycount,
+            justid,
+            now,
+        )
         out.append(_bulk_id(i) if justid else _entry(i, fv))
         props.append(_xclaim_argv(key, group_name, argv[k], nack, g))
         propagate_last = False
@@ -1260,9 +1352,16 @@ def xautoclaim(c, argv):
         pos += 1
     cursor = keys[pos] if pos < nkeys else 0
     c.propagate = props
-    return Raw(b"*3\r\n%s*%d\r\n%s*%d\r\n%s" % (
-        _bulk_id(cursor), len(out), b"".join(out), len(deleted),
-        b"".join([_bulk_id(i) for i in deleted])))
+    return Raw(
+        b"*3\r\n%s*%d\r\n%s*%d\r\n%s"
+        % (
+            _bulk_id(cursor),
+            len(out),
+            b"".join(out),
+            len(deleted),
+            b"".join([_bulk_id(i) for i in deleted]),
+        )
+    )
 
 
 # ------------------------------------------------------------------ XINFO
@@ -1293,15 +1392,17 @@ def xinfo_consumers(c, argv):
     s = _xinfo_stream_key(c, argv)
     g = s.groups.get(argv[3])
     if g is None:
-        raise CommandError("NOGROUP No such consumer group '%s' for key name '%s'"
-                           % (_cstr(argv[3]).decode("utf-8", "replace"),
-                              _cstr(argv[2]).decode("utf-8", "replace")))
+        raise CommandError(
+            "NOGROUP No such consumer group '%s' for key name '%s'"
+            % (_cstr(argv[3]).decode("utf-8", "replace"), _cstr(argv[2]).decode("utf-8", "replace"))
+        )
     now = int(c.db.time() * 1000)
     out = []
     for cons in g.sorted_consumers():
         idle = now - cons.seen_time
-        out.append(Map([b"name", cons.name, b"pending", len(cons.pel),
-                        b"idle", idle if idle > 0 else 0]))
+        out.append(
+            Map([b"name", cons.name, b"pending", len(cons.pel), b"idle", idle if idle > 0 else 0])
+        )
     return out
 
 
@@ -1310,11 +1411,24 @@ def xinfo_groups(c, argv):
     s = _xinfo_stream_key(c, argv)
     out = []
     for g in s.sorted_groups():
-        out.append(Map([b"name", g.name, b"consumers", len(g.consumers),
-                        b"pending", len(g.pel), b"last-delivered-id", format_id(g.last_id),
-                        b"entries-read",
-                        g.entries_read if g.entries_read != INVALID_ENTRIES_READ else None,
-                        b"lag", s.group_lag(g)]))
+        out.append(
+            Map(
+                [
+                    b"name",
+                    g.name,
+                    b"consumers",
+                    len(g.consumers),
+                    b"pending",
+                    len(g.pel),
+                    b"last-delivered-id",
+                    format_id(g.last_id),
+                    b"entries-read",
+                    g.entries_read if g.entries_read != INVALID_ENTRIES_READ else None,
+                    b"lag",
+                    s.group_lag(g),
+                ]
+            )
+        )
     return out
 
 
@@ -1336,18 +1450,33 @@ def xinfo_stream(c, argv):
             count = parse_int(argv[5])
             if count < 0:
                 count = 10
-    head = [b"length", s.length, b"radix-tree-keys", s.rax_size(),
-            b"radix-tree-nodes", s.rax_numnodes(),
-            b"last-generated-id", format_id(s.last_id),
-            b"max-deleted-entry-id", format_id(s.max_deleted_id),
-            b"entries-added", s.entries_added,
-            b"recorded-first-entry-id", format_id(s.first_id)]
+    head = [
+        b"length",
+        s.length,
+        b"radix-tree-keys",
+        s.rax_size(),
+        b"radix-tree-nodes",
+        s.rax_numnodes(),
+        b"last-generated-id",
+        format_id(s.last_id),
+        b"max-deleted-entry-id",
+        format_id(s.max_deleted_id),
+        b"entries-added",
+        s.entries_added,
+        b"recorded-first-entry-id",
+        format_id(s.first_id),
+    ]
     if not full:
         first = s.range(0, ID_MAX, 1)
         last = s.range(0, ID_MAX, 1, True)
-        head += [b"groups", len(s.groups),
-                 b"first-entry", Raw(_entry(*first[0])) if first else None,
-                 b"last-entry", Raw(_entry(*last[0])) if last else None]
+        head += [
+            b"groups",
+            len(s.groups),
+            b"first-entry",
+            Raw(_entry(*first[0])) if first else None,
+            b"last-entry",
+            Raw(_entry(*last[0])) if last else None,
+        ]
         return Map(head)
     head += [b"entries", _entries(s.range(0, ID_MAX, count))]
     groups = []
@@ -1356,8 +1485,9 @@ def xinfo_stream(c, argv):
         for i, nack in g.pel.iter_from():
             if count and len(pending) >= count:
                 break
-            pending.append([format_id(i), nack.consumer.name, nack.delivery_time,
-                            nack.delivery_count])
+            pending.append(
+                [format_id(i), nack.consumer.name, nack.delivery_time, nack.delivery_count]
+            )
         consumers = []
         for cons in g.sorted_consumers():
             cp = []
@@ -1365,12 +1495,39 @@ def xinfo_stream(c, argv):
                 if count and len(cp) >= count:
                     break
                 cp.append([format_id(i), nack.delivery_time, nack.delivery_count])
-            consumers.append(Map([b"name", cons.name, b"seen-time", cons.seen_time,
-                                  b"pel-count", len(cons.pel), b"pending", cp]))
-        groups.append(Map([b"name", g.name, b"last-delivered-id", format_id(g.last_id),
-                           b"entries-read",
-                           g.entries_read if g.entries_read != INVALID_ENTRIES_READ else None,
-                           b"lag", s.group_lag(g), b"pel-count", len(g.pel),
-                           b"pending", pending, b"consumers", consumers]))
+            consumers.append(
+                Map(
+                    [
+                        b"name",
+                        cons.name,
+                        b"seen-time",
+                        cons.seen_time,
+                        b"pel-count",
+                        len(cons.pel),
+                        b"pending",
+                        cp,
+                    ]
+                )
+            )
+        groups.append(
+            Map(
+                [
+                    b"name",
+                    g.name,
+                    b"last-delivered-id",
+                    format_id(g.last_id),
+                    b"entries-read",
+                    g.entries_read if g.entries_read != INVALID_ENTRIES_READ else None,
+                    b"lag",
+                    s.group_lag(g),
+                    b"pel-count",
+                    len(g.pel),
+                    b"pending",
+                    pending,
+                    b"consumers",
+                    consumers,
+                ]
+            )
+        )
     head += [b"groups", groups]
     return Map(head)

@@ -17,8 +17,17 @@ with a relative expiry becomes ``SET k v PXAT <ms>``, INCRBYFLOAT becomes
 GETSET become DEL and SET. Those rewrites are set in ``c.propagate`` just before
 a successful return.
 """
-from ..errors import (CommandError, WRONGTYPE, NOT_INT, OVERFLOW, SYNTAX, NOT_FLOAT,
-                      NAN_INCR, INVALID_EXPIRE)
+
+from ..errors import (
+    CommandError,
+    WRONGTYPE,
+    NOT_INT,
+    OVERFLOW,
+    SYNTAX,
+    NOT_FLOAT,
+    NAN_INCR,
+    INVALID_EXPIRE,
+)
 from ..keyspace.db import NOTIFY_STRING, NOTIFY_GENERIC
 from ..keyspace.sizes import SHARED, SHARED_MAX, SHARED_MAX_LEN
 from ..protocol.encoder import OK, INTS, Map
@@ -75,7 +84,7 @@ def set_(c, argv):
         key = argv[1]
         db = c.db
         if db.expires:
-            db.lookup(key)          # an expired key goes first, with its event
+            db.lookup(key)  # an expired key goes first, with its event
         v = argv[2]
         if len(v) <= SHARED_MAX_LEN:
             shared = SHARED.get(v)
@@ -116,8 +125,11 @@ def _parse_string_options(argv, start, for_set):
             flags |= _KEEPTTL
         elif opt == b"persist" and not for_set and not flags & (_ANY_EXPIRE | _KEEPTTL):
             flags |= _PERSIST
-        elif (opt in _EXPIRE_OPTS and has_next
-              and not flags & (_KEEPTTL | _PERSIST | (_ANY_EXPIRE & ~_EXPIRE_OPTS[opt]))):
+        elif (
+            opt in _EXPIRE_OPTS
+            and has_next
+            and not flags & (_KEEPTTL | _PERSIST | (_ANY_EXPIRE & ~_EXPIRE_OPTS[opt]))
+        ):
             flags |= _EXPIRE_OPTS[opt]
             expire = argv[j + 1]
             j += 1
@@ -278,7 +290,7 @@ def _mset(c, argv, nx):
     for j in range(1, n, 2):
         key = argv[j]
         if expires:
-            db.lookup(key)          # an expired key goes first, with its event
+            db.lookup(key)  # an expired key goes first, with its event
         dbset(key, argv[j + 1])
         if notify:
             db.notify(NOTIFY_STRING, "set", key)
@@ -307,7 +319,7 @@ def incr(c, argv):
         n = 1
     else:
         if v.__class__ is bytes and v.isdigit() and len(v) < 19 and v[0] != 48:
-            n = int(v) + 1      # canonical and below 10**18: the common case
+            n = int(v) + 1  # canonical and below 10**18: the common case
         else:
             n = _counter_value(v)
             if n == LLONG_MAX:
@@ -389,7 +401,7 @@ def incrbyfloat(c, argv):
     if incr is None:
         raise CommandError(NOT_FLOAT)
     value = ld_add(value, incr)
-    if value.__class__ is float:        # inf or nan
+    if value.__class__ is float:  # inf or nan
         raise CommandError(NAN_INCR)
     new = ld_format_human(value)
     db = c.db
@@ -458,7 +470,7 @@ def getrange(c, argv):
         end = n - 1
     if start > end or n == 0:
         return b""
-    return bytes(v[start:end + 1])
+    return bytes(v[start : end + 1])
 
 
 @command("substr")
@@ -500,7 +512,7 @@ def setrange(c, argv):
         grow = offset - len(v)
         if grow > 0:
             v.extend(bytes(grow))
-        v[offset:offset + vlen] = value
+        v[offset : offset + vlen] = value
         db.signal(key)
     db.notify(NOTIFY_STRING, "setrange", key)
     c.server.dirty += 1
@@ -541,8 +553,9 @@ def lcs(c, argv):
     db = c.db
     oa = db.lookup(argv[1])
     ob = db.lookup(argv[2])
-    if ((oa is not None and oa.__class__ is not bytes and oa.__class__ is not bytearray)
-            or (ob is not None and ob.__class__ is not bytes and ob.__class__ is not bytearray)):
+    if (oa is not None and oa.__class__ is not bytes and oa.__class__ is not bytearray) or (
+        ob is not None and ob.__class__ is not bytes and ob.__class__ is not bytearray
+    ):
         raise CommandError("ERR The specified keys must contain string values")
     a = b"" if oa is None else bytes(oa)
     b = b"" if ob is None else bytes(ob)
@@ -572,8 +585,9 @@ def lcs(c, argv):
         raise CommandError("ERR If you want both the length and indexes, please just use IDX.")
     alen, blen = len(a), len(b)
     if (alen + 1) * (blen + 1) * 4 > c.server.proto_max_bulk_len:
-        raise CommandError("ERR Insufficient memory, transient memory for LCS exceeds "
-                           "proto-max-bulk-len")
+        raise CommandError(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len"
+        )
     rows = _lcs_rows(a, b)
     total = blen - rows[alen].bit_count()
     if getlen and not getidx:
@@ -581,10 +595,10 @@ def lcs(c, argv):
     # Walk back from (alen, blen) exactly like Redis, so ties pick the same path.
     result = bytearray(total)
     idx = total
-    cur = total                 # LCS(i, j) at the current cell
+    cur = total  # LCS(i, j) at the current cell
     matches = []
     i, j = alen, blen
-    astart = alen               # alen: no range open
+    astart = alen  # alen: no range open
     aend = bstart = bend = 0
     while i > 0 and j > 0:
         emit = False

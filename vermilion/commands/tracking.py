@@ -22,6 +22,7 @@ a null. When the client that did the write is itself the one to be told, the
 message is delayed until after its reply, exactly like Redis's pending keys.
 NOLOOP skips keys the client modified itself.
 """
+
 import random
 
 from ..errors import CommandError, SYNTAX
@@ -37,8 +38,7 @@ CHANNEL = b"__redis__:invalidate"
 
 
 class TrackingState:
-    __slots__ = ("redirect", "bcast", "optin", "optout", "noloop", "caching",
-                 "prefixes", "broken")
+    __slots__ = ("redirect", "bcast", "optin", "optout", "noloop", "caching", "prefixes", "broken")
 
     def __init__(self):
         self.redirect = 0
@@ -54,12 +54,12 @@ class TrackingState:
 class Tracking:
     def __init__(self, server):
         self.server = server
-        self.table = {}        # key -> {client id: None}
-        self.prefixes = {}     # prefix -> [ {client: None}, {key: last writer client} ]
-        self.pending = []      # (client, key or None) to tell the current client after its reply
+        self.table = {}  # key -> {client id: None}
+        self.prefixes = {}  # prefix -> [ {client: None}, {key: last writer client} ]
+        self.pending = []  # (client, key or None) to tell the current client after its reply
         self.clients = 0
         self._bcast_scheduled = False
-        self.max_keys = 0      # tracking-table-max-keys (0: no limit)
+        self.max_keys = 0  # tracking-table-max-keys (0: no limit)
         self._limit_rounds = 0  # times in a row the table stayed over the limit
 
     # -------------------------------------------------------- remembering
@@ -143,8 +143,7 @@ class Tracking:
         for key in random.sample(list(table), min(effort, len(table))):
             for cid in table.pop(key):
                 target = clients.get(cid)
-                if target is not None and target.tracking is not None \
-                        and not target.tracking.bcast:
+                if target is not None and target.tracking is not None and not target.tracking.bcast:
                     self.send(target, key)
             if len(table) <= max_keys:
                 self._limit_rounds = 0
@@ -198,7 +197,7 @@ class Tracking:
         st.noloop = noloop
         st.broken = False
         if bcast:
-            for p in (prefixes or [b""]):
+            for p in prefixes or [b""]:
                 entry = self.prefixes.setdefault(p, [{}, {}])
                 if c not in entry[0]:
                     entry[0][c] = None
@@ -299,7 +298,8 @@ def client_tracking(c, argv):
         if st is not None and st.bcast != bcast:
             raise CommandError(
                 "ERR You can't switch BCAST mode on/off before disabling tracking for "
-                "this client, and then re-enabling it with a different mode.")
+                "this client, and then re-enabling it with a different mode."
+            )
         if bcast and (optin or optout):
             raise CommandError("ERR OPTIN and OPTOUT are not compatible with BCAST")
         if optin and optout:
@@ -307,7 +307,8 @@ def client_tracking(c, argv):
         if st is not None and ((optin and st.optout) or (optout and st.optin)):
             raise CommandError(
                 "ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for "
-                "this client, and then re-enabling it with a different mode.")
+                "this client, and then re-enabling it with a different mode."
+            )
         if bcast:
             _check_prefixes(c, prefixes)
         tr.enable(c, redirect, bcast, optin, optout, noloop, prefixes)
@@ -325,31 +326,37 @@ def _check_prefixes(c, prefixes):
             if p.startswith(q) or q.startswith(p):
                 raise CommandError(
                     "ERR Prefix '%s' overlaps with an existing prefix '%s'. Prefixes for a "
-                    "single client must not overlap." % (p.decode("utf-8", "replace"),
-                                                         q.decode("utf-8", "replace")))
-        for q in prefixes[i + 1:]:
+                    "single client must not overlap."
+                    % (p.decode("utf-8", "replace"), q.decode("utf-8", "replace"))
+                )
+        for q in prefixes[i + 1 :]:
             if p.startswith(q) or q.startswith(p):
                 raise CommandError(
                     "ERR Prefix '%s' overlaps with another provided prefix '%s'. Prefixes "
-                    "for a single client must not overlap." % (p.decode("utf-8", "replace"),
-                                                               q.decode("utf-8", "replace")))
+                    "for a single client must not overlap."
+                    % (p.decode("utf-8", "replace"), q.decode("utf-8", "replace"))
+                )
 
 
 @command("client|caching")
 def client_caching(c, argv):
     st = c.tracking
     if st is None:
-        raise CommandError("ERR CLIENT CACHING can be called only when the client is in "
-                           "tracking mode with OPTIN or OPTOUT mode enabled")
+        raise CommandError(
+            "ERR CLIENT CACHING can be called only when the client is in "
+            "tracking mode with OPTIN or OPTOUT mode enabled"
+        )
     opt = argv[2].lower()
     if opt == b"yes":
         if not st.optin:
-            raise CommandError("ERR CLIENT CACHING YES is only valid when tracking is "
-                               "enabled in OPTIN mode.")
+            raise CommandError(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+            )
     elif opt == b"no":
         if not st.optout:
-            raise CommandError("ERR CLIENT CACHING NO is only valid when tracking is "
-                               "enabled in OPTOUT mode.")
+            raise CommandError(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode."
+            )
     else:
         raise CommandError(SYNTAX)
     st.caching = True
@@ -380,8 +387,16 @@ def client_trackinginfo(c, argv):
             flags.append(b"noloop")
         if st.broken:
             flags.append(b"broken_redirect")
-    return Map([b"flags", Set(flags), b"redirect", st.redirect if st is not None else -1,
-                b"prefixes", sorted(st.prefixes) if st is not None else []])
+    return Map(
+        [
+            b"flags",
+            Set(flags),
+            b"redirect",
+            st.redirect if st is not None else -1,
+            b"prefixes",
+            sorted(st.prefixes) if st is not None else [],
+        ]
+    )
 
 
 set_tracking_hook(after_command)

@@ -17,6 +17,7 @@ EXEC runs the queued commands back to back with the clock frozen (like Redis's
 reply is built by writing the header then letting each command append its own
 reply.
 """
+
 from ..errors import CommandError
 from ..protocol.encoder import OK, NULL_ARRAY, error_bytes
 from ..core.table import command
@@ -79,7 +80,7 @@ def exec_(c, argv):
     try:
         for cmd, qargv in queued:
             c.cmd = cmd
-            if c.acl is not None:   # ACL rules may have changed since it was queued
+            if c.acl is not None:  # ACL rules may have changed since it was queued
                 err = c.acl.check_exec(c, cmd, qargv)
                 if err is not None:
                     server.count_error(err)

@@ -25,6 +25,7 @@ A few things every command here shares:
 BZPOPMIN, BZPOPMAX and BZMPOP use the generic blocking machinery of
 :mod:`vermilion.keyspace.blocking`.
 """
+
 import math
 import random
 import re
@@ -71,8 +72,10 @@ def _init(server):
 _C_SPACE = b" \t\n\v\f\r"
 _DBL_MIN = 2.2250738585072014e-308
 _DEC = re.compile(rb"[+-]?(?:(\d+)(?:\.(\d*))?|\.(\d+))(?:[eE][+-]?\d+)?").fullmatch
-_HEX = re.compile(rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)"
-                  rb"(?:[pP][+-]?\d+)?").fullmatch
+_HEX = re.compile(
+    rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)"
+    rb"(?:[pP][+-]?\d+)?"
+).fullmatch
 _INF = re.compile(rb"([+-]?)(?:inf|infinity)", re.I).fullmatch
 _NAN = re.compile(rb"[+-]?nan(?:\([0-9A-Za-z_]*\))?", re.I).fullmatch
 
@@ -95,11 +98,11 @@ def strtod_c(b):
     if m is not None:
         v = float(s)
         if v - v != 0.0:
-            return v, True                      # overflow: HUGE_VAL
+            return v, True  # overflow: HUGE_VAL
         if v == 0.0:
             ip, fp, fp2 = m.groups()
             return v, bool((ip or b"").strip(b"0") or (fp or fp2 or b"").strip(b"0"))
-        return v, abs(v) < _DBL_MIN             # subnormal result: ERANGE
+        return v, abs(v) < _DBL_MIN  # subnormal result: ERANGE
     m = _INF(s)
     if m is not None:
         return (-_inf if m.group(1) == b"-" else _inf), False
@@ -159,9 +162,11 @@ def _new_zset(server, size_hint=0):
 
 def _add_new(server, zs, member, score):
     """Insert a member known to be absent, applying the encoding limits."""
-    if zs.listpack and (len(zs.dict) >= server.zset_max_listpack_entries
-                        or len(member) > server.zset_max_listpack_value):
-        zs.listpack = False      # converted before the insert, as zsetAdd does
+    if zs.listpack and (
+        len(zs.dict) >= server.zset_max_listpack_entries
+        or len(member) > server.zset_max_listpack_value
+    ):
+        zs.listpack = False  # converted before the insert, as zsetAdd does
     zs.insert(member, score)
 
 
@@ -169,14 +174,14 @@ _BULK_HDR = [b"$%d" % i for i in range(1024)]
 _hdr = _BULK_HDR.__getitem__
 _fmt_score = b"%.17g".__mod__
 _fmt_double3 = b",%.17g".__mod__
-_EMPTY: tuple = (array("d"), [])          # an empty (scores, members) range
+_EMPTY: tuple = (array("d"), [])  # an empty (scores, members) range
 
 
 def _bulk_headers(strings):
     """``$<len>`` for each string (a C-speed map for the usual short strings)."""
     try:
         return list(map(_hdr, map(len, strings)))
-    except IndexError:      # a string of 1 KB or more
+    except IndexError:  # a string of 1 KB or more
         return [b"$%d" % len(x) for x in strings]
 
 
@@ -251,7 +256,7 @@ def _zadd_generic(c, argv, incr):
     server = c.server
     if zs is None:
         if xx:
-            return (None if incr else _ZERO)
+            return None if incr else _ZERO
         zs = ZSet()
         db.add(key, zs)
         created = True
@@ -288,7 +293,9 @@ def _zadd_generic(c, argv, incr):
         if added or updated:
             server.dirty += added + updated
             if not created:
-                if db.watched or db.signal_always or c.server.tracking is not None:   # (signalModifiedKey)
+                if (
+                    db.watched or db.signal_always or c.server.tracking is not None
+                ):  # (signalModifiedKey)
                     db.signal(key)
             db.notify(NOTIFY_ZSET, "zincr" if incr else "zadd", key)
             if added:
@@ -614,11 +621,11 @@ def _zrange_generic(c, argv, first_arg, store, rangetype, direction):
     if rangetype == AUTO:
         rangetype = RANK
     if limit != -1 and rangetype == RANK:
-        raise CommandError("ERR syntax error, LIMIT is only supported in combination "
-                           "with either BYSCORE or BYLEX")
+        raise CommandError(
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+        )
     if withscores and rangetype == LEX:
-        raise CommandError("ERR syntax error, WITHSCORES not supported in combination "
-                           "with BYLEX")
+        raise CommandError("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
     reverse = direction == REVERSE
     if reverse and rangetype != RANK:
         minidx, maxidx = maxidx, minidx
@@ -689,17 +696,20 @@ def zrange(c, argv):
 def _bind_range(name, first_arg, store, rangetype, direction):
     def run(c, argv):
         return _zrange_generic(c, argv, first_arg, store, rangetype, direction)
+
     run.__name__ = name
     command(name)(run)
 
 
 # The older range commands are ZRANGE with the range type and direction fixed.
-for _args in (("zrangestore", 2, True, AUTO, AUTO),
-              ("zrevrange", 1, False, RANK, REVERSE),
-              ("zrangebyscore", 1, False, SCORE, FORWARD),
-              ("zrevrangebyscore", 1, False, SCORE, REVERSE),
-              ("zrangebylex", 1, False, LEX, FORWARD),
-              ("zrevrangebylex", 1, False, LEX, REVERSE)):
+for _args in (
+    ("zrangestore", 2, True, AUTO, AUTO),
+    ("zrevrange", 1, False, RANK, REVERSE),
+    ("zrangebyscore", 1, False, SCORE, FORWARD),
+    ("zrevrangebyscore", 1, False, SCORE, REVERSE),
+    ("zrangebylex", 1, False, LEX, FORWARD),
+    ("zrevrangebylex", 1, False, LEX, REVERSE),
+):
     _bind_range(*_args)
 
 
@@ -728,7 +738,7 @@ def _aggregate(target, val, agg):
     if agg == 0:
         target = target + val
         if target != target:
-            target = 0.0       # inf + -inf: Redis keeps 0
+            target = 0.0  # inf + -inf: Redis keeps 0
         return target
     if agg == 1:
         return val if val < target else target
@@ -739,8 +749,7 @@ def _zsetop(c, argv, dst, numkeys_idx, op, card_only=False):
     """zunionInterDiffGenericCommand."""
     setnum = parse_int(argv[numkeys_idx])
     if setnum < 1:
-        raise CommandError("ERR at least 1 input key is needed for '%s' command"
-                           % c.cmd.fullname)
+        raise CommandError("ERR at least 1 input key is needed for '%s' command" % c.cmd.fullname)
     n = len(argv)
     if setnum > n - (numkeys_idx + 1):
         raise CommandError(SYNTAX)
@@ -786,7 +795,7 @@ def _zsetop(c, argv, dst, numkeys_idx, op, card_only=False):
 
     server = c.server
     lens = [0 if v is None else len(v) for v in srcs]
-    result = {}                      # member -> score
+    result = {}  # member -> score
     if op != DIFF:
         # smallest input first (a stable sort, like glibc's qsort on this array)
         order = sorted(range(setnum), key=lens.__getitem__)
@@ -842,8 +851,7 @@ def _zsetop(c, argv, dst, numkeys_idx, op, card_only=False):
         db = c.db
         if result:
             zs = ZSet.from_dict(result, listpack=False)
-            zs.shrink_encoding(server.zset_max_listpack_entries,
-                               server.zset_max_listpack_value)
+            zs.shrink_encoding(server.zset_max_listpack_entries, server.zset_max_listpack_value)
             db.set(dst, zs)
             db.notify(NOTIFY_ZSET, ("zunionstore", "zinterstore", "zdiffstore")[op], dst)
             server.dirty += 1
@@ -881,14 +889,20 @@ def _bind_setop(name, op, store, card_only=False):
         if store:
             return _zsetop(c, argv, argv[1], 2, op)
         return _zsetop(c, argv, None, 1, op, card_only)
+
     run.__name__ = name
     command(name)(run)
 
 
-_SETOPS: tuple = (("zunionstore", UNION, True), ("zinterstore", INTER, True),
-                  ("zdiffstore", DIFF, True), ("zunion", UNION, False),
-                  ("zinter", INTER, False), ("zdiff", DIFF, False),
-                  ("zintercard", INTER, False, True))
+_SETOPS: tuple = (
+    ("zunionstore", UNION, True),
+    ("zinterstore", INTER, True),
+    ("zdiffstore", DIFF, True),
+    ("zunion", UNION, False),
+    ("zinter", INTER, False),
+    ("zdiff", DIFF, False),
+    ("zintercard", INTER, False, True),
+)
 for _args in _SETOPS:
     _bind_setop(*_args)
 
@@ -981,7 +995,7 @@ def _parse_mpop(argv, numkeys_idx):
             raise CommandError(SYNTAX)
     if count == -1:
         count = 1
-    return argv[numkeys_idx + 1:where_idx], where_max, count
+    return argv[numkeys_idx + 1 : where_idx], where_max, count
 
 
 def _propagate_pop(c, key, where_max, count):
@@ -1031,7 +1045,7 @@ def _blocking_pop(c, keys, where_max, timeout_arg, count, nested):
     def serve(bc, key):
         zs = bc.db.lookup(key)
         if zs is not None and zs.__class__ is not ZSet:
-            return None          # a key that became another type: keep waiting
+            return None  # a key that became another type: keep waiting
         return _pop_key_now(bc, key, where_max, count, nested)
 
     return blocking.block(c, keys, deadline, serve)
@@ -1079,7 +1093,7 @@ def _zrandmember_count(c, key, count, withscores):
         return EMPTY_ARRAY
     size = len(zs.dict)
     if count >= size:
-        scores, members = zs.rev_range(0, size)   # zuiNext walks from the tail
+        scores, members = zs.rev_range(0, size)  # zuiNext walks from the tail
         return _range_reply(scores, members, withscores, c.resp)
     if count < 0:
         # Repetitions allowed, random order: uniform picks by rank.

@@ -5,6 +5,7 @@ persistence, ...) decorates a function with :func:`on_server_init`; every
 :class:`~vermilion.server.server.Server` calls those functions at the end of its
 construction, in registration order. So the server core never imports features.
 """
+
 INIT_HOOKS: list = []
 
 

@@ -14,11 +14,12 @@ clients' actions (pub/sub messages, unblocked pops).
 MULTI, not authenticated, subscribed in RESP2, reply suppression, ...). Code
 that changes any of those calls :meth:`update_special`.
 """
+
 import time
 
 from ..protocol.reader import make_reader
 
-BIG_WRITE = 1 << 16   # a write this big is checked against the output limits first
+BIG_WRITE = 1 << 16  # a write this big is checked against the output limits first
 
 
 # getClientType's classes (client-output-buffer-limit, CLIENT LIST/KILL TYPE)
@@ -40,15 +41,61 @@ def client_type(c):
 
 class Client:
     __slots__ = (
-        "server", "id", "transport", "reader", "out", "db", "resp", "name",
-        "lib_name", "lib_ver", "authenticated", "user", "multi", "dirty_cas", "dirty_exec",
-        "watched", "cmd", "last_cmd", "propagate", "special", "reply_off", "reply_skip",
-        "reply_skip_next", "close_after_reply", "closed", "blocked", "pending",
-        "subscriptions", "psubscriptions", "ssubscriptions", "monitor", "flags_extra",
-        "ctime", "last_interaction", "addr", "laddr", "fd", "conn", "is_unix",
-        "tracking", "no_evict", "paused_reading", "unblock_reason", "argv",
-        "in_exec", "killed", "tot_net_in", "tot_net_out", "tot_cmds", "unsafe_flush",
-        "no_touch", "reply_off_mark", "acl", "is_script", "propagate_to",
+        "server",
+        "id",
+        "transport",
+        "reader",
+        "out",
+        "db",
+        "resp",
+        "name",
+        "lib_name",
+        "lib_ver",
+        "authenticated",
+        "user",
+        "multi",
+        "dirty_cas",
+        "dirty_exec",
+        "watched",
+        "cmd",
+        "last_cmd",
+        "propagate",
+        "special",
+        "reply_off",
+        "reply_skip",
+        "reply_skip_next",
+        "close_after_reply",
+        "closed",
+        "blocked",
+        "pending",
+        "subscriptions",
+        "psubscriptions",
+        "ssubscriptions",
+        "monitor",
+        "flags_extra",
+        "ctime",
+        "last_interaction",
+        "addr",
+        "laddr",
+        "fd",
+        "conn",
+        "is_unix",
+        "tracking",
+        "no_evict",
+        "paused_reading",
+        "unblock_reason",
+        "argv",
+        "in_exec",
+        "killed",
+        "tot_net_in",
+        "tot_net_out",
+        "tot_cmds",
+        "unsafe_flush",
+        "no_touch",
+        "reply_off_mark",
+        "acl",
+        "is_script",
+        "propagate_to",
     )
 
     def __init__(self, server, transport=None, conn=None):
@@ -68,27 +115,27 @@ class Client:
         # The ACL user (vermilion/acl.py) whose rules every command must pass, or None
         # when it may run anything; connection-less clients (AOF loading) are never checked.
         self.acl = server.new_client_acl if transport is not None else None
-        self.multi = None          # list of (cmd, argv) while in MULTI
-        self.dirty_cas = False     # a WATCHed key changed
-        self.dirty_exec = False    # an error while queueing: EXEC aborts
-        self.watched = []          # (db, key) pairs
+        self.multi = None  # list of (cmd, argv) while in MULTI
+        self.dirty_cas = False  # a WATCHed key changed
+        self.dirty_exec = False  # an error while queueing: EXEC aborts
+        self.watched = []  # (db, key) pairs
         self.cmd = None
         self.last_cmd = None
         self.argv = None
-        self.propagate = None      # set by a command to propagate something else than argv
+        self.propagate = None  # set by a command to propagate something else than argv
         # Where this client's writes go instead of the AOF and replicas: a script's
         # client collects them, to be sent wrapped in MULTI/EXEC when it ends.
         self.propagate_to = None
-        self.is_script = False     # the client scripts run their redis.call()s with
+        self.is_script = False  # the client scripts run their redis.call()s with
         self.special = False
         self.reply_off = False
         self.reply_skip = False
         self.reply_skip_next = False
-        self.reply_off_mark = 0    # CLIENT REPLY OFF: replies from out[mark:] are dropped
+        self.reply_off_mark = 0  # CLIENT REPLY OFF: replies from out[mark:] are dropped
         self.close_after_reply = False
         self.closed = False
-        self.blocked = None        # blocking state object while blocked
-        self.pending = None        # commands read but not yet run (while blocked/paused)
+        self.blocked = None  # blocking state object while blocked
+        self.pending = None  # commands read but not yet run (while blocked/paused)
         self.subscriptions = set()
         self.psubscriptions = set()
         self.ssubscriptions = set()
@@ -115,11 +162,19 @@ class Client:
 
     def update_special(self):
         self.special = bool(
-            self.multi is not None or not self.authenticated or self.reply_off
-            or self.tracking is not None or self.monitor
-            or self.reply_skip or self.reply_skip_next or self.acl is not None
-            or (self.resp == 2 and (self.subscriptions or self.psubscriptions
-                                    or self.ssubscriptions)))
+            self.multi is not None
+            or not self.authenticated
+            or self.reply_off
+            or self.tracking is not None
+            or self.monitor
+            or self.reply_skip
+            or self.reply_skip_next
+            or self.acl is not None
+            or (
+                self.resp == 2
+                and (self.subscriptions or self.psubscriptions or self.ssubscriptions)
+            )
+        )
 
     # ------------------------------------------------------------ MULTI/WATCH
     def unwatch_all(self):
@@ -167,12 +222,13 @@ class Client:
             # The AOF must reach the disk first (appendfsync always): it flushes
             # this client again after one group fsync for every waiting client.
             return
-        data = b"".join(out)     # (one reply: the object itself, no copy)
+        data = b"".join(out)  # (one reply: the object itself, no copy)
         out.clear()
         n = len(data)
         conn = self.conn
-        if ((n >= BIG_WRITE or (conn is not None and conn._write_paused))
-                and self.server.output_limits.check(self, adding=n)):
+        if (
+            n >= BIG_WRITE or (conn is not None and conn._write_paused)
+        ) and self.server.output_limits.check(self, adding=n):
             # client-output-buffer-limit, counted before the bytes are buffered
             return
         self.tot_net_out += n

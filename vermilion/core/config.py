@@ -21,6 +21,7 @@ The same object reads redis.conf text (``include``, ``rename-command``,
 text exactly as redis-server does, so errors name the same line numbers), and
 rewrites the file for CONFIG REWRITE keeping comments and unknown lines.
 """
+
 import json
 import math
 import os
@@ -38,21 +39,21 @@ _HERE = os.path.dirname(__file__)
 with open(os.path.join(_HERE, "config_defaults.json")) as _fh:
     DEFAULTS = json.load(_fh)
 
-INT_MAX = 2 ** 31 - 1
-INT_MIN = -2 ** 31
-UINT_MAX = 2 ** 32 - 1
+INT_MAX = 2**31 - 1
+INT_MIN = -(2**31)
+UINT_MAX = 2**32 - 1
 LONG_MAX = LLONG_MAX
-ULLONG_MAX = 2 ** 64 - 1
+ULLONG_MAX = 2**64 - 1
 
 # Flags
-IMMUTABLE = 1        # only the config file / command line may set it
-PROTECTED = 2        # CONFIG SET needs enable-protected-configs
-HIDDEN = 4           # CONFIG GET answers it only when named exactly
-SENSITIVE = 8        # CONFIG SET redacts its value in the slowlog / MONITOR
-MULTI_ARG = 16       # takes several space-separated arguments
-DENY_LOADING = 32    # refused while loading the dataset
-VOLATILE = 64        # apply even when the value did not change
-NULLABLE = 128       # (strings) an empty value means "unset": not rewritten
+IMMUTABLE = 1  # only the config file / command line may set it
+PROTECTED = 2  # CONFIG SET needs enable-protected-configs
+HIDDEN = 4  # CONFIG GET answers it only when named exactly
+SENSITIVE = 8  # CONFIG SET redacts its value in the slowlog / MONITOR
+MULTI_ARG = 16  # takes several space-separated arguments
+DENY_LOADING = 32  # refused while loading the dataset
+VOLATILE = 64  # apply even when the value did not change
+NULLABLE = 128  # (strings) an empty value means "unset": not rewritten
 
 # Numeric notations
 MEMORY = 1
@@ -60,17 +61,17 @@ PERCENT = 2
 OCTAL = 4
 
 
-
 # Checks of multi-argument directives that belong to another module (the ``user``
 # directive is parsed by vermilion/acl.py, which registers it here when imported).
 DIRECTIVE_CHECKS: dict = {}
+
 
 class ConfigError(Exception):
     """A refused value. ``str(e)`` is Redis's reason; ``line``/``lineno`` locate
     it in a config file when it comes from one."""
 
-    option: str | None = None   # the option refused, when the caller names it
-    value = None                # and the value it was given
+    option: str | None = None  # the option refused, when the caller names it
+    value = None  # and the value it was given
 
     def __init__(self, msg, line=None, lineno=0):
         super().__init__(msg)
@@ -80,11 +81,34 @@ class ConfigError(Exception):
 
 
 class Param:
-    __slots__ = ("name", "alias", "kind", "flags", "default", "lo", "hi", "num",
-                 "unsigned", "choices", "check")
+    __slots__ = (
+        "name",
+        "alias",
+        "kind",
+        "flags",
+        "default",
+        "lo",
+        "hi",
+        "num",
+        "unsigned",
+        "choices",
+        "check",
+    )
 
-    def __init__(self, name, kind, flags=0, alias=None, lo=None, hi=None, num=0,
-                 unsigned=False, choices=None, check=None, default=None):
+    def __init__(
+        self,
+        name,
+        kind,
+        flags=0,
+        alias=None,
+        lo=None,
+        hi=None,
+        num=0,
+        unsigned=False,
+        choices=None,
+        check=None,
+        default=None,
+    ):
         self.name = name
         self.alias = alias
         self.kind = kind
@@ -93,17 +117,19 @@ class Param:
         self.hi = hi
         self.num = num
         self.unsigned = unsigned
-        self.choices = choices   # enums: ((name, value), ...) in Redis's order
-        self.check = check       # extra validation: fn(parsed) -> error text or None
+        self.choices = choices  # enums: ((name, value), ...) in Redis's order
+        self.check = check  # extra validation: fn(parsed) -> error text or None
         self.default = default if default is not None else DEFAULTS.get(name, "")
 
 
 # ------------------------------------------------------------------ checks
 def _check_activedefrag(v):
     if v == "yes":
-        return ("Active defragmentation cannot be enabled: it requires a Redis server "
-                "compiled with a modified Jemalloc like the one shipped by default with "
-                "the Redis source distribution")
+        return (
+            "Active defragmentation cannot be enabled: it requires a Redis server "
+            "compiled with a modified Jemalloc like the one shipped by default with "
+            "the Redis source distribution"
+        )
     return None
 
 
@@ -114,6 +140,7 @@ def _basename_check(what, noun, allow_empty):
         if "/" in v or "\\" in v:
             return "%s can't be a path, just a %s" % (what, noun)
         return None
+
     return check
 
 
@@ -126,8 +153,15 @@ def _check_hostname(v):
     return None
 
 
-_TITLE_VARS = {"title": "", "listen-addr": "*:6379", "server-mode": "", "config-file": "-",
-               "port": "6379", "tls-port": "0", "unixsocket": ""}
+_TITLE_VARS = {
+    "title": "",
+    "listen-addr": "*:6379",
+    "server-mode": "",
+    "config-file": "-",
+    "port": "6379",
+    "tls-port": "0",
+    "unixsocket": "",
+}
 
 
 def _check_proc_title(v):
@@ -192,32 +226,54 @@ def _bools():
             else:
                 flags |= {"I": IMMUTABLE, "H": HIDDEN, "L": DENY_LOADING}[w]
         default = "no" if name == "use-exit-on-panic" else None
-        out.append(Param(name, "bool", flags, alias,
-                         check=_check_activedefrag if name == "activedefrag" else None,
-                         default=default))
+        out.append(
+            Param(
+                name,
+                "bool",
+                flags,
+                alias,
+                check=_check_activedefrag if name == "activedefrag" else None,
+                default=default,
+            )
+        )
     return out
 
 
 def _strings():
     N = NULLABLE
     rows = [
-        ("aclfile", IMMUTABLE, None), ("unixsocket", IMMUTABLE | N, None),
-        ("pidfile", IMMUTABLE | N, None), ("replica-announce-ip", N, None, "slave-announce-ip"),
-        ("masteruser", SENSITIVE | N, None), ("cluster-announce-ip", N, None),
+        ("aclfile", IMMUTABLE, None),
+        ("unixsocket", IMMUTABLE | N, None),
+        ("pidfile", IMMUTABLE | N, None),
+        ("replica-announce-ip", N, None, "slave-announce-ip"),
+        ("masteruser", SENSITIVE | N, None),
+        ("cluster-announce-ip", N, None),
         ("cluster-config-file", IMMUTABLE, None),
         ("cluster-announce-hostname", N, _check_hostname),
         ("syslog-ident", IMMUTABLE, None),
         ("dbfilename", PROTECTED, _basename_check("dbfilename", "filename", True)),
         ("appendfilename", IMMUTABLE, _basename_check("appendfilename", "filename", False)),
         ("appenddirname", IMMUTABLE, _basename_check("appenddirname", "dirname", False)),
-        ("server_cpulist", IMMUTABLE | N, None), ("bio_cpulist", IMMUTABLE | N, None),
-        ("aof_rewrite_cpulist", IMMUTABLE | N, None), ("bgsave_cpulist", IMMUTABLE | N, None),
-        ("ignore-warnings", 0, None), ("proc-title-template", 0, _check_proc_title),
-        ("bind-source-addr", N, None), ("logfile", IMMUTABLE, None),
-        ("masterauth", SENSITIVE | N, None), ("requirepass", SENSITIVE | N, None),
+        ("server_cpulist", IMMUTABLE | N, None),
+        ("bio_cpulist", IMMUTABLE | N, None),
+        ("aof_rewrite_cpulist", IMMUTABLE | N, None),
+        ("bgsave_cpulist", IMMUTABLE | N, None),
+        ("ignore-warnings", 0, None),
+        ("proc-title-template", 0, _check_proc_title),
+        ("bind-source-addr", N, None),
+        ("logfile", IMMUTABLE, None),
+        ("masterauth", SENSITIVE | N, None),
+        ("requirepass", SENSITIVE | N, None),
     ]
-    for tls in ("cert-file", "key-file", "client-cert-file", "client-key-file",
-                "dh-params-file", "ca-cert-file", "ca-cert-dir"):
+    for tls in (
+        "cert-file",
+        "key-file",
+        "client-cert-file",
+        "client-key-file",
+        "dh-params-file",
+        "ca-cert-file",
+        "ca-cert-dir",
+    ):
         rows.append(("tls-" + tls, VOLATILE | N, None))
     for tls in ("key-file-pass", "client-key-file-pass", "protocols", "ciphers", "ciphersuites"):
         rows.append(("tls-" + tls, N, None))
@@ -233,27 +289,64 @@ def _enums():
     sig = (("default", 0), ("save", 1), ("nosave", 2), ("now", 4), ("force", 8))
     return [
         Param("supervised", "enum", IMMUTABLE, choices=_enum("upstart", "systemd", "auto", "no")),
-        Param("syslog-facility", "enum", IMMUTABLE,
-              choices=_enum("user", "local0", "local1", "local2", "local3", "local4",
-                            "local5", "local6", "local7")),
-        Param("repl-diskless-load", "enum", DENY_LOADING,
-              choices=_enum("disabled", "on-empty-db", "swapdb")),
+        Param(
+            "syslog-facility",
+            "enum",
+            IMMUTABLE,
+            choices=_enum(
+                "user",
+                "local0",
+                "local1",
+                "local2",
+                "local3",
+                "local4",
+                "local5",
+                "local6",
+                "local7",
+            ),
+        ),
+        Param(
+            "repl-diskless-load",
+            "enum",
+            DENY_LOADING,
+            choices=_enum("disabled", "on-empty-db", "swapdb"),
+        ),
         Param("loglevel", "enum", choices=_enum("debug", "verbose", "notice", "warning")),
-        Param("maxmemory-policy", "enum",
-              choices=_enum("volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl",
-                            "allkeys-lru", "allkeys-lfu", "allkeys-random", "noeviction")),
+        Param(
+            "maxmemory-policy",
+            "enum",
+            choices=_enum(
+                "volatile-lru",
+                "volatile-lfu",
+                "volatile-random",
+                "volatile-ttl",
+                "allkeys-lru",
+                "allkeys-lfu",
+                "allkeys-random",
+                "noeviction",
+            ),
+        ),
         Param("appendfsync", "enum", choices=_enum("everysec", "always", "no")),
-        Param("oom-score-adj", "enum",
-              choices=(("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2))),
+        Param(
+            "oom-score-adj",
+            "enum",
+            choices=(("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)),
+        ),
         Param("acl-pubsub-default", "enum", choices=_enum("allchannels", "resetchannels")),
         Param("sanitize-dump-payload", "enum", choices=_enum("no", "yes", "clients")),
         Param("enable-protected-configs", "enum", IMMUTABLE, choices=pd),
         Param("enable-debug-command", "enum", IMMUTABLE, choices=pd),
         Param("enable-module-command", "enum", IMMUTABLE, choices=pd),
-        Param("cluster-preferred-endpoint-type", "enum",
-              choices=_enum("ip", "hostname", "unknown-endpoint")),
-        Param("propagation-error-behavior", "enum",
-              choices=_enum("ignore", "panic", "panic-on-replicas")),
+        Param(
+            "cluster-preferred-endpoint-type",
+            "enum",
+            choices=_enum("ip", "hostname", "unknown-endpoint"),
+        ),
+        Param(
+            "propagation-error-behavior",
+            "enum",
+            choices=_enum("ignore", "panic", "panic-on-replicas"),
+        ),
         Param("shutdown-on-sigint", "enum", MULTI_ARG, choices=sig, check=_check_shutdown_flags),
         Param("shutdown-on-sigterm", "enum", MULTI_ARG, choices=sig, check=_check_shutdown_flags),
         Param("tls-auth-clients", "enum", choices=_enum("no", "yes", "optional")),
@@ -264,38 +357,49 @@ def _numbers():
     I, H = IMMUTABLE, HIDDEN
     rows = [
         # name, alias, flags, lo, hi, notation, unsigned
-        ("databases", None, I, 1, INT_MAX), ("port", None, 0, 0, 65535),
-        ("io-threads", None, I, 1, 128), ("auto-aof-rewrite-percentage", None, 0, 0, INT_MAX),
+        ("databases", None, I, 1, INT_MAX),
+        ("port", None, 0, 0, 65535),
+        ("io-threads", None, I, 1, 128),
+        ("auto-aof-rewrite-percentage", None, 0, 0, INT_MAX),
         ("cluster-replica-validity-factor", "cluster-slave-validity-factor", 0, 0, INT_MAX),
         ("list-max-listpack-size", "list-max-ziplist-size", 0, INT_MIN, INT_MAX),
-        ("tcp-keepalive", None, 0, 0, INT_MAX), ("cluster-migration-barrier", None, 0, 0, INT_MAX),
-        ("active-defrag-cycle-min", None, 0, 1, 99), ("active-defrag-cycle-max", None, 0, 1, 99),
+        ("tcp-keepalive", None, 0, 0, INT_MAX),
+        ("cluster-migration-barrier", None, 0, 0, INT_MAX),
+        ("active-defrag-cycle-min", None, 0, 1, 99),
+        ("active-defrag-cycle-max", None, 0, 1, 99),
         ("active-defrag-threshold-lower", None, 0, 0, 1000),
         ("active-defrag-threshold-upper", None, 0, 0, 1000),
-        ("lfu-log-factor", None, 0, 0, INT_MAX), ("lfu-decay-time", None, 0, 0, INT_MAX),
+        ("lfu-log-factor", None, 0, 0, INT_MAX),
+        ("lfu-decay-time", None, 0, 0, INT_MAX),
         ("replica-priority", "slave-priority", 0, 0, INT_MAX),
         ("repl-diskless-sync-delay", None, 0, 0, INT_MAX),
         ("maxmemory-samples", None, 0, 1, INT_MAX),
-        ("maxmemory-eviction-tenacity", None, 0, 0, 100), ("timeout", None, 0, 0, INT_MAX),
+        ("maxmemory-eviction-tenacity", None, 0, 0, 100),
+        ("timeout", None, 0, 0, INT_MAX),
         ("replica-announce-port", "slave-announce-port", 0, 0, 65535),
-        ("tcp-backlog", None, I, 0, INT_MAX), ("cluster-port", None, I, 0, 65535),
+        ("tcp-backlog", None, I, 0, INT_MAX),
+        ("cluster-port", None, I, 0, 65535),
         ("cluster-announce-bus-port", None, 0, 0, 65535),
         ("cluster-announce-port", None, 0, 0, 65535),
-        ("cluster-announce-tls-port", None, 0, 0, 65535), ("repl-timeout", None, 0, 1, INT_MAX),
+        ("cluster-announce-tls-port", None, 0, 0, 65535),
+        ("repl-timeout", None, 0, 1, INT_MAX),
         ("repl-ping-replica-period", "repl-ping-slave-period", 0, 1, INT_MAX),
         ("list-compress-depth", None, 0, 0, INT_MAX),
         ("rdb-key-save-delay", None, H, INT_MIN, INT_MAX),
         ("key-load-delay", None, H, INT_MIN, INT_MAX),
-        ("active-expire-effort", None, 0, 1, 10), ("hz", None, 0, 0, INT_MAX),
+        ("active-expire-effort", None, 0, 1, 10),
+        ("hz", None, 0, 0, INT_MAX),
         ("min-replicas-to-write", "min-slaves-to-write", 0, 0, INT_MAX),
         ("min-replicas-max-lag", "min-slaves-max-lag", 0, 0, INT_MAX),
-        ("watchdog-period", None, H, 0, INT_MAX), ("shutdown-timeout", None, 0, 0, INT_MAX),
+        ("watchdog-period", None, H, 0, INT_MAX),
+        ("shutdown-timeout", None, 0, 0, INT_MAX),
         ("repl-diskless-sync-max-replicas", None, 0, 0, INT_MAX),
         ("maxclients", None, 0, 1, UINT_MAX, 0, True),
         ("unixsocketperm", None, I, 0, 0o777, OCTAL, True),
         ("socket-mark-id", None, I, 0, UINT_MAX, 0, True),
         ("active-defrag-max-scan-fields", None, 0, 1, LONG_MAX),
-        ("slowlog-max-len", None, 0, 0, LONG_MAX), ("acllog-max-len", None, 0, 0, LONG_MAX),
+        ("slowlog-max-len", None, 0, 0, LONG_MAX),
+        ("acllog-max-len", None, 0, 0, LONG_MAX),
         ("busy-reply-threshold", "lua-time-limit", 0, 0, LONG_MAX),
         ("cluster-node-timeout", None, 0, 0, LLONG_MAX),
         ("slowlog-log-slower-than", None, 0, -1, LLONG_MAX),
@@ -319,18 +423,34 @@ def _numbers():
         ("repl-backlog-ttl", None, 0, 0, LONG_MAX),
         ("auto-aof-rewrite-min-size", None, 0, 0, LLONG_MAX, MEMORY),
         ("loading-process-events-interval-bytes", None, H, 1024, INT_MAX),
-        ("tls-port", None, 0, 0, 65535), ("tls-session-cache-size", None, 0, 0, INT_MAX),
+        ("tls-port", None, 0, 0, 65535),
+        ("tls-session-cache-size", None, 0, 0, INT_MAX),
         ("tls-session-cache-timeout", None, 0, 0, INT_MAX),
     ]
-    hidden_defaults = {"rdb-key-save-delay": "0", "key-load-delay": "0", "watchdog-period": "0",
-                       "loading-process-events-interval-bytes": "2097152"}
+    hidden_defaults = {
+        "rdb-key-save-delay": "0",
+        "key-load-delay": "0",
+        "watchdog-period": "0",
+        "loading-process-events-interval-bytes": "2097152",
+    }
     out = []
     for r in rows:
         name, alias, flags, lo, hi = r[:5]
         num = r[5] if len(r) > 5 else 0
         unsigned = r[6] if len(r) > 6 else False
-        out.append(Param(name, "number", flags, alias, lo, hi, num, unsigned,
-                         default=hidden_defaults.get(name)))
+        out.append(
+            Param(
+                name,
+                "number",
+                flags,
+                alias,
+                lo,
+                hi,
+                num,
+                unsigned,
+                default=hidden_defaults.get(name),
+            )
+        )
     return out
 
 
@@ -347,9 +467,9 @@ def _specials():
     ]
 
 
-PARAMS = {}      # primary name -> Param
-LOOKUP = {}      # primary or alias name -> Param
-ALIASES = {}     # alias -> primary name
+PARAMS = {}  # primary name -> Param
+LOOKUP = {}  # primary or alias name -> Param
+ALIASES = {}  # alias -> primary name
 for _p in _bools() + _strings() + _enums() + _numbers() + _specials():
     PARAMS[_p.name] = _p
     LOOKUP[_p.name] = _p
@@ -367,8 +487,16 @@ def canonical(name):
 
 
 # ------------------------------------------------------------ number parsing
-_MEM_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1024, "m": 1000 ** 2, "mb": 1024 ** 2,
-              "g": 1000 ** 3, "gb": 1024 ** 3}
+_MEM_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1024,
+    "m": 1000**2,
+    "mb": 1024**2,
+    "g": 1000**3,
+    "gb": 1024**3,
+}
 
 
 def memtoull(s):
@@ -414,7 +542,7 @@ def _strtoll(s, base):
     if i == 0:
         return 0 if s == "" else None
     v = sign * int(t[:i], base)
-    if v > LLONG_MAX or v < -2 ** 63:
+    if v > LLONG_MAX or v < -(2**63):
         return None
     return v
 
@@ -431,16 +559,16 @@ def _c_strtol_prefix(s):
     if k == j:
         return 0, s == ""
     v = int(t[:k])
-    v = max(-2 ** 63, min(LLONG_MAX, v))
+    v = max(-(2**63), min(LLONG_MAX, v))
     return v, k == len(t)
 
 
 def _format_memory(n):
     """rewriteConfigFormatMemory: 1gb / 64mb / 1kb / plain bytes."""
-    if n and n % (1024 ** 3) == 0:
-        return "%dgb" % (n // 1024 ** 3)
-    if n and n % (1024 ** 2) == 0:
-        return "%dmb" % (n // 1024 ** 2)
+    if n and n % (1024**3) == 0:
+        return "%dgb" % (n // 1024**3)
+    if n and n % (1024**2) == 0:
+        return "%dmb" % (n // 1024**2)
     if n and n % 1024 == 0:
         return "%dkb" % (n // 1024)
     return "%d" % n
@@ -464,7 +592,7 @@ def _parse_c_double(s):
         if not re.match(r"[+-]?0[xX]", s):
             return None
         try:
-            v = float.fromhex(s)     # strtod reads C99 hex floats too
+            v = float.fromhex(s)  # strtod reads C99 hex floats too
         except (ValueError, OverflowError):
             return None
     if v != v:
@@ -474,11 +602,26 @@ def _parse_c_double(s):
     return v
 
 
-NOTIFY_ALL = (1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 9
-              | 1 << 10 | 1 << 13)   # g$lshzxetd (notify.c's NOTIFY_ALL)
-_NOTIFY_CHARS = {"A": NOTIFY_ALL, "g": 1 << 2, "$": 1 << 3, "l": 1 << 4, "s": 1 << 5,
-                 "h": 1 << 6, "z": 1 << 7, "x": 1 << 8, "e": 1 << 9, "K": 1 << 0,
-                 "E": 1 << 1, "t": 1 << 10, "m": 1 << 11, "d": 1 << 13, "n": 1 << 14}
+NOTIFY_ALL = (
+    1 << 2 | 1 << 3 | 1 << 4 | 1 << 5 | 1 << 6 | 1 << 7 | 1 << 8 | 1 << 9 | 1 << 10 | 1 << 13
+)  # g$lshzxetd (notify.c's NOTIFY_ALL)
+_NOTIFY_CHARS = {
+    "A": NOTIFY_ALL,
+    "g": 1 << 2,
+    "$": 1 << 3,
+    "l": 1 << 4,
+    "s": 1 << 5,
+    "h": 1 << 6,
+    "z": 1 << 7,
+    "x": 1 << 8,
+    "e": 1 << 9,
+    "K": 1 << 0,
+    "E": 1 << 1,
+    "t": 1 << 10,
+    "m": 1 << 11,
+    "d": 1 << 13,
+    "n": 1 << 14,
+}
 
 
 def keyspace_events_flags(s):
@@ -514,25 +657,25 @@ _OBUF_NAMES = ("normal", "slave", "pubsub")
 def parse_obuf_limits(value):
     """client-output-buffer-limit text -> [(hard, soft, secs)] * 3 (normal, replica, pubsub)."""
     parts = value.split(" ")
-    return [tuple(int(x) for x in parts[i + 1:i + 4]) for i in range(0, len(parts), 4)]
+    return [tuple(int(x) for x in parts[i + 1 : i + 4]) for i in range(0, len(parts), 4)]
 
 
 # ----------------------------------------------------------------- config
 class Config:
     """Current parameter values (as strings, the way CONFIG GET reports them)."""
 
-    owned_dir: str | None = None   # a temporary ``dir`` made for an embedded server
+    owned_dir: str | None = None  # a temporary ``dir`` made for an embedded server
 
     def __init__(self):
         self.values = {name: p.default for name, p in PARAMS.items()}
         self.values["dir"] = os.getcwd()
-        self.hooks = {}       # name -> fn(value_str) applying it to the running server
+        self.hooks = {}  # name -> fn(value_str) applying it to the running server
         self.validators = {}  # name -> fn(value_str) -> normalised str, raising ConfigError
-        self.extra = {}       # directives that are not parameters (rename-command, user, ...)
+        self.extra = {}  # directives that are not parameters (rename-command, user, ...)
         self.config_file = None
         self.process_owner = False  # True in the redis-server process: 'dir' chdir()s
-        self.loading = False        # set while the dataset loads (DENY_LOADING params)
-        self.rewrite_users = None   # fn() -> ["default on nopass ~* ...", ...] for REWRITE
+        self.loading = False  # set while the dataset loads (DENY_LOADING params)
+        self.rewrite_users = None  # fn() -> ["default on nopass ~* ...", ...] for REWRITE
         self._reading_file = False
         self._save_loaded = False
 
@@ -572,7 +715,7 @@ class Config:
         """
         p = PARAMS[name]
         if args is None:
-            if p.flags & MULTI_ARG:   # sdssplitlen(value, " "): "" is no argument at all
+            if p.flags & MULTI_ARG:  # sdssplitlen(value, " "): "" is no argument at all
                 args = value.split(" ") if value else []
             else:
                 args = [value]
@@ -611,8 +754,9 @@ class Config:
                     break
                 value |= hit[0]
         if value is None:
-            raise ConfigError("argument(s) must be one of the following: "
-                              + ", ".join(n for n, _ in p.choices))
+            raise ConfigError(
+                "argument(s) must be one of the following: " + ", ".join(n for n, _ in p.choices)
+            )
         if p.check is not None:
             err = p.check(value)
             if err:
@@ -634,7 +778,7 @@ class Config:
         if num & MEMORY:
             v = memtoull(s)
             if v is not None and v > LLONG_MAX:
-                v -= ULLONG_MAX + 1     # stored in a long long, like Redis
+                v -= ULLONG_MAX + 1  # stored in a long long, like Redis
         if v is None and num & PERCENT and len(s) > 1 and s.endswith("%"):
             pv = string2ll(s[:-1])
             if pv is not None and pv >= 0:
@@ -667,7 +811,7 @@ class Config:
         if p.name == "hz":
             v = max(1, min(500, v))
         elif p.name == "repl-backlog-size" and not self._reading_file:
-            v = max(v, 16384)   # resizeReplicationBacklog's minimum, applied by CONFIG SET
+            v = max(v, 16384)  # resizeReplicationBacklog's minimum, applied by CONFIG SET
         if num & PERCENT and v < 0:
             return "%d%%" % -v
         if num & OCTAL:
@@ -709,7 +853,7 @@ class Config:
         out = []
         for j in range(0, len(pairs), 2):
             # the seconds are a time_t, the changes an int
-            changes = (pairs[j + 1] + 2 ** 31) % 2 ** 32 - 2 ** 31
+            changes = (pairs[j + 1] + 2**31) % 2**32 - 2**31
             out.append("%d %d" % (pairs[j], changes))
         if self._reading_file and self._save_loaded and self.values.get("save") and out:
             return self.values["save"] + " " + " ".join(out)
@@ -729,11 +873,13 @@ class Config:
             soft = memtoull(args[j + 2])
             secs, full = _c_strtol_prefix(args[j + 3])
             if hard is None or soft is None or secs < 0 or not full:
-                raise ConfigError("Error in hard, soft or soft_seconds setting in buffer "
-                                  "limit configuration.")
+                raise ConfigError(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                )
             limits[cls] = (hard, soft, secs)
-        return " ".join("%s %d %d %d" % (_OBUF_NAMES[i], h, s, t)
-                        for i, (h, s, t) in enumerate(limits))
+        return " ".join(
+            "%s %d %d %d" % (_OBUF_NAMES[i], h, s, t) for i, (h, s, t) in enumerate(limits)
+        )
 
     def _special_oom_score_adj_values(self, args):
         if len(args) != 3:
@@ -742,8 +888,9 @@ class Config:
         for a in args:
             v, full = _c_strtol_prefix(a)
             if not full or v < -2000 or v > 2000:
-                raise ConfigError("Invalid oom-score-adj-values, elements must be between "
-                                  "-2000 and 2000.")
+                raise ConfigError(
+                    "Invalid oom-score-adj-values, elements must be between -2000 and 2000."
+                )
             vals.append(v)
         return " ".join("%d" % v for v in vals)
 
@@ -781,8 +928,9 @@ class Config:
             if d is None:
                 raise ConfigError("Invalid latency-tracking-info-percentiles parameters")
             if d > 100.0 or d < 0.0:
-                raise ConfigError("latency-tracking-info-percentiles parameters should sit "
-                                  "between [0.0,100.0]")
+                raise ConfigError(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                )
             out.append(_fmt_percentile(d))
         return " ".join(out)
 
@@ -798,14 +946,14 @@ class Config:
         def both(value):
             prev(value)
             fn(value)
+
         self.hooks[name] = both
 
     def set(self, name, value, apply=True):
         """Set one parameter (any spelling); runs its hook when ``apply``."""
         p = LOOKUP.get(name.lower())
         if p is None:
-            raise ConfigError("Unknown option or number of arguments for CONFIG SET - '%s'"
-                              % name)
+            raise ConfigError("Unknown option or number of arguments for CONFIG SET - '%s'" % name)
         name = p.name
         norm = self.normalise(name, value)
         old = self.values[name]
@@ -827,12 +975,18 @@ class Config:
         for name, value in pairs:
             p = LOOKUP.get(name.lower())
             if p is None:
-                raise ConfigError("Unknown option or number of arguments for CONFIG SET - '%s'"
-                                  % name)
+                raise ConfigError(
+                    "Unknown option or number of arguments for CONFIG SET - '%s'" % name
+                )
             if p.flags & IMMUTABLE or (p.flags & PROTECTED and not protected_ok):
-                raise ConfigError(_set_failed(name, "can't set immutable config"
-                                              if p.flags & IMMUTABLE
-                                              else "can't set protected config"))
+                raise ConfigError(
+                    _set_failed(
+                        name,
+                        "can't set immutable config"
+                        if p.flags & IMMUTABLE
+                        else "can't set protected config",
+                    )
+                )
             if self.loading and p.flags & DENY_LOADING:
                 raise ConfigError("LOADING Redis is loading the dataset in memory")
             # an alias and its primary name are distinct entries for Redis
@@ -861,13 +1015,16 @@ class Config:
                 hook(self.values[name])
             except ConfigError as e:
                 self._restore(old)
-                for n in applied:       # restoreBackupConfig: apply the old values again
+                for n in applied:  # restoreBackupConfig: apply the old values again
                     try:
                         self.hooks[n](self.values[n])
                     except ConfigError:
                         pass
-                raise ConfigError(_set_failed(name, e.msg) if e.msg else
-                                  "CONFIG SET failed (possibly related to argument '%s')" % name)
+                raise ConfigError(
+                    _set_failed(name, e.msg)
+                    if e.msg
+                    else "CONFIG SET failed (possibly related to argument '%s')" % name
+                )
         return changed
 
     def _restore(self, old):
@@ -918,13 +1075,17 @@ class Config:
                 raise ConfigError("wrong number of arguments")
             args = argv[1:]
             if multi and len(argv) == 2 and argv[1]:
-                args = [a.decode("utf-8", "surrogateescape") for a in
-                        (split_args(argv[1].encode("utf-8", "surrogateescape")) or [])]
+                args = [
+                    a.decode("utf-8", "surrogateescape")
+                    for a in (split_args(argv[1].encode("utf-8", "surrogateescape")) or [])
+                ]
             value = " ".join(args)
             self.values[p.name] = self.normalise(p.name, value, args)
             return
-        if name in ("list-max-ziplist-entries", "list-max-ziplist-value",
-                    "lua-replicate-commands") and len(argv) == 2:
+        if (
+            name in ("list-max-ziplist-entries", "list-max-ziplist-value", "lua-replicate-commands")
+            and len(argv) == 2
+        ):
             return  # deprecated, ignored
         if name == "include" and len(argv) == 2:
             self.load_file(argv[1], include=True)
@@ -933,7 +1094,7 @@ class Config:
         elif name == "user" and len(argv) >= 2:
             check = DIRECTIVE_CHECKS.get("user")
             if check is not None:
-                check(self, argv)   # Redis checks the rules as it reads them
+                check(self, argv)  # Redis checks the rules as it reads them
             self.extra.setdefault("user", []).append(argv[1:])
         elif name == "loadmodule" and len(argv) >= 2:
             self.extra.setdefault("loadmodule", []).append(argv[1:])
@@ -978,7 +1139,9 @@ class Config:
         if self.values.get("aclfile"):
             state.mark("user")
         else:
-            users = self.rewrite_users() if self.rewrite_users else ["default on nopass ~* &* +@all"]
+            users = (
+                self.rewrite_users() if self.rewrite_users else ["default on nopass ~* &* +@all"]
+            )
             for u in users:
                 state.line("user", "user " + u, True)
             state.mark("user")
@@ -998,8 +1161,11 @@ class Config:
             if v == "" and p.flags & NULLABLE:
                 state.mark(name)
                 return
-            state.line(name, "%s %s" % (name, _repr(v)),
-                       not (p.default == v and not (p.flags & NULLABLE and p.default == "")))
+            state.line(
+                name,
+                "%s %s" % (name, _repr(v)),
+                not (p.default == v and not (p.flags & NULLABLE and p.default == "")),
+            )
         elif kind == "number":
             n = self.get_number(name)
             d = _number_of(p, p.default)
@@ -1027,9 +1193,11 @@ class Config:
             dflt = parse_obuf_limits(p.default)
             for i, (h, s, t) in enumerate(cur):
                 cls = "replica" if i == 1 else _OBUF_NAMES[i]
-                state.line(name, "%s %s %s %s %d" % (name, cls, _format_memory(h),
-                                                     _format_memory(s), t),
-                           (h, s, t) != dflt[i])
+                state.line(
+                    name,
+                    "%s %s %s %s %d" % (name, cls, _format_memory(h), _format_memory(s), t),
+                    (h, s, t) != dflt[i],
+                )
         elif name == "oom-score-adj-values":
             state.line(name, "%s %s" % (name, v), v != p.default)
         elif name == "notify-keyspace-events":
@@ -1077,7 +1245,7 @@ class _RewriteState:
 
     def __init__(self, text, force_all):
         self.lines = []
-        self.option_lines = {}     # option -> [line indexes] still reusable
+        self.option_lines = {}  # option -> [line indexes] still reusable
         self.rewritten = set()
         self.needs_signature = True
         self.force_all = force_all
@@ -1189,8 +1357,10 @@ def argv_to_config_text(argv):
             else:
                 handled_last = True
         else:
-            options += repr_bytes(a.encode("utf-8", "surrogateescape")).decode(
-                "utf-8", "surrogateescape") + " "
+            options += (
+                repr_bytes(a.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
+                + " "
+            )
             handled_last = True
         j += 1
     return path, stdin, options

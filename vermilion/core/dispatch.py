@@ -34,15 +34,23 @@ A command signals failure by raising :class:`~vermilion.errors.CommandError`;
 anything else it raises is a bug, which is logged and answered with an error
 reply, so no request can take the server down.
 """
+
 import time
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import CommandError
-from ..protocol.encoder import (Raw, QUEUED, INTS, NO_REPLY, ErrorReply, encode,
-                                error_bytes, drop_replies)
+from ..protocol.encoder import (
+    Raw,
+    QUEUED,
+    INTS,
+    NO_REPLY,
+    ErrorReply,
+    encode,
+    error_bytes,
+    drop_replies,
+)
 from .client import Client
-from .table import (ALL_COMMANDS, MULTI_PASSTHROUGH, FAST_LOOKUP, Command, lookup,
-                    lookup_argv)
+from .table import ALL_COMMANDS, MULTI_PASSTHROUGH, FAST_LOOKUP, Command, lookup, lookup_argv
 
 Argv = list  # list[bytes]: one request, the command name first
 
@@ -55,13 +63,14 @@ _perf = time.perf_counter_ns
 
 class CommandStats:
     """One command's INFO commandstats counters (Redis's per-command fields)."""
+
     __slots__ = ("calls", "ns", "rejected", "failed")
 
     def __init__(self) -> None:
-        self.calls = 0      # calls
-        self.ns = 0         # total time, ns (INFO shows usec)
-        self.rejected = 0   # rejected_calls: refused before running (processCommand)
-        self.failed = 0     # failed_calls: ran and answered an error
+        self.calls = 0  # calls
+        self.ns = 0  # total time, ns (INFO shows usec)
+        self.rejected = 0  # rejected_calls: refused before running (processCommand)
+        self.failed = 0  # failed_calls: ran and answered an error
 
     def reset(self) -> None:
         self.calls = self.ns = self.rejected = self.failed = 0
@@ -110,7 +119,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     """
     server = c.server
     server.current_client = c
-    get = FAST_LOOKUP.get     # plain commands only
+    get = FAST_LOOKUP.get  # plain commands only
     out = c.out
     append = out.append
     stats = server.cmdstats
@@ -152,7 +161,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
         if t is Raw:
             append(r)
             if len(r) >= BIG_REPLY and _big_reply(c):
-                r = NO_REPLY     # closed: stop after the accounting (see the end)
+                r = NO_REPLY  # closed: stop after the accounting (see the end)
         elif t is bytes:
             if len(r) < BIG_REPLY:
                 append(b"$%d\r\n%s\r\n" % (len(r), r))
@@ -179,12 +188,12 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
         st = stats[cmd.index]
         st.calls += 1
         st.ns += dt
-        if server.persistence is not None:    # the AOF or a replica takes writes
+        if server.persistence is not None:  # the AOF or a replica takes writes
             if c.propagate is not None or (cmd.is_write and server.dirty != dirty):
                 server.propagate_command(c, argv)
         elif c.propagate is not None:
             c.propagate = None
-        if dt > server.after_call_ns:   # (-1 while a client is in MONITOR)
+        if dt > server.after_call_ns:  # (-1 while a client is in MONITOR)
             _after_call(c, cmd, argv, dt)
         if server.ready_keys:
             server.serve_blocked()
@@ -279,7 +288,7 @@ def _propagate(c: Client, argv: Argv) -> None:
     """A write happened (or the command asked, with c.propagate): feed it on."""
     sink = c.propagate_to
     if sink is not None:
-        sink(c, argv)                      # a script collects its own effects
+        sink(c, argv)  # a script collects its own effects
     elif c.server.persistence is not None:
         c.server.propagate_command(c, argv)
     else:
@@ -297,12 +306,12 @@ def _after_call(c: Client, cmd: Command, argv: Argv, dt: int) -> None:
             server.slowlog_add(c, argv, dt)
         elif hasattr(st, "defer_slowlog"):
             st.defer_slowlog(argv, dt)  # blocked.c: logged once it is unblocked
-    lat = server.latency_threshold_ns   # latency-monitor-threshold
+    lat = server.latency_threshold_ns  # latency-monitor-threshold
     if lat and dt >= lat:
         server.latency.command_done(cmd, dt)
     hook = tracking_after_command
     if c.tracking is not None and hook is not None:
-        hook(c, cmd, argv)      # (commands/tracking.py registers it)
+        hook(c, cmd, argv)  # (commands/tracking.py registers it)
 
 
 def _internal_error(c: Client, cmd: Command, e: Exception) -> ErrorReply:
@@ -395,15 +404,17 @@ def _args_preview(argv: Argv) -> str:
     for a in argv:
         if size >= 128:
             break
-        s = a[:128 - size]
+        s = a[: 128 - size]
         size += len(s)
         parts.append("'%s' " % s.decode("utf-8", "replace"))
     return "".join(parts)
 
 
 def unknown_command_error(argv: Argv) -> str:
-    return ("ERR unknown command '%.128s', with args beginning with: %s"
-            % (_sanitize(argv[0]), _args_preview(argv[1:])))
+    return "ERR unknown command '%.128s', with args beginning with: %s" % (
+        _sanitize(argv[0]),
+        _args_preview(argv[1:]),
+    )
 
 
 def resolve(argv: Argv) -> Command:
@@ -419,8 +430,10 @@ def resolve(argv: Argv) -> Command:
             sub = cmd.subcommands.get(argv[1].lower())
             if sub is None:
                 if cmd.func is None:
-                    raise CommandError("ERR unknown subcommand '%.128s'. Try %s HELP."
-                                       % (_sanitize(argv[1]), cmd.fullname.upper()))
+                    raise CommandError(
+                        "ERR unknown subcommand '%.128s'. Try %s HELP."
+                        % (_sanitize(argv[1]), cmd.fullname.upper())
+                    )
             else:
                 cmd = sub
     ar = cmd.arity
@@ -463,13 +476,15 @@ def security_warning(c: Client) -> None:
     server = c.server
     now = time.time()
     if abs(now - server.security_warning_logged) > 60:
-        server.log_warning("Possible SECURITY ATTACK detected. It looks like somebody is "
-                           "sending POST or Host: commands to Redis. This is likely due to an "
-                           "attacker attempting to use Cross Protocol Scripting to compromise "
-                           "your Redis instance. Connection aborted.")
+        server.log_warning(
+            "Possible SECURITY ATTACK detected. It looks like somebody is "
+            "sending POST or Host: commands to Redis. This is likely due to an "
+            "attacker attempting to use Cross Protocol Scripting to compromise "
+            "your Redis instance. Connection aborted."
+        )
         server.security_warning_logged = now
     c.out.clear()
-    c.close_after_reply = True   # stop the pipeline here
+    c.close_after_reply = True  # stop the pipeline here
     if c.transport is not None and not c.closed:
         c.transport.abort()
 
@@ -497,5 +512,6 @@ def protocol_error(c: Client) -> None:
     c.server.count_error(msg)
     c.out.append(error_bytes(msg))
     c.close_after_reply = True
-    c.server.log_verbose("Protocol error (%s) from client: id=%d addr=%s"
-                         % (c.reader.error, c.id, c.addr))
+    c.server.log_verbose(
+        "Protocol error (%s) from client: id=%d addr=%s" % (c.reader.error, c.id, c.addr)
+    )

@@ -17,6 +17,7 @@ numkeys, and the rest of :data:`NATIVE_GETKEYS`.
 Everything that needs key positions reads them here: COMMAND GETKEYS and
 GETKEYSANDFLAGS, ACL key permissions, and client-side caching.
 """
+
 from typing import Any, Callable
 
 from ..errors import CommandError
@@ -25,21 +26,33 @@ from ..util import atoi, parse_int
 
 class KeySpec:
     """One key spec of a command, parsed from spec.json."""
-    __slots__ = ("flags", "bs_type", "index", "keyword", "startfrom",
-                 "fk_type", "lastkey", "keystep", "limit", "keynumidx", "firstkey")
+
+    __slots__ = (
+        "flags",
+        "bs_type",
+        "index",
+        "keyword",
+        "startfrom",
+        "fk_type",
+        "lastkey",
+        "keystep",
+        "limit",
+        "keynumidx",
+        "firstkey",
+    )
 
     def __init__(self, tagged: dict) -> None:
         d = _kv(tagged)
         self.flags = frozenset(f["+"] for f in d["flags"]["~"])
         bs = _kv(d["begin_search"])
         fk = _kv(d["find_keys"])
-        self.bs_type = bs["type"]            # "index", "keyword" or "unknown"
+        self.bs_type = bs["type"]  # "index", "keyword" or "unknown"
         bss = _kv(bs["spec"])
         self.index = bss.get("index", 0)
         kw = bss.get("keyword")
         self.keyword = kw.encode().lower() if kw is not None else None
         self.startfrom = bss.get("startfrom", 0)
-        self.fk_type = fk["type"]            # "range", "keynum" or "unknown"
+        self.fk_type = fk["type"]  # "range", "keynum" or "unknown"
         fks = _kv(fk["spec"])
         self.lastkey = fks.get("lastkey", 0)
         self.keystep = fks.get("keystep", 1)
@@ -53,6 +66,7 @@ class KeySpec:
 
 class CommandKeys:
     """What a command's key specs say, once: its specs and how to use them."""
+
     __slots__ = ("specs", "usable", "has_keys", "native")
 
     def __init__(self, cmd: Any) -> None:
@@ -60,7 +74,7 @@ class CommandKeys:
         self.specs = [KeySpec(s) for s in (ks["~"] if isinstance(ks, dict) else ks)]
         has_keyspec = any("not_key" not in s.flags for s in self.specs)
         varflags = any("variable_flags" in s.flags for s in self.specs)
-        self.usable = has_keyspec and not varflags   # "we prefer key specs if ..."
+        self.usable = has_keyspec and not varflags  # "we prefer key specs if ..."
         self.native = NATIVE_GETKEYS.get(cmd.fullname)
         self.has_keys = has_keyspec or self.native is not None
 
@@ -70,7 +84,7 @@ def _kv(tagged: dict) -> dict:
     return dict(zip(items[0::2], items[1::2]))
 
 
-_PARSED: dict = {}   # Command -> CommandKeys
+_PARSED: dict = {}  # Command -> CommandKeys
 
 
 def specs_of(cmd: Any) -> CommandKeys:
@@ -176,6 +190,7 @@ def _generic(store: int, numidx: int, first: int, step: int) -> Callable[[list],
         if store:
             out.append((store, frozenset()))
         return out
+
     return proc
 
 
@@ -287,17 +302,31 @@ def _bitfield_keys(argv: list) -> list:
 
 
 NATIVE_GETKEYS = {
-    "sintercard": _generic(0, 1, 2, 1), "zunionstore": _generic(1, 2, 3, 1),
-    "zinterstore": _generic(1, 2, 3, 1), "zdiffstore": _generic(1, 2, 3, 1),
-    "zunion": _generic(0, 1, 2, 1), "zinter": _generic(0, 1, 2, 1),
-    "zdiff": _generic(0, 1, 2, 1), "zintercard": _generic(0, 1, 2, 1),
-    "eval": _generic(0, 2, 3, 1), "evalsha": _generic(0, 2, 3, 1),
-    "eval_ro": _generic(0, 2, 3, 1), "evalsha_ro": _generic(0, 2, 3, 1),
-    "fcall": _generic(0, 2, 3, 1), "fcall_ro": _generic(0, 2, 3, 1),
-    "lmpop": _generic(0, 1, 2, 1), "blmpop": _generic(0, 2, 3, 1),
-    "zmpop": _generic(0, 1, 2, 1), "bzmpop": _generic(0, 2, 3, 1),
-    "sort": _sort_keys, "sort_ro": lambda argv: [(1, _RO_ACCESS)],
-    "migrate": _migrate_keys, "georadius": _georadius_keys,
-    "georadiusbymember": _georadius_keys, "xread": _xread_keys, "xreadgroup": _xread_keys,
-    "set": _set_keys, "bitfield": _bitfield_keys,
+    "sintercard": _generic(0, 1, 2, 1),
+    "zunionstore": _generic(1, 2, 3, 1),
+    "zinterstore": _generic(1, 2, 3, 1),
+    "zdiffstore": _generic(1, 2, 3, 1),
+    "zunion": _generic(0, 1, 2, 1),
+    "zinter": _generic(0, 1, 2, 1),
+    "zdiff": _generic(0, 1, 2, 1),
+    "zintercard": _generic(0, 1, 2, 1),
+    "eval": _generic(0, 2, 3, 1),
+    "evalsha": _generic(0, 2, 3, 1),
+    "eval_ro": _generic(0, 2, 3, 1),
+    "evalsha_ro": _generic(0, 2, 3, 1),
+    "fcall": _generic(0, 2, 3, 1),
+    "fcall_ro": _generic(0, 2, 3, 1),
+    "lmpop": _generic(0, 1, 2, 1),
+    "blmpop": _generic(0, 2, 3, 1),
+    "zmpop": _generic(0, 1, 2, 1),
+    "bzmpop": _generic(0, 2, 3, 1),
+    "sort": _sort_keys,
+    "sort_ro": lambda argv: [(1, _RO_ACCESS)],
+    "migrate": _migrate_keys,
+    "georadius": _georadius_keys,
+    "georadiusbymember": _georadius_keys,
+    "xread": _xread_keys,
+    "xreadgroup": _xread_keys,
+    "set": _set_keys,
+    "bitfield": _bitfield_keys,
 }

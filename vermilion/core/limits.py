@@ -35,6 +35,7 @@ more than :data:`UNAUTH_LIMIT` bytes of output at all (CVE-2025-21605).
 A client over its limit is disconnected at once, its pending output dropped,
 and the server logs Redis's warning with the client's CLIENT LIST line.
 """
+
 import time
 
 from .bootstrap import on_server_init
@@ -62,8 +63,11 @@ def parse_limits(value, base=None):
     for j in range(0, len(parts) - 3, 4):
         cls = _CLASS.get(parts[j].lower())
         if cls is not None:
-            limits[cls] = (parse_memory(parts[j + 1]), parse_memory(parts[j + 2]),
-                           int(parts[j + 3]))
+            limits[cls] = (
+                parse_memory(parts[j + 1]),
+                parse_memory(parts[j + 2]),
+                int(parts[j + 3]),
+            )
     return limits
 
 
@@ -81,7 +85,7 @@ class OutputLimits:
     def __init__(self, server):
         self.server = server
         self.limits = parse_limits(server.config.get("client-output-buffer-limit") or "")
-        self.soft_since = {}   # client -> unix time it was first seen over its soft limit
+        self.soft_since = {}  # client -> unix time it was first seen over its soft limit
 
     def configure(self, value):
         self.limits = parse_limits(value, self.limits)
@@ -103,7 +107,7 @@ class OutputLimits:
     def reached(self, c, used):
         """checkClientOutputBufferLimits: True if ``c`` must be closed now."""
         if used > UNAUTH_LIMIT and not c.authenticated and self.server.auth_required():
-            return True   # CVE-2025-21605: a client that has not authenticated yet
+            return True  # CVE-2025-21605: a client that has not authenticated yet
         hard, soft, soft_seconds = self.limits[self._class(c)]
         if hard and used >= hard:
             return True
@@ -129,13 +133,16 @@ class OutputLimits:
         self.soft_since.pop(c, None)
         info = describe_client(c).decode("utf-8", "surrogateescape")
         c.free()
-        c.close_after_reply = True   # the dispatcher stops running its pipeline
+        c.close_after_reply = True  # the dispatcher stops running its pipeline
         if from_cron:
-            self.server.log_warning("Client %s closed for overcoming of output buffer limits."
-                                    % info)
+            self.server.log_warning(
+                "Client %s closed for overcoming of output buffer limits." % info
+            )
         else:
-            self.server.log_warning("Client %s scheduled to be closed ASAP for overcoming of "
-                                    "output buffer limits." % info)
+            self.server.log_warning(
+                "Client %s scheduled to be closed ASAP for overcoming of "
+                "output buffer limits." % info
+            )
         return True
 
     def cron(self):

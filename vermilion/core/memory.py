@@ -74,6 +74,7 @@ mapped and unmapped, so freeing them returns the memory at once) and the cron
 calls ``malloc_trim`` after a burst of deletions, as jemalloc's background
 purging does for Redis.
 """
+
 import sys
 from itertools import islice
 
@@ -81,14 +82,14 @@ from ..keyspace.db import Database
 from ..keyspace.sizes import key_cost, index_cost
 from .bootstrap import on_server_init
 
-STARTUP = 1 << 20        # used_memory of an empty server (redis-server: ~0.9 MB)
-SAMPLES = 16             # collection elements sampled per size estimate
-EXACT_LIMIT = 1 << 17    # untracked mode: keys measured one by one up to this per db
+STARTUP = 1 << 20  # used_memory of an empty server (redis-server: ~0.9 MB)
+SAMPLES = 16  # collection elements sampled per size estimate
+EXACT_LIMIT = 1 << 17  # untracked mode: keys measured one by one up to this per db
 STRIDE_SAMPLES = 1 << 15  # ... beyond it, about this many keys are measured
-SWEEP = 256              # tracked mode: collections re-measured per cron tick
-INDEX_SMOOTHING = 0.25   # how far the per-key index share moves toward a new reading
-INDEX_FIRST = 160        # the per-key index share before anything was measured
-TRIM_AFTER = 8 << 20     # bytes freed by deletions before the cron trims malloc
+SWEEP = 256  # tracked mode: collections re-measured per cron tick
+INDEX_SMOOTHING = 0.25  # how far the per-key index share moves toward a new reading
+INDEX_FIRST = 160  # the per-key index share before anything was measured
+TRIM_AFTER = 8 << 20  # bytes freed by deletions before the cron trims malloc
 MMAP_THRESHOLD = 128 * 1024
 TRIM_THRESHOLD = 4 << 20
 
@@ -117,7 +118,7 @@ def estimate_db(db):
     return keys + index_cost(db)
 
 
-_libc = None   # None: not loaded yet; False: not glibc
+_libc = None  # None: not loaded yet; False: not glibc
 
 
 def _glibc():
@@ -125,10 +126,11 @@ def _glibc():
     if _libc is None:
         _libc = False
         if sys.platform.startswith("linux"):
-            try:   # ctypes only when the cron first needs it (start-up cost)
+            try:  # ctypes only when the cron first needs it (start-up cost)
                 import ctypes  # start-up cost: first cron tick, glibc only
+
                 libc = ctypes.CDLL("libc.so.6")
-                libc.malloc_trim, libc.mallopt   # glibc's, not another C library's
+                libc.malloc_trim, libc.mallopt  # glibc's, not another C library's
                 _libc = libc
             except (OSError, AttributeError, ImportError):
                 pass
@@ -142,8 +144,8 @@ def tune_allocator():
     that one is raised; the cron's malloc_trim does the trimming instead."""
     libc = _glibc()
     if libc:
-        libc.mallopt(-3, MMAP_THRESHOLD)   # M_MMAP_THRESHOLD
-        libc.mallopt(-1, TRIM_THRESHOLD)   # M_TRIM_THRESHOLD
+        libc.mallopt(-3, MMAP_THRESHOLD)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, TRIM_THRESHOLD)  # M_TRIM_THRESHOLD
 
 
 def trim_allocator():
@@ -156,8 +158,9 @@ def trim_allocator():
 class TrackedDatabase(Database):
     """A Database that keeps its server's running dataset total (see the module
     doc). Only installed while maxmemory > 0."""
+
     __slots__ = ()
-    signal_always = True     # signal() re-prices a value changed in place
+    signal_always = True  # signal() re-prices a value changed in place
 
     def add(self, key, value):
         Database.add(self, key, value)
@@ -219,27 +222,27 @@ class MemoryAccounting:
         self.server = server
         self.startup = STARTUP
         self.peak = 0
-        self.clients = 0          # client buffers, summed by the cron
-        self.tracked = False      # running totals on (maxmemory > 0)
-        self.tables = {}          # tracked: db id -> {key: price} of its collections
-        self.counts = {}          # tracked: db id -> keys accounted
-        self.sums = {}            # tracked: db id -> its keys' prices
-        self.total = 0            # tracked: the keys' prices, every db
-        self.nkeys = 0            # tracked: keys accounted, every db
-        self.index_share = INDEX_FIRST   # tracked: index bytes per key (smoothed)
-        self.touched = set()      # tracked: (db, key) of collections changed since settle
-        self.stale = set()        # tracked: dbs to measure again from scratch
-        self.freed = 0            # bytes deleted since the allocator was last trimmed
-        self._cache = None        # untracked: (signature, dataset bytes)
-        self._keys_seen = 0       # untracked: the key count at the last cron
-        self._tuned = False       # tune_allocator done (first cron: start-up cost)
-        self._sweep = []          # tracked: [db index, its collection keys, position]
+        self.clients = 0  # client buffers, summed by the cron
+        self.tracked = False  # running totals on (maxmemory > 0)
+        self.tables = {}  # tracked: db id -> {key: price} of its collections
+        self.counts = {}  # tracked: db id -> keys accounted
+        self.sums = {}  # tracked: db id -> its keys' prices
+        self.total = 0  # tracked: the keys' prices, every db
+        self.nkeys = 0  # tracked: keys accounted, every db
+        self.index_share = INDEX_FIRST  # tracked: index bytes per key (smoothed)
+        self.touched = set()  # tracked: (db, key) of collections changed since settle
+        self.stale = set()  # tracked: dbs to measure again from scratch
+        self.freed = 0  # bytes deleted since the allocator was last trimmed
+        self._cache = None  # untracked: (signature, dataset bytes)
+        self._keys_seen = 0  # untracked: the key count at the last cron
+        self._tuned = False  # tune_allocator done (first cron: start-up cost)
+        self._sweep = []  # tracked: [db index, its collection keys, position]
 
     # ------------------------------------------------------------ reading
     def used(self):
         """Redis's used_memory (see the module doc)."""
         if not self.tracked:
-            self.clients = self.client_buffers()   # the cron only sums them when tracking
+            self.clients = self.client_buffers()  # the cron only sums them when tracking
         used = self.startup + self.clients + self.dataset()
         if used > self.peak:
             self.peak = used
@@ -284,7 +287,7 @@ class MemoryAccounting:
             self.sums[i] = self.sums.get(i, 0) + n
             self.total += n
         else:
-            self.tables.setdefault(i, {})[key] = 0   # measured at the next settle
+            self.tables.setdefault(i, {})[key] = 0  # measured at the next settle
             self.touched.add((db, key))
 
     def unaccount(self, db, key, v):
@@ -317,7 +320,7 @@ class MemoryAccounting:
         for db, key in touched:
             table = tables.get(db.id)
             if table is None or key not in table:
-                continue          # deleted (and unaccounted) since
+                continue  # deleted (and unaccounted) since
             v = db.data.get(key)
             if v is None or v.__class__ is bytes:
                 continue
@@ -407,13 +410,13 @@ class MemoryAccounting:
         self.settle()
         for db in self.server.dbs:
             if self.counts.get(db.id, 0) != len(db.data):
-                self.remeasure(db)   # keys came or went around the Database API
+                self.remeasure(db)  # keys came or went around the Database API
         self.read_indexes()
         self._sweep_some()
 
     def _sweep_some(self):
         """Re-measure SWEEP collections, round robin over the databases."""
-        sweep = self._sweep   # [db index, snapshot of its collection keys, position]
+        sweep = self._sweep  # [db index, snapshot of its collection keys, position]
         dbs = self.server.dbs
         if not sweep:
             sweep[:] = [0, None, 0]

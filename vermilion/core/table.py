@@ -10,6 +10,7 @@ command gets Redis's unknown-command error, never a half answer. The dispatcher
 (:mod:`.dispatch`), COMMAND, ACL categories, MULTI, scripting and client-side
 caching all read the same entries.
 """
+
 import json
 import os
 from typing import Any, Callable
@@ -21,22 +22,56 @@ MULTI_PASSTHROUGH = frozenset(("exec", "discard", "multi", "watch", "quit", "res
 
 
 class Command:
-    __slots__ = ("name", "fullname", "func", "arity", "flags", "first_key", "last_key",
-                 "step", "acl", "tips", "key_specs", "subcommands", "parent", "_docs",
-                 "info", "index", "is_write", "is_readonly", "denyoom", "admin", "noscript",
-                 "no_auth", "pubsub", "loading", "stale", "no_multi", "blocking",
-                 "allow_busy", "skip_monitor", "skip_slowlog", "movablekeys", "fast",
-                 "acl_bits", "may_replicate", "protected", "plain", "argcs",
-                 "_info_cache")
+    __slots__ = (
+        "name",
+        "fullname",
+        "func",
+        "arity",
+        "flags",
+        "first_key",
+        "last_key",
+        "step",
+        "acl",
+        "tips",
+        "key_specs",
+        "subcommands",
+        "parent",
+        "_docs",
+        "info",
+        "index",
+        "is_write",
+        "is_readonly",
+        "denyoom",
+        "admin",
+        "noscript",
+        "no_auth",
+        "pubsub",
+        "loading",
+        "stale",
+        "no_multi",
+        "blocking",
+        "allow_busy",
+        "skip_monitor",
+        "skip_slowlog",
+        "movablekeys",
+        "fast",
+        "acl_bits",
+        "may_replicate",
+        "protected",
+        "plain",
+        "argcs",
+        "_info_cache",
+    )
 
-    def __init__(self, fullname: str, info: list, docs: Any = None,
-                 parent: "Command | None" = None) -> None:
+    def __init__(
+        self, fullname: str, info: list, docs: Any = None, parent: "Command | None" = None
+    ) -> None:
         self.fullname = fullname
         self.name = fullname.split("|")[-1]
         self.parent = parent
         self.info = info
-        self._docs = docs     # None: read from docs.json when COMMAND DOCS first asks
-        self.func: Callable | None = None   # bound by @command
+        self._docs = docs  # None: read from docs.json when COMMAND DOCS first asks
+        self.func: Callable | None = None  # bound by @command
         self.arity = info[1]
         flags = [f["+"] for f in info[2]["~"]]
         self.flags = flags
@@ -143,10 +178,10 @@ def docs_of(fullname: str) -> Any:
     return None
 
 
-COMMANDS: dict = {}        # lower-case name (bytes) -> Command, bound commands only
-ALL_COMMANDS: list = []    # every bound Command and sub-command, by index (for stats)
-_LOOKUP: dict = {}         # exact argv[0] spelling -> Command: skips .lower() on the hot path
-FAST_LOOKUP: dict = {}     # the same for plain commands only: the dispatcher's fast path
+COMMANDS: dict = {}  # lower-case name (bytes) -> Command, bound commands only
+ALL_COMMANDS: list = []  # every bound Command and sub-command, by index (for stats)
+_LOOKUP: dict = {}  # exact argv[0] spelling -> Command: skips .lower() on the hot path
+FAST_LOOKUP: dict = {}  # the same for plain commands only: the dispatcher's fast path
 
 
 def _register(fullname: str) -> Command:
@@ -167,7 +202,7 @@ def _register(fullname: str) -> Command:
         cmd.subcommands = {}
         cmd.plain = False
         for name in [k for k, v in FAST_LOOKUP.items() if v is cmd]:
-            del FAST_LOOKUP[name]    # (looked up before its sub-commands were bound)
+            del FAST_LOOKUP[name]  # (looked up before its sub-commands were bound)
     sub = cmd.subcommands.get(parts[1].encode())
     if sub is None:
         subinfo = next((s for s in entry["info"][9] if s[0] == fullname), None)
@@ -186,10 +221,12 @@ def command(fullname: str) -> Callable[[Callable], Callable]:
     Where its keys are is not said here: the key specs in spec.json say it, read by
     :mod:`.keyspecs` (with db.c's native procedures where specs are not enough).
     """
+
     def deco(func: Callable) -> Callable:
         cmd = _register(fullname)
         cmd.func = func
         return func
+
     return deco
 
 

@@ -83,6 +83,7 @@ of EXEC or a script (``server.frozen_ms`` is set then: the keys are kept for the
 call that ends the transaction), so ``MULTI; LPUSH k a; LPOP k; EXEC`` serves
 nobody, as in Redis.
 """
+
 import math
 import re
 import time
@@ -100,7 +101,7 @@ from ..core.dispatch import resume
 from ..util import LLONG_MAX as _LLONG_MAX
 
 _LDBL_MAX = Fraction(Decimal("1.18973149535723176502e4932"))
-_LDBL_TINY = Fraction(Decimal("1.8225997659412373012e-4951"))   # half the smallest denormal
+_LDBL_TINY = Fraction(Decimal("1.8225997659412373012e-4951"))  # half the smallest denormal
 _TWO = Fraction(2)
 _M63 = 1 << 63
 _M64 = 1 << 64
@@ -112,13 +113,24 @@ _perf = time.perf_counter_ns
 _FLOAT_RE = re.compile(
     rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?"
     rb"|0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?"
-    rb"|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)\Z")
+    rb"|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)\Z"
+)
 
 
 class BlockState:
     """What a blocked client waits for (``c.blocked``)."""
-    __slots__ = ("db", "keys", "deadline", "serve", "timeout_reply", "timer", "cmd",
-                 "data", "slowlog")
+
+    __slots__ = (
+        "db",
+        "keys",
+        "deadline",
+        "serve",
+        "timeout_reply",
+        "timer",
+        "cmd",
+        "data",
+        "slowlog",
+    )
 
     def __init__(self, db, keys, deadline, serve, timeout_reply, cmd, data):
         self.db = db
@@ -159,14 +171,14 @@ def _long_double(x):
     a = -x if x < 0 else x
     shift = 63 - (a.numerator.bit_length() - a.denominator.bit_length())
     while True:
-        scaled = a * _TWO ** shift
+        scaled = a * _TWO**shift
         if scaled >= _M64:
             shift -= 1
         elif scaled < _M63:
             shift += 1
         else:
             break
-    r = Fraction(round(scaled)) / _TWO ** shift
+    r = Fraction(round(scaled)) / _TWO**shift
     return -r if x < 0 else r
 
 
@@ -187,7 +199,7 @@ def _to_number(b):
         e2 = int(exp or "0") - 4 * len(frac)
         if digits and not -16500 < e2 + digits.bit_length() < 16500:
             raise CommandError(TIMEOUT_NOT_FLOAT)  # far outside a long double: ERANGE
-        v = Fraction(digits) * _TWO ** e2 if digits else Fraction(0)
+        v = Fraction(digits) * _TWO**e2 if digits else Fraction(0)
     else:
         d = Decimal(body)
         if d and not -5000 < d.adjusted() < 5000:
@@ -356,10 +368,10 @@ def unblock(c, reply, _serve_ns=0):
 def _timed_out(c, st):
     if c.blocked is st:
         if c.server.clock.moved and st.deadline > c.server.clock.ms():
-            _arm(c, st)   # the loop's timer ran out, the moved clock's time has not
+            _arm(c, st)  # the loop's timer ran out, the moved clock's time has not
             return
         st.timer = None
-        st.slowlog = None   # Redis 7.0 logs no slowlog entry for a timed-out command
+        st.slowlog = None  # Redis 7.0 logs no slowlog entry for a timed-out command
         unblock(c, st.timeout_reply)
 
 
@@ -381,8 +393,10 @@ def unblock_by_id(server, client_id, error=False):
 def disconnect_all_blocked(server):
     """REPLICAOF (disconnectAllBlockedClients): clients blocked on keys get an
     -UNBLOCKED error and are disconnected once it is written."""
-    msg = ("UNBLOCKED force unblock from blocking operation, instance state changed "
-           "(master -> replica?)")
+    msg = (
+        "UNBLOCKED force unblock from blocking operation, instance state changed "
+        "(master -> replica?)"
+    )
     for c in list(server.clients.values()):
         if c.blocked.__class__ is BlockState:
             _release(c)
@@ -434,8 +448,13 @@ def _serve(server, c, st, key):
     except Exception as e:  # a bug in a serve function: answer, never crash the caller
         server.log_exception("serving a blocked client")
         c.propagate = None
-        unblock(c, ErrorReply("ERR internal error serving '%s': %s"
-                              % (st.cmd.fullname if st.cmd else "?", type(e).__name__)))
+        unblock(
+            c,
+            ErrorReply(
+                "ERR internal error serving '%s': %s"
+                % (st.cmd.fullname if st.cmd else "?", type(e).__name__)
+            ),
+        )
         return True
     if r is None:
         return False
@@ -464,7 +483,7 @@ def handle_ready(server, ready):
             waiting = db.blocking.get(key)
             if not waiting:
                 continue
-            db.lookup(key)   # expires it if due (and propagates the DEL), like Redis
+            db.lookup(key)  # expires it if due (and propagates the DEL), like Redis
             for c in list(waiting):
                 st = c.blocked
                 if st is None or st.__class__ is not BlockState or st.db is not db:

@@ -34,6 +34,7 @@ A clock's methods change the server, so they run on the server's own thread
 (its event loop); :class:`vermilion.embed.EmbeddedServer`'s ``clock`` carries
 each call there and waits for it.
 """
+
 import math
 import time
 
@@ -60,24 +61,24 @@ def _real_us():
 
 def _seconds_ns(seconds):
     """A duration (seconds as int/float, or a timedelta) in integer nanoseconds."""
-    if hasattr(seconds, "total_seconds"):    # a timedelta (datetime is not imported at start-up)
-        return (seconds.days * 86400 + seconds.seconds) * 10 ** 9 + seconds.microseconds * 1000
+    if hasattr(seconds, "total_seconds"):  # a timedelta (datetime is not imported at start-up)
+        return (seconds.days * 86400 + seconds.seconds) * 10**9 + seconds.microseconds * 1000
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise TypeError("seconds must be a number or a timedelta, not %s"
-                        % type(seconds).__name__)
+        raise TypeError("seconds must be a number or a timedelta, not %s" % type(seconds).__name__)
     if isinstance(seconds, float) and not math.isfinite(seconds):
         raise ValueError("seconds must be finite")
     if isinstance(seconds, int):
-        return seconds * 10 ** 9
+        return seconds * 10**9
     # the decimal the float was written as (1700000000.25 is not 1700000000.249999)
-    from decimal import Decimal   # start-up cost: only a test moving the clock needs it
-    return int(Decimal(repr(seconds)) * 10 ** 9)
+    from decimal import Decimal  # start-up cost: only a test moving the clock needs it
+
+    return int(Decimal(repr(seconds)) * 10**9)
 
 
 def _timestamp_ns(when):
     """A point in time (Unix seconds as int/float, or a datetime; naive means local
     time, as datetime.timestamp() reads it) in integer nanoseconds."""
-    if hasattr(when, "timestamp"):           # a datetime
+    if hasattr(when, "timestamp"):  # a datetime
         return round(when.timestamp() * 1e6) * 1000
     return _seconds_ns(when)
 
@@ -90,8 +91,8 @@ class Clock:
 
     def __init__(self, server):
         self.server = server
-        self.offset_ns = 0        # virtual - real, while running
-        self.frozen_ns = None     # the virtual time while frozen
+        self.offset_ns = 0  # virtual - real, while running
+        self.frozen_ns = None  # the virtual time while frozen
         self.moved = False
         self._install()
 
@@ -109,7 +110,7 @@ class Clock:
         return (f if f is not None else _time_ns() + self.offset_ns) / 1e9
 
     def _virtual_ms(self):
-        return int(self._virtual_time() * 1000)   # the formula Database.now uses
+        return int(self._virtual_time() * 1000)  # the formula Database.now uses
 
     def _virtual_us(self):
         return self.now_ns() // 1000

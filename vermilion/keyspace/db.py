@@ -34,6 +34,7 @@ the features that care about changes hang off (so no command has to know them):
 * :meth:`Database.notify` (``notifyKeyspaceEvent``): keyspace notifications;
 * :meth:`Database.ready` (``signalKeyAsReady``): wakes clients blocked on the key.
 """
+
 import heapq
 import random
 import time
@@ -42,23 +43,33 @@ from ..errors import CommandError, WRONGTYPE
 from . import lru
 
 # Keyspace-notification classes (Redis's NOTIFY_* flags).
-NOTIFY_KEYSPACE = 1 << 0     # K
-NOTIFY_KEYEVENT = 1 << 1     # E
-NOTIFY_GENERIC = 1 << 2      # g
-NOTIFY_STRING = 1 << 3       # $
-NOTIFY_LIST = 1 << 4         # l
-NOTIFY_SET = 1 << 5          # s
-NOTIFY_HASH = 1 << 6         # h
-NOTIFY_ZSET = 1 << 7         # z
-NOTIFY_EXPIRED = 1 << 8      # x
-NOTIFY_EVICTED = 1 << 9      # e
-NOTIFY_STREAM = 1 << 10      # t
-NOTIFY_KEY_MISS = 1 << 11    # m
-NOTIFY_LOADED = 1 << 12      # module only
-NOTIFY_MODULE = 1 << 13      # d
-NOTIFY_NEW = 1 << 14         # n
-NOTIFY_ALL = (NOTIFY_GENERIC | NOTIFY_STRING | NOTIFY_LIST | NOTIFY_SET | NOTIFY_HASH
-              | NOTIFY_ZSET | NOTIFY_EXPIRED | NOTIFY_EVICTED | NOTIFY_STREAM | NOTIFY_MODULE)  # A
+NOTIFY_KEYSPACE = 1 << 0  # K
+NOTIFY_KEYEVENT = 1 << 1  # E
+NOTIFY_GENERIC = 1 << 2  # g
+NOTIFY_STRING = 1 << 3  # $
+NOTIFY_LIST = 1 << 4  # l
+NOTIFY_SET = 1 << 5  # s
+NOTIFY_HASH = 1 << 6  # h
+NOTIFY_ZSET = 1 << 7  # z
+NOTIFY_EXPIRED = 1 << 8  # x
+NOTIFY_EVICTED = 1 << 9  # e
+NOTIFY_STREAM = 1 << 10  # t
+NOTIFY_KEY_MISS = 1 << 11  # m
+NOTIFY_LOADED = 1 << 12  # module only
+NOTIFY_MODULE = 1 << 13  # d
+NOTIFY_NEW = 1 << 14  # n
+NOTIFY_ALL = (
+    NOTIFY_GENERIC
+    | NOTIFY_STRING
+    | NOTIFY_LIST
+    | NOTIFY_SET
+    | NOTIFY_HASH
+    | NOTIFY_ZSET
+    | NOTIFY_EXPIRED
+    | NOTIFY_EVICTED
+    | NOTIFY_STREAM
+    | NOTIFY_MODULE
+)  # A
 
 _time = time.time
 _random = random.random
@@ -71,9 +82,21 @@ def now_ms():
 
 
 class Database:
-    __slots__ = ("id", "server", "data", "expires", "_heap", "watched",
-                 "blocking", "avg_ttl", "expires_cursor", "lru", "lru_clock", "rand_keys",
-                 "time")
+    __slots__ = (
+        "id",
+        "server",
+        "data",
+        "expires",
+        "_heap",
+        "watched",
+        "blocking",
+        "avg_ttl",
+        "expires_cursor",
+        "lru",
+        "lru_clock",
+        "rand_keys",
+        "time",
+    )
 
     # A command that changed a value in place calls signal() (signalModifiedKey)
     # only when someone listens: a WATCH, client-side caching, or (True here) a
@@ -85,9 +108,9 @@ class Database:
         self.server = server
         self.data = {}
         self.expires = {}
-        self._heap = []          # (when_ms, key), possibly stale; see expire.py
-        self.watched = {}        # key -> {client: watched-while-expired flag}
-        self.blocking = {}       # key -> list of clients blocked on it
+        self._heap = []  # (when_ms, key), possibly stale; see expire.py
+        self.watched = {}  # key -> {client: watched-while-expired flag}
+        self.blocking = {}  # key -> list of clients blocked on it
         self.avg_ttl = 0
         self.expires_cursor = 0
         # Access clocks (OBJECT IDLETIME/FREQ, eviction): key -> seconds of the last
@@ -95,7 +118,7 @@ class Database:
         # see keyspace/lru.py. lru_clock is refreshed by the cron.
         self.lru = {}
         self.lru_clock = int(_time())
-        self.rand_keys = None    # RANDOMKEY's sample of key names, see random_key()
+        self.rand_keys = None  # RANDOMKEY's sample of key names, see random_key()
         # The server's clock (keyspace/clock.py): seconds now, as time.time() gives
         # them. It is time.time itself unless a test moved the clock, which puts
         # its own function here; readers with a client at hand use c.db.time().
@@ -364,7 +387,6 @@ class Database:
         rk = self.rand_keys
         n = len(self.data)
         dirty = self.server.dirty
-        if (force or rk is None or abs(dirty - rk[1]) * 4 > n
-                or abs(n - len(rk[0])) * 4 > n):
+        if force or rk is None or abs(dirty - rk[1]) * 4 > n or abs(n - len(rk[0])) * 4 > n:
             rk = self.rand_keys = (list(self.data), dirty)
         return rk[0]

@@ -45,6 +45,7 @@ CONFIG but has no effect.
 This module also installs ``server.object_set_lru_lfu`` (Redis's
 ``objectSetLRUOrLFU``), which RESTORE calls for its IDLETIME / FREQ options.
 """
+
 import random
 import time
 from bisect import bisect_left
@@ -62,9 +63,12 @@ EVICT_OK, EVICT_RUNNING, EVICT_FAIL = 0, 1, 2
 # maxmemory-policy -> (kind, allkeys)
 _POLICIES = {
     "noeviction": (None, False),
-    "allkeys-lru": ("lru", True), "volatile-lru": ("lru", False),
-    "allkeys-lfu": ("lfu", True), "volatile-lfu": ("lfu", False),
-    "allkeys-random": ("random", True), "volatile-random": ("random", False),
+    "allkeys-lru": ("lru", True),
+    "volatile-lru": ("lru", False),
+    "allkeys-lfu": ("lfu", True),
+    "volatile-lfu": ("lfu", False),
+    "allkeys-random": ("random", True),
+    "volatile-random": ("random", False),
     "volatile-ttl": ("ttl", False),
 }
 
@@ -87,6 +91,7 @@ def time_limit_us(tenacity):
 
 class _Sampler:
     """Random keys of one dict (``db.data`` or ``db.expires``) from a snapshot list."""
+
     __slots__ = ("keys", "size")
 
     def __init__(self):
@@ -115,7 +120,7 @@ class _Sampler:
                     # Most of the snapshot is gone (evicted, deleted): take a new one.
                     keys = self._refresh(d)
                     size = len(keys)
-                    misses = -n   # at most one refresh per draw
+                    misses = -n  # at most one refresh per draw
         return out
 
     def _refresh(self, d):
@@ -137,12 +142,12 @@ class Evictor:
         self.tenacity = 10
         self.time_limit = 0.0005
         self.lazy = False
-        self.pool = []          # [(dbid, key)] by ascending score: best candidate last
-        self.scores = []        # the pool's scores, ascending
-        self.next_db = 0        # random policies visit the databases in turn
-        self.samplers = {}      # (db id, allkeys) -> _Sampler
+        self.pool = []  # [(dbid, key)] by ascending score: best candidate last
+        self.scores = []  # the pool's scores, ascending
+        self.next_db = 0  # random policies visit the databases in turn
+        self.samplers = {}  # (db id, allkeys) -> _Sampler
         self.proc_running = False
-        self.exceeded_since = 0.0   # monotonic start of the current over-limit period
+        self.exceeded_since = 0.0  # monotonic start of the current over-limit period
 
     # ------------------------------------------------------------- config
     def configure(self):
@@ -152,7 +157,7 @@ class Evictor:
         self.kind, self.allkeys = _POLICIES.get(self.policy, (None, False))
         self.samples = cfg.get_int("maxmemory-samples")
         self.tenacity = cfg.get_int("maxmemory-eviction-tenacity")
-        self.time_limit = time_limit_us(self.tenacity) / 1e6   # seconds per round
+        self.time_limit = time_limit_us(self.tenacity) / 1e6  # seconds per round
         self.lazy = cfg.get_bool("lazyfree-lazy-eviction")
         server = self.server
         on = self.maxmemory > 0
@@ -176,7 +181,8 @@ class Evictor:
                     "WARNING: the new maxmemory value set via CONFIG SET (%d) is smaller than "
                     "the current memory usage (%d). This will result in key eviction and/or "
                     "the inability to accept new write commands depending on the "
-                    "maxmemory-policy." % (self.maxmemory, used))
+                    "maxmemory-policy." % (self.maxmemory, used)
+                )
             self.start_proc()
 
     # -------------------------------------------------------- the check
@@ -203,7 +209,8 @@ class Evictor:
                 # (the hook says whether a queued script counted as denyoom when queued)
                 deny = c.multi is not None and (
                     any(q.denyoom for q, _ in c.multi)
-                    or (hook is not None and bool(hook(c, cmd, argv))))
+                    or (hook is not None and bool(hook(c, cmd, argv)))
+                )
             elif name in _SCRIPT_COMMANDS:
                 deny = bool(hook is not None and hook(c, cmd, argv))
         if c.multi is not None and name not in _MULTI_OOM_EXEMPT:
@@ -216,7 +223,7 @@ class Evictor:
         if server.loading or server.pause_kind:
             return False
         if server.is_replica and server.config.get("replica-ignore-maxmemory") != "no":
-            return False    # a replica is its master's exact copy (replication/replica.py)
+            return False  # a replica is its master's exact copy (replication/replica.py)
         scripting = server.scripting
         if scripting is not None and scripting.busy:
             return False
@@ -254,7 +261,7 @@ class Evictor:
             while freed < to_free:
                 picked = self._pick()
                 if picked is None:
-                    break       # nothing left to evict: EVICT_FAIL
+                    break  # nothing left to evict: EVICT_FAIL
                 db, key = picked
                 before = mem.total
                 self._evict(db, key)
@@ -263,7 +270,7 @@ class Evictor:
                 # (lazy or not, a deleted key leaves the accounting at once: no need
                 # to poll used memory like Redis does for its lazyfree thread)
                 if evicted % 16 == 0 and _monotonic() - start > limit:
-                    self.start_proc()   # over budget: the event loop carries on
+                    self.start_proc()  # over budget: the event loop carries on
                     break
             if picked is not None:
                 result = EVICT_RUNNING if self.proc_running else EVICT_OK
@@ -276,8 +283,8 @@ class Evictor:
         if result == EVICT_OK:
             if self.exceeded_since:
                 server.stats_total_eviction_exceeded_time = getattr(
-                    server, "stats_total_eviction_exceeded_time", 0) + int(
-                    (_monotonic() - self.exceeded_since) * 1000)
+                    server, "stats_total_eviction_exceeded_time", 0
+                ) + int((_monotonic() - self.exceeded_since) * 1000)
                 self.exceeded_since = 0.0
         elif not self.exceeded_since:
             self.exceeded_since = _monotonic()
@@ -346,7 +353,7 @@ class Evictor:
         elif kind == "lfu":
             decay = self.server.lfu_decay_time
             decr = lru.lfu_decr
-            minutes = lru._minutes(self.server)   # on the server's clock
+            minutes = lru._minutes(self.server)  # on the server's clock
         dbid = db.id
         for key in self._sampler(dbid, self.allkeys).draw(d, self.samples):
             # the score: higher is a better candidate
@@ -355,15 +362,16 @@ class Evictor:
                 score = clock - field if field is not None and clock > field else 0
             elif kind == "lfu":
                 field = field_of(key)
-                score = 255 - (decr(field, decay, minutes) if field is not None
-                               else lru.LFU_INIT_VAL)
-            else:   # volatile-ttl: the sooner the better
+                score = 255 - (
+                    decr(field, decay, minutes) if field is not None else lru.LFU_INIT_VAL
+                )
+            else:  # volatile-ttl: the sooner the better
                 score = -d[key]
             if len(pool) >= EVPOOL_SIZE:
                 if score <= scores[0]:
-                    continue   # no better than every candidate we hold
+                    continue  # no better than every candidate we hold
                 k = bisect_left(scores, score) - 1
-                del pool[0]    # drop the worst to make room
+                del pool[0]  # drop the worst to make room
                 del scores[0]
             else:
                 k = bisect_left(scores, score)
@@ -397,20 +405,28 @@ def _init(server):
     ev = server.evictor = Evictor(server)
     cfg = server.config
     cfg.add_hook("maxmemory", ev._maxmemory_changed)
-    for name in ("maxmemory-policy", "maxmemory-samples", "maxmemory-eviction-tenacity",
-                 "lazyfree-lazy-eviction"):
+    for name in (
+        "maxmemory-policy",
+        "maxmemory-samples",
+        "maxmemory-eviction-tenacity",
+        "lazyfree-lazy-eviction",
+    ):
         cfg.add_hook(name, lambda v: ev.configure())
     ev.configure()
     if 0 < ev.maxmemory < 1024 * 1024:
-        server.log_warning("WARNING: You specified a maxmemory value that is less than 1MB "
-                           "(current value is %d bytes). Are you sure this is what you really "
-                           "want?" % ev.maxmemory)
+        server.log_warning(
+            "WARNING: You specified a maxmemory value that is less than 1MB "
+            "(current value is %d bytes). Are you sure this is what you really "
+            "want?" % ev.maxmemory
+        )
 
     def resetstat():
         server.stats_total_eviction_exceeded_time = 0
         ev.exceeded_since = 0.0
+
     server.resetstat_hooks += (resetstat,)
     # RESTORE ... IDLETIME / FREQ (commands/persistence.py asks for this hook):
     # objectSetLRUOrLFU, the frequency under an LFU policy, else the idle time.
-    server.object_set_lru_lfu = (
-        lambda db, key, idle, freq: lru.set_freq(db, key, freq) or lru.set_idle(db, key, idle))
+    server.object_set_lru_lfu = lambda db, key, idle, freq: (
+        lru.set_freq(db, key, freq) or lru.set_idle(db, key, idle)
+    )

@@ -15,6 +15,7 @@ changed many times), it is rebuilt from ``expires``.
 runs at once, so the keys the jump made due are gone when ``advance`` returns, as
 they would be had the time really passed.
 """
+
 import heapq
 import time
 
@@ -26,10 +27,10 @@ _perf = time.perf_counter
 class ActiveExpire:
     def __init__(self, server):
         self.server = server
-        self.time_limit_perc = 25   # of one cron period, as ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC
+        self.time_limit_perc = 25  # of one cron period, as ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC
         self.last_run_expired = 0
-        self.next_db = 0            # where the next cycle starts (fairness between dbs)
-        self.time_cap_reached = 0   # cycles that ran out of time (expired_time_cap_reached_count)
+        self.next_db = 0  # where the next cycle starts (fairness between dbs)
+        self.time_cap_reached = 0  # cycles that ran out of time (expired_time_cap_reached_count)
 
     def run(self, slow=True):
         server = self.server
@@ -61,7 +62,7 @@ class ActiveExpire:
                         db._delete_expired(key)
                         expired += 1
                     else:
-                        del expires[key]    # a TTL left behind without its key
+                        del expires[key]  # a TTL left behind without its key
                 checked += 1
                 if checked & 63 == 0 and _perf() > deadline:
                     break
@@ -78,8 +79,13 @@ class ActiveExpire:
 
 def cycle_allowed(server):
     """The cron's condition for an active-expiry cycle (server.cron)."""
-    return (server.active_expire_enabled and not server.expiry_paused and not server.pause_kind
-            and not server.is_replica and not server.cron_paused)
+    return (
+        server.active_expire_enabled
+        and not server.expiry_paused
+        and not server.pause_kind
+        and not server.is_replica
+        and not server.cron_paused
+    )
 
 
 @on_clock_change

@@ -20,6 +20,7 @@ Both clocks read the server's clock (keyspace/clock.py), so a test that moves it
 sees OBJECT IDLETIME grow and LFU counters decay; ``lru_clock`` is refreshed at
 once when the clock moves.
 """
+
 import random
 import time
 
@@ -162,7 +163,7 @@ def refresh(server):
             db.lru = {k: v for k, v in db.lru.items() if k in data}
 
 
-on_clock_change(refresh)   # OBJECT IDLETIME sees the moved clock at once
+on_clock_change(refresh)  # OBJECT IDLETIME sees the moved clock at once
 
 
 @on_server_init
@@ -183,4 +184,5 @@ def _chained(prev, server):
         if prev is not None:
             prev(value)
         refresh(server)
+
     return hook

@@ -18,6 +18,7 @@ only happens with more concurrent scans than the LRU holds).
 Small containers are answered in one call with cursor 0, like Redis's listpack
 and intset encodings (``whole=True``).
 """
+
 import collections
 from ..errors import CommandError
 

@@ -29,18 +29,18 @@ Collections are priced by :func:`value_size`, which MEMORY USAGE also answers
 with: the container's own size plus a sample of its elements, extrapolated (a
 list's elements as they are stored: in RESP bulk form).
 """
+
 import sys
 
 _getsizeof = sys.getsizeof
-BYTES_HEADER = _getsizeof(b"")            # 33 on 64-bit CPython
-EXPIRE_INT = 32                           # the int of an expiry time in ms
-HEAP_ENTRY = 64 + 8                       # a (when, key) tuple and its list slot
+BYTES_HEADER = _getsizeof(b"")  # 33 on 64-bit CPython
+EXPIRE_INT = 32  # the int of an expiry time in ms
+HEAP_ENTRY = 64 + 8  # a (when, key) tuple and its list slot
 
 # ---------------------------------------------------------------- sharing
 SHARED: dict = {}
 SHARED_MAX_LEN = 16
 SHARED_MAX = 1 << 14
-
 
 
 # ---------------------------------------------------------------- pricing
@@ -65,8 +65,13 @@ def key_cost(key, v, samples=16):
 def index_cost(db):
     """The indexes of one database as they are now: its dicts' tables (growth
     steps and reclaimable slots included), the expiry ints and heap tuples."""
-    return (_getsizeof(db.data) + _getsizeof(db.lru) + _getsizeof(db.expires)
-            + len(db.expires) * EXPIRE_INT + len(db._heap) * HEAP_ENTRY)
+    return (
+        _getsizeof(db.data)
+        + _getsizeof(db.lru)
+        + _getsizeof(db.expires)
+        + len(db.expires) * EXPIRE_INT
+        + len(db._heap) * HEAP_ENTRY
+    )
 
 
 def value_size(v, samples=5):

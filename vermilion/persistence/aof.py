@@ -36,6 +36,7 @@ Redis does) and the incr files, replaying commands through the dispatcher with
 a fake client. A truncated last command (power loss) is cut off when
 ``aof-load-truncated yes``; any other damage stops startup with Redis's message.
 """
+
 import os
 import queue
 import signal
@@ -45,8 +46,17 @@ import time
 from ..core.bootstrap import on_server_init
 from ..util import atoll, repr_bytes
 from . import rdb as rdbmod
-from .snapshot import (CHILD_AOF, LoadFailed, LoadProgress, atomic_write, fsync_dir,
-                       server_dir, start_loading, stop_loading, update_disk_error)
+from .snapshot import (
+    CHILD_AOF,
+    LoadFailed,
+    LoadProgress,
+    atomic_write,
+    fsync_dir,
+    server_dir,
+    start_loading,
+    stop_loading,
+    update_disk_error,
+)
 from ..types.list import RList
 from ..types.hash import RHash
 from ..types.set import RSet
@@ -75,9 +85,9 @@ class Manifest:
     """The list of AOF files (aofManifest)."""
 
     def __init__(self):
-        self.base = None            # (name, seq)
-        self.incrs = []             # [(name, seq)]
-        self.history = []           # [(name, seq)]
+        self.base = None  # (name, seq)
+        self.incrs = []  # [(name, seq)]
+        self.history = []  # [(name, seq)]
         self.curr_base_seq = 0
         self.curr_incr_seq = 0
 
@@ -198,8 +208,6 @@ def _repr(s):
     return repr_bytes(s.encode("utf-8", "surrogateescape")).decode("latin-1")
 
 
-
-
 # =================================================================== encoding
 def _arg(a):
     t = a.__class__
@@ -253,8 +261,11 @@ def rewrite_commands(dbs, functions=(), timestamp=None):
             elif t is ZSet:
                 flat = []
                 for m, s in v.items():
-                    flat.append(b"%.17g" % s if s == s and abs(s) != float("inf")
-                                else (b"inf" if s > 0 else b"-inf"))
+                    flat.append(
+                        b"%.17g" % s
+                        if s == s and abs(s) != float("inf")
+                        else (b"inf" if s > 0 else b"-inf")
+                    )
                     flat.append(m)
                 yield from _batched(b"ZADD", key, flat, 2)
             elif t is RHash:
@@ -279,7 +290,7 @@ def _rewrite_stream(key, st):
 def _batched(cmd, key, flat, width):
     per = REWRITE_ITEMS_PER_CMD * width
     for i in range(0, len(flat), per):
-        yield encode_command([cmd, key] + flat[i:i + per])
+        yield encode_command([cmd, key] + flat[i : i + per])
 
 
 def _rpush_batched(key, lst):
@@ -289,7 +300,7 @@ def _rpush_batched(key, lst):
     head = b"$5\r\nRPUSH\r\n$%d\r\n%s\r\n" % (len(key), key)
     per = REWRITE_ITEMS_PER_CMD
     for i in range(0, len(bulks), per):
-        part = bulks[i:i + per]
+        part = bulks[i : i + per]
         yield b"*%d\r\n%s%s" % (len(part) + 2, head, b"".join(part))
 
 
@@ -362,8 +373,8 @@ class AOF:
         self.consecutive_failures = 0
         self.delayed_fsync = 0
         self.loading = False
-        self.load_offset = 0        # bytes of the AOF files loaded before the current one
-        self._deferred = []             # clients waiting for the group commit
+        self.load_offset = 0  # bytes of the AOF files loaded before the current one
+        self._deferred = []  # clients waiting for the group commit
         self._commit_scheduled = False
         self._committing = False
         self.timestamps = cfg.get("aof-timestamp-enabled") == "yes"
@@ -380,8 +391,9 @@ class AOF:
 
     @property
     def dirname(self):
-        return os.path.join(server_dir(self.server),
-                            self.server.config.get("appenddirname") or "appendonlydir")
+        return os.path.join(
+            server_dir(self.server), self.server.config.get("appenddirname") or "appendonlydir"
+        )
 
     def path(self, name):
         return os.path.join(self.dirname, name)
@@ -424,8 +436,9 @@ class AOF:
         if self.loading:
             return
         state = self.state
-        if state != AOF_ON and not (state == AOF_WAIT_REWRITE
-                                    and s_child(self.server) == CHILD_AOF):
+        if state != AOF_ON and not (
+            state == AOF_WAIT_REWRITE and s_child(self.server) == CHILD_AOF
+        ):
             return
         buf = self.buf
         if self.timestamps:
@@ -449,8 +462,9 @@ class AOF:
         client that wrote meanwhile, then their replies go out (Redis does the same
         in beforeSleep).
         """
-        if not self.buf and (self.fsync_policy != "always"
-                             or self.last_incr_fsync_offset == self.last_incr_size):
+        if not self.buf and (
+            self.fsync_policy != "always" or self.last_incr_fsync_offset == self.last_incr_size
+        ):
             return False
         if self.fsync_policy != "always" or self._committing or c is None:
             self.flush()
@@ -494,7 +508,8 @@ class AOF:
                 if self.fsync_policy == "always":
                     self.server.log_warning(
                         "Can't recover from AOF write error when the AOF fsync policy is "
-                        "'always'. Exiting...")
+                        "'always'. Exiting..."
+                    )
                     raise SystemExit(1)
                 self.buf = [data]
                 return
@@ -504,17 +519,20 @@ class AOF:
             self.current_size += len(data)
             self.last_incr_size += len(data)
         policy = self.fsync_policy
-        if (self.server.config.get("no-appendfsync-on-rewrite") == "yes"
-                and s_child(self.server) is not None):
+        if (
+            self.server.config.get("no-appendfsync-on-rewrite") == "yes"
+            and s_child(self.server) is not None
+        ):
             return
         if policy == "always":
             if self.last_incr_fsync_offset != self.last_incr_size:
                 try:
                     _fdatasync(self.fd)
                 except OSError as e:
-                    self.server.log_warning("Can't persist AOF for fsync error when the AOF "
-                                            "fsync policy is 'always': %s. Exiting..."
-                                            % e.strerror)
+                    self.server.log_warning(
+                        "Can't persist AOF for fsync error when the AOF "
+                        "fsync policy is 'always': %s. Exiting..." % e.strerror
+                    )
                     raise SystemExit(1)
                 self.last_incr_fsync_offset = self.last_incr_size
                 self.last_fsync = int(time.time())
@@ -564,8 +582,10 @@ class AOF:
             return False
         self._next_rewrite_delay = min(60, self._next_rewrite_delay * 2 or 1)
         self._next_rewrite_time = now + self._next_rewrite_delay * 60
-        self.server.log_warning("Background AOF rewrite has repeatedly failed and triggered "
-                                "the limit, will retry in %d minutes" % self._next_rewrite_delay)
+        self.server.log_warning(
+            "Background AOF rewrite has repeatedly failed and triggered "
+            "the limit, will retry in %d minutes" % self._next_rewrite_delay
+        )
         return True
 
     # ------------------------------------------------------------ manifest I/O
@@ -592,8 +612,10 @@ class AOF:
             with open(path, "rb") as fh:
                 text = fh.read().decode("utf-8", "surrogateescape")
         except OSError as e:
-            raise self._fatal("Fatal error: can't open the AOF manifest file %s for reading: %s"
-                              % (path, e.strerror))
+            raise self._fatal(
+                "Fatal error: can't open the AOF manifest file %s for reading: %s"
+                % (path, e.strerror)
+            )
         try:
             return Manifest.parse(text)
         except AofError as e:
@@ -609,8 +631,9 @@ class AOF:
         try:
             os.makedirs(self.dirname, exist_ok=True)
         except OSError as e:
-            raise self._fatal("Can't open or create append-only dir %s: %s"
-                              % (self.dirname, e.strerror))
+            raise self._fatal(
+                "Can't open or create append-only dir %s: %s" % (self.dirname, e.strerror)
+            )
 
     def _fatal(self, msg):
         self.server.log_warning(msg)
@@ -630,8 +653,7 @@ class AOF:
             try:
                 self.write_base(self.path(name), preamble)
             except OSError as e:
-                raise self._fatal("Write error writing append only file on disk: %s"
-                                  % e.strerror)
+                raise self._fatal("Write error writing append only file on disk: %s" % e.strerror)
             server.log_notice("Creating AOF base file %s on server start" % name)
         had_incr = bool(m.incrs)
         name = m.last_incr(self.filename)
@@ -645,8 +667,9 @@ class AOF:
         if not self.current_size:
             self.current_size = self._files_size()
             self.base_size = self._size(m.base[0]) if m.base else 0
-        server.log_notice("%s AOF incr file %s on server start"
-                          % ("Opening" if had_incr else "Creating", name))
+        server.log_notice(
+            "%s AOF incr file %s on server start" % ("Opening" if had_incr else "Creating", name)
+        )
         server.persistence = self
         server.before_reply_hook = self.before_reply
         self._sync_attrs()
@@ -658,21 +681,27 @@ class AOF:
         snap = server.snapshot
         if snap.has_child() and snap.child_type != CHILD_AOF:
             self.rewrite_scheduled = True
-            server.log_warning("AOF was enabled but there is already another background "
-                               "operation. An AOF background was scheduled to start when "
-                               "possible.")
+            server.log_warning(
+                "AOF was enabled but there is already another background "
+                "operation. An AOF background was scheduled to start when "
+                "possible."
+            )
         elif server.current_client is not None and server.current_client.in_exec:
             self.rewrite_scheduled = True
-            server.log_warning("AOF was enabled during a transaction. An AOF background was "
-                               "scheduled to start when possible.")
+            server.log_warning(
+                "AOF was enabled during a transaction. An AOF background was "
+                "scheduled to start when possible."
+            )
         else:
             if snap.child_type == CHILD_AOF:
                 snap.kill_child()
             if not self.rewrite_background():
                 self.state = AOF_OFF
-                server.log_warning("Redis needs to enable the AOF but can't trigger a "
-                                   "background AOF rewrite operation. Check the above logs "
-                                   "for more info about the error.")
+                server.log_warning(
+                    "Redis needs to enable the AOF but can't trigger a "
+                    "background AOF rewrite operation. Check the above logs "
+                    "for more info about the error."
+                )
                 self._sync_attrs()
                 return False
         server.persistence = self
@@ -686,7 +715,7 @@ class AOF:
         """stopAppendOnly (CONFIG SET appendonly no)."""
         server = self.server
         self.flush(force=True)
-        self.bio.drain()      # no background fsync may touch the fd once closed
+        self.bio.drain()  # no background fsync may touch the fd once closed
         if self.fd >= 0:
             try:
                 os.fsync(self.fd)
@@ -706,7 +735,7 @@ class AOF:
         server.persistence = None
         server.before_reply_hook = None
         deferred, self._deferred = self._deferred, []
-        for c in deferred:          # everything is on disk now: release their replies
+        for c in deferred:  # everything is on disk now: release their replies
             c.flush()
         self._sync_attrs()
 
@@ -729,8 +758,14 @@ class AOF:
 
         def write(fh):
             if preamble:
-                rdbmod.write_rdb(fh, server.dbs, server.snapshot.limits(), aof_base=True,
-                                 used_mem=rdbmod.used_memory_estimate(), functions=functions)
+                rdbmod.write_rdb(
+                    fh,
+                    server.dbs,
+                    server.snapshot.limits(),
+                    aof_base=True,
+                    used_mem=rdbmod.used_memory_estimate(),
+                    functions=functions,
+                )
                 return
             ts = int(time.time()) if server.config.get("aof-timestamp-enabled") == "yes" else None
             pending = []
@@ -757,8 +792,9 @@ class AOF:
             temp_m = self.manifest.copy()
             name = temp_m.new_incr(self.filename)
         try:
-            fd = os.open(self.path(name), os.O_WRONLY | os.O_TRUNC | os.O_CREAT | os.O_APPEND,
-                         0o644)
+            fd = os.open(
+                self.path(name), os.O_WRONLY | os.O_TRUNC | os.O_CREAT | os.O_APPEND, 0o644
+            )
         except OSError as e:
             self.server.log_warning("Can't open the append-only file %s: %s" % (name, e.strerror))
             return False
@@ -789,8 +825,9 @@ class AOF:
         try:
             os.makedirs(self.dirname, exist_ok=True)
         except OSError as e:
-            server.log_warning("Can't open or create append-only dir %s: %s"
-                               % (self.dirname, e.strerror))
+            server.log_warning(
+                "Can't open or create append-only dir %s: %s" % (self.dirname, e.strerror)
+            )
             self.lastbgrewrite_status = "err"
             return False
         self.selected_db = -1
@@ -803,15 +840,13 @@ class AOF:
         sdir = server_dir(server)
 
         def work():
-            self.write_base(os.path.join(sdir, "temp-rewriteaof-bg-%d.aof" % os.getpid()),
-                            preamble)
+            self.write_base(os.path.join(sdir, "temp-rewriteaof-bg-%d.aof" % os.getpid()), preamble)
 
         if not snap.fork_child(CHILD_AOF, work, None):
             self.lastbgrewrite_status = "err"
             return False
         pid = snap.child_pid
-        snap.child_done = lambda ok, bysignal: self.rewrite_done(ok, bysignal, pid, sdir,
-                                                                  preamble)
+        snap.child_done = lambda ok, bysignal: self.rewrite_done(ok, bysignal, pid, sdir, preamble)
         server.log_notice("Background append only file rewriting started by pid %d" % pid)
         self.rewrite_scheduled = False
         self.rewrite_time_start = time.time()
@@ -831,12 +866,16 @@ class AOF:
             try:
                 os.replace(tmpfile, new_base_path)
             except OSError as e:
-                server.log_warning("Error trying to rename the temporary AOF base file %s "
-                                   "into %s: %s" % (tmpfile, new_base_path, e.strerror))
+                server.log_warning(
+                    "Error trying to rename the temporary AOF base file %s "
+                    "into %s: %s" % (tmpfile, new_base_path, e.strerror)
+                )
                 self._rewrite_failed()
                 return self._rewrite_cleanup(tmpfile)
-            server.log_notice("Successfully renamed the temporary AOF base file %s into %s"
-                              % (os.path.basename(tmpfile), new_base))
+            server.log_notice(
+                "Successfully renamed the temporary AOF base file %s into %s"
+                % (os.path.basename(tmpfile), new_base)
+            )
             if self.state == AOF_WAIT_REWRITE:
                 temp_incr = self.path(_TEMP_PREFIX + self.filename + ".incr")
                 new_incr = temp_m.new_incr(self.filename)
@@ -844,13 +883,17 @@ class AOF:
                 try:
                     os.replace(temp_incr, new_incr_path)
                 except OSError as e:
-                    server.log_warning("Error trying to rename the temporary AOF incr file %s "
-                                       "into %s: %s" % (temp_incr, new_incr_path, e.strerror))
+                    server.log_warning(
+                        "Error trying to rename the temporary AOF incr file %s "
+                        "into %s: %s" % (temp_incr, new_incr_path, e.strerror)
+                    )
                     _unlink(new_base_path)
                     self._rewrite_failed()
                     return self._rewrite_cleanup(tmpfile)
-                server.log_notice("Successfully renamed the temporary AOF incr file %s into %s"
-                                  % (_TEMP_PREFIX + self.filename + ".incr", new_incr))
+                server.log_notice(
+                    "Successfully renamed the temporary AOF incr file %s into %s"
+                    % (_TEMP_PREFIX + self.filename + ".incr", new_incr)
+                )
             temp_m.mark_rewritten_incrs_as_history(keep_last=self.fd >= 0)
             try:
                 self.persist_manifest(temp_m)
@@ -931,9 +974,16 @@ class AOF:
         m = self.load_manifest()
         old_style = os.path.join(server_dir(server), self.filename)
         if os.path.exists(old_style):
-            if (not os.path.isdir(self.dirname) or (m.base is None and not m.incrs)
-                    or (m.base is not None and not m.incrs and m.base[0] == self.filename
-                        and not os.path.exists(self.path(self.filename)))):
+            if (
+                not os.path.isdir(self.dirname)
+                or (m.base is None and not m.incrs)
+                or (
+                    m.base is not None
+                    and not m.incrs
+                    and m.base[0] == self.filename
+                    and not os.path.exists(self.path(self.filename))
+                )
+            ):
                 m = self._upgrade(m, old_style)
         self.manifest = m
         self.delete_history()
@@ -945,8 +995,7 @@ class AOF:
             try:
                 total += os.path.getsize(self.path(name))
             except OSError as e:
-                raise self._fatal("The append log file %s doesn't exist: %s"
-                                  % (name, e.strerror))
+                raise self._fatal("The append log file %s doesn't exist: %s" % (name, e.strerror))
         if total == 0:
             return False
         saved = _save_stats(server)
@@ -961,12 +1010,16 @@ class AOF:
             for i, name in enumerate(files):
                 last = i == len(files) - 1
                 t1 = time.time()
-                status = self.load_file(name, is_base=(m.base is not None and i == 0),
-                                        last=last)
+                status = self.load_file(name, is_base=(m.base is not None and i == 0), last=last)
                 if status in ("ok", "truncated"):
-                    server.log_notice("DB loaded from %s file %s: %.3f seconds"
-                                      % ("base" if m.base is not None and i == 0 else "incr",
-                                         name, time.time() - t1))
+                    server.log_notice(
+                        "DB loaded from %s file %s: %.3f seconds"
+                        % (
+                            "base" if m.base is not None and i == 0 else "incr",
+                            name,
+                            time.time() - t1,
+                        )
+                    )
                 self.load_offset += self._size(name)
         finally:
             server.expiry_paused = paused
@@ -992,10 +1045,14 @@ class AOF:
             self.persist_manifest(m)
             os.replace(old_style, self.path(self.filename))
         except OSError as e:
-            raise self._fatal("Error trying to move the old AOF file %s into dir %s: %s"
-                              % (self.filename, self.dirname, e.strerror))
-        server.log_notice("Successfully migrated an old-style AOF file (%s) into the AOF "
-                          "directory (%s)." % (self.filename, self.dirname))
+            raise self._fatal(
+                "Error trying to move the old AOF file %s into dir %s: %s"
+                % (self.filename, self.dirname, e.strerror)
+            )
+        server.log_notice(
+            "Successfully migrated an old-style AOF file (%s) into the AOF "
+            "directory (%s)." % (self.filename, self.dirname)
+        )
         return m
 
     def load_file(self, name, is_base, last):
@@ -1006,34 +1063,43 @@ class AOF:
             with open(path, "rb") as fh:
                 buf = fh.read()
         except OSError as e:
-            raise self._fatal("Fatal error: can't open the append log file %s for reading: %s"
-                              % (name, e.strerror))
+            raise self._fatal(
+                "Fatal error: can't open the append log file %s for reading: %s"
+                % (name, e.strerror)
+            )
         if not buf:
             return "empty"
         pos = 0
         if buf[:5] == b"REDIS":
-            server.log_notice("Reading RDB base file on AOF loading..." if is_base
-                              else "Reading RDB preamble from AOF file...")
+            server.log_notice(
+                "Reading RDB base file on AOF loading..."
+                if is_base
+                else "Reading RDB preamble from AOF file..."
+            )
             try:
-                res = server.snapshot.load_bytes(buf, flush=False, expire_keys=False,
-                                                 base=self.load_offset)
+                res = server.snapshot.load_bytes(
+                    buf, flush=False, expire_keys=False, base=self.load_offset
+                )
             except rdbmod.RdbError as e:
-                raise self._fatal("Error reading the RDB base file %s, AOF loading aborted: %s"
-                                  % (name, e))
+                raise self._fatal(
+                    "Error reading the RDB base file %s, AOF loading aborted: %s" % (name, e)
+                )
             pos = res.end
             if pos < len(buf):
                 server.log_notice("Reading the remaining AOF tail...")
-        status, valid_up_to = replay(server, buf, pos, name,
-                                     LoadProgress(server, self.load_offset))
+        status, valid_up_to = replay(server, buf, pos, name, LoadProgress(server, self.load_offset))
         if status == "ok":
             return "ok"
         if status == "format":
-            raise self._fatal("Bad file format reading the append only file %s: make a backup "
-                              "of your AOF file, then use ./redis-check-aof --fix "
-                              "<filename.manifest>" % name)
+            raise self._fatal(
+                "Bad file format reading the append only file %s: make a backup "
+                "of your AOF file, then use ./redis-check-aof --fix "
+                "<filename.manifest>" % name
+            )
         if status.startswith("unknown:"):
-            raise self._fatal("Unknown command '%s' reading the append only file %s"
-                              % (status[8:], name))
+            raise self._fatal(
+                "Unknown command '%s' reading the append only file %s" % (status[8:], name)
+            )
         # truncated
         if server.config.get("aof-load-truncated") == "yes":
             log = server.log_warning
@@ -1048,11 +1114,13 @@ class AOF:
                     raise self._fatal("Fatal error: the truncated file is not the last file")
                 log("AOF %s loaded anyway because aof-load-truncated is enabled" % name)
                 return "truncated"
-        raise self._fatal("Unexpected end of file reading the append only file %s. You can: "
-                          "1) Make a backup of your AOF file, then use ./redis-check-aof --fix "
-                          "<filename.manifest>. 2) Alternatively you can set the "
-                          "'aof-load-truncated' configuration option to yes and restart the "
-                          "server." % name)
+        raise self._fatal(
+            "Unexpected end of file reading the append only file %s. You can: "
+            "1) Make a backup of your AOF file, then use ./redis-check-aof --fix "
+            "<filename.manifest>. 2) Alternatively you can set the "
+            "'aof-load-truncated' configuration option to yes and restart the "
+            "server." % name
+        )
 
     # ------------------------------------------------------------ INFO
     def info_lines(self, aof_child, now):
@@ -1061,13 +1129,13 @@ class AOF:
             "aof_rewrite_in_progress:%d" % (1 if aof_child else 0),
             "aof_rewrite_scheduled:%d" % (1 if self.rewrite_scheduled else 0),
             "aof_last_rewrite_time_sec:%d" % self.rewrite_time_last,
-            "aof_current_rewrite_time_sec:%d" % (int(now - self.rewrite_time_start)
-                                                 if aof_child else -1),
+            "aof_current_rewrite_time_sec:%d"
+            % (int(now - self.rewrite_time_start) if aof_child else -1),
             "aof_last_bgrewrite_status:%s" % self.lastbgrewrite_status,
             "aof_rewrites:%d" % self.rewrites,
             "aof_rewrites_consecutive_failures:%d" % self.consecutive_failures,
-            "aof_last_write_status:%s" % ("ok" if self.last_write_status == "ok"
-                                          and self.bio.fsync_error is None else "err"),
+            "aof_last_write_status:%s"
+            % ("ok" if self.last_write_status == "ok" and self.bio.fsync_error is None else "err"),
             "aof_last_cow_size:0",
         ]
 
@@ -1105,8 +1173,12 @@ def _unlink(path):
 
 
 def _save_stats(server):
-    return ([s.as_tuple() for s in server.cmdstats], dict(server.errorstats),
-            server.stats_total_error_replies, list(server.slowlog))
+    return (
+        [s.as_tuple() for s in server.cmdstats],
+        dict(server.errorstats),
+        server.stats_total_error_replies,
+        list(server.slowlog),
+    )
 
 
 def _restore_stats(server, saved):
@@ -1130,21 +1202,21 @@ def parse_commands(buf, pos=0):
     find = buf.find
     while pos < n:
         c = buf[pos]
-        if c == 35:      # '#': annotation line
+        if c == 35:  # '#': annotation line
             e = find(b"\n", pos)
             if e < 0:
                 yield "truncated", pos
                 return
             pos = e + 1
             continue
-        if c != 42:      # '*'
+        if c != 42:  # '*'
             yield "format", pos
             return
         e = find(b"\n", pos)
         if e < 0:
             yield "truncated", pos
             return
-        argc = atoll(buf[pos + 1:e])
+        argc = atoll(buf[pos + 1 : e])
         if argc < 1:
             yield "format", pos
             return
@@ -1154,7 +1226,7 @@ def parse_commands(buf, pos=0):
             if p >= n:
                 yield "truncated", pos
                 return
-            if buf[p] != 36:     # '$'
+            if buf[p] != 36:  # '$'
                 e = find(b"\n", p)
                 yield ("truncated" if e < 0 else "format"), pos
                 return
@@ -1162,7 +1234,7 @@ def parse_commands(buf, pos=0):
             if e < 0:
                 yield "truncated", pos
                 return
-            ln = atoll(buf[p + 1:e])
+            ln = atoll(buf[p + 1 : e])
             start = e + 1
             end = start + ln
             if end + 2 > n:
@@ -1172,8 +1244,6 @@ def parse_commands(buf, pos=0):
             p = end + 2
         yield argv, p
         pos = p
-
-
 
 
 def replay(server, buf, pos, name, progress=None):

@@ -21,7 +21,7 @@ Three speeds, chosen by input size:
 import os
 import signal
 
-POLY = 0x95AC9329AC4BC9B5        # 0xad93d23594c935a9 bit-reflected
+POLY = 0x95AC9329AC4BC9B5  # 0xad93d23594c935a9 bit-reflected
 _MASK = 0xFFFFFFFFFFFFFFFF
 
 
@@ -64,10 +64,17 @@ def _crc_slice8(crc, data):
     frm = int.from_bytes
     # Whole 8-byte words: fold the state into the word, look up all 8 bytes.
     for i in range(0, end8, 8):
-        v = crc ^ frm(mv[i:i + 8], "little")
-        crc = (t7[v & 0xFF] ^ t6[(v >> 8) & 0xFF] ^ t5[(v >> 16) & 0xFF]
-               ^ t4[(v >> 24) & 0xFF] ^ t3[(v >> 32) & 0xFF] ^ t2[(v >> 40) & 0xFF]
-               ^ t1[(v >> 48) & 0xFF] ^ t0[v >> 56])
+        v = crc ^ frm(mv[i : i + 8], "little")
+        crc = (
+            t7[v & 0xFF]
+            ^ t6[(v >> 8) & 0xFF]
+            ^ t5[(v >> 16) & 0xFF]
+            ^ t4[(v >> 24) & 0xFF]
+            ^ t3[(v >> 32) & 0xFF]
+            ^ t2[(v >> 40) & 0xFF]
+            ^ t1[(v >> 48) & 0xFF]
+            ^ t0[v >> 56]
+        )
     if end8 != n:
         crc = _crc_bytewise(crc, mv[end8:])
     return crc
@@ -75,6 +82,7 @@ def _crc_slice8(crc, data):
 
 # ---------------------------------------------------------------- GF(2) algebra
 # A 64x64 matrix is a list of 64 column ints: column i is the image of bit i.
+
 
 def _mat_apply(m, v):
     out = 0
@@ -97,7 +105,7 @@ def _one_zero_byte():
     return [T0[(1 << i) & 0xFF] ^ ((1 << i) >> 8) for i in range(64)]
 
 
-_POW2 = [_one_zero_byte()]   # _POW2[k] = operator for 2**k zero bytes
+_POW2 = [_one_zero_byte()]  # _POW2[k] = operator for 2**k zero bytes
 
 
 def _shift_matrix(n):
@@ -121,7 +129,7 @@ def _byte_tables(m):
     """8 tables of 256 entries so that apply(m, v) = XOR_j tab[j][byte j of v]."""
     tabs = []
     for j in range(8):
-        cols = m[8 * j:8 * j + 8]
+        cols = m[8 * j : 8 * j + 8]
         tab = [0] * 256
         for b in range(1, 256):
             low = b & -b
@@ -159,7 +167,7 @@ def _crc_lanes(crc, data):
     # (~length Python steps) against the per-lane join cost (~n/length steps).
     e = max(4, (int((n / 3) ** 0.5)).bit_length() - 1)
     length = 1 << e
-    k = n >> e                      # number of lanes
+    k = n >> e  # number of lanes
     body = k << e
     if type(data) is not bytes:
         data = bytes(data)
@@ -184,9 +192,16 @@ def _crc_lanes(crc, data):
     acc = 0
     for x in zip(*planes):
         a = acc
-        acc = (q0[a & 0xFF] ^ q1[(a >> 8) & 0xFF] ^ q2[(a >> 16) & 0xFF]
-               ^ q3[(a >> 24) & 0xFF] ^ q4[(a >> 32) & 0xFF] ^ q5[(a >> 40) & 0xFF]
-               ^ q6[(a >> 48) & 0xFF] ^ q7[a >> 56]) ^ frm(bytes(x), "little")
+        acc = (
+            q0[a & 0xFF]
+            ^ q1[(a >> 8) & 0xFF]
+            ^ q2[(a >> 16) & 0xFF]
+            ^ q3[(a >> 24) & 0xFF]
+            ^ q4[(a >> 32) & 0xFF]
+            ^ q5[(a >> 40) & 0xFF]
+            ^ q6[(a >> 48) & 0xFF]
+            ^ q7[a >> 56]
+        ) ^ frm(bytes(x), "little")
     if body != n:
         acc = _crc_slice8(acc, memoryview(data)[body:])
     return acc
@@ -270,7 +285,7 @@ class PrefixCrcs:
             os.close(r)
             os.close(w)
             return
-        if pid == 0:                                   # the helper
+        if pid == 0:  # the helper
             code = 1
             try:
                 _child_exit_quietly()
@@ -278,7 +293,7 @@ class PrefixCrcs:
                 mv = memoryview(buf)
                 crc = 0
                 for start in range(0, len(buf) - _CHUNK + 1, _CHUNK):
-                    crc = crc64(crc, mv[start:start + _CHUNK])
+                    crc = crc64(crc, mv[start : start + _CHUNK])
                     os.write(w, crc.to_bytes(8, "little"))
                 code = 0
             finally:
@@ -295,7 +310,7 @@ class PrefixCrcs:
             got = _read_exact(self.fd, 8 * want)
             if len(got) >= 8:
                 k = len(got) // 8
-                crc = int.from_bytes(got[8 * (k - 1):8 * k], "little")
+                crc = int.from_bytes(got[8 * (k - 1) : 8 * k], "little")
                 done = k * _CHUNK
             self.close()
         return crc64(crc, memoryview(self.buf)[done:n])
@@ -335,7 +350,7 @@ class StreamCrc:
             for fd in (r, w, rr, rw):
                 os.close(fd)
             return
-        if pid == 0:                                   # the helper
+        if pid == 0:  # the helper
             code = 1
             try:
                 _child_exit_quietly()
@@ -359,7 +374,8 @@ class StreamCrc:
         os.close(r)
         os.close(rw)
         try:
-            import fcntl         # late: Unix only, like fork
+            import fcntl  # late: Unix only, like fork
+
             fcntl.fcntl(w, getattr(fcntl, "F_SETPIPE_SZ", 1031), _CHUNK)
         except (ImportError, OSError):
             pass

@@ -6,6 +6,7 @@ signed value (Redis's ``string2ll``/``lpStringToInt64``): no sign "+", no
 leading zeros, no "-0", no spaces, at most 20 characters. Anything else stays a
 string, so the round trip string -> integer -> string is always exact.
 """
+
 import re
 
 _CANON = re.compile(rb"(?:0|-?[1-9][0-9]{0,19})\Z")

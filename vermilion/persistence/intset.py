@@ -2,6 +2,7 @@
 
 Layout: ``<encoding u32 LE: 2, 4 or 8> <length u32 LE> <length values, LE signed, ascending>``.
 """
+
 from .errors import CorruptError
 
 
@@ -16,8 +17,11 @@ def decode(blob, deep=True):
     if enc not in (2, 4, 8) or 8 + count * enc != n or count == 0:
         raise CorruptError("Intset integrity check failed.")
     mv = memoryview(bytes(blob))[8:]
-    vals = mv.cast({2: "h", 4: "i", 8: "q"}[enc]).tolist() if _LITTLE else [
-        int.from_bytes(mv[i:i + enc], "little", signed=True) for i in range(0, n - 8, enc)]
+    vals = (
+        mv.cast({2: "h", 4: "i", 8: "q"}[enc]).tolist()
+        if _LITTLE
+        else [int.from_bytes(mv[i : i + enc], "little", signed=True) for i in range(0, n - 8, enc)]
+    )
     if not deep:
         return vals
     prev = None
@@ -50,4 +54,5 @@ def encode(values):
 
 import sys as _sys  # noqa: E402
 import array  # noqa: E402
+
 _LITTLE = _sys.byteorder == "little"

@@ -18,6 +18,7 @@ encoding+data written as 1..5 bytes of 7 bits, read right to left. Encodings:
 spelling, which is how Redis hands them out. :func:`encode` stores a string
 as an integer when it is a canonical integer, exactly like ``lpAppend``.
 """
+
 from .errors import CorruptError
 from .intconv import str_to_int
 
@@ -32,10 +33,16 @@ def _backlen(n):
     if n < 2097151:
         return bytes((n >> 14, ((n >> 7) & 127) | 128, (n & 127) | 128))
     if n < 268435455:
-        return bytes((n >> 21, ((n >> 14) & 127) | 128, ((n >> 7) & 127) | 128,
-                      (n & 127) | 128))
-    return bytes((n >> 28, ((n >> 21) & 127) | 128, ((n >> 14) & 127) | 128,
-                  ((n >> 7) & 127) | 128, (n & 127) | 128))
+        return bytes((n >> 21, ((n >> 14) & 127) | 128, ((n >> 7) & 127) | 128, (n & 127) | 128))
+    return bytes(
+        (
+            n >> 28,
+            ((n >> 21) & 127) | 128,
+            ((n >> 14) & 127) | 128,
+            ((n >> 7) & 127) | 128,
+            (n & 127) | 128,
+        )
+    )
 
 
 # Pre-built entries for the 7-bit integers (the commonest case).
@@ -118,9 +125,14 @@ def assemble(body, count):
     total = 7 + len(body)
     if total > _U32:
         raise ValueError("listpack too large")
-    return b"".join((total.to_bytes(4, "little"),
-                     (count if count < 65535 else 65535).to_bytes(2, "little"),
-                     body, b"\xff"))
+    return b"".join(
+        (
+            total.to_bytes(4, "little"),
+            (count if count < 65535 else 65535).to_bytes(2, "little"),
+            body,
+            b"\xff",
+        )
+    )
 
 
 def _bad(why="Listpack integrity check failed."):
@@ -151,7 +163,7 @@ def decode(lp, deep=True):
             size = 1 + ln
             if p + size > end:
                 raise _bad()
-            append(bytes(lp[p + 1:p + size]))
+            append(bytes(lp[p + 1 : p + size]))
         elif b < 0xE0:
             if p + 2 > end:
                 raise _bad()
@@ -167,21 +179,21 @@ def decode(lp, deep=True):
             size = 2 + ln
             if p + size > end:
                 raise _bad()
-            append(bytes(lp[p + 2:p + size]))
+            append(bytes(lp[p + 2 : p + size]))
         elif b == 0xF0:
             if p + 5 > end:
                 raise _bad()
-            ln = frm(lp[p + 1:p + 5], "little")
+            ln = frm(lp[p + 1 : p + 5], "little")
             size = 5 + ln
             if p + size > end:
                 raise _bad()
-            append(bytes(lp[p + 5:p + size]))
+            append(bytes(lp[p + 5 : p + size]))
         elif b <= 0xF4:
             width = (2, 3, 4, 8)[b - 0xF1]
             size = 1 + width
             if p + size > end:
                 raise _bad()
-            v = frm(lp[p + 1:p + size], "little", signed=True)
+            v = frm(lp[p + 1 : p + size], "little", signed=True)
             append(v)
         else:
             raise _bad()
@@ -192,7 +204,7 @@ def decode(lp, deep=True):
                 raise _bad()
         else:
             bl = len(_backlen(size))
-            if deep and lp[p + size:p + size + bl] != _backlen(size):
+            if deep and lp[p + size : p + size + bl] != _backlen(size):
                 raise _bad()
         p += size + bl
         if p > end:

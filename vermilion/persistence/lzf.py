@@ -16,15 +16,16 @@ data has redundancy worth looking for; data that deflate cannot shrink (random
 or already compressed bytes) is returned uncompressed at once. That only ever
 costs compactness, never correctness.
 """
+
 import zlib
 
 from .errors import CorruptError
 
 MAX_LIT = 32
 MAX_OFF = 1 << 13
-MAX_REF = (1 << 8) + (1 << 3)      # 264
+MAX_REF = (1 << 8) + (1 << 3)  # 264
 
-_PRECHECK = 512                    # below this size, just try LZF (zlib's setup costs more)
+_PRECHECK = 512  # below this size, just try LZF (zlib's setup costs more)
 
 
 def compress(data, max_len=None):
@@ -44,7 +45,7 @@ def compress(data, max_len=None):
         data = bytes(data)
     if n >= _PRECHECK:
         if len(zlib.compress(data, 1)) - 6 > max_len:
-            return None   # no redundancy for LZF to exploit (see module docstring)
+            return None  # no redundancy for LZF to exploit (see module docstring)
     elif n > 2:
         # Every back reference of length L replaces L bytes by at least 2, and
         # the L - 2 positions it covers first hold byte pairs seen before; so
@@ -53,8 +54,8 @@ def compress(data, max_len=None):
         # too: exact, and far cheaper than the loop (the pairs are counted in C,
         # as 16-bit words at even and at odd offsets).
         mv = memoryview(data)
-        pairs = set(mv[:n & ~1].cast("H"))
-        pairs.update(mv[1:1 + ((n - 1) & ~1)].cast("H"))
+        pairs = set(mv[: n & ~1].cast("H"))
+        pairs.update(mv[1 : 1 + ((n - 1) & ~1)].cast("H"))
         if n - 1 - len(pairs) < n - max_len:
             return None
     return _compress(data, n, max_len)
@@ -63,7 +64,7 @@ def compress(data, max_len=None):
 def _compress(data, n, max_len):
     """liblzf's loop proper (``compress`` without the early refusals)."""
     out_end = max_len
-    out = bytearray(b"\0")       # out[run] is the control byte of the open literal run
+    out = bytearray(b"\0")  # out[run] is the control byte of the open literal run
     run = 0
     lit = 0
     htab = {}
@@ -77,8 +78,13 @@ def _compress(data, n, max_len):
         slot = ((v >> 8) - v * 5) & 0xFFFF
         ref = get(slot)
         htab[slot] = ip
-        if (ref and ip - ref <= MAX_OFF and d[ref] == d[ip] and d[ref + 1] == d[ip + 1]
-                and d[ref + 2] == d[ip + 2]):
+        if (
+            ref
+            and ip - ref <= MAX_OFF
+            and d[ref] == d[ip]
+            and d[ref + 1] == d[ip + 1]
+            and d[ref + 2] == d[ip + 2]
+        ):
             op = len(out)
             if op + 4 >= out_end and op - (not lit) + 4 >= out_end:
                 return None
@@ -94,8 +100,8 @@ def _compress(data, n, max_len):
             # bounded by maxlen) yields the length below. Compared in C via ints.
             hi = maxlen if maxlen > 19 else (19 if maxlen > 16 else maxlen)
             if hi > 3:
-                a = d[ref + 3:ref + hi]
-                b = d[ip + 3:ip + hi]
+                a = d[ref + 3 : ref + hi]
+                b = d[ip + 3 : ip + hi]
                 if a == b:
                     m = hi
                 else:
@@ -170,7 +176,7 @@ def decompress(data, out_len):
             ctrl += 1
             if ip + ctrl > n:
                 raise CorruptError("Invalid LZF compressed string")
-            out += data[ip:ip + ctrl]
+            out += data[ip : ip + ctrl]
             ip += ctrl
         else:
             ln = ctrl >> 5
@@ -188,7 +194,7 @@ def decompress(data, out_len):
                 raise CorruptError("Invalid LZF compressed string")
             ln += 2
             if ref + ln <= pos:
-                out += out[ref:ref + ln]
+                out += out[ref : ref + ln]
             else:
                 period = out[ref:pos]
                 out += (period * (ln // len(period) + 1))[:ln]

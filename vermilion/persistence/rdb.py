@@ -46,6 +46,7 @@ nodes, like Redis's listpacks, so a saved stream is byte-identical to Redis's.
 Everything here is a pure function over bytes; the server glue (SAVE, BGSAVE,
 loading at startup) lives in :mod:`vermilion.persistence.snapshot`.
 """
+
 import itertools
 import math
 import os
@@ -57,7 +58,12 @@ from .crc64 import crc64, PrefixCrcs, StreamCrc
 from .errors import CorruptError
 from . import lzf, listpack, ziplist, intset, zipmap
 from .rdb_strings import (  # noqa: F401  (RdbError and the encoders are re-exported)
-    RdbError, enc_len, enc_raw_blob, enc_string, _LEN1)
+    RdbError,
+    enc_len,
+    enc_raw_blob,
+    enc_string,
+    _LEN1,
+)
 from .rdb_stream import encode_stream as _encode_stream, load_stream as _load_stream
 from ..types.list import RList
 from ..types.hash import RHash
@@ -102,25 +108,48 @@ OP_SELECTDB = 254
 OP_EOF = 255
 
 TYPE_NAMES = {
-    TYPE_STRING: "string", TYPE_LIST: "list", TYPE_SET: "set", TYPE_ZSET: "zset",
-    TYPE_HASH: "hash", TYPE_ZSET_2: "zset", TYPE_MODULE: "module", TYPE_MODULE_2: "module",
-    TYPE_HASH_ZIPMAP: "hash", TYPE_LIST_ZIPLIST: "list", TYPE_SET_INTSET: "set",
-    TYPE_ZSET_ZIPLIST: "zset", TYPE_HASH_ZIPLIST: "hash", TYPE_LIST_QUICKLIST: "list",
-    TYPE_STREAM_LISTPACKS: "stream", TYPE_HASH_LISTPACK: "hash", TYPE_ZSET_LISTPACK: "zset",
-    TYPE_LIST_QUICKLIST_2: "list", TYPE_STREAM_LISTPACKS_2: "stream",
+    TYPE_STRING: "string",
+    TYPE_LIST: "list",
+    TYPE_SET: "set",
+    TYPE_ZSET: "zset",
+    TYPE_HASH: "hash",
+    TYPE_ZSET_2: "zset",
+    TYPE_MODULE: "module",
+    TYPE_MODULE_2: "module",
+    TYPE_HASH_ZIPMAP: "hash",
+    TYPE_LIST_ZIPLIST: "list",
+    TYPE_SET_INTSET: "set",
+    TYPE_ZSET_ZIPLIST: "zset",
+    TYPE_HASH_ZIPLIST: "hash",
+    TYPE_LIST_QUICKLIST: "list",
+    TYPE_STREAM_LISTPACKS: "stream",
+    TYPE_HASH_LISTPACK: "hash",
+    TYPE_ZSET_LISTPACK: "zset",
+    TYPE_LIST_QUICKLIST_2: "list",
+    TYPE_STREAM_LISTPACKS_2: "stream",
 }
 
 QUICKLIST_PLAIN = 1
 QUICKLIST_PACKED = 2
-PACKED_THRESHOLD = 1 << 30          # quicklist: elements this big get a plain node
+PACKED_THRESHOLD = 1 << 30  # quicklist: elements this big get a plain node
 _OPT_LEVEL = (4096, 8192, 16384, 32768, 65536)
 
 
 # =============================================================== limits / options
 class Limits:
     """The configuration values that decide encodings (read once per save/load)."""
-    __slots__ = ("hash_entries", "hash_value", "zset_entries", "zset_value",
-                 "intset_entries", "list_fill", "compress", "checksum", "deep")
+
+    __slots__ = (
+        "hash_entries",
+        "hash_value",
+        "zset_entries",
+        "zset_value",
+        "intset_entries",
+        "list_fill",
+        "compress",
+        "checksum",
+        "deep",
+    )
 
     def __init__(self, config=None):
         if config is None:
@@ -151,7 +180,7 @@ DEFAULT_LIMITS = Limits()
 # ====================================================================== writing
 _pack_double = struct.Struct("<d").pack
 _chain = itertools.chain.from_iterable
-_LLMAX_HALF = float((2 ** 63 - 1) // 2)
+_LLMAX_HALF = float((2**63 - 1) // 2)
 
 
 def _double2ll(d):
@@ -207,8 +236,9 @@ def _list_nodes(lst, fill):
         if fits:
             if not elems:
                 return []
-            return [(QUICKLIST_PACKED,
-                     listpack.assemble(listpack.encode_entries(elems), len(elems)))]
+            return [
+                (QUICKLIST_PACKED, listpack.assemble(listpack.encode_entries(elems), len(elems)))
+            ]
     return _list_nodes_split(lst, fill)
 
 
@@ -216,7 +246,7 @@ def _list_nodes_split(lst, fill):
     """_list_nodes element by element, watching each node's size."""
     nodes = []
     entries = []
-    sz = 7                # bytes of the current listpack (header + end)
+    sz = 7  # bytes of the current listpack (header + end)
     count = 0
     if fill < 0:
         limit = _OPT_LEVEL[min(-fill, 5) - 1]
@@ -278,13 +308,12 @@ def encode_value(v, limits=DEFAULT_LIMITS):
         return TYPE_SET, b"".join(parts)
     if t is ZSet:
         if v.listpack:
-            body = listpack.encode_entries(
-                _chain([(m, _score_value(s)) for m, s in v.items()]))
+            body = listpack.encode_entries(_chain([(m, _score_value(s)) for m, s in v.items()]))
             return TYPE_ZSET_LISTPACK, enc_raw_blob(listpack.assemble(body, 2 * len(v)), compress)
         items = list(v)
         parts = [enc_len(len(items))]
         append = parts.append
-        for s, m in reversed(items):      # greatest first, like Redis (fast reload)
+        for s, m in reversed(items):  # greatest first, like Redis (fast reload)
             append(enc_string(m, compress))
             append(_pack_double(s))
         return TYPE_ZSET_2, b"".join(parts)
@@ -376,9 +405,18 @@ _INT_START = frozenset(b"-0123456789")
 _pack_u64 = struct.Struct("<Q").pack
 
 
-def write_rdb(fh, dbs, limits=DEFAULT_LIMITS, aof_base=False, used_mem=0,
-              functions=(), now_ms=None, key_callback=None, progress=None,
-              parallel_crc=False):
+def write_rdb(
+    fh,
+    dbs,
+    limits=DEFAULT_LIMITS,
+    aof_base=False,
+    used_mem=0,
+    functions=(),
+    now_ms=None,
+    key_callback=None,
+    progress=None,
+    parallel_crc=False,
+):
     """Write a complete RDB to binary file ``fh``; return the number of bytes written.
 
     ``dbs`` is a sequence of objects with ``data`` (key -> value) and ``expires``
@@ -467,6 +505,7 @@ def write_rdb(fh, dbs, limits=DEFAULT_LIMITS, aof_base=False, used_mem=0,
 # ====================================================================== reading
 class Reader:
     """A cursor over an RDB byte string; every read checks bounds."""
+
     __slots__ = ("buf", "pos", "end")
 
     def __init__(self, buf, pos=0, end=None):
@@ -520,11 +559,11 @@ class Reader:
         p = self.pos
         if p < self.end:
             b = buf[p]
-            if b < 64:               # fast path: short verbatim string
+            if b < 64:  # fast path: short verbatim string
                 q = p + 1 + b
                 if q <= self.end:
                     self.pos = q
-                    return buf[p + 1:q]
+                    return buf[p + 1 : q]
         n, enc = self.length()
         if not enc:
             return self.take(n)
@@ -555,8 +594,7 @@ class Reader:
         return struct.unpack("<d", self.take(8))[0]
 
 
-_STRTOD = re.compile(rb"\s*([+-]?(?:inf(?:inity)?|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))",
-                     re.I)
+_STRTOD = re.compile(rb"\s*([+-]?(?:inf(?:inity)?|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?))", re.I)
 
 
 def _strtod(s):
@@ -572,7 +610,7 @@ class _Empty:
     pass
 
 
-EMPTY = _Empty()   # load_value's answer for an empty collection (skipped, like Redis)
+EMPTY = _Empty()  # load_value's answer for an empty collection (skipped, like Redis)
 
 
 def _zset_from_pairs(flat, listpack_flag, what):
@@ -655,9 +693,9 @@ def load_value(r, t, limits=DEFAULT_LIMITS):
             h[f] = bytes(r.string())
         if len(h) != n:
             raise RdbError("Duplicate hash fields detected")
-        h.listpack = (n <= limits.hash_entries
-                      and all(len(f) <= limits.hash_value and len(v) <= limits.hash_value
-                              for f, v in h.items()))
+        h.listpack = n <= limits.hash_entries and all(
+            len(f) <= limits.hash_value and len(v) <= limits.hash_value for f, v in h.items()
+        )
         return h
     if t == TYPE_LIST_QUICKLIST or t == TYPE_LIST_QUICKLIST_2:
         n = r.len()
@@ -680,8 +718,15 @@ def load_value(r, t, limits=DEFAULT_LIMITS):
             else:
                 lst.extend_right(ziplist.decode_strings(blob))
         return lst if lst else EMPTY
-    if t in (TYPE_HASH_ZIPMAP, TYPE_LIST_ZIPLIST, TYPE_SET_INTSET, TYPE_ZSET_ZIPLIST,
-             TYPE_ZSET_LISTPACK, TYPE_HASH_ZIPLIST, TYPE_HASH_LISTPACK):
+    if t in (
+        TYPE_HASH_ZIPMAP,
+        TYPE_LIST_ZIPLIST,
+        TYPE_SET_INTSET,
+        TYPE_ZSET_ZIPLIST,
+        TYPE_ZSET_LISTPACK,
+        TYPE_HASH_ZIPLIST,
+        TYPE_HASH_LISTPACK,
+    ):
         blob = r.string()
         if t == TYPE_HASH_ZIPMAP:
             pairs = zipmap.decode(blob)
@@ -726,8 +771,10 @@ def load_value(r, t, limits=DEFAULT_LIMITS):
         return load_stream(r, t, limits)
     if t == TYPE_MODULE or t == TYPE_MODULE_2:
         modid = r.len()
-        raise RdbError("The RDB file contains module data for the module '%s' that is not "
-                       "loaded (Vermilion has no modules)" % module_type_name(modid))
+        raise RdbError(
+            "The RDB file contains module data for the module '%s' that is not "
+            "loaded (Vermilion has no modules)" % module_type_name(modid)
+        )
     raise RdbError("Unknown RDB encoding type %d" % t)
 
 
@@ -766,6 +813,7 @@ def skip_module_value(r):
 # The stream codec (node listpacks, groups, PELs) lives in rdb_stream.py, next to
 # the Stream type's internals.
 
+
 def encode_stream(st, compress=True):
     return _encode_stream(st, compress)
 
@@ -782,8 +830,8 @@ def verify_dump_payload(payload):
     ver = payload[n - 10] | (payload[n - 9] << 8)
     if ver > RDB_VERSION:
         return False, ver
-    crc = int.from_bytes(payload[n - 8:], "little")
-    return crc64(0, memoryview(payload)[:n - 8]) == crc, ver
+    crc = int.from_bytes(payload[n - 8 :], "little")
+    return crc64(0, memoryview(payload)[: n - 8]) == crc, ver
 
 
 def restore_value(payload, limits=DEFAULT_LIMITS):
@@ -807,23 +855,34 @@ class LoadResult:
     def __init__(self):
         self.version = None
         self.aux = {}
-        self.dbs = {}               # dbid -> (data dict, expires dict)
-        self.functions = []         # FUNCTION2 library codes
+        self.dbs = {}  # dbid -> (data dict, expires dict)
+        self.functions = []  # FUNCTION2 library codes
         self.keys_loaded = 0
         self.keys_expired = 0
         self.empty_skipped = 0
-        self.end = 0                # offset just after the checksum
-        self.checksum = None        # stored checksum (None before v5)
+        self.end = 0  # offset just after the checksum
+        self.checksum = None  # stored checksum (None before v5)
         self.checksum_ok = None
         self.type_counts = {}
-        self.keys_read = 0          # every key parsed (redis-check-rdb's "keys read")
-        self.expires = 0            # keys with a TTL
-        self.already_expired = 0    # keys whose TTL had passed
+        self.keys_read = 0  # every key parsed (redis-check-rdb's "keys read")
+        self.expires = 0  # keys with a TTL
+        self.already_expired = 0  # keys whose TTL had passed
 
 
-def load_rdb(buf, limits=DEFAULT_LIMITS, ndbs=16, now_ms=None, expire_keys=True,
-             verify_checksum=True, check_mode=False, log=None, allow_dup=False, events=None,
-             progress=None, parallel_crc=False):
+def load_rdb(
+    buf,
+    limits=DEFAULT_LIMITS,
+    ndbs=16,
+    now_ms=None,
+    expire_keys=True,
+    verify_checksum=True,
+    check_mode=False,
+    log=None,
+    allow_dup=False,
+    events=None,
+    progress=None,
+    parallel_crc=False,
+):
     """Parse a whole RDB image from ``buf``; return a :class:`LoadResult`.
 
     Keys whose expiry is past are dropped (counted in ``keys_expired``) when
@@ -848,11 +907,26 @@ def load_rdb(buf, limits=DEFAULT_LIMITS, ndbs=16, now_ms=None, expire_keys=True,
     if buf.__class__ is not bytes:
         buf = bytes(buf)
     r = Reader(buf, 0)
-    ctx = ["start", None, None]       # doing, key, type
+    ctx = ["start", None, None]  # doing, key, type
     helper = PrefixCrcs(buf) if parallel_crc and verify_checksum else None
     try:
-        _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checksum,
-                  check_mode, log, allow_dup, events, progress, helper)
+        _load_rdb(
+            r,
+            res,
+            ctx,
+            buf,
+            limits,
+            ndbs,
+            now_ms,
+            expire_keys,
+            verify_checksum,
+            check_mode,
+            log,
+            allow_dup,
+            events,
+            progress,
+            helper,
+        )
     except RdbError as e:
         e.offset = r.pos
         e.doing, e.key, e.rdbtype = ctx
@@ -864,8 +938,23 @@ def load_rdb(buf, limits=DEFAULT_LIMITS, ndbs=16, now_ms=None, expire_keys=True,
     return res
 
 
-def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checksum,
-              check_mode, log, allow_dup, events, progress=None, helper=None):
+def _load_rdb(
+    r,
+    res,
+    ctx,
+    buf,
+    limits,
+    ndbs,
+    now_ms,
+    expire_keys,
+    verify_checksum,
+    check_mode,
+    log,
+    allow_dup,
+    events,
+    progress=None,
+    helper=None,
+):
     if len(buf) < 9:
         raise RdbError("Unexpected EOF reading RDB file")
     if bytes(buf[:5]) != b"REDIS":
@@ -918,7 +1007,7 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
                     when = -1
                     kp = p + 1
                 elif b == 0xFC and buf[p + 9] == 0:
-                    when = frm(buf[p + 1:p + 9], "little", signed=True)
+                    when = frm(buf[p + 1 : p + 9], "little", signed=True)
                     kp = p + 10
                 else:
                     break
@@ -929,13 +1018,13 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
                 vb = buf[q]
                 if vb < 64:
                     e = q + 1 + vb
-                    val = buf[q + 1:e]
+                    val = buf[q + 1 : e]
                 elif vb == 0xC0:
                     e = q + 2
                     val = _INT8_STR[buf[q + 1]]
                 else:
                     break
-                key = buf[kp + 1:q]
+                key = buf[kp + 1 : q]
                 if when != -1:
                     nexp += 1
                     if when < now_ms:
@@ -954,8 +1043,10 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
                     ctx[0] = "read-object-value"
                     ctx[1] = key
                     ctx[2] = 0
-                    raise RdbError("RDB has duplicated key '%s' in DB %d"
-                                   % (key.decode("utf-8", "replace"), dbid))
+                    raise RdbError(
+                        "RDB has duplicated key '%s' in DB %d"
+                        % (key.decode("utf-8", "replace"), dbid)
+                    )
                 q0 = p = e
             if p != r.pos:
                 got = expect - n0
@@ -977,24 +1068,26 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
                 vb = buf[q]
                 if vb < 64:
                     e = q + 1 + vb
-                    val = buf[q + 1:e]
+                    val = buf[q + 1 : e]
                 elif vb == 0xC0:
                     e = q + 2
-                    val = b"%d" % int.from_bytes(buf[q + 1:e], "little", signed=True)
+                    val = b"%d" % int.from_bytes(buf[q + 1 : e], "little", signed=True)
                 elif vb == 0xC1:
                     e = q + 3
-                    val = b"%d" % int.from_bytes(buf[q + 1:e], "little", signed=True)
+                    val = b"%d" % int.from_bytes(buf[q + 1 : e], "little", signed=True)
                 else:
                     e = end + 1
                 if e <= end:
-                    key = buf[p + 2:q]
+                    key = buf[p + 2 : q]
                     res.keys_read += 1
                     if key in data and not allow_dup:
                         ctx[0] = "read-object-value"
                         ctx[1] = key
                         ctx[2] = 0
-                        raise RdbError("RDB has duplicated key '%s' in DB %d"
-                                       % (key.decode("utf-8", "replace"), dbid))
+                        raise RdbError(
+                            "RDB has duplicated key '%s' in DB %d"
+                            % (key.decode("utf-8", "replace"), dbid)
+                        )
                     data[key] = None if check_mode else val
                     if allow_dup:
                         expires.pop(key, None)
@@ -1023,8 +1116,10 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
             ctx[0] = "read-db"
             dbid = r.len()
             if dbid >= ndbs and not check_mode:
-                raise RdbError("FATAL: Data file was created with a Redis server configured "
-                               "to handle more than %d databases. Exiting" % ndbs)
+                raise RdbError(
+                    "FATAL: Data file was created with a Redis server configured "
+                    "to handle more than %d databases. Exiting" % ndbs
+                )
             data, expires = res.dbs.setdefault(dbid, ({}, {}))
             if events is not None:
                 events("select", r.pos, dbid)
@@ -1052,8 +1147,10 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
             if when_op != 2:
                 raise RdbError("bad when_opcode")
             if not check_mode:
-                raise RdbError("The RDB file contains AUX module data I can't load: "
-                               "no matching module '%s'" % module_type_name(modid))
+                raise RdbError(
+                    "The RDB file contains AUX module data I can't load: "
+                    "no matching module '%s'" % module_type_name(modid)
+                )
             skip_module_value(r)
             continue
         if t == OP_FUNCTION2:
@@ -1092,8 +1189,9 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
             res.keys_expired += 1
         else:
             if key in data and not allow_dup:
-                raise RdbError("RDB has duplicated key '%s' in DB %d"
-                               % (key.decode("utf-8", "replace"), dbid))
+                raise RdbError(
+                    "RDB has duplicated key '%s' in DB %d" % (key.decode("utf-8", "replace"), dbid)
+                )
             data[key] = None if check_mode else val
             if expiretime != -1:
                 expires[key] = expiretime
@@ -1112,12 +1210,15 @@ def _load_rdb(r, res, ctx, buf, limits, ndbs, now_ms, expire_keys, verify_checks
             if helper is not None:
                 computed = helper.crc_upto(r.pos - 8)
             else:
-                computed = crc64(crc, mv[crc_done:r.pos - 8])
+                computed = crc64(crc, mv[crc_done : r.pos - 8])
             res.checksum_ok = computed == stored
             if not res.checksum_ok:
                 if log is not None:
-                    log(3, "Wrong RDB checksum expected: (%x) but got (%x). Aborting now."
-                        % (computed, stored))
+                    log(
+                        3,
+                        "Wrong RDB checksum expected: (%x) but got (%x). Aborting now."
+                        % (computed, stored),
+                    )
                 raise RdbError("RDB CRC error")
         elif stored == 0 and log is not None:
             log(3, "RDB file was saved with checksum disabled: no check performed.")

@@ -32,12 +32,21 @@ API (for rdb.py and aof.py):
 * ``rewrite_commands(key, s) -> list of argv``: the commands rebuilding the
   stream in an AOF rewrite (rewriteStreamObject).
 """
+
 import struct
 
 from . import listpack
 from .rdb_strings import RdbError, enc_len, enc_raw_blob, enc_string
-from ..types.stream import (Stream, Group, NACK, _Node, MASK64, format_id, _int_size,
-                            INVALID_ENTRIES_READ)
+from ..types.stream import (
+    Stream,
+    Group,
+    NACK,
+    _Node,
+    MASK64,
+    format_id,
+    _int_size,
+    INVALID_ENTRIES_READ,
+)
 
 TYPE_STREAM_LISTPACKS = 15
 TYPE_STREAM_LISTPACKS_2 = 19
@@ -102,9 +111,16 @@ def encode_stream(s, compress=True):
     for node in s.nodes:
         out.append(enc_string(_raw_id(node.master), compress))
         out.append(enc_raw_blob(node_listpack(node), compress))
-    for v in (s.length, s.last_id >> 64, s.last_id & MASK64, s.first_id >> 64,
-              s.first_id & MASK64, s.max_deleted_id >> 64, s.max_deleted_id & MASK64,
-              s.entries_added):
+    for v in (
+        s.length,
+        s.last_id >> 64,
+        s.last_id & MASK64,
+        s.first_id >> 64,
+        s.first_id & MASK64,
+        s.max_deleted_id >> 64,
+        s.max_deleted_id & MASK64,
+        s.entries_added,
+    ):
         out.append(enc_len(v))
     groups = s.sorted_groups()
     out.append(enc_len(len(groups)))
@@ -112,7 +128,7 @@ def encode_stream(s, compress=True):
         out.append(enc_string(g.name, compress))
         out.append(enc_len(g.last_id >> 64))
         out.append(enc_len(g.last_id & MASK64))
-        out.append(enc_len(g.entries_read & MASK64))   # -1 is saved as a uint64
+        out.append(enc_len(g.entries_read & MASK64))  # -1 is saved as a uint64
         out.append(enc_len(len(g.pel)))
         for i, nack in g.pel.items():
             out.append(_raw_id(i))
@@ -161,7 +177,7 @@ def _node_from_listpack(master, lp, deep):
         nmf = num(el[2])
         if nmf < 0:
             raise bad
-        mf = [text(x) for x in el[3:3 + nmf]]
+        mf = [text(x) for x in el[3 : 3 + nmf]]
         p = 3 + nmf
         if len(mf) != nmf or num(el[p]) != 0:
             raise bad
@@ -181,7 +197,7 @@ def _node_from_listpack(master, lp, deep):
             p += 3
             if flags & FLAG_SAMEFIELDS:
                 nf = nmf
-                vals = [text(x) for x in el[p:p + nf]]
+                vals = [text(x) for x in el[p : p + nf]]
                 if len(vals) != nf:
                     raise bad
                 fv = [None] * (2 * nf)
@@ -194,7 +210,7 @@ def _node_from_listpack(master, lp, deep):
                 if nf < 0:
                     raise bad
                 p += 1
-                fv = [text(x) for x in el[p:p + 2 * nf]]    # field, value, field, value...
+                fv = [text(x) for x in el[p : p + 2 * nf]]  # field, value, field, value...
                 p += 2 * nf
                 if len(fv) != 2 * nf:
                     raise bad
@@ -251,7 +267,7 @@ def load_stream(r, rdbtype=TYPE_STREAM_LISTPACKS_2, deep=False):
     else:
         s.max_deleted_id = 0
         s.entries_added = s.length
-        s.first_id = s.first_live_id()     # streamGetEdgeID: the max ID when empty
+        s.first_id = s.first_live_id()  # streamGetEdgeID: the max ID when empty
     if s.length and not s.nodes:
         raise _corrupt("Stream length inconsistent with rax entries")
     if sum(len(n.ids) for n in s.nodes) != s.length:
@@ -267,8 +283,7 @@ def load_stream(r, rdbtype=TYPE_STREAM_LISTPACKS_2, deep=False):
         else:
             er = s.estimate_distance(gid)
         if name in s.groups:
-            raise _corrupt("Duplicated consumer group name %s"
-                           % name.decode("utf-8", "replace"))
+            raise _corrupt("Duplicated consumer group name %s" % name.decode("utf-8", "replace"))
         g = s.groups[name] = Group(name, gid, er if er >= 0 else INVALID_ENTRIES_READ)
         npel = r.len()
         for _ in range(npel):
@@ -291,8 +306,7 @@ def load_stream(r, rdbtype=TYPE_STREAM_LISTPACKS_2, deep=False):
                 if nack is None:
                     raise _corrupt("Consumer entry not found in group global PEL")
                 if i in cons.pel:
-                    raise _corrupt("Duplicated consumer PEL entry  loading a stream "
-                                   "consumer group")
+                    raise _corrupt("Duplicated consumer PEL entry  loading a stream consumer group")
                 nack.consumer = cons
                 cons.pel.add(i, nack)
         if deep:
@@ -311,17 +325,48 @@ def rewrite_commands(key, s):
             out.append([b"XADD", key, format_id(i)] + list(fv))
     else:
         out.append([b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])
-    out.append([b"XSETID", key, format_id(s.last_id), b"ENTRIESADDED",
-                b"%d" % s.entries_added, b"MAXDELETEDID", format_id(s.max_deleted_id)])
+    out.append(
+        [
+            b"XSETID",
+            key,
+            format_id(s.last_id),
+            b"ENTRIESADDED",
+            b"%d" % s.entries_added,
+            b"MAXDELETEDID",
+            format_id(s.max_deleted_id),
+        ]
+    )
     for g in s.sorted_groups():
-        out.append([b"XGROUP", b"CREATE", key, g.name, format_id(g.last_id),
-                    b"ENTRIESREAD", b"%d" % g.entries_read])
+        out.append(
+            [
+                b"XGROUP",
+                b"CREATE",
+                key,
+                g.name,
+                format_id(g.last_id),
+                b"ENTRIESREAD",
+                b"%d" % g.entries_read,
+            ]
+        )
         for cons in g.sorted_consumers():
             if not len(cons.pel):
                 out.append([b"XGROUP", b"CREATECONSUMER", key, g.name, cons.name])
                 continue
             for i, nack in cons.pel.items():
-                out.append([b"XCLAIM", key, g.name, cons.name, b"0", format_id(i),
-                            b"TIME", b"%d" % nack.delivery_time, b"RETRYCOUNT",
-                            b"%d" % nack.delivery_count, b"JUSTID", b"FORCE"])
+                out.append(
+                    [
+                        b"XCLAIM",
+                        key,
+                        g.name,
+                        cons.name,
+                        b"0",
+                        format_id(i),
+                        b"TIME",
+                        b"%d" % nack.delivery_time,
+                        b"RETRYCOUNT",
+                        b"%d" % nack.delivery_count,
+                        b"JUSTID",
+                        b"FORCE",
+                    ]
+                )
     return out

@@ -6,6 +6,7 @@ is stored as a small integer when it spells one exactly (``rdbTryIntegerEncoding
 LZF-compressed when that saves at least four bytes (``rdbSaveLzfStringObject``),
 verbatim otherwise; blobs (listpacks, intsets) are never integer-encoded.
 """
+
 import re
 
 from . import lzf

@@ -98,6 +98,7 @@ kept current by this module:
 ``server.disk_error``               the MISCONF text while writes are refused
 =================================  ==========================================
 """
+
 import errno
 import gc
 import os
@@ -112,7 +113,7 @@ CHILD_NONE = None
 CHILD_RDB = "rdb"
 CHILD_AOF = "aof"
 BGSAVE_RETRY_DELAY = 5
-AOF_WAIT_REWRITE = 2      # aof.AOF_WAIT_REWRITE (aof.py imports this module)
+AOF_WAIT_REWRITE = 2  # aof.AOF_WAIT_REWRITE (aof.py imports this module)
 LOADING_ERROR = "LOADING Redis is loading the dataset in memory"
 HAS_FORK = hasattr(os, "fork")
 # From this many keys a save's checksum is computed by a helper process on
@@ -220,11 +221,11 @@ class Snapshot:
         self.child_pid = None
         self.child_type = CHILD_NONE
         self.child_start = 0.0
-        self.child_done = None        # fn(ok, bysignal) run when the child exits
+        self.child_done = None  # fn(ok, bysignal) run when the child exits
         # INFO's current_save_keys_processed/total: the child reports the keys it
         # has written through a pipe (Redis's child info pipe); read when asked
-        self.progress_fd = None       # the parent's end (non-blocking)
-        self.child_report_fd = None   # the child's end, in the child
+        self.progress_fd = None  # the parent's end (non-blocking)
+        self.child_report_fd = None  # the child's end, in the child
         self.keys_total = 0
         self.keys_processed = 0
         self.bgsave_scheduled = False
@@ -264,11 +265,21 @@ class Snapshot:
         # rdb-key-save-delay (tests): debugDelay after every key, as rdbSaveKeyValuePair
         key_callback = (lambda: LoadProgress._key_load_delay(delay)) if delay else None
         with _NoGC():
-            atomic_write(path, tmp, lambda fh: rdbmod.write_rdb(
-                fh, server.dbs, self.limits(), aof_base=aof_base,
-                used_mem=rdbmod.used_memory_estimate(), functions=functions,
-                key_callback=key_callback, progress=progress,
-                parallel_crc=nkeys >= PARALLEL_CRC_KEYS))
+            atomic_write(
+                path,
+                tmp,
+                lambda fh: rdbmod.write_rdb(
+                    fh,
+                    server.dbs,
+                    self.limits(),
+                    aof_base=aof_base,
+                    used_mem=rdbmod.used_memory_estimate(),
+                    functions=functions,
+                    key_callback=key_callback,
+                    progress=progress,
+                    parallel_crc=nkeys >= PARALLEL_CRC_KEYS,
+                ),
+            )
 
     def save(self, record_error=True):
         """SAVE: a synchronous snapshot. True on success (errors are logged).
@@ -288,13 +299,16 @@ class Snapshot:
             stage = getattr(e, "stage", "write")
             why = e.strerror or str(e)
             if stage == "open":
-                server.log_warning("Failed opening the temp RDB file %s (in server root dir "
-                                   "%s) for saving: %s" % (tmp, _cwd_or_unknown(server), why))
+                server.log_warning(
+                    "Failed opening the temp RDB file %s (in server root dir "
+                    "%s) for saving: %s" % (tmp, _cwd_or_unknown(server), why)
+                )
             elif stage == "rename":
-                server.log_warning("Error moving temp DB file %s on the final destination %s "
-                                   "(in server root dir %s): %s"
-                                   % (tmp, server.config.get("dbfilename"),
-                                      _cwd_or_unknown(server), why))
+                server.log_warning(
+                    "Error moving temp DB file %s on the final destination %s "
+                    "(in server root dir %s): %s"
+                    % (tmp, server.config.get("dbfilename"), _cwd_or_unknown(server), why)
+                )
             else:
                 server.log_warning("Write error saving DB on disk: %s" % why)
             if record_error:
@@ -446,7 +460,7 @@ class Snapshot:
                 pass
             n = len(last) // 8 * 8
             if n:
-                self.keys_processed = int.from_bytes(last[n - 8:n], "little")
+                self.keys_processed = int.from_bytes(last[n - 8 : n], "little")
         if self.child_pid is None:
             return 0, 0
         return self.keys_processed, self.keys_total
@@ -538,8 +552,9 @@ class Snapshot:
             if self.child_pid is not None:
                 return
         now = int(time.time())
-        if self.bgsave_scheduled and (now - self.lastbgsave_try > BGSAVE_RETRY_DELAY
-                                      or server.rdb_last_bgsave_status == "ok"):
+        if self.bgsave_scheduled and (
+            now - self.lastbgsave_try > BGSAVE_RETRY_DELAY or server.rdb_last_bgsave_status == "ok"
+        ):
             self.bgsave_scheduled = False
             if self.bgsave():
                 return
@@ -547,9 +562,14 @@ class Snapshot:
         if rules:
             changes = server.dirty - server.dirty_at_last_save
             for secs, need in rules:
-                if (changes >= need and now - server.lastsave > secs
-                        and (now - self.lastbgsave_try > BGSAVE_RETRY_DELAY
-                             or server.rdb_last_bgsave_status == "ok")):
+                if (
+                    changes >= need
+                    and now - server.lastsave > secs
+                    and (
+                        now - self.lastbgsave_try > BGSAVE_RETRY_DELAY
+                        or server.rdb_last_bgsave_status == "ok"
+                    )
+                ):
                     server.log_notice("%d changes in %d seconds. Saving..." % (need, secs))
                     self.bgsave()
                     return
@@ -585,11 +605,18 @@ class Snapshot:
         progress = LoadProgress(server, base)
         try:
             with _NoGC():
-                res = rdbmod.load_rdb(buf, limits, ndbs=len(server.dbs),
-                                      expire_keys=expire_keys,
-                                      verify_checksum=limits.checksum, log=server.log,
-                                      allow_dup=allow_dup, events=progress.rdb_event,
-                                      progress=progress.step, parallel_crc=True)
+                res = rdbmod.load_rdb(
+                    buf,
+                    limits,
+                    ndbs=len(server.dbs),
+                    expire_keys=expire_keys,
+                    verify_checksum=limits.checksum,
+                    log=server.log,
+                    allow_dup=allow_dup,
+                    events=progress.rdb_event,
+                    progress=progress.step,
+                    parallel_crc=True,
+                )
                 install(server, res, flush, allow_dup or flush)
         finally:
             if not outer:
@@ -597,12 +624,15 @@ class Snapshot:
         server.rdb_last_load_keys_loaded = res.keys_loaded
         server.rdb_last_load_keys_expired = res.keys_expired
         if res.empty_skipped:
-            server.log_warning("Done loading RDB, keys loaded: %d, keys expired: %d, "
-                               "empty keys skipped: %d." % (res.keys_loaded, res.keys_expired,
-                                                            res.empty_skipped))
+            server.log_warning(
+                "Done loading RDB, keys loaded: %d, keys expired: %d, "
+                "empty keys skipped: %d." % (res.keys_loaded, res.keys_expired, res.empty_skipped)
+            )
         else:
-            server.log_notice("Done loading RDB, keys loaded: %d, keys expired: %d."
-                              % (res.keys_loaded, res.keys_expired))
+            server.log_notice(
+                "Done loading RDB, keys loaded: %d, keys expired: %d."
+                % (res.keys_loaded, res.keys_expired)
+            )
         return res
 
     def reload(self, flush=True, merge=False):
@@ -615,9 +645,15 @@ class Snapshot:
         buf = rdbmod.read_file(self.rdb_path())
         limits = self.limits()
         with _NoGC():
-            res = rdbmod.load_rdb(buf, limits, ndbs=len(server.dbs),
-                                  verify_checksum=limits.checksum, log=server.log,
-                                  allow_dup=merge, parallel_crc=True)
+            res = rdbmod.load_rdb(
+                buf,
+                limits,
+                ndbs=len(server.dbs),
+                verify_checksum=limits.checksum,
+                log=server.log,
+                allow_dup=merge,
+                parallel_crc=True,
+            )
             if flush:
                 empty_data(server)
             install(server, res, True, merge or flush)
@@ -643,7 +679,7 @@ class Snapshot:
 
     def _load_at_startup(self):
         server = self.server
-        server.loading = 0        # the loaders set it while they actually load
+        server.loading = 0  # the loaders set it while they actually load
         t0 = time.time()
         aof = server.aof
         if aof is not None and server.config.get("appendonly") == "yes":
@@ -770,8 +806,10 @@ def install(server, res, flush=True, allow_dup=True):
                 if existing:
                     for k in data:
                         if k in existing:
-                            raise rdbmod.RdbError("RDB has duplicated key '%s' in DB %d"
-                                                  % (k.decode("utf-8", "replace"), dbid))
+                            raise rdbmod.RdbError(
+                                "RDB has duplicated key '%s' in DB %d"
+                                % (k.decode("utf-8", "replace"), dbid)
+                            )
     # the libraries first, as they come before the keys in the file: a library
     # already loaded fails the load unless ``allow_dup`` (rdbFunctionLoad)
     fr = server.function_restore
@@ -782,8 +820,10 @@ def install(server, res, flush=True, allow_dup=True):
             except ValueError as e:
                 raise rdbmod.RdbError("Failed loading library, %s" % e)
         else:
-            server.log_warning("The RDB file contains %d function libraries; functions are "
-                               "not available, they were skipped" % len(res.functions))
+            server.log_warning(
+                "The RDB file contains %d function libraries; functions are "
+                "not available, they were skipped" % len(res.functions)
+            )
     for dbid, (data, expires) in res.dbs.items():
         if dbid >= len(server.dbs):
             continue
@@ -813,11 +853,13 @@ def empty_data(server, functions=True):
     return removed
 
 
-MISCONF_RDB = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable "
-               "to persist to disk. Commands that may modify the data set are disabled, because "
-               "this instance is configured to report errors during writes if RDB snapshotting "
-               "fails (stop-writes-on-bgsave-error option). Please check the Redis logs for "
-               "details about the RDB error.")
+MISCONF_RDB = (
+    "MISCONF Redis is configured to save RDB snapshots, but it's currently unable "
+    "to persist to disk. Commands that may modify the data set are disabled, because "
+    "this instance is configured to report errors during writes if RDB snapshotting "
+    "fails (stop-writes-on-bgsave-error option). Please check the Redis logs for "
+    "details about the RDB error."
+)
 
 
 def update_disk_error(server):
@@ -828,8 +870,11 @@ def update_disk_error(server):
     runs).
     """
     msg = None
-    if (server.config.get("stop-writes-on-bgsave-error") == "yes"
-            and server.rdb_last_bgsave_status == "err" and server.snapshot.save_rules()):
+    if (
+        server.config.get("stop-writes-on-bgsave-error") == "yes"
+        and server.rdb_last_bgsave_status == "err"
+        and server.snapshot.save_rules()
+    ):
         msg = MISCONF_RDB
     else:
         aof = server.aof
@@ -914,7 +959,7 @@ class LoadProgress:
             self.next_events = (pos // self.interval + 1) * self.interval
             self.serve()
         if delay:
-            return pos - self.base + 1           # once per record
+            return pos - self.base + 1  # once per record
         return self.next_events - self.base
 
     def command(self, pos, serve):
@@ -983,9 +1028,12 @@ def _disk_error_check(c, cmd, argv):
     if msg is None:
         return None
     name = cmd.fullname
-    if cmd.is_write or name == "ping" or (
-            name == "exec" and c.multi and any(q.is_write for q, _ in c.multi)):
-        if "M" in (c.flags_extra or ""):      # our master's stream: applied anyway
+    if (
+        cmd.is_write
+        or name == "ping"
+        or (name == "exec" and c.multi and any(q.is_write for q, _ in c.multi))
+    ):
+        if "M" in (c.flags_extra or ""):  # our master's stream: applied anyway
             return None
         return msg
     return None

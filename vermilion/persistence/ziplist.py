@@ -16,6 +16,7 @@ An entry is ``<prevlen> <encoding> <data>``; prevlen is one byte (< 254) or
 Redis 7 converts ziplists to listpacks on load; we only need to read them.
 :func:`encode` exists for tests (round trips) and tools.
 """
+
 from .errors import CorruptError
 from .intconv import str_to_int
 
@@ -49,7 +50,7 @@ def decode(zl):
         elif b == 254:
             if p + 5 > end:
                 raise _bad()
-            prevlen = frm(zl[p + 1:p + 5], "little")
+            prevlen = frm(zl[p + 1 : p + 5], "little")
             p += 5
         else:
             raise _bad()
@@ -71,11 +72,11 @@ def decode(zl):
             else:
                 if p + 5 > end:
                     raise _bad()
-                ln = frm(zl[p + 1:p + 5], "big")
+                ln = frm(zl[p + 1 : p + 5], "big")
                 p += 5
             if p + ln > end:
                 raise _bad()
-            append(bytes(zl[p:p + ln]))
+            append(bytes(zl[p : p + ln]))
             p += ln
         else:
             if e == 0xC0:
@@ -95,7 +96,7 @@ def decode(zl):
             if p + 1 + w > end:
                 raise _bad()
             if w:
-                append(frm(zl[p + 1:p + 1 + w], "little", signed=True))
+                append(frm(zl[p + 1 : p + 1 + w], "little", signed=True))
             else:
                 append((e & 0x0F) - 1)
             p += 1 + w
@@ -162,5 +163,12 @@ def encode(elements):
     body = b"".join(parts)
     total = 11 + len(body)
     count = len(parts)
-    return b"".join((total.to_bytes(4, "little"), last.to_bytes(4, "little"),
-                     min(count, 65535).to_bytes(2, "little"), body, b"\xff"))
+    return b"".join(
+        (
+            total.to_bytes(4, "little"),
+            last.to_bytes(4, "little"),
+            min(count, 65535).to_bytes(2, "little"),
+            body,
+            b"\xff",
+        )
+    )

@@ -4,6 +4,7 @@ Layout: ``<count: 1 byte, 254 = unknown> entries... 0xFF``; an entry is
 ``<len> key <len> <free: 1 byte> value <free unused bytes>``, where ``len`` is
 one byte (< 254) or 254 followed by a u32 LE.
 """
+
 from .errors import CorruptError
 
 
@@ -26,14 +27,14 @@ def decode(zm):
         if b == 254:
             if p + 5 > n - 1:
                 raise _bad()
-            return int.from_bytes(zm[p + 1:p + 5], "little"), p + 5
+            return int.from_bytes(zm[p + 1 : p + 5], "little"), p + 5
         raise _bad()
 
     while zm[p] != 0xFF:
         ln, p = length(p)
         if p + ln > n - 1:
             raise _bad()
-        field = bytes(zm[p:p + ln])
+        field = bytes(zm[p : p + ln])
         p += ln
         ln, p = length(p)
         if p >= n - 1:
@@ -42,7 +43,7 @@ def decode(zm):
         p += 1
         if p + ln + free > n - 1:
             raise _bad()
-        out.append((field, bytes(zm[p:p + ln])))
+        out.append((field, bytes(zm[p : p + ln])))
         p += ln + free
     if p != n - 1 or not out:
         raise _bad()
@@ -53,8 +54,10 @@ def decode(zm):
 
 def encode(pairs):
     """A zipmap of (field, value) pairs (for tests and tools)."""
+
     def ln(x):
         return bytes((x,)) if x < 254 else b"\xfe" + x.to_bytes(4, "little")
+
     parts = [bytes((len(pairs) if len(pairs) < 254 else 254,))]
     for f, v in pairs:
         parts += [ln(len(f)), f, ln(len(v)), b"\x00", v]

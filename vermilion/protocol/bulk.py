@@ -17,11 +17,12 @@ That needs CPython's object layout, reached through ``ctypes``. Elsewhere (or if
 the self-check at first use fails) the builder fills a ``bytearray`` and copies
 it into ``bytes`` at the end: same result, twice the peak.
 """
+
 import sys
 
-BIG_ARG = 256 * 1024     # arguments this long are built in place
+BIG_ARG = 256 * 1024  # arguments this long are built in place
 
-_native = None           # None: not probed yet; False: unavailable; else the tools
+_native = None  # None: not probed yet; False: unavailable; else the tools
 
 
 def _probe():
@@ -31,10 +32,11 @@ def _probe():
         return False
     try:
         import ctypes  # start-up cost: only once a big argument arrives
+
         new = ctypes.pythonapi.PyBytes_FromStringAndSize
         new.restype = ctypes.py_object
         new.argtypes = (ctypes.c_void_p, ctypes.c_ssize_t)
-        offset = sys.getsizeof(b"") - 1          # the header before ob_sval
+        offset = sys.getsizeof(b"") - 1  # the header before ob_sval
         memmove = ctypes.memmove
         probe = new(None, 5)
         src = b"hello"
@@ -42,7 +44,7 @@ def _probe():
         if probe != b"hello" or hash(probe) != hash(b"hello"):
             return False
         return new, offset, memmove
-    except Exception:   # no ctypes, a different layout: use the fallback
+    except Exception:  # no ctypes, a different layout: use the fallback
         return False
 
 
@@ -56,7 +58,7 @@ class BulkBuilder:
         if _native is None:
             _native = _probe()
         self.size = size
-        self.got = 0             # bytes consumed so far, the CRLF included
+        self.got = 0  # bytes consumed so far, the CRLF included
         if _native:
             new, self._offset, self._memmove = _native
             self._value = new(None, size)
@@ -76,7 +78,7 @@ class BulkBuilder:
             if self._addr is not None and data.__class__ is bytes:
                 self._memmove(self._addr + self.got, id(data) + self._offset + start, n)
             else:
-                self._value[self.got:self.got + n] = data[start:copy_end]
+                self._value[self.got : self.got + n] = data[start:copy_end]
         self.got += end - start
         return end
 

@@ -29,18 +29,21 @@ Python value           RESP2                        RESP3
 ``Raw`` is the hot path's friend: constant replies (``+OK``, small integers) are
 encoded once at import time and appended to the output as they are.
 """
+
 import math
 from typing import Any, Callable, Sequence
 
 
 class Raw(bytes):
     """Bytes that are already a complete RESP reply."""
+
     __slots__ = ()
 
 
 class Pushed(Raw):
     """Pre-encoded pub/sub or tracking data that CLIENT REPLY OFF/SKIP does not
     silence (Redis's CLIENT_PUSHING flag): see :func:`drop_replies`."""
+
     __slots__ = ()
 
 
@@ -52,26 +55,31 @@ def drop_replies(out: list, start: int) -> None:
 
 class Status(str):
     """A simple string reply (``+OK``)."""
+
     __slots__ = ()
 
 
 class ErrorReply(str):
     """An error reply used as a value (inside EXEC's array, for instance)."""
+
     __slots__ = ()
 
 
 class Map(list):
     """A map given as a flat [k1, v1, k2, v2, ...] list (keeps order and duplicates)."""
+
     __slots__ = ()
 
 
 class Set(list):
     """A set reply (RESP3 ``~``), an array in RESP2."""
+
     __slots__ = ()
 
 
 class Push(list):
     """An out-of-band push (RESP3 ``>``), an array in RESP2."""
+
     __slots__ = ()
 
 
@@ -102,6 +110,7 @@ class _NullArray:
 
 
 NULL_ARRAY = _NullArray()
+
 
 # A command that answers later (a blocked BLPOP), has written its own reply (EXEC,
 # SUBSCRIBE), or never answers returns this instead of a value.
@@ -153,7 +162,7 @@ def _encode(v: Any, resp: int, w: Callable[[bytes], Any]) -> None:
     elif t is list or t is tuple:
         w(b"*%d\r\n" % len(v))
         for x in v:
-            tx = x.__class__     # the common elements without a call each
+            tx = x.__class__  # the common elements without a call each
             if tx is bytes:
                 w(b"$%d\r\n%s\r\n" % (len(x), x))
             elif tx is int:

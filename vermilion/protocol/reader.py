@@ -25,7 +25,7 @@ Two readers behave identically:
 
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 DEFAULT_MAX_BULK_LEN = 512 * 1024 * 1024
-_INT_MAX = 2 ** 31 - 1
+_INT_MAX = 2**31 - 1
 
 try:  # pragma: no cover - depends on the environment
     import hiredis as _hiredis
@@ -68,6 +68,8 @@ def _suspect(data):
     if data.translate(None, _NOT_TYPE_BYTES) and _typed_element(data) is not None:
         return True
     return None
+
+
 _bytes_len = bytes.__len__
 _sum = sum
 _map = map
@@ -108,9 +110,14 @@ def split_args(line):
         while True:
             c = line[i] if i < n else 0
             if inq:
-                if (c == 92 and i + 3 < n + 0 and line[i + 1] == 120
-                        and line[i + 2] in _HEX and line[i + 3] in _HEX):
-                    cur.append(int(line[i + 2:i + 4], 16))
+                if (
+                    c == 92
+                    and i + 3 < n + 0
+                    and line[i + 1] == 120
+                    and line[i + 2] in _HEX
+                    and line[i + 3] in _HEX
+                ):
+                    cur.append(int(line[i + 2 : i + 4], 16))
                     i += 3
                 elif c == 92 and i + 1 < n:
                     i += 1
@@ -154,21 +161,33 @@ def split_args(line):
 class PyReader:
     """Pure-Python request reader (see the module docstring)."""
 
-    __slots__ = ("_buf", "_pos", "_chunks", "_chunked", "_need", "_args", "_args_len",
-                 "_left", "_bulk", "_builder", "error", "max_bulk_len")
+    __slots__ = (
+        "_buf",
+        "_pos",
+        "_chunks",
+        "_chunked",
+        "_need",
+        "_args",
+        "_args_len",
+        "_left",
+        "_bulk",
+        "_builder",
+        "error",
+        "max_bulk_len",
+    )
 
     def __init__(self, max_bulk_len=DEFAULT_MAX_BULK_LEN):
         self._buf = b""
         self._pos = 0
-        self._chunks = []       # pieces waiting until a known-long bulk is complete
+        self._chunks = []  # pieces waiting until a known-long bulk is complete
         self._chunked = 0
-        self._need = 0          # bytes the buffer must hold before parsing again
-        self._args = None       # arguments of a half-read multibulk request
-        self._args_len = 0      # their total size (counts toward the query buffer limit)
-        self._left = 0          # arguments still to read for it
-        self._bulk = -1         # length of the bulk being read, -1 before its header
-        self._builder = None    # a big bulk being received in place (protocol/bulk.py)
-        self.error = None       # Redis's error text once the stream is broken
+        self._need = 0  # bytes the buffer must hold before parsing again
+        self._args = None  # arguments of a half-read multibulk request
+        self._args_len = 0  # their total size (counts toward the query buffer limit)
+        self._left = 0  # arguments still to read for it
+        self._bulk = -1  # length of the bulk being read, -1 before its header
+        self._builder = None  # a big bulk being received in place (protocol/bulk.py)
+        self.error = None  # Redis's error text once the stream is broken
         self.max_bulk_len = max_bulk_len
 
     def pending(self):
@@ -199,7 +218,7 @@ class PyReader:
             self._chunked = 0
             self._need = 0
         if self._pos < len(self._buf):
-            self._buf = self._buf[self._pos:] + data
+            self._buf = self._buf[self._pos :] + data
         else:
             self._buf = data
         self._pos = 0
@@ -253,7 +272,7 @@ class PyReader:
                     break
                 if nl > n - 2:
                     break
-                count = parse_ll(buf[pos + 1:nl])
+                count = parse_ll(buf[pos + 1 : nl])
                 if count is None or count > _INT_MAX:
                     return self._fail("Protocol error: invalid multibulk length", out)
                 pos = nl + 2
@@ -273,9 +292,10 @@ class PyReader:
                     if nl > n - 2:
                         break
                     if buf[pos] != 36:  # '$'
-                        return self._fail("Protocol error: expected '$', got '%s'"
-                                          % chr(buf[pos]), out)
-                    ln = parse_ll(buf[pos + 1:nl])
+                        return self._fail(
+                            "Protocol error: expected '$', got '%s'" % chr(buf[pos]), out
+                        )
+                    ln = parse_ll(buf[pos + 1 : nl])
                     if ln is None or ln < 0 or ln > self.max_bulk_len:
                         return self._fail("Protocol error: invalid bulk length", out)
                     pos = nl + 2
@@ -297,7 +317,7 @@ class PyReader:
                 ln = self._bulk
                 if n - pos < ln + 2:
                     break
-                args.append(buf[pos:pos + ln])
+                args.append(buf[pos : pos + ln])
                 self._args_len += ln
                 pos += ln + 2
                 self._bulk = -1
@@ -318,8 +338,16 @@ class PyReader:
 class HiredisReader:
     """Request reader that frames with hiredis and falls back to :class:`PyReader`."""
 
-    __slots__ = ("_reader", "_since", "_since_len", "_since_count", "_py",
-                 "error", "max_bulk_len", "_tail")
+    __slots__ = (
+        "_reader",
+        "_since",
+        "_since_len",
+        "_since_count",
+        "_py",
+        "error",
+        "max_bulk_len",
+        "_tail",
+    )
 
     # Beyond this many bytes since the last request boundary we stop keeping them:
     # a fallback then cannot replay, so the error text becomes a generic one.
@@ -327,11 +355,11 @@ class HiredisReader:
 
     def __init__(self, max_bulk_len=DEFAULT_MAX_BULK_LEN):
         self._reader = _hiredis.Reader()
-        self._since = []        # chunks fed since the last request boundary (None: unknown)
+        self._since = []  # chunks fed since the last request boundary (None: unknown)
         self._since_len = 0
-        self._since_count = 0   # commands hiredis returned out of those chunks
-        self._py = None         # the Python reader, once it has taken over
-        self._tail = b""        # the end of the previous chunk (a header may straddle)
+        self._since_count = 0  # commands hiredis returned out of those chunks
+        self._py = None  # the Python reader, once it has taken over
+        self._tail = b""  # the end of the previous chunk (a header may straddle)
         self.error = None
         self.max_bulk_len = max_bulk_len
 
@@ -344,8 +372,9 @@ class HiredisReader:
         if self._py is not None or self._since_len or not data.startswith(b"*"):
             return self._feed_general(data)
         # The common case, kept short: a read that starts on a request boundary.
-        if _big_array(data) is not None or (data.translate(None, _NOT_TYPE_BYTES)
-                                            and _typed_element(data) is not None):
+        if _big_array(data) is not None or (
+            data.translate(None, _NOT_TYPE_BYTES) and _typed_element(data) is not None
+        ):
             self._since = [data]
             self._since_len = len(data)
             return self._fallback([])
@@ -363,7 +392,7 @@ class HiredisReader:
                     break
                 cmd = gets()
             else:
-                cmd = None      # (the read ends inside a request)
+                cmd = None  # (the read ends inside a request)
             if out:
                 _sum(_map(_bytes_len, _chain(out)))
                 if [] in out:
@@ -371,9 +400,9 @@ class HiredisReader:
         except Exception:
             self._since = [data]
             self._since_len = len(data)
-            return self._fallback(out[:_valid_prefix(out)])
+            return self._fallback(out[: _valid_prefix(out)])
         if cmd is not None:
-            return out          # it ended exactly on a request boundary
+            return out  # it ended exactly on a request boundary
         self._since = [data]
         self._since_len = len(data)
         self._since_count = len(out)
@@ -403,7 +432,8 @@ class HiredisReader:
             since.append(data)
         self._since_len += len(data)
         if _suspect(data) is not None or (
-                not at_boundary and _suspect(self._tail + data[:12]) is not None):
+            not at_boundary and _suspect(self._tail + data[:12]) is not None
+        ):
             # hiredis allocates an array's list as soon as it reads the header (and
             # freeing a list of 10^9 slots stalls everyone for seconds): requests
             # with a huge argument count are the Python reader's, as in Redis; so
@@ -433,7 +463,7 @@ class HiredisReader:
             # ProtocolError, and what hiredis raises building RESP3 values no request
             # may hold (a map keyed by an array: TypeError): Redis's answer to those
             # is the Python reader's protocol error.
-            return self._fallback(out[:_valid_prefix(out)])
+            return self._fallback(out[: _valid_prefix(out)])
         if out:
             # Every request must be a non-empty array of bulk strings. One C pass
             # checks the whole batch: bytes.__len__ refuses anything but bytes (an
@@ -445,7 +475,7 @@ class HiredisReader:
             except TypeError:
                 bad = True
             if bad:
-                return self._fallback(out[:_valid_prefix(out)])
+                return self._fallback(out[: _valid_prefix(out)])
         if boundary:
             # The batch ended exactly on a request boundary.
             self._since = []
@@ -465,8 +495,7 @@ class HiredisReader:
         an absurd length is refused at once, not after 512 MB."""
         probe = PyReader(self.max_bulk_len)
         got = probe.feed(b"".join(self._since))
-        if (probe.error is not None or len(got) > self._since_count
-                or probe._builder is not None):
+        if probe.error is not None or len(got) > self._since_count or probe._builder is not None:
             # (a big bulk is on its way: the Python reader receives it in
             # place, where hiredis would keep its buffer and then a copy)
             self._since_count -= len(out)

@@ -25,6 +25,7 @@ Replicas report progress with ``REPLCONF ACK <offset>`` (every second, and
 when we ask with ``REPLCONF GETACK *``). WAIT blocks a client until enough
 replicas acknowledged the offset of its own last write.
 """
+
 import io
 import os
 import time
@@ -73,8 +74,18 @@ def select_bytes(dbid):
 
 class Replica:
     """What the master knows about one replica connection (CLIENT_SLAVE fields)."""
-    __slots__ = ("client", "listening_port", "ip", "capa", "ack_off", "ack_time", "state",
-                 "pending", "rdb_only")
+
+    __slots__ = (
+        "client",
+        "listening_port",
+        "ip",
+        "capa",
+        "ack_off",
+        "ack_time",
+        "state",
+        "pending",
+        "rdb_only",
+    )
 
     def __init__(self, client):
         self.client = client
@@ -84,8 +95,8 @@ class Replica:
         self.ack_off = 0
         self.ack_time = time.time()
         self.state = STATE_ONLINE
-        self.pending = None       # the stream, held back while its RDB is being made
-        self.rdb_only = False     # REPLCONF rdb-only 1: the RDB, then goodbye (redis-cli --rdb)
+        self.pending = None  # the stream, held back while its RDB is being made
+        self.rdb_only = False  # REPLCONF rdb-only 1: the RDB, then goodbye (redis-cli --rdb)
 
     def address(self):
         if self.ip:
@@ -98,20 +109,20 @@ class ReplMaster:
     def __init__(self, server):
         self.server = server
         cfg = server.config
-        self.backlog = None           # bytearray once the first replica attached
+        self.backlog = None  # bytearray once the first replica attached
         self.backlog_size = max(cfg.get_number("repl-backlog-size"), 16 * 1024)
-        self.seldb = -1               # the database the stream has SELECTed
-        self.replicas = {}            # client -> Replica (only after PSYNC/SYNC)
-        self.conf = {}                # client -> Replica: REPLCONF seen, not yet synced
-        self.woff = {}                # client id -> master_repl_offset after its last write
-        self.waiting = []             # clients blocked in WAIT: [client, offset, numreplicas]
+        self.seldb = -1  # the database the stream has SELECTed
+        self.replicas = {}  # client -> Replica (only after PSYNC/SYNC)
+        self.conf = {}  # client -> Replica: REPLCONF seen, not yet synced
+        self.woff = {}  # client id -> master_repl_offset after its last write
+        self.waiting = []  # clients blocked in WAIT: [client, offset, numreplicas]
         self.getack_scheduled = False
         self.second_replid_offset = -1
         self.last_ping = time.monotonic()
-        self.no_replicas_since = time.time()   # repl-backlog-ttl counts from here
-        self.min_replicas = 0         # min-replicas-to-write while the rule is on
+        self.no_replicas_since = time.time()  # repl-backlog-ttl counts from here
+        self.min_replicas = 0  # min-replicas-to-write while the rule is on
         self.full_syncs = 0
-        self.child_syncs = 0          # full syncs whose RDB a forked child made
+        self.child_syncs = 0  # full syncs whose RDB a forked child made
         self.partial_ok = 0
         self.partial_err = 0
         cfg.add_hook("repl-backlog-size", self._set_backlog_size)
@@ -125,7 +136,7 @@ class ReplMaster:
         """A feed sink (like AOF.feed): stream these writes to the replicas."""
         server = self.server
         if server.is_replica:
-            return      # a replica's sub-replicas get its master's stream (proxy())
+            return  # a replica's sub-replicas get its master's stream (proxy())
         if dbid != self.seldb:
             self.seldb = dbid
             data = select_bytes(dbid) + b"".join([encode(a) for a in cmds])
@@ -176,7 +187,7 @@ class ReplMaster:
     def _trim(self):
         b = self.backlog
         if b is not None and len(b) > self.backlog_size:
-            del b[:len(b) - self.backlog_size]
+            del b[: len(b) - self.backlog_size]
 
     def histlen(self):
         b = self.backlog
@@ -231,7 +242,7 @@ class ReplMaster:
         server.replid = new_replid()
         if self.backlog is None:
             self._start_backlog()
-        else:                         # the backlog goes on: our replicas may continue
+        else:  # the backlog goes on: our replicas may continue
             self.seldb = -1
             self.server.set_feed_sink("repl", self)
 
@@ -250,8 +261,9 @@ class ReplMaster:
         server = self.server
         r = self.replica_for(c)
         self.conf.pop(c, None)
-        server.log_notice("Replica %s:%d asks for synchronization"
-                          % (r.address(), r.listening_port))
+        server.log_notice(
+            "Replica %s:%d asks for synchronization" % (r.address(), r.listening_port)
+        )
         self.replicas[c] = r
         if "S" not in c.flags_extra:
             c.flags_extra = c.flags_extra + "S"
@@ -265,19 +277,20 @@ class ReplMaster:
             self.full_syncs += 1
             link = server.repl_link
             # a replica's stream goes on without a SELECT: tell the replica its db
-            stream_db = (link.client.db.id if server.is_replica and link.client is not None
-                         else None)
+            stream_db = link.client.db.id if server.is_replica and link.client is not None else None
             if psync:
-                c.out.append(b"+FULLRESYNC %s %d\r\n"
-                             % (server.replid.encode(), server.master_repl_offset))
+                c.out.append(
+                    b"+FULLRESYNC %s %d\r\n" % (server.replid.encode(), server.master_repl_offset)
+                )
             if not self._rdb_in_child(r, stream_db):
                 payload = self.rdb_payload(stream_db)
                 c.out.append(b"$%d\r\n" % len(payload))
                 c.out.append(payload)
-                server.log_notice("Synchronization with replica %s:%d succeeded"
-                                  % (r.address(), r.listening_port))
+                server.log_notice(
+                    "Synchronization with replica %s:%d succeeded" % (r.address(), r.listening_port)
+                )
             if stream_db is None:
-                self.seldb = -1       # the stream that follows starts with a SELECT
+                self.seldb = -1  # the stream that follows starts with a SELECT
         if r.pending is None:
             self._put_online(r)
 
@@ -285,8 +298,9 @@ class ReplMaster:
         server = self.server
         if self.backlog is None or replid is None:
             return False
-        if replid != server.replid and not (replid == server.replid2
-                                            and offset <= self.second_replid_offset):
+        if replid != server.replid and not (
+            replid == server.replid2 and offset <= self.second_replid_offset
+        ):
             return False
         first = self.first_byte_offset()
         if offset < first or offset > server.master_repl_offset + 1:
@@ -297,14 +311,16 @@ class ReplMaster:
             c.out.append(b"+CONTINUE\r\n")
         missing = server.master_repl_offset + 1 - offset
         if missing:
-            c.out.append(bytes(self.backlog[len(self.backlog) - missing:]))
-        server.log_notice("Partial resynchronization request from %s:%d accepted. Sending "
-                          "%d bytes of backlog starting from offset %d."
-                          % (r.address(), r.listening_port, missing, offset))
+            c.out.append(bytes(self.backlog[len(self.backlog) - missing :]))
+        server.log_notice(
+            "Partial resynchronization request from %s:%d accepted. Sending "
+            "%d bytes of backlog starting from offset %d."
+            % (r.address(), r.listening_port, missing, offset)
+        )
         return True
 
     # ------------------------------------------------ RDB in a forked child
-    child = None      # [offset, stream_db, replicas waiting, chunks, eof, exit status]
+    child = None  # [offset, stream_db, replicas waiting, chunks, eof, exit status]
 
     def _rdb_in_child(self, r, stream_db):
         """Make the RDB for ``r`` in a forked child (its stream waits in r.pending).
@@ -329,9 +345,13 @@ class ReplMaster:
         def work():
             os.close(rfd)
             with os.fdopen(wfd, "wb", buffering=1 << 20) as fh:
-                rdbmod.write_rdb(fh, server.dbs, snap.limits(),
-                                 used_mem=rdbmod.used_memory_estimate(),
-                                 functions=fl() if fl is not None else ())
+                rdbmod.write_rdb(
+                    fh,
+                    server.dbs,
+                    snap.limits(),
+                    used_mem=rdbmod.used_memory_estimate(),
+                    functions=fl() if fl is not None else (),
+                )
 
         ch = [server.master_repl_offset, stream_db, [], [], False, None]
         if not snap.fork_child(CHILD_RDB, work, lambda ok, sig: self._child_exit(ch, ok)):
@@ -352,8 +372,10 @@ class ReplMaster:
         if r.rdb_only:
             self.replicas.pop(r.client, None)
             r.client.close_after_reply = True
-            self.server.log_notice("RDB transfer completed, rdb only replica (%s:%d) should "
-                                   "be disconnected asap" % (r.address(), r.listening_port))
+            self.server.log_notice(
+                "RDB transfer completed, rdb only replica (%s:%d) should "
+                "be disconnected asap" % (r.address(), r.listening_port)
+            )
             return False
         r.state = STATE_ONLINE
         return True
@@ -411,8 +433,9 @@ class ReplMaster:
             if self._put_online(r):
                 for data in pending:
                     c.write_now(data)
-            server.log_notice("Synchronization with replica %s:%d succeeded"
-                              % (r.address(), r.listening_port))
+            server.log_notice(
+                "Synchronization with replica %s:%d succeeded" % (r.address(), r.listening_port)
+            )
 
     def rdb_payload(self, stream_db=None):
         """The dataset as an RDB, made in memory (what a diskless BGSAVE would send).
@@ -425,17 +448,24 @@ class ReplMaster:
         fl = server.function_codes
         functions = fl() if fl is not None else ()
         fh = io.BytesIO()
-        rdbmod.write_rdb(fh, server.dbs, server.snapshot.limits(),
-                         used_mem=rdbmod.used_memory_estimate(), functions=functions)
+        rdbmod.write_rdb(
+            fh,
+            server.dbs,
+            server.snapshot.limits(),
+            used_mem=rdbmod.used_memory_estimate(),
+            functions=functions,
+        )
         payload = fh.getvalue()
         if stream_db is None:
             return payload
         return self._with_repl_aux(payload, stream_db, server.master_repl_offset)
 
     def _with_repl_aux(self, payload, stream_db, offset):
-        aux = (rdbmod.aux_field(b"repl-stream-db", b"%d" % stream_db)
-               + rdbmod.aux_field(b"repl-id", self.server.replid.encode())
-               + rdbmod.aux_field(b"repl-offset", b"%d" % offset))
+        aux = (
+            rdbmod.aux_field(b"repl-stream-db", b"%d" % stream_db)
+            + rdbmod.aux_field(b"repl-id", self.server.replid.encode())
+            + rdbmod.aux_field(b"repl-offset", b"%d" % offset)
+        )
         body = payload[:9] + aux + payload[9:-8]
         crc = crc64(0, body) if payload[-8:] != bytes(8) else 0
         return body + crc.to_bytes(8, "little")
@@ -485,7 +515,7 @@ class ReplMaster:
             if n >= num:
                 unblock(c, n)
             else:
-                st.timeout_reply = n   # what a timeout (or CLIENT UNBLOCK) answers
+                st.timeout_reply = n  # what a timeout (or CLIENT UNBLOCK) answers
                 still.append(entry)
         self.waiting = still
 
@@ -496,15 +526,16 @@ class ReplMaster:
         if r is not None:
             if not self.replicas:
                 self.no_replicas_since = time.time()
-            self.server.log_notice("Connection with replica %s:%d lost."
-                                   % (r.address(), r.listening_port))
+            self.server.log_notice(
+                "Connection with replica %s:%d lost." % (r.address(), r.listening_port)
+            )
         self.woff.pop(c.id, None)
 
     def cron(self):
         """replicationCron: PING the replicas every repl-ping-replica-period seconds."""
         server = self.server
         if server.is_replica:
-            return                    # a replica passes on its master's PINGs instead
+            return  # a replica passes on its master's PINGs instead
         if not self.replicas and self.backlog is not None:
             ttl = server.config.get_int("repl-backlog-ttl")
             if ttl and time.time() - self.no_replicas_since > ttl:
@@ -526,8 +557,9 @@ class ReplMaster:
         self.second_replid_offset = -1
         self.backlog = None
         server.set_feed_sink("repl", None)
-        server.log_notice("Replication backlog freed after %d seconds without connected "
-                          "replicas." % ttl)
+        server.log_notice(
+            "Replication backlog freed after %d seconds without connected replicas." % ttl
+        )
 
     def disconnect_replicas(self):
         for c in list(self.replicas):
@@ -538,18 +570,25 @@ class ReplMaster:
         lines = []
         now = time.time()
         for i, r in enumerate(self.replicas.values()):
-            lines.append("slave%d:ip=%s,port=%d,state=%s,offset=%d,lag=%d"
-                         % (i, r.address(), r.listening_port, r.state, r.ack_off,
-                            int(now - r.ack_time)))
+            lines.append(
+                "slave%d:ip=%s,port=%d,state=%s,offset=%d,lag=%d"
+                % (i, r.address(), r.listening_port, r.state, r.ack_off, int(now - r.ack_time))
+            )
         return lines
 
     def role_entries(self):
-        return [[r.address().encode(), b"%d" % r.listening_port, b"%d" % r.ack_off]
-                for r in self.replicas.values() if r.state == STATE_ONLINE]
+        return [
+            [r.address().encode(), b"%d" % r.listening_port, b"%d" % r.ack_off]
+            for r in self.replicas.values()
+            if r.state == STATE_ONLINE
+        ]
 
     def good_replicas(self):
         """min_slaves_good_slaves: online replicas whose last ACK is recent enough."""
         max_lag = self.server.config.get_int("min-replicas-max-lag")
         now = time.time()
-        return sum(1 for r in self.replicas.values()
-                   if r.state == STATE_ONLINE and now - r.ack_time <= max_lag)
+        return sum(
+            1
+            for r in self.replicas.values()
+            if r.state == STATE_ONLINE and now - r.ack_time <= max_lag
+        )

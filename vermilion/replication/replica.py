@@ -24,12 +24,14 @@ With ``tls-replication yes`` the link is a TLS connection made with the client
 context of vermilion/server/tls.py, and we announce our ``tls-port`` as the
 listening port; everything above the connection is unchanged.
 """
+
 import asyncio
 import time
 
 from ..persistence.aof import encode_command
 from .master import encode
 from ..core.client import Client
+
 # bytes of argv as a RESP multibulk: how the master encoded it in the stream
 from ..protocol.encoder import request_size as command_size
 from ..persistence.snapshot import empty_data
@@ -37,8 +39,7 @@ from ..core.dispatch import execute_batch
 from ..keyspace.blocking import disconnect_all_blocked
 
 READONLY = "READONLY You can't write against a read only replica."
-MASTERDOWN = ("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to "
-              "'no'.")
+MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 
 STATE_NONE = "none"
 STATE_CONNECT = "connect"
@@ -58,11 +59,11 @@ class ReplicaLink:
         self.port = 0
         self.state = STATE_NONE
         self.task = None
-        self.client = None           # the master client while connected
+        self.client = None  # the master client while connected
         self.writer = None
-        self.master_replid = None    # the master's replication ID we follow
-        self.reploff = 0             # processed offset (slave_repl_offset)
-        self.read_reploff = 0        # read offset (slave_read_repl_offset)
+        self.master_replid = None  # the master's replication ID we follow
+        self.reploff = 0  # processed offset (slave_repl_offset)
+        self.read_reploff = 0  # read offset (slave_read_repl_offset)
         self.last_io = 0.0
         self.down_since = 0
         self.last_ack = 0.0
@@ -70,11 +71,11 @@ class ReplicaLink:
         self.master_db = 0
         self.transfer_read = 0
         self.read_only = server.config.get("replica-read-only") != "no"
-        server.config.add_hook("replica-read-only",
-                               lambda v: setattr(self, "read_only", v != "no"))
+        server.config.add_hook("replica-read-only", lambda v: setattr(self, "read_only", v != "no"))
         self.serve_stale = server.config.get("replica-serve-stale-data") != "no"
-        server.config.add_hook("replica-serve-stale-data",
-                               lambda v: setattr(self, "serve_stale", v != "no"))
+        server.config.add_hook(
+            "replica-serve-stale-data", lambda v: setattr(self, "serve_stale", v != "no")
+        )
         server.add_startup_hook(self._startup)
         server.add_cron_hook(self.cron)
 
@@ -95,7 +96,7 @@ class ReplicaLink:
         self._drop_link()
         self.host = host
         self.port = port
-        server.config.values["replicaof"] = "%s %d" % (host, port)   # CONFIG GET replicaof
+        server.config.values["replicaof"] = "%s %d" % (host, port)  # CONFIG GET replicaof
         if was_master:
             disconnect_all_blocked(server)
             server.repl.become_replica()
@@ -141,7 +142,7 @@ class ReplicaLink:
         c = self.client
         self.client = None
         if c is not None:
-            self.master_db = c.db.id     # the cached master's db: a PSYNC continues there
+            self.master_db = c.db.id  # the cached master's db: a PSYNC continues there
             c.closed = True
             self.server.client_gone(c)
         w = self.writer
@@ -169,9 +170,14 @@ class ReplicaLink:
             return None
         if self.read_only and is_write:
             return READONLY
-        if not self.serve_stale and self.state != STATE_CONNECTED and (
-                not cmd.stale or (cmd.fullname == "exec" and c.multi
-                                  and not all(q.stale for q, _ in c.multi))):
+        if (
+            not self.serve_stale
+            and self.state != STATE_CONNECTED
+            and (
+                not cmd.stale
+                or (cmd.fullname == "exec" and c.multi and not all(q.stale for q, _ in c.multi))
+            )
+        ):
             return MASTERDOWN
         return None
 
@@ -191,7 +197,7 @@ class ReplicaLink:
             except Exception:
                 server.log_exception("replication link")
             if self.state == STATE_CONNECTED:
-                self.down_since = int(time.time())   # a working link was lost
+                self.down_since = int(time.time())  # a working link was lost
             self._close_master()
             self.state = STATE_CONNECT
             await asyncio.sleep(1)
@@ -206,8 +212,9 @@ class ReplicaLink:
         server.log_notice("MASTER <-> REPLICA sync started")
 
         async def call(*args):
-            writer.write(encode_command([a if isinstance(a, bytes) else str(a).encode()
-                                         for a in args]))
+            writer.write(
+                encode_command([a if isinstance(a, bytes) else str(a).encode() for a in args])
+            )
             line = await reader.readline()
             if not line:
                 raise LinkError("connection closed by master")
@@ -215,7 +222,8 @@ class ReplicaLink:
 
         reply = await call("PING")
         if reply.startswith(b"-") and not reply.startswith(
-                (b"-NOAUTH", b"-NOPERM", b"-ERR operation not permitted")):
+            (b"-NOAUTH", b"-NOPERM", b"-ERR operation not permitted")
+        ):
             raise LinkError("Error reply to PING from master: '%s'" % reply.decode())
         auth = cfg.get("masterauth")
         if auth:
@@ -225,22 +233,28 @@ class ReplicaLink:
                 raise LinkError("Unable to AUTH to MASTER: %s" % reply.decode())
         reply = await call("REPLCONF", "listening-port", self._listening_port())
         if reply.startswith(b"-"):
-            server.log_notice("(Non critical) Master does not understand REPLCONF "
-                              "listening-port: %s" % reply.decode())
+            server.log_notice(
+                "(Non critical) Master does not understand REPLCONF "
+                "listening-port: %s" % reply.decode()
+            )
         announce_ip = cfg.get("replica-announce-ip")
         if announce_ip:
             reply = await call("REPLCONF", "ip-address", announce_ip)
             if reply.startswith(b"-"):
-                server.log_notice("(Non critical) Master does not understand REPLCONF "
-                                  "ip-address: %s" % reply.decode())
+                server.log_notice(
+                    "(Non critical) Master does not understand REPLCONF "
+                    "ip-address: %s" % reply.decode()
+                )
         reply = await call("REPLCONF", "capa", "eof", "capa", "psync2")
         if reply.startswith(b"-"):
-            server.log_notice("(Non critical) Master does not understand REPLCONF capa: %s"
-                              % reply.decode())
+            server.log_notice(
+                "(Non critical) Master does not understand REPLCONF capa: %s" % reply.decode()
+            )
         if self.master_replid:
             psync_id, psync_off = self.master_replid, self.reploff + 1
-            server.log_notice("Trying a partial resynchronization (request %s:%d)."
-                              % (psync_id, psync_off))
+            server.log_notice(
+                "Trying a partial resynchronization (request %s:%d)." % (psync_id, psync_off)
+            )
         else:
             psync_id, psync_off = "?", -1
             server.log_notice("Partial resynchronization not possible (no cached master)")
@@ -275,18 +289,21 @@ class ReplicaLink:
             server.replid = self.master_replid
             server.repl.attach_to_master(False)
             if changed:
-                server.repl.disconnect_replicas()   # they must learn the new ID
+                server.repl.disconnect_replicas()  # they must learn the new ID
             server.log_notice("Successful partial resynchronization with master.")
         else:
-            raise LinkError("Unexpected reply to PSYNC from master: %s"
-                            % line.decode("utf-8", "replace"))
+            raise LinkError(
+                "Unexpected reply to PSYNC from master: %s" % line.decode("utf-8", "replace")
+            )
         server.master_repl_offset = self.reploff
         self._make_master_client(writer)
         self.state = STATE_CONNECTED
         self.down_since = 0
-        server.log_notice("MASTER <-> REPLICA sync: Master accepted a Partial "
-                          "Resynchronization." if line.startswith(b"+CONTINUE")
-                          else "MASTER <-> REPLICA sync: Finished with success")
+        server.log_notice(
+            "MASTER <-> REPLICA sync: Master accepted a Partial Resynchronization."
+            if line.startswith(b"+CONTINUE")
+            else "MASTER <-> REPLICA sync: Finished with success"
+        )
         self.send_ack()
         await self._stream(reader)
 
@@ -332,8 +349,9 @@ class ReplicaLink:
         self.state = STATE_TRANSFER
         head = await self._read_line(reader)
         if head.startswith(b"-"):
-            raise LinkError("MASTER aborted replication with an error: %s"
-                            % head[1:].decode("utf-8", "replace"))
+            raise LinkError(
+                "MASTER aborted replication with an error: %s" % head[1:].decode("utf-8", "replace")
+            )
         if not head.startswith(b"$"):
             raise LinkError("Bad protocol from MASTER, the first byte is not '$'")
         self.transfer_read = 0
@@ -355,13 +373,13 @@ class ReplicaLink:
             self.transfer_size = int(head[1:])
             payload = await reader.readexactly(self.transfer_size)
             self.transfer_read = self.transfer_size
-        server.log_notice("MASTER <-> REPLICA sync: receiving %d bytes from master to disk"
-                          % len(payload))
+        server.log_notice(
+            "MASTER <-> REPLICA sync: receiving %d bytes from master to disk" % len(payload)
+        )
         server.log_notice("MASTER <-> REPLICA sync: Flushing old data")
         empty_data(server)
         server.log_notice("MASTER <-> REPLICA sync: Loading DB in memory")
-        res = server.snapshot.load_bytes(payload, flush=True, allow_dup=True,
-                                         expire_keys=False)
+        res = server.snapshot.load_bytes(payload, flush=True, allow_dup=True, expire_keys=False)
         server.dirty += 1
         return res
 
@@ -411,7 +429,7 @@ class ReplicaLink:
                         repl.proxy(encode(a))
                     break
                 execute_batch(c, [argv])
-                c.out.clear()                 # a master gets no replies
+                c.out.clear()  # a master gets no replies
                 self.reploff += command_size(argv)
                 # our backlog and sub-replicas get it verbatim (master_repl_offset
                 # advances with it)
@@ -436,15 +454,17 @@ class ReplicaLink:
             "master_host:%s" % self.host,
             "master_port:%d" % self.port,
             "master_link_status:%s" % ("up" if up else "down"),
-            "master_last_io_seconds_ago:%d" % (int(now - self.last_io)
-                                               if self.client is not None else -1),
+            "master_last_io_seconds_ago:%d"
+            % (int(now - self.last_io) if self.client is not None else -1),
             "master_sync_in_progress:%d" % (1 if self.state == STATE_TRANSFER else 0),
             "slave_read_repl_offset:%d" % (self.read_reploff if self.master_replid else 1),
             "slave_repl_offset:%d" % (self.reploff if self.master_replid else 1),
         ]
         if not up:
-            lines.append("master_link_down_since_seconds:%d"
-                         % (int(now - self.down_since) if self.down_since else -1))
+            lines.append(
+                "master_link_down_since_seconds:%d"
+                % (int(now - self.down_since) if self.down_since else -1)
+            )
         cfg = self.server.config
         lines += [
             "slave_priority:%d" % cfg.get_int("replica-priority"),
@@ -457,5 +477,10 @@ class ReplicaLink:
         state = self.state
         if state == STATE_CONNECTING:
             state = "handshake" if self.writer is not None else state
-        return [b"slave", self.host.encode(), self.port, state.encode(),
-                self.reploff if self.client is not None else -1]
+        return [
+            b"slave",
+            self.host.encode(),
+            self.port,
+            state.encode(),
+            self.reploff if self.client is not None else -1,
+        ]

@@ -64,6 +64,7 @@ Where we differ from redis-server 7.0.15, and why
   what the tests compare; of ``cjson``'s configuration functions only the
   sparse-array and depth ones change anything).
 """
+
 from .engine import AVAILABLE, NOT_AVAILABLE, LUA_VERSION, Scripting  # noqa: F401
 
 
@@ -82,7 +83,7 @@ def ensure(server):
     if st is None:
         st = Scripting(server)
         server.scripting = st
-        server.scripts = st.scripts            # INFO memory: number_of_cached_scripts
-        server.lua = st                        # INFO memory: a Lua VM exists, as in Redis
+        server.scripts = st.scripts  # INFO memory: number_of_cached_scripts
+        server.lua = st  # INFO memory: a Lua VM exists, as in Redis
         server.extra_checks = tuple(server.extra_checks) + (st.busy_check,)
     return st

@@ -32,6 +32,7 @@ script, so the hook runs the server's processEventsWhileBlocked
 clients' input is read and served, and their replies are written, while the
 caller waits for its own reply.
 """
+
 import hashlib
 from functools import partial as _partial
 import math
@@ -59,29 +60,36 @@ except ImportError:  # pragma: no cover - depends on the installed lupa
     except ImportError:
         try:
             import lupa as _lupa
+
             if tuple(getattr(_lupa, "LUA_VERSION", (0, 0)))[:2] != (5, 1):
-                _lupa = None   # the prelude needs 5.1 (setfenv, unpack, ...)
+                _lupa = None  # the prelude needs 5.1 (setfenv, unpack, ...)
         except ImportError:
             _lupa = None
 
 AVAILABLE = _lupa is not None
-NOT_AVAILABLE = ("ERR Lua scripting is not available on this server: the 'lupa' package "
-                 "(Lua 5.1) is not installed (pip install \"vermilion[lua]\")")
+NOT_AVAILABLE = (
+    "ERR Lua scripting is not available on this server: the 'lupa' package "
+    "(Lua 5.1) is not installed (pip install \"vermilion[lua]\")"
+)
 LUA_VERSION = getattr(_lupa, "LUA_VERSION", None)
 _lua_type = getattr(_lupa, "lua_type", None)
 
 NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
-BUSY_EVAL = ("BUSY Redis is busy running a script. You can only call SCRIPT KILL "
-             "or SHUTDOWN NOSAVE.")
-BUSY_FUNCTION = ("BUSY Redis is busy running a script. You can only call FUNCTION KILL "
-                 "or SHUTDOWN NOSAVE.")
+BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
+BUSY_FUNCTION = (
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
+)
 
 # script flags (script.h)
 F_NO_WRITES, F_ALLOW_OOM, F_ALLOW_STALE, F_NO_CLUSTER, F_ALLOW_CROSS_SLOT = 1, 2, 4, 8, 16
-F_EVAL_COMPAT = 1 << 31   # EVAL without a shebang
-FLAG_NAMES = ((F_NO_WRITES, "no-writes"), (F_ALLOW_OOM, "allow-oom"),
-              (F_ALLOW_STALE, "allow-stale"), (F_NO_CLUSTER, "no-cluster"),
-              (F_ALLOW_CROSS_SLOT, "allow-cross-slot-keys"))
+F_EVAL_COMPAT = 1 << 31  # EVAL without a shebang
+FLAG_NAMES = (
+    (F_NO_WRITES, "no-writes"),
+    (F_ALLOW_OOM, "allow-oom"),
+    (F_ALLOW_STALE, "allow-stale"),
+    (F_NO_CLUSTER, "no-cluster"),
+    (F_ALLOW_CROSS_SLOT, "allow-cross-slot-keys"),
+)
 FLAG_BY_NAME = {n.encode(): f for f, n in FLAG_NAMES}
 
 PROPAGATE_AOF, PROPAGATE_REPL = 1, 2
@@ -139,8 +147,11 @@ def lua_tostring(x):
     return b"%.14g" % x
 
 
-_NUMBER = re.compile(rb"[ \t\n\v\f\r]*([-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-                     rb"|0[xX][0-9a-fA-F]+|inf(?:inity)?|nan))[ \t\n\v\f\r]*\Z", re.I)
+_NUMBER = re.compile(
+    rb"[ \t\n\v\f\r]*([-+]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+    rb"|0[xX][0-9a-fA-F]+|inf(?:inity)?|nan))[ \t\n\v\f\r]*\Z",
+    re.I,
+)
 
 
 def lua_tonumber(v):
@@ -194,9 +205,27 @@ def _no_attributes(obj, name, is_setting):
 
 class ScriptRun:
     """scriptRunCtx: what one EVAL/FCALL in progress needs to know."""
-    __slots__ = ("caller", "client", "funcname", "eval_mode", "read_only", "allow_oom",
-                 "write_dirty", "killed", "timedout", "start", "resp", "repl", "ops",
-                 "caller_cmd", "caller_argv", "tracked", "threshold", "acl")
+
+    __slots__ = (
+        "caller",
+        "client",
+        "funcname",
+        "eval_mode",
+        "read_only",
+        "allow_oom",
+        "write_dirty",
+        "killed",
+        "timedout",
+        "start",
+        "resp",
+        "repl",
+        "ops",
+        "caller_cmd",
+        "caller_argv",
+        "tracked",
+        "threshold",
+        "acl",
+    )
 
     def __init__(self, caller, client, funcname, eval_mode, read_only, allow_oom):
         self.caller = caller
@@ -222,6 +251,7 @@ class ScriptRun:
 class _Trampoline:
     """A Lua library function called through Python, so that it is a C function
     to Lua (see prelude.py). ``fn`` returns (true, results...) or (false, err)."""
+
     __slots__ = ("engine", "fn")
 
     def __init__(self, engine, fn):
@@ -246,25 +276,43 @@ class LuaEngine:
     def __init__(self, scripting, mode):
         self.scripting = scripting
         self.mode = mode
-        rt = _lupa.LuaRuntime(encoding=None, register_eval=False, register_builtins=False,
-                              unpack_returned_tuples=True, attribute_filter=_no_attributes)
+        rt = _lupa.LuaRuntime(
+            encoding=None,
+            register_eval=False,
+            register_builtins=False,
+            unpack_returned_tuples=True,
+            attribute_filter=_no_attributes,
+        )
         self.runtime = rt
         self.table_from = rt.table_from
         s = scripting
         bits = rt.table_from({name.encode(): _BitFunction(self, name) for name in _BIT_OPS})
-        P = rt.table_from({
-            b"call": _partial(s.lua_call, self, True), b"pcall": _partial(s.lua_call, self, False),
-            b"log": self.log,
-            b"setresp": self.setresp, b"set_repl": self.set_repl, b"sha1hex": self.sha1hex,
-            b"acl_check_cmd": self.acl_check_cmd, b"random": self.random,
-            b"randomseed": self.randomseed, b"register_function": self.register_function,
-            b"unwrap": self.unwrap, b"trampoline": self.trampoline, b"bit": bits,
-            b"interrupt": s.lua_interrupt, b"script_resp": s.lua_script_resp,
-            b"load_timeout": s.lua_load_timeout,
-            b"struct_pack": _struct_pack, b"struct_unpack": _struct_unpack,
-            b"mp_double": _mp_double, b"mp_float_bits": _mp_float_bits,
-            b"version": REDIS_VERSION.encode(), b"version_num": _VERSION_NUM,
-        })
+        P = rt.table_from(
+            {
+                b"call": _partial(s.lua_call, self, True),
+                b"pcall": _partial(s.lua_call, self, False),
+                b"log": self.log,
+                b"setresp": self.setresp,
+                b"set_repl": self.set_repl,
+                b"sha1hex": self.sha1hex,
+                b"acl_check_cmd": self.acl_check_cmd,
+                b"random": self.random,
+                b"randomseed": self.randomseed,
+                b"register_function": self.register_function,
+                b"unwrap": self.unwrap,
+                b"trampoline": self.trampoline,
+                b"bit": bits,
+                b"interrupt": s.lua_interrupt,
+                b"script_resp": s.lua_script_resp,
+                b"load_timeout": s.lua_load_timeout,
+                b"struct_pack": _struct_pack,
+                b"struct_unpack": _struct_unpack,
+                b"mp_double": _mp_double,
+                b"mp_float_bits": _mp_float_bits,
+                b"version": REDIS_VERSION.encode(),
+                b"version_num": _VERSION_NUM,
+            }
+        )
         libs = rt.execute(LUA_LIBS, name="=vermilion")
         api = rt.execute(LUA_PRELUDE, P, mode.encode(), libs, name="=vermilion")
         self.compile_fn = api[b"compile"]
@@ -286,8 +334,9 @@ class LuaEngine:
         if r.__class__ is tuple:
             if r[0] is None:
                 err = r[1]
-                raise ValueError(err.decode("utf-8", "surrogateescape")
-                                 if isinstance(err, bytes) else str(err))
+                raise ValueError(
+                    err.decode("utf-8", "surrogateescape") if isinstance(err, bytes) else str(err)
+                )
             return r[0]
         return r
 
@@ -305,8 +354,7 @@ class LuaEngine:
         if isinstance(e, ScriptError):
             return e.value
         if isinstance(e, BaseException):
-            self.scripting.server.log_warning("Lua: internal error in a Python callback: %r"
-                                              % (e,))
+            self.scripting.server.log_warning("Lua: internal error in a Python callback: %r" % (e,))
             return b"internal error: " + type(e).__name__.encode()
         return e
 
@@ -351,7 +399,7 @@ class LuaEngine:
             self.fail(b"RESP version must be 2 or 3.")
         run.resp = resp
         run.client.resp = resp
-        self.set_script_resp(resp)   # (the Lua side encodes the script's result)
+        self.set_script_resp(resp)  # (the Lua side encodes the script's result)
         return ()
 
     def set_repl(self, *args):
@@ -363,8 +411,9 @@ class LuaEngine:
         n = lua_tonumber(args[0])
         flags = _trunc_int(n) if n is not None else 0
         if flags & ~(PROPAGATE_AOF | PROPAGATE_REPL):
-            self.fail(b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or "
-                      b"REPL_NONE.")
+            self.fail(
+                b"Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE."
+            )
         run.repl = flags
         return ()
 
@@ -400,8 +449,9 @@ class LuaEngine:
     def random(self, *args):
         st = self.scripting
         if st.run is None:
-            raise ScriptError(self.where() +
-                              b"math.random can only be called inside a script invocation")
+            raise ScriptError(
+                self.where() + b"math.random can only be called inside a script invocation"
+            )
         r = (st.lrand48() % 2147483647) / 2147483647.0
         n = len(args)
         if n == 0:
@@ -422,8 +472,9 @@ class LuaEngine:
     def randomseed(self, *args):
         st = self.scripting
         if st.run is None:
-            raise ScriptError(self.where() +
-                              b"math.randomseed can only be called inside a script invocation")
+            raise ScriptError(
+                self.where() + b"math.randomseed can only be called inside a script invocation"
+            )
         st.srand48(self._checkint(args, 1, "randomseed"))
         return ()
 
@@ -432,9 +483,13 @@ class LuaEngine:
         v = args[i - 1] if present else None
         n = lua_tonumber(v) if present else None
         if n is None:
-            raise ScriptError(self.where() + (
-                "bad argument #%d to '%s' (number expected, got %s)"
-                % (i, fname, _lua_typename(v, present))).encode())
+            raise ScriptError(
+                self.where()
+                + (
+                    "bad argument #%d to '%s' (number expected, got %s)"
+                    % (i, fname, _lua_typename(v, present))
+                ).encode()
+            )
         return _trunc_int(n)
 
     # ------------------------------------------------ FUNCTION LOAD's API
@@ -451,8 +506,10 @@ class LuaEngine:
         if n == 1:
             t = args[0]
             if _lua_type is None or _lua_type(t) != "table":
-                self.fail(b"calling redis.register_function with a single argument is only "
-                          b"applicable to Lua table (representing named arguments).")
+                self.fail(
+                    b"calling redis.register_function with a single argument is only "
+                    b"applicable to Lua table (representing named arguments)."
+                )
             r = self.named_args(t)
             if r[0] is None:
                 self.fail(r[1])
@@ -480,8 +537,20 @@ class LuaEngine:
         return ()
 
 
-_BIT_OPS = ("tobit", "bnot", "band", "bor", "bxor", "lshift", "rshift", "arshift", "rol",
-            "ror", "bswap", "tohex")
+_BIT_OPS = (
+    "tobit",
+    "bnot",
+    "band",
+    "bor",
+    "bxor",
+    "lshift",
+    "rshift",
+    "arshift",
+    "rol",
+    "ror",
+    "bswap",
+    "tohex",
+)
 _MAGIC = 6755399441055744.0
 _pack_d = struct.Struct("<d").pack
 _unpack_q = struct.Struct("<Q").unpack
@@ -489,6 +558,7 @@ _unpack_q = struct.Struct("<Q").unpack
 
 class _BitFunction:
     """One function of lua_bit.c: 32-bit operations on Lua numbers."""
+
     __slots__ = ("engine", "name", "ename")
 
     def __init__(self, engine, name):
@@ -507,9 +577,13 @@ class _BitFunction:
         except OverflowError:
             b = 0
         if b == 0 and lua_tonumber(v) is None:
-            raise ScriptError(self.engine.where() + (
-                "bad argument #%d to '%s' (number expected, got %s)"
-                % (i, self.name, _lua_typename(v, present))).encode())
+            raise ScriptError(
+                self.engine.where()
+                + (
+                    "bad argument #%d to '%s' (number expected, got %s)"
+                    % (i, self.name, _lua_typename(v, present))
+                ).encode()
+            )
         return b
 
     def __call__(self, *args):
@@ -573,25 +647,25 @@ class Scripting:
         self.eval_client = Client(server)
         self.function_client = Client(server)
         for fc in (self.eval_client, self.function_client):
-            fc.addr = "?:0"           # getClientPeerId of a connection-less client (SLOWLOG)
+            fc.addr = "?:0"  # getClientPeerId of a connection-less client (SLOWLOG)
             fc.authenticated = True
             fc.is_script = True
             fc.propagate_to = self._collect_write
         self._eval = None
         self._function = None
-        self.scripts = {}          # sha (lower-case hex bytes) -> Script
+        self.scripts = {}  # sha (lower-case hex bytes) -> Script
         self.run = None
-        self.load_ctx = None       # (library, deadline) while FUNCTION LOAD runs code
-        self.libraries = None      # the function libraries (scripting/library.py)
+        self.load_ctx = None  # (library, deadline) while FUNCTION LOAD runs code
+        self.libraries = None  # the function libraries (scripting/library.py)
         self.busy = False
         # client id -> its MULTI queue (c.multi) once a script refused over maxmemory
         # was queued there (Redis's mstate.cmd_flags & CMD_DENYOOM, set as queued)
         self.queued_denyoom = {}
-        self.rand_x = 0x1234ABCD330E   # redisLrand48's state (rand.c)
-        self._spare_run = None           # the ScriptRun reused by the next run
+        self.rand_x = 0x1234ABCD330E  # redisLrand48's state (rand.c)
+        self._spare_run = None  # the ScriptRun reused by the next run
         self._capture_expire_fn = self._capture_expire
         self._config_values = server.config.values
-        self._threshold_raw = None       # busy-reply-threshold as last read, parsed
+        self._threshold_raw = None  # busy-reply-threshold as last read, parsed
         self._threshold_ms = 0
 
     # ------------------------------------------------------------ engines
@@ -627,8 +701,9 @@ class Scripting:
         self.rand_x = ((seed & 0xFFFFFFFF) << 16) | 0x330E
 
     # ---------------------------------------------------------- running
-    def execute(self, c, argv, engine, fn, funcname, numkeys, script_flags, ro, eval_mode,
-                fname=None):
+    def execute(
+        self, c, argv, engine, fn, funcname, numkeys, script_flags, ro, eval_mode, fname=None
+    ):
         """Run a compiled script for client ``c``; returns the reply value.
 
         ``argv[3:]`` are the keys (``numkeys`` of them) and then the arguments;
@@ -637,7 +712,7 @@ class Scripting:
         (they raise CommandError), then the run, then ``scriptResetRun``.
         """
         server = self.server
-        if script_flags & F_EVAL_COMPAT:     # no shebang: the usual EVAL script
+        if script_flags & F_EVAL_COMPAT:  # no shebang: the usual EVAL script
             read_only = ro
             allow_oom = False
         else:
@@ -683,7 +758,7 @@ class Scripting:
         threshold = self._threshold_ms
         run.threshold = threshold / 1000.0
         frozen = server.frozen_ms
-        server.frozen_ms = server.clock.ms()   # the data's clock (a test may move it)
+        server.frozen_ms = server.clock.ms()  # the data's clock (a test may move it)
         self.run = run
         sd = server.__dict__
         saved_expire = sd.get("propagate_expire")
@@ -698,9 +773,13 @@ class Scripting:
                 r = engine.run_fn(fn, ctl + 8 * (numkeys + 1), fname, *argv[3:])
             else:
                 t = engine.table_from
-                r = engine.run_fn(fn, ctl, fname,
-                                  t(argv[3:3 + numkeys]) if numkeys else None,
-                                  t(argv[3 + numkeys:]) if len(argv) > 3 + numkeys else None)
+                r = engine.run_fn(
+                    fn,
+                    ctl,
+                    fname,
+                    t(argv[3 : 3 + numkeys]) if numkeys else None,
+                    t(argv[3 + numkeys :]) if len(argv) > 3 + numkeys else None,
+                )
         finally:
             if saved_expire is None:
                 del sd["propagate_expire"]
@@ -714,7 +793,7 @@ class Scripting:
                 ops = run.ops
                 run.ops = []
                 self._propagate(c, ops)
-            run.caller = run.caller_argv = run.acl = None   # (the spare keeps nothing alive)
+            run.caller = run.caller_argv = run.acl = None  # (the spare keeps nothing alive)
             self._spare_run = run
         # the result: a string (bulk) or None (null) as it is, else a tuple
         if r.__class__ is bytes or r is None:
@@ -731,21 +810,28 @@ class Scripting:
                     raise CommandError(
                         "MISCONF Redis is configured to save RDB snapshots, but it's "
                         "currently unable to persist to disk. Writable scripts are blocked. "
-                        "Use 'no-writes' flag for read only scripts.")
+                        "Use 'no-writes' flag for read only scripts."
+                    )
                 raise CommandError(
                     "MISCONF Redis is configured to persist data to AOF, but it's currently "
                     "unable to persist to disk. Writable scripts are blocked. Use 'no-writes' "
-                    "flag for read only scripts. AOF error: %s" % disk.split(": ", 1)[-1])
+                    "flag for read only scripts. AOF error: %s" % disk.split(": ", 1)[-1]
+                )
             if ro:
                 raise CommandError(
-                    "ERR Can not execute a script with write flag using *_ro command.")
-        if (not script_flags & (F_ALLOW_OOM | F_NO_WRITES)
-                and self._maxmemory() and server.pre_command_oom_state):
+                    "ERR Can not execute a script with write flag using *_ro command."
+                )
+        if (
+            not script_flags & (F_ALLOW_OOM | F_NO_WRITES)
+            and self._maxmemory()
+            and server.pre_command_oom_state
+        ):
             # reached when the up-front check let it through (queued in MULTI
             # before the script was known, ...)
             raise CommandError(
                 "OOM allow-oom flag is not set on the script, can not run it when used "
-                "memory > 'maxmemory'")
+                "memory > 'maxmemory'"
+            )
 
     def _reply(self, c, r):
         if r[0]:
@@ -768,7 +854,7 @@ class Scripting:
         if not ignore:
             code = error_code(msg)
             if code == msg.split(" ", 1)[0]:
-                raise CommandError(msg)   # the dispatcher counts it
+                raise CommandError(msg)  # the dispatcher counts it
             server.count_error(code + " x")
         c.out.append(error_bytes(msg))
         if cmd is not None and cmd.index >= 0:
@@ -839,8 +925,9 @@ class Scripting:
     def lua_argv(self, engine, args, raise_):
         """luaArgsToRedisArgv: Lua values -> argv (numbers as ``%.17g``)."""
         if not args:
-            return engine.fail(b"Please specify at least one argument for this redis lib call",
-                               raise_)
+            return engine.fail(
+                b"Please specify at least one argument for this redis lib call", raise_
+            )
         argv = []
         append = argv.append
         for a in args:
@@ -850,8 +937,9 @@ class Scripting:
             elif t is int or t is float:
                 append(_fmt17(a))
             else:
-                return engine.fail(b"Lua redis lib command arguments must be strings or "
-                                   b"integers", raise_)
+                return engine.fail(
+                    b"Lua redis lib command arguments must be strings or integers", raise_
+                )
         return argv
 
     def lua_call(self, engine, raise_, *args):
@@ -870,7 +958,7 @@ class Scripting:
             if a.__class__ is not bytes:
                 argv = self.lua_argv(engine, args, raise_)
                 if argv.__class__ is not list:
-                    return argv   # redis.pcall's error table
+                    return argv  # redis.pcall's error table
                 break
         else:
             if not argv:
@@ -881,19 +969,22 @@ class Scripting:
         if cmd.subcommands is not None and len(argv) > 1:
             cmd = cmd.subcommands.get(argv[1].lower())
             if cmd is None:
-                return self._reject(engine, raise_, None,
-                                    "Unknown Redis command called from script")
+                return self._reject(
+                    engine, raise_, None, "Unknown Redis command called from script"
+                )
         n = len(argv)
         if n not in cmd.argcs or cmd.func is None:
             ar = cmd.arity
             if (ar > 0 and n != ar) or n < -ar or cmd.func is None:
-                return self._reject(engine, raise_, cmd,
-                                    "Wrong number of args calling Redis command from script")
+                return self._reject(
+                    engine, raise_, cmd, "Wrong number of args calling Redis command from script"
+                )
         fake = run.client
         fake.cmd = fake.last_cmd = cmd
         if cmd.noscript and not self.server.script_disable_deny_script:
-            return self._reject(engine, raise_, cmd,
-                                "This Redis command is not allowed from script")
+            return self._reject(
+                engine, raise_, cmd, "This Redis command is not allowed from script"
+            )
         acl = run.acl
         if acl is not None:
             err = self._acl_check(run, acl, cmd, argv)
@@ -901,8 +992,9 @@ class Scripting:
                 return self._reject(engine, raise_, cmd, err)
         if cmd.is_write:
             if run.read_only:
-                return self._reject(engine, raise_, cmd,
-                                    "Write commands are not allowed from read-only scripts.")
+                return self._reject(
+                    engine, raise_, cmd, "Write commands are not allowed from read-only scripts."
+                )
             if not run.write_dirty:
                 disk = self.server.disk_error
                 if disk is not None:
@@ -912,8 +1004,9 @@ class Scripting:
                 run.write_dirty = True
         else:
             if run.read_only and cmd.fullname in _MAY_REPLICATE:
-                return self._reject(engine, raise_, cmd,
-                                    "Write commands are not allowed from read-only scripts.")
+                return self._reject(
+                    engine, raise_, cmd, "Write commands are not allowed from read-only scripts."
+                )
             if cmd.denyoom and not run.write_dirty and self._script_oom(run):
                 return self._reject(engine, raise_, cmd, "-" + _OOM)
         # call() for the script client
@@ -937,8 +1030,12 @@ class Scripting:
         """scriptVerifyOOM: over maxmemory when the script started, its first
         write that may grow memory is refused (later ones can't be: the script
         already changed the dataset)."""
-        return (not run.allow_oom and self._maxmemory() and self.server.pre_command_oom_state
-                and not self._must_obey(run.caller))
+        return (
+            not run.allow_oom
+            and self._maxmemory()
+            and self.server.pre_command_oom_state
+            and not self._must_obey(run.caller)
+        )
 
     def _track_caller(self, run):
         """Client-side caching: the caller's keys are tracked at its script's
@@ -961,7 +1058,7 @@ class Scripting:
             return r if -_MAX_EXACT <= r <= _MAX_EXACT else float(r)
         if r is None:
             return None
-        if t is tuple:   # (kind, data) from _converted
+        if t is tuple:  # (kind, data) from _converted
             kind, data = r
             if kind == 1:
                 return engine.status(data)
@@ -980,8 +1077,7 @@ class Scripting:
     @staticmethod
     def _must_obey(c):
         """mustObeyClient: the AOF loading client, or our master's link."""
-        return ("M" in (c.flags_extra or "")
-                or (c.conn is None and c is c.server.loading_client))
+        return "M" in (c.flags_extra or "") or (c.conn is None and c is c.server.loading_client)
 
     def _acl_check(self, run, acl, cmd, argv):
         try:
@@ -1081,15 +1177,19 @@ class Scripting:
         server.log_warning(
             "Slow script detected: still in execution after %d milliseconds. You can try "
             "killing the script using the %s command. Script name is: %s."
-            % (int(elapsed * 1000), "SCRIPT KILL" if run.eval_mode else "FUNCTION KILL",
-               run.funcname))
+            % (
+                int(elapsed * 1000),
+                "SCRIPT KILL" if run.eval_mode else "FUNCTION KILL",
+                run.funcname,
+            )
+        )
         run.timedout = True
         self.busy = True
         server.set_special("script-busy", True)
         tr = run.caller.transport
         if tr is not None:
             try:
-                tr.pause_reading()    # protectClient: the caller waits for its reply
+                tr.pause_reading()  # protectClient: the caller waits for its reply
             except Exception:
                 pass
         self._process_events(run)
@@ -1127,8 +1227,7 @@ class Scripting:
         if run is None:
             return None
         if cmd.allow_busy:
-            if (cmd.fullname == "shutdown"
-                    and not any(a.lower() == b"nosave" for a in argv[1:])):
+            if cmd.fullname == "shutdown" and not any(a.lower() == b"nosave" for a in argv[1:]):
                 return BUSY_EVAL if run.eval_mode else BUSY_FUNCTION
             return None
         return BUSY_EVAL if run.eval_mode else BUSY_FUNCTION
@@ -1139,7 +1238,7 @@ class Scripting:
             return
         hook = self.server.script_denyoom
         if hook is not None and hook(c, cmd, argv):
-            if len(q) >= 256:   # forget clients gone in the middle of a MULTI
+            if len(q) >= 256:  # forget clients gone in the middle of a MULTI
                 clients = self.server.clients
                 for cid in [cid for cid in q if cid not in clients]:
                     del q[cid]
@@ -1158,12 +1257,14 @@ class Scripting:
         if "M" in (run.caller.flags_extra or ""):
             raise CommandError(
                 "UNKILLABLE The busy script was sent by a master instance in the context of "
-                "replication and cannot be killed.")
+                "replication and cannot be killed."
+            )
         if run.write_dirty:
             raise CommandError(
                 "UNKILLABLE Sorry the script already executed write commands against the "
                 "dataset. You can either wait the script termination or kill the server in "
-                "a hard way using the SHUTDOWN NOSAVE command.")
+                "a hard way using the SHUTDOWN NOSAVE command."
+            )
         if is_eval and not run.eval_mode:
             raise CommandError(BUSY_FUNCTION)
         if not is_eval and run.eval_mode:

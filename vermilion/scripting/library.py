@@ -12,13 +12,16 @@ rewrites; ``server.function_restore``: ``restore(codes, replace)`` loads them ba
 ``flush()`` drops them all, as emptying the dataset does) and
 INFO (``server.function_libraries``: ``len()``, ``values()``).
 """
+
 import time
 
 from ..protocol.reader import split_args
 from .engine import AVAILABLE, NOT_AVAILABLE
 
-LIBRARY_NAME_ERROR = ("Library names can only contain letters, numbers, or underscores(_) "
-                      "and must be at least one character long")
+LIBRARY_NAME_ERROR = (
+    "Library names can only contain letters, numbers, or underscores(_) "
+    "and must be at least one character long"
+)
 
 
 def valid_name(name):
@@ -49,7 +52,7 @@ class Library:
         self.name = name
         self.engine = b"LUA"
         self.code = code
-        self.functions = {}       # name -> Function, case sensitive, in registration order
+        self.functions = {}  # name -> Function, case sensitive, in registration order
 
     def add_function(self, name, callback, desc, flags):
         """functionLibCreateFunction: None, or the error text."""
@@ -80,8 +83,7 @@ def parse_metadata(code):
     for part in parts[1:]:
         if part[:5].lower() == b"name=":
             if name is not None:
-                raise LibraryError("Invalid metadata value, name argument was given "
-                                   "multiple times")
+                raise LibraryError("Invalid metadata value, name argument was given multiple times")
             name = part[5:]
             continue
         raise LibraryError("Invalid metadata value given: %s" % cstr(part))
@@ -152,8 +154,8 @@ class Libraries:
             self._unlink(old)
         self._link(lib)
         self.scripting.server.log_warning(
-            "Function library '%s' kept as code only: %s"
-            % (cstr(name), NOT_AVAILABLE[4:]))
+            "Function library '%s' kept as code only: %s" % (cstr(name), NOT_AVAILABLE[4:])
+        )
 
     # ------------------------------------------------------------ lookup
     def find_function(self, name):
@@ -196,8 +198,9 @@ class Libraries:
                 st.load_ctx = saved
             if r.__class__ is tuple and not r[0]:
                 msg = r[1]
-                raise LibraryError(msg.decode("utf-8", "surrogateescape")
-                                   if isinstance(msg, bytes) else str(msg))
+                raise LibraryError(
+                    msg.decode("utf-8", "surrogateescape") if isinstance(msg, bytes) else str(msg)
+                )
             if not lib.functions:
                 raise LibraryError("No functions registered")
             for fname in lib.functions:

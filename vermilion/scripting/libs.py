@@ -9,6 +9,7 @@ IEEE-754 packing). The file is read once, at import, into :data:`LUA_LIBS`.
 The chunk returns a function that the prelude (:mod:`.prelude`) calls with its
 helpers; it returns the library tables (the prelude wraps them read-only).
 """
+
 from importlib.resources import files
 
 LUA_LIBS = (files(__package__) / "lua" / "libs.lua").read_text(encoding="utf-8")

@@ -21,6 +21,7 @@ Python callable made a C closure, how errors travel (tables
 replies cross the border (RESP bytes, parsed there into Lua values; a script's
 result encoded there into RESP bytes).
 """
+
 from importlib.resources import files
 
 LUA_PRELUDE = (files(__package__) / "lua" / "prelude.lua").read_text(encoding="utf-8")

@@ -55,6 +55,7 @@ overwrite the file it came from).
 TLS connections are left to the loop (their bytes need the loop's TLS layer):
 they are neither read nor accepted here, and wait for the operation to end.
 """
+
 import os
 import select
 import signal
@@ -81,7 +82,7 @@ class BlockedTransport:
         self.fd = sock.fileno()
         self.buf = bytearray()
         self.closing = False
-        self.handed = False       # the loop owns the socket now
+        self.handed = False  # the loop owns the socket now
         self.reading = True
         try:
             peer = sock.getpeername()
@@ -178,6 +179,7 @@ class _LateProtocol(RedisProtocol):
     the second comes from ``loop.connect_accepted_socket`` and only swaps the
     transport under the existing Client.
     """
+
     __slots__ = ()
 
     def connection_made(self, transport):
@@ -201,9 +203,9 @@ class WhileBlocked:
     def __init__(self, server):
         self.server = server
         self.depth = 0
-        self.in_progress = set()     # clients whose input is being handled (no re-entry)
-        self.accepting = {}          # listener fd -> a socket object for accept()
-        self.late = []               # BlockedTransports not handed to the loop yet
+        self.in_progress = set()  # clients whose input is being handled (no re-entry)
+        self.accepting = {}  # listener fd -> a socket object for accept()
+        self.late = []  # BlockedTransports not handed to the loop yet
         self.handover_scheduled = False
         self.shutdown_signal = None  # SIGTERM/SIGINT seen while loading
         self.saved_handlers = None
@@ -265,8 +267,15 @@ class WhileBlocked:
         fds = {}
         in_progress = self.in_progress
         for c in list(self.server.clients.values()):
-            if (c is protect or c.closed or c.conn is None or c.fd < 0
-                    or c.paused_reading or c.close_after_reply or c in in_progress):
+            if (
+                c is protect
+                or c.closed
+                or c.conn is None
+                or c.fd < 0
+                or c.paused_reading
+                or c.close_after_reply
+                or c in in_progress
+            ):
                 continue
             tr = c.transport
             if tr is None:
@@ -275,7 +284,7 @@ class WhileBlocked:
                 if not tr.reading or tr.closing:
                     continue
             elif tr.get_extra_info("sslcontext") is not None:
-                continue   # TLS: the loop's TLS layer must see these bytes
+                continue  # TLS: the loop's TLS layer must see these bytes
             fds[c.fd] = c
         return fds
 
@@ -338,7 +347,7 @@ class WhileBlocked:
             return
         proto = _LateProtocol(server)
         tr = BlockedTransport(sock, proto)
-        proto.connection_made(tr)    # maxclients, protected mode, socket options
+        proto.connection_made(tr)  # maxclients, protected mode, socket options
         c = proto.client
         if c is None or tr.closing or c.closed:
             tr.close()
@@ -398,7 +407,7 @@ class WhileBlocked:
     async def _connect(self, loop, tr):
         proto = tr.protocol
         if tr.closing:
-            return    # closed between the hand-over and now (QUIT, CLIENT KILL)
+            return  # closed between the hand-over and now (QUIT, CLIENT KILL)
         try:
             await loop.connect_accepted_socket(lambda: proto, tr.sock)
         except Exception as e:
@@ -425,8 +434,10 @@ class WhileBlocked:
         self.shutdown_signal = None
         if server.prepare_shutdown(save=False, now=True, origin="signal-loading"):
             return
-        server.log_warning("SIGTERM received but errors trying to shut down the server, "
-                           "check the logs for more information")
+        server.log_warning(
+            "SIGTERM received but errors trying to shut down the server, "
+            "check the logs for more information"
+        )
 
     def catch_signals(self):
         """While loading (the loop's signal handlers are not installed and would not
@@ -438,7 +449,7 @@ class WhileBlocked:
             try:
                 saved[sig] = signal.signal(sig, self._on_signal)
             except (ValueError, OSError, RuntimeError):
-                pass   # not the main thread (an embedded server): nothing to do
+                pass  # not the main thread (an embedded server): nothing to do
         self.saved_handlers = saved
 
     def release_signals(self):

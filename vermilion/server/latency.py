@@ -20,6 +20,7 @@ latencystats are derived from each command's call count and total time, which
 the dispatcher keeps anyway (:meth:`LatencyMonitor.command_rows`: one bucket at
 the mean).
 """
+
 import time
 
 from ..core.bootstrap import on_server_init
@@ -33,7 +34,7 @@ class LatencyMonitor:
 
     def __init__(self, server):
         self.server = server
-        self.events = {}      # event -> [samples (list of [time, ms]), idx, max]
+        self.events = {}  # event -> [samples (list of [time, ms]), idx, max]
         self.set_threshold(server.config.get_int("latency-monitor-threshold"))
 
     def set_threshold(self, ms):

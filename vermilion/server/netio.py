@@ -27,6 +27,7 @@ password for the default user (``requirepass``, ``ACL SETUSER default >pw`` or
 time applies to the next connection. A TLS connection is judged after its
 handshake, as Redis's clientAcceptHandler runs after connAccept.
 """
+
 import asyncio
 import socket
 import time
@@ -60,7 +61,8 @@ PROTECTED_MODE_DENIED = (
     b"it with the '--protected-mode no' option. "
     b"4) Setup a an authentication password for the default user. "
     b"NOTE: You only need to do one of the above things in order for "
-    b"the server to start accepting connections from the outside.\r\n")
+    b"the server to start accepting connections from the outside.\r\n"
+)
 
 
 def is_local_peer(sock_or_peer):
@@ -77,7 +79,7 @@ def is_local_peer(sock_or_peer):
         try:
             peer = peer.getpeername()
         except OSError:
-            return False      # already gone: nothing local about it
+            return False  # already gone: nothing local about it
     if peer is None or isinstance(peer, (str, bytes)):
         return True
     return peer[0] in _LOCAL_PEERS
@@ -192,7 +194,8 @@ class RedisProtocol(asyncio.Protocol):
         if c.reader.pending() > self.server.client_query_buffer_limit:
             self.server.log_warning(
                 "Closing client that reached max query buffer length: id=%d addr=%s "
-                "(qbuf initial bytes: ...)" % (c.id, c.addr))
+                "(qbuf initial bytes: ...)" % (c.id, c.addr)
+            )
             c.out.clear()
             c.close_after_reply = True
             self.transport.close()
@@ -210,8 +213,7 @@ class RedisProtocol(asyncio.Protocol):
         c = self.client
         # A client with a hard output limit is read on, like Redis, so the limit
         # (not the soft limit's timer) ends a client that does not read.
-        if (c is not None and not c.paused_reading
-                and not self.server.output_limits.hard_limit(c)):
+        if c is not None and not c.paused_reading and not self.server.output_limits.hard_limit(c):
             c.paused_reading = True
             try:
                 self.transport.pause_reading()

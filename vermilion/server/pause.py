@@ -33,6 +33,7 @@ body is read here (:func:`eval_may_write`).
 ``server.pause_kind`` (None, "write" or "all") and ``server.pause_until`` (ms
 since the epoch) publish the state for the rest of the server.
 """
+
 import time
 
 from ..core.bootstrap import on_server_init
@@ -48,6 +49,7 @@ _KIND_NAMES = {PAUSE_OFF: None, PAUSE_WRITE: "write", PAUSE_ALL: "all"}
 
 class Postponed:
     """``c.blocked`` of a client parked by CLIENT PAUSE: the command to run again."""
+
     __slots__ = ("argv",)
 
     def __init__(self, argv):
@@ -60,8 +62,8 @@ class ClientPause:
     def __init__(self, server):
         self.server = server
         self.kind = PAUSE_OFF
-        self.end = 0              # ms since the epoch
-        self.parked = []          # clients in the order they were postponed
+        self.end = 0  # ms since the epoch
+        self.parked = []  # clients in the order they were postponed
         self.timer = None
 
     def pause(self, end, kind):
@@ -143,8 +145,7 @@ def eval_may_write(body):
     if not parts or parts[0] != b"#!lua":
         return True
     flags = set()
-    known = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster",
-             b"allow-cross-slot-keys")
+    known = (b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys")
     for p in parts[1:]:
         if p.startswith(b"flags="):
             for f in p[6:].split(b","):

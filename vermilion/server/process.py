@@ -20,6 +20,7 @@ operating system rather than to the data:
 The hook below attaches all three to every server (the server module imports
 this one, so a server always has them).
 """
+
 import asyncio
 import errno
 import os
@@ -42,10 +43,19 @@ def _init(server):
     if pidfile and cfg.process_owner:
         write_pidfile(server, pidfile)
     cfg.add_hook("maxclients", maxclients)
-    cfg.add_hook("port", lambda v: rebind(server, int(v), cfg.get("bind").split(),
-                                          "Unable to listen on this port. Check server logs."))
-    cfg.add_hook("bind", lambda v: rebind(server, server.port, v.split(),
-                                          "Failed to bind to specified addresses."))
+    cfg.add_hook(
+        "port",
+        lambda v: rebind(
+            server,
+            int(v),
+            cfg.get("bind").split(),
+            "Unable to listen on this port. Check server logs.",
+        ),
+    )
+    cfg.add_hook(
+        "bind",
+        lambda v: rebind(server, server.port, v.split(), "Failed to bind to specified addresses."),
+    )
     # (the tls-* parameters are applied by vermilion/server/tls.py)
 
 
@@ -64,6 +74,7 @@ def write_pidfile(server, path):
             os.unlink(path)
         except OSError:
             pass
+
     server.hooks_on_shutdown.append(remove)
 
 
@@ -73,10 +84,10 @@ def rebind(server, port, binds, error):
     close the listeners that are no longer wanted."""
     loop = server.loop
     if loop is None:
-        return   # not started yet: start() will listen with the configured values
+        return  # not started yet: start() will listen with the configured values
     tcp = (socket.AF_INET, socket.AF_INET6)
     existing = {}
-    tls = server.tls_listeners   # kept by vermilion/server/tls.py
+    tls = server.tls_listeners  # kept by vermilion/server/tls.py
     for srv in server.listeners:
         if srv.sockets and srv.sockets[0].family in tcp and srv not in tls:
             name = srv.sockets[0].getsockname()
@@ -106,8 +117,10 @@ def rebind(server, port, binds, error):
                 s.setblocking(False)
             except OSError as e:
                 s.close()
-                if optional or (family == socket.AF_INET6 and e.errno in (
-                        errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL)):
+                if optional or (
+                    family == socket.AF_INET6
+                    and e.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL)
+                ):
                     continue
                 server.log_warning("Failed listening on %s:%d: %s" % (host, port, e.strerror))
                 raise
@@ -124,9 +137,11 @@ def rebind(server, port, binds, error):
     def started(fut):
         if fut.exception() is None:
             server.listeners.append(fut.result())
+
     for s in socks:
-        asyncio.ensure_future(loop.create_server(server.make_protocol, sock=s),
-                              loop=loop).add_done_callback(started)
+        asyncio.ensure_future(
+            loop.create_server(server.make_protocol, sock=s), loop=loop
+        ).add_done_callback(started)
     server.port = port
 
 
@@ -146,5 +161,7 @@ def adjust_open_files(server, maxclients):
     except (OSError, ValueError):
         pass
     if soft < need:
-        raise ConfigError("The operating system is not able to handle the specified number "
-                          "of clients, try with %d" % max(1, soft - 32))
+        raise ConfigError(
+            "The operating system is not able to handle the specified number "
+            "of clients, try with %d" % max(1, soft - 32)
+        )

@@ -21,15 +21,16 @@ see:
 models live in ``server.query_bufs`` (client -> QueryBuf), created with the
 server by the hook below and dropped when the client goes.
 """
+
 import time
 
 from ..core.bootstrap import on_server_init
 
 _monotonic = time.monotonic
 
-IOBUF_LEN = 16384           # PROTO_IOBUF_LEN
-BIG_ARG = 32768             # PROTO_MBULK_BIG_ARG
-RESIZE_THRESHOLD = 32768    # PROTO_RESIZE_THRESHOLD
+IOBUF_LEN = 16384  # PROTO_IOBUF_LEN
+BIG_ARG = 32768  # PROTO_MBULK_BIG_ARG
+RESIZE_THRESHOLD = 32768  # PROTO_RESIZE_THRESHOLD
 
 
 def je_size(n):
@@ -61,9 +62,9 @@ class QueryBuf:
     __slots__ = ("alloc", "peak", "seen")
 
     def __init__(self):
-        self.alloc = 0   # sdsalloc(c->querybuf)
-        self.peak = 0    # c->querybuf_peak
-        self.seen = 0    # c.tot_net_in when last looked at
+        self.alloc = 0  # sdsalloc(c->querybuf)
+        self.peak = 0  # c->querybuf_peak
+        self.seen = 0  # c.tot_net_in when last looked at
 
 
 def query_buffer(c):
@@ -72,7 +73,7 @@ def query_buffer(c):
     qb = models.get(c)
     if qb is None:
         qb = QueryBuf()
-        if c.transport is not None:   # connection-less clients are never "gone"
+        if c.transport is not None:  # connection-less clients are never "gone"
             models[c] = qb
     delta = c.tot_net_in - qb.seen
     if delta > 0:
@@ -82,7 +83,7 @@ def query_buffer(c):
             # size kept for the next ("we'll see another one likely")
             qb.alloc = sds_usable(delta)
         elif qb.alloc < IOBUF_LEN:
-            qb.alloc = sds_usable(IOBUF_LEN)   # the non-greedy first allocation
+            qb.alloc = sds_usable(IOBUF_LEN)  # the non-greedy first allocation
         qb.peak = max(qb.peak, min(delta, qb.alloc))
     used = c.reader.pending() if c.reader is not None else 0
     if used > qb.alloc:
@@ -95,7 +96,7 @@ def resize_query_buffer(c, now):
     qb = query_buffer(c)
     used = c.reader.pending() if c.reader is not None else 0
     if qb.alloc - used > 4096:
-        if now - c.last_interaction >= 3:          # idle for more than 2 seconds
+        if now - c.last_interaction >= 3:  # idle for more than 2 seconds
             qb.alloc = used
         elif qb.alloc > RESIZE_THRESHOLD and qb.alloc // 2 > qb.peak:
             qb.alloc = max(used, qb.peak)
@@ -126,6 +127,6 @@ class QueryBufCron:
 
 @on_server_init
 def _init(server):
-    server.query_bufs = {}     # client -> QueryBuf (CLIENT LIST qbuf-free, tot-mem)
+    server.query_bufs = {}  # client -> QueryBuf (CLIENT LIST qbuf-free, tot-mem)
     server.add_client_gone_hook(lambda c: server.query_bufs.pop(c, None))
     server.add_cron_hook(QueryBufCron(server))

@@ -23,6 +23,7 @@ them (``shutdown-timeout``, writes paused); then the ``shutdown_savers``
 (persistence) may still refuse: when the final save fails the server logs it
 and keeps running with its data, unless FORCE says otherwise.
 """
+
 import asyncio
 import collections
 import os
@@ -85,8 +86,7 @@ def _isatty(stream):
 
 def ascii_logo(version, port, pid, mode="standalone", sha="00000000", dirty=0, bits=64):
     """redisAsciiArt()'s text: the banner, a blank line after it."""
-    fields = dict(version=version, sha=sha, dirty=dirty, bits=bits, mode=mode,
-                  port=port, pid=pid)
+    fields = dict(version=version, sha=sha, dirty=dirty, bits=bits, mode=mode, port=port, pid=pid)
     return "".join(art + text.format(**fields) + "\n" for art, text in _LOGO_ROWS) + "\n"
 
 
@@ -104,7 +104,7 @@ class _FeedSinks:
 
     def __set__(self, server, value):
         if value.__class__ is FeedFanout:
-            value = value.aof      # restoring a value read earlier (AOF loading)
+            value = value.aof  # restoring a value read earlier (AOF loading)
         server.__dict__["_aof_sink"] = value
         server._combine_sinks()
 
@@ -112,6 +112,7 @@ class _FeedSinks:
 class FeedFanout:
     """The sinks while any besides the AOF is registered: each gets every write, AOF
     first. ``aof`` is the AOF's own sink (or None), what ``persistence = x`` restores."""
+
     __slots__ = ("aof", "sinks")
 
     def __init__(self, aof, sinks):
@@ -155,17 +156,17 @@ class Server:
         self._client_id = 0
         self.clients = {}
         self.dbs = [Database(self, i) for i in range(cfg.get_int("databases"))]
-        self.clock = Clock(self)   # the data's time, which a test may move (keyspace/clock.py)
-        self.cmdstats = new_stats()   # CommandStats by Command.index (core/dispatch.py)
+        self.clock = Clock(self)  # the data's time, which a test may move (keyspace/clock.py)
+        self.cmdstats = new_stats()  # CommandStats by Command.index (core/dispatch.py)
         self.errorstats = {}
         self.dirty = 0
         self.frozen_ms = 0
         self.expiry_paused = False
         self.active_expire_enabled = True
         self.notify_flags = 0
-        self.tracking = None        # set by commands/tracking.py (invalidate_key/all, pending)
+        self.tracking = None  # set by commands/tracking.py (invalidate_key/all, pending)
         self.current_client = None  # the client whose commands are running (NOLOOP, pending)
-        self.executing = True       # invalidations for the current client wait for its reply
+        self.executing = True  # invalidations for the current client wait for its reply
         self.ready_keys = []
         self.monitors = []
         self.slowlog = collections.deque()
@@ -179,7 +180,7 @@ class Server:
         self.pubsub = None
         self.persistence = None
         self.use_hiredis = None
-        self.ephemeral_port = False   # port 0 means "pick a free port" (embedding), not "no TCP"
+        self.ephemeral_port = False  # port 0 means "pick a free port" (embedding), not "no TCP"
         self.lazyfree_queue = collections.deque()
         self.lazyfree_pending = 0
         self.lazyfreed_objects = 0
@@ -201,12 +202,12 @@ class Server:
         self.stats_total_error_replies = 0
         self.stats_unexpected_error_replies = 0
         self.blocked_clients = 0
-        self.hooks_on_shutdown = []     # fn(save): cleanup once the shutdown is certain
-        self.shutdown_savers = []       # fn(save, force) -> False to refuse the shutdown
-        self.shutdown_asap = None       # the signal (SIGTERM/SIGINT) that asked to stop
-        self.shutdown_deadline = 0      # monotonic time: waiting for replicas until then
-        self.shutdown_opts = None       # (save, force) of the shutdown in progress
-        self.shutdown_waiters = []      # SHUTDOWN clients waiting for the outcome
+        self.hooks_on_shutdown = []  # fn(save): cleanup once the shutdown is certain
+        self.shutdown_savers = []  # fn(save, force) -> False to refuse the shutdown
+        self.shutdown_asap = None  # the signal (SIGTERM/SIGINT) that asked to stop
+        self.shutdown_deadline = 0  # monotonic time: waiting for replicas until then
+        self.shutdown_opts = None  # (save, force) of the shutdown in progress
+        self.shutdown_waiters = []  # SHUTDOWN clients waiting for the outcome
         self._shutdown_unpause = None
         # ---- Features' state, created here with its default so that every reader
         # reads it plainly; a feature's @on_server_init hook replaces the default
@@ -220,30 +221,30 @@ class Server:
         self.stats_total_writes_processed = 0
         self.stat_fork_time = 0
         self.stat_total_forks = 0
-        self.resetstat_hooks = ()       # fn(): CONFIG RESETSTAT also resets these (evict.py)
+        self.resetstat_hooks = ()  # fn(): CONFIG RESETSTAT also resets these (evict.py)
         # persistence (persistence/snapshot.py, persistence/aof.py)
-        self.snapshot = None            # the Snapshot (SAVE, BGSAVE, the fork child)
-        self.aof = None                 # the AOF
-        self.loading = 0                # 1 while a dataset loads (start/stop_loading)
-        self.loading_client = None      # the AOF replay's fake client (exempt from LOADING)
-        self.disk_error = None          # the MISCONF text while writes are refused
+        self.snapshot = None  # the Snapshot (SAVE, BGSAVE, the fork child)
+        self.aof = None  # the AOF
+        self.loading = 0  # 1 while a dataset loads (start/stop_loading)
+        self.loading_client = None  # the AOF replay's fake client (exempt from LOADING)
+        self.disk_error = None  # the MISCONF text while writes are refused
         # replication (commands/replication.py)
-        self.repl = None                # ReplMaster: replicas, backlog, offsets
+        self.repl = None  # ReplMaster: replicas, backlog, offsets
         # scripting and functions (scripting/, commands/scripting.py, functions.py)
-        self.scripting = None           # the Scripting state (scripting.ensure())
-        self.scripts = {}               # sha -> script (INFO number_of_cached_scripts)
-        self.lua = None                 # a Lua VM exists (INFO used_memory_lua)
-        self.script_may_write = None    # fn(c, cmd, argv) -> bool | None (CLIENT PAUSE WRITE)
-        self.script_denyoom = None      # fn(c, cmd, argv) -> bool (maxmemory's -OOM)
-        self.script_disable_deny_script = False   # DEBUG SET-DISABLE-DENY-SCRIPTS
-        self.function_codes = None      # fn() -> library sources (RDB, AOF, full sync)
-        self.function_restore = None    # fn(codes, replace) (loading libraries)
+        self.scripting = None  # the Scripting state (scripting.ensure())
+        self.scripts = {}  # sha -> script (INFO number_of_cached_scripts)
+        self.lua = None  # a Lua VM exists (INFO used_memory_lua)
+        self.script_may_write = None  # fn(c, cmd, argv) -> bool | None (CLIENT PAUSE WRITE)
+        self.script_denyoom = None  # fn(c, cmd, argv) -> bool (maxmemory's -OOM)
+        self.script_disable_deny_script = False  # DEBUG SET-DISABLE-DENY-SCRIPTS
+        self.function_codes = None  # fn() -> library sources (RDB, AOF, full sync)
+        self.function_restore = None  # fn(codes, replace) (loading libraries)
         self.function_libraries = None  # the FUNCTION libraries
         # client-side caching (commands/tracking.py)
         self.tracking_state = None
         # keyspace (keyspace/evict.py, keyspace/scan.py)
         self.object_set_lru_lfu = None  # fn(...) for RESTORE/OBJECT's IDLETIME and FREQ
-        self._scan_state = None         # keyspace/scan.py's ScanState, made at first SCAN
+        self._scan_state = None  # keyspace/scan.py's ScanState, made at first SCAN
         # TLS (server/tls.py; made by start())
         self.tls = None
         self.tls_listeners = []
@@ -265,7 +266,7 @@ class Server:
         self.timeout = cfg.get_int("timeout")
         self.hz = max(1, min(500, cfg.get_int("hz")))
         self.requirepass = cfg.get("requirepass") or ""
-        self.security_warning_logged = 0.0   # last "Possible SECURITY ATTACK" log line
+        self.security_warning_logged = 0.0  # last "Possible SECURITY ATTACK" log line
         # call() does its rarer work (slowlog, latency monitor) for commands slower
         # than after_call_ns, the lower of the two thresholds (see the properties).
         self._latency_threshold_ns = 0
@@ -280,13 +281,15 @@ class Server:
         hooks["maxclients"] = lambda v: setattr(self, "maxclients", int(v))
         hooks["proto-max-bulk-len"] = lambda v: setattr(self, "proto_max_bulk_len", int(v))
         hooks["client-query-buffer-limit"] = lambda v: setattr(
-            self, "client_query_buffer_limit", int(v))
+            self, "client_query_buffer_limit", int(v)
+        )
         hooks["tcp-keepalive"] = lambda v: setattr(self, "tcp_keepalive", int(v))
         hooks["timeout"] = lambda v: setattr(self, "timeout", int(v))
         hooks["hz"] = lambda v: setattr(self, "hz", max(1, min(500, int(v))))
         hooks["requirepass"] = self._set_requirepass
         hooks["slowlog-log-slower-than"] = lambda v: setattr(
-            self, "slowlog_threshold_ns", (1 << 62) if int(v) < 0 else int(v) * 1000)
+            self, "slowlog_threshold_ns", (1 << 62) if int(v) < 0 else int(v) * 1000
+        )
         hooks["slowlog-max-len"] = self._set_slowlog_max_len
         hooks["loglevel"] = lambda v: setattr(self, "loglevel", _LEVELS.get(v, 2))
 
@@ -304,8 +307,8 @@ class Server:
         acl = self.acl
         return acl.default_needs_auth() if acl is not None else bool(self.requirepass)
 
-    acl = None              # the ACL users and log (vermilion/acl.py's AclState)
-    new_client_acl = None   # the default user when its rules restrict anything
+    acl = None  # the ACL users and log (vermilion/acl.py's AclState)
+    new_client_acl = None  # the default user when its rules restrict anything
 
     def next_client_id(self):
         self._client_id += 1
@@ -317,8 +320,13 @@ class Server:
             return
         now = time.time()
         stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(now))
-        line = "%d:M %s.%03d %s %s\n" % (self.pid, stamp, int(now * 1000) % 1000,
-                                          _LEVEL_CHAR[level], msg)
+        line = "%d:M %s.%03d %s %s\n" % (
+            self.pid,
+            stamp,
+            int(now * 1000) % 1000,
+            _LEVEL_CHAR[level],
+            msg,
+        )
         logfile = self.config.get("logfile")
         try:
             if logfile:
@@ -353,7 +361,8 @@ class Server:
         port = self.port or cfg.get_int("tls-port")
         logfile = cfg.get("logfile")
         show = cfg.get("always-show-logo") == "yes" or (
-            not logfile and cfg.get("syslog-enabled") != "yes" and _isatty(sys.stdout))
+            not logfile and cfg.get("syslog-enabled") != "yes" and _isatty(sys.stdout)
+        )
         if show:
             self.log_raw(2, ascii_logo(REDIS_VERSION, port, os.getpid()))
         else:
@@ -376,12 +385,17 @@ class Server:
         """processCommand's checks after lookup/arity. Returns an error text or None."""
         if cmd.protected:
             if not self._protected_allowed(c, cmd):
-                return ("ERR %s command not allowed. If the %s option is set to \"local\", "
-                        "you can run it from a local connection, otherwise you need to set "
-                        "this option in the configuration file, and then restart the server."
-                        % (cmd.fullname.upper(),
-                           "enable-debug-command" if cmd.fullname == "debug"
-                           else "enable-module-command"))
+                return (
+                    "ERR %s command not allowed. If the %s option is set to \"local\", "
+                    "you can run it from a local connection, otherwise you need to set "
+                    "this option in the configuration file, and then restart the server."
+                    % (
+                        cmd.fullname.upper(),
+                        "enable-debug-command"
+                        if cmd.fullname == "debug"
+                        else "enable-module-command",
+                    )
+                )
         if not c.authenticated and not cmd.no_auth and self.auth_required():
             # authRequired(): a client that connected while a password was required
             # needs none once requirepass is cleared (and needs it again if set again)
@@ -397,10 +411,15 @@ class Server:
             err = self.maxmemory_check(c, cmd, argv)
             if err is not None:
                 return err
-        if (c.resp == 2 and (c.subscriptions or c.psubscriptions or c.ssubscriptions)
-                and cmd.fullname not in _SUBSCRIBED_OK):
-            return ("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
-                    "PING / QUIT / RESET are allowed in this context" % cmd.fullname)
+        if (
+            c.resp == 2
+            and (c.subscriptions or c.psubscriptions or c.ssubscriptions)
+            and cmd.fullname not in _SUBSCRIBED_OK
+        ):
+            return (
+                "ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                "PING / QUIT / RESET are allowed in this context" % cmd.fullname
+            )
         extra = self.extra_checks
         if extra:
             for fn in extra:
@@ -410,7 +429,7 @@ class Server:
         return None
 
     extra_checks = ()
-    maxmemory_check = None   # fn(c, cmd, argv) -> error or None, set while maxmemory > 0
+    maxmemory_check = None  # fn(c, cmd, argv) -> error or None, set while maxmemory > 0
 
     def used_memory(self):
         """Redis's used_memory: this server's estimated bytes (vermilion/core/memory.py)."""
@@ -459,7 +478,7 @@ class Server:
         if p is not None:
             p.feed(c.db.id, cmds)
 
-    propagate_buffer = None   # a list while EXEC/a script collects its effects
+    propagate_buffer = None  # a list while EXEC/a script collects its effects
 
     def force_replication(self, c, argv):
         """Send ``argv`` to the replicas only, never the AOF (PUBLISH: Redis's
@@ -471,7 +490,7 @@ class Server:
     def begin_propagation_group(self):
         """Start collecting writes (EXEC, EVAL); returns a token for the matching end."""
         if self.propagate_buffer is not None:
-            return False      # nested: the outer group wraps everything
+            return False  # nested: the outer group wraps everything
         self.propagate_buffer = []
         return True
 
@@ -501,15 +520,19 @@ class Server:
         """MONITOR's line: +<time> [<db> <addr>] "arg" ... (args quoted like sdscatrepr)."""
         now = time.time()
         if c.is_script:
-            origin = "lua"       # MONITOR shows a script's commands as [db lua]
+            origin = "lua"  # MONITOR shows a script's commands as [db lua]
         elif c.is_unix:
             origin = "unix:%s" % (self.unixsocket or "")
         else:
             origin = c.addr
-        line = b"+%.6f [%d %s] %s\r\n" % (now, c.db.id, origin.encode(),
-                                           b" ".join(repr_bytes(a) for a in argv))
+        line = b"+%.6f [%d %s] %s\r\n" % (
+            now,
+            c.db.id,
+            origin.encode(),
+            b" ".join(repr_bytes(a) for a in argv),
+        )
         for m in list(self.monitors):
-            m.write_now(line)   # a monitor sees its own commands too, like Redis
+            m.write_now(line)  # a monitor sees its own commands too, like Redis
 
     def slowlog_add(self, c, argv, dt_ns):
         self.slowlog_id += 1
@@ -522,8 +545,16 @@ class Server:
             if len(a) > 128:
                 a = a[:128] + b"... (%d more bytes)" % (len(a) - 128)
             args.append(a)
-        self.slowlog.appendleft((self.slowlog_id, int(time.time()), dt_ns // 1000, args,
-                                 c.addr.encode(), (c.name or b"")))
+        self.slowlog.appendleft(
+            (
+                self.slowlog_id,
+                int(time.time()),
+                dt_ns // 1000,
+                args,
+                c.addr.encode(),
+                (c.name or b""),
+            )
+        )
         while len(self.slowlog) > self.slowlog_max_len:
             self.slowlog.pop()
 
@@ -636,14 +667,19 @@ class Server:
             if self.cron_paused:
                 return  # DEBUG PAUSE-CRON 1 (the timer keeps running)
             self.cron_loops += 1
-            if (self.active_expire_enabled and not self.expiry_paused and not self.pause_kind
-                    and not self.is_replica):
+            if (
+                self.active_expire_enabled
+                and not self.expiry_paused
+                and not self.pause_kind
+                and not self.is_replica
+            ):
                 self.expire_cycle.run(slow=True)
             if self.timeout > 0 and self.cron_loops % self.hz == 0:
                 self._close_idle_clients()
-            if self.shutdown_deadline and (time.monotonic() >= self.shutdown_deadline
-                                           or self._replicas_in_sync()):
-                self.finish_shutdown()   # the replicas caught up, or shutdown-timeout passed
+            if self.shutdown_deadline and (
+                time.monotonic() >= self.shutdown_deadline or self._replicas_in_sync()
+            ):
+                self.finish_shutdown()  # the replicas caught up, or shutdown-timeout passed
             for fn in self.cron_hooks:
                 fn()
         except Exception:
@@ -654,8 +690,8 @@ class Server:
 
     cron_hooks = ()
     cron_paused = False
-    is_replica = False         # REPLICAOF host port: keys expire only by the master's DEL
-    loading = 0                # 1 while the dataset loads (persistence/snapshot.py)
+    is_replica = False  # REPLICAOF host port: keys expire only by the master's DEL
+    loading = 0  # 1 while the dataset loads (persistence/snapshot.py)
 
     @property
     def slowlog_threshold_ns(self):
@@ -708,9 +744,14 @@ class Server:
     def _close_idle_clients(self):
         now = time.monotonic()
         for c in list(self.clients.values()):
-            if (c.blocked is None and not c.subscriptions and not c.psubscriptions
-                    and not c.ssubscriptions and not c.monitor
-                    and now - c.last_interaction > self.timeout):
+            if (
+                c.blocked is None
+                and not c.subscriptions
+                and not c.psubscriptions
+                and not c.ssubscriptions
+                and not c.monitor
+                and now - c.last_interaction > self.timeout
+            ):
                 self.log_verbose("Closing idle client")
                 c.close()
 
@@ -741,9 +782,13 @@ class Server:
                     host = "::"
                 try:
                     srv = await self.loop.create_server(
-                        lambda: RedisProtocol(self), host=host, port=port,
-                        reuse_address=True, backlog=cfg.get_int("tcp-backlog"),
-                        family=socket.AF_INET6 if ":" in host else socket.AF_INET)
+                        lambda: RedisProtocol(self),
+                        host=host,
+                        port=port,
+                        reuse_address=True,
+                        backlog=cfg.get_int("tcp-backlog"),
+                        family=socket.AF_INET6 if ":" in host else socket.AF_INET,
+                    )
                 except OSError as e:
                     if optional or (e.errno in (97, 99) and ":" in host):
                         continue  # IPv6 not available, like Redis's "-::*"
@@ -758,8 +803,10 @@ class Server:
             try:
                 await self.tls.listen(tls_port)
             except OSError as e:
-                self.log_warning("Could not create server TCP listening socket *:%d: %s"
-                                 % (tls_port, e.strerror or e))
+                self.log_warning(
+                    "Could not create server TCP listening socket *:%d: %s"
+                    % (tls_port, e.strerror or e)
+                )
                 self.log_warning("Failed listening on port %d (TLS), aborting." % tls_port)
                 raise SystemExit(1)
         if self.unixsocket:
@@ -767,8 +814,9 @@ class Server:
                 os.unlink(self.unixsocket)
             except OSError:
                 pass
-            srv = await self.loop.create_unix_server(lambda: RedisProtocol(self),
-                                                     path=self.unixsocket)
+            srv = await self.loop.create_unix_server(
+                lambda: RedisProtocol(self), path=self.unixsocket
+            )
             perm = cfg.get("unixsocketperm")
             if perm and perm != "0":
                 os.chmod(self.unixsocket, int(perm, 8))
@@ -819,7 +867,7 @@ class Server:
         if self.stopping or self.shutdown_deadline:
             return False
         if self.loading:
-            save = False   # half a dataset must never overwrite the file it came from
+            save = False  # half a dataset must never overwrite the file it came from
         self.shutdown_opts = (save, force)
         self.log_warning("User requested shutdown...")
         timeout = self.config.get_int("shutdown-timeout")
@@ -871,12 +919,17 @@ class Server:
                     lagging += 1
                     self.log_warning(
                         "Lagging replica %s:%d reported offset %d behind master, lag=%d, "
-                        "state=%s." % (r.address(), r.listening_port, offset - r.ack_off,
-                                       int(now - r.ack_time) if r.state == "online" else 0,
-                                       r.state))
+                        "state=%s."
+                        % (
+                            r.address(),
+                            r.listening_port,
+                            offset - r.ack_off,
+                            int(now - r.ack_time) if r.state == "online" else 0,
+                            r.state,
+                        )
+                    )
             n = len(repl.replicas)
-            self.log_notice("%d of %d replicas are in sync when shutting down."
-                            % (n - lagging, n))
+            self.log_notice("%d of %d replicas are in sync when shutting down." % (n - lagging, n))
         for fn in self.shutdown_savers:
             try:
                 ok = fn(save, force)
@@ -884,8 +937,9 @@ class Server:
                 self.log_exception("shutdown")
                 ok = force
             if ok is False:
-                self.log_warning("Errors trying to shut down the server. Check the logs for "
-                                 "more information.")
+                self.log_warning(
+                    "Errors trying to shut down the server. Check the logs for more information."
+                )
                 self.cancel_shutdown()
                 return False
         self.stopping = True
@@ -979,8 +1033,7 @@ class Server:
             # real fault in C code would return into the faulting instruction forever
             # from a Python-level handler.)
             try:
-                self.loop.add_signal_handler(signal.SIGABRT, self.crash_by_signal,
-                                             signal.SIGABRT)
+                self.loop.add_signal_handler(signal.SIGABRT, self.crash_by_signal, signal.SIGABRT)
             except (NotImplementedError, RuntimeError, ValueError):
                 pass
 
@@ -988,16 +1041,23 @@ class Server:
         """sigsegvHandler: bugReportStart, the 'crashed by signal' line, the stack
         (Python's), bugReportEnd, then death by the same signal (SA_RESETHAND + kill)."""
         self.log_raw(3, "\n\n=== REDIS BUG REPORT START: Cut & paste starting from here ===\n")
-        self.log_warning("Redis %s crashed by signal: %d, si_code: %d"
-                         % (REDIS_VERSION, sig, si_code))
-        self.log_raw(3, "\n------ STACK TRACE ------\n\nBacktrace (Python, main thread):\n"
-                     + "".join(traceback.format_stack()[:-1]))
-        self.log_raw(3, "\n=== REDIS BUG REPORT END. Make sure to include from START to END. ===\n\n"
-                     "       Please report the crash by opening an issue on github:\n\n"
-                     "           http://github.com/redis/redis/issues\n\n"
-                     "  If a Redis module was involved, please open in the module's repo instead.\n\n"
-                     "  Suspect RAM error? Use redis-server --test-memory to verify it.\n\n"
-                     "  Some other issues could be detected by redis-server --check-system\n")
+        self.log_warning(
+            "Redis %s crashed by signal: %d, si_code: %d" % (REDIS_VERSION, sig, si_code)
+        )
+        self.log_raw(
+            3,
+            "\n------ STACK TRACE ------\n\nBacktrace (Python, main thread):\n"
+            + "".join(traceback.format_stack()[:-1]),
+        )
+        self.log_raw(
+            3,
+            "\n=== REDIS BUG REPORT END. Make sure to include from START to END. ===\n\n"
+            "       Please report the crash by opening an issue on github:\n\n"
+            "           http://github.com/redis/redis/issues\n\n"
+            "  If a Redis module was involved, please open in the module's repo instead.\n\n"
+            "  Suspect RAM error? Use redis-server --test-memory to verify it.\n\n"
+            "  Some other issues could be detected by redis-server --check-system\n",
+        )
         try:
             sys.stdout.flush()
         except (OSError, ValueError):
@@ -1012,8 +1072,11 @@ class Server:
             # Ctrl+C twice: quit at once, without saving or waiting for replicas
             self.log_warning("You insist... exiting now.")
             try:
-                os.unlink(os.path.join(os.path.abspath(self.config.get("dir") or "."),
-                                       "temp-%d.rdb" % os.getpid()))
+                os.unlink(
+                    os.path.join(
+                        os.path.abspath(self.config.get("dir") or "."), "temp-%d.rdb" % os.getpid()
+                    )
+                )
             except OSError:
                 pass
             os._exit(1)
@@ -1026,22 +1089,34 @@ class Server:
     def shutdown_on_signal(self):
         sig = self.shutdown_asap
         if sig is None or self.shutdown_deadline or self.stopping:
-            return   # SHUTDOWN ABORT came first, or a shutdown is already under way
+            return  # SHUTDOWN ABORT came first, or a shutdown is already under way
         name = "sigterm" if sig == signal.SIGTERM else "sigint"
         flags = (self.config.get("shutdown-on-" + name) or "").split()
         save = True if "save" in flags else False if "nosave" in flags else None
         if not self.prepare_shutdown(save, now="now" in flags, force="force" in flags):
             if not self.shutdown_deadline:
-                self.shutdown_asap = None   # refused (logged): keep serving
+                self.shutdown_asap = None  # refused (logged): keep serving
 
 
 class ShutdownWait:
     """``c.blocked`` of a client whose SHUTDOWN waits for the outcome."""
+
     __slots__ = ()
 
 
-_SUBSCRIBED_OK = frozenset(("subscribe", "unsubscribe", "psubscribe", "punsubscribe",
-                            "ssubscribe", "sunsubscribe", "ping", "quit", "reset"))
+_SUBSCRIBED_OK = frozenset(
+    (
+        "subscribe",
+        "unsubscribe",
+        "psubscribe",
+        "punsubscribe",
+        "ssubscribe",
+        "sunsubscribe",
+        "ping",
+        "quit",
+        "reset",
+    )
+)
 
 
 def _free_effort(v):

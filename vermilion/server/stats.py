@@ -16,6 +16,7 @@ be reported, and :class:`ServerStats` (``server.info_stats``) keeps them:
 
 CONFIG RESETSTAT calls :meth:`ServerStats.reset`.
 """
+
 import time
 
 from ..core.bootstrap import on_server_init
@@ -29,9 +30,9 @@ class ServerStats:
 
     def __init__(self, server):
         self.server = server
-        self.net_in_closed = 0      # bytes read/written by clients that are gone
+        self.net_in_closed = 0  # bytes read/written by clients that are gone
         self.net_out_closed = 0
-        self.net_in_base = 0        # totals at the last CONFIG RESETSTAT
+        self.net_in_base = 0  # totals at the last CONFIG RESETSTAT
         self.net_out_base = 0
         self.peak_memory = 0
         self.startup_memory = rss()
@@ -49,17 +50,25 @@ class ServerStats:
         for c in self.server.clients.values():
             ins += c.tot_net_in
             outs += c.tot_net_out
-        return (("cmd", total_commands(self.server)),
-                ("in", self.net_in_closed - self.net_in_base + ins),
-                ("out", self.net_out_closed - self.net_out_base + outs))
+        return (
+            ("cmd", total_commands(self.server)),
+            ("in", self.net_in_closed - self.net_in_base + ins),
+            ("out", self.net_out_closed - self.net_out_base + outs),
+        )
 
     def net_in(self):
-        return (self.net_in_closed - self.net_in_base
-                + sum(c.tot_net_in for c in self.server.clients.values()))
+        return (
+            self.net_in_closed
+            - self.net_in_base
+            + sum(c.tot_net_in for c in self.server.clients.values())
+        )
 
     def net_out(self):
-        return (self.net_out_closed - self.net_out_base
-                + sum(c.tot_net_out for c in self.server.clients.values()))
+        return (
+            self.net_out_closed
+            - self.net_out_base
+            + sum(c.tot_net_out for c in self.server.clients.values())
+        )
 
     def client_gone(self, c):
         self.net_in_closed += c.tot_net_in

@@ -71,6 +71,7 @@ touch this module, and the per-command path (netio.py, client.py) only
 calls ``transport.write``/``data_received``, whatever the transport is. A TLS
 connection pays for the encryption inside the SSL transport, nothing more.
 """
+
 import ctypes
 import os
 import socket
@@ -83,11 +84,18 @@ from ..core.config import ConfigError
 UPDATE_FAILED = "Unable to update TLS configuration. Check server logs."
 LISTEN_FAILED = "Unable to listen on this port. Check server logs."
 
-_PROTOCOLS = (("tlsv1", ssl.TLSVersion.TLSv1), ("tlsv1.1", ssl.TLSVersion.TLSv1_1),
-              ("tlsv1.2", ssl.TLSVersion.TLSv1_2), ("tlsv1.3", ssl.TLSVersion.TLSv1_3))
-_NO_FLAG = {ssl.TLSVersion.TLSv1: ssl.OP_NO_TLSv1, ssl.TLSVersion.TLSv1_1: ssl.OP_NO_TLSv1_1,
-            ssl.TLSVersion.TLSv1_2: ssl.OP_NO_TLSv1_2,
-            ssl.TLSVersion.TLSv1_3: ssl.OP_NO_TLSv1_3}
+_PROTOCOLS = (
+    ("tlsv1", ssl.TLSVersion.TLSv1),
+    ("tlsv1.1", ssl.TLSVersion.TLSv1_1),
+    ("tlsv1.2", ssl.TLSVersion.TLSv1_2),
+    ("tlsv1.3", ssl.TLSVersion.TLSv1_3),
+)
+_NO_FLAG = {
+    ssl.TLSVersion.TLSv1: ssl.OP_NO_TLSv1,
+    ssl.TLSVersion.TLSv1_1: ssl.OP_NO_TLSv1_1,
+    ssl.TLSVersion.TLSv1_2: ssl.OP_NO_TLSv1_2,
+    ssl.TLSVersion.TLSv1_3: ssl.OP_NO_TLSv1_3,
+}
 _DEFAULT_PROTOCOLS = (ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3)
 
 # OpenSSL's own defaults, which are also Redis's: no call is needed for them.
@@ -99,12 +107,26 @@ _VERIFY = {"no": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "yes": ssl.CERT_R
 # What build_contexts reads (tls-auth-clients only for its CA check: a change of
 # it alone is applied to the live context, see TLS._apply_auth_clients).
 _BUILD_PARAMS = (
-    "tls-cert-file", "tls-key-file", "tls-key-file-pass", "tls-client-cert-file",
-    "tls-client-key-file", "tls-client-key-file-pass", "tls-dh-params-file",
-    "tls-ca-cert-file", "tls-ca-cert-dir", "tls-protocols", "tls-ciphers",
-    "tls-ciphersuites", "tls-prefer-server-ciphers", "tls-session-caching",
-    "tls-session-cache-size", "tls-session-cache-timeout", "tls-replication",
-    "tls-cluster", "tls-auth-clients")
+    "tls-cert-file",
+    "tls-key-file",
+    "tls-key-file-pass",
+    "tls-client-cert-file",
+    "tls-client-key-file",
+    "tls-client-key-file-pass",
+    "tls-dh-params-file",
+    "tls-ca-cert-file",
+    "tls-ca-cert-dir",
+    "tls-protocols",
+    "tls-ciphers",
+    "tls-ciphersuites",
+    "tls-prefer-server-ciphers",
+    "tls-session-caching",
+    "tls-session-cache-size",
+    "tls-session-cache-timeout",
+    "tls-replication",
+    "tls-cluster",
+    "tls-auth-clients",
+)
 
 
 class TLSError(Exception):
@@ -113,8 +135,11 @@ class TLSError(Exception):
 
 def tls_wanted(cfg):
     """Redis configures TLS at start-up (and on a tls-* change) only when it is used."""
-    return (cfg.get_int("tls-port") != 0 or cfg.get("tls-replication") == "yes"
-            or cfg.get("tls-cluster") == "yes")
+    return (
+        cfg.get_int("tls-port") != 0
+        or cfg.get("tls-replication") == "yes"
+        or cfg.get("tls-cluster") == "yes"
+    )
 
 
 def parse_protocols(text):
@@ -123,11 +148,13 @@ def parse_protocols(text):
         return _DEFAULT_PROTOCOLS
     names = dict(_PROTOCOLS)
     out = []
-    for word in text.split(" "):     # sdssplitlen on one space: "a  b" has an empty word
+    for word in text.split(" "):  # sdssplitlen on one space: "a  b" has an empty word
         v = names.get(word.lower())
         if v is None:
-            raise TLSError("Invalid tls-protocols specified. Use a combination of "
-                           "'TLSv1', 'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'.")
+            raise TLSError(
+                "Invalid tls-protocols specified. Use a combination of "
+                "'TLSv1', 'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'."
+            )
         if v not in out:
             out.append(v)
     return tuple(sorted(out))
@@ -154,10 +181,12 @@ def _restrict_protocols(ctx, versions):
 
 def _password(text):
     """The key-file password callback: never let OpenSSL prompt on a terminal."""
+
     def give():
         if not text:
-            raise TLSError("no password")   # an encrypted key without tls-key-file-pass
+            raise TLSError("no password")  # an encrypted key without tls-key-file-pass
         return text.encode()
+
     return give
 
 
@@ -176,15 +205,15 @@ def _base_context(cfg, protocols, client):
     except (ssl.SSLError, OSError, TLSError) as e:
         # (Redis loads the certificate, then the key, and names the failing file)
         what = _which_failed(cert)
-        raise TLSError("Failed to load %s: %s: %s"
-                       % (what, cert if what == "certificate" else key, _reason(e)))
+        raise TLSError(
+            "Failed to load %s: %s: %s" % (what, cert if what == "certificate" else key, _reason(e))
+        )
     ca_file, ca_dir = cfg.get("tls-ca-cert-file"), cfg.get("tls-ca-cert-dir")
     if ca_file or ca_dir:
         try:
             ctx.load_verify_locations(cafile=ca_file or None, capath=ca_dir or None)
         except (ssl.SSLError, OSError) as e:
-            raise TLSError("Failed to configure CA certificate(s) file/directory: %s"
-                           % _reason(e))
+            raise TLSError("Failed to configure CA certificate(s) file/directory: %s" % _reason(e))
     ciphers = cfg.get("tls-ciphers")
     if ciphers:
         try:
@@ -226,11 +255,19 @@ def build_contexts(cfg):
         raise TLSError("No tls-cert-file configured!")
     if not cfg.get("tls-key-file"):
         raise TLSError("No tls-key-file configured!")
-    if ((cfg.get("tls-auth-clients") != "no" or cfg.get("tls-cluster") == "yes"
-         or cfg.get("tls-replication") == "yes")
-            and not cfg.get("tls-ca-cert-file") and not cfg.get("tls-ca-cert-dir")):
-        raise TLSError("Either tls-ca-cert-file or tls-ca-cert-dir must be specified when "
-                       "tls-cluster, tls-replication or tls-auth-clients are enabled!")
+    if (
+        (
+            cfg.get("tls-auth-clients") != "no"
+            or cfg.get("tls-cluster") == "yes"
+            or cfg.get("tls-replication") == "yes"
+        )
+        and not cfg.get("tls-ca-cert-file")
+        and not cfg.get("tls-ca-cert-dir")
+    ):
+        raise TLSError(
+            "Either tls-ca-cert-file or tls-ca-cert-dir must be specified when "
+            "tls-cluster, tls-replication or tls-auth-clients are enabled!"
+        )
     protocols = parse_protocols(cfg.get("tls-protocols"))
     srv = _base_context(cfg, protocols, client=False)
     srv.verify_mode = _VERIFY.get(cfg.get("tls-auth-clients"), ssl.CERT_REQUIRED)
@@ -260,9 +297,14 @@ def _server_as_client(cfg, protocols):
     """Without a client certificate Redis dials out with its server context: the
     same certificate, the same CA, verifying the peer. _base_context(client=True)
     reads the tls-client-* files, so here they name the server's own."""
-    view = _Overlay(cfg, {"tls-client-cert-file": cfg.get("tls-cert-file"),
-                          "tls-client-key-file": cfg.get("tls-key-file"),
-                          "tls-client-key-file-pass": cfg.get("tls-key-file-pass")})
+    view = _Overlay(
+        cfg,
+        {
+            "tls-client-cert-file": cfg.get("tls-cert-file"),
+            "tls-client-key-file": cfg.get("tls-key-file"),
+            "tls-client-key-file-pass": cfg.get("tls-key-file-pass"),
+        },
+    )
     return _base_context(view, protocols, client=True)
 
 
@@ -284,11 +326,13 @@ def _session_cache(ctx, cfg):
     size = cfg.get_int("tls-session-cache-size")
     timeout = cfg.get_int("tls-session-cache-timeout")
     if caching and size == _DEFAULT_CACHE_SIZE and timeout == _DEFAULT_CACHE_TIMEOUT:
-        return       # OpenSSL's defaults for a server context: nothing to call
+        return  # OpenSSL's defaults for a server context: nothing to call
     lib = _LibSSL.get()
     if lib is None:
-        raise TLSError("tls-session-caching/-size/-timeout other than the defaults need "
-                       "OpenSSL calls this Python cannot make (see vermilion/server/tls.py)")
+        raise TLSError(
+            "tls-session-caching/-size/-timeout other than the defaults need "
+            "OpenSSL calls this Python cannot make (see vermilion/server/tls.py)"
+        )
     lib.session_cache(ctx, caching, size, timeout)
 
 
@@ -318,7 +362,7 @@ class _LibSSL:
         if sys.implementation.name != "cpython" or not (3, 7) <= sys.version_info < (3, 14):
             raise RuntimeError("the SSLContext layout is only known for CPython 3.7-3.13")
         path = None
-        with open("/proc/self/maps") as f:          # the libssl _ssl is linked with
+        with open("/proc/self/maps") as f:  # the libssl _ssl is linked with
             for line in f:
                 name = line.rsplit(None, 1)[-1]
                 if "/libssl.so" in name:
@@ -332,13 +376,15 @@ class _LibSSL:
         lib.SSL_CTX_set_ciphersuites.restype = ctypes.c_int
         lib.SSL_CTX_set_ciphersuites.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
         lib.SSL_CTX_ctrl.restype = ctypes.c_long
-        lib.SSL_CTX_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long,
-                                     ctypes.c_void_p]
+        lib.SSL_CTX_ctrl.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_long, ctypes.c_void_p]
         lib.SSL_CTX_set_timeout.restype = ctypes.c_long
         lib.SSL_CTX_set_timeout.argtypes = [ctypes.c_void_p, ctypes.c_long]
         lib.SSL_CTX_set_session_id_context.restype = ctypes.c_int
-        lib.SSL_CTX_set_session_id_context.argtypes = [ctypes.c_void_p, ctypes.c_char_p,
-                                                       ctypes.c_uint]
+        lib.SSL_CTX_set_session_id_context.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_char_p,
+            ctypes.c_uint,
+        ]
         self.lib = lib
         # prove the pointer on a throwaway context with an unusual option set
         probe = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -364,14 +410,14 @@ class _LibSSL:
             raise TLSError("cannot configure the TLS session cache")
         lib = self.lib
         if caching:
-            lib.SSL_CTX_ctrl(ptr, self.SSL_CTRL_SET_SESS_CACHE_MODE, self.SSL_SESS_CACHE_SERVER,
-                             None)
+            lib.SSL_CTX_ctrl(
+                ptr, self.SSL_CTRL_SET_SESS_CACHE_MODE, self.SSL_SESS_CACHE_SERVER, None
+            )
             lib.SSL_CTX_ctrl(ptr, self.SSL_CTRL_SET_SESS_CACHE_SIZE, size, None)
             lib.SSL_CTX_set_timeout(ptr, timeout)
             lib.SSL_CTX_set_session_id_context(ptr, b"redis", 5)
         else:
-            lib.SSL_CTX_ctrl(ptr, self.SSL_CTRL_SET_SESS_CACHE_MODE, self.SSL_SESS_CACHE_OFF,
-                             None)
+            lib.SSL_CTX_ctrl(ptr, self.SSL_CTRL_SET_SESS_CACHE_MODE, self.SSL_SESS_CACHE_OFF, None)
 
 
 def _logging_sslobject(server):
@@ -379,6 +425,7 @@ def _logging_sslobject(server):
     Redis logs it ("Error accepting a client connection: ..."), which asyncio
     would not (the failure never reaches our protocol). Only the handshake is
     wrapped; reads and writes are the plain SSLObject's."""
+
     class AcceptedSSLObject(ssl.SSLObject):
         def do_handshake(self):
             try:
@@ -387,10 +434,14 @@ def _logging_sslobject(server):
                 raise
             except ssl.SSLError as e:
                 # OpenSSL's "<library> routines::<reason>", without the error code
-                what = (("%s routines::%s" % (e.library, e.reason.lower().replace("_", " ")))
-                        if e.library and e.reason else str(e))
+                what = (
+                    ("%s routines::%s" % (e.library, e.reason.lower().replace("_", " ")))
+                    if e.library and e.reason
+                    else str(e)
+                )
                 server.log_warning("Error accepting a client connection: %s" % what)
                 raise
+
     return AcceptedSSLObject
 
 
@@ -461,8 +512,8 @@ class TLS:
         self.factory = protocol_factory
         self.server_ctx = None
         self.client_ctx = None
-        self.socks = []          # [((host, port), socket)]: the bound listening sockets
-        self.aservers = []       # the asyncio servers accepting on duplicates of them
+        self.socks = []  # [((host, port), socket)]: the bound listening sockets
+        self.aservers = []  # the asyncio servers accepting on duplicates of them
         self.port = 0
         server.tls_listeners = []
         cfg = server.config
@@ -534,8 +585,9 @@ class TLS:
         try:
             socks = bind_sockets(self.server, port, old) if port else []
         except OSError as e:
-            self.server.log_warning("Could not create server TCP listening socket *:%d: %s"
-                                    % (port, e.strerror or e))
+            self.server.log_warning(
+                "Could not create server TCP listening socket *:%d: %s" % (port, e.strerror or e)
+            )
             raise ConfigError(LISTEN_FAILED)
         self.socks, self.port = socks, port
         self.server.loop.create_task(self._serve())
@@ -563,9 +615,14 @@ class TLS:
         server = self.server
         new = []
         for _, s in self.socks:
-            new.append(await server.loop.create_server(
-                self.factory, sock=s.dup(), ssl=self.server_ctx,
-                backlog=server.config.get_int("tcp-backlog")))
+            new.append(
+                await server.loop.create_server(
+                    self.factory,
+                    sock=s.dup(),
+                    ssl=self.server_ctx,
+                    backlog=server.config.get_int("tcp-backlog"),
+                )
+            )
         old, self.aservers = self.aservers, new
         for srv in old:
             srv.close()

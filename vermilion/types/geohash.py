@@ -16,6 +16,7 @@ Redis's. Where C has no error (``asin`` of a value a rounding error put past 1,
 ``cos`` of an infinity, a division by zero) the helpers return NaN or an
 infinity as C would instead of raising.
 """
+
 import math
 
 STEP_MAX = 26
@@ -26,15 +27,15 @@ LONG_MAX = 180.0
 LAT_SCALE = LAT_MAX - LAT_MIN
 LONG_SCALE = LONG_MAX - LONG_MIN
 
-D_R = math.pi / 180.0                   # degrees -> radians, as geohash_helper.c's D_R
+D_R = math.pi / 180.0  # degrees -> radians, as geohash_helper.c's D_R
 EARTH_RADIUS_IN_METERS = 6372797.560856
 MERCATOR_MAX = 20037726.37
 
 _MASK64 = 0xFFFFFFFFFFFFFFFF
 _EVEN = 0x5555555555555555
 _ODD = 0xAAAAAAAAAAAAAAAA
-_TWO63 = 2.0 ** 63
-_TWO64 = 2.0 ** 64
+_TWO63 = 2.0**63
+_TWO64 = 2.0**64
 _nan = math.nan
 
 
@@ -62,8 +63,18 @@ _ODD16 = b"".join(_ODD8.translate(_OR_HIGH[_COMPRESS8[hi >> 1]]) for hi in range
 def interleave64(xlo, ylo):
     """Bits of ``xlo`` in the even positions, bits of ``ylo`` in the odd ones (32 bits each)."""
     s = _SPREAD
-    x = s[xlo & 255] | s[(xlo >> 8) & 255] << 16 | s[(xlo >> 16) & 255] << 32 | s[(xlo >> 24) & 255] << 48
-    y = s[ylo & 255] | s[(ylo >> 8) & 255] << 16 | s[(ylo >> 16) & 255] << 32 | s[(ylo >> 24) & 255] << 48
+    x = (
+        s[xlo & 255]
+        | s[(xlo >> 8) & 255] << 16
+        | s[(xlo >> 16) & 255] << 32
+        | s[(xlo >> 24) & 255] << 48
+    )
+    y = (
+        s[ylo & 255]
+        | s[(ylo >> 8) & 255] << 16
+        | s[(ylo >> 16) & 255] << 32
+        | s[(ylo >> 24) & 255] << 48
+    )
     return x | (y << 1)
 
 
@@ -75,20 +86,19 @@ def deinterleave64(v):
     b = (v >> 16) & 0xFFFF
     c = (v >> 32) & 0xFFFF
     d = v >> 48
-    return (e[a] | e[b] << 8 | e[c] << 16 | e[d] << 24,
-            o[a] | o[b] << 8 | o[c] << 16 | o[d] << 24)
+    return (e[a] | e[b] << 8 | e[c] << 16 | e[d] << 24, o[a] | o[b] << 8 | o[c] << 16 | o[d] << 24)
 
 
 def double_to_uint64(d):
     """C's ``(uint64_t)d`` as x86-64 code computes it, for any double."""
     if d != d:
-        return 1 << 63                  # the "integer indefinite" of cvttsd2si
+        return 1 << 63  # the "integer indefinite" of cvttsd2si
     if d < _TWO63:
         if d <= -_TWO63:
             return 1 << 63
         return int(d) & _MASK64
     if d >= _TWO64:
-        return 0                        # indefinite (1 << 63) xor the sign bit
+        return 0  # indefinite (1 << 63) xor the sign bit
     return int(d - _TWO63) ^ (1 << 63)
 
 
@@ -100,14 +110,19 @@ def double_to_int64(d):
 
 
 # ---------------------------------------------------------- encode / decode
-def encode(longitude, latitude, step=STEP_MAX, lon_min=LONG_MIN, lon_max=LONG_MAX,
-           lat_min=LAT_MIN, lat_max=LAT_MAX):
+def encode(
+    longitude,
+    latitude,
+    step=STEP_MAX,
+    lon_min=LONG_MIN,
+    lon_max=LONG_MAX,
+    lat_min=LAT_MIN,
+    lat_max=LAT_MAX,
+):
     """geohashEncode: the hash bits (2*step of them), or None outside the ranges."""
-    if (longitude > LONG_MAX or longitude < LONG_MIN
-            or latitude > LAT_MAX or latitude < LAT_MIN):
+    if longitude > LONG_MAX or longitude < LONG_MIN or latitude > LAT_MAX or latitude < LAT_MIN:
         return None
-    if (latitude < lat_min or latitude > lat_max
-            or longitude < lon_min or longitude > lon_max):
+    if latitude < lat_min or latitude > lat_max or longitude < lon_min or longitude > lon_max:
         return None
     lat_offset = (latitude - lat_min) / (lat_max - lat_min)
     long_offset = (longitude - lon_min) / (lon_max - lon_min)
@@ -126,10 +141,12 @@ def decode_area(bits, step):
     """geohashDecode over Redis's ranges: (lon_min, lon_max, lat_min, lat_max)."""
     ilato, ilono = deinterleave64(bits)
     div = float(1 << step)
-    return (LONG_MIN + (ilono * 1.0 / div) * LONG_SCALE,
-            LONG_MIN + (((ilono + 1) & 0xFFFFFFFF) * 1.0 / div) * LONG_SCALE,
-            LAT_MIN + (ilato * 1.0 / div) * LAT_SCALE,
-            LAT_MIN + (((ilato + 1) & 0xFFFFFFFF) * 1.0 / div) * LAT_SCALE)
+    return (
+        LONG_MIN + (ilono * 1.0 / div) * LONG_SCALE,
+        LONG_MIN + (((ilono + 1) & 0xFFFFFFFF) * 1.0 / div) * LONG_SCALE,
+        LAT_MIN + (ilato * 1.0 / div) * LAT_SCALE,
+        LAT_MIN + (((ilato + 1) & 0xFFFFFFFF) * 1.0 / div) * LAT_SCALE,
+    )
 
 
 def decode_score(score):
@@ -273,8 +290,9 @@ def bounding_box(lon, lat, half_width, half_height):
     ``half_width``/``half_height`` in metres."""
     lat_delta = (half_height / EARTH_RADIUS_IN_METERS) / D_R
     long_delta_top = _div(half_width / EARTH_RADIUS_IN_METERS, _cos((lat + lat_delta) * D_R)) / D_R
-    long_delta_bottom = _div(half_width / EARTH_RADIUS_IN_METERS,
-                             _cos((lat - lat_delta) * D_R)) / D_R
+    long_delta_bottom = (
+        _div(half_width / EARTH_RADIUS_IN_METERS, _cos((lat - lat_delta) * D_R)) / D_R
+    )
     if lat < 0:
         return (lon - long_delta_bottom, lat - lat_delta, lon + long_delta_bottom, lat + lat_delta)
     return (lon - long_delta_top, lat - lat_delta, lon + long_delta_top, lat + lat_delta)
@@ -311,8 +329,17 @@ def search_areas(lon, lat, radius_meters, half_width, half_height):
             nb["west"] = nb["south_west"] = nb["north_west"] = None
         if area[1] > max_lon:
             nb["east"] = nb["south_east"] = nb["north_east"] = None
-    order = (bits, nb["north"], nb["south"], nb["east"], nb["west"],
-             nb["north_east"], nb["north_west"], nb["south_east"], nb["south_west"])
+    order = (
+        bits,
+        nb["north"],
+        nb["south"],
+        nb["east"],
+        nb["west"],
+        nb["north_east"],
+        nb["north_west"],
+        nb["south_east"],
+        nb["south_west"],
+    )
     return [None if b is None else (b, steps) for b in order]
 
 

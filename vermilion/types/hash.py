@@ -17,11 +17,13 @@ Random fields (HRANDFIELD) use the sample list shared with sets
 (:func:`vermilion.types.set.random_key`): code that adds fields to an existing
 RHash other than through the hash commands must call :meth:`RHash.changed`.
 """
+
 from .set import random_key, random_keys_unique
 
 
 class RHash(dict):
     """A Redis hash: ``bytes`` -> ``bytes``, plus the encoding flag and a sample list."""
+
     __slots__ = ("listpack", "_snap")
 
     def __init__(self, *args, **kwargs):

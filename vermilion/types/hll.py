@@ -99,6 +99,7 @@ already done, as Redis does; the commands turn both into ``INVALIDOBJ``.
 Nothing here knows about clients, keys or the server: bytes in, bytes and
 numbers out.
 """
+
 import math
 import re
 from bisect import bisect_right
@@ -107,10 +108,10 @@ from itertools import accumulate
 from struct import unpack_from
 
 HLL_P = 14
-HLL_Q = 64 - HLL_P                       # 50
-REGISTERS = 1 << HLL_P                   # 16384
+HLL_Q = 64 - HLL_P  # 50
+REGISTERS = 1 << HLL_P  # 16384
 HDR_SIZE = 16
-DENSE_BYTES = REGISTERS * 6 // 8         # 12288
+DENSE_BYTES = REGISTERS * 6 // 8  # 12288
 DENSE_SIZE = HDR_SIZE + DENSE_BYTES
 DENSE = 0
 SPARSE = 1
@@ -118,8 +119,8 @@ SPARSE_VAL_MAX_VALUE = 32
 SPARSE_VAL_MAX_LEN = 4
 SPARSE_ZERO_MAX_LEN = 64
 SPARSE_XZERO_MAX_LEN = 16384
-ALPHA_INF = 0.721347520444481703680      # 0.5 / ln(2)
-_TWO63 = 2.0 ** 63
+ALPHA_INF = 0.721347520444481703680  # 0.5 / ln(2)
+_TWO63 = 2.0**63
 
 MASK64 = 0xFFFFFFFFFFFFFFFF
 _MURMUR_M = 0xC6A4A7935BD1E995
@@ -142,7 +143,7 @@ def murmurhash64a(data, seed=_HLL_SEED):
     m = _MURMUR_M
     h = (seed ^ (n * m)) & MASK64
     nblocks = n >> 3
-    for start in range(0, nblocks, 4096):     # in slices: no huge tuple for big inputs
+    for start in range(0, nblocks, 4096):  # in slices: no huge tuple for big inputs
         count = min(4096, nblocks - start)
         for k in unpack_from("<%dQ" % count, data, start * 8):
             k = (k * m) & MASK64
@@ -150,7 +151,7 @@ def murmurhash64a(data, seed=_HLL_SEED):
             h = ((h ^ ((k * m) & MASK64)) * m) & MASK64
     rest = n & 7
     if rest:
-        h = ((h ^ int.from_bytes(data[n - rest:], "little")) * m) & MASK64
+        h = ((h ^ int.from_bytes(data[n - rest :], "little")) * m) & MASK64
     h ^= h >> 47
     h = (h * m) & MASK64
     return h ^ (h >> 47)
@@ -247,7 +248,7 @@ _HIGH = int.from_bytes(b"\x80" * REGISTERS, "little")
 
 def raw_max(a, b):
     """Lane-wise max of two register files held as little-endian ints (lanes < 128)."""
-    ge = ((((a | _HIGH) - b) & _HIGH) >> 7) * 255      # 0xff where a >= b
+    ge = ((((a | _HIGH) - b) & _HIGH) >> 7) * 255  # 0xff where a >= b
     return (a & ge) | (b & ~ge)
 
 
@@ -280,8 +281,9 @@ _SPAN = _Spans()
 _span_of = _SPAN.__getitem__
 _TOKEN = re.compile(rb"[\x40-\x7f][\x00-\xff]?|[\x00-\x3f\x80-\xff]")
 # VAL opcode for (value, run length)
-_VAL = [[None] * 5] + [[None] + [_SINGLE[0x80 | ((v - 1) << 2) | (n - 1)] for n in range(1, 5)]
-                        for v in range(1, 33)]
+_VAL = [[None] * 5] + [
+    [None] + [_SINGLE[0x80 | ((v - 1) << 2) | (n - 1)] for n in range(1, 5)] for v in range(1, 33)
+]
 
 
 def _zero_op(n):
@@ -343,9 +345,9 @@ class Sparse:
             b = op[0]
             if b & 0x80:
                 n = (b & 3) + 1
-                if first + n > REGISTERS:       # a VAL past the last register
+                if first + n > REGISTERS:  # a VAL past the last register
                     return None
-                raw[first:first + n] = _SINGLE[((b >> 2) & 31) + 1] * n
+                raw[first : first + n] = _SINGLE[((b >> 2) & 31) + 1] * n
         return raw if self.starts[-1] == REGISTERS else None
 
     def to_dense(self):
@@ -395,7 +397,7 @@ class Sparse:
         starts = self.starts
         pos = bisect_right(starts, index) - 1
         if pos >= len(ops):
-            return -1                   # no opcode covers the register
+            return -1  # no opcode covers the register
         op = ops[pos]
         b = op[0]
         first = starts[pos]
@@ -436,10 +438,10 @@ class Sparse:
             self.shadow = new[-1]
             self._parse(b"".join(ops[:pos]) + new[:-1])
         else:
-            ops[pos:pos + 1] = seq
-            starts[pos:pos + 1] = seq_starts
+            ops[pos : pos + 1] = seq
+            starts[pos : pos + 1] = seq_starts
             if self.shadow:
-                self.shadow = 0         # the length was set again: a new terminator
+                self.shadow = 0  # the length was set again: a new terminator
                 self._fix_tail()
         self._merge(pos)
         return 1
@@ -515,11 +517,11 @@ def estimate(hist):
         z += hist[j]
         z *= 0.5
     z += m * _sigma(hist[0] / m)
-    e = ALPHA_INF * m * m / z if z else math.inf   # z == 0: registers all past 51
+    e = ALPHA_INF * m * m / z if z else math.inf  # z == 0: registers all past 51
     if e != e or not -_TWO63 <= e < _TWO63:
-        rounded = -_TWO63                 # llroundl out of range: LLONG_MIN
+        rounded = -_TWO63  # llroundl out of range: LLONG_MIN
     else:
-        f = math.floor(e)                 # llroundl: halves away from zero
+        f = math.floor(e)  # llroundl: halves away from zero
         rounded = int(f) + (1 if e - f >= 0.5 else 0)
     # Stored in a double, then converted to uint64_t as x86-64 does.
     d = float(rounded)
@@ -561,8 +563,12 @@ def hll_count(value, cache=None):
 # ------------------------------------------------------------ whole values
 def is_hll(o):
     """isHLLObjectOrReply's checks on a string value."""
-    return (len(o) >= HDR_SIZE and o[:4] == b"HYLL" and o[4] <= 1
-            and (o[4] != DENSE or len(o) == DENSE_SIZE))
+    return (
+        len(o) >= HDR_SIZE
+        and o[:4] == b"HYLL"
+        and o[4] <= 1
+        and (o[4] != DENSE or len(o) == DENSE_SIZE)
+    )
 
 
 def raw_of(o, cache):
@@ -673,7 +679,7 @@ def dense_add(d, elements):
                     h = ((h ^ ((k * m) & mask)) * m) & mask
             rest = n & 7
             if rest:
-                h = ((h ^ int.from_bytes(ele[n - rest:], "little")) * m) & mask
+                h = ((h ^ int.from_bytes(ele[n - rest :], "little")) * m) & mask
             h ^= h >> 47
             h = (h * m) & mask
             h ^= h >> 47
@@ -719,8 +725,6 @@ def to_dense(value, cache=None):
         return False
     value[:] = dense
     return True
-
-
 
 
 def write_registers(value, raw, max_bytes, cache=None):

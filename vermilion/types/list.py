@@ -37,6 +37,7 @@ nearer end, so a range near the tail of a long list costs its own length, not th
 list's. Searches (LPOS, LREM, LINSERT's pivot) encode the wanted element once
 and compare bulks: two bulks are equal exactly when their elements are.
 """
+
 import collections
 import itertools
 
@@ -74,13 +75,14 @@ def decode(b):
     """The element stored as bulk ``b``."""
     n = len(b)
     if n < _STARTS_MAX:
-        return b[_STARTS[n]:-2]
-    return b[b.index(b"\n") + 1:-2]
+        return b[_STARTS[n] : -2]
+    return b[b.index(b"\n") + 1 : -2]
 
 
 class RList:
     """A Redis list (see the module docstring): elements in, elements out, and
     the ``*_bulk``/``*_reply``/``bulks`` methods for the encoded form."""
+
     __slots__ = ("_q",)
 
     def __init__(self, items=()):
@@ -141,7 +143,7 @@ class RList:
         """LRANGE's reply for ``start..stop`` (clamped as for :meth:`range`)."""
         q = self._q
         n = len(q)
-        if start <= n - 1 - stop:        # nearer the head (_range, written out)
+        if start <= n - 1 - stop:  # nearer the head (_range, written out)
             parts = list(_islice(q, start, stop + 1)) if stop < n - 1 else q
         else:
             parts = list(_islice(reversed(q), n - 1 - stop, n - start))

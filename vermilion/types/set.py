@@ -22,13 +22,14 @@ member invalidates the list (``_snap = None``): code that adds members to an
 existing RSet/RHash other than through the command modules must call
 :meth:`RSet.changed` (or create a new object).
 """
+
 import random as _random
 
 from ..util import parse_ll
 
 _rand = _random.random
 _randrange = _random.randrange
-INTSET_HARD_LIMIT = 1 << 30   # Redis caps set-max-intset-entries here (intset internals)
+INTSET_HARD_LIMIT = 1 << 30  # Redis caps set-max-intset-entries here (intset internals)
 
 
 def is_int_member(m):
@@ -48,6 +49,7 @@ def intset_ok(members, max_entries):
 
 # ------------------------------------------------------------------ sampling
 # Shared by RSet and RHash: both have a ``_snap`` slot and iterate their members/fields.
+
 
 def sample_list(container):
     """A list holding every member of ``container`` (and maybe some removed ones)."""
@@ -92,6 +94,7 @@ def random_keys_unique(container, count):
 
 class RSet(set):
     """A Redis set: ``bytes`` members, plus the encoding flag and a sample list."""
+
     __slots__ = ("intset", "_snap")
 
     def __init__(self, members=()):

@@ -55,6 +55,7 @@ by the group's PEL and its consumer's PEL, like Redis's streamNACK. A PEL
 entries are nearly always added in increasing ID order (appends) and removed in
 any order (marked stale, skipped, and compacted when they pile up).
 """
+
 from bisect import bisect_left, bisect_right
 
 from ..util import parse_ll
@@ -63,9 +64,9 @@ MASK64 = (1 << 64) - 1
 UINT64_MAX = MASK64
 ID_MAX = (1 << 128) - 1
 STREAM_LISTPACK_MAX_SIZE = 1 << 30
-INVALID_ENTRIES_READ = -1   # SCG_INVALID_ENTRIES_READ
+INVALID_ENTRIES_READ = -1  # SCG_INVALID_ENTRIES_READ
 
-_LP_HEADER_AND_EOF = 7      # 32-bit total bytes + 16-bit count, and the 0xFF terminator
+_LP_HEADER_AND_EOF = 7  # 32-bit total bytes + 16-bit count, and the 0xFF terminator
 
 
 def format_id(i):
@@ -129,17 +130,18 @@ def _signed64(v):
 
 class _Node:
     """One listpack of Redis's stream radix tree (see the module doc)."""
+
     __slots__ = ("master", "mfields", "ids", "data", "dead", "fixed", "last")
 
     def __init__(self, master, mfields):
-        self.master = master        # ID of the master entry (first ever stored here)
-        self.mfields = mfields      # the master entry's field names (list)
-        self.ids = []               # live entry IDs, ascending
-        self.data = []              # their [field, value, ...] lists
-        self.dead = {}              # tombstones: ID -> fields (flagged deleted entries)
-        self.last = master          # last ID ever stored here (tombstones included)
+        self.master = master  # ID of the master entry (first ever stored here)
+        self.mfields = mfields  # the master entry's field names (list)
+        self.ids = []  # live entry IDs, ascending
+        self.data = []  # their [field, value, ...] lists
+        self.dead = {}  # tombstones: ID -> fields (flagged deleted entries)
+        self.last = master  # last ID ever stored here (tombstones included)
         # listpack bytes, except the 'count' and 'deleted' integers of the header
-        fixed = _LP_HEADER_AND_EOF + _int_size(len(mfields)) + 2   # num-fields, 0 terminator
+        fixed = _LP_HEADER_AND_EOF + _int_size(len(mfields)) + 2  # num-fields, 0 terminator
         for f in mfields:
             fixed += _elem_size(f)
         self.fixed = fixed
@@ -162,6 +164,7 @@ class _Node:
 # ------------------------------------------------------------ groups and PELs
 class NACK:
     """A delivered, not yet acknowledged entry (streamNACK)."""
+
     __slots__ = ("consumer", "delivery_time", "delivery_count")
 
     def __init__(self, consumer, delivery_time, delivery_count=1):
@@ -172,11 +175,12 @@ class NACK:
 
 class PEL:
     """Pending entries: ID -> NACK, iterable in ID order (a rax in Redis)."""
+
     __slots__ = ("d", "_keys", "_stale", "_unsorted")
 
     def __init__(self):
         self.d = {}
-        self._keys = []         # ascending IDs; may hold IDs no longer in d
+        self._keys = []  # ascending IDs; may hold IDs no longer in d
         self._stale = 0
         self._unsorted = False  # an ID was added out of order: rebuild _keys
 
@@ -294,19 +298,28 @@ class Group:
 # -------------------------------------------------------------------- Stream
 class Stream:
     """A Redis stream (see the module doc)."""
-    __slots__ = ("nodes", "starts", "length", "last_id", "first_id", "max_deleted_id",
-                 "entries_added", "groups")
+
+    __slots__ = (
+        "nodes",
+        "starts",
+        "length",
+        "last_id",
+        "first_id",
+        "max_deleted_id",
+        "entries_added",
+        "groups",
+    )
     type_name = "stream"
 
     def __init__(self):
-        self.nodes = []             # _Node objects in ID order
-        self.starts = []            # their master IDs (bisect)
+        self.nodes = []  # _Node objects in ID order
+        self.starts = []  # their master IDs (bisect)
         self.length = 0
         self.last_id = 0
-        self.first_id = 0           # "recorded-first-entry-id"
+        self.first_id = 0  # "recorded-first-entry-id"
         self.max_deleted_id = 0
         self.entries_added = 0
-        self.groups = {}            # name -> Group
+        self.groups = {}  # name -> Group
 
     # ------------------------------------------------------------ basics
     def __len__(self):
@@ -390,7 +403,7 @@ class Stream:
         else:
             if last >> 64 == use_id >> 64:
                 if last & MASK64 == MASK64:
-                    return -1   # Redis fails without setting errno: "too large" reply
+                    return -1  # Redis fails without setting errno: "too large" reply
                 i = last + 1
             else:
                 i = use_id
@@ -416,8 +429,11 @@ class Stream:
                 max_bytes = STREAM_LISTPACK_MAX_SIZE
             live = len(node.ids)
             nd = len(node.dead)
-            lp = node.fixed + (2 if live < 128 else _int_size(live)) + (
-                2 if nd < 128 else _int_size(nd))
+            lp = (
+                node.fixed
+                + (2 if live < 128 else _int_size(live))
+                + (2 if nd < 128 else _int_size(nd))
+            )
             if lp + tot >= max_bytes:
                 node = None
             elif max_entries and live + nd >= max_entries:

@@ -90,14 +90,15 @@ prints scores differently per encoding (:func:`scan_score`).
 Freeing a huge sorted set happens in pieces (:meth:`ZSet.free_some`), driven by
 the server's lazy-free step, so a DEL never stalls other clients.
 """
+
 from array import array
 from bisect import bisect_left, bisect_right
 from itertools import accumulate, chain, islice
 from math import inf, nextafter
 
-_LOAD = 1000            # target block size
-_SPLIT = 2 * _LOAD      # a larger block is split in two
-_MERGE = _LOAD // 2     # a smaller block is merged into a neighbour
+_LOAD = 1000  # target block size
+_SPLIT = 2 * _LOAD  # a larger block is split in two
+_MERGE = _LOAD // 2  # a smaller block is merged into a neighbour
 
 # Lex range bounds: (kind, value, exclusive). kind is LEX_MIN for "-", LEX_MAX for
 # "+", 0 for a member given as "[value" or "(value".
@@ -116,18 +117,26 @@ def _position(scores, members, s, m):
 class ZSet:
     """A sorted set: ``dict`` (member -> score) plus the blocked index."""
 
-    __slots__ = ("dict", "_scores", "_members", "_max_s", "_max_m", "_offsets",
-                 "_dirty", "listpack")
+    __slots__ = (
+        "dict",
+        "_scores",
+        "_members",
+        "_max_s",
+        "_max_m",
+        "_offsets",
+        "_dirty",
+        "listpack",
+    )
 
     def __init__(self, listpack=True):
-        self.dict = {}             # member -> score
-        self._scores = []          # per block: array('d') of scores
-        self._members = []         # per block: list of members
-        self._max_s = array("d")   # last score of each block
-        self._max_m = []           # last member of each block
-        self._offsets = []         # elements before each block (valid below _dirty)
+        self.dict = {}  # member -> score
+        self._scores = []  # per block: array('d') of scores
+        self._members = []  # per block: list of members
+        self._max_s = array("d")  # last score of each block
+        self._max_m = []  # last member of each block
+        self._offsets = []  # elements before each block (valid below _dirty)
         self._dirty = 0
-        self.listpack = listpack   # the encoding Redis would use
+        self.listpack = listpack  # the encoding Redis would use
 
     # ------------------------------------------------------------ building
     @classmethod
@@ -140,7 +149,7 @@ class ZSet:
             items = [(0.0, m) if s == 0 else (s, m) for s, m in items]
         zs.dict = {m: s for s, m in items}
         for i in range(0, len(items), _LOAD):
-            chunk = items[i:i + _LOAD]
+            chunk = items[i : i + _LOAD]
             zs._scores.append(array("d", [s for s, _ in chunk]))
             zs._members.append([m for _, m in chunk])
             zs._max_s.append(chunk[-1][0])
@@ -173,7 +182,7 @@ class ZSet:
         if any(len(m) > max_value for m in self.dict):
             return
         self.listpack = True
-        if any(s == 0 for s in self.dict.values()):   # a listpack has no -0
+        if any(s == 0 for s in self.dict.values()):  # a listpack has no -0
             rebuilt = ZSet.from_sorted(list(self), True)
             for name in ("dict", "_scores", "_members", "_max_s", "_max_m"):
                 setattr(self, name, getattr(rebuilt, name))
@@ -210,7 +219,7 @@ class ZSet:
     def insert(self, member, score):
         """Add a member that is not in the set."""
         if score == 0 and self.listpack:
-            score = 0.0          # a listpack stores "-0" as the integer 0
+            score = 0.0  # a listpack stores "-0" as the integer 0
         self.dict[member] = score
         self._insert_item(score, member)
 
@@ -320,7 +329,7 @@ class ZSet:
             self._dirty = i + 1
         if len(scores) < _MERGE and len(S) > 1:
             if i + 1 == len(S):
-                i -= 1               # the last block merges into the previous one
+                i -= 1  # the last block merges into the previous one
             S[i].extend(S[i + 1])
             M[i].extend(M[i + 1])
             del S[i + 1]
@@ -420,8 +429,8 @@ class ZSet:
         i, j = self._locate(start)
         S = self._scores
         M = self._members
-        scores = S[i][j:j + n]
-        members = M[i][j:j + n]
+        scores = S[i][j : j + n]
+        members = M[i][j : j + n]
         while len(members) < n:
             i += 1
             k = n - len(members)
@@ -459,11 +468,11 @@ class ZSet:
         while n > 0:
             scores = S[i]
             members = M[i]
-            part = members[j:j + n]
-            out_s += scores[j:j + n]
+            part = members[j : j + n]
+            out_s += scores[j : j + n]
             out_m += part
-            del scores[j:j + n]
-            del members[j:j + n]
+            del scores[j : j + n]
+            del members[j : j + n]
             n -= len(part)
             if members:
                 max_s[i] = scores[-1]
@@ -614,7 +623,7 @@ def lex_empty(lo, hi):
     k1, v1, ex1 = lo
     k2, v2, ex2 = hi
     if k1 == k2 and k1 != 0:
-        return True                 # "-" "-" or "+" "+"
+        return True  # "-" "-" or "+" "+"
     if k1 == LEX_MAX or k2 == LEX_MIN:
         return True
     if k1 == LEX_MIN or k2 == LEX_MAX:
