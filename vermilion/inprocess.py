@@ -238,6 +238,24 @@ def _open_from_thread(link, timeout):
             "own event loop (it would wait for itself): use "
             "vermilion.inprocess.async_client there"
         )
+    done = _open_on(loop, link)
+    waited = 0.0
+    while True:
+        try:
+            return done.result(0.25)
+        except concurrent.futures.TimeoutError:
+            waited += 0.25
+            if loop.is_closed() or not loop.is_running():
+                raise ConnectionRefusedError(
+                    errno.ECONNREFUSED, "the server is not running"
+                ) from None
+            if timeout is not None and waited >= timeout:
+                raise socket.timeout("timed out") from None
+
+
+def _open_on(loop, link):
+    """Open ``link`` on the server's event loop (another thread's); a
+    concurrent Future for the outcome. A loop that no longer runs refuses."""
     done = concurrent.futures.Future()
 
     def run():
@@ -251,18 +269,7 @@ def _open_from_thread(link, timeout):
         loop.call_soon_threadsafe(run)
     except RuntimeError:
         raise ConnectionRefusedError(errno.ECONNREFUSED, "the server is not running") from None
-    waited = 0.0
-    while True:
-        try:
-            return done.result(0.25)
-        except concurrent.futures.TimeoutError:
-            waited += 0.25
-            if loop.is_closed() or not loop.is_running():
-                raise ConnectionRefusedError(
-                    errno.ECONNREFUSED, "the server is not running"
-                ) from None
-            if timeout is not None and waited >= timeout:
-                raise socket.timeout("timed out") from None
+    return done
 
 
 # -------------------------------------------------------- sync client side
@@ -553,21 +560,7 @@ class InProcessAsyncConnection(redis.asyncio.connection.AbstractConnection):
                 _threadsafe(loop, reader.feed_data),
                 _threadsafe(loop, reader.feed_eof),
             )
-            done = concurrent.futures.Future()
-
-            def run():
-                try:
-                    link.open()
-                    done.set_result(None)
-                except BaseException as e:
-                    done.set_exception(e)
-
-            try:
-                server_loop.call_soon_threadsafe(run)
-            except RuntimeError:
-                raise ConnectionRefusedError(
-                    errno.ECONNREFUSED, "the server is not running"
-                ) from None
+            done = _open_on(server_loop, link)
             await asyncio.wait_for(asyncio.wrap_future(done), self.socket_connect_timeout)
         self._reader = reader
         self._writer = _AsyncWriter(link)
