@@ -126,7 +126,6 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     perf = _perf
     maxmemory_check = server.maxmemory_check
     n = len(cmds)
-    i = start
     t0 = perf()
     for i in range(start, n):
         argv = cmds[i]
