@@ -69,6 +69,8 @@ def main(argv=None):
                     why = "exception: %s" % v["exception"][0][:200]
                 else:
                     why = "not run (after an exception in `%s`)" % v.get("exception_test", "?")
+            # (a reason may quote raw bytes, such as a NUL-separated /proc cmdline)
+            why = why.replace("\0", "\\0")
             print("- `%s`%s — %s" % (name, " (x%d)" % missing[name] if missing[name] > 1 else "",
                                     why))
     return 0
