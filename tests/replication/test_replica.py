@@ -189,6 +189,28 @@ def test_partial_resync_keeps_the_stream_db(ours):
         ref.stop()
 
 
+def test_client_kill_type_master_keeps_the_stream_db(ours):
+    """The replica's side of the same: CLIENT KILL TYPE master on the replica, then
+    +CONTINUE; the stream goes on in db 5, not in db 0 (writes in db 5 were applied
+    to db 0 after such a reconnect: Redis's Tcl replication-psync found it)."""
+    ref = RealRedis("--repl-diskless-sync-delay", "0")
+    try:
+        m = redis.Redis(port=ref.port, db=5, single_connection_client=True)
+        r = redis.Redis(port=ours.port)
+        r.execute_command("REPLICAOF", "127.0.0.1", ref.port)
+        wait_for(lambda: link_up(r), what="link up")
+        m.set("k1", "1")
+        assert m.wait(1, 5000) == 1
+        assert r.client_kill_filter(_type="master") == 1
+        m.set("k2", "2")  # no SELECT: the master's stream is still in db 5
+        r5 = redis.Redis(port=ours.port, db=5)
+        wait_for(lambda: link_up(r) and r5.get("k2") == b"2", what="k2 in db 5")
+        assert m.info("stats")["sync_partial_ok"] == 1
+        assert r5.get("k1") == b"1" and r.dbsize() == 0
+    finally:
+        ref.stop()
+
+
 def test_expired_keys_wait_for_the_masters_del(ours):
     """A replica hides logically expired keys but deletes them only on the master's DEL,
     exactly like a real redis replica next to it."""

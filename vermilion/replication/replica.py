@@ -155,7 +155,10 @@ class ReplicaLink:
 
     def client_gone(self, c):
         if c is self.client and self.writer is not None:
-            # CLIENT KILL TYPE master: drop the link; the task reconnects
+            # CLIENT KILL TYPE master: drop the link; the task reconnects, and a
+            # PSYNC continues the stream in the db the master client had selected
+            # (replicationCacheMaster keeps that client, its db included)
+            self.master_db = c.db.id
             self.client = None
             try:
                 self.writer.close()
