@@ -327,21 +327,17 @@ class Server:
             _LEVEL_CHAR[level],
             msg,
         )
-        logfile = self.config.get("logfile")
-        try:
-            if logfile:
-                with open(logfile, "a") as fh:
-                    fh.write(line)
-            else:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-        except OSError:
-            pass
+        self._write_log(line)
 
     def log_raw(self, level, text):
         """serverLogRaw with LL_RAW: the text as it is, no pid/time/level prefix."""
         if level < self.loglevel:
             return
+        self._write_log(text)
+
+    def _write_log(self, text):
+        """To the logfile, or stdout without one; a log that cannot be written is
+        not a reason to stop serving."""
         logfile = self.config.get("logfile")
         try:
             if logfile:
