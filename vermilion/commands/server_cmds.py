@@ -527,7 +527,7 @@ def _info_stats(server):
         "pubsubshard_channels:%d" % (len(ps.shard) if ps is not None else 0),
         "latest_fork_usec:%d" % server.stat_fork_time,
         "total_forks:%d" % server.stat_total_forks,
-        "migrate_cached_sockets:0",
+        "migrate_cached_sockets:%d" % len(getattr(server, "migrate_cached_sockets", ())),
         "slave_expires_tracked_keys:0",
         "active_defrag_hits:0",
         "active_defrag_misses:0",
