@@ -667,10 +667,30 @@ def test_handshake_then_ping_with_gossip_and_hostname(real, node):
     _wait_for(lambda: real.nodes()[node.name.decode()][1].endswith(",vermilion-bus.test"))
     assert "f" * 40 not in real.nodes()
     assert "unknown extension" not in real.log()
-    # it now gossips about us in the header only (two nodes: no gossip entries)
-    assert pong.gossip == []
+    assert pong.gossip == []  # two nodes: nobody else to gossip about
     # and it took our epoch (1 > its 0)
     assert real.info()["cluster_current_epoch"] == "1"
+
+    # Extensions it does not know (7.2's forgotten-node, anything else) are
+    # skipped by their length, and the ones after them still read.
+    node.send(
+        bus.PING,
+        extensions=[
+            ForgottenNodeExt(b"e" * 40, 60),
+            UnknownExt(999, b"12345678" * 2),
+            HostnameExt("second.test"),
+        ],
+    )
+    frame, pong = node.reply()
+    assert encode(pong) == frame
+    _wait_for(lambda: real.nodes()[node.name.decode()][1].endswith(",second.test"))
+    log = real.log()
+    assert "Received unknown extension type 2" in log
+    assert "Received unknown extension type 999" in log
+    # A PING without the hostname extension means "no hostname" to Redis.
+    node.send(bus.PING)
+    node.reply()
+    _wait_for(lambda: "," not in real.nodes()[node.name.decode()][1])
 
 
 @needs_redis

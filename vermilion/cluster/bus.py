@@ -90,8 +90,10 @@ because the consequences differ:
 The checks here are Redis's, made a little stricter where Redis's own are
 loose enough to read outside the packet: an extension's length must be at
 least its 8-byte header (Redis accepts 0, which makes it loop in place), the
-record headers must lie inside the packet, and lengths are summed without
-the 32-bit wrap-around Redis's ``uint32_t`` arithmetic allows. Packet types
+record headers must lie inside the packet, an extension's 32-bit length is
+used whole (Redis checks it through a ``uint16_t``, so 65544 passes as 8),
+and lengths are summed without the 32-bit wrap-around Redis's ``uint32_t``
+arithmetic allows. Packet types
 beyond :data:`PUBLISHSHARD` are accepted as Redis accepts them ("we don't
 know this type of packet, so we assume it's well formed") and keep their
 body as raw bytes.
@@ -106,8 +108,13 @@ are extensions, and each extension padded to 8 bytes. So
 ``encode(decode(packet)) == packet`` for any packet Redis (or this module)
 produced. The decoded form does not keep what Redis itself never looks at:
 bytes after a string's NUL, the reserved fields, ``mflags[1:]``, a
-``count`` on a packet type that has no gossip. A non-canonical packet
-decodes to the values Redis would read and re-encodes canonically.
+``count`` on a packet type that has no gossip, an ``extensions`` count
+without :data:`MF_EXT_DATA` (Redis's validation skips it then, though its
+processing loop does not: never send one). A non-canonical packet decodes to
+the values Redis would read and re-encodes canonically. One such case can
+come from Redis itself: a gossip entry's ``ip`` is a ``memcpy`` of the whole
+46-byte array Redis keeps for the node, and after an address change that
+array can hold the tail of the old, longer address behind the NUL.
 """
 
 from __future__ import annotations
@@ -281,7 +288,7 @@ def slot_ranges_to_bitmap(ranges) -> bytes:
 def bitmap_to_slots(bitmap: bytes) -> list[int]:
     """The set slots of a bitmap, ascending."""
     _check_bitmap(bitmap)
-    out = []
+    out: list[int] = []
     for i, byte in enumerate(bitmap):
         if byte:  # most bytes of a real bitmap are 0 or 0xff: skip or take whole
             base = i << 3
@@ -434,7 +441,9 @@ class Message:
     cport: int = 0
     flags: int = 0
     state: int = CLUSTER_OK
-    mflags: int = 0  # mflags[0]; MF_EXT_DATA is added by encode when needed
+    # mflags[0], as on the wire (so a decoded PING with extensions has
+    # MF_EXT_DATA here); encode adds MF_EXT_DATA itself when there are any.
+    mflags: int = 0
 
     # PING, PONG, MEET
     gossip: list[GossipEntry] = field(default_factory=list)
