@@ -416,6 +416,7 @@ def write_rdb(
     key_callback=None,
     progress=None,
     parallel_crc=False,
+    repl_info=None,
 ):
     """Write a complete RDB to binary file ``fh``; return the number of bytes written.
 
@@ -425,7 +426,9 @@ def write_rdb(
     ``key_callback()`` runs after each key; ``progress(keys_written)`` after each
     batch of keys (a few thousand), for INFO and the log. ``parallel_crc``: the
     checksum is computed by a helper process on another core (``fh`` must then be
-    a real file, read back if the helper fails).
+    a real file, read back if the helper fails). ``repl_info`` is ``(stream_db,
+    replid, offset)`` or None: the repl-stream-db / repl-id / repl-offset aux fields
+    (rdbSaveInfoAuxFields with an rdbSaveInfo), written before aof-base as Redis does.
     """
     out = _CrcFile(fh, limits.checksum, parallel=parallel_crc)
     w = out.write
@@ -434,6 +437,13 @@ def write_rdb(
     w(aux_field(b"redis-bits", b"64"))
     w(aux_field(b"ctime", b"%d" % int(time.time())))
     w(aux_field(b"used-mem", b"%d" % used_mem))
+    if repl_info is not None:
+        stream_db, replid, offset = repl_info
+        if isinstance(replid, str):
+            replid = replid.encode()
+        w(aux_field(b"repl-stream-db", b"%d" % stream_db))
+        w(aux_field(b"repl-id", replid))
+        w(aux_field(b"repl-offset", b"%d" % offset))
     w(aux_field(b"aof-base", b"1" if aof_base else b"0"))
     for code in functions:
         w(b"\xf5" + enc_string(code, limits.compress))

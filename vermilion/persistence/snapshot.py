@@ -264,6 +264,10 @@ class Snapshot:
         delay = server.config.get_int("rdb-key-save-delay")
         # rdb-key-save-delay (tests): debugDelay after every key, as rdbSaveKeyValuePair
         key_callback = (lambda: LoadProgress._key_load_delay(delay)) if delay else None
+        # rdbPopulateSaveInfo: the replication layer's (stream_db, replid, offset), or
+        # None; an AOF base never carries them
+        rsi = getattr(server, "repl_save_info", None)
+        repl_info = rsi() if rsi is not None and not aof_base else None
         with _NoGC():
             atomic_write(
                 path,
@@ -278,6 +282,7 @@ class Snapshot:
                     key_callback=key_callback,
                     progress=progress,
                     parallel_crc=nkeys >= PARALLEL_CRC_KEYS,
+                    repl_info=repl_info,
                 ),
             )
 
@@ -691,7 +696,7 @@ class Snapshot:
         if not os.path.exists(path):
             return
         try:
-            self.load_file(path)
+            res = self.load_file(path)
         except rdbmod.RdbError as e:
             msg = "Fatal error loading the DB %s: %s. Exiting." % (path, e)
             server.log_warning(msg)
@@ -704,6 +709,10 @@ class Snapshot:
             raise LoadFailed(msg)
         server.dirty_at_last_save = server.dirty
         server.log_notice("DB loaded from disk: %.3f seconds" % (time.time() - t0))
+        # loadDataFromDisk: restore the replication ID / offset from the aux fields
+        restore = getattr(server, "repl_restore_from_rdb", None)
+        if restore is not None:
+            restore(res.aux)
 
     # ------------------------------------------------------------- shutdown
     def on_shutdown(self, save, force=False):

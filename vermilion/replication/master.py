@@ -32,7 +32,6 @@ import time
 
 from ..persistence.aof import encode_command
 from ..persistence import rdb as rdbmod
-from ..persistence.crc64 import crc64
 from ..persistence.snapshot import CHILD_RDB, HAS_FORK
 from ..keyspace.blocking import unblock
 
@@ -341,6 +340,7 @@ class ReplMaster:
             return False
         rfd, wfd = os.pipe()
         fl = server.function_codes
+        repl_info = self._repl_info(stream_db)
 
         def work():
             os.close(rfd)
@@ -351,6 +351,7 @@ class ReplMaster:
                     snap.limits(),
                     used_mem=rdbmod.used_memory_estimate(),
                     functions=fl() if fl is not None else (),
+                    repl_info=repl_info,
                 )
 
         ch = [server.master_repl_offset, stream_db, [], [], False, None]
@@ -417,8 +418,6 @@ class ReplMaster:
         ch[3] = None
         if not ch[5]:
             server.log_warning("Background RDB transfer for replicas failed")
-        elif ch[1] is not None:
-            payload = self._with_repl_aux(payload, ch[1], ch[0])
         for r in ch[2]:
             c = r.client
             if self.replicas.get(c) is not r:
@@ -437,13 +436,19 @@ class ReplMaster:
                 "Synchronization with replica %s:%d succeeded" % (r.address(), r.listening_port)
             )
 
-    def rdb_payload(self, stream_db=None):
-        """The dataset as an RDB, made in memory (what a diskless BGSAVE would send).
+    def _repl_info(self, stream_db):
+        """rdbPopulateSaveInfo for the RDB of a full sync: (repl-stream-db, repl-id,
+        repl-offset). A replica gets the db its master's stream has selected
+        (``stream_db``); a master's own stream starts again with a SELECT."""
+        server = self.server
+        if stream_db is None:
+            stream_db = max(self.seldb, 0)
+        return (stream_db, server.replid, server.master_repl_offset)
 
-        With ``stream_db`` the replication info aux fields (repl-stream-db, repl-id,
-        repl-offset: rdbSaveInfoAuxFields) go after the header; a replica selects
-        that db for the stream that follows.
-        """
+    def rdb_payload(self, stream_db=None):
+        """The dataset as an RDB, made in memory (what a diskless BGSAVE would send),
+        with the replication info aux fields (rdbSaveInfoAuxFields); a replica
+        selects repl-stream-db for the stream that follows."""
         server = self.server
         fl = server.function_codes
         functions = fl() if fl is not None else ()
@@ -454,21 +459,9 @@ class ReplMaster:
             server.snapshot.limits(),
             used_mem=rdbmod.used_memory_estimate(),
             functions=functions,
+            repl_info=self._repl_info(stream_db),
         )
-        payload = fh.getvalue()
-        if stream_db is None:
-            return payload
-        return self._with_repl_aux(payload, stream_db, server.master_repl_offset)
-
-    def _with_repl_aux(self, payload, stream_db, offset):
-        aux = (
-            rdbmod.aux_field(b"repl-stream-db", b"%d" % stream_db)
-            + rdbmod.aux_field(b"repl-id", self.server.replid.encode())
-            + rdbmod.aux_field(b"repl-offset", b"%d" % offset)
-        )
-        body = payload[:9] + aux + payload[9:-8]
-        crc = crc64(0, body) if payload[-8:] != bytes(8) else 0
-        return body + crc.to_bytes(8, "little")
+        return fh.getvalue()
 
     # ---------------------------------------------------------------- acks
     def ack(self, c, offset):

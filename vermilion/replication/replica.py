@@ -76,6 +76,9 @@ class ReplicaLink:
         server.config.add_hook(
             "replica-serve-stale-data", lambda v: setattr(self, "serve_stale", v != "no")
         )
+        self.restored = None  # (replid, offset, stream_db) from the RDB loaded at startup
+        server.repl_save_info = self.save_info
+        server.repl_restore_from_rdb = self.restore_from_rdb
         server.add_startup_hook(self._startup)
         server.add_cron_hook(self.cron)
 
@@ -83,14 +86,75 @@ class ReplicaLink:
         v = self.server.config.get("replicaof") or ""
         if v:
             host, port = v.rsplit(" ", 1)
-            self.set_master(host, int(port))
+            self.set_master(host, int(port), at_startup=True)
+
+    # ------------------------------------------- the RDB's replication info
+    def save_info(self):
+        """rdbPopulateSaveInfo: (repl-stream-db, repl-id, repl-offset) for an RDB
+        saved now, or None when there is no replication history worth keeping."""
+        server = self.server
+        if self.host is None:
+            repl = server.repl
+            if repl.backlog is None:
+                return None  # not in a replication chain: a replica would full sync
+            # no write since the last full sync (seldb -1): 0 is safe, the next
+            # write starts with a SELECT
+            return (max(repl.seldb, 0), server.replid, server.master_repl_offset)
+        if self.master_replid is None:
+            return None  # neither a master client nor a cached one
+        db = self.client.db.id if self.client is not None else self.master_db
+        return (db, self.master_replid, self.reploff)
+
+    def restore_from_rdb(self, aux):
+        """loadDataFromDisk: the RDB loaded at startup had replication info. A replica
+        keeps it as its cached master (its first PSYNC may continue); a master keeps
+        the ID as its second one, so that its old replicas may continue."""
+        server = self.server
+        replid = aux.get(b"repl-id")
+        if replid is None or len(replid) != 40:
+            return
+        try:
+            offset = int(aux.get(b"repl-offset", b"-1"))
+            stream_db = int(aux.get(b"repl-stream-db", b"-1"))
+        except ValueError:
+            return
+        if offset == -1 or stream_db == -1:
+            return
+        replid = replid.decode("ascii", "replace")
+        if self.host is not None or server.config.get("replicaof"):
+            server.replid = replid
+            server.master_repl_offset = offset
+            self.restored = (replid, offset, stream_db)
+            if self.host is not None:  # REPLICAOF already applied: use it now
+                self._use_restored()
+        else:
+            repl = server.repl
+            server.replid2 = replid
+            repl.second_replid_offset = offset + 1
+            server.master_repl_offset += offset
+            if repl.backlog is None:
+                repl._start_backlog()
+            repl.no_replicas_since = time.time()
+
+    def _use_restored(self):
+        replid, offset, stream_db = self.restored
+        self.restored = None
+        self.server.log_notice(
+            "Before turning into a replica, using my own master parameters to "
+            "synthesize a cached master: I may be able to synchronize with the new "
+            "master with just a partial transfer."
+        )
+        self.master_replid = replid
+        self.reploff = self.read_reploff = offset
+        self.master_db = stream_db
 
     # ---------------------------------------------------------- commands
     def connected(self):
         return self.state == STATE_CONNECTED
 
-    def set_master(self, host, port):
-        """replicationSetMaster."""
+    def set_master(self, host, port, at_startup=False):
+        """replicationSetMaster (or, ``at_startup``, a ``replicaof`` in the
+        configuration: a cached master only when the RDB gave one)."""
         server = self.server
         was_master = self.host is None
         self._drop_link()
@@ -100,11 +164,23 @@ class ReplicaLink:
         if was_master:
             disconnect_all_blocked(server)
             server.repl.become_replica()
-            # replicationCacheMasterUsingMyself: our own history may continue. Redis
-            # creates a cached master client for it, which takes a client id.
-            server.next_client_id()
-            self.master_replid = server.replid
-            self.reploff = self.read_reploff = server.master_repl_offset
+            if at_startup:
+                self.master_replid = None
+                if self.restored is not None:
+                    server.next_client_id()
+                    self._use_restored()
+            else:
+                # replicationCacheMasterUsingMyself: our own history may continue.
+                # Redis creates a cached master client for it, which takes a client id.
+                server.next_client_id()
+                server.log_notice(
+                    "Before turning into a replica, using my own master parameters to "
+                    "synthesize a cached master: I may be able to synchronize with the "
+                    "new master with just a partial transfer."
+                )
+                self.master_replid = server.replid
+                self.reploff = self.read_reploff = server.master_repl_offset
+                self.master_db = 0
         self.state = STATE_CONNECT
         self.down_since = 0
         server.is_replica = True
@@ -267,6 +343,10 @@ class ReplicaLink:
             parts = line.split()
             replid, offset = parts[1].decode(), int(parts[2])
             server.log_notice("Full resync from master: %s:%d" % (replid, offset))
+            if self.master_replid is not None:
+                # replicationDiscardCachedMaster: the old history is gone
+                server.log_notice("Discarding previously cached master state.")
+                self.master_replid = None
             res = await self._full_sync(reader)
             try:
                 self.master_db = int(res.aux.get(b"repl-stream-db", b"0"))
