@@ -63,6 +63,7 @@ FLOORS = [
         "features",
         [
             "vermilion.acl",
+            "vermilion.cluster",
             "vermilion.keyspace.blocking",
             "vermilion.keyspace.evict",
             "vermilion.persistence",

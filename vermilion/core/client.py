@@ -96,6 +96,9 @@ class Client:
         "acl",
         "is_script",
         "propagate_to",
+        "asking",
+        "readonly",
+        "obey",
     )
 
     def __init__(self, server, transport=None, conn=None):
@@ -158,6 +161,9 @@ class Client:
         self.tot_net_out = 0
         self.tot_cmds = 0
         self.unsafe_flush = False
+        self.asking = False  # ASKING: the next command may use an importing slot
+        self.readonly = False  # READONLY: a cluster replica serves its reads
+        self.obey = False  # mustObeyClient: never redirected (our master, the AOF)
         self.update_special()
 
     def update_special(self):

@@ -340,6 +340,8 @@ def _process_slow(c: Client, argv: Argv) -> None:
         c.reply_off_mark = mark
     if process_command(c, argv) is _PARKED:
         return  # its reply and resetClient() come when it really runs
+    if c.asking and c.multi is None and argv[0].lower() != b"asking":
+        c.asking = False  # resetClient: ASKING is good for one command (or one MULTI)
     if c.reply_off or c.reply_skip or c.reply_skip_next:
         # CLIENT REPLY OFF|SKIP (networking.c resetClient): drop this command's answer,
         # rejections included. With OFF, only what was added while it was on: a
@@ -455,6 +457,11 @@ def reject(c: Client, argv: Argv, err: str) -> None:
         server.cmdstats[cmd.index].rejected += 1
         if cmd.fullname == "exec":
             c.discard_transaction()
+            if err.__class__ is not str and err.__class__.__name__ == "Redirect":
+                # a cluster redirect of EXEC is answered as is (processCommand)
+                server.count_error(err)
+                c.out.append(error_bytes(err))
+                return
             # Redis formats its own refusals without the "ERR " that addReplyError
             # adds later (rejectCommandFormat); coded ones (NOAUTH, OOM...) keep theirs.
             if err.startswith("ERR "):

@@ -245,6 +245,9 @@ class Server:
         # keyspace (keyspace/evict.py, keyspace/scan.py)
         self.object_set_lru_lfu = None  # fn(...) for RESTORE/OBJECT's IDLETIME and FREQ
         self._scan_state = None  # keyspace/scan.py's ScanState, made at first SCAN
+        # cluster mode (cluster/mode.py; cluster-enabled yes)
+        self.cluster = None  # the ClusterState: nodes, slots, epochs
+        self.cluster_bus = None  # the gossip engine and its links
         # TLS (server/tls.py; made by start())
         self.tls = None
         self.tls_listeners = []
@@ -359,10 +362,11 @@ class Server:
         show = cfg.get("always-show-logo") == "yes" or (
             not logfile and cfg.get("syslog-enabled") != "yes" and _isatty(sys.stdout)
         )
+        mode = "cluster" if self.cluster is not None else "standalone"
         if show:
-            self.log_raw(2, ascii_logo(REDIS_VERSION, port, os.getpid()))
+            self.log_raw(2, ascii_logo(REDIS_VERSION, port, os.getpid(), mode=mode))
         else:
-            self.log_notice("Running mode=standalone, port=%d." % port)
+            self.log_notice("Running mode=%s, port=%d." % (mode, port))
 
     def log_warning(self, msg):
         self.log(3, msg)
@@ -402,6 +406,11 @@ class Server:
             err = c.acl.check(c, cmd, argv)  # the user's ACL rules (vermilion/acl.py)
             if err is not None:
                 return err
+        if self.cluster_check is not None:
+            # cluster mode: MOVED, ASK, CROSSSLOT... (cluster/route.py)
+            err = self.cluster_check(c, cmd, argv)
+            if err is not None:
+                return err
         if self.maxmemory_check is not None:
             # maxmemory > 0: evict, then -OOM for denyoom commands (keyspace/evict.py)
             err = self.maxmemory_check(c, cmd, argv)
@@ -425,6 +434,7 @@ class Server:
         return None
 
     extra_checks = ()
+    cluster_check = None  # fn(c, cmd, argv) -> redirect error or None, in cluster mode
     maxmemory_check = None  # fn(c, cmd, argv) -> error or None, set while maxmemory > 0
 
     def used_memory(self):
@@ -820,6 +830,14 @@ class Server:
         if not self.listeners:
             self.log_warning("Configured to not listen anywhere, exiting.")
             raise SystemExit(1)
+        if self.cluster_bus is not None:
+            cport = cfg.get_int("cluster-port") or (port + 10000)
+            try:
+                await self.cluster_bus.listen(cport, binds)
+            except OSError:
+                # (the Tcl harness matches this line)
+                self.log_warning("Failed listening on port %d (cluster), aborting." % cport)
+                raise SystemExit(1)
         self.show_logo()
         self.log_warning("Server initialized")
         for fn in self.startup_hooks:
