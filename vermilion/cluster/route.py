@@ -87,7 +87,7 @@ def node_for_query(
                 else:
                     missing += 1
     if n is None:
-        return me, slot, REDIR_NONE
+        return me, -1, REDIR_NONE  # no keys
     is_write = cmd.is_write or (cmd.fullname == "exec" and any(m.is_write for m, _ in requests))
     if st.state != CLUSTER_OK:
         if is_shard:
@@ -143,7 +143,7 @@ def redirect_text(st: ClusterState, c: Any, n: Node | None, slot: int, code: int
 def check(c: Any, cmd: Any, argv: list) -> str | None:
     """The dispatcher's cluster check (processCommand): None, or a :class:`Redirect`."""
     st = c.server.cluster
-    if c.obey or c.flags_extra == "M":
+    if c.obey or c.flags_extra == "M" or c is c.server.loading_client:
         return None  # mustObeyClient: our master, the AOF
     if not cmd.movablekeys and cmd.fullname != "exec" and not has_keys(cmd):
         return None

@@ -194,4 +194,5 @@ def reset_connection_state(c):
     c.name = None
     c.reply_off = False
     c.reply_skip_next = False
+    c.asking = c.readonly = False
     c.update_special()

@@ -159,6 +159,8 @@ def renamenx(c, argv):
 # -------------------------------------------------------------- MOVE, COPY
 @command("move")
 def move(c, argv):
+    if c.server.cluster is not None:
+        raise CommandError("ERR MOVE is not allowed in cluster mode")
     src = c.db
     key = argv[1]
     dst = _db_by_index(c, argv[2])
@@ -212,6 +214,8 @@ def copy(c, argv):
         else:
             raise CommandError(SYNTAX)
         j += 1
+    if c.server.cluster is not None and (src.id != 0 or dst.id != 0):
+        raise CommandError("ERR Copying to another database is not allowed in cluster mode")
     key, newkey = argv[1], argv[2]
     if src is dst and key == newkey:
         raise CommandError(SAME_OBJECT)
@@ -241,6 +245,8 @@ _SWAPPED = ("data", "expires", "_heap", "avg_ttl", "expires_cursor", "lru", "ran
 
 @command("swapdb")
 def swapdb(c, argv):
+    if c.server.cluster is not None:
+        raise CommandError("ERR SWAPDB is not allowed in cluster mode")
     id1 = _db_index(argv[1], "ERR invalid first DB index")
     id2 = _db_index(argv[2], "ERR invalid second DB index")
     dbs = c.server.dbs

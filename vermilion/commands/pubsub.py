@@ -98,6 +98,16 @@ class PubSub:
                 del table[channel]
         return True
 
+    def shard_unsubscribe_all(self, channel):
+        """pubsubShardUnsubscribeAllClients: our node stopped serving the
+        channel's slot, so every subscriber is told it is unsubscribed."""
+        subs = self.shard.pop(channel, None) or {}
+        for c in list(subs):
+            c.ssubscriptions.discard(channel)
+            _confirm(c, b"sunsubscribe", channel, _shard_count(c))
+            c.update_special()
+            self.server.schedule_flush(c)
+
     def psubscribe(self, c, pattern):
         if pattern in c.psubscriptions:
             return False
@@ -200,15 +210,23 @@ for _name in _KINDS:
 
 @command("publish")
 def publish(c, argv):
-    n = c.server.pubsub.publish(argv[1], argv[2])
-    c.server.force_replication(c, argv)  # replicas' subscribers get it too; not the AOF
+    server = c.server
+    n = server.pubsub.publish(argv[1], argv[2])
+    if server.cluster_bus is not None:
+        server.cluster_bus.propagate_publish(argv[1], argv[2], False)  # every node's subscribers
+    else:
+        server.force_replication(c, argv)  # replicas' subscribers get it too; not the AOF
     return n
 
 
 @command("spublish")
 def spublish(c, argv):
-    n = c.server.pubsub.publish(argv[1], argv[2], sharded=True)
-    c.server.force_replication(c, argv)
+    server = c.server
+    n = server.pubsub.publish(argv[1], argv[2], sharded=True)
+    if server.cluster_bus is not None:
+        server.cluster_bus.propagate_publish(argv[1], argv[2], True)  # the shard's nodes
+    else:
+        server.force_replication(c, argv)
     return n
 
 

@@ -176,6 +176,9 @@ def _never_served(c, key):
 # ------------------------------------------------------------ REPLICAOF/ROLE
 def _replicaof(c, argv):
     server = c.server
+    if server.cluster is not None:
+        # replication follows the cluster's configuration (CLUSTER REPLICATE)
+        raise CommandError("ERR REPLICAOF not allowed in cluster mode.")
     link = server.repl_link
     if argv[1].lower() == b"no" and argv[2].lower() == b"one":
         if link.host is not None:

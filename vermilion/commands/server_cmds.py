@@ -299,7 +299,7 @@ def _info_server(server):
             "redis_git_sha1:00000000",
             "redis_git_dirty:0",
             "redis_build_id:%s" % _build_id(),
-            "redis_mode:standalone",
+            "redis_mode:%s" % ("cluster" if server.cluster is not None else "standalone"),
             "os:%s" % _UNAME,
             "arch_bits:%d" % (64 if sys.maxsize > 2**32 else 32),
             "monotonic_clock:POSIX clock_gettime",
@@ -357,7 +357,8 @@ def _info_clients(server):
     return [
         "# Clients",
         "connected_clients:%d" % len(server.clients),
-        "cluster_connections:0",
+        "cluster_connections:%d"
+        % ((len(server.cluster.nodes) - 1) * 2 if server.cluster is not None else 0),
         "maxclients:%d" % server.maxclients,
         "client_recent_max_input_buffer:%d" % max_in,
         "client_recent_max_output_buffer:%d" % max_out,
@@ -609,7 +610,7 @@ def _info_latencystats(server):
 
 
 def _info_cluster(server):
-    return ["# Cluster", "cluster_enabled:0"]
+    return ["# Cluster", "cluster_enabled:%d" % (server.cluster is not None)]
 
 
 def _info_keyspace(server):

@@ -50,6 +50,8 @@ from ..core.table import lookup
 from ..core.client import Client
 from ..protocol.encoder import NO_REPLY
 from ..core.dispatch import call
+from ..cluster.route import REDIR_DOWN_RO_STATE, REDIR_DOWN_STATE, node_for_query
+from ..cluster.slots import key_hash_slot
 from ..acl import CTX_LUA, DENIED_CMD, DENIED_KEY, DENIED_CHANNEL
 
 try:  # Redis embeds Lua 5.1: use lupa's 5.1 build when it ships several
@@ -225,9 +227,13 @@ class ScriptRun:
         "tracked",
         "threshold",
         "acl",
+        "slot",
+        "cross_slot",
     )
 
     def __init__(self, caller, client, funcname, eval_mode, read_only, allow_oom):
+        self.slot = -1  # cluster mode: the slot of the keys the script touched
+        self.cross_slot = True  # its keys may be in several slots (no shebang, or the flag)
         self.caller = caller
         self.client = client
         self.funcname = funcname
@@ -716,6 +722,8 @@ class Scripting:
             read_only = ro
             allow_oom = False
         else:
+            if script_flags & F_NO_CLUSTER and server.cluster is not None:
+                raise CommandError("ERR Can not run script on cluster, 'no-cluster' flag is set.")
             self._check_flags(c, script_flags, ro)
             read_only = ro or bool(script_flags & F_NO_WRITES)
             allow_oom = bool(script_flags & F_ALLOW_OOM)
@@ -748,6 +756,10 @@ class Scripting:
             run.caller_cmd = c.cmd
             run.acl = acl
         run.caller_argv = argv
+        if server.cluster is not None:
+            # the caller's slot, as processCommand's getNodeByQuery left it (c->slot)
+            run.slot = key_hash_slot(argv[3]) if numkeys else -1
+            run.cross_slot = bool(script_flags & (F_EVAL_COMPAT | F_ALLOW_CROSS_SLOT))
         # (a caller that does not track keys has nothing for the script's reads to do)
         run.tracked = c.tracking is None
         # busy-reply-threshold, parsed again only when its value changed
@@ -1009,6 +1021,10 @@ class Scripting:
                 )
             if cmd.denyoom and not run.write_dirty and self._script_oom(run):
                 return self._reject(engine, raise_, cmd, "-" + _OOM)
+        if self.server.cluster is not None and not self._must_obey(run.caller):
+            err = self._cluster_check(run, fake, cmd, argv)
+            if err is not None:
+                return self._reject(engine, raise_, cmd, err)
         # call() for the script client
         out = fake.out
         fake.argv = argv
@@ -1073,6 +1089,26 @@ class Scripting:
     def _maxmemory(self):
         ev = self.server.evictor
         return ev is not None and ev.maxmemory > 0
+
+    def _cluster_check(self, run, fake, cmd, argv):
+        """scriptVerifyClusterState: the script's keys must be ours, in one slot."""
+        st = self.server.cluster
+        caller = run.caller
+        fake.asking = caller.asking
+        fake.readonly = caller.readonly
+        n, slot, code = node_for_query(st, fake, cmd, argv)
+        if n is not st.myself:
+            if code == REDIR_DOWN_RO_STATE:
+                return "Script attempted to execute a write command while the cluster is down and readonly"
+            if code == REDIR_DOWN_STATE:
+                return "Script attempted to execute a command while the cluster is down"
+            return "Script attempted to access a non local key in a cluster node"
+        if slot != -1 and not run.cross_slot:
+            if run.slot == -1:
+                run.slot = slot
+            elif run.slot != slot:
+                return "Script attempted to access keys that do not hash to the same slot"
+        return None
 
     @staticmethod
     def _must_obey(c):
