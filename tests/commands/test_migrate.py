@@ -471,6 +471,12 @@ def test_migrate_sends_restore_asking_in_cluster_mode(tmp_path):
     a = RawConn("127.0.0.1", srv.port)
     t = FakeTarget()
     try:
+        # a one-node cluster serving every slot
+        assert a.call("CLUSTER", "ADDSLOTSRANGE", 0, 16383) == b"+OK\r\n"
+        deadline = time.time() + 10
+        while b"cluster_state:ok" not in a.call("CLUSTER", "INFO"):
+            assert time.time() < deadline
+            time.sleep(0.1)
         a.call("SET", "k", "v")
         assert a.call("MIGRATE", "127.0.0.1", t.port, "k", 0, 5000) == b"+OK\r\n"
         assert [name for _, name in t.names()] == [b"SELECT", b"RESTORE-ASKING"]
