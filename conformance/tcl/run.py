@@ -29,6 +29,19 @@ the tests that passed and failed); the run prints a table per unit and, last,
 ``N passed, M failed`` (failed: ``[err]`` plus ``[exception]`` lines). The exit
 status is 0 when nothing failed. ``conformance/tcl/compare.py`` compares the two
 servers' results.
+
+Redis Cluster's tests come in two harnesses. ``unit/cluster``, ``unit/cluster-scripting``
+and ``unit/cluster/*`` are units of the main harness (``start_cluster``) and run as
+above. The files of ``tests/cluster/tests/`` belong to ``./runtest-cluster`` (20
+instances spawned once, every file run in turn against them): name them
+``cluster/NN-name`` (``cluster/28-cluster-shards``), or ``cluster`` for all of them,
+``unit-cluster`` for the main harness's cluster units, ``all-cluster`` for both. The
+requested files run in ONE ``./runtest-cluster --single NN-name ...`` (so the 20
+servers start once; ``--cluster-each`` runs one runtest-cluster per file instead),
+its output is split per file at ``Testing unit:`` and parsed (``HH:MM:SS> name: OK``
+/ ``FAILED: ...``; ``FAILED: caught an error in the test`` counts as an exception).
+runtest-cluster has no timeout of its own: ``--cluster-timeout`` seconds (default
+900 per file) bound a run, after which the harness and its servers are killed.
 """
 import argparse
 import fcntl
@@ -37,8 +50,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -175,9 +190,9 @@ def link(path, target):
     os.symlink(target, path)
 
 
-def prepare_tree(work, server, python):
+def prepare_tree(work, server, python, root=ROOT, name=None):
     pristine = prepare_pristine(work)
-    tree = os.path.join(work, "tree-%s" % server)
+    tree = os.path.join(work, name or "tree-%s" % server)
     if not os.path.exists(os.path.join(tree, "runtest")):
         shutil.rmtree(tree, ignore_errors=True)
         shutil.copytree(pristine, tree, symlinks=True)
@@ -189,7 +204,7 @@ def prepare_tree(work, server, python):
         link(path, "/usr/bin/redis-server")
     else:
         write_exec(path, [
-            'PYTHONPATH="%s${PYTHONPATH:+:$PYTHONPATH}"' % ROOT,
+            'PYTHONPATH="%s${PYTHONPATH:+:$PYTHONPATH}"' % root,
             "export PYTHONPATH",
             'exec "%s" -m vermilion "$@"' % python,
         ])
@@ -244,6 +259,144 @@ def parse(text):
     return res
 
 
+# runtest-cluster's output (tests/instances.tcl): "HH:MM:SS> name: OK", or
+# "HH:MM:SS> name: FAILED: message"; a unit that raised prints "FAILED: caught an
+# error in the test <msg>" and the harness goes on with the next file.
+CL_UNIT = re.compile(r"^Testing unit: (\S+?)(?:\.tcl)?$")
+CL_TEST = re.compile(r"^\d\d:\d\d:\d\d> (.*?): (.*)$")
+CL_CAUGHT = re.compile(r"^FAILED: caught an error in the test (.*)$")
+
+
+def cluster_units(tree):
+    names = sorted(glob.glob(os.path.join(tree, "tests", "cluster", "tests", "*.tcl")))
+    return ["cluster/" + os.path.basename(n)[:-4] for n in names]
+
+
+UNIT_CLUSTER = ["unit/cluster", "unit/cluster-scripting", "unit/cluster/misc",
+                "unit/cluster/links", "unit/cluster/announced-endpoints"]
+
+
+def parse_cluster(text):
+    """runtest-cluster's output, split per file: {file: parse()-like dict}."""
+    out = {}
+    cur = None
+    pending = None      # the test whose verdict has not been seen yet
+    for raw in text.splitlines():
+        line = ANSI.sub("", raw).rstrip()
+        m = CL_UNIT.match(line)
+        if m:
+            cur = out.setdefault(m.group(1), {"ok": [], "err": [], "exception": [],
+                                              "skipped": 0, "done": False,
+                                              "timeout": False, "why": {}})
+            pending = None
+            continue
+        if cur is None:
+            continue
+        m = CL_CAUGHT.match(line)
+        if m:
+            cur["exception"].append(m.group(1)[:300])
+            if pending is not None:
+                cur["exception_test"] = pending
+            pending = None
+            continue
+        m = CL_TEST.match(line)
+        rest = None
+        if m:
+            pending, rest = m.group(1), m.group(2)
+        elif pending is not None:
+            rest = line
+        if pending is None or rest is None:
+            continue
+        if rest.endswith("OK"):
+            cur["ok"].append(pending)
+            pending = None
+        elif "FAILED: " in rest:
+            cur["err"].append(pending)
+            cur["why"].setdefault(pending, rest.split("FAILED: ", 1)[1][:300])
+            pending = None
+    for name, res in out.items():
+        res["done"] = True
+    return out
+
+
+def run_cluster(tree, units, args, outdir):
+    """The files of tests/cluster/tests (units named cluster/NN-name) in one runtest-cluster."""
+    files = [u.split("/", 1)[1] for u in units]
+    cmd = ["./runtest-cluster"]
+    for f in files:
+        cmd += ["--single", f + ".tcl"]
+    cmd += args.cluster_args
+    tag = files[0] if len(files) == 1 else "batch"
+    logpath = os.path.join(outdir, "cluster__%s.runtest-cluster.log" % tag)
+    env = dict(os.environ, TERM="dumb")
+    log("%s" % " ".join(cmd))
+    t0 = time.time()
+    limit = args.cluster_timeout * len(files)
+    timed_out = False
+    with open(logpath, "w") as fh:
+        proc = subprocess.Popen(cmd, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                env=env, text=True, errors="replace", start_new_session=True)
+        def watchdog():
+            nonlocal timed_out
+            try:
+                proc.wait(limit)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                log("runtest-cluster ran for over %ds: killing it and its servers" % limit)
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        threading.Thread(target=watchdog, daemon=True).start()
+        for line in proc.stdout:
+            fh.write(line)
+            fh.flush()
+            if args.verbose:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        rc = proc.wait()
+    seconds = round(time.time() - t0, 1)
+    return finish_cluster(open(logpath, errors="replace").read(), units, args.server, rc,
+                          seconds, " ".join(cmd), timed_out, outdir)
+
+
+def finish_cluster(text, units, server, rc, seconds, command, timed_out, outdir):
+    parsed = parse_cluster(text)
+    # each file's own piece of the log, for reading
+    pieces = {}
+    cur = None
+    for raw in text.splitlines(True):
+        m = CL_UNIT.match(ANSI.sub("", raw).rstrip())
+        if m:
+            cur = m.group(1)
+        if cur is not None:
+            pieces.setdefault(cur, []).append(raw)
+    results = []
+    names = list(parsed)
+    for unit in units:
+        f = unit.split("/", 1)[1]
+        res = parsed.get(f) or {"ok": [], "err": [], "exception": [], "skipped": 0,
+                                "done": False, "timeout": False, "why": {}}
+        if timed_out and names and f == names[-1]:
+            res["timeout"] = True
+        res.update(unit=unit, server=server, rc=rc, command=command, status=None,
+                   seconds=seconds if len(units) == 1 else 0.0)
+        res["status"] = status(res, rc)
+        if f not in parsed:
+            res["status"] = "not run"
+        base = os.path.join(outdir, unit.replace("/", "__"))
+        with open(base + ".log", "w") as fh:
+            fh.write("".join(pieces.get(f, [])))
+        with open(base + ".json", "w") as fh:
+            json.dump(res, fh, indent=1)
+        results.append(res)
+    if len(units) > 1 and results:    # the batch's time, shared out by the files that ran
+        ran = [r for r in results if r["status"] != "not run"] or results
+        for r in ran:
+            r["seconds"] = round(seconds / len(ran), 1)
+    return results
+
+
 def status(res, rc):
     if res["timeout"]:
         return "timeout"
@@ -292,7 +445,13 @@ def reparse(work, server, units):
         unit = old.get("unit") or os.path.basename(path)[:-4].replace("__", "/")
         if units and unit not in units:
             continue
-        res = parse(open(path, errors="replace").read())
+        if path.endswith(".runtest-cluster.log"):
+            continue
+        text = open(path, errors="replace").read()
+        if unit.startswith("cluster/"):
+            res = parse_cluster(text).get(unit.split("/", 1)[1]) or parse("")
+        else:
+            res = parse(text)
         for k in ("unit", "server", "rc", "seconds", "command"):
             res[k] = old.get(k)
         res["unit"], res["server"] = unit, server
@@ -334,12 +493,27 @@ def main(argv=None):
                                                      os.path.join(HERE, "work")))
     ap.add_argument("--python", default=sys.executable,
                     help="the interpreter that runs Vermilion (default: this one)")
+    ap.add_argument("--root", default=ROOT,
+                    help="the Vermilion checkout the wrapper runs (default: this one; e.g. a "
+                         "clean `git worktree` while others edit this one)")
+    ap.add_argument("--tree-name", default=None,
+                    help="the tree's folder under the work folder (default: tree-<server>); "
+                         "another name gives a second tree, so two runs of one server can "
+                         "go at once")
+    ap.add_argument("--results-name", default=None,
+                    help="the results folder under work/results (default: <server>)")
     ap.add_argument("--prepare-only", action="store_true")
     ap.add_argument("--reparse", action="store_true",
                     help="only parse the kept logs of these units again (rewrite their .json)")
     ap.add_argument("-v", "--verbose", action="store_true", help="echo runtest's output")
     ap.add_argument("--runtest-arg", dest="runtest_args", action="append", default=[],
                     help="one more argument for runtest (repeatable)")
+    ap.add_argument("--cluster-arg", dest="cluster_args", action="append", default=[],
+                    help="one more argument for runtest-cluster (repeatable)")
+    ap.add_argument("--cluster-timeout", type=int, default=900,
+                    help="seconds per tests/cluster file before runtest-cluster is killed")
+    ap.add_argument("--cluster-each", action="store_true",
+                    help="one runtest-cluster (20 fresh servers) per tests/cluster file")
     args = ap.parse_args(argv)
     if not args.baseport:
         args.baseport = 21111 if args.server == "redis" else 25111
@@ -348,13 +522,14 @@ def main(argv=None):
     if args.reparse:
         return reparse(work, args.server, args.units)
     ensure_tools(args.server)
-    tree = prepare_tree(work, args.server, args.python)
+    tree = prepare_tree(work, args.server, args.python, os.path.abspath(args.root),
+                        args.tree_name)
     log("tree: %s" % tree)
     if args.prepare_only:
         return 0
     if not args.units:
         ap.error("name at least one unit (e.g. unit/type/incr)")
-    outdir = os.path.join(work, "results", args.server)
+    outdir = os.path.join(work, "results", args.results_name or args.server)
     os.makedirs(outdir, exist_ok=True)
     # runtest empties tests/tmp when it starts and ends: two runs in one tree delete
     # each other's server folders (seen as "cat: .../stderr: No such file" exceptions).
@@ -365,20 +540,39 @@ def main(argv=None):
     except BlockingIOError:
         log("another run is using %s; waiting for it to end" % tree)
         fcntl.flock(lock, fcntl.LOCK_EX)
-    results = []
+    units = []
     for unit in args.units:
         unit = unit[len("tests/"):] if unit.startswith("tests/") else unit
         unit = unit[:-4] if unit.endswith(".tcl") else unit
+        if unit.startswith("cluster/tests/"):
+            unit = "cluster/" + unit[len("cluster/tests/"):]
+        if unit in ("cluster", "all-cluster"):
+            units += cluster_units(tree)
+        if unit in ("unit-cluster", "all-cluster"):
+            units += UNIT_CLUSTER
+        if unit not in ("cluster", "unit-cluster", "all-cluster"):
+            units.append(unit)
+    results = []
+    main_units = [u for u in units if not u.startswith("cluster/")]
+    cl_units = [u for u in units if u.startswith("cluster/")]
+    for unit in main_units:
         r = run_unit(tree, unit, args, outdir)
         results.append(r)
         log("%s: %d passed, %d failed, %s, %.0fs" % (
             unit, len(r["ok"]), len(r["err"]) + len(r["exception"]), r["status"], r["seconds"]))
+    batches = [[u] for u in cl_units] if args.cluster_each else ([cl_units] if cl_units else [])
+    for batch in batches:
+        for r in run_cluster(tree, batch, args, outdir):
+            results.append(r)
+            log("%s: %d passed, %d failed, %s" % (
+                r["unit"], len(r["ok"]), len(r["err"]) + len(r["exception"]), r["status"]))
     print("server: %s  (results in %s)" % (args.server, outdir))
     print(table(results))
     passed = sum(len(r["ok"]) for r in results)
     failed = sum(len(r["err"]) + len(r["exception"]) for r in results)
     print("%d passed, %d failed" % (passed, failed))
     return 1 if failed or any(r["status"] != "done" for r in results) else 0
+
 
 
 if __name__ == "__main__":
