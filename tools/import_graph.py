@@ -35,6 +35,7 @@ FLOORS = [
         "types",
         [
             "vermilion.types",
+            "vermilion.cluster.slots",
             "vermilion.persistence.lzf",
             "vermilion.persistence.crc64",
             "vermilion.persistence.listpack",

@@ -7,8 +7,9 @@ turns on the dispatcher's cluster check. The server's ``start()`` opens the bus
 port (:meth:`ClusterBus.listen`), and :func:`start_cron` runs the gossip
 engine's cron every 100 ms, as Redis runs ``clusterCron``.
 
-In cluster mode every request takes the dispatcher's slow path (the server's
-``cluster`` special reason): the cluster check has to see each command's keys.
+In cluster mode the dispatcher's fast path serves a command without keys, or
+with its one key in a slot this node serves (``Command.cluster_key``, marked
+here); everything else goes through the full check in :mod:`.route`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Any
 
 from ..persistence.snapshot import empty_data, server_dir
 from ..server.pause import PAUSE_WRITE
+from ..core.keyspecs import specs_of
+from ..core.table import ALL_COMMANDS
 from . import route
 from .gossip import ClusterBus
 from .state import MASTER, MYSELF, ClusterState, Node
@@ -64,9 +67,23 @@ def setup(server: Any) -> None:
     server.cluster = st
     server.cluster_bus = ClusterBus(st)
     server.cluster_check = route.check
-    server.set_special("cluster", True)  # every command goes through the cluster check
+    _mark_key_shapes()
     server.add_startup_hook(lambda: start_cron(server))
     server.hooks_on_shutdown.append(lambda save: _shutdown(server))
+
+
+def _mark_key_shapes() -> None:
+    """Command.cluster_key for the dispatcher's fast path: 0 for commands without
+    keys, 1 when the only key is argv[1]; the rest go through route.check."""
+    for cmd in ALL_COMMANDS:  # (sub-commands included)
+        if cmd.movablekeys or specs_of(cmd).native is not None:
+            cmd.cluster_key = None
+        elif not route.has_key_specs(cmd):
+            cmd.cluster_key = 0
+        elif cmd.first_key == 1 and cmd.last_key == 1:
+            cmd.cluster_key = 1
+        else:
+            cmd.cluster_key = None
 
 
 def start_cron(server: Any) -> None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.keyspecs import has_keys, key_positions
+from ..core.keyspecs import specs_of
 from .slots import key_hash_slot
 from .state import CLUSTER_OK, ClusterState, Node
 
@@ -36,9 +36,41 @@ REDIR_DOWN_RO_STATE = 7
 _SHARD_PUBSUB = frozenset(("ssubscribe", "sunsubscribe", "spublish"))
 
 
+def key_positions(cmd: Any, argv: list) -> list[int]:
+    """Redis 7.0's getKeysFromCommand, which cluster routing uses: the command's
+    getkeys procedure, else its legacy (first, last, step) key range. Unlike the
+    key specs this counts SPUBLISH's shard channel as a key."""
+    native = specs_of(cmd).native
+    if native is not None:
+        return [pos for pos, _ in native(argv)]
+    first = cmd.first_key
+    if first <= 0:
+        return []
+    last = cmd.last_key
+    if last < 0:
+        last += len(argv)
+    if last >= len(argv) or last < first:
+        return []  # a variadic command with too few arguments: it reports that itself
+    return list(range(first, last + 1, cmd.step))
+
+
+def has_key_specs(cmd: Any) -> bool:
+    """processCommand redirects only commands with key specs (or movable keys)."""
+    return bool(specs_of(cmd).specs)
+
+
 class Redirect(str):
     """An error text that sends the client elsewhere: EXEC refused with it is
     discarded and answered plainly (not with EXECABORT)."""
+
+
+def _logically_expired(server: Any, db: Any, key: bytes) -> bool:
+    """expireIfNeeded with EXPIRE_AVOID_DELETE_EXPIRED: the key's TTL passed
+    (nothing expires while loading)."""
+    if not db.expires or server.expiry_paused:
+        return False
+    when = db.expires.get(key)
+    return when is not None and when <= db.now()
 
 
 def node_for_query(
@@ -81,8 +113,8 @@ def node_for_query(
                 multiple_keys = True
             if (migrating or importing) and not is_shard:
                 # lookupKeyReadWithFlags(NOTOUCH|NOEXPIRE...): a logically expired
-                # key still counts as present here
-                if key in db.data:
+                # key counts as missing (it is not deleted here)
+                if key in db.data and not _logically_expired(st.server, db, key):
                     existing += 1
                 else:
                     missing += 1
@@ -145,7 +177,7 @@ def check(c: Any, cmd: Any, argv: list) -> str | None:
     st = c.server.cluster
     if c.obey or c.flags_extra == "M" or c is c.server.loading_client:
         return None  # mustObeyClient: our master, the AOF
-    if not cmd.movablekeys and cmd.fullname != "exec" and not has_keys(cmd):
+    if not cmd.movablekeys and cmd.fullname != "exec" and not has_key_specs(cmd):
         return None
     n, slot, code = node_for_query(st, c, cmd, argv, c.multi if cmd.fullname == "exec" else None)
     if n is st.myself:

@@ -673,6 +673,7 @@ def cluster_links(c, argv):
 def asking(c, argv):
     _state(c)
     c.asking = True
+    c.update_special()  # the next command takes the slow path, which resets it
     return OK
 
 

@@ -176,6 +176,7 @@ class Client:
             or self.reply_skip
             or self.reply_skip_next
             or self.acl is not None
+            or self.asking
             or (
                 self.resp == 2
                 and (self.subscriptions or self.psubscriptions or self.ssubscriptions)

@@ -49,6 +49,7 @@ from ..protocol.encoder import (
     error_bytes,
     drop_replies,
 )
+from ..cluster.slots import key_hash_slot
 from .client import Client
 from .table import ALL_COMMANDS, MULTI_PASSTHROUGH, FAST_LOOKUP, Command, lookup, lookup_argv
 
@@ -125,12 +126,19 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     stats = server.cmdstats
     perf = _perf
     maxmemory_check = server.maxmemory_check
+    cluster = server.cluster  # cluster mode: each command's slot must be ours
     n = len(cmds)
     t0 = perf()
     for i in range(start, n):
         argv = cmds[i]
         cmd = get(argv[0])
-        if cmd is None or c.special or server.special or len(argv) not in cmd.argcs:
+        if (
+            cmd is None
+            or c.special
+            or server.special
+            or len(argv) not in cmd.argcs
+            or (cluster is not None and not _cluster_local(cluster, cmd, argv))
+        ):
             _process_slow(c, argv)
             if c.blocked is not None or c.close_after_reply:
                 i += 1
@@ -203,6 +211,19 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
         i = n
     server.current_client = None
     return i
+
+
+def _cluster_local(cluster: Any, cmd: Command, argv: Argv) -> bool:
+    """Cluster mode's shortcut of getNodeByQuery for the fast path: a command
+    without keys, or whose one key (argv[1]) is in a slot we serve while the
+    cluster is ok and no slot is being moved, runs here. Anything else takes
+    the slow path, where cluster/route.py decides (MOVED, ASK, READONLY...)."""
+    ck = cmd.cluster_key
+    if ck == 0:
+        return True
+    if ck is None or cluster.state or cluster.migrating_slots_to or cluster.importing_slots_from:
+        return False
+    return cluster.slots[key_hash_slot(argv[1])] is cluster.myself
 
 
 def execute(c: Client, argv: Argv) -> None:
@@ -342,6 +363,7 @@ def _process_slow(c: Client, argv: Argv) -> None:
         return  # its reply and resetClient() come when it really runs
     if c.asking and c.multi is None and argv[0].lower() != b"asking":
         c.asking = False  # resetClient: ASKING is good for one command (or one MULTI)
+        c.update_special()
     if c.reply_off or c.reply_skip or c.reply_skip_next:
         # CLIENT REPLY OFF|SKIP (networking.c resetClient): drop this command's answer,
         # rejections included. With OFF, only what was added while it was on: a

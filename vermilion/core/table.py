@@ -60,6 +60,7 @@ class Command:
         "protected",
         "plain",
         "argcs",
+        "cluster_key",
         "_info_cache",
     )
 
@@ -107,6 +108,9 @@ class Command:
         self.argcs = frozenset((ar,)) if ar > 0 else frozenset(range(-ar, -ar + 64))
         # "plain": nothing for the dispatcher to check beyond arity (see execute()).
         self.plain = not (self.protected or self.no_multi or fullname in MULTI_PASSTHROUGH)
+        # In cluster mode: 0 = no keys, 1 = its one key is argv[1], None = ask
+        # cluster/route.py (set by cluster/mode.py from the key specs).
+        self.cluster_key: int | None = None
         self._info_cache: dict[int, Raw] = {}
 
     @property
