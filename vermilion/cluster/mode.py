@@ -66,6 +66,17 @@ def setup(server: Any) -> None:
     st.unpause = lambda: server.client_pause.unpause()
     server.cluster = st
     server.cluster_bus = ClusterBus(st)
+    # CONFIG SET of the announced endpoints shows in CLUSTER NODES at once (Redis's
+    # apply functions: updateClusterAnnouncedPort, updateClusterHostname, ...)
+    for name in (
+        "cluster-announce-port",
+        "cluster-announce-bus-port",
+        "cluster-announce-tls-port",
+        "cluster-announce-ip",
+        "cluster-announce-hostname",
+        "cluster-replica-no-failover",
+    ):
+        server.config.add_hook(name, lambda _value: st.update_myself_announced())
     server.cluster_check = route.check
     _mark_key_shapes()
     server.add_startup_hook(lambda: start_cron(server))
@@ -98,6 +109,7 @@ def start_cron(server: Any) -> None:
                 verified[0] = True
                 st.verify_config_with_data()
             server.cluster_bus.cron()
+            route.redirect_blocked_clients(server)
         except Exception:
             server.log_exception("cluster cron")
         server.loop.call_later(CRON_PERIOD, tick)

@@ -183,3 +183,47 @@ def check(c: Any, cmd: Any, argv: list) -> str | None:
     if n is st.myself:
         return None
     return Redirect(redirect_text(st, c, n, slot, code))
+
+
+def redirect_blocked_clients(server: Any) -> int:
+    """clusterRedirectBlockedClientIfNeeded, which Redis's clientsCron runs for
+    every blocked client: a client blocked on keys (BLPOP, BZPOPMIN, XREAD...)
+    whose slot this node no longer serves (and does not import) is unblocked
+    with -MOVED (or -CLUSTERDOWN when the slot is unassigned or the cluster is
+    down). Returns how many were unblocked."""
+    if not server.blocked_clients:
+        return 0
+    from ..keyspace.blocking import BlockState, unblock
+    from ..protocol.encoder import ErrorReply
+
+    st = server.cluster
+    me = st.myself
+    done = 0
+    for c in list(server.clients.values()):
+        bs = c.blocked
+        if bs.__class__ is not BlockState:
+            continue
+        if st.state != CLUSTER_OK:
+            unblock(c, ErrorReply(redirect_text(st, c, None, 0, REDIR_DOWN_STATE)))
+            done += 1
+            continue
+        if not bs.keys:
+            continue
+        slot = key_hash_slot(bs.keys[0])
+        n = st.slots[slot]
+        cmd = bs.cmd
+        if (
+            c.readonly
+            and not (cmd is not None and cmd.is_write)
+            and me.is_replica
+            and me.replicaof is n
+        ):
+            n = me
+        if n is not me and slot not in st.importing_slots_from:
+            if n is None:
+                text = redirect_text(st, c, None, 0, REDIR_DOWN_UNBOUND)
+            else:
+                text = redirect_text(st, c, n, slot, REDIR_MOVED)
+            unblock(c, ErrorReply(text))
+            done += 1
+    return done

@@ -285,6 +285,26 @@ def _crash(c, what):
     os._exit(1)
 
 
+def _clusterlink_kill(c, argv):
+    """DEBUG CLUSTERLINK KILL <to|from|all> <node-id>: freeClusterLink on that
+    node's outbound (to), inbound (from) or both links."""
+    st = getattr(c.server, "cluster", None)
+    if st is None:
+        raise CommandError("ERR Debug option only available for cluster mode enabled setup!")
+    n = st.lookup(argv[4])
+    if n is None:
+        raise CommandError("ERR Unknown node %s" % argv[4].decode("utf-8", "replace"))
+    direction = argv[3].lower()
+    links = {b"from": (n.inbound_link,), b"to": (n.link,), b"all": (n.link, n.inbound_link)}
+    if direction not in links:
+        # (Redis replies the error and then +OK as well)
+        raise CommandError("ERR Unknown direction %s" % argv[3].decode("utf-8", "replace"))
+    for link in links[direction]:
+        if link is not None:
+            link.free()
+    return OK
+
+
 def _lookup_or_nokey(c, key):
     v = c.db.data.get(key)
     if v is None:
@@ -322,7 +342,10 @@ def debug(c, argv):
     if sub == b"loadaof":
         return debug_loadaof(c, argv)
     if sub == b"drop-cluster-packet-filter" and n == 3:
-        parse_int(argv[2])
+        packet_type = parse_int(argv[2])
+        bus = getattr(server, "cluster_bus", None)
+        if bus is not None:
+            bus.drop_packet_filter = packet_type
         return OK
     if sub == b"object" and n == 3:
         v = _lookup_or_nokey(c, argv[2])
@@ -450,7 +473,7 @@ def debug(c, argv):
             raise subcommand_syntax_error(argv)
         return OK
     if sub == b"clusterlink" and n == 5 and argv[2].lower() == b"kill":
-        raise CommandError("ERR Debug option only available for cluster mode enabled setup!")
+        return _clusterlink_kill(c, argv)
     raise subcommand_syntax_error(argv)
 
 
