@@ -36,6 +36,7 @@ reply, so no request can take the server down.
 """
 
 import time
+from operator import length_hint
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import CommandError
@@ -115,8 +116,13 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     itself, in the same order (run, reply, count, propagate, the rarer work); call()
     stays the definition, and anything unusual is handed to the same helpers it
     uses. Time is read once per command: a command's time runs from the end of the
-    one before (the batch was parsed before the loop). The watched flags are read
-    per command, since any command may change them, but as plain attribute tests.
+    one before (the batch was parsed before the loop).
+
+    What decides the path and the extra work (the client's and the server's
+    special flags, maxmemory, the AOF/replication sink, the slowlog/latency/MONITOR
+    threshold) is read into locals once, and read again only after a command that
+    could change it: one that is not ``Command.pure`` (a data command, which
+    cannot), the slow path, or serving blocked clients.
     """
     server = c.server
     server.current_client = c
@@ -125,27 +131,34 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     append = out.append
     stats = server.cmdstats
     perf = _perf
-    maxmemory_check = server.maxmemory_check
-    cluster = server.cluster  # cluster mode: each command's slot must be ours
     n = len(cmds)
+    it = iter(cmds) if start == 0 else iter(cmds[start:])
+    special = c.special or server.special
+    maxmemory_check = server.maxmemory_check
+    persistence = server.persistence
+    after_ns = server.after_call_ns
+    cluster = server.cluster  # cluster mode: each command's slot must be ours
+    dirty = 0
     t0 = perf()
-    for i in range(start, n):
-        argv = cmds[i]
+    for argv in it:
         cmd = get(argv[0])
         if (
-            cmd is None
-            or c.special
-            or server.special
+            special
+            or cmd is None
             or len(argv) not in cmd.argcs
             or (cluster is not None and not _cluster_local(cluster, cmd, argv))
         ):
+            if persistence is None:
+                c.propagate = None  # (not for a sink this command might switch on)
             _process_slow(c, argv)
             if c.blocked is not None or c.close_after_reply:
-                i += 1
                 break
             out = c.out
             append = out.append
+            special = c.special or server.special
             maxmemory_check = server.maxmemory_check
+            persistence = server.persistence
+            after_ns = server.after_call_ns
             t0 = perf()
             continue
         c.cmd = cmd
@@ -157,7 +170,8 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
                 reject(c, argv, err)
                 t0 = perf()
                 continue
-        dirty = server.dirty
+        if persistence is not None:
+            dirty = server.dirty
         try:
             r = cmd.func(c, argv)
         except CommandError as e:
@@ -195,22 +209,28 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
         st = stats[cmd.index]
         st.calls += 1
         st.ns += dt
-        if server.persistence is not None:  # the AOF or a replica takes writes
+        if persistence is not None:  # the AOF or a replica takes writes
             if c.propagate is not None or (cmd.is_write and server.dirty != dirty):
                 server.propagate_command(c, argv)
-        elif c.propagate is not None:
-            c.propagate = None
-        if dt > server.after_call_ns:  # (-1 while a client is in MONITOR)
+        if dt > after_ns:  # (-1 while a client is in MONITOR)
             _after_call(c, cmd, argv, dt)
         if server.ready_keys:
             server.serve_blocked()
+            cmd = None  # (read the locals again, below)
         if r is NO_REPLY and (c.blocked is not None or c.close_after_reply):
-            i += 1
             break
-    else:
-        i = n
+        if cmd is None or not cmd.pure:
+            # this command could have changed what the locals hold
+            if persistence is None:
+                c.propagate = None  # (asked for while nothing took writes)
+            special = c.special or server.special
+            maxmemory_check = server.maxmemory_check
+            persistence = server.persistence
+            after_ns = server.after_call_ns
+    if persistence is None:
+        c.propagate = None
     server.current_client = None
-    return i
+    return n - length_hint(it)
 
 
 def _cluster_local(cluster: Any, cmd: Command, argv: Argv) -> bool:

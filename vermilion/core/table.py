@@ -21,6 +21,28 @@ from ..protocol.encoder import Raw, Status, Map, Set, encode
 MULTI_PASSTHROUGH = frozenset(("exec", "discard", "multi", "watch", "quit", "reset"))
 
 
+_DATA_CATS = frozenset(
+    (
+        "@keyspace",
+        "@read",
+        "@write",
+        "@string",
+        "@list",
+        "@hash",
+        "@set",
+        "@sortedset",
+        "@stream",
+        "@bitmap",
+        "@hyperloglog",
+        "@geo",
+    )
+)
+_STATEFUL_CATS = frozenset(
+    ("@admin", "@dangerous", "@pubsub", "@transaction", "@connection", "@scripting")
+)
+_PURE_EXTRA = frozenset(("ping", "echo", "time", "lastsave", "keys", "sort", "sort_ro"))
+
+
 class Command:
     __slots__ = (
         "name",
@@ -61,6 +83,8 @@ class Command:
         "plain",
         "argcs",
         "cluster_key",
+        "pure",
+        "module",
         "_info_cache",
     )
 
@@ -108,9 +132,18 @@ class Command:
         self.argcs = frozenset((ar,)) if ar > 0 else frozenset(range(-ar, -ar + 64))
         # "plain": nothing for the dispatcher to check beyond arity (see execute()).
         self.plain = not (self.protected or self.no_multi or fullname in MULTI_PASSTHROUGH)
+        # "pure": a data command (or a harmless one), which cannot change what the
+        # dispatcher's loop keeps in locals between commands: the client's and the
+        # server's special flags, maxmemory, the AOF/replica sink, the slowlog and
+        # MONITOR thresholds (see dispatch.execute_batch).
+        cats = set(self.acl)
+        self.pure = self.plain and (
+            fullname in _PURE_EXTRA or bool(cats & _DATA_CATS and not cats & _STATEFUL_CATS)
+        )
         # In cluster mode: 0 = no keys, 1 = its one key is argv[1], None = ask
         # cluster/route.py (set by cluster/mode.py from the key specs).
         self.cluster_key: int | None = None
+        self.module: Any = None  # the Python module that registered it (commands/modules.py)
         self._info_cache: dict[int, Raw] = {}
 
     @property
@@ -232,6 +265,28 @@ def command(fullname: str) -> Callable[[Callable], Callable]:
         return func
 
     return deco
+
+
+def add_command(cmd: Command) -> None:
+    """Put a command built at run time (a module's, see commands/modules.py) in the
+    table, beside the built-ins: same lookups, same stats index scheme."""
+    key = cmd.fullname.lower().encode()
+    if key in COMMANDS:
+        raise KeyError("command already exists: %s" % cmd.fullname)
+    cmd.index = len(ALL_COMMANDS)
+    ALL_COMMANDS.append(cmd)
+    COMMANDS[key] = cmd
+
+
+def remove_command(cmd: Command) -> None:
+    """Take a run-time command out of the table (MODULE UNLOAD). Its index stays
+    used in ALL_COMMANDS (servers' stats are indexed by it), unbound."""
+    key = cmd.fullname.lower().encode()
+    if COMMANDS.get(key) is cmd:
+        del COMMANDS[key]
+    for cache in (_LOOKUP, FAST_LOOKUP):
+        for name in [k for k, v in cache.items() if v is cmd]:
+            del cache[name]
 
 
 def lookup(name: bytes) -> Command | None:
