@@ -296,6 +296,7 @@ def test_redis_cli_rdb_and_replica_modes(master, tmp_path):
     assert data[b"a"] == b"1" and list(data[b"l"]) == [b"x", b"y"]
     # an rdb-only replica is let go once it has its RDB
     assert m.info("replication")["connected_slaves"] == 0
+    m.config_set("repl-diskless-sync-delay", 0)
     p = subprocess.Popen(
         [cli, "-p", str(master.port), "--replica"],
         stdout=subprocess.PIPE,
@@ -303,13 +304,20 @@ def test_redis_cli_rdb_and_replica_modes(master, tmp_path):
         text=True,
     )
     try:
-        wait_for(lambda: m.info("replication")["connected_slaves"] >= 1, what="cli attached")
+        wait_for(
+            lambda: m.info("replication").get("slave0", {}).get("state") == "online",
+            what="cli attached",
+        )
+        time.sleep(1.5)  # redis-cli sleeps 1 s before its REPLCONF ACK starts the stream
         m.set("b", "2")
-        time.sleep(0.3)
+        time.sleep(0.5)
     finally:
         p.terminate()
     text = p.stdout.read()
-    assert '"SELECT","0"\n"SET","b","2"' in text
+    # repl-diskless-sync yes (the default): an $EOF: transfer, after which redis-cli
+    # shows the stream from the first command it reads whole (as with redis-server)
+    assert "EOF marker" in text
+    assert '"SET","b","2"' in text
 
 
 def test_aof_and_replica_both_fed(replicas, tmp_path):

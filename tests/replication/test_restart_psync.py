@@ -58,6 +58,8 @@ class Proc:
             "no",
             "--logfile",
             "server.log",
+            "--enable-debug-command",
+            "yes",
             "--repl-diskless-sync-delay",
             "0",
             *self.extra,

@@ -759,7 +759,7 @@ class Snapshot:
         keys_done, keys_total = self.save_progress()
         lines = [
             "loading:%d" % server.loading,
-            "async_loading:0",
+            "async_loading:%d" % getattr(server, "async_loading", 0),
             "current_cow_peak:0",
             "current_cow_size:0",
             "current_cow_size_age:0",

@@ -32,11 +32,12 @@ import time
 
 from ..persistence.aof import encode_command
 from ..persistence import rdb as rdbmod
-from ..persistence.snapshot import CHILD_RDB, HAS_FORK
+from ..persistence.snapshot import CHILD_RDB, HAS_FORK, LoadProgress
 from ..keyspace.blocking import unblock
 
 STATE_ONLINE = "online"
 STATE_WAIT_BGSAVE = "wait_bgsave"
+STATE_WAIT_BGSAVE_START = "wait_bgsave"  # INFO shows both as wait_bgsave
 
 
 def new_replid():
@@ -84,6 +85,11 @@ class Replica:
         "state",
         "pending",
         "rdb_only",
+        "eof",
+        "wait_since",
+        "stream_db",
+        "psync",
+        "start_on_ack",
     )
 
     def __init__(self, client):
@@ -96,6 +102,13 @@ class Replica:
         self.state = STATE_ONLINE
         self.pending = None  # the stream, held back while its RDB is being made
         self.rdb_only = False  # REPLCONF rdb-only 1: the RDB, then goodbye (redis-cli --rdb)
+        self.eof = None  # the EOF mark while its RDB streams diskless ($EOF:<mark>)
+        self.wait_since = 0.0  # waiting for a diskless sync to start (repl-diskless-sync-delay)
+        self.stream_db = None
+        self.psync = True
+        # after a diskless ($EOF:) transfer the stream waits for the replica's first
+        # REPLCONF ACK, so that it never reads past the EOF mark into the stream
+        self.start_on_ack = False
 
     def address(self):
         if self.ip:
@@ -211,11 +224,15 @@ class ReplMaster:
         self.backlog = bytearray()
         self.seldb = -1
         self.server.set_feed_sink("repl", self)
+        self._ensure_cron()
+
+    def _ensure_cron(self):
         if not self.cron_added:
             self.cron_added = True
             self.server.add_cron_hook(self.cron)
 
     cron_added = False
+    last_newline = 0.0
 
     def become_replica(self):
         """REPLICAOF host port: our replicas must resync (with our master's data,
@@ -276,22 +293,78 @@ class ReplMaster:
             self.full_syncs += 1
             link = server.repl_link
             # a replica's stream goes on without a SELECT: tell the replica its db
-            stream_db = link.client.db.id if server.is_replica and link.client is not None else None
-            if psync:
-                c.out.append(
-                    b"+FULLRESYNC %s %d\r\n" % (server.replid.encode(), server.master_repl_offset)
-                )
-            if not self._rdb_in_child(r, stream_db):
-                payload = self.rdb_payload(stream_db)
+            r.stream_db = (
+                link.client.db.id if server.is_replica and link.client is not None else None
+            )
+            r.psync = psync
+            if self._diskless(r) and self._sync_delay() > 0:
+                # repl-diskless-sync-delay: wait for more replicas to share the child
+                # (their FULLRESYNC is answered when it starts)
+                r.state = STATE_WAIT_BGSAVE_START
+                r.pending = []
+                r.wait_since = time.monotonic()
+                self._ensure_cron()  # a replica's backlog may not have added it
+                self._maybe_start_pending()
+                return
+            self._full_sync(r)
+        if r.pending is None or r.start_on_ack:
+            self._put_online(r)
+
+    def _diskless(self, r):
+        """A diskless transfer ($EOF:<mark>, streamed while the child writes it):
+        repl-diskless-sync yes and a replica that understands it (capa eof)."""
+        return self.server.config.get("repl-diskless-sync") == "yes" and "eof" in r.capa
+
+    def _sync_delay(self):
+        return self.server.config.get_int("repl-diskless-sync-delay")
+
+    def _full_sync(self, r):
+        """+FULLRESYNC and the RDB for ``r`` (made in a child if possible)."""
+        server = self.server
+        c = r.client
+        stream_db = r.stream_db
+        if getattr(r, "psync", True):
+            c.out.append(
+                b"+FULLRESYNC %s %d\r\n" % (server.replid.encode(), server.master_repl_offset)
+            )
+        if not self._rdb_in_child(r, stream_db):
+            payload = self.rdb_payload(stream_db)
+            if self._diskless(r):
+                mark = new_replid().encode()
+                c.out.append(b"$EOF:%s\r\n" % mark)
+                c.out.append(payload)
+                c.out.append(mark)
+                r.pending = []
+                r.start_on_ack = True
+            else:
                 c.out.append(b"$%d\r\n" % len(payload))
                 c.out.append(payload)
-                server.log_notice(
-                    "Synchronization with replica %s:%d succeeded" % (r.address(), r.listening_port)
-                )
-            if stream_db is None:
-                self.seldb = -1  # the stream that follows starts with a SELECT
-        if r.pending is None:
-            self._put_online(r)
+            server.log_notice(
+                "Synchronization with replica %s:%d succeeded" % (r.address(), r.listening_port)
+            )
+        if stream_db is None:
+            self.seldb = -1  # the stream that follows starts with a SELECT
+
+    def _maybe_start_pending(self):
+        """replicationStartPendingFork: start the diskless sync of the replicas waiting
+        for it once the oldest waited repl-diskless-sync-delay seconds, or once
+        repl-diskless-sync-max-replicas of them are waiting."""
+        waiting = [r for r in self.replicas.values() if r.state == STATE_WAIT_BGSAVE_START]
+        if not waiting:
+            return
+        if self.child is not None:
+            return  # after the running transfer (_child_finish calls us again)
+        delay = self._sync_delay()
+        oldest = min(r.wait_since for r in waiting)
+        most = self.server.config.get_int("repl-diskless-sync-max-replicas")
+        if time.monotonic() - oldest < delay and not (most and len(waiting) >= most):
+            return
+        for r in waiting:
+            r.pending = None
+            r.state = STATE_ONLINE
+            self._full_sync(r)
+            if r.pending is None or r.start_on_ack:
+                self._put_online(r)
 
     def _try_partial(self, c, r, replid, offset):
         server = self.server
@@ -341,6 +414,9 @@ class ReplMaster:
         rfd, wfd = os.pipe()
         fl = server.function_codes
         repl_info = self._repl_info(stream_db)
+        delay = server.config.get_int("rdb-key-save-delay")
+        # rdb-key-save-delay (tests): a slow child, as rdbSaveKeyValuePair's debugDelay
+        key_callback = (lambda: LoadProgress._key_load_delay(delay)) if delay else None
 
         def work():
             os.close(rfd)
@@ -352,6 +428,7 @@ class ReplMaster:
                     used_mem=rdbmod.used_memory_estimate(),
                     functions=fl() if fl is not None else (),
                     repl_info=repl_info,
+                    key_callback=key_callback,
                 )
 
         ch = [server.master_repl_offset, stream_db, [], [], False, None]
@@ -381,11 +458,17 @@ class ReplMaster:
         r.state = STATE_ONLINE
         return True
 
-    @staticmethod
-    def _wait_for_child(r, ch):
+    def _wait_for_child(self, r, ch):
         r.state = STATE_WAIT_BGSAVE
         r.pending = []
         ch[2].append(r)
+        if self._diskless(r):
+            # streamed as the child writes it: what it wrote so far, then the rest
+            r.eof = new_replid().encode()
+            c = r.client
+            c.write_now(b"$EOF:%s\r\n" % r.eof)
+            for data in ch[3]:
+                c.write_now(data)
 
     def _child_readable(self, ch, rfd):
         while True:
@@ -398,6 +481,9 @@ class ReplMaster:
             if not data:
                 break
             ch[3].append(data)
+            for r in ch[2]:
+                if r.eof is not None and self.replicas.get(r.client) is r:
+                    r.client.write_now(data)
         self.server.loop.remove_reader(rfd)
         os.close(rfd)
         ch[4] = True
@@ -413,6 +499,9 @@ class ReplMaster:
             return
         if self.child is ch:
             self.child = None
+            loop = self.server.loop
+            if loop is not None:
+                loop.call_soon(self._maybe_start_pending)
         server = self.server
         payload = b"".join(ch[3])
         ch[3] = None
@@ -424,6 +513,17 @@ class ReplMaster:
                 continue
             if not ch[5]:
                 c.close()
+                continue
+            if r.eof is not None:
+                c.write_now(r.eof)
+                r.eof = None
+                r.start_on_ack = True  # r.pending waits for its first REPLCONF ACK
+                self._put_online(r)
+                server.log_notice(
+                    "Streamed RDB transfer with replica %s:%d succeeded (socket). Waiting "
+                    "for REPLCONF ACK from replica to enable streaming"
+                    % (r.address(), r.listening_port)
+                )
                 continue
             pending = r.pending
             r.pending = None
@@ -471,6 +571,13 @@ class ReplMaster:
         if offset > r.ack_off:
             r.ack_off = offset
         r.ack_time = time.time()
+        if r.start_on_ack:
+            # the replica loaded its diskless RDB: the stream held back goes now
+            r.start_on_ack = False
+            pending = r.pending
+            r.pending = None
+            for data in pending:
+                r.client.write_now(data)
         if self.waiting:
             self.serve_waiting()
 
@@ -527,6 +634,15 @@ class ReplMaster:
     def cron(self):
         """replicationCron: PING the replicas every repl-ping-replica-period seconds."""
         server = self.server
+        self._maybe_start_pending()
+        now = time.monotonic()
+        if now - self.last_newline >= 1:
+            # replicationCron: a newline every second to the replicas waiting for
+            # their RDB to start (or to be written), so their link does not time out
+            self.last_newline = now
+            for r in self.replicas.values():
+                if r.state == STATE_WAIT_BGSAVE and r.eof is None:
+                    r.client.write_now(b"\n")
         if server.is_replica:
             return  # a replica passes on its master's PINGs instead
         if not self.replicas and self.backlog is not None:

@@ -26,19 +26,24 @@ listening port; everything above the connection is unchanged.
 """
 
 import asyncio
+import os
 import time
 
 from ..persistence.aof import encode_command
 from .master import encode
 from ..core.client import Client
+from ..core.config import DENY_LOADING, LOOKUP as CONFIG_LOOKUP
 
 # bytes of argv as a RESP multibulk: how the master encoded it in the stream
 from ..protocol.encoder import request_size as command_size
-from ..persistence.snapshot import empty_data
+from ..persistence import rdb as rdbmod
+from ..persistence.rdb import RdbError
+from ..persistence.snapshot import empty_data, install, start_loading, stop_loading
 from ..core.dispatch import execute_batch
 from ..keyspace.blocking import disconnect_all_blocked
 
 READONLY = "READONLY You can't write against a read only replica."
+LOADING = "LOADING Redis is loading the dataset in memory"
 MASTERDOWN = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."
 
 STATE_NONE = "none"
@@ -77,6 +82,8 @@ class ReplicaLink:
             "replica-serve-stale-data", lambda v: setattr(self, "serve_stale", v != "no")
         )
         self.restored = None  # (replid, offset, stream_db) from the RDB loaded at startup
+        self.leftover = b""  # stream bytes read together with the end of an $EOF: RDB
+        server.async_loading = 0  # swapdb: the old data is served while the new one loads
         server.repl_save_info = self.save_info
         server.repl_restore_from_rdb = self.restore_from_rdb
         server.add_startup_hook(self._startup)
@@ -247,6 +254,10 @@ class ReplicaLink:
         stale data while the link is down (replica-serve-stale-data no)."""
         if c is self.client:
             return None
+        if self.server.async_loading:
+            err = self._async_loading_check(cmd, argv)
+            if err is not None:
+                return err
         if self.read_only and is_write:
             return READONLY
         if (
@@ -258,6 +269,20 @@ class ReplicaLink:
             )
         ):
             return MASTERDOWN
+        return None
+
+    @staticmethod
+    def _async_loading_check(cmd, argv):
+        """processCommand during async loading: commands flagged no-async-loading
+        (REPLICAOF, SAVE, BGSAVE...) and CONFIG SET of a parameter that cannot change
+        while loading get LOADING."""
+        if "no_async_loading" in cmd.flags:
+            return LOADING
+        if cmd.fullname == "config|set":
+            for i in range(2, len(argv), 2):
+                p = CONFIG_LOOKUP.get(argv[i].decode("utf-8", "replace").lower())
+                if p is not None and p.flags & DENY_LOADING:
+                    return LOADING
         return None
 
     # ------------------------------------------------------------ the link
@@ -283,6 +308,7 @@ class ReplicaLink:
 
     async def _session(self, host, port):
         server = self.server
+        self.leftover = b""
         cfg = server.config
         server.log_notice("Connecting to MASTER %s:%d" % (host, port))
         self.state = STATE_CONNECTING
@@ -347,7 +373,7 @@ class ReplicaLink:
                 # replicationDiscardCachedMaster: the old history is gone
                 server.log_notice("Discarding previously cached master state.")
                 self.master_replid = None
-            res = await self._full_sync(reader)
+            res = await self._full_sync(reader, replid)
             try:
                 self.master_db = int(res.aux.get(b"repl-stream-db", b"0"))
             except ValueError:
@@ -427,7 +453,17 @@ class ReplicaLink:
             if line:
                 return line
 
-    async def _full_sync(self, reader):
+    async def _full_sync(self, reader, replid):
+        """readSyncBulkPayload: the RDB that follows +FULLRESYNC, and its loading.
+
+        repl-diskless-load ``disabled`` (or ``on-empty-db`` with keys in memory): the
+        old data is served while the payload arrives; then it is written as our
+        dbfilename, the data flushed and the payload loaded (LOADING meanwhile).
+        ``on-empty-db`` on an empty dataset: LOADING from the first byte. ``swapdb``:
+        the old data stays until the new one is loaded, and if the transfer fails it
+        is what we keep; when the master's ID is ours (the same history) clients are
+        served the old data meanwhile (async_loading), else they get LOADING.
+        """
         server = self.server
         self.state = STATE_TRANSFER
         head = await self._read_line(reader)
@@ -438,33 +474,161 @@ class ReplicaLink:
         if not head.startswith(b"$"):
             raise LinkError("Bad protocol from MASTER, the first byte is not '$'")
         self.transfer_read = 0
+        mark = None
         if head.startswith(b"$EOF:"):
             mark = head[5:]
             if len(mark) != 40:
                 raise LinkError("Bad EOF mark from MASTER")
             self.transfer_size = 0
+            server.log_notice(
+                "MASTER <-> REPLICA sync: receiving streamed RDB from master with EOF to %s"
+                % ("socket" if self._diskless_load() else "disk")
+            )
+        else:
+            self.transfer_size = int(head[1:])
+            server.log_notice(
+                "MASTER <-> REPLICA sync: receiving %d bytes from master to %s"
+                % (self.transfer_size, "socket" if self._diskless_load() else "disk")
+            )
+        mode = server.config.get("repl-diskless-load")
+        diskless = self._diskless_load()
+        swap = diskless and mode == "swapdb"
+        async_load = swap and server.replid == replid
+        if diskless:
+            if not swap:
+                server.log_notice("MASTER <-> REPLICA sync: Flushing old data")
+                empty_data(server)
+            server.log_notice("MASTER <-> REPLICA sync: Loading DB in memory")
+            if async_load:
+                server.async_loading = 1
+                server.loading_start_time = int(time.time())
+            else:
+                start_loading(server, self.transfer_size)
+        ok = False
+        try:
+            payload = await self._read_payload(reader, mark)
+            if not diskless:
+                self._store_payload(payload)
+                server.log_notice("MASTER <-> REPLICA sync: Flushing old data")
+                empty_data(server)
+                server.log_notice("MASTER <-> REPLICA sync: Loading DB in memory")
+                res = server.snapshot.load_bytes(
+                    payload, flush=True, allow_dup=True, expire_keys=False
+                )
+            elif swap:
+                res = self._parse(payload)
+                server.log_notice("MASTER <-> REPLICA sync: Swapping active DB with loaded DB")
+                empty_data(server)
+                install(server, res, True, True)
+                server.log_notice("MASTER <-> REPLICA sync: Discarding old DB in background")
+            else:
+                res = server.snapshot.load_bytes(
+                    payload, flush=True, allow_dup=True, expire_keys=False
+                )
+            ok = True
+        except (OSError, LinkError, asyncio.IncompleteReadError, RdbError) as e:
+            if diskless:
+                server.log_warning(
+                    "Failed trying to load the MASTER synchronization DB from socket: %s" % e
+                )
+                if swap:
+                    server.log_notice(
+                        "MASTER <-> REPLICA sync: Discarding temporary DB in background"
+                    )
+                else:
+                    empty_data(server)  # the half-loaded data goes
+            if isinstance(e, RdbError):
+                raise LinkError(str(e))
+            raise
+        finally:
+            if diskless:
+                if async_load:
+                    server.async_loading = 0
+                elif server.loading:
+                    stop_loading(server)
+        if ok and diskless:
+            server.rdb_last_load_keys_loaded = res.keys_loaded
+            server.rdb_last_load_keys_expired = res.keys_expired
+        server.dirty += 1
+        return res
+
+    def _diskless_load(self):
+        """useDisklessLoad."""
+        mode = self.server.config.get("repl-diskless-load")
+        return mode == "swapdb" or (
+            mode == "on-empty-db" and not any(len(db.data) for db in self.server.dbs)
+        )
+
+    async def _read_payload(self, reader, mark):
+        server = self.server
+        if mark is not None:
             chunks = bytearray()
-            while not chunks.endswith(mark):
+            while True:
                 data = await reader.read(65536)
                 if not data:
                     raise LinkError("connection closed during the RDB transfer")
+                start = max(0, len(chunks) - 40)
                 chunks += data
                 self.transfer_read += len(data)
                 self.last_io = time.time()
-            payload = bytes(chunks[:-40])
-        else:
-            self.transfer_size = int(head[1:])
-            payload = await reader.readexactly(self.transfer_size)
-            self.transfer_read = self.transfer_size
-        server.log_notice(
-            "MASTER <-> REPLICA sync: receiving %d bytes from master to disk" % len(payload)
+                if server.loading:
+                    server.loading_loaded_bytes = self.transfer_read
+                i = chunks.find(mark, start)
+                if i >= 0:
+                    # whatever came after the mark is already the command stream
+                    self.leftover = bytes(chunks[i + 40 :])
+                    return bytes(chunks[:i])
+        size = self.transfer_size
+        chunks = bytearray()
+        while len(chunks) < size:
+            data = await reader.read(min(1 << 20, size - len(chunks)))
+            if not data:
+                raise LinkError("connection closed during the RDB transfer")
+            chunks += data
+            self.transfer_read += len(data)
+            self.last_io = time.time()
+            if server.loading:
+                server.loading_loaded_bytes = self.transfer_read
+        return bytes(chunks)
+
+    def _store_payload(self, payload):
+        """A disk-based load keeps the master's RDB as our dbfilename, as Redis does
+        (a temp file renamed over it)."""
+        server = self.server
+        snap = server.snapshot
+        path = snap.rdb_path()
+        tmp = os.path.join(
+            os.path.dirname(path), "temp-%d.%d.rdb" % (int(time.time()), os.getpid())
         )
-        server.log_notice("MASTER <-> REPLICA sync: Flushing old data")
-        empty_data(server)
-        server.log_notice("MASTER <-> REPLICA sync: Loading DB in memory")
-        res = server.snapshot.load_bytes(payload, flush=True, allow_dup=True, expire_keys=False)
-        server.dirty += 1
-        return res
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as e:
+            server.log_warning(
+                "Failed trying to rename the temp DB into %s in MASTER <-> REPLICA "
+                "synchronization: %s" % (server.config.get("dbfilename"), e.strerror or e)
+            )
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+
+    def _parse(self, payload):
+        """The payload parsed aside (swapdb's temporary databases)."""
+        server = self.server
+        limits = server.snapshot.limits()
+        return rdbmod.load_rdb(
+            payload,
+            limits,
+            ndbs=len(server.dbs),
+            expire_keys=False,
+            verify_checksum=limits.checksum,
+            log=server.log,
+            allow_dup=True,
+        )
 
     def _make_master_client(self, writer):
         server = self.server
@@ -487,7 +651,11 @@ class ReplicaLink:
 
     async def _stream(self, reader):
         while True:
-            data = await reader.read(65536)
+            data = self.leftover
+            if data:
+                self.leftover = b""
+            else:
+                data = await reader.read(65536)
             if not data:
                 raise LinkError("connection closed by master")
             c = self.client
