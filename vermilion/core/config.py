@@ -426,8 +426,11 @@ def _numbers():
         ("tls-port", None, 0, 0, 65535),
         ("tls-session-cache-size", None, 0, 0, INT_MAX),
         ("tls-session-cache-timeout", None, 0, 0, INT_MAX),
+        # Vermilion's own (not Redis's): hidden, so CONFIG GET * lists only Redis's
+        ("metrics-port", None, I | H, 0, 65535),  # Prometheus /metrics, 0 = off
     ]
     hidden_defaults = {
+        "metrics-port": "0",
         "rdb-key-save-delay": "0",
         "key-load-delay": "0",
         "watchdog-period": "0",

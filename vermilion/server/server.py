@@ -838,6 +838,9 @@ class Server:
                 # (the Tcl harness matches this line)
                 self.log_warning("Failed listening on port %d (cluster), aborting." % cport)
                 raise SystemExit(1)
+        metrics_port = cfg.get_int("metrics-port")
+        if metrics_port:
+            await self._start_metrics(metrics_port, binds)
         self.show_logo()
         self.log_warning("Server initialized")
         for fn in self.startup_hooks:
@@ -846,6 +849,19 @@ class Server:
         self.log_notice("Ready to accept connections")
 
     startup_hooks = ()
+
+    async def _start_metrics(self, port, binds):
+        """``metrics-port``: Prometheus text on HTTP GET /metrics (server/metrics.py)."""
+        from . import metrics  # start-up cost: imported only when metrics are on
+
+        try:
+            await metrics.start(self, port, binds)
+        except OSError as e:
+            self.log_warning(
+                "Could not create metrics listening socket *:%d: %s" % (port, e.strerror or e)
+            )
+            self.log_warning("Failed listening on port %d (metrics), aborting." % port)
+            raise SystemExit(1)
 
     def make_protocol(self):
         """A new connection's protocol object (listeners opened later use it too)."""
