@@ -199,3 +199,33 @@ def test_real_replica_of_our_diskless_master(procs):
         M.set("after-%s" % load, "1")
         wait_for(lambda: R.get("after-%s" % load) == b"1", what="stream after the RDB")
         assert dataset(r.port) == dataset(m.port)
+
+
+def test_replica_times_out_a_silent_handshake(procs):
+    """repl-timeout on the replica: a master that stops answering during the
+    handshake (DEBUG SLEEP while the replica waits for its diskless sync to start)."""
+    m = procs("vermilion", "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "1000")
+    r = procs("vermilion", "--repl-timeout", "2")
+    R = r.client()
+    R.replicaof("127.0.0.1", m.port)
+    wait_for(lambda: R.execute_command("ROLE")[3] == b"handshake", what="handshake")
+    m.client().execute_command("DEBUG", "SLEEP", 0)  # (the newlines keep it alive)
+    time.sleep(3)
+    assert "Timeout connecting to the MASTER" not in r.log()
+    c = RawConn("127.0.0.1", m.port)
+    c.send_command("DEBUG", "SLEEP", 5)
+    wait_for(lambda: "Timeout connecting to the MASTER" in r.log(), what="timeout logged")
+    c.close()
+
+
+def test_master_drops_a_replica_without_acks(procs):
+    """repl-timeout on the master: an online PSYNC replica that sends no REPLCONF ACK."""
+    m = procs("vermilion", "--repl-timeout", "2", "--repl-diskless-sync", "no")
+    c = RawConn("127.0.0.1", m.port)
+    try:
+        c.call("REPLCONF", "capa", "psync2")
+        c.send_command("PSYNC", "?", "-1")
+        wait_for(lambda: "Disconnecting timedout replica" in m.log(), timeout=15, what="drop")
+        assert m.client().info("replication")["connected_slaves"] == 0
+    finally:
+        c.close()

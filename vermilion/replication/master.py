@@ -456,6 +456,7 @@ class ReplMaster:
             )
             return False
         r.state = STATE_ONLINE
+        r.ack_time = time.time()  # repl-timeout counts from here (replicaPutOnline)
         return True
 
     def _wait_for_child(self, r, ch):
@@ -643,6 +644,7 @@ class ReplMaster:
             for r in self.replicas.values():
                 if r.state == STATE_WAIT_BGSAVE and r.eof is None:
                     r.client.write_now(b"\n")
+        self._drop_timedout_replicas()
         if server.is_replica:
             return  # a replica passes on its master's PINGs instead
         if not self.replicas and self.backlog is not None:
@@ -656,6 +658,23 @@ class ReplMaster:
             self.last_ping = now
             if self.replicas:
                 self.feed_raw([b"PING"])
+
+    def _drop_timedout_replicas(self):
+        """replicationCron: an online replica whose last REPLCONF ACK is older than
+        repl-timeout is disconnected (old SYNC replicas send none: exempt)."""
+        if not self.replicas:
+            return
+        timeout = self.server.config.get_int("repl-timeout")
+        now = time.time()
+        for r in list(self.replicas.values()):
+            if r.state != STATE_ONLINE or not r.psync or r.rdb_only:
+                continue
+            if now - r.ack_time > timeout:
+                self.server.log_warning(
+                    "Disconnecting timedout replica (streaming sync): %s:%d"
+                    % (r.address(), r.listening_port)
+                )
+                r.client.close()
 
     def _free_backlog(self, ttl):
         """repl-backlog-ttl passed without replicas: free the backlog, and start a new

@@ -312,6 +312,7 @@ class ReplicaLink:
         cfg = server.config
         server.log_notice("Connecting to MASTER %s:%d" % (host, port))
         self.state = STATE_CONNECTING
+        self.last_io = time.time()  # repl-timeout counts from here while connecting
         reader, writer = await asyncio.open_connection(host, port, **self._tls_options())
         self.writer = writer
         server.log_notice("MASTER <-> REPLICA sync started")
@@ -323,6 +324,7 @@ class ReplicaLink:
             line = await reader.readline()
             if not line:
                 raise LinkError("connection closed by master")
+            self.last_io = time.time()
             return line.rstrip(b"\r\n")
 
         reply = await call("PING")
@@ -694,8 +696,35 @@ class ReplicaLink:
             w.write(encode_command([b"REPLCONF", b"ACK", b"%d" % self.reploff]))
 
     def cron(self):
+        if self.host is not None and self.state != STATE_NONE:
+            self._check_timeout()
         if self.state == STATE_CONNECTED and time.monotonic() - self.last_ack >= 1:
             self.send_ack()
+
+    def _check_timeout(self):
+        """replicationCron's repl-timeout checks: a handshake, an RDB transfer or an
+        established link with nothing read from the master for that long."""
+        state = self.state
+        if state == STATE_CONNECT or self.task is None:
+            return
+        timeout = self.server.config.get_int("repl-timeout")
+        if time.time() - self.last_io <= timeout:
+            return
+        server = self.server
+        if state == STATE_CONNECTING:
+            server.log_warning("Timeout connecting to the MASTER...")
+        elif state == STATE_TRANSFER:
+            server.log_warning(
+                "Timeout receiving bulk data from MASTER... If the problem persists try "
+                "to set the 'repl-timeout' parameter in redis.conf to a larger value."
+            )
+        else:
+            server.log_warning("MASTER timeout: no data nor PING received...")
+            self.down_since = int(time.time())
+        # cancelReplicationHandshake / freeClient(master): a new attempt right away
+        self._drop_link()
+        self.state = STATE_CONNECT
+        self._start_task()
 
     # ---------------------------------------------------------- reporting
     def info_lines(self):
