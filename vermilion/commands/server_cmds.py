@@ -46,6 +46,7 @@ from .replication import info_lines
 from ..server import process  # noqa: F401  (pidfile, maxclients' rlimit, port/bind: its hook)
 from ..server.stats import rss, total_commands
 from ..server import latency as _latency  # noqa: F401  (server.latency: its init hook)
+from . import modules as _modules  # MODULE, loadmodule, INFO modules (Python modules)
 
 
 def help_reply(argv0, lines):
@@ -581,7 +582,7 @@ def _info_cpu(server):
 
 
 def _info_modules(server):
-    return ["# Modules"]
+    return ["# Modules"] + _modules.info_lines()
 
 
 def _info_commandstats(server):
@@ -710,6 +711,15 @@ def command_info(c, argv):
 _DOCS_CACHE: dict = {}
 
 
+def _forget_docs(cmd):
+    """A module command went (MODULE UNLOAD): a later one of that name has its own docs."""
+    for resp in (2, 3):
+        _DOCS_CACHE.pop((cmd.fullname, resp), None)
+
+
+_modules.UNREGISTER_HOOKS.append(_forget_docs)
+
+
 def docs_reply(cmd, resp):
     """COMMAND DOCS's map for one command (sub-commands: the implemented ones only)."""
     key = (cmd.fullname, resp)
@@ -775,7 +785,7 @@ def command_list(c, argv):
 def _list_filter_keeps(cmd, filt):
     kind, arg = filt
     if kind == b"module":
-        return False
+        return cmd.module is not None and cmd.module.name.encode() == arg
     if kind == b"aclcat":
         return ("@" + _s(arg).lower()) in cmd.acl
     return stringmatch(arg, cmd.fullname.encode())
@@ -906,48 +916,6 @@ def failover(c, argv):
             raise CommandError(SYNTAX)
         j += 1
     raise CommandError("ERR FAILOVER requires connected replicas.")
-
-
-# ======================================================================= MODULE
-_MODULE_HELP = [
-    "LIST",
-    "    Return a list of loaded modules.",
-    "LOAD <path> [<arg> ...]",
-    "    Load a module library from <path>, passing to it any optional arguments.",
-    "LOADEX <path> [[CONFIG NAME VALUE] [CONFIG NAME VALUE]] [ARGS ...]",
-    "    Load a module library from <path>, while passing it module configurations and "
-    "optional arguments.",
-    "UNLOAD <name>",
-    "    Unload a module.",
-]
-
-
-@command("module|help")
-def module_help(c, argv):
-    return help_reply(argv[0], _MODULE_HELP)
-
-
-@command("module|list")
-def module_list(c, argv):
-    return []
-
-
-@command("module|load")
-def module_load(c, argv):
-    c.server.log_warning(
-        "Module %s failed to load: Vermilion cannot load Redis modules" % _s(argv[2])
-    )
-    raise CommandError("ERR Error loading the extension. Please check the server logs.")
-
-
-@command("module|loadex")
-def module_loadex(c, argv):
-    return module_load(c, argv)
-
-
-@command("module|unload")
-def module_unload(c, argv):
-    raise CommandError("ERR Error unloading module: no such module with that name")
 
 
 # ================================================ FUNCTION fallbacks for probes

@@ -36,8 +36,9 @@ stream                          STREAM_LISTPACKS_2: the Stream's own nodes as
 LIST_QUICKLIST (ziplist nodes) and quicklist_2 plain nodes, so files from Redis
 2.6 to 7.0 (RDB versions 1..10) load, streams included (types 15 and 19).
 Loaded values get the encoding flag Redis would give them under the current
-configuration. Module values (types 6, 7) raise a clear :class:`RdbError`
-(Vermilion has no modules); ``FUNCTION2`` records are collected and handed to
+configuration. Module values (types 6, 7) are made by the module data type
+their id names (:mod:`.rdb_module`), or raise Redis's :class:`RdbError` when no
+loaded module registered it; ``FUNCTION2`` records are collected and handed to
 the server's function hook when there is one.
 
 Streams keep the entries XDEL/XTRIM flagged deleted (tombstones) in their
@@ -65,6 +66,7 @@ from .rdb_strings import (  # noqa: F401  (RdbError and the encoders are re-expo
     _LEN1,
 )
 from .rdb_stream import encode_stream as _encode_stream, load_stream as _load_stream
+from .rdb_module import encode_module_value, load_module_value
 from ..types.list import RList
 from ..types.hash import RHash
 from ..types.set import RSet
@@ -319,6 +321,9 @@ def encode_value(v, limits=DEFAULT_LIMITS):
         return TYPE_ZSET_2, b"".join(parts)
     if getattr(t, "type_name", None) == "stream":
         return TYPE_STREAM_LISTPACKS_2, encode_stream(v, compress)
+    mt = getattr(t, "rdb_module_type", None)  # a module data type's value class
+    if mt is not None:
+        return TYPE_MODULE_2, encode_module_value(mt, v, compress)
     raise RdbError("Can't serialize a value of type %s" % t.__name__)
 
 
@@ -658,8 +663,9 @@ def _hash_from_pairs(flat, what):
     return h
 
 
-def load_value(r, t, limits=DEFAULT_LIMITS):
-    """rdbLoadObject: read a value of RDB type ``t`` from reader ``r``."""
+def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
+    """rdbLoadObject: read a value of RDB type ``t`` from reader ``r`` (``key``:
+    the key it belongs to, for a module type's error text)."""
     if t == TYPE_STRING:
         return bytes(r.string())
     if t == TYPE_LIST:
@@ -780,11 +786,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS):
     if t == TYPE_STREAM_LISTPACKS or t == TYPE_STREAM_LISTPACKS_2:
         return load_stream(r, t, limits)
     if t == TYPE_MODULE or t == TYPE_MODULE_2:
-        modid = r.len()
-        raise RdbError(
-            "The RDB file contains module data for the module '%s' that is not "
-            "loaded (Vermilion has no modules)" % module_type_name(modid)
-        )
+        return load_module_value(r, t, key)
     raise RdbError("Unknown RDB encoding type %d" % t)
 
 
@@ -1183,7 +1185,7 @@ def _load_rdb(
             skip_module_value(r)
             val = None
         else:
-            val = load_value(r, t, limits)
+            val = load_value(r, t, limits, key)
         counts[t] = counts.get(t, 0) + 1
         if val is EMPTY and check_mode:
             raise RdbError("Unexpected EOF reading RDB file (empty collection)")
