@@ -158,6 +158,13 @@ def split_args(line):
         out.append(bytes(cur))
 
 
+# Debian's CVE fix in 7.0.15 (networking.c): before a client authenticates, a
+# request may have at most 10 arguments of at most 16 KB each.
+UNAUTH_MULTIBULK = 10
+UNAUTH_BULK = 16384
+_AUTH_NAMES = (b"auth", b"hello")
+
+
 class PyReader:
     """Pure-Python request reader (see the module docstring)."""
 
@@ -174,9 +181,13 @@ class PyReader:
         "_builder",
         "error",
         "max_bulk_len",
+        "unauth",
+        "more",
     )
 
     def __init__(self, max_bulk_len=DEFAULT_MAX_BULK_LEN):
+        self.unauth = False  # the client has not authenticated (see UNAUTH_* below)
+        self.more = False  # stopped after an AUTH/HELLO: feed(b"") parses the rest
         self._buf = b""
         self._pos = 0
         self._chunks = []  # pieces waiting until a known-long bulk is complete
@@ -264,6 +275,10 @@ class PyReader:
                     pos = nl + 1
                     if args:
                         out.append(args)
+                        if self.unauth and args[0].lower() in _AUTH_NAMES:
+                            self._pos = pos
+                            self.more = True
+                            return out
                     continue
                 nl = buf.find(b"\r", pos)
                 if nl < 0:
@@ -275,6 +290,8 @@ class PyReader:
                 count = parse_ll(buf[pos + 1 : nl])
                 if count is None or count > _INT_MAX:
                     return self._fail("Protocol error: invalid multibulk length", out)
+                if count > UNAUTH_MULTIBULK and self.unauth:
+                    return self._fail("Protocol error: unauthenticated multibulk length", out)
                 pos = nl + 2
                 if count <= 0:
                     continue
@@ -298,6 +315,8 @@ class PyReader:
                     ln = parse_ll(buf[pos + 1 : nl])
                     if ln is None or ln < 0 or ln > self.max_bulk_len:
                         return self._fail("Protocol error: invalid bulk length", out)
+                    if ln > UNAUTH_BULK and self.unauth:
+                        return self._fail("Protocol error: unauthenticated bulk length", out)
                     pos = nl + 2
                     self._bulk = ln
                     if ln >= BIG_ARG:
@@ -331,6 +350,9 @@ class PyReader:
             out.append(args)
             self._args = None
             self._args_len = 0
+            if self.unauth and args[0].lower() in _AUTH_NAMES:
+                self.more = True  # the next request is vetted as authenticated, maybe
+                break
         self._pos = pos
         return out
 
@@ -347,6 +369,7 @@ class HiredisReader:
         "error",
         "max_bulk_len",
         "_tail",
+        "unauth",
     )
 
     # Beyond this many bytes since the last request boundary we stop keeping them:
@@ -362,6 +385,16 @@ class HiredisReader:
         self._tail = b""  # the end of the previous chunk (a header may straddle)
         self.error = None
         self.max_bulk_len = max_bulk_len
+        self.unauth = False  # before AUTH the Python reader checks the Debian limits
+
+    @property
+    def more(self):
+        return self._py is not None and self._py.more
+
+    @more.setter
+    def more(self, v):
+        if self._py is not None:
+            self._py.more = v
 
     def pending(self):
         if self._py is not None:
@@ -369,7 +402,7 @@ class HiredisReader:
         return self._since_len
 
     def feed(self, data):
-        if self._py is not None or self._since_len or not data.startswith(b"*"):
+        if self._py is not None or self._since_len or not data.startswith(b"*") or self.unauth:
             return self._feed_general(data)
         # The common case, kept short: a read that starts on a request boundary.
         if _big_array(data) is not None or (
@@ -414,15 +447,18 @@ class HiredisReader:
         or the read does not start a RESP request (inline, or empty)."""
         if self._py is not None:
             py = self._py
-            if py.pending() == 0 and py.error is None and data[:1] == b"*":
+            py.unauth = self.unauth
+            if py.pending() == 0 and py.error is None and data[:1] == b"*" and not self.unauth:
                 self._py = None  # back on a request boundary: hiredis again
             else:
                 out = py.feed(data)
                 self.error = py.error
                 return out
-        if self._since_len == 0 and self._since is not None and data[:1] != b"*":
-            # A request that is not RESP (inline): the Python reader's job.
+        if self._since_len == 0 and self._since is not None and (data[:1] != b"*" or self.unauth):
+            # A request that is not RESP (inline), or a client that has not
+            # authenticated yet: the Python reader's job.
             self._py = py = PyReader(self.max_bulk_len)
+            py.unauth = self.unauth
             out = py.feed(data)
             self.error = py.error
             return out
@@ -505,6 +541,7 @@ class HiredisReader:
     def _fallback(self, out):
         """Hand the stream to the Python reader, replaying from the last boundary."""
         py = PyReader(self.max_bulk_len)
+        py.unauth = self.unauth
         self._py = py
         self._reader = _hiredis.Reader()
         if self._since is None:

@@ -165,6 +165,9 @@ class RedisProtocol(asyncio.Protocol):
         c.tot_net_in += len(data)
         c.last_interaction = _monotonic()
         reader = c.reader
+        if c.special or reader.unauth:
+            # authRequired(): the reader refuses long requests until AUTH
+            reader.unauth = not c.authenticated and self.server.auth_required()
         cmds = reader.feed(data)
         if c.pending is None and c.blocked is None:
             # the usual case: run what arrived; keep the rest if a command blocks
@@ -172,6 +175,16 @@ class RedisProtocol(asyncio.Protocol):
                 i = execute_batch(c, cmds)
                 if i < len(cmds) and not c.close_after_reply:
                     c.pending = cmds[i:]
+            while reader.more and c.pending is None and not c.close_after_reply:
+                # the reader stopped after an AUTH/HELLO: the rest is read with the
+                # client's new authentication state
+                reader.more = False
+                reader.unauth = not c.authenticated and self.server.auth_required()
+                cmds = reader.feed(b"")
+                if cmds:
+                    i = execute_batch(c, cmds)
+                    if i < len(cmds) and not c.close_after_reply:
+                        c.pending = cmds[i:]
             if reader.error is not None:
                 if c.pending is None and not c.close_after_reply:
                     protocol_error(c)
