@@ -529,6 +529,13 @@ class ReplicaLink:
                 )
             ok = True
         except (OSError, LinkError, asyncio.IncompleteReadError, RdbError) as e:
+            if diskless and not isinstance(e, RdbError):
+                # the RDB was being loaded from the socket: a short read
+                # (rdbReportReadError at rdb.c's eoferr label)
+                server.log_warning(
+                    "Internal error in RDB reading offset %d, function at rdb.c:3240 -> "
+                    "Unexpected EOF reading RDB file" % self.transfer_read
+                )
             if diskless:
                 server.log_warning(
                     "Failed trying to load the MASTER synchronization DB from socket: %s" % e
