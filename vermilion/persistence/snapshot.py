@@ -120,6 +120,9 @@ HAS_FORK = hasattr(os, "fork")
 # another core (rdb.write_rdb's parallel_crc): below it the fork costs about
 # what it saves.
 PARALLEL_CRC_KEYS = 50000
+# A load or a SAVE that takes longer than this logs its progress this often (issue
+# #15: the log of a big load or SAVE says how far it got; Redis logs nothing then).
+PROGRESS_LOG_SECONDS = 5.0
 
 
 class ShutdownWhileLoading(SystemExit):
@@ -298,7 +301,7 @@ class Snapshot:
         dirty = server.dirty
         path = self.rdb_path()
         try:
-            self.write_rdb(path)
+            self.write_rdb(path, progress=_save_progress_logger(server))
         except OSError as e:
             tmp = "temp-%d.rdb" % os.getpid()
             stage = getattr(e, "stage", "write")
@@ -951,6 +954,8 @@ class LoadProgress:
         self.interval = max(1024, cfg.get_int("loading-process-events-interval-bytes"))
         self.delay = cfg.get_int("key-load-delay")
         self.next_events = base + self.interval
+        # the progress line of the log: on a grid from the start of the load
+        self.next_log = server.loading_start_time + PROGRESS_LOG_SECONDS
 
     def step(self, pos, res=None):
         """Returns the position of the next call (the parser only compares).
@@ -964,6 +969,8 @@ class LoadProgress:
         delay = self.delay
         if delay:
             self._key_load_delay(delay)
+        if time.time() >= self.next_log:
+            self.log_progress()
         if pos >= self.next_events:
             self.next_events = (pos // self.interval + 1) * self.interval
             self.serve()
@@ -979,7 +986,25 @@ class LoadProgress:
         if self.delay:
             self._key_load_delay(self.delay)
         if serve:
+            if time.time() >= self.next_log:
+                self.log_progress()
             self.serve()
+
+    def log_progress(self):
+        """One log line on the load's progress (every PROGRESS_LOG_SECONDS)."""
+        server = self.server
+        now = time.time()
+        start = server.loading_start_time
+        self.next_log = (
+            start + (int((now - start) / PROGRESS_LOG_SECONDS) + 1) * PROGRESS_LOG_SECONDS
+        )
+        perc, eta = loading_progress(server)
+        keys = server.rdb_last_load_keys_loaded or sum(len(db.data) for db in server.dbs)
+        total = server.loading_total_bytes
+        server.log_notice(
+            "Loading the dataset: %.2f%% (%s of %s, %d keys), about %d seconds left"
+            % (perc, _mb(server.loading_loaded_bytes), _mb(total), keys, eta)
+        )
 
     @staticmethod
     def _key_load_delay(delay):
@@ -1007,8 +1032,9 @@ class LoadProgress:
                 pass
 
 
-def loading_info_lines(server):
-    """INFO persistence's progress lines while loading (the ETA as Redis computes it)."""
+def loading_progress(server):
+    """(percent loaded, seconds left) of the load in progress, as Redis's INFO
+    computes loading_loaded_perc and loading_eta_seconds."""
     total = server.loading_total_bytes
     loaded = server.loading_loaded_bytes
     used = server.loading_rdb_used_mem
@@ -1022,14 +1048,45 @@ def loading_info_lines(server):
         remaining = max(used - loaded, 1)
     elapsed = int(time.time()) - server.loading_start_time
     eta = 1 if elapsed == 0 else (elapsed * remaining) // (loaded + 1)
+    return perc, eta
+
+
+def loading_info_lines(server):
+    """INFO persistence's progress lines while loading (the ETA as Redis computes it)."""
+    perc, eta = loading_progress(server)
     return [
         "loading_start_time:%d" % server.loading_start_time,
-        "loading_total_bytes:%d" % total,
-        "loading_rdb_used_mem:%d" % used,
-        "loading_loaded_bytes:%d" % loaded,
+        "loading_total_bytes:%d" % server.loading_total_bytes,
+        "loading_rdb_used_mem:%d" % server.loading_rdb_used_mem,
+        "loading_loaded_bytes:%d" % server.loading_loaded_bytes,
         "loading_loaded_perc:%.2f" % perc,
         "loading_eta_seconds:%d" % eta,
     ]
+
+
+def _mb(n):
+    return "%.1f MB" % (n / (1024 * 1024))
+
+
+def _save_progress_logger(server):
+    """SAVE's ``progress(keys_written)`` callback: a log line every
+    PROGRESS_LOG_SECONDS while a long SAVE runs (nothing for a short one)."""
+    total = sum(len(db.data) for db in server.dbs)
+    start = time.time()
+    state = [start + PROGRESS_LOG_SECONDS]
+
+    def progress(keys):
+        now = time.time()
+        if now >= state[0] and keys < total:  # (the end says "DB saved on disk")
+            state[0] = now + PROGRESS_LOG_SECONDS
+            perc = keys * 100.0 / total if total else 100.0
+            left = (now - start) * (total - keys) / keys if keys else 0
+            server.log_notice(
+                "Saving the dataset: %.2f%% (%d of %d keys), about %d seconds left"
+                % (perc, keys, total, left)
+            )
+
+    return progress
 
 
 def _disk_error_check(c, cmd, argv):
