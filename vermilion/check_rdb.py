@@ -16,9 +16,16 @@ and, on damage, ``--- RDB ERROR DETECTED ---`` with the offset, what was being
 read and the key. Exit status 0 when the file is sound, 1 otherwise. Module
 values of the self-describing kind (type 7) are walked and accepted; streams
 are reported as not supported by Vermilion.
+
+A big file takes a while: when stderr is a terminal (or with ``--progress``) a
+progress line goes to stderr, ``[progress] 45.2% (123.4 MB of 273.0 MB, 1234567
+keys)``, redrawn in place twice a second on a terminal and cleared at the end;
+elsewhere written as lines every 2 seconds and once at the end. ``--no-progress``
+turns it off. The report on stdout is the same either way.
 """
 
 import sys
+import time
 
 from .persistence import rdb
 
@@ -45,8 +52,65 @@ DOING_TYPES = {
 }
 
 
-def check(path, out=None):
-    """Check ``path``; write the report to ``out`` (stdout). Returns the exit status."""
+class Progress:
+    """The ``[progress]`` line on ``stream``: redrawn in place on a terminal (every
+    ``interval`` seconds, cleared by :meth:`done`), else one line per ``interval``
+    and a last one when the file is read."""
+
+    STEP = 1 << 20  # the parser calls back every this many bytes
+
+    def __init__(self, stream, total, tty=None, interval=None):
+        self.stream = stream
+        self.total = total
+        self.tty = _isatty(stream) if tty is None else tty
+        self.interval = (0.5 if self.tty else 2.0) if interval is None else interval
+        self.next = time.monotonic() + self.interval
+        self.shown = False
+
+    def line(self, pos, keys):
+        perc = pos * 100.0 / self.total if self.total else 100.0
+        return "[progress] %.1f%% (%.1f MB of %.1f MB, %d keys)" % (
+            perc,
+            pos / 1048576,
+            self.total / 1048576,
+            keys,
+        )
+
+    def __call__(self, pos, res):
+        now = time.monotonic()
+        if now >= self.next:
+            self.next = now + self.interval
+            self.write(self.line(pos, res.keys_read))
+        return pos + self.STEP
+
+    def write(self, text):
+        if self.tty:
+            self.stream.write("\r" + text + "\x1b[K")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+        self.shown = True
+
+    def done(self, pos, keys):
+        if self.tty:
+            if self.shown:
+                self.stream.write("\r\x1b[K")
+                self.stream.flush()
+        else:
+            self.write(self.line(pos, keys))
+
+
+def _isatty(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def check(path, out=None, progress=None):
+    """Check ``path``; write the report to ``out`` (stdout). Returns the exit status.
+    ``progress``: a stream for the progress line (see :class:`Progress`), or a
+    :class:`Progress` factory ``fn(total_bytes)``, or None."""
     out = out or sys.stdout
 
     def say(offset, msg):
@@ -77,11 +141,23 @@ def check(path, out=None):
         out.write("--- RDB ERROR DETECTED ---\n")
         say(0, "Cannot open file %s: %s" % (path, e.strerror))
         return 1
+    meter = None
+    if progress is not None:
+        meter = progress(len(buf)) if callable(progress) else Progress(progress, len(buf))
     try:
         res = rdb.load_rdb(
-            buf, rdb.DEFAULT_LIMITS, ndbs=1 << 30, expire_keys=False, check_mode=True, events=events
+            buf,
+            rdb.DEFAULT_LIMITS,
+            ndbs=1 << 30,
+            expire_keys=False,
+            check_mode=True,
+            events=events,
+            progress=meter,
         )
     except rdb.RdbError as e:
+        if meter is not None:
+            p = getattr(e, "partial", None)
+            meter.done(getattr(e, "offset", 0), p.keys_read if p is not None else 0)
         out.write("--- RDB ERROR DETECTED ---\n")
         say(getattr(e, "offset", 0), str(e))
         out.write("[additional info] While doing: %s\n" % getattr(e, "doing", "start"))
@@ -99,6 +175,8 @@ def check(path, out=None):
         else:
             info(0, 0, 0)
         return 1
+    if meter is not None:
+        meter.done(res.end, res.keys_read)
     if res.version >= 5:
         if res.checksum == 0:
             say(res.end, "RDB file was saved with checksum disabled: no check performed.")
@@ -113,15 +191,23 @@ def check(path, out=None):
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    show = None  # by default: when stderr is a terminal
+    if "--progress" in argv or "--no-progress" in argv:
+        show = "--progress" in argv and "--no-progress" not in argv
+        argv = [a for a in argv if a not in ("--progress", "--no-progress")]
     if len(argv) != 1:
-        sys.stderr.write("Usage: python -m vermilion.check_rdb <rdb-file-name>\n")
+        sys.stderr.write(
+            "Usage: python -m vermilion.check_rdb [--progress|--no-progress] <rdb-file-name>\n"
+        )
         return 1
     if argv[0] in ("-v", "--version"):
         from .version import __version__, REDIS_VERSION  # only for --version
 
         print("vermilion check_rdb %s (RDB of Redis %s)" % (__version__, REDIS_VERSION))
         return 0
-    return check(argv[0])
+    if show is None:
+        show = _isatty(sys.stderr)
+    return check(argv[0], progress=sys.stderr if show else None)
 
 
 if __name__ == "__main__":
