@@ -454,8 +454,8 @@ class WhileBlocked:
 
     def release_signals(self):
         """Loading is over: the previous handlers come back, and a signal that
-        arrived after the last chunk is handed to the server's own handling (it
-        runs as soon as the loop does, like Redis's shutdown_asap in serverCron)."""
+        arrived after the last chunk is handed to the server's own handling
+        (shutdown_asap, which the cron acts on, as Redis's serverCron does)."""
         saved = self.saved_handlers
         self.saved_handlers = None
         if saved:
@@ -467,9 +467,8 @@ class WhileBlocked:
         sig = self.shutdown_signal
         self.shutdown_signal = None
         server = self.server
-        if sig is not None and not server.stopping and server.loop is not None:
-            server.shutdown_asap = sig
-            server.loop.call_soon(server.shutdown_on_signal)
+        if sig is not None and not server.stopping:
+            server.shutdown_asap = sig  # the cron runs it, as after any signal
 
     def _on_signal(self, sig, frame):
         server = self.server

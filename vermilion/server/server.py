@@ -318,13 +318,16 @@ class Server:
         return self._client_id
 
     # -------------------------------------------------------------- logging
+    log_role = "M"  # the log's role letter: "C" in a fork child (snapshot.fork_child)
+
     def log(self, level, msg):
         if level < self.loglevel:
             return
         now = time.time()
         stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(now))
-        line = "%d:M %s.%03d %s %s\n" % (
+        line = "%d:%s %s.%03d %s %s\n" % (
             self.pid,
+            self.log_role,
             stamp,
             int(now * 1000) % 1000,
             _LEVEL_CHAR[level],
@@ -541,7 +544,8 @@ class Server:
             m.write_now(line)  # a monitor sees its own commands too, like Redis
 
     def slowlog_add(self, c, argv, dt_ns):
-        self.slowlog_id += 1
+        entry_id = self.slowlog_id  # slowlog_entry_id++: the first entry is 0, as in Redis
+        self.slowlog_id = entry_id + 1
         args = []
         n = len(argv)
         for i, a in enumerate(argv[:32]):
@@ -553,7 +557,7 @@ class Server:
             args.append(a)
         self.slowlog.appendleft(
             (
-                self.slowlog_id,
+                entry_id,
                 int(time.time()),
                 dt_ns // 1000,
                 args,
@@ -682,6 +686,8 @@ class Server:
                 self.expire_cycle.run(slow=True)
             if self.timeout > 0 and self.cron_loops % self.hz == 0:
                 self._close_idle_clients()
+            if self.shutdown_asap is not None and not self.shutdown_deadline:
+                self.shutdown_on_signal()  # SIGTERM/SIGINT: prepareForShutdown
             if self.shutdown_deadline and (
                 time.monotonic() >= self.shutdown_deadline or self._replicas_in_sync()
             ):
@@ -1096,8 +1102,8 @@ class Server:
         os.kill(os.getpid(), sig)
 
     def _on_signal(self, sig):
-        """sigShutdownHandler: note the request; the shutdown runs from the loop (like
-        serverCron) with the shutdown-on-sigterm / shutdown-on-sigint flags."""
+        """sigShutdownHandler: note the request; the cron runs the shutdown (as
+        serverCron does) with the shutdown-on-sigterm / shutdown-on-sigint flags."""
         if self.shutdown_asap is not None and sig == signal.SIGINT:
             # Ctrl+C twice: quit at once, without saving or waiting for replicas
             self.log_warning("You insist... exiting now.")
@@ -1112,9 +1118,7 @@ class Server:
             os._exit(1)
         name = "SIGTERM" if sig == signal.SIGTERM else "SIGINT"
         self.log_warning("Received %s scheduling shutdown..." % name)
-        self.shutdown_asap = sig
-        if self.loop is not None:
-            self.loop.call_soon(self.shutdown_on_signal)
+        self.shutdown_asap = sig  # serverCron acts on it (so DEBUG PAUSE-CRON delays it)
 
     def shutdown_on_signal(self):
         sig = self.shutdown_asap
