@@ -281,6 +281,7 @@ def parse_cluster(text):
     out = {}
     cur = None
     pending = None      # the test whose verdict has not been seen yet
+    jumped = False
     for raw in text.splitlines():
         line = ANSI.sub("", raw).rstrip()
         m = CL_UNIT.match(line)
@@ -289,15 +290,21 @@ def parse_cluster(text):
                                               "skipped": 0, "done": False,
                                               "timeout": False, "why": {}})
             pending = None
+            jumped = False
             continue
         if cur is None:
             continue
+        if line == "(Jumping to next unit after error)":
+            jumped = True   # a failed assertion ends the file: the "caught an error"
+            continue        # that follows is that [err], not an exception
         m = CL_CAUGHT.match(line)
         if m:
-            cur["exception"].append(m.group(1)[:300])
-            if pending is not None:
-                cur["exception_test"] = pending
+            if not jumped:
+                cur["exception"].append(m.group(1)[:300] or "(no message)")
+                if pending is not None:
+                    cur["exception_test"] = pending
             pending = None
+            jumped = False
             continue
         m = CL_TEST.match(line)
         rest = None

@@ -73,6 +73,21 @@ def _logically_expired(server: Any, db: Any, key: bytes) -> bool:
     return when is not None and when <= db.now()
 
 
+_SCRIPT_CMDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
+
+
+def _is_write(server: Any, c: Any, cmd: Any, argv: list) -> bool:
+    """getCommandFlags' CMD_WRITE: a script or function that declared flags is a
+    write unless it declared no-writes (scriptFlagsToCmdFlags)."""
+    if cmd.fullname in _SCRIPT_CMDS:
+        may_write = getattr(server, "script_may_write", None)
+        if may_write is not None:
+            w = may_write(c, cmd, argv)
+            if w is not None:
+                return w
+    return cmd.is_write
+
+
 def node_for_query(
     st: ClusterState, c: Any, cmd: Any, argv: list, multi: list | None = None
 ) -> tuple[Node | None, int, int]:
@@ -120,7 +135,8 @@ def node_for_query(
                     missing += 1
     if n is None:
         return me, -1, REDIR_NONE  # no keys
-    is_write = cmd.is_write or (cmd.fullname == "exec" and any(m.is_write for m, _ in requests))
+    server = st.server
+    is_write = any(_is_write(server, c, m, a) for m, a in requests)
     if st.state != CLUSTER_OK:
         if is_shard:
             if not st.cfg_yes("cluster-allow-pubsubshard-when-down"):
