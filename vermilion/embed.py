@@ -36,6 +36,7 @@ keys now expired deleted, the timed-out blocked clients answered).
 import asyncio
 import concurrent.futures
 import contextlib
+import os
 import shutil
 import tempfile
 import threading
@@ -105,9 +106,20 @@ def _build(cfg: Config) -> Server:
     return server
 
 
+def _add_modules(cfg: Config, modules: Any) -> None:
+    """``modules=["a.py", ("b.py", "arg1", ...)]``: loadmodule directives."""
+    for m in modules or ():
+        single = isinstance(m, (str, bytes)) or hasattr(m, "__fspath__")
+        entry = [os.fsdecode(m)] if single else [os.fsdecode(x) for x in m]
+        cfg.extra.setdefault("loadmodule", []).append(entry)
+
+
 def _build_embedded(cfg: Config, port: int, unixsocket: str | None) -> Server:
     try:
         server = _build(cfg)
+    except SystemExit as e:  # a module failed to load (commands/modules.py: ModuleLoadError)
+        _remove_dir(getattr(cfg, "owned_dir", None))
+        raise ConfigError(str(e.code)) from None
     except BaseException:
         _remove_dir(getattr(cfg, "owned_dir", None))
         raise
@@ -247,6 +259,7 @@ def start_server(
     unixsocket: str | None = None,
     config: Mapping[str, Any] | None = None,
     pure_python: bool = False,
+    modules: Any = (),
     **options: Any,
 ) -> EmbeddedServer:
     """Start a server on its own thread; returns an :class:`EmbeddedServer`.
@@ -254,8 +267,11 @@ def start_server(
     ``pure_python=True`` runs it without the optional accelerators (stdlib asyncio
     instead of uvloop, the Python RESP reader instead of hiredis): the fallbacks
     every installation without them uses, and which the tests check behave the same.
+    ``modules``: Python modules to load (paths, or ``(path, arg, ...)`` tuples), as
+    ``--loadmodule`` does; one that fails raises ConfigError.
     """
     cfg = _make_config(port, host, unixsocket, config, options)
+    _add_modules(cfg, modules)
     server = _build_embedded(cfg, port, unixsocket)
     if pure_python:
         server.use_hiredis = False
@@ -328,11 +344,14 @@ async def serve(
     host: str | None = "127.0.0.1",
     unixsocket: str | None = None,
     config: Mapping[str, Any] | None = None,
+    modules: Any = (),
     **options: Any,
 ) -> AsyncServer:
     """Start a server on the running event loop; returns an :class:`AsyncServer`
-    (``await srv.aclose()``, or ``async with await serve() as srv:``)."""
+    (``await srv.aclose()``, or ``async with await serve() as srv:``); ``modules``
+    as for :func:`start_server`."""
     cfg = _make_config(port, host, unixsocket, config, options)
+    _add_modules(cfg, modules)
     server = _build_embedded(cfg, port, unixsocket)
     try:
         with _without_routine_lines(server):
