@@ -9,6 +9,7 @@ from .version import __version__, REDIS_VERSION
 from .acl import check_user_directive  # noqa: F401  (importing acl registers it with the config parser)
 from .core.config import config_from_argv, ConfigError
 from .server.server import Server
+from .util import atoi
 import time
 
 
@@ -16,6 +17,7 @@ USAGE = """Usage: vermilion [/path/to/redis.conf] [options] [-]
        vermilion - (read config from stdin)
        vermilion -v or --version
        vermilion -h or --help
+       vermilion --test-memory <megabytes>
 
 Examples:
        vermilion (run the server with default conf)
@@ -37,6 +39,14 @@ def main(argv=None):
     if argv and argv[0] in ("-h", "--help"):
         print(USAGE)
         return 0
+    if argv and argv[0] == "--test-memory":
+        if len(argv) == 2:
+            from .memtest import memtest  # only for this one-off command
+
+            return memtest(atoi(argv[1].encode()), 50)
+        sys.stderr.write("Please specify the amount of memory to test in megabytes.\n")
+        sys.stderr.write("Example: vermilion --test-memory 4096\n\n")
+        return 1
     try:
         config = config_from_argv(argv)
     except ConfigError as e:
@@ -121,6 +131,10 @@ def run(server):
     except OSError as e:
         server.log_warning("Failed listening on port %d (tcp), aborting: %s" % (server.port, e))
         return 1
+    except SystemExit as e:
+        if isinstance(e.code, str):
+            return 1  # a start refused with a reason (LoadFailed): the log has said it
+        raise
     finally:
         loop.close()
     return 0

@@ -37,6 +37,7 @@ a fake client. A truncated last command (power loss) is cut off when
 ``aof-load-truncated yes``; any other damage stops startup with Redis's message.
 """
 
+import errno
 import os
 import queue
 import signal
@@ -391,9 +392,19 @@ class AOF:
 
     @property
     def dirname(self):
-        return os.path.join(
-            server_dir(self.server), self.server.config.get("appenddirname") or "appendonlydir"
-        )
+        return os.path.join(server_dir(self.server), self.dir_name())
+
+    def dir_name(self):
+        """appenddirname as configured (Redis's messages name it relative to ``dir``)."""
+        return self.server.config.get("appenddirname") or "appendonlydir"
+
+    def _create_dir(self):
+        """dirCreateIfMissing: mkdir, and an existing non-directory is ENOTDIR."""
+        try:
+            os.mkdir(self.dirname, 0o755)
+        except FileExistsError:
+            if not os.path.isdir(self.dirname):
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
 
     def path(self, name):
         return os.path.join(self.dirname, name)
@@ -414,7 +425,12 @@ class AOF:
         """CONFIG SET appendonly yes|no."""
         if value == "yes" and self.state == AOF_OFF:
             if not self.start():
-                raise ConfigError("")
+                # updateAppendonly's error, and config.c's line for a failed apply
+                self.server.log_warning(
+                    "Failed applying new configuration. Possibly related to new "
+                    "appendonly setting. Restoring previous settings."
+                )
+                raise ConfigError("Unable to turn on AOF. Check server logs.")
         elif value == "no" and self.state != AOF_OFF:
             self.stop()
         update_disk_error(self.server)
@@ -629,10 +645,10 @@ class AOF:
 
     def _make_dir_or_die(self):
         try:
-            os.makedirs(self.dirname, exist_ok=True)
+            self._create_dir()
         except OSError as e:
             raise self._fatal(
-                "Can't open or create append-only dir %s: %s" % (self.dirname, e.strerror)
+                "Can't open or create append-only dir %s: %s" % (self.dir_name(), e.strerror)
             )
 
     def _fatal(self, msg):
@@ -823,10 +839,10 @@ class AOF:
         if snap.has_child():
             return False
         try:
-            os.makedirs(self.dirname, exist_ok=True)
+            self._create_dir()
         except OSError as e:
             server.log_warning(
-                "Can't open or create append-only dir %s: %s" % (self.dirname, e.strerror)
+                "Can't open or create append-only dir %s: %s" % (self.dir_name(), e.strerror)
             )
             self.lastbgrewrite_status = "err"
             return False

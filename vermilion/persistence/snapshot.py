@@ -184,15 +184,19 @@ def atomic_write(path, tmp, write):
 
     On any failure the temp file is removed and the exception propagates; ``path``
     is then untouched (the old file, if any, stays complete). An OSError carries
-    ``stage``: "open", "write" or "rename" (Redis logs each differently).
+    ``stage``: "open", "rename", or the step of a write error as rdbSave names it
+    ("rdbSaveRio", "fflush", "fsync", "fclose"): Redis logs each differently.
     """
     stage = "open"
     try:
         with open(tmp, "wb", buffering=1 << 20) as fh:
-            stage = "write"
+            stage = "rdbSaveRio"
             write(fh)
+            stage = "fflush"
             fh.flush()
+            stage = "fsync"
             os.fsync(fh.fileno())
+            stage = "fclose"
         stage = "rename"
         os.replace(tmp, path)
     except BaseException as e:
@@ -303,22 +307,7 @@ class Snapshot:
         try:
             self.write_rdb(path, progress=_save_progress_logger(server))
         except OSError as e:
-            tmp = "temp-%d.rdb" % os.getpid()
-            stage = getattr(e, "stage", "write")
-            why = e.strerror or str(e)
-            if stage == "open":
-                server.log_warning(
-                    "Failed opening the temp RDB file %s (in server root dir "
-                    "%s) for saving: %s" % (tmp, _cwd_or_unknown(server), why)
-                )
-            elif stage == "rename":
-                server.log_warning(
-                    "Error moving temp DB file %s on the final destination %s "
-                    "(in server root dir %s): %s"
-                    % (tmp, server.config.get("dbfilename"), _cwd_or_unknown(server), why)
-                )
-            else:
-                server.log_warning("Write error saving DB on disk: %s" % why)
+            self._log_save_error(e)
             if record_error:
                 server.rdb_last_bgsave_status = "err"
                 update_disk_error(server)
@@ -329,6 +318,26 @@ class Snapshot:
         server.rdb_last_bgsave_status = "ok"
         update_disk_error(server)
         return True
+
+    def _log_save_error(self, e):
+        """rdbSave's log line for a failed save (the parent's SAVE or the child's)."""
+        server = self.server
+        tmp = "temp-%d.rdb" % os.getpid()
+        stage = getattr(e, "stage", "rdbSaveRio")
+        why = e.strerror or str(e)
+        if stage == "open":
+            server.log_warning(
+                "Failed opening the temp RDB file %s (in server root dir "
+                "%s) for saving: %s" % (tmp, _cwd_or_unknown(server), why)
+            )
+        elif stage == "rename":
+            server.log_warning(
+                "Error moving temp DB file %s on the final destination %s "
+                "(in server root dir %s): %s"
+                % (tmp, server.config.get("dbfilename"), _cwd_or_unknown(server), why)
+            )
+        else:
+            server.log_warning("Write error saving DB on disk(%s): %s" % (stage, why))
 
     def bgsave(self):
         """Start a BGSAVE child. True if started (or done, without fork)."""
@@ -347,7 +356,12 @@ class Snapshot:
             return True
 
         def child():
-            self.write_rdb(path, progress=self.report_progress)
+            try:
+                self.write_rdb(path, progress=self.report_progress)
+            except OSError as e:
+                self._log_save_error(e)  # the child says why, as Redis's does
+                raise
+            server.log_notice("DB saved on disk")
 
         def done(ok, bysignal):
             self._rdb_done(ok, bysignal, dirty_before, time.time() - self.save_start)
@@ -365,7 +379,7 @@ class Snapshot:
             self.write_rdb(path)
             return True
         except OSError as e:
-            self.server.log_warning("Write error saving DB on disk: %s" % e.strerror)
+            self._log_save_error(e)
             return False
 
     def _rdb_done(self, ok, bysignal, dirty_before, elapsed):
@@ -418,6 +432,8 @@ class Snapshot:
             code = 1
             try:
                 _child_setup()
+                server.pid = os.getpid()  # its log lines: "<child pid>:C ..."
+                server.log_role = "C"
                 if rfd is not None:
                     os.close(rfd)
                     os.set_blocking(wfd, False)
