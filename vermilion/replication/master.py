@@ -28,6 +28,7 @@ replicas acknowledged the offset of its own last write.
 
 import io
 import os
+import socket
 import time
 
 from ..persistence.aof import encode_command
@@ -90,6 +91,7 @@ class Replica:
         "stream_db",
         "psync",
         "start_on_ack",
+        "fd_dup",
     )
 
     def __init__(self, client):
@@ -109,6 +111,7 @@ class Replica:
         # after a diskless ($EOF:) transfer the stream waits for the replica's first
         # REPLCONF ACK, so that it never reads past the EOF mark into the stream
         self.start_on_ack = False
+        self.fd_dup = -1  # our own handle on its socket while a fork child shares it
 
     def address(self):
         if self.ip:
@@ -437,6 +440,13 @@ class ReplMaster:
             os.close(wfd)
             return False
         os.close(wfd)
+        # the child inherited this replica's socket: closing ours would not end the
+        # connection while it runs, so keep a handle to shut it down (client_gone)
+        if r.client.fd >= 0:
+            try:
+                r.fd_dup = os.dup(r.client.fd)
+            except OSError:
+                r.fd_dup = -1
         server.log_notice("Starting BGSAVE for SYNC with target: replicas sockets")
         self.child_syncs += 1
         self.child = ch
@@ -509,6 +519,7 @@ class ReplMaster:
         if not ch[5]:
             server.log_warning("Background RDB transfer for replicas failed")
         for r in ch[2]:
+            self._release_fd(r, False)
             c = r.client
             if self.replicas.get(c) is not r:
                 continue
@@ -621,10 +632,31 @@ class ReplMaster:
         self.waiting = still
 
     # ---------------------------------------------------------- lifecycle
+    @staticmethod
+    def _release_fd(r, shutdown):
+        fd = r.fd_dup
+        if fd < 0:
+            return
+        r.fd_dup = -1
+        if shutdown:
+            try:
+                s = socket.socket(fileno=fd)
+            except OSError:
+                os.close(fd)
+                return
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            s.close()
+        else:
+            os.close(fd)
+
     def client_gone(self, c):
         self.conf.pop(c, None)
         r = self.replicas.pop(c, None)
         if r is not None:
+            self._release_fd(r, True)  # a fork child still holds it: really end it
             if not self.replicas:
                 self.no_replicas_since = time.time()
             self.server.log_notice(
