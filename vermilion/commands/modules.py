@@ -52,7 +52,7 @@ import sys
 import weakref
 from typing import Any, Callable
 
-from .. import acl as aclmod
+from ..acl import CATEGORIES, _CAT_INDEX, _Entry, universe
 from ..core import keyspecs, table
 from ..core.bootstrap import on_server_init
 from ..core.dispatch import CommandStats
@@ -649,7 +649,7 @@ def _build_command(
     cats = _implicit_categories(fl)
     for cat in _split(acl_categories):
         cat = cat.lstrip("@").lower()
-        if cat not in aclmod._CAT_INDEX:
+        if cat not in _CAT_INDEX:
             raise ValueError("unknown ACL category %r" % cat)
         cats.add(cat)
     info = [
@@ -659,7 +659,7 @@ def _build_command(
         first,
         last,
         kstep,
-        _tag_set("@" + c for c in aclmod.CATEGORIES if c in cats),
+        _tag_set("@" + c for c in CATEGORIES if c in cats),
         {"~": list(_split(tips))},
         {"~": [s[0] for s in specs]},
         {"~": []},
@@ -732,17 +732,17 @@ def _each_selector() -> Any:
 
 
 def _acl_add(cmd: Command) -> None:
-    u = aclmod.universe()
+    u = universe()
     if not _ACL_NEXT_BIT[0]:
         _ACL_NEXT_BIT[0] = u.count + 1
     bit = 1 << _ACL_NEXT_BIT[0]
     _ACL_NEXT_BIT[0] += 1
-    e = aclmod._Entry()
+    e = _Entry()
     e.fullname = cmd.fullname
     e.bit = e.mask = bit
     e.parent = None
     e.subs = []
-    e.cats = tuple(aclmod._CAT_INDEX[a["+"][1:]] for a in cmd.info[6]["~"])
+    e.cats = tuple(_CAT_INDEX[a["+"][1:]] for a in cmd.info[6]["~"])
     e.cmd = cmd
     cmd.acl_bits = bit
     u.by_name[cmd.fullname.lower().encode()] = e
@@ -760,7 +760,7 @@ def _acl_add(cmd: Command) -> None:
 
 
 def _acl_remove(cmd: Command) -> None:
-    u = aclmod.universe()
+    u = universe()
     e = u.by_name.get(cmd.fullname.lower().encode())
     if e is None or e.cmd is not cmd:
         return
