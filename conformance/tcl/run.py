@@ -380,6 +380,8 @@ def finish_cluster(text, units, server, rc, seconds, command, timed_out, outdir)
             pieces.setdefault(cur, []).append(raw)
     results = []
     names = list(parsed)
+    if names and "GOOD! No errors." not in text and "test(s) failed." not in text:
+        parsed[names[-1]]["done"] = False    # the run was cut short in this file
     for unit in units:
         f = unit.split("/", 1)[1]
         res = parsed.get(f) or {"ok": [], "err": [], "exception": [], "skipped": 0,

@@ -89,6 +89,15 @@ def _name(b: bytes) -> str:
     return b.decode("ascii", "replace")
 
 
+def replica_offset(server: Any) -> int:
+    """replicationGetSlaveOffset: the master client's offset, else the cached
+    master's, else 0 (during a full sync, so CLUSTER SHARDS says "loading")."""
+    link = server.repl_link
+    if link.client is not None or link.master_replid is not None:
+        return link.reploff
+    return 0
+
+
 class ClusterBus:
     """The gossip engine of one node: links, packets, cron, elections."""
 
@@ -176,7 +185,7 @@ class ClusterBus:
         port, pport, cport = st.announced_ports()
         server = self.server
         if me.is_replica:
-            offset = server.repl_link.reploff
+            offset = replica_offset(server)
         else:
             offset = server.master_repl_offset
         mflags = 0

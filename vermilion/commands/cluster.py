@@ -19,6 +19,7 @@ from ..cluster.state import (
     mstime,
 )
 from ..cluster import bus as wire
+from ..cluster.gossip import replica_offset
 from ..core.bootstrap import on_server_init
 from ..core.table import command
 from ..errors import NOT_INT, SYNTAX, CommandError, subcommand_syntax_error
@@ -171,7 +172,7 @@ def _replica_available(c, n):
         return False
     off = n.repl_offset
     if n.flags & MYSELF:
-        off = c.server.repl_link.reploff
+        off = replica_offset(c.server)
     return off != 0
 
 
@@ -236,7 +237,7 @@ def _shard_node(c, st, n):
     if n.hostname:
         m += [b"hostname", n.hostname.encode()]
     if n.flags & MYSELF:
-        off = c.server.repl_link.reploff if n.is_replica else c.server.master_repl_offset
+        off = replica_offset(c.server) if n.is_replica else c.server.master_repl_offset
     else:
         off = n.repl_offset
     if n.failed:

@@ -145,8 +145,8 @@ def _basename_check(what, noun, allow_empty):
 
 
 def _check_hostname(v):
-    if len(v) >= 46:
-        return "Hostnames must be less than 46 characters"
+    if len(v) >= 256:  # NET_HOST_STR_LEN
+        return "Hostnames must be less than 256 characters"
     for ch in v:
         if not (ch.isascii() and (ch.isalnum() or ch in "-.")):
             return "Hostnames may only contain alphanumeric characters, hyphens or dots"
