@@ -135,3 +135,56 @@ def test_debug_clusterlink_kill_and_drop_filter(pair):
     assert c.execute_command("DEBUG", "DROP-CLUSTER-PACKET-FILTER", 1) == b"OK"
     wait_for(lambda: "Dropping packet that matches debug drop filter" in a.log(), 10, "drop logged")
     assert c.execute_command("DEBUG", "DROP-CLUSTER-PACKET-FILTER", -1) == b"OK"
+
+
+def test_announced_hostname_length(pair):
+    # cluster/27-endpoints: "Test hostname validation" (NET_HOST_STR_LEN)
+    a, _ = pair
+    c = a.client()
+    with pytest.raises(redis.ResponseError, match="Hostnames must be less than 256 characters"):
+        c.config_set("cluster-announce-hostname", "x" * 256)
+    with pytest.raises(redis.ResponseError, match="may only contain alphanumeric"):
+        c.config_set("cluster-announce-hostname", "?.com")
+    try:
+        c.config_set("cluster-announce-hostname", "h" * 255)
+        assert ",%s " % ("h" * 255) in _cmd(a, "CLUSTER", "NODES")
+    finally:
+        c.config_set("cluster-announce-hostname", "")
+
+
+def test_writing_script_on_readonly_replica_is_moved(pair):
+    # cluster/16-transactions-on-replica: "reply MOVED when eval from replica for update"
+    a, b = pair
+    r = Node("vermilion", NODE_TIMEOUT, ["--enable-debug-command", "yes"])
+    try:
+        _cmd(r, "CLUSTER", "MEET", "127.0.0.1", a.port)
+        a_id = _cmd(a, "CLUSTER", "MYID")
+        wait_for(lambda: a_id in _cmd(r, "CLUSTER", "NODES"), 20, "r knows a")
+        _cmd(r, "CLUSTER", "REPLICATE", a_id)
+        key, slot = _slot_of_owner(a, "k", 0, 8191)
+        a.client().set(key, "v")
+        wait_for(lambda: r.client().info("replication")["master_link_status"] == "up", 30, "sync")
+        wait_for(lambda: "cluster_state:ok" in _cmd(r, "CLUSTER", "INFO"), 30, "r sees all slots")
+        c = r.client()
+        c.execute_command("READONLY")
+        with pytest.raises(redis.exceptions.MovedError, match="%d 127.0.0.1:%d" % (slot, a.port)):
+            c.eval("#!lua\nreturn redis.call('del', KEYS[1])", 1, key)
+        # a script that declared no-writes, and one without a shebang, are reads here
+        wait_for(lambda: c.get(key) == b"v", 10, "key replicated")
+        assert c.eval("#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", 1, key) == b"v"
+        # CLUSTER SHARDS: the synced replica is "online" (its offset is not 0)
+        # (offset 0 also means "loading": a write after the sync moves it on)
+        a.client().set(key, "w")
+        wait_for(
+            lambda: "loading" not in repr(c.execute_command("CLUSTER", "SHARDS")),
+            10,
+            "replica online",
+        )
+    finally:
+        r_name = r.myid()
+        r.cleanup()
+        for n in (a, b):
+            try:
+                _cmd(n, "CLUSTER", "FORGET", r_name)
+            except redis.ResponseError:
+                pass
