@@ -38,7 +38,11 @@ from ..keyspace.blocking import unblock
 
 STATE_ONLINE = "online"
 STATE_WAIT_BGSAVE = "wait_bgsave"
-STATE_WAIT_BGSAVE_START = "wait_bgsave"  # INFO shows both as wait_bgsave
+STATE_WAIT_BGSAVE_START = "wait_bgsave"
+# a streamed RDB: stop reading the child's pipe while a replica has more than
+# PIPE_HIGH bytes unsent, read again below PIPE_LOW
+PIPE_HIGH = 4 << 20
+PIPE_LOW = 1 << 20  # INFO shows both as wait_bgsave
 
 
 def new_replid():
@@ -92,6 +96,9 @@ class Replica:
         "psync",
         "start_on_ack",
         "fd_dup",
+        "queued",
+        "sent",
+        "progress_time",
     )
 
     def __init__(self, client):
@@ -112,6 +119,10 @@ class Replica:
         # REPLCONF ACK, so that it never reads past the EOF mark into the stream
         self.start_on_ack = False
         self.fd_dup = -1  # our own handle on its socket while a fork child shares it
+        # a streamed RDB's progress, for repl-timeout: bytes queued, bytes gone, when
+        self.queued = 0
+        self.sent = 0
+        self.progress_time = 0.0
 
     def address(self):
         if self.ip:
@@ -478,8 +489,11 @@ class ReplMaster:
             r.eof = new_replid().encode()
             c = r.client
             c.write_now(b"$EOF:%s\r\n" % r.eof)
+            r.queued = r.sent = 0
+            r.progress_time = time.time()
             for data in ch[3]:
                 c.write_now(data)
+                r.queued += len(data)
 
     def _child_readable(self, ch, rfd):
         while True:
@@ -492,13 +506,43 @@ class ReplMaster:
             if not data:
                 break
             ch[3].append(data)
+            slow = False
             for r in ch[2]:
                 if r.eof is not None and self.replicas.get(r.client) is r:
                     r.client.write_now(data)
+                    r.queued += len(data)
+                    if r.client.output_size() > PIPE_HIGH:
+                        slow = True
+            if slow:
+                # rdbPipeWriteHandler: the child goes at the pace of the slowest
+                # streaming replica (the cron resumes reading once it drained)
+                self.server.loop.remove_reader(rfd)
+                self.pipe_paused = (ch, rfd)
+                return
         self.server.loop.remove_reader(rfd)
         os.close(rfd)
         ch[4] = True
+        if any(r.eof is not None for r in ch[2]):
+            up = sum(1 for r in ch[2] if self.replicas.get(r.client) is r)
+            self.server.log_warning(
+                "Diskless rdb transfer, done reading from pipe, %d replicas still up." % up
+            )
         self._child_finish(ch)
+
+    pipe_paused = None  # (child, pipe fd) while a streaming replica is behind
+
+    def _resume_pipe(self):
+        ch, rfd = self.pipe_paused
+        for r in ch[2]:
+            if (
+                r.eof is not None
+                and self.replicas.get(r.client) is r
+                and r.client.output_size() > PIPE_LOW
+            ):
+                return
+        self.pipe_paused = None
+        self.server.loop.add_reader(rfd, self._child_readable, ch, rfd)
+        self._child_readable(ch, rfd)
 
     def _child_exit(self, ch, ok):
         ch[5] = ok
@@ -657,6 +701,17 @@ class ReplMaster:
         r = self.replicas.pop(c, None)
         if r is not None:
             self._release_fd(r, True)  # a fork child still holds it: really end it
+            ch = self.child
+            if (
+                ch is not None
+                and r in ch[2]
+                and not ch[4]
+                and not any(self.replicas.get(x.client) is x for x in ch[2])
+            ):
+                self.server.log_warning(
+                    "Diskless rdb transfer, last replica dropped, killing fork child."
+                )
+                self.server.snapshot.kill_child()
             if not self.replicas:
                 self.no_replicas_since = time.time()
             self.server.log_notice(
@@ -677,6 +732,8 @@ class ReplMaster:
                 if r.state == STATE_WAIT_BGSAVE and r.eof is None:
                     r.client.write_now(b"\n")
         self._drop_timedout_replicas()
+        if self.pipe_paused is not None:
+            self._resume_pipe()
         if server.is_replica:
             return  # a replica passes on its master's PINGs instead
         if not self.replicas and self.backlog is not None:
@@ -699,6 +756,19 @@ class ReplMaster:
         timeout = self.server.config.get_int("repl-timeout")
         now = time.time()
         for r in list(self.replicas.values()):
+            if r.eof is not None:
+                # a streamed RDB: the replica must keep reading it
+                sent = r.queued - r.client.output_size()
+                if sent > r.sent or sent >= r.queued:
+                    r.sent = sent
+                    r.progress_time = now
+                elif now - r.progress_time > timeout:
+                    self.server.log_warning(
+                        "Disconnecting timedout replica (full sync): %s:%d"
+                        % (r.address(), r.listening_port)
+                    )
+                    r.client.close()
+                continue
             if r.state != STATE_ONLINE or not r.psync or r.rdb_only:
                 continue
             if now - r.ack_time > timeout:
