@@ -129,7 +129,16 @@ def _sync(c, argv, psync):
         replid = argv[1].decode("utf-8", "replace")
         offset = parse_ll(argv[2])
         if offset is None:
-            offset = -1
+            # syncCommand: a PSYNC offset that is not a number is an error
+            r = repl.replica_for(c)
+            server.log_notice(
+                "Replica %s:%d asks for synchronization" % (r.address(), r.listening_port)
+            )
+            server.log_warning(
+                "Replica %s:%d asks for synchronization but with a wrong offset"
+                % (r.address(), r.listening_port)
+            )
+            raise CommandError(_NOT_INT)
         repl.sync(c, True, replid, offset)
     else:
         repl.sync(c, False)

@@ -459,6 +459,7 @@ class ReplMaster:
             except OSError:
                 r.fd_dup = -1
         server.log_notice("Starting BGSAVE for SYNC with target: replicas sockets")
+        server.log_notice("Background RDB transfer started by pid %d" % snap.child_pid)
         self.child_syncs += 1
         self.child = ch
         os.set_blocking(rfd, False)
