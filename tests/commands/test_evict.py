@@ -347,12 +347,29 @@ def test_oom_inside_multi(r, server):
     assert r.info("errorstats")["errorstat_EXECABORT"]["count"] == 1
 
 
-def test_maxmemory_clients_is_accepted_without_effect(r):
-    assert r.config_set("maxmemory-clients", "1") is True
-    assert r.config_get("maxmemory-clients") == {"maxmemory-clients": "1"}
-    c2 = redis.Redis(port=r.connection_pool.connection_kwargs["port"])
-    assert c2.ping() and r.info("stats")["evicted_clients"] == 0
+def test_maxmemory_clients_evicts_the_largest_client(r):
+    """maxmemory-clients (evictClients): a client piling up unread replies past the
+    limit is disconnected; CLIENT NO-EVICT protects the admin connection."""
+    import socket
+    import time
+
+    port = r.connection_pool.connection_kwargs["port"]
+    r.client_no_evict("on")
+    r.set("big", "x" * 100000)
+    assert r.config_set("maxmemory-clients", "1mb") is True
+    hog = socket.create_connection(("127.0.0.1", port))
+    hog.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    deadline = time.time() + 10
+    try:
+        while time.time() < deadline and r.info("stats")["evicted_clients"] == 0:
+            hog.sendall(b"*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n" * 20)
+    except OSError:
+        pass  # disconnected: evicted
+    assert r.info("stats")["evicted_clients"] >= 1
+    assert r.ping()  # the no-evict client stays
     r.config_set("maxmemory-clients", "0")
+    r.client_no_evict("off")
+    hog.close()
 
 
 # ----------------------------------------------------- what eviction causes

@@ -455,3 +455,9 @@ class MemoryAccounting:
 def _init(server):
     mem = server.memory = MemoryAccounting(server)
     server.add_cron_hook(mem.cron)
+
+    def client_gone(c):
+        if mem.tracked:
+            mem.clients = mem.client_buffers()  # (its buffers are freed with it)
+
+    server.add_client_gone_hook(client_gone)

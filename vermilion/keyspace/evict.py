@@ -39,8 +39,9 @@ EXEC, whether the transaction queued such a script.
 
 With ``maxmemory 0`` nothing here runs: ``server.maxmemory_check`` is None, and
 the dispatcher calls it before each command only while a limit is set (on its
-fast path too, so a server with a limit is not slowed down to the slow path). ``maxmemory-clients`` (client eviction) is accepted by
-CONFIG but has no effect.
+fast path too, so a server with a limit is not slowed down to the slow path).
+``maxmemory-clients`` (client eviction) lives beside the output limits, in
+core/limits.py.
 
 This module also installs ``server.object_set_lru_lfu`` (Redis's
 ``objectSetLRUOrLFU``), which RESTORE calls for its IDLETIME / FREQ options.
@@ -241,6 +242,14 @@ class Evictor:
             return EVICT_OK
         server = self.server
         mem = server.memory
+        # The cron sums the clients' buffers hz times a second: before evicting
+        # for them, sum them now (replies piling up for a client that does not
+        # read grow faster than that; a client that left frees its buffers). What
+        # waits to be written at the end of this loop step (invalidations, pushes)
+        # is written first, as Redis's beforeSleep has done by the next command:
+        # else each eviction's invalidation messages would cause more evictions.
+        server.flush_pending_replies()
+        mem.clients = mem.client_buffers()
         used = mem.used()
         if used <= self.maxmemory:
             return self._metrics(EVICT_OK)

@@ -220,18 +220,13 @@ class RedisProtocol(asyncio.Protocol):
         c.closed = True
         self.server.client_gone(c)
 
-    # Backpressure: the kernel buffer toward the client is full.
+    # Backpressure: the kernel buffer toward the client is full. Like Redis, we go
+    # on reading the client: its replies pile up in its output buffer, which counts
+    # in used_memory (so maxmemory evicts keys, or maxmemory-clients the client)
+    # and which client-output-buffer-limit bounds.
     def pause_writing(self):
         self._write_paused = True
         c = self.client
-        # A client with a hard output limit is read on, like Redis, so the limit
-        # (not the soft limit's timer) ends a client that does not read.
-        if c is not None and not c.paused_reading and not self.server.output_limits.hard_limit(c):
-            c.paused_reading = True
-            try:
-                self.transport.pause_reading()
-            except Exception:
-                pass
         if c is not None:
             self.server.check_output_limits(c)
 
