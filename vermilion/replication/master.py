@@ -429,8 +429,16 @@ class ReplMaster:
         fl = server.function_codes
         repl_info = self._repl_info(stream_db)
         delay = server.config.get_int("rdb-key-save-delay")
-        # rdb-key-save-delay (tests): a slow child, as rdbSaveKeyValuePair's debugDelay
-        key_callback = (lambda: LoadProgress._key_load_delay(delay)) if delay else None
+        parent = os.getpid()
+
+        def slow_key():
+            # rdb-key-save-delay (tests): a slow child, as rdbSaveKeyValuePair's
+            # debugDelay; a child whose parent died (killed) stops there
+            LoadProgress._key_load_delay(delay)
+            if os.getppid() != parent:
+                os._exit(1)
+
+        key_callback = slow_key if delay else None
 
         def work():
             os.close(rfd)
