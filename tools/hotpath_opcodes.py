@@ -23,6 +23,7 @@ import hashlib
 import os
 import random
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -100,7 +101,11 @@ def make_protocol():
     commands.load_all()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    server = Server(Config())
+    cfg = Config()
+    # an empty directory: a dump.rdb where the tool runs would make the server
+    # start "loading" (every command answered -LOADING)
+    cfg.values["dir"] = tempfile.mkdtemp(prefix="vermilion-hotpath-")
+    server = Server(cfg)
     server.loop = loop
     p = RedisProtocol(server)
     p.connection_made(_Transport())
