@@ -325,9 +325,12 @@ class Server:
             return
         now = time.time()
         stamp = time.strftime("%d %b %Y %H:%M:%S", time.localtime(now))
+        role = self.log_role
+        if role == "M" and self.is_replica:
+            role = "S"  # serverLog's role char: a replica's lines say S
         line = "%d:%s %s.%03d %s %s\n" % (
             self.pid,
-            self.log_role,
+            role,
             stamp,
             int(now * 1000) % 1000,
             _LEVEL_CHAR[level],
