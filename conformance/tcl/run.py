@@ -120,12 +120,20 @@ def add_deb_src():
             have = True
     if have:
         return False
-    text = open(DEBIAN_SOURCES).read()
-    twin = re.sub(r"^Types:\s*deb\s*$", "Types: deb-src", text, flags=re.M)
-    tmp = os.path.join(os.environ.get("TMPDIR", "/tmp"), "vermilion-debian-src.sources")
+    if os.path.exists(DEBIAN_SOURCES):
+        text = open(DEBIAN_SOURCES).read()
+        twin = re.sub(r"^Types:\s*deb\s*$", "Types: deb-src", text, flags=re.M)
+        tmp = os.path.join(os.environ.get("TMPDIR", "/tmp"), "vermilion-debian-src.sources")
+        dest = DEB_SRC_SOURCES
+    else:   # one-line format: a deb-src twin of each deb line of sources.list
+        text = open("/etc/apt/sources.list").read()
+        twin = "\n".join(re.sub(r"^deb\s", "deb-src ", l) for l in text.splitlines()
+                         if re.match(r"^deb\s", l)) + "\n"
+        tmp = os.path.join(os.environ.get("TMPDIR", "/tmp"), "vermilion-debian-src.list")
+        dest = DEB_SRC_SOURCES[:-len(".sources")] + ".list"
     with open(tmp, "w") as fh:
         fh.write(twin)
-    sh(as_root(["cp", tmp, DEB_SRC_SOURCES]))
+    sh(as_root(["cp", tmp, dest]))
     return True
 
 
@@ -154,6 +162,8 @@ def prepare_pristine(work):
     if dsc is None:
         dsc = fetch_source(os.path.join(work, "pkg"))
     shutil.rmtree(pristine, ignore_errors=True)
+    if not shutil.which("dpkg-source") and not shutil.which("patch"):
+        apt_install("patch")     # for the patches of debian/patches/series
     if shutil.which("dpkg-source"):
         sh(["dpkg-source", "--no-check", "-x", dsc, pristine])
     else:   # unpack the orig tarball and apply debian/patches/series by hand
