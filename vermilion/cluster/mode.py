@@ -22,7 +22,6 @@ from ..server.pause import PAUSE_WRITE
 from ..core.keyspecs import specs_of
 from ..core.table import ALL_COMMANDS
 from . import route
-from .gossip import ClusterBus
 from .state import MASTER, MYSELF, ClusterState, Node
 
 CRON_PERIOD = 0.1  # seconds, as run_with_period(100) in serverCron
@@ -65,6 +64,8 @@ def setup(server: Any) -> None:
     st.pause_writes = pause_writes
     st.unpause = lambda: server.client_pause.unpause()
     server.cluster = st
+    from .gossip import ClusterBus  # start-up cost: the bus and gossip, with cluster-enabled only
+
     server.cluster_bus = ClusterBus(st)
     # CONFIG SET of the announced endpoints shows in CLUSTER NODES at once (Redis's
     # apply functions: updateClusterAnnouncedPort, updateClusterHostname, ...)

@@ -21,6 +21,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.keyspecs import specs_of
+from ..keyspace.blocking import BlockState, unblock
+from ..protocol.encoder import ErrorReply
 from .slots import key_hash_slot
 from .state import CLUSTER_OK, ClusterState, Node
 
@@ -209,9 +211,6 @@ def redirect_blocked_clients(server: Any) -> int:
     down). Returns how many were unblocked."""
     if not server.blocked_clients:
         return 0
-    from ..keyspace.blocking import BlockState, unblock
-    from ..protocol.encoder import ErrorReply
-
     st = server.cluster
     me = st.myself
     done = 0

@@ -18,8 +18,6 @@ from ..cluster.state import (
     MF_TIMEOUT,
     mstime,
 )
-from ..cluster import bus as wire
-from ..cluster.gossip import replica_offset
 from ..core.bootstrap import on_server_init
 from ..core.table import command
 from ..errors import NOT_INT, SYNTAX, CommandError, subcommand_syntax_error
@@ -172,6 +170,8 @@ def _replica_available(c, n):
         return False
     off = n.repl_offset
     if n.flags & MYSELF:
+        from ..cluster.gossip import replica_offset  # start-up cost: gossip, cluster mode only
+
         off = replica_offset(c.server)
     return off != 0
 
@@ -237,6 +237,8 @@ def _shard_node(c, st, n):
     if n.hostname:
         m += [b"hostname", n.hostname.encode()]
     if n.flags & MYSELF:
+        from ..cluster.gossip import replica_offset  # start-up cost: gossip, cluster mode only
+
         off = replica_offset(c.server) if n.is_replica else c.server.master_repl_offset
     else:
         off = n.repl_offset
@@ -433,6 +435,8 @@ def cluster_bumpepoch(c, argv):
 
 def info_text(st):
     """CLUSTER INFO's body."""
+    from ..cluster import bus as wire  # start-up cost: the bus format, cluster mode only
+
     assigned = ok = pfail = fail = 0
     for n in st.slots:
         if n is None:
@@ -600,6 +604,8 @@ def cluster_failover(c, argv):
     else:
         c.server.log_warning("Manual failover user request accepted.")
         if me.replicaof.link is not None:
+            from ..cluster import bus as wire  # start-up cost: the bus format, cluster mode only
+
             engine.send(me.replicaof.link, engine.header(wire.MFSTART))
     return OK
 

@@ -87,8 +87,6 @@ nobody, as in Redis.
 import math
 import re
 import time
-from decimal import Decimal
-from fractions import Fraction
 
 from ..errors import CommandError, TIMEOUT_NEG, TIMEOUT_NOT_FLOAT
 from ..util import parse_ll
@@ -100,9 +98,6 @@ from ..protocol.encoder import NO_REPLY
 from ..core.dispatch import resume
 from ..util import LLONG_MAX as _LLONG_MAX
 
-_LDBL_MAX = Fraction(Decimal("1.18973149535723176502e4932"))
-_LDBL_TINY = Fraction(Decimal("1.8225997659412373012e-4951"))  # half the smallest denormal
-_TWO = Fraction(2)
 _M63 = 1 << 63
 _M64 = 1 << 64
 _time = time.time
@@ -164,10 +159,32 @@ def _now_ms():
     return int(_time() * 1000)
 
 
+_EXACT = None  # (Fraction, Decimal, LDBL_MAX, LDBL_TINY, 2), see _exact()
+
+
+def _exact():
+    """Exact arithmetic for a timeout that is not a plain integer (rare): decimal
+    and fractions are imported then, not by every server at start-up."""
+    global _EXACT
+    if _EXACT is None:
+        from decimal import Decimal  # start-up cost: only a fractional timeout needs it
+        from fractions import Fraction  # start-up cost: only a fractional timeout needs it
+
+        _EXACT = (
+            Fraction,
+            Decimal,
+            Fraction(Decimal("1.18973149535723176502e4932")),  # LDBL_MAX
+            Fraction(Decimal("1.8225997659412373012e-4951")),  # half the smallest denormal
+            Fraction(2),
+        )
+    return _EXACT
+
+
 def _long_double(x):
     """Round the exact value ``x`` (a Fraction) to an x87 long double (64-bit mantissa)."""
     if not x:
         return x
+    Fraction, _, _, _, _TWO = _exact()
     a = -x if x < 0 else x
     shift = 63 - (a.numerator.bit_length() - a.denominator.bit_length())
     while True:
@@ -186,6 +203,7 @@ def _to_number(b):
     """The value strtold reads from ``b``, exactly (Fraction), or None for +-inf."""
     if len(b) >= 5120 or not _FLOAT_RE.match(b):
         raise CommandError(TIMEOUT_NOT_FLOAT)
+    Fraction, Decimal, _LDBL_MAX, _LDBL_TINY, _TWO = _exact()
     s = b.decode()
     neg = s[0] == "-"
     body = s.lstrip("+-")

@@ -65,7 +65,14 @@ Where we differ from redis-server 7.0.15, and why
   sparse-array and depth ones change anything).
 """
 
-from .engine import AVAILABLE, NOT_AVAILABLE, LUA_VERSION, Scripting  # noqa: F401
+from . import engine
+from .engine import AVAILABLE, NOT_AVAILABLE, Scripting  # noqa: F401
+
+
+def __getattr__(name):
+    if name == "LUA_VERSION":  # asking loads lupa (see engine._load_lupa)
+        return engine.LUA_VERSION
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
 
 
 def state(server):

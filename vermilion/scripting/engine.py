@@ -34,6 +34,8 @@ caller waits for its own reply.
 """
 
 import hashlib
+import importlib
+import importlib.util
 from functools import partial as _partial
 import math
 import re
@@ -54,27 +56,54 @@ from ..cluster.route import REDIR_DOWN_RO_STATE, REDIR_DOWN_STATE, node_for_quer
 from ..cluster.slots import key_hash_slot
 from ..acl import CTX_LUA, DENIED_CMD, DENIED_KEY, DENIED_CHANNEL
 
-try:  # Redis embeds Lua 5.1: use lupa's 5.1 build when it ships several
-    from lupa import lua51 as _lupa
-except ImportError:  # pragma: no cover - depends on the installed lupa
+
+def _find(name):
     try:
-        from lupa import luajit21 as _lupa
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+
+
+# Redis embeds Lua 5.1: use lupa's 5.1 build when it ships several. Only found
+# here (lupa's package, not its binary module): the first Lua interpreter loads it
+# (_load_lupa), so a server that never runs a script does not pay for Lua.
+_LUPA_NAME = next((n for n in ("lupa.lua51", "lupa.luajit21") if _find(n)), None)
+if _LUPA_NAME is None and _find("lupa") is not None:
+    try:  # an older lupa with a single Lua build: usable if that one is 5.1
+        import lupa as _only
+
+        if tuple(getattr(_only, "LUA_VERSION", (0, 0)))[:2] == (5, 1):
+            _LUPA_NAME = "lupa"  # the prelude needs 5.1 (setfenv, unpack, ...)
     except ImportError:
-        try:
-            import lupa as _lupa
+        pass
+_lupa = None  # the binary module once loaded (_load_lupa)
+_lua_type = None
 
-            if tuple(getattr(_lupa, "LUA_VERSION", (0, 0)))[:2] != (5, 1):
-                _lupa = None  # the prelude needs 5.1 (setfenv, unpack, ...)
-        except ImportError:
-            _lupa = None
-
-AVAILABLE = _lupa is not None
+AVAILABLE = _LUPA_NAME is not None
 NOT_AVAILABLE = (
     "ERR Lua scripting is not available on this server: the 'lupa' package "
     "(Lua 5.1) is not installed (pip install \"vermilion[lua]\")"
 )
-LUA_VERSION = getattr(_lupa, "LUA_VERSION", None)
-_lua_type = getattr(_lupa, "lua_type", None)
+
+
+def _load_lupa():
+    """lupa's Lua 5.1 module, imported by the first interpreter made."""
+    global _lupa, _lua_type
+    if _lupa is None:
+        try:
+            mod = importlib.import_module(_LUPA_NAME)
+        except ImportError:  # found but cannot load (a broken install)
+            raise CommandError(NOT_AVAILABLE) from None
+        _lua_type = getattr(mod, "lua_type", None)
+        _lupa = mod
+    return _lupa
+
+
+def __getattr__(name):
+    if name == "LUA_VERSION":  # lupa's Lua version: asking loads lupa
+        return getattr(_load_lupa(), "LUA_VERSION", None) if AVAILABLE else None
+    raise AttributeError("module %r has no attribute %r" % (__name__, name))
+
 
 NOSCRIPT = "NOSCRIPT No matching script. Please use EVAL."
 BUSY_EVAL = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE."
@@ -282,7 +311,7 @@ class LuaEngine:
     def __init__(self, scripting, mode):
         self.scripting = scripting
         self.mode = mode
-        rt = _lupa.LuaRuntime(
+        rt = _load_lupa().LuaRuntime(
             encoding=None,
             register_eval=False,
             register_builtins=False,

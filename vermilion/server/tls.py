@@ -72,7 +72,6 @@ calls ``transport.write``/``data_received``, whatever the transport is. A TLS
 connection pays for the encryption inside the SSL transport, nothing more.
 """
 
-import ctypes
 import os
 import socket
 import ssl
@@ -370,6 +369,9 @@ class _LibSSL:
                     break
         if path is None:
             raise RuntimeError("libssl is not loaded")
+        import ctypes  # start-up cost: only once a TLS context is configured
+
+        self.ctypes = ctypes
         lib = ctypes.CDLL(path)
         lib.SSL_CTX_get_options.restype = ctypes.c_uint64
         lib.SSL_CTX_get_options.argtypes = [ctypes.c_void_p]
@@ -395,7 +397,7 @@ class _LibSSL:
     def _ptr(self, ctx):
         """The SSL_CTX* CPython stores right after the object header, checked."""
         addr = id(ctx) + object.__basicsize__
-        ptr = ctypes.c_void_p.from_address(addr).value
+        ptr = self.ctypes.c_void_p.from_address(addr).value
         if not ptr or self.lib.SSL_CTX_get_options(ptr) != int(ctx.options):
             return None
         return ptr
