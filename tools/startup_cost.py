@@ -27,6 +27,29 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# The floor under any Python server: the interpreter, asyncio and uvloop (when
+# installed, as the server uses it), answering +PONG to anything.
+FLOOR = """
+import asyncio, sys
+try:
+    import uvloop
+    loop = uvloop.new_event_loop()
+except ImportError:
+    loop = asyncio.new_event_loop()
+
+class P(asyncio.Protocol):
+    def connection_made(self, t):
+        self.t = t
+
+    def data_received(self, d):
+        self.t.write(b"+PONG\\r\\n")
+
+port = int(sys.argv[sys.argv.index("--port") + 1])
+loop.run_until_complete(loop.create_server(P, "0.0.0.0", port))
+loop.run_forever()
+"""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -90,7 +113,7 @@ def one_launch(argv, idle, env=None):
         time.sleep(idle)
         rss = rss_kb(proc.pid)
         info = command(sock, "INFO", "memory").decode()
-        used = int(info.split("used_memory:")[1].split("\r\n")[0])
+        used = int(info.split("used_memory:")[1].split("\r\n")[0]) if "used_memory:" in info else 0
         sock.close()
         return first_ping, rss, used
     finally:
@@ -128,6 +151,7 @@ def main():
     ap.add_argument("--idle", type=float, default=1.0)
     ap.add_argument("--no-redis", action="store_true")
     ap.add_argument("--tree", action="append", default=[], help="another checkout to measure")
+    ap.add_argument("--floor", action="store_true", help="also a bare asyncio PING server")
     args = ap.parse_args()
     servers = []
     for tree in [ROOT] + [os.path.abspath(t) for t in args.tree]:
@@ -135,6 +159,8 @@ def main():
         env = dict(os.environ, PYTHONPATH=tree)
         name = "vermilion" if tree == ROOT else os.path.basename(tree)
         servers.append((name, [sys.executable, "-m", "vermilion"], env))
+    if args.floor:
+        servers.append(("python floor", [sys.executable, "-c", FLOOR], None))
     if not args.no_redis:
         servers.append(("redis-server", ["redis-server"], None))
     rows = {name: [] for name, _, _ in servers}

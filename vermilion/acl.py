@@ -30,7 +30,6 @@ asks :meth:`User.check` (processCommand's ACL step), EXEC asks
 Passwords are stored as SHA-256 hex digests only, as Redis does.
 """
 
-import hashlib
 import os
 import time
 
@@ -38,7 +37,6 @@ from .core.bootstrap import on_server_init
 from .core.config import DIRECTIVE_CHECKS
 from .globmatch import compile as glob_compile
 from .core.config import ConfigError
-import hmac
 from .core import table
 from .core import limits
 from .core.keyspecs import keys_with_flags
@@ -592,6 +590,8 @@ def full_key_access(c, argv):
 
 # -------------------------------------------------------------------- users
 def hash_password(pw):
+    import hashlib  # start-up cost: OpenSSL's digests, once a password is set or checked
+
     return hashlib.sha256(pw).hexdigest().encode()
 
 
@@ -1230,6 +1230,8 @@ def check_user_directive(config, argv):
 
 
 def _consttime_eq(a, b):
+    import hmac  # start-up cost: it loads OpenSSL's digests; once a password is checked
+
     return hmac.compare_digest(a, b)
 
 

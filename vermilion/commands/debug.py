@@ -15,7 +15,6 @@ have the same digest, any change changes it. The numbers differ from Redis's,
 whose digest depends on its encodings' byte layout.
 """
 
-import hashlib
 import os
 import random
 import time
@@ -152,6 +151,8 @@ def strtod(b):
 
 # ------------------------------------------------------------------- digests
 def _sha(*parts):
+    import hashlib  # start-up cost: OpenSSL's digests, for DEBUG DIGEST only
+
     h = hashlib.sha1()
     for p in parts:
         h.update(len(p).to_bytes(8, "little"))
@@ -173,6 +174,8 @@ def value_digest(v):
         return _sha(b"string", bytes(v))
     name = cls.__name__
     if name == "RList":
+        import hashlib  # start-up cost: OpenSSL's digests, for DEBUG DIGEST only
+
         h = hashlib.sha1(b"list")
         for item in v:
             h.update(len(item).to_bytes(8, "little"))

@@ -13,6 +13,7 @@ caching all read the same entries.
 
 import json
 import os
+import sys
 from typing import Any, Callable
 
 from ..protocol.encoder import Raw, Status, Map, Set, encode
@@ -188,12 +189,38 @@ _SPEC = None
 _DOCS = None
 
 
+def _shared_leaves() -> Callable[[list], dict]:
+    """A json object hook that returns one shared dict for each repeated leaf of
+    spec.json: a flag or category (``{"+": "write"}``, thousands of them, a few
+    dozen distinct) and the empty set (``{"~": []}``). The table is read, never
+    changed in place, so sharing them is invisible; it halves what spec.json
+    costs in memory, for as long as the server runs."""
+    memo: dict = {}
+
+    def hook(pairs: list) -> dict:
+        if len(pairs) == 1:
+            k, v = pairs[0]
+            if k == "+":
+                d = memo.get(v)
+                if d is None:
+                    d = memo[v] = {"+": sys.intern(v)}
+                return d
+            if k == "~" and not v:
+                d = memo.get(None)
+                if d is None:
+                    d = memo[None] = {"~": v}
+                return d
+        return dict(pairs)
+
+    return hook
+
+
 def spec() -> dict:
     """spec.json: every Redis 7.0.15 command's COMMAND INFO entry, by name."""
     global _SPEC
     if _SPEC is None:
         with open(os.path.join(os.path.dirname(__file__), "spec.json")) as fh:
-            _SPEC = json.load(fh)
+            _SPEC = json.load(fh, object_pairs_hook=_shared_leaves())
     return _SPEC
 
 

@@ -33,7 +33,6 @@ clients' input is read and served, and their replies are written, while the
 caller waits for its own reply.
 """
 
-import hashlib
 import importlib
 import importlib.util
 from functools import partial as _partial
@@ -145,6 +144,8 @@ class ScriptError(Exception):
 
 
 def sha1hex(b):
+    import hashlib  # start-up cost: OpenSSL's digests, at the first script
+
     return hashlib.sha1(b).hexdigest().encode()
 
 
