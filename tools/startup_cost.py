@@ -7,7 +7,8 @@ Launches ``python -m vermilion --port P --save "" --appendonly no`` RUNS times
 (and redis-server the same way, interleaved, in the same run: the machine is
 shared and noisy, so only figures taken side by side compare), and for each
 launch measures the time from the spawn to the first +PONG (the client retries
-connecting every millisecond), then, after SECONDS of idle, the process's
+connecting every millisecond) and the CPU time the server had used by then
+(steadier than the wall clock when the machine is loaded), then, after SECONDS of idle, the process's
 resident set (VmRSS) and INFO memory's used_memory. Prints the median (and the
 range) of each. Each tree's package is byte-compiled first (compileall), as
 PYTHONDONTWRITEBYTECODE may be set: a stale .pyc would have every launch compile
@@ -64,6 +65,14 @@ def rss_kb(pid):
     return 0
 
 
+def cpu_s(pid):
+    """The process's user+system CPU seconds so far (steadier than the wall clock
+    on a loaded machine: it leaves out the time spent waiting for a core)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def command(sock, *args):
     out = b"*%d\r\n" % len(args)
     for a in args:
@@ -110,12 +119,13 @@ def one_launch(argv, idle, env=None):
                     raise RuntimeError("%s did not answer PING: %s" % (argv[0], err[-2000:]))
                 time.sleep(0.001)
         first_ping = time.perf_counter() - t0
+        cpu = cpu_s(proc.pid)
         time.sleep(idle)
         rss = rss_kb(proc.pid)
         info = command(sock, "INFO", "memory").decode()
         used = int(info.split("used_memory:")[1].split("\r\n")[0]) if "used_memory:" in info else 0
         sock.close()
-        return first_ping, rss, used
+        return first_ping, rss, used, cpu
     finally:
         proc.terminate()
         try:
@@ -129,14 +139,16 @@ def summary(name, rows):
     pings = [r[0] * 1000 for r in rows]
     rss = [r[1] / 1024 for r in rows]
     used = [r[2] / 1024 / 1024 for r in rows]
+    cpu = [r[3] * 1000 for r in rows]
     print(
-        "%-14s first PING %6.1f ms (%.1f..%.1f)   RSS %5.1f MB (%.1f..%.1f)   "
+        "%-14s first PING %6.1f ms (%.1f..%.1f), CPU %4.0f ms   RSS %5.1f MB (%.1f..%.1f)   "
         "used_memory %5.2f MB"
         % (
             name,
             statistics.median(pings),
             min(pings),
             max(pings),
+            statistics.median(cpu),
             statistics.median(rss),
             min(rss),
             max(rss),
