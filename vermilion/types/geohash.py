@@ -54,10 +54,17 @@ _COMPRESS8 = bytes(sum(((b >> (2 * i)) & 1) << i for i in range(4)) for b in ran
 # Built a row (256 entries) at a time with bytes.translate, not 65,536 Python steps
 # each (that took 10 ms of every server's start-up): a row is the low byte's table
 # with the high byte's four bits or-ed in, and there are only 16 such bit patterns.
-_OR_HIGH = [bytes(x | (k << 4) for x in range(256)) for k in range(16)]
-_ODD8 = bytes(_COMPRESS8[lo >> 1] for lo in range(256))
-_EVEN16 = b"".join(_COMPRESS8.translate(_OR_HIGH[_COMPRESS8[hi]]) for hi in range(256))
-_ODD16 = b"".join(_ODD8.translate(_OR_HIGH[_COMPRESS8[hi >> 1]]) for hi in range(256))
+# The two tables (128 KB) are built by the first deinterleave64, not by every
+# server at start-up.
+_EVEN16 = _ODD16 = b""
+
+
+def _build16():
+    global _EVEN16, _ODD16
+    or_high = [bytes(x | (k << 4) for x in range(256)) for k in range(16)]
+    odd8 = bytes(_COMPRESS8[lo >> 1] for lo in range(256))
+    _ODD16 = b"".join(odd8.translate(or_high[_COMPRESS8[hi >> 1]]) for hi in range(256))
+    _EVEN16 = b"".join(_COMPRESS8.translate(or_high[_COMPRESS8[hi]]) for hi in range(256))
 
 
 def interleave64(xlo, ylo):
@@ -81,6 +88,9 @@ def interleave64(xlo, ylo):
 def deinterleave64(v):
     """(even bits, odd bits) of a 64-bit value, 32 bits each."""
     e = _EVEN16
+    if not e:
+        _build16()
+        e = _EVEN16
     o = _ODD16
     a = v & 0xFFFF
     b = (v >> 16) & 0xFFFF
