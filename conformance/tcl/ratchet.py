@@ -7,15 +7,16 @@ Test names that carry a random number (a randomly chosen node, a random count) a
 normalised by NORMALISE below (the number becomes ``N``) so that two runs name them
 alike; tests whose name still differs between runs simply do not make the list.
 
-    ratchet.py make OUT RESULTS_DIR... [--header TEXT] [--units FILE] [--done-only]
+    ratchet.py make OUT RESULTS_DIR... [--header TEXT] [--units FILE] [--ended-only]
         tests that passed in EVERY results folder (work/results/<name>), as a list
-        (--done-only: only units whose every run ended normally)
+        (--ended-only: leave out the units that timed out or were cut short in a run)
     ratchet.py units LIST
         the units a list names (one per line), for run.py
     ratchet.py check LIST RESULTS_DIR
         every listed test must have passed in RESULTS_DIR; a unit whose run did not
-        end normally (runtest's timeout, an [exception], a crash, no result at all)
-        fails all its listed tests. Prints the per-unit table and ``N passed, M
+        end (runtest's timeout, the harness killed or crashed, no result at all) fails
+        all its listed tests. (A unit that stops at an [exception] counts the tests
+        that passed before it: the tests after it did not run, so they fail.) Prints the per-unit table and ``N passed, M
         failed`` (of the listed tests); exit status 1 when M > 0.
 """
 import argparse
@@ -53,6 +54,12 @@ def load(folder):
     return out
 
 
+def ended(status):
+    """The unit's runtest ran to its end, or stopped at an [exception] (not a timeout,
+    not killed/crashed, not missing)."""
+    return status in ("done", "exception")
+
+
 def passed(res):
     return collections.Counter(normalise(res["unit"], n) for n in res["ok"])
 
@@ -76,9 +83,9 @@ def cmd_make(args):
     if args.units:
         wanted = [u.strip() for u in open(args.units) if u.strip() and not u.startswith("#")]
         units &= set(wanted)
-    if args.done_only:
+    if args.ended_only:
         for unit in sorted(units):
-            bad = [r[unit]["status"] for r in runs if r[unit]["status"] != "done"]
+            bad = [r[unit]["status"] for r in runs if not ended(r[unit]["status"])]
             if bad:
                 sys.stderr.write("ratchet.py: %s left out (%s)\n" % (unit, ", ".join(bad)))
                 units.discard(unit)
@@ -118,10 +125,10 @@ def cmd_check(args):
             ok, status, secs = 0, "no result", 0.0
         else:
             status, secs = res["status"], res.get("seconds") or 0.0
-            ok = 0 if status != "done" else sum((want & passed(res)).values())
+            ok = sum((want & passed(res)).values()) if ended(status) else 0
         bad = n - ok
         if bad:
-            have = passed(res) if res is not None and status == "done" else collections.Counter()
+            have = passed(res) if res is not None and ended(status) else collections.Counter()
             for name in sorted(want - have):
                 missing.append((unit, name, status))
         total_ok += ok
@@ -150,8 +157,8 @@ def main(argv=None):
     m.add_argument("results", nargs="+")
     m.add_argument("--header", action="append", default=[])
     m.add_argument("--units", help="a file of units: keep only these")
-    m.add_argument("--done-only", action="store_true",
-                   help="leave out units that did not end normally in every run")
+    m.add_argument("--ended-only", action="store_true",
+                   help="leave out units that timed out or were cut short in a run")
     u = sub.add_parser("units")
     u.add_argument("list")
     c = sub.add_parser("check")

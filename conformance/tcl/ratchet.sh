@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Ratchet on Redis 7.0.15's own Tcl tests (spawning mode, Vermilion as src/redis-server):
 # run the units named in conformance/tcl/ratchet-passed.txt and fail if any test listed
-# there did not pass. A unit that hits runtest's timeout, raises an [exception] or
+# there did not pass. A unit that hits runtest's timeout or whose harness is killed or
 # crashes fails all its listed tests.
 #   conformance/tcl/ratchet.sh            # the check (CI)
 #   UPDATE=1 conformance/tcl/ratchet.sh   # two runs; the list becomes the tests that
-#                                         # passed in both (units that ended normally)
+#                                         # passed in both (units that timed out are left out)
 # On a fresh machine run.py prepares everything itself: tcl, redis-tools/redis-server
 # (for redis-cli, redis-benchmark, redis-check-*), Debian's redis 7.0.15 source package
 # (apt-get source: needs network) under conformance/tcl/work/ (gitignored).
@@ -32,7 +32,7 @@ start=$(date +%s)
 if [[ ${UPDATE:-0} == 1 ]]; then
   run ratchet-1
   run ratchet-2
-  python3 ratchet.py make "$LIST" "$WORK/results/ratchet-1" "$WORK/results/ratchet-2" --done-only \
+  python3 ratchet.py make "$LIST" "$WORK/results/ratchet-1" "$WORK/results/ratchet-2" --ended-only \
     --header "Redis 7.0.15 Tcl tests (spawning mode, --clients $CLIENTS) that passed against Vermilion" \
     --header "in two runs: conformance/tcl/ratchet.sh checks them (UPDATE=1 rewrites this file)." \
     --header "One 'unit<TAB>test name' line per test run; see ratchet.py for the names normalised."
