@@ -31,7 +31,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The floor under any Python server: the interpreter, asyncio and uvloop (when
 # installed, as the server uses it), answering +PONG to anything.
 FLOOR = """
-import asyncio, sys
+import asyncio, socket, sys
 try:
     import uvloop
     loop = uvloop.new_event_loop()
@@ -46,7 +46,10 @@ class P(asyncio.Protocol):
         self.t.write(b"+PONG\\r\\n")
 
 port = int(sys.argv[sys.argv.index("--port") + 1])
-loop.run_until_complete(loop.create_server(P, "0.0.0.0", port))
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", port))
+loop.run_until_complete(loop.create_server(P, sock=s))
 loop.run_forever()
 """
 
