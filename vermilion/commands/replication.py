@@ -10,6 +10,7 @@ from ..protocol.encoder import NO_REPLY
 from ..errors import CommandError, SYNTAX
 from ..protocol.encoder import OK, Raw
 from ..core.bootstrap import on_server_init
+from ..replication.failover import NO_FAILOVER, Failover, accept_failover_psync, find_replica
 from ..replication.master import ReplMaster, new_replid
 from ..replication.replica import ReplicaLink
 from ..util import parse_int, parse_ll
@@ -25,6 +26,8 @@ def _init(server):
     server.master_repl_offset = 0
     server.repl = ReplMaster(server)
     server.repl_link = ReplicaLink(server)
+    server.failover = Failover(server)
+    server.add_cron_hook(server.failover.update)
     server.add_client_gone_hook(server.repl.client_gone)
     server.add_client_gone_hook(server.repl_link.client_gone)
     server.extra_checks = tuple(server.extra_checks) + (_check_command,)
@@ -120,6 +123,12 @@ def _sync(c, argv, psync):
     repl = server.repl
     if repl.is_replica(c):
         return NO_REPLY  # already a replica: ignored, like Redis
+    if psync and len(argv) > 3 and argv[3].lower() == b"failover":
+        err = accept_failover_psync(c, argv)  # our master hands over its role
+        if err is not None:
+            raise CommandError(err)
+    if server.failover.state != NO_FAILOVER:
+        raise CommandError("NOMASTERLINK Can't SYNC while failing over")
     link = server.repl_link
     if link.host is not None and not link.connected():
         raise CommandError("NOMASTERLINK Can't SYNC while not connected with my master")
@@ -155,6 +164,63 @@ def sync(c, argv):
     return _sync(c, argv, False)
 
 
+# ------------------------------------------------------------------ FAILOVER
+@command("failover")
+def failover(c, argv):
+    """FAILOVER [TO host port [FORCE]] [ABORT] [TIMEOUT ms] (failoverCommand)."""
+    server = c.server
+    fo = server.failover
+    if server.cluster is not None:
+        raise CommandError(
+            "ERR FAILOVER not allowed in cluster mode. Use CLUSTER FAILOVER command instead."
+        )
+    n = len(argv)
+    if n == 2 and argv[1].lower() == b"abort":
+        if fo.state == NO_FAILOVER:
+            raise CommandError("ERR No failover in progress.")
+        fo.abort("Failover manually aborted")
+        return OK
+    timeout = 0
+    host = None
+    port = 0
+    force = False
+    j = 1
+    while j < n:
+        a = argv[j].lower()
+        if a == b"timeout" and j + 1 < n and timeout == 0:
+            timeout = parse_int(argv[j + 1])
+            if timeout <= 0:
+                raise CommandError("ERR FAILOVER timeout must be greater than 0")
+            j += 1
+        elif a == b"to" and j + 2 < n and host is None:
+            port = parse_int(argv[j + 2])
+            host = argv[j + 1].decode("utf-8", "replace")
+            j += 2
+        elif a == b"force" and not force:
+            force = True
+        else:
+            raise CommandError(SYNTAX)
+        j += 1
+    if fo.state != NO_FAILOVER:
+        raise CommandError("ERR FAILOVER already in progress.")
+    if server.repl_link.host is not None:
+        raise CommandError("ERR FAILOVER is not valid when server is a replica.")
+    if not server.repl.replicas:
+        raise CommandError("ERR FAILOVER requires connected replicas.")
+    if force and (not timeout or host is None):
+        raise CommandError(
+            "ERR FAILOVER with force option requires both a timeout and target HOST and IP."
+        )
+    if host is not None:
+        r = find_replica(server, host, port)
+        if r is None:
+            raise CommandError("ERR FAILOVER target HOST and PORT is not a replica.")
+        if r.state != "online":
+            raise CommandError("ERR FAILOVER target replica is not online.")
+    fo.start(host, port, timeout, force)
+    return OK
+
+
 # ---------------------------------------------------------------------- WAIT
 @command("wait")
 def wait(c, argv):
@@ -188,6 +254,8 @@ def _replicaof(c, argv):
     if server.cluster is not None:
         # replication follows the cluster's configuration (CLUSTER REPLICATE)
         raise CommandError("ERR REPLICAOF not allowed in cluster mode.")
+    if server.failover.state != NO_FAILOVER:
+        raise CommandError("ERR REPLICAOF not allowed while failing over.")
     link = server.repl_link
     if argv[1].lower() == b"no" and argv[2].lower() == b"one":
         if link.host is not None:
@@ -248,7 +316,7 @@ def info_lines(server):
         lines.append("min_slaves_good_slaves:%d" % repl.good_replicas())
     lines += repl.info_lines()
     lines += [
-        "master_failover_state:no-failover",
+        "master_failover_state:%s" % server.failover.state,
         "master_replid:%s" % server.replid,
         "master_replid2:%s" % server.replid2,
         "master_repl_offset:%d" % server.master_repl_offset,

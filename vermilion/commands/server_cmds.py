@@ -890,34 +890,6 @@ def lolwut(c, argv):
     return Verbatim(b"Redis ver. %s\n" % REDIS_VERSION.encode())
 
 
-@command("failover")
-def failover(c, argv):
-    n = len(argv)
-    if n == 2 and argv[1].lower() == b"abort":
-        raise CommandError("ERR No failover in progress.")
-    timeout = 0
-    host = None
-    force = False
-    j = 1
-    while j < n:
-        a = argv[j].lower()
-        if a == b"timeout" and j + 1 < n and timeout == 0:
-            timeout = parse_int(argv[j + 1])
-            if timeout <= 0:
-                raise CommandError("ERR FAILOVER timeout must be greater than 0")
-            j += 1
-        elif a == b"to" and j + 2 < n and host is None:
-            parse_int(argv[j + 2])
-            host = argv[j + 1]
-            j += 2
-        elif a == b"force" and not force:
-            force = True
-        else:
-            raise CommandError(SYNTAX)
-        j += 1
-    raise CommandError("ERR FAILOVER requires connected replicas.")
-
-
 # ================================================ FUNCTION fallbacks for probes
 def fallback(fullname):
     """Bind ``func`` to ``fullname`` unless a feature module already did (a module

@@ -71,6 +71,7 @@ class ReplicaLink:
         self.read_reploff = 0  # read offset (slave_read_repl_offset)
         self.last_io = 0.0
         self.down_since = 0
+        self.killed_link = False  # our master client was killed here (CLIENT KILL)
         self.last_ack = 0.0
         self.transfer_size = -1
         self.master_db = 0
@@ -243,6 +244,12 @@ class ReplicaLink:
             # (replicationCacheMaster keeps that client, its db included)
             self.master_db = c.db.id
             self.client = None
+            if self.state == STATE_CONNECTED:
+                # replicationHandleMasterDisconnection: the link is down from now
+                # (not from when the task notices, maybe after a DEBUG SLEEP)
+                self.down_since = int(time.time())
+                self.state = STATE_CONNECT
+                self.killed_link = True
             try:
                 self.writer.close()
             except Exception:
@@ -294,7 +301,7 @@ class ReplicaLink:
             except asyncio.CancelledError:
                 raise
             except (OSError, LinkError, asyncio.IncompleteReadError, ValueError) as e:
-                if self.state == STATE_CONNECTED:
+                if self.state == STATE_CONNECTED or self.killed_link:
                     server.log_notice("Connection with master lost.")
                 else:
                     server.log_warning("Error condition on socket for SYNC: %s" % e)
@@ -302,6 +309,7 @@ class ReplicaLink:
                 server.log_exception("replication link")
             if self.state == STATE_CONNECTED:
                 self.down_since = int(time.time())  # a working link was lost
+            self.killed_link = False
             self._close_master()
             self.state = STATE_CONNECT
             await asyncio.sleep(1)
@@ -365,8 +373,13 @@ class ReplicaLink:
         else:
             psync_id, psync_off = "?", -1
             server.log_notice("Partial resynchronization not possible (no cached master)")
-        writer.write(encode_command([b"PSYNC", psync_id.encode(), b"%d" % psync_off]))
+        # (a master handing over its role asks the target to take it: FAILOVER)
+        suffix = server.failover.psync_suffix
+        writer.write(encode_command([b"PSYNC", psync_id.encode(), b"%d" % psync_off] + suffix))
         line = await self._read_line(reader)
+        accepted = line.startswith((b"+FULLRESYNC", b"+CONTINUE"))
+        if suffix and not server.failover.psync_done(accepted):
+            raise LinkError("Failover target rejected psync request")
         if line.startswith(b"+FULLRESYNC"):
             parts = line.split()
             replid, offset = parts[1].decode(), int(parts[2])
