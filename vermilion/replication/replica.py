@@ -379,7 +379,7 @@ class ReplicaLink:
         line = await self._read_line(reader)
         accepted = line.startswith((b"+FULLRESYNC", b"+CONTINUE"))
         if suffix and not server.failover.psync_done(accepted):
-            raise LinkError("Failover target rejected psync request")
+            return  # aborted (and logged): we are a master again, the link is gone
         if line.startswith(b"+FULLRESYNC"):
             parts = line.split()
             replid, offset = parts[1].decode(), int(parts[2])
