@@ -1326,6 +1326,8 @@ def _init(server):
     cfg.hooks["appendonly"] = aof.set_appendonly
     cfg.add_hook("appendfsync", aof.set_fsync)
     cfg.add_hook("aof-timestamp-enabled", lambda v: setattr(aof, "timestamps", v == "yes"))
+    # updateAofAutoGCEnabled: turning auto gc back on deletes the history now
+    cfg.add_hook("aof-disable-auto-gc", lambda v: aof.delete_history() if v == "no" else None)
     # the reply hook only while the AOF is on: no cost on the hot path otherwise
     server.before_reply_hook = aof.before_reply if aof.state != AOF_OFF else None
     server.add_cron_hook(aof.cron)
