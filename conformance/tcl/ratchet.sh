@@ -9,7 +9,8 @@
 # On a fresh machine run.py prepares everything itself: tcl, redis-tools/redis-server
 # (for redis-cli, redis-benchmark, redis-check-*), Debian's redis 7.0.15 source package
 # (apt-get source: needs network) under conformance/tcl/work/ (gitignored).
-# TCL_CLIENTS (default 2) and TCL_TIMEOUT (runtest's --timeout, default 180) size the runs.
+# TCL_CLIENTS (default 2) and TCL_TIMEOUT (runtest's --timeout, default 180) size the runs;
+# TCL_UNITS="unit/a integration/b ..." runs other units than the list's (to remake it).
 set -uo pipefail
 cd "$(dirname "$0")"
 LIST=ratchet-passed.txt
@@ -17,7 +18,8 @@ WORK=${VERMILION_TCL_WORK:-$PWD/work}
 CLIENTS=${TCL_CLIENTS:-2}
 TIMEOUT=${TCL_TIMEOUT:-180}
 [[ -f $LIST ]] || { echo "no conformance/tcl/$LIST: skipping the Tcl ratchet"; exit 0; }
-mapfile -t UNITS < <(python3 ratchet.py units "$LIST")
+if [[ -n ${TCL_UNITS:-} ]]; then read -ra UNITS <<<"$TCL_UNITS"   # another set of units (UPDATE=1)
+else mapfile -t UNITS < <(python3 ratchet.py units "$LIST"); fi
 
 run() {  # run NAME: the units into work/results/NAME (old results of that name removed)
   rm -rf "$WORK/results/$1"
