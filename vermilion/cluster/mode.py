@@ -19,7 +19,6 @@ from typing import Any
 
 from ..persistence.snapshot import empty_data, server_dir
 from ..server.pause import PAUSE_WRITE
-from ..core.keyspecs import specs_of
 from ..core.table import ALL_COMMANDS
 from . import route
 from .state import MASTER, MYSELF, ClusterState, Node
@@ -88,7 +87,9 @@ def _mark_key_shapes() -> None:
     """Command.cluster_key for the dispatcher's fast path: 0 for commands without
     keys, 1 when the only key is argv[1]; the rest go through route.check."""
     for cmd in ALL_COMMANDS:  # (sub-commands included)
-        if cmd.movablekeys or specs_of(cmd).native is not None:
+        # (SET and BITFIELD have a getkeys procedure for their flags, not their
+        # positions: their one key is argv[1], like GET's)
+        if cmd.movablekeys:
             cmd.cluster_key = None
         elif not route.has_key_specs(cmd):
             cmd.cluster_key = 0
