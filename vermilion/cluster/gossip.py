@@ -111,7 +111,7 @@ class ClusterBus:
         self.drop_packet_filter = -1  # DEBUG DROP-CLUSTER-PACKET-FILTER
         state.send_fail = self.send_fail
         state.broadcast_pong_all = lambda: self.broadcast_pong(False)
-        state.before_sleep_failover = self._before_sleep_failover  # type: ignore[method-assign,assignment]
+        state.failover_step = self._before_sleep_failover
 
     # ------------------------------------------------------------ logging
     def log_warning(self, msg: str) -> None:
@@ -585,14 +585,14 @@ class ClusterBus:
         elif type_ == wire.UPDATE:
             if sender is None:
                 return
-            n = st.lookup(msg.update_nodename)
-            if n is None or n.config_epoch >= msg.update_config_epoch:
+            about = st.lookup(msg.update_nodename)
+            if about is None or about.config_epoch >= msg.update_config_epoch:
                 return
-            if n.is_replica:
-                st.set_node_as_master(n)
-            n.config_epoch = msg.update_config_epoch
+            if about.is_replica:
+                st.set_node_as_master(about)
+            about.config_epoch = msg.update_config_epoch
             st.do_before_sleep(TODO_SAVE_CONFIG | TODO_FSYNC_CONFIG)
-            st.update_slots_config_with(n, msg.update_config_epoch, msg.update_slots)
+            st.update_slots_config_with(about, msg.update_config_epoch, msg.update_slots)
 
         elif type_ == wire.MODULE:
             return  # no modules: nothing listens

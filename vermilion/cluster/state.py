@@ -298,6 +298,8 @@ class ClusterState:
         self.unpause: Callable[[], None] = lambda: None
         self.broadcast_pong_all: Callable[[], None] = lambda: None
         self.send_fail: Callable[[str], None] = lambda name: None
+        # the gossip engine's election steps (clusterBeforeSleep's failover part)
+        self.failover_step: Callable[[int], None] = lambda flags: None
 
     # ------------------------------------------------------------ settings
     def cfg_int(self, name: str) -> int:
@@ -800,15 +802,13 @@ class ClusterState:
                 self.todo_scheduled = True
                 loop.call_soon(self.before_sleep)
 
-    before_sleep_failover: Callable[[int], None] = lambda self, flags: None
-
     def before_sleep(self) -> None:
         """clusterBeforeSleep: failover steps, state update and config save, once."""
         self.todo_scheduled = False
         flags = self.todo
         self.todo = 0
         if flags & (TODO_HANDLE_MANUALFAILOVER | TODO_HANDLE_FAILOVER):
-            self.before_sleep_failover(flags)
+            self.failover_step(flags)
         if flags & TODO_UPDATE_STATE:
             self.update_state()
         if flags & TODO_SAVE_CONFIG:

@@ -355,7 +355,7 @@ class ModuleType:
 
     @property
     def module_name(self) -> str:
-        return self.module.name
+        return self.module.name or ""
 
     def __repr__(self) -> str:
         return "<ModuleType %s encver %d>" % (self.name, self.encver)
@@ -503,10 +503,10 @@ class Module:
         if getattr(cls, "rdb_module_type", None) is not None:
             raise ValueError("class %s is already a module data type" % cls.__name__)
         mt = ModuleType(self, name, encver, cls, rdb_save, rdb_load)
-        cls.type_name = name  # TYPE, SCAN TYPE (commands/keys.py's type_name)
-        cls.rdb_module_type = mt  # RDB, DUMP (persistence/rdb.py's encode_value)
+        setattr(cls, "type_name", name)  # TYPE, SCAN TYPE (commands/keys.py's type_name)
+        setattr(cls, "rdb_module_type", mt)  # RDB, DUMP (persistence/rdb.py's encode_value)
         if not hasattr(cls, "object_encoding"):
-            cls.object_encoding = _raw_encoding  # OBJECT ENCODING: "raw", as Redis
+            setattr(cls, "object_encoding", _raw_encoding)  # OBJECT ENCODING: "raw", as Redis
         rdb_module.MODULE_TYPES[mid >> 10] = mt
         self.types.append(mt)
         return mt
@@ -689,7 +689,7 @@ def _build_command(
 def _register(cmd: Command, getkeys: Callable | None) -> None:
     """The command into the table, the ACL universe, every server's stats."""
     if getkeys is not None:
-        flags = frozenset()
+        flags: frozenset = frozenset()
 
         def native(argv: list) -> list:
             return [(int(p), flags) for p in getkeys(argv)]
@@ -737,7 +737,7 @@ def _acl_add(cmd: Command) -> None:
         _ACL_NEXT_BIT[0] = u.count + 1
     bit = 1 << _ACL_NEXT_BIT[0]
     _ACL_NEXT_BIT[0] += 1
-    e = _Entry()
+    e: Any = _Entry()
     e.fullname = cmd.fullname
     e.bit = e.mask = bit
     e.parent = None

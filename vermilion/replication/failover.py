@@ -162,8 +162,7 @@ def accept_failover_psync(c: Any, argv: list) -> str | None:
     if replid.lower() != server.replid.lower():
         return "ERR PSYNC FAILOVER replid must match my replid."
     link.unset_master()
-    server.log_notice(
-        "MASTER MODE enabled (failover request from '%s')"
-        % limits.describe_client(c).decode("utf-8", "replace")
-    )
+    describe = limits.describe_client
+    info = describe(c).decode("utf-8", "replace") if describe is not None else ""
+    server.log_notice("MASTER MODE enabled (failover request from '%s')" % info)
     return None
