@@ -21,10 +21,20 @@ TIMEOUT=${TCL_TIMEOUT:-180}
 if [[ -n ${TCL_UNITS:-} ]]; then read -ra UNITS <<<"$TCL_UNITS"   # another set of units (UPDATE=1)
 else mapfile -t UNITS < <(python3 ratchet.py units "$LIST"); fi
 
+# Tests runtest skips (--skiptest) in these runs: known failures on Vermilion that wait out
+# long timeouts (they cost over 2 of the ratchet's minutes). They are not on the list;
+# take one out of SKIP when it is fixed, then remake the list (UPDATE=1).
+SKIP=(
+  "AOF enable during BGSAVE will not write data util AOFRW finish"   # waits 100 s
+  "AOF will open a temporary INCR AOF to accumulate data until the first AOFRW success when AOF is dynamically enabled"
+)
+SKIP_ARGS=()
+for t in "${SKIP[@]}"; do SKIP_ARGS+=("--runtest-arg=--skiptest" "--runtest-arg=$t"); done
+
 run() {  # run NAME: the units into work/results/NAME (old results of that name removed)
   rm -rf "$WORK/results/$1"
   python3 run.py --server vermilion --clients "$CLIENTS" --timeout "$TIMEOUT" \
-    --work "$WORK" --tree-name tree-ratchet --results-name "$1" "${UNITS[@]}" \
+    --work "$WORK" --tree-name tree-ratchet --results-name "$1" "${SKIP_ARGS[@]}" "${UNITS[@]}" \
     >"$WORK/$1.out" 2>&1
   # run.py's status is non-zero whenever any test failed, listed or not: the list decides
 }
