@@ -28,7 +28,9 @@ starts and ends). Every unit runs as its own ``./runtest --single UNIT --clients
 the tests that passed and failed); the run prints a table per unit and, last,
 ``N passed, M failed`` (failed: ``[err]`` plus ``[exception]`` lines). The exit
 status is 0 when nothing failed. ``conformance/tcl/compare.py`` compares the two
-servers' results.
+servers' results (or Vermilion's with the reference list,
+``reference/redis-7.0.15-passed.txt``: what redis-server passed in two full runs);
+``conformance/tcl/ratchet.sh`` is the CI ratchet (``ratchet-passed.txt``, ``ratchet.py``).
 
 Redis Cluster's tests come in two harnesses. ``unit/cluster``, ``unit/cluster-scripting``
 and ``unit/cluster/*`` are units of the main harness (``start_cluster``) and run as
