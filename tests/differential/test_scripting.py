@@ -658,6 +658,13 @@ def test_cjson(d):
         "return cjson.encode({1, {2, {3, {a={}}}}})",
         "return cjson.encode(1/0)",
         "return cjson.encode(0/0)",
+        # encode_invalid_numbers: true prints nan/inf, "null" gives null (set back after)
+        "local r = cjson.encode_invalid_numbers(true);"
+        " local s = cjson.encode({0/0, -(0/0), 1/0, -1/0, 1.5, [\"k\"]=1/0});"
+        " cjson.encode_invalid_numbers(false); return {tostring(r), s}",
+        "local r = cjson.encode_invalid_numbers('null'); local s = cjson.encode({0/0, 1/0});"
+        " cjson.encode_invalid_numbers('off'); return {tostring(r), s}",
+        "return tostring(cjson.encode_invalid_numbers())",
         "return cjson.encode({1, 2, x=3})",
         "return cjson.encode(123456789012345)",
         "return cjson.encode(2^53)",

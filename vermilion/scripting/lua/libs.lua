@@ -56,8 +56,17 @@ local function enc_error(v, reason)
   error("Cannot serialise " .. type(v) .. ": " .. reason, 0)
 end
 
+-- cjson.encode_invalid_numbers: false (an error), true ("nan", "inf", "-inf",
+-- as Redis's lua_cjson prints them) or "null"
+local encode_invalid = false
+
 local function json_num(n)
-  if n ~= n or n == huge or n == -huge then enc_error(n, "must not be NaN or Inf") end
+  if n ~= n or n == huge or n == -huge then
+    if encode_invalid == "null" then return "null" end
+    if not encode_invalid then enc_error(n, "must not be NaN or Inf") end
+    if n ~= n then return "nan" end
+    return n > 0 and "inf" or "-inf"
+  end
   return sfmt("%.14g", n)
 end
 
@@ -357,7 +366,10 @@ cjson.decode_max_depth = function(d)
 end
 cjson.encode_number_precision = function() return 14 end
 cjson.encode_keep_buffer = function() return true end
-cjson.encode_invalid_numbers = function() return false end
+cjson.encode_invalid_numbers = function(v)
+  if v == "null" then encode_invalid = "null" else encode_invalid = cfg_bool(v, encode_invalid) end
+  return encode_invalid
+end
 cjson.decode_invalid_numbers = function() return true end
 cjson.new = function()
   local t = {}
