@@ -57,3 +57,9 @@ def subcommand_syntax_error(argv):
         "ERR unknown subcommand or wrong number of arguments for '%.128s'. Try %s HELP."
         % (text(argv[1]), text(argv[0]).upper())
     )
+
+
+class Redirect(str):
+    """A cluster redirection's error text (MOVED, ASK, CROSSSLOT, TRYAGAIN,
+    CLUSTERDOWN: cluster/route.py). An EXEC refused with one is discarded and
+    answered with it as it is, not with EXECABORT (processCommand)."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..errors import Redirect
 from ..core.keyspecs import specs_of
 from ..keyspace.blocking import BlockState, unblock
 from ..protocol.encoder import ErrorReply
@@ -59,11 +60,6 @@ def key_positions(cmd: Any, argv: list) -> list[int]:
 def has_key_specs(cmd: Any) -> bool:
     """processCommand redirects only commands with key specs (or movable keys)."""
     return bool(specs_of(cmd).specs)
-
-
-class Redirect(str):
-    """An error text that sends the client elsewhere: EXEC refused with it is
-    discarded and answered plainly (not with EXECABORT)."""
 
 
 def _logically_expired(server: Any, db: Any, key: bytes) -> bool:

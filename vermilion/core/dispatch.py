@@ -39,7 +39,7 @@ import time
 from operator import length_hint
 from typing import Any, Callable, Iterator, Sequence
 
-from ..errors import CommandError
+from ..errors import CommandError, Redirect
 from ..protocol.encoder import (
     Raw,
     QUEUED,
@@ -499,7 +499,7 @@ def reject(c: Client, argv: Argv, err: str) -> None:
         server.cmdstats[cmd.index].rejected += 1
         if cmd.fullname == "exec":
             c.discard_transaction()
-            if err.__class__ is not str and err.__class__.__name__ == "Redirect":
+            if err.__class__ is Redirect:
                 # a cluster redirect of EXEC is answered as is (processCommand)
                 server.count_error(err)
                 c.out.append(error_bytes(err))
