@@ -55,11 +55,21 @@ def _check_command(c, cmd, argv):
     is_write = cmd.is_write or (
         cmd.fullname == "exec" and bool(c.multi) and any(q.is_write for q, _ in c.multi)
     )
+    stale = None
+    if cmd.fullname in _SCRIPT_COMMANDS and server.script_may_write is not None:
+        # getCommandFlags: a script's declared flags make it a write (unless
+        # no-writes) and deny it on a stale replica (unless allow-stale)
+        if not is_write and server.script_may_write(c, cmd, argv):
+            is_write = True
+        stale = server.script_allow_stale(c, cmd, argv)
     if link.host is None:
         if is_write and server.repl.good_replicas() < server.repl.min_replicas:
             return "NOREPLICAS Not enough good replicas to write."
         return None
-    return link.check_command(c, cmd, argv, is_write)
+    return link.check_command(c, cmd, argv, is_write, stale)
+
+
+_SCRIPT_COMMANDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
 
 
 # ------------------------------------------------------------------ REPLCONF

@@ -21,6 +21,7 @@ from ..scripting.engine import (
     F_EVAL_COMPAT,
     F_NO_WRITES,
     F_ALLOW_OOM,
+    F_ALLOW_STALE,
     FLAG_BY_NAME,
     sha1hex,
     AVAILABLE,
@@ -275,6 +276,24 @@ def script_may_write(c, cmd, argv):
     return not flags & F_NO_WRITES
 
 
+def script_allow_stale(c, cmd, argv):
+    """May this script run on a stale replica (processCommand's CMD_STALE)? A
+    script or function that declared flags: only with ``allow-stale``. A script
+    without a shebang: no (what redis-server 7.0.15 answers: MASTERDOWN, though
+    COMMAND INFO lists EVAL as stale). None when the script is unknown (EVALSHA
+    then answers NOSCRIPT, FCALL 'Function not found', as Redis does)."""
+    flags = _declared_flags(c, cmd, argv)
+    if flags is not None:
+        return bool(flags & F_ALLOW_STALE)
+    if cmd.fullname in ("eval", "eval_ro") and len(argv) > 1:
+        # no shebang; a bad one keeps EVAL's flags and errors when run, as in Redis
+        return None if argv[1].startswith(b"#!") else False
+    if cmd.fullname in ("evalsha", "evalsha_ro") and len(argv) > 1:
+        st = _scripting.state(c.server)
+        return False if st.scripts.get(argv[1].lower()) is not None else None
+    return None
+
+
 def script_denyoom(c, cmd, argv):
     """scriptFlagsToCmdFlags' CMD_DENYOOM, asked by maxmemory's check (keyspace/evict.py):
     a script or function that declared flags, neither ``allow-oom`` nor ``no-writes``,
@@ -291,4 +310,5 @@ def script_denyoom(c, cmd, argv):
 def _init(server):
     _scripting.ensure(server)
     server.script_may_write = script_may_write
+    server.script_allow_stale = script_allow_stale
     server.script_denyoom = script_denyoom

@@ -256,9 +256,11 @@ class ReplicaLink:
                 pass
 
     # ------------------------------------------------------------- checks
-    def check_command(self, c, cmd, argv, is_write):
+    def check_command(self, c, cmd, argv, is_write, stale=None):
         """processCommand's replica checks: writes on a read-only replica, then
-        stale data while the link is down (replica-serve-stale-data no)."""
+        stale data while the link is down (replica-serve-stale-data no). ``stale``:
+        a script's own answer to "may it run on a stale replica" (None: the
+        command's flag)."""
         if c is self.client:
             return None
         if self.server.async_loading:
@@ -271,7 +273,7 @@ class ReplicaLink:
             not self.serve_stale
             and self.state != STATE_CONNECTED
             and (
-                not cmd.stale
+                not (cmd.stale if stale is None else stale)
                 or (cmd.fullname == "exec" and c.multi and not all(q.stale for q, _ in c.multi))
             )
         ):

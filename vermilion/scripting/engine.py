@@ -845,7 +845,22 @@ class Scripting:
     def _check_flags(self, c, script_flags, ro):
         """scriptPrepareForRun's checks of a script that declared its flags."""
         server = self.server
+        link = server.repl_link
+        if (
+            link.host is not None
+            and not link.serve_stale
+            and not link.connected()
+            and not script_flags & F_ALLOW_STALE
+        ):
+            raise CommandError(
+                "MASTERDOWN Link with MASTER is down, replica-serve-stale-data is set to 'no' "
+                "and 'allow-stale' flag is not set on the script."
+            )
         if not script_flags & F_NO_WRITES:
+            # a script that may write: not on a read-only replica (unless our master
+            # or the AOF runs it), not while the disk fails, not with *_RO
+            if link.host is not None and link.read_only and not self._must_obey(c):
+                raise CommandError("READONLY You can't write against a read only replica.")
             disk = server.disk_error
             if disk is not None and "M" not in (c.flags_extra or ""):
                 if disk.startswith("MISCONF Redis is configured to save RDB"):
@@ -1027,6 +1042,12 @@ class Scripting:
             return self._reject(
                 engine, raise_, cmd, "This Redis command is not allowed from script"
             )
+        if self.server.is_replica and not cmd.stale:
+            link = self.server.repl_link  # scriptVerifyAllowStale
+            if not link.serve_stale and not link.connected():
+                return self._reject(
+                    engine, raise_, cmd, "Can not execute the command on a stale replica"
+                )
         acl = run.acl
         if acl is not None:
             err = self._acl_check(run, acl, cmd, argv)

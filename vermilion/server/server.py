@@ -267,6 +267,7 @@ class Server:
         self.lua = None  # a Lua VM exists (INFO used_memory_lua)
         self.script_may_write = None  # fn(c, cmd, argv) -> bool | None (CLIENT PAUSE WRITE)
         self.script_denyoom = None  # fn(c, cmd, argv) -> bool (maxmemory's -OOM)
+        self.script_allow_stale = None  # fn(c, cmd, argv) -> bool | None (a stale replica)
         self.script_disable_deny_script = False  # DEBUG SET-DISABLE-DENY-SCRIPTS
         self.function_codes = None  # fn() -> library sources (RDB, AOF, full sync)
         self.function_restore = None  # fn(codes, replace) (loading libraries)
