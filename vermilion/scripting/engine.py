@@ -860,7 +860,9 @@ class Scripting:
             # a script that may write: not on a read-only replica (unless our master
             # or the AOF runs it), not while the disk fails, not with *_RO
             if link.host is not None and link.read_only and not self._must_obey(c):
-                raise CommandError("READONLY You can't write against a read only replica.")
+                raise CommandError(
+                    "READONLY Can not run script with write flag on readonly replica"
+                )
             disk = server.disk_error
             if disk is not None and "M" not in (c.flags_extra or ""):
                 if disk.startswith("MISCONF Redis is configured to save RDB"):
