@@ -148,20 +148,6 @@ _FLAG_ORDER = (
     "movablekeys",
     "allow_busy",
 )
-# addReplyFlagsForKeyArgs's order
-_KEY_FLAG_ORDER = (
-    "RO",
-    "RW",
-    "OW",
-    "RM",
-    "access",
-    "update",
-    "insert",
-    "delete",
-    "not_key",
-    "incomplete",
-    "variable_flags",
-)
 _FULL_ACCESS = ("RW", "access", "update")  # CMD_KEY_FULL_ACCESS
 
 # RM_NotifyKeyspaceEvent's classes, by name
@@ -543,13 +529,13 @@ def _tag_set(names: Any) -> dict:
 def _key_spec(flags: Any, bs: tuple, fk: tuple, notes: str | None = None) -> tuple:
     """One key spec in spec.json's tagged form, and its parsed parts."""
     fl = set(_split(flags))
-    bad = fl - set(_KEY_FLAG_ORDER)
+    bad = fl - set(keyspecs.KEY_FLAG_ORDER)
     if bad:
         raise ValueError("unknown key spec flags: %s" % " ".join(sorted(bad)))
     items: list = []
     if notes:
         items += ["notes", notes]
-    items += ["flags", _tag_set(f for f in _KEY_FLAG_ORDER if f in fl)]
+    items += ["flags", _tag_set(f for f in keyspecs.KEY_FLAG_ORDER if f in fl)]
     if bs[0] == "index":
         bspec = {"%": ["index", int(bs[1])]}
     else:

@@ -37,7 +37,7 @@ from ..util import parse_int
 from ..core import table
 from ..core.table import command, COMMANDS
 from ..core.dispatch import stats_rows
-from ..core.keyspecs import keys_with_flags, has_keys
+from ..core.keyspecs import KEY_FLAG_ORDER, keys_with_flags, has_keys
 from ..globmatch import match
 from ..core.config import LOOKUP, HIDDEN
 from ..core.config import SENSITIVE
@@ -792,19 +792,6 @@ def _list_filter_keeps(cmd, filt):
 
 
 # ---- COMMAND GETKEYS (the key-spec walk itself is core/keyspecs.py)
-_FLAG_ORDER = (
-    "RO",
-    "RW",
-    "OW",
-    "RM",
-    "access",
-    "update",
-    "insert",
-    "delete",
-    "not_key",
-    "incomplete",
-    "variable_flags",
-)
 
 
 def _getkeys(c, argv, with_flags):
@@ -826,7 +813,9 @@ def _getkeys(c, argv, with_flags):
         raise CommandError("ERR Invalid arguments specified for command")
     if not with_flags:
         return [args[pos] for pos, _ in keys]
-    return [[args[pos], Set(Status(f) for f in _FLAG_ORDER if f in flags)] for pos, flags in keys]
+    return [
+        [args[pos], Set(Status(f) for f in KEY_FLAG_ORDER if f in flags)] for pos, flags in keys
+    ]
 
 
 @command("command|getkeys")

@@ -195,6 +195,22 @@ def _generic(store: int, numidx: int, first: int, step: int) -> Callable[[list],
 
 
 _RO_ACCESS = frozenset(("RO", "access"))
+
+# A key's flags in the order Redis prints them (addReplyFlagsForKeyArgs):
+# COMMAND GETKEYSANDFLAGS and module key specs.
+KEY_FLAG_ORDER = (
+    "RO",
+    "RW",
+    "OW",
+    "RM",
+    "access",
+    "update",
+    "insert",
+    "delete",
+    "not_key",
+    "incomplete",
+    "variable_flags",
+)
 _RW_ACCESS_UPDATE = frozenset(("RW", "access", "update"))
 
 
