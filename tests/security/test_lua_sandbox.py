@@ -512,7 +512,9 @@ def busy_probe(kind, cmds, stop=("SCRIPT", "KILL"), setup=()):
             outcome(s, *cmd)
         c = s.conn(timeout=10)
         c.send_command(*cmds)
-        deadline = time.time() + 5
+        # (generous: the first EVAL builds the Lua runtime, which a loaded CI
+        # machine has been seen to take seconds over; the loop ends at -BUSY)
+        deadline = time.time() + 20
         while time.time() < deadline:
             p = outcome(s, "PING", timeout=2)
             if isinstance(p, bytes) and p.startswith(b"-BUSY"):
