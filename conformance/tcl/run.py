@@ -44,6 +44,11 @@ its output is split per file at ``Testing unit:`` and parsed (``HH:MM:SS> name: 
 / ``FAILED: ...``; ``FAILED: caught an error in the test`` counts as an exception).
 runtest-cluster has no timeout of its own: ``--cluster-timeout`` seconds (default
 900 per file) bound a run, after which the harness and its servers are killed.
+
+``./runtest-sentinel`` (tests/sentinel/tests/: 5 sentinels, Debian's redis-sentinel,
+watching 5 servers, Vermilion or redis-server) is the same kind of harness: name its
+files ``sentinel/NN-name`` or ``sentinel`` for all of them; they run and are parsed
+like runtest-cluster's.
 """
 import argparse
 import fcntl
@@ -279,9 +284,19 @@ CL_TEST = re.compile(r"^\d\d:\d\d:\d\d> (.*?): (.*)$")
 CL_CAUGHT = re.compile(r"^FAILED: caught an error in the test (.*)$")
 
 
-def cluster_units(tree):
-    names = sorted(glob.glob(os.path.join(tree, "tests", "cluster", "tests", "*.tcl")))
-    return ["cluster/" + os.path.basename(n)[:-4] for n in names]
+# the harnesses of tests/instances.tcl: a unit named "<harness>/NN-name" is a file
+# of tests/<harness>/tests, run by ./runtest-<harness>
+INSTANCE_HARNESSES = ("cluster", "sentinel")
+
+
+def instance_units(tree, harness):
+    names = sorted(glob.glob(os.path.join(tree, "tests", harness, "tests", "*.tcl")))
+    return [harness + "/" + os.path.basename(n)[:-4] for n in names]
+
+
+def harness_of(unit):
+    h = unit.split("/", 1)[0]
+    return h if "/" in unit and h in INSTANCE_HARNESSES else None
 
 
 UNIT_CLUSTER = ["unit/cluster", "unit/cluster-scripting", "unit/cluster/misc",
@@ -339,14 +354,17 @@ def parse_cluster(text):
 
 
 def run_cluster(tree, units, args, outdir):
-    """The files of tests/cluster/tests (units named cluster/NN-name) in one runtest-cluster."""
+    """The files of tests/cluster/tests (units named cluster/NN-name) in one
+    runtest-cluster; or of tests/sentinel/tests (sentinel/NN-name) in one
+    runtest-sentinel."""
+    harness = harness_of(units[0])
     files = [u.split("/", 1)[1] for u in units]
-    cmd = ["./runtest-cluster"]
+    cmd = ["./runtest-" + harness]
     for f in files:
         cmd += ["--single", f + ".tcl"]
     cmd += args.cluster_args
     tag = files[0] if len(files) == 1 else "batch"
-    logpath = os.path.join(outdir, "cluster__%s.runtest-cluster.log" % tag)
+    logpath = os.path.join(outdir, "%s__%s.runtest-%s.log" % (harness, tag, harness))
     env = dict(os.environ, TERM="dumb")
     log("%s" % " ".join(cmd))
     t0 = time.time()
@@ -361,7 +379,7 @@ def run_cluster(tree, units, args, outdir):
                 proc.wait(limit)
             except subprocess.TimeoutExpired:
                 timed_out = True
-                log("runtest-cluster ran for over %ds: killing it and its servers" % limit)
+                log("runtest-%s ran for over %ds: killing it and its servers" % (harness, limit))
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -466,10 +484,10 @@ def reparse(work, server, units):
         unit = old.get("unit") or os.path.basename(path)[:-4].replace("__", "/")
         if units and unit not in units:
             continue
-        if path.endswith(".runtest-cluster.log"):
+        if ".runtest-" in os.path.basename(path):
             continue
         text = open(path, errors="replace").read()
-        if unit.startswith("cluster/"):
+        if harness_of(unit):
             res = parse_cluster(text).get(unit.split("/", 1)[1]) or parse("")
         else:
             res = parse(text)
@@ -565,23 +583,29 @@ def main(argv=None):
     for unit in args.units:
         unit = unit[len("tests/"):] if unit.startswith("tests/") else unit
         unit = unit[:-4] if unit.endswith(".tcl") else unit
-        if unit.startswith("cluster/tests/"):
-            unit = "cluster/" + unit[len("cluster/tests/"):]
+        for h in INSTANCE_HARNESSES:
+            if unit.startswith(h + "/tests/"):
+                unit = h + "/" + unit[len(h + "/tests/"):]
         if unit in ("cluster", "all-cluster"):
-            units += cluster_units(tree)
+            units += instance_units(tree, "cluster")
+        if unit == "sentinel":
+            units += instance_units(tree, "sentinel")
         if unit in ("unit-cluster", "all-cluster"):
             units += UNIT_CLUSTER
-        if unit not in ("cluster", "unit-cluster", "all-cluster"):
+        if unit not in ("cluster", "sentinel", "unit-cluster", "all-cluster"):
             units.append(unit)
     results = []
-    main_units = [u for u in units if not u.startswith("cluster/")]
-    cl_units = [u for u in units if u.startswith("cluster/")]
+    main_units = [u for u in units if not harness_of(u)]
+    cl_units = [u for u in units if harness_of(u) == "cluster"]
+    st_units = [u for u in units if harness_of(u) == "sentinel"]
     for unit in main_units:
         r = run_unit(tree, unit, args, outdir)
         results.append(r)
         log("%s: %d passed, %d failed, %s, %.0fs" % (
             unit, len(r["ok"]), len(r["err"]) + len(r["exception"]), r["status"], r["seconds"]))
     batches = [[u] for u in cl_units] if args.cluster_each else ([cl_units] if cl_units else [])
+    if st_units:
+        batches.append(st_units)
     for batch in batches:
         for r in run_cluster(tree, batch, args, outdir):
             results.append(r)
