@@ -10,6 +10,7 @@ from ..errors import CommandError, SYNTAX, BUSYKEY
 from ..keyspace.db import NOTIFY_GENERIC
 from ..persistence import aof as _aof  # noqa: F401  (registers the AOF on each server)
 from ..persistence import rdb
+from ..persistence.errors import CorruptError
 from ..persistence.snapshot import CHILD_AOF, CHILD_RDB
 from ..protocol.encoder import OK, Status
 from ..util import parse_int
@@ -83,6 +84,33 @@ def dump(c, argv):
     return rdb.dump_payload(v, c.server.snapshot.limits())
 
 
+def _log_bad_payload(server, e, deep):
+    """What Redis logs for a refused RESTORE payload.
+
+    An error its shallow checks find is rdbReportCorruptRDB's verbose line. One
+    only deep sanitization finds is, with ``sanitize-dump-payload no``, a
+    payload Redis accepts and then trips over (an assertion, or a panic, when a
+    command reads the corrupt entry): Vermilion keeps what is sound of it (the
+    decoder's salvage, if anything is left) and logs at once the report Redis
+    would write then, so that the two servers' logs say the same."""
+    if e.deep_only and not deep:
+        failure = e.redis_failure
+        kept = "keeps its sound part" if getattr(e, "salvage", None) is not None else "refuses it"
+        why = "RESTORE payload: %s (Redis accepts it without sanitize-dump-payload " % e
+        why += "and fails when it reads it; Vermilion %s)" % kept
+        server.log(3, "------------------------------------------------")
+        if failure == "dup":
+            server.log(3, "listpack with dup elements dump (%s)" % why)
+            failure = "panic"
+        if failure == "panic":
+            server.log(3, "Guru Meditation: %s" % why)
+        else:
+            server.log(3, "=== ASSERTION FAILED ===")
+            server.log(3, "==> %s" % why)
+        return
+    server.log(1, "Internal error in RDB reading offset 0, function at rdb.c:0 -> %s" % e)
+
+
 @command("restore")
 def restore(c, argv):
     key = argv[1]
@@ -117,13 +145,20 @@ def restore(c, argv):
     if ttl < 0:
         raise CommandError("ERR Invalid TTL value, must be >= 0")
     payload = argv[3]
-    ok, _ver = rdb.verify_dump_payload(payload)
+    server = c.server
+    ok, _ver = rdb.verify_dump_payload(payload, getattr(server, "skip_checksum_validation", False))
     if not ok:
         raise CommandError("ERR DUMP payload version or checksum are wrong")
-    server = c.server
+    limits = server.snapshot.limits()
     try:
-        value = rdb.restore_value(payload, server.snapshot.limits())
-    except Exception:  # any decoding failure is a bad payload, never a crash
+        value = rdb.restore_value(payload, limits)
+    except CorruptError as e:
+        _log_bad_payload(server, e, limits.deep)
+        value = getattr(e, "salvage", None)
+        if value is None:
+            raise CommandError("ERR Bad data format")
+    except Exception as e:  # any decoding failure is a bad payload, never a crash
+        server.log(1, "RESTORE payload could not be decoded: %r" % e)
         raise CommandError("ERR Bad data format")
     deleted = replace and db.delete(key)
     if ttl and not absttl:

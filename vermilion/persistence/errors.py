@@ -1,4 +1,15 @@
-"""The one exception every persistence decoder raises on bad input."""
+"""The one exception every persistence decoder raises on bad input.
+
+Redis validates a DUMP payload or RDB value in two depths: a shallow check that
+always runs (headers, sizes, anything it must read to build the object) and a
+deep one (every entry of a listpack or intset, duplicates, PEL consumers) that
+only runs with ``sanitize-dump-payload yes``. With shallow checks alone Redis
+accepts a payload whose corruption is inside, and fails an assertion (or
+panics) later, when a command walks the bad entry. Our decoders must build
+Python objects, so they always look at every entry; an error that only the
+deep check would have found carries ``deep_only = True``, so that RESTORE can
+tell the two apart (log what Redis would, and refuse the payload either way).
+"""
 
 
 class CorruptError(ValueError):
@@ -7,3 +18,8 @@ class CorruptError(ValueError):
     ``str(exc)`` is a human-readable reason, worded like Redis's own
     ``rdbReportCorruptRDB`` messages where one exists.
     """
+
+    deep_only = False  # found by a check Redis makes only in deep sanitization
+    # What Redis logs when it trips over the corruption later (with shallow
+    # sanitization): "assert" (serverAssert) or "panic" (serverPanic).
+    redis_failure = "assert"

@@ -139,6 +139,14 @@ def _bad(why="Listpack integrity check failed."):
     return CorruptError(why)
 
 
+def header_ok(lp):
+    """lpValidateIntegrity's shallow half: the header's total size is the blob's
+    size and the last byte is the terminator (all Redis checks without
+    sanitize-dump-payload yes)."""
+    n = len(lp)
+    return n >= 7 and int.from_bytes(lp[0:4], "little") == n and lp[n - 1] == 0xFF
+
+
 def decode(lp, deep=True):
     """The elements of listpack ``lp`` (bytes and ints), validating its structure."""
     n = len(lp)
@@ -153,67 +161,87 @@ def decode(lp, deep=True):
     p = 6
     end = n - 1
     frm = int.from_bytes
-    while p < end:
-        b = lp[p]
-        if b < 0x80:
-            append(b)
-            size = 1
-        elif b < 0xC0:
-            ln = b & 0x3F
-            size = 1 + ln
-            if p + size > end:
+    try:
+        while p < end:
+            b = lp[p]
+            if b < 0x80:
+                append(b)
+                size = 1
+            elif b < 0xC0:
+                ln = b & 0x3F
+                size = 1 + ln
+                if p + size > end:
+                    raise _bad()
+                append(bytes(lp[p + 1 : p + size]))
+            elif b < 0xE0:
+                if p + 2 > end:
+                    raise _bad()
+                v = ((b & 0x1F) << 8) | lp[p + 1]
+                if v >= 4096:
+                    v -= 8192
+                append(v)
+                size = 2
+            elif b < 0xF0:
+                if p + 2 > end:
+                    raise _bad()
+                ln = ((b & 0x0F) << 8) | lp[p + 1]
+                size = 2 + ln
+                if p + size > end:
+                    raise _bad()
+                append(bytes(lp[p + 2 : p + size]))
+            elif b == 0xF0:
+                if p + 5 > end:
+                    raise _bad()
+                ln = frm(lp[p + 1 : p + 5], "little")
+                size = 5 + ln
+                if p + size > end:
+                    raise _bad()
+                append(bytes(lp[p + 5 : p + size]))
+            elif b <= 0xF4:
+                width = (2, 3, 4, 8)[b - 0xF1]
+                size = 1 + width
+                if p + size > end:
+                    raise _bad()
+                v = frm(lp[p + 1 : p + size], "little", signed=True)
+                append(v)
+            else:
                 raise _bad()
-            append(bytes(lp[p + 1 : p + size]))
-        elif b < 0xE0:
-            if p + 2 > end:
+            # backlen
+            if size <= 127:
+                bl = 1
+                if deep and (p + size >= end or lp[p + size] != size):
+                    raise _bad()
+            else:
+                bl = len(_backlen(size))
+                if deep and lp[p + size : p + size + bl] != _backlen(size):
+                    raise _bad()
+            q = p + size + bl
+            if q > end:
                 raise _bad()
-            v = ((b & 0x1F) << 8) | lp[p + 1]
-            if v >= 4096:
-                v -= 8192
-            append(v)
-            size = 2
-        elif b < 0xF0:
-            if p + 2 > end:
-                raise _bad()
-            ln = ((b & 0x0F) << 8) | lp[p + 1]
-            size = 2 + ln
-            if p + size > end:
-                raise _bad()
-            append(bytes(lp[p + 2 : p + size]))
-        elif b == 0xF0:
-            if p + 5 > end:
-                raise _bad()
-            ln = frm(lp[p + 1 : p + 5], "little")
-            size = 5 + ln
-            if p + size > end:
-                raise _bad()
-            append(bytes(lp[p + 5 : p + size]))
-        elif b <= 0xF4:
-            width = (2, 3, 4, 8)[b - 0xF1]
-            size = 1 + width
-            if p + size > end:
-                raise _bad()
-            v = frm(lp[p + 1 : p + size], "little", signed=True)
-            append(v)
-        else:
-            raise _bad()
-        # backlen
-        if size <= 127:
-            bl = 1
-            if deep and (p + size >= end or lp[p + size] != size):
-                raise _bad()
-        else:
-            bl = len(_backlen(size))
-            if deep and lp[p + size : p + size + bl] != _backlen(size):
-                raise _bad()
-        p += size + bl
-        if p > end:
-            raise _bad()
-    if p != end:
-        raise _bad()
-    if count != 65535 and count != len(out):
-        raise _bad()
+            p = q
+    except CorruptError as e:
+        e.pos = p  # where the bad entry starts (decode_prefix)
+        raise
+    if p != end or (count != 65535 and count != len(out)):
+        e = _bad()
+        e.pos = p
+        raise e
     return out
+
+
+def decode_prefix(lp):
+    """``(elements, ok)``: every element when ``lp`` is valid, else the entries
+    before the first bad one (none if the header is bad) and False. What is
+    left of a listpack Redis accepted without deep sanitization."""
+    try:
+        return decode(lp), True
+    except CorruptError as e:
+        p = getattr(e, "pos", None)
+    if p is None or p <= 6 or not header_ok(lp):
+        return [], False
+    # The entries before p all passed: decode them as a listpack of their own.
+    body = bytes(lp[6:p])
+    return decode(assemble(body, 65535), False), False
 
 
 def decode_strings(lp, deep=True):

@@ -521,12 +521,22 @@ def write_rdb(
 class Reader:
     """A cursor over an RDB byte string; every read checks bounds."""
 
-    __slots__ = ("buf", "pos", "end")
+    __slots__ = ("buf", "pos", "end", "lenient", "deep_error")
 
     def __init__(self, buf, pos=0, end=None):
         self.buf = buf
         self.pos = pos
         self.end = len(buf) if end is None else end
+        # lenient: a value whose corruption only deep sanitization finds is
+        # salvaged (what is left of it is loaded) and the first such error is
+        # kept in deep_error, for RESTORE without sanitize-dump-payload.
+        self.lenient = False
+        self.deep_error = None
+
+    def note_deep(self, e):
+        """Remember a deep-only corruption that was salvaged (the first one)."""
+        if self.deep_error is None:
+            self.deep_error = e
 
     def eof(self):
         return RdbError("Unexpected EOF reading RDB file")
@@ -628,14 +638,55 @@ class _Empty:
 EMPTY = _Empty()  # load_value's answer for an empty collection (skipped, like Redis)
 
 
-def _zset_from_pairs(flat, listpack_flag, what):
-    """A ZSet from a flat [member, score, member, score...] of a listpack/ziplist."""
+def _deep_error(msg, failure="assert"):
+    """An RdbError that only Redis's deep sanitization would have raised (see
+    errors.py): with shallow sanitization Redis accepts the value and fails
+    ``failure`` ("assert" or "panic") when it later reads it."""
+    e = RdbError(msg)
+    e.deep_only = True
+    e.redis_failure = failure
+    return e
+
+
+def _lp_decode(blob, what, strings, r):
+    """The elements of a listpack value: a bad header (size, terminator) is the
+    error Redis's shallow check gives; a bad entry inside is a deep-only one,
+    raised, or with a lenient reader noted and the entries before it kept."""
+    if not listpack.header_ok(blob):
+        raise RdbError("%s integrity check failed." % what)
+    if not r.lenient:
+        try:
+            return listpack.decode_strings(blob) if strings else listpack.decode(blob)
+        except CorruptError:
+            raise _deep_error("%s integrity check failed." % what)
+    out, ok = listpack.decode_prefix(blob)
+    if not ok:
+        r.note_deep(_deep_error("%s integrity check failed." % what))
+    if strings:
+        out = [b"%d" % e if e.__class__ is int else e for e in out]
+    return out
+
+
+def _zset_from_pairs(flat, listpack_flag, what, lp=False, r=None):
+    """A ZSet from a flat [member, score, member, score...] of a listpack/ziplist
+    (``lp``: a listpack, whose pairs Redis checks only in deep sanitization; a
+    lenient reader ``r`` then keeps the sound pairs and notes the error)."""
+    lenient = lp and r is not None and r.lenient
+
+    def bad(msg):
+        if not lp:
+            raise RdbError(msg)
+        if not lenient:
+            raise _deep_error(msg)
+        r.note_deep(_deep_error(msg))
+
     d = {}
     it = iter(flat)
     for m in it:
         s = next(it, None)
         if s is None:
-            raise RdbError("%s integrity check failed." % what)
+            bad("%s integrity check failed." % what)
+            break
         if m.__class__ is int:
             m = b"%d" % m
         if s.__class__ is int:
@@ -643,23 +694,43 @@ def _zset_from_pairs(flat, listpack_flag, what):
         else:
             score = _strtod(bytes(s))
         if score != score:
-            raise RdbError("Zset with NAN score detected")
+            bad("Zset with NAN score detected")
+            continue
+        if m in d:
+            bad("%s integrity check failed." % what)
         d[m] = score
-    if len(d) * 2 != len(flat):
-        raise RdbError("%s integrity check failed." % what)
     return ZSet.from_dict(d, listpack_flag)
 
 
-def _hash_from_pairs(flat, what):
+def _hash_from_pairs(flat, what, lp=False, limits=DEFAULT_LIMITS, r=None):
+    """An RHash from a flat [field, value...] (``lp`` and ``r`` as for zsets)."""
+    lenient = lp and r is not None and r.lenient
     h = RHash()
     it = iter(flat)
     for f in it:
         v = next(it, None)
         if v is None:
-            raise RdbError("%s integrity check failed." % what)
+            if not lp:
+                raise RdbError("%s integrity check failed." % what)
+            e = _deep_error("%s integrity check failed." % what)
+            if not lenient:
+                raise e
+            r.note_deep(e)
+            break
         h[b"%d" % f if f.__class__ is int else f] = b"%d" % v if v.__class__ is int else v
-    if len(h) * 2 != len(flat):
-        raise RdbError("%s integrity check failed." % what)
+    if len(h) * 2 < len(flat) - 1:
+        if not lp:
+            raise RdbError("%s integrity check failed." % what)
+        # A listpack hash with a field twice: Redis (shallow) keeps it as it is
+        # until it converts it to a hash table, where it logs the listpack
+        # ("listpack with dup elements") and panics.
+        e = _deep_error(
+            "%s integrity check failed." % what,
+            "dup" if len(flat) // 2 > limits.hash_entries else "assert",
+        )
+        if not lenient:
+            raise e
+        r.note_deep(e)
     return h
 
 
@@ -730,9 +801,12 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
             if container == QUICKLIST_PLAIN:
                 lst.push_right(blob)
             elif t == TYPE_LIST_QUICKLIST_2:
-                lst.extend_right(listpack.decode_strings(blob))
+                lst.extend_right(_lp_decode(blob, "Listpack", True, r))
             else:
-                lst.extend_right(ziplist.decode_strings(blob))
+                try:
+                    lst.extend_right(ziplist.decode_strings(blob))
+                except CorruptError:
+                    raise RdbError("Ziplist integrity check failed.")
         return lst if lst else EMPTY
     if t in (
         TYPE_HASH_ZIPMAP,
@@ -745,7 +819,10 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
     ):
         blob = r.string()
         if t == TYPE_HASH_ZIPMAP:
-            pairs = zipmap.decode(blob)
+            try:
+                pairs = zipmap.decode(blob)
+            except CorruptError:
+                raise RdbError("Zipmap integrity check failed.")
             h = RHash(pairs)
             if len(h) != len(pairs):
                 raise RdbError("Hash zipmap with dup elements, or big length (%d)" % len(pairs))
@@ -759,28 +836,42 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
                 raise RdbError("List ziplist integrity check failed.")
             return RList(items) if items else EMPTY
         if t == TYPE_SET_INTSET:
-            vals = intset.decode(blob, limits.deep)
+            # Without deep sanitization Redis takes an intset out of order or
+            # with duplicates as it is; so do we (a set of them is still a set).
+            try:
+                vals = intset.decode(blob, limits.deep)
+            except CorruptError:
+                raise RdbError("Intset integrity check failed.")
             s = RSet(b"%d" % v for v in vals)
             s.intset = len(s) <= limits.intset_entries
             return s
         if t == TYPE_ZSET_ZIPLIST or t == TYPE_ZSET_LISTPACK:
             what = "Zset ziplist" if t == TYPE_ZSET_ZIPLIST else "Zset listpack"
-            try:
-                flat = ziplist.decode(blob) if t == TYPE_ZSET_ZIPLIST else listpack.decode(blob)
-            except CorruptError:
-                raise RdbError("%s integrity check failed." % what)
+            if t == TYPE_ZSET_ZIPLIST:
+                try:
+                    flat = ziplist.decode(blob)
+                except CorruptError:
+                    raise RdbError("%s integrity check failed." % what)
+            else:
+                flat = _lp_decode(blob, what, False, r)
             if not flat:
                 return EMPTY
             n = len(flat) // 2
-            return _zset_from_pairs(flat, n <= limits.zset_entries, what)
+            z = _zset_from_pairs(flat, n <= limits.zset_entries, what, t == TYPE_ZSET_LISTPACK, r)
+            return z if len(z) else EMPTY
         what = "Hash ziplist" if t == TYPE_HASH_ZIPLIST else "Hash listpack"
-        try:
-            flat = ziplist.decode(blob) if t == TYPE_HASH_ZIPLIST else listpack.decode(blob)
-        except CorruptError:
-            raise RdbError("%s integrity check failed." % what)
+        if t == TYPE_HASH_ZIPLIST:
+            try:
+                flat = ziplist.decode(blob)
+            except CorruptError:
+                raise RdbError("%s integrity check failed." % what)
+        else:
+            flat = _lp_decode(blob, what, False, r)
         if not flat:
             return EMPTY
-        h = _hash_from_pairs(flat, what)
+        h = _hash_from_pairs(flat, what, t == TYPE_HASH_LISTPACK, limits, r)
+        if not h:
+            return EMPTY
         h.listpack = len(h) <= limits.hash_entries
         return h
     if t == TYPE_STREAM_LISTPACKS or t == TYPE_STREAM_LISTPACKS_2:
@@ -831,17 +922,20 @@ def encode_stream(st, compress=True):
 
 
 def load_stream(r, t, limits=DEFAULT_LIMITS):
-    return _load_stream(r, t, limits.deep)
+    return _load_stream(r, t, limits.deep)  # r.lenient: see rdb_stream.load_stream
 
 
-def verify_dump_payload(payload):
-    """DUMP footer check: (ok, rdbver). Redis refuses versions newer than 10."""
+def verify_dump_payload(payload, skip_checksum=False):
+    """DUMP footer check: (ok, rdbver). Redis refuses versions newer than 10;
+    ``skip_checksum`` (DEBUG SET-SKIP-CHECKSUM-VALIDATION 1) checks only that."""
     n = len(payload)
     if n < 10:
         return False, None
     ver = payload[n - 10] | (payload[n - 9] << 8)
     if ver > RDB_VERSION:
         return False, ver
+    if skip_checksum:
+        return True, ver
     crc = int.from_bytes(payload[n - 8 :], "little")
     return crc64(0, memoryview(payload)[: n - 8]) == crc, ver
 
@@ -849,12 +943,19 @@ def verify_dump_payload(payload):
 def restore_value(payload, limits=DEFAULT_LIMITS):
     """The value inside a verified DUMP payload; RdbError if it does not parse."""
     r = Reader(payload, 0, len(payload) - 10)
+    # Without deep sanitization, a value whose corruption only the deep checks
+    # see is loaded as far as it is sound, as Redis loads it whole (see errors.py).
+    r.lenient = not limits.deep
     t = r.byte()
     if not (0 <= t <= 7 or 9 <= t <= 19):
         raise RdbError("Bad data format")
     v = load_value(r, t, limits)
+    e = r.deep_error
     if v is EMPTY:
-        raise RdbError("Bad data format")
+        raise e if e is not None else RdbError("Bad data format")
+    if e is not None:
+        e.salvage = v  # the caller logs the corruption and may keep this
+        raise e
     return v
 
 

@@ -150,15 +150,31 @@ def _corrupt(msg):
     return RdbError(msg)
 
 
+def _deep_corrupt(msg, failure="assert"):
+    """An error only Redis's deep sanitization finds (see errors.py): without
+    it Redis accepts the stream and asserts (or panics) when it walks it."""
+    e = RdbError(msg)
+    e.deep_only = True
+    e.redis_failure = failure
+    return e
+
+
 def _node_from_listpack(master, lp, deep):
-    """A _Node from one listpack (streamValidateListpackIntegrity's checks)."""
-    try:
-        el = listpack.decode(lp, deep)
-    except Exception:
+    """A _Node from one listpack (streamValidateListpackIntegrity's checks).
+
+    Every entry is checked whatever ``deep`` says (the node is built from them);
+    past the header, a failure is one Redis's shallow check would not see."""
+    if not listpack.header_ok(lp):
         raise _corrupt("Stream listpack integrity check failed.")
+    if len(lp) == 7:
+        raise _corrupt("Empty listpack inside stream")
+    try:
+        el = listpack.decode(lp, True)
+    except Exception:
+        raise _deep_corrupt("Stream listpack integrity check failed.")
     if not el:
         raise _corrupt("Empty listpack inside stream")
-    bad = _corrupt("Stream listpack integrity check failed.")
+    bad = _deep_corrupt("Stream listpack integrity check failed.")
 
     def num(x):
         if x.__class__ is int:
@@ -244,6 +260,7 @@ def _load_ms(r):
 def load_stream(r, rdbtype=TYPE_STREAM_LISTPACKS_2, deep=False):
     """rdbLoadObject for a stream (types 15 and 19)."""
     s = Stream()
+    lenient = getattr(r, "lenient", False)
     nnodes = r.len()
     prev = None
     for _ in range(nnodes):
@@ -255,7 +272,15 @@ def load_stream(r, rdbtype=TYPE_STREAM_LISTPACKS_2, deep=False):
         if prev is not None and master <= prev:
             raise _corrupt("Listpack re-added with existing key")
         prev = master
-        node = _node_from_listpack(master, bytes(lp), deep)
+        try:
+            node = _node_from_listpack(master, bytes(lp), deep)
+        except RdbError as e:
+            if not (e.deep_only and lenient):
+                raise
+            # Redis (shallow sanitization) takes this node as it is; we keep
+            # the stream without it (see errors.py).
+            r.note_deep(e)
+            continue
         s.nodes.append(node)
         s.starts.append(master)
     s.length = r.len()
@@ -268,10 +293,17 @@ def load_stream(r, rdbtype=TYPE_STREAM_LISTPACKS_2, deep=False):
         s.max_deleted_id = 0
         s.entries_added = s.length
         s.first_id = s.first_live_id()  # streamGetEdgeID: the max ID when empty
-    if s.length and not s.nodes:
+    if s.length and not nnodes:  # (nodes dropped as corrupt: see below)
         raise _corrupt("Stream length inconsistent with rax entries")
-    if sum(len(n.ids) for n in s.nodes) != s.length:
-        raise _corrupt("Stream length inconsistent with rax entries")
+    live = sum(len(n.ids) for n in s.nodes)
+    if live != s.length:
+        # Redis only checks that a non-empty stream has nodes; a length that
+        # disagrees with the entries makes its iterators panic later.
+        e = _deep_corrupt("Stream length inconsistent with rax entries", "panic")
+        if not lenient:
+            raise e
+        r.note_deep(e)
+        s.length = live
     ngroups = r.len()
     for _ in range(ngroups):
         name = bytes(r.string())
@@ -309,10 +341,16 @@ def load_stream(r, rdbtype=TYPE_STREAM_LISTPACKS_2, deep=False):
                     raise _corrupt("Duplicated consumer PEL entry  loading a stream consumer group")
                 nack.consumer = cons
                 cons.pel.add(i, nack)
-        if deep:
-            for _, nack in g.pel.items():
-                if nack.consumer is None:
-                    raise _corrupt("Stream CG PEL entry without consumer")
+        # Redis checks this only in deep sanitization; we always do, since a
+        # NACK without its consumer is not a state our Stream can be in.
+        orphans = [i for i, nack in g.pel.items() if nack.consumer is None]
+        if orphans:
+            e = _deep_corrupt("Stream CG PEL entry without consumer")
+            if not lenient:
+                raise e
+            r.note_deep(e)
+            for i in orphans:
+                g.pel.remove(i)
     return s
 
 
