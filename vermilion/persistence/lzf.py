@@ -15,11 +15,29 @@ bytes as fast as C, so :func:`compress` first asks zlib (C speed) whether the
 data has redundancy worth looking for; data that deflate cannot shrink (random
 or already compressed bytes) is returned uncompressed at once. That only ever
 costs compactness, never correctness.
+
+**Accelerator.** When python-lzf (liblzf 3.6 in C, the ``fast`` extra) is
+installed, the matching loop and the decoder run in C. Its liblzf is Redis's
+configuration (HLOG 16, VERY_FAST, no table clearing) and its output is what
+:func:`_compress` produces: the table's stale slots from earlier calls never
+change a decision, because the first occurrence of every 3-byte prefix in an
+input is hashed before any later one reads its slot. The early refusals above
+run in front of both, so the two give the same bytes (tests compare them on
+many inputs); python-lzf's ``max_length`` is one byte more generous than
+liblzf's ``out_len`` (it passes ``max_length + 1``), hence the ``- 1``.
 """
 
 import zlib
 
 from .errors import CorruptError
+
+try:  # python-lzf, optional (see "Accelerator" above)
+    import lzf as _clzf
+
+    _c_compress = _clzf.compress
+    _c_decompress = _clzf.decompress
+except (ImportError, AttributeError):
+    _c_compress = _c_decompress = None
 
 MAX_LIT = 32
 MAX_OFF = 1 << 13
@@ -46,6 +64,9 @@ def compress(data, max_len=None):
     if n >= _PRECHECK:
         if len(zlib.compress(data, 1)) - 6 > max_len:
             return None  # no redundancy for LZF to exploit (see module docstring)
+    elif _c_compress is not None and max_len > 1 and n > 1:
+        # the bound below is exact: liblzf refuses those inputs itself, faster
+        return _c_compress(data, max_len - 1)
     elif n > 2:
         # Every back reference of length L replaces L bytes by at least 2, and
         # the L - 2 positions it covers first hold byte pairs seen before; so
@@ -58,6 +79,8 @@ def compress(data, max_len=None):
         pairs.update(mv[1 : 1 + ((n - 1) & ~1)].cast("H"))
         if n - 1 - len(pairs) < n - max_len:
             return None
+    if _c_compress is not None and max_len > 1 and n > 1:
+        return _c_compress(data, max_len - 1)
     return _compress(data, n, max_len)
 
 
@@ -166,6 +189,20 @@ def _compress(data, n, max_len):
 
 def decompress(data, out_len):
     """Decode an LZF stream that must expand to exactly ``out_len`` bytes."""
+    if _c_decompress is not None and out_len > 0:
+        try:
+            out = _c_decompress(bytes(data), out_len)
+        except ValueError:
+            out = None
+        if out is not None and len(out) == out_len:
+            return out
+        # anything else (corrupt, too long or too short): the Python decoder
+        # below raises the error, or decodes what liblzf's stricter checks refused
+    return _decompress(data, out_len)
+
+
+def _decompress(data, out_len):
+    """:func:`decompress` in Python (python-lzf absent, or for the error)."""
     out = bytearray()
     ip = 0
     n = len(data)
