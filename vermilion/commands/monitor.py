@@ -44,7 +44,7 @@ def monitor(c, argv):
 
 def _replica_keyspace_check(c, cmd, argv):
     """processCommand: a replica (a monitor is one) may not read, write or publish."""
-    if c.monitor and (cmd.is_readonly or may_replicate(c, cmd, argv)):
+    if (c.monitor or "S" in c.flags_extra) and (cmd.is_readonly or may_replicate(c, cmd, argv)):
         return "ERR Replica can't interact with the keyspace"
     return None
 

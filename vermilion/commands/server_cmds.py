@@ -357,7 +357,9 @@ def _info_clients(server):
     tracking = server.tracking
     return [
         "# Clients",
-        "connected_clients:%d" % len(server.clients),
+        # replicas are not counted (listLength(server.clients) - listLength(server.slaves))
+        "connected_clients:%d"
+        % (len(server.clients) - (len(server.repl.replicas) if server.repl is not None else 0)),
         "cluster_connections:%d"
         % ((len(server.cluster.nodes) - 1) * 2 if server.cluster is not None else 0),
         "maxclients:%d" % server.maxclients,
@@ -424,6 +426,9 @@ def _info_memory(server):
     for lib in libs.values() if hasattr(libs, "values") else ():
         nfuncs += len(getattr(lib, "functions", ()) or ())
     lua = 32768 if scripts or server.lua is not None else 0
+    # the backlog and the replicas' output share one buffer (replication/master.py)
+    repl = server.repl
+    repl_backlog, repl_replicas = repl.memory_split() if repl is not None else (0, 0)
     return [
         "# Memory",
         "used_memory:%d" % m["used"],
@@ -467,9 +472,9 @@ def _info_memory(server):
         "mem_fragmentation_ratio:%.2f" % (m["rss"] / m["used"] if m["used"] else 0.0),
         "mem_fragmentation_bytes:%d" % (m["rss"] - m["used"]),
         "mem_not_counted_for_evict:%d" % m["aof_buffer"],
-        "mem_replication_backlog:0",
-        "mem_total_replication_buffers:0",
-        "mem_clients_slaves:0",
+        "mem_replication_backlog:%d" % repl_backlog,
+        "mem_total_replication_buffers:%d" % (repl_backlog + repl_replicas),
+        "mem_clients_slaves:%d" % repl_replicas,
         "mem_clients_normal:%d" % m["clients_normal"],
         "mem_cluster_links:0",
         "mem_aof_buffer:%d" % m["aof_buffer"],

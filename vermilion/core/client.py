@@ -177,6 +177,7 @@ class Client:
             or self.reply_skip_next
             or self.acl is not None
             or self.asking
+            or "S" in self.flags_extra  # a replica: checked, and its replies refused
             or (
                 self.resp == 2
                 and (self.subscriptions or self.psubscriptions or self.ssubscriptions)

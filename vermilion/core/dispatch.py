@@ -379,8 +379,13 @@ def _process_slow(c: Client, argv: Argv) -> None:
     mark = len(c.out)
     if c.reply_off:
         c.reply_off_mark = mark
+    replica = "S" in c.flags_extra  # (a replica is always special: client.py)
     if process_command(c, argv) is _PARKED:
         return  # its reply and resetClient() come when it really runs
+    if replica and len(c.out) > mark:
+        # a replica's link carries the stream, never a reply (replication/master.py)
+        c.server.repl.replica_replied(c, mark)
+        return
     if c.asking and c.multi is None and argv[0].lower() != b"asking":
         c.asking = False  # resetClient: ASKING is good for one command (or one MULTI)
         c.update_special()

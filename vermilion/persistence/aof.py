@@ -772,6 +772,8 @@ class AOF:
         functions = fl() if fl is not None else ()
         tmp = os.path.join(os.path.dirname(path), "temp-rewriteaof-%d.aof" % os.getpid())
 
+        delay = server.config.get_int("rdb-key-save-delay")
+
         def write(fh):
             if preamble:
                 rdbmod.write_rdb(
@@ -781,6 +783,8 @@ class AOF:
                     aof_base=True,
                     used_mem=rdbmod.used_memory_estimate(),
                     functions=functions,
+                    # rdb-key-save-delay (tests): a slow rewrite, as rdbSaveKeyValuePair
+                    key_callback=(lambda: LoadProgress._key_load_delay(delay)) if delay else None,
                 )
                 return
             ts = int(time.time()) if server.config.get("aof-timestamp-enabled") == "yes" else None

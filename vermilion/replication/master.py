@@ -72,6 +72,28 @@ def encode(argv):
     return encode_command(argv)
 
 
+def error_replies(chunks):
+    """The error replies among output chunks, as the text Redis's afterErrorReply
+    logs: an ``ERR`` error without its code (addReplyError added it), any other
+    with its ``-CODE``."""
+    for b in chunks:
+        if b[:1] == b"-":
+            text = bytes(b).split(b"\r\n", 1)[0].decode("utf-8", "replace")
+            yield text[5:] if text.startswith("-ERR ") else text
+
+
+def log_error_reply(server, c, text, to, frm):
+    """afterErrorReply for a replication link: an error sent to a master or a
+    replica (the other side never reads it) is rare and hints at a bug or a
+    divergence, so it is logged, with the command that caused it."""
+    cmd = c.cmd.fullname if c.cmd is not None else "<unknown>"
+    server.log_warning(
+        "== CRITICAL == This %s is sending an error to its %s: '%s' after processing "
+        "the command '%s'" % (frm, to, text[:4096], cmd)
+    )
+    server.stats_unexpected_error_replies += 1
+
+
 def select_bytes(dbid):
     s = b"%d" % dbid
     return b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(s), s)
@@ -297,6 +319,7 @@ class ReplMaster:
         self.replicas[c] = r
         if "S" not in c.flags_extra:
             c.flags_extra = c.flags_extra + "S"
+            c.update_special()  # a replica's requests take the checked path
         r.ack_time = time.time()
         if psync and self._try_partial(c, r, replid, offset):
             self.partial_ok += 1
@@ -323,6 +346,34 @@ class ReplMaster:
             self._full_sync(r)
         if r.pending is None or r.start_on_ack:
             self._put_online(r)
+
+    def replica_replied(self, c, mark):
+        """A replica's command answered something (the dispatcher asks for every
+        command of a replica, whose link takes the slow path).
+
+        The link carries the stream to the replica and never a reply: a replica
+        only sends REPLCONF ACK, which has none. So a command that answers anything
+        (a rogue client that sent SYNC and then PING, or a read refused with
+        "Replica can't interact with the keyspace") is not answered: the replica is
+        logged and dropped, as networking.c's _addReplyToBufferOrList and
+        addReplyDeferredLen do for a CLIENT_TYPE_SLAVE client
+        (logInvalidUseAndFreeClientAsync); an error reply is also logged as
+        afterErrorReply does. ``c.out[mark:]`` is the reply."""
+        from ..commands.client_cmds import client_info  # (commands import this module)
+
+        server = self.server
+        reply = c.out[mark:]
+        del c.out[mark:]
+        cmd = c.cmd.fullname if c.cmd is not None else "<unknown>"
+        server.log_warning(
+            "Replica generated a reply to command '%s', disconnecting it: %s"
+            % (cmd, client_info(c).decode("utf-8", "replace"))
+        )
+        for text in error_replies(reply):
+            log_error_reply(server, c, text, "replica", "master")
+        # freeClientAsync: what was queued before this reply still goes, then it closes
+        c.close_after_reply = True
+        c.close()
 
     def _diskless(self, r):
         """A diskless transfer ($EOF:<mark>, streamed while the child writes it):
@@ -805,6 +856,35 @@ class ReplMaster:
             c.close()
 
     # ---------------------------------------------------------------- info
+    def buffer_memory(self):
+        """Redis's ``server.repl_buffer_mem``: the one replication buffer the backlog
+        and every replica's output share (replication.c's repl buffer blocks). A block
+        stays while the backlog or a replica still needs it, so the shared buffer spans
+        from the oldest byte anyone needs to the end of the stream: the backlog's
+        length, or what the slowest replica has not been sent yet, whichever is more.
+        (A replica still waiting for its RDB holds the stream in ``pending``; its
+        socket's queue then holds the RDB, which Redis does not count here.)"""
+        if self.backlog is None:
+            return 0
+        shared = self.histlen()
+        for r in self.replicas.values():
+            if r.pending is not None:
+                n = sum(len(b) for b in r.pending)
+            else:
+                n = r.client.output_size()
+            if n > shared:
+                shared = n
+        return shared
+
+    def memory_split(self):
+        """(mem_replication_backlog, mem_clients_slaves) as getMemoryOverheadData
+        splits the shared buffer: beyond repl-backlog-size, with replicas connected,
+        it is the replicas' memory."""
+        total = self.buffer_memory()
+        if self.replicas and total > self.backlog_size:
+            return self.backlog_size, total - self.backlog_size
+        return total, 0
+
     def info_lines(self):
         lines = []
         now = time.time()
