@@ -339,6 +339,10 @@ def load_stream(r, rdbtype=TYPE_STREAM_LISTPACKS_2, deep=False):
                     raise _corrupt("Consumer entry not found in group global PEL")
                 if i in cons.pel:
                     raise _corrupt("Duplicated consumer PEL entry  loading a stream consumer group")
+                if nack.consumer is not None:
+                    # one NACK owned by two consumers (an XACK by one would
+                    # leave the other's PEL pointing at nothing)
+                    raise _corrupt("Stream consumer PEL entry already has a consumer assigned")
                 nack.consumer = cons
                 cons.pel.add(i, nack)
         # Redis checks this only in deep sanitization; we always do, since a

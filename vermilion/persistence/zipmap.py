@@ -27,7 +27,12 @@ def decode(zm):
         if b == 254:
             if p + 5 > n - 1:
                 raise _bad()
-            return int.from_bytes(zm[p + 1 : p + 5], "little"), p + 5
+            ln = int.from_bytes(zm[p + 1 : p + 5], "little")
+            if ln < 254:
+                # zipmap.c writes a length below 254 in one byte: five bytes
+                # for a short one is corruption (Redis 7.0.15 refuses it too)
+                raise _bad()
+            return ln, p + 5
         raise _bad()
 
     while zm[p] != 0xFF:
