@@ -717,6 +717,22 @@ class Snapshot:
         try:
             res = self.load_file(path)
         except rdbmod.RdbError as e:
+            if getattr(e, "doing", None) == "read-object-value":
+                # A corrupt value: rdbReportCorruptRDB logs it, runs
+                # redis-check-rdb on the file (its report to the log) and exits.
+                import io
+                from .. import check_rdb
+
+                server.log_warning(
+                    "Internal error in RDB reading offset %d, function at rdb.c:0 -> %s"
+                    % (getattr(e, "offset", 0), e)
+                )
+                report = io.StringIO()
+                check_rdb.check(path, report)
+                server.log_raw(3, report.getvalue())
+                msg = "Terminating server after rdb file reading failure."
+                server.log_warning(msg)
+                raise LoadFailed(msg)
             msg = "Fatal error loading the DB %s: %s. Exiting." % (path, e)
             server.log_warning(msg)
             raise LoadFailed(msg)
