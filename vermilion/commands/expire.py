@@ -113,7 +113,7 @@ def pexpireat(c, argv):
 
 def _ttl(c, key, ms, absolute):
     db = c.db
-    if db.lookup_notouch(key) is None:
+    if db.lookup_read_notouch(key) is None:
         return -2
     when = db.get_expire(key)
     if when == -1:

@@ -68,7 +68,7 @@ def _hash_for_write(c, key):
 
 
 def _read(c, key):
-    h = c.db.lookup(key)
+    h = c.db.lookup_read(key)
     if h is not None and h.__class__ is not RHash:
         raise CommandError(WRONGTYPE)
     return h
@@ -238,7 +238,7 @@ def hdel(c, argv):
 # ------------------------------------------------------------------- reads
 @command("hget")
 def hget(c, argv):
-    h = c.db.lookup(argv[1])
+    h = c.db.lookup_read(argv[1])
     if h is None:
         return None
     if h.__class__ is not RHash:

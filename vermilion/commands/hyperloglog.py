@@ -122,7 +122,7 @@ def pfcount(c, argv):
     if len(argv) > 2:
         acc = 0
         for key in argv[1:]:
-            o = db.lookup(key)
+            o = db.lookup_read(key)
             if o is None:
                 continue
             raw = raw_of(_hll_value(o), c.server.hll_sparse_cache)
@@ -131,7 +131,7 @@ def pfcount(c, argv):
             acc = raw_max(acc, raw) if acc else raw
         return signed64(estimate(raw_histogram(acc.to_bytes(REGISTERS, "little"))))
     key = argv[1]
-    o = db.lookup(key)
+    o = db.lookup_read(key)
     if o is None:
         return INTS[0]
     value = _unshare(db, key, _hll_value(o))
@@ -153,7 +153,7 @@ def pfmerge(c, argv):
     acc = 0
     use_dense = False
     for key in argv[1:]:
-        o = db.lookup(key)
+        o = db.lookup_read(key)  # (the destination too, as pfmergeCommand)
         if o is None:
             continue
         o = _hll_value(o)

@@ -5,8 +5,10 @@ The EXPIRE family, TTL and PERSIST live in :mod:`.expire`; SELECT in
 :mod:`.connection`.
 
 Lookups follow Redis's flags: commands that only inspect a key (EXISTS, TYPE,
-OBJECT, SCAN's TYPE filter) use ``lookup_notouch`` so they do not count as an
-access for OBJECT IDLETIME / LRU eviction; the others use ``lookup``. Every
+OBJECT, SCAN's TYPE filter) use ``lookup_read_notouch`` so they do not count as
+an access for OBJECT IDLETIME / LRU eviction; reads (TOUCH, COPY's source) use
+``lookup_read`` and writes ``lookup`` (only reads count in INFO's keyspace_hits
+and keyspace_misses, as in Redis). Every
 lookup deletes a key whose time has passed (with its "expired" event) first,
 which is why e.g. DEL of an expired key answers 0 without a "del" event.
 """
@@ -94,19 +96,19 @@ def unlink(c, argv):
 
 @command("exists")
 def exists(c, argv):
-    look = c.db.lookup_notouch
+    look = c.db.lookup_read_notouch
     return sum(1 for key in argv[1:] if look(key) is not None)
 
 
 @command("touch")
 def touch(c, argv):
-    look = c.db.lookup
+    look = c.db.lookup_read
     return sum(1 for key in argv[1:] if look(key) is not None)
 
 
 @command("type")
 def type_(c, argv):
-    return Status(type_name(c.db.lookup_notouch(argv[1])))
+    return Status(type_name(c.db.lookup_read_notouch(argv[1])))
 
 
 @command("dbsize")
@@ -219,7 +221,7 @@ def copy(c, argv):
     key, newkey = argv[1], argv[2]
     if src is dst and key == newkey:
         raise CommandError(SAME_OBJECT)
-    v = src.lookup(key)
+    v = src.lookup_read(key)
     if v is None:
         return 0
     when = src.get_expire(key)
@@ -399,7 +401,7 @@ def scan(c, argv):
     if pattern is not None and names:
         names = glob.compile(pattern).filter(names)
     if typename is not None and names:
-        look = db.lookup_notouch
+        look = db.lookup_read_notouch  # (counted, as scanGenericCommand's lookup)
         names = [k for k in names if type_name(look(k)).encode() == typename]
     if names and db.expires:
         names = [k for k in names if not _scan_expired(db, k)]
@@ -478,7 +480,7 @@ def encoding_of(v):
 
 @command("object|encoding")
 def object_encoding(c, argv):
-    v = c.db.lookup_notouch(argv[2])
+    v = c.db.lookup_read_notouch(argv[2], False)
     if v is None:
         return None
     return encoding_of(v)
@@ -486,7 +488,7 @@ def object_encoding(c, argv):
 
 @command("object|refcount")
 def object_refcount(c, argv):
-    v = c.db.lookup_notouch(argv[2])
+    v = c.db.lookup_read_notouch(argv[2], False)
     if v is None:
         return None
     if v.__class__ is bytes and lru.shares_integers(c.server):
@@ -500,7 +502,7 @@ def object_refcount(c, argv):
 def object_idletime(c, argv):
     db = c.db
     key = argv[2]
-    if db.lookup_notouch(key) is None:
+    if db.lookup_read_notouch(key, False) is None:
         return None
     if lru.lfu_enabled(c.server):
         raise CommandError(_LFU_SELECTED)
@@ -511,7 +513,7 @@ def object_idletime(c, argv):
 def object_freq(c, argv):
     db = c.db
     key = argv[2]
-    if db.lookup_notouch(key) is None:
+    if db.lookup_read_notouch(key, False) is None:
         return None
     if not lru.lfu_enabled(c.server):
         raise CommandError(_LFU_NOT_SELECTED)

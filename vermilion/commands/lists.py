@@ -36,8 +36,10 @@ from ..util import LLONG_MAX as _LLONG_MAX, LLONG_MIN as _LLONG_MIN
 _POSITIVE = "ERR value is out of range, must be positive"
 
 
-def _get_list(db, key):
-    v = db.lookup(key)
+def _get_list(db, key, read=False):
+    """The list at ``key``, None if missing; WRONGTYPE otherwise. A write lookup
+    unless ``read`` (LLEN, LINDEX: a counted read, see Database.lookup_read)."""
+    v = db.lookup_read(key) if read else db.lookup(key)
     if v is not None and v.__class__ is not RList:
         raise CommandError(WRONGTYPE)
     return v
@@ -262,7 +264,7 @@ def lmpop(c, argv):
 # ------------------------------------------------------------- read/modify
 @command("llen")
 def llen(c, argv):
-    lst = _get_list(c.db, argv[1])
+    lst = _get_list(c.db, argv[1], True)
     return 0 if lst is None else len(lst)
 
 
@@ -272,7 +274,7 @@ def lrange(c, argv):
     end = parse_ll(argv[3])
     if start is None or end is None:
         raise CommandError(NOT_INT)
-    lst = c.db.lookup(argv[1])
+    lst = c.db.lookup_read(argv[1])
     if lst is None:
         return EMPTY_ARRAY
     if lst.__class__ is not RList:
@@ -293,7 +295,7 @@ def lrange(c, argv):
 
 @command("lindex")
 def lindex(c, argv):
-    lst = _get_list(c.db, argv[1])
+    lst = _get_list(c.db, argv[1], True)
     if lst is None:
         return None
     index = parse_int(argv[2])
@@ -451,7 +453,7 @@ def lpos(c, argv):
         rank = -rank
         if rank > _LLONG_MAX:
             rank = _LLONG_MIN  # -LLONG_MIN overflows to itself in Redis
-    lst = c.db.lookup(argv[1])
+    lst = c.db.lookup_read(argv[1])
     if lst is None:
         return EMPTY_ARRAY if count != -1 else None
     if lst.__class__ is not RList:

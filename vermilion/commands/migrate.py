@@ -321,7 +321,7 @@ def migrate(c, argv):
     keys = []
     values = []
     for key in argv[first_key : first_key + num_keys]:
-        v = db.lookup(key)
+        v = db.lookup_read(key)
         if v is not None:
             keys.append(key)
             values.append(v)

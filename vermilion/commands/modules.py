@@ -205,12 +205,13 @@ class Context:
     # ---- reading
     def get(self, key: bytes) -> Any:
         """The value at ``key`` (bytes for a string, a module type's object, ...)
-        or None; an expired key is deleted first."""
-        return self.client.db.lookup(key)
+        or None; an expired key is deleted first. A read (RM_OpenKey READ): it
+        counts in keyspace_hits/keyspace_misses."""
+        return self.client.db.lookup_read(key)
 
     def get_string(self, key: bytes) -> bytes | None:
         """A string value, None if missing; WRONGTYPE for any other type."""
-        v = self.client.db.lookup(key)
+        v = self.client.db.lookup_read(key)
         if v is None:
             return None
         if v.__class__ is bytearray:
@@ -225,7 +226,7 @@ class Context:
         return self.client.db.lookup_type(key, cls)
 
     def exists(self, key: bytes) -> bool:
-        return self.client.db.lookup(key) is not None
+        return self.client.db.lookup_read_notouch(key) is not None  # RM_KeyExists
 
     def pttl(self, key: bytes) -> int:
         """Milliseconds the key has left, -1 without a TTL, -2 if missing."""

@@ -44,7 +44,7 @@ from ..core.config import SENSITIVE
 import zlib
 from .replication import info_lines
 from ..server import process  # noqa: F401  (pidfile, maxclients' rlimit, port/bind: its hook)
-from ..server.stats import rss, total_commands
+from ..server.stats import rss, total_commands, keyspace_counts
 from ..server import latency as _latency  # noqa: F401  (server.latency: its init hook)
 from . import modules as _modules  # MODULE, loadmodule, INFO modules (Python modules)
 
@@ -183,6 +183,7 @@ def reset_stats(server):
         "stats_rejected_conn",
         "stats_keyspace_hits",
         "stats_keyspace_misses",
+        "stats_get_hits",
         "stats_total_error_replies",
         "stats_unexpected_error_replies",
         "lazyfreed_objects",
@@ -492,6 +493,7 @@ def _info_persistence(server):
 
 def _info_stats(server):
     st = server.info_stats
+    keyspace = keyspace_counts(server)
     ps = server.pubsub
     tracking = server.tracking
     tracking_keys = len(getattr(tracking, "table", ())) if tracking else 0
@@ -527,8 +529,8 @@ def _info_stats(server):
         "total_eviction_exceeded_time:%d"
         % (server.stats_total_eviction_exceeded_time + server.evictor.current_exceeded_ms()),
         "current_eviction_exceeded_time:%d" % server.evictor.current_exceeded_ms(),
-        "keyspace_hits:%d" % server.stats_keyspace_hits,
-        "keyspace_misses:%d" % server.stats_keyspace_misses,
+        "keyspace_hits:%d" % keyspace[0],
+        "keyspace_misses:%d" % keyspace[1],
         "pubsub_channels:%d" % (len(ps.channels) if ps is not None else 0),
         "pubsub_patterns:%d" % (len(ps.patterns) if ps is not None else 0),
         "pubsubshard_channels:%d" % (len(ps.shard) if ps is not None else 0),

@@ -41,8 +41,10 @@ def _init(server):
     cfg.add_hook("set-max-intset-entries", apply)
 
 
-def _read(c, key):
-    s = c.db.lookup(key)
+def _read(c, key, read=True):
+    """The set at ``key``, None if missing; WRONGTYPE otherwise. A counted read
+    (Database.lookup_read) unless ``read`` is false (SPOP's count form writes)."""
+    s = c.db.lookup_read(key) if read else c.db.lookup(key)
     if s is not None and s.__class__ is not RSet:
         raise CommandError(WRONGTYPE)
     return s
@@ -167,7 +169,7 @@ def scard(c, argv):
 
 @command("sismember")
 def sismember(c, argv):
-    s = c.db.lookup(argv[1])
+    s = c.db.lookup_read(argv[1])
     if s is None:
         return _ZERO
     if s.__class__ is not RSet:
@@ -228,7 +230,7 @@ def _spop_count(c, argv):
     count = get_long(argv[2], 0, _LONG_MAX, "ERR value is out of range, must be positive")
     db = c.db
     key = argv[1]
-    s = _read(c, key)
+    s = _read(c, key, False)
     if s is None or count == 0:
         return _EMPTY_SET[c.resp]
     size = len(s)
@@ -296,7 +298,7 @@ def _srandmember_count(c, argv):
 def _lookup_sets(c, keys):
     """The sets at ``keys`` (None for missing ones); WRONGTYPE at the first non-set."""
     out = []
-    lookup = c.db.lookup
+    lookup = c.db.lookup_read
     for k in keys:
         s = lookup(k)
         if s is not None and s.__class__ is not RSet:

@@ -54,7 +54,7 @@ def _lookup_by_pattern(db, pattern, subst):
         key = pattern[:star] + subst + pattern[star + 1 : arrow]
     else:
         key = pattern[:star] + subst + pattern[star + 1 :]
-    v = db.lookup(key)
+    v = db.lookup_read(key)
     if v is None:
         return None
     if field is not None:
@@ -154,7 +154,7 @@ def _sort(c, argv, readonly):
         j += 1
 
     db = c.db
-    value = db.lookup(argv[1])
+    value = db.lookup_read(argv[1])
     if value is None:
         value = RList()
     elif (

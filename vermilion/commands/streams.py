@@ -188,8 +188,10 @@ def _opt(b):
     return b.lower()
 
 
-def _lookup_stream(c, key):
-    s = c.db.lookup(key)
+def _lookup_stream(c, key, read=True):
+    """The stream at ``key``, None if missing; WRONGTYPE otherwise. A counted read
+    (Database.lookup_read) unless ``read`` is false (XTRIM, XDEL, XGROUP, XSETID)."""
+    s = c.db.lookup_read(key) if read else c.db.lookup(key)
     if s is not None and s.__class__ is not Stream:
         raise CommandError(WRONGTYPE)
     return s
@@ -451,7 +453,7 @@ def xtrim(c, argv):
     a, _ = _parse_add_trim(c, argv, False)
     db = c.db
     key = argv[1]
-    s = _lookup_stream(c, key)
+    s = _lookup_stream(c, key, False)
     if s is None:
         return 0
     deleted = _trim(s, a)
@@ -514,7 +516,7 @@ def xrevrange(c, argv):
 def xdel(c, argv):
     db = c.db
     key = argv[1]
-    s = _lookup_stream(c, key)
+    s = _lookup_stream(c, key, False)
     if s is None:
         return 0
     ids = [parse_id_ex(b, 0, True)[0] for b in argv[2:]]
@@ -768,7 +770,7 @@ def _xread(c, argv, xreadgroup):
     server = c.server
     for k in range(nstreams):
         key = keys[k]
-        s = db.lookup(key)
+        s = db.lookup_read(key)  # (xreadCommand reads each key twice)
         if s is None:
             continue
         gt = ids[k]
@@ -902,7 +904,7 @@ def _xgroup_common(c, argv):
             i += 2
         else:
             raise subcommand_syntax_error(argv)
-    s = _lookup_stream(c, argv[2])
+    s = _lookup_stream(c, argv[2], False)
     g = None
     if not mkstream:
         if s is None:
@@ -1031,7 +1033,7 @@ def xsetid(c, argv):
             j += 2
         else:
             raise CommandError(SYNTAX)
-    s = _lookup_stream(c, argv[1])
+    s = _lookup_stream(c, argv[1], False)
     if s is None:
         raise CommandError(ERR_NO_KEY)
     if s.length > 0:

@@ -41,9 +41,12 @@ _ZERO = INTS[0]
 
 
 # ------------------------------------------------------------------ helpers
-def string_value(c, key):
-    """The string at ``key`` (bytes or bytearray), None if missing; WRONGTYPE otherwise."""
-    v = c.db.lookup(key)
+def string_value(c, key, read=True):
+    """The string at ``key`` (bytes or bytearray), None if missing; WRONGTYPE otherwise.
+
+    A counted read (``db.lookup_read``) unless ``read`` is false: a command that
+    writes the key (INCRBYFLOAT) looks it up as a write, which counts nothing."""
+    v = c.db.lookup_read(key) if read else c.db.lookup(key)
     if v is None or v.__class__ is bytes or v.__class__ is bytearray:
         return v
     raise CommandError(WRONGTYPE)
@@ -68,7 +71,7 @@ def _as_bytes(v):
 # ---------------------------------------------------------------- GET / SET
 @command("get")
 def get(c, argv):
-    v = c.db.lookup(argv[1])
+    v = c.db.lookup_get(argv[1])  # (a counted read: see lookup_get)
     if v is None:
         return None
     if v.__class__ is bytes:
@@ -264,7 +267,7 @@ def getex(c, argv):
 # -------------------------------------------------------------- MGET / MSET
 @command("mget")
 def mget(c, argv):
-    lookup = c.db.lookup
+    lookup = c.db.lookup_read
     out = []
     for key in argv[1:]:
         v = lookup(key)
@@ -390,7 +393,7 @@ def decrby(c, argv):
 @command("incrbyfloat")
 def incrbyfloat(c, argv):
     key = argv[1]
-    v = string_value(c, key)
+    v = string_value(c, key, False)
     if v is None:
         value = LD_ZERO
     else:
@@ -551,8 +554,8 @@ def _lcs_rows(a, b):
 @command("lcs")
 def lcs(c, argv):
     db = c.db
-    oa = db.lookup(argv[1])
-    ob = db.lookup(argv[2])
+    oa = db.lookup_read(argv[1])
+    ob = db.lookup_read(argv[2])
     if (oa is not None and oa.__class__ is not bytes and oa.__class__ is not bytearray) or (
         ob is not None and ob.__class__ is not bytes and ob.__class__ is not bytearray
     ):

@@ -148,8 +148,10 @@ def _lex_range(bmin, bmax):
 
 
 # ----------------------------------------------------------------- helpers
-def _read(c, key):
-    z = c.db.lookup(key)
+def _read(c, key, read=True):
+    """The sorted set at ``key``, None if missing; WRONGTYPE otherwise. A counted
+    read (Database.lookup_read) unless ``read`` is false (ZREM, ZREMRANGE* write)."""
+    z = c.db.lookup_read(key) if read else c.db.lookup(key)
     if z is not None and z.__class__ is not ZSet:
         raise CommandError(WRONGTYPE)
     return z
@@ -430,7 +432,7 @@ def zlexcount(c, argv):
 @command("zrem")
 def zrem(c, argv):
     key = argv[1]
-    zs = _read(c, key)
+    zs = _read(c, key, False)
     if zs is None:
         return 0
     deleted = 0
@@ -467,7 +469,7 @@ def _zremrange(c, argv, kind):
     else:
         lo, hi = _lex_range(argv[2], argv[3])
         event = "zremrangebylex"
-    zs = _read(c, key)
+    zs = _read(c, key, False)
     if zs is None:
         return 0
     if kind == 0:
@@ -637,7 +639,7 @@ def _zrange_generic(c, argv, first_arg, store, rangetype, direction):
     else:
         lo, hi = _lex_range(argv[minidx], argv[maxidx])
 
-    zs = c.db.lookup(key)
+    zs = c.db.lookup_read(key)
     if zs is None:
         if store:
             return _store_range(c, argv[1], (), (), 0)
@@ -684,7 +686,7 @@ def zrange(c, argv):
         start = parse_ll(argv[2])
         end = parse_ll(argv[3])
         if start is not None and end is not None:
-            zs = c.db.lookup(argv[1])
+            zs = c.db.lookup_read(argv[1])
             if zs is None:
                 return EMPTY_ARRAY
             if zs.__class__ is not ZSet:
@@ -756,7 +758,7 @@ def _zsetop(c, argv, dst, numkeys_idx, op, card_only=False):
     srcs = []
     j = numkeys_idx + 1
     for i in range(setnum):
-        v = c.db.lookup(argv[j + i])
+        v = c.db.lookup_read(argv[j + i])
         if v is not None and v.__class__ is not ZSet and v.__class__ is not RSet:
             raise CommandError(WRONGTYPE)
         srcs.append(v)

@@ -19,8 +19,13 @@ zset          :class:`vermilion.types.zset.ZSet`        :mod:`commands.zsets`
 stream        :class:`vermilion.types.stream.Stream`    :mod:`commands.streams`
 ============  ========================================  ==================
 
-Expiry is *lazy* and *active*. Every read goes through :meth:`Database.lookup`,
-which deletes a key whose time has passed before anyone can see it; and a timer
+A command reads a key with :meth:`Database.lookup_read` (Redis's lookupKeyRead:
+counted in INFO's keyspace_hits/keyspace_misses, a miss fires a "keymiss" event)
+or looks up a key it is about to write with :meth:`Database.lookup`
+(lookupKeyWrite: not counted).
+
+Expiry is *lazy* and *active*. Every lookup (read or write) deletes a key whose
+time has passed before anyone can see it; and a timer
 (:mod:`vermilion.keyspace.expire`) reclaims expired keys nobody reads. The active
 cycle uses a heap of (when, key) entries instead of Redis's random sampling: it
 finds every due key in O(log n), and stale entries (a key whose TTL changed) are
@@ -145,8 +150,82 @@ class Database:
                 lru.lfu_touch(self, key)
         return v
 
+    def lookup_read(self, key):
+        """lookupKeyRead: :meth:`lookup` for a command that reads the key, counted
+        in INFO's keyspace_hits/keyspace_misses; a miss fires a "keymiss" event.
+
+        Which of the two a command uses follows Redis's source (t_*.c): the value
+        it reads (GET, HGET, a SUNIONSTORE source...) is a read, the key it writes
+        (SET, INCR, HSET, a SUNIONSTORE destination...) is a write and counts
+        nothing. The hit path costs one increment: GET is the benchmark's hot path.
+        """
+        v = self.data.get(key)
+        if v is not None:
+            if self.expires:
+                when = self.expires.get(key)
+                if when is not None and when <= self.now() and self.expire_if_allowed(key):
+                    return self.read_miss(key)
+            clock = self.lru_clock
+            if clock >= 0:
+                self.lru[key] = clock
+            else:
+                lru.lfu_touch(self, key)
+            self.server.stats_keyspace_hits += 1
+            return v
+        return self.read_miss(key)
+
+    def lookup_get(self, key):
+        """GET's :meth:`lookup_read`, which counts its hits only.
+
+        GET is the benchmark's hot path and looks up exactly one key per call, so
+        its misses need no count of their own: they are its calls (the command
+        table's stats, reset with these by CONFIG RESETSTAT) less its hits,
+        reckoned when INFO asks (server/stats.py's keyspace_counts). A miss costs
+        only the "keymiss" check.
+        """
+        v = self.data.get(key)
+        if v is not None:
+            if self.expires:
+                when = self.expires.get(key)
+                if when is not None and when <= self.now() and self.expire_if_allowed(key):
+                    return self.read_miss(key, True, False)
+            clock = self.lru_clock
+            if clock >= 0:
+                self.lru[key] = clock
+            else:
+                lru.lfu_touch(self, key)
+            self.server.stats_get_hits += 1
+            return v
+        if self.server.notify_flags & NOTIFY_KEY_MISS:
+            self.read_miss(key, True, False)
+        return v
+
+    def lookup_read_notouch(self, key, notify=True):
+        """lookupKeyReadWithFlags(LOOKUP_NOTOUCH): a counted read that leaves the
+        key's access time alone (EXISTS, TYPE, TTL, SCAN's TYPE filter); OBJECT
+        passes ``notify=False`` (LOOKUP_NONOTIFY: no "keymiss" event)."""
+        v = self.data.get(key)
+        if v is not None:
+            if self.expires:
+                when = self.expires.get(key)
+                if when is not None and when <= self.now() and self.expire_if_allowed(key):
+                    return self.read_miss(key, notify)
+            self.server.stats_keyspace_hits += 1
+            return v
+        return self.read_miss(key, notify)
+
+    def read_miss(self, key, notify=True, count=True):
+        """A read lookup found nothing: the "keymiss" event, then the count (lookupKey's order)."""
+        server = self.server
+        if notify and server.notify_flags & NOTIFY_KEY_MISS:
+            server.notify_keyspace_event(NOTIFY_KEY_MISS, "keymiss", key, self.id)
+        if count:
+            server.stats_keyspace_misses += 1
+        return None
+
     def lookup_notouch(self, key):
-        """Like :meth:`lookup` without updating the key's access time (TYPE, TTL, ...)."""
+        """Like :meth:`lookup` without updating the key's access time, and not
+        counted (DEL's expiry check, the module API's TTL calls...)."""
         v = self.data.get(key)
         if v is not None and self.expires:
             when = self.expires.get(key)
@@ -155,8 +234,9 @@ class Database:
         return v
 
     def lookup_type(self, key, cls):
-        """The value at ``key`` if it is a ``cls``; None if missing; WRONGTYPE otherwise."""
-        v = self.lookup(key)
+        """A counted read (:meth:`lookup_read`) of a ``cls`` at ``key``: None if
+        missing, WRONGTYPE if another type."""
+        v = self.lookup_read(key)
         if v is not None and v.__class__ is not cls:
             raise CommandError(WRONGTYPE)
         return v

@@ -20,6 +20,7 @@ CONFIG RESETSTAT calls :meth:`ServerStats.reset`.
 import time
 
 from ..core.bootstrap import on_server_init
+from ..core.table import COMMANDS
 from ..persistence.rdb import used_memory_estimate
 
 STATS_SAMPLES = 16
@@ -106,6 +107,21 @@ def rss():
 
 def total_commands(server):
     return sum(st.calls for st in server.cmdstats)
+
+
+def keyspace_counts(server):
+    """INFO's (keyspace_hits, keyspace_misses).
+
+    Every read lookup counts itself (Database.lookup_read) except GET's misses:
+    GET reads exactly one key per call, so its misses are its calls less its hits
+    (``stats_get_hits``), and the benchmark's GET-miss path counts nothing.
+    CONFIG RESETSTAT zeroes the command's stats and these counters together.
+    """
+    get = COMMANDS[b"get"]
+    get_calls = server.cmdstats[get.index].calls
+    hits = server.stats_keyspace_hits + server.stats_get_hits
+    misses = server.stats_keyspace_misses + get_calls - server.stats_get_hits
+    return hits, misses
 
 
 @on_server_init

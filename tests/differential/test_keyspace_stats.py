@@ -1,0 +1,338 @@
+"""INFO's keyspace_hits / keyspace_misses and "keymiss" events against redis-server.
+
+Redis counts a hit or a miss, and fires a "keymiss" event on a miss, in
+lookupKeyRead; a command's lookup of a key it writes (lookupKeyWrite) counts
+nothing. Which commands read and which write is spread over Redis's t_*.c files,
+so every command here runs on both servers on hits, misses and wrong types, and
+after each one the two counters must agree (a mismatch names the command).
+"""
+
+import time
+
+import pytest
+
+from keyspace_helpers import array, config_set, lazy_only, Events  # noqa: F401 (fixtures)
+
+
+def stats(conn):
+    text = array(conn.call("INFO", "stats")).decode()
+    fields = dict(line.split(":", 1) for line in text.split("\r\n") if ":" in line)
+    return int(fields["keyspace_hits"]), int(fields["keyspace_misses"])
+
+
+SETUP = """
+SET s 10
+RPUSH l a b c
+HSET h f v n 1
+SADD st a b
+ZADD z 1 a 2 b
+XADD x 1-1 f v
+PFADD hll a b
+SETBIT bm 7 1
+GEOADD g 13.361389 38.115556 p
+SET w_a 1
+SET w_b 2
+"""
+
+# One command a line: reads and writes of every family, on hits, misses and
+# keys of the wrong type (a wrong type is a hit: the key was found).
+COMMANDS = """
+GET s
+GET missing
+GET l
+MGET s missing l
+GETRANGE s 0 -1
+GETRANGE missing 0 1
+SUBSTR s 0 1
+STRLEN s
+STRLEN missing
+GETEX s
+GETEX missing
+GETDEL missing
+GETSET gs v
+SET s 11 GET
+SET newk v GET
+SET s 12 NX
+SET s 12 XX
+SETNX s x
+SETEX se 100 v
+INCR counter
+INCRBY counter 2
+DECR counter
+INCRBYFLOAT fl 1.5
+APPEND s x
+SETRANGE s 0 1
+LCS s s
+LCS s missing
+MSET m1 1 m2 2
+MSETNX m1 1 m3 3
+GETBIT bm 7
+GETBIT missing 1
+BITCOUNT bm
+BITCOUNT missing
+BITPOS bm 1
+BITPOS missing 1
+BITOP OR bdest bm missing
+BITFIELD bm GET u8 0
+BITFIELD missing GET u8 0
+BITFIELD bm SET u8 0 1
+BITFIELD_RO bm GET u8 0
+SETBIT bm 8 1
+LLEN l
+LLEN missing
+LINDEX l 0
+LINDEX missing 0
+LRANGE l 0 -1
+LRANGE missing 0 -1
+LPOS l a
+LPOS missing a
+LPUSH l d
+LPUSHX missing d
+LPOP missing
+RPOP l
+RPOPLPUSH missing l
+LMOVE l l2 LEFT LEFT
+LSET l 0 x
+LREM l 0 x
+LTRIM l 0 -1
+LINSERT l BEFORE a b
+LMPOP 2 missing l LEFT
+BLPOP missing l 1
+SORT l ALPHA
+SORT missing
+SORT l BY nosort GET # GET w_*
+SORT l BY w_* ALPHA
+SORT_RO l ALPHA
+SORT l ALPHA STORE sorted
+HGET h f
+HGET missing f
+HMGET h f g
+HMGET missing f
+HLEN h
+HLEN missing
+HEXISTS h f
+HEXISTS missing f
+HSTRLEN h f
+HKEYS h
+HVALS h
+HGETALL h
+HGETALL missing
+HRANDFIELD h
+HRANDFIELD missing
+HRANDFIELD h -2
+HSCAN h 0
+HSCAN missing 0
+HSET h g 1
+HDEL h g
+HDEL missing g
+HINCRBY h n 1
+HINCRBYFLOAT h n 1
+HSETNX h f v
+SISMEMBER st a
+SISMEMBER missing a
+SMISMEMBER st a zz
+SCARD st
+SCARD missing
+SMEMBERS st
+SMEMBERS missing
+SRANDMEMBER missing
+SRANDMEMBER missing 3
+SINTER st missing
+SINTERCARD 2 st missing
+SUNION st missing
+SDIFF st missing
+SINTERSTORE sdst st missing
+SUNIONSTORE sdst st missing
+SDIFFSTORE sdst st missing
+SSCAN st 0
+SSCAN missing 0
+SADD st c
+SREM st c
+SREM missing c
+SMOVE st st2 a
+SPOP missing
+SPOP missing 2
+ZSCORE z a
+ZSCORE missing a
+ZMSCORE z a q
+ZCARD z
+ZCOUNT z -inf +inf
+ZLEXCOUNT z - +
+ZRANK z a
+ZREVRANK missing a
+ZRANGE z 0 -1
+ZRANGE missing 0 -1
+ZRANGE z 0 -1 WITHSCORES
+ZRANGEBYSCORE z -inf +inf
+ZREVRANGEBYLEX z + -
+ZRANGESTORE zdst z 0 -1
+ZUNION 2 z missing
+ZINTER 2 z missing
+ZDIFF 2 z missing
+ZINTERCARD 2 z missing
+ZUNIONSTORE zdst 2 z missing
+ZRANDMEMBER missing
+ZSCAN z 0
+ZADD z 3 c
+ZINCRBY z 1 c
+ZREM z c
+ZREM missing c
+ZREMRANGEBYRANK missing 0 1
+ZPOPMIN missing
+ZMPOP 1 missing MIN
+BZPOPMIN z 1
+XLEN x
+XLEN missing
+XRANGE x - +
+XREVRANGE missing + -
+XREAD STREAMS x missing 0 0
+XGROUP CREATE x grp 0
+XREADGROUP GROUP grp c1 STREAMS x >
+XACK x grp 1-1
+XPENDING x grp
+XCLAIM x grp c1 0 1-1
+XAUTOCLAIM x grp c1 0 0
+XINFO STREAM x
+XINFO GROUPS x
+XINFO CONSUMERS x grp
+XINFO STREAM missing
+XADD x 2-1 f v
+XDEL x 1-1
+XTRIM x MAXLEN 10
+XSETID x 9-9
+PFCOUNT hll
+PFCOUNT missing
+PFCOUNT hll missing
+PFMERGE hll2 hll missing
+PFADD hll c
+GEOPOS g p
+GEOPOS missing p
+GEODIST g p p
+GEOHASH g p
+GEOSEARCH g FROMLONLAT 13 38 BYRADIUS 500 km
+GEORADIUS missing 13 38 100 km
+GEOSEARCHSTORE gdst g FROMLONLAT 13 38 BYRADIUS 500 km
+EXISTS s missing l
+TYPE s
+TYPE missing
+TOUCH s missing
+OBJECT ENCODING s
+OBJECT ENCODING missing
+OBJECT REFCOUNT s
+OBJECT FREQ missing
+TTL s
+PTTL missing
+EXPIRETIME s
+PEXPIRETIME missing
+EXPIRE s 100
+EXPIRE missing 100
+PERSIST s
+PERSIST missing
+RENAME s s2
+RENAME s2 s
+COPY s scopy
+COPY missing x
+MOVE scopy 1
+DEL missing
+UNLINK missing
+KEYS w_*
+SCAN 0 MATCH w_* COUNT 1000
+SCAN 0 TYPE string COUNT 1000
+RANDOMKEY
+DBSIZE
+"""
+
+
+def _lines(text):
+    import shlex
+
+    return [shlex.split(line) for line in text.strip().splitlines() if line.strip()]
+
+
+def test_keyspace_hits_misses_per_command(diff):
+    diff.run(SETUP)
+    for conn in (diff.ref, diff.our):
+        conn.call("CONFIG", "RESETSTAT")
+    for cmd in _lines(COMMANDS):
+        a = diff.ref.call(*cmd)
+        b = diff.our.call(*cmd)
+        # (the replies are compared elsewhere, and some are unordered: here only
+        # that both succeeded or both failed)
+        assert b[:1] == a[:1], "reply to %r differs:\n redis:     %r\n vermilion: %r" % (cmd, a, b)
+        assert stats(diff.our) == stats(diff.ref), "hits/misses after %r" % (cmd,)
+    ref_hits, ref_misses = stats(diff.ref)
+    assert ref_hits > 100 and ref_misses > 50  # (the script exercises both)
+
+
+def test_expired_key_is_a_miss(diff, shared_vermilion, lazy_only):  # noqa: F811
+    diff("SET", "e", "v", "PX", "1")
+    diff("SET", "f", "v", "PX", "1")
+    diff("SET", "g", "v", "PX", "1")
+    time.sleep(0.05)
+    for conn in (diff.ref, diff.our):
+        conn.call("CONFIG", "RESETSTAT")
+    diff("GET", "e")
+    diff("EXISTS", "f")
+    diff("INCR", "g")  # a write: not counted
+    assert stats(diff.our) == stats(diff.ref) == (0, 2)
+
+
+def test_resetstat_zeroes_hits_and_misses(diff):
+    diff("SET", "k", "v")
+    diff("GET", "k")
+    diff("GET", "nokey")
+    diff("HGET", "nokey", "f")
+    assert stats(diff.our) == stats(diff.ref)
+    assert stats(diff.ref)[0] >= 1 and stats(diff.ref)[1] >= 2
+    for conn in (diff.ref, diff.our):
+        assert conn.call("CONFIG", "RESETSTAT") == b"+OK\r\n"
+    assert stats(diff.our) == stats(diff.ref) == (0, 0)
+    diff("GET", "k")
+    diff("GET", "nokey")
+    assert stats(diff.our) == stats(diff.ref) == (1, 1)
+
+
+def test_hits_and_misses_inside_multi_and_scripts(diff):
+    pytest.importorskip("lupa")
+    diff("SET", "k", "v")
+    for conn in (diff.ref, diff.our):
+        conn.call("CONFIG", "RESETSTAT")
+    diff("MULTI")
+    diff("GET", "k")
+    diff("GET", "nokey")
+    diff("SMEMBERS", "nokey")
+    diff("EXEC")
+    diff("EVAL", "redis.call('get', KEYS[1]); return redis.call('get', KEYS[2])", "2", "k", "no")
+    assert stats(diff.our) == stats(diff.ref) == (2, 3)
+
+
+@pytest.fixture
+def keymiss_events(diff, shared_vermilion):
+    config_set(diff, shared_vermilion, "notify-keyspace-events", "KEm")
+    ev = Events(diff)
+    yield ev
+    ev.close()
+    config_set(diff, shared_vermilion, "notify-keyspace-events", "")
+
+
+def test_keymiss_events(diff, keymiss_events):
+    diff.run(SETUP)
+    keymiss_events.collect()
+    for cmd in _lines(COMMANDS):
+        diff.ref.call(*cmd)
+        diff.our.call(*cmd)
+    events = keymiss_events.collect()  # (asserts both servers sent the same)
+    keys = [e[3] for e in events if e[2] == b"__keyevent@0__:keymiss"]
+    assert keys.count(b"missing") > 30
+    assert all(e[3] == b"keymiss" for e in events if e[2].startswith(b"__keyspace@"))
+
+
+def test_object_misses_send_no_keymiss_event(diff, keymiss_events):
+    diff("OBJECT", "ENCODING", "nokey")
+    diff("OBJECT", "FREQ", "nokey")  # (an error reply without an LFU policy, after the lookup)
+    diff("GET", "nokey")
+    events = keymiss_events.collect()
+    assert [e[2:] for e in events] == [
+        [b"__keyspace@0__:nokey", b"keymiss"],
+        [b"__keyevent@0__:keymiss", b"nokey"],
+    ]
