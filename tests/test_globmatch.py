@@ -25,7 +25,9 @@ def ref_match(pattern, string, nocase=False):
     P = pattern + b"\0"  # sds strings are NUL-terminated; Redis may read it
     skip = [False]
 
-    def impl(p, plen, s, slen):
+    def impl(p, plen, s, slen, nesting=0):
+        if nesting > 1000:  # protection against abusive patterns
+            return False
         while plen and slen:
             c = P[p]
             if c == 42:  # '*'
@@ -35,7 +37,7 @@ def ref_match(pattern, string, nocase=False):
                 if plen == 1:
                     return True
                 while slen:
-                    if impl(p + 1, plen - 1, s, slen):
+                    if impl(p + 1, plen - 1, s, slen, nesting + 1):
                         return True
                     if skip[0]:
                         return False
@@ -198,6 +200,23 @@ def test_long_nested_stars_are_fast():
     assert time.perf_counter() - t < 1.0
 
 
+def test_nesting_limit():
+    # stringmatchlen gives up past 1000 nested '*': such a pattern matches nothing,
+    # at once (Redis's "very long nested loops" regression test: 50000 '*?').
+    import time
+
+    t = time.perf_counter()
+    assert not glob.match(b"*?" * 50000, b"a" * 50000)
+    assert glob.compile(b"*?" * 50000).filter([b"a" * 50000, b"b"]) == []
+    assert time.perf_counter() - t < 1.0
+    key = b"a" * 1001
+    assert not glob.match(b"*a" * 1001, key)  # 1001 nested stars
+    assert glob.match(b"*a" * 1000, key)
+    assert glob.match(b"*a" * 1000 + b"*", key)  # a final '*' does not nest
+    assert glob.match(b"a*" * 1001, key)
+    assert glob.match(b"*" * 5000 + b"a" * 1001, key)  # a run of '*' is one
+
+
 _ALPHA = b"ab*?[]^-\\\x00\xffA"
 pattern_st = st.lists(st.sampled_from(list(_ALPHA)), max_size=10).map(bytes)
 subject_st = st.lists(st.sampled_from(list(b"ab*?[]^-\\\x00\xffAB")), max_size=10).map(bytes)
@@ -269,6 +288,18 @@ def test_keys_patterns_against_redis(diff):
         ours = _keys(diff.our, pat)
         assert ours == ref, pat
         assert ours == sorted(k for k in names if pat == b"*" or ref_match(pat, k)), pat
+
+
+def test_nesting_limit_against_redis(diff):
+    key = b"a" * 1001
+    diff("SET", key, "1")
+    for pat in (b"*a" * 1001, b"*a" * 1000, b"*a" * 1000 + b"*", b"a*" * 1001, b"*?" * 1001):
+        assert _keys(diff.our, pat) == _keys(diff.ref, pat), pat[:10]
+        diff("SCAN", "0", "MATCH", pat, "COUNT", "100")
+    diff("FLUSHALL")
+    diff("SET", b"a" * 50000, "1")
+    diff("KEYS", b"*?" * 50000)
+    diff("SCAN", "0", "MATCH", b"*?" * 50000)
 
 
 def test_keys_single_key_byte_identical(diff):

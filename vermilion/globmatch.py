@@ -25,7 +25,11 @@ Redis's quirks are kept, because clients see them:
   range, both ends are folded after ordering them, so ``[Z-a]`` matches nothing
   in ``nocase`` mode;
 * ``*`` can never match across the end: the pattern ``*`` does not match the
-  empty string (KEYS and SCAN special-case the pattern ``*`` before calling us).
+  empty string (KEYS and SCAN special-case the pattern ``*`` before calling us);
+* stringmatchlen recurses once per ``*`` and gives up past 1000 levels (its guard
+  against abusive patterns): a pattern with more than 1000 runs of ``*`` that
+  are followed by something matches nothing at all (a final ``*`` matches at
+  once, without recursing, so it does not count).
 
 How it is fast: a pattern is parsed once into tokens (a literal byte, ``?``,
 a byte class or ``*``; parsing depends on the pattern only), and the tokens
@@ -62,6 +66,9 @@ _CLASS = 2  # (kind, frozenset of byte values)
 _STAR = 3  # (kind, None)
 
 _SPECIAL = frozenset(b"*?[\\")
+
+# stringmatchlen_impl's "if (nesting > 1000) return 0;"
+_MAX_NESTING = 1000
 
 
 def _signed(b):
@@ -218,7 +225,10 @@ class Glob:
         toks = _tokenize(pattern, nocase)
         stars = [i for i, t in enumerate(toks) if t[0] == _STAR]
         kind = arg = None
-        if toks and len(stars) == len(toks):
+        nested = len(stars) - (1 if stars and stars[-1] == len(toks) - 1 else 0)
+        if nested > _MAX_NESTING:
+            kind = "never"
+        elif toks and len(stars) == len(toks):
             kind = "nonempty"  # '*': anything but the empty string
         elif not nocase:
             if not stars:
@@ -239,7 +249,9 @@ class Glob:
                     kind, arg = "infix", lit
         self._kind = kind
         self._arg = arg
-        if kind == "exact":
+        if kind == "never":
+            self.match = _never
+        elif kind == "exact":
             self.match = arg.__eq__
         elif kind == "nonempty":
             self.match = len
@@ -266,11 +278,17 @@ class Glob:
             return [k for k in items if arg in k]
         if kind == "nonempty":
             return [k for k in items if k]
+        if kind == "never":
+            return []
         m = self.match
         return [k for k in items if m(k)]
 
     def __repr__(self):
         return "Glob(%r%s)" % (self.pattern, ", nocase=True" if self.nocase else "")
+
+
+def _never(s):
+    return False
 
 
 def _startswith(p, s):
