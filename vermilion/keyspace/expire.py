@@ -35,7 +35,8 @@ class ActiveExpire:
     def run(self, slow=True):
         server = self.server
         budget = self.time_limit_perc / 100.0 / server.hz
-        deadline = _perf() + budget
+        start_t = _perf()
+        deadline = start_t + budget
         now = server.clock.ms()
         expired = 0
         dbs = server.dbs
@@ -74,6 +75,8 @@ class ActiveExpire:
         else:
             self.next_db = 0
         self.last_run_expired = expired
+        # activeExpireCycle's latencyAddSampleIfNeeded("expire-cycle", elapsed ms)
+        server.latency.add_sample_if_needed("expire-cycle", int((_perf() - start_t) * 1000))
         return expired
 
 
