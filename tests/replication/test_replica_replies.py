@@ -187,3 +187,68 @@ def test_no_replicas_no_replication_buffers():
         m.close()
     finally:
         master.stop()
+
+
+def _critical_and_backlog(log):
+    """The text after the log prefix of the CRITICAL line and the backlog line."""
+    out = []
+    for line in log.splitlines():
+        for mark in ("== CRITICAL ==", "Latest backlog is: "):
+            if mark in line:
+                out.append(line[line.index(mark) :])
+    return out
+
+
+def test_replica_logs_the_errors_of_its_masters_stream():
+    """integration/replication-4's 'Data divergence': an error the master's stream
+    gets on the replica is logged (the command's name once, not the backlog's copy of
+    it: the command reaches the backlog after it ran), with the same text as a
+    redis-server replica logs for the same stream."""
+    kinds = ["vermilion"] + (["redis"] if REDIS_SERVER is not None else [])
+    seen = {}
+    for kind in kinds:
+        master = Proc("vermilion")
+        replica = Proc(
+            kind,
+            "--replicaof",
+            "127.0.0.1",
+            str(master.port),
+            "--propagation-error-behavior",
+            "ignore",
+        )
+        try:
+            m, r = master.client(), replica.client()
+            wait_for(lambda: link_up(r), 20, "link up")
+            m.set("foo", "bar")
+            m.execute_command("DEBUG", "REPLICATE", "fake-command-1")
+            m.set("foo", "bar2")
+            assert m.execute_command("WAIT", 1, 2000) == 1
+            wait_for(lambda: r.get("foo") == b"bar2", 10, "the stream")
+            log = replica.log()
+            assert log.count("fake-command-1") == 1, log
+            assert log.count("== CRITICAL ==") == 1, log
+            r.config_set("replica-read-only", "no")
+            r.set("number2", "foo")
+            m.incrby("number2", 1)
+            assert m.execute_command("WAIT", 1, 2000) == 1
+            wait_for(lambda: "incrby" in replica.log(), 10, "the incrby error")
+            assert r.get("number2") == b"foo"
+            log = replica.log()
+            assert log.count("incrby") == 1, log
+            assert r.info("stats")["unexpected_error_replies"] == 2
+            seen[kind] = _critical_and_backlog(log)
+            m.close()
+            r.close()
+        finally:
+            replica.stop()
+            master.stop()
+    assert seen["vermilion"][0] == (
+        "== CRITICAL == This replica is sending an error to its master: 'unknown command "
+        "'fake-command-1', with args beginning with: ' after processing the command '<unknown>'"
+    )
+    if "redis" in seen:
+        # same lines; the backlogs differ only in what each replica keeps of the stream
+        assert [x for x in seen["vermilion"] if "CRITICAL" in x] == [
+            x for x in seen["redis"] if "CRITICAL" in x
+        ]
+        assert len(seen["vermilion"]) == len(seen["redis"])

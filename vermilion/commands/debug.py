@@ -418,6 +418,11 @@ def debug(c, argv):
         server.aof_flush_sleep = atoi(argv[2])
         return OK
     if sub == b"replicate" and n >= 3:
+        # replicationFeedSlaves: the command goes to the replicas (and the backlog)
+        # as is, in the stream's current db; a replica passes on only its master's
+        repl = server.repl
+        if repl is not None and repl.backlog is not None and not server.is_replica:
+            repl.feed_raw(list(argv[2:]))
         return OK
     if sub == b"error" and n == 3:
         msg = argv[2].replace(b"\r", b" ").replace(b"\n", b" ")

@@ -30,7 +30,8 @@ import os
 import time
 
 from ..persistence.aof import encode_command
-from .master import encode
+from .master import encode, error_replies, log_error_reply
+from ..util import repr_bytes
 from ..core.client import Client
 from ..core.config import DENY_LOADING, LOOKUP as CONFIG_LOOKUP
 
@@ -704,11 +705,31 @@ class ReplicaLink:
                         repl.proxy(encode(a))
                     break
                 execute_batch(c, [argv])
-                c.out.clear()  # a master gets no replies
+                if c.out:
+                    # a master gets no replies; an error among them is logged
+                    # (afterErrorReply) before the command reaches our backlog
+                    self._log_errors(c)
+                    c.out.clear()
                 self.reploff += command_size(argv)
                 # our backlog and sub-replicas get it verbatim (master_repl_offset
                 # advances with it)
                 repl.proxy(encode(argv))
+
+    def _log_errors(self, c):
+        """afterErrorReply for the master client: an error our master's stream got
+        here means the datasets diverge (or a bug), so it is logged with the command
+        and the end of the backlog (showLatestBacklog), and counted in
+        unexpected_error_replies. (propagation-error-behavior's panic modes are not
+        applied: the replica goes on, as with ``ignore``.)"""
+        server = self.server
+        logged = False
+        for text in error_replies(c.out):
+            log_error_reply(server, c, text, "master", "replica")
+            logged = True
+        repl = server.repl
+        if logged and repl is not None and repl.backlog:
+            tail = bytes(repl.backlog[-min(256, repl.histlen()) :])
+            server.log_warning("Latest backlog is: '%s'" % repr_bytes(tail).decode("latin-1"))
 
     def send_ack(self):
         """replicationSendAck: REPLCONF ACK <processed offset>."""

@@ -110,6 +110,8 @@ BUSY_FUNCTION = (
     "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE."
 )
 
+_NOREPLICAS = "NOREPLICAS Not enough good replicas to write."  # (shared.noreplicaserr)
+
 # script flags (script.h)
 F_NO_WRITES, F_ALLOW_OOM, F_ALLOW_STALE, F_NO_CLUSTER, F_ALLOW_CROSS_SLOT = 1, 2, 4, 8, 16
 F_EVAL_COMPAT = 1 << 31  # EVAL without a shebang
@@ -327,6 +329,8 @@ class LuaEngine:
             {
                 b"call": _partial(s.lua_call, self, True),
                 b"pcall": _partial(s.lua_call, self, False),
+                b"call_packed": _partial(s.lua_call_packed, self, True),
+                b"pcall_packed": _partial(s.lua_call_packed, self, False),
                 b"log": self.log,
                 b"setresp": self.setresp,
                 b"set_repl": self.set_repl,
@@ -1001,6 +1005,11 @@ class Scripting:
                 )
         return argv
 
+    def lua_call_packed(self, engine, raise_, n, t):
+        """``redis.call`` with more arguments than lupa passes one by one: the
+        Lua side (api_call in prelude.lua) hands them over as a table."""
+        return self.lua_call(engine, raise_, *[t[i] for i in range(1, n + 1)])
+
     def lua_call(self, engine, raise_, *args):
         """scriptCall: ``redis.call`` (``raise_``) or ``redis.pcall`` from Lua.
 
@@ -1064,6 +1073,10 @@ class Scripting:
                 disk = self.server.disk_error
                 if disk is not None:
                     return self._reject(engine, raise_, cmd, "-" + disk)
+                repl = self.server.repl  # checkGoodReplicasStatus (min-replicas-to-write)
+                if repl.min_replicas and not self.server.is_replica:
+                    if repl.good_replicas() < repl.min_replicas:
+                        return self._reject(engine, raise_, cmd, "-" + _NOREPLICAS)
                 if cmd.denyoom and self._script_oom(run):
                     return self._reject(engine, raise_, cmd, "-" + _OOM)
                 run.write_dirty = True
