@@ -730,9 +730,8 @@ class Snapshot:
                 report = io.StringIO()
                 check_rdb.check(path, report)
                 server.log_raw(3, report.getvalue())
-                msg = "Terminating server after rdb file reading failure."
-                server.log_warning(msg)
-                raise LoadFailed(msg)
+                server.log_warning("Terminating server after rdb file reading failure.")
+                raise LoadFailed("Fatal error loading the DB %s: %s. Exiting." % (path, e))
             msg = "Fatal error loading the DB %s: %s. Exiting." % (path, e)
             server.log_warning(msg)
             raise LoadFailed(msg)
