@@ -1283,6 +1283,9 @@ def xclaim(c, argv):
 @command("xautoclaim")
 def xautoclaim(c, argv):
     key = argv[1]
+    # xautoclaimCommand looks the key up (a counted read) before parsing anything,
+    # and checks its type after
+    found = c.db.lookup_read(key)
     minidle = parse_int(argv[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM")
     if minidle < 0:
         minidle = 0
@@ -1302,7 +1305,9 @@ def xautoclaim(c, argv):
         else:
             raise CommandError(SYNTAX)
         j += 1
-    s = _lookup_stream(c, key)
+    s = found
+    if s is not None and s.__class__ is not Stream:
+        raise CommandError(WRONGTYPE)
     g = s.groups.get(argv[2]) if s is not None else None
     if g is None:
         raise _nogroup(key, argv[2])
