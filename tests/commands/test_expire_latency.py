@@ -1,6 +1,7 @@
 """The active expire cycle reports itself to the latency monitor ("expire-cycle",
 as activeExpireCycle's latencyAddSampleIfNeeded) when it is slower than
-latency-monitor-threshold, and not when the monitor is off."""
+latency-monitor-threshold, and not when the monitor is off; its time adds up in
+INFO's expire_cycle_cpu_milliseconds (zeroed by CONFIG RESETSTAT)."""
 
 import time
 
@@ -33,3 +34,13 @@ def test_no_expire_cycle_event_without_threshold(r):
     r.config_set("latency-monitor-threshold", 0)
     _expire_many(r)
     assert b"expire-cycle" not in _events(r)
+
+
+def test_expire_cycle_time_in_info(r):
+    r.config_resetstat()
+    _expire_many(r)
+    used = r.info("stats")["expire_cycle_cpu_milliseconds"]
+    assert used > 0
+    r.config_resetstat()
+    # (a cycle may run in between: an empty one takes microseconds)
+    assert r.info("stats")["expire_cycle_cpu_milliseconds"] < used

@@ -192,6 +192,7 @@ def reset_stats(server):
         "stat_fork_time",
         "stats_evicted_clients",
         "stats_expired_time_cap_reached_count",
+        "stats_expire_cycle_time_used_ms",
         "stats_dump_payload_sanitizations",
     ):
         setattr(server, name, 0)
