@@ -243,6 +243,131 @@ DBSIZE
 """
 
 
+# Errors after (or before) the lookup, and more forms: whether a command that
+# fails counted its lookup depends on where Redis parses its arguments.
+ERRORS = """
+BITCOUNT s x y
+BITCOUNT missing x y
+BITCOUNT s 0
+BITPOS s x
+BITPOS missing 1 x
+BITPOS s 2
+GETRANGE s x y
+GETRANGE missing x y
+LRANGE l x y
+LINDEX l x
+LINDEX missing x
+LPOS l a RANK 0
+LPOS missing a RANK 0
+LPOS l a BADOPT
+SRANDMEMBER st x
+SRANDMEMBER missing x
+ZRANDMEMBER z x
+ZRANDMEMBER missing x
+HRANDFIELD h x
+HRANDFIELD missing x
+SINTERCARD 1 missing LIMIT x
+ZINTERCARD 1 missing LIMIT x
+ZRANGE z x y
+ZRANGE missing 0 1 BYSCORE LIMIT x y
+ZRANGEBYSCORE z x y
+ZRANGEBYSCORE missing x y
+ZCOUNT z x y
+ZCOUNT missing x y
+ZLEXCOUNT z x y
+ZLEXCOUNT missing x y
+ZUNION 2 z missing WEIGHTS x y
+ZUNION 2 z l
+ZUNIONSTORE d 2 z missing AGGREGATE bad
+ZRANGESTORE d missing x y
+XRANGE x x y
+XRANGE missing x y
+XRANGE x - + COUNT x
+XREAD COUNT x STREAMS x 0
+XREAD STREAMS x missing 0 x
+XREAD STREAMS missing x 0 $
+XREADGROUP GROUP g c STREAMS missing >
+XPENDING x g
+XPENDING missing g
+XPENDING x g - + x
+XCLAIM x g c x 1-1
+XCLAIM missing g c 0 1-1
+XAUTOCLAIM x g c 0 0 COUNT x
+XAUTOCLAIM missing g c 0 0
+XACK x g x
+XACK missing g 1-1
+XINFO STREAM x FULL COUNT x
+XINFO CONSUMERS missing g
+XINFO GROUPS missing
+GEOSEARCH missing FROMLONLAT 1 1 BYRADIUS x km
+GEOSEARCH z FROMMEMBER a BYRADIUS 1 km
+GEOSEARCH missing FROMMEMBER a BYRADIUS 1 km
+GEORADIUSBYMEMBER missing a 1 km
+GEODIST missing a b x
+GEODIST z a b
+GEOPOS z a
+SORT l BY nosort LIMIT x y
+SORT missing LIMIT x y
+SORT l BY w_*->f
+SORT s
+SORT l GET #
+SORT h
+LCS s missing IDX MINMATCHLEN x
+LCS l s
+GETEX s EX x
+GETEX missing EX x
+GETEX s PERSIST
+BITFIELD_RO s GET u8 x
+BITFIELD_RO missing GET u8 0
+BITFIELD s GET x 0
+BITFIELD missing INCRBY u8 0 1
+BITOP AND d s l
+BITOP NOT d s missing
+PFCOUNT s
+PFCOUNT hll s
+PFMERGE hll s
+PFMERGE s hll
+OBJECT ENCODING missing
+OBJECT FREQ s
+OBJECT IDLETIME missing
+OBJECT HELP
+COPY s s
+COPY s d DB x
+COPY missing d REPLACE
+TOUCH
+EXISTS missing missing s
+TTL s
+PEXPIRETIME missing
+HMGET h a b
+HSTRLEN missing f
+HSCAN h x
+HSCAN missing x
+HSCAN h 0 COUNT x
+SSCAN st 0 COUNT 0
+ZSCAN missing 0 COUNT x
+SCAN 0 TYPE zzz COUNT 100
+SCAN 0 MATCH * TYPE hash COUNT 1000
+SMISMEMBER missing a
+SUNIONSTORE d st l
+SDIFF missing l st
+SINTER l st
+ZMSCORE missing a
+ZRANK missing a
+ZSCORE z a
+RENAME missing x
+GETSET l x
+GETDEL l
+GETDEL missing
+SET l x GET
+SET missing2 x GET
+SET s x NX GET
+STRLEN l
+MGET s missing l l
+XAUTOCLAIM s g c 0 0 COUNT x
+XAUTOCLAIM missing g c 0 0 COUNT x
+"""
+
+
 def _lines(text):
     import shlex
 
@@ -262,6 +387,17 @@ def test_keyspace_hits_misses_per_command(diff):
         assert stats(diff.our) == stats(diff.ref), "hits/misses after %r" % (cmd,)
     ref_hits, ref_misses = stats(diff.ref)
     assert ref_hits > 100 and ref_misses > 50  # (the script exercises both)
+
+
+def test_keyspace_hits_misses_on_errors(diff):
+    diff.run(SETUP)
+    for cmd in _lines(ERRORS):
+        for conn in (diff.ref, diff.our):
+            conn.call("CONFIG", "RESETSTAT")
+        a = diff.ref.call(*cmd)
+        b = diff.our.call(*cmd)
+        assert b[:1] == a[:1], "reply to %r differs:\n redis:     %r\n vermilion: %r" % (cmd, a, b)
+        assert stats(diff.our) == stats(diff.ref), "hits/misses after %r" % (cmd,)
 
 
 def test_expired_key_is_a_miss(diff, shared_vermilion, lazy_only):  # noqa: F811
