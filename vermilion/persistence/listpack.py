@@ -223,9 +223,9 @@ def decode(lp, deep=True):
         e.pos = p  # where the bad entry starts (decode_prefix)
         raise
     if p != end or (count != 65535 and count != len(out)):
-        e = _bad()
-        e.pos = p
-        raise e
+        err = _bad()
+        err.pos = p
+        raise err
     return out
 
 

@@ -299,10 +299,10 @@ def load_stream(r, rdbtype=TYPE_STREAM_LISTPACKS_2, deep=False):
     if live != s.length:
         # Redis only checks that a non-empty stream has nodes; a length that
         # disagrees with the entries makes its iterators panic later.
-        e = _deep_corrupt("Stream length inconsistent with rax entries", "panic")
+        err = _deep_corrupt("Stream length inconsistent with rax entries", "panic")
         if not lenient:
-            raise e
-        r.note_deep(e)
+            raise err
+        r.note_deep(err)
         s.length = live
     ngroups = r.len()
     for _ in range(ngroups):
@@ -349,10 +349,10 @@ def load_stream(r, rdbtype=TYPE_STREAM_LISTPACKS_2, deep=False):
         # NACK without its consumer is not a state our Stream can be in.
         orphans = [i for i, nack in g.pel.items() if nack.consumer is None]
         if orphans:
-            e = _deep_corrupt("Stream CG PEL entry without consumer")
+            err = _deep_corrupt("Stream CG PEL entry without consumer")
             if not lenient:
-                raise e
-            r.note_deep(e)
+                raise err
+            r.note_deep(err)
             for i in orphans:
                 g.pel.remove(i)
     return s
