@@ -472,3 +472,39 @@ def test_object_misses_send_no_keymiss_event(diff, keymiss_events):
         [b"__keyspace@0__:nokey", b"keymiss"],
         [b"__keyevent@0__:keymiss", b"nokey"],
     ]
+
+
+def test_blocked_clients_served_count_nothing(diff, real_redis, shared_vermilion):
+    # A blocking pop looks its keys up as writes; serving a blocked client later
+    # looks them up with LOOKUP_NOSTATS; XREAD's reads count (two misses here).
+    import threading
+
+    from support import RawConn
+
+    def scenario(port):
+        conn = RawConn("127.0.0.1", port)
+        conn.call("FLUSHALL")
+        conn.call("CONFIG", "RESETSTAT")
+        out = []
+        for block, push in (
+            (("BLPOP", "bl", "5"), ("LPUSH", "bl", "a")),
+            (("BLMOVE", "bl2", "dst", "LEFT", "RIGHT", "5"), ("RPUSH", "bl2", "a")),
+            (("BZPOPMIN", "bz", "5"), ("ZADD", "bz", "1", "a")),
+            (("XREAD", "BLOCK", "5000", "STREAMS", "bx", "$"), ("XADD", "bx", "1-1", "f", "v")),
+            (("BLMPOP", "5", "2", "m1", "m2", "LEFT"), ("LPUSH", "m2", "a")),
+        ):
+            blocked = RawConn("127.0.0.1", port)
+            t = threading.Thread(target=lambda b=blocked, a=block: out.append(b.call(*a)))
+            t.start()
+            deadline = time.time() + 5
+            while b"blocked_clients:1" not in conn.call("INFO", "clients"):
+                assert time.time() < deadline
+                time.sleep(0.01)
+            conn.call(*push)
+            t.join(10)
+            blocked.close()
+            out.append((block[0], stats(conn)))
+        conn.close()
+        return out
+
+    assert scenario(shared_vermilion.port) == scenario(real_redis.port)
