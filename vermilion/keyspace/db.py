@@ -136,7 +136,9 @@ class Database:
         return self.server.frozen_ms or int(self.time() * 1000)
 
     def lookup(self, key):
-        """The value at ``key``, or None; an expired key is deleted first."""
+        """lookupKeyWrite: the value at ``key``, or None; an expired key is deleted
+        first. Not counted in keyspace_hits/keyspace_misses: for the keys a command
+        writes, and the server's own lookups (reads use :meth:`lookup_read`)."""
         v = self.data.get(key)
         if v is not None:
             if self.expires:
@@ -154,10 +156,10 @@ class Database:
         """lookupKeyRead: :meth:`lookup` for a command that reads the key, counted
         in INFO's keyspace_hits/keyspace_misses; a miss fires a "keymiss" event.
 
-        Which of the two a command uses follows Redis's source (t_*.c): the value
-        it reads (GET, HGET, a SUNIONSTORE source...) is a read, the key it writes
-        (SET, INCR, HSET, a SUNIONSTORE destination...) is a write and counts
-        nothing. The hit path costs one increment: GET is the benchmark's hot path.
+        Which of this and :meth:`lookup` a command uses follows Redis's source
+        (t_*.c): the value it reads (GET, HGET, a SUNIONSTORE source...) is a
+        read, the key it writes (SET, INCR, HSET, a SUNIONSTORE destination...) is
+        a write and counts nothing. GET has its own, cheaper :meth:`lookup_get`.
         """
         v = self.data.get(key)
         if v is not None:
