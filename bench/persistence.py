@@ -46,6 +46,7 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+CLK = os.sysconf("SC_CLK_TCK")
 ROOT = os.path.dirname(HERE)
 
 
@@ -216,6 +217,13 @@ class Server:
                 self.proc.wait()
         self.proc = None
 
+    def cpu(self):
+        """CPU seconds of the server and its reaped children (fork children, the
+        CRC helper): utime + stime + cutime + cstime of /proc/PID/stat."""
+        with open("/proc/%d/stat" % self.proc.pid) as fh:
+            f = fh.read().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in f[11:15]) / CLK
+
     def rss_kb(self):
         with open("/proc/%d/status" % self.proc.pid) as fh:
             for line in fh:
@@ -309,29 +317,34 @@ def fill(server, keys, mix):
 # ------------------------------------------------------------------ timings
 def time_save(s):
     c = s.conn()
+    c0 = s.cpu()
     t0 = time.perf_counter()
     r = c.call("SAVE")
     dt = time.perf_counter() - t0
+    cpu = s.cpu() - c0
     c.close()
     assert r == b"+OK", r
-    return dt
+    return dt, cpu
 
 
 def time_bg(s, cmd, field):
     c = s.conn()
     wait_field(c, "rdb_bgsave_in_progress", "0")
     wait_field(c, "aof_rewrite_in_progress", "0")
+    c0 = s.cpu()
     t0 = time.perf_counter()
     r = c.call(cmd)
     assert not r.startswith(b"-"), r
     wait_field(c, field, "0")
     dt = time.perf_counter() - t0
+    time.sleep(0.2)  # the parent reaps the child from its cron: its CPU counts then
+    cpu = s.cpu() - c0
     status = info_field(
         c, "rdb_last_bgsave_status" if cmd == "BGSAVE" else "aof_last_bgrewrite_status"
     )
     c.close()
     assert status == "ok", (s.name, cmd, status)
-    return dt
+    return dt, cpu
 
 
 def time_aof(s, preamble):
@@ -345,7 +358,8 @@ def time_load(s):
     """SAVE, stop, restart on the same dir: seconds until PONG."""
     time_save(s)
     s.stop()
-    return s.start()
+    dt = s.start()
+    return dt, s.cpu()
 
 
 def used_memory(s):
@@ -418,15 +432,25 @@ def main():
                     saved = s.proc
                     port = s.port
                     s.port = free_port(port + 20)
-                    results[(s.name, "empty-start")].append(s.start(empty=True))
+                    dt = s.start(empty=True)
+                    results[(s.name, "empty-start")].append((dt, s.cpu()))
                     s.stop()
                     s.proc, s.port = saved, port
         print()
-        print("%-12s %10s %10s %8s" % ("test", "redis s", "verm s", "ratio"))
+        print(
+            "median over %d rounds; cpu: the server's and its children's CPU seconds" % args.rounds
+        )
+        print(
+            "%-12s %9s %9s %7s   %9s %9s %7s"
+            % ("test", "redis s", "verm s", "ratio", "redis cpu", "verm cpu", "ratio")
+        )
         for t in tests + (["empty-start"] if "load" in tests else []):
-            r = statistics.median(results[("redis", t)])
-            v = statistics.median(results[("vermilion", t)])
-            print("%-12s %10.3f %10.3f %8.2f" % (t, r, v, v / r if r else float("nan")))
+            row = []
+            for k in (0, 1):
+                r = statistics.median(x[k] for x in results[("redis", t)])
+                v = statistics.median(x[k] for x in results[("vermilion", t)])
+                row += [r, v, v / r if r else float("nan")]
+            print("%-12s %9.3f %9.3f %7.2f   %9.3f %9.3f %7.2f" % tuple([t] + row))
         print()
         for s in servers:
             size = os.path.getsize(os.path.join(s.dir, "dump.rdb"))

@@ -90,10 +90,13 @@ def encode_entry(e):
 
 
 # Short strings that cannot spell an integer (the commonest entries) are written
-# from these tables, without a call per element.
+# from these tables, without a call per element; so are 7-bit integers and the
+# strings spelling them.
 _STR_HEAD = [bytes((0x80 | n,)) for n in range(64)]
 _BACK1 = [bytes((n,)) for n in range(128)]
 _INT_START = frozenset(b"-0123456789")
+_I64_MIN = -(1 << 63)
+_I64_MAX = (1 << 63) - 1
 
 
 def encode_entries(elements):
@@ -105,12 +108,28 @@ def encode_entries(elements):
     head = _STR_HEAD
     back = _BACK1
     int_start = _INT_START
+    small = _SMALL_INT
     for e in elements:
-        if e.__class__ is bytes:
+        cls = e.__class__
+        if cls is bytes:
             n = len(e)
-            if n < 64 and (not n or e[0] not in int_start):
+            if n < 64:
+                if not n or e[0] not in int_start:
+                    ext((head[n], e, back[n + 1]))
+                    continue
+                # lpStringToInt64: the canonical spelling of an int64 only. The
+                # digits test first, so that int() cannot fail; the round trip
+                # then refuses leading zeros, "-0" and the like.
+                if n <= 20 and (e.isdigit() or (e[0] == 45 and e[1:].isdigit())):
+                    v = int(e)
+                    if b"%d" % v == e and _I64_MIN <= v <= _I64_MAX:
+                        app(small[v] if 0 <= v <= 127 else encode_int(v))
+                        continue
                 ext((head[n], e, back[n + 1]))
                 continue
+        elif cls is int:
+            app(small[e] if 0 <= e <= 127 else encode_int(e))
+            continue
         app(encode_entry(e))
     return b"".join(parts)
 

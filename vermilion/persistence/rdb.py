@@ -63,6 +63,7 @@ from .rdb_strings import (  # noqa: F401  (RdbError and the encoders are re-expo
     enc_len,
     enc_raw_blob,
     enc_string,
+    enc_strings,
     _LEN1,
 )
 from .rdb_stream import encode_stream as _encode_stream, load_stream as _load_stream
@@ -296,17 +297,12 @@ def encode_value(v, limits=DEFAULT_LIMITS):
         if v.listpack:
             body = listpack.encode_entries(_chain(v.items()))
             return TYPE_HASH_LISTPACK, enc_raw_blob(listpack.assemble(body, 2 * len(v)), compress)
-        parts = [enc_len(len(v))]
-        append = parts.append
-        for f, val in v.items():
-            append(enc_string(f, compress))
-            append(enc_string(val, compress))
+        parts = enc_strings(_chain(v.items()), compress, [enc_len(len(v))])
         return TYPE_HASH, b"".join(parts)
     if t is RSet:
         if v.intset:
-            return TYPE_SET_INTSET, enc_raw_blob(intset.encode([int(m) for m in v]), compress)
-        parts = [enc_len(len(v))]
-        parts += [enc_string(m, compress) for m in v]
+            return TYPE_SET_INTSET, enc_raw_blob(intset.encode(list(map(int, v))), compress)
+        parts = enc_strings(v, compress, [enc_len(len(v))])
         return TYPE_SET, b"".join(parts)
     if t is ZSet:
         if v.listpack:
@@ -314,10 +310,16 @@ def encode_value(v, limits=DEFAULT_LIMITS):
             return TYPE_ZSET_LISTPACK, enc_raw_blob(listpack.assemble(body, 2 * len(v)), compress)
         items = list(v)
         parts = [enc_len(len(items))]
+        ext = parts.extend
         append = parts.append
+        vmax = 20 if compress else 63
         for s, m in reversed(items):  # greatest first, like Redis (fast reload)
-            append(enc_string(m, compress))
-            append(_pack_double(s))
+            n = len(m)
+            if n <= vmax and (not n or m[0] not in _INT_START):
+                ext((_LEN1[n], m, _pack_double(s)))
+            else:
+                append(enc_string(m, compress))
+                append(_pack_double(s))
         return TYPE_ZSET_2, b"".join(parts)
     if getattr(t, "type_name", None) == "stream":
         return TYPE_STREAM_LISTPACKS_2, encode_stream(v, compress)

@@ -66,39 +66,47 @@ def _s64(v):
 
 # ------------------------------------------------------------------ writing
 def node_listpack(node):
-    """The listpack bytes Redis holds for ``node`` (tombstones included)."""
-    enc = listpack.encode_entry
-    enc_int = listpack.encode_int
+    """The listpack bytes Redis holds for ``node`` (tombstones included).
+
+    The elements are gathered in one flat list (ints and strings) and encoded
+    by one ``listpack.encode_entries`` call: no call per element."""
     mf = node.mfields
-    parts = [enc_int(len(node.ids)), enc_int(len(node.dead)), enc_int(len(mf))]
-    parts += [enc(f) for f in mf]
-    parts.append(enc_int(0))
-    count = 4 + len(mf)
-    entries = list(zip(node.ids, node.data))
-    if node.dead:
-        entries += node.dead.items()
-        entries.sort(key=lambda e: e[0])
+    nmf = len(mf)
+    elems = [len(node.ids), len(node.dead), nmf]
+    elems += mf
+    elems.append(0)
+    count = 4 + nmf
     dead = node.dead
+    if dead:
+        entries = list(zip(node.ids, node.data))
+        entries += dead.items()
+        entries.sort(key=lambda e: e[0])
+    else:
+        entries = zip(node.ids, node.data)
     mms = node.master >> 64
     mseq = node.master & MASK64
-    nmf = len(mf)
+    ext = elems.extend
+    app = elems.append
     for i, fv in entries:
         nf = len(fv) >> 1
         same = nf == nmf and fv[0::2] == mf
-        flags = (FLAG_SAMEFIELDS if same else 0) | (FLAG_DELETED if i in dead else 0)
-        parts.append(enc_int(flags))
-        parts.append(enc_int(_s64((i >> 64) - mms)))
-        parts.append(enc_int(_s64((i & MASK64) - mseq)))
+        flags = (FLAG_SAMEFIELDS if same else 0) | (FLAG_DELETED if dead and i in dead else 0)
+        dms = ((i >> 64) - mms) & MASK64
+        dseq = ((i & MASK64) - mseq) & MASK64
+        # the int64_t Redis stores for the uint64 differences
+        ext(
+            (flags, dms - (1 << 64) if dms >> 63 else dms, dseq - (1 << 64) if dseq >> 63 else dseq)
+        )
         if same:
-            parts += [enc(v) for v in fv[1::2]]
-            parts.append(enc_int(nf + 3))
+            ext(fv[1::2])
+            app(nf + 3)
             count += 4 + nf
         else:
-            parts.append(enc_int(nf))
-            parts += [enc(x) for x in fv]
-            parts.append(enc_int(2 * nf + 4))
+            app(nf)
+            ext(fv)
+            app(2 * nf + 4)
             count += 5 + 2 * nf
-    return listpack.assemble(b"".join(parts), count)
+    return listpack.assemble(listpack.encode_entries(elems), count)
 
 
 def _raw_id(i):

@@ -7,8 +7,6 @@ LZF-compressed when that saves at least four bytes (``rdbSaveLzfStringObject``),
 verbatim otherwise; blobs (listpacks, intsets) are never integer-encoded.
 """
 
-import re
-
 from . import lzf
 from .errors import CorruptError
 
@@ -42,16 +40,18 @@ def _enc_small_int(v):
     return None
 
 
-_INT_STR = re.compile(rb"(?:0|-?[1-9][0-9]{0,10})\Z")
-
-
 def enc_string(s, compress=True):
     """rdbSaveRawString: integer, LZF or verbatim, whichever Redis would pick."""
     n = len(s)
-    if n <= 11 and n and _INT_STR.match(s):
-        e = _enc_small_int(int(s))
-        if e is not None:
-            return e
+    # rdbTryIntegerEncoding: the canonical spelling of a small integer. The digits
+    # test first (no exception from int()), the round trip refuses leading zeros,
+    # "-0" and the like.
+    if n <= 11 and n and (s.isdigit() or (s[0] == 45 and s[1:].isdigit())):
+        v = int(s)
+        if b"%d" % v == s:
+            e = _enc_small_int(v)
+            if e is not None:
+                return e
     if compress and n > 20:
         c = lzf.compress(s, n - 4)
         if c is not None:
@@ -59,6 +59,29 @@ def enc_string(s, compress=True):
     if n < 64:
         return _LEN1[n] + s
     return enc_len(n) + s
+
+
+_INT_START = frozenset(b"-0123456789")
+
+
+def enc_strings(strings, compress=True, parts=None):
+    """``enc_string`` of each of ``strings``, in list ``parts`` (returned; a new
+    one by default): short strings that cannot spell an integer, most of them,
+    without a call each."""
+    if parts is None:
+        parts = []
+    ext = parts.extend
+    app = parts.append
+    vmax = 20 if compress else 63  # longer ones are LZF candidates
+    int_start = _INT_START
+    len1 = _LEN1
+    for s in strings:
+        n = len(s)
+        if n <= vmax and (not n or s[0] not in int_start):
+            ext((len1[n], s))
+        else:
+            app(enc_string(s, compress))
+    return parts
 
 
 def enc_raw_blob(s, compress=True):
