@@ -28,6 +28,7 @@ listening port; everything above the connection is unchanged.
 import asyncio
 import os
 import time
+from collections import deque
 
 from ..persistence.aof import encode_command
 from .master import encode, error_replies, log_error_reply
@@ -40,7 +41,9 @@ from ..protocol.encoder import request_size as command_size
 from ..persistence import rdb as rdbmod
 from ..persistence.rdb import RdbError
 from ..persistence.snapshot import empty_data, install, start_loading, stop_loading
-from ..core.dispatch import execute_batch
+from ..core.dispatch import execute_batch, resolve
+from ..errors import CommandError
+from ..server.pause import PAUSE_ALL, PAUSE_OFF, may_replicate
 from ..keyspace.blocking import disconnect_all_blocked
 
 READONLY = "READONLY You can't write against a read only replica."
@@ -85,6 +88,7 @@ class ReplicaLink:
         )
         self.restored = None  # (replid, offset, stream_db) from the RDB loaded at startup
         self.leftover = b""  # stream bytes read together with the end of an $EOF: RDB
+        self.unapplied = deque()  # stream commands read but held back (CLIENT PAUSE)
         server.async_loading = 0  # swapdb: the old data is served while the new one loads
         server.repl_save_info = self.save_info
         server.repl_restore_from_rdb = self.restore_from_rdb
@@ -226,6 +230,7 @@ class ReplicaLink:
     def _close_master(self):
         c = self.client
         self.client = None
+        self.unapplied.clear()  # read, never applied: a PSYNC asks for it again
         if c is not None:
             self.master_db = c.db.id  # the cached master's db: a PSYNC continues there
             c.closed = True
@@ -245,6 +250,7 @@ class ReplicaLink:
             # (replicationCacheMaster keeps that client, its db included)
             self.master_db = c.db.id
             self.client = None
+            self.unapplied.clear()
             if self.state == STATE_CONNECTED:
                 # replicationHandleMasterDisconnection: the link is down from now
                 # (not from when the task notices, maybe after a DEBUG SLEEP)
@@ -693,27 +699,74 @@ class ReplicaLink:
             cmds = c.reader.feed(data)
             if c.reader.error is not None:
                 raise LinkError("Protocol error from master: %s" % c.reader.error)
-            repl = self.server.repl
-            for i, argv in enumerate(cmds):
-                if c.blocked is not None or c.pending:
-                    # CLIENT PAUSE parked the master client (like Redis): the rest waits
-                    # in order, resume() runs it when the pause ends (counted as read)
-                    rest = cmds[i:]
-                    c.pending = (c.pending or []) + rest
-                    for a in rest:
-                        self.reploff += command_size(a)
-                        repl.proxy(encode(a))
-                    break
-                execute_batch(c, [argv])
-                if c.out:
-                    # a master gets no replies; an error among them is logged
-                    # (afterErrorReply) before the command reaches our backlog
-                    self._log_errors(c)
-                    c.out.clear()
-                self.reploff += command_size(argv)
-                # our backlog and sub-replicas get it verbatim (master_repl_offset
-                # advances with it)
-                repl.proxy(encode(argv))
+            if cmds:
+                self.unapplied.extend(cmds)
+                self.apply_stream()
+
+    def apply_stream(self):
+        """Apply what the master streamed, in order, until CLIENT PAUSE holds a
+        command back (processCommand postpones the master client too).
+
+        Held back, the stream waits here, still read from the socket
+        (slave_read_repl_offset grows) but neither applied nor counted in
+        slave_repl_offset nor passed on to our backlog and sub-replicas, which only
+        get what was applied (commandProcessed); the cron tries again, so it goes on
+        once the pause is over."""
+        c = self.client
+        q = self.unapplied
+        if c is None:
+            q.clear()
+            return
+        repl = self.server.repl
+        while q:
+            argv = q[0]
+            if self._held_back(c, argv):
+                return
+            q.popleft()
+            execute_batch(c, [argv])
+            if c.blocked is not None:
+                # parked all the same (a script the pause check could not judge):
+                # resume() runs it when the pause ends, the rest behind it, all
+                # counted now as before
+                rest = [argv] + list(q)
+                q.clear()
+                c.pending = (c.pending or []) + rest[1:]
+                for a in rest:
+                    self.reploff += command_size(a)
+                    repl.proxy(encode(a))
+                return
+            if c.out:
+                # a master gets no replies; an error among them is logged
+                # (afterErrorReply) before the command reaches our backlog
+                self._log_errors(c)
+                c.out.clear()
+            self.reploff += command_size(argv)
+            # our backlog and sub-replicas get it verbatim (master_repl_offset
+            # advances with it)
+            repl.proxy(encode(argv))
+            if c is not self.client:
+                q.clear()  # the command dropped the link
+                return
+
+    def _held_back(self, c, argv):
+        """Would CLIENT PAUSE postpone this command of the master client? (the
+        dispatcher's postpone_check without parking it)."""
+        if c.blocked is not None or c.pending:
+            return True  # parked earlier: what it holds goes first (resume())
+        p = self.server.client_pause
+        if p.kind == PAUSE_OFF:
+            return False
+        if p.end < int(time.time() * 1000):
+            p.update()  # (a pause whose time is over ends here)
+            if p.kind == PAUSE_OFF:
+                return False
+        if p.kind == PAUSE_ALL:
+            return True
+        try:
+            cmd = resolve(argv)
+        except CommandError:
+            return False
+        return may_replicate(c, cmd, argv)
 
     def _log_errors(self, c):
         """afterErrorReply for the master client: an error our master's stream got
@@ -739,6 +792,8 @@ class ReplicaLink:
             w.write(encode_command([b"REPLCONF", b"ACK", b"%d" % self.reploff]))
 
     def cron(self):
+        if self.unapplied:
+            self.apply_stream()  # held back by a pause that may be over now
         if self.host is not None and self.state != STATE_NONE:
             self._check_timeout()
         if self.state == STATE_CONNECTED and time.monotonic() - self.last_ack >= 1:
