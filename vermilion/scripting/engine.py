@@ -1006,9 +1006,13 @@ class Scripting:
         return argv
 
     def lua_call_packed(self, engine, raise_, n, t):
-        """``redis.call`` with more arguments than lupa passes one by one: the
-        Lua side (api_call in prelude.lua) hands them over as a table."""
-        return self.lua_call(engine, raise_, *[t[i] for i in range(1, n + 1)])
+        """``redis.call`` with many arguments: the Lua side (api_call in
+        prelude.lua) hands them over as one table of ``n`` values (lupa passes
+        thousands of separate arguments slowly, and at most 7997)."""
+        args = list(t.values())  # (the array part, in order: one pass)
+        if len(args) != n:  # a nil among them (an error, below): keep its place
+            args = [t[i] for i in range(1, n + 1)]
+        return self.lua_call(engine, raise_, *args)
 
     def lua_call(self, engine, raise_, *args):
         """scriptCall: ``redis.call`` (``raise_``) or ``redis.pcall`` from Lua.

@@ -412,8 +412,11 @@ local function armed_body(f)
     return f(...)
   end
 end
+-- Lua functions of this chunk standing in for C functions (redis.call): not
+-- "Lua functions" to coroutine.create/wrap, as the C originals are not
+local c_like = setmetatable({}, {__mode = "k"})
 local function is_lua_function(f)
-  return type(f) == "function" and getinfo(f, "S").what ~= "C"
+  return type(f) == "function" and getinfo(f, "S").what ~= "C" and not c_like[f]
 end
 local function sandbox_co_create(...)
   local f = ...
@@ -707,6 +710,90 @@ local function strip_lines(bin)
   return tconcat(out, "", 1, n)
 end
 
+-- User code keeps its frame under redis.call and redis.pcall. They are Lua
+-- functions here (api_call), and `return redis.call(...)` would *tail-call*
+-- them: the caller's frame would be replaced and an error could no longer name
+-- its line, which Redis's C function does. In the compiled chunk, a TAILCALL
+-- whose function register was loaded by the nearest instruction writing it,
+-- a GETTABLE with the constant key "call" or "pcall", becomes a CALL (the
+-- RETURN after it already returns every result: Lua 5.1's verifier accepts
+-- the pair). Other tail calls are left alone (a tail-recursive Lua function
+-- must not grow the stack). `bin` is string.dump's output (the layout read as
+-- in strip_lines); the chunk is returned unchanged when nothing matches.
+local OP_GETTABLE, OP_JMP, OP_EQ, OP_LT, OP_LE, OP_TAILCALL = 6, 22, 23, 24, 25, 29
+local function keep_frames(bin)
+  local isize, ssize = sbyte(bin, 8), sbyte(bin, 9)
+  local pos = 13
+  local patch = {}                    -- byte offsets of TAILCALLs to rewrite
+  local function int(size)
+    local v, mul = 0, 1
+    for k = 0, size - 1 do v = v + sbyte(bin, pos + k) * mul; mul = mul * 256 end
+    pos = pos + size
+    return v
+  end
+  local function skip_string() local len = int(ssize); pos = pos + len end
+  local func
+  func = function()
+    skip_string()                     -- source
+    pos = pos + 2 * isize + 4         -- linedefined, lastlinedefined, 4 bytes
+    local ncode = int(isize)
+    local code_at = pos
+    pos = pos + 4 * ncode
+    local consts = {}                 -- constant index (0-based) -> string
+    local nk = int(isize)
+    for k = 0, nk - 1 do
+      local t = sbyte(bin, pos); pos = pos + 1
+      if t == 1 then pos = pos + 1 elseif t == 3 then pos = pos + 8
+      elseif t == 4 then
+        local len = int(ssize)
+        if len > 0 then consts[k] = ssub(bin, pos, pos + len - 2) end
+        pos = pos + len
+      end
+    end
+    local function op_a(j)            -- opcode and A of instruction j (0-based)
+      local at = code_at + 4 * j
+      local b0, b1 = sbyte(bin, at, at + 1)
+      return b0 % 64, (b0 - b0 % 64) / 64 + (b1 % 64) * 4
+    end
+    for j = 0, ncode - 1 do
+      local op, a = op_a(j)
+      if op == OP_TAILCALL then
+        for i = j - 1, 0, -1 do
+          local op2, a2 = op_a(i)
+          if a2 == a and op2 ~= OP_JMP and op2 ~= OP_EQ and op2 ~= OP_LT and op2 ~= OP_LE then
+            if op2 == OP_GETTABLE then
+              local at = code_at + 4 * i
+              local b1, b2 = sbyte(bin, at + 1, at + 2)
+              local c = (b1 - b1 % 64) / 64 + (b2 % 128) * 4   -- C: bits 14..22
+              local key = c >= 256 and consts[c - 256]
+              if key == "call" or key == "pcall" then patch[#patch + 1] = code_at + 4 * j end
+            end
+            break
+          end
+        end
+      end
+    end
+    local nf = int(isize)
+    for _ = 1, nf do func() end       -- nested functions
+    local nline = int(isize)          -- line info
+    pos = pos + 4 * nline
+    local nloc = int(isize)
+    for _ = 1, nloc do skip_string(); pos = pos + 2 * isize end
+    local nup = int(isize)
+    for _ = 1, nup do skip_string() end
+  end
+  func()
+  if not patch[1] then return nil end
+  local out, n, from = {}, 0, 1
+  for _, at in ipairs(patch) do
+    n = n + 1; out[n] = ssub(bin, from, at - 1)
+    n = n + 1; out[n] = string.char(sbyte(bin, at) - 1)   -- TAILCALL (29) -> CALL (28)
+    from = at + 1
+  end
+  n = n + 1; out[n] = ssub(bin, from)
+  return tconcat(out, "", 1, n)
+end
+
 local STRING_WRAPPERS = [==[
 local sfind, smatch, sgmatch, sgsub, argerr_as, too_complex, error_as, type, tonumber, select = ...
 -- (the checks return the message: argerr_as must be called by the wrapper itself)
@@ -794,9 +881,29 @@ local function error_reply(...)
   return err_table(e)
 end
 
+-- redis.call / redis.pcall. lupa's C closure for a Python callable takes at
+-- most 7997 arguments (it inserts the callable below them, then wants two free
+-- slots under lua_checkstack's LUAI_MAXCSTACK, 8000), while a script may pass
+-- 8001 (the command, a key and unpack() of 7999 values); and it builds the
+-- Python tuple one `+=` at a time, quadratic: 5000 arguments cost 17 ms. So
+-- the API function is a Lua function handing a few arguments on as they are,
+-- more as one table (read in one pass by Python: 0.5 ms for 5000). It is not
+-- tail-called by user code (keep_frames, below): the caller's frame stays
+-- under it, and the error handler skips its frame as it skips the C
+-- function's, so errors name the caller's line as Redis's do.
+local CALL_ARGS_DIRECT = 80
+local function api_call(direct, packed)
+  local f = function(...)
+    if select("#", ...) <= CALL_ARGS_DIRECT then return direct(...) end
+    return packed(select("#", ...), {...})
+  end
+  c_like[f] = true
+  return f
+end
+
 local redis_real = {
-  call = expose(P.call),
-  pcall = expose(P.pcall),
+  call = api_call(expose(P.call), expose(P.call_packed)),
+  pcall = api_call(expose(P.pcall), expose(P.pcall_packed)),
   log = expose(P.log),
   LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3,
   REDIS_VERSION_NUM = P.version_num,
@@ -1172,6 +1279,13 @@ end
 local function compile(code, chunkname)
   local f, err = text_chunk(code, chunkname)
   if not f then return nil, err end
+  if sfind(code, "call", 1, true) then    -- (no "call" in the text: no such key)
+    local done, patched = pcall(keep_frames, string.dump(f))
+    if done and patched then
+      f = assert(loadstring(patched, chunkname))
+      setfenv(f, user_env)
+    end
+  end
   -- the line of the last token (see main_tail_call)
   local last = #code
   while last > 0 do
