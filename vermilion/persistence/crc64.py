@@ -207,8 +207,18 @@ def _crc_lanes(crc, data):
     return acc
 
 
+try:  # anycrc (the ``fast`` extra): the same CRC in C, CRC-64/REDIS in its catalogue
+    import anycrc as _anycrc
+
+    _c_crc = _anycrc.Model("CRC64-REDIS").calc
+except Exception:  # absent, or a version without the model
+    _c_crc = None
+
+
 def crc64(crc, data):
     """Continue the CRC-64/Jones ``crc`` over ``data`` (bytes-like)."""
+    if _c_crc is not None:
+        return _c_crc(data, crc)
     n = len(data)
     if n < _SMALL:
         return _crc_bytewise(crc, data)
@@ -230,6 +240,9 @@ __all__ = ["crc64", "combine", "shift", "PrefixCrcs", "StreamCrc"]
 
 _CHUNK = 1 << 20
 _HAS_FORK = hasattr(os, "fork")
+# With the C CRC (anycrc) a helper costs more than it saves: none is started
+# (tests turn them on to check them).
+HELPERS = _c_crc is None
 
 
 def _child_exit_quietly():
@@ -276,7 +289,7 @@ class PrefixCrcs:
         self.buf = buf
         self.pid = None
         self.fd = None
-        if not _HAS_FORK or len(buf) < 4 * _CHUNK:
+        if not _HAS_FORK or len(buf) < 4 * _CHUNK or not HELPERS:
             return
         r, w = os.pipe()
         try:
@@ -340,7 +353,7 @@ class StreamCrc:
         self.fd = None
         self.res_fd = None
         self.ok = False
-        if not _HAS_FORK:
+        if not _HAS_FORK or not HELPERS:
             return
         r, w = os.pipe()
         rr, rw = os.pipe()
