@@ -290,3 +290,33 @@ def test_corrupt_value_in_rdb_file_terminates_like_redis(tmp_path):
     assert out.count("Terminating server after rdb file reading failure.") == 1
     assert out.count("Hash ziplist integrity check failed") > 1
     assert "--- RDB ERROR DETECTED ---" in out
+
+
+def _stream_seed():
+    return next(p for p in SEEDS if p[0] == rdb.TYPE_STREAM_LISTPACKS_2)
+
+
+def test_stream_metadata_with_unknown_length_encoding_loads_like_redis(diff_restore):
+    """rdbLoadLen's error goes unchecked for a stream's IDs and counters: an
+    unknown length encoding (0x82..0xBF) reads as 2**64 - 1 and loading goes on."""
+    d = diff_restore
+    d("CONFIG", "SET", "sanitize-dump-payload", "yes")
+    d("DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1")
+    v = rdb.restore_value(_stream_seed())
+    body = bytearray(_stream_seed())
+    # entries_added is the last length before the group count and group "g"
+    i = bytes(body).rfind(rdb.enc_len(v.entries_added) + rdb.enc_len(len(v.groups)) + b"\x01g")
+    assert i > 0
+    body[i] = 0x9F  # an unknown length encoding byte, one byte long
+    d("RESTORE", "s", "0", bytes(body))
+    d("TYPE", "s")
+    d("XINFO", "STREAM", "s")
+
+
+def test_payload_value_may_run_into_the_footer(diff):
+    """Redis reads the value over the whole payload, footer included."""
+    # a list of 1 element whose 11-byte string swallows the version and CRC
+    body = b"\x01\x01\x0a" + b"\x0a\x00"  # type LIST, 1 element, string of 10 bytes
+    payload = body + rdb.crc64(0, body).to_bytes(8, "little")
+    diff("RESTORE", "k", "0", payload)
+    diff("LRANGE", "k", "0", "-1")

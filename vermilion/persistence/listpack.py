@@ -166,8 +166,52 @@ def header_ok(lp):
     return n >= 7 and int.from_bytes(lp[0:4], "little") == n and lp[n - 1] == 0xFF
 
 
-def decode(lp, deep=True):
-    """The elements of listpack ``lp`` (bytes and ints), validating its structure."""
+def _decode_short(lp, deep, check_count):
+    """:func:`decode` of a listpack holding only 7-bit integers and strings under
+    64 bytes (most small hashes, lists, sets and zsets), with the same checks in
+    a tighter loop; None when it meets another entry or anything wrong, for the
+    general loop to decode (or to report, with the error's position)."""
+    n = len(lp)
+    end = n - 1
+    if n < 7 or lp[end] != 0xFF or int.from_bytes(lp[0:4], "little") != n:
+        return None
+    out = []
+    append = out.append
+    p = 6
+    while p < end:
+        b = lp[p]
+        if b < 0x80:
+            q = p + 2
+            if q > end or (deep and lp[p + 1] != 1):
+                return None
+            append(b)
+        elif b < 0xC0:
+            q = p + 1 + (b & 0x3F)  # the backlen byte
+            if q >= end or (deep and lp[q] != q - p):
+                return None
+            append(lp[p + 1 : q])
+            q += 1
+        else:
+            return None
+        p = q
+    if p != end:
+        return None
+    if check_count:
+        count = lp[4] | (lp[5] << 8)
+        if count != 65535 and count != len(out):
+            return None
+    return out
+
+
+def decode(lp, deep=True, check_count=True):
+    """The elements of listpack ``lp`` (bytes and ints), validating its structure.
+
+    ``check_count=False`` skips the header's element count, as Redis's stream
+    validation does (it walks the entries itself and never reads the count)."""
+    if lp.__class__ is bytes:
+        out = _decode_short(lp, deep, check_count)
+        if out is not None:
+            return out
     n = len(lp)
     if n < 7:
         raise _bad()
@@ -241,7 +285,7 @@ def decode(lp, deep=True):
     except CorruptError as e:
         e.pos = p  # where the bad entry starts (decode_prefix)
         raise
-    if p != end or (count != 65535 and count != len(out)):
+    if p != end or (check_count and count != 65535 and count != len(out)):
         err = _bad()
         err.pos = p
         raise err

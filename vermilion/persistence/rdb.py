@@ -575,10 +575,9 @@ class Reader:
         raise RdbError("Unknown length encoding %d in rdbLoadLen()" % b)
 
     def len(self):
-        n, enc = self.length()
-        if enc:
-            raise RdbError("Unexpected encoded length")
-        return n
+        """rdbLoadLen(rdb, NULL): a length; the "encoded" flag is ignored, as Redis
+        does (only string loading looks at it)."""
+        return self.length()[0]
 
     def string(self):
         """rdbGenericLoadStringObject: any string encoding, returned as bytes."""
@@ -943,8 +942,14 @@ def verify_dump_payload(payload, skip_checksum=False):
 
 
 def restore_value(payload, limits=DEFAULT_LIMITS):
-    """The value inside a verified DUMP payload; RdbError if it does not parse."""
-    r = Reader(payload, 0, len(payload) - 10)
+    """The value inside a verified DUMP payload; RdbError if it does not parse.
+
+    Without deep sanitization (``limits.deep`` false) a value whose damage only
+    the deep checks see is salvaged: the RdbError raised (``deep_only``) carries
+    what is sound of it as ``salvage``, for RESTORE to keep and log."""
+    # Redis reads the value from the whole payload (rioInitWithBuffer over all
+    # of it): a value that runs into the version and CRC footer still loads.
+    r = Reader(payload, 0, len(payload))
     # Without deep sanitization, a value whose corruption only the deep checks
     # see is loaded as far as it is sound, as Redis loads it whole (see errors.py).
     r.lenient = not limits.deep
