@@ -96,6 +96,37 @@ def test_error_names_the_callers_line_in_a_function(d, body):
     d("FCALL", "f", "0")
 
 
+BUILTIN_ERRORS = [
+    "return unpack({}, 1, 1e8)",
+    "return unpack()",
+    "return setmetatable(1, {})",
+    "return getmetatable()",
+    "return table.insert(1, 2)",
+    "return coroutine.create(1)",
+    "return coroutine.wrap(redis.call)",
+    "return rawget(1)",
+    "return rawset({})",
+    "return next()",
+    "return pairs(nil)",
+    "return loadstring()",
+    "return string.find(1)",
+    "return string.gsub('x', 'x', true)",
+    "return math.random(1, 2, 3)",
+    "local x = 1\nreturn collectgarbage('bogus')",
+]
+
+
+@pytest.mark.parametrize("body", BUILTIN_ERRORS)
+def test_builtin_errors_name_the_line(d, body):
+    """The sandbox's checked builtins are Lua functions (Redis's are C): a
+    tail call of one keeps the caller's frame too, in EVAL and in FCALL."""
+    d("EVAL", body, "0")
+    d("EVAL", "local y = 0\n" + body, "0")
+    code = "#!lua name=lib\nredis.register_function('f', function(keys, args)\n%s\nend)" % body
+    d("FUNCTION", "LOAD", "REPLACE", code)
+    d("FCALL", "f", "0")
+
+
 def test_tail_recursion_stays_a_tail_call(d):
     # only tail calls of a `.call`/`.pcall` field are made plain calls: a
     # tail-recursive function must still run in constant stack
@@ -108,7 +139,7 @@ def test_tail_recursion_stays_a_tail_call(d):
 
 def test_many_arguments_cost_linear_time(shared_vermilion):
     """lupa builds a callback's argument tuple by concatenation (quadratic):
-    7000 arguments must not cost a hundred times what 700 do."""
+    7000 arguments must cost about ten times what 700 do, not fifty."""
     import redis
 
     c = redis.Redis(port=shared_vermilion.port)
@@ -117,7 +148,7 @@ def test_many_arguments_cost_linear_time(shared_vermilion):
         args = [str(i) for i in range(n)]
         script = "return redis.call('rpush', 'cost', unpack(ARGV))"
         times = []
-        for _ in range(5):
+        for _ in range(7):
             c.delete("cost")
             t = time.perf_counter()
             c.eval(script, 0, *args)
@@ -126,4 +157,5 @@ def test_many_arguments_cost_linear_time(shared_vermilion):
 
     small, large = best(700), best(7000)
     c.close()
-    assert large < 30 * small, (small, large)
+    # (linear: about 8 times; the quadratic tuple: 30 to 75 times)
+    assert large < 20 * small, (small, large)

@@ -215,7 +215,7 @@ def _bools():
     cluster-allow-pubsubshard-when-down|crash-log-enabled|crash-memcheck-enabled|
     use-exit-on-panic H|disable-thp I|cluster-allow-replica-migration|replica-announced|
     latency-tracking|aof-disable-auto-gc|replica-ignore-disk-write-errors|tls-cluster|
-    tls-replication|tls-prefer-server-ciphers|tls-session-caching"""
+    tls-replication|tls-prefer-server-ciphers|tls-session-caching|lua-enable-deprecated-api I H"""
     out = []
     for item in spec.split("|"):
         words = item.split()
@@ -225,7 +225,7 @@ def _bools():
                 alias = w[1:]
             else:
                 flags |= {"I": IMMUTABLE, "H": HIDDEN, "L": DENY_LOADING}[w]
-        default = "no" if name == "use-exit-on-panic" else None
+        default = "no" if name in ("use-exit-on-panic", "lua-enable-deprecated-api") else None
         out.append(
             Param(
                 name,

@@ -351,6 +351,7 @@ class LuaEngine:
                 b"mp_float_bits": _mp_float_bits,
                 b"version": REDIS_VERSION.encode(),
                 b"version_num": _VERSION_NUM,
+                b"deprecated_api": s.server.config.get("lua-enable-deprecated-api") == "yes",
             }
         )
         libs = rt.execute(LUA_LIBS, name="=vermilion")

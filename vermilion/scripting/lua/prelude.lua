@@ -551,6 +551,9 @@ end
 -- a read-only view of theirs (the others have none); userdata (cjson.null,
 -- and nothing else a script can hold) show none
 local string_meta_view
+-- userdata made by newproxy (lua-enable-deprecated-api, below): the only
+-- userdata whose metatable a script is shown
+local proxies = setmetatable({}, {__mode = "k"})
 local function sandbox_getmetatable(...)
   if select("#", ...) == 0 then argerr(1, "getmetatable", "value expected") end
   local t = ...
@@ -560,6 +563,8 @@ local function sandbox_getmetatable(...)
     return getmetatable(t)
   elseif tt == "string" then
     return string_meta_view
+  elseif tt == "userdata" and proxies[t] then
+    return getmetatable(t)
   end
   return nil
 end
@@ -710,17 +715,30 @@ local function strip_lines(bin)
   return tconcat(out, "", 1, n)
 end
 
--- User code keeps its frame under redis.call and redis.pcall. They are Lua
--- functions here (api_call), and `return redis.call(...)` would *tail-call*
--- them: the caller's frame would be replaced and an error could no longer name
--- its line, which Redis's C function does. In the compiled chunk, a TAILCALL
--- whose function register was loaded by the nearest instruction writing it,
--- a GETTABLE with the constant key "call" or "pcall", becomes a CALL (the
--- RETURN after it already returns every result: Lua 5.1's verifier accepts
--- the pair). Other tail calls are left alone (a tail-recursive Lua function
--- must not grow the stack). `bin` is string.dump's output (the layout read as
--- in strip_lines); the chunk is returned unchanged when nothing matches.
-local OP_GETTABLE, OP_JMP, OP_EQ, OP_LT, OP_LE, OP_TAILCALL = 6, 22, 23, 24, 25, 29
+-- User code keeps its frame under the API functions that are Lua functions
+-- here but C functions in Redis: redis.call and redis.pcall (api_call), and the
+-- sandbox's checked builtins (unpack, setmetatable, table.insert, ...). `return
+-- redis.call(...)` would *tail-call* them: the caller's frame would be replaced
+-- and an error could no longer name its line, which Redis's C function does. In
+-- the compiled chunk, a TAILCALL whose function register was loaded by the
+-- nearest instruction writing it, a GETTABLE with one of the constant keys
+-- FIELDS or a GETGLOBAL of one of GLOBALS, becomes a CALL (the RETURN after it
+-- already returns every result: Lua 5.1's verifier accepts the pair). Other
+-- tail calls are left alone (a tail-recursive Lua function must not grow the
+-- stack). `bin` is string.dump's output (the layout read as in strip_lines);
+-- nil when nothing matches.
+local OP_GETGLOBAL, OP_GETTABLE, OP_JMP, OP_EQ, OP_LT, OP_LE, OP_TAILCALL =
+  5, 6, 22, 23, 24, 25, 29
+local FIELDS, GLOBALS = {}, {}
+for _, k in ipairs({"call", "pcall", "insert", "create", "wrap", "resume", "yield", "find",
+                    "match", "gmatch", "gsub", "random", "randomseed"}) do
+  FIELDS[k] = true
+end
+for _, k in ipairs({"unpack", "pcall", "xpcall", "setmetatable", "getmetatable", "rawset",
+                    "rawget", "pairs", "next", "loadstring", "load", "collectgarbage",
+                    "getfenv", "setfenv"}) do
+  GLOBALS[k] = true
+end
 local function keep_frames(bin)
   local isize, ssize = sbyte(bin, 8), sbyte(bin, 9)
   local pos = 13
@@ -761,12 +779,16 @@ local function keep_frames(bin)
         for i = j - 1, 0, -1 do
           local op2, a2 = op_a(i)
           if a2 == a and op2 ~= OP_JMP and op2 ~= OP_EQ and op2 ~= OP_LT and op2 ~= OP_LE then
+            local at = code_at + 4 * i
             if op2 == OP_GETTABLE then
-              local at = code_at + 4 * i
               local b1, b2 = sbyte(bin, at + 1, at + 2)
               local c = (b1 - b1 % 64) / 64 + (b2 % 128) * 4   -- C: bits 14..22
               local key = c >= 256 and consts[c - 256]
-              if key == "call" or key == "pcall" then patch[#patch + 1] = code_at + 4 * j end
+              if key and FIELDS[key] then patch[#patch + 1] = code_at + 4 * j end
+            elseif op2 == OP_GETGLOBAL then
+              local b1, b2, b3 = sbyte(bin, at + 1, at + 3)
+              local key = consts[(b1 - b1 % 64) / 64 + b2 * 4 + b3 * 1024]   -- Bx: 14..31
+              if key and GLOBALS[key] then patch[#patch + 1] = code_at + 4 * j end
             end
             break
           end
@@ -958,6 +980,70 @@ REAL_UG.ipairs = ipairs
 REAL_UG._VERSION = LUA_VERSION
 REAL_UG.load = sandbox_load
 REAL_UG.error = error
+
+-- lua-enable-deprecated-api (the config Debian's 7.0.15 gets with its
+-- CVE-2025-46818 fix; immutable, off by default): setfenv, getfenv and newproxy
+-- become globals. The environment functions reach user code only: the
+-- environment of a C function, of ours (they stand in for C functions), or of
+-- the thread (level 0) reads as the globals scripts see and cannot be changed.
+local function user_function(f)
+  local i = getinfo(f, "S")
+  return i.what ~= "C" and i.source ~= INTERNAL_SOURCE
+end
+-- lbaselib.c's getfunc() seen from the wrapper (two levels below the caller's
+-- level 1): the function, 0 for the thread, or nil and luaL's error message
+local function fenv_func(f, opt, fname)
+  if type(f) == "function" then return f end
+  local level
+  if f == nil and opt then
+    level = 1
+  else
+    level = tonumber(f)
+    if level == nil then
+      return nil, sfmt("bad argument #1 to '%s' (number expected, got %s)", fname,
+                       f == nil and "no value" or type(f))
+    end
+    level = c_int(level)
+  end
+  if level < 0 then
+    return nil, sfmt("bad argument #1 to '%s' (level must be non-negative)", fname)
+  end
+  if level == 0 then return 0 end
+  local i = getinfo(level + 2, "f")
+  if not i then return nil, sfmt("bad argument #1 to '%s' (invalid level)", fname) end
+  if not i.func then
+    return nil, sfmt("no function environment for tail call at level %d", level)
+  end
+  return i.func
+end
+local function sandbox_getfenv(...)
+  local f, err = fenv_func((...), true, "getfenv")
+  if not f then error(err, 2) end
+  if f == 0 or not user_function(f) then return user_env end
+  return getfenv(f)
+end
+local function sandbox_setfenv(...)
+  local f, t = ...
+  if type(t) ~= "table" then
+    error(sfmt("bad argument #2 to 'setfenv' (table expected, got %s)",
+               select("#", ...) < 2 and "no value" or type(t)), 2)
+  end
+  local fn, err = fenv_func(f, false, "setfenv")
+  if not fn then error(err, 2) end
+  if fn == 0 or not user_function(fn) then
+    error("'setfenv' cannot change environment of given object", 2)
+  end
+  return setfenv(fn, t)
+end
+if P.deprecated_api then
+  REAL_UG.getfenv = sandbox_getfenv
+  REAL_UG.setfenv = sandbox_setfenv
+  REAL_UG.newproxy = function(...)
+    local p = newproxy(...)
+    proxies[p] = true
+    return p
+  end
+end
 
 -- bit is Python; cjson, cmsgpack, struct are Lua (libs.py), called through
 -- trampolines so that they behave as C functions.
@@ -1279,7 +1365,7 @@ end
 local function compile(code, chunkname)
   local f, err = text_chunk(code, chunkname)
   if not f then return nil, err end
-  if sfind(code, "call", 1, true) then    -- (no "call" in the text: no such key)
+  if sfind(code, "return", 1, true) then    -- (a tail call is a return statement)
     local done, patched = pcall(keep_frames, string.dump(f))
     if done and patched then
       f = assert(loadstring(patched, chunkname))
