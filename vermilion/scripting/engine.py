@@ -125,6 +125,7 @@ FLAG_NAMES = (
 FLAG_BY_NAME = {n.encode(): f for f, n in FLAG_NAMES}
 
 PROPAGATE_AOF, PROPAGATE_REPL = 1, 2
+_PROPAGATE_ALL = PROPAGATE_AOF | PROPAGATE_REPL
 _SCRIPT_COMMANDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
 _MAY_REPLICATE = frozenset(("pfcount", "publish", "spublish", "eval", "evalsha", "fcall"))
 _VERSION_NUM = sum(int(p) << (16 - 8 * i) for i, p in enumerate(REDIS_VERSION.split(".")))
@@ -950,11 +951,13 @@ class Scripting:
         run = self.run
         if run is not None and run.repl:
             dbid = c.db.id
+            # (redis.set_repl's targets: kept with an op only when not both)
+            op = (dbid,) if run.repl == _PROPAGATE_ALL else (dbid, run.repl)
             if prop is None:
-                run.ops.append((dbid, list(argv)))
+                run.ops.append(op + (list(argv),))
             else:
                 for p in prop:
-                    run.ops.append((dbid, list(p)))
+                    run.ops.append(op + (list(p),))
 
     def _capture_expire(self, db, key):
         run = self.run
@@ -966,6 +969,12 @@ class Scripting:
 
     def _propagate(self, c, ops):
         server = self.server
+        for op in ops:
+            if len(op) == 3:  # redis.set_repl chose targets
+                if server.propagate_buffer is None:
+                    return self._propagate_targeted(ops)
+                ops = [(o[0], o[-1]) for o in ops]  # (inside EXEC: to every target)
+                break
         carrier = self.eval_client
         saved_db, saved_prop = carrier.db, carrier.propagate
         dbs = server.dbs
@@ -984,6 +993,30 @@ class Scripting:
                 server.propagate_command(carrier, None)
         finally:
             carrier.db, carrier.propagate = saved_db, saved_prop
+
+    def _propagate_targeted(self, ops):
+        """A script's effects when redis.set_repl sent some to the AOF only or to
+        the replicas only: MULTI/EXEC (more than one op) go to both, each op to
+        its targets (propagatePendingCommands' propagateNow(..., target))."""
+        sd = self.server.__dict__
+        aof = sd.get("_aof_sink")
+        others = list((sd.get("_extra_sinks") or {}).values())  # the replicas' feed
+        wrap = len(ops) > 1
+        if wrap:
+            for sink in [aof] + others:
+                if sink is not None:
+                    sink.feed(ops[0][0], ([b"MULTI"],))
+        for op in ops:
+            target = op[1] if len(op) == 3 else _PROPAGATE_ALL
+            if target & PROPAGATE_AOF and aof is not None:
+                aof.feed(op[0], (op[-1],))
+            if target & PROPAGATE_REPL:
+                for sink in others:
+                    sink.feed(op[0], (op[-1],))
+        if wrap:
+            for sink in [aof] + others:
+                if sink is not None:
+                    sink.feed(ops[-1][0], ([b"EXEC"],))
 
     # ------------------------------------------------------ redis.call
     def lua_argv(self, engine, args, raise_):
