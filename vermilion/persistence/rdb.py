@@ -605,6 +605,32 @@ class Reader:
             return lzf.decompress(self.take(clen), ulen)
         raise RdbError("Unknown RDB string encoding type %d" % n)
 
+    def strings(self, n):
+        """``n`` strings, as ``bytes(string())`` each: the short verbatim ones (the
+        members of most sets and hashes) read in this loop, without a call each."""
+        buf = self.buf
+        if buf.__class__ is not bytes:
+            return [bytes(self.string()) for _ in range(n)]
+        end = self.end
+        out = []
+        append = out.append
+        string = self.string
+        p = self.pos
+        for _ in range(n):
+            if p < end:
+                b = buf[p]
+                if b < 64:
+                    q = p + 1 + b
+                    if q <= end:
+                        append(buf[p + 1 : q])
+                        p = q
+                        continue
+            self.pos = p
+            append(bytes(string()))
+            p = self.pos
+        self.pos = p
+        return out
+
     def double_str(self):
         """Old ZSET score: length byte (253 nan, 254 +inf, 255 -inf) + ASCII."""
         n = self.byte()
@@ -742,13 +768,13 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
         return bytes(r.string())
     if t == TYPE_LIST:
         n = r.len()
-        lst = RList(r.string() for _ in range(n))
+        lst = RList(r.strings(n))
         return lst if lst else EMPTY
     if t == TYPE_SET:
         n = r.len()
         if n == 0:
             return EMPTY
-        members = [bytes(r.string()) for _ in range(n)]
+        members = r.strings(n)
         s = RSet.build(members, limits.intset_entries)
         if len(s) != n:
             raise RdbError("Duplicate set members detected")
@@ -775,10 +801,8 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
         n = r.len()
         if n == 0:
             return EMPTY
-        h = RHash()
-        for _ in range(n):
-            f = bytes(r.string())
-            h[f] = bytes(r.string())
+        flat = r.strings(2 * n)
+        h = RHash(zip(flat[0::2], flat[1::2]))
         if len(h) != n:
             raise RdbError("Duplicate hash fields detected")
         h.listpack = n <= limits.hash_entries and all(
