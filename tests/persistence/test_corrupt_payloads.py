@@ -320,3 +320,13 @@ def test_payload_value_may_run_into_the_footer(diff):
     payload = body + rdb.crc64(0, body).to_bytes(8, "little")
     diff("RESTORE", "k", "0", payload)
     diff("LRANGE", "k", "0", "-1")
+
+
+@pytest.mark.parametrize("score", [b"1.5", b" 2", b"3abc", b"abc", b"", b"\x00", b"-inf", b"1e400"])
+def test_old_zset_string_scores_like_redis(diff_restore, score):
+    """RDB_TYPE_ZSET's scores: sscanf("%lg") must convert something."""
+    d = diff_restore
+    d("DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1")
+    body = b"\x03\x01\x01m" + bytes((len(score),)) + score + b"\x09\x00"
+    d("RESTORE", "z", "0", body + b"\x00" * 8)
+    d("ZRANGE", "z", "0", "-1", "WITHSCORES")

@@ -640,7 +640,12 @@ class Reader:
             return math.inf
         if n == 255:
             return -math.inf
-        return _strtod(self.take(n))
+        # rdbLoadDoubleValue: sscanf("%lg") of the bytes up to a NUL, which must
+        # convert something (it is an error, not 0, when nothing parses)
+        m = _STRTOD.match(bytes(self.take(n)).split(b"\0", 1)[0])
+        if m is None:
+            raise RdbError("Bad double value")
+        return float(m.group(1))
 
     def double_bin(self):
         return struct.unpack("<d", self.take(8))[0]
