@@ -191,6 +191,7 @@ def diff_restore(diff):
     for conn in (diff.ref, diff.our):
         conn.call("CONFIG", "SET", "sanitize-dump-payload", "no")
         conn.call("DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "0")
+        conn.call("ACL", "SETUSER", "default", "sanitize-payload")
 
 
 @pytest.mark.parametrize("sanitize", ["no", "yes"])
@@ -330,3 +331,15 @@ def test_old_zset_string_scores_like_redis(diff_restore, score):
     body = b"\x03\x01\x01m" + bytes((len(score),)) + score + b"\x09\x00"
     d("RESTORE", "z", "0", body + b"\x00" * 8)
     d("ZRANGE", "z", "0", "-1", "WITHSCORES")
+
+
+def test_sanitize_clients_mode_follows_the_user(diff_restore):
+    """sanitize-dump-payload clients: deep checks for a client's RESTORE unless
+    its user has skip-sanitize-payload."""
+    d = diff_restore
+    d("CONFIG", "SET", "sanitize-dump-payload", "clients")
+    d("DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1")
+    d("RESTORE", "h", "0", HASH_LP_BAD_TAIL)  # deep: refused
+    d("ACL", "SETUSER", "default", "skip-sanitize-payload")
+    d("RESTORE", "h", "0", HASH_LP_BAD_TAIL)  # shallow: accepted
+    d("EXISTS", "h")

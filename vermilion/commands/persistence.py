@@ -6,6 +6,7 @@ fork child, ``aof`` for the append-only file); this module only parses
 arguments and answers like rdb.c, aof.c and cluster.c.
 """
 
+from ..acl import U_SKIP_SANITIZE
 from ..errors import CommandError, SYNTAX, BUSYKEY
 from ..keyspace.db import NOTIFY_GENERIC
 from ..persistence import aof as _aof  # noqa: F401  (registers the AOF on each server)
@@ -111,6 +112,24 @@ def _log_bad_payload(server, e, deep):
     server.log(1, "Internal error in RDB reading offset 0, function at rdb.c:0 -> %s" % e)
 
 
+def _deep_sanitization(c, server):
+    """rdbLoadObject's deep_integrity_validation for this RESTORE: always with
+    ``sanitize-dump-payload yes``; with ``clients``, unless the payload comes
+    from our master, while loading (the AOF), or from a user with the
+    skip-sanitize-payload flag."""
+    mode = server.config.get("sanitize-dump-payload")
+    if mode != "clients":
+        return mode == "yes"
+    if server.loading or "M" in (c.flags_extra or ""):
+        return False
+    acl = server.acl
+    if acl is None:
+        return True
+    user = c.user
+    u = acl.get(user.encode("utf-8", "surrogateescape") if isinstance(user, str) else user)
+    return u is None or not (u.flags & U_SKIP_SANITIZE)
+
+
 @command("restore")
 def restore(c, argv):
     key = argv[1]
@@ -149,7 +168,8 @@ def restore(c, argv):
     ok, _ver = rdb.verify_dump_payload(payload, getattr(server, "skip_checksum_validation", False))
     if not ok:
         raise CommandError("ERR DUMP payload version or checksum are wrong")
-    limits = server.snapshot.limits()
+    limits = server.snapshot.limits()  # a fresh object: ours to adjust
+    limits.deep = _deep_sanitization(c, server)
     try:
         value = rdb.restore_value(payload, limits)
     except CorruptError as e:
