@@ -266,6 +266,7 @@ def swapdb(c, argv):
             setattr(db2, attr, a)
         for db, streams in zip((db1, db2), old_streams):
             _wake_after_swap(db, streams)
+        c.server.replica_expire_keys.clear()  # (flushSlaveKeysWithExpireList)
     c.server.dirty += 1
     return OK
 
@@ -334,6 +335,7 @@ def flushall(c, argv):
     with _no_tracking(server) as tracking:
         for db in server.dbs:
             server.dirty += _flush_db(db)
+    server.replica_expire_keys.clear()  # (flushSlaveKeysWithExpireList)
     if tracking is not None:
         tracking.invalidate_all()  # one flush message for the whole server
     c.propagate = [list(argv)]

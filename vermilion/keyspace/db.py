@@ -45,7 +45,7 @@ import random
 import time
 
 from ..errors import CommandError, WRONGTYPE
-from . import lru
+from . import expire, lru
 
 # Keyspace-notification classes (Redis's NOTIFY_* flags).
 NOTIFY_KEYSPACE = 1 << 0  # K
@@ -143,7 +143,7 @@ class Database:
         if v is not None:
             if self.expires:
                 when = self.expires.get(key)
-                if when is not None and when <= self.now() and self.expire_if_allowed(key):
+                if when is not None and when <= self.now() and self.expire_if_allowed(key, True):
                     return None
             clock = self.lru_clock
             if clock >= 0:
@@ -246,17 +246,24 @@ class Database:
     def exists(self, key):
         return self.lookup(key) is not None
 
-    def expire_if_allowed(self, key):
-        """An expired key: delete it and return True (False while loading: keep it)."""
+    def expire_if_allowed(self, key, write=False):
+        """An expired key: delete it and return True (False while loading: keep it).
+        ``write``: the lookup of a key the command writes (lookupKeyWrite)."""
         server = self.server
         if server.expiry_paused:
             return False  # loading (AOF replay): nothing expires, like Redis's server.loading
         if server.pause_kind:
             return True  # CLIENT PAUSE: logically expired, deleted after the pause
         if server.is_replica:
-            # a replica never deletes expired keys itself: its master streams the DEL
-            # (replication/replica.py). They look missing to all but the master client.
-            return server.current_client is not server.repl_link.client
+            # a replica does not delete expired keys itself: its master streams the
+            # DEL (replication/replica.py). They look missing to all but the master
+            # client; only a write on a writable replica deletes one, so that the key
+            # it makes starts afresh (expireIfNeeded's EXPIRE_FORCE_DELETE_EXPIRED)
+            link = server.repl_link
+            if server.current_client is link.client:
+                return False
+            if not write or link.read_only:
+                return True
         self._delete_expired(key)
         return True
 
@@ -347,6 +354,8 @@ class Database:
     def set_expire(self, key, when_ms):
         self.expires[key] = when_ms
         heapq.heappush(self._heap, (when_ms, key))
+        if self.server.is_replica:
+            expire.remember_replica_key(self, key)
 
     def get_expire(self, key):
         """Absolute expiry in ms, or -1 when the key has none."""

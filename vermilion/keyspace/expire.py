@@ -14,6 +14,13 @@ changed many times), it is rebuilt from ``expires``.
 "Now" is the server's clock (keyspace/clock.py); when a test moves it, a cycle
 runs at once, so the keys the jump made due are gone when ``advance`` returns, as
 they would be had the time really passed.
+
+A replica expires nothing of what its master sent: the master streams a DEL for
+each key it expires. A *writable* replica (``replica-read-only no``) can also set
+TTLs itself, on keys its master knows nothing of, and nobody would ever delete
+those; so, like Redis's slaveKeysWithExpire, the replica remembers which keys got
+a TTL from one of its own clients (key -> bitmap of databases) and its cron
+expires those alone (:func:`expire_replica_keys`).
 """
 
 import heapq
@@ -82,6 +89,57 @@ class ActiveExpire:
         server.stats_expire_cycle_time_used_ms += elapsed_ms
         server.latency.add_sample_if_needed("expire-cycle", int(elapsed_ms))
         return expired
+
+
+def remember_replica_key(db, key):
+    """rememberSlaveKeyWithExpire: a TTL set on a writable replica by a client of
+    its own (not by the master's stream, not while loading)."""
+    server = db.server
+    link = server.repl_link
+    c = server.current_client
+    if c is None or c is link.client or link.read_only:
+        return
+    keys = server.replica_expire_keys
+    keys[key] = keys.get(key, 0) | (1 << db.id)
+
+
+def expire_replica_keys(server):
+    """expireSlaveKeys: the cron's expiry on a replica, for the keys remembered by
+    :func:`remember_replica_key` alone. Their due entries are found in each
+    database's expiry heap; the entries of the master's keys that come due are
+    dropped (the master's DEL is on its way; the heap is rebuilt from ``expires``
+    if this replica is promoted, see ActiveExpire.run)."""
+    keys = server.replica_expire_keys
+    if not keys:
+        return 0
+    now = server.clock.ms()
+    deadline = _perf() + 0.001  # (Redis stops after 1 ms too)
+    expired = 0
+    for db in server.dbs:
+        heap = db._heap
+        if not heap or heap[0][0] > now:
+            continue
+        bit = 1 << db.id
+        expires = db.expires
+        checked = 0
+        while heap and heap[0][0] <= now:
+            when, key = heapq.heappop(heap)
+            dbs = keys.get(key, 0)
+            if not dbs & bit:
+                continue
+            if expires.get(key) == when and key in db.data:
+                db._delete_expired(key)
+                expired += 1
+            if key not in expires:  # no TTL left here: forget it in this database
+                dbs &= ~bit
+                if dbs:
+                    keys[key] = dbs
+                else:
+                    del keys[key]
+            checked += 1
+            if checked & 63 == 0 and _perf() > deadline:
+                return expired
+    return expired
 
 
 def cycle_allowed(server):

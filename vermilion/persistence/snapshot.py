@@ -889,6 +889,7 @@ def empty_data(server, functions=True):
     for db in server.dbs:
         db.signal_all()
         removed += db.clear()
+    server.replica_expire_keys.clear()  # (flushSlaveKeysWithExpireList)
     if functions:
         libs = server.function_libraries
         if libs is not None:

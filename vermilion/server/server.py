@@ -287,6 +287,9 @@ class Server:
         self.while_blocked = WhileBlocked(self)
         self.apply_config()
         self.expire_cycle = expire_mod.ActiveExpire(self)
+        # a writable replica's own keys with a TTL (slaveKeysWithExpire): key ->
+        # bitmap of databases; see keyspace/expire.py
+        self.replica_expire_keys: dict = {}
         for fn in INIT_HOOKS:
             fn(self)
 
@@ -720,6 +723,8 @@ class Server:
                 and not self.is_replica
             ):
                 self.expire_cycle.run(slow=True)
+            elif self.replica_expire_keys and self.active_expire_enabled and self.is_replica:
+                expire_mod.expire_replica_keys(self)
             if self.timeout > 0 and self.cron_loops % self.hz == 0:
                 self._close_idle_clients()
             if self.shutdown_asap is not None and not self.shutdown_deadline:
