@@ -216,6 +216,8 @@ EXISTS s missing l
 TYPE s
 TYPE missing
 TOUCH s missing
+DUMP s
+DUMP missing
 OBJECT ENCODING s
 OBJECT ENCODING missing
 OBJECT REFCOUNT s

@@ -79,7 +79,7 @@ def bgrewriteaof(c, argv):
 
 @command("dump")
 def dump(c, argv):
-    v = c.db.lookup(argv[1])
+    v = c.db.lookup_read(argv[1])  # (dumpCommand: lookupKeyRead, counted)
     if v is None:
         return None
     return rdb.dump_payload(v, c.server.snapshot.limits())
