@@ -428,6 +428,7 @@ class Snapshot:
                 os.close(rfd)
                 os.close(wfd)
             return False
+        server.stat_total_forks += 1  # INFO's total_forks
         if pid == 0:
             code = 1
             try:
