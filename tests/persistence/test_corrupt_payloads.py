@@ -343,3 +343,19 @@ def test_sanitize_clients_mode_follows_the_user(diff_restore):
     d("ACL", "SETUSER", "default", "skip-sanitize-payload")
     d("RESTORE", "h", "0", HASH_LP_BAD_TAIL)  # shallow: accepted
     d("EXISTS", "h")
+
+
+def test_function_restore_honours_skip_checksum(diff_restore, shared_vermilion):
+    pytest.importorskip("lupa")
+    d = diff_restore
+    d("FUNCTION", "FLUSH")
+    d("FUNCTION", "LOAD", "#!lua name=lib1\nredis.register_function('f1', function() return 1 end)")
+    reply = d.our.call("FUNCTION", "DUMP")  # raw RESP: $<n>\r\n<payload>\r\n
+    payload = bytearray(reply.split(b"\r\n", 1)[1][:-2])
+    payload[-1] ^= 0xFF
+    d("FUNCTION", "FLUSH")
+    d("FUNCTION", "RESTORE", bytes(payload))  # refused: checksum
+    d("DEBUG", "SET-SKIP-CHECKSUM-VALIDATION", "1")
+    assert d("FUNCTION", "RESTORE", bytes(payload)) == b"+OK\r\n"
+    assert d("FCALL", "f1", "0") == b":1\r\n"
+    d("FUNCTION", "FLUSH")

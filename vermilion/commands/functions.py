@@ -234,7 +234,7 @@ def function_restore(c, argv):
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE."
             )
     data = argv[2]
-    ok, _ver = verify_dump_payload(data)
+    ok, _ver = verify_dump_payload(data, getattr(c.server, "skip_checksum_validation", False))
     if not ok:
         raise CommandError("ERR DUMP payload version or checksum are wrong")
     if not AVAILABLE:
