@@ -238,8 +238,12 @@ def _select(dbid):
     return b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(s), s)
 
 
-def rewrite_commands(dbs, functions=(), timestamp=None):
-    """The commands rebuilding ``dbs`` (rewriteAppendOnlyFileRio), as a chunk iterator."""
+def rewrite_commands(dbs, functions=(), timestamp=None, key_callback=None, progress=None):
+    """The commands rebuilding ``dbs`` (rewriteAppendOnlyFileRio), as a chunk iterator.
+
+    ``key_callback()`` runs after each key (rdb-key-save-delay), ``progress(keys)``
+    every 1024 keys (the child's report to the parent, as sendChildInfo)."""
+    nkeys = 0
     if timestamp is not None:
         yield b"#TS:%d\r\n" % timestamp
     for code in functions:
@@ -280,6 +284,11 @@ def rewrite_commands(dbs, functions=(), timestamp=None):
                 when = expires.get(key)
                 if when is not None:
                     yield encode_command([b"PEXPIREAT", key, b"%d" % when])
+            if key_callback is not None:
+                key_callback()
+            nkeys += 1
+            if progress is not None and not nkeys & 1023:
+                progress(nkeys)
 
 
 def _rewrite_stream(key, st):
@@ -765,14 +774,16 @@ class AOF:
             self.bio.drain()
 
     # ------------------------------------------------------------ rewrite
-    def write_base(self, path, preamble):
-        """rewriteAppendOnlyFile: the dataset as an RDB (aof-base) or as commands."""
+    def write_base(self, path, preamble, progress=None):
+        """rewriteAppendOnlyFile: the dataset as an RDB (aof-base) or as commands.
+        ``progress(keys_written)`` is called every few thousand keys."""
         server = self.server
         fl = server.function_codes
         functions = fl() if fl is not None else ()
         tmp = os.path.join(os.path.dirname(path), "temp-rewriteaof-%d.aof" % os.getpid())
 
         delay = server.config.get_int("rdb-key-save-delay")
+        key_callback = (lambda: LoadProgress._key_load_delay(delay)) if delay else None
 
         def write(fh):
             if preamble:
@@ -784,13 +795,14 @@ class AOF:
                     used_mem=rdbmod.used_memory_estimate(),
                     functions=functions,
                     # rdb-key-save-delay (tests): a slow rewrite, as rdbSaveKeyValuePair
-                    key_callback=(lambda: LoadProgress._key_load_delay(delay)) if delay else None,
+                    key_callback=key_callback,
+                    progress=progress,
                 )
                 return
             ts = int(time.time()) if server.config.get("aof-timestamp-enabled") == "yes" else None
             pending = []
             size = 0
-            for chunk in rewrite_commands(server.dbs, functions, ts):
+            for chunk in rewrite_commands(server.dbs, functions, ts, key_callback, progress):
                 pending.append(chunk)
                 size += len(chunk)
                 if size >= 1 << 20:
@@ -860,7 +872,11 @@ class AOF:
         sdir = server_dir(server)
 
         def work():
-            self.write_base(os.path.join(sdir, "temp-rewriteaof-bg-%d.aof" % os.getpid()), preamble)
+            self.write_base(
+                os.path.join(sdir, "temp-rewriteaof-bg-%d.aof" % os.getpid()),
+                preamble,
+                snap.child_progress(),
+            )
 
         if not snap.fork_child(CHILD_AOF, work, None):
             self.lastbgrewrite_status = "err"

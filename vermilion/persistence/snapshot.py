@@ -357,7 +357,7 @@ class Snapshot:
 
         def child():
             try:
-                self.write_rdb(path, progress=self.report_progress)
+                self.write_rdb(path, progress=self.child_progress())
             except OSError as e:
                 self._log_save_error(e)  # the child says why, as Redis's does
                 raise
@@ -467,6 +467,19 @@ class Snapshot:
                 os.write(fd, keys.to_bytes(8, "little"))
             except OSError:
                 pass
+
+    def child_progress(self):
+        """In a BGSAVE / AOF rewrite child: the writer's ``progress(keys)`` callback,
+        telling the parent (INFO's current_save_keys_processed, current_fork_perc)
+        and logging a "Saving the dataset" line every PROGRESS_LOG_SECONDS."""
+        log = _save_progress_logger(self.server)
+        report = self.report_progress
+
+        def progress(keys):
+            report(keys)
+            log(keys)
+
+        return progress
 
     def save_progress(self):
         """(keys processed, keys total) of the running child, as INFO shows them."""
@@ -792,13 +805,14 @@ class Snapshot:
         aof = server.aof
         aof_child = self.child_type == CHILD_AOF
         keys_done, keys_total = self.save_progress()
+        fork_perc = keys_done * 100.0 / keys_total if keys_total else 0.0
         lines = [
             "loading:%d" % server.loading,
             "async_loading:%d" % getattr(server, "async_loading", 0),
             "current_cow_peak:0",
             "current_cow_size:0",
             "current_cow_size_age:0",
-            "current_fork_perc:0.00",
+            "current_fork_perc:%.2f" % fork_perc,
             "current_save_keys_processed:%d" % keys_done,
             "current_save_keys_total:%d" % keys_total,
             "rdb_changes_since_last_save:%d" % (server.dirty - server.dirty_at_last_save),
