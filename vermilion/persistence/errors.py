@@ -8,7 +8,10 @@ accepts a payload whose corruption is inside, and fails an assertion (or
 panics) later, when a command walks the bad entry. Our decoders must build
 Python objects, so they always look at every entry; an error that only the
 deep check would have found carries ``deep_only = True``, so that RESTORE can
-tell the two apart (log what Redis would, and refuse the payload either way).
+tell the two apart. Without deep sanitization such a value is salvaged (the
+decoder keeps what is sound of it, as Redis keeps it all, and the error carries
+it as ``salvage``): RESTORE stores that and logs the report Redis writes when it
+trips over the damage. With deep sanitization it is refused, as by Redis.
 """
 
 
