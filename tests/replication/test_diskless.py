@@ -7,6 +7,7 @@ redis-py retries a command that gets LOADING, so those checks use a raw connecti
 """
 
 import os
+import socket
 import time
 
 import pytest
@@ -229,5 +230,39 @@ def test_master_drops_a_replica_without_acks(procs):
         c.send_command("PSYNC", "?", "-1")
         wait_for(lambda: "Disconnecting timedout replica" in m.log(), timeout=15, what="drop")
         assert m.client().info("replication")["connected_slaves"] == 0
+    finally:
+        c.close()
+
+
+def test_master_drops_a_stalled_replica_during_the_rdb_pipe(procs):
+    """repl-timeout during a diskless transfer (integration/replication's "diskless
+    timeout replicas drop during rdb pipe"): a replica that stops reading its RDB is
+    dropped at once, once (its unread output discarded, not waited for), and the
+    child, which no one waits for any more, ends."""
+    m = procs("vermilion", "--repl-diskless-sync", "yes", "--repl-diskless-sync-delay", "0")
+    M = m.client()
+    M.execute_command("DEBUG", "POPULATE", 20000, "k", 1000)  # 20 MB of RDB
+    M.config_set("rdbcompression", "no")
+    M.config_set("rdb-key-save-delay", 100)
+    M.config_set("repl-timeout", 2)
+    c = RawConn("127.0.0.1", m.port)
+    try:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.call("REPLCONF", "capa", "eof", "capa", "psync2")
+        c.send_command("PSYNC", "?", "-1")  # and never read: a stopped replica
+        wait_for(lambda: M.info("persistence")["rdb_bgsave_in_progress"] == 1, what="child")
+        wait_for(
+            lambda: "Disconnecting timedout replica (full sync)" in m.log(),
+            timeout=20,
+            what="drop",
+        )
+        wait_for(
+            lambda: M.info("persistence")["rdb_bgsave_in_progress"] == 0,
+            timeout=10,
+            what="the child to end",
+        )
+        assert M.info("replication")["connected_slaves"] == 0
+        time.sleep(0.5)
+        assert m.log().count("Disconnecting timedout replica (full sync)") == 1
     finally:
         c.close()

@@ -768,10 +768,16 @@ class ReplMaster:
                 and not ch[4]
                 and not any(self.replicas.get(x.client) is x for x in ch[2])
             ):
-                self.server.log_warning(
-                    "Diskless rdb transfer, last replica dropped, killing fork child."
-                )
-                self.server.snapshot.kill_child()
+                # nobody waits for this RDB any more. A diskless one is useless; one
+                # for repl-diskless-sync no stands for Redis's BGSAVE to disk, which
+                # is only killed when no save rule would want it (unlinkClient)
+                if r.eof is not None:
+                    self.server.log_warning(
+                        "Diskless rdb transfer, last replica dropped, killing fork child."
+                    )
+                    self.server.snapshot.kill_child()
+                elif not self.server.config.get("save").strip():
+                    self.server.snapshot.kill_child()
             if not self.replicas:
                 self.no_replicas_since = time.time()
             self.server.log_notice(
@@ -827,7 +833,9 @@ class ReplMaster:
                         "Disconnecting timedout replica (full sync): %s:%d"
                         % (r.address(), r.listening_port)
                     )
-                    r.client.close()
+                    # freeClient: gone now, what it did not read dropped (a close
+                    # would wait for a stopped replica to read it, for ever)
+                    r.client.free()
                 continue
             if r.state != STATE_ONLINE or not r.psync or r.rdb_only:
                 continue
@@ -836,7 +844,7 @@ class ReplMaster:
                     "Disconnecting timedout replica (streaming sync): %s:%d"
                     % (r.address(), r.listening_port)
                 )
-                r.client.close()
+                r.client.free()
 
     def _free_backlog(self, ttl):
         """repl-backlog-ttl passed without replicas: free the backlog, and start a new

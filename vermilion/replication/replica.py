@@ -393,10 +393,8 @@ class ReplicaLink:
             parts = line.split()
             replid, offset = parts[1].decode(), int(parts[2])
             server.log_notice("Full resync from master: %s:%d" % (replid, offset))
-            if self.master_replid is not None:
-                # replicationDiscardCachedMaster: the old history is gone
-                server.log_notice("Discarding previously cached master state.")
-                self.master_replid = None
+            # (the cached master, our old history, is kept until the RDB is about to
+            # be loaded: a transfer cut short leaves it for the next PSYNC)
             res = await self._full_sync(reader, replid)
             try:
                 self.master_db = int(res.aux.get(b"repl-stream-db", b"0"))
@@ -519,6 +517,7 @@ class ReplicaLink:
         swap = diskless and mode == "swapdb"
         async_load = swap and server.replid == replid
         if diskless:
+            self._discard_cached_master()
             if not swap:
                 server.log_notice("MASTER <-> REPLICA sync: Flushing old data")
                 empty_data(server)
@@ -533,6 +532,7 @@ class ReplicaLink:
             payload = await self._read_payload(reader, mark)
             if not diskless:
                 self._store_payload(payload)
+                self._discard_cached_master()
                 server.log_notice("MASTER <-> REPLICA sync: Flushing old data")
                 empty_data(server)
                 server.log_notice("MASTER <-> REPLICA sync: Loading DB in memory")
@@ -582,6 +582,13 @@ class ReplicaLink:
             server.rdb_last_load_keys_expired = res.keys_expired
         server.dirty += 1
         return res
+
+    def _discard_cached_master(self):
+        """replicationAttachToNewMaster's replicationDiscardCachedMaster: the RDB is
+        about to be loaded, so the old history (what a PSYNC would continue) is gone."""
+        if self.master_replid is not None:
+            self.server.log_notice("Discarding previously cached master state.")
+            self.master_replid = None
 
     def _diskless_load(self):
         """useDisklessLoad."""
