@@ -222,7 +222,9 @@ def prepare_tree(work, server, python, root=ROOT, name=None):
     else:
         write_exec(path, [
             'PYTHONPATH="%s${PYTHONPATH:+:$PYTHONPATH}"' % root,
-            "export PYTHONPATH",
+            # the process title's {title}: this wrapper, as redis-server's argv[0]
+            'VERMILION_ARGV0="$0"',
+            "export PYTHONPATH VERMILION_ARGV0",
             'exec "%s" -m vermilion "$@"' % python,
         ])
     for tool in TOOLS:

@@ -164,30 +164,36 @@ _TITLE_VARS = {
 }
 
 
-def _check_proc_title(v):
-    """Expand the template like sdstemplate(); invalid if a variable is unknown,
-    a brace is unbalanced, or the result is blank."""
+def expand_proc_title(template, variables):
+    """sdstemplate() + sdstrim: ``{name}`` replaced from ``variables`` and ``{{``
+    by a brace; None if a variable is unknown or a ``{`` is left open."""
     out = []
-    i, n = 0, len(v)
+    i, n = 0, len(template)
     while i < n:
-        j = v.find("{", i)
+        j = template.find("{", i)
         if j < 0:
-            out.append(v[i:])
+            out.append(template[i:])
             break
-        out.append(v[i:j])
+        out.append(template[i:j])
         j += 1
         if j >= n:
-            return "template format is invalid or contains unknown variables"
-        if v[j] == "{":
+            return None
+        if template[j] == "{":
             out.append("{")
             i = j + 1
             continue
-        k = v.find("}", j)
-        if k < 0 or v[j:k] not in _TITLE_VARS:
-            return "template format is invalid or contains unknown variables"
-        out.append(_TITLE_VARS[v[j:k]])
+        k = template.find("}", j)
+        if k < 0 or template[j:k] not in variables:
+            return None
+        out.append(variables[template[j:k]])
         i = k + 1
-    if not "".join(out).strip(" "):
+    return "".join(out).strip(" ")
+
+
+def _check_proc_title(v):
+    """validateProcTitleTemplate: invalid if a variable is unknown, a brace is
+    unbalanced, or the result is blank."""
+    if not expand_proc_title(v, _TITLE_VARS):
         return "template format is invalid or contains unknown variables"
     return None
 

@@ -17,7 +17,16 @@ operating system rather than to the data:
   nothing changes and CONFIG SET answers Redis's error. TLS listeners belong to
   :mod:`vermilion.server.tls` and are left alone; so is the unix socket.
 
-The hook below attaches all three to every server (the server module imports
+* ``proc-title-template`` and ``set-proc-title`` (redisSetProcTitle): the
+  command line ``ps`` shows becomes the expanded template, by default
+  ``<title> <listen-addr> <server-mode>`` (``vermilion 127.0.0.1:6379``;
+  ``{title}`` is the program as started, or $VERMILION_ARGV0 when a wrapper
+  script names itself there). Set at start-up and again when the template, the
+  port or the bind address changes. Rewriting the command line needs the C
+  library ``setproctitle`` (the ``fast`` extra); without it the title stays, as
+  on a Redis built without USE_SETPROCTITLE.
+
+The hook below attaches all of them to every server (the server module imports
 this one, so a server always has them).
 """
 
@@ -26,9 +35,10 @@ import errno
 import os
 import resource
 import socket
+import sys
 
 from ..core.bootstrap import on_server_init
-from ..core.config import ConfigError
+from ..core.config import ConfigError, expand_proc_title
 
 
 @on_server_init
@@ -43,19 +53,25 @@ def _init(server):
     if pidfile and cfg.process_owner:
         write_pidfile(server, pidfile)
     cfg.add_hook("maxclients", maxclients)
-    cfg.add_hook(
-        "port",
-        lambda v: rebind(
+
+    def port(v):
+        rebind(
             server,
             int(v),
             cfg.get("bind").split(),
             "Unable to listen on this port. Check server logs.",
-        ),
-    )
-    cfg.add_hook(
-        "bind",
-        lambda v: rebind(server, server.port, v.split(), "Failed to bind to specified addresses."),
-    )
+        )
+        set_proc_title(server)
+
+    def bind(v):
+        rebind(server, server.port, v.split(), "Failed to bind to specified addresses.")
+        set_proc_title(server)
+
+    cfg.add_hook("port", port)
+    cfg.add_hook("bind", bind)
+    cfg.add_hook("proc-title-template", lambda v: set_proc_title(server))
+    cfg.add_hook("set-proc-title", lambda v: set_proc_title(server))
+    server.startup_hooks = tuple(server.startup_hooks) + (lambda: set_proc_title(server),)
     # (the tls-* parameters are applied by vermilion/server/tls.py)
 
 
@@ -165,3 +181,47 @@ def adjust_open_files(server, maxclients):
             "The operating system is not able to handle the specified number "
             "of clients, try with %d" % max(1, soft - 32)
         )
+
+
+# ---------------------------------------------------------------- the title
+def proc_title(server, title=None):
+    """The expanded proc-title-template (redisSetProcTitle's string)."""
+    cfg = server.config
+    if title is None:
+        title = os.environ.get("VERMILION_ARGV0") or sys.argv[0]
+    port = server.port
+    tls_port = cfg.get_int("tls-port")
+    unixsocket = cfg.get("unixsocket") or ""
+    if port or tls_port:
+        binds = (cfg.get("bind") or "").split()
+        listen = "%s:%d" % (binds[0] if binds else "*", port or tls_port)
+    else:
+        listen = "unixsocket:%s" % unixsocket
+    return expand_proc_title(
+        cfg.get("proc-title-template"),
+        {
+            "title": title,
+            "listen-addr": listen,
+            "server-mode": "[cluster]" if server.cluster is not None else "",
+            "config-file": cfg.config_file or "-",
+            "port": "%d" % port,
+            "tls-port": "%d" % tls_port,
+            "unixsocket": unixsocket,
+        },
+    )
+
+
+def set_proc_title(server, title=None):
+    """Show the title in ``ps`` when this server owns its process."""
+    cfg = server.config
+    if not cfg.process_owner or cfg.get("set-proc-title") != "yes":
+        return
+    try:
+        # (imported here: only a server that owns its process retitles it, and the
+        # library is optional)
+        import setproctitle
+    except ImportError:
+        return
+    text = proc_title(server, title)
+    if text:
+        setproctitle.setproctitle(text)
