@@ -216,3 +216,54 @@ def test_stream_node_listpacks(entries, deleted):
             s.delete(ids[k])
     for node in s.nodes:
         assert rdb_stream.node_listpack(node) == _ref_node_listpack(node)
+
+
+# ------------------------------------------------------------ AOF rewrite
+def test_aof_rewrite_chunks_are_the_per_key_commands():
+    """rewrite_commands formats strings and PEXPIREATs in batches: the bytes of
+    encode_command per command, for every type, over several chunks and dbs."""
+    import types as pytypes
+
+    from vermilion.persistence import aof
+    from vermilion.types.list import RList
+
+    data = {}
+    expires = {}
+    for i in range(3000):
+        k = b"key:%d" % i
+        kind = i % 7
+        if kind == 0:
+            data[k] = RList([b"a", b"%d" % i, b"x" * 30])
+        elif kind == 1:
+            data[k] = RSet.build([b"1", b"m%d" % i], 512)
+        elif kind == 2:
+            data[k] = RHash({b"f": b"%d" % i})
+        elif kind == 3:
+            data[k] = ZSet.from_dict({b"m": i / 7, b"n": float("inf")}, True)
+        elif kind == 4:
+            data[k] = bytearray(b"ba%d" % i)
+        else:
+            data[k] = b"v" * (i % 50)
+        if i % 3 == 0:
+            expires[k] = 1700000000000 + i
+    dbs = [
+        pytypes.SimpleNamespace(data=data, expires=expires),
+        pytypes.SimpleNamespace(data={}, expires={}),
+        pytypes.SimpleNamespace(data={b"s": b"1"}, expires={}),
+    ]
+    ref = []
+    for dbid, db in enumerate(dbs):
+        if not db.data:
+            continue
+        ref.append(aof.encode_command([b"SELECT", b"%d" % dbid]))
+        for k, v in db.data.items():
+            if isinstance(v, (bytes, bytearray)):
+                ref.append(aof.encode_command([b"SET", k, bytes(v)]))
+            else:
+                single = pytypes.SimpleNamespace(data={k: v}, expires={})
+                ref += list(aof.rewrite_commands([single]))[1:]
+            if k in db.expires:
+                ref.append(aof.encode_command([b"PEXPIREAT", k, b"%d" % db.expires[k]]))
+    chunks = list(aof.rewrite_commands(dbs))
+    assert len(chunks) > 4
+    assert b"".join(chunks) == b"".join(ref)

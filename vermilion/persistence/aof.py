@@ -238,6 +238,13 @@ def _select(dbid):
     return b"*2\r\n$6\r\nSELECT\r\n$%d\r\n%s\r\n" % (len(s), s)
 
 
+# Keys per chunk the rewrite yields: plain strings (most keys) are formatted into
+# a list with one %-operation each and the list joined once per chunk.
+_REWRITE_CHUNK = 1024
+_SET_CMD = b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+_PEXPIREAT_CMD = b"*3\r\n$9\r\nPEXPIREAT\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n"
+
+
 def rewrite_commands(dbs, functions=(), timestamp=None, key_callback=None, progress=None):
     """The commands rebuilding ``dbs`` (rewriteAppendOnlyFileRio), as a chunk iterator.
 
@@ -248,21 +255,27 @@ def rewrite_commands(dbs, functions=(), timestamp=None, key_callback=None, progr
         yield b"#TS:%d\r\n" % timestamp
     for code in functions:
         yield encode_command([b"FUNCTION", b"LOAD", code])
+    set_cmd = _SET_CMD
     for dbid, db in enumerate(dbs):
         data = db.data
         if not data:
             continue
         expires = db.expires
         yield _select(dbid)
+        out = []
+        app = out.append
+        ext = out.extend
         for key, v in data.items():
             t = v.__class__
-            if t is bytes or t is bytearray:
-                yield encode_command([b"SET", key, bytes(v)])
+            if t is bytes:
+                app(set_cmd % (len(key), key, len(v), v))
+            elif t is bytearray:
+                app(set_cmd % (len(key), key, len(v), bytes(v)))
             elif t is RList:
-                yield from _rpush_batched(key, v)
+                ext(_rpush_batched(key, v))
             elif t is RSet:
                 members = v.ordered() if hasattr(v, "ordered") else list(v)
-                yield from _batched(b"SADD", key, members, 1)
+                ext(_batched(b"SADD", key, members, 1))
             elif t is ZSet:
                 flat = []
                 for m, s in v.items():
@@ -272,23 +285,29 @@ def rewrite_commands(dbs, functions=(), timestamp=None, key_callback=None, progr
                         else (b"inf" if s > 0 else b"-inf")
                     )
                     flat.append(m)
-                yield from _batched(b"ZADD", key, flat, 2)
+                ext(_batched(b"ZADD", key, flat, 2))
             elif t is RHash:
                 flat = [x for kv in v.items() for x in kv]
-                yield from _batched(b"HMSET", key, flat, 2)
+                ext(_batched(b"HMSET", key, flat, 2))
             elif getattr(t, "type_name", None) == "stream":
-                yield from _rewrite_stream(key, v)
+                ext(_rewrite_stream(key, v))
             else:
                 raise AofError("Can't rewrite a value of type %s" % t.__name__)
             if expires:
                 when = expires.get(key)
                 if when is not None:
-                    yield encode_command([b"PEXPIREAT", key, b"%d" % when])
+                    w = b"%d" % when
+                    app(_PEXPIREAT_CMD % (len(key), key, len(w), w))
             if key_callback is not None:
                 key_callback()
             nkeys += 1
-            if progress is not None and not nkeys & 1023:
-                progress(nkeys)
+            if not nkeys & (_REWRITE_CHUNK - 1):
+                yield b"".join(out)
+                out.clear()
+                if progress is not None:
+                    progress(nkeys)
+        if out:
+            yield b"".join(out)
 
 
 def _rewrite_stream(key, st):
