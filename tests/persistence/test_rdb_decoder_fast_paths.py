@@ -10,9 +10,10 @@ are compared on valid listpacks and on the same listpacks damaged at random.
 
 import random
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
-from vermilion.persistence import listpack, rdb
+from vermilion.persistence import crc64, listpack, rdb
 from vermilion.persistence.errors import CorruptError
 from vermilion.persistence.rdb_strings import enc_string
 
@@ -96,3 +97,35 @@ def test_reader_strings_reads_what_string_reads(strings, compress, cut):
     assert read(True) == read(False)
     if not cut:
         assert read(True)[0] == strings
+
+
+# ------------------------------------------------ duplicates in the string runs
+def _rec(key, val=b"v", when=None):
+    head = b"" if when is None else b"\xfc" + when.to_bytes(8, "little")
+    return head + b"\x00" + bytes([len(key)]) + key + bytes([len(val)]) + val
+
+
+@pytest.mark.parametrize(
+    "dup",
+    [b"a10", b"a49", b"x", b"b5", b"a0"],
+)
+def test_duplicate_in_a_run_of_plain_strings(dup):
+    """The run's duplicate is found after the run (by counting) and located: the
+    key and the offset of its record, whether the first copy was in an earlier run,
+    behind an expire, or in the same run."""
+    head = b"REDIS0010\xfe\x00"
+    recs = [_rec(b"a%d" % i) for i in range(50)]
+    recs.append(_rec(b"x", b"1", when=1 << 50))
+    recs += [_rec(b"b%d" % i) for i in range(10)]
+    at = len(head) + sum(map(len, recs))
+    recs.append(_rec(dup, b"again"))
+    recs += [_rec(b"c%d" % i) for i in range(300)]  # the runs stop 140 bytes from the end
+    body = head + b"".join(recs) + b"\xff"
+    blob = body + crc64.crc64(0, body).to_bytes(8, "little")
+    with pytest.raises(rdb.RdbError) as ei:
+        rdb.load_rdb(blob)
+    assert str(ei.value) == "RDB has duplicated key '%s' in DB 0" % dup.decode()
+    assert ei.value.offset == at
+    assert ei.value.doing == "read-object-value" and ei.value.key == dup
+    res = rdb.load_rdb(blob, allow_dup=True)  # the general path takes it
+    assert res.dbs[0][0][dup] == b"again"

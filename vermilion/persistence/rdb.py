@@ -1153,8 +1153,44 @@ def _load_rdb(
             while p < stop:
                 b = buf[p]
                 if b == 0:
-                    when = -1
-                    kp = p + 1
+                    # Records without an expire, back to back (the bulk of most
+                    # files): the tightest loop. Duplicates are found by counting,
+                    # once per run, and only then located (_first_duplicate).
+                    run = p
+                    before = len(data)
+                    cnt = 0
+                    while True:
+                        kl = buf[p + 1]
+                        if kl >= 64:
+                            break
+                        q = p + 2 + kl
+                        vb = buf[q]
+                        if vb < 64:
+                            e = q + 1 + vb
+                            data[buf[p + 2 : q]] = buf[q + 1 : e]
+                        elif vb == 0xC0:
+                            e = q + 2
+                            data[buf[p + 2 : q]] = _INT8_STR[buf[q + 1]]
+                        else:
+                            break
+                        cnt += 1
+                        p = e
+                        if p >= stop or buf[p]:
+                            break
+                    if len(data) != before + cnt:
+                        r.pos, key = _first_duplicate(buf, run, data, before)
+                        ctx[0] = "read-object-value"
+                        ctx[1] = key
+                        ctx[2] = 0
+                        raise RdbError(
+                            "RDB has duplicated key '%s' in DB %d"
+                            % (key.decode("utf-8", "replace"), dbid)
+                        )
+                    if not cnt:
+                        break  # the record at p is not one of these
+                    expect += cnt
+                    q0 = p
+                    continue
                 elif b == 0xFC and buf[p + 9] == 0:
                     when = frm(buf[p + 1 : p + 9], "little", signed=True)
                     kp = p + 10
@@ -1372,6 +1408,22 @@ def _load_rdb(
         elif stored == 0 and log is not None:
             log(3, "RDB file was saved with checksum disabled: no check performed.")
     res.end = r.pos
+
+
+def _first_duplicate(buf, p, data, before):
+    """Where the first duplicated key of a run of plain string records starting at
+    ``p`` is, and the key: one already loaded before the run (the first ``before``
+    keys of ``data``, whose order overwrites do not change) or one earlier in it."""
+    old = set(itertools.islice(data, before))
+    seen = set()
+    while True:
+        q = p + 2 + buf[p + 1]
+        key = buf[p + 2 : q]
+        if key in old or key in seen:
+            return p, key
+        seen.add(key)
+        vb = buf[q]
+        p = q + 1 + vb if vb < 64 else q + 2
 
 
 def _log_aux(log, k, v):
