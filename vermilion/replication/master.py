@@ -760,6 +760,20 @@ class ReplMaster:
         self.conf.pop(c, None)
         r = self.replicas.pop(c, None)
         if r is not None:
+            t = c.transport
+            if t is not None and c.fd >= 0 and not t.is_closing():
+                # freed here (CLIENT KILL, a timeout), not closed by the peer: like
+                # freeClient, end the connection now, so the replica sees its link
+                # down before anything we answer next (the transport's own close
+                # comes a loop turn later; its socket object cannot shut down)
+                try:
+                    s = socket.socket(fileno=os.dup(c.fd))
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    finally:
+                        s.close()
+                except OSError:
+                    pass
             self._release_fd(r, True)  # a fork child still holds it: really end it
             ch = self.child
             if (

@@ -428,6 +428,7 @@ class ReplicaLink:
             )
         server.master_repl_offset = self.reploff
         self._make_master_client(writer)
+        self._watch_eof(writer)
         self.state = STATE_CONNECTED
         self.down_since = 0
         server.log_notice(
@@ -437,6 +438,34 @@ class ReplicaLink:
         )
         self.send_ack()
         await self._stream(reader)
+
+    def _watch_eof(self, writer):
+        """The link is down the moment the master's connection ends (Redis frees the
+        master client as its read returns 0), not when this task wakes up to read
+        it: a client's request handled in the same turn of the event loop must see
+        it down already. So the stream protocol's end-of-connection callbacks mark
+        it (the stream read before the end is still applied by the task)."""
+        proto = writer.transport.get_protocol()
+
+        def lost():
+            if self.writer is writer and self.state == STATE_CONNECTED:
+                # replicationHandleMasterDisconnection
+                self.down_since = int(time.time())
+                self.state = STATE_CONNECT
+                self.killed_link = True  # ("Connection with master lost." once read)
+
+        eof_received, connection_lost = proto.eof_received, proto.connection_lost
+
+        def on_eof():
+            lost()
+            return eof_received()
+
+        def on_lost(exc):
+            lost()
+            return connection_lost(exc)
+
+        proto.eof_received = on_eof
+        proto.connection_lost = on_lost
 
     def _tls_options(self):
         """open_connection's TLS arguments: with ``tls-replication yes`` the link is
