@@ -359,3 +359,36 @@ def test_function_restore_honours_skip_checksum(diff_restore, shared_vermilion):
     assert d("FUNCTION", "RESTORE", bytes(payload)) == b"+OK\r\n"
     assert d("FCALL", "f1", "0") == b":1\r\n"
     d("FUNCTION", "FLUSH")
+
+
+def _seed_rdb():
+    import io
+
+    class _Db:
+        pass
+
+    db = _Db()
+    db.data = {b"k%d" % i: rdb.restore_value(p) for i, p in enumerate(SEEDS)}
+    db.expires = {b"k1": 2**42}
+    out = io.BytesIO()
+    rdb.write_rdb(out, [db])
+    return out.getvalue()
+
+
+SEED_RDB = _seed_rdb()
+
+
+@given(st.data())
+@settings(max_examples=300, deadline=None)
+def test_damaged_rdb_file_gives_error_or_loads(data):
+    """load_rdb over a damaged file: an RdbError, or keys that are sound values."""
+    body = bytearray(SEED_RDB)
+    for _ in range(data.draw(st.integers(1, 3))):
+        body[data.draw(st.integers(0, len(body) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        res = rdb.load_rdb(bytes(body), verify_checksum=False, now_ms=0)
+    except CorruptError:
+        return
+    for data_dict, _expires in res.dbs.values():
+        for v in data_dict.values():
+            _assert_sound(v)
