@@ -714,6 +714,7 @@ def _zset_from_pairs(flat, listpack_flag, what, lp=False, r=None):
 
     d = {}
     it = iter(flat)
+    added = 0
     for m in it:
         s = next(it, None)
         if s is None:
@@ -728,9 +729,10 @@ def _zset_from_pairs(flat, listpack_flag, what, lp=False, r=None):
         if score != score:
             bad("Zset with NAN score detected")
             continue
-        if m in d:
-            bad("%s integrity check failed." % what)
         d[m] = score
+        added += 1
+    if len(d) != added:  # a member twice
+        bad("%s integrity check failed." % what)
     return ZSet.from_dict(d, listpack_flag)
 
 
