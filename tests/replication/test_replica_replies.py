@@ -161,6 +161,9 @@ def test_total_replication_buffers_counts_a_stopped_replica(kind):
         # its block index's few bytes to the backlog's figure)
         assert 16 * 1024 <= mem["mem_replication_backlog"] <= 20 * 1024
         assert mem["mem_clients_slaves"] == mem["mem_total_replication_buffers"] - 16 * 1024
+        stats = m.memory_stats()  # MEMORY STATS splits it the same way
+        assert stats["replication.backlog"] == mem["mem_replication_backlog"]
+        assert stats["clients.slaves"] == mem["mem_clients_slaves"]
         os.kill(replica.proc.pid, signal.SIGCONT)
         stopped = False
         wait_for(

@@ -390,6 +390,8 @@ def memory_usage(c, argv):
 def memory_stats(c, argv):
     server = c.server
     m = memory_overview(server)
+    repl = server.repl  # the shared replication buffer, split as INFO memory does
+    repl_backlog, repl_replicas = repl.memory_split() if repl is not None else (0, 0)
     out = Map(
         [
             b"peak.allocated",
@@ -399,9 +401,9 @@ def memory_stats(c, argv):
             b"startup.allocated",
             m["startup"],
             b"replication.backlog",
-            0,
+            repl_backlog,
             b"clients.slaves",
-            0,
+            repl_replicas,
             b"clients.normal",
             m["clients_normal"],
             b"cluster.links",
