@@ -215,7 +215,12 @@ def test_stream_node_listpacks(entries, deleted):
         if k < len(ids):
             s.delete(ids[k])
     for node in s.nodes:
-        assert rdb_stream.node_listpack(node) == _ref_node_listpack(node)
+        lp = rdb_stream.node_listpack(node)
+        assert lp == _ref_node_listpack(node)
+        # and the loader rebuilds the node from it
+        back = rdb_stream._node_from_listpack(node.master, lp, True)
+        assert (back.ids, back.data, back.dead) == (node.ids, node.data, node.dead)
+        assert back.mfields == node.mfields
 
 
 # ------------------------------------------------------------ AOF rewrite

@@ -216,12 +216,22 @@ def _node_from_listpack(master, lp, deep):
         n = len(el)
         last = None
         for _ in range(total):
-            flags = num(el[p])
-            i = (((mms + num(el[p + 1])) & MASK64) << 64) | ((mseq + num(el[p + 2])) & MASK64)
+            # (the integers inline, num() only for what is not an int: this loop
+            # runs once per stream entry of the file)
+            flags = el[p]
+            dms = el[p + 1]
+            dseq = el[p + 2]
+            if flags.__class__ is not int:
+                flags = num(flags)
+            if dms.__class__ is not int:
+                dms = num(dms)
+            if dseq.__class__ is not int:
+                dseq = num(dseq)
+            i = (((mms + dms) & MASK64) << 64) | ((mseq + dseq) & MASK64)
             p += 3
             if flags & FLAG_SAMEFIELDS:
                 nf = nmf
-                vals = [text(x) for x in el[p : p + nf]]
+                vals = [b"%d" % x if x.__class__ is int else x for x in el[p : p + nf]]
                 if len(vals) != nf:
                     raise bad
                 fv = [None] * (2 * nf)
@@ -234,12 +244,16 @@ def _node_from_listpack(master, lp, deep):
                 if nf < 0:
                     raise bad
                 p += 1
-                fv = [text(x) for x in el[p : p + 2 * nf]]  # field, value, field, value...
+                # field, value, field, value...
+                fv = [b"%d" % x if x.__class__ is int else x for x in el[p : p + 2 * nf]]
                 p += 2 * nf
                 if len(fv) != 2 * nf:
                     raise bad
                 extra = nf + 4
-            if p >= n or num(el[p]) != nf + extra:
+            if p >= n:
+                raise bad
+            lpc = el[p]
+            if (lpc if lpc.__class__ is int else num(lpc)) != nf + extra:
                 raise bad
             p += 1
             if last is not None and i <= last:
