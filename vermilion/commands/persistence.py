@@ -86,7 +86,7 @@ def dump(c, argv):
 
 
 def _log_bad_payload(server, e, deep):
-    """What Redis logs for a refused RESTORE payload.
+    """What Redis logs for a damaged RESTORE payload.
 
     An error its shallow checks find is rdbReportCorruptRDB's verbose line. One
     only deep sanitization finds is, with ``sanitize-dump-payload no``, a
