@@ -16,6 +16,7 @@ from ..protocol.reader import split_args
 from ..core.bootstrap import on_server_init
 from .. import scripting as _scripting
 from ..scripting.library import cstr
+from ..scripting.ldb import Ldb
 from ..scripting.engine import (
     NOSCRIPT,
     F_EVAL_COMPAT,
@@ -128,6 +129,10 @@ def _eval(c, argv, evalsha, ro):
     if not AVAILABLE:
         raise CommandError(NOT_AVAILABLE)
     st = server.scripting or _scripting.state(server)
+    if st.ldb_clients and c.id in st.ldb_clients:  # SCRIPT DEBUG SYNC
+        if evalsha:
+            raise CommandError("ERR Please use EVAL instead of EVALSHA for debugging")
+        return _eval_debugging(st, c, argv, ro)
     if evalsha:
         # (a 40-digit lower-case sha, as clients send them, is found at once)
         script = st.scripts.get(argv[1])
@@ -146,6 +151,27 @@ def _eval(c, argv, evalsha, ro):
     return st.execute(
         c, argv, st.eval_engine, script.fn, script.name, numkeys, script.flags, ro, True, script.sha
     )
+
+
+def _eval_debugging(st, c, argv, ro):
+    """evalGenericCommandWithDebugging: the session (ldb.py) wraps the EVAL; the
+    client is closed after its reply."""
+    ldb = st.ldb_clients.pop(c.id)
+    engine = st.eval_engine
+    raw = st._config_values.get("busy-reply-threshold") or "0"
+    ldb.begin(c, argv[1], engine, int(raw) if raw.isdigit() else 0)
+    st.ldb = ldb
+    engine.ldb_begin()
+    try:
+        numkeys = _numkeys(argv)
+        script = create_script(st, argv[1])
+        return st.execute(
+            c, argv, engine, script.fn, script.name, numkeys, script.flags, ro, True, script.sha
+        )
+    finally:
+        engine.ldb_finish()
+        st.ldb = None
+        ldb.end(c)
 
 
 @command("eval")
@@ -218,12 +244,17 @@ def script_kill(c, argv):
 @command("script|debug")
 def script_debug(c, argv):
     mode = argv[2].lower()
+    st = _scripting.state(c.server)
     if mode == b"no":
+        st.ldb_clients.pop(c.id, None)
         return OK
-    if mode in (b"yes", b"sync"):
+    if mode == b"sync":
+        st.ldb_clients[c.id] = Ldb()  # ldbEnable
+        return OK
+    if mode == b"yes":
         raise CommandError(
-            "ERR SCRIPT DEBUG is not supported by this server (the Lua "
-            "debugger, LDB, is not implemented)"
+            "ERR SCRIPT DEBUG YES (a forked debugging session) is not supported by this "
+            "server: use SCRIPT DEBUG SYNC"
         )
     raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
 

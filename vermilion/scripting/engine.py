@@ -47,7 +47,7 @@ from ..keyspace.evict import OOM as _OOM
 from ..protocol.encoder import Raw, Status, ErrorReply, encode, error_bytes, OK, NULL_ARRAY
 from .prelude import LUA_PRELUDE
 from .libs import LUA_LIBS
-from ..core.table import lookup
+from ..core.table import lookup, lookup_in
 from ..core.client import Client
 from ..protocol.encoder import NO_REPLY
 from ..core.dispatch import call
@@ -353,6 +353,12 @@ class LuaEngine:
                 b"version": REDIS_VERSION.encode(),
                 b"version_num": _VERSION_NUM,
                 b"deprecated_api": s.server.config.get("lua-enable-deprecated-api") == "yes",
+                b"ldb_line": s.ldb_line,
+                b"ldb_log": s.ldb_log,
+                b"ldb_log_maxlen": s.ldb_log_maxlen,
+                b"ldb_source_line": s.ldb_source_line,
+                b"ldb_breakpoint": s.ldb_breakpoint,
+                b"ldb_debug": s.ldb_debug,
             }
         )
         libs = rt.execute(LUA_LIBS, name="=vermilion")
@@ -368,6 +374,13 @@ class LuaEngine:
         self.where = api[b"where"]
         self.named_args = api[b"named_args"]
         self.is_function = api[b"is_function"]
+        ldb = api[b"ldb"]  # the Lua debugger's side (ldb.py)
+        self.ldb_begin = ldb[b"ldb_begin"]
+        self.ldb_finish = ldb[b"ldb_finish"]
+        self.ldb_print = ldb[b"ldb_print"]
+        self.ldb_trace = ldb[b"ldb_trace"]
+        self.ldb_eval = ldb[b"ldb_eval"]
+        self.ldb_redis = ldb[b"ldb_redis"]
 
     # ------------------------------------------------------------ driving
     def compile(self, code, chunkname):
@@ -682,7 +695,8 @@ class Scripting:
     """Per-server scripting state (eval.c's lctx, script.c's curr_run_ctx, functions)."""
 
     def __init__(self, server):
-        self._lookup = lookup
+        names = getattr(server, "renames", None)  # rename-command: redis.call sees it too
+        self._lookup = (lambda name: lookup_in(names, name)) if names else lookup
         self._no_reply = NO_REPLY
         self.server = server
         # The connection-less clients Redis creates at startup (client ids 1 and 2).
@@ -709,6 +723,9 @@ class Scripting:
         self._config_values = server.config.values
         self._threshold_raw = None  # busy-reply-threshold as last read, parsed
         self._threshold_ms = 0
+        self.ldb_clients = {}  # client id -> its Ldb, from SCRIPT DEBUG SYNC (ldb.py)
+        self.ldb = None  # the Ldb of the debugging session running now
+        self.ldb_rejected = None  # what scriptCall refused last (the debugger logs it)
 
     # ------------------------------------------------------------ engines
     @property
@@ -1057,6 +1074,8 @@ class Scripting:
         run = self.run
         if run is None:
             engine.fail(b"redis.call/pcall can only be called inside a script invocation")
+        if self.ldb is not None and self.ldb.step:
+            return self._ldb_call(engine, raise_, args)
         # Lua strings arrive as bytes; anything else (numbers, bad types, no
         # arguments at all) goes through luaArgsToRedisArgv
         argv = list(args)
@@ -1145,6 +1164,75 @@ class Scripting:
             if r is None or r is NULL_ARRAY or r is self._no_reply:
                 return False if fake.resp == 2 else None
         return self._to_lua(engine, raise_, self._converted(fake, r))
+
+    def _ldb_call(self, engine, raise_, args):
+        """redis.call while the debugger steps: the command and its reply (or
+        error) are logged (luaRedisGenericCommand's ldbLog calls)."""
+        ldb = self.ldb
+        argv = []
+        for a in args:  # (logged once luaArgsToRedisArgv would accept them)
+            t = a.__class__
+            if t is bytes:
+                argv.append(a)
+            elif t is int or t is float:
+                argv.append(_fmt17(a))
+            else:
+                argv = []
+                break
+        if argv:
+            ldb.log_call(argv)
+        self.ldb = None
+        self.ldb_rejected = None
+        try:
+            r = self.lua_call(engine, raise_, *args)
+        except ScriptError as e:
+            self._ldb_log_error(ldb, _ldb_err(e.value))
+            raise
+        finally:
+            self.ldb = ldb
+        err = _ldb_err(r) if _lua_type is not None and _lua_type(r) == "table" else None
+        if err:
+            self._ldb_log_error(ldb, err)
+        else:
+            ldb.log_reply(r)
+        return r
+
+    def _ldb_log_error(self, ldb, err):
+        raw = self.ldb_rejected
+        if raw is not None:  # scriptCall refused it: the message as it was made
+            self.ldb_rejected = None
+            ldb.log(b"<error> " + raw.encode("utf-8", "surrogateescape"))
+        else:  # the command's error reply
+            ldb.log(b"<error> -" + err)
+            ldb.log_reply({b"err": err})
+
+    # ------------------------------------------------- debugger callbacks
+    def ldb_line(self, is_count, line, user):
+        ldb = self.ldb
+        return None if ldb is None else ldb.line(is_count, line, user)
+
+    def ldb_log(self, entry):
+        if self.ldb is not None:
+            self.ldb.log(entry)
+
+    def ldb_log_maxlen(self, entry):
+        if self.ldb is not None:
+            self.ldb.log_maxlen(entry)
+
+    def ldb_source_line(self, lnum):
+        if self.ldb is not None:
+            self.ldb.source_line(lnum)
+
+    def ldb_breakpoint(self):
+        """redis.breakpoint(): true (and a stop at the next line) in a session."""
+        if self.ldb is None:
+            return False
+        self.ldb.luabp = True
+        return True
+
+    def ldb_debug(self, text):
+        if self.ldb is not None:
+            self.ldb.log(b"<debug> line %d: %s" % (self.ldb.currentline, text))
 
     def _script_oom(self, run):
         """scriptVerifyOOM: over maxmemory when the script started, its first
@@ -1243,6 +1331,7 @@ class Scripting:
     def _reject(self, engine, raise_, cmd, err):
         """scriptCall's error path: an error reply (counted) and a rejected call."""
         server = self.server
+        self.ldb_rejected = err  # (for the debugger's log, when it steps)
         server.count_error((error_code(err[1:]) if err.startswith("-") else "ERR") + " x")
         if cmd is not None:
             server.cmdstats[cmd.index].rejected += 1
@@ -1416,6 +1505,17 @@ class Scripting:
 # ------------------------------------------------------------ library helpers
 # Pure functions the Lua libraries (libs.py) call for what Lua 5.1 cannot do
 # exactly: IEEE-754 packing and number spelling.
+def _ldb_err(e):
+    """The text of a Lua error value (a table with ``err``, or a string)."""
+    try:
+        if e.__class__ is bytes:
+            return e
+        m = e[b"err"]
+        return m if m.__class__ is bytes else b""
+    except Exception:
+        return b""
+
+
 def _struct_pack(fmt, value):
     """One float/double for struct.pack: fmt is b'<f', b'>d', ..."""
     f = fmt.decode()

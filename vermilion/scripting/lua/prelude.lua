@@ -246,8 +246,15 @@ local hook_mode = H_OFF
 local stop_msg = KILLED        -- the error user code meets once stopped
 
 local hook
+-- the Lua debugger's line hook while a session runs (SCRIPT DEBUG SYNC: see
+-- ldb_hook below and vermilion/scripting/ldb.py); it replaces the busy hook
+local ldb_on, ldb_hook = false, nil
 -- install the hook for the current mode on thread `co` (the running one if nil)
 local function arm(co)
+  if ldb_on then
+    if co then sethook(co, ldb_hook, "l", HOOK_COUNT) else sethook(ldb_hook, "l", HOOK_COUNT) end
+    return
+  end
   local mode = hook_mode
   if co then
     if mode == H_OFF then sethook(co)
@@ -938,9 +945,18 @@ local redis_real = {
   REPL_NONE = 0, REPL_AOF = 1, REPL_SLAVE = 2, REPL_REPLICA = 2, REPL_ALL = 3,
   acl_check_cmd = expose(P.acl_check_cmd),
 }
+local ldb_repr          -- (the debugger's rendering of a value, below)
 if MODE == "eval" then
-  redis_real.breakpoint = function() return false end
-  redis_real.debug = function() end
+  local py_ldb_breakpoint, py_ldb_debug = P.ldb_breakpoint, P.ldb_debug
+  -- redis.breakpoint(): stop at the next line, in a debugging session
+  redis_real.breakpoint = function() return py_ldb_breakpoint() end
+  -- redis.debug(...): its arguments in the debugger's console
+  redis_real.debug = function(...)
+    if not ldb_on then return end
+    local parts = {}
+    for j = 1, select("#", ...) do parts[j] = ldb_repr((select(j, ...))) end
+    py_ldb_debug(tconcat(parts, ", "))
+  end
   redis_real.replicate_commands = function() return true end
 end
 
@@ -1327,6 +1343,7 @@ local function run(fn, ctl, funcname, ...)
     sethook(hook, "", HOOK_COUNT)
     main_armed = true
   end
+  if ldb_on then sethook(ldb_hook, "l", HOOK_COUNT) end
   local ok, res
   if MODE == "eval" then
     main_chunk = fn
@@ -1360,6 +1377,141 @@ local function run(fn, ctl, funcname, ...)
       .. ", error while reading its error", false
   end
   return r1, r2, r3, r4
+end
+
+-- ------------------------------------------------------ the Lua debugger
+-- (SCRIPT DEBUG SYNC; the session itself is Python's: vermilion/scripting/ldb.py)
+local ldb_api = {}          -- (for the Python side: see the returned table)
+do
+local py_ldb_line, py_ldb_log, py_ldb_log_maxlen, py_ldb_source_line =
+  P.ldb_line, P.ldb_log, P.ldb_log_maxlen, P.ldb_source_line
+ldb_hook = function(event)
+  local i = getinfo(2, "Sl")
+  if not i then return end
+  local msg = py_ldb_line(event == "count", i.currentline,
+                          sfind(i.short_src, "user_script", 1, true) ~= nil)
+  if msg then error(err_table(msg)) end
+end
+
+-- ldbCatStackValueRec: a value as the debugger shows it
+local REPR_ESC = {["\\"] = "\\\\", ['"'] = '\\"', ["\n"] = "\\n", ["\r"] = "\\r",
+                  ["\t"] = "\\t", ["\a"] = "\\a", ["\b"] = "\\b"}
+local function crepr(s)
+  return '"' .. sgsub(s, '[%z\1-\31"\\\127-\255]', function(c)
+    return REPR_ESC[c] or sfmt("\\x%02x", sbyte(c))
+  end) .. '"'
+end
+local LDB_MAX_DEPTH = 10               -- LUA_MINSTACK / 2
+local function repr_rec(v, level)
+  if level == LDB_MAX_DEPTH then return "<max recursion level reached! Nested table?>" end
+  level = level + 1
+  local t = type(v)
+  if t == "string" then return crepr(v)
+  elseif t == "boolean" then return v and "true" or "false"
+  elseif t == "number" then return sfmt("%g", v)
+  elseif t == "nil" then return "nil"
+  elseif t == "table" then
+    local expected, is_array = 1, true
+    local r1, r2 = {}, {}
+    for k, val in next, v do
+      if is_array and (type(k) ~= "number" or k ~= expected) then is_array = false end
+      r1[#r1 + 1] = repr_rec(val, level)
+      r2[#r2 + 1] = "[" .. repr_rec(k, level) .. "]=" .. repr_rec(val, level)
+      expected = expected + 1
+    end
+    return "{" .. tconcat(is_array and r1 or r2, "; ") .. "}"
+  end
+  local addr = sgsub(tostring(v), "^[^:]*: ", "")
+  if t == "function" or t == "userdata" or t == "thread" then
+    return '"' .. t .. "@" .. addr .. '"'
+  end
+  return '"<unknown-lua-type>"'
+end
+ldb_repr = function(v) return repr_rec(v, 0) end
+
+-- the frames of user code, innermost first: their levels as seen by our caller
+local function user_levels()
+  local out = {}
+  local level = 3
+  while true do
+    local i = getinfo(level, "S")
+    if not i then return out end
+    if sfind(i.short_src, "user_script", 1, true) then out[#out + 1] = level - 1 end
+    level = level + 1
+  end
+end
+local function ldb_print(name)
+  local levels = user_levels()
+  if name == nil then        -- ldbPrintAll: the current function's locals
+    local vars = 0
+    local level = levels[1]
+    if level then
+      local j = 1
+      while true do
+        local n, v = debug.getlocal(level, j)
+        if n == nil then break end
+        if not sfind(n, "(*temporary)", 1, true) then
+          py_ldb_log_maxlen("<value> " .. n .. " = " .. ldb_repr(v))
+          vars = vars + 1
+        end
+        j = j + 1
+      end
+    end
+    if vars == 0 then py_ldb_log("No local variables in the current context.") end
+    return
+  end
+  for _, level in ipairs(levels) do
+    local j = 1
+    while true do
+      local n, v = debug.getlocal(level, j)
+      if n == nil then break end
+      if n == name then py_ldb_log_maxlen("<value> " .. ldb_repr(v)) return end
+      j = j + 1
+    end
+  end
+  if name == "ARGV" or name == "KEYS" then
+    py_ldb_log_maxlen("<value> " .. ldb_repr(rawget(REAL_UG, name)))
+  else
+    py_ldb_log("No such variable.")
+  end
+end
+local function ldb_trace()
+  local levels = user_levels()
+  for k, level in ipairs(levels) do
+    local i = getinfo(level, "nl")
+    py_ldb_log(sfmt("%s %s:", k == 1 and "In" or "From", i.name or "top level"))
+    py_ldb_source_line(i.currentline)
+  end
+  if not levels[1] then py_ldb_log("<error> Can't retrieve Lua stack.") end
+end
+local function ldb_error_text(e)
+  e = unwrap(e)
+  if type(e) == "table" then e = rawget(e, "err") end
+  if type(e) ~= "string" and type(e) ~= "number" then return "(null)" end
+  return tostring(e)
+end
+local function ldb_eval(code)
+  local f = loadstring("return " .. code, "@ldb_eval")
+  if not f then
+    local e
+    f, e = loadstring(code, "@ldb_eval")
+    if not f then py_ldb_log("<error> " .. e) return end
+  end
+  setfenv(f, user_env)
+  local ok, r = pcall(f)
+  if not ok then py_ldb_log("<error> " .. ldb_error_text(r)) return end
+  py_ldb_log_maxlen("<retval> " .. ldb_repr(r))
+end
+local function ldb_redis(args)
+  pcall(redis_real.call, unpack(args))
+end
+ldb_api.ldb_begin = function() ldb_on = true end
+ldb_api.ldb_finish = function()
+  ldb_on = false
+  sethook(hook, "", HOOK_COUNT)
+end
+ldb_api.ldb_print, ldb_api.ldb_trace = ldb_print, ldb_trace
+ldb_api.ldb_eval, ldb_api.ldb_redis = ldb_eval, ldb_redis
 end
 
 local function compile(code, chunkname)
@@ -1486,4 +1638,5 @@ return {
   where = where,
   named_args = named_args,
   is_function = function(v) return type(v) == "function" end,
+  ldb = ldb_api,
 }
