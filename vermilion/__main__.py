@@ -120,6 +120,10 @@ def run(server):
             'FCALL will answer an error (pip install "vermilion[lua]").'
         )
 
+    # tune_gc freezes what exists once started: the RDB loaded at startup can be
+    # frozen as soon as it is loaded (see Snapshot.freeze_after_startup_load)
+    server.snapshot.freeze_after_startup_load = True
+
     async def go():
         await server.start()
         server.install_signal_handlers()
