@@ -47,6 +47,10 @@ def main(argv=None):
         sys.stderr.write("Please specify the amount of memory to test in megabytes.\n")
         sys.stderr.write("Example: vermilion --test-memory 4096\n\n")
         return 1
+    # (the rename-command lines of the config name commands of the table)
+    from .commands import load_all  # the whole server, only when one is started
+
+    load_all()
     try:
         config = config_from_argv(argv)
     except ConfigError as e:
@@ -73,9 +77,6 @@ def main(argv=None):
             "vermilion: daemonize yes is not supported; run it under a supervisor or with '&'\n"
         )
         return 1
-    from .commands import load_all  # the whole server, only when one is started
-
-    load_all()
     server = Server(config)
     return run(server)
 

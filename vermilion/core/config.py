@@ -1099,7 +1099,11 @@ class Config:
         if name == "include" and len(argv) == 2:
             self.load_file(argv[1], include=True)
         elif name == "rename-command" and len(argv) == 3:
-            self.extra.setdefault("rename-command", []).append(argv[1:])
+            pairs = self.extra.setdefault("rename-command", [])
+            pairs.append(argv[1:])
+            check = DIRECTIVE_CHECKS.get("rename-command")
+            if check is not None:
+                check(self, pairs)  # a name that is no command, or is taken
         elif name == "user" and len(argv) >= 2:
             check = DIRECTIVE_CHECKS.get("user")
             if check is not None:

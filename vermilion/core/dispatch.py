@@ -52,7 +52,7 @@ from ..protocol.encoder import (
 )
 from ..cluster.slots import key_hash_slot
 from .client import Client
-from .table import ALL_COMMANDS, MULTI_PASSTHROUGH, FAST_LOOKUP, Command, lookup, lookup_argv
+from .table import ALL_COMMANDS, MULTI_PASSTHROUGH, Command, lookup, lookup_argv, lookup_in
 
 Argv = list  # list[bytes]: one request, the command name first
 
@@ -126,7 +126,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     """
     server = c.server
     server.current_client = c
-    get = FAST_LOOKUP.get  # plain commands only
+    get = server.fast_lookup.get  # plain commands only (table.FAST_LOOKUP, or see resolve)
     out = c.out
     append = out.append
     stats = server.cmdstats
@@ -410,8 +410,9 @@ _PARKED = object()
 def process_command(c: Client, argv: Argv) -> object:
     """Look up, check, queue or call (returns _PARKED if CLIENT PAUSE holds it)."""
     server = c.server
+    names = server.renames
     try:
-        cmd = resolve(argv)
+        cmd = resolve(argv, names)
     except CommandError as e:
         if argv[0].lower() in (b"post", b"host:"):
             security_warning(c)  # HTTP sent to Redis: no reply, connection dropped
@@ -420,6 +421,13 @@ def process_command(c: Client, argv: Argv) -> object:
         reject(c, argv, e.msg)
         return None
     c.cmd = cmd
+    if names:
+        # a renamed server's own fast-path cache, filled as table.lookup fills the
+        # shared one: the top-level plain commands found under this spelling
+        top = lookup_in(names, argv[0])
+        fast = server.fast_lookup
+        if top is not None and top.plain and len(fast) < 4096:
+            fast[argv[0]] = top
     err = server.check_command(c, cmd, argv)
     if err is not None:
         reject(c, argv, err)
@@ -465,9 +473,11 @@ def unknown_command_error(argv: Argv) -> str:
     )
 
 
-def resolve(argv: Argv) -> Command:
-    """Find the (sub)command for argv and check arity; raise CommandError if none."""
-    cmd = lookup(argv[0])
+def resolve(argv: Argv, names: dict | None = None) -> Command:
+    """Find the (sub)command for argv and check arity; raise CommandError if none.
+
+    ``names``: the server's rename-command map (core/table.py's renames)."""
+    cmd = lookup_in(names, argv[0]) if names else lookup(argv[0])
     if cmd is None:
         raise CommandError(unknown_command_error(argv))
     if cmd.subcommands is not None:

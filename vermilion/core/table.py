@@ -336,9 +336,40 @@ def lookup(name: bytes) -> Command | None:
     return cmd
 
 
-def lookup_argv(argv: list) -> Command | None:
-    """The command or sub-command ``argv`` names, or None (for COMMAND INFO/GETKEYS, ACL)."""
-    cmd = lookup(argv[0])
+def lookup_in(names: dict, name: bytes) -> Command | None:
+    """:func:`lookup` through a server's ``rename-command`` map (see :func:`renames`)."""
+    low = name.lower()
+    if low in names:
+        return names[low]
+    return lookup(name)
+
+
+def renames(pairs: list) -> dict:
+    """The ``rename-command OLD NEW`` directives, in order, as a map of lower-case
+    names: the old name to None (gone), the new one to the command ("" as NEW only
+    removes it). Each server keeps its own map, the table stays as it is: the
+    dispatcher, scripts, the AOF and the replication stream look names up through
+    it; ACL rules and COMMAND keep the real names, as in Redis. Raises ValueError
+    with Redis's message for a name that is not a command or is taken."""
+    names: dict = {}
+    for old, new in pairs:
+        old = old.encode() if isinstance(old, str) else old
+        new = new.encode() if isinstance(new, str) else new
+        cmd = lookup_in(names, old)
+        if cmd is None:
+            raise ValueError("No such command in rename-command")
+        names[old.lower()] = None
+        if new:
+            if lookup_in(names, new) is not None:
+                raise ValueError("Target command name already exists")
+            names[new.lower()] = cmd
+    return names
+
+
+def lookup_argv(argv: list, names: dict | None = None) -> Command | None:
+    """The command or sub-command ``argv`` names, or None (for COMMAND INFO/GETKEYS,
+    ACL); ``names``: a server's rename-command map."""
+    cmd = lookup_in(names, argv[0]) if names else lookup(argv[0])
     if cmd is not None and cmd.subcommands is not None and len(argv) > 1:
         return cmd.subcommands.get(argv[1].lower())
     return cmd

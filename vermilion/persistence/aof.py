@@ -1338,10 +1338,10 @@ def _replay(server, c, buf, pos, name, progress=None):
         if item == "format":
             return "format", valid_up_to
         argv = item
-        cmd = table.lookup_argv(argv)
+        cmd = table.lookup_argv(argv, server.renames)
         if cmd is None:
             return "unknown:" + argv[0].decode("utf-8", "replace"), valid_up_to
-        top = table.lookup(argv[0])
+        top = table.lookup_in(server.renames, argv[0])
         if top is not None and top.fullname == "multi":
             valid_before_multi = valid_up_to
         execute(c, argv)

@@ -748,15 +748,14 @@ class Snapshot:
             if getattr(e, "doing", None) == "read-object-value":
                 # A corrupt value: rdbReportCorruptRDB logs it, runs
                 # redis-check-rdb on the file (its report to the log) and exits.
-                import io
-                from .. import check_rdb
+                import io  # (only here: a corrupt RDB stops the start-up)
 
                 server.log_warning(
                     "Internal error in RDB reading offset %d, function at rdb.c:0 -> %s"
                     % (getattr(e, "offset", 0), e)
                 )
                 report = io.StringIO()
-                check_rdb.check(path, report)
+                server.check_rdb_report(path, report)
                 server.log_raw(3, report.getvalue())
                 server.log_warning("Terminating server after rdb file reading failure.")
                 raise LoadFailed("Fatal error loading the DB %s: %s. Exiting." % (path, e))

@@ -799,7 +799,7 @@ class ReplicaLink:
         if p.kind == PAUSE_ALL:
             return True
         try:
-            cmd = resolve(argv)
+            cmd = resolve(argv, c.server.renames)
         except CommandError:
             return False
         return may_replicate(c, cmd, argv)

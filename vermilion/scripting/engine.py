@@ -47,7 +47,7 @@ from ..keyspace.evict import OOM as _OOM
 from ..protocol.encoder import Raw, Status, ErrorReply, encode, error_bytes, OK, NULL_ARRAY
 from .prelude import LUA_PRELUDE
 from .libs import LUA_LIBS
-from ..core.table import lookup
+from ..core.table import lookup, lookup_in
 from ..core.client import Client
 from ..protocol.encoder import NO_REPLY
 from ..core.dispatch import call
@@ -695,7 +695,8 @@ class Scripting:
     """Per-server scripting state (eval.c's lctx, script.c's curr_run_ctx, functions)."""
 
     def __init__(self, server):
-        self._lookup = lookup
+        names = getattr(server, "renames", None)  # rename-command: redis.call sees it too
+        self._lookup = (lambda name: lookup_in(names, name)) if names else lookup
         self._no_reply = NO_REPLY
         self.server = server
         # The connection-less clients Redis creates at startup (client ids 1 and 2).

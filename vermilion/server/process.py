@@ -217,9 +217,7 @@ def set_proc_title(server, title=None):
     if not cfg.process_owner or cfg.get("set-proc-title") != "yes":
         return
     try:
-        # (imported here: only a server that owns its process retitles it, and the
-        # library is optional)
-        import setproctitle
+        import setproctitle  # (optional; only a server owning its process needs it)
     except ImportError:
         return
     text = proc_title(server, title)

@@ -44,6 +44,7 @@ from ..core.config import Config
 from .tls import TLS, TLSError, tls_wanted
 from .blocked import WhileBlocked
 from ..core.dispatch import resume, new_stats
+from ..core.table import FAST_LOOKUP, renames
 from ..core.bootstrap import INIT_HOOKS
 from .netio import RedisProtocol
 from .pause import PAUSE_WRITE
@@ -287,6 +288,10 @@ class Server:
         self.while_blocked = WhileBlocked(self)
         self.apply_config()
         self.expire_cycle = expire_mod.ActiveExpire(self)
+        # rename-command (core/table.py's renames): the names this server answers
+        # to, and its own fast-path cache when it has any (the shared one otherwise)
+        self.renames = renames(self.config.extra.get("rename-command", ()))
+        self.fast_lookup = {} if self.renames else FAST_LOOKUP
         # a writable replica's own keys with a TTL (slaveKeysWithExpire): key ->
         # bitmap of databases; see keyspace/expire.py
         self.replica_expire_keys: dict = {}
@@ -709,6 +714,13 @@ class Server:
         see blocked.py); the step's own flush then finds nothing to do."""
         if self._flush_set:
             self._flush_all()
+
+    def check_rdb_report(self, path, out):
+        """redis-check-rdb's report on the RDB file ``path``, written to ``out``
+        (rdbReportCorruptRDB runs it when a corrupt value stops the start-up)."""
+        from ..check_rdb import check  # (only then)
+
+        check(path, out)
 
     # ---------------------------------------------------------------- cron
     def cron(self):
