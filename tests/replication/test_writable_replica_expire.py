@@ -47,3 +47,38 @@ def test_writable_replica_expires_its_own_keys_only(kind):
     finally:
         master.stop()
         replica.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_restarted_replica_keeps_keys_that_expired_while_down(kind):
+    """rdbLoad drops expired keys only on a master: a replica restarted from its
+    RDB keeps them (hidden from reads) for its master's DELs."""
+    master = Proc("vermilion")
+    replica = Proc(kind, "--replicaof", "127.0.0.1", str(master.port))
+    try:
+        m, r = master.client(), replica.client()
+        wait_for(lambda: link_up(r), 20, "link up")
+        m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        for i in range(10):
+            m.set("k%d" % i, i, px=800)
+        m.set("stays", 1)
+        wait_for(lambda: r.dbsize() == 11, 10, "replicated")
+        r.save()
+        master.proc.kill()  # (down for good: no sync to empty the replica again)
+        master.proc.wait(10)
+        time.sleep(1.0)
+        replica.restart()
+        r = replica.client()
+        wait_for(lambda: _ping(r), 20, "replica up")
+        assert r.dbsize() == 11
+        assert r.exists("k0") == 0 and r.get("stays") == b"1"
+    finally:
+        master.stop()
+        replica.stop()
+
+
+def _ping(c):
+    try:
+        return c.ping()
+    except Exception:
+        return False

@@ -741,9 +741,18 @@ class Snapshot:
         path = self.rdb_path()
         if not os.path.exists(path):
             return
+        # a replica keeps the keys that expired while it was down, for its master's
+        # DELs to remove (rdbLoad's iAmMaster(): a replicaof line, or in cluster
+        # mode nodes.conf, read before, says this node is a replica)
+        cluster = server.cluster
+        replica = (
+            server.is_replica
+            or bool(server.config.get("replicaof"))
+            or (cluster is not None and cluster.myself.is_replica)
+        )
         try:
             with _NoGC(freeze=self.freeze_after_startup_load):
-                res = self.load_file(path)
+                res = self.load_file(path, expire_keys=not replica)
         except rdbmod.RdbError as e:
             if getattr(e, "doing", None) == "read-object-value":
                 # A corrupt value: rdbReportCorruptRDB logs it, runs
