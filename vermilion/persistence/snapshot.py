@@ -447,6 +447,7 @@ class Snapshot:
             try:
                 _child_setup()
                 server.pid = os.getpid()  # its log lines: "<child pid>:C ..."
+                server.update_oom_score(2)  # (OOM_BGCHILD: the first to go)
                 server.log_role = "C"
                 if rfd is not None:
                     os.close(rfd)

@@ -198,6 +198,7 @@ class ReplicaLink:
         self.down_since = 0
         server.is_replica = True
         server.set_special("replica", True)
+        server.update_oom_score()  # (a replica's OOM score class)
         self._start_task()
 
     def unset_master(self):
@@ -210,6 +211,7 @@ class ReplicaLink:
         self.state = STATE_NONE
         server.is_replica = False
         server.set_special("replica", False)
+        server.update_oom_score()
         server.master_repl_offset = self.reploff
         server.repl.promote()
 

@@ -26,6 +26,14 @@ operating system rather than to the data:
   library ``setproctitle`` (the ``fast`` extra); without it the title stays, as
   on a Redis built without USE_SETPROCTITLE.
 
+* ``oom-score-adj`` and ``oom-score-adj-values`` (setOOMScoreAdj): on Linux the
+  kernel's OOM killer is told, through /proc/self/oom_score_adj, which process
+  to sacrifice first: a master (first value), a replica (second) or a fork child
+  saving or rewriting (third); ``relative`` (or ``yes``) adds the value to the
+  score the process had when the server first took control of it, ``absolute``
+  writes it as it is, ``no`` gives that first score back. Applied at start-up,
+  on CONFIG SET, when the role changes and in every fork child.
+
 The hook below attaches all of them to every server (the server module imports
 this one, so a server always has them).
 """
@@ -69,6 +77,14 @@ def _init(server):
 
     cfg.add_hook("port", port)
     cfg.add_hook("bind", bind)
+
+    def oom(v):
+        if not set_oom_score_adj(server):
+            raise ConfigError("Failed to set current oom_score_adj. Check server logs.")
+
+    cfg.add_hook("oom-score-adj", oom)
+    cfg.add_hook("oom-score-adj-values", oom)
+    server.startup_hooks = tuple(server.startup_hooks) + (lambda: set_oom_score_adj(server),)
     cfg.add_hook("proc-title-template", lambda v: set_proc_title(server))
     cfg.add_hook("set-proc-title", lambda v: set_proc_title(server))
     server.startup_hooks = tuple(server.startup_hooks) + (lambda: set_proc_title(server),)
@@ -223,3 +239,44 @@ def set_proc_title(server, title=None):
     text = proc_title(server, title)
     if text:
         setproctitle.setproctitle(text)
+
+
+# ------------------------------------------------------------ the OOM score
+OOM_MASTER, OOM_REPLICA, OOM_BGCHILD = 0, 1, 2
+_OOM_PATH = "/proc/self/oom_score_adj"
+
+
+def set_oom_score_adj(server, process_class=None):
+    """setOOMScoreAdj for this process as a master, a replica (``None``: as the
+    server is now) or a fork child (OOM_BGCHILD). False when /proc refused
+    (logged). Only a server that owns its process touches it."""
+    cfg = server.config
+    if not cfg.process_owner or not os.path.exists(_OOM_PATH):
+        return True
+    if process_class is None:
+        process_class = OOM_REPLICA if server.is_replica else OOM_MASTER
+    mode = cfg.get("oom-score-adj")
+    if mode != "no":
+        if getattr(server, "oom_score_base", None) is None:
+            try:
+                with open(_OOM_PATH) as fh:
+                    server.oom_score_base = int(fh.read().strip() or 0)
+            except (OSError, ValueError) as e:
+                server.log_warning("Unable to read oom_score_adj: %s" % getattr(e, "strerror", e))
+                return False
+        val = int(cfg.get("oom-score-adj-values").split()[process_class])
+        if mode != "absolute":
+            val += server.oom_score_base
+        val = max(-1000, min(1000, val))
+    elif getattr(server, "oom_score_base", None) is not None:
+        val = server.oom_score_base  # handed back: the score before we took it
+        server.oom_score_base = None
+    else:
+        return True
+    try:
+        with open(_OOM_PATH, "w") as fh:
+            fh.write("%d\n" % val)
+    except OSError as e:
+        server.log_warning("Unable to write oom_score_adj: %s" % e.strerror)
+        return False
+    return True

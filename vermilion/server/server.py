@@ -47,6 +47,7 @@ from ..core.dispatch import resume, new_stats
 from ..core.table import FAST_LOOKUP, renames
 from ..core.bootstrap import INIT_HOOKS
 from .netio import RedisProtocol
+from .process import set_oom_score_adj
 from .pause import PAUSE_WRITE
 
 _LEVELS = {"debug": 0, "verbose": 1, "notice": 2, "warning": 3}
@@ -714,6 +715,11 @@ class Server:
         see blocked.py); the step's own flush then finds nothing to do."""
         if self._flush_set:
             self._flush_all()
+
+    def update_oom_score(self, process_class=None):
+        """setOOMScoreAdj (server/process.py): after a role change, or in a fork
+        child (process.OOM_BGCHILD)."""
+        set_oom_score_adj(self, process_class)
 
     def check_rdb_report(self, path, out):
         """redis-check-rdb's report on the RDB file ``path``, written to ``out``
