@@ -99,6 +99,7 @@ kept current by this module:
 =================================  ==========================================
 """
 
+import contextlib
 import errno
 import gc
 import os
@@ -225,6 +226,32 @@ def server_dir(server):
     """The ``dir`` parameter as an absolute path (Redis chdirs there; we join paths)."""
     d = server.config.get("dir") or ""
     return os.path.abspath(d) if d else os.getcwd()
+
+
+@contextlib.contextmanager
+def _insist_on_exit(server, path):
+    """While a shutdown caused by a signal saves in the foreground (the event loop,
+    and its signal handling, wait), a second SIGINT ends the process at once and
+    removes the half-written temp file, as sigShutdownHandler does ("You
+    insist..."). Nothing to do outside the main thread (an embedded server)."""
+    if server.shutdown_asap is None:
+        yield
+        return
+
+    def insist(sig, frame):
+        server.log_warning("You insist... exiting now.")
+        Snapshot._remove_temp(path, os.getpid())
+        os._exit(1)
+
+    try:
+        old = signal.signal(signal.SIGINT, insist)
+    except (ValueError, OSError, RuntimeError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old if old is not None else signal.SIG_DFL)
 
 
 class Snapshot:
@@ -812,7 +839,9 @@ class Snapshot:
             return True
         if save or self.save_rules():
             server.log_notice("Saving the final RDB snapshot before exiting.")
-            if not self.save(record_error=False):
+            with _insist_on_exit(server, self.rdb_path()):
+                saved = self.save(record_error=False)
+            if not saved:
                 if force:
                     server.log_warning("Error trying to save the DB. Exit anyway.")
                 else:
