@@ -18,7 +18,7 @@ from vermilion.persistence import lzf
 from vermilion.persistence.errors import CorruptError
 
 pytestmark = pytest.mark.skipif(
-    lzf._c_compress is None, reason="python-lzf is not installed (the 'fast' extra)"
+    lzf._c_compress is None, reason="python-lzf is not installed (the 'lzf' extra)"
 )
 
 _repetitive = st.lists(
