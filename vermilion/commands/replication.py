@@ -53,7 +53,7 @@ def _check_command(c, cmd, argv):
     if link.host is None and not server.repl.min_replicas:
         return None
     is_write = cmd.is_write or (
-        cmd.fullname == "exec" and bool(c.multi) and any(q.is_write for q, _ in c.multi)
+        cmd.fullname == "exec" and bool(c.multi) and any(_queued_write(c, q, a) for q, a in c.multi)
     )
     stale = None
     if cmd.fullname in _SCRIPT_COMMANDS and server.script_may_write is not None:
@@ -70,6 +70,15 @@ def _check_command(c, cmd, argv):
 
 
 _SCRIPT_COMMANDS = frozenset(("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro"))
+
+
+def _queued_write(c, cmd, argv):
+    """A command queued in MULTI makes EXEC a write (mstate.cmd_flags): a script
+    that declared it may write does too."""
+    if cmd.is_write:
+        return True
+    hook = c.server.script_may_write
+    return cmd.fullname in _SCRIPT_COMMANDS and hook is not None and bool(hook(c, cmd, argv))
 
 
 # ------------------------------------------------------------------ REPLCONF

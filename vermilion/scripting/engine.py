@@ -111,6 +111,7 @@ BUSY_FUNCTION = (
 )
 
 _NOREPLICAS = "NOREPLICAS Not enough good replicas to write."  # (shared.noreplicaserr)
+_ROSLAVE = "READONLY You can't write against a read only replica."  # (shared.roslaveerr)
 
 # script flags (script.h)
 F_NO_WRITES, F_ALLOW_OOM, F_ALLOW_STALE, F_NO_CLUSTER, F_ALLOW_CROSS_SLOT = 1, 2, 4, 8, 16
@@ -1127,6 +1128,9 @@ class Scripting:
                     engine, raise_, cmd, "Write commands are not allowed from read-only scripts."
                 )
             if not run.write_dirty:
+                if self.server.is_replica and self.server.repl_link.read_only:
+                    if not self._must_obey(run.caller):
+                        return self._reject(engine, raise_, cmd, "-" + _ROSLAVE)
                 disk = self.server.disk_error
                 if disk is not None:
                     return self._reject(engine, raise_, cmd, "-" + disk)
