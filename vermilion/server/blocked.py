@@ -368,12 +368,16 @@ class WhileBlocked:
         except OSError:
             data = b""
         if not data:
-            # EOF: a connection of our own is closed now; the loop's own
-            # transports notice it themselves when the loop runs again
+            # EOF: a connection of our own is closed now; one the loop owns is
+            # forgotten now (Redis frees it in this turn: a replica that left no
+            # longer counts for a script waiting on it), its transport closed
+            # by the loop when it runs again (connection_lost: nothing left to do)
             if c.transport.__class__ is BlockedTransport:
                 c.transport.close()
                 return 1
-            return 0
+            c.closed = True
+            self.server.client_gone(c)
+            return 1
         in_progress = self.in_progress
         in_progress.add(c)
         try:
