@@ -196,3 +196,14 @@ def test_around_sessions(real_redis, shared_vermilion, commands):
         c.s.close()
         outs.append(out)
     assert outs[1] == outs[0]
+
+
+def test_script_debug_in_a_pipeline(real_redis, shared_vermilion):
+    outs = []
+    for port in (real_redis.port, shared_vermilion.port):
+        c = _Conn(port)
+        c.s.sendall(b"PING\r\nSCRIPT DEBUG SYNC\r\nSCRIPT DEBUG NO\r\n")
+        outs.append([c.reply() for _ in range(3)])
+        c.s.close()
+    assert outs[1] == outs[0]
+    assert outs[0][1].startswith(b"-ERR SCRIPT DEBUG must be called outside a pipeline")

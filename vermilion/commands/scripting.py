@@ -243,8 +243,12 @@ def script_kill(c, argv):
 
 @command("script|debug")
 def script_debug(c, argv):
+    if c.out:  # clientHasPendingReplies: the replies of this pipeline wait
+        raise CommandError("ERR SCRIPT DEBUG must be called outside a pipeline")
     mode = argv[2].lower()
     st = _scripting.state(c.server)
+    if _forget_ldb_client not in c.server.client_gone_hooks:
+        c.server.add_client_gone_hook(_forget_ldb_client)  # (one leaving before its EVAL)
     if mode == b"no":
         st.ldb_clients.pop(c.id, None)
         return OK
@@ -257,6 +261,12 @@ def script_debug(c, argv):
             "server: use SCRIPT DEBUG SYNC"
         )
     raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
+
+
+def _forget_ldb_client(c):
+    st = c.server.scripting
+    if st is not None:
+        st.ldb_clients.pop(c.id, None)
 
 
 # -------------------------------------------------- flags for processCommand
