@@ -987,8 +987,12 @@ class AOF:
         # aofRemoveTempFile: the child's own temp file, if it died while writing
         _unlink(tmpfile.replace("temp-rewriteaof-bg-", "temp-rewriteaof-"))
         if self.state == AOF_WAIT_REWRITE:
+            # aofDelTempIncrAofFile: the writes it holds are dropped with the buffer;
+            # the rewrite that is scheduled next starts a fresh one
             self.buf = []
-            _unlink(self.path(_TEMP_PREFIX + self.filename + ".incr"))
+            name = _TEMP_PREFIX + self.filename + ".incr"
+            self.server.log_notice("Removing the temp incr aof file %s in the background" % name)
+            _unlink(self.path(name))
         if self.rewrite_time_start != -1:
             self.rewrite_time_last = int(time.time() - self.rewrite_time_start)
         self.rewrite_time_start = -1
