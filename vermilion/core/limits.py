@@ -108,7 +108,12 @@ class OutputLimits:
         """checkClientOutputBufferLimits: True if ``c`` must be closed now."""
         if used > UNAUTH_LIMIT and not c.authenticated and self.server.auth_required():
             return True  # CVE-2025-21605: a client that has not authenticated yet
-        hard, soft, soft_seconds = self.limits[self._class(c)]
+        cls = self._class(c)
+        hard, soft, soft_seconds = self.limits[cls]
+        if cls == 1 and hard:
+            # a replica's hard limit is at least repl-backlog-size: what a partial
+            # resync may send it (checkClientOutputBufferLimits)
+            hard = max(hard, self.server.repl.backlog_size)
         if hard and used >= hard:
             return True
         if soft and used >= soft:

@@ -209,13 +209,13 @@ class ReplMaster:
         server = self.server
         self.backlog += data
         server.master_repl_offset += len(data)
-        if len(self.backlog) > 2 * self.backlog_size:
-            self._trim()
         for r in self.replicas.values():
             if r.pending is None:
                 r.client.out.append(data)
             else:
                 r.pending.append(data)
+        if len(self.backlog) > self.trim_at:
+            self._trim()  # (after the replicas got it: they may need all of it)
         if not self.flush_scheduled and self.replicas:
             loop = server.loop
             if loop is not None:
@@ -232,14 +232,47 @@ class ReplMaster:
             if c.out and not c.closed:
                 c.flush()
 
+    # The backlog and the replicas share one replication buffer in Redis 7.0: a block
+    # goes only once neither the backlog (its last repl-backlog-size bytes) nor a
+    # replica (what it has not been sent yet) needs it. So the backlog keeps at least
+    # what the slowest replica still needs, and its history (repl_backlog_histlen,
+    # what a PSYNC may continue from) can outgrow repl-backlog-size meanwhile.
+    trim_at = 0  # trim when the bytearray grows past this (amortised: see _trim)
+
+    def _needed(self):
+        """The most stream bytes a replica has not been sent yet (a replica waiting
+        for its RDB: all of the stream since the RDB's point)."""
+        need = 0
+        for r in self.replicas.values():
+            if r.pending is not None:
+                n = sum(len(b) for b in r.pending)
+            else:
+                n = r.client.output_size()
+            if n > need:
+                need = n
+        return need
+
     def _trim(self):
         b = self.backlog
-        if b is not None and len(b) > self.backlog_size:
-            del b[: len(b) - self.backlog_size]
+        if b is None:
+            return
+        keep = self.backlog_size
+        if self.replicas and len(b) > keep:
+            keep = max(keep, self._needed())
+        if len(b) > keep:
+            del b[: len(b) - keep]
+        # next time after another repl-backlog-size of stream (at least twice the
+        # size), so that appending stays cheap however much replicas hold back
+        self.trim_at = max(2 * self.backlog_size, len(b) + self.backlog_size)
 
     def histlen(self):
         b = self.backlog
-        return 0 if b is None else min(len(b), self.backlog_size)
+        if b is None:
+            return 0
+        keep = self.backlog_size
+        if self.replicas and len(b) > keep:
+            keep = max(keep, self._needed())
+        return min(len(b), keep)
 
     def first_byte_offset(self):
         if self.backlog is None:
@@ -812,6 +845,10 @@ class ReplMaster:
                 if r.state == STATE_WAIT_BGSAVE and r.eof is None:
                     r.client.write_now(b"\n")
         self._drop_timedout_replicas()
+        self._limit_waiting_replicas()
+        b = self.backlog
+        if b is not None and len(b) > self.backlog_size:
+            self._trim()  # what replicas held back and no longer need goes
         if self.pipe_paused is not None:
             self._resume_pipe()
         if server.is_replica:
@@ -827,6 +864,14 @@ class ReplMaster:
             self.last_ping = now
             if self.replicas:
                 self.feed_raw([b"PING"])
+
+    def _limit_waiting_replicas(self):
+        """client-output-buffer-limit for a replica waiting for its RDB: the stream
+        held for it counts as its output (Redis: the shared buffer it references)."""
+        limits = self.server.output_limits
+        for r in list(self.replicas.values()):
+            if r.pending:
+                limits.check(r.client, from_cron=True, adding=sum(len(b) for b in r.pending))
 
     def _drop_timedout_replicas(self):
         """replicationCron: an online replica whose last REPLCONF ACK is older than
@@ -888,15 +933,7 @@ class ReplMaster:
         socket's queue then holds the RDB, which Redis does not count here.)"""
         if self.backlog is None:
             return 0
-        shared = self.histlen()
-        for r in self.replicas.values():
-            if r.pending is not None:
-                n = sum(len(b) for b in r.pending)
-            else:
-                n = r.client.output_size()
-            if n > shared:
-                shared = n
-        return shared
+        return max(self.histlen(), self._needed())
 
     def memory_split(self):
         """(mem_replication_backlog, mem_clients_slaves) as getMemoryOverheadData
