@@ -52,6 +52,8 @@ def _check_command(c, cmd, argv):
     link = server.repl_link
     if link.host is None and not server.repl.min_replicas:
         return None
+    if c is server.loading_client:
+        return None  # the AOF replay (loadSingleAppendOnlyFile skips processCommand)
     is_write = cmd.is_write or (
         cmd.fullname == "exec" and bool(c.multi) and any(_queued_write(c, q, a) for q, a in c.multi)
     )
