@@ -97,6 +97,11 @@ kept current by this module:
 ``server.aof_current_size``, ``server.aof_base_size`` (bytes, AOF on only)
 ``server.disk_error``               the MISCONF text while writes are refused
 =================================  ==========================================
+
+A fork child (BGSAVE, AOF rewrite) reports through a pipe, like Redis's child
+info pipe: 16-byte records of (keys written, its Private_Dirty bytes). The
+parent reads the latest when INFO asks (current_save_keys_processed,
+current_fork_perc, current_cow_size/peak/age).
 """
 
 import contextlib
@@ -267,6 +272,11 @@ class Snapshot:
         self.child_report_fd = None  # the child's end, in the child
         self.keys_total = 0
         self.keys_processed = 0
+        # INFO's current_cow_size/peak/age: the child's Private_Dirty memory, read by
+        # the child and sent with the key count (sendChildInfoGeneric)
+        self.cow = 0
+        self.cow_peak = 0
+        self.cow_updated = 0.0
         self.bgsave_scheduled = False
         self.lastbgsave_try = 0
         self.save_start = -1
@@ -500,12 +510,13 @@ class Snapshot:
         self.child_done = done
         return True
 
-    def report_progress(self, keys):
-        """In the child: tell the parent how many keys are written (never blocks)."""
+    def report_progress(self, keys, cow=0):
+        """In the child: tell the parent how many keys are written and the child's
+        copy-on-write size (one 16-byte record, atomic on a pipe; never blocks)."""
         fd = self.child_report_fd
         if fd is not None:
             try:
-                os.write(fd, keys.to_bytes(8, "little"))
+                os.write(fd, keys.to_bytes(8, "little") + cow.to_bytes(8, "little"))
             except OSError:
                 pass
 
@@ -515,9 +526,17 @@ class Snapshot:
         and logging a "Saving the dataset" line every PROGRESS_LOG_SECONDS."""
         log = _save_progress_logger(self.server)
         report = self.report_progress
+        # Reading smaps costs: like sendChildInfoGeneric, the next reading waits
+        # CHILD_COW_DUTY_CYCLE times what the last one took
+        state = [0.0, 0]  # when to read next (monotonic), the last reading
 
         def progress(keys):
-            report(keys)
+            now = time.monotonic()
+            if now >= state[0]:
+                state[1] = private_dirty()
+                done = time.monotonic()
+                state[0] = done + (done - now) * _COW_DUTY_CYCLE
+            report(keys, state[1])
             log(keys)
 
         return progress
@@ -532,14 +551,19 @@ class Snapshot:
                     b = os.read(fd, 4096)
                     if not b:
                         break
-                    last = (last + b)[-16:]
+                    last = (last + b)[-32:]
             except BlockingIOError:
                 pass
             except OSError:
                 pass
-            n = len(last) // 8 * 8
+            n = len(last) // 16 * 16
             if n:
-                self.keys_processed = int.from_bytes(last[n - 8 : n], "little")
+                self.keys_processed = int.from_bytes(last[n - 16 : n - 8], "little")
+                cow = int.from_bytes(last[n - 8 : n], "little")
+                if cow != self.cow or not self.cow_updated:
+                    self.cow_updated = time.time()
+                self.cow = cow
+                self.cow_peak = max(self.cow_peak, cow)
         if self.child_pid is None:
             return 0, 0
         return self.keys_processed, self.keys_total
@@ -552,6 +576,8 @@ class Snapshot:
                 pass
             self.progress_fd = None
         self.keys_total = self.keys_processed = 0
+        self.cow = self.cow_peak = 0
+        self.cow_updated = 0.0
 
     def check_child(self):
         """Reap the child if it exited (cron). Returns True if one finished."""
@@ -861,9 +887,10 @@ class Snapshot:
         lines = [
             "loading:%d" % server.loading,
             "async_loading:%d" % getattr(server, "async_loading", 0),
-            "current_cow_peak:0",
-            "current_cow_size:0",
-            "current_cow_size_age:0",
+            "current_cow_peak:%d" % self.cow_peak,
+            "current_cow_size:%d" % self.cow,
+            "current_cow_size_age:%d"
+            % (int(now - self.cow_updated) if self.cow_updated and self.child_pid else 0),
             "current_fork_perc:%.2f" % fork_perc,
             "current_save_keys_processed:%d" % keys_done,
             "current_save_keys_total:%d" % keys_total,
@@ -1165,6 +1192,24 @@ def loading_info_lines(server):
 
 def _mb(n):
     return "%.1f MB" % (n / (1024 * 1024))
+
+
+_COW_DUTY_CYCLE = 100  # (CHILD_COW_DUTY_CYCLE)
+
+
+def private_dirty():
+    """zmalloc_get_private_dirty(-1): this process's Private_Dirty bytes (the pages
+    a fork child no longer shares with its parent), 0 where /proc cannot tell."""
+    try:
+        with open("/proc/self/smaps_rollup", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return 0
+    total = 0
+    for line in data.split(b"\n"):
+        if line.startswith(b"Private_Dirty:"):
+            total += int(line.split()[1]) * 1024
+    return total
 
 
 def _save_progress_logger(server):
