@@ -253,6 +253,10 @@ def script_debug(c, argv):
         st.ldb_clients.pop(c.id, None)
         return OK
     if mode == b"sync":
+        tr = c.transport
+        if tr is None or tr.get_extra_info("sslcontext") is not None:
+            # (the session reads and writes the socket itself: no TLS layer there)
+            raise CommandError("ERR SCRIPT DEBUG is not supported on this connection (TLS)")
         st.ldb_clients[c.id] = Ldb()  # ldbEnable
         return OK
     if mode == b"yes":
