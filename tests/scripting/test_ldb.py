@@ -207,3 +207,59 @@ def test_script_debug_in_a_pipeline(real_redis, shared_vermilion):
         c.s.close()
     assert outs[1] == outs[0]
     assert outs[0][1].startswith(b"-ERR SCRIPT DEBUG must be called outside a pipeline")
+
+
+def _forked_session(port, commands, subscriber_port=None):
+    """SCRIPT DEBUG YES: the session runs in a child; the server serves others
+    meanwhile, and what the script wrote or published is gone with the child."""
+    sub = None
+    if subscriber_port is not None:
+        sub = _Conn(subscriber_port)
+        sub.s.sendall(_cmd("SUBSCRIBE", "ldbch"))
+        sub.reply()
+    c = _Conn(port)
+    other = _Conn(port)
+    try:
+        c.s.sendall(_cmd("SCRIPT", "DEBUG", "YES"))
+        out = [c.reply()]
+        c.s.sendall(_cmd("EVAL", FORKED_SCRIPT, "0"))
+        out.append(c.reply())
+        other.s.sendall(_cmd("PING"))
+        out.append(other.reply())  # (served while the session waits)
+        for cmd in commands:
+            c.s.sendall(_cmd(*cmd))
+            out.append(c.reply())
+        c.s.sendall(_cmd("c"))
+        out.extend(c.rest())
+        other.s.sendall(_cmd("GET", "forked"))
+        out.append(other.reply())
+        if sub is not None:
+            sub.s.settimeout(0.5)
+            try:
+                out.append(sub.s.recv(100))
+            except socket.timeout:
+                out.append("nothing published")
+        return out
+    finally:
+        c.s.close()
+        other.s.close()
+        if sub is not None:
+            sub.s.close()
+
+
+FORKED_SCRIPT = """redis.call('set', 'forked', 'yes')
+redis.call('publish', 'ldbch', 'from the child')
+return redis.call('get', 'forked')"""
+
+
+@pytest.mark.parametrize("commands", [[("s",), ("r", "get", "forked")], [("s",), ("s",)], []])
+def test_forked_sessions(real_redis, shared_vermilion, commands):
+    outs = []
+    for port in (real_redis.port, shared_vermilion.port):
+        c = _Conn(port)
+        c.s.sendall(_cmd("DEL", "forked"))
+        c.reply()
+        c.s.close()
+        outs.append(_forked_session(port, commands, subscriber_port=port))
+    assert outs[1] == outs[0]
+    assert outs[0][-2] is None and outs[0][-1] == "nothing published"

@@ -16,7 +16,7 @@ from ..protocol.reader import split_args
 from ..core.bootstrap import on_server_init
 from .. import scripting as _scripting
 from ..scripting.library import cstr
-from ..scripting.ldb import Ldb
+from ..scripting.ldb import Ldb, fork_session
 from ..scripting.engine import (
     NOSCRIPT,
     F_EVAL_COMPAT,
@@ -157,6 +157,13 @@ def _eval_debugging(st, c, argv, ro):
     """evalGenericCommandWithDebugging: the session (ldb.py) wraps the EVAL; the
     client is closed after its reply."""
     ldb = st.ldb_clients.pop(c.id)
+    if ldb.forked:  # SCRIPT DEBUG YES: the session runs in a child
+        return fork_session(c, lambda: _eval_debugging_run(st, c, argv, ro, ldb, True))
+    return _eval_debugging_run(st, c, argv, ro, ldb, False)
+
+
+def _eval_debugging_run(st, c, argv, ro, ldb, forked):
+    ldb.forked = forked
     engine = st.eval_engine
     raw = st._config_values.get("busy-reply-threshold") or "0"
     ldb.begin(c, argv[1], engine, int(raw) if raw.isdigit() else 0)
@@ -252,18 +259,13 @@ def script_debug(c, argv):
     if mode == b"no":
         st.ldb_clients.pop(c.id, None)
         return OK
-    if mode == b"sync":
+    if mode == b"sync" or mode == b"yes":
         tr = c.transport
         if tr is None or tr.get_extra_info("sslcontext") is not None:
             # (the session reads and writes the socket itself: no TLS layer there)
             raise CommandError("ERR SCRIPT DEBUG is not supported on this connection (TLS)")
-        st.ldb_clients[c.id] = Ldb()  # ldbEnable
+        st.ldb_clients[c.id] = Ldb(forked=mode == b"yes")  # ldbEnable
         return OK
-    if mode == b"yes":
-        raise CommandError(
-            "ERR SCRIPT DEBUG YES (a forked debugging session) is not supported by this "
-            "server: use SCRIPT DEBUG SYNC"
-        )
     raise CommandError("ERR Use SCRIPT DEBUG YES/SYNC/NO")
 
 

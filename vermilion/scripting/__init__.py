@@ -42,7 +42,8 @@ Where we differ from redis-server 7.0.15, and why
   returns is always the default.
 * Lua numbers cross into Python as Python numbers, so ``-0.0`` given to
   ``redis.call``, ``bit``, ``cjson``, ``cmsgpack`` or ``struct`` arrives as 0.
-* SCRIPT DEBUG YES/SYNC answer an error: the Lua debugger (LDB) is not there.
+* The Lua debugger (SCRIPT DEBUG YES/SYNC, :mod:`vermilion.scripting.ldb`) works
+  as Redis's, but not on TLS connections (its session does its own socket I/O).
 * A script past ``busy-reply-threshold`` serves the other *connected* clients
   (BUSY, SCRIPT KILL, ...); connections opened during that time are accepted
   when it ends.
@@ -53,10 +54,9 @@ Where we differ from redis-server 7.0.15, and why
   SCRIPT LOAD), and a script without a shebang meets the limit at its first
   ``denyoom`` command unless it already wrote (``scriptVerifyOOM``). Whether
   used memory is over the limit depends on Vermilion's own estimate of it
-  (:mod:`vermilion.core.memory`), not on Redis's byte counts. No replication
-  (stale/READONLY replica checks). ``redis.set_repl`` tells "none" from
-  "propagate" only: every propagated effect goes to
-  ``server.propagate_command`` (the AOF today).
+  (:mod:`vermilion.core.memory`), not on Redis's byte counts. ``redis.set_repl``
+  targets are kept per effect (the AOF, the replicas, both), except inside
+  MULTI/EXEC, where the effects go to both.
 * FUNCTION LIST and FUNCTION DUMP list libraries (and a library's functions) in
   load order; Redis uses its hash order, which changes with every process.
 * ``cjson``, ``cmsgpack`` and ``struct`` are reimplementations following

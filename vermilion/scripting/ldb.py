@@ -11,15 +11,22 @@ ldb_* functions. When the client goes away the script runs on without stops.
 When the script ends, ``<endsession>`` is sent, then the EVAL's reply, and the
 connection is closed (the end of a session, for the client).
 
-``SCRIPT DEBUG YES`` (Redis forks a child that runs the session and throws its
-writes away) is not implemented: it answers an error.
+``SCRIPT DEBUG YES`` runs the same session in a forked child (:func:`fork_session`),
+as Redis does: the server goes on serving the others, the child's writes die with
+it (nothing it does reaches the AOF, the replicas or another client: it closes
+their sockets and the feeds first), and the parent closes its side of the
+connection at once.
 """
 
 import errno
 import os
 import select
+import signal
+import threading
 import time
 
+from ..errors import CommandError
+from ..protocol.encoder import NO_REPLY, encode, error_bytes
 from ..util import atoi, repr_bytes
 
 MAX_LEN_DEFAULT = 256  # LDB_MAX_LEN_DEFAULT: replies and values shown, trimmed
@@ -73,10 +80,11 @@ def _string2l(b):
 
 
 class Ldb:
-    """One client's debugger state, from SCRIPT DEBUG SYNC (ldbEnable) to the end
-    of its session."""
+    """One client's debugger state, from SCRIPT DEBUG YES/SYNC (ldbEnable) to the
+    end of its session."""
 
-    def __init__(self):
+    def __init__(self, forked=False):
+        self.forked = forked
         self.step = True
         self.bp = []
         self.luabp = False
@@ -102,13 +110,15 @@ class Ldb:
         self.engine = engine
         self.threshold_ms = threshold_ms or 5000
         self.start = time.monotonic()
-        c.server.log_warning("Redis synchronous debugging eval session started")
+        if not self.forked:
+            c.server.log_warning("Redis synchronous debugging eval session started")
 
     def end(self, c):
         """ldbEndSession: <endsession>; the client is closed after the reply."""
         self.log(b"<endsession>")
         self.send()
-        c.server.log_warning("Redis synchronous debugging eval session ended")
+        if not self.forked:
+            c.server.log_warning("Redis synchronous debugging eval session ended")
         c.close_after_reply = True
         self.engine = None
 
@@ -381,6 +391,92 @@ class Ldb:
 
     def log_reply(self, value):
         self.log_maxlen(b"<reply> " + human(value))
+
+
+def fork_session(c, run):
+    """ldbStartSession's fork (SCRIPT DEBUG YES): the child runs ``run()`` (the
+    debugging EVAL), writes its reply and exits; the parent closes its side of
+    the connection (freeClientAsync) and answers nothing."""
+    server = c.server
+    try:
+        pid = os.fork()
+    except OSError as e:
+        raise CommandError(
+            "ERR Fork() failed: can't run EVAL in debugging mode: %s" % e.strerror
+        ) from None
+    if pid:
+        threading.Thread(target=_reap, args=(pid,), daemon=True).start()
+        tr = c.transport
+        if tr is not None:
+            tr.close()  # (a close, no shutdown: the child's copy stays connected)
+        return NO_REPLY
+    code = 1
+    try:
+        _child_setup(server, c)
+        server.log_warning("Redis forked for debugging eval")
+        try:
+            data = encode(run(), c.resp)
+        except CommandError as e:
+            data = error_bytes(e.msg)
+        fd = _client_fd(c)
+        if fd >= 0:
+            os.set_blocking(fd, True)
+            try:
+                os.write(fd, data)
+            except OSError:
+                pass
+        server.log_warning("Lua debugging session child exiting")
+        code = 0
+    finally:
+        os._exit(code)
+
+
+def _client_fd(c):
+    sock = c.transport.get_extra_info("socket") if c.transport is not None else None
+    return sock.fileno() if sock is not None else -1
+
+
+def _child_setup(server, c):
+    """In the child: SIGTERM/SIGINT ignored (the parent's), no signal wakeups into
+    the parent's loop, and nothing that could reach anyone but the debugging
+    client: every other connection and listening socket closed, the AOF and
+    replication feeds cut."""
+    server.pid = os.getpid()  # its log lines: "<child pid>:C ..."
+    server.log_role = "C"
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, signal.SIG_IGN)
+        except (ValueError, OSError):
+            pass
+    try:
+        signal.set_wakeup_fd(-1)
+    except (ValueError, OSError):
+        pass
+    keep = _client_fd(c)
+    for other in list(server.clients.values()):
+        fd = getattr(other, "fd", -1)
+        if other is not c and fd is not None and fd >= 0 and fd != keep:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+    for srv in list(getattr(server, "listeners", ()) or ()):
+        for ls in getattr(srv, "sockets", None) or ():
+            try:
+                os.close(ls.fileno())
+            except (OSError, ValueError):
+                pass
+    sd = server.__dict__
+    sd["_extra_sinks"] = {}
+    server.persistence = None  # (the AOF's sink; the replicas' went above)
+    sd["persistence"] = None
+
+
+def _reap(pid):
+    try:
+        os.waitpid(pid, 0)
+    except OSError:
+        pass
 
 
 def human(v):
