@@ -59,3 +59,30 @@ def test_backlog_outgrows_its_size_for_a_waiting_replica(kind):
     finally:
         replica.stop()
         master.stop()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_resetstat_zeroes_the_sync_counters(kind):
+    """CONFIG RESETSTAT resets sync_full / sync_partial_ok / sync_partial_err
+    (integration/psync2-master-restart counts partial syncs after one)."""
+    master = Proc(kind)
+    replica = Proc(kind, "--replicaof", "127.0.0.1", str(master.port))
+    try:
+        m, r = master.client(), replica.client()
+        wait_for(lambda: r.info("replication")["master_link_status"] == "up", 20, "link")
+        m.client_kill_filter(_type="replica")  # it comes back with a partial sync
+        wait_for(lambda: m.info("stats")["sync_partial_ok"] == 1, 20, "partial sync")
+        stats = m.info("stats")
+        assert (stats["sync_full"], stats["sync_partial_ok"]) == (1, 1)
+        m.config_resetstat()
+        stats = m.info("stats")
+        assert (stats["sync_full"], stats["sync_partial_ok"], stats["sync_partial_err"]) == (
+            0,
+            0,
+            0,
+        )
+        m.close()
+        r.close()
+    finally:
+        replica.stop()
+        master.stop()

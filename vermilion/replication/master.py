@@ -174,6 +174,11 @@ class ReplMaster:
         self.partial_ok = 0
         self.partial_err = 0
         cfg.add_hook("repl-backlog-size", self._set_backlog_size)
+        server.resetstat_hooks += (self._reset_stats,)
+
+    def _reset_stats(self):
+        """CONFIG RESETSTAT (resetServerStats): sync_full, sync_partial_ok/err."""
+        self.full_syncs = self.partial_ok = self.partial_err = 0
 
     def _set_backlog_size(self, value):
         self.backlog_size = max(int(value), 16 * 1024)
