@@ -14,7 +14,10 @@ ours are derived from what we do hold, with Redis's accounting rules:
 bytes, ``argv-mem`` the bytes of the arguments of the running command,
 ``multi-mem`` the queued commands' arguments plus a pointer each, ``obl``/``oll``/
 ``omem`` the unsent output (a 16 KiB static buffer, then 16 KiB list blocks),
-``tot-mem`` the sum plus the fixed per-client overhead Redis reports.
+``tot-mem`` the sum plus the client struct and the pointer overheads of its
+watched keys, channels, patterns and tracking prefixes. They are computed by
+:func:`vermilion.server.client_eviction.memory_fields`, the figures
+``maxmemory-clients`` evicts by.
 
 Flags: other features mark a client by their own state (``c.multi``,
 ``c.blocked``, ``c.tracking``...). A replication module marks replica and master
@@ -49,7 +52,7 @@ from ..core.table import command
 from ..protocol.encoder import NO_REPLY
 from ..util import LLONG_MAX as _LLONG_MAX
 from ..server.pause import PAUSE_WRITE, PAUSE_ALL, Postponed
-from ..server.querybuf import query_buffer, sds_mem
+from ..server.client_eviction import memory_fields
 
 _time = time.time
 _monotonic = time.monotonic
@@ -76,10 +79,6 @@ def _text(b):
 
 
 # ----------------------------------------------------------- CLIENT INFO line
-_REPLY_CHUNK = 16384  # Redis's static reply buffer and reply list block size
-_CLIENT_OVERHEAD = 768  # what Redis's tot-mem counts besides buffers (sizeof client...)
-
-
 def _flags(c):
     f = []
     extra = c.flags_extra
@@ -131,35 +130,8 @@ def client_info(c, me=None, argv=None):
         cur = c.blocked.argv  # kept for its re-run; what follows it is unread
         for later in c.pending or ():
             qbuf += request_size(later)
-    argv_mem = sum(len(a) for a in cur) if cur is not None else 0
-    qb = query_buffer(c)
-    alloc = max(qb.alloc, qbuf)
-    qfree = alloc - qbuf
-    multi_mem = 0
-    if c.multi is not None:
-        for _cmd, qargv in c.multi:
-            multi_mem += sum(len(a) for a in qargv) + 8 * len(qargv)
-    unsent = 0  # what the kernel did not take yet (Redis: write handler on)
-    if c.transport is not None:
-        try:
-            unsent = c.transport.get_write_buffer_size()
-        except Exception:
-            unsent = 0
-    pending_out = unsent + sum(len(b) for b in c.out)
-    obl = min(pending_out, _REPLY_CHUNK)
-    omem = pending_out - obl
-    oll = (omem + _REPLY_CHUNK - 1) // _REPLY_CHUNK
+    qbuf, qfree, argv_mem, multi_mem, rbs, obl, oll, omem, tot, unsent = memory_fields(c, cur, qbuf)
     age = int(now) - int(c.ctime)
-    rbs = _REPLY_CHUNK if age < 1 else 1024
-    qmem = sds_mem(alloc)
-    tot = (
-        _CLIENT_OVERHEAD
-        + qmem
-        + rbs
-        + omem
-        + multi_mem
-        + (argv_mem + 8 * len(cur) if cur is not None else 0)
-    )
     idle = int(_monotonic() - c.last_interaction)
     t = c.tracking
     redir = getattr(t, "redirect", 0) if t is not None else -1
@@ -281,6 +253,11 @@ def client_info_cmd(c, argv):
 def client_list(c, argv):
     n = len(argv)
     clients = c.server.clients
+    ev = c.server.client_eviction
+    if ev.limit:
+        # everyone is visited anyway: bring every figure up to date and evict, so no
+        # listed tot-mem is over maxmemory-clients (Redis updates them on each write)
+        ev.evict(c, argv)
     out = []
     if n == 4 and argv[2].lower() == b"type":
         want = _type_arg(argv[3])

@@ -484,7 +484,9 @@ def debug(c, argv):
             v = argv[3].lower()
             if v not in (b"never", b"reset"):
                 parse_int(argv[3])
-        elif what != b"resizing":
+        elif what == b"resizing":
+            server.reply_buffer_resizing = bool(atoi(argv[3]))  # CLIENT LIST's rbs
+        else:
             raise subcommand_syntax_error(argv)
         return OK
     if sub == b"clusterlink" and n == 5 and argv[2].lower() == b"kill":

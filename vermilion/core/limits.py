@@ -39,7 +39,7 @@ and the server logs Redis's warning with the client's CLIENT LIST line.
 import time
 
 from .bootstrap import on_server_init
-from .client import client_type, TYPE_NORMAL, TYPE_PUBSUB, TYPE_REPLICA
+from .client import client_type, TYPE_PUBSUB, TYPE_REPLICA
 from .config import parse_memory
 
 # Output a client may accumulate before it authenticates (the fix of CVE-2025-21605
@@ -159,78 +159,8 @@ class OutputLimits:
         self.soft_since.pop(c, None)
 
 
-# Redis's client struct and its fixed buffers, counted in a client's memory for
-# maxmemory-clients beside its query and output buffers (getClientMemoryUsage).
-CLIENT_OVERHEAD = 16 * 1024 + 1024
-
-
-class ClientEviction:
-    """maxmemory-clients (networking.c evictClients): when normal and pub/sub clients
-    together use more than the limit (bytes, or a percentage of maxmemory), the
-    ones using the most are disconnected, largest first, until they fit. A client
-    with CLIENT NO-EVICT on, our master and our replicas are never evicted. Checked
-    before every command while the limit is set (the dispatcher's slow path) and by
-    the cron."""
-
-    def __init__(self, server):
-        self.server = server
-        self.limit = 0
-
-    def configure(self, _value=None):
-        cfg = self.server.config
-        n = cfg.get_number("maxmemory-clients")
-        if n < 0:  # a percentage of maxmemory
-            n = cfg.get_int("maxmemory") * -n // 100
-        self.limit = n
-        server = self.server
-        server.set_special("maxmemory-clients", n > 0)
-        checks = tuple(f for f in server.extra_checks if f is not self.check)
-        server.extra_checks = checks + ((self.check,) if n > 0 else ())
-
-    def check(self, c, cmd, argv):
-        self.evict()
-        return None
-
-    def evict(self):
-        limit = self.limit
-        if limit <= 0:
-            return
-        server = self.server
-        sizes = []
-        total = 0
-        for cl in server.clients.values():
-            if cl.closed or client_type(cl) not in (TYPE_NORMAL, TYPE_PUBSUB):
-                continue
-            try:
-                n = cl.output_size() + cl.reader.pending() + CLIENT_OVERHEAD
-            except Exception:
-                continue
-            total += n
-            if not cl.no_evict:
-                sizes.append((n, cl.id, cl))
-        if total < limit:
-            return
-        sizes.sort(reverse=True)
-        for n, _, cl in sizes:
-            if total < limit:
-                return
-            info = describe_client(cl).decode("utf-8", "surrogateescape")
-            server.log_notice("Evicting client: %s" % info)
-            cl.free()
-            cl.close_after_reply = True
-            server.stats_evicted_clients += 1
-            total -= n
-        if total >= limit:
-            server.log_warning("Over client maxmemory after evicting all evictable clients")
-
-
 @on_server_init
 def _init(server):
-    ev = server.client_eviction = ClientEviction(server)
-    server.config.add_hook("maxmemory-clients", ev.configure)
-    server.config.add_hook("maxmemory", ev.configure)
-    ev.configure()
-    server.add_cron_hook(ev.evict)
     lim = server.output_limits = OutputLimits(server)
     server.output_limit_handler = lim.check
     server.config.hooks["client-output-buffer-limit"] = lim.configure

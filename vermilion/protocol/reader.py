@@ -206,6 +206,13 @@ class PyReader:
         n = len(self._buf) - self._pos + self._chunked + self._args_len
         return n + self._builder.got if self._builder is not None else n
 
+    def big_bulk(self):
+        """The length of the big argument being received (0: none): Redis makes its
+        query buffer that big as soon as it reads the argument's header."""
+        if self._builder is not None:
+            return self._builder.size
+        return self._bulk if self._left and self._bulk >= 32768 else 0  # PROTO_MBULK_BIG_ARG
+
     def feed(self, data):
         if self.error is not None:
             return []
@@ -370,6 +377,7 @@ class HiredisReader:
         "max_bulk_len",
         "_tail",
         "unauth",
+        "_big",
     )
 
     # Beyond this many bytes since the last request boundary we stop keeping them:
@@ -386,6 +394,7 @@ class HiredisReader:
         self.error = None
         self.max_bulk_len = max_bulk_len
         self.unauth = False  # before AUTH the Python reader checks the Debian limits
+        self._big = 0  # the big argument of a half-received request (big_bulk)
 
     @property
     def more(self):
@@ -400,6 +409,11 @@ class HiredisReader:
         if self._py is not None:
             return self._py.pending()
         return self._since_len
+
+    def big_bulk(self):
+        if self._py is not None:
+            return self._py.big_bulk()
+        return self._big if self._since_len else 0  # (as _vet_partial's probe saw it)
 
     def feed(self, data):
         if self._py is not None or self._since_len or not data.startswith(b"*") or self.unauth:
@@ -531,6 +545,7 @@ class HiredisReader:
         an absurd length is refused at once, not after 512 MB."""
         probe = PyReader(self.max_bulk_len)
         got = probe.feed(b"".join(self._since))
+        self._big = probe.big_bulk()
         if probe.error is not None or len(got) > self._since_count or probe._builder is not None:
             # (a big bulk is on its way: the Python reader receives it in
             # place, where hiredis would keep its buffer and then a copy)

@@ -204,7 +204,14 @@ class RedisProtocol(asyncio.Protocol):
             self._check_query_limit(c)
 
     def _check_query_limit(self, c):
-        if c.reader.pending() > self.server.client_query_buffer_limit:
+        server = self.server
+        if server.client_eviction.limit:
+            # a request still being read grows the query buffer: Redis updates the
+            # client's memory after each read and may evict it before the next one
+            server.client_eviction.after_read(c)
+            if c.closed:
+                return
+        if c.reader.pending() > server.client_query_buffer_limit:
             self.server.log_warning(
                 "Closing client that reached max query buffer length: id=%d addr=%s "
                 "(qbuf initial bytes: ...)" % (c.id, c.addr)

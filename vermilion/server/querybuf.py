@@ -12,6 +12,10 @@ see:
   jemalloc's); a burst of at least ``PROTO_MBULK_BIG_ARG`` (32 KiB) stands for a
   big argument, which Redis reads into a buffer of exactly its size and keeps
   for the next one;
+* the header of a big argument still being received (``reader.big_bulk()``):
+  Redis makes room for all of it at once, so a half-read 1 MB argument already
+  costs 1 MB (what maxmemory-clients counts), and the cron does not trim the
+  buffer below it;
 * the unparsed tail: the buffer is at least that big;
 * the idle time: like clientsCron, :class:`QueryBufCron` visits every client
   about once a second and shrinks the model of an idle client to what it holds,
@@ -85,7 +89,14 @@ def query_buffer(c):
         elif qb.alloc < IOBUF_LEN:
             qb.alloc = sds_usable(IOBUF_LEN)  # the non-greedy first allocation
         qb.peak = max(qb.peak, min(delta, qb.alloc))
-    used = c.reader.pending() if c.reader is not None else 0
+    reader = c.reader
+    if reader is None:
+        return qb
+    big = reader.big_bulk()
+    if big and qb.alloc < big + 2:
+        # a big argument's header was read: Redis makes room for all of it at once
+        qb.alloc = sds_usable(big + 2)
+    used = reader.pending()
     if used > qb.alloc:
         qb.alloc = used
     return qb
@@ -95,12 +106,14 @@ def resize_query_buffer(c, now):
     """clientsCronResizeQueryBuffer for the model."""
     qb = query_buffer(c)
     used = c.reader.pending() if c.reader is not None else 0
+    big = c.reader.big_bulk() if c.reader is not None else 0
     if qb.alloc - used > 4096:
         if now - c.last_interaction >= 3:  # idle for more than 2 seconds
             qb.alloc = used
         elif qb.alloc > RESIZE_THRESHOLD and qb.alloc // 2 > qb.peak:
-            qb.alloc = max(used, qb.peak)
-    qb.peak = used
+            # not below a big argument being read (c->bulklen)
+            qb.alloc = max(used, qb.peak, big)
+    qb.peak = max(used, big)
 
 
 class QueryBufCron:
