@@ -223,3 +223,38 @@ def test_rdb_aux_fields_only_with_replication_history():
             rep.stop()
     finally:
         lone.stop()
+
+
+def test_master_restart_feeds_the_keys_it_expired_while_loading(pair):
+    """A master restarting from its RDB drops the keys that expired meanwhile and
+    feeds a DEL for each into its new backlog (rdbLoad's RDBFLAGS_FEED_REPL), so a
+    replica that continues with a partial resync drops them too
+    (integration/psync2-master-restart)."""
+    master, replica = pair
+    m = redis.Redis(port=master.port, single_connection_client=True)
+    r = replica.client()
+    wait_for(lambda: link_up(r), what="link up")
+    m.execute_command("DEBUG", "SET-ACTIVE-EXPIRE", 0)
+    for i in range(64):
+        m.execute_command("SELECT", i % 4)
+        m.set("e%d" % i, "v", px=10)
+        m.set("k%d" % i, "v")
+    time.sleep(0.05)
+    wait_for(lambda: synced(m, r), what="replica in sync")
+    offset = m.info("replication")["master_repl_offset"]
+    master.restart()
+    m = redis.Redis(port=master.port, single_connection_client=True)
+    assert m.info("persistence")["rdb_last_load_keys_expired"] == 64
+    info = m.info("replication")
+    # (the shutdown itself may stream a little more: REPLCONF GETACK to the replicas)
+    saved = info["second_repl_offset"] - 1
+    assert saved >= offset
+    assert info["master_repl_offset"] == saved + info["repl_backlog_histlen"]
+    assert info["repl_backlog_histlen"] > 64 * len(b"*2\r\n$3\r\nDEL\r\n$3\r\ne10\r\n")
+    wait_for(lambda: m.info("stats")["sync_partial_ok"] == 1, what="partial resync")
+    assert m.info("stats")["sync_full"] == 0
+    wait_for(lambda: synced(m, r), what="replica in sync after restart")
+    for db in range(4):
+        rr = redis.Redis(port=replica.port, db=db)
+        assert rr.dbsize() == 16  # the DELs arrived: only the k keys left
+    assert dataset(replica.port, range(4)) == dataset(master.port, range(4))

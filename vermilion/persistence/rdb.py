@@ -1010,6 +1010,7 @@ class LoadResult:
         self.functions = []  # FUNCTION2 library codes
         self.keys_loaded = 0
         self.keys_expired = 0
+        self.expired_names = []  # (dbid, key) of each key dropped as expired (rdbLoad's DELs)
         self.empty_skipped = 0
         self.end = 0  # offset just after the checksum
         self.checksum = None  # stored checksum (None before v5)
@@ -1218,6 +1219,7 @@ def _load_rdb(
                         nold += 1
                         if expire_keys:
                             ndrop += 1
+                            res.expired_names.append((dbid, key))
                             p = e
                             continue
                     data[key] = val
@@ -1374,6 +1376,7 @@ def _load_rdb(
                 log(3, "rdbLoadObject skipping empty key: %s" % key.decode("utf-8", "replace"))
         elif expire_keys and expiretime != -1 and expiretime < now_ms:
             res.keys_expired += 1
+            res.expired_names.append((dbid, key))
         else:
             if key in data and not allow_dup:
                 raise RdbError(

@@ -836,7 +836,7 @@ class Snapshot:
         # loadDataFromDisk: restore the replication ID / offset from the aux fields
         restore = getattr(server, "repl_restore_from_rdb", None)
         if restore is not None:
-            restore(res.aux)
+            restore(res.aux, res.expired_names)
 
     # ------------------------------------------------------------- shutdown
     def on_shutdown(self, save, force=False):

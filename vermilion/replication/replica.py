@@ -118,10 +118,13 @@ class ReplicaLink:
         db = self.client.db.id if self.client is not None else self.master_db
         return (db, self.master_replid, self.reploff)
 
-    def restore_from_rdb(self, aux):
+    def restore_from_rdb(self, aux, expired=()):
         """loadDataFromDisk: the RDB loaded at startup had replication info. A replica
         keeps it as its cached master (its first PSYNC may continue); a master keeps
-        the ID as its second one, so that its old replicas may continue."""
+        the ID as its second one, so that its old replicas may continue, and feeds
+        its new backlog a DEL (UNLINK with lazyfree-lazy-expire) for each key
+        ``expired`` while loading (rdbLoad's RDBFLAGS_FEED_REPL: (dbid, key) pairs),
+        so that those replicas drop them too."""
         server = self.server
         replid = aux.get(b"repl-id")
         if replid is None or len(replid) != 40:
@@ -148,6 +151,11 @@ class ReplicaLink:
             if repl.backlog is None:
                 repl._start_backlog()
             repl.no_replicas_since = time.time()
+            if expired:
+                lazy = server.config.get("lazyfree-lazy-expire") == "yes"
+                name = b"UNLINK" if lazy else b"DEL"
+                for dbid, key in expired:
+                    repl.feed(dbid, [[name, bytes(key)]])
 
     def _use_restored(self):
         replid, offset, stream_db = self.restored
