@@ -45,6 +45,7 @@ from . import bus as wire
 from .bus import BusError, GossipEntry, HostnameExt, Message
 from .link import Link, connect
 from .state import (
+    bit_positions,
     CANT_FAILOVER_DATA_AGE,
     CANT_FAILOVER_EXPIRED,
     CANT_FAILOVER_NONE,
@@ -507,19 +508,22 @@ class ClusterBus:
             if sender is not None and sender.is_master and dirty_slots:
                 st.update_slots_config_with(sender, sender_config_epoch, msg.myslots)
             if sender is not None and dirty_slots:
-                myslots = msg.myslots
-                for j in range(wire.CLUSTER_SLOTS):
-                    if myslots[j >> 3] & (1 << (j & 7)):
-                        owner = st.slots[j]
-                        if owner is sender or st.slot_unclaimed(j):
-                            continue
-                        if owner.config_epoch > sender_config_epoch:  # type: ignore[union-attr]
-                            self.log_verbose(
-                                "Node %s has old slots configuration, sending an UPDATE "
-                                "message about %s" % (sender.name, owner.name)  # type: ignore[union-attr]
-                            )
-                            self.send_update(sender.link, owner)  # type: ignore[arg-type]
-                            break
+                # the slots it claims that someone else holds (bitmaps as ints: only
+                # those are visited)
+                others = int.from_bytes(msg.myslots, "little") & ~int.from_bytes(
+                    sender.slots, "little"
+                )
+                for j in bit_positions(others):
+                    owner = st.slots[j]
+                    if owner is sender or st.slot_unclaimed(j):
+                        continue
+                    if owner.config_epoch > sender_config_epoch:  # type: ignore[union-attr]
+                        self.log_verbose(
+                            "Node %s has old slots configuration, sending an UPDATE "
+                            "message about %s" % (sender.name, owner.name)  # type: ignore[union-attr]
+                        )
+                        self.send_update(sender.link, owner)  # type: ignore[arg-type]
+                        break
             if (
                 sender is not None
                 and me.is_master

@@ -39,7 +39,7 @@ import ipaddress
 import os
 import random
 import time
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from ..protocol.reader import split_args
 from .slots import CLUSTER_SLOTS, key_hash_slot, keys_by_slot
@@ -115,6 +115,15 @@ def flags_text(flags: int) -> str:
     """representClusterNodeFlags: "myself,master", or "noflags"."""
     names = [name for flag, name in _FLAG_NAMES if flags & flag]
     return ",".join(names) if names else "noflags"
+
+
+def bit_positions(x: int) -> Iterator[int]:
+    """The positions of the set bits of ``x``, lowest first (slot numbers of a slot
+    bitmap read with int.from_bytes(bitmap, "little"))."""
+    while x:
+        low = x & -x
+        yield low.bit_length() - 1
+        x ^= low
 
 
 def slot_ranges(slots: Iterable[int]) -> list[tuple[int, int]]:
@@ -619,33 +628,34 @@ class ClusterState:
         curmaster = me if me.is_master else me.replicaof
         newmaster = None
         dirty_slots = []
-        sender_slots = 0
         migrated_our_slots = 0
         owners = self.slots
-        for j in range(CLUSTER_SLOTS):
-            byte = slots[j >> 3]
-            if byte & (1 << (j & 7)):
-                sender_slots += 1
-                owner = owners[j]
-                if owner is sender:
-                    self.set_not_claiming(j, False)
-                    continue
-                if j in self.importing_slots_from:
-                    continue
-                if self.slot_unclaimed(j) or owner.config_epoch < sender_epoch:  # type: ignore[union-attr]
-                    if owner is me and sender is not me and self.count_keys_in_slot(j):
-                        dirty_slots.append(j)
-                    if owner is curmaster:
-                        newmaster = sender
-                        migrated_our_slots += 1
-                    self.del_slot(j)
-                    self.add_slot(sender, j)
-                    self.set_not_claiming(j, False)
-                    self.do_before_sleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE | TODO_FSYNC_CONFIG)
-            elif owners[j] is sender:
-                # the sender stopped claiming it: keep it as owner until someone
-                # else claims the slot, but mark it (owner_not_claiming_slot)
-                self.set_not_claiming(j, True)
+        # The slots as bitmaps in ints (bit j = slot j, Redis's byte order): this runs
+        # for every PING whose slots differ from what we know of the sender, so only
+        # the slots it claims and does not hold yet are visited one by one.
+        claimed = int.from_bytes(slots, "little")
+        held = int.from_bytes(sender.slots, "little")
+        sender_slots = claimed.bit_count()
+        # claimed and held: its claim stands; held and not claimed: the sender stopped
+        # claiming it, but stays owner until someone else claims the slot
+        # (owner_not_claiming_slot)
+        nc = int.from_bytes(self.owner_not_claiming_slot, "little")
+        nc = (nc & ~(claimed & held)) | (held & ~claimed)
+        self.owner_not_claiming_slot[:] = nc.to_bytes(CLUSTER_SLOTS // 8, "little")
+        for j in bit_positions(claimed & ~held):
+            if j in self.importing_slots_from:
+                continue
+            owner = owners[j]
+            if self.slot_unclaimed(j) or owner.config_epoch < sender_epoch:  # type: ignore[union-attr]
+                if owner is me and sender is not me and self.count_keys_in_slot(j):
+                    dirty_slots.append(j)
+                if owner is curmaster:
+                    newmaster = sender
+                    migrated_our_slots += 1
+                self.del_slot(j)
+                self.add_slot(sender, j)
+                self.set_not_claiming(j, False)
+                self.do_before_sleep(TODO_SAVE_CONFIG | TODO_UPDATE_STATE | TODO_FSYNC_CONFIG)
         if (
             newmaster is not None
             and curmaster is not None
