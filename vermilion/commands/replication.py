@@ -126,11 +126,14 @@ def replconf(c, argv):
                 raise CommandError("ERR value is out of range, value must between 0 and 1")
             repl.replica_for(c).rdb_only = v == 1
         elif opt == b"rdb-filter-only":
+            functions_only = False
             for f in val.split():
                 if f.lower() != b"functions":
                     raise CommandError(
                         "ERR Unsupported rdb-filter-only option: %s" % f.decode("utf-8", "replace")
                     )
+                functions_only = True
+            repl.replica_for(c).functions_only = functions_only
         else:
             raise CommandError(
                 "ERR Unrecognized REPLCONF option: %s" % argv[j].decode("utf-8", "replace")

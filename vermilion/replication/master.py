@@ -112,6 +112,7 @@ class Replica:
         "state",
         "pending",
         "rdb_only",
+        "functions_only",
         "eof",
         "wait_since",
         "stream_db",
@@ -133,6 +134,9 @@ class Replica:
         self.state = STATE_ONLINE
         self.pending = None  # the stream, held back while its RDB is being made
         self.rdb_only = False  # REPLCONF rdb-only 1: the RDB, then goodbye (redis-cli --rdb)
+        # REPLCONF rdb-filter-only functions: an RDB of the functions alone
+        # (redis-cli --functions-rdb; SLAVE_REQ_RDB_EXCLUDE_DATA)
+        self.functions_only = False
         self.eof = None  # the EOF mark while its RDB streams diskless ($EOF:<mark>)
         self.wait_since = 0.0  # waiting for a diskless sync to start (repl-diskless-sync-delay)
         self.stream_db = None
@@ -430,8 +434,9 @@ class ReplMaster:
             c.out.append(
                 b"+FULLRESYNC %s %d\r\n" % (server.replid.encode(), server.master_repl_offset)
             )
-        if not self._rdb_in_child(r, stream_db):
-            payload = self.rdb_payload(stream_db)
+        # (a functions-only RDB is small and shares no child with the others)
+        if r.functions_only or not self._rdb_in_child(r, stream_db):
+            payload = self.rdb_payload(stream_db, data=not r.functions_only)
             if self._diskless(r):
                 mark = new_replid().encode()
                 c.out.append(b"$EOF:%s\r\n" % mark)
@@ -468,6 +473,9 @@ class ReplMaster:
             self._full_sync(r)
             if r.pending is None or r.start_on_ack:
                 self._put_online(r)
+            # (no command is being answered here: an RDB made in memory, and the
+            # close of an rdb-only replica, are written now)
+            r.client.flush()
 
     def _try_partial(self, c, r, replid, offset):
         server = self.server
@@ -699,17 +707,18 @@ class ReplMaster:
             stream_db = max(self.seldb, 0)
         return (stream_db, server.replid, server.master_repl_offset)
 
-    def rdb_payload(self, stream_db=None):
+    def rdb_payload(self, stream_db=None, data=True):
         """The dataset as an RDB, made in memory (what a diskless BGSAVE would send),
         with the replication info aux fields (rdbSaveInfoAuxFields); a replica
-        selects repl-stream-db for the stream that follows."""
+        selects repl-stream-db for the stream that follows. ``data`` False: the
+        functions alone."""
         server = self.server
         fl = server.function_codes
         functions = fl() if fl is not None else ()
         fh = io.BytesIO()
         rdbmod.write_rdb(
             fh,
-            server.dbs,
+            server.dbs if data else [],
             server.snapshot.limits(),
             used_mem=rdbmod.used_memory_estimate(),
             functions=functions,
