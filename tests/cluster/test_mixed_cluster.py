@@ -96,10 +96,16 @@ def _masters_and_replicas(nodes):
     return masters, replica_of
 
 
-def _check(nodes):
+def _check(nodes, settle=0.0):
+    """redis-cli --cluster check; with ``settle`` seconds, checked again until it
+    passes or they run out (replicas learn a reshard's last slots by gossip)."""
     live = [n for n in nodes if n.proc.poll() is None]
-    status, out = redis_cli("--cluster", "check", live[0].addr)
-    return status, out
+    deadline = time.time() + settle
+    while True:
+        status, out = redis_cli("--cluster", "check", live[0].addr)
+        if status == 0 or time.time() > deadline:
+            return status, out
+        time.sleep(0.5)
 
 
 def test_create_gives_a_clean_mixed_cluster(cluster):
@@ -167,11 +173,11 @@ def test_reshard_1000_slots_from_redis_to_vermilion_and_back(cluster):
     assert before is not None
     out = _reshard(rmaster, vmaster, 1000, vmaster)
     assert out.count("Moving slot") >= 1000
-    status, check = _check(cluster)
+    status, check = _check(cluster, settle=10)
     assert status == 0, check
     assert _all_keys_readable(vmaster.port)
     _reshard(vmaster, rmaster, 1000, rmaster)
-    status, check = _check(cluster)
+    status, check = _check(cluster, settle=10)
     assert status == 0, check
     assert "[OK] All 16384 slots covered." in check
     assert _all_keys_readable(rmaster.port)
