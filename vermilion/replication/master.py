@@ -735,14 +735,26 @@ class ReplMaster:
             r.ack_off = offset
         r.ack_time = time.time()
         if r.start_on_ack:
-            # the replica loaded its diskless RDB: the stream held back goes now
+            # the replica loaded its diskless RDB: the stream held back goes now,
+            # once this REPLCONF ACK is done (written during it, the stream would
+            # look like a reply to it: replica_replied); what the stream gains in
+            # between still queues in r.pending, in order
             r.start_on_ack = False
-            pending = r.pending
-            r.pending = None
-            for data in pending:
-                r.client.write_now(data)
+            loop = self.server.loop
+            if loop is not None:
+                loop.call_soon(self._start_stream, r)
+            else:
+                self._start_stream(r)
         if self.waiting:
             self.serve_waiting()
+
+    def _start_stream(self, r):
+        """replicaStartCommandStream: send what was held back, then stream."""
+        pending = r.pending
+        r.pending = None
+        if pending and not r.client.closed:
+            for data in pending:
+                r.client.write_now(data)
 
     def count_acks(self, offset):
         n = 0
