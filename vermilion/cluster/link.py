@@ -141,7 +141,16 @@ async def connect(link: Link, ip: str, port: int) -> None:
     engine = link.engine
     loop = asyncio.get_running_loop()
     try:
-        await loop.create_connection(lambda: link, ip, port)
+        source = engine.server.config.get("bind-source-addr")
+        try:
+            # bind-source-addr, best effort as for the replication link
+            await loop.create_connection(
+                lambda: link, ip, port, local_addr=(source, 0) if source else None
+            )
+        except OSError:
+            if not source:
+                raise
+            await loop.create_connection(lambda: link, ip, port)
     except (OSError, asyncio.CancelledError, ValueError) as e:
         node = link.node
         if not link.freed and node is not None:

@@ -340,7 +340,18 @@ class ReplicaLink:
         server.log_notice("Connecting to MASTER %s:%d" % (host, port))
         self.state = STATE_CONNECTING
         self.last_io = time.time()  # repl-timeout counts from here while connecting
-        reader, writer = await asyncio.open_connection(host, port, **self._tls_options())
+        opts = self._tls_options()
+        source = cfg.get("bind-source-addr")
+        try:
+            # bind-source-addr: the link leaves from that address, best effort
+            # (anetTcpNonBlockBestEffortBindConnect: if it cannot be bound, any)
+            reader, writer = await asyncio.open_connection(
+                host, port, local_addr=(source, 0) if source else None, **opts
+            )
+        except OSError:
+            if not source:
+                raise
+            reader, writer = await asyncio.open_connection(host, port, **opts)
         self.writer = writer
         server.log_notice("MASTER <-> REPLICA sync started")
 
