@@ -49,6 +49,17 @@ runtest-cluster has no timeout of its own: ``--cluster-timeout`` seconds (defaul
 watching 5 servers, Vermilion or redis-server) is the same kind of harness: name its
 files ``sentinel/NN-name`` or ``sentinel`` for all of them; they run and are parsed
 like runtest-cluster's.
+
+External mode (``--external``) is how Redis's own CI (.github/workflows/external.yml)
+tests a server it did not start: one server, started here as that workflow starts it
+(``--save "" --enable-protected-configs yes --enable-debug-command yes
+--enable-module-command yes``), and every unit run against it with ``./runtest --host
+127.0.0.1 --port P --tags -slow --single UNIT``; tests tagged ``external:skip`` skip
+themselves. Name ``all`` for runtest's whole list (``::all_tests`` of
+tests/test_helper.tcl). Results go to ``work/results/<server>-external`` unless
+``--results-name`` says otherwise. Should the server stop answering during a unit,
+it is started again before the next one and the unit's .json says so
+(``"server_restarted_after": true``), so one crash does not fail every later unit.
 """
 import argparse
 import fcntl
@@ -58,6 +69,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -448,9 +460,71 @@ def status(res, rc):
     return "done"
 
 
-def run_unit(tree, unit, args, outdir):
-    cmd = ["./runtest", "--single", unit, "--clients", str(args.clients),
-           "--timeout", str(args.timeout)]
+def all_units(tree):
+    """runtest's own list of units (``set ::all_tests {...}`` in tests/test_helper.tcl)."""
+    text = open(os.path.join(tree, "tests", "test_helper.tcl")).read()
+    return re.search(r"set ::all_tests \{(.*?)\}", text, re.S).group(1).split()
+
+
+# How Redis's CI starts the server its external-mode tests run against.
+EXTERNAL_SERVER_ARGS = ["--save", "", "--enable-protected-configs", "yes",
+                        "--enable-debug-command", "yes", "--enable-module-command", "yes"]
+
+
+class ExternalServer:
+    """The one server of external mode: the tree's src/redis-server (Vermilion's
+    wrapper or Debian's binary), on loopback, in a folder of its own."""
+
+    def __init__(self, tree, port, outdir):
+        self.tree = tree
+        self.port = port
+        self.dir = os.path.join(outdir, "external-server")
+        self.proc = None
+        self.starts = 0
+
+    def start(self):
+        os.makedirs(self.dir, exist_ok=True)
+        self.starts += 1
+        logfile = os.path.join(self.dir, "server-%d.log" % self.starts)
+        cmd = [os.path.join(self.tree, "src", "redis-server"), "--port", str(self.port),
+               "--bind", "127.0.0.1", "--logfile", logfile, "--dir", self.dir]
+        cmd += EXTERNAL_SERVER_ARGS
+        log("external server: " + " ".join(cmd))
+        self.proc = subprocess.Popen(cmd, cwd=self.dir, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if self.alive():
+                return
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise SystemExit("run.py: the external server did not start (see %s)" % logfile)
+
+    def alive(self):
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=10) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(64).startswith((b"+PONG", b"-LOADING", b"-BUSY"))
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+
+def run_unit(tree, unit, args, outdir, external=None):
+    if external is not None:
+        cmd = ["./runtest", "--host", "127.0.0.1", "--port", str(external.port),
+               "--tags", "-slow", "--single", unit, "--timeout", str(args.timeout)]
+    else:
+        cmd = ["./runtest", "--single", unit, "--clients", str(args.clients),
+               "--timeout", str(args.timeout)]
     if args.baseport:
         cmd += ["--baseport", str(args.baseport)]
     if args.durable:
@@ -474,6 +548,11 @@ def run_unit(tree, unit, args, outdir):
     res.update(unit=unit, server=args.server, rc=rc, seconds=round(time.time() - t0, 1),
                status=None, command=" ".join(cmd))
     res["status"] = status(res, rc)
+    if external is not None and not external.alive():
+        log("%s: the external server stopped answering; starting it again" % unit)
+        external.stop()
+        external.start()
+        res["server_restarted_after"] = True
     with open(logpath[:-4] + ".json", "w") as fh:
         json.dump(res, fh, indent=1)
     return res
@@ -555,6 +634,9 @@ def main(argv=None):
                     help="seconds per tests/cluster file before runtest-cluster is killed")
     ap.add_argument("--cluster-each", action="store_true",
                     help="one runtest-cluster (20 fresh servers) per tests/cluster file")
+    ap.add_argument("--external", action="store_true",
+                    help="external mode, as Redis's CI runs it: one server started here, "
+                         "every unit run against it with --host/--port --tags -slow")
     args = ap.parse_args(argv)
     if not args.baseport:
         args.baseport = 21111 if args.server == "redis" else 25111
@@ -570,7 +652,8 @@ def main(argv=None):
         return 0
     if not args.units:
         ap.error("name at least one unit (e.g. unit/type/incr)")
-    outdir = os.path.join(work, "results", args.results_name or args.server)
+    outdir = os.path.join(work, "results", args.results_name or (
+        args.server + "-external" if args.external else args.server))
     os.makedirs(outdir, exist_ok=True)
     # runtest empties tests/tmp when it starts and ends: two runs in one tree delete
     # each other's server folders (seen as "cat: .../stderr: No such file" exceptions).
@@ -594,17 +677,30 @@ def main(argv=None):
             units += instance_units(tree, "sentinel")
         if unit in ("unit-cluster", "all-cluster"):
             units += UNIT_CLUSTER
-        if unit not in ("cluster", "sentinel", "unit-cluster", "all-cluster"):
+        if unit == "all":
+            units += all_units(tree)
+        if unit not in ("cluster", "sentinel", "unit-cluster", "all-cluster", "all"):
             units.append(unit)
     results = []
     main_units = [u for u in units if not harness_of(u)]
     cl_units = [u for u in units if harness_of(u) == "cluster"]
     st_units = [u for u in units if harness_of(u) == "sentinel"]
-    for unit in main_units:
-        r = run_unit(tree, unit, args, outdir)
-        results.append(r)
-        log("%s: %d passed, %d failed, %s, %.0fs" % (
-            unit, len(r["ok"]), len(r["err"]) + len(r["exception"]), r["status"], r["seconds"]))
+    external = None
+    if args.external:
+        if len(main_units) != len(units):
+            ap.error("--external runs units of ./runtest only (not cluster/ or sentinel/)")
+        external = ExternalServer(tree, args.baseport + 7000, outdir)
+        external.start()
+    try:
+        for unit in main_units:
+            r = run_unit(tree, unit, args, outdir, external)
+            results.append(r)
+            log("%s: %d passed, %d failed, %s, %.0fs" % (
+                unit, len(r["ok"]), len(r["err"]) + len(r["exception"]), r["status"],
+                r["seconds"]))
+    finally:
+        if external is not None:
+            external.stop()
     batches = [[u] for u in cl_units] if args.cluster_each else ([cl_units] if cl_units else [])
     if st_units:
         batches.append(st_units)

@@ -811,6 +811,28 @@ def test_debug_object_like_redis(diff):
     diff("DEBUG", "OBJECT", "nosuch")
 
 
+def test_debug_object_address_kept_by_in_place_changes(diff):
+    """DEBUG OBJECT's "at:" stays put when Redis changes the object in place: INCR
+    of an int-encoded string outside the shared integers, a push to a list
+    (unit/type/incr.tcl "INCR can modify objects in-place")."""
+    at = re.compile(rb"at:(0x[0-9a-f]+) ")
+
+    def addr(side, key):
+        return at.search(side.call("DEBUG", "OBJECT", key)).group(1)
+
+    for side in (diff.ref, diff.our):
+        side.call("SET", "foo", "20000")
+        side.call("INCR", "foo")
+        old = addr(side, "foo")
+        side.call("INCR", "foo")
+        side.call("INCRBY", "foo", "7")
+        assert addr(side, "foo") == old
+        side.call("RPUSH", "l", "a")
+        old = addr(side, "l")
+        side.call("RPUSH", "l", "b")
+        assert addr(side, "l") == old
+
+
 def test_debug_digest_empty_and_missing(diff):
     diff("DEBUG", "DIGEST")
     diff("DEBUG", "DIGEST-VALUE", "nosuch", "nosuch2")

@@ -254,8 +254,21 @@ def _object_line(c, key, v):
         )
     return (
         "Value at:0x%x refcount:1 encoding:%s serializedlength:%d lru:%d "
-        "lru_seconds_idle:%d%s" % (id(v), enc, serlen, (clock - idle) & 0xFFFFFF, idle, extra)
+        "lru_seconds_idle:%d%s"
+        % (_address(db, key, v, enc), enc, serlen, (clock - idle) & 0xFFFFFF, idle, extra)
     )
+
+
+def _address(db, key, v, enc):
+    """The "at:" of DEBUG OBJECT: where the value lives. Redis's INCR family
+    rewrites an int-encoded string in place (same robj) unless it is one of the
+    shared integers 0..9999, while here a new ``bytes`` replaces the old one; the
+    place that stays is the key's slot, so an int-encoded value reports an address
+    derived from its key and database (unit/type/incr.tcl "INCR can modify objects
+    in-place")."""
+    if enc == "int" and not (v.__class__ is bytes and len(v) <= 4 and v.isdigit()):
+        return 0x7F0000000000 + ((hash((db.id, key)) & 0xFFFFFFFFFF) << 3)
+    return id(v)
 
 
 def _dict_stats(n):
