@@ -70,8 +70,10 @@ def _suspect(data):
     return None
 
 
-_bytes_len = bytes.__len__
-_sum = sum
+# Every argument hiredis returned is exactly ``bytes`` (not an int, a nested array,
+# None or an error object): one pass in C over the batch's arguments, their types
+# checked against a set (cheaper than calling bytes.__len__ on each).
+_only_bytes = frozenset((bytes,)).issuperset
 _map = map
 _chain = _itertools.chain.from_iterable
 
@@ -440,10 +442,8 @@ class HiredisReader:
                 cmd = gets()
             else:
                 cmd = None  # (the read ends inside a request)
-            if out:
-                _sum(_map(_bytes_len, _chain(out)))
-                if [] in out:
-                    raise TypeError
+            if out and (not _only_bytes(_map(type, _chain(out))) or [] in out):
+                raise TypeError
         except Exception:
             self._since = [data]
             self._since_len = len(data)
@@ -516,12 +516,11 @@ class HiredisReader:
             return self._fallback(out[: _valid_prefix(out)])
         if out:
             # Every request must be a non-empty array of bulk strings. One C pass
-            # checks the whole batch: bytes.__len__ refuses anything but bytes (an
-            # integer, an error, a nested array, a top-level non-array), and an
-            # empty array compares equal to [].
+            # checks the whole batch: every argument's type must be bytes (not an
+            # integer, an error, a nested array; a top-level non-array cannot be
+            # iterated: TypeError), and an empty array compares equal to [].
             try:
-                _sum(_map(_bytes_len, _chain(out)))
-                bad = [] in out
+                bad = not _only_bytes(_map(type, _chain(out))) or [] in out
             except TypeError:
                 bad = True
             if bad:
