@@ -337,9 +337,10 @@ def latency_histogram(c, argv):
             continue
         for x in [cmd] + list((cmd.subcommands or {}).values()):
             st = stats[x.index]
-            if st.calls:
+            calls = st.total_calls()
+            if calls:
                 out.append(x.fullname.encode())
-                out.append(_histogram_entry(st.calls, st.ns / 1000 / st.calls))
+                out.append(_histogram_entry(calls, st.total_ns() / 1000 / calls))
     return out
 
 

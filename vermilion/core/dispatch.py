@@ -52,7 +52,15 @@ from ..protocol.encoder import (
 )
 from ..cluster.slots import key_hash_slot
 from .client import Client
-from .table import ALL_COMMANDS, MULTI_PASSTHROUGH, Command, lookup, lookup_argv, lookup_in
+from .table import (
+    ALL_COMMANDS,
+    BATCH_TIMED,
+    MULTI_PASSTHROUGH,
+    Command,
+    lookup,
+    lookup_argv,
+    lookup_in,
+)
 
 Argv = list  # list[bytes]: one request, the command name first
 
@@ -63,38 +71,70 @@ BIG_REPLY = 1 << 16
 _perf = time.perf_counter_ns
 
 
-class CommandStats:
-    """One command's INFO commandstats counters (Redis's per-command fields)."""
+class RunTotals:
+    """A server's totals over the untimed runs of cheap commands (see
+    :func:`execute_batch`): their time, and how many commands they held."""
 
-    __slots__ = ("calls", "ns", "rejected", "failed")
+    __slots__ = ("ns", "n")
 
     def __init__(self) -> None:
-        self.calls = 0  # calls
-        self.ns = 0  # total time, ns (INFO shows usec)
+        self.ns = 0
+        self.n = 0
+
+
+class CommandStats:
+    """One command's INFO commandstats counters (Redis's per-command fields).
+
+    ``calls``/``ns`` count the calls timed one by one; ``run_calls`` the calls
+    made inside an untimed run (:func:`execute_batch`), each of which is given
+    the average time of a command in those runs (the server's
+    :class:`RunTotals`) when read. Read the totals with :meth:`total_calls` and
+    :meth:`total_ns`."""
+
+    __slots__ = ("calls", "ns", "rejected", "failed", "run_calls", "runs")
+
+    def __init__(self, runs: RunTotals | None = None) -> None:
+        self.calls = 0  # calls timed on their own
+        self.ns = 0  # their total time, ns (INFO shows usec)
         self.rejected = 0  # rejected_calls: refused before running (processCommand)
         self.failed = 0  # failed_calls: ran and answered an error
+        self.run_calls = 0  # calls made inside untimed runs
+        self.runs = runs if runs is not None else RunTotals()
+
+    def total_calls(self) -> int:
+        return self.calls + self.run_calls
+
+    def total_ns(self) -> int:
+        k = self.run_calls
+        runs = self.runs
+        return self.ns + runs.ns * k // runs.n if k and runs.n else self.ns
 
     def reset(self) -> None:
-        self.calls = self.ns = self.rejected = self.failed = 0
+        self.calls = self.ns = self.rejected = self.failed = self.run_calls = 0
+        self.runs.ns = self.runs.n = 0
 
     def as_tuple(self) -> tuple[int, int, int, int]:
-        return (self.calls, self.ns, self.rejected, self.failed)
+        return (self.total_calls(), self.total_ns(), self.rejected, self.failed)
 
     def restore(self, t: Sequence[int]) -> None:
         self.calls, self.ns, self.rejected, self.failed = t
+        self.run_calls = 0
 
 
 def new_stats() -> list[CommandStats]:
-    """A server's counters: one :class:`CommandStats` per command, by ``Command.index``."""
-    return [CommandStats() for _ in ALL_COMMANDS]
+    """A server's counters: one :class:`CommandStats` per command, by ``Command.index``
+    (sharing the server's :class:`RunTotals`)."""
+    runs = RunTotals()
+    return [CommandStats(runs) for _ in ALL_COMMANDS]
 
 
 def stats_rows(server: Any) -> Iterator[tuple[str, int, int, int, int]]:
     """(name, calls, usec, rejected, failed) for INFO commandstats, in table order."""
     for cmd in ALL_COMMANDS:
         st = server.cmdstats[cmd.index]
-        if st.calls or st.rejected or st.failed:
-            yield cmd.fullname, st.calls, st.ns // 1000, st.rejected, st.failed
+        calls = st.calls + st.run_calls
+        if calls or st.rejected or st.failed:
+            yield cmd.fullname, calls, st.total_ns() // 1000, st.rejected, st.failed
 
 
 # ------------------------------------------------------------ a client's requests
@@ -115,14 +155,26 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     This loop is the hot path, so for a plain command it does :func:`call`'s steps
     itself, in the same order (run, reply, count, propagate, the rarer work); call()
     stays the definition, and anything unusual is handed to the same helpers it
-    uses. Time is read once per command: a command's time runs from the end of the
-    one before (the batch was parsed before the loop).
+    uses.
 
     What decides the path and the extra work (the client's and the server's
     special flags, maxmemory, the AOF/replication sink, the slowlog/latency/MONITOR
     threshold) is read into locals once, and read again only after a command that
     could change it: one that is not ``Command.pure`` (a data command, which
     cannot), the slow path, or serving blocked clients.
+
+    Timing. Reading the clock and adding up nanoseconds cost a cheap command
+    (GET, INCR, PING) as much as a sixth of its whole cost, so the cheap ones
+    (``Command.batch_timed``: Redis's ``@fast`` data commands, and SET) are not
+    timed one by one: each is counted (``CommandStats.run_calls``, exact at once)
+    and a run of them is timed as a whole, its time going to the server's
+    :class:`RunTotals`: in INFO commandstats each of them is given the average
+    time of a command in those runs (the time of a batch split evenly between
+    its commands). A run whose time passes the slowlog/latency threshold has its
+    time split the same way, and each share over the threshold is logged.
+    Every other command is timed on its own, and every command is while that
+    threshold is under ``PRECISE_NS`` (MONITOR, ``slowlog-log-slower-than 0``, a
+    low latency threshold), where each one's own time matters.
     """
     server = c.server
     server.current_client = c
@@ -132,14 +184,17 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     stats = server.cmdstats
     perf = _perf
     n = len(cmds)
-    it = iter(cmds) if start == 0 else iter(cmds[start:])
+    seq = cmds if start == 0 else cmds[start:]
+    it = iter(seq)
     special = c.special or server.special
     maxmemory_check = server.maxmemory_check
     persistence = server.persistence
     after_ns = server.after_call_ns
+    untimed = _NONE if after_ns < PRECISE_NS else BATCH_TIMED
     cluster = server.cluster  # cluster mode: each command's slot must be ours
     dirty = 0
-    t0 = perf()
+    k = 0  # commands in the current untimed run
+    t0 = t_run = perf()  # t_run: when the current run started (or the last command ended)
     for argv in it:
         cmd = get(argv[0])
         if (
@@ -148,6 +203,9 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
             or len(argv) not in cmd.argcs
             or (cluster is not None and not _cluster_local(cluster, cmd, argv))
         ):
+            if k:  # the run ends before this command
+                _end_run(c, seq, len(seq) - length_hint(it) - 1, k, perf() - t_run)
+                k = 0
             if persistence is None:
                 c.propagate = None  # (not for a sink this command might switch on)
             _process_slow(c, argv)
@@ -159,7 +217,8 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
             maxmemory_check = server.maxmemory_check
             persistence = server.persistence
             after_ns = server.after_call_ns
-            t0 = perf()
+            untimed = _NONE if after_ns < PRECISE_NS else BATCH_TIMED
+            t_run = perf()
             continue
         c.cmd = cmd
         if maxmemory_check is not None:
@@ -167,11 +226,24 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
             # client in no special state: evict, or -OOM (keyspace/evict.py)
             err = maxmemory_check(c, cmd, argv)
             if err is not None:
+                if k:  # the run ends before this command
+                    _end_run(c, seq, len(seq) - length_hint(it) - 1, k, perf() - t_run)
+                    k = 0
                 reject(c, argv, err)
-                t0 = perf()
+                t_run = perf()
                 continue
         if persistence is not None:
             dirty = server.dirty
+        if cmd in untimed:
+            stats[cmd.index].run_calls += 1
+            k += 1  # (so k is 0 after the call exactly when it is timed)
+        else:
+            if k:  # the run ends before this command, which starts now
+                t0 = perf()
+                _end_run(c, seq, len(seq) - length_hint(it) - 1, k, t0 - t_run)
+                k = 0
+            else:
+                t0 = t_run  # (its time runs from the end of the command before)
         try:
             r = cmd.func(c, argv)
         except CommandError as e:
@@ -203,19 +275,23 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
             append(r)
             if len(r) >= BIG_REPLY and _big_reply(c):
                 r = NO_REPLY
-        t1 = perf()
-        dt = t1 - t0
-        t0 = t1
-        st = stats[cmd.index]
-        st.calls += 1
-        st.ns += dt
+        if not k:
+            t_run = perf()
+            dt = t_run - t0
+            st = stats[cmd.index]
+            st.calls += 1
+            st.ns += dt
         if persistence is not None:  # the AOF or a replica takes writes
             if c.propagate is not None or (cmd.is_write and server.dirty != dirty):
                 server.propagate_command(c, argv)
-        if dt > after_ns:  # (-1 while a client is in MONITOR)
+        if not k and dt > after_ns:  # (-1 while a client is in MONITOR)
             _after_call(c, cmd, argv, dt)
         if server.ready_keys:
+            if k:  # the run ends with this command
+                _end_run(c, seq, len(seq) - length_hint(it), k, perf() - t_run)
+                k = 0
             server.serve_blocked()
+            t_run = perf()
             cmd = None  # (read the locals again, below)
         if r is NO_REPLY and (c.blocked is not None or c.close_after_reply):
             break
@@ -227,10 +303,36 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
             maxmemory_check = server.maxmemory_check
             persistence = server.persistence
             after_ns = server.after_call_ns
+            untimed = _NONE if after_ns < PRECISE_NS else BATCH_TIMED
+    if k:  # the run ends with the batch (or with the command that blocked)
+        _end_run(c, seq, len(seq) - length_hint(it), k, perf() - t_run)
     if persistence is None:
         c.propagate = None
     server.current_client = None
     return n - length_hint(it)
+
+
+# While the slowlog/latency threshold is under this (ns), every command is timed
+# on its own (see execute_batch).
+PRECISE_NS = 1_000_000
+_NONE: frozenset = frozenset()
+
+
+def _end_run(c: Client, seq: Sequence[Argv], end: int, k: int, ns: int) -> None:
+    """An untimed run ends: its ``k`` commands, ``seq[end - k:end]``, took ``ns``
+    in all. Add it to the server's :class:`RunTotals`; if it took longer than the
+    slowlog/latency threshold, each command's share is what call() would have
+    measured, and a share over the threshold is logged."""
+    server = c.server
+    runs = server.run_totals
+    runs.ns += ns
+    runs.n += k
+    if ns > server.after_call_ns:
+        share = ns // k
+        if share > server.after_call_ns:
+            get = server.fast_lookup.get
+            for argv in seq[end - k : end]:
+                _after_call(c, get(argv[0]), argv, share)
 
 
 def _cluster_local(cluster: Any, cmd: Command, argv: Argv) -> bool:

@@ -42,6 +42,8 @@ _STATEFUL_CATS = frozenset(
     ("@admin", "@dangerous", "@pubsub", "@transaction", "@connection", "@scripting")
 )
 _PURE_EXTRA = frozenset(("ping", "echo", "time", "lastsave", "keys", "sort", "sort_ro"))
+# O(1) like the @fast commands, though Redis does not flag them so.
+_BATCH_TIMED_EXTRA = frozenset(("set", "setex", "psetex"))
 _ARGCS: dict = {}  # arity -> the argument counts it accepts (Command.argcs)
 
 
@@ -86,6 +88,7 @@ class Command:
         "argcs",
         "cluster_key",
         "pure",
+        "batch_timed",
         "module",
         "_info_cache",
     )
@@ -146,6 +149,9 @@ class Command:
         self.pure = self.plain and (
             fullname in _PURE_EXTRA or bool(cats & _DATA_CATS and not cats & _STATEFUL_CATS)
         )
+        # Counted, not timed on its own, inside a run of cheap commands
+        # (dispatch.execute_batch): Redis's @fast data commands, and SET.
+        self.batch_timed = self.pure and (self.fast or fullname in _BATCH_TIMED_EXTRA)
         # In cluster mode: 0 = no keys, 1 = its one key is argv[1], None = ask
         # cluster/route.py (set by cluster/mode.py from the key specs).
         self.cluster_key: int | None = None
@@ -254,6 +260,7 @@ COMMANDS: dict = {}  # lower-case name (bytes) -> Command, bound commands only
 ALL_COMMANDS: list = []  # every bound Command and sub-command, by index (for stats)
 _LOOKUP: dict = {}  # exact argv[0] spelling -> Command: skips .lower() on the hot path
 FAST_LOOKUP: dict = {}  # the same for plain commands only: the dispatcher's fast path
+BATCH_TIMED: set = set()  # bound commands with Command.batch_timed (dispatch.execute_batch)
 
 
 def _register(fullname: str) -> Command:
@@ -297,6 +304,8 @@ def command(fullname: str) -> Callable[[Callable], Callable]:
     def deco(func: Callable) -> Callable:
         cmd = _register(fullname)
         cmd.func = func
+        if cmd.batch_timed:
+            BATCH_TIMED.add(cmd)
         return func
 
     return deco

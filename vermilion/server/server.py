@@ -191,6 +191,7 @@ class Server:
         self.dbs = [Database(self, i) for i in range(cfg.get_int("databases"))]
         self.clock = Clock(self)  # the data's time, which a test may move (keyspace/clock.py)
         self.cmdstats = new_stats()  # CommandStats by Command.index (core/dispatch.py)
+        self.run_totals = self.cmdstats[0].runs  # (shared by them all)
         self.errorstats = {}
         self.dirty = 0
         self.frozen_ms = 0

@@ -106,7 +106,7 @@ def rss():
 
 
 def total_commands(server):
-    return sum(st.calls for st in server.cmdstats)
+    return sum(st.calls + st.run_calls for st in server.cmdstats)
 
 
 def keyspace_counts(server):
@@ -118,7 +118,7 @@ def keyspace_counts(server):
     CONFIG RESETSTAT zeroes the command's stats and these counters together.
     """
     get = COMMANDS[b"get"]
-    get_calls = server.cmdstats[get.index].calls
+    get_calls = server.cmdstats[get.index].total_calls()
     hits = server.stats_keyspace_hits + server.stats_get_hits
     misses = server.stats_keyspace_misses + get_calls - server.stats_get_hits
     return hits, misses
