@@ -7,7 +7,13 @@ must produce the same commands and the same protocol error as each other.
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from vermilion.protocol.reader import PyReader, HiredisReader, HAVE_HIREDIS, split_args
+from vermilion.protocol.reader import (
+    PyReader,
+    HiredisReader,
+    HAVE_HIREDIS,
+    split_args,
+    split_quoted,
+)
 
 READERS = [PyReader] + ([HiredisReader] if HAVE_HIREDIS else [])
 
@@ -63,6 +69,14 @@ def test_split_args_like_sdssplitargs():
     assert split_args(b'"unbalanced') is None
     assert split_args(b'"a"b') is None
     assert split_args(b"  ") == []
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=40) | st.lists(st.sampled_from(b' \t\r\n\x0b\x0cab"\'\\x\0')).map(bytes))
+def test_split_args_shortcut_agrees_with_the_long_way(line):
+    # split_args takes bytes.split() for a line without quotes or NUL; the byte by
+    # byte sdssplitargs must give the same for every line
+    assert split_args(line) == split_quoted(line)
 
 
 commands_st = st.lists(st.lists(st.binary(max_size=20), min_size=1, max_size=5), max_size=6)

@@ -97,6 +97,18 @@ _BLANK = (32, 9, 10, 11, 12, 13)
 
 def split_args(line):
     """Split an inline request like Redis's ``sdssplitargs``; None if quotes are unbalanced."""
+    if _long_way(line) is None:
+        # no quote, no C string end, no \v or \f (blanks between arguments but not
+        # ends of one, to sdssplitargs): the arguments are what bytes.split() gives
+        return line.split()
+    return split_quoted(line)
+
+
+_long_way = _re.compile(b"[\"'\0\x0b\x0c]").search
+
+
+def split_quoted(line):
+    """:func:`split_args` the long way, byte by byte: quotes, escapes, a NUL."""
     nul = line.find(b"\0")
     if nul >= 0:  # Redis works on a C string here
         line = line[:nul]
