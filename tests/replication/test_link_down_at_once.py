@@ -29,7 +29,10 @@ def test_replica_sees_its_link_down_right_after_the_kill(kind):
                 p.set("k%d" % k, "A" * 16384)
             p.execute()
             stale += r.info("replication")["master_link_status"] == "up"
-        assert stale == 0
+        # redis-server reads the dropped link and the INFO in one event-loop turn,
+        # in file-descriptor order, so under load it answers "up" now and then (1 in
+        # 10 once, in a full test run): the reference may lose the race once.
+        assert stale <= (1 if kind == "redis" else 0)
         wait_for(lambda: link_up(r), 20, "link up again")
         assert "Connection with master lost." in replica.log()
         m.close()
