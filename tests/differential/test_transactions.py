@@ -172,7 +172,9 @@ def test_exec_propagates_wrapped_in_multi_exec(tmp_path):
 def test_exec_refused_by_process_command_aborts_the_transaction(diff):
     """rejectCommand -> execCommandAbort: EXEC with extra arguments (or refused by any
     other check) ends the MULTI with EXECABORT, so what follows is not queued."""
+    # (errorstats count from here: the shared servers have seen other tests' errors)
     diff.run("""
+        CONFIG RESETSTAT
         EXEC x
         MULTI
         SET a 1
