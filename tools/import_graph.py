@@ -74,6 +74,7 @@ FLOORS = [
             "vermilion.server.process",
             "vermilion.server.stats",
             "vermilion.server.querybuf",
+            "vermilion.server.client_eviction",
             "vermilion.server.pause",
             "vermilion.server.latency",
         ],

@@ -31,6 +31,7 @@ import os
 import socket
 import time
 
+from ..core import limits
 from ..persistence.aof import encode_command
 from ..persistence import rdb as rdbmod
 from ..persistence.snapshot import CHILD_RDB, HAS_FORK, LoadProgress
@@ -401,15 +402,13 @@ class ReplMaster:
         addReplyDeferredLen do for a CLIENT_TYPE_SLAVE client
         (logInvalidUseAndFreeClientAsync); an error reply is also logged as
         afterErrorReply does. ``c.out[mark:]`` is the reply."""
-        from ..commands.client_cmds import client_info  # (commands import this module)
-
         server = self.server
         reply = c.out[mark:]
         del c.out[mark:]
         cmd = c.cmd.fullname if c.cmd is not None else "<unknown>"
         server.log_warning(
             "Replica generated a reply to command '%s', disconnecting it: %s"
-            % (cmd, client_info(c).decode("utf-8", "replace"))
+            % (cmd, limits.describe_client(c).decode("utf-8", "replace"))
         )
         for text in error_replies(reply):
             log_error_reply(server, c, text, "replica", "master")
