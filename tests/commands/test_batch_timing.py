@@ -69,8 +69,10 @@ def test_slow_fast_command_is_logged(r):
     for i in range(3):
         r.set("big%d" % i, big)
     r.slowlog_reset()
+    p = r.pipeline(transaction=False)  # one batch: a run of three (see RUN_MIN)
     for i in range(3):
-        r.append("big%d" % i, "y")
+        p.append("big%d" % i, "y")
+    p.execute()
     entries = r.slowlog_get(10)
     appends = [e for e in entries if e["command"].startswith(b"APPEND big")]
     assert len(appends) == 3

@@ -190,7 +190,9 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     maxmemory_check = server.maxmemory_check
     persistence = server.persistence
     after_ns = server.after_call_ns
-    untimed = _NONE if after_ns < PRECISE_NS else BATCH_TIMED
+    # (a batch of one or two commands is cheaper to time command by command)
+    runs_pay = len(seq) >= RUN_MIN
+    untimed = BATCH_TIMED if runs_pay and after_ns >= PRECISE_NS else _NONE
     cluster = server.cluster  # cluster mode: each command's slot must be ours
     dirty = 0
     k = 0  # commands in the current untimed run
@@ -217,7 +219,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
             maxmemory_check = server.maxmemory_check
             persistence = server.persistence
             after_ns = server.after_call_ns
-            untimed = _NONE if after_ns < PRECISE_NS else BATCH_TIMED
+            untimed = BATCH_TIMED if runs_pay and after_ns >= PRECISE_NS else _NONE
             t_run = perf()
             continue
         c.cmd = cmd
@@ -303,9 +305,14 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
             maxmemory_check = server.maxmemory_check
             persistence = server.persistence
             after_ns = server.after_call_ns
-            untimed = _NONE if after_ns < PRECISE_NS else BATCH_TIMED
+            untimed = BATCH_TIMED if runs_pay and after_ns >= PRECISE_NS else _NONE
     if k:  # the run ends with the batch (or with the command that blocked)
-        _end_run(c, seq, len(seq) - length_hint(it), k, perf() - t_run)
+        dt = perf() - t_run
+        runs = server.run_totals  # (_end_run's common case, written out)
+        runs.ns += dt
+        runs.n += k
+        if dt > after_ns:
+            _end_run(c, seq, len(seq) - length_hint(it), k, dt, False)
     if persistence is None:
         c.propagate = None
     server.current_client = None
@@ -313,20 +320,23 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
 
 
 # While the slowlog/latency threshold is under this (ns), every command is timed
-# on its own (see execute_batch).
+# on its own (see execute_batch); and in a batch of fewer than RUN_MIN commands.
 PRECISE_NS = 1_000_000
+RUN_MIN = 3
 _NONE: frozenset = frozenset()
 
 
-def _end_run(c: Client, seq: Sequence[Argv], end: int, k: int, ns: int) -> None:
+def _end_run(c: Client, seq: Sequence[Argv], end: int, k: int, ns: int, count: bool = True) -> None:
     """An untimed run ends: its ``k`` commands, ``seq[end - k:end]``, took ``ns``
-    in all. Add it to the server's :class:`RunTotals`; if it took longer than the
-    slowlog/latency threshold, each command's share is what call() would have
-    measured, and a share over the threshold is logged."""
+    in all. Add it to the server's :class:`RunTotals` (unless ``count`` is false:
+    the caller did); if it took longer than the slowlog/latency threshold, each
+    command's share is what call() would have measured, and a share over the
+    threshold is logged."""
     server = c.server
-    runs = server.run_totals
-    runs.ns += ns
-    runs.n += k
+    if count:
+        runs = server.run_totals
+        runs.ns += ns
+        runs.n += k
     if ns > server.after_call_ns:
         share = ns // k
         if share > server.after_call_ns:
