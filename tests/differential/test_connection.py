@@ -993,3 +993,42 @@ def test_monitor_sees_other_clients_and_dbs():
 
     with fresh_pair() as ports:
         on_both(ports, scenario)
+
+
+def test_reply_buffer_shrinks_when_idle_and_grows_when_busy():
+    """clientsCronResizeOutputBuffer (unit/replybufsize.tcl): CLIENT LIST's rbs of
+    an idle client falls to 1 KiB once its peak is reset, and a client whose
+    replies fill the buffer sees it doubled up to 16 KiB. The same on both."""
+
+    def rbs(admin, name):
+        for line in bulk_text(admin.call("CLIENT", "LIST")).splitlines():
+            fields = dict(info_fields(line))
+            if fields[b"name"] == name:
+                return int(fields[b"rbs"])
+        raise AssertionError("no client named %r" % name)
+
+    def scenario(port):
+        admin = RawConn("127.0.0.1", port)
+        tc = RawConn("127.0.0.1", port)
+        tc.call("CLIENT", "SETNAME", "tc")
+        admin.call("DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "100")
+        deadline = time.time() + 5
+        while not 1024 <= rbs(admin, b"tc") < 2046 and time.time() < deadline:
+            time.sleep(0.05)
+        shrunk = rbs(admin, b"tc")
+        admin.call("SET", "bigval", "x" * 32768)
+        admin.call("DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "never")
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            tc.call("GET", "bigval")
+            if 16384 <= rbs(admin, b"tc") < 32768:
+                break
+            time.sleep(0.05)
+        grown = rbs(admin, b"tc")
+        admin.call("DEBUG", "REPLYBUFFER", "PEAK-RESET-TIME", "reset")
+        admin.close()
+        tc.close()
+        return [1024 <= shrunk < 2046, 16384 <= grown < 32768]
+
+    with fresh_pair(enable_debug_command="yes") as ports:
+        assert on_both(ports, scenario) == [True, True]

@@ -160,7 +160,7 @@ def client_info(c, me=None, argv=None):
             argv_mem,
             multi_mem,
             rbs,
-            0,
+            c.rb_peak,
             obl,
             oll,
             omem,

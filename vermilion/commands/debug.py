@@ -35,6 +35,7 @@ from ..persistence.rdb import Limits
 import sys
 from ..persistence.rdb import RdbError
 from ..persistence.snapshot import LOADING_ERROR, LoadFailed, empty_data
+from ..server.querybuf import PEAK_RESET_DEFAULT
 
 _HELP = [
     "AOF-FLUSH-SLEEP <microsec>",
@@ -495,8 +496,12 @@ def debug(c, argv):
         what = argv[2].lower()
         if what == b"peak-reset-time":
             v = argv[3].lower()
-            if v not in (b"never", b"reset"):
-                parse_int(argv[3])
+            if v == b"never":
+                server.reply_peak_reset = None
+            elif v == b"reset":
+                server.reply_peak_reset = PEAK_RESET_DEFAULT
+            else:
+                server.reply_peak_reset = parse_int(argv[3]) / 1000.0
         elif what == b"resizing":
             server.reply_buffer_resizing = bool(atoi(argv[3]))  # CLIENT LIST's rbs
         else:

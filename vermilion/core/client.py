@@ -89,6 +89,9 @@ class Client:
         "killed",
         "tot_net_in",
         "tot_net_out",
+        "rb_size",
+        "rb_peak",
+        "rb_peak_reset",
         "tot_cmds",
         "unsafe_flush",
         "no_touch",
@@ -159,6 +162,12 @@ class Client:
         self.killed = False
         self.tot_net_in = 0
         self.tot_net_out = 0
+        # The reply buffer Redis would hold (CLIENT LIST rbs/rbp, tot-mem): its
+        # size, the most it held since the peak was last reset, and when that was
+        # (server/querybuf.py's cron resizes it as clientsCronResizeOutputBuffer)
+        self.rb_size = 16384  # PROTO_REPLY_CHUNK_BYTES
+        self.rb_peak = 0
+        self.rb_peak_reset = self.last_interaction
         self.tot_cmds = 0
         self.unsafe_flush = False
         self.asking = False  # ASKING: the next command may use an importing slot
@@ -240,6 +249,8 @@ class Client:
             # client-output-buffer-limit, counted before the bytes are buffered
             return
         self.tot_net_out += n
+        if n > self.rb_peak:  # (what Redis's static reply buffer held: at most its size)
+            self.rb_peak = n if n < self.rb_size else self.rb_size
         self.transport.write(data)
         if self.paused_reading:
             # Output piling up past the transport's mark: client-output-buffer-limit.

@@ -84,10 +84,7 @@ def memory_fields(c, cur=None, qbuf=None):
     obl = min(pending_out, REPLY_CHUNK)
     omem = pending_out - obl
     oll = (omem + REPLY_CHUNK - 1) // REPLY_CHUNK
-    if not c.server.reply_buffer_resizing or int(_time()) - int(c.ctime) < 1:
-        rbs = REPLY_CHUNK
-    else:
-        rbs = 1024
+    rbs = c.rb_size
     extra = 0
     if c.watched:
         extra += len(c.watched) * WATCH_OVERHEAD

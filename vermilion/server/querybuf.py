@@ -116,6 +116,31 @@ def resize_query_buffer(c, now):
     qb.peak = max(used, big)
 
 
+REPLY_MIN = 1024  # PROTO_REPLY_MIN_BYTES
+REPLY_CHUNK = 16384  # PROTO_REPLY_CHUNK_BYTES
+PEAK_RESET_DEFAULT = 5.0  # REPLY_BUFFER_DEFAULT_PEAK_RESET_TIME, seconds
+
+
+def resize_reply_buffer(c, now, reset):
+    """clientsCronResizeOutputBuffer for the model of the client's reply buffer
+    (``c.rb_size``; ``c.rb_peak`` is the most a write held, set by Client.flush):
+    shrink it to its peak (at least 1 KiB) when the peak is under half of it,
+    double it (at most 16 KiB) when the peak filled it; the peak restarts every
+    ``reset`` seconds (None: never), so an idle client's buffer shrinks."""
+    size = c.rb_size
+    peak = c.rb_peak
+    new = 0
+    if size // 2 >= REPLY_MIN and peak < size // 2:
+        new = max(REPLY_MIN, peak + 1)
+    elif size * 2 < REPLY_CHUNK * 2 and peak == size:
+        new = min(REPLY_CHUNK, size * 2)
+    if reset is not None and now - c.rb_peak_reset >= reset:
+        c.rb_peak = 0  # (nothing waits in it between commands: bufpos is 0)
+        c.rb_peak_reset = now
+    if new:
+        c.rb_size = new
+
+
 class QueryBufCron:
     """Visits every client about once a second, like clientsCron (at least 5 a tick)."""
 
@@ -133,13 +158,19 @@ class QueryBufCron:
             self.todo = list(clients.values())
         batch, self.todo = self.todo[-n:], self.todo[:-n]
         now = _monotonic()
+        resizing = server.reply_buffer_resizing
+        reset = server.reply_peak_reset
         for c in batch:
             if not c.closed and c.id in clients:
                 resize_query_buffer(c, now)
+                if resizing:
+                    resize_reply_buffer(c, now, reset)
 
 
 @on_server_init
 def _init(server):
     server.query_bufs = {}  # client -> QueryBuf (CLIENT LIST qbuf-free, tot-mem)
+    # DEBUG REPLYBUFFER PEAK-RESET-TIME, seconds (None: never)
+    server.reply_peak_reset = PEAK_RESET_DEFAULT
     server.add_client_gone_hook(lambda c: server.query_bufs.pop(c, None))
     server.add_cron_hook(QueryBufCron(server))
