@@ -500,8 +500,9 @@ def debug(c, argv):
                 server.reply_peak_reset = None
             elif v == b"reset":
                 server.reply_peak_reset = PEAK_RESET_DEFAULT
-            else:
-                server.reply_peak_reset = parse_int(argv[3]) / 1000.0
+            else:  # (a negative time is "never" too: the cron tests >= 0)
+                ms = parse_int(argv[3])
+                server.reply_peak_reset = ms / 1000.0 if ms >= 0 else None
         elif what == b"resizing":
             server.reply_buffer_resizing = bool(atoi(argv[3]))  # CLIENT LIST's rbs
         else:

@@ -132,7 +132,7 @@ def stats_rows(server: Any) -> Iterator[tuple[str, int, int, int, int]]:
     """(name, calls, usec, rejected, failed) for INFO commandstats, in table order."""
     for cmd in ALL_COMMANDS:
         st = server.cmdstats[cmd.index]
-        calls = st.calls + st.run_calls
+        calls = st.total_calls()
         if calls or st.rejected or st.failed:
             yield cmd.fullname, calls, st.total_ns() // 1000, st.rejected, st.failed
 

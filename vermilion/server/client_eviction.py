@@ -28,16 +28,11 @@ A running command's arguments count for the client running it, like Redis's
 a client's figure only from clientsCron, between its commands).
 """
 
-import time
-
 from ..core import limits
 from ..core.bootstrap import on_server_init
 from ..core.client import client_type, TYPE_NORMAL, TYPE_PUBSUB
-from .querybuf import query_buffer, sds_mem
+from .querybuf import REPLY_CHUNK, query_buffer, sds_mem
 
-_time = time.time
-
-REPLY_CHUNK = 16384  # Redis's static reply buffer and reply list block size
 CLIENT_STRUCT = 1024 + 768  # zmalloc_size(c) plus what the allocator rounds in
 MIN_LIMIT = 128 * 1024  # getClientEvictionLimit's floor
 WATCH_OVERHEAD = 24 + 16  # sizeof(listNode) + sizeof(watchedKey)

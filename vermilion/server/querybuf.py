@@ -117,7 +117,7 @@ def resize_query_buffer(c, now):
 
 
 REPLY_MIN = 1024  # PROTO_REPLY_MIN_BYTES
-REPLY_CHUNK = 16384  # PROTO_REPLY_CHUNK_BYTES
+REPLY_CHUNK = 16384  # PROTO_REPLY_CHUNK_BYTES: the static reply buffer, a reply list block
 PEAK_RESET_DEFAULT = 5.0  # REPLY_BUFFER_DEFAULT_PEAK_RESET_TIME, seconds
 
 

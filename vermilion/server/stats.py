@@ -106,7 +106,7 @@ def rss():
 
 
 def total_commands(server):
-    return sum(st.calls + st.run_calls for st in server.cmdstats)
+    return sum(st.total_calls() for st in server.cmdstats)
 
 
 def keyspace_counts(server):
