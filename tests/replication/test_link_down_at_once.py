@@ -31,8 +31,13 @@ def test_replica_sees_its_link_down_right_after_the_kill(kind):
             stale += r.info("replication")["master_link_status"] == "up"
         # redis-server reads the dropped link and the INFO in one event-loop turn,
         # in file-descriptor order, so under load it answers "up" now and then (1 in
-        # 10 once, in a full test run): the reference may lose the race once.
-        assert stale <= (1 if kind == "redis" else 0)
+        # 10 in a full test run on a quiet machine, 4 in 10 with other work running):
+        # of the reference we only ask that it saw the link down at least once.
+        # Vermilion closes the link before it reads anything else: never "up".
+        if kind == "redis":
+            assert stale < 10
+        else:
+            assert stale == 0
         wait_for(lambda: link_up(r), 20, "link up again")
         assert "Connection with master lost." in replica.log()
         m.close()

@@ -80,8 +80,14 @@ def test_flooded_slow_subscriber_is_disconnected_and_memory_returns(tmp_path):
         assert elapsed < 30, "the publisher was slowed down by the subscriber"
         # Cut off at the hard limit: the server never held much more than 32 MB for it.
         assert peak - before < 32 + 40, (before, peak)
-        time.sleep(1.0)
-        after = rss_mb(proc.pid)
+        # The memory comes back once the cron trims the heap (hz 10); with other
+        # work running on the machine that can take a few of its ticks.
+        deadline = time.time() + 5.0
+        while True:
+            time.sleep(0.25)
+            after = rss_mb(proc.pid)
+            if after - before < 12 or time.time() > deadline:
+                break
         assert after - before < 12, (
             "memory not returned: before %.1f MB, peak %.1f MB, after %.1f MB"
             % (before, peak, after)

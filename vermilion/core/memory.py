@@ -89,7 +89,7 @@ STRIDE_SAMPLES = 1 << 15  # ... beyond it, about this many keys are measured
 SWEEP = 256  # tracked mode: collections re-measured per cron tick
 INDEX_SMOOTHING = 0.25  # how far the per-key index share moves toward a new reading
 INDEX_FIRST = 160  # the per-key index share before anything was measured
-TRIM_AFTER = 8 << 20  # bytes freed by deletions before the cron trims malloc
+TRIM_AFTER = 8 << 20  # bytes freed (deletions, dropped client buffers) before the cron trims malloc
 MMAP_THRESHOLD = 128 * 1024
 TRIM_THRESHOLD = 4 << 20
 
@@ -457,6 +457,13 @@ def _init(server):
     server.add_cron_hook(mem.cron)
 
     def client_gone(c):
+        # A client dropped with a big output buffer (a slow subscriber over its
+        # client-output-buffer-limit) frees it all at once: that counts toward the
+        # cron's trim like deleted keys, or the heap keeps the pages.
+        try:
+            mem.freed += c.output_size() + c.reader.pending()
+        except Exception:  # (a client half set up: nothing buffered to count)
+            pass
         if mem.tracked:
             mem.clients = mem.client_buffers()  # (its buffers are freed with it)
 
