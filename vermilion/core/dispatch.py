@@ -44,6 +44,7 @@ from ..protocol.encoder import (
     Raw,
     QUEUED,
     INTS,
+    INT_REPLIES,
     NO_REPLY,
     ErrorReply,
     encode,
@@ -267,7 +268,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
                 if _big_reply(c):
                     r = NO_REPLY
         elif t is int:
-            append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
+            append(INTS[r] if 0 <= r < INT_REPLIES else b":%d\r\n" % r)
         elif r is None:
             append(b"$-1\r\n" if c.resp == 2 else b"_\r\n")
         elif t is ErrorReply:
@@ -405,7 +406,7 @@ def add_reply(c: Client, r: Any) -> None:
         out.append(r)
         out.append(b"\r\n")
     elif t is int:
-        out.append(INTS[r] if 0 <= r < 10000 else b":%d\r\n" % r)
+        out.append(INTS[r] if 0 <= r < INT_REPLIES else b":%d\r\n" % r)
         return
     elif r is None:
         out.append(b"$-1\r\n" if c.resp == 2 else b"_\r\n")
