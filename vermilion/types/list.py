@@ -65,9 +65,10 @@ def encode(x):
 # (element + digits + 5) grows strictly with the element's length, so it names
 # the header's size.
 _STARTS = [0] * (_HEAD_MAX + 9)
-for _n in range(_HEAD_MAX):
-    _STARTS[_n + len(b"%d" % _n) + 5] = len(b"%d" % _n) + 3
-del _n
+for _d in range(1, len(b"%d" % (_HEAD_MAX - 1)) + 1):  # elements of _d-digit lengths
+    _lo, _hi = (0 if _d == 1 else 10 ** (_d - 1)), min(10**_d, _HEAD_MAX)
+    _STARTS[_lo + _d + 5 : _hi + _d + 5] = [_d + 3] * (_hi - _lo)
+del _d, _lo, _hi
 _STARTS_MAX = len(_STARTS)
 
 
