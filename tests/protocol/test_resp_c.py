@@ -198,9 +198,14 @@ def test_readers_use_it_only_when_asked():
     assert PyReader()._batch is None
     assert PyReader(use_c=True)._batch is parse_batch
     assert make_reader(use_hiredis=False)._batch is None  # embed's pure_python
-    assert make_reader()._batch is parse_batch
+    # where it is built, the default is the Python reader with it (see make_reader)
+    default = make_reader()
+    assert type(default) is PyReader and default._batch is parse_batch
     assert make_reader(use_c=False)._batch is None
     if HAVE_HIREDIS:
+        assert type(make_reader(use_c=False)) is HiredisReader
+        asked = make_reader(use_hiredis=True)
+        assert type(asked) is HiredisReader and asked._batch is parse_batch
         assert HiredisReader()._batch is parse_batch
         assert HiredisReader(use_c=False)._batch is None
 
