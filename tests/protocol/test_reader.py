@@ -20,7 +20,8 @@ from vermilion.protocol.reader import (
 )
 
 NO_C = (
-    "the compiled reader vermilion/protocol/_resp_c is not built (setup.py: Cython, a C compiler)"
+    "the compiled reader vermilion/protocol/_resp_c is not built (setup.py: Cython and a C compiler)"
+    " or is turned off (VERMILION_NO_RESP_C)"
 )
 NO_HIREDIS = "hiredis is not installed"
 
