@@ -83,6 +83,8 @@ def test_max_bulk_and_the_cap():
     data = encode([b"abcd"])
     assert parse_batch(data, 0, 4) == ([[b"abcd"]], len(data))
     assert parse_batch(data, 0, 3) == ([], 0)
+    assert parse_batch(data, 0, 2**63 - 1) == ([[b"abcd"]], len(data))  # (CONFIG's maximum)
+    assert parse_batch(data, 0, -1) == ([], 0)
     big = encode([b"x" * BULK_CAP])
     assert parse_batch(big, 0, MAXB)[1] == len(big)
     assert parse_batch(encode([b"x" * (BULK_CAP + 1)]), 0, MAXB) == ([], 0)

@@ -73,7 +73,7 @@ cdef inline Py_ssize_t _number(const unsigned char* buf, Py_ssize_t n, Py_ssize_
     return v
 
 
-def parse_batch(data, Py_ssize_t start, Py_ssize_t max_bulk):
+def parse_batch(data, Py_ssize_t start, long long max_bulk):
     """Every complete plain multibulk request of ``data`` from ``start`` (a request
     boundary): ``(requests, stop)``, ``requests`` a list of lists of ``bytes`` and
     ``stop`` the offset of the first byte not consumed (``len(data)`` when all were).
@@ -86,10 +86,9 @@ def parse_batch(data, Py_ssize_t start, Py_ssize_t max_bulk):
     cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
     cdef Py_ssize_t pos = start
     cdef Py_ssize_t p, count, ln, i
+    cdef Py_ssize_t limit = _BULK_CAP if max_bulk > _BULK_CAP else <Py_ssize_t>max_bulk
     cdef list args
     cdef object item
-    if max_bulk > _BULK_CAP:
-        max_bulk = _BULK_CAP
     if pos < 0:
         return out, start
     while pos < n:
@@ -105,7 +104,7 @@ def parse_batch(data, Py_ssize_t start, Py_ssize_t max_bulk):
             if p >= n or buf[p] != 36:  # '$'
                 break
             p += 1
-            ln = _number(buf, n, &p, max_bulk)
+            ln = _number(buf, n, &p, limit)
             if ln < 0 or ln > n - p - 2 or buf[p + ln] != 13 or buf[p + ln + 1] != 10:
                 break
             item = PyBytes_FromStringAndSize(<const char*>buf + p, ln)
