@@ -1,8 +1,11 @@
 """The request reader, on its own: every split of the input gives the same result.
 
-Both readers (pure Python and hiredis-backed) are run on the same inputs; they
-must produce the same commands and the same protocol error as each other.
+Every reader (pure Python and hiredis-backed, each with and without the compiled
+batch parser ``_resp_c`` where it was built) is run on the same inputs; they must
+produce the same commands and the same protocol error as each other.
 """
+
+import functools
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -10,12 +13,41 @@ from hypothesis import given, settings, strategies as st
 from vermilion.protocol.reader import (
     PyReader,
     HiredisReader,
+    HAVE_C,
     HAVE_HIREDIS,
     split_args,
     split_quoted,
 )
 
-READERS = [PyReader] + ([HiredisReader] if HAVE_HIREDIS else [])
+NO_C = (
+    "the compiled reader vermilion/protocol/_resp_c is not built (setup.py: Cython and a C compiler)"
+    " or is turned off (VERMILION_NO_RESP_C)"
+)
+NO_HIREDIS = "hiredis is not installed"
+
+
+def _variant(cls, use_c):
+    f = functools.partial(cls, use_c=use_c)
+    f.__name__ = "%s%s" % (cls.__name__, "+C" if use_c else "")
+    return f
+
+
+# Every reader, the ones this installation cannot build shown as skipped (with why)
+# in the parametrized tests; READERS, for the property tests' loops, those it can.
+_ALL = [
+    (_variant(PyReader, False), None),
+    (_variant(PyReader, True), None if HAVE_C else NO_C),
+    (_variant(HiredisReader, False), None if HAVE_HIREDIS else NO_HIREDIS),
+    (
+        _variant(HiredisReader, True),
+        NO_HIREDIS if not HAVE_HIREDIS else None if HAVE_C else NO_C,
+    ),
+]
+READERS = [f for f, why in _ALL if why is None]
+EACH_READER = [
+    pytest.param(f, id=f.__name__, marks=[pytest.mark.skip(reason=why)] if why else [])
+    for f, why in _ALL
+]
 
 
 def feed_all(cls, chunks):
@@ -32,7 +64,7 @@ def encode(cmd):
     return b"*%d\r\n" % len(cmd) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in cmd)
 
 
-@pytest.mark.parametrize("cls", READERS)
+@pytest.mark.parametrize("cls", EACH_READER)
 def test_multibulk_and_inline(cls):
     data = encode([b"SET", b"k", b"v"]) + b"PING\r\n" + encode([b"GET", b"k"]) + b'ECHO "a b"\n'
     out, err = feed_all(cls, [data])
@@ -40,7 +72,7 @@ def test_multibulk_and_inline(cls):
     assert out == [[b"SET", b"k", b"v"], [b"PING"], [b"GET", b"k"], [b"ECHO", b"a b"]]
 
 
-@pytest.mark.parametrize("cls", READERS)
+@pytest.mark.parametrize("cls", EACH_READER)
 @pytest.mark.parametrize(
     "data,msg",
     [
@@ -58,7 +90,7 @@ def test_errors(cls, data, msg):
     assert err == msg
 
 
-@pytest.mark.parametrize("cls", READERS)
+@pytest.mark.parametrize("cls", EACH_READER)
 def test_empty_requests_are_ignored(cls):
     out, err = feed_all(cls, [b"*0\r\n*-1\r\n\r\n   \r\n" + encode([b"PING"])])
     assert out == [[b"PING"]] and err is None
@@ -106,7 +138,7 @@ def test_garbage_never_raises_and_readers_agree(blob, data):
     assert all(r == results[0] for r in results)
 
 
-@pytest.mark.parametrize("cls", READERS)
+@pytest.mark.parametrize("cls", EACH_READER)
 @pytest.mark.parametrize(
     "chunks",
     [
@@ -129,7 +161,7 @@ def test_huge_argument_count_is_cheap(cls, chunks):
     assert out in ([], [[b"PING"]])
 
 
-@pytest.mark.parametrize("cls", READERS)
+@pytest.mark.parametrize("cls", EACH_READER)
 def test_pending_counts_parsed_arguments_of_a_partial_request(cls):
     r = cls()
     r.feed(b"*3\r\n$5\r\nhello\r\n$5\r\nworld\r\n")
@@ -194,7 +226,7 @@ def test_resp3_typed_elements_never_raise_and_readers_agree(requests, data):
         assert cmd and all(a.__class__ is bytes for a in cmd)
 
 
-@pytest.mark.parametrize("cls", READERS)
+@pytest.mark.parametrize("cls", EACH_READER)
 @pytest.mark.parametrize(
     "data,msg",
     [
@@ -210,7 +242,7 @@ def test_resp3_elements_are_protocol_errors(cls, data, msg):
     assert out == [] and err == msg
 
 
-@pytest.mark.parametrize("cls", READERS)
+@pytest.mark.parametrize("cls", EACH_READER)
 @pytest.mark.parametrize("native", [True, False], ids=["in-place", "bytearray-fallback"])
 @pytest.mark.parametrize("step", [997, 4096, 65536, None])
 def test_big_bulk_is_received_in_place_whatever_the_split(cls, native, step, monkeypatch):
