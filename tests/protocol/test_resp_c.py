@@ -49,8 +49,11 @@ def test_takes_plain_requests_and_stops_at_a_partial_one():
 @pytest.mark.parametrize(
     "unusual",
     [
-        b"PING\r\n",  # inline
-        b"\r\n",
+        b'ECHO "a b"\r\n',  # inline with quotes, NUL, \v or \f: sdssplitargs' own rules
+        b"ECHO 'a'\r\n",
+        b"PI\x00NG\r\n",
+        b"PI\x0bNG\r\n",
+        b"PI\x0cNG\r\n",
         b"*0\r\n",
         b"*-1\r\n",
         b"*01\r\n$1\r\na\r\n",  # leading zero: string2ll refuses it
@@ -76,6 +79,17 @@ def test_stops_at_what_it_is_not_sure_about(unusual):
     head = encode([b"PING"]) * 2
     got, stop = parse_batch(head + unusual + encode([b"PING"]), 0, MAXB)
     assert got == [[b"PING"]] * 2 and stop == len(head)
+
+
+def test_plain_inline_lines():
+    data = b"PING\r\nSET k v\n  \r\n\r\nGET  a\tb\r\rc\r\n" + encode([b"PING"])
+    assert parse_batch(data, 0, MAXB) == (
+        [[b"PING"], [b"SET", b"k", b"v"], [b"GET", b"a", b"b", b"c"], [b"PING"]],
+        len(data),
+    )
+    # a line whose newline is not in the read yet is left for later
+    assert parse_batch(b"PING\r\nPIN", 0, MAXB) == ([[b"PING"]], 6)
+    assert parse_batch(b"PING", 0, MAXB) == ([], 0)
 
 
 def test_max_bulk_and_the_cap():
@@ -134,7 +148,12 @@ _odd = st.sampled_from(
         b"*1\r\n$20000\r\n" + b"y" * 20000 + b"\r\n",
     ]
 )
-_piece = st.one_of(_plain, _plain, _plain, _odd, _longer, st.binary(max_size=16))
+# inline lines made of words, blanks and the bytes that send a line the long way
+_inline = st.lists(
+    st.sampled_from([b"a", b"SET", b"\t", b" ", b"\r", b"'", b'"', b"\\", b"\x00", b"\x0b"]),
+    max_size=6,
+).map(lambda ps: b"".join(ps) + b"\r\n")
+_piece = st.one_of(_plain, _plain, _plain, _odd, _inline, _longer, st.binary(max_size=16))
 
 
 @settings(max_examples=500, deadline=None)

@@ -9,16 +9,20 @@ the batch checking every argument is ``bytes``: per request, several Python-leve
 calls. :func:`parse_batch` does the whole read in one C call and returns every
 request as a ``list`` of ``bytes``, built directly from the read's buffer.
 
-It is deliberately narrow. It takes only requests it is certain about, and stops
-at the start of the first one it is not: anything other than ``*``, a count or a
+It is deliberately narrow. It takes only requests it is certain about: plain
+multibulk requests, and plain inline lines (no quote, NUL, ``\\v`` or ``\\f``: their
+arguments are the words between spaces, tabs and CRs, as ``sdssplitargs`` gives
+them; a blank line is skipped, as Redis skips it). It stops at the start of the
+first request it is not sure about: an inline line with any of those bytes or
+without its newline in the read, a count or a
 length that is not plain digits (no sign, no leading zero) ended by CRLF, a count
 of 0 or above 999999, an element that is not ``$``, a bulk longer than
 ``max_bulk`` or than :data:`BULK_CAP` (big arguments are built in place by
 ``protocol/bulk.py``), a payload not followed by CRLF, or a request not complete
 in this read. It never reports an error: it returns ``(requests, stop)`` and the
 caller hands ``data[stop:]``, which starts on a request boundary, to the Python
-reader (``reader.py``) exactly as if the read had been split there, so inline
-requests, protocol errors, partial requests, big bulks and the unauthenticated
+reader (``reader.py``) exactly as if the read had been split there, so quoted
+inline requests, protocol errors, partial requests, big bulks and the unauthenticated
 limits keep the one implementation they have. (Whatever it accepts, the Python
 reader accepts the same way: the two are compared by the tests in
 ``tests/protocol``, with every way of splitting the input.)
@@ -30,6 +34,7 @@ compiler exist (``setup.py``), and ``reader.py`` works the same without it.
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_CheckExact, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.list cimport PyList_New, PyList_SET_ITEM
 from cpython.ref cimport Py_INCREF
+from libc.string cimport memchr
 
 # Bulks at least this long are not taken here (bulk.BIG_ARG is 256 KiB; a test
 # keeps this below it).
@@ -73,6 +78,47 @@ cdef inline Py_ssize_t _number(const unsigned char* buf, Py_ssize_t n, Py_ssize_
     return v
 
 
+cdef Py_ssize_t _inline(const unsigned char* buf, Py_ssize_t n, Py_ssize_t pos, list out) except -2:
+    """The inline request (a line, as redis-cli's prompt or telnet sends it) at
+    ``pos``, if it is a plain one: complete (its newline is in the buffer) and free
+    of quotes, NUL, \\v and \\f, so that sdssplitargs gives exactly the words
+    between spaces, tabs and CRs. Its arguments are appended to ``out`` (none for a
+    blank line, which Redis skips) and the offset after its newline returned; -1
+    for any other line, left to the Python reader."""
+    cdef const unsigned char* nl = <const unsigned char*>memchr(buf + pos, 10, n - pos)
+    cdef Py_ssize_t end, p, w
+    cdef unsigned char c
+    cdef list args
+    if nl == NULL:
+        return -1
+    end = nl - buf
+    if end > pos and buf[end - 1] == 13:
+        end -= 1  # (a CR before the newline is not part of the line)
+    p = pos
+    while p < end:
+        c = buf[p]
+        if c == 34 or c == 39 or c == 0 or c == 11 or c == 12:  # " ' NUL \v \f
+            return -1
+        p += 1
+    args = []
+    p = pos
+    while p < end:
+        c = buf[p]
+        if c == 32 or c == 9 or c == 13:
+            p += 1
+            continue
+        w = p
+        while p < end:
+            c = buf[p]
+            if c == 32 or c == 9 or c == 13:
+                break
+            p += 1
+        args.append(PyBytes_FromStringAndSize(<const char*>buf + w, p - w))
+    if args:
+        out.append(args)
+    return (nl - buf) + 1
+
+
 def parse_batch(data, Py_ssize_t start, long long max_bulk):
     """Every complete plain multibulk request of ``data`` from ``start`` (a request
     boundary): ``(requests, stop)``, ``requests`` a list of lists of ``bytes`` and
@@ -92,8 +138,12 @@ def parse_batch(data, Py_ssize_t start, long long max_bulk):
     if pos < 0:
         return out, start
     while pos < n:
-        if buf[pos] != 42:  # '*'
-            break
+        if buf[pos] != 42:  # '*': an inline request, if it is a plain one
+            p = _inline(buf, n, pos, out)
+            if p < 0:
+                break
+            pos = p
+            continue
         p = pos + 1
         count = _number(buf, n, &p, _COUNT_MAX)
         if count <= 0 or count > (n - p) // _MIN_ELEMENT:

@@ -324,9 +324,10 @@ class PyReader:
         batch = self._batch if not self.unauth else None
         while pos < n:
             if self._args is None:
-                if batch is not None and buf[pos] == 42:
+                if batch is not None:
                     # On a request boundary: the compiled parser takes the plain
-                    # requests from here; where it stops, the code below goes on.
+                    # requests (and plain inline lines) from here; where it stops,
+                    # the code below goes on.
                     got, stop = batch(buf, pos, self.max_bulk_len)
                     if stop != pos:
                         out += got
