@@ -22,19 +22,18 @@ dir=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait "${pids[@]}" 2>/dev/null; rm -rf "$dir"' EXIT
 
-start_server() {  # start_server NAME -> prints the port
-  local port
+start_server() {  # start_server NAME: sets $port (not run in a subshell, so the EXIT
+  # trap knows every server's pid)
   port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
   mkdir -p "$dir/$1"
   python3 -m vermilion --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$dir/$1" --enable-debug-command yes --loglevel warning >"$dir/$1/server.log" 2>&1 &
   pids+=($!)
   for _ in $(seq 100); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-  echo "$port"
 }
 
 if [[ ${UPDATE:-0} == 1 ]]; then
-  port=$(start_server all)
+  start_server all
   results="$dir/results"
   RESULTS="$results" bash "$SUITE" 127.0.0.1 "$port"
   rc=$?
@@ -53,7 +52,7 @@ fi
 runs=()
 for g in "${groups[@]}"; do
   name="resp${g// /-}"
-  port=$(start_server "$name")
+  start_server "$name"
   PROTOCOLS="$g" RESULTS="$dir/results-$name" RATCHET="$LIST" \
     bash "$SUITE" 127.0.0.1 "$port" >"$dir/$name.out" 2>&1 &
   runs+=("$name:$!")
