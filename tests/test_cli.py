@@ -400,3 +400,30 @@ def test_sigterm_follows_shutdown_on_sigterm(args, dumped, workdir):
     rc, out, err = p.stop()
     assert rc == 0, err
     assert (workdir / "dump.rdb").exists() == dumped
+
+
+@pytest.mark.parametrize("bind", [None, "127.0.0.1"])
+def test_port_in_use_is_logged_like_redis(bind, tmp_path):
+    """A port another process holds: exit status 1 and Redis's two log lines (the
+    address and the reason, then the abort); the Tcl harness and tools read them."""
+    needs_redis()
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("0.0.0.0", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    try:
+        tails = []
+        for name, cmd in (("redis", [REDIS_SERVER]), ("vermilion", vermilion_cmd())):
+            log = tmp_path / ("%s.log" % name)
+            args = ["--port", str(port), "--save", "", "--logfile", str(log)]
+            if bind:
+                args += ["--bind", bind]
+            r = run(cmd + args)
+            assert r.returncode == 1, name
+            lines = log.read_text().splitlines()[-2:]
+            tails.append([re.sub(r"^\d+:\w \d\d \w+ \d{4} [\d:.]+ ", "", x) for x in lines])
+        assert tails[1] == tails[0]
+        assert "already in use" in tails[0][0]
+    finally:
+        holder.close()

@@ -133,8 +133,9 @@ def run(server):
 
     try:
         loop.run_until_complete(go())
-    except OSError as e:
-        server.log_warning("Failed listening on port %d (tcp), aborting: %s" % (server.port, e))
+    except OSError:
+        # (server.start logged which address and why, as Redis's listenToPort does)
+        server.log_warning("Failed listening on port %d (TCP), aborting." % server.port)
         return 1
     except SystemExit as e:
         if isinstance(e.code, str):

@@ -38,7 +38,18 @@ class Proc:
         self.port = free_port()
         self.extra = list(extra)
         self.proc = None
-        self.start()
+        # The first start may find its port taken (free_port's port is free when it
+        # is picked: a client's connection elsewhere can get it as its own port
+        # before the server binds it). Nobody knows the port yet then: another one
+        # is picked. A restart keeps its port, as replicas and tests know it.
+        for attempt in range(3):
+            try:
+                self.start()
+                break
+            except AssertionError:
+                if self.proc.poll() is None or "in use" not in self.log() or attempt == 2:
+                    raise
+                self.port = free_port()
 
     @property
     def logfile(self):
@@ -82,8 +93,11 @@ class Proc:
                 c.close()
             except (OSError, redis.exceptions.RedisError):
                 pass
-            if time.time() > deadline:
-                raise AssertionError("%s did not start" % self.kind)
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise AssertionError(
+                    "%s did not start (exit status %s); its log ends with:\n%s"
+                    % (self.kind, self.proc.poll(), self.log()[-2000:])
+                )
             time.sleep(0.05)
 
     def restart(self):

@@ -873,6 +873,12 @@ class Server:
                 except OSError as e:
                     if optional or (e.errno in (97, 99) and ":" in host):
                         continue  # IPv6 not available, like Redis's "-::*"
+                    # listenToPort's line (anetTcpServer's "bind: ..." error); the
+                    # caller then says "Failed listening on port N (TCP), aborting."
+                    self.log_warning(
+                        "Warning: Could not create server TCP listening socket %s:%d: bind: %s"
+                        % (addr.lstrip("-"), port, os.strerror(e.errno) if e.errno else e)
+                    )
                     raise
                 self.listeners.append(srv)
                 if port == 0 or self.port == 0:
@@ -885,8 +891,8 @@ class Server:
                 await self.tls.listen(tls_port)
             except OSError as e:
                 self.log_warning(
-                    "Could not create server TCP listening socket *:%d: %s"
-                    % (tls_port, e.strerror or e)
+                    "Warning: Could not create server TCP listening socket *:%d: bind: %s"
+                    % (tls_port, os.strerror(e.errno) if e.errno else e)
                 )
                 self.log_warning("Failed listening on port %d (TLS), aborting." % tls_port)
                 raise SystemExit(1)
