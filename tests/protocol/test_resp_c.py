@@ -208,11 +208,7 @@ def test_with_and_without_it_the_readers_agree(pieces, data, max_bulk_len, unaut
         hi = _feed_all(lambda: HiredisReader(max_bulk_len, use_c=False), chunks, unauth)
         hi_c = _feed_all(lambda: HiredisReader(max_bulk_len, use_c=True), chunks, unauth)
         assert hi_c[:2] == hi[:2]
-        if max_bulk_len == DEFAULT_MAX_BULK_LEN:
-            # (the hiredis reader checks a small proto-max-bulk-len only on a request
-            # received in pieces, as it did before: Redis's minimum is 1 MB, more
-            # than a read holds)
-            assert hi[:2] == py[:2]
+        assert hi[:2] == py[:2]
 
 
 def test_readers_use_it_only_when_asked():

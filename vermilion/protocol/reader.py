@@ -529,6 +529,10 @@ class HiredisReader:
             self._since = [data]
             self._since_len = len(data)
             return self._fallback(out[: _valid_prefix(out)])
+        if len(data) > self.max_bulk_len and self._over_limit(out) >= 0:
+            self._since = [data]
+            self._since_len = len(data)
+            return self._fallback(out)
         if cmd is not None:
             return out  # it ended exactly on a request boundary
         self._since = [data]
@@ -606,6 +610,8 @@ class HiredisReader:
                 bad = True
             if bad:
                 return self._fallback(out[: _valid_prefix(out)])
+            if self._since_len > self.max_bulk_len and self._over_limit(out) >= 0:
+                return self._fallback(out)
         if boundary:
             # The batch ended exactly on a request boundary.
             self._since = []
@@ -619,6 +625,17 @@ class HiredisReader:
             elif self._since_len > 0:
                 return self._vet_partial(out)
         return out
+
+    def _over_limit(self, out):
+        """The index of the first request in ``out`` with a bulk longer than
+        proto-max-bulk-len, or -1. hiredis does not check that limit (the Python
+        reader does, as Redis); a bulk over it can only be in a read longer than it,
+        which the hot paths test first: never at the default 512 MB."""
+        limit = self.max_bulk_len
+        for k, req in enumerate(out):
+            if max(map(len, req)) > limit:
+                return k
+        return -1
 
     def _vet_partial(self, out):
         """Half a request is waiting: let the strict reader vet its headers now, so
@@ -634,7 +651,12 @@ class HiredisReader:
         return out
 
     def _fallback(self, out):
-        """Hand the stream to the Python reader, replaying from the last boundary."""
+        """Hand the stream to the Python reader, replaying from the last boundary;
+        ``out``, the requests hiredis read well, stops before any the Python reader
+        refuses for a bulk over proto-max-bulk-len (see _over_limit)."""
+        k = self._over_limit(out)
+        if k >= 0:
+            out = out[:k]
         py = PyReader(self.max_bulk_len, self._batch is not None)
         py.unauth = self.unauth
         self._py = py
