@@ -427,3 +427,28 @@ def test_port_in_use_is_logged_like_redis(bind, tmp_path):
         assert "already in use" in tails[0][0]
     finally:
         holder.close()
+
+
+def test_unix_socket_it_cannot_open_is_logged_like_redis(tmp_path):
+    needs_redis()
+    tails = []
+    for name, cmd in (("redis", [REDIS_SERVER]), ("vermilion", vermilion_cmd())):
+        log = tmp_path / ("%s.log" % name)
+        sock = str(tmp_path / "no-such-dir" / "s.sock")
+        r = run(
+            cmd
+            + [
+                "--port",
+                str(free_port()),
+                "--save",
+                "",
+                "--unixsocket",
+                sock,
+                "--logfile",
+                str(log),
+            ]
+        )
+        assert r.returncode == 1, name
+        line = log.read_text().splitlines()[-1]
+        tails.append(re.sub(r"^\d+:\w \d\d \w+ \d{4} [\d:.]+ ", "", line))
+    assert tails[1] == tails[0] == "# Failed opening Unix socket: bind: No such file or directory"

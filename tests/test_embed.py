@@ -58,3 +58,17 @@ def test_pytest_fixture(vermilion_client):
 @pytest.mark.vermilion_config(databases=2)
 def test_pytest_fixture_config(vermilion_client):
     assert vermilion_client.config_get("databases") == {"databases": "2"}
+
+
+def test_a_socket_it_cannot_open_raises_oserror_saying_why(tmp_path):
+    # (the server logs Redis's line and would exit; embedded, the caller gets it)
+    path = str(tmp_path / "no-such-dir" / "s.sock")
+    with pytest.raises(OSError, match="Failed opening Unix socket: bind: No such file"):
+        with vermilion.start_server(port=0, unixsocket=path):
+            pass
+
+    async def main():
+        with pytest.raises(OSError, match="Failed opening Unix socket"):
+            await serve(port=0, unixsocket=path)
+
+    asyncio.run(main())

@@ -901,9 +901,16 @@ class Server:
                 os.unlink(self.unixsocket)
             except OSError:
                 pass
-            srv = await self.loop.create_unix_server(
-                lambda: RedisProtocol(self), path=self.unixsocket
-            )
+            try:
+                srv = await self.loop.create_unix_server(
+                    lambda: RedisProtocol(self), path=self.unixsocket
+                )
+            except OSError as e:
+                self.log_warning(
+                    "Failed opening Unix socket: bind: %s"
+                    % (os.strerror(e.errno) if e.errno else e)
+                )
+                raise SystemExit(1)
             perm = cfg.get("unixsocketperm")
             if perm and perm != "0":
                 os.chmod(self.unixsocket, int(perm, 8))
