@@ -284,18 +284,12 @@ def start_server(
         holder["loop"] = loop
 
         async def main() -> None:
-            said: list[str] = []
             try:
-                with _without_routine_lines(server, said):
+                with _without_routine_lines(server):
                     await server.start()
             except BaseException as e:
                 for srv in server.listeners:  # a TCP listener opened before a later one failed
                     srv.close()
-                if isinstance(e, SystemExit):
-                    # the server refused to start (a unix socket, TLS or cluster port it
-                    # could not open) after logging why: the caller gets that line,
-                    # not an exit from its own process
-                    e = OSError(said[-1] if said else "the server could not start")
                 failure.append(e)
                 ready.set()
                 return
@@ -359,16 +353,13 @@ async def serve(
     cfg = _make_config(port, host, unixsocket, config, options)
     _add_modules(cfg, modules)
     server = _build_embedded(cfg, port, unixsocket)
-    said: list[str] = []
     try:
-        with _without_routine_lines(server, said):
+        with _without_routine_lines(server):
             await server.start()
-    except BaseException as e:
+    except BaseException:
         for srv in server.listeners:  # the TCP listener opened before the unix socket failed
             srv.close()
         _remove_owned_dir(server)
-        if isinstance(e, SystemExit):  # (as start_server: the line the server logged)
-            raise OSError(said[-1] if said else "the server could not start") from None
         raise
     return AsyncServer(server)
 
@@ -381,14 +372,12 @@ _ROUTINE_LINES = frozenset(
 
 
 @contextlib.contextmanager
-def _without_routine_lines(server: Server, said: list[str] | None = None) -> Iterator[None]:
+def _without_routine_lines(server: Server) -> Iterator[None]:
     log = server.log
 
     def quiet_log(level: int, msg: str) -> None:
         if msg not in _ROUTINE_LINES:
             log(level, msg)
-            if said is not None:
-                said.append(msg)
 
     server.log = quiet_log  # type: ignore[method-assign]  # (an instance override)
     try:
