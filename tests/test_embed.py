@@ -60,15 +60,15 @@ def test_pytest_fixture_config(vermilion_client):
     assert vermilion_client.config_get("databases") == {"databases": "2"}
 
 
-def test_a_socket_it_cannot_open_stops_the_start(tmp_path):
-    # as a busy TLS, cluster or metrics port: the server logs Redis's line
-    # ("Failed opening Unix socket: bind: ...", compared in test_cli.py) and stops
+def test_a_socket_it_cannot_open_raises_oserror_saying_why(tmp_path):
+    # the server logs Redis's line (compared in test_cli.py); embedded, the caller
+    # gets it as an OSError
     path = str(tmp_path / "no-such-dir" / "s.sock")
-    with pytest.raises(SystemExit):
+    with pytest.raises(OSError, match="Failed opening Unix socket: bind: No such file"):
         vermilion.start_server(port=0, unixsocket=path)
 
     async def main():
-        with pytest.raises(SystemExit):
+        with pytest.raises(OSError, match="Failed opening Unix socket: bind: No such file"):
             await serve(port=0, unixsocket=path)
 
     asyncio.run(main())

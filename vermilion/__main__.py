@@ -8,7 +8,7 @@ import sys
 from .version import __version__, REDIS_VERSION
 from .acl import check_user_directive  # noqa: F401  (importing acl registers it with the config parser)
 from .core.config import config_from_argv, ConfigError
-from .server.server import Server
+from .server.server import Server, UnixSocketError
 from .util import atoi
 import time
 
@@ -133,6 +133,8 @@ def run(server):
 
     try:
         loop.run_until_complete(go())
+    except UnixSocketError:
+        return 1  # (logged: "Failed opening Unix socket: ...")
     except OSError:
         # (server.start logged which address and why, as Redis's listenToPort does)
         server.log_warning("Failed listening on port %d (TCP), aborting." % server.port)

@@ -157,6 +157,11 @@ class FeedFanout:
             s.feed(dbid, cmds)
 
 
+class UnixSocketError(OSError):
+    """The unix socket could not be opened (logged as Redis logs it): the process
+    exits 1 (__main__), an embedding program gets this OSError."""
+
+
 class Server:
     persistence = _FeedSinks()
 
@@ -906,11 +911,11 @@ class Server:
                     lambda: RedisProtocol(self), path=self.unixsocket
                 )
             except OSError as e:
-                self.log_warning(
-                    "Failed opening Unix socket: bind: %s"
-                    % (os.strerror(e.errno) if e.errno else e)
+                msg = "Failed opening Unix socket: bind: %s" % (
+                    os.strerror(e.errno) if e.errno else e
                 )
-                raise SystemExit(1)
+                self.log_warning(msg)
+                raise UnixSocketError(e.errno, msg) from None
             perm = cfg.get("unixsocketperm")
             if perm and perm != "0":
                 os.chmod(self.unixsocket, int(perm, 8))
