@@ -402,6 +402,11 @@ def test_sigterm_follows_shutdown_on_sigterm(args, dumped, workdir):
     assert (workdir / "dump.rdb").exists() == dumped
 
 
+def _message(line):
+    """A log line without its "pid:role date time " prefix."""
+    return re.sub(r"^\d+:\w \d\d \w+ \d{4} [\d:.]+ ", "", line)
+
+
 @pytest.mark.parametrize("bind", [None, "127.0.0.1"])
 def test_port_in_use_is_logged_like_redis(bind, tmp_path):
     """A port another process holds: exit status 1 and Redis's two log lines (the
@@ -422,7 +427,7 @@ def test_port_in_use_is_logged_like_redis(bind, tmp_path):
             r = run(cmd + args)
             assert r.returncode == 1, name
             lines = log.read_text().splitlines()[-2:]
-            tails.append([re.sub(r"^\d+:\w \d\d \w+ \d{4} [\d:.]+ ", "", x) for x in lines])
+            tails.append([_message(x) for x in lines])
         assert tails[1] == tails[0]
         assert "already in use" in tails[0][0]
     finally:
@@ -450,5 +455,5 @@ def test_unix_socket_it_cannot_open_is_logged_like_redis(tmp_path):
         )
         assert r.returncode == 1, name
         line = log.read_text().splitlines()[-1]
-        tails.append(re.sub(r"^\d+:\w \d\d \w+ \d{4} [\d:.]+ ", "", line))
+        tails.append(_message(line))
     assert tails[1] == tails[0] == "# Failed opening Unix socket: bind: No such file or directory"

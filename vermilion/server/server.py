@@ -157,6 +157,12 @@ class FeedFanout:
             s.feed(dbid, cmds)
 
 
+def _net_error(e: OSError) -> str:
+    """The reason in a listening error, as anet's server.neterr spells it
+    ("Address already in use"): uvloop's own message names the address too."""
+    return os.strerror(e.errno) if e.errno else str(e)
+
+
 class UnixSocketError(OSError):
     """The unix socket could not be opened (logged as Redis logs it): the process
     exits 1 (__main__), an embedding program gets this OSError."""
@@ -882,7 +888,7 @@ class Server:
                     # caller then says "Failed listening on port N (TCP), aborting."
                     self.log_warning(
                         "Warning: Could not create server TCP listening socket %s:%d: bind: %s"
-                        % (addr.lstrip("-"), port, os.strerror(e.errno) if e.errno else e)
+                        % (addr.lstrip("-"), port, _net_error(e))
                     )
                     raise
                 self.listeners.append(srv)
@@ -897,7 +903,7 @@ class Server:
             except OSError as e:
                 self.log_warning(
                     "Warning: Could not create server TCP listening socket *:%d: bind: %s"
-                    % (tls_port, os.strerror(e.errno) if e.errno else e)
+                    % (tls_port, _net_error(e))
                 )
                 self.log_warning("Failed listening on port %d (TLS), aborting." % tls_port)
                 raise SystemExit(1)
@@ -911,9 +917,7 @@ class Server:
                     lambda: RedisProtocol(self), path=self.unixsocket
                 )
             except OSError as e:
-                msg = "Failed opening Unix socket: bind: %s" % (
-                    os.strerror(e.errno) if e.errno else e
-                )
+                msg = "Failed opening Unix socket: bind: %s" % _net_error(e)
                 self.log_warning(msg)
                 raise UnixSocketError(e.errno, msg) from None
             perm = cfg.get("unixsocketperm")
