@@ -44,6 +44,8 @@ REQUESTS = {
     "set": lambda r: (b"SET", b"key:%012d" % r.randrange(100000), b"xxx"),
     "get": lambda r: (b"GET", b"key:%012d" % r.randrange(100000)),
     "incr": lambda r: (b"INCR", b"counter:%012d" % r.randrange(100000)),
+    # redis-benchmark's INCR without -r: one key, counted up
+    "incr_one": lambda r: (b"INCR", b"counter:__rand_int__"),
     "lpush": lambda r: (b"LPUSH", b"mylist", b"xxx"),
     "rpop": lambda r: (b"RPOP", b"mylist"),
     "sadd": lambda r: (b"SADD", b"myset", b"element:%012d" % r.randrange(100000)),
@@ -59,6 +61,8 @@ REQUESTS = {
     "spop": lambda r: (b"SPOP", b"myset"),
     "xadd": lambda r: (b"XADD", b"mystream", b"*", b"myfield", b"myvalue"),
     "evalsha": lambda r: (b"EVALSHA", EVALSHA_SHA, b"1", b"key:%012d" % r.randrange(100000)),
+    # redis-benchmark's MSET without -r: ten times one key
+    "mset_one": lambda r: (b"MSET",) + (b"key:__rand_int__", b"xxx") * 10,
     "mset": lambda r: (
         (b"MSET",)
         + tuple(x for i in range(10) for x in (b"key:%012d" % r.randrange(100000), b"xxx"))

@@ -215,6 +215,30 @@ def test_mget_mset(diff):
     """)
 
 
+def test_mset_over_ttls_watch_and_duplicates(diff):
+    # MSET writes its pairs in one go when nothing watches the keys, one SET at
+    # a time otherwise (Database.set_pairs): both must leave what ten SETs leave.
+    diff.run("""
+        SET a 1 EX 100
+        SET b 1 PX 1
+        HSET h f v
+        PEXPIRE h 1
+        DEBUG SLEEP 0.01
+        MSET a 2 b 2 h 2 c 3 c 4
+        MGET a b h c
+        TTL a
+        TTL b
+        TYPE h
+        DBSIZE
+        WATCH a
+        MSET d 1 a 5
+        MULTI
+        GET a
+        EXEC
+        MGET a d
+    """)
+
+
 def test_getset_getdel(diff):
     diff.run("""
         GETSET k v

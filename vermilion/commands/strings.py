@@ -286,18 +286,8 @@ def _mset(c, argv, nx):
         for j in range(1, n, 2):
             if db.lookup(argv[j]) is not None:
                 return _ZERO
-    server = c.server
-    notify = server.notify_flags & NOTIFY_STRING
-    expires = db.expires
-    dbset = db.set
-    for j in range(1, n, 2):
-        key = argv[j]
-        if expires:
-            db.lookup(key)  # an expired key goes first, with its event
-        dbset(key, argv[j + 1])
-        if notify:
-            db.notify(NOTIFY_STRING, "set", key)
-    server.dirty += (n - 1) // 2
+    db.set_pairs(argv)
+    c.server.dirty += (n - 1) // 2
     return _ONE if nx else OK
 
 
