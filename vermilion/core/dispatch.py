@@ -182,14 +182,32 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     low latency threshold), where each one's own time matters.
     """
     server = c.server
-    if (
+    if len(cmds) - start < RUN_MIN:
+        if (
+            len(cmds) - start == 1
+            and not c.special
+            and not server.special
+            and server.maxmemory_check is None
+            and server.cluster is None
+        ):
+            # one request (no pipelining): a plain command is call() and no more
+            argv = cmds[start]
+            cmd = server.fast_lookup.get(argv[0])
+            if cmd is not None and len(argv) in cmd.argcs:
+                server.current_client = c
+                c.cmd = cmd
+                call(c, cmd, argv)
+                if server.ready_keys:
+                    server.serve_blocked()
+                server.current_client = None
+                return start + 1
+    elif (
         not c.special
         and not server.special
         and server.maxmemory_check is None
         and server.persistence is None
         and server.cluster is None
         and server.after_call_ns >= PRECISE_NS
-        and len(cmds) - start >= RUN_MIN
     ):
         # the common case: the short loop, as far as it can go
         start = _run_plain(c, cmds, start)
