@@ -76,10 +76,16 @@ INLINE = {"ping_inline": b"PING\r\n"}
 PREPARE = {
     "rpop": [(b"RPUSH", b"mylist") + (b"xxx",) * 5000],
     "lrange_100": [(b"RPUSH", b"mylist") + (b"xxx",) * 5000],
+    # (enough that every pop of every round pops something)
     "zpopmin": [
-        (b"ZADD", b"myzset") + tuple(x for i in range(5000) for x in (b"%d" % i, b"m%d" % i))
+        (b"ZADD", b"myzset")
+        + tuple(x for i in range(j, j + 10000) for x in (b"%d" % i, b"m%d" % i))
+        for j in range(0, 200000, 10000)
     ],
-    "spop": [(b"SADD", b"myset") + tuple(b"m%d" % i for i in range(5000))],
+    "spop": [
+        (b"SADD", b"myset") + tuple(b"m%d" % i for i in range(j, j + 10000))
+        for j in range(0, 200000, 10000)
+    ],
     "evalsha": [(b"SCRIPT", b"LOAD", EVALSHA_SCRIPT)],
 }
 

@@ -533,6 +533,27 @@ def test_zpop(zdiff):
     """)
 
 
+def test_zpop_score_spellings(zdiff):
+    # ZPOPMIN/ZPOPMAX of one element spell integral scores with %d, the rest
+    # with %.17g (commands/zsets.py _zpop_one): both must give Redis's text
+    zdiff.run("""
+        ZADD z 0 a -0 b 1.5 c -3 d 999999999999999 e 1e15 f 1e16 g 0.1 h
+        ZADD z inf i -inf j 123456789012345678 k -999999999999999 l 2.5e-5 m
+        ZADD z 9007199254740993 n -1e15 o 1e300 p
+    """)
+    for _ in range(18):
+        zdiff("ZPOPMIN", "z")
+    zdiff.run("""
+        ZADD z 0 a -0 b 7 c -1e15 d 1e15 e
+        ZPOPMAX z
+        ZPOPMAX z
+        ZPOPMAX z
+        ZPOPMAX z
+        ZPOPMAX z
+        ZPOPMAX z
+    """)
+
+
 def test_zpop_resp3(zdiff3):
     zdiff3.run("""
         ZADD z 1 a 2 b 3 c 4 d 5 e

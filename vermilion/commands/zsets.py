@@ -954,7 +954,35 @@ def _pop(c, keys, where_max, count, nested, emitkey, nil_when_empty):
     return flat
 
 
+def _zpop_one(c, key, where_max):
+    """ZPOPMIN/ZPOPMAX with a key and no count, the usual call: :func:`_pop`'s
+    steps for one key and one element, written out."""
+    db = c.db
+    zs = db.lookup(key)
+    if zs is None:
+        return EMPTY_ARRAY
+    if zs.__class__ is not ZSet:
+        raise CommandError(WRONGTYPE)
+    scores, members = zs.pop_last(1) if where_max else zs.pop_first(1)
+    c.server.dirty += 1
+    db.signal(key)
+    db.notify(NOTIFY_ZSET, "zpopmax" if where_max else "zpopmin", key)
+    if not zs.dict:
+        db.delete(key)
+        db.notify(NOTIFY_GENERIC, "del", key)
+    m = members[0]
+    s = scores[0]
+    if c.resp != 2:
+        return [m, s]
+    # an integral score below 1e15 is spelt the same by %d as by %.17g, at half
+    # the cost (0 goes the long way: -0.0 is "-0")
+    t = b"%d" % s if s and -1e15 < s < 1e15 and s.is_integer() else _fmt_score(s)
+    return Raw(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(m), m, len(t), t))
+
+
 def _zpop_minmax(c, argv, where_max):
+    if len(argv) == 2:
+        return _zpop_one(c, argv[1], where_max)
     if len(argv) > 3:
         raise CommandError(SYNTAX)
     count = -1
