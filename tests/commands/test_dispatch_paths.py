@@ -13,8 +13,10 @@ import os
 import re
 import threading
 
+import pytest
 import redis
 
+from support import RawConn
 from vermilion.embed import start_server
 
 WORKLOAD = [
@@ -148,3 +150,130 @@ def test_fast_and_slow_paths_account_alike(tmp_path):
 
     assert absolute_times(fast[5]) == absolute_times(slow[5])  # what the AOF was fed
     assert b"SET" in fast[5] and b"PXAT" in fast[5]  # (the workload's writes are there)
+
+
+# ------------------------------------------------- a server in no special state
+def _plain_run(tmp, mode):
+    """The workload on a fresh server without AOF or a low slowlog threshold (so the
+    dispatcher may take its shortest paths): ``pipelined`` sends it as one batch
+    (dispatch._run_plain, then the general loop from the first command it leaves),
+    ``single`` one request at a time (the one-request path), ``slow`` from a
+    restricted ACL user (process_command for every command)."""
+    tmp.mkdir()
+    srv = start_server(dir=str(tmp))
+    try:
+        admin = redis.Redis(port=srv.port)
+        if mode == "slow":
+            admin.execute_command(
+                "ACL", "SETUSER", "worker", "on", ">pw", "+@all", "-debug", "~*", "&*"
+            )
+            c = redis.Redis(port=srv.port, username="worker", password="pw")
+        else:
+            c = redis.Redis(port=srv.port)
+        c.ping()
+        if mode == "pipelined":
+            p = c.pipeline(transaction=False)
+            for cmd in WORKLOAD:
+                p.execute_command(*cmd)
+            replies = [
+                "error: %s" % r if isinstance(r, redis.ResponseError) else r
+                for r in p.execute(raise_on_error=False)
+            ]
+        else:
+            replies = []
+            for cmd in WORKLOAD:
+                try:
+                    replies.append(c.execute_command(*cmd))
+                except redis.ResponseError as e:
+                    replies.append("error: %s" % e)
+        stats = admin.info("commandstats")
+        errors = admin.info("errorstats")
+        c.close()
+        admin.close()
+        return replies, stats, errors
+    finally:
+        srv.stop()
+
+
+def test_plain_state_paths_answer_and_count_alike(tmp_path):
+    runs = {mode: _plain_run(tmp_path / mode, mode) for mode in ("pipelined", "single", "slow")}
+    setup = {"cmdstat_auth", "cmdstat_acl|setuser", "cmdstat_hello", "cmdstat_client|setinfo"}
+    setup |= {"cmdstat_info", "cmdstat_ping"}
+    slow = runs["slow"]
+    for mode in ("pipelined", "single"):
+        got = runs[mode]
+        assert got[0] == slow[0], mode  # replies
+        assert _without_usec(got[1], setup) == _without_usec(slow[1], setup), mode
+        assert got[2] == slow[2], mode  # errorstats
+    assert runs["pipelined"][1]["cmdstat_get"]["calls"] == 2  # (GET with no key: rejected)
+
+
+def test_writes_seen_by_watch_and_tracking_after_they_come_and_go(tmp_path):
+    # A write signals the key (WATCH, client-side caching) unless the database is
+    # "quiet" (keyspace/db.py): the flag must follow WATCH/UNWATCH/EXEC and
+    # tracking switched on and off, in every order.
+    srv = start_server(dir=str(tmp_path))
+    try:
+        a = redis.Redis(port=srv.port)
+        b = redis.Redis(port=srv.port)
+        writes = [  # (each one changes its key every time: {} is a counter)
+            ("SET", "k", "{}"),
+            ("INCR", "n"),
+            ("LPUSH", "l", "x"),
+            ("RPUSH", "l", "y"),
+            ("SADD", "s", "m{}"),
+            ("HSET", "h", "f", "{}"),
+            ("ZADD", "z", "1", "m{}"),
+            ("MSET", "k", "{}", "n", "5"),
+        ]
+        count = iter(range(1000))
+        for template in writes:
+            key = template[1]
+            for _ in range(2):  # (twice: the flag is recomputed after the first EXEC)
+                cmd = [x.format(next(count)) for x in template]
+                p = a.pipeline(transaction=True)
+                p.watch(key)
+                p.unwatch()
+                p.watch(key)
+                b.execute_command(*cmd)  # another client writes the watched key
+                p.multi()
+                p.get("k")
+                with pytest.raises(redis.WatchError):
+                    p.execute()
+                p.reset()
+            # nothing watched now: the same write must simply work
+            b.execute_command(*[x.format(next(count)) for x in template])
+
+        inv = RawConn("127.0.0.1", srv.port)
+        inv.send_command("CLIENT", "ID")
+        inv_id = inv.read_reply()[1:-2]
+        inv.send_command("SUBSCRIBE", "__redis__:invalidate")
+        inv.read_reply()
+        t = redis.Redis(port=srv.port, single_connection_client=True)
+        message = b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nk\r\n"
+        for _ in range(2):  # tracking on, off, on again
+            t.execute_command("CLIENT", "TRACKING", "ON", "REDIRECT", inv_id)
+            t.get("k")
+            b.execute_command("INCR", "k")
+            assert inv.read_reply() == message
+            t.execute_command("CLIENT", "TRACKING", "OFF")
+            b.execute_command("INCR", "k")  # quiet again: nothing to send
+        inv.sock.settimeout(0.2)
+        with pytest.raises(OSError):  # (a timeout: nothing came after OFF)
+            inv.read_reply()
+        # tracking switched off while a WATCH is held: the WATCH still sees writes
+        p = a.pipeline(transaction=True)
+        p.watch("l")
+        t.execute_command("CLIENT", "TRACKING", "ON")
+        t.execute_command("CLIENT", "TRACKING", "OFF")
+        b.lpush("l", "z")
+        p.multi()
+        p.get("k")
+        with pytest.raises(redis.WatchError):
+            p.execute()
+        p.reset()
+        for conn in (t, a, b):
+            conn.close()
+        inv.sock.close()
+    finally:
+        srv.stop()

@@ -136,7 +136,7 @@ def hset(c, argv, name="hset"):
         h._snap = None
         if h.listpack and len(h) > server.hash_max_listpack_entries:
             h.listpack = False
-    if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
+    if not db.quiet:  # (signalModifiedKey)
         db.signal(key)
     if server.notify_flags & NOTIFY_HASH:
         db.notify(NOTIFY_HASH, "hset", key)

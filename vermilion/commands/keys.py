@@ -280,6 +280,8 @@ def _no_tracking(server):
         yield tracking
     finally:
         server.tracking = tracking
+        for db in server.dbs:
+            db.update_quiet()  # (in case one was recomputed while tracking was away)
 
 
 def _blocked_streams(db):

@@ -91,7 +91,7 @@ def lpush(c, argv):
     else:
         n = lst.extend_left(argv[2:])
         c.server.dirty += len(argv) - 2
-    if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
+    if not db.quiet:  # (signalModifiedKey)
         db.signal(key)
     if c.server.notify_flags & NOTIFY_LIST:
         db.notify(NOTIFY_LIST, "lpush", key)
@@ -114,7 +114,7 @@ def rpush(c, argv):
     else:
         n = lst.extend_right(argv[2:])
         c.server.dirty += len(argv) - 2
-    if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
+    if not db.quiet:  # (signalModifiedKey)
         db.signal(key)
     if c.server.notify_flags & NOTIFY_LIST:
         db.notify(NOTIFY_LIST, "rpush", key)
@@ -179,7 +179,7 @@ def lpop(c, argv):
     if lst:
         if server.notify_flags & NOTIFY_LIST:
             db.notify(NOTIFY_LIST, "lpop", key)
-        if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
+        if not db.quiet:  # (signalModifiedKey)
             db.signal(key)
     else:
         db.notify(NOTIFY_LIST, "lpop", key)
@@ -205,7 +205,7 @@ def rpop(c, argv):
     if lst:
         if server.notify_flags & NOTIFY_LIST:
             db.notify(NOTIFY_LIST, "rpop", key)
-        if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
+        if not db.quiet:  # (signalModifiedKey)
             db.signal(key)
     else:
         db.notify(NOTIFY_LIST, "rpop", key)

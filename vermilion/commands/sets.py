@@ -88,7 +88,7 @@ def sadd(c, argv):
         server = c.server
         if s.intset:
             s.note_added(argv[2:], server.set_max_intset_entries)
-        if db.watched or db.signal_always or c.server.tracking is not None:  # (signalModifiedKey)
+        if not db.quiet:  # (signalModifiedKey)
             db.signal(key)
         if server.notify_flags & NOTIFY_SET:
             db.notify(NOTIFY_SET, "sadd", key)

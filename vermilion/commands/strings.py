@@ -319,7 +319,7 @@ def incr(c, argv):
                 raise CommandError(OVERFLOW)
             n += 1
         db.data[key] = b"%d" % n
-        if db.watched or db.signal_always or c.server.tracking is not None:
+        if not db.quiet:
             db.signal(key)
     server = c.server
     server.dirty += 1

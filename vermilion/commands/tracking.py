@@ -187,6 +187,8 @@ class Tracking:
         if c.tracking is None:
             self.clients += 1
             self.server.tracking = self
+            for db in self.server.dbs:
+                db.quiet = False
             st = c.tracking = TrackingState()
         else:
             st = c.tracking
@@ -219,6 +221,8 @@ class Tracking:
         if self.clients == 0:
             self.server.tracking = None
             self.table.clear()
+            for db in self.server.dbs:
+                db.update_quiet()
         c.update_special()
 
 

@@ -295,9 +295,7 @@ def _zadd_generic(c, argv, incr):
         if added or updated:
             server.dirty += added + updated
             if not created:
-                if (
-                    db.watched or db.signal_always or c.server.tracking is not None
-                ):  # (signalModifiedKey)
+                if not db.quiet:  # (signalModifiedKey)
                     db.signal(key)
             db.notify(NOTIFY_ZSET, "zincr" if incr else "zadd", key)
             if added:

@@ -202,6 +202,8 @@ class Client:
                 clients.pop(self, None)
                 if not clients:
                     del db.watched[key]
+                    if not db.watched:
+                        db.update_quiet()
         self.watched = []
         self.dirty_cas = False
 

@@ -378,6 +378,7 @@ class MemoryAccounting:
         for db in self.server.dbs:
             if db.__class__ in (Database, TrackedDatabase):
                 db.__class__ = cls
+                db.update_quiet()
         self.tables = {}
         self.counts = {}
         self.sums = {}

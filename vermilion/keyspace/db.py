@@ -101,12 +101,19 @@ class Database:
         "lru_clock",
         "rand_keys",
         "time",
+        "quiet",
     )
 
     # A command that changed a value in place calls signal() (signalModifiedKey)
     # only when someone listens: a WATCH, client-side caching, or (True here) a
     # database that must see every change (core/memory.py's TrackedDatabase).
     signal_always = False
+
+    # ``quiet``: nobody listens to this database's changes (no WATCH here, no
+    # client-side caching, not signal_always), so a write need not call
+    # signal(). One attribute test on every write instead of three; kept up to
+    # date by update_quiet() wherever one of the three changes (WATCH and
+    # UNWATCH, tracking switched on or off, memory accounting switched).
 
     def __init__(self, server, dbid):
         self.id = dbid
@@ -128,6 +135,7 @@ class Database:
         # them. It is time.time itself unless a test moved the clock, which puts
         # its own function here; readers with a client at hand use c.db.time().
         self.time = _time
+        self.quiet = True  # (a new server: no WATCH, no tracking yet)
 
     # ------------------------------------------------------------------ reads
     def now(self):
@@ -303,7 +311,7 @@ class Database:
             self.lru[key] = clock
         else:
             lru.lfu_overwrite(self, key)
-        if self.watched or self.server.tracking is not None:
+        if not self.quiet and (self.watched or self.server.tracking is not None):
             self.signal(key)
 
     def set_pairs(self, argv):
@@ -315,10 +323,8 @@ class Database:
         Anything else takes the same steps as ten SETs would."""
         server = self.server
         if (
-            self.signal_always  # (a subclass with its own set(): core/memory.py)
+            not self.quiet  # (or a subclass with its own set(): core/memory.py)
             or self.blocking
-            or self.watched
-            or server.tracking is not None
             or server.notify_flags
             or self.lru_clock < 0
         ):
@@ -400,6 +406,10 @@ class Database:
         return self.expires.pop(key, None) is not None
 
     # ------------------------------------------------------------ signalling
+    def update_quiet(self):
+        """Recompute ``quiet`` (see the class)."""
+        self.quiet = not (self.watched or self.signal_always or self.server.tracking is not None)
+
     def signal(self, key):
         """A key changed: invalidate WATCHes and client-side caches."""
         if self.watched:
