@@ -43,6 +43,8 @@ REQUESTS = {
     "ping": lambda r: (b"PING",),
     "set": lambda r: (b"SET", b"key:%012d" % r.randrange(100000), b"xxx"),
     "get": lambda r: (b"GET", b"key:%012d" % r.randrange(100000)),
+    # redis-benchmark's GET without -r: one key, which its SET test created
+    "get_one": lambda r: (b"GET", b"key:__rand_int__"),
     "incr": lambda r: (b"INCR", b"counter:%012d" % r.randrange(100000)),
     # redis-benchmark's INCR without -r: one key, counted up
     "incr_one": lambda r: (b"INCR", b"counter:__rand_int__"),
@@ -74,6 +76,7 @@ INLINE = {"ping_inline": b"PING\r\n"}
 
 # What a command needs in the dataset before it is measured.
 PREPARE = {
+    "get_one": [(b"SET", b"key:__rand_int__", b"xxx")],
     "rpop": [(b"RPUSH", b"mylist") + (b"xxx",) * 5000],
     "lrange_100": [(b"RPUSH", b"mylist") + (b"xxx",) * 5000],
     # (enough that every pop of every round pops something)

@@ -45,6 +45,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import CommandError, Redirect
 from ..protocol.encoder import (
+    BULK_HEADS,
+    BULK_HEADS_MAX,
+    CRLF,
     Raw,
     QUEUED,
     INTS,
@@ -294,14 +297,12 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
             if len(r) >= BIG_REPLY and _big_reply(c):
                 r = NO_REPLY  # closed: stop after the accounting (see the end)
         elif t is bytes:
-            if len(r) < BIG_REPLY:
-                append(b"$%d\r\n%s\r\n" % (len(r), r))
-            else:
-                append(b"$%d\r\n" % len(r))
-                append(r)
-                append(b"\r\n")
-                if _big_reply(c):
-                    r = NO_REPLY
+            n_r = len(r)
+            append(BULK_HEADS[n_r] if n_r < BULK_HEADS_MAX else b"$%d\r\n" % n_r)
+            append(r)
+            append(CRLF)
+            if n_r >= BIG_REPLY and _big_reply(c):
+                r = NO_REPLY
         elif t is int:
             append(INTS[r] if 0 <= r < INT_REPLIES else b":%d\r\n" % r)
         elif r is None:
@@ -389,14 +390,12 @@ def _run_plain(c: Client, cmds: Sequence[Argv], start: int) -> int:
             r = _internal_error(c, cmd, e)
         t = r.__class__
         if t is bytes:
-            if len(r) < BIG_REPLY:
-                append(b"$%d\r\n%s\r\n" % (len(r), r))
-            else:
-                append(b"$%d\r\n" % len(r))
-                append(r)
-                append(b"\r\n")
-                if _big_reply(c):
-                    break
+            n = len(r)
+            append(BULK_HEADS[n] if n < BULK_HEADS_MAX else b"$%d\r\n" % n)
+            append(r)
+            append(CRLF)
+            if n >= BIG_REPLY and _big_reply(c):
+                break
         elif t is Raw:
             append(r)
             if len(r) >= BIG_REPLY and _big_reply(c):
@@ -520,13 +519,13 @@ def add_reply(c: Client, r: Any) -> None:
     t = r.__class__
     out = c.out
     if t is bytes:
-        if len(r) < BIG_REPLY:
-            out.append(b"$%d\r\n%s\r\n" % (len(r), r))
-            return
         # header, value, CRLF: the value itself is not copied here
-        out.append(b"$%d\r\n" % len(r))
+        n = len(r)
+        out.append(BULK_HEADS[n] if n < BULK_HEADS_MAX else b"$%d\r\n" % n)
         out.append(r)
-        out.append(b"\r\n")
+        out.append(CRLF)
+        if n < BIG_REPLY:
+            return
     elif t is int:
         out.append(INTS[r] if 0 <= r < INT_REPLIES else b":%d\r\n" % r)
         return

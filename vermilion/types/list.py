@@ -41,16 +41,12 @@ and compare bulks: two bulks are equal exactly when their elements are.
 import collections
 import itertools
 
-from ..protocol.encoder import Raw
+from ..protocol.encoder import BULK_HEADS as _HEADS, BULK_HEADS_MAX as _HEAD_MAX, CRLF as _CRLF, Raw
 
 _islice = itertools.islice
 _repeat = itertools.repeat
 _starmap = itertools.starmap
 _deque = collections.deque
-
-_CRLF = b"\r\n"
-_HEAD_MAX = 4096
-_HEADS = [b"$%d\r\n" % i for i in range(_HEAD_MAX)]
 
 
 def encode(x):
