@@ -526,6 +526,10 @@ def add_reply(c: Client, r: Any) -> None:
         out.append(CRLF)
         if n < BIG_REPLY:
             return
+    elif t is Raw:  # (+OK and the other pre-encoded replies)
+        out.append(r)
+        if len(r) < BIG_REPLY:
+            return
     elif t is int:
         out.append(INTS[r] if 0 <= r < INT_REPLIES else b":%d\r\n" % r)
         return
@@ -536,8 +540,7 @@ def add_reply(c: Client, r: Any) -> None:
         out.append(error_bytes(r))
         return
     else:
-        if t is not Raw:
-            r = encode(r, c.resp)
+        r = encode(r, c.resp)
         out.append(r)
         if len(r) < BIG_REPLY:
             return
