@@ -43,6 +43,8 @@ REQUESTS = {
     "ping": lambda r: (b"PING",),
     "set": lambda r: (b"SET", b"key:%012d" % r.randrange(100000), b"xxx"),
     "get": lambda r: (b"GET", b"key:%012d" % r.randrange(100000)),
+    # redis-benchmark's SET without -r: one key, overwritten
+    "set_one": lambda r: (b"SET", b"key:__rand_int__", b"xxx"),
     # redis-benchmark's GET without -r: one key, which its SET test created
     "get_one": lambda r: (b"GET", b"key:__rand_int__"),
     "incr": lambda r: (b"INCR", b"counter:%012d" % r.randrange(100000)),
