@@ -46,6 +46,17 @@ WORKLOAD = [
 ]
 
 
+def _one_by_one(c):
+    """The workload's replies, each request sent on its own (errors as text)."""
+    replies = []
+    for cmd in WORKLOAD:
+        try:
+            replies.append(c.execute_command(*cmd))
+        except redis.ResponseError as e:
+            replies.append("error: %s" % e)
+    return replies
+
+
 def _run(tmp, slow):
     tmp.mkdir()
     srv = start_server(dir=str(tmp), appendonly="yes", appendfsync="always")
@@ -81,12 +92,7 @@ def _run(tmp, slow):
         )
         c.ping()
         assert srv.server.clients  # (connected)
-        replies = []
-        for cmd in WORKLOAD:
-            try:
-                replies.append(c.execute_command(*cmd))
-            except redis.ResponseError as e:
-                replies.append("error: %s" % e)
+        replies = _one_by_one(c)
         c.execute_command("PING", "end")
         t.join(10)
         stats = admin.info("commandstats")
@@ -180,12 +186,7 @@ def _plain_run(tmp, mode):
                 for r in p.execute(raise_on_error=False)
             ]
         else:
-            replies = []
-            for cmd in WORKLOAD:
-                try:
-                    replies.append(c.execute_command(*cmd))
-                except redis.ResponseError as e:
-                    replies.append("error: %s" % e)
+            replies = _one_by_one(c)
         stats = admin.info("commandstats")
         errors = admin.info("errorstats")
         c.close()

@@ -367,6 +367,8 @@ def _run_plain(c: Client, cmds: Sequence[Argv], start: int) -> int:
     anything else (unknown, another arity, not a cheap command), after a command
     that woke blocked clients, blocked or closed the client; it returns the index
     of the first request not run, and :func:`execute_batch` goes on from there.
+    Its steps are the general loop's (run, reply, count), written out again: a
+    shared helper called per command would cost what this loop saves.
     """
     server = c.server
     server.current_client = c
