@@ -211,6 +211,7 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
         and server.persistence is None
         and server.cluster is None
         and server.after_call_ns >= PRECISE_NS
+        and server.fast_lookup.get(cmds[start][0]) in BATCH_TIMED
     ):
         # the common case: the short loop, as far as it can go
         start = _run_plain(c, cmds, start)
