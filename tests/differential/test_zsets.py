@@ -534,8 +534,8 @@ def test_zpop(zdiff):
 
 
 def test_zpop_score_spellings(zdiff):
-    # ZPOPMIN/ZPOPMAX of one element spell integral scores with %d, the rest
-    # with %.17g (commands/zsets.py _zpop_one): both must give Redis's text
+    # A pop of one element spells an integral score with %d, the rest with
+    # %.17g (commands/zsets.py _pair_reply2): both must give Redis's text
     zdiff.run("""
         ZADD z 0 a -0 b 1.5 c -3 d 999999999999999 e 1e15 f 1e16 g 0.1 h
         ZADD z inf i -inf j 123456789012345678 k -999999999999999 l 2.5e-5 m
@@ -546,11 +546,15 @@ def test_zpop_score_spellings(zdiff):
     zdiff.run("""
         ZADD z 0 a -0 b 7 c -1e15 d 1e15 e
         ZPOPMAX z
+        ZPOPMAX z 1
         ZPOPMAX z
+        ZPOPMAX z 1
+        ZPOPMAX z 1
         ZPOPMAX z
-        ZPOPMAX z
-        ZPOPMAX z
-        ZPOPMAX z
+        ZADD z -0 a 3 b 2.5 c
+        ZMPOP 1 z MIN
+        ZMPOP 1 z MAX COUNT 1
+        ZPOPMIN z 1
     """)
 
 

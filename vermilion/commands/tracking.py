@@ -188,7 +188,7 @@ class Tracking:
             self.clients += 1
             self.server.tracking = self
             for db in self.server.dbs:
-                db.quiet = False
+                db.update_quiet()
             st = c.tracking = TrackingState()
         else:
             st = c.tracking

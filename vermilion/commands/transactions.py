@@ -115,7 +115,7 @@ def watch(c, argv):
                 now = db.now()
             expired = when <= now
         db.watched.setdefault(key, {})[c] = expired
-        db.quiet = False
+        db.update_quiet()
         c.watched.append((db, key))
     return OK
 

@@ -940,9 +940,7 @@ def _pop(c, keys, where_max, count, nested, emitkey, nil_when_empty):
     if not emitkey and c.resp == 2:
         # the same flat array, pre-encoded (one pair: ZPOPMIN's usual answer)
         if len(members) == 1:
-            m = members[0]
-            t = _fmt_score(scores[0])
-            return Raw(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(m), m, len(t), t))
+            return _pair_reply2(members[0], scores[0])
         return _range_reply(scores, members, True, 2)
     flat = [None] * (2 * len(members))
     flat[0::2] = members
@@ -968,12 +966,15 @@ def _zpop_one(c, key, where_max):
     if not zs.dict:
         db.delete(key)
         db.notify(NOTIFY_GENERIC, "del", key)
-    m = members[0]
-    s = scores[0]
     if c.resp != 2:
-        return [m, s]
-    # an integral score below 1e15 is spelt the same by %d as by %.17g, at half
-    # the cost (0 goes the long way: -0.0 is "-0")
+        return [members[0], scores[0]]
+    return _pair_reply2(members[0], scores[0])
+
+
+def _pair_reply2(m, s):
+    """One popped member and its score as RESP2's flat array, pre-encoded. An
+    integral score below 1e15 is spelt the same by %d as by %.17g, at half the
+    cost (0 goes the long way: -0.0 is "-0")."""
     t = b"%d" % s if s and -1e15 < s < 1e15 and s.is_integer() else _fmt_score(s)
     return Raw(b"*2\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n" % (len(m), m, len(t), t))
 

@@ -410,7 +410,7 @@ def _run_plain(c: Client, cmds: Sequence[Argv], start: int) -> int:
         elif t is ErrorReply:
             append(error_bytes(r))
         elif r is NO_REPLY:
-            if c.blocked is not None or c.close_after_reply or server.ready_keys:
+            if c.blocked is not None or c.close_after_reply:
                 break
         else:
             r = encode(r, c.resp)
