@@ -606,6 +606,41 @@ def test_node_max_bytes_boundaries(diff, nodeconf):
     diff("XINFO", "STREAM", "u")
 
 
+def test_node_max_bytes_one_field(diff, nodeconf):
+    # XADD's usual entry (one field, the master's): its size is summed on a short
+    # path of its own (Stream.append); many limits, so that a byte too many or too
+    # few moves some node boundary
+    rnd = random.Random(5)
+    for limit in (97, 128, 150, 199, 256, 333):
+        nodeconf(diff, "stream-node-max-bytes", str(limit))
+        key = "s%d" % limit
+        ms = 1
+        for _ in range(120):
+            ms += rnd.choice((0, 0, 1, 2, 127, 128, 5000))
+            value = rnd.choice(
+                ["", "v" * rnd.randint(1, 70), "v" * 64, "%d" % rnd.randint(-5000, 5000)]
+            )
+            diff(
+                "XADD",
+                key,
+                "%d-%d" % (ms, rnd.randint(0, 200)) if ms % 3 else "%d-*" % ms,
+                "f",
+                value,
+            )
+        diff("XINFO", "STREAM", key)
+        diff("XTRIM", key, "MAXLEN", "~", "60")
+        diff("XINFO", "STREAM", key)
+    # the last short string and the first long one, at every limit over a range:
+    # one byte too many or too few per entry moves a boundary at some limit
+    for limit in range(150, 230):
+        nodeconf(diff, "stream-node-max-bytes", str(limit))
+        for k in (63, 64):
+            key = "t%d-%d" % (limit, k)
+            for i in range(1, 5):
+                diff("XADD", key, "%d-0" % i, "f", "v" * k)
+            diff("XINFO", "STREAM", key)
+
+
 def test_radix_tree_nodes_random(diff, nodeconf):
     """radix-tree-nodes counts the nodes of Redis's rax of node keys."""
     nodeconf(diff, "stream-node-max-entries", "1")

@@ -375,7 +375,8 @@ def xadd(c, argv):
         server = c.server
         s.append(i, fv, server.stream_node_max_entries, server.stream_node_max_bytes, tot)
         ids = b"%d-%d" % (i >> 64, i & MASK64)
-        db.signal(key)
+        if not db.quiet:
+            db.signal(key)
         if server.notify_flags & NOTIFY_STREAM:
             db.notify(NOTIFY_STREAM, "xadd", key)
         server.dirty += 1
@@ -385,7 +386,7 @@ def xadd(c, argv):
             c.propagate = [rewritten]
         if db.blocking:
             db.ready(key)
-        return Raw(b"$%d\r\n%s\r\n" % (len(ids), ids))
+        return ids
     if argv[2] == b"*":
         a = None
         idpos = 2

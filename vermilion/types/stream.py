@@ -425,18 +425,13 @@ class Stream:
             tot = sum(map(len, fv))
         node = nodes[-1] if nodes else None
         if node is not None:
+            live = len(node.ids)
+            n = live + len(node.dead)
+            # the header's two counters (live, deleted): one byte each below 128
+            lp = node.fixed + (4 if n < 128 else _int_size(live) + _int_size(n - live))
             if max_bytes == 0 or max_bytes > STREAM_LISTPACK_MAX_SIZE:
                 max_bytes = STREAM_LISTPACK_MAX_SIZE
-            live = len(node.ids)
-            nd = len(node.dead)
-            lp = (
-                node.fixed
-                + (2 if live < 128 else _int_size(live))
-                + (2 if nd < 128 else _int_size(nd))
-            )
-            if lp + tot >= max_bytes:
-                node = None
-            elif max_entries and live + nd >= max_entries:
+            if lp + tot >= max_bytes or (max_entries and n >= max_entries):
                 node = None
         if node is None:
             node = _Node(i, fv[0::2])
@@ -451,13 +446,20 @@ class Stream:
                 same = len(mf) == nf2 >> 1 and fv[0::2] == mf
         # the entry: flags, ms-diff, seq-diff, [num-fields], [field], value..., lp-count
         master = node.master
-        d = (i >> 64) - (master >> 64)
-        size = 4 if 0 <= d < 128 else 2 + _int_size(_signed64(d))
-        d = (i & MASK64) - (master & MASK64)
-        size += 2 if 0 <= d < 128 else _int_size(_signed64(d))
+        dms = (i >> 64) - (master >> 64)
+        dseq = (i & MASK64) - (master & MASK64)
+        if (dms | dseq) >> 7:  # (zero only when both are in 0..127: one byte each)
+            size = 2 + _int_size(_signed64(dms)) + _int_size(_signed64(dseq))
+        else:
+            size = 6
         if same:
             if nf2 == 2:
-                size += _elem_size(fv[1]) + 2
+                v = fv[1]
+                k = len(v)
+                if k < 64 and (not k or v[0] not in _INT_START):
+                    size += k + 4  # (a short string: _elem_size's k + 2, and lp-count's 2)
+                else:
+                    size += _elem_size(v) + 2
             else:
                 for x in fv[1::2]:
                     size += _elem_size(x)
@@ -471,9 +473,9 @@ class Stream:
         node.ids.append(i)
         node.data.append(fv)
         node.last = i
-        self.length += 1
-        self.entries_added += 1
         self.last_id = i
+        self.entries_added += 1
+        self.length += 1
         if self.length == 1:
             self.first_id = i
 
