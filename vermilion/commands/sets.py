@@ -216,13 +216,16 @@ def spop(c, argv):
         raise CommandError(WRONGTYPE)
     m = s.random_member()
     s.discard(m)
-    db.notify(NOTIFY_SET, "spop", key)
+    server = c.server
+    if server.notify_flags & NOTIFY_SET:
+        db.notify(NOTIFY_SET, "spop", key)
     c.propagate = [[b"SREM", key, m]]
     if not s:
         db.delete(key)
         db.notify(NOTIFY_GENERIC, "del", key)
-    db.signal(key)
-    c.server.dirty += 1
+    if not db.quiet:  # (signalModifiedKey)
+        db.signal(key)
+    server.dirty += 1
     return m
 
 

@@ -321,24 +321,33 @@ def zadd(c, argv):
                 _add_new(c.server, zs, member, score)
                 db.add(key, zs)
                 c.server.dirty += 1
-                db.notify(NOTIFY_ZSET, "zadd", key)
-                db.ready(key)
+                if c.server.notify_flags & NOTIFY_ZSET:
+                    db.notify(NOTIFY_ZSET, "zadd", key)
+                if db.blocking:
+                    db.ready(key)
                 return 1
             if zs.__class__ is not ZSet:
                 raise CommandError(WRONGTYPE)
             cur = zs.dict.get(member)
             if cur is None:
-                _add_new(c.server, zs, member, score)
-                c.server.dirty += 1
-                db.signal(key)
-                db.notify(NOTIFY_ZSET, "zadd", key)
-                db.ready(key)
+                server = c.server
+                _add_new(server, zs, member, score)
+                server.dirty += 1
+                if not db.quiet:  # (signalModifiedKey)
+                    db.signal(key)
+                if server.notify_flags & NOTIFY_ZSET:
+                    db.notify(NOTIFY_ZSET, "zadd", key)
+                if db.blocking:
+                    db.ready(key)
                 return 1
             if cur != score:
                 zs.update(member, cur, score)
-                c.server.dirty += 1
-                db.signal(key)
-                db.notify(NOTIFY_ZSET, "zadd", key)
+                server = c.server
+                server.dirty += 1
+                if not db.quiet:
+                    db.signal(key)
+                if server.notify_flags & NOTIFY_ZSET:
+                    db.notify(NOTIFY_ZSET, "zadd", key)
             return 0
     return _zadd_generic(c, argv, False)
 
@@ -960,9 +969,12 @@ def _zpop_one(c, key, where_max):
     if zs.__class__ is not ZSet:
         raise CommandError(WRONGTYPE)
     scores, members = zs.pop_last(1) if where_max else zs.pop_first(1)
-    c.server.dirty += 1
-    db.signal(key)
-    db.notify(NOTIFY_ZSET, "zpopmax" if where_max else "zpopmin", key)
+    server = c.server
+    server.dirty += 1
+    if not db.quiet:  # (signalModifiedKey)
+        db.signal(key)
+    if server.notify_flags & NOTIFY_ZSET:
+        db.notify(NOTIFY_ZSET, "zpopmax" if where_max else "zpopmin", key)
     if not zs.dict:
         db.delete(key)
         db.notify(NOTIFY_GENERIC, "del", key)
@@ -980,23 +992,24 @@ def _pair_reply2(m, s):
 
 
 def _zpop_minmax(c, argv, where_max):
-    if len(argv) == 2:
-        return _zpop_one(c, argv[1], where_max)
+    """ZPOPMIN/ZPOPMAX with a count (the key alone is :func:`_zpop_one`)."""
     if len(argv) > 3:
         raise CommandError(SYNTAX)
-    count = -1
-    if len(argv) == 3:
-        count = get_long(argv[2], 0, _LONG_MAX, "ERR value is out of range, must be positive")
-    return _pop(c, [argv[1]], where_max, count, c.resp > 2 and count != -1, False, False)
+    count = get_long(argv[2], 0, _LONG_MAX, "ERR value is out of range, must be positive")
+    return _pop(c, [argv[1]], where_max, count, c.resp > 2, False, False)
 
 
 @command("zpopmin")
 def zpopmin(c, argv):
+    if len(argv) == 2:
+        return _zpop_one(c, argv[1], False)
     return _zpop_minmax(c, argv, False)
 
 
 @command("zpopmax")
 def zpopmax(c, argv):
+    if len(argv) == 2:
+        return _zpop_one(c, argv[1], True)
     return _zpop_minmax(c, argv, True)
 
 
