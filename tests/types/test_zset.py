@@ -7,6 +7,7 @@ sizes are patched in so that splits and merges happen constantly.
 """
 
 import math
+import random
 from bisect import bisect_left
 
 import pytest
@@ -21,6 +22,7 @@ def small_blocks(monkeypatch):
     monkeypatch.setattr(zmod, "_LOAD", 4)
     monkeypatch.setattr(zmod, "_SPLIT", 8)
     monkeypatch.setattr(zmod, "_MERGE", 2)
+    monkeypatch.setattr(zmod, "_HEAD", 3)
 
 
 members = st.binary(min_size=0, max_size=3)
@@ -33,6 +35,7 @@ ops = st.lists(
         st.tuples(st.just("add"), scores, members),
         st.tuples(st.just("rem"), members),
         st.tuples(st.just("popmin"), st.integers(1, 6)),
+        st.tuples(st.just("popmin"), st.just(1)),  # (ZPOPMIN's own path, ZSet.pop_first)
         st.tuples(st.just("popmax"), st.integers(1, 6)),
         st.tuples(st.just("delrank"), st.integers(0, 40), st.integers(0, 40)),
     ),
@@ -100,6 +103,29 @@ def test_random_operations(ops):
             assert pairs(zs.delete_range(a, b)) == model[a:b]
             del model[a:b]
         check(zs, model)
+
+
+def test_popmin_one_at_a_time():
+    """ZPOPMIN's path: the first block is cut to _HEAD elements and popped from,
+    with inserts (some below the current minimum) in between."""
+    rnd = random.Random(3)
+    zs = ZSet(listpack=False)
+    model = []
+    for i in range(60):
+        s, m = float(rnd.randint(-20, 20)), b"m%d" % i
+        zs.insert(m, s)
+        model.insert(bisect_left(model, (s, m)), (s, m))
+    check(zs, model)
+    for step in range(200):
+        if model and step % 5:
+            assert pairs(zs.pop_first(1)) == model[:1]
+            del model[:1]
+        else:
+            s, m = float(rnd.randint(-25, 25)), b"n%d" % step
+            zs.insert(m, s)
+            model.insert(bisect_left(model, (s, m)), (s, m))
+        check(zs, model)
+    assert not model and not zs._members
 
 
 bounds = st.tuples(st.sampled_from([-math.inf, -1.0, 0.0, 0.5, 2.0, math.inf]), st.booleans())

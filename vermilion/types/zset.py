@@ -99,6 +99,7 @@ from math import inf, nextafter
 _LOAD = 1000  # target block size
 _SPLIT = 2 * _LOAD  # a larger block is split in two
 _MERGE = _LOAD // 2  # a smaller block is merged into a neighbour
+_HEAD = 64  # ZPOPMIN pops from a first block of at most this many (ZSet.pop_first)
 
 # Lex range bounds: (kind, value, exclusive). kind is LEX_MIN for "-", LEX_MAX for
 # "+", 0 for a member given as "[value" or "(value".
@@ -498,17 +499,46 @@ class ZSet:
     def pop_first(self, count):
         """Remove up to ``count`` lowest elements: ``(scores, members)``, lowest first."""
         if count == 1 and self.dict:
-            # ZPOPMIN's usual case, short: the first block keeps enough elements
-            # (no merge) and its maximum; only later offsets move.
-            members = self._members[0]
-            if len(members) > _MERGE or (len(members) > 1 and len(self._members) == 1):
+            # ZPOPMIN's usual case, short. Taking the first element of a block moves
+            # all the others (a memmove of up to _SPLIT slots, twice), so a first
+            # block bigger than _HEAD first gives its _HEAD lowest elements a block
+            # of their own: pops then move at most _HEAD slots, and the cut is paid
+            # once per _HEAD pops. The small block is allowed below _MERGE (only
+            # speed depends on block sizes); once it has one element left, that
+            # element is popped with the block.
+            M = self._members
+            members = M[0]
+            if len(members) > _HEAD:
+                self._cut_head()
+                members = M[0]
+            if len(members) > 1:
                 m = members.pop(0)
                 s = self._scores[0].pop(0)
-                del self.dict[m]
                 if self._dirty > 1:
-                    self._dirty = 1
-                return [s], [m]
+                    self._dirty = 1  # (every later block has one element fewer before it)
+            else:
+                m = members[0]
+                s = self._scores[0][0]
+                del M[0]
+                del self._scores[0]
+                del self._max_s[0]
+                del self._max_m[0]
+                self._dirty = 0
+            del self.dict[m]
+            return [s], [m]
         return self.delete_range(0, min(count, len(self.dict)))
+
+    def _cut_head(self):
+        """Split the first block after its ``_HEAD`` lowest elements (see pop_first)."""
+        scores = self._scores[0]
+        members = self._members[0]
+        self._scores.insert(0, scores[:_HEAD])
+        self._members.insert(0, members[:_HEAD])
+        self._max_s.insert(0, scores[_HEAD - 1])
+        self._max_m.insert(0, members[_HEAD - 1])
+        del scores[:_HEAD]
+        del members[:_HEAD]
+        self._dirty = 0
 
     def pop_last(self, count):
         """Remove up to ``count`` highest elements: ``(scores, members)``, highest first."""
