@@ -2,7 +2,9 @@
 
 It moves bytes: what the socket delivers is fed to the client's RESP reader, the
 commands that come out are executed in order, and everything they answered is
-written back with a single ``transport.write``. It also applies backpressure:
+written back with a single ``transport.write`` at the end of the event-loop
+step, after every readable client was served (see core/client.py). It also
+applies backpressure:
 when the kernel buffer toward a client is full (``pause_writing``) we stop
 reading from that client until it drains, so a client that pipelines without
 reading cannot make us buffer without bound.
@@ -191,7 +193,7 @@ class RedisProtocol(asyncio.Protocol):
             elif reader.pending():
                 self._check_query_limit(c)
             if c.out:
-                c.flush()
+                self.server.schedule_flush(c)  # (written at the end of the loop step)
             return
         # Blocked or paused: keep the commands in order for resume(), which also
         # answers a protocol error once they have run.
