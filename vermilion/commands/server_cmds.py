@@ -182,7 +182,7 @@ def reset_stats(server):
         "stats_rejected_conn",
         "stats_keyspace_hits",
         "stats_keyspace_misses",
-        "stats_get_hits",
+        "stats_get_misses",
         "stats_total_error_replies",
         "stats_unexpected_error_replies",
         "lazyfreed_objects",

@@ -185,30 +185,33 @@ class Database:
         return self.read_miss(key)
 
     def lookup_get(self, key):
-        """GET's :meth:`lookup_read`, which counts its hits only.
+        """GET's :meth:`lookup_read`, which counts its misses only.
 
-        GET is the benchmark's hot path and looks up exactly one key per call, so
-        its misses need no count of their own: they are its calls (the command
-        table's stats, reset with these by CONFIG RESETSTAT) less its hits,
-        reckoned when INFO asks (server/stats.py's keyspace_counts). A miss costs
-        only the "keymiss" check.
+        GET looks up exactly one key per call, so its hits need no count of their
+        own: they are its calls (the command table's stats, reset with these by
+        CONFIG RESETSTAT) less its misses, reckoned when INFO asks
+        (server/stats.py's keyspace_counts). A hit, the usual case, counts nothing.
         """
         v = self.data.get(key)
         if v is not None:
-            if self.expires:
-                when = self.expires.get(key)
-                if when is not None and when <= self.now() and self.expire_if_allowed(key):
-                    return self.read_miss(key, True, False)
-            clock = self.lru_clock
-            if clock >= 0:
-                self.lru[key] = clock
-            else:
-                lru.lfu_touch(self, key)
-            self.server.stats_get_hits += 1
-            return v
-        if self.server.notify_flags & NOTIFY_KEY_MISS:
+            if not self.expires or not self._expired_now(key):
+                clock = self.lru_clock
+                if clock >= 0:
+                    self.lru[key] = clock
+                else:
+                    lru.lfu_touch(self, key)
+                return v
+            v = None
+        server = self.server
+        server.stats_get_misses += 1
+        if server.notify_flags & NOTIFY_KEY_MISS:
             self.read_miss(key, True, False)
         return v
+
+    def _expired_now(self, key):
+        """An expired ``key`` is deleted (True), unless it must be kept (loading...)."""
+        when = self.expires.get(key)
+        return when is not None and when <= self.now() and self.expire_if_allowed(key)
 
     def lookup_read_notouch(self, key, notify=True):
         """lookupKeyReadWithFlags(LOOKUP_NOTOUCH): a counted read that leaves the

@@ -243,7 +243,7 @@ class Server:
         self.stats_rejected_conn = 0
         self.stats_keyspace_hits = 0
         self.stats_keyspace_misses = 0
-        self.stats_get_hits = 0  # GET's own hits: see server/stats.py keyspace_counts
+        self.stats_get_misses = 0  # GET's own misses: see server/stats.py keyspace_counts
         self.stats_expired_stale_perc = 0.0
         self.stats_total_error_replies = 0
         self.stats_unexpected_error_replies = 0

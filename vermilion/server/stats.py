@@ -112,15 +112,15 @@ def total_commands(server):
 def keyspace_counts(server):
     """INFO's (keyspace_hits, keyspace_misses).
 
-    Every read lookup counts itself (Database.lookup_read) except GET's misses:
-    GET reads exactly one key per call, so its misses are its calls less its hits
-    (``stats_get_hits``), and the benchmark's GET-miss path counts nothing.
+    Every read lookup counts itself (Database.lookup_read) except GET's hits:
+    GET reads exactly one key per call, so its hits are its calls less its
+    misses (``stats_get_misses``), and a GET that finds its key counts nothing.
     CONFIG RESETSTAT zeroes the command's stats and these counters together.
     """
     get = COMMANDS[b"get"]
     get_calls = server.cmdstats[get.index].total_calls()
-    hits = server.stats_keyspace_hits + server.stats_get_hits
-    misses = server.stats_keyspace_misses + get_calls - server.stats_get_hits
+    hits = server.stats_keyspace_hits + get_calls - server.stats_get_misses
+    misses = server.stats_keyspace_misses + server.stats_get_misses
     return hits, misses
 
 
