@@ -312,6 +312,38 @@ def test_protocol_error_replies_then_closes(real_redis, shared_vermilion, bad):
     assert closed is replies[2].startswith(b"-ERR Protocol error")
 
 
+def test_a_client_that_quit_is_gone_before_the_next_request(real_redis, shared_vermilion):
+    """Redis frees a client whose last reply (QUIT's +OK) went out before it reads
+    anything else: a request sent right after that +OK already finds it gone. A
+    tracking client redirected to it is told so by the next invalidation
+    (tracking.tcl, "tracking redir broken"), and CLIENT LIST no longer shows it."""
+    out = {}
+    for name, port in (("redis", real_redis.port), ("vermilion", shared_vermilion.port)):
+        seen = []
+        for _ in range(30):
+            target, tracked, writer = (RawConn("127.0.0.1", port) for _ in range(3))
+            rid = int(target.call("CLIENT", "ID")[1:])
+            tracked.call("HELLO", "3")
+            tracked.call("CLIENT", "TRACKING", "on", "REDIRECT", str(rid))
+            writer.call("SET", "qk", "1")
+            tracked.call("GET", "qk")
+            seen.append(target.call("QUIT"))
+            writer.send_command("SET", "qk", "2")  # at once: no time for a late cleanup
+            seen.append(writer.read_reply())
+            seen.append(tracked.read_reply().replace(b":%d\r\n" % rid, b":<id>\r\n"))
+            seen.append(writer.call("CLIENT", "LIST", "ID", str(rid)))
+            for conn in (target, tracked, writer):
+                conn.close()
+        out[name] = seen
+    assert out["vermilion"] == out["redis"]
+    assert out["redis"][:4] == [
+        b"+OK\r\n",
+        b"+OK\r\n",
+        b">2\r\n$21\r\ntracking-redir-broken\r\n:<id>\r\n",
+        b"$0\r\n\r\n",
+    ]
+
+
 @pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server is not installed")
 def test_protocol_errors_are_counted_in_errorstats():
     """addReplyError counts a protocol error like any error reply (ERR in errorstats,

@@ -721,6 +721,12 @@ class Server:
         for c in pending:
             if c.out:
                 c.flush()
+                if c.close_after_reply and not c.out and not c.closed:
+                    # its last reply went (QUIT, a protocol error...): the client is
+                    # gone now, as Redis frees it in beforeSleep, before reading
+                    # anything more (connection_lost comes a loop step later)
+                    c.closed = True
+                    self.client_gone(c)
 
     def flush_pending_replies(self):
         """Write now what waits for the end of this loop step (the loop is blocked:
