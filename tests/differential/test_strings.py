@@ -239,6 +239,37 @@ def test_mset_over_ttls_watch_and_duplicates(diff):
     """)
 
 
+def test_set_and_mset_over_expired_keys_count_them(real_redis, shared_vermilion):
+    # SET and MSET over a key whose TTL has passed delete it first, as an expired
+    # key (lookupKeyWrite): counted in expired_keys (and propagated as a DEL),
+    # on their shortcuts too (set_, Database.set_pairs). Active expiry is off, so
+    # only the writes can find the keys expired.
+    out = {}
+    for name, port in (("redis", real_redis.port), ("vermilion", shared_vermilion.port)):
+        c = RawConn("127.0.0.1", port)
+        c.call("FLUSHALL")
+        c.call("DEBUG", "SET-ACTIVE-EXPIRE", "0")
+        try:
+            c.call("CONFIG", "RESETSTAT")
+            c.call("SET", "a", "1", "PX", "1")
+            c.call("HSET", "h", "f", "v")
+            c.call("PEXPIRE", "h", "1")
+            c.call("SET", "m", "1", "PX", "1")
+            c.call("SET", "live", "1", "EX", "100")
+            time.sleep(0.02)
+            seen = [c.call("SET", "a", "2"), c.call("SET", "h", "2")]
+            seen.append(c.call("MSET", "m", "2", "live", "2"))
+            seen.append(c.call("TTL", "live"))
+            info = c.call("INFO", "stats").decode()
+            seen.append([x for x in info.split("\r\n") if x.startswith("expired_keys:")])
+        finally:
+            c.call("DEBUG", "SET-ACTIVE-EXPIRE", "1")
+            c.close()
+        out[name] = seen
+    assert out["vermilion"] == out["redis"]
+    assert out["redis"][-1] == ["expired_keys:3"]
+
+
 def test_getset_getdel(diff):
     diff.run("""
         GETSET k v

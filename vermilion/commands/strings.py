@@ -86,8 +86,6 @@ def set_(c, argv):
     if len(argv) == 3:
         key = argv[1]
         db = c.db
-        if db.expires:
-            db.lookup(key)  # an expired key goes first, with its event
         v = argv[2]
         if len(v) <= SHARED_MAX_LEN:
             shared = SHARED.get(v)
@@ -95,9 +93,20 @@ def set_(c, argv):
                 v = shared
             elif len(SHARED) < SHARED_MAX:
                 SHARED[v] = v
-        db.set(key, v)
         server = c.server
         server.dirty += 1
+        if db.quiet and not (db.blocking or server.notify_flags) and db.lru_clock >= 0:
+            # nothing watches the key: Database.set_pairs's shortcut, for one pair
+            expires = db.expires
+            if expires and key in expires:
+                db.lookup(key)  # an expired key goes first, with its event
+                expires.pop(key, None)  # (SET drops the TTL)
+            db.data[key] = v
+            db.lru[key] = db.lru_clock
+            return OK
+        if db.expires:
+            db.lookup(key)  # an expired key goes first, with its event
+        db.set(key, v)
         if server.notify_flags & NOTIFY_STRING:
             db.notify(NOTIFY_STRING, "set", key)
         return OK
