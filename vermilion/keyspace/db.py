@@ -194,24 +194,22 @@ class Database:
         """
         v = self.data.get(key)
         if v is not None:
-            if not self.expires or not self._expired_now(key):
+            if self.expires:
+                when = self.expires.get(key)
+                if when is not None and when <= self.now() and self.expire_if_allowed(key):
+                    v = None  # (a miss)
+            if v is not None:
                 clock = self.lru_clock
                 if clock >= 0:
                     self.lru[key] = clock
                 else:
                     lru.lfu_touch(self, key)
                 return v
-            v = None
         server = self.server
         server.stats_get_misses += 1
         if server.notify_flags & NOTIFY_KEY_MISS:
             self.read_miss(key, True, False)
         return v
-
-    def _expired_now(self, key):
-        """An expired ``key`` is deleted (True), unless it must be kept (loading...)."""
-        when = self.expires.get(key)
-        return when is not None and when <= self.now() and self.expire_if_allowed(key)
 
     def lookup_read_notouch(self, key, notify=True):
         """lookupKeyReadWithFlags(LOOKUP_NOTOUCH): a counted read that leaves the
