@@ -3,6 +3,7 @@
 
     python bench/bench.py [-t TESTS] [-n 200000,50000] [-c 50] [-P 16,1] [-r 3]
                           [--json FILE] [--mem [--keys N]] [--keep] [--vermilion-dir DIR]
+                          [--baseline DIR]
 
 Starts three servers on free loopback ports, all without persistence:
   * redis-server (``--save "" --appendonly no``),
@@ -35,6 +36,12 @@ Around every invocation the server's CPU time (utime + stime of /proc/PID/stat) 
 read; "CPU us/req" is that delta divided by the requests. At -P 1 redis-benchmark
 itself saturates a core (see "client CPU" below each table), so requests/s hardly
 tell the servers apart there: compare CPU per request.
+
+``--baseline DIR`` also runs Vermilion from another tree (say a ``git worktree`` of
+an older commit, with the compiled parser copied in) as a fourth server, and adds a
+vermilion/baseline column: a change measured over real sockets, where the kernel's
+share shows, which in-process tools (tools/hotpath_opcodes.py) cannot see. The
+system part of the CPU time is in ``--json`` (``sys_us``).
 """
 
 import argparse
@@ -175,7 +182,24 @@ def wait_port(name, port, proc, timeout=30):
     sys.exit("%s on port %d did not start" % (name, port))
 
 
-def start_servers(tmp, vdir):
+def start_servers(tmp, vdir, baseline=None):
+    def vermilion(p):
+        return [
+            sys.executable,
+            "-m",
+            "vermilion",
+            "--port",
+            str(p),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            tmp,
+        ]
+
     specs = [
         (
             "redis",
@@ -193,25 +217,12 @@ def start_servers(tmp, vdir):
                 tmp,
             ],
         ),
-        (
-            "vermilion",
-            lambda p: [
-                sys.executable,
-                "-m",
-                "vermilion",
-                "--port",
-                str(p),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                tmp,
-            ],
-        ),
+        ("vermilion", vermilion),
     ]
+    cwd = {"vermilion": vdir}
+    if baseline is not None:
+        specs.append(("baseline", vermilion))
+        cwd["baseline"] = baseline
     if os.path.exists(MINIMAL):
         specs.append(("minimal", lambda p: [sys.executable, MINIMAL, "--port", str(p)]))
     else:
@@ -219,20 +230,23 @@ def start_servers(tmp, vdir):
     targets = []
     for name, argv in specs:
         port = free_port()
-        proc = subprocess.Popen(
-            argv(port), stdout=subprocess.DEVNULL, cwd=vdir if name == "vermilion" else ROOT
-        )
+        proc = subprocess.Popen(argv(port), stdout=subprocess.DEVNULL, cwd=cwd.get(name, ROOT))
         targets.append({"name": name, "port": port, "proc": proc, "pid": proc.pid})
     for t in targets:
         wait_port(t["name"], t["port"], t["proc"])
     return targets
 
 
-def proc_cpu(pid):
-    """utime + stime of a process (all its threads), in seconds."""
+def proc_times(pid):
+    """(utime, stime) of a process (all its threads), in seconds."""
     with open("/proc/%d/stat" % pid) as fh:
         fields = fh.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK
+    return int(fields[11]) / CLK, int(fields[12]) / CLK
+
+
+def proc_cpu(pid):
+    """utime + stime of a process (all its threads), in seconds."""
+    return sum(proc_times(pid))
 
 
 def settle(pid, timeout=3.0):
@@ -355,7 +369,7 @@ def bench_once(t, test, n, c, p):
     else:
         cmd += test_argv(test, sha)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    c0 = proc_cpu(t["pid"])
+    u0, s0 = proc_times(t["pid"])
     w0 = time.perf_counter()
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=1800)
@@ -363,7 +377,7 @@ def bench_once(t, test, n, c, p):
     except subprocess.TimeoutExpired:
         stdout, err = "", "timeout"
     wall = time.perf_counter() - w0
-    c1 = proc_cpu(t["pid"])
+    u1, s1 = proc_times(t["pid"])
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     rps = None
     for line in stdout.splitlines():
@@ -380,7 +394,8 @@ def bench_once(t, test, n, c, p):
     cli = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     return {
         "rps": rps,
-        "cpu_us": (c1 - c0) / n * 1e6,
+        "cpu_us": (u1 - u0 + s1 - s0) / n * 1e6,
+        "sys_us": (s1 - s0) / n * 1e6,
         "client_cpu_pct": cli / wall * 100,
         "wall_s": wall,
     }
@@ -430,6 +445,7 @@ def ratio(a, b):
 def print_tables(targets, tests, raw, p, n):
     names = [t["name"] for t in targets]
     has_min = "minimal" in names
+    has_base = "baseline" in names
 
     def cell(name, test, key):
         rows = [
@@ -459,6 +475,8 @@ def print_tables(targets, tests, raw, p, n):
         hdr = ["test"] + ["%s %s" % (x, what) for x in names] + ["vermilion/redis"]
         if has_min:
             hdr.append("vermilion/minimal")
+        if has_base:
+            hdr.append("vermilion/baseline")
         print("| " + " | ".join(hdr) + " |")
         print("|" + "---|" * len(hdr))
         for test in tests:
@@ -467,6 +485,8 @@ def print_tables(targets, tests, raw, p, n):
             row.append(ratio(vals["vermilion"], vals["redis"]))
             if has_min:
                 row.append(ratio(vals["vermilion"], vals["minimal"]))
+            if has_base:
+                row.append(ratio(vals["vermilion"], vals["baseline"]))
             print("| " + " | ".join(row) + " |")
     cli = [
         "%s %s%%"
@@ -529,6 +549,11 @@ def main():
         help="run Vermilion from this tree (default: this repository), e.g. an "
         "export of another commit",
     )
+    ap.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also run Vermilion from this tree and compare with it (see above)",
+    )
     a = ap.parse_args()
     for tool in ("redis-server", "redis-benchmark"):
         if shutil.which(tool) is None:
@@ -545,7 +570,8 @@ def main():
             sys.exit("-n takes one value or one per -P depth")
 
     tmp = tempfile.mkdtemp(prefix="vermilion-bench-")
-    targets = start_servers(tmp, os.path.abspath(a.vermilion_dir))
+    baseline = os.path.abspath(a.baseline) if a.baseline else None
+    targets = start_servers(tmp, os.path.abspath(a.vermilion_dir), baseline)
     print(
         "servers: "
         + ", ".join("%s port %d pid %d" % (t["name"], t["port"], t["pid"]) for t in targets)
