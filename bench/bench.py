@@ -2,8 +2,8 @@
 """redis-server, Vermilion and the reference minimal Python server, side by side.
 
     python bench/bench.py [-t TESTS] [-n 200000,50000] [-c 50] [-P 16,1] [-r 3]
-                          [--json FILE] [--mem [--keys N]] [--keep] [--vermilion-dir DIR]
-                          [--baseline DIR]
+                          [--json FILE] [--mem [--keys N[,N...]]] [--lua-call] [--keep]
+                          [--vermilion-dir DIR] [--baseline DIR]
 
 Starts three servers on free loopback ports, all without persistence:
   * redis-server (``--save "" --appendonly no``),
@@ -428,6 +428,49 @@ def mem_per_key(port, pid, keys):
     return (after - before) * 1024.0 / max(1, dbsize), dbsize
 
 
+# The issue's script (the ``limits`` library's moving-window limiter): a 999,999
+# element table pushed with 200 ``redis.call('lpush', key, <5000 args>)``. LUA_BASE
+# builds and unpacks the same slices without calling the server, so the difference
+# is what the 200 redis.calls cost, to compare with the same 200 LPUSHes sent over
+# the wire (server CPU both).
+LUA_CALLS = (
+    "local e={} for i=1,999999 do e[i]=ARGV[1] end "
+    "for i=1,#e,5000 do redis.call('lpush',KEYS[1],unpack(e,i,math.min(i+4999,#e))) end "
+    "return 1"
+)
+LUA_BASE = (
+    "local e={} for i=1,999999 do e[i]=ARGV[1] end "
+    "for i=1,#e,5000 do local x={unpack(e,i,math.min(i+4999,#e))} end return 1"
+)
+
+
+def lua_call_cost(port, pid, rounds):
+    """Server CPU seconds (min over rounds): (200 LPUSH of 5000 args over the wire,
+    the script, the script without its redis.calls)."""
+    conn = Conn(port, timeout=300)
+    try:
+        args = [b"lpush", b"k"] + [b"1.5"] * 5000
+        wire, script, base = [], [], []
+        for _ in range(rounds):
+            conn.call((b"DEL", b"k"))
+            settle(pid)
+            c0 = proc_cpu(pid)
+            conn.call(*[args] * 200)
+            wire.append(proc_cpu(pid) - c0)
+            for src, out in ((LUA_CALLS, script), (LUA_BASE, base)):
+                conn.call((b"DEL", b"k"))
+                settle(pid)
+                c0 = proc_cpu(pid)
+                r = conn.call((b"EVAL", src, b"1", b"k", b"1.5"))[0]
+                if isinstance(r, Exception):
+                    raise RuntimeError("EVAL failed: %s" % r)
+                out.append(proc_cpu(pid) - c0)
+        conn.call((b"DEL", b"k"))
+        return min(wire), min(script), min(base)
+    finally:
+        conn.close()
+
+
 # ------------------------------------------------------------------ output
 def med(xs):
     xs = [x for x in xs if x is not None]
@@ -540,7 +583,16 @@ def main():
         action="store_true",
         help="also compare resident memory per key, vermilion vs redis",
     )
-    ap.add_argument("--keys", type=int, default=1000000, help="keys for --mem")
+    ap.add_argument(
+        "--keys",
+        default="1000000",
+        help="keys for --mem: one count or several, comma-separated (default 1000000)",
+    )
+    ap.add_argument(
+        "--lua-call",
+        action="store_true",
+        help="also compare what redis.call costs against the same command over the wire",
+    )
     ap.add_argument("--keep", action="store_true", help="leave the servers running")
     ap.add_argument(
         "--vermilion-dir",
@@ -609,16 +661,36 @@ def main():
             "\nelapsed %.0fs, loadavg at end %s"
             % (time.time() - t_start, " ".join(open("/proc/loadavg").read().split()[:3]))
         )
+        byname = {t["name"]: t for t in targets}
         mem = None
         if a.mem:
-            byname = {t["name"]: t for t in targets}
-            rm, rn = mem_per_key(byname["redis"]["port"], byname["redis"]["pid"], a.keys)
-            vm, vn = mem_per_key(byname["vermilion"]["port"], byname["vermilion"]["pid"], a.keys)
-            mem = {"redis": [rm, rn], "vermilion": [vm, vn]}
+            mem = []
+            for keys in [int(x) for x in a.keys.split(",")]:
+                rm, rn = mem_per_key(byname["redis"]["port"], byname["redis"]["pid"], keys)
+                v = byname["vermilion"]
+                vm, vn = mem_per_key(v["port"], v["pid"], keys)
+                mem.append({"redis": [rm, rn], "vermilion": [vm, vn]})
+                print(
+                    "\nmemory per key (%d / %d keys): redis %.1f B, vermilion %.1f B, ratio %.2fx"
+                    % (rn, vn, rm, vm, vm / rm if rm else 0)
+                )
+        lua = None
+        if a.lua_call:
+            lua = {}
             print(
-                "\nmemory per key (%d / %d keys): redis %.1f B, vermilion %.1f B, ratio %.2fx"
-                % (rn, vn, rm, vm, vm / rm if rm else 0)
+                "\nredis.call against the wire (server CPU s, min of %d): 200 LPUSH of 5000"
+                " args\n\n| server | over the wire | script | script without redis.call |"
+                " redis.call part | redis.call / wire |\n|---|---|---|---|---|---|" % a.r
             )
+            for t in targets:
+                if t["name"] == "minimal":
+                    continue  # (no EVAL)
+                w, sc, b = lua_call_cost(t["port"], t["pid"], a.r)
+                lua[t["name"]] = [w, sc, b]
+                print(
+                    "| %s | %.3f | %.3f | %.3f | %.3f | %.2fx |"
+                    % (t["name"], w, sc, b, sc - b, (sc - b) / w if w else 0)
+                )
         if a.json:
             with open(a.json, "w") as fh:
                 json.dump(
@@ -629,6 +701,7 @@ def main():
                         "unsupported": ["%s:%s" % k for k in unsupported],
                         "rows": raw,
                         "mem": mem,
+                        "lua_call": lua,
                     },
                     fh,
                     indent=1,

@@ -6,10 +6,20 @@
   Skipped, with the reason, when ``redis-server`` is not installed.
 """
 
+import os
+
 import pytest
 
-from vermilion.embed import start_server
-from support import (  # noqa: F401  (re-exported for older imports)
+# Every Vermilion a test spawns (``python -m vermilion`` in a scratch directory) runs
+# the tree under test, not whatever copy of the package is installed: a git worktree,
+# or a fresh clone with no ``pip install -e``, tests its own code.
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    [_ROOT] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+)
+
+from vermilion.embed import start_server  # noqa: E402
+from support import (  # noqa: F401, E402  (re-exported for older imports)
     RawConn,
     RealRedis,
     Differ,

@@ -158,7 +158,7 @@ def _run_in_server(handle, cmds):
     def run():
         try:
             from .core.client import Client  # start-up cost: the server loads with
-            from .core.dispatch import execute  # the first fixture, not with the plugin
+            from .core.dispatch import execute_one  # the first fixture, not with the plugin
 
             c = getattr(server, "_pytest_client", None)
             if c is None:
@@ -167,7 +167,7 @@ def _run_in_server(handle, cmds):
                 c.update_special()
             replies = []
             for argv in cmds:
-                execute(c, list(argv))
+                execute_one(c, list(argv))
                 out = b"".join(c.out)
                 c.out.clear()
                 replies.append(_parse(out, 0)[0] if out else None)

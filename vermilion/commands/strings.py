@@ -286,28 +286,30 @@ def mget(c, argv):
     return out
 
 
-def _mset(c, argv, nx):
-    n = len(argv)
-    if n % 2 == 0:
+def _pairs_arity(c, argv):
+    if len(argv) % 2 == 0:
         raise CommandError("ERR wrong number of arguments for '%s' command" % c.cmd.fullname)
-    db = c.db
-    if nx:
-        for j in range(1, n, 2):
-            if db.lookup(argv[j]) is not None:
-                return _ZERO
-    db.set_pairs(argv)
-    c.server.dirty += (n - 1) // 2
-    return _ONE if nx else OK
 
 
 @command("mset")
 def mset(c, argv):
-    return _mset(c, argv, False)
+    if len(argv) % 2 == 0:
+        _pairs_arity(c, argv)
+    c.db.set_pairs(argv)
+    c.server.dirty += len(argv) >> 1  # (the pairs: len(argv) is odd)
+    return OK
 
 
 @command("msetnx")
 def msetnx(c, argv):
-    return _mset(c, argv, True)
+    _pairs_arity(c, argv)
+    db = c.db
+    for j in range(1, len(argv), 2):
+        if db.lookup(argv[j]) is not None:
+            return _ZERO
+    db.set_pairs(argv)
+    c.server.dirty += len(argv) >> 1
+    return _ONE
 
 
 # ------------------------------------------------------------------ counters

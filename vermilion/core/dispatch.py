@@ -186,24 +186,9 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     """
     server = c.server
     if len(cmds) - start < RUN_MIN:
-        if (
-            len(cmds) - start == 1
-            and not c.special
-            and not server.special
-            and server.maxmemory_check is None
-            and server.cluster is None
-        ):
-            # one request (no pipelining): a plain command is call() and no more
-            argv = cmds[start]
-            cmd = server.fast_lookup.get(argv[0])
-            if cmd is not None and len(argv) in cmd.argcs:
-                server.current_client = c
-                c.cmd = cmd
-                call(c, cmd, argv)
-                if server.ready_keys:
-                    server.serve_blocked()
-                server.current_client = None
-                return start + 1
+        if len(cmds) - start == 1:
+            execute_one(c, cmds[start])
+            return start + 1
     elif (
         not c.special
         and not server.special
@@ -217,6 +202,12 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
         start = _run_plain(c, cmds, start)
         if start == len(cmds) or c.blocked is not None or c.close_after_reply:
             return start
+    return _execute_general(c, cmds, start)
+
+
+def _execute_general(c: Client, cmds: Sequence[Argv], start: int) -> int:
+    """:func:`execute_batch`'s general loop, for any request in any state."""
+    server = c.server
     server.current_client = c
     get = server.fast_lookup.get  # plain commands only (table.FAST_LOOKUP, or see resolve)
     out = c.out
@@ -357,6 +348,35 @@ def execute_batch(c: Client, cmds: Sequence[Argv], start: int = 0) -> int:
     return n - length_hint(it)
 
 
+def execute_one(c: Client, argv: Argv) -> None:
+    """One request on its own (a client that does not pipeline: most of them).
+
+    A plain command from a client and a server in no special state, with no
+    maxmemory and no cluster, is :func:`call` and no more: nothing else of the
+    batch loop applies to a single request. Anything else goes through
+    :func:`_execute_general`, as it would in a batch. The command is consumed
+    either way, even if it blocks or closes the client (there is no rest to keep).
+    """
+    server = c.server
+    cmd = server.fast_lookup.get(argv[0])
+    if (
+        cmd is None
+        or len(argv) not in cmd.argcs
+        or c.special
+        or server.special
+        or server.maxmemory_check is not None
+        or server.cluster is not None
+    ):
+        _execute_general(c, (argv,), 0)
+        return
+    server.current_client = c
+    c.cmd = cmd
+    call(c, cmd, argv)
+    if server.ready_keys:
+        server.serve_blocked()
+    server.current_client = None
+
+
 def _run_plain(c: Client, cmds: Sequence[Argv], start: int) -> int:
     """:func:`execute_batch`'s loop for the state nearly every batch is in, chosen
     once per batch: a client and a server in no special state, no maxmemory, no
@@ -481,11 +501,6 @@ def _cluster_local(cluster: Any, cmd: Command, argv: Argv) -> bool:
     if ck is None or cluster.state or cluster.migrating_slots_to or cluster.importing_slots_from:
         return False
     return cluster.slots[key_hash_slot(argv[1])] is cluster.myself
-
-
-def execute(c: Client, argv: Argv) -> None:
-    """Run one request for client ``c``; its reply is appended to ``c.out``."""
-    execute_batch(c, (argv,))
 
 
 def call(c: Client, cmd: Command, argv: Argv, reply: bool = True) -> Any:

@@ -42,8 +42,10 @@ _STATEFUL_CATS = frozenset(
     ("@admin", "@dangerous", "@pubsub", "@transaction", "@connection", "@scripting")
 )
 _PURE_EXTRA = frozenset(("ping", "echo", "time", "lastsave", "keys", "sort", "sort_ro"))
-# O(1) like the @fast commands, though Redis does not flag them so.
-_BATCH_TIMED_EXTRA = frozenset(("set", "setex", "psetex"))
+# O(1) like the @fast commands, though Redis does not flag them so; and MSET and
+# MSETNX, O(N) in their pairs but at most 32 pairs on the hot path (Command.argcs
+# stops at 64 arguments beyond the arity; a longer MSET is timed on its own).
+_BATCH_TIMED_EXTRA = frozenset(("set", "setex", "psetex", "mset", "msetnx"))
 _ARGCS: dict = {}  # arity -> the argument counts it accepts (Command.argcs)
 
 

@@ -65,7 +65,7 @@ from ..types.zset import ZSet
 from .rdb_stream import rewrite_commands as stream_commands
 from ..core.client import Client
 from ..core import table
-from ..core.dispatch import execute
+from ..core.dispatch import execute_one
 from ..protocol.reader import split_args
 from ..core.config import ConfigError
 
@@ -1348,7 +1348,7 @@ def _replay(server, c, buf, pos, name, progress=None):
         top = table.lookup_in(server.renames, argv[0])
         if top is not None and top.fullname == "multi":
             valid_before_multi = valid_up_to
-        execute(c, argv)
+        execute_one(c, argv)
         c.out.clear()
         in_multi = c.multi is not None
         valid_up_to = end

@@ -34,7 +34,7 @@ import asyncio
 import socket
 import time
 
-from ..core.dispatch import execute_batch, resume, protocol_error  # noqa: F401  (resume re-exported)
+from ..core.dispatch import execute_batch, execute_one, resume, protocol_error  # noqa: F401  (resume re-exported)
 from ..core.client import Client
 
 _monotonic = time.monotonic
@@ -174,9 +174,12 @@ class RedisProtocol(asyncio.Protocol):
         if c.pending is None and c.blocked is None:
             # the usual case: run what arrived; keep the rest if a command blocks
             if cmds:
-                i = execute_batch(c, cmds)
-                if i < len(cmds) and not c.close_after_reply:
-                    c.pending = cmds[i:]
+                if len(cmds) == 1:  # (a client that does not pipeline)
+                    execute_one(c, cmds[0])
+                else:
+                    i = execute_batch(c, cmds)
+                    if i < len(cmds) and not c.close_after_reply:
+                        c.pending = cmds[i:]
             while reader.more and c.pending is None and not c.close_after_reply:
                 # the reader stopped after an AUTH/HELLO: the rest is read with the
                 # client's new authentication state
