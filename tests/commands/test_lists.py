@@ -9,7 +9,7 @@ behaviours that are about Vermilion itself (encoding reporting, lazy freeing).
 import random
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from support import RawConn
 from vermilion.protocol.encoder import encode
@@ -108,6 +108,143 @@ def test_matches_and_delete(items, x, from_tail, limit):
         model.insert(items.index(x), b"new")
         model[0] = b"first"
         assert list(lst) == model
+
+
+# Every method that changes an RList; each must drop the kept LRANGE reply.
+_CHANGES = [
+    "push_left",
+    "push_right",
+    "extend_left",
+    "extend_right",
+    "push_left_bulk",
+    "push_right_bulk",
+    "pop_left",
+    "pop_right",
+    "pop_left_bulk",
+    "pop_right_bulk",
+    "pop_left_n",
+    "pop_right_reply",
+    "setitem",
+    "insert",
+    "delete_positions",
+    "trim",
+    "free_some",
+    "clear",
+]
+
+
+def _change(name, lst, m, x, k):
+    """Apply change ``name`` (element ``x``, count ``k``) to RList ``lst`` and to
+    the model list ``m`` alike."""
+    n = len(m)
+    if name == "push_left" or name == "push_left_bulk":
+        lst.push_left(x) if name == "push_left" else lst.push_left_bulk(list_type.encode(x))
+        m.insert(0, x)
+    elif name == "push_right" or name == "push_right_bulk":
+        lst.push_right(x) if name == "push_right" else lst.push_right_bulk(list_type.encode(x))
+        m.append(x)
+    elif name == "extend_left":
+        lst.extend_left([x, b"e"])
+        m[:0] = [b"e", x]
+    elif name == "extend_right":
+        lst.extend_right([x, b"e"])
+        m += [x, b"e"]
+    elif name.startswith("pop_") and n == 0:
+        pass
+    elif name in ("pop_left", "pop_left_bulk"):
+        getattr(lst, name)()
+        del m[0]
+    elif name in ("pop_right", "pop_right_bulk"):
+        getattr(lst, name)()
+        del m[-1]
+    elif name == "pop_left_n":
+        lst.pop_left_n(k)
+        del m[:k]
+    elif name == "pop_right_reply" or name == "free_some":
+        getattr(lst, name)(k)
+        del m[max(n - k, 0) :]
+    elif name == "setitem":
+        if n:
+            lst[k % n] = x
+            m[k % n] = x
+    elif name == "insert":
+        lst.insert(k, x)
+        m.insert(k, x)
+    elif name == "delete_positions":
+        positions = list(range(0, min(k, n), 2))
+        lst.delete_positions(positions)
+        for i in reversed(positions):
+            del m[i]
+    elif name == "trim":
+        ltrim = min(1, n)
+        rtrim = min(k, n - ltrim)
+        lst.trim(ltrim, rtrim)
+        m[:] = m[ltrim : n - rtrim]
+    elif name == "clear":
+        lst.clear()
+        m.clear()
+    else:
+        raise AssertionError(name)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    elements,
+    st.lists(
+        st.tuples(
+            st.sampled_from(_CHANGES),
+            st.sampled_from([b"zz", b"y", b"a", b""]),
+            st.integers(0, 6),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+)
+def test_kept_range_reply_follows_every_change(items, changes):
+    """LRANGE's kept reply (range_reply answers a range asked again from what it
+    kept) is dropped by every change: after each one, the ranges asked before it
+    answer what the model list holds now."""
+    lst = RList(items)
+    model = list(items)
+    asked = []  # the ranges asked after the last change; the last one is kept
+
+    def check(name):
+        n = len(model)
+        # the range kept before the change first (when it still fits), then others,
+        # the last one small so that it fits after most changes
+        for start, stop in asked[-1:] + [(0, n - 1), (n // 2, n - 1), (0, min(2, n - 1))]:
+            if 0 <= start <= stop < n:
+                want = encode(model[start : stop + 1])
+                assert lst.range_reply(start, stop) == want, name
+                assert lst.range_reply(start, stop) == want, name
+                asked.append((start, stop))
+
+    check("start")
+    for name, x, k in changes:
+        _change(name, lst, model, x, k)
+        assert list(lst) == model, name
+        check(name)
+
+
+def test_kept_replies_are_bounded_and_do_not_keep_lists_alive():
+    import gc
+    import weakref
+
+    lists = [RList([b"%d" % i, b"x"]) for i in range(list_type.SENT_LISTS + 10)]
+    for lst in lists:
+        assert lst.range_reply(0, 1) is lst.range_reply(0, 1)  # (kept: the same object)
+    kept = [lst for lst in lists if lst._sent is not None]
+    assert len(kept) == list_type.SENT_LISTS and kept == lists[10:]  # the oldest forgot
+    assert lists[0].range_reply(0, 1) == encode([b"0", b"x"])  # (built again, kept again)
+    assert lists[10]._sent is None and lists[0]._sent is not None
+    # a reply over SENT_BYTES is not kept
+    big = RList([b"y" * 1000] * (list_type.SENT_BYTES // 1000 + 1))
+    assert big.range_reply(0, len(big) - 1) is not big.range_reply(0, len(big) - 1)
+    # a list that keeps a reply is freed like any other
+    ref = weakref.ref(lists[-1])
+    del lists, kept, lst
+    gc.collect()
+    assert ref() is None
 
 
 def test_copy_is_independent_and_pushes_return_lengths():

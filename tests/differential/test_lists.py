@@ -186,6 +186,62 @@ def test_lrange_long_list_tail(diff):
     diff("LRANGE", "l", 600, 620)
 
 
+def test_lrange_asked_again_around_every_write(diff):
+    """The same LRANGEs before and after each kind of write (Vermilion keeps a
+    list's last LRANGE reply until the list changes): the replies must follow."""
+    diff("RPUSH", "l", "a", "b", "c", "d", "e")
+    writes = [
+        ("LPUSH", "l", "x"),
+        ("RPUSH", "l", "y"),
+        ("LSET", "l", "1", "z"),
+        ("LINSERT", "l", "BEFORE", "b", "w"),
+        ("LREM", "l", "1", "z"),
+        ("LPOP", "l"),
+        ("RPOP", "l"),
+        ("LPUSHX", "l", "p"),
+        ("RPUSHX", "l", "q"),
+        ("LTRIM", "l", "1", "-1"),
+        ("LMOVE", "l", "l", "LEFT", "RIGHT"),
+        ("RPOPLPUSH", "l", "l"),
+        ("LMOVE", "l", "other", "RIGHT", "LEFT"),
+        ("LPOP", "l", "2"),
+        ("LMPOP", "1", "l", "RIGHT", "COUNT", "1"),
+        ("SORT", "l", "ALPHA", "STORE", "l"),
+        ("COPY", "l", "copy"),
+        ("LPUSH", "copy", "c1"),
+        ("RENAME", "l", "l2"),
+        ("RENAME", "l2", "l"),
+        ("DEL", "l"),
+        ("RPUSH", "l", "n1", "n2", "n3", "n4", "n5"),
+    ]
+    for w in writes:
+        for key in ("l", "copy"):
+            # (0, 2) is asked last before the write and first after it: the reply
+            # kept for it must not outlive a write that changed those elements
+            for start, stop in ((0, 2), (0, -1), (1, -2), (-3, -1), (0, 2)):
+                diff("LRANGE", key, start, stop)
+        diff(*w)
+    diff("LRANGE", "l", 0, -1)
+    diff("LRANGE", "copy", 0, -1)
+    # a list rebuilt from RESTORE, and a MULTI that changes the list between reads
+    diff("RPUSH", "r", "1", "2", "3")
+    diff("LRANGE", "r", 0, -1)
+    dump = diff.ref.call("DUMP", "r")
+    assert dump[:1] == b"$"
+    payload = dump.split(b"\r\n", 1)[1][:-2]
+    diff("RESTORE", "r", "0", payload, "REPLACE")
+    diff("LRANGE", "r", 0, -1)
+    diff.run("""
+    MULTI
+    LRANGE r 0 -1
+    RPUSH r 4
+    LRANGE r 0 -1
+    LSET r 0 one
+    LRANGE r 0 -1
+    EXEC
+    """)
+
+
 def test_lindex(diff):
     diff.run("""
     RPUSH l a b c

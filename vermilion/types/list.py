@@ -30,6 +30,16 @@ and only the methods that say so deal in the encoded form:
 * :meth:`RList.bulks`: every stored bulk (the AOF rewrite's RPUSH arguments are
   exactly these bytes; MEMORY USAGE prices them).
 
+**The last LRANGE reply is kept.** A list read far more often than it changes
+(a timeline, the latest N events) is asked for the same range again and again;
+:meth:`RList.range_reply` keeps the reply it built (``_sent``: start, stop and the
+``Raw``) and answers the same range with it until the list changes: every method
+that changes the deque drops it first. Only replies of at most ``SENT_BYTES`` are
+kept, and by at most ``SENT_LISTS`` lists at a time (the oldest one forgets its
+own when another list keeps one), so the copies cost a bounded amount of memory
+whatever the number of lists; the registry refers to the lists weakly, so a
+deleted list is freed as before.
+
 The deque gives O(1) pushes and pops at both ends, which is what
 LPUSH/RPUSH/LPOP/RPOP and the blocking pops need, and O(n) from the nearer end
 for indexed access (LINDEX/LSET), like the quicklist. Ranges are taken from the
@@ -40,6 +50,7 @@ and compare bulks: two bulks are equal exactly when their elements are.
 
 import collections
 import itertools
+import weakref
 
 from ..protocol.encoder import BULK_HEADS as _HEADS, BULK_HEADS_MAX as _HEAD_MAX, CRLF as _CRLF, Raw
 
@@ -76,19 +87,29 @@ def decode(b):
     return b[b.index(b"\n") + 1 : -2]
 
 
+# Kept LRANGE replies (see the module docstring): at most SENT_LISTS lists keep one
+# of at most SENT_BYTES. _SENT names them, oldest first: id -> weak reference.
+SENT_LISTS = 64
+SENT_BYTES = 1 << 16
+_SENT: dict = {}
+_ref = weakref.ref
+
+
 class RList:
     """A Redis list (see the module docstring): elements in, elements out, and
     the ``*_bulk``/``*_reply``/``bulks`` methods for the encoded form."""
 
-    __slots__ = ("_q",)
+    __slots__ = ("_q", "_sent", "__weakref__")
 
     def __init__(self, items=()):
         self._q = _deque(map(encode, items))
+        self._sent = None  # (start, stop, reply): the kept LRANGE reply
 
     @classmethod
     def _of_bulks(cls, q):
         lst = cls.__new__(cls)
         lst._q = q
+        lst._sent = None
         return lst
 
     # ------------------------------------------------------- size and reading
@@ -107,6 +128,7 @@ class RList:
         return decode(self._q[index])
 
     def __setitem__(self, index, x):
+        self._sent = None
         self._q[index] = encode(x)
 
     def __repr__(self):
@@ -137,7 +159,11 @@ class RList:
         return list(map(decode, self._range(start, stop)))
 
     def range_reply(self, start, stop):
-        """LRANGE's reply for ``start..stop`` (clamped as for :meth:`range`)."""
+        """LRANGE's reply for ``start..stop`` (clamped as for :meth:`range`); the
+        same range again, with the list unchanged, is the same reply, kept."""
+        sent = self._sent
+        if sent is not None and sent[0] == start and sent[1] == stop:
+            return sent[2]
         q = self._q
         n = len(q)
         if start <= n - 1 - stop:  # nearer the head (_range, written out)
@@ -145,7 +171,24 @@ class RList:
         else:
             parts = list(_islice(reversed(q), n - 1 - stop, n - start))
             parts.reverse()
-        return Raw(b"*%d\r\n%s" % (stop - start + 1, b"".join(parts)))
+        r = Raw(b"*%d\r\n%s" % (stop - start + 1, b"".join(parts)))
+        if len(r) <= SENT_BYTES:
+            self._keep(start, stop, r)
+        return r
+
+    def _keep(self, start, stop, r):
+        """Keep ``r`` as the reply for ``start..stop``; make room among SENT_LISTS."""
+        ref = _SENT.get(id(self))
+        if ref is None or ref() is not self:  # (not registered, or a dead list's id)
+            if len(_SENT) >= SENT_LISTS:
+                try:
+                    old = _SENT.pop(next(iter(_SENT)))()
+                except (RuntimeError, StopIteration, KeyError):
+                    return  # (another embedded server's thread changed _SENT meanwhile)
+                if old is not None:
+                    old._sent = None
+            _SENT[id(self)] = _ref(self)
+        self._sent = (start, stop, r)
 
     def bulks(self):
         """Every element in its stored bulk form, head to tail."""
@@ -154,6 +197,7 @@ class RList:
     # ---------------------------------------------------------------- pushes
     def push_left(self, x):
         """LPUSH one element; returns the new length."""
+        self._sent = None
         q = self._q
         n = len(x)
         q.appendleft(_HEADS[n] + x + _CRLF if n < _HEAD_MAX else b"$%d\r\n%s\r\n" % (n, x))
@@ -161,6 +205,7 @@ class RList:
 
     def push_right(self, x):
         """RPUSH one element; returns the new length."""
+        self._sent = None
         q = self._q
         n = len(x)
         q.append(_HEADS[n] + x + _CRLF if n < _HEAD_MAX else b"$%d\r\n%s\r\n" % (n, x))
@@ -168,37 +213,46 @@ class RList:
 
     def extend_left(self, items):
         """Push each of ``items`` at the head in turn (LPUSH a b c: c b a ...)."""
+        self._sent = None
         q = self._q
         q.extendleft(map(encode, items))
         return len(q)
 
     def extend_right(self, items):
+        self._sent = None
         q = self._q
         q.extend(map(encode, items))
         return len(q)
 
     def push_left_bulk(self, bulk):
         """Push an element given in bulk form (from another list's ``pop_*_bulk``)."""
+        self._sent = None
         self._q.appendleft(bulk)
 
     def push_right_bulk(self, bulk):
+        self._sent = None
         self._q.append(bulk)
 
     # ------------------------------------------------------------------ pops
     def pop_left(self):
+        self._sent = None
         return decode(self._q.popleft())
 
     def pop_right(self):
+        self._sent = None
         return decode(self._q.pop())
 
     def pop_left_bulk(self):
         """Pop the head element in bulk form: a single LPOP's reply as it is."""
+        self._sent = None
         return self._q.popleft()
 
     def pop_right_bulk(self):
+        self._sent = None
         return self._q.pop()
 
     def _pop_n(self, count, left):
+        self._sent = None
         q = self._q
         if count >= len(q):
             out = list(q) if left else list(reversed(q))
@@ -231,6 +285,7 @@ class RList:
         return self._q.index(encode(x))
 
     def insert(self, index, x):
+        self._sent = None
         self._q.insert(index, encode(x))
 
     def matches(self, x, from_tail=False, limit=None):
@@ -255,6 +310,7 @@ class RList:
 
     def delete_positions(self, positions):
         """Remove the elements at ascending ``positions`` (counted from the head)."""
+        self._sent = None
         q = self._q
         if len(positions) <= 32:
             for i in reversed(positions):
@@ -271,6 +327,7 @@ class RList:
 
     def trim(self, ltrim, rtrim):
         """Drop ``ltrim`` elements from the head and ``rtrim`` from the tail."""
+        self._sent = None
         q = self._q
         keep = len(q) - ltrim - rtrim
         if keep < ltrim + rtrim and keep > 0:
@@ -284,10 +341,12 @@ class RList:
             _deque(_starmap(q.pop, _repeat((), rtrim)), maxlen=0)
 
     def clear(self):
+        self._sent = None
         self._q.clear()
 
     def free_some(self, budget):
         """Lazy free (server.lazyfree): drop up to ``budget`` elements at C speed."""
+        self._sent = None
         q = self._q
         n = min(budget, len(q))
         _deque(_starmap(q.pop, _repeat((), n)), maxlen=0)
