@@ -182,7 +182,7 @@ def wait_port(name, port, proc, timeout=30):
     sys.exit("%s on port %d did not start" % (name, port))
 
 
-def start_servers(tmp, vdir, baseline=None):
+def start_servers(tmp, vdir, baseline=None, minimal=True):
     def vermilion(p):
         return [
             sys.executable,
@@ -223,7 +223,9 @@ def start_servers(tmp, vdir, baseline=None):
     if baseline is not None:
         specs.append(("baseline", vermilion))
         cwd["baseline"] = baseline
-    if os.path.exists(MINIMAL):
+    if not minimal:
+        pass
+    elif os.path.exists(MINIMAL):
         specs.append(("minimal", lambda p: [sys.executable, MINIMAL, "--port", str(p)]))
     else:
         print("note: %s not found: the minimal-server columns are left out" % MINIMAL)
@@ -235,6 +237,16 @@ def start_servers(tmp, vdir, baseline=None):
     for t in targets:
         wait_port(t["name"], t["port"], t["proc"])
     return targets
+
+
+def stop_servers(targets):
+    for t in targets:
+        t["proc"].terminate()
+    for t in targets:
+        try:
+            t["proc"].wait(10)
+        except subprocess.TimeoutExpired:
+            t["proc"].kill()
 
 
 def proc_times(pid):
@@ -661,14 +673,20 @@ def main():
             "\nelapsed %.0fs, loadavg at end %s"
             % (time.time() - t_start, " ".join(open("/proc/loadavg").read().split()[:3]))
         )
-        byname = {t["name"]: t for t in targets}
         mem = None
         if a.mem:
             mem = []
             for keys in [int(x) for x in a.keys.split(",")]:
-                rm, rn = mem_per_key(byname["redis"]["port"], byname["redis"]["pid"], keys)
-                v = byname["vermilion"]
-                vm, vn = mem_per_key(v["port"], v["pid"], keys)
+                # fresh servers for each count: memory a server freed but kept (its
+                # allocator's arenas) would hide part of the next load's cost
+                fresh = start_servers(tmp, os.path.abspath(a.vermilion_dir), minimal=False)
+                try:
+                    byname = {t["name"]: t for t in fresh}
+                    r, v = byname["redis"], byname["vermilion"]
+                    rm, rn = mem_per_key(r["port"], r["pid"], keys)
+                    vm, vn = mem_per_key(v["port"], v["pid"], keys)
+                finally:
+                    stop_servers(fresh)
                 mem.append({"redis": [rm, rn], "vermilion": [vm, vn]})
                 print(
                     "\nmemory per key (%d / %d keys): redis %.1f B, vermilion %.1f B, ratio %.2fx"
@@ -715,13 +733,7 @@ def main():
                 )
             )
         else:
-            for t in targets:
-                t["proc"].terminate()
-            for t in targets:
-                try:
-                    t["proc"].wait(10)
-                except subprocess.TimeoutExpired:
-                    t["proc"].kill()
+            stop_servers(targets)
             shutil.rmtree(tmp, ignore_errors=True)
 
 
