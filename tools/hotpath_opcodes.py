@@ -5,7 +5,8 @@
 
 Builds a server in this process (no socket: a stand-in transport that only counts
 bytes), feeds it ``-n`` batches of ``-P`` pipelined requests through the real
-``RedisProtocol.data_received`` (reader, dispatcher, command, reply, flush), and
+``RedisProtocol.data_received`` (reader, dispatcher, command, reply) and the write
+the event loop makes at the end of the step (``Server._flush_all``), and
 counts the instructions executed with ``sys.settrace``'s opcode events. Prints
 the total per command and the functions it is spent in; ``--by-line NAME`` also
 breaks one function down by source line.
@@ -117,7 +118,12 @@ class _Transport:
 
 def make_protocol():
     commands.load_all()
-    loop = asyncio.new_event_loop()
+    try:  # the server's own loop (vermilion/__main__.py): call_soon is C there
+        import uvloop
+    except ImportError:
+        loop = asyncio.new_event_loop()
+    else:
+        loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     cfg = Config()
     # an empty directory: a dump.rdb where the tool runs would make the server
@@ -128,6 +134,15 @@ def make_protocol():
     p = RedisProtocol(server)
     p.connection_made(_Transport())
     return p
+
+
+def step(p, batch):
+    """One event-loop step for one client: the read, then the flush that the loop
+    runs at the end of the step (Server._flush_all, scheduled by data_received)."""
+    p.data_received(batch)
+    server = p.server
+    if server._flush_scheduled:
+        server._flush_all()
 
 
 def count(p, batches, by_line=None):
@@ -151,7 +166,7 @@ def count(p, batches, by_line=None):
     sys.settrace(tracer)
     try:
         for b in batches:
-            p.data_received(b)
+            step(p, b)
     finally:
         sys.settrace(None)
     return total[0], per_fn, per_line
@@ -160,7 +175,7 @@ def count(p, batches, by_line=None):
 def timed(p, batches):
     t0 = time.process_time()
     for b in batches:
-        p.data_received(b)
+        step(p, b)
     return time.process_time() - t0
 
 
@@ -186,7 +201,7 @@ def main():
         make = REQUESTS.get(name)
         p = make_protocol()
         for req in PREPARE.get(name, ()):
-            p.data_received(hiredis.pack_command(req))
+            step(p, hiredis.pack_command(req))
         if name in INLINE:
             batches = [INLINE[name] * args.P] * args.n
         else:
@@ -195,7 +210,7 @@ def main():
                 for _ in range(args.n)
             ]
         for b in batches[:5]:  # warm up (the interpreter specialises)
-            p.data_received(b)
+            step(p, b)
         if args.time:
             best = min(timed(p, batches) for _ in range(args.rounds))
             print(
@@ -209,7 +224,7 @@ def main():
             pr = cProfile.Profile()
             pr.enable()
             for b in batches:
-                p.data_received(b)
+                step(p, b)
             pr.disable()
             pstats.Stats(pr).sort_stats("tottime").print_stats(args.top)
         if args.no_count:
