@@ -1,8 +1,10 @@
 """The dispatcher: how a request becomes a reply (Redis's processCommand and call()).
 
-Everything a client sends goes through :func:`run_commands`, one network read's
-worth of requests at a time. For each request there are two questions, asked in
-this order:
+Everything a client sends comes here one network read's worth of requests at a
+time: :func:`execute_one` for a read that holds a single request (a client that
+does not pipeline), :func:`execute_batch` for several (and :func:`run_commands`
+for what a blocked or paused client pipelined meanwhile). For each request there
+are two questions, asked in this order:
 
 **May it run?** (:func:`process_command`, Redis's ``processCommand``.) Look the
 command up, check its arity, then everything about the client and the server
