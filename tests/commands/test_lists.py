@@ -203,7 +203,11 @@ def _change(name, lst, m, x, k):
 def test_kept_range_reply_follows_every_change(items, changes):
     """LRANGE's kept reply (range_reply answers a range asked again from what it
     kept) is dropped by every change: after each one, the ranges asked before it
-    answer what the model list holds now."""
+    answer what the model list holds now. (A push or pop at the tail alone cannot
+    make a kept range wrong, since a range still in bounds after it holds the same
+    elements, nor can ``clear``, after which only a push refills the list; so this
+    cannot tell whether push_right, push_right_bulk, extend_right, pop_right,
+    pop_right_bulk, free_some and clear drop it. They do.)"""
     lst = RList(items)
     model = list(items)
     asked = []  # the ranges asked after the last change; the last one is kept
