@@ -12,7 +12,17 @@ import sys
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import probe  # noqa: E402
 from probe import Spawned  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_server_left_behind():
+    """Stop, when the session ends, any server a test started and did not stop
+    (say, its redis-server when the Vermilion beside it failed to start)."""
+    yield
+    for s in list(probe.STARTED):
+        s.stop()
 
 
 def pytest_addoption(parser):

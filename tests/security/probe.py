@@ -34,6 +34,11 @@ def vermilion_argv():
     return [sys.executable, "-m", "vermilion"]
 
 
+# Every Spawned of this process, so the session can stop the ones a test left
+# running (a test that starts two servers and fails on the second: see conftest.py).
+STARTED = []
+
+
 class Spawned:
     """A redis-server or Vermilion child process on a free loopback port."""
 
@@ -69,6 +74,7 @@ class Spawned:
         self.log_path = os.path.join(self.dir, "server.log")
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, cwd=self.dir)
+        STARTED.append(self)
         if wait:
             self.wait_ready()
 
@@ -107,6 +113,8 @@ class Spawned:
             return ""
 
     def stop(self):
+        if self in STARTED:
+            STARTED.remove(self)
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         try:
