@@ -21,6 +21,30 @@ def test_start_server_context_manager():
         redis.Redis(host="127.0.0.1", port=srv.port, socket_connect_timeout=1).ping()
 
 
+def test_stop_after_the_server_shut_itself_down():
+    """SHUTDOWN from a client closes the server's loop; stop() must not fail if it
+    comes while the thread is still finishing (the loop closed, the thread alive)."""
+    srv = vermilion.start_server()
+    thread = srv.thread
+    r = redis.Redis(host=srv.host, port=srv.port)
+    try:
+        r.shutdown(nosave=True)
+    except redis.ConnectionError:
+        pass  # (redis-py says nothing for the closed connection, or raises: both fine)
+    thread.join(10)
+    assert srv.loop.is_closed()
+
+    class _StillFinishing:  # (the moment between loop.close() and the thread's end)
+        def is_alive(self):
+            return True
+
+        def join(self, timeout=None):
+            thread.join(timeout)
+
+    srv.thread = _StillFinishing()
+    srv.stop()
+
+
 def test_two_servers_are_independent():
     with vermilion.start_server() as a, vermilion.start_server() as b:
         ra, rb = redis.Redis(port=a.port), redis.Redis(port=b.port)

@@ -242,7 +242,10 @@ class EmbeddedServer(_Handle):
         directory. Quiet: Redis's two shutdown log lines are for an operator, not for
         a program stopping its own server."""
         if self.thread.is_alive():
-            self.loop.call_soon_threadsafe(_quiet_shutdown, self.server)
+            try:
+                self.loop.call_soon_threadsafe(_quiet_shutdown, self.server)
+            except RuntimeError:
+                pass  # the loop closed meanwhile: the server stopped itself (SHUTDOWN)
             self.thread.join(timeout)
         _remove_owned_dir(self.server)
 
