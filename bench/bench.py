@@ -183,51 +183,22 @@ def wait_port(name, port, proc, timeout=30):
 
 
 def start_servers(tmp, vdir, baseline=None, minimal=True):
-    def vermilion(p):
-        return [
-            sys.executable,
-            "-m",
-            "vermilion",
-            "--port",
-            str(p),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            tmp,
-        ]
+    common = "--bind 127.0.0.1 --appendonly no --dir".split() + [tmp]
 
-    specs = [
-        (
-            "redis",
-            lambda p: [
-                "redis-server",
-                "--port",
-                str(p),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                tmp,
-            ],
-        ),
-        ("vermilion", vermilion),
-    ]
+    def opts(p):  # (the same for redis-server and Vermilion: no persistence)
+        return ["--port", str(p), "--save", ""] + common
+
+    def vermilion(p):
+        return [sys.executable, "-m", "vermilion"] + opts(p)
+
+    specs = [("redis", lambda p: ["redis-server"] + opts(p)), ("vermilion", vermilion)]
     cwd = {"vermilion": vdir}
     if baseline is not None:
         specs.append(("baseline", vermilion))
         cwd["baseline"] = baseline
-    if not minimal:
-        pass
-    elif os.path.exists(MINIMAL):
+    if minimal and os.path.exists(MINIMAL):
         specs.append(("minimal", lambda p: [sys.executable, MINIMAL, "--port", str(p)]))
-    else:
+    elif minimal:
         print("note: %s not found: the minimal-server columns are left out" % MINIMAL)
     targets = []
     for name, argv in specs:

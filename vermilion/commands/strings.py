@@ -286,15 +286,15 @@ def mget(c, argv):
     return out
 
 
-def _pairs_arity(c, argv):
-    if len(argv) % 2 == 0:
-        raise CommandError("ERR wrong number of arguments for '%s' command" % c.cmd.fullname)
+def _unpaired(c):
+    """MSET/MSETNX with a key and no value: the arity error Redis gives."""
+    return CommandError("ERR wrong number of arguments for '%s' command" % c.cmd.fullname)
 
 
 @command("mset")
 def mset(c, argv):
     if len(argv) % 2 == 0:
-        _pairs_arity(c, argv)
+        raise _unpaired(c)
     c.db.set_pairs(argv)
     c.server.dirty += len(argv) >> 1  # (the pairs: len(argv) is odd)
     return OK
@@ -302,7 +302,8 @@ def mset(c, argv):
 
 @command("msetnx")
 def msetnx(c, argv):
-    _pairs_arity(c, argv)
+    if len(argv) % 2 == 0:
+        raise _unpaired(c)
     db = c.db
     for j in range(1, len(argv), 2):
         if db.lookup(argv[j]) is not None:
