@@ -7,6 +7,8 @@ behaviours that are about Vermilion itself (encoding reporting, lazy freeing).
 """
 
 import random
+import sys
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -18,10 +20,33 @@ from vermilion.types.list import RList
 
 elements = st.lists(st.sampled_from([b"a", b"b", b"c", b"", b"10"]), max_size=60)
 
+# Where an RList changes container (types/list.py: a list up to SMALL elements, a
+# deque beyond, a deque back to a list at SMALL // 2 or fewer): the default, and
+# thresholds under which these tests' lists cross it both ways again and again
+# (0: every list that holds anything is a deque).
+thresholds = st.sampled_from([list_type.SMALL, 0, 1, 3, 8])
 
-@given(elements, st.integers(0, 70), st.integers(0, 70))
-def test_range_matches_slicing(items, start, stop):
-    lst = RList(items)
+
+@contextmanager
+def small(n):
+    saved = list_type.SMALL, list_type._SHRINK
+    list_type.SMALL, list_type._SHRINK = n, n // 2
+    try:
+        yield
+    finally:
+        list_type.SMALL, list_type._SHRINK = saved
+
+
+def _container_fits(lst):
+    """A list never holds more than SMALL elements (a deque may hold fewer: only a
+    bulk removal gives one back)."""
+    return lst._q.__class__ is not list or len(lst) <= list_type.SMALL
+
+
+@given(elements, st.integers(0, 70), st.integers(0, 70), thresholds)
+def test_range_matches_slicing(items, start, stop, t):
+    with small(t):
+        lst = RList(items)
     n = len(items)
     if n == 0:
         return
@@ -30,24 +55,27 @@ def test_range_matches_slicing(items, start, stop):
     assert lst.range(start, stop) == items[start : stop + 1]
 
 
-@given(elements, st.integers(0, 70), st.integers(0, 70))
-def test_trim_matches_slicing(items, ltrim, rtrim):
+@given(elements, st.integers(0, 70), st.integers(0, 70), thresholds)
+def test_trim_matches_slicing(items, ltrim, rtrim, t):
     n = len(items)
     ltrim = min(ltrim, n)
     rtrim = min(rtrim, n - ltrim)
-    lst = RList(items)
-    lst.trim(ltrim, rtrim)
-    assert list(lst) == items[ltrim : n - rtrim]
+    with small(t):
+        lst = RList(items)
+        lst.trim(ltrim, rtrim)
+        assert list(lst) == items[ltrim : n - rtrim]
+        assert _container_fits(lst)
 
 
-@given(elements, st.integers(0, 70))
-def test_pop_n(items, count):
-    lst = RList(items)
-    assert lst.pop_left_n(count) == items[:count]
-    assert list(lst) == items[count:]
-    lst = RList(items)
-    assert lst.pop_right_n(count) == items[::-1][:count]
-    assert list(lst) == items[: max(len(items) - count, 0)]
+@given(elements, st.integers(0, 70), thresholds)
+def test_pop_n(items, count, t):
+    with small(t):
+        lst = RList(items)
+        assert lst.pop_left_n(count) == items[:count]
+        assert list(lst) == items[count:]
+        lst = RList(items)
+        assert lst.pop_right_n(count) == items[::-1][:count]
+        assert list(lst) == items[: max(len(items) - count, 0)]
 
 
 binary = st.lists(
@@ -65,10 +93,15 @@ def test_bulk_form_round_trip(x):
     assert list_type.encode(bytearray(x)) == b and list_type.encode(memoryview(x)) == b
 
 
-@given(binary, st.integers(0, 40), st.integers(0, 40))
-def test_replies_match_the_encoder(items, start, count):
+@given(binary, st.integers(0, 40), st.integers(0, 40), thresholds)
+def test_replies_match_the_encoder(items, start, count, t):
     """The pre-encoded replies are the encoder's spelling of the elements, in
     RESP2 and RESP3 alike; the elements read back byte for byte."""
+    with small(t):
+        _replies_match_the_encoder(items, start, count)
+
+
+def _replies_match_the_encoder(items, start, count):
     lst = RList(items)
     assert list(lst) == items and list(reversed(lst)) == items[::-1]
     assert [lst[i] for i in range(-len(items), len(items))] == items + items
@@ -90,8 +123,19 @@ def test_replies_match_the_encoder(items, start, count):
         assert copy.pop_left() == items[1] if len(items) > 2 else not copy
 
 
-@given(elements, st.sampled_from([b"a", b"b", b"", b"zz"]), st.booleans(), st.integers(0, 70))
-def test_matches_and_delete(items, x, from_tail, limit):
+@given(
+    elements,
+    st.sampled_from([b"a", b"b", b"", b"zz"]),
+    st.booleans(),
+    st.integers(0, 70),
+    thresholds,
+)
+def test_matches_and_delete(items, x, from_tail, limit, t):
+    with small(t):
+        _matches_and_delete(items, x, from_tail, limit)
+
+
+def _matches_and_delete(items, x, from_tail, limit):
     lst = RList(items)
     scanned = items[::-1] if from_tail else items
     want = [i for i, e in enumerate(scanned[: limit or None]) if e == x]
@@ -199,8 +243,9 @@ def _change(name, lst, m, x, k):
         min_size=1,
         max_size=25,
     ),
+    thresholds,
 )
-def test_kept_range_reply_follows_every_change(items, changes):
+def test_kept_range_reply_follows_every_change(items, changes, t):
     """LRANGE's kept reply (range_reply answers a range asked again from what it
     kept) is dropped by every change: after each one, the ranges asked before it
     answer what the model list holds now. (A push or pop at the tail alone cannot
@@ -208,6 +253,11 @@ def test_kept_range_reply_follows_every_change(items, changes):
     elements, nor can ``clear``, after which only a push refills the list; so this
     cannot tell whether push_right, push_right_bulk, extend_right, pop_right,
     pop_right_bulk, free_some and clear drop it. They do.)"""
+    with small(t):
+        _kept_range_reply_follows_every_change(items, changes)
+
+
+def _kept_range_reply_follows_every_change(items, changes):
     lst = RList(items)
     model = list(items)
     asked = []  # the ranges asked after the last change; the last one is kept
@@ -227,6 +277,7 @@ def test_kept_range_reply_follows_every_change(items, changes):
     for name, x, k in changes:
         _change(name, lst, model, x, k)
         assert list(lst) == model, name
+        assert _container_fits(lst), name
         check(name)
 
 
@@ -249,6 +300,60 @@ def test_kept_replies_are_bounded_and_do_not_keep_lists_alive():
     del lists, kept, lst
     gc.collect()
     assert ref() is None
+
+
+def test_a_list_reusing_a_freed_lists_id_is_the_newest_to_keep_a_reply():
+    """The registry of kept replies is keyed by id(); a list freed while keeping one
+    leaves its (dead) entry behind, and CPython hands its memory, so its id, to the
+    next object of that size. The new list must go last in the registry's order,
+    not take the dead entry's place (where it would be the next to forget)."""
+    list_type._SENT.clear()
+    lists = [RList([b"%d" % i, b"x"]) for i in range(list_type.SENT_LISTS)]
+    for lst in lists:
+        lst.range_reply(0, 1)
+    dead = id(lists[5])
+    lists[5] = None
+    new = RList([b"n", b"x"])
+    if id(new) != dead:
+        pytest.skip("the allocator did not hand the freed list's memory to the new list")
+    new.range_reply(0, 1)
+    assert list(list_type._SENT)[-1] == id(new)
+    assert len(list_type._SENT) == list_type.SENT_LISTS
+    # the dead entry made the room: no live list forgot its reply
+    assert all(lst._sent is not None for lst in lists if lst is not None)
+
+
+def test_short_lists_are_python_lists():
+    """A list of at most SMALL elements keeps its bulks in a Python list (an empty
+    deque alone takes 760 bytes, so many short lists took five times redis-server's
+    memory); past SMALL it becomes a deque, and a deque that a bulk removal leaves
+    with SMALL // 2 elements or fewer becomes a list again."""
+    small_n = list_type.SMALL
+    lst = RList([b"x"] * 5)
+    assert lst._q.__class__ is list and sys.getsizeof(lst) < 200
+    for _ in range(small_n - 5):
+        lst.push_left(b"y")
+    assert lst._q.__class__ is list and len(lst) == small_n
+    lst.push_right(b"z")
+    assert lst._q.__class__ is not list and sys.getsizeof(lst) > 700
+    lst.pop_left()
+    assert lst._q.__class__ is not list  # (a single pop does not look)
+    lst.trim(0, len(lst) - small_n // 2)
+    assert lst._q.__class__ is list and list(lst) == [b"y"] * (small_n // 2)
+    for grow, shrink in [
+        (lambda q: q.extend_left([b"a"] * small_n), lambda q: q.pop_left_n(small_n)),
+        (lambda q: q.extend_right([b"a"] * small_n), lambda q: q.pop_right_reply(small_n)),
+        (lambda q: [q.insert(1, b"a") for _ in range(small_n)], lambda q: q.trim(small_n, 0)),
+        (
+            lambda q: [q.push_right_bulk(b"$1\r\na\r\n") for _ in range(small_n)],
+            lambda q: q.delete_positions(list(range(small_n // 2, len(q)))),
+        ),
+    ]:
+        grow(lst)
+        assert lst._q.__class__ is not list, grow
+        shrink(lst)
+        assert lst._q.__class__ is list and len(lst) <= small_n // 2, shrink
+        assert set(lst) <= {b"a", b"y"}
 
 
 def test_copy_is_independent_and_pushes_return_lengths():

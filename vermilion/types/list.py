@@ -16,8 +16,8 @@ a few bytes per element (the header and CRLF: for a 3-byte element both forms
 take the same 48-byte pymalloc block). An array of bulk strings is spelt the same
 in RESP2 and RESP3, so the stored form is valid for every client.
 
-:class:`RList` *wraps* a :class:`collections.deque` of those bulks instead of
-being one, so that no caller can read an encoded element by accident: its
+:class:`RList` *wraps* a container of those bulks (a ``list`` or a
+:class:`collections.deque`, by length: see below) instead of being one, so that no caller can read an encoded element by accident: its
 iteration, indexing and pops give the elements themselves (``bytes``, byte for
 byte as pushed, as SORT, the RDB and AOF writers, DEBUG DIGEST and LPOS need),
 and only the methods that say so deal in the encoded form:
@@ -40,9 +40,20 @@ own when another list keeps one), so the copies cost a bounded amount of memory
 whatever the number of lists; the registry refers to the lists weakly, so a
 deleted list is freed as before.
 
-The deque gives O(1) pushes and pops at both ends, which is what
-LPUSH/RPUSH/LPOP/RPOP and the blocking pops need, and O(n) from the nearer end
-for indexed access (LINDEX/LSET), like the quicklist. Ranges are taken from the
+**Small lists are Python lists, long ones deques.** A deque gives O(1) pushes
+and pops at both ends, which is what LPUSH/RPUSH/LPOP/RPOP and the blocking pops
+need on a long list, but it allocates its elements in blocks of 64 slots: an
+empty deque takes 760 bytes, against 56 for a list, so a dataset of many short
+lists (queues, the latest few items per user) took five to six times redis-server's
+memory. A list of at most ``SMALL`` elements is therefore kept in a ``list``,
+where a push or pop at the head moves at most ``SMALL`` pointers (one ``memmove``
+of a kilobyte, as cheap as the deque's step), and becomes a deque when it grows
+past ``SMALL``; a deque that an LTRIM, LREM, COUNT pop or LINSERT leaves with at
+most ``SMALL // 2`` elements becomes a list again (a single pop does not look: a
+list popped empty is deleted with its key). Both containers have the same
+indexing, ``index``/``insert``/``append``/``pop`` and iteration, so only the
+head's pushes and pops, trims and bulk pops tell them apart, in the methods below.
+Either way indexed access (LINDEX/LSET) costs O(n) at most, like the quicklist. Ranges are taken from the
 nearer end, so a range near the tail of a long list costs its own length, not the
 list's. Searches (LPOS, LREM, LINSERT's pivot) encode the wanted element once
 and compare bulks: two bulks are equal exactly when their elements are.
@@ -87,6 +98,20 @@ def decode(b):
     return b[b.index(b"\n") + 1 : -2]
 
 
+# A list of at most SMALL elements is a Python list, a longer one a deque (see the
+# module docstring); a deque left with at most _SHRINK elements by a bulk removal
+# becomes a list again.
+SMALL = 128
+_SHRINK = SMALL // 2
+
+
+def _fit(q):
+    """``q``'s bulks in the container its length calls for (``q`` itself if it fits)."""
+    if q.__class__ is list:
+        return q if len(q) <= SMALL else _deque(q)
+    return q if len(q) > _SHRINK else list(q)
+
+
 # Kept LRANGE replies (see the module docstring): at most SENT_LISTS lists keep one
 # of at most SENT_BYTES. _SENT names them, oldest first: id -> weak reference.
 SENT_LISTS = 64
@@ -102,13 +127,14 @@ class RList:
     __slots__ = ("_q", "_sent", "__weakref__")
 
     def __init__(self, items=()):
-        self._q = _deque(map(encode, items))
+        q = list(map(encode, items))
+        self._q = q if len(q) <= SMALL else _deque(q)
         self._sent = None  # (start, stop, reply): the kept LRANGE reply
 
     @classmethod
     def _of_bulks(cls, q):
         lst = cls.__new__(cls)
-        lst._q = q
+        lst._q = _fit(q)
         lst._sent = None
         return lst
 
@@ -180,7 +206,11 @@ class RList:
         """Keep ``r`` as the reply for ``start..stop``; make room among SENT_LISTS."""
         ref = _SENT.get(id(self))
         if ref is None or ref() is not self:  # (not registered, or a dead list's id)
-            if len(_SENT) >= SENT_LISTS:
+            if ref is not None:
+                # a freed list's entry under the id this list reuses: drop it, so
+                # that this list goes last (the newest), not in the dead one's place
+                _SENT.pop(id(self), None)
+            elif len(_SENT) >= SENT_LISTS:
                 try:
                     old = _SENT.pop(next(iter(_SENT)))()
                 except (RuntimeError, StopIteration, KeyError):
@@ -200,7 +230,13 @@ class RList:
         self._sent = None
         q = self._q
         n = len(x)
-        q.appendleft(_HEADS[n] + x + _CRLF if n < _HEAD_MAX else b"$%d\r\n%s\r\n" % (n, x))
+        b = _HEADS[n] + x + _CRLF if n < _HEAD_MAX else b"$%d\r\n%s\r\n" % (n, x)
+        if q.__class__ is _deque:
+            q.appendleft(b)
+            return len(q)
+        q.insert(0, b)
+        if len(q) > SMALL:
+            self._q = _deque(q)
         return len(q)
 
     def push_right(self, x):
@@ -209,34 +245,52 @@ class RList:
         q = self._q
         n = len(x)
         q.append(_HEADS[n] + x + _CRLF if n < _HEAD_MAX else b"$%d\r\n%s\r\n" % (n, x))
+        if q.__class__ is list and len(q) > SMALL:
+            self._q = _deque(q)
         return len(q)
 
     def extend_left(self, items):
         """Push each of ``items`` at the head in turn (LPUSH a b c: c b a ...)."""
         self._sent = None
         q = self._q
-        q.extendleft(map(encode, items))
+        if q.__class__ is _deque:
+            q.extendleft(map(encode, items))
+        else:
+            new = list(map(encode, items))
+            new.reverse()
+            q[:0] = new
+            self._q = _fit(q)
         return len(q)
 
     def extend_right(self, items):
         self._sent = None
         q = self._q
         q.extend(map(encode, items))
+        if q.__class__ is list:
+            self._q = _fit(q)
         return len(q)
 
     def push_left_bulk(self, bulk):
         """Push an element given in bulk form (from another list's ``pop_*_bulk``)."""
         self._sent = None
-        self._q.appendleft(bulk)
+        q = self._q
+        if q.__class__ is _deque:
+            q.appendleft(bulk)
+            return
+        q.insert(0, bulk)
+        if len(q) > SMALL:
+            self._q = _deque(q)
 
     def push_right_bulk(self, bulk):
         self._sent = None
-        self._q.append(bulk)
+        q = self._q
+        q.append(bulk)
+        if q.__class__ is list and len(q) > SMALL:
+            self._q = _deque(q)
 
     # ------------------------------------------------------------------ pops
     def pop_left(self):
-        self._sent = None
-        return decode(self._q.popleft())
+        return decode(self.pop_left_bulk())
 
     def pop_right(self):
         self._sent = None
@@ -245,7 +299,8 @@ class RList:
     def pop_left_bulk(self):
         """Pop the head element in bulk form: a single LPOP's reply as it is."""
         self._sent = None
-        return self._q.popleft()
+        q = self._q
+        return q.popleft() if q.__class__ is _deque else q.pop(0)
 
     def pop_right_bulk(self):
         self._sent = None
@@ -258,8 +313,20 @@ class RList:
             out = list(q) if left else list(reversed(q))
             q.clear()
             return out
+        if q.__class__ is list:
+            if left:
+                out = q[:count]
+                del q[:count]
+            else:
+                k = len(q) - count  # (not q[-count:]: count may be 0)
+                out = q[k:]
+                out.reverse()
+                del q[k:]
+            return out
         pop = q.popleft if left else q.pop
-        return [pop() for _ in range(count)]
+        out = [pop() for _ in range(count)]
+        self._q = _fit(q)
+        return out
 
     def pop_left_n(self, count):
         """Pop up to ``count`` elements from the head, in head-to-tail order."""
@@ -286,7 +353,10 @@ class RList:
 
     def insert(self, index, x):
         self._sent = None
-        self._q.insert(index, encode(x))
+        q = self._q
+        q.insert(index, encode(x))
+        if q.__class__ is list and len(q) > SMALL:
+            self._q = _deque(q)
 
     def matches(self, x, from_tail=False, limit=None):
         """Positions of the elements equal to ``x`` among the first ``limit``
@@ -315,30 +385,36 @@ class RList:
         if len(positions) <= 32:
             for i in reversed(positions):
                 del q[i]
-            return
-        items = list(q)
-        q.clear()
-        prev = 0
-        for i in positions:
-            if i > prev:
-                q.extend(items[prev:i])
-            prev = i + 1
-        q.extend(items[prev:])
+        else:
+            items = list(q)
+            q.clear()
+            prev = 0
+            for i in positions:
+                if i > prev:
+                    q.extend(items[prev:i])
+                prev = i + 1
+            q.extend(items[prev:])
+        self._q = _fit(q)
 
     def trim(self, ltrim, rtrim):
         """Drop ``ltrim`` elements from the head and ``rtrim`` from the tail."""
         self._sent = None
         q = self._q
         keep = len(q) - ltrim - rtrim
+        if q.__class__ is list:
+            del q[len(q) - rtrim :]
+            del q[:ltrim]
+            return
         if keep < ltrim + rtrim and keep > 0:
             kept = self._range(ltrim, ltrim + keep - 1)
             q.clear()
             q.extend(kept)
-            return
-        if ltrim:
-            _deque(_starmap(q.popleft, _repeat((), ltrim)), maxlen=0)
-        if rtrim:
-            _deque(_starmap(q.pop, _repeat((), rtrim)), maxlen=0)
+        else:
+            if ltrim:
+                _deque(_starmap(q.popleft, _repeat((), ltrim)), maxlen=0)
+            if rtrim:
+                _deque(_starmap(q.pop, _repeat((), rtrim)), maxlen=0)
+        self._q = _fit(q)
 
     def clear(self):
         self._sent = None
