@@ -63,7 +63,15 @@ gossip_entries = st.builds(
 )
 ping_exts = st.one_of(
     st.builds(HostnameExt, st.text(st.characters(min_codepoint=1, max_codepoint=127), max_size=60)),
-    st.builds(HumanNodenameExt, st.text(st.characters(min_codepoint=1), max_size=20)),
+    # (text as the server holds it: any characters but NUL and lone surrogates, or
+    # bytes decoded with surrogateescape, as a name read from the bus is)
+    st.builds(
+        HumanNodenameExt,
+        st.text(st.characters(min_codepoint=1, exclude_categories=("Cs",)), max_size=20)
+        | st.binary(max_size=20)
+        .filter(lambda b: b"\0" not in b)
+        .map(lambda b: b.decode("utf-8", "surrogateescape")),
+    ),
     st.builds(ForgottenNodeExt, names, u64),
     st.builds(ShardIdExt, names),
     st.builds(
