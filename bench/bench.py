@@ -2,7 +2,8 @@
 """redis-server, Vermilion and the reference minimal Python server, side by side.
 
     python bench/bench.py [-t TESTS] [-n 200000,50000] [-c 50] [-P 16,1] [-r 3]
-                          [--json FILE] [--mem [--keys N[,N...]]] [--lua-call] [--keep]
+                          [--json FILE] [--mem [--keys N[,N...]]] [--mem-types [--type-keys N]]
+                          [--lua-call] [--keep]
                           [--vermilion-dir DIR] [--baseline DIR]
 
 Starts three servers on free loopback ports, all without persistence:
@@ -411,6 +412,60 @@ def mem_per_key(port, pid, keys):
     return (after - before) * 1024.0 / max(1, dbsize), dbsize
 
 
+# Small collections, the shapes an application keeps by the million (an object as a
+# hash, a few tags, a short queue, a small leaderboard), key i of each: what
+# --mem-types loads into fresh servers to compare memory per key.
+SHAPES = {
+    "hash3": lambda i: (
+        b"HSET",
+        b"user:%d" % i,
+        b"name",
+        b"alice%d" % i,
+        b"age",
+        b"%d" % (i % 100),
+        b"city",
+        b"paris",
+    ),
+    "set5": lambda i: (b"SADD", b"tags:%d" % i, b"a", b"b", b"c", b"d", b"e%d" % i),
+    "list5": lambda i: (b"RPUSH", b"q:%d" % i, b"a", b"b", b"c", b"d", b"e%d" % i),
+    "zset5": lambda i: (
+        b"ZADD",
+        b"z:%d" % i,
+        b"1",
+        b"a",
+        b"2",
+        b"b",
+        b"3",
+        b"c",
+        b"4",
+        b"d",
+        b"5",
+        b"e%d" % i,
+    ),
+}
+
+
+def mem_per_shape_key(port, pid, shape, keys):
+    """Resident memory per key after writing ``keys`` keys of ``shape`` (SHAPES)."""
+    call1(port, "FLUSHALL")
+    settle(pid)
+    time.sleep(0.5)
+    before = rss_kb(pid)
+    make = SHAPES[shape]
+    c = Conn(port)
+    try:
+        for lo in range(0, keys, 1000):
+            for r in c.call(*[make(i) for i in range(lo, min(lo + 1000, keys))]):
+                if isinstance(r, Exception):
+                    raise r
+    finally:
+        c.close()
+    settle(pid)
+    dbsize = call1(port, "DBSIZE")
+    after = rss_kb(pid)
+    return (after - before) * 1024.0 / max(1, dbsize), dbsize
+
+
 # The issue's script (the ``limits`` library's moving-window limiter): a 999,999
 # element table pushed with 200 ``redis.call('lpush', key, <5000 args>)``. LUA_BASE
 # builds and unpacks the same slices without calling the server, so the difference
@@ -572,6 +627,18 @@ def main():
         help="keys for --mem: one count or several, comma-separated (default 1000000)",
     )
     ap.add_argument(
+        "--mem-types",
+        action="store_true",
+        help="also compare memory per key of small collections (%s), --type-keys of each"
+        % ", ".join(SHAPES),
+    )
+    ap.add_argument(
+        "--type-keys",
+        type=int,
+        default=200000,
+        help="keys of each shape for --mem-types (default 200000)",
+    )
+    ap.add_argument(
         "--lua-call",
         action="store_true",
         help="also compare what redis.call costs against the same command over the wire",
@@ -662,6 +729,26 @@ def main():
                 print(
                     "\nmemory per key (%d / %d keys): redis %.1f B, vermilion %.1f B, ratio %.2fx"
                     % (rn, vn, rm, vm, vm / rm if rm else 0)
+                )
+        if a.mem_types:
+            print(
+                "\nmemory per key of small collections (%d keys each, fresh servers)\n\n"
+                "| shape | command | redis B/key | vermilion B/key | vermilion/redis |\n"
+                "|---|---|---|---|---|" % a.type_keys
+            )
+            for shape, make in SHAPES.items():
+                fresh = start_servers(tmp, os.path.abspath(a.vermilion_dir), minimal=False)
+                try:
+                    byname = {t["name"]: t for t in fresh}
+                    r, v = byname["redis"], byname["vermilion"]
+                    rm, _ = mem_per_shape_key(r["port"], r["pid"], shape, a.type_keys)
+                    vm, _ = mem_per_shape_key(v["port"], v["pid"], shape, a.type_keys)
+                finally:
+                    stop_servers(fresh)
+                mem = (mem or []) + [{"shape": shape, "redis": rm, "vermilion": vm}]
+                print(
+                    "| %s | `%s` | %.1f | %.1f | %.2fx |"
+                    % (shape, b" ".join(make(0)).decode(), rm, vm, vm / rm if rm else 0)
                 )
         lua = None
         if a.lua_call:
