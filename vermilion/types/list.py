@@ -17,10 +17,11 @@ take the same 48-byte pymalloc block). An array of bulk strings is spelt the sam
 in RESP2 and RESP3, so the stored form is valid for every client.
 
 :class:`RList` *wraps* a container of those bulks (a ``list`` or a
-:class:`collections.deque`, by length: see below) instead of being one, so that no caller can read an encoded element by accident: its
-iteration, indexing and pops give the elements themselves (``bytes``, byte for
-byte as pushed, as SORT, the RDB and AOF writers, DEBUG DIGEST and LPOS need),
-and only the methods that say so deal in the encoded form:
+:class:`collections.deque`, by length: see below) instead of being one, so that
+no caller can read an encoded element by accident: its iteration, indexing and
+pops give the elements themselves (``bytes``, byte for byte as pushed, as SORT,
+the RDB and AOF writers, DEBUG DIGEST and LPOS need), and only the methods that
+say so deal in the encoded form:
 
 * ``*_bulk``: one element as a complete RESP bulk string (``pop_left_bulk``,
   ``push_left_bulk``: LPOP's reply, LMOVE's move);
@@ -44,19 +45,20 @@ deleted list is freed as before.
 and pops at both ends, which is what LPUSH/RPUSH/LPOP/RPOP and the blocking pops
 need on a long list, but it allocates its elements in blocks of 64 slots: an
 empty deque takes 760 bytes, against 56 for a list, so a dataset of many short
-lists (queues, the latest few items per user) took five to six times redis-server's
-memory. A list of at most ``SMALL`` elements is therefore kept in a ``list``,
-where a push or pop at the head moves at most ``SMALL`` pointers (one ``memmove``
-of a kilobyte, as cheap as the deque's step), and becomes a deque when it grows
-past ``SMALL``; a deque that an LTRIM, LREM, COUNT pop or LINSERT leaves with at
-most ``SMALL // 2`` elements becomes a list again (a single pop does not look: a
-list popped empty is deleted with its key). Both containers have the same
-indexing, ``index``/``insert``/``append``/``pop`` and iteration, so only the
-head's pushes and pops, trims and bulk pops tell them apart, in the methods below.
-Either way indexed access (LINDEX/LSET) costs O(n) at most, like the quicklist. Ranges are taken from the
-nearer end, so a range near the tail of a long list costs its own length, not the
-list's. Searches (LPOS, LREM, LINSERT's pivot) encode the wanted element once
-and compare bulks: two bulks are equal exactly when their elements are.
+lists (queues, the latest few items per user) took five to six times
+redis-server's memory. A list of at most ``SMALL`` elements is therefore kept in
+a ``list``, where a push or pop at the head moves at most ``SMALL`` pointers (one
+``memmove`` of a kilobyte, as cheap as the deque's step), and becomes a deque
+when it grows past ``SMALL``; a deque that an LTRIM, LREM, COUNT pop or LINSERT
+leaves with at most ``SMALL // 2`` elements becomes a list again (a single pop
+does not look: a list popped empty is deleted with its key). Both containers
+have the same indexing, ``index``/``insert``/``append``/``pop`` and iteration, so
+only the head's pushes and pops, trims and bulk pops tell them apart, in the
+methods below. Either way indexed access (LINDEX/LSET) costs O(n) at most, like
+the quicklist. Ranges are taken from the nearer end, so a range near the tail of
+a long list costs its own length, not the list's. Searches (LPOS, LREM,
+LINSERT's pivot) encode the wanted element once and compare bulks: two bulks are
+equal exactly when their elements are.
 """
 
 import collections
