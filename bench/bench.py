@@ -413,36 +413,59 @@ def mem_per_key(port, pid, keys):
 
 
 # Small collections, the shapes an application keeps by the million (an object as a
-# hash, a few tags, a short queue, a small leaderboard), key i of each: what
-# --mem-types loads into fresh servers to compare memory per key.
+# hash, a few tags, a short queue, a small leaderboard), key i of each, and the same
+# kinds with 50 elements (still Redis's compact encodings: listpack, or a hashtable
+# for the set of strings): what --mem-types loads into fresh servers to compare
+# memory per key. Each shape is (share of --type-keys, command for key i).
+def _fifty(cmd, i, per):
+    return (cmd, b"%s:%d" % (cmd.lower(), i)) + tuple(x for j in range(50) for x in per(j))
+
+
 SHAPES = {
-    "hash3": lambda i: (
-        b"HSET",
-        b"user:%d" % i,
-        b"name",
-        b"alice%d" % i,
-        b"age",
-        b"%d" % (i % 100),
-        b"city",
-        b"paris",
+    "hash3": (
+        1,
+        lambda i: (
+            b"HSET",
+            b"user:%d" % i,
+            b"name",
+            b"alice%d" % i,
+            b"age",
+            b"%d" % (i % 100),
+            b"city",
+            b"paris",
+        ),
     ),
-    "set5": lambda i: (b"SADD", b"tags:%d" % i, b"a", b"b", b"c", b"d", b"e%d" % i),
-    "list5": lambda i: (b"RPUSH", b"q:%d" % i, b"a", b"b", b"c", b"d", b"e%d" % i),
-    "zset5": lambda i: (
-        b"ZADD",
-        b"z:%d" % i,
-        b"1",
-        b"a",
-        b"2",
-        b"b",
-        b"3",
-        b"c",
-        b"4",
-        b"d",
-        b"5",
-        b"e%d" % i,
+    "set5": (1, lambda i: (b"SADD", b"tags:%d" % i, b"a", b"b", b"c", b"d", b"e%d" % i)),
+    "list5": (1, lambda i: (b"RPUSH", b"q:%d" % i, b"a", b"b", b"c", b"d", b"e%d" % i)),
+    "zset5": (
+        1,
+        lambda i: (
+            b"ZADD",
+            b"z:%d" % i,
+            b"1",
+            b"a",
+            b"2",
+            b"b",
+            b"3",
+            b"c",
+            b"4",
+            b"d",
+            b"5",
+            b"e%d" % i,
+        ),
     ),
+    "hash50": (10, lambda i: _fifty(b"HSET", i, lambda j: (b"field%d" % j, b"v%d" % j))),
+    "set50": (10, lambda i: _fifty(b"SADD", i, lambda j: (b"m%d" % j,))),
+    "list50": (10, lambda i: _fifty(b"RPUSH", i, lambda j: (b"m%d" % j,))),
+    "zset50": (10, lambda i: _fifty(b"ZADD", i, lambda j: (b"%d" % j, b"m%d" % j))),
 }
+
+
+def _shown(args):
+    """A command as the table shows it (long ones cut, with their length)."""
+    if len(args) <= 12:
+        return b" ".join(args).decode()
+    return "%s ... (%d arguments)" % (b" ".join(args[:8]).decode(), len(args))
 
 
 def mem_per_shape_key(port, pid, shape, keys):
@@ -451,7 +474,7 @@ def mem_per_shape_key(port, pid, shape, keys):
     settle(pid)
     time.sleep(0.5)
     before = rss_kb(pid)
-    make = SHAPES[shape]
+    make = SHAPES[shape][1]
     c = Conn(port)
     try:
         for lo in range(0, keys, 1000):
@@ -629,14 +652,14 @@ def main():
     ap.add_argument(
         "--mem-types",
         action="store_true",
-        help="also compare memory per key of small collections (%s), --type-keys of each"
-        % ", ".join(SHAPES),
+        help="also compare memory per key of small collections (%s): --type-keys keys "
+        "of the small shapes, a tenth of that of the 50-element ones" % ", ".join(SHAPES),
     )
     ap.add_argument(
         "--type-keys",
         type=int,
         default=200000,
-        help="keys of each shape for --mem-types (default 200000)",
+        help="keys of the small shapes for --mem-types (default 200000)",
     )
     ap.add_argument(
         "--lua-call",
@@ -732,23 +755,24 @@ def main():
                 )
         if a.mem_types:
             print(
-                "\nmemory per key of small collections (%d keys each, fresh servers)\n\n"
-                "| shape | command | redis B/key | vermilion B/key | vermilion/redis |\n"
-                "|---|---|---|---|---|" % a.type_keys
+                "\nmemory per key of small collections (fresh servers)\n\n"
+                "| shape | command | keys | redis B/key | vermilion B/key | vermilion/redis |\n"
+                "|---|---|---|---|---|---|"
             )
-            for shape, make in SHAPES.items():
+            for shape, (share, make) in SHAPES.items():
+                keys = a.type_keys // share
                 fresh = start_servers(tmp, os.path.abspath(a.vermilion_dir), minimal=False)
                 try:
                     byname = {t["name"]: t for t in fresh}
                     r, v = byname["redis"], byname["vermilion"]
-                    rm, _ = mem_per_shape_key(r["port"], r["pid"], shape, a.type_keys)
-                    vm, _ = mem_per_shape_key(v["port"], v["pid"], shape, a.type_keys)
+                    rm, _ = mem_per_shape_key(r["port"], r["pid"], shape, keys)
+                    vm, _ = mem_per_shape_key(v["port"], v["pid"], shape, keys)
                 finally:
                     stop_servers(fresh)
-                mem = (mem or []) + [{"shape": shape, "redis": rm, "vermilion": vm}]
+                mem = (mem or []) + [{"shape": shape, "keys": keys, "redis": rm, "vermilion": vm}]
                 print(
-                    "| %s | `%s` | %.1f | %.1f | %.2fx |"
-                    % (shape, b" ".join(make(0)).decode(), rm, vm, vm / rm if rm else 0)
+                    "| %s | `%s` | %d | %.1f | %.1f | %.2fx |"
+                    % (shape, _shown(make(0)), keys, rm, vm, vm / rm if rm else 0)
                 )
         lua = None
         if a.lua_call:
