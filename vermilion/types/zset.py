@@ -135,7 +135,9 @@ class ZSet:
         self._members = []  # per block: list of members
         self._max_s = array("d")  # last score of each block
         self._max_m = []  # last member of each block
-        self._offsets = []  # elements before each block (valid below _dirty)
+        # elements before each block (valid below _dirty); None until a rank in a
+        # later block is asked for (a set of one block, most of them, never needs it)
+        self._offsets = None
         self._dirty = 0
         self.listpack = listpack  # the encoding Redis would use
 
@@ -187,7 +189,7 @@ class ZSet:
             rebuilt = ZSet.from_sorted(list(self), True)
             for name in ("dict", "_scores", "_members", "_max_s", "_max_m"):
                 setattr(self, name, getattr(rebuilt, name))
-            self._offsets = []
+            self._offsets = None
             self._dirty = 0
 
     # -------------------------------------------------------------- by name
@@ -229,10 +231,13 @@ class ZSet:
         n = len(self._max_s)
         if i == n:
             if not n:
-                self._scores.append(array("d", (s,)))
-                self._members.append([m])
-                self._max_s.append(s)
-                self._max_m.append(m)
+                # the first block: containers of exactly one (appending to the
+                # empty ones would leave room for four, 112 bytes more in all, and
+                # most sorted sets never have a second block)
+                self._scores = [array("d", (s,))]
+                self._members = [[m]]
+                self._max_s = array("d", (s,))
+                self._max_m = [m]
                 self._dirty = 0
                 return
             i -= 1
@@ -366,7 +371,7 @@ class ZSet:
             for m in members:
                 pop(m, None)
             freed += len(members)
-        self._offsets = []
+        self._offsets = None
         self._dirty = 0
         if not M:
             d.clear()
@@ -385,6 +390,9 @@ class ZSet:
         M = self._members
         d = self._dirty
         offs = self._offsets
+        if offs is None:
+            offs = self._offsets = []
+            d = 0
         del offs[d:]
         start = offs[-1] + len(M[d - 1]) if d else 0
         offs.extend(accumulate(map(len, islice(M, d, len(M) - 1)), initial=start))
