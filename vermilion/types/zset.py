@@ -231,9 +231,9 @@ class ZSet:
         n = len(self._max_s)
         if i == n:
             if not n:
-                # the first block: containers of exactly one (appending to the
-                # empty ones would leave room for four, 112 bytes more in all, and
-                # most sorted sets never have a second block)
+                # the first block: new containers of one (appending to the empty
+                # ones would leave room for four, 96 bytes more in all, and most
+                # sorted sets never have a second block)
                 self._scores = [array("d", (s,))]
                 self._members = [[m]]
                 self._max_s = array("d", (s,))
