@@ -151,12 +151,15 @@ class ZSet:
         if listpack:
             items = [(0.0, m) if s == 0 else (s, m) for s, m in items]
         zs.dict = {m: s for s, m in items}
-        for i in range(0, len(items), _LOAD):
-            chunk = items[i : i + _LOAD]
-            zs._scores.append(array("d", [s for s, _ in chunk]))
-            zs._members.append([m for _, m in chunk])
-            zs._max_s.append(chunk[-1][0])
-            zs._max_m.append(chunk[-1][1])
+        if items:
+            # per block, (scores, members) as tuples: a list made from a tuple is
+            # allocated at its size, where one filled by appending keeps room to
+            # grow (as _insert_item makes a first block)
+            cols = [tuple(zip(*items[i : i + _LOAD])) for i in range(0, len(items), _LOAD)]
+            zs._scores = list(tuple(array("d", sc) for sc, _ in cols))
+            zs._members = list(tuple(list(mb) for _, mb in cols))
+            zs._max_s = array("d", tuple(sc[-1] for sc, _ in cols))
+            zs._max_m = list(tuple(mb[-1] for _, mb in cols))
         return zs
 
     @classmethod
