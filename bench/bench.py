@@ -468,13 +468,12 @@ def _shown(args):
     return "%s ... (%d arguments)" % (b" ".join(args[:8]).decode(), len(args))
 
 
-def mem_per_shape_key(port, pid, shape, keys):
-    """Resident memory per key after writing ``keys`` keys of ``shape`` (SHAPES)."""
+def mem_per_shape_key(port, pid, make, keys):
+    """Resident memory per key after writing ``keys`` keys, key i by command ``make(i)``."""
     call1(port, "FLUSHALL")
     settle(pid)
     time.sleep(0.5)
     before = rss_kb(pid)
-    make = SHAPES[shape][1]
     c = Conn(port)
     try:
         for lo in range(0, keys, 1000):
@@ -765,8 +764,8 @@ def main():
                 try:
                     byname = {t["name"]: t for t in fresh}
                     r, v = byname["redis"], byname["vermilion"]
-                    rm, _ = mem_per_shape_key(r["port"], r["pid"], shape, keys)
-                    vm, _ = mem_per_shape_key(v["port"], v["pid"], shape, keys)
+                    rm, _ = mem_per_shape_key(r["port"], r["pid"], make, keys)
+                    vm, _ = mem_per_shape_key(v["port"], v["pid"], make, keys)
                 finally:
                     stop_servers(fresh)
                 mem = (mem or []) + [{"shape": shape, "keys": keys, "redis": rm, "vermilion": vm}]
