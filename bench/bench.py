@@ -385,31 +385,24 @@ def bench_once(t, test, n, c, p):
     }
 
 
-def mem_per_key(port, pid, keys):
+def rss_per_key(port, pid, load):
+    """Resident memory per key that ``load()`` adds to an emptied server."""
     call1(port, "FLUSHALL")
     settle(pid)
     time.sleep(0.5)
     before = rss_kb(pid)
-    subprocess.run(
-        [
-            "redis-benchmark",
-            "-p",
-            str(port),
-            "-t",
-            "set",
-            "-n",
-            str(keys * 3),
-            "-r",
-            str(keys),
-            "-P",
-            "32",
-            "-q",
-        ],
-        capture_output=True,
-    )
+    load()
+    settle(pid)
     dbsize = call1(port, "DBSIZE")
     after = rss_kb(pid)
     return (after - before) * 1024.0 / max(1, dbsize), dbsize
+
+
+def mem_per_key(port, pid, keys):
+    """--mem: redis-benchmark's SET of small random keys (about 0.95 ``keys`` of them)."""
+    argv = ["redis-benchmark", "-p", str(port), "-t", "set", "-q"]
+    argv += ["-n", str(keys * 3), "-r", str(keys), "-P", "32"]
+    return rss_per_key(port, pid, lambda: subprocess.run(argv, capture_output=True))
 
 
 # Small collections, the shapes an application keeps by the million (an object as a
@@ -469,23 +462,19 @@ def _shown(args):
 
 
 def mem_per_shape_key(port, pid, make, keys):
-    """Resident memory per key after writing ``keys`` keys, key i by command ``make(i)``."""
-    call1(port, "FLUSHALL")
-    settle(pid)
-    time.sleep(0.5)
-    before = rss_kb(pid)
-    c = Conn(port)
-    try:
-        for lo in range(0, keys, 1000):
-            for r in c.call(*[make(i) for i in range(lo, min(lo + 1000, keys))]):
-                if isinstance(r, Exception):
-                    raise r
-    finally:
-        c.close()
-    settle(pid)
-    dbsize = call1(port, "DBSIZE")
-    after = rss_kb(pid)
-    return (after - before) * 1024.0 / max(1, dbsize), dbsize
+    """--mem-types: ``keys`` keys, key i written by command ``make(i)``."""
+
+    def load():
+        c = Conn(port)
+        try:
+            for lo in range(0, keys, 1000):
+                for r in c.call(*[make(i) for i in range(lo, min(lo + 1000, keys))]):
+                    if isinstance(r, Exception):
+                        raise r
+        finally:
+            c.close()
+
+    return rss_per_key(port, pid, load)
 
 
 # The issue's script (the ``limits`` library's moving-window limiter): a 999,999
