@@ -20,10 +20,10 @@ from vermilion.types.list import RList
 
 elements = st.lists(st.sampled_from([b"a", b"b", b"c", b"", b"10"]), max_size=60)
 
-# Where an RList changes container (types/list.py: a list up to SMALL elements, a
-# deque beyond, a deque back to a list at SMALL // 2 or fewer): the default, and
-# thresholds under which these tests' lists cross it both ways again and again
-# (0: every list that holds anything is a deque).
+# Where an RList changes form (types/list.py: packed up to SMALL elements, a deque
+# beyond, a deque packed again at SMALL // 2 or fewer): the default, and thresholds
+# under which these tests' lists cross it both ways again and again (0: every list
+# that holds anything is a deque).
 thresholds = st.sampled_from([list_type.SMALL, 0, 1, 3, 8])
 
 
@@ -38,9 +38,12 @@ def small(n):
 
 
 def _container_fits(lst):
-    """A list never holds more than SMALL elements (a deque may hold fewer: only a
-    bulk removal gives one back)."""
-    return lst._q.__class__ is not list or len(lst) <= list_type.SMALL
+    """A packed list never holds more than SMALL elements, nor a bulk of 256 bytes
+    or more (a deque may hold fewer: only a bulk removal packs one again), and
+    its lengths add up to its bulks."""
+    if not lst.packed:
+        return True
+    return len(lst) <= list_type.SMALL and sum(lst._n) == len(lst._q)
 
 
 @given(elements, st.integers(0, 70), st.integers(0, 70), thresholds)
@@ -285,7 +288,8 @@ def test_kept_replies_are_bounded_and_do_not_keep_lists_alive():
     import gc
     import weakref
 
-    lists = [RList([b"%d" % i, b"x"]) for i in range(list_type.SENT_LISTS + 10)]
+    with small(0):  # (only a deque keeps its reply: a packed list's is one slice)
+        lists = [RList([b"%d" % i, b"x"]) for i in range(list_type.SENT_LISTS + 10)]
     for lst in lists:
         assert lst.range_reply(0, 1) is lst.range_reply(0, 1)  # (kept: the same object)
     kept = [lst for lst in lists if lst._sent is not None]
@@ -308,12 +312,13 @@ def test_a_list_reusing_a_freed_lists_id_is_the_newest_to_keep_a_reply():
     next object of that size. The new list must go last in the registry's order,
     not take the dead entry's place (where it would be the next to forget)."""
     list_type._SENT.clear()
-    lists = [RList([b"%d" % i, b"x"]) for i in range(list_type.SENT_LISTS)]
-    for lst in lists:
-        lst.range_reply(0, 1)
-    dead = id(lists[5])
-    lists[5] = None
-    new = RList([b"n", b"x"])
+    with small(0):  # (deques: see the test above)
+        lists = [RList([b"%d" % i, b"x"]) for i in range(list_type.SENT_LISTS)]
+        for lst in lists:
+            lst.range_reply(0, 1)
+        dead = id(lists[5])
+        lists[5] = None
+        new = RList([b"n", b"x"])
     if id(new) != dead:
         pytest.skip("the allocator did not hand the freed list's memory to the new list")
     new.range_reply(0, 1)
@@ -323,23 +328,25 @@ def test_a_list_reusing_a_freed_lists_id_is_the_newest_to_keep_a_reply():
     assert all(lst._sent is not None for lst in lists if lst is not None)
 
 
-def test_short_lists_are_python_lists():
-    """A list of at most SMALL elements keeps its bulks in a Python list (an empty
-    deque alone takes 760 bytes, so many short lists took five times redis-server's
-    memory); past SMALL it becomes a deque, and a deque that a bulk removal leaves
-    with SMALL // 2 elements or fewer becomes a list again."""
+def test_short_lists_are_packed():
+    """A list of at most SMALL elements with bulks under 256 bytes is packed: its
+    bulks in one bytes object and their lengths in another (an empty deque alone
+    takes 760 bytes, so many short lists took five times redis-server's memory);
+    past SMALL it becomes a deque, and a deque that a bulk removal leaves with
+    SMALL // 2 elements or fewer is packed again."""
     small_n = list_type.SMALL
     lst = RList([b"x"] * 5)
-    assert lst._q.__class__ is list and sys.getsizeof(lst) < 200
+    # an empty list's two bytes objects, plus 5 bulks of 7 bytes and 5 lengths
+    assert lst.packed and sys.getsizeof(lst) == sys.getsizeof(RList()) + 5 * 7 + 5 < 200
     for _ in range(small_n - 5):
         lst.push_left(b"y")
-    assert lst._q.__class__ is list and len(lst) == small_n
+    assert lst.packed and len(lst) == small_n
     lst.push_right(b"z")
-    assert lst._q.__class__ is not list and sys.getsizeof(lst) > 700
+    assert not lst.packed and sys.getsizeof(lst) > 700
     lst.pop_left()
-    assert lst._q.__class__ is not list  # (a single pop does not look)
+    assert not lst.packed  # (a single pop does not look)
     lst.trim(0, len(lst) - small_n // 2)
-    assert lst._q.__class__ is list and list(lst) == [b"y"] * (small_n // 2)
+    assert lst.packed and list(lst) == [b"y"] * (small_n // 2)
     for grow, shrink in [
         (lambda q: q.extend_left([b"a"] * small_n), lambda q: q.pop_left_n(small_n)),
         (lambda q: q.extend_right([b"a"] * small_n), lambda q: q.pop_right_reply(small_n)),
@@ -350,10 +357,35 @@ def test_short_lists_are_python_lists():
         ),
     ]:
         grow(lst)
-        assert lst._q.__class__ is not list, grow
+        assert not lst.packed, grow
         shrink(lst)
-        assert lst._q.__class__ is list and len(lst) <= small_n // 2, shrink
+        assert lst.packed and len(lst) <= small_n // 2, shrink
         assert set(lst) <= {b"a", b"y"}
+
+
+def test_a_bulk_of_256_bytes_is_not_packed():
+    """A packed list's lengths are one byte each: an element whose bulk takes 256
+    bytes or more (a 248-byte element: ``$248``, CRLF, the element, CRLF) makes
+    the list a deque however it arrives, and a deque holding one is not packed
+    again."""
+    fits, too_long = b"f" * 247, b"t" * 248
+    assert len(list_type.encode(fits)) == 255 and len(list_type.encode(too_long)) == 256
+    assert RList([fits] * 3).packed and not RList([fits, too_long]).packed
+    for push in (
+        lambda q: q.push_left(too_long),
+        lambda q: q.push_right(too_long),
+        lambda q: q.extend_left([b"a", too_long]),
+        lambda q: q.extend_right([too_long]),
+        lambda q: q.insert(1, too_long),
+        lambda q: q.push_left_bulk(list_type.encode(too_long)),
+        lambda q: q.push_right_bulk(list_type.encode(too_long)),
+        lambda q: q.__setitem__(0, too_long),
+    ):
+        lst = RList([fits, b"b"])
+        push(lst)
+        assert not lst.packed and too_long in list(lst), push
+        lst.trim(0, 0)  # a bulk removal, but the long bulk is still there
+        assert not lst.packed and _container_fits(lst)
 
 
 def test_copy_is_independent_and_pushes_return_lengths():

@@ -95,8 +95,11 @@ def value_size(v, samples=5):
             per += getsizeof(m) + getsizeof(s) + 2 * 8
         size += getsizeof(v.dict)
     elif name == "RList":
-        # getsizeof(v) counts the list and its deque; the elements are kept in
-        # their RESP bulk form (header and CRLF included): price what is stored
+        # getsizeof(v) counts a packed list's bulks and lengths, or else the deque;
+        # a deque's elements are kept in their RESP bulk form (header and CRLF
+        # included): price what is stored
+        if v.packed:
+            return size
         it = v.bulks()
         per = 0
         for _ in range(limit):

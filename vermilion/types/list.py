@@ -41,24 +41,32 @@ own when another list keeps one), so the copies cost a bounded amount of memory
 whatever the number of lists; the registry refers to the lists weakly, so a
 deleted list is freed as before.
 
-**Small lists are Python lists, long ones deques.** A deque gives O(1) pushes
-and pops at both ends, which is what LPUSH/RPUSH/LPOP/RPOP and the blocking pops
-need on a long list, but it allocates its elements in blocks of 64 slots: an
-empty deque takes 760 bytes, against 56 for a list, so a dataset of many short
-lists (queues, the latest few items per user) took five to six times
-redis-server's memory. A list of at most ``SMALL`` elements is therefore kept in
-a ``list``, where a push or pop at the head moves at most ``SMALL`` pointers (one
-``memmove`` of a kilobyte, as cheap as the deque's step), and becomes a deque
-when it grows past ``SMALL``; a deque that an LTRIM, LREM, COUNT pop or LINSERT
-leaves with at most ``SMALL // 2`` elements becomes a list again (a single pop
-does not look: a list popped empty is deleted with its key). Both containers
-have the same indexing, ``index``/``insert``/``append``/``pop`` and iteration, so
-only the head's pushes and pops, trims and bulk pops tell them apart, in the
-methods below. Either way indexed access (LINDEX/LSET) costs O(n) at most, like
-the quicklist. Ranges are taken from the nearer end, so a range near the tail of
-a long list costs its own length, not the list's. Searches (LPOS, LREM,
-LINSERT's pivot) encode the wanted element once and compare bulks: two bulks are
-equal exactly when their elements are.
+**Short lists are packed, long ones deques.** Redis keeps a list's elements
+in listpacks, one allocation holding many elements with a byte or two of
+overhead each; one Python object per element costs 33 bytes of header, and a
+``collections.deque`` allocates 64-slot blocks (760 bytes for an empty one), so a
+dataset of many short lists (queues, the latest few items per user) took five to
+six times redis-server's memory. A list of at most ``SMALL`` elements whose bulks
+are all shorter than 256 bytes is therefore *packed*, the way a listpack is: one
+``bytes`` object holds its bulks one after another, and a second one their
+lengths, one byte per element. An element's offset is a C-level ``sum`` of the
+lengths before it; a push at either end is two concatenations, a pop two
+slices, and LRANGE of a packed list is one slice of the bulks, already in the
+reply's spelling. Edits in the middle (LSET, LINSERT, LREM) split the bulks into a
+Python list, edit it and pack it again: at most ``SMALL`` elements, like the
+listpack Redis rewrites for the same edit.
+
+A push past those limits moves the bulks into a deque, which gives O(1) pushes
+and pops at both ends however long the list grows (what LPUSH/RPUSH/LPOP/RPOP and
+the blocking pops need); a deque that an LTRIM, LREM, COUNT pop or LINSERT leaves
+with at most ``SMALL // 2`` elements is packed again if its bulks allow (a single
+pop does not look: a list popped empty is deleted with its key). Indexed access
+(LINDEX/LSET) costs O(n) at most either way, like the quicklist. A deque's ranges
+are taken from the nearer end, so a range near the tail of a long list costs its
+own length, not the list's. Searches (LPOS, LREM, LINSERT's pivot) encode the
+wanted element once and compare bulks: two bulks are equal exactly when their
+elements are. Only a deque keeps its last LRANGE reply: a packed list's reply is
+one slice anyway.
 """
 
 import collections
@@ -100,18 +108,18 @@ def decode(b):
     return b[b.index(b"\n") + 1 : -2]
 
 
-# A list of at most SMALL elements is a Python list, a longer one a deque (see the
-# module docstring); a deque left with at most _SHRINK elements by a bulk removal
-# becomes a list again.
+# A list of at most SMALL elements, each bulk shorter than 256 bytes, is packed; a
+# longer one is a deque, packed again when a bulk removal leaves it with at most
+# _SHRINK elements (see the module docstring).
 SMALL = 128
 _SHRINK = SMALL // 2
+_BYTE = [bytes((i,)) for i in range(256)]  # a packed list's length entries
+_acc = itertools.accumulate
 
 
-def _fit(q):
-    """``q``'s bulks in the container its length calls for (``q`` itself if it fits)."""
-    if q.__class__ is list:
-        return q if len(q) <= SMALL else _deque(q)
-    return q if len(q) > _SHRINK else list(q)
+def _split(q, n):
+    """The bulks of packed list ``q`` (lengths ``n``), as a Python list."""
+    return list(map(q.__getitem__, map(slice, _acc(n, initial=0), _acc(n))))
 
 
 # Kept LRANGE replies (see the module docstring): at most SENT_LISTS lists keep one
@@ -124,50 +132,99 @@ _ref = weakref.ref
 
 class RList:
     """A Redis list (see the module docstring): elements in, elements out, and
-    the ``*_bulk``/``*_reply``/``bulks`` methods for the encoded form."""
+    the ``*_bulk``/``*_reply``/``bulks`` methods for the encoded form.
 
-    __slots__ = ("_q", "_sent", "__weakref__")
+    Packed, ``_q`` is the bulks one after another and ``_n`` their lengths (both
+    ``bytes``); otherwise ``_q`` is a deque of bulks and ``_n`` the same deque.
+    Either way ``_n`` has one entry per element, so ``len`` needs no test."""
+
+    __slots__ = ("_q", "_n", "_sent", "__weakref__")
 
     def __init__(self, items=()):
-        q = list(map(encode, items))
-        self._q = q if len(q) <= SMALL else _deque(q)
         self._sent = None  # (start, stop, reply): the kept LRANGE reply
+        self._store(list(map(encode, items)))
 
-    @classmethod
-    def _of_bulks(cls, q):
-        lst = cls.__new__(cls)
-        lst._q = _fit(q)
-        lst._sent = None
-        return lst
+    def _store(self, bulks):
+        """Hold ``bulks`` (a list), packed if they fit."""
+        if len(bulks) <= SMALL:
+            try:
+                self._n = bytes(map(len, bulks))
+            except ValueError:  # (a bulk of 256 bytes or more)
+                pass
+            else:
+                self._q = b"".join(bulks)
+                return
+        self._q = self._n = _deque(bulks)
+
+    def _refit(self):
+        """After a bulk removal from a deque: pack it again if it is short."""
+        q = self._q
+        if len(q) <= _SHRINK:
+            self._store(list(q))
+
+    def _seq(self):
+        """The bulks as an indexable sequence: the deque itself, or a list."""
+        q = self._q
+        return q if q.__class__ is _deque else _split(q, self._n)
+
+    @property
+    def packed(self):
+        """Whether the list is packed (MEMORY USAGE prices it as one object)."""
+        return self._q.__class__ is not _deque
 
     # ------------------------------------------------------- size and reading
     def __len__(self):
-        return len(self._q)
+        return len(self._n)
 
     def __iter__(self):
         """The elements, head to tail."""
-        return map(decode, self._q)
+        return map(decode, self._seq())
 
     def __reversed__(self):
-        return map(decode, reversed(self._q))
+        return map(decode, reversed(self._seq()))
 
     def __getitem__(self, index):
         """The element at ``index`` (an int; negative counts from the tail)."""
-        return decode(self._q[index])
+        n = self._n
+        if n.__class__ is _deque:
+            return decode(n[index])
+        if index < 0:
+            index += len(n)
+        if not 0 <= index < len(n):
+            raise IndexError("list index out of range")
+        a = sum(n[:index])
+        return decode(self._q[a : a + n[index]])
 
     def __setitem__(self, index, x):
         self._sent = None
-        self._q[index] = encode(x)
+        if self._q.__class__ is _deque:
+            self._q[index] = encode(x)
+            return
+        bulks = _split(self._q, self._n)
+        bulks[index] = encode(x)
+        self._store(bulks)
 
     def __repr__(self):
         return "RList(%r)" % list(self)
 
     def __sizeof__(self):
-        return object.__sizeof__(self) + self._q.__sizeof__()
+        q = self._q
+        return (
+            object.__sizeof__(self)
+            + q.__sizeof__()
+            + (0 if q.__class__ is _deque else self._n.__sizeof__())
+        )
 
     def copy(self):
         """An independent list with the same elements (COPY); bulks are immutable."""
-        return RList._of_bulks(self._q.copy())
+        lst = RList.__new__(RList)
+        lst._sent = None
+        q = self._q
+        if q.__class__ is _deque:
+            lst._q = lst._n = q.copy()
+        else:
+            lst._q, lst._n = q, self._n
+        return lst
 
     def object_encoding(self, config=None):
         """OBJECT ENCODING: always ``quicklist`` in Redis 7.0 (see module docstring)."""
@@ -175,6 +232,8 @@ class RList:
 
     def _range(self, start, stop):
         q = self._q
+        if q.__class__ is not _deque:
+            return _split(q, self._n)[start : stop + 1]
         n = len(q)
         if start <= n - 1 - stop:
             return list(_islice(q, start, stop + 1))
@@ -193,6 +252,11 @@ class RList:
         if sent is not None and sent[0] == start and sent[1] == stop:
             return sent[2]
         q = self._q
+        if q.__class__ is not _deque:  # one slice of the packed bulks
+            lens = self._n
+            a = sum(lens[:start]) if start else 0
+            part = q[a:] if stop == len(lens) - 1 else q[a : a + sum(lens[start : stop + 1])]
+            return Raw(b"*%d\r\n%s" % (stop - start + 1, part))
         n = len(q)
         if start <= n - 1 - stop:  # nearer the head (_range, written out)
             parts = list(_islice(q, start, stop + 1)) if stop < n - 1 else q
@@ -224,7 +288,7 @@ class RList:
 
     def bulks(self):
         """Every element in its stored bulk form, head to tail."""
-        return iter(self._q)
+        return iter(self._seq())
 
     # ---------------------------------------------------------------- pushes
     def push_left(self, x):
@@ -236,19 +300,35 @@ class RList:
         if q.__class__ is _deque:
             q.appendleft(b)
             return len(q)
-        q.insert(0, b)
-        if len(q) > SMALL:
-            self._q = _deque(q)
-        return len(q)
+        return self._push_packed(b, True)
 
     def push_right(self, x):
         """RPUSH one element; returns the new length."""
         self._sent = None
         q = self._q
         n = len(x)
-        q.append(_HEADS[n] + x + _CRLF if n < _HEAD_MAX else b"$%d\r\n%s\r\n" % (n, x))
-        if q.__class__ is list and len(q) > SMALL:
-            self._q = _deque(q)
+        b = _HEADS[n] + x + _CRLF if n < _HEAD_MAX else b"$%d\r\n%s\r\n" % (n, x)
+        if q.__class__ is _deque:
+            q.append(b)
+            return len(q)
+        return self._push_packed(b, False)
+
+    def _push_packed(self, b, left):
+        n = self._n
+        k = len(b)
+        if k < 256 and len(n) < SMALL:
+            if left:
+                self._q = b + self._q
+                self._n = _BYTE[k] + n
+            else:
+                self._q += b
+                self._n = n + _BYTE[k]
+            return len(n) + 1
+        q = self._q = self._n = _deque(_split(self._q, n))  # past the limits: a deque from now on
+        if left:
+            q.appendleft(b)
+        else:
+            q.append(b)
         return len(q)
 
     def extend_left(self, items):
@@ -257,20 +337,23 @@ class RList:
         q = self._q
         if q.__class__ is _deque:
             q.extendleft(map(encode, items))
-        else:
-            new = list(map(encode, items))
-            new.reverse()
-            q[:0] = new
-            self._q = _fit(q)
-        return len(q)
+            return len(q)
+        new = list(map(encode, items))
+        new.reverse()
+        new += _split(q, self._n)
+        self._store(new)
+        return len(new)
 
     def extend_right(self, items):
         self._sent = None
         q = self._q
-        q.extend(map(encode, items))
-        if q.__class__ is list:
-            self._q = _fit(q)
-        return len(q)
+        if q.__class__ is _deque:
+            q.extend(map(encode, items))
+            return len(q)
+        bulks = _split(q, self._n)
+        bulks += map(encode, items)
+        self._store(bulks)
+        return len(bulks)
 
     def push_left_bulk(self, bulk):
         """Push an element given in bulk form (from another list's ``pop_*_bulk``)."""
@@ -278,56 +361,76 @@ class RList:
         q = self._q
         if q.__class__ is _deque:
             q.appendleft(bulk)
-            return
-        q.insert(0, bulk)
-        if len(q) > SMALL:
-            self._q = _deque(q)
+        else:
+            self._push_packed(bulk, True)
 
     def push_right_bulk(self, bulk):
         self._sent = None
         q = self._q
-        q.append(bulk)
-        if q.__class__ is list and len(q) > SMALL:
-            self._q = _deque(q)
+        if q.__class__ is _deque:
+            q.append(bulk)
+        else:
+            self._push_packed(bulk, False)
 
     # ------------------------------------------------------------------ pops
     def pop_left(self):
         return decode(self.pop_left_bulk())
 
     def pop_right(self):
-        self._sent = None
-        return decode(self._q.pop())
+        return decode(self.pop_right_bulk())
 
+    # A single pop is on the hot path of a long list, so it asks the deque first:
+    # a packed list's bytes have no popleft/pop (an AttributeError, free in
+    # Python 3.11 until raised, where a class test costs every pop).
     def pop_left_bulk(self):
         """Pop the head element in bulk form: a single LPOP's reply as it is."""
         self._sent = None
+        try:
+            return self._q.popleft()
+        except AttributeError:
+            pass
         q = self._q
-        return q.popleft() if q.__class__ is _deque else q.pop(0)
+        n = self._n
+        k = n[0]  # (IndexError when empty, like the deque's)
+        self._n = n[1:]
+        self._q = q[k:]
+        return q[:k]
 
     def pop_right_bulk(self):
         self._sent = None
-        return self._q.pop()
+        try:
+            return self._q.pop()
+        except AttributeError:
+            pass
+        q = self._q
+        n = self._n
+        cut = len(q) - n[-1]
+        self._n = n[:-1]
+        self._q = q[:cut]
+        return q[cut:]
 
     def _pop_n(self, count, left):
         self._sent = None
         q = self._q
+        if q.__class__ is not _deque:
+            bulks = _split(q, self._n)
+            if left:
+                out = bulks[:count]
+                del bulks[:count]
+            else:
+                k = max(len(bulks) - count, 0)  # (not bulks[-count:]: count may be 0)
+                out = bulks[k:]
+                out.reverse()
+                del bulks[k:]
+            self._store(bulks)
+            return out
         if count >= len(q):
             out = list(q) if left else list(reversed(q))
             q.clear()
             return out
-        if q.__class__ is list:
-            if left:
-                out = q[:count]
-                del q[:count]
-            else:
-                k = len(q) - count  # (not q[-count:]: count may be 0)
-                out = q[k:]
-                out.reverse()
-                del q[k:]
-            return out
         pop = q.popleft if left else q.pop
         out = [pop() for _ in range(count)]
-        self._q = _fit(q)
+        self._refit()
         return out
 
     def pop_left_n(self, count):
@@ -351,24 +454,27 @@ class RList:
     # ------------------------------------------------------ search and edit
     def index(self, x):
         """Position of the first element equal to ``x``; ValueError if none."""
-        return self._q.index(encode(x))
+        return self._seq().index(encode(x))
 
     def insert(self, index, x):
         self._sent = None
         q = self._q
-        q.insert(index, encode(x))
-        if q.__class__ is list and len(q) > SMALL:
-            self._q = _deque(q)
+        if q.__class__ is _deque:
+            q.insert(index, encode(x))
+            return
+        bulks = _split(q, self._n)
+        bulks.insert(index, encode(x))
+        self._store(bulks)
 
     def matches(self, x, from_tail=False, limit=None):
         """Positions of the elements equal to ``x`` among the first ``limit``
         scanned (all by default), lazily, in scan order. Positions count from
         the head, or from the tail when ``from_tail``."""
         target = encode(x)
-        q = self._q
+        q = self._seq()
         if limit is None or limit > len(q):
             limit = len(q)
-        # the C-level index(): the deque itself from the head, or the first
+        # the C-level index(): the sequence itself from the head, or the first
         # ``limit`` bulks from the tail copied into a list
         find = (list(_islice(reversed(q), limit)) if from_tail else q).index
         pos = 0
@@ -384,6 +490,12 @@ class RList:
         """Remove the elements at ascending ``positions`` (counted from the head)."""
         self._sent = None
         q = self._q
+        if q.__class__ is not _deque:
+            bulks = _split(q, self._n)
+            for i in reversed(positions):
+                del bulks[i]
+            self._store(bulks)
+            return
         if len(positions) <= 32:
             for i in reversed(positions):
                 del q[i]
@@ -396,17 +508,20 @@ class RList:
                     q.extend(items[prev:i])
                 prev = i + 1
             q.extend(items[prev:])
-        self._q = _fit(q)
+        self._refit()
 
     def trim(self, ltrim, rtrim):
         """Drop ``ltrim`` elements from the head and ``rtrim`` from the tail."""
         self._sent = None
         q = self._q
-        keep = len(q) - ltrim - rtrim
-        if q.__class__ is list:
-            del q[len(q) - rtrim :]
-            del q[:ltrim]
+        n = self._n
+        if q.__class__ is not _deque:
+            end = len(n) - rtrim
+            a = sum(n[:ltrim])
+            self._q = q[a : a + sum(n[ltrim:end])]
+            self._n = n[ltrim:end]
             return
+        keep = len(q) - ltrim - rtrim
         if keep < ltrim + rtrim and keep > 0:
             kept = self._range(ltrim, ltrim + keep - 1)
             q.clear()
@@ -416,16 +531,20 @@ class RList:
                 _deque(_starmap(q.popleft, _repeat((), ltrim)), maxlen=0)
             if rtrim:
                 _deque(_starmap(q.pop, _repeat((), rtrim)), maxlen=0)
-        self._q = _fit(q)
+        self._refit()
 
     def clear(self):
         self._sent = None
-        self._q.clear()
+        self._q = self._n = b""
 
     def free_some(self, budget):
         """Lazy free (server.lazyfree): drop up to ``budget`` elements at C speed."""
         self._sent = None
         q = self._q
+        if q.__class__ is not _deque:
+            k = min(budget, len(self._n))
+            self.trim(0, k)
+            return max(k, 1)
         n = min(budget, len(q))
         _deque(_starmap(q.pop, _repeat((), n)), maxlen=0)
         return max(n, 1)
