@@ -43,7 +43,10 @@ def _container_fits(lst):
     its lengths add up to its bulks."""
     if not lst.packed:
         return True
-    return len(lst) <= list_type.SMALL and sum(lst._n) == len(lst._q)
+    q = lst._q
+    return (
+        len(lst) <= list_type.SMALL and len(q) <= list_type.PACKED_BYTES and sum(lst._n) == len(q)
+    )
 
 
 @given(elements, st.integers(0, 70), st.integers(0, 70), thresholds)
@@ -386,6 +389,30 @@ def test_a_bulk_of_256_bytes_is_not_packed():
         assert not lst.packed and too_long in list(lst), push
         lst.trim(0, 0)  # a bulk removal, but the long bulk is still there
         assert not lst.packed and _container_fits(lst)
+
+
+def test_a_packed_list_holds_at_most_packed_bytes():
+    """A push that would take a packed list's bulks past PACKED_BYTES (8 KB, what a
+    push or pop at the head copies at most) makes it a deque, whatever the push;
+    LTRIM packs it again once it fits."""
+    x = b"x" * 200  # a 206-byte bulk: 39 of them fit in 8 KB, 40 do not
+    per = len(list_type.encode(x))
+    fit = list_type.PACKED_BYTES // per
+    assert RList([x] * fit).packed and not RList([x] * (fit + 1)).packed
+    for push in (
+        lambda q: q.push_left(x),
+        lambda q: q.push_right(x),
+        lambda q: q.push_left_bulk(list_type.encode(x)),
+        lambda q: q.push_right_bulk(list_type.encode(x)),
+        lambda q: q.extend_left([x]),
+        lambda q: q.extend_right([x]),
+        lambda q: q.insert(3, x),
+    ):
+        lst = RList([x] * fit)
+        push(lst)
+        assert not lst.packed and list(lst) == [x] * (fit + 1), push
+        lst.trim(0, fit + 1 - list_type._SHRINK // 2)  # (well under SMALL // 2 elements)
+        assert lst.packed and _container_fits(lst) and list(lst) == [x] * (list_type._SHRINK // 2)
 
 
 def test_copy_is_independent_and_pushes_return_lengths():

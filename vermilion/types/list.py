@@ -47,7 +47,9 @@ overhead each; one Python object per element costs 33 bytes of header, and a
 ``collections.deque`` allocates 64-slot blocks (760 bytes for an empty one), so a
 dataset of many short lists (queues, the latest few items per user) took five to
 six times redis-server's memory. A list of at most ``SMALL`` elements whose bulks
-are all shorter than 256 bytes is therefore *packed*, the way a listpack is: one
+are each shorter than 256 bytes and together at most ``PACKED_BYTES`` (8 KB, the
+node size of Redis's default ``list-max-listpack-size -2``) is therefore
+*packed*, the way a listpack is: one
 ``bytes`` object holds its bulks one after another, and a second one their
 lengths, one byte per element. An element's offset is a C-level ``sum`` of the
 lengths before it; a push at either end is two concatenations, a pop two
@@ -108,11 +110,13 @@ def decode(b):
     return b[b.index(b"\n") + 1 : -2]
 
 
-# A list of at most SMALL elements, each bulk shorter than 256 bytes, is packed; a
-# longer one is a deque, packed again when a bulk removal leaves it with at most
-# _SHRINK elements (see the module docstring).
+# A list of at most SMALL elements, each bulk shorter than 256 bytes and all of
+# them at most PACKED_BYTES, is packed; a longer one is a deque, packed again when
+# a bulk removal leaves it with at most _SHRINK elements (see the module
+# docstring). PACKED_BYTES bounds what a push or pop at the head copies.
 SMALL = 128
 _SHRINK = SMALL // 2
+PACKED_BYTES = 8192
 _BYTE = [bytes((i,)) for i in range(256)]  # a packed list's length entries
 _acc = itertools.accumulate
 
@@ -152,8 +156,10 @@ class RList:
             except ValueError:  # (a bulk of 256 bytes or more)
                 pass
             else:
-                self._q = b"".join(bulks)
-                return
+                q = b"".join(bulks)
+                if len(q) <= PACKED_BYTES:
+                    self._q = q
+                    return
         self._q = self._n = _deque(bulks)
 
     def _refit(self):
@@ -300,7 +306,7 @@ class RList:
         if q.__class__ is _deque:
             q.appendleft(b)
             return len(q)
-        return self._push_packed(b, True)
+        return self.push_left_bulk(b)
 
     def push_right(self, x):
         """RPUSH one element; returns the new length."""
@@ -311,25 +317,7 @@ class RList:
         if q.__class__ is _deque:
             q.append(b)
             return len(q)
-        return self._push_packed(b, False)
-
-    def _push_packed(self, b, left):
-        n = self._n
-        k = len(b)
-        if k < 256 and len(n) < SMALL:
-            if left:
-                self._q = b + self._q
-                self._n = _BYTE[k] + n
-            else:
-                self._q += b
-                self._n = n + _BYTE[k]
-            return len(n) + 1
-        q = self._q = self._n = _deque(_split(self._q, n))  # past the limits: a deque from now on
-        if left:
-            q.appendleft(b)
-        else:
-            q.append(b)
-        return len(q)
+        return self.push_right_bulk(b)
 
     def extend_left(self, items):
         """Push each of ``items`` at the head in turn (LPUSH a b c: c b a ...)."""
@@ -356,21 +344,32 @@ class RList:
         return len(bulks)
 
     def push_left_bulk(self, bulk):
-        """Push an element given in bulk form (from another list's ``pop_*_bulk``)."""
+        """Push an element given in bulk form (from another list's ``pop_*_bulk``);
+        returns the new length."""
         self._sent = None
         q = self._q
-        if q.__class__ is _deque:
-            q.appendleft(bulk)
-        else:
-            self._push_packed(bulk, True)
+        if q.__class__ is not _deque:
+            n = self._n
+            if len(n) < SMALL and len(q) + len(bulk) <= PACKED_BYTES and len(bulk) < 256:
+                self._q = bulk + q
+                self._n = _BYTE[len(bulk)] + n
+                return len(n) + 1
+            q = self._q = self._n = _deque(_split(q, n))  # past the limits: a deque from now on
+        q.appendleft(bulk)
+        return len(q)
 
     def push_right_bulk(self, bulk):
         self._sent = None
         q = self._q
-        if q.__class__ is _deque:
-            q.append(bulk)
-        else:
-            self._push_packed(bulk, False)
+        if q.__class__ is not _deque:
+            n = self._n
+            if len(n) < SMALL and len(q) + len(bulk) <= PACKED_BYTES and len(bulk) < 256:
+                self._q = q + bulk
+                self._n = n + _BYTE[len(bulk)]
+                return len(n) + 1
+            q = self._q = self._n = _deque(_split(q, n))
+        q.append(bulk)
+        return len(q)
 
     # ------------------------------------------------------------------ pops
     def pop_left(self):
@@ -379,17 +378,12 @@ class RList:
     def pop_right(self):
         return decode(self.pop_right_bulk())
 
-    # A single pop is on the hot path of a long list, so it asks the deque first:
-    # a packed list's bytes have no popleft/pop (an AttributeError, free in
-    # Python 3.11 until raised, where a class test costs every pop).
     def pop_left_bulk(self):
         """Pop the head element in bulk form: a single LPOP's reply as it is."""
         self._sent = None
-        try:
-            return self._q.popleft()
-        except AttributeError:
-            pass
         q = self._q
+        if q.__class__ is _deque:
+            return q.popleft()
         n = self._n
         k = n[0]  # (IndexError when empty, like the deque's)
         self._n = n[1:]
@@ -398,11 +392,9 @@ class RList:
 
     def pop_right_bulk(self):
         self._sent = None
-        try:
-            return self._q.pop()
-        except AttributeError:
-            pass
         q = self._q
+        if q.__class__ is _deque:
+            return q.pop()
         n = self._n
         cut = len(q) - n[-1]
         self._n = n[:-1]
