@@ -2,10 +2,16 @@
 randomness, propagation, big hashes, CONFIG SET of the listpack limits)."""
 
 import collections
+import pickle
+import sys
 
 import pytest
+import redis
+from hypothesis import given, strategies as st
 
-from vermilion.types.hash import RHash
+from vermilion.embed import start_server
+from vermilion.types import hash as hash_type
+from vermilion.types.hash import PackedHash, RHash, pack
 
 
 class Recorder:
@@ -142,3 +148,160 @@ def test_rhash_api():
 
     p = pickle.loads(pickle.dumps(RHash.build([(b"a", b"1")], 1, 64)))
     assert type(p) is RHash and p.listpack and p == {b"a": b"1"}
+
+
+# ----------------------------------------------------------------- packed hashes
+# Fields that are prefixes, suffixes and parts of each other, the empty field, NULs
+# (a hash with one stays a dict) and values on both sides of the 256-byte bulk limit.
+_fields = st.sampled_from([b"a", b"ab", b"b", b"ba", b"", b"a\0b", b"\0", b"field", b"fiel"])
+_values = st.binary(max_size=8) | st.sampled_from([b"v" * 255, b"w" * 256, b"\0", b"$1\r\na\r\n"])
+
+
+@given(st.lists(st.tuples(_fields | st.binary(max_size=6), _values), max_size=12))
+def test_packed_hash_reads_as_the_dict_it_packs(pairs):
+    """Every read of a PackedHash answers what the RHash it was packed from does,
+    and only a hash that fits (no NUL in a field, values under 256 bytes) is
+    packed."""
+    h = RHash(pairs)
+    p = pack(h)
+    # (an empty hash is never stored: it is not packed either)
+    fits = h and all(b"\0" not in f and len(v) < 256 for f, v in h.items())
+    if not fits:
+        assert p is h
+        return
+    assert p.__class__ is PackedHash and p.listpack and p.object_encoding() == b"listpack"
+    assert len(p) == len(h) and list(p) == list(h) and list(p.keys()) == list(h)
+    assert list(p.values()) == list(h.values()) and list(p.items()) == list(h.items())
+    fields = list(h)
+    probes = fields + [f + g for f in fields for g in fields] + [b"\0".join(fields), b"zz", b"\0"]
+    for x in probes:
+        assert (x in p) == (x in h), x
+        assert p.get(x) == h.get(x) and p.get(x, 7) == h.get(x, 7), x
+        if x in h:
+            assert p[x] == h[x]
+        else:
+            with pytest.raises(KeyError):
+                p[x]
+    u = p.unpack()
+    assert u.__class__ is RHash and u.listpack and list(u.items()) == list(h.items())
+    assert p == h and h == p and p == p.copy() and p != {b"other": b"x"}
+    q = pickle.loads(pickle.dumps(p))
+    assert q.__class__ is PackedHash and list(q.items()) == list(h.items())
+    assert p.random_field() in h
+    assert sorted(p.random_fields_unique(len(h))) == sorted(h)
+    assert sys.getsizeof(p) < sys.getsizeof(h) + sum(
+        sys.getsizeof(x) for kv in h.items() for x in kv
+    )
+
+
+def test_only_small_listpack_hashes_are_packed():
+    small = RHash({b"f%d" % i: b"v" for i in range(hash_type.PACK_ENTRIES)})
+    assert pack(small).__class__ is PackedHash
+    big = RHash({b"f%d" % i: b"v" for i in range(hash_type.PACK_ENTRIES + 1)})
+    assert pack(big) is big
+    table = RHash.build([(b"a", b"1")], 0, 64)  # (a hashtable by Redis's rules)
+    assert pack(table) is table
+
+
+def _kind(server, key):
+    return stored(server, key).__class__
+
+
+@pytest.fixture
+def dbg():
+    """A server of its own with DEBUG enabled (DIGEST-VALUE, RELOAD), and a client."""
+    s = start_server(enable_debug_command="yes")
+    c = redis.Redis(port=s.port)
+    yield s, c
+    c.close()
+    s.stop()
+
+
+def test_a_hash_rests_packed_until_written(dbg):
+    """An HSET that creates a hash leaves it packed; every read answers from the
+    packed form what it answers from a dict; the first write makes it a dict."""
+    server, r = dbg
+    mapping = {b"name": b"alice", b"age": b"30", b"": b"empty", b"city": b"paris"}
+    r.hset("p", mapping=mapping)
+    r.hset("d", "name", "alice")  # the same hash, made by two writes: a dict
+    r.hset("d", mapping=mapping)
+    assert _kind(server, b"p") is PackedHash and _kind(server, b"d") is RHash
+    for read in (
+        lambda k: r.hgetall(k),
+        lambda k: r.hkeys(k),
+        lambda k: r.hvals(k),
+        lambda k: r.hlen(k),
+        lambda k: [r.hget(k, f) for f in (b"name", b"", b"nope", b"nam")],
+        lambda k: r.hmget(k, [b"age", b"nope", b"city"]),
+        lambda k: [r.hexists(k, f) for f in (b"age", b"ag", b"")],
+        lambda k: [r.hstrlen(k, f) for f in (b"name", b"nope")],
+        lambda k: r.hscan(k, 0, match="*a*"),
+        lambda k: sorted(r.hrandfield(k, 10, withvalues=True)),
+        lambda k: r.object("encoding", k),
+        lambda k: r.type(k),
+        lambda k: r.sort("ids", by="nosort", get=["%s->name" % k.decode(), "%s->age" % k.decode()]),
+        lambda k: r.execute_command("DEBUG", "DIGEST-VALUE", k),
+    ):
+        r.rpush("ids", 1) if not r.exists("ids") else None
+        assert read(b"p") == read(b"d")
+    assert r.memory_usage("p") < r.memory_usage("d")
+    assert _kind(server, b"p") is PackedHash  # (reads leave it packed)
+    writes = [
+        (lambda k: r.hset(k, "name", "bob"), {b"name": b"bob"}),
+        (lambda k: r.hset(k, "new", "1"), {b"new": b"1"}),
+        (lambda k: r.hsetnx(k, "name", "bob"), {}),
+        (lambda k: r.hincrby(k, "age", 2), {b"age": b"32"}),
+        (lambda k: r.hincrbyfloat(k, "age", 0.5), {b"age": b"30.5"}),
+        (lambda k: r.hdel(k, "city"), {b"city": None}),
+    ]
+    for write, change in writes:
+        r.delete("p")
+        r.hset("p", mapping=mapping)
+        assert _kind(server, b"p") is PackedHash
+        write(b"p")
+        assert _kind(server, b"p") is RHash
+        want = {**mapping, **change}
+        assert r.hgetall("p") == {f: v for f, v in want.items() if v is not None}
+        assert r.object("encoding", "p") == b"listpack"
+
+
+def test_writes_to_a_packed_hash_keep_ttl_and_type_errors(r, server):
+    r.hset("p", "a", "1")
+    r.expire("p", 1000)
+    r.hset("p", "b", "2")
+    assert _kind(server, b"p") is RHash and 0 < r.ttl("p") <= 1000
+    r.set("s", "x")
+    for cmd in (
+        ("HSET", "s", "a", "1"),
+        ("HDEL", "s", "a"),
+        ("HGET", "s", "a"),
+        ("HINCRBY", "s", "a", "1"),
+    ):
+        with pytest.raises(Exception, match="WRONGTYPE"):
+            r.execute_command(*cmd)
+
+
+def test_loading_packs_listpack_hashes(dbg):
+    """A dataset load (DEBUG RELOAD here; RESTORE and a replica's sync read the same
+    way) packs every hash Redis would hold as a listpack, if it fits."""
+    server, r = dbg
+    r.hset("written", "a", "1")
+    r.hset("written", "b", "2")
+    r.hset("big", mapping={b"f%d" % i: b"v" for i in range(200)})
+    r.hset("long", "a", "x" * 100)  # (a hashtable: value over hash-max-listpack-value)
+    r.hset("nul", "a\0b", "1")
+    r.hset("nul", "c", "2")
+    assert _kind(server, b"written") is RHash
+    r.execute_command("DEBUG", "RELOAD")
+    assert _kind(server, b"written") is PackedHash and r.hgetall("written") == {
+        b"a": b"1",
+        b"b": b"2",
+    }
+    assert _kind(server, b"big") is RHash and _kind(server, b"long") is RHash
+    assert _kind(server, b"nul") is RHash
+    dump = r.dump("written")
+    r.restore("copy", 0, dump)
+    assert _kind(server, b"copy") is PackedHash and r.hgetall("copy") == r.hgetall("written")
+    r.copy("copy", "copy2")
+    r.hset("copy2", "c", "3")
+    assert _kind(server, b"copy") is PackedHash and r.hlen("copy") == 2 and r.hlen("copy2") == 3

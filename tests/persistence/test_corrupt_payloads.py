@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from vermilion.persistence import rdb
 from vermilion.persistence.errors import CorruptError
-from vermilion.types.hash import RHash
+from vermilion.types.hash import PackedHash, RHash
 from vermilion.types.list import RList
 from vermilion.types.set import RSet
 from vermilion.types.zset import ZSet
@@ -39,7 +39,7 @@ def _canon(v):
         return ("string", bytes(v))
     if isinstance(v, RList):
         return ("list", list(map(bytes, v)))
-    if isinstance(v, RHash):
+    if isinstance(v, (RHash, PackedHash)):
         return ("hash", sorted((bytes(f), bytes(x)) for f, x in v.items()))
     if isinstance(v, RSet):
         return ("set", sorted(map(bytes, v)))

@@ -188,7 +188,7 @@ def value_digest(v):
         for m in v:
             d = _xor(d, _sha(b"m", m))
         return d
-    if name == "RHash":
+    if name == "RHash" or name == "PackedHash":
         d = _sha(b"hash")
         for f, val in v.items():
             d = _xor(d, _sha(b"f", f, val))

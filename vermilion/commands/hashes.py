@@ -1,11 +1,15 @@
 """Hash commands (t_hash.c): HSET, HGET, HINCRBY, HRANDFIELD, HSCAN and friends.
 
 Values are :class:`~vermilion.types.hash.RHash` (a dict that knows whether
-Redis would hold it as a listpack or a hashtable). The writers here keep that
-flag right: every field/value longer than ``hash-max-listpack-value`` or a field
-count above ``hash-max-listpack-entries`` turns the hash into a hashtable for
-good, exactly when Redis converts it. Both limits are read from the server
-(``server.hash_max_listpack_entries`` / ``_value``), kept current by CONFIG SET.
+Redis would hold it as a listpack or a hashtable) or, at rest,
+:class:`~vermilion.types.hash.PackedHash` (read-only, packed like a listpack).
+The readers take either; a writer turns a packed hash into an RHash first
+(:func:`_unpacked`), and an HSET that creates its key leaves it packed when it
+can be. The writers keep the encoding flag right: every field/value longer than
+``hash-max-listpack-value`` or a field count above ``hash-max-listpack-entries``
+turns the hash into a hashtable for good, exactly when Redis converts it. Both
+limits are read from the server (``server.hash_max_listpack_entries`` /
+``_value``), kept current by CONFIG SET.
 
 A few argument helpers defined here are shared by other families (sets, zsets,
 keys): :func:`get_long` (Redis's getRangeLongFromObjectOrReply),
@@ -22,7 +26,7 @@ from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import OK, EMPTY_ARRAY, INTS, Map, Raw
 from ..util import parse_ll
 from ..core.bootstrap import on_server_init
-from ..types.hash import RHash
+from ..types.hash import RHash, PackedHash, pack_pairs
 from ..util import string2ld, ld_add, ld_is_finite, ld_format_human, ld_from_int
 from ..core.table import command
 from ..util import LLONG_MAX as _LONG_MAX
@@ -60,16 +64,43 @@ def get_long(b, lo, hi, msg=None):
 
 
 def _hash_for_write(c, key):
-    """hashTypeLookupWriteOrCreate without the create: the hash, or None if missing."""
+    """hashTypeLookupWriteOrCreate without the create: the hash (an RHash), or
+    None if missing."""
     h = c.db.lookup(key)
     if h is not None and h.__class__ is not RHash:
-        raise CommandError(WRONGTYPE)
+        h = _unpacked(c.db, key, h)
     return h
 
 
+def _unpacked(db, key, h):
+    """The hash ``h`` stored at ``key``, as an RHash to write to (WRONGTYPE if it
+    is not a hash); a packed hash is unpacked in place, for good."""
+    if h.__class__ is not PackedHash:
+        raise CommandError(WRONGTYPE)
+    h = h.unpack()
+    db.replace_value(key, h)
+    return h
+
+
+def _packed_new(argv, server):
+    """The hash HSET ``argv`` creates, packed, if its pairs make a listpack by
+    Redis's rules (no more than hash-max-listpack-entries fields, none of them
+    or their values longer than hash-max-listpack-value) with distinct fields
+    that fit a PackedHash; else None, and HSET builds an RHash."""
+    fields = argv[2::2]
+    if len(fields) > server.hash_max_listpack_entries:
+        return None
+    if max(map(len, argv[2:])) > server.hash_max_listpack_value:
+        return None
+    if len(set(fields)) != len(fields):
+        return None
+    return pack_pairs(fields, argv[3::2])
+
+
 def _read(c, key):
+    """The hash at ``key`` to read (an RHash or a PackedHash), or None."""
     h = c.db.lookup_read(key)
-    if h is not None and h.__class__ is not RHash:
+    if h is not None and h.__class__ is not RHash and h.__class__ is not PackedHash:
         raise CommandError(WRONGTYPE)
     return h
 
@@ -107,12 +138,19 @@ def hset(c, argv, name="hset"):
     db = c.db
     key = argv[1]
     h = db.lookup(key)
+    server = c.server
     if h is None:
+        p = _packed_new(argv, server)
+        if p is not None:  # a new hash that rests packed (types/hash.py)
+            db.add(key, p)
+            db.signal(key)
+            db.notify(NOTIFY_HASH, "hset", key)
+            server.dirty += (n - 2) >> 1
+            return len(p)
         h = RHash()
         db.add(key, h)
     elif h.__class__ is not RHash:
-        raise CommandError(WRONGTYPE)
-    server = c.server
+        h = _unpacked(db, key, h)
     before = len(h)
     if n == 4:
         field = argv[2]
@@ -215,7 +253,7 @@ def hdel(c, argv):
     if h is None:
         return _ZERO
     if h.__class__ is not RHash:
-        raise CommandError(WRONGTYPE)
+        h = _unpacked(db, key, h)
     deleted = 0
     removed = False
     pop = h.pop
@@ -241,7 +279,7 @@ def hget(c, argv):
     h = c.db.lookup_read(argv[1])
     if h is None:
         return None
-    if h.__class__ is not RHash:
+    if h.__class__ is not RHash and h.__class__ is not PackedHash:
         raise CommandError(WRONGTYPE)
     return h.get(argv[2])
 

@@ -35,7 +35,7 @@ from ..util import parse_int
 from .zsets import strtod_c
 from ..types.list import RList
 from ..types.set import RSet
-from ..types.hash import RHash
+from ..types.hash import RHash, PackedHash
 
 _STRINGS = (bytes, bytearray)
 
@@ -58,7 +58,7 @@ def _lookup_by_pattern(db, pattern, subst):
     if v is None:
         return None
     if field is not None:
-        if v.__class__ is not RHash:
+        if v.__class__ is not RHash and v.__class__ is not PackedHash:
             return None
         return v.get(field)
     if v.__class__ is bytes:

@@ -59,7 +59,7 @@ from .snapshot import (
     update_disk_error,
 )
 from ..types.list import RList
-from ..types.hash import RHash
+from ..types.hash import RHash, PackedHash
 from ..types.set import RSet
 from ..types.zset import ZSet
 from .rdb_stream import rewrite_commands as stream_commands
@@ -286,7 +286,7 @@ def rewrite_commands(dbs, functions=(), timestamp=None, key_callback=None, progr
                     )
                     flat.append(m)
                 ext(_batched(b"ZADD", key, flat, 2))
-            elif t is RHash:
+            elif t is RHash or t is PackedHash:
                 flat = [x for kv in v.items() for x in kv]
                 ext(_batched(b"HMSET", key, flat, 2))
             elif getattr(t, "type_name", None) == "stream":

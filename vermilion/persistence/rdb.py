@@ -69,7 +69,7 @@ from .rdb_strings import (  # noqa: F401  (RdbError and the encoders are re-expo
 from .rdb_stream import encode_stream as _encode_stream, load_stream as _load_stream
 from .rdb_module import encode_module_value, load_module_value
 from ..types.list import RList
-from ..types.hash import RHash
+from ..types.hash import RHash, PackedHash, pack
 from ..types.set import RSet
 from ..types.zset import ZSet
 
@@ -293,7 +293,7 @@ def encode_value(v, limits=DEFAULT_LIMITS):
             parts.append(_LEN1[container])
             parts.append(enc_raw_blob(blob, compress))
         return TYPE_LIST_QUICKLIST_2, b"".join(parts)
-    if t is RHash:
+    if t is RHash or t is PackedHash:
         if v.listpack:
             body = listpack.encode_entries(_chain(v.items()))
             return TYPE_HASH_LISTPACK, enc_raw_blob(listpack.assemble(body, 2 * len(v)), compress)
@@ -815,7 +815,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
         h.listpack = n <= limits.hash_entries and all(
             len(f) <= limits.hash_value and len(v) <= limits.hash_value for f, v in h.items()
         )
-        return h
+        return pack(h)
     if t == TYPE_LIST_QUICKLIST or t == TYPE_LIST_QUICKLIST_2:
         n = r.len()
         if n == 0:
@@ -860,7 +860,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
                 raise RdbError("Hash zipmap with dup elements, or big length (%d)" % len(pairs))
             maxlen = max(max(len(f), len(v)) for f, v in pairs)
             h.listpack = len(h) <= limits.hash_entries and maxlen <= limits.hash_value
-            return h
+            return pack(h)
         if t == TYPE_LIST_ZIPLIST:
             try:
                 items = ziplist.decode_strings(blob)
@@ -905,7 +905,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
         if not h:
             return EMPTY
         h.listpack = len(h) <= limits.hash_entries
-        return h
+        return pack(h)
     if t == TYPE_STREAM_LISTPACKS or t == TYPE_STREAM_LISTPACKS_2:
         return load_stream(r, t, limits)
     if t == TYPE_MODULE or t == TYPE_MODULE_2:
