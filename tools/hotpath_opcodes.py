@@ -62,6 +62,23 @@ REQUESTS = {
         b"element:%012d" % r.randrange(100000),
     ),
     "lrange_100": lambda r: (b"LRANGE", b"mylist", b"0", b"99"),
+    # bench/small_ops.py's pushes and pops on 10000 small lists
+    "rpush_small": lambda r: (b"RPUSH", b"q:%012d" % r.randrange(10000), b"abcdefgh"),
+    "lpop_small": lambda r: (b"LPOP", b"q:%012d" % r.randrange(10000)),
+    # bench/small_ops.py's HSET creating small hashes, and HGET of them: at rest
+    # (packed), and written since
+    "hset_new": lambda r: (
+        b"HSET",
+        b"h:%012d" % r.randrange(10**9),
+        b"name",
+        b"alice",
+        b"age",
+        b"0",
+        b"city",
+        b"paris",
+    ),
+    "hget_rest": lambda r: (b"HGET", b"h:%012d" % r.randrange(10000), b"city"),
+    "hget_written": lambda r: (b"HGET", b"h:%012d" % r.randrange(10000), b"city"),
     "zpopmin": lambda r: (b"ZPOPMIN", b"myzset"),
     "spop": lambda r: (b"SPOP", b"myset"),
     "xadd": lambda r: (b"XADD", b"mystream", b"*", b"myfield", b"myvalue"),
@@ -93,6 +110,20 @@ PREPARE = {
         for j in range(0, 200000, 10000)
     ],
     "evalsha": [(b"SCRIPT", b"LOAD", EVALSHA_SCRIPT)],
+    "rpush_small": [(b"RPUSH", b"q:%012d" % i) + (b"abcdefgh",) * 20 for i in range(10000)],
+    "lpop_small": [(b"RPUSH", b"q:%012d" % i) + (b"abcdefgh",) * 60 for i in range(10000)],
+    "hget_rest": [
+        (b"HSET", b"h:%012d" % i, b"name", b"alice", b"age", b"0", b"city", b"paris")
+        for i in range(10000)
+    ],
+    "hget_written": [
+        c
+        for i in range(10000)
+        for c in (
+            (b"HSET", b"h:%012d" % i, b"name", b"alice", b"age", b"0", b"city", b"paris"),
+            (b"HSET", b"h:%012d" % i, b"age", b"1"),
+        )
+    ],
 }
 
 

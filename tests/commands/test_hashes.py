@@ -151,21 +151,23 @@ def test_rhash_api():
 
 
 # ----------------------------------------------------------------- packed hashes
-# Fields that are prefixes, suffixes and parts of each other, the empty field, NULs
-# (a hash with one stays a dict) and values on both sides of the 256-byte bulk limit.
-_fields = st.sampled_from([b"a", b"ab", b"b", b"ba", b"", b"a\0b", b"\0", b"field", b"fiel"])
-_values = st.binary(max_size=8) | st.sampled_from([b"v" * 255, b"w" * 256, b"\0", b"$1\r\na\r\n"])
+# Fields that are prefixes, suffixes and parts of each other, the empty field, and
+# the 0 and 1 bytes that separate a packed hash's entries (a hash holding one stays
+# a dict), in fields and in values.
+_fields = st.sampled_from(
+    [b"a", b"ab", b"b", b"ba", b"", b"a\0b", b"\0", b"\1", b"a\1", b"field", b"fiel"]
+)
+_values = st.binary(max_size=8) | st.sampled_from([b"v" * 300, b"\0", b"\1", b"a", b"$1\r\na\r\n"])
 
 
 @given(st.lists(st.tuples(_fields | st.binary(max_size=6), _values), max_size=12))
 def test_packed_hash_reads_as_the_dict_it_packs(pairs):
     """Every read of a PackedHash answers what the RHash it was packed from does,
-    and only a hash that fits (no NUL in a field, values under 256 bytes) is
-    packed."""
+    and only a hash that fits (no 0 or 1 byte in a field or value) is packed."""
     h = RHash(pairs)
     p = pack(h)
     # (an empty hash is never stored: it is not packed either)
-    fits = h and all(b"\0" not in f and len(v) < 256 for f, v in h.items())
+    fits = h and not any(b in x for kv in h.items() for x in kv for b in (b"\0", b"\1"))
     if not fits:
         assert p is h
         return
@@ -173,7 +175,12 @@ def test_packed_hash_reads_as_the_dict_it_packs(pairs):
     assert len(p) == len(h) and list(p) == list(h) and list(p.keys()) == list(h)
     assert list(p.values()) == list(h.values()) and list(p.items()) == list(h.items())
     fields = list(h)
-    probes = fields + [f + g for f in fields for g in fields] + [b"\0".join(fields), b"zz", b"\0"]
+    flat = [x for kv in h.items() for x in kv]
+    probes = fields + [f + g for f in fields for g in fields] + [b"zz", b"\0", b"\1"]
+    # (spans of the packed form: a field, its 1 byte, its value, the next field...)
+    probes += [b"\1".join(flat[i : i + 2]) for i in range(len(flat))]
+    probes += [b"\0".join(flat[i : i + 3]) for i in range(len(flat))]
+    probes += [b"\1".join(flat[i : i + 2]) + b"\0" + x for i in range(len(flat)) for x in flat]
     for x in probes:
         assert (x in p) == (x in h), x
         assert p.get(x) == h.get(x) and p.get(x, 7) == h.get(x, 7), x

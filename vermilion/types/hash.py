@@ -22,21 +22,22 @@ three-field hash about 460 bytes, where Redis's listpack takes about 60, and a
 dataset of millions of small hashes (an object per key, a session, a cached row)
 is mostly hashes written once and read after. A listpack-encoded hash that a
 single HSET created, or that a dataset load, RESTORE or replication brought in,
-is therefore kept as a :class:`PackedHash`: its fields in one ``bytes`` object,
-each between two NUL bytes, and its values in another,
-with a third holding their lengths, one byte each. A read finds a field with one
-C-level ``find`` of ``NUL field NUL``, counts the NULs before it for its
-position, and slices the value out at the sum of the lengths before it; turning
-it back into a dict is C-level too (a ``zip`` of the split fields and the sliced
-values). A packed hash is read-only: the first
-write to it (HSET, HSETNX, HINCRBY*, HDEL) turns it into an :class:`RHash`, a
-dict again, and the key keeps that until it is loaded again. Writes stay at dict
-speed where hashes are written often, and memory falls where they are not.
+is therefore kept as a :class:`PackedHash`: one ``bytes`` object holding, for
+each field, a 0 byte, the field, a 1 byte and its value (and a 0 byte at the
+end), about as compact as the listpack. HGET finds ``0 field 1`` with one C-level
+``find`` and slices the value up to the next 0 byte: a 0 byte starts only a field
+and a 1 byte ends only a field, so for a wanted field without a 0 byte (no stored
+field has one) a match is that field and nothing else. The whole hash, for
+HGETALL or turning it back into a dict, is one ``replace`` and one ``split``. A
+packed hash is read-only: the first write to it (HSET, HSETNX, HINCRBY*, HDEL)
+turns it into an :class:`RHash`, a dict again, and the key keeps that until it is
+loaded again. Writes stay at dict speed where hashes are written often, and
+memory falls where they are not.
 
 Only hashes within Redis's listpack limits are packed (so OBJECT ENCODING, HSCAN,
 HRANDFIELD and the RDB encoding, which follow the ``listpack`` flag, are those of
-Redis), of at most ``PACK_ENTRIES`` fields, whose field names hold no NUL byte and
-whose values are shorter than 256 bytes.
+Redis), of at most ``PACK_ENTRIES`` fields, whose fields and values hold no 0 or 1
+byte (binary data stays in a dict).
 """
 
 import random
@@ -113,35 +114,26 @@ PACK_ENTRIES = 128
 class PackedHash:
     """A listpack-encoded hash at rest, read-only (see the module docstring).
 
-    ``_f`` is NUL, then each field followed by NUL; ``_v`` the values one after
-    another; ``_n`` their lengths, one byte each."""
+    ``_b`` holds, for each field in order, a 0 byte, the field, a 1 byte and its
+    value, and one 0 byte at the end; ``_n`` is the number of fields."""
 
-    __slots__ = ("_f", "_v", "_n")
+    __slots__ = ("_b", "_n")
     listpack = True
     type_name = "hash"
 
     def __len__(self):
-        return len(self._n)
-
-    def _pos(self, field):
-        """The position of ``field``, or -1."""
-        if 0 in field:  # (never packed; an int needle: bytes' fast path)
-            return -1
-        f = self._f
-        i = f.find(b"\0" + field + b"\0")
-        return i if i < 0 else f.count(0, 0, i)
+        return self._n
 
     def get(self, field, default=None):
-        if 0 in field:  # (_pos, written out: HGET's path)
+        # (a field holding a 0 byte could match across entries; none is stored)
+        if 0 in field:  # (an int needle: bytes' fast path)
             return default
-        f = self._f
-        i = f.find(b"\0" + field + b"\0")
+        b = self._b
+        i = b.find(b"\0" + field + b"\1")
         if i < 0:
             return default
-        k = f.count(0, 0, i)
-        n = self._n
-        a = sum(n[:k]) if k else 0
-        return self._v[a : a + n[k]]
+        i += len(field) + 2
+        return b[i : b.find(b"\0", i)]
 
     def __getitem__(self, field):
         v = self.get(field)
@@ -150,30 +142,25 @@ class PackedHash:
         return v
 
     def __contains__(self, field):
-        return self._pos(field) >= 0
+        return 0 not in field and self._b.find(b"\0" + field + b"\1") >= 0
+
+    def _flat(self):
+        """Fields and values alternating, in order (a list)."""
+        return self._b[1:-1].replace(b"\1", b"\0").split(b"\0")
 
     def __iter__(self):
         """The fields, in listpack order."""
-        return iter(self._f[1:-1].split(b"\0"))
+        return iter(self._flat()[0::2])
 
     keys = __iter__
 
     def values(self):
         """The values, in order (a list)."""
-        # (a loop: for a few dozen values it is two to three times faster than
-        # slicing through map(slice, accumulate(...)))
-        v = self._v
-        out = []
-        add = out.append
-        a = 0
-        for k in self._n:
-            b = a + k
-            add(v[a:b])
-            a = b
-        return out
+        return self._flat()[1::2]
 
     def items(self):
-        return zip(self, self.values())
+        flat = self._flat()
+        return zip(flat[0::2], flat[1::2])
 
     def unpack(self):
         """The same hash as an RHash (a dict), listpack-encoded."""
@@ -181,26 +168,21 @@ class PackedHash:
 
     def copy(self):
         h = PackedHash.__new__(PackedHash)
-        h._f, h._v, h._n = self._f, self._v, self._n  # (immutable: shared)
+        h._b, h._n = self._b, self._n  # (immutable: shared)
         return h
 
     def object_encoding(self):
         return b"listpack"
 
     def random_field(self):
-        fields = list(self)
+        fields = self._flat()[0::2]
         return fields[int(_random() * len(fields))]
 
     def random_fields_unique(self, count):
-        return _sample(list(self), count)
+        return _sample(self._flat()[0::2], count)
 
     def __sizeof__(self):
-        return (
-            object.__sizeof__(self)
-            + self._f.__sizeof__()
-            + self._v.__sizeof__()
-            + self._n.__sizeof__()
-        )
+        return object.__sizeof__(self) + self._b.__sizeof__()
 
     def __eq__(self, other):
         """Equal to a mapping with the same fields and values, like a dict."""
@@ -229,17 +211,13 @@ def pack_pairs(fields, values):
     """A PackedHash of distinct ``fields`` and their ``values`` (two lists), or
     None if they do not fit one (see the module docstring); the caller has checked
     Redis's listpack limits."""
-    if not 0 < len(fields) <= PACK_ENTRIES:
+    n = len(fields)
+    if not 0 < n <= PACK_ENTRIES:
         return None
-    f = b"\0".join(fields)
-    if f.count(0) != len(fields) - 1:  # (a field holds a NUL)
-        return None
-    try:
-        n = bytes(map(len, values))
-    except ValueError:  # (a value of 256 bytes or more)
+    b = b"\0" + b"\0".join(map(b"\1".join, zip(fields, values))) + b"\0"
+    if b.count(0) != n + 1 or b.count(1) != n:  # (a 0 or 1 byte in a field or value)
         return None
     p = PackedHash.__new__(PackedHash)
-    p._f = b"\0" + f + b"\0"
-    p._v = b"".join(values)
+    p._b = b
     p._n = n
     return p

@@ -306,7 +306,12 @@ class RList:
         if q.__class__ is _deque:
             q.appendleft(b)
             return len(q)
-        return self.push_left_bulk(b)
+        n = self._n
+        if len(n) < SMALL and len(q) + len(b) <= PACKED_BYTES and len(b) < 256:
+            self._q = b + q
+            self._n = _BYTE[len(b)] + n
+            return len(n) + 1
+        return self.push_left_bulk(b)  # (which makes it a deque)
 
     def push_right(self, x):
         """RPUSH one element; returns the new length."""
@@ -317,7 +322,12 @@ class RList:
         if q.__class__ is _deque:
             q.append(b)
             return len(q)
-        return self.push_right_bulk(b)
+        n = self._n
+        if len(n) < SMALL and len(q) + len(b) <= PACKED_BYTES and len(b) < 256:
+            self._q = q + b
+            self._n = n + _BYTE[len(b)]
+            return len(n) + 1
+        return self.push_right_bulk(b)  # (which makes it a deque)
 
     def extend_left(self, items):
         """Push each of ``items`` at the head in turn (LPUSH a b c: c b a ...)."""
