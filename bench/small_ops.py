@@ -6,7 +6,8 @@
 
 redis-benchmark's suite works on one key per type (``mylist``, ``myhash``...), so it
 never sees the encodings most datasets are made of: many small lists and hashes, which
-Redis keeps as listpacks and Vermilion packs too (types/list.py, types/hash.py). This
+Redis keeps as listpacks and Vermilion packs too (types/list.py, types/hash.py,
+types/zset.py). This
 runs redis-benchmark's command mode over many small keys instead, and reads each
 server's CPU time around every invocation, as bench.py does (CPU us per request).
 ``-r`` below is redis-benchmark's keyspace: ``__rand_int__`` becomes a 12-digit number
@@ -20,6 +21,11 @@ under it. The steps, in this order, each server in turn, every round:
   hgetall_rest   HGETALL h:__rand_int__
   hset_rewrite   HSET h:__rand_int__ age 1: the first write to each key
   hget_written   HGET h:__rand_int__ city, after those writes
+  (untimed)      FLUSHALL, then one ZADD z:i 1 a 2 b 3 c 4 d 5 e per key z:0 .. z:KEYS-1
+  zscore_rest    ZSCORE z:__rand_int__ c
+  zrevrange_rest ZREVRANGE z:__rand_int__ 0 2 WITHSCORES
+  zadd_rewrite   ZADD z:__rand_int__ 7 f: the first write to each key
+  zscore_written ZSCORE z:__rand_int__ c, after those writes
   (untimed)      FLUSHALL
   rpush_small    RPUSH q:__rand_int__ abcdefgh, -r LISTS: each list grows to n/LISTS
   lpush_small    LPUSH q:__rand_int__ abcdefgh
@@ -43,6 +49,7 @@ import time
 from bench import ROOT, Conn, call1, proc_cpu, settle, start_servers, stop_servers
 
 HASH = [b"name", b"alice", b"age", b"0", b"city", b"paris"]
+ZSET = [b"1", b"a", b"2", b"b", b"3", b"c", b"4", b"d", b"5", b"e"]
 STEPS = [
     ("hset_new", ["HSET", "h:__rand_int__"] + [x.decode() for x in HASH], "1000000000"),
     ("load_hashes", None, None),
@@ -50,6 +57,11 @@ STEPS = [
     ("hgetall_rest", ["HGETALL", "h:__rand_int__"], "KEYS"),
     ("hset_rewrite", ["HSET", "h:__rand_int__", "age", "1"], "KEYS"),
     ("hget_written", ["HGET", "h:__rand_int__", "city"], "KEYS"),
+    ("load_zsets", None, None),
+    ("zscore_rest", ["ZSCORE", "z:__rand_int__", "c"], "KEYS"),
+    ("zrevrange_rest", ["ZREVRANGE", "z:__rand_int__", "0", "2", "WITHSCORES"], "KEYS"),
+    ("zadd_rewrite", ["ZADD", "z:__rand_int__", "7", "f"], "KEYS"),
+    ("zscore_written", ["ZSCORE", "z:__rand_int__", "c"], "KEYS"),
     ("flushall", None, None),
     ("rpush_small", ["RPUSH", "q:__rand_int__", "abcdefgh"], "LISTS"),
     ("lpush_small", ["LPUSH", "q:__rand_int__", "abcdefgh"], "LISTS"),
@@ -60,12 +72,12 @@ STEPS = [
 TIMED = [name for name, argv, _ in STEPS if argv is not None]
 
 
-def load_hashes(port, keys):
-    """One HSET per key h:<12 digits>, as redis-benchmark names them."""
+def load(port, keys, cmd, prefix, args):
+    """One ``cmd`` per key <prefix><12 digits> (as redis-benchmark names them)."""
     c = Conn(port)
     try:
         for lo in range(0, keys, 1000):
-            cmds = [(b"HSET", b"h:%012d" % i, *HASH) for i in range(lo, min(lo + 1000, keys))]
+            cmds = [(cmd, prefix + b"%012d" % i, *args) for i in range(lo, min(lo + 1000, keys))]
             for r in c.call(*cmds):
                 if isinstance(r, Exception):
                     raise r
@@ -93,7 +105,7 @@ def main():
     ap.add_argument("-c", type=int, default=50, help="clients (default 50)")
     ap.add_argument("-P", type=int, default=16, help="pipeline depth (default 16)")
     ap.add_argument("-r", type=int, default=3, help="rounds (default 3)")
-    ap.add_argument("--keys", type=int, default=50000, help="hashes (default 50000)")
+    ap.add_argument("--keys", type=int, default=50000, help="hashes, sorted sets (default 50000)")
     ap.add_argument("--lists", type=int, default=10000, help="lists (default 10000)")
     ap.add_argument("--vermilion-dir", default=ROOT, metavar="DIR")
     ap.add_argument("--baseline", metavar="DIR", help="also run Vermilion from this tree")
@@ -116,7 +128,10 @@ def main():
                 for name, argv, space in STEPS:
                     if name == "load_hashes":
                         call1(t["port"], "FLUSHALL")
-                        load_hashes(t["port"], a.keys)
+                        load(t["port"], a.keys, b"HSET", b"h:", HASH)
+                    elif name == "load_zsets":
+                        call1(t["port"], "FLUSHALL")
+                        load(t["port"], a.keys, b"ZADD", b"z:", ZSET)
                     elif name == "flushall":
                         call1(t["port"], "FLUSHALL")
                     else:

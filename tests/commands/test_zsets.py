@@ -4,13 +4,16 @@ following CONFIG SET)."""
 
 import collections
 import math
+import pickle
+import sys
 import threading
 import time
 
 import pytest
 import redis
+from hypothesis import given, strategies as st
 
-from vermilion.types.zset import ZSet
+from vermilion.types.zset import PackedZSet, ZSet, pack as pack_zset
 
 
 def _sibling(name):
@@ -27,6 +30,8 @@ def _sibling(name):
 
 _hash_tests = _sibling("test_hashes")
 fed = _hash_tests.fed  # fixture: what the dispatcher propagates
+dbg = _hash_tests.dbg  # fixture: a server of its own with DEBUG enabled, and a client
+_kind = _hash_tests._kind  # the class of the value stored at a key
 
 
 def stored(server, key):
@@ -187,3 +192,157 @@ def test_scores_are_doubles(r):
     assert r.zscore("z", "c") == math.inf
     with pytest.raises(redis.ResponseError, match="not a valid float"):
         r.zadd("z", {"d": float("nan")})
+
+
+# ------------------------------------------------------------ packed sorted sets
+_members = st.sampled_from([b"a", b"ab", b"b", b"", b"a\0b", b"\0", b"\1", b"a\1", b"1.5", b"inf"])
+_scores = st.sampled_from([0.0, -0.0, 1.0, 1.5, -2.25, 1e300, -1e-300, math.inf, -math.inf, 0.1])
+
+
+@given(st.dictionaries(_members | st.binary(max_size=5), _scores, max_size=12))
+def test_packed_zset_reads_as_the_zset_it_packs(d):
+    """Every read a PackedZSet answers is the ZSet's answer (scores as the same
+    doubles), and only a set that fits (no 0 or 1 byte in a member) is packed."""
+    zs = ZSet.from_dict(d)
+    p = pack_zset(zs)
+    if not d or any(b"\0" in m or b"\1" in m for m in d):
+        assert p is zs
+        return
+    assert p.__class__ is PackedZSet and p.listpack and p.object_encoding() == b"listpack"
+    assert len(p) == len(zs) and list(p) == list(zs) and list(p.items()) == list(zs.items())
+    members = list(d)
+    probes = members + [a + b for a in members for b in members] + [b"zz", b"\0", b"\1"]
+    flat = [x for m, s in zs.items() for x in (m, repr(s).encode())]
+    probes += [b"\1".join(flat[i : i + 2]) for i in range(len(flat))]
+    probes += [b"\1".join(flat[i : i + 2]) + b"\0" + m for i in range(len(flat)) for m in members]
+    for x in probes:
+        assert p.score(x) == zs.score(x) and (x in p) == (x in zs), x
+        assert p.rank(x) == zs.rank(x), x
+    n = len(zs)
+    for start in range(n + 1):
+        for stop in range(start, n + 1):
+            assert p.range(start, stop) == zs.range(start, stop)
+            assert p.rev_range(start, stop) == zs.rev_range(start, stop)
+    u = p.unpack()
+    assert u.__class__ is ZSet and u.listpack and list(u) == list(zs) and u.dict == zs.dict
+    assert list(p.copy()) == list(p)
+    q = pickle.loads(pickle.dumps(p))
+    assert q.__class__ is PackedZSet and list(q) == list(zs)
+    assert sys.getsizeof(p) < sys.getsizeof(zs.dict)
+
+
+def test_a_zset_rests_packed_until_written_or_read_otherwise(dbg):
+    """A ZADD that creates a sorted set leaves it packed; ZCARD, ZSCORE, ZMSCORE,
+    ZRANK, ZREVRANK and ranges by rank read it as it is and answer what a ZSet
+    answers; any other command makes it a ZSet first, for good."""
+    server, r = dbg
+    mapping = {"a": 1, "b": 2.5, "c": -3, "": 0, "e": 1e20}
+    r.zadd("p", mapping)
+    r.zadd("z", {"a": 1})  # the same set, made by two writes: a ZSet
+    r.zadd("z", mapping)
+    assert _kind(server, b"p") is PackedZSet and _kind(server, b"z") is ZSet
+    for read in (
+        lambda k: r.zcard(k),
+        lambda k: [r.zscore(k, m) for m in ("a", "b", "", "nope", "1")],
+        lambda k: r.zmscore(k, ["e", "nope", "c"]),
+        lambda k: [r.zrank(k, m) for m in ("a", "c", "", "nope")],
+        lambda k: [r.zrevrank(k, m) for m in ("a", "c", "nope")],
+        lambda k: r.zrange(k, 0, -1),
+        lambda k: r.zrange(k, 1, 3, withscores=True),
+        lambda k: r.zrange(k, 0, -2, desc=True, withscores=True),
+        lambda k: r.zrevrange(k, 0, 2, withscores=True),
+        lambda k: r.execute_command("ZRANGE", k, "-100", "100"),
+        lambda k: r.object("encoding", k),
+        lambda k: r.type(k),
+        lambda k: r.execute_command("DEBUG", "DIGEST-VALUE", k),
+    ):
+        assert read(b"p") == read(b"z")
+    assert _kind(server, b"p") is PackedZSet  # (those reads leave it packed)
+    assert r.memory_usage("p") < r.memory_usage("z")
+    others = [
+        lambda k: r.zadd(k, {"new": 7}),
+        lambda k: r.zadd(k, {"a": 9}),
+        lambda k: r.zincrby(k, 1, "a"),
+        lambda k: r.zrem(k, "b"),
+        lambda k: r.zpopmin(k),
+        lambda k: r.bzpopmax(k, 1)[1:],
+        lambda k: r.zrangebyscore(k, 0, 3),
+        lambda k: r.zrange(k, "[a", "[c", bylex=True),
+        lambda k: r.zcount(k, 0, 3),
+        lambda k: r.zscan(k),
+        lambda k: r.zunionstore("dst", [k, "z"]),
+        lambda k: r.zrandmember(k, 2),
+        lambda k: r.sort(k, alpha=True),
+        lambda k: r.zremrangebyrank(k, 0, 0),
+    ]
+    for other in others:
+        r.delete("p", "q")
+        r.zadd("p", mapping)
+        r.zadd("q", mapping)
+        r.zadd("q", {"a": 1})  # (a ZSet twin: same contents)
+        assert _kind(server, b"p") is PackedZSet
+        assert other(b"p") == other(b"q") or other is others[-3]  # (random)
+        assert _kind(server, b"p") is ZSet
+        assert r.zrange("p", 0, -1, withscores=True) == r.zrange("q", 0, -1, withscores=True)
+    r.set("s", "x")
+    for cmd in (
+        ("ZADD", "s", "1", "a"),
+        ("ZSCORE", "s", "a"),
+        ("ZRANGE", "s", "0", "1"),
+        ("ZCARD", "s"),
+    ):
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            r.execute_command(*cmd)
+
+
+def test_loading_packs_listpack_zsets(dbg):
+    server, r = dbg
+    r.zadd("written", {"a": 1})
+    r.zadd("written", {"b": 2})
+    r.zadd("big", {"m%d" % i: i for i in range(200)})
+    r.zadd("nul", {"a\0b": 1, "c": 2})
+    r.execute_command("DEBUG", "RELOAD")
+    assert _kind(server, b"written") is PackedZSet
+    assert r.zrange("written", 0, -1, withscores=True) == [(b"a", 1.0), (b"b", 2.0)]
+    assert _kind(server, b"big") is ZSet and _kind(server, b"nul") is ZSet
+    r.restore("copy", 0, r.dump("written"))
+    assert _kind(server, b"copy") is PackedZSet
+    r.copy("copy", "copy2")
+    r.zadd("copy2", {"c": 3})
+    assert r.zcard("copy") == 2 and r.zcard("copy2") == 3
+    # a client blocked on a key that a ZADD creates packed is served
+    got = []
+    t = threading.Thread(
+        target=lambda: got.append(redis.Redis(port=server.port).bzpopmin("later", 5))
+    )
+    t.start()
+    time.sleep(0.3)
+    r.zadd("later", {"x": 1, "y": 2})
+    t.join(5)
+    assert got == [(b"later", b"x", 1.0)] and r.zrange("later", 0, -1) == [b"y"]
+
+
+_plain = st.binary(max_size=3).filter(lambda m: b"\0" not in m and b"\1" not in m)
+
+
+@given(
+    st.dictionaries(_plain, _scores, min_size=1, max_size=10),
+    st.lists(st.tuples(st.binary(max_size=3), _scores | st.none()), max_size=30),
+)
+def test_an_unpacked_zset_takes_every_change(d, changes):
+    """unpack() builds the ZSet's structures directly (one block): inserts, updates
+    and removals after it leave it equal to a ZSet built the usual way."""
+    u = pack_zset(ZSet.from_dict(d)).unpack()
+    ref = ZSet.from_dict(d)
+    for m, s in changes:
+        for z in (u, ref):
+            cur = z.score(m)
+            if s is None:
+                if cur is not None:
+                    z.remove(m)
+            elif cur is None:
+                z.insert(m, s)
+            elif cur != s:
+                z.update(m, cur, s)
+        assert list(u) == list(ref) and u.dict == ref.dict
+        assert [u.rank(m) for m in ref.dict] == [ref.rank(m) for m in ref.dict]

@@ -193,7 +193,7 @@ def value_digest(v):
         for f, val in v.items():
             d = _xor(d, _sha(b"f", f, val))
         return d
-    if name == "ZSet":
+    if name == "ZSet" or name == "PackedZSet":
         d = _sha(b"zset")
         for m, s in v.items():
             d = _xor(d, _sha(b"z", m, b"%.17g" % s))

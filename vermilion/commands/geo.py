@@ -35,7 +35,7 @@ from ..types.zset import ZSet
 from ..util import parse_float, parse_int
 from .strings import cstr_lower
 from ..core.table import command
-from .zsets import _zadd_generic
+from .zsets import _zadd_generic, read_zset
 from ..util import LLONG_MIN as _LLONG_MIN
 
 _UNITS = {b"m": 1.0, b"km": 1000.0, b"ft": 0.3048, b"mi": 1609.34}
@@ -395,7 +395,7 @@ def _search(zs, cx, cy, kind, radius, width, height, conversion, limit):
 
 def _georadius(c, argv, src_idx, flags):
     """georadiusGeneric: every GEORADIUS*/GEOSEARCH* variant."""
-    zs = c.db.lookup_type(argv[src_idx], ZSet)
+    zs = read_zset(c.db, argv[src_idx])
     n = len(argv)
     store_key = None
     storedist = False
@@ -600,7 +600,7 @@ def geodist(c, argv):
         to_meter = _unit(argv[4])
     elif len(argv) > 5:
         raise CommandError(SYNTAX)
-    zs = c.db.lookup_type(argv[1], ZSet)
+    zs = read_zset(c.db, argv[1])
     if zs is None:
         return None
     d = zs.dict
@@ -615,7 +615,7 @@ def geodist(c, argv):
 
 @command("geohash")
 def geohash(c, argv):
-    zs = c.db.lookup_type(argv[1], ZSet)
+    zs = read_zset(c.db, argv[1])
     null = b"$-1\r\n" if c.resp == 2 else b"_\r\n"
     parts = [b"*%d\r\n" % (len(argv) - 2)]
     d = zs.dict if zs is not None else {}
@@ -627,7 +627,7 @@ def geohash(c, argv):
 
 @command("geopos")
 def geopos(c, argv):
-    zs = c.db.lookup_type(argv[1], ZSet)
+    zs = read_zset(c.db, argv[1])
     resp = c.resp
     null = b"*-1\r\n" if resp == 2 else b"_\r\n"
     parts = [b"*%d\r\n" % (len(argv) - 2)]

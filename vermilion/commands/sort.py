@@ -29,10 +29,10 @@ clamped to the element count before anything is read.
 from ..acl import full_key_access
 from ..errors import CommandError, WRONGTYPE, SYNTAX
 from ..keyspace.db import NOTIFY_LIST, NOTIFY_GENERIC
-from ..types.zset import ZSet
+from ..types.zset import ZSet, PackedZSet
 from ..core.table import command
 from ..util import parse_int
-from .zsets import strtod_c
+from .zsets import strtod_c, unpacked
 from ..types.list import RList
 from ..types.set import RSet
 from ..types.hash import RHash, PackedHash
@@ -157,6 +157,8 @@ def _sort(c, argv, readonly):
     value = db.lookup_read(argv[1])
     if value is None:
         value = RList()
+    elif value.__class__ is PackedZSet:
+        value = unpacked(db, argv[1], value)  # (SORT changes its encoding, below)
     elif (
         value.__class__ is not ZSet and value.__class__ is not RList and value.__class__ is not RSet
     ):

@@ -37,7 +37,7 @@ from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import Raw, NULL_ARRAY, EMPTY_ARRAY, INTS
 from ..util import parse_ll
 from ..core.bootstrap import on_server_init
-from ..types.zset import ZSet, parse_lex_bound, lex_gte, lex_lte, scan_score
+from ..types.zset import ZSet, PackedZSet, pack, parse_lex_bound, lex_gte, lex_lte, scan_score
 from ..util import parse_float, parse_int
 from .hashes import get_long, parse_scan_options, matcher
 from ..core.table import command
@@ -148,13 +148,42 @@ def _lex_range(bmin, bmax):
 
 
 # ----------------------------------------------------------------- helpers
-def _read(c, key, read=True):
+def _read(c, key, read=True, packed=False):
     """The sorted set at ``key``, None if missing; WRONGTYPE otherwise. A counted
-    read (Database.lookup_read) unless ``read`` is false (ZREM, ZREMRANGE* write)."""
+    read (Database.lookup_read) unless ``read`` is false (ZREM, ZREMRANGE* write).
+    A ZSet, or a PackedZSet as it is if ``packed`` (the caller reads it with
+    ZSet's methods that PackedZSet has too: len, score, rank, range, rev_range)."""
     z = c.db.lookup_read(key) if read else c.db.lookup(key)
     if z is not None and z.__class__ is not ZSet:
-        raise CommandError(WRONGTYPE)
+        if packed and z.__class__ is PackedZSet:
+            return z
+        z = unpacked(c.db, key, z)
     return z
+
+
+def unpacked(db, key, z):
+    """The value ``z`` stored at ``key``, a sorted set, as a ZSet (WRONGTYPE if it
+    is not a sorted set); a packed one is unpacked in place, for good."""
+    if z.__class__ is not PackedZSet:
+        raise CommandError(WRONGTYPE)
+    z = z.unpack()
+    db.replace_value(key, z)
+    return z
+
+
+def read_zset(db, key):
+    """A counted read of the sorted set at ``key`` as a ZSet (GEO*), or None."""
+    z = db.lookup_read(key)
+    if z is not None and z.__class__ is not ZSet:
+        z = unpacked(db, key, z)
+    return z
+
+
+def _rest_packed(db, key, zs):
+    """After a ZADD that created ``key``: the new set rests packed if it can."""
+    p = pack(zs)
+    if p is not zs:
+        db.replace_value(key, p)
 
 
 def _new_zset(server, size_hint=0):
@@ -264,7 +293,7 @@ def _zadd_generic(c, argv, incr):
         created = True
     else:
         if zs.__class__ is not ZSet:
-            raise CommandError(WRONGTYPE)
+            zs = unpacked(db, key, zs)
         created = False
     d = zs.dict
     added = updated = processed = 0
@@ -300,6 +329,8 @@ def _zadd_generic(c, argv, incr):
             db.notify(NOTIFY_ZSET, "zincr" if incr else "zadd", key)
             if added:
                 db.ready(key)
+    if created and added:
+        _rest_packed(db, key, zs)
     if incr:
         return score if processed else None
     return added + updated if ch else added
@@ -320,6 +351,7 @@ def zadd(c, argv):
                 zs = ZSet()
                 _add_new(c.server, zs, member, score)
                 db.add(key, zs)
+                _rest_packed(db, key, zs)
                 c.server.dirty += 1
                 if c.server.notify_flags & NOTIFY_ZSET:
                     db.notify(NOTIFY_ZSET, "zadd", key)
@@ -327,7 +359,7 @@ def zadd(c, argv):
                     db.ready(key)
                 return 1
             if zs.__class__ is not ZSet:
-                raise CommandError(WRONGTYPE)
+                zs = unpacked(db, key, zs)
             cur = zs.dict.get(member)
             if cur is None:
                 server = c.server
@@ -360,33 +392,33 @@ def zincrby(c, argv):
 # ------------------------------------------------------------ simple reads
 @command("zcard")
 def zcard(c, argv):
-    zs = _read(c, argv[1])
-    return 0 if zs is None else len(zs.dict)
+    zs = _read(c, argv[1], packed=True)
+    return 0 if zs is None else len(zs)
 
 
 @command("zscore")
 def zscore(c, argv):
-    zs = _read(c, argv[1])
+    zs = _read(c, argv[1], packed=True)
     if zs is None:
         return None
-    return zs.dict.get(argv[2])
+    return zs.score(argv[2])
 
 
 @command("zmscore")
 def zmscore(c, argv):
-    zs = _read(c, argv[1])
-    get = zs.dict.get if zs is not None else (lambda m: None)
+    zs = _read(c, argv[1], packed=True)
+    get = zs.score if zs is not None else (lambda m: None)
     return [get(m) for m in argv[2:]]
 
 
 def _zrank(c, argv, reverse):
-    zs = _read(c, argv[1])
+    zs = _read(c, argv[1], packed=True)
     if zs is None:
         return None
     r = zs.rank(argv[2])
     if r is None:
         return None
-    return len(zs.dict) - 1 - r if reverse else r
+    return len(zs) - 1 - r if reverse else r
 
 
 @command("zrank")
@@ -533,7 +565,7 @@ FORWARD, REVERSE = 1, 2
 
 def _rank_items(zs, start, end, reverse):
     """genericZrangebyrankCommand's selection, after sanitizing: (scores, members)."""
-    size = len(zs.dict)
+    size = len(zs)
     if start < 0:
         start += size
     if end < 0:
@@ -651,8 +683,8 @@ def _zrange_generic(c, argv, first_arg, store, rangetype, direction):
         if store:
             return _store_range(c, argv[1], (), (), 0)
         return EMPTY_ARRAY
-    if zs.__class__ is not ZSet:
-        raise CommandError(WRONGTYPE)
+    if zs.__class__ is not ZSet and (rangetype != RANK or zs.__class__ is not PackedZSet):
+        zs = unpacked(c.db, key, zs)  # (by rank, a packed set is read as it is)
     if rangetype == RANK:
         scores, members = _rank_items(zs, start, end, reverse)
         hint = len(members)
@@ -696,7 +728,7 @@ def zrange(c, argv):
             zs = c.db.lookup_read(argv[1])
             if zs is None:
                 return EMPTY_ARRAY
-            if zs.__class__ is not ZSet:
+            if zs.__class__ is not ZSet and zs.__class__ is not PackedZSet:
                 raise CommandError(WRONGTYPE)
             return _range_reply(*_rank_items(zs, start, end, False))
     return _zrange_generic(c, argv, 1, False, AUTO, AUTO)
@@ -767,7 +799,7 @@ def _zsetop(c, argv, dst, numkeys_idx, op, card_only=False):
     for i in range(setnum):
         v = c.db.lookup_read(argv[j + i])
         if v is not None and v.__class__ is not ZSet and v.__class__ is not RSet:
-            raise CommandError(WRONGTYPE)
+            v = unpacked(c.db, argv[j + i], v)
         srcs.append(v)
     j += setnum
     weights = [1.0] * setnum
@@ -926,7 +958,7 @@ def _pop(c, keys, where_max, count, nested, emitkey, nil_when_empty):
         if zs is None:
             continue
         if zs.__class__ is not ZSet:
-            raise CommandError(WRONGTYPE)
+            zs = unpacked(db, key, zs)
         break
     if zs is None:
         return NULL_ARRAY if nil_when_empty else EMPTY_ARRAY
@@ -967,7 +999,7 @@ def _zpop_one(c, key, where_max):
     if zs is None:
         return EMPTY_ARRAY
     if zs.__class__ is not ZSet:
-        raise CommandError(WRONGTYPE)
+        zs = unpacked(db, key, zs)
     scores, members = zs.pop_last(1) if where_max else zs.pop_first(1)
     server = c.server
     server.dirty += 1
@@ -1064,7 +1096,7 @@ def _pop_key_now(c, key, where_max, count, nested):
     if zs is None:
         return None
     if zs.__class__ is not ZSet:
-        raise CommandError(WRONGTYPE)
+        zs = unpacked(c.db, key, zs)
     size = len(zs.dict)
     if not size:
         return None
@@ -1086,7 +1118,7 @@ def _blocking_pop(c, keys, where_max, timeout_arg, count, nested):
 
     def serve(bc, key):
         zs = bc.db.lookup(key)
-        if zs is not None and zs.__class__ is not ZSet:
+        if zs is not None and zs.__class__ is not ZSet and zs.__class__ is not PackedZSet:
             return None  # a key that became another type: keep waiting
         return _pop_key_now(bc, key, where_max, count, nested)
 

@@ -104,8 +104,8 @@ def value_size(v, samples=5):
         per = 0
         for _ in range(limit):
             per += getsizeof(next(it))
-    elif name == "PackedHash":
-        return size  # (getsizeof(v) counts its three bytes objects)
+    elif name == "PackedHash" or name == "PackedZSet":
+        return size  # (getsizeof(v) counts its bytes object)
     elif isinstance(v, dict):
         it = iter(v.items())
         per = 0

@@ -61,7 +61,7 @@ from .snapshot import (
 from ..types.list import RList
 from ..types.hash import RHash, PackedHash
 from ..types.set import RSet
-from ..types.zset import ZSet
+from ..types.zset import ZSet, PackedZSet
 from .rdb_stream import rewrite_commands as stream_commands
 from ..core.client import Client
 from ..core import table
@@ -276,7 +276,7 @@ def rewrite_commands(dbs, functions=(), timestamp=None, key_callback=None, progr
             elif t is RSet:
                 members = v.ordered() if hasattr(v, "ordered") else list(v)
                 ext(_batched(b"SADD", key, members, 1))
-            elif t is ZSet:
+            elif t is ZSet or t is PackedZSet:
                 flat = []
                 for m, s in v.items():
                     flat.append(

@@ -69,9 +69,9 @@ from .rdb_strings import (  # noqa: F401  (RdbError and the encoders are re-expo
 from .rdb_stream import encode_stream as _encode_stream, load_stream as _load_stream
 from .rdb_module import encode_module_value, load_module_value
 from ..types.list import RList
-from ..types.hash import RHash, PackedHash, pack
+from ..types.hash import RHash, PackedHash, pack as pack_hash
 from ..types.set import RSet
-from ..types.zset import ZSet
+from ..types.zset import ZSet, PackedZSet, pack as pack_zset
 
 RDB_VERSION = 10
 REDIS_VER = b"7.0.15"
@@ -304,7 +304,7 @@ def encode_value(v, limits=DEFAULT_LIMITS):
             return TYPE_SET_INTSET, enc_raw_blob(intset.encode(list(map(int, v))), compress)
         parts = enc_strings(v, compress, [enc_len(len(v))])
         return TYPE_SET, b"".join(parts)
-    if t is ZSet:
+    if t is ZSet or t is PackedZSet:
         if v.listpack:
             body = listpack.encode_entries(_chain([(m, _score_value(s)) for m, s in v.items()]))
             return TYPE_ZSET_LISTPACK, enc_raw_blob(listpack.assemble(body, 2 * len(v)), compress)
@@ -803,7 +803,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
         if len(d) != n:
             raise RdbError("Duplicate zset fields detected")
         lp = n <= limits.zset_entries and maxlen <= limits.zset_value
-        return ZSet.from_dict(d, lp)
+        return pack_zset(ZSet.from_dict(d, lp))
     if t == TYPE_HASH:
         n = r.len()
         if n == 0:
@@ -815,7 +815,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
         h.listpack = n <= limits.hash_entries and all(
             len(f) <= limits.hash_value and len(v) <= limits.hash_value for f, v in h.items()
         )
-        return pack(h)
+        return pack_hash(h)
     if t == TYPE_LIST_QUICKLIST or t == TYPE_LIST_QUICKLIST_2:
         n = r.len()
         if n == 0:
@@ -860,7 +860,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
                 raise RdbError("Hash zipmap with dup elements, or big length (%d)" % len(pairs))
             maxlen = max(max(len(f), len(v)) for f, v in pairs)
             h.listpack = len(h) <= limits.hash_entries and maxlen <= limits.hash_value
-            return pack(h)
+            return pack_hash(h)
         if t == TYPE_LIST_ZIPLIST:
             try:
                 items = ziplist.decode_strings(blob)
@@ -890,7 +890,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
                 return EMPTY
             n = len(flat) // 2
             z = _zset_from_pairs(flat, n <= limits.zset_entries, what, t == TYPE_ZSET_LISTPACK, r)
-            return z if len(z) else EMPTY
+            return pack_zset(z) if len(z) else EMPTY
         what = "Hash ziplist" if t == TYPE_HASH_ZIPLIST else "Hash listpack"
         if t == TYPE_HASH_ZIPLIST:
             try:
@@ -905,7 +905,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
         if not h:
             return EMPTY
         h.listpack = len(h) <= limits.hash_entries
-        return pack(h)
+        return pack_hash(h)
     if t == TYPE_STREAM_LISTPACKS or t == TYPE_STREAM_LISTPACKS_2:
         return load_stream(r, t, limits)
     if t == TYPE_MODULE or t == TYPE_MODULE_2:
