@@ -65,6 +65,12 @@ REQUESTS = {
     # bench/small_ops.py's pushes and pops on 10000 small lists
     "rpush_small": lambda r: (b"RPUSH", b"q:%012d" % r.randrange(10000), b"abcdefgh"),
     "lpop_small": lambda r: (b"LPOP", b"q:%012d" % r.randrange(10000)),
+    # bench/small_ops.py's ZADD creating small sorted sets, and ZSCORE at rest
+    "zadd_new": lambda r: (
+        (b"ZADD", b"z:%012d" % r.randrange(10**9))
+        + (b"1", b"a", b"2", b"b", b"3", b"c", b"4", b"d", b"5", b"e")
+    ),
+    "zscore_rest": lambda r: (b"ZSCORE", b"z:%012d" % r.randrange(10000), b"c"),
     # bench/small_ops.py's HSET creating small hashes, and HGET of them: at rest
     # (packed), and written since
     "hset_new": lambda r: (
@@ -112,6 +118,10 @@ PREPARE = {
     "evalsha": [(b"SCRIPT", b"LOAD", EVALSHA_SCRIPT)],
     "rpush_small": [(b"RPUSH", b"q:%012d" % i) + (b"abcdefgh",) * 20 for i in range(10000)],
     "lpop_small": [(b"RPUSH", b"q:%012d" % i) + (b"abcdefgh",) * 60 for i in range(10000)],
+    "zscore_rest": [
+        (b"ZADD", b"z:%012d" % i, b"1", b"a", b"2", b"b", b"3", b"c", b"4", b"d", b"5", b"e")
+        for i in range(10000)
+    ],
     "hget_rest": [
         (b"HSET", b"h:%012d" % i, b"name", b"alice", b"age", b"0", b"city", b"paris")
         for i in range(10000)

@@ -139,6 +139,39 @@ def test_zadd_errors(zdiff):
     """)
 
 
+def test_zadd_creating_a_key(zdiff):
+    """A ZADD that creates its key (Vermilion packs the new set when it can: every
+    flag, duplicates, -0, the empty member, a member too long for a listpack),
+    then the reads a packed set answers itself and others."""
+    long = "m" * 65
+    zdiff.run(f"""
+        ZADD k1 NX 2 b 1 a 3 c
+        ZADD k2 GT CH 2 b 1 a
+        ZADD k3 LT 1 c 1 b 1 a
+        ZADD k4 CH 1 a 1 a 2 a
+        ZADD k5 NX 1 a 2 a
+        ZADD k6 -0 a 0 b -0 c
+        ZADD k7 1 "" 2 "a b" 1.5 "1"
+        ZADD k8 1 {long} 2 b
+        ZADD k9 LT CH 3 x 2 y 1 z
+        ZADD k10 1e300 a -1e-300 b inf c -inf d 0.1 e
+    """)
+    for k in ("k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9", "k10"):
+        zdiff.run(f"""
+            ZRANGE {k} 0 -1 WITHSCORES
+            ZREVRANGE {k} 0 1 WITHSCORES
+            ZRANGE {k} -2 -1
+            ZCARD {k}
+            ZSCORE {k} a
+            ZMSCORE {k} a b nosuch
+            ZRANK {k} b
+            ZREVRANK {k} b
+            OBJECT ENCODING {k}
+            ZRANGEBYSCORE {k} -inf +inf WITHSCORES
+            ZSCORE {k} a
+        """)
+
+
 def test_zadd_negative_zero(zdiff):
     zdiff.run("""
         ZADD z -0 a

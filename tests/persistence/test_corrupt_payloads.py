@@ -20,7 +20,7 @@ from vermilion.persistence.errors import CorruptError
 from vermilion.types.hash import PackedHash, RHash
 from vermilion.types.list import RList
 from vermilion.types.set import RSet
-from vermilion.types.zset import ZSet
+from vermilion.types.zset import PackedZSet, ZSet
 
 
 def _limits(deep):
@@ -43,7 +43,7 @@ def _canon(v):
         return ("hash", sorted((bytes(f), bytes(x)) for f, x in v.items()))
     if isinstance(v, RSet):
         return ("set", sorted(map(bytes, v)))
-    if isinstance(v, ZSet):
+    if isinstance(v, (ZSet, PackedZSet)):
         return ("zset", sorted((bytes(m), s) for m, s in v.items()))
     if getattr(type(v), "type_name", None) == "stream":
         return ("stream", [(i, list(fv)) for i, fv in v.entries()], v.length)

@@ -37,7 +37,7 @@ from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import Raw, NULL_ARRAY, EMPTY_ARRAY, INTS
 from ..util import parse_ll
 from ..core.bootstrap import on_server_init
-from ..types.zset import ZSet, PackedZSet, pack, parse_lex_bound, lex_gte, lex_lte, scan_score
+from ..types.zset import ZSet, PackedZSet, pack, pack_items, parse_lex_bound, lex_gte, lex_lte, scan_score
 from ..util import parse_float, parse_int
 from .hashes import get_long, parse_scan_options, matcher
 from ..core.table import command
@@ -179,6 +179,23 @@ def read_zset(db, key):
     return z
 
 
+def _packed_new(server, members, scores):
+    """The sorted set a ZADD (without XX or INCR) creates, packed, if its members
+    are distinct, make a listpack by Redis's rules (no more than
+    zset-max-listpack-entries, none longer than zset-max-listpack-value) and fit a
+    PackedZSet; else None, and ZADD builds a ZSet. Whatever NX, GT, LT or CH say,
+    every member of a new set is added."""
+    n = len(members)
+    if n > server.zset_max_listpack_entries:
+        return None
+    if max(map(len, members)) > server.zset_max_listpack_value:
+        return None
+    if len(set(members)) != n:
+        return None
+    # (s or 0.0: a listpack has no -0)
+    return pack_items([(m, s) for s, m in sorted(zip([s or 0.0 for s in scores], members))], n)
+
+
 def _rest_packed(db, key, zs):
     """After a ZADD that created ``key``: the new set rests packed if it can."""
     p = pack(zs)
@@ -288,6 +305,14 @@ def _zadd_generic(c, argv, incr):
     if zs is None:
         if xx:
             return None if incr else _ZERO
+        if not incr:
+            p = _packed_new(server, argv[idx + 1 :: 2], scores)
+            if p is not None:  # a new set that rests packed (types/zset.py)
+                db.add(key, p)
+                server.dirty += elements
+                db.notify(NOTIFY_ZSET, "zadd", key)
+                db.ready(key)
+                return elements
         zs = ZSet()
         db.add(key, zs)
         created = True

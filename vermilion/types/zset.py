@@ -827,12 +827,21 @@ class PackedZSet:
 
 def pack(zs):
     """``zs`` (a ZSet) packed, if it can be (see "At rest: packed"); else ``zs``."""
-    n = len(zs)
-    if not zs.listpack or not 0 < n <= PACK_ENTRIES:
+    if not zs.listpack:
         return zs
-    b = b"\0" + b"\0".join(map(b"%s\1%r".__mod__, zs.items())) + b"\0"
+    z = pack_items(zs.items(), len(zs))
+    return zs if z is None else z
+
+
+def pack_items(items, n):
+    """A PackedZSet of ``n`` ``(member, score)`` pairs in order (distinct members,
+    no -0 score), or None if they do not fit one; the caller has checked Redis's
+    listpack limits."""
+    if not 0 < n <= PACK_ENTRIES:
+        return None
+    b = b"\0" + b"\0".join(map(b"%s\1%r".__mod__, items)) + b"\0"
     if b.count(0) != n + 1 or b.count(1) != n:  # (a 0 or 1 byte in a member)
-        return zs
+        return None
     z = PackedZSet.__new__(PackedZSet)
     z._b = b
     z._n = n
