@@ -37,7 +37,16 @@ from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import Raw, NULL_ARRAY, EMPTY_ARRAY, INTS
 from ..util import parse_ll
 from ..core.bootstrap import on_server_init
-from ..types.zset import ZSet, PackedZSet, pack, pack_items, parse_lex_bound, lex_gte, lex_lte, scan_score
+from ..types.zset import (
+    ZSet,
+    PackedZSet,
+    pack,
+    pack_items,
+    parse_lex_bound,
+    lex_gte,
+    lex_lte,
+    scan_score,
+)
 from ..util import parse_float, parse_int
 from .hashes import get_long, parse_scan_options, matcher
 from ..core.table import command
