@@ -2,11 +2,15 @@
 randomness, propagation, big sets)."""
 
 import collections
+import pickle
+import sys
 import time
 
 import pytest
+import redis
+from hypothesis import given, strategies as st
 
-from vermilion.types.set import RSet
+from vermilion.types.set import PackedSet, RSet, pack as pack_set
 
 
 def _sibling(name):
@@ -24,6 +28,8 @@ def _sibling(name):
 _hash_tests = _sibling("test_hashes")
 fed = _hash_tests.fed  # fixture: what the dispatcher propagates
 stored = _hash_tests.stored
+dbg = _hash_tests.dbg  # fixture: a server of its own with DEBUG enabled, and a client
+_kind = _hash_tests._kind  # the class of the value stored at a key
 
 
 def test_hashtable_sets_compared_sorted(r):
@@ -217,3 +223,108 @@ def test_srandmember_positive_count_is_uniform(r, size):
     expected = sum(counts.values()) / 10
     chi2 = sum((n - expected) ** 2 / expected for n in counts.values())
     assert len(counts) == 10 and chi2 < 40, counts
+
+
+# ---------------------------------------------------------------- packed sets
+_members = st.sampled_from([b"a", b"ab", b"b", b"", b"a\0b", b"\0", b"1", b"-1", b"x y"])
+
+
+@given(st.sets(_members | st.binary(max_size=4), max_size=12))
+def test_packed_set_reads_as_the_set_it_packs(members):
+    """A PackedSet answers membership, size and its members as the RSet it was
+    packed from; only a hashtable set whose members hold no 0 byte is packed."""
+    s = RSet.build(members, 512)
+    p = pack_set(s)
+    if not members or s.intset or any(b"\0" in m for m in members):
+        assert p is s
+        return
+    assert p.__class__ is PackedSet and not p.intset and p.object_encoding() == b"hashtable"
+    assert len(p) == len(s) and sorted(p) == sorted(s) and sorted(p.ordered()) == sorted(s)
+    probes = list(members) + [a + b for a in members for b in members] + [b"zz", b"\0"]
+    probes += [a + b"\0" + b for a in members for b in members]
+    for x in probes:
+        assert (x in p) == (x in s), x
+    u = p.unpack()
+    assert u.__class__ is RSet and not u.intset and u == s
+    assert sorted(p.copy()) == sorted(s) and sorted(pickle.loads(pickle.dumps(p))) == sorted(s)
+    assert sys.getsizeof(p) < sys.getsizeof(s)
+
+
+def test_a_set_rests_packed_until_written_or_read_otherwise(dbg):
+    """An SADD that creates a hashtable set leaves it packed; SCARD, SISMEMBER,
+    SMISMEMBER and SMEMBERS read it as it is; any other command makes it an RSet
+    first, for good."""
+    server, r = dbg
+    members = ["a", "b", "", "x y", "7"]
+    r.sadd("p", *members)
+    r.sadd("s", "a")  # the same set, made by two writes: an RSet
+    r.sadd("s", *members)
+    r.sadd("ints", 1, 2, 3)  # (an intset: never packed)
+    assert _kind(server, b"p") is PackedSet and _kind(server, b"s") is RSet
+    assert _kind(server, b"ints") is RSet
+    for read in (
+        lambda k: r.scard(k),
+        lambda k: [r.sismember(k, m) for m in ("a", "", "x", "x y", "nope")],
+        lambda k: r.smismember(k, ["b", "nope", ""]),
+        lambda k: sorted(r.smembers(k)),
+        lambda k: r.object("encoding", k),
+        lambda k: r.type(k),
+        lambda k: r.execute_command("DEBUG", "DIGEST-VALUE", k),
+    ):
+        assert read(b"p") == read(b"s")
+    assert _kind(server, b"p") is PackedSet  # (those reads leave it packed)
+    assert r.memory_usage("p") < r.memory_usage("s")
+    others = [
+        lambda k: r.sadd(k, "new"),
+        lambda k: r.srem(k, "a"),
+        lambda k: r.spop(k) in members,
+        lambda k: len(r.spop(k, 2)),
+        lambda k: r.srandmember(k) in members,
+        lambda k: sorted(r.sinter(k, "s")),
+        lambda k: r.sinterstore("dst", [k, "s"]),
+        lambda k: sorted(r.sunion(k, "ints")),
+        lambda k: sorted(r.sdiff(k, "ints")),
+        lambda k: r.smove(k, "dst2", "b"),
+        lambda k: r.sort(k, alpha=True),
+        lambda k: sorted(r.sscan(k)[1]),
+        lambda k: r.zunionstore("z", [k]),
+    ]
+    for other in others:
+        r.delete("p", "q")
+        r.sadd("p", *members)
+        r.sadd("q", *members)
+        r.sadd("q", "a")  # (an RSet twin: same members)
+        assert _kind(server, b"p") is PackedSet
+        assert other(b"p") == other(b"q")
+        assert _kind(server, b"p") is RSet
+        assert r.scard("p") == r.scard("q")  # (SPOP takes different members)
+    r.delete("p")
+    r.sadd("p", *members)
+    assert r.smove("p", "p", "a") and r.smove("p", "p", "nope") == 0  # (the same key)
+    assert sorted(r.smembers("p")) == sorted(m.encode() for m in members)
+    r.set("str", "x")
+    for cmd in (
+        ("SADD", "str", "a"),
+        ("SCARD", "str"),
+        ("SMOVE", "p", "str", "a"),
+        ("SMEMBERS", "str"),
+    ):
+        with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+            r.execute_command(*cmd)
+    assert _kind(server, b"p") is RSet and r.scard("p") == len(members)
+
+
+def test_loading_packs_hashtable_sets(dbg):
+    server, r = dbg
+    r.sadd("written", "a")
+    r.sadd("written", "b")
+    r.sadd("ints", 1, 2)
+    r.sadd("big", *["m%d" % i for i in range(200)])
+    r.execute_command("DEBUG", "RELOAD")
+    assert _kind(server, b"written") is PackedSet and sorted(r.smembers("written")) == [b"a", b"b"]
+    assert _kind(server, b"ints") is RSet and _kind(server, b"big") is RSet
+    r.restore("copy", 0, r.dump("written"))
+    assert _kind(server, b"copy") is PackedSet
+    r.copy("copy", "copy2")
+    r.sadd("copy2", "c")
+    assert r.scard("copy") == 2 and r.scard("copy2") == 3

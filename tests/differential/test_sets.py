@@ -97,6 +97,22 @@ def test_intset_conversion_one_way(diff, encoding, config):
     encoding("z")
 
 
+def test_sadd_creating_a_key(diff, encoding, config):
+    """An SADD that creates its key (Vermilion packs a new hashtable set): the
+    encoding counts distinct members, as Redis's conversion does."""
+    config("set-max-intset-entries", "2")
+    diff("SADD", "dup", "1", "1", "1", "2", "2")
+    encoding("dup")
+    diff("SADD", "three", "1", "2", "3")
+    encoding("three")
+    diff("SADD", "mixed", "1", "a", "a", "")
+    encoding("mixed")
+    diff("SCARD", "mixed")
+    diff("SISMEMBER", "mixed", "")
+    diff("SMISMEMBER", "mixed", "a", "1", "b")
+    unordered(diff, "SMEMBERS", "mixed")
+
+
 def test_srem(diff):
     diff.run("""
     SREM nokey a
@@ -507,6 +523,10 @@ def test_set_keyspace_events(real_redis, server):
     SADD t 3
     SMOVE s t 3
     SMOVE t t 3
+    SADD h x y z
+    SMOVE h h x
+    SMOVE h h nope
+    SMOVE h t y
     SADD p 1 2 3 4 5 6 7 8 9 10
     SPOP p
     SPOP p 0

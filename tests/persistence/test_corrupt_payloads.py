@@ -19,7 +19,7 @@ from vermilion.persistence import rdb
 from vermilion.persistence.errors import CorruptError
 from vermilion.types.hash import PackedHash, RHash
 from vermilion.types.list import RList
-from vermilion.types.set import RSet
+from vermilion.types.set import PackedSet, RSet
 from vermilion.types.zset import PackedZSet, ZSet
 
 
@@ -41,7 +41,7 @@ def _canon(v):
         return ("list", list(map(bytes, v)))
     if isinstance(v, (RHash, PackedHash)):
         return ("hash", sorted((bytes(f), bytes(x)) for f, x in v.items()))
-    if isinstance(v, RSet):
+    if isinstance(v, (RSet, PackedSet)):
         return ("set", sorted(map(bytes, v)))
     if isinstance(v, (ZSet, PackedZSet)):
         return ("zset", sorted((bytes(m), s) for m, s in v.items()))

@@ -183,7 +183,7 @@ def value_digest(v):
             h.update(len(item).to_bytes(8, "little"))
             h.update(item)
         return h.digest()
-    if name == "RSet":
+    if name == "RSet" or name == "PackedSet":
         d = _sha(b"set")
         for m in v:
             d = _xor(d, _sha(b"m", m))

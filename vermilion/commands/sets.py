@@ -17,7 +17,7 @@ from ..keyspace.db import NOTIFY_SET, NOTIFY_GENERIC
 from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import EMPTY_ARRAY, INTS, Raw
 from ..core.bootstrap import on_server_init
-from ..types.set import RSet, intset_ok, INTSET_HARD_LIMIT
+from ..types.set import RSet, PackedSet, pack_members, intset_ok, INTSET_HARD_LIMIT
 from .hashes import get_long, parse_scan_options, matcher, bulk_array
 from ..core.table import command
 from ..util import LLONG_MAX as _LONG_MAX
@@ -41,13 +41,36 @@ def _init(server):
     cfg.add_hook("set-max-intset-entries", apply)
 
 
-def _read(c, key, read=True):
+def _read(c, key, read=True, packed=False):
     """The set at ``key``, None if missing; WRONGTYPE otherwise. A counted read
-    (Database.lookup_read) unless ``read`` is false (SPOP's count form writes)."""
+    (Database.lookup_read) unless ``read`` is false (SPOP's count form writes).
+    An RSet, or a PackedSet as it is if ``packed`` (the caller only asks for its
+    length, membership and ``ordered()``)."""
     s = c.db.lookup_read(key) if read else c.db.lookup(key)
     if s is not None and s.__class__ is not RSet:
-        raise CommandError(WRONGTYPE)
+        if packed and s.__class__ is PackedSet:
+            return s
+        s = unpacked_set(c.db, key, s)
     return s
+
+
+def unpacked_set(db, key, s):
+    """The value ``s`` stored at ``key``, a set, as an RSet (WRONGTYPE if it is
+    not a set); a packed one is unpacked in place, for good."""
+    if s.__class__ is not PackedSet:
+        raise CommandError(WRONGTYPE)
+    s = s.unpack()
+    db.replace_value(key, s)
+    return s
+
+
+def _packed_new(members, server):
+    """The set SADD ``members`` creates, packed, if Redis would make it a
+    hashtable and its members fit a PackedSet; else None, and SADD builds an RSet."""
+    distinct = list(dict.fromkeys(members))
+    if intset_ok(distinct, server.set_max_intset_entries):
+        return None
+    return pack_members(distinct)
 
 
 def _set_reply(c, members):
@@ -73,10 +96,17 @@ def sadd(c, argv):
     key = argv[1]
     s = db.lookup(key)
     if s is None:
+        p = _packed_new(argv[2:], c.server)
+        if p is not None:  # a new set that rests packed (types/set.py)
+            db.add(key, p)
+            db.signal(key)
+            db.notify(NOTIFY_SET, "sadd", key)
+            c.server.dirty += len(p)
+            return len(p)
         s = RSet()
         db.add(key, s)
     elif s.__class__ is not RSet:
-        raise CommandError(WRONGTYPE)
+        s = unpacked_set(db, key, s)
     before = len(s)
     if len(argv) == 3:
         s.add(argv[2])
@@ -104,7 +134,7 @@ def srem(c, argv):
     if s is None:
         return _ZERO
     if s.__class__ is not RSet:
-        raise CommandError(WRONGTYPE)
+        s = unpacked_set(db, key, s)
     deleted = 0
     removed = False
     discard = s.discard
@@ -134,8 +164,16 @@ def smove(c, argv):
     dst = db.lookup(dst_key)
     if src is None:
         return _ZERO
-    if src.__class__ is not RSet or (dst is not None and dst.__class__ is not RSet):
-        raise CommandError(WRONGTYPE)
+    if dst is not None and dst.__class__ is not RSet:
+        if dst.__class__ is not PackedSet:
+            raise CommandError(WRONGTYPE)
+    if src.__class__ is not RSet:
+        same = dst is src
+        src = unpacked_set(db, src_key, src)
+        if same:
+            dst = src
+    if dst is not None and dst.__class__ is not RSet:
+        dst = unpacked_set(db, dst_key, dst)
     if src is dst:
         return _ONE if member in src else _ZERO
     if member not in src:
@@ -163,7 +201,7 @@ def smove(c, argv):
 # ------------------------------------------------------------------- reads
 @command("scard")
 def scard(c, argv):
-    s = _read(c, argv[1])
+    s = _read(c, argv[1], packed=True)
     return 0 if s is None else len(s)
 
 
@@ -172,14 +210,14 @@ def sismember(c, argv):
     s = c.db.lookup_read(argv[1])
     if s is None:
         return _ZERO
-    if s.__class__ is not RSet:
+    if s.__class__ is not RSet and s.__class__ is not PackedSet:
         raise CommandError(WRONGTYPE)
     return _ONE if argv[2] in s else _ZERO
 
 
 @command("smismember")
 def smismember(c, argv):
-    s = _read(c, argv[1])
+    s = _read(c, argv[1], packed=True)
     if s is None:
         return Raw(b"*%d\r\n" % (len(argv) - 2) + b":0\r\n" * (len(argv) - 2))
     return Raw(
@@ -190,7 +228,7 @@ def smismember(c, argv):
 
 @command("smembers")
 def smembers(c, argv):
-    s = _read(c, argv[1])
+    s = _read(c, argv[1], packed=True)
     if s is None:
         return _EMPTY_SET[c.resp]
     return _set_reply(c, s.ordered())
@@ -213,7 +251,7 @@ def spop(c, argv):
     if s is None:
         return None
     if s.__class__ is not RSet:
-        raise CommandError(WRONGTYPE)
+        s = unpacked_set(db, key, s)
     m = s.random_member()
     s.discard(m)
     server = c.server
@@ -305,7 +343,7 @@ def _lookup_sets(c, keys):
     for k in keys:
         s = lookup(k)
         if s is not None and s.__class__ is not RSet:
-            raise CommandError(WRONGTYPE)
+            s = unpacked_set(c.db, k, s)
         out.append(s)
     return out
 

@@ -34,7 +34,8 @@ from ..core.table import command
 from ..util import parse_int
 from .zsets import strtod_c, unpacked
 from ..types.list import RList
-from ..types.set import RSet
+from ..types.set import RSet, PackedSet
+from .sets import unpacked_set
 from ..types.hash import RHash, PackedHash
 
 _STRINGS = (bytes, bytearray)
@@ -159,6 +160,8 @@ def _sort(c, argv, readonly):
         value = RList()
     elif value.__class__ is PackedZSet:
         value = unpacked(db, argv[1], value)  # (SORT changes its encoding, below)
+    elif value.__class__ is PackedSet:
+        value = unpacked_set(db, argv[1], value)
     elif (
         value.__class__ is not ZSet and value.__class__ is not RList and value.__class__ is not RSet
     ):

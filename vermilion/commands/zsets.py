@@ -50,7 +50,8 @@ from ..types.zset import (
 from ..util import parse_float, parse_int
 from .hashes import get_long, parse_scan_options, matcher
 from ..core.table import command
-from ..types.set import RSet
+from ..types.set import RSet, PackedSet
+from .sets import unpacked_set
 from ..keyspace import blocking
 from ..util import LLONG_MAX as _LONG_MAX
 
@@ -833,7 +834,10 @@ def _zsetop(c, argv, dst, numkeys_idx, op, card_only=False):
     for i in range(setnum):
         v = c.db.lookup_read(argv[j + i])
         if v is not None and v.__class__ is not ZSet and v.__class__ is not RSet:
-            v = unpacked(c.db, argv[j + i], v)
+            if v.__class__ is PackedSet:
+                v = unpacked_set(c.db, argv[j + i], v)
+            else:
+                v = unpacked(c.db, argv[j + i], v)
         srcs.append(v)
     j += setnum
     weights = [1.0] * setnum

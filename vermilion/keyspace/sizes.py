@@ -104,7 +104,7 @@ def value_size(v, samples=5):
         per = 0
         for _ in range(limit):
             per += getsizeof(next(it))
-    elif name == "PackedHash" or name == "PackedZSet":
+    elif name == "PackedHash" or name == "PackedZSet" or name == "PackedSet":
         return size  # (getsizeof(v) counts its bytes object)
     elif isinstance(v, dict):
         it = iter(v.items())

@@ -60,7 +60,7 @@ from .snapshot import (
 )
 from ..types.list import RList
 from ..types.hash import RHash, PackedHash
-from ..types.set import RSet
+from ..types.set import RSet, PackedSet
 from ..types.zset import ZSet, PackedZSet
 from .rdb_stream import rewrite_commands as stream_commands
 from ..core.client import Client
@@ -273,7 +273,7 @@ def rewrite_commands(dbs, functions=(), timestamp=None, key_callback=None, progr
                 app(set_cmd % (len(key), key, len(v), bytes(v)))
             elif t is RList:
                 ext(_rpush_batched(key, v))
-            elif t is RSet:
+            elif t is RSet or t is PackedSet:
                 members = v.ordered() if hasattr(v, "ordered") else list(v)
                 ext(_batched(b"SADD", key, members, 1))
             elif t is ZSet or t is PackedZSet:

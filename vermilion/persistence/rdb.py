@@ -70,7 +70,7 @@ from .rdb_stream import encode_stream as _encode_stream, load_stream as _load_st
 from .rdb_module import encode_module_value, load_module_value
 from ..types.list import RList
 from ..types.hash import RHash, PackedHash, pack as pack_hash
-from ..types.set import RSet
+from ..types.set import RSet, PackedSet, pack as pack_set
 from ..types.zset import ZSet, PackedZSet, pack as pack_zset
 
 RDB_VERSION = 10
@@ -299,7 +299,7 @@ def encode_value(v, limits=DEFAULT_LIMITS):
             return TYPE_HASH_LISTPACK, enc_raw_blob(listpack.assemble(body, 2 * len(v)), compress)
         parts = enc_strings(_chain(v.items()), compress, [enc_len(len(v))])
         return TYPE_HASH, b"".join(parts)
-    if t is RSet:
+    if t is RSet or t is PackedSet:
         if v.intset:
             return TYPE_SET_INTSET, enc_raw_blob(intset.encode(list(map(int, v))), compress)
         parts = enc_strings(v, compress, [enc_len(len(v))])
@@ -785,7 +785,7 @@ def load_value(r, t, limits=DEFAULT_LIMITS, key=None):
         s = RSet.build(members, limits.intset_entries)
         if len(s) != n:
             raise RdbError("Duplicate set members detected")
-        return s
+        return pack_set(s)
     if t == TYPE_ZSET or t == TYPE_ZSET_2:
         n = r.len()
         if n == 0:

@@ -21,6 +21,19 @@ stale, so a pick costs O(1) amortised even while SPOP drains the set. Adding a
 member invalidates the list (``_snap = None``): code that adds members to an
 existing RSet/RHash other than through the command modules must call
 :meth:`RSet.changed` (or create a new object).
+
+**A set at rest is packed.** A Python set of five short strings takes about 950
+bytes (its table grows fourfold at three fifths full, and each member is an
+object of 33 bytes and more). Like a hash (:mod:`vermilion.types.hash`), a
+hashtable-encoded set that one SADD created, or that a dataset load or RESTORE
+brought in, is kept as a :class:`PackedSet`: one ``bytes`` object holding a 0
+byte before each member and one at the end. SISMEMBER and SMISMEMBER find
+``0 member 0`` with one C-level ``find`` (no member holds a 0 byte, so a match is
+that member), SCARD and SMEMBERS read it as it is; every other command turns it
+into an :class:`RSet` first, for good. Only sets of at most ``PACK_ENTRIES``
+members holding no 0 byte are packed; an intset never is (its replies are sorted,
+and it is small already in Redis too), nor would packing change a reply: a
+hashtable's order is arbitrary in Redis.
 """
 
 import random as _random
@@ -157,3 +170,76 @@ def _rebuild(members, intset):
     s = RSet(members)
     s.intset = intset
     return s
+
+
+# ------------------------------------------------------------------ packed
+PACK_ENTRIES = 128
+
+
+class PackedSet:
+    """A hashtable-encoded set at rest, read-only (see the module docstring).
+
+    ``_b`` is a 0 byte before each member and one at the end; ``_n`` counts them."""
+
+    __slots__ = ("_b", "_n")
+    intset = False
+    type_name = "set"
+
+    def __len__(self):
+        return self._n
+
+    def __contains__(self, member):
+        # (a member holding a 0 byte could match across entries; none is stored)
+        return 0 not in member and self._b.find(b"\0" + member + b"\0") >= 0
+
+    def ordered(self):
+        """The members, in the order they were added (a list)."""
+        return self._b[1:-1].split(b"\0")
+
+    def __iter__(self):
+        return iter(self.ordered())
+
+    def unpack(self):
+        """The same set as an RSet, hashtable-encoded."""
+        s = RSet(self.ordered())
+        s.intset = False
+        return s
+
+    def copy(self):
+        s = PackedSet.__new__(PackedSet)
+        s._b, s._n = self._b, self._n  # (immutable: shared)
+        return s
+
+    def object_encoding(self):
+        return b"hashtable"
+
+    def __sizeof__(self):
+        return object.__sizeof__(self) + self._b.__sizeof__()
+
+    def __reduce__(self):
+        return (pack, (_rebuild(self.ordered(), False),))
+
+    def __repr__(self):
+        return "PackedSet(%r)" % sorted(self)
+
+
+def pack(s):
+    """``s`` (an RSet) packed, if it can be (see the module docstring); else ``s``."""
+    if s.intset:
+        return s
+    p = pack_members(list(s))
+    return s if p is None else p
+
+
+def pack_members(members):
+    """A PackedSet of distinct ``members`` (a list), or None if they do not fit one."""
+    n = len(members)
+    if not 0 < n <= PACK_ENTRIES:
+        return None
+    b = b"\0" + b"\0".join(members) + b"\0"
+    if b.count(0) != n + 1:  # (a member holds a 0 byte)
+        return None
+    p = PackedSet.__new__(PackedSet)
+    p._b = b
+    p._n = n
+    return p
