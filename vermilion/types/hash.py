@@ -42,6 +42,7 @@ byte (binary data stays in a dict).
 
 import random
 
+from .packed import PACK_ENTRIES, Packed
 from .set import random_key, random_keys_unique
 
 _random = random.random
@@ -108,21 +109,16 @@ def _rebuild(items, listpack):
 
 
 # ------------------------------------------------------------------ packed
-PACK_ENTRIES = 128
-
-
-class PackedHash:
-    """A listpack-encoded hash at rest, read-only (see the module docstring).
+class PackedHash(Packed):
+    """A listpack-encoded hash at rest, read-only (see the module docstring and
+    :mod:`vermilion.types.packed`).
 
     ``_b`` holds, for each field in order, a 0 byte, the field, a 1 byte and its
     value, and one 0 byte at the end; ``_n`` is the number of fields."""
 
-    __slots__ = ("_b", "_n")
+    __slots__ = ()
     listpack = True
     type_name = "hash"
-
-    def __len__(self):
-        return self._n
 
     def get(self, field, default=None):
         # (a field holding a 0 byte could match across entries; none is stored)
@@ -166,11 +162,6 @@ class PackedHash:
         """The same hash as an RHash (a dict), listpack-encoded."""
         return RHash(self.items())
 
-    def copy(self):
-        h = PackedHash.__new__(PackedHash)
-        h._b, h._n = self._b, self._n  # (immutable: shared)
-        return h
-
     def object_encoding(self):
         return b"listpack"
 
@@ -180,9 +171,6 @@ class PackedHash:
 
     def random_fields_unique(self, count):
         return _sample(self._flat()[0::2], count)
-
-    def __sizeof__(self):
-        return object.__sizeof__(self) + self._b.__sizeof__()
 
     def __eq__(self, other):
         """Equal to a mapping with the same fields and values, like a dict."""
@@ -217,7 +205,4 @@ def pack_pairs(fields, values):
     b = b"\0" + b"\0".join(map(b"\1".join, zip(fields, values))) + b"\0"
     if b.count(0) != n + 1 or b.count(1) != n:  # (a 0 or 1 byte in a field or value)
         return None
-    p = PackedHash.__new__(PackedHash)
-    p._b = b
-    p._n = n
-    return p
+    return PackedHash.of(b, n)

@@ -39,6 +39,7 @@ hashtable's order is arbitrary in Redis.
 import random as _random
 
 from ..util import parse_ll
+from .packed import PACK_ENTRIES, Packed
 
 _rand = _random.random
 _randrange = _random.randrange
@@ -173,20 +174,15 @@ def _rebuild(members, intset):
 
 
 # ------------------------------------------------------------------ packed
-PACK_ENTRIES = 128
-
-
-class PackedSet:
-    """A hashtable-encoded set at rest, read-only (see the module docstring).
+class PackedSet(Packed):
+    """A hashtable-encoded set at rest, read-only (see the module docstring and
+    :mod:`vermilion.types.packed`).
 
     ``_b`` is a 0 byte before each member and one at the end; ``_n`` counts them."""
 
-    __slots__ = ("_b", "_n")
+    __slots__ = ()
     intset = False
     type_name = "set"
-
-    def __len__(self):
-        return self._n
 
     def __contains__(self, member):
         # (a member holding a 0 byte could match across entries; none is stored)
@@ -205,16 +201,8 @@ class PackedSet:
         s.intset = False
         return s
 
-    def copy(self):
-        s = PackedSet.__new__(PackedSet)
-        s._b, s._n = self._b, self._n  # (immutable: shared)
-        return s
-
     def object_encoding(self):
         return b"hashtable"
-
-    def __sizeof__(self):
-        return object.__sizeof__(self) + self._b.__sizeof__()
 
     def __reduce__(self):
         return (pack, (_rebuild(self.ordered(), False),))
@@ -239,7 +227,4 @@ def pack_members(members):
     b = b"\0" + b"\0".join(members) + b"\0"
     if b.count(0) != n + 1:  # (a member holds a 0 byte)
         return None
-    p = PackedSet.__new__(PackedSet)
-    p._b = b
-    p._n = n
-    return p
+    return PackedSet.of(b, n)

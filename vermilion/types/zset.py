@@ -111,6 +111,8 @@ from bisect import bisect_left, bisect_right
 from itertools import accumulate, chain, islice
 from math import inf, nextafter
 
+from .packed import PACK_ENTRIES, Packed
+
 _LOAD = 1000  # target block size
 _SPLIT = 2 * _LOAD  # a larger block is split in two
 _MERGE = _LOAD // 2  # a smaller block is merged into a neighbour
@@ -726,21 +728,19 @@ def parse_lex_bound(b):
 
 
 # ------------------------------------------------------------------ packed
-PACK_ENTRIES = 128  # (fewer than _LOAD: a packed set unpacks to one block)
+assert PACK_ENTRIES < _LOAD  # (a packed set unpacks to one block)
 
 
-class PackedZSet:
-    """A listpack-encoded sorted set at rest, read-only (see "At rest: packed").
+class PackedZSet(Packed):
+    """A listpack-encoded sorted set at rest, read-only (see "At rest: packed" and
+    :mod:`vermilion.types.packed`).
 
     ``_b`` holds, for each member in order, a 0 byte, the member, a 1 byte and the
     ``repr`` of its score, and one 0 byte at the end; ``_n`` counts the members."""
 
-    __slots__ = ("_b", "_n")
+    __slots__ = ()
     listpack = True
     type_name = "zset"
-
-    def __len__(self):
-        return self._n
 
     def _find(self, member):
         """Where ``member``'s entry starts, or -1."""
@@ -807,16 +807,8 @@ class PackedZSet:
         zs._max_m = [members[-1]]
         return zs
 
-    def copy(self):
-        z = PackedZSet.__new__(PackedZSet)
-        z._b, z._n = self._b, self._n  # (immutable: shared)
-        return z
-
     def object_encoding(self):
         return b"listpack"
-
-    def __sizeof__(self):
-        return object.__sizeof__(self) + self._b.__sizeof__()
 
     def __reduce__(self):
         return (pack, (self.unpack(),))
@@ -842,10 +834,7 @@ def pack_items(items, n):
     b = b"\0" + b"\0".join(map(b"%s\1%r".__mod__, items)) + b"\0"
     if b.count(0) != n + 1 or b.count(1) != n:  # (a 0 or 1 byte in a member)
         return None
-    z = PackedZSet.__new__(PackedZSet)
-    z._b = b
-    z._n = n
-    return z
+    return PackedZSet.of(b, n)
 
 
 # ------------------------------------------------------------ score printing
