@@ -7,7 +7,7 @@
 redis-benchmark's suite works on one key per type (``mylist``, ``myhash``...), so it
 never sees the encodings most datasets are made of: many small lists and hashes, which
 Redis keeps as listpacks and Vermilion packs too (types/list.py, types/hash.py,
-types/zset.py). This
+types/zset.py, types/set.py). This
 runs redis-benchmark's command mode over many small keys instead, and reads each
 server's CPU time around every invocation, as bench.py does (CPU us per request).
 ``-r`` below is redis-benchmark's keyspace: ``__rand_int__`` becomes a 12-digit number
@@ -26,6 +26,10 @@ under it. The steps, in this order, each server in turn, every round:
   zrevrange_rest ZREVRANGE z:__rand_int__ 0 2 WITHSCORES
   zadd_rewrite   ZADD z:__rand_int__ 7 f: the first write to each key
   zscore_written ZSCORE z:__rand_int__ c, after those writes
+  (untimed)      FLUSHALL, then one SADD s:i a b c d e per key s:0 .. s:KEYS-1
+  sismember_rest SISMEMBER s:__rand_int__ c
+  sadd_rewrite   SADD s:__rand_int__ f: the first write to each key
+  sismember_written  SISMEMBER s:__rand_int__ c, after those writes
   (untimed)      FLUSHALL
   rpush_small    RPUSH q:__rand_int__ abcdefgh, -r LISTS: each list grows to n/LISTS
   lpush_small    LPUSH q:__rand_int__ abcdefgh
@@ -50,6 +54,7 @@ from bench import ROOT, Conn, call1, proc_cpu, settle, start_servers, stop_serve
 
 HASH = [b"name", b"alice", b"age", b"0", b"city", b"paris"]
 ZSET = [b"1", b"a", b"2", b"b", b"3", b"c", b"4", b"d", b"5", b"e"]
+SET = [b"a", b"b", b"c", b"d", b"e"]
 STEPS = [
     ("hset_new", ["HSET", "h:__rand_int__"] + [x.decode() for x in HASH], "1000000000"),
     ("load_hashes", None, None),
@@ -62,6 +67,10 @@ STEPS = [
     ("zrevrange_rest", ["ZREVRANGE", "z:__rand_int__", "0", "2", "WITHSCORES"], "KEYS"),
     ("zadd_rewrite", ["ZADD", "z:__rand_int__", "7", "f"], "KEYS"),
     ("zscore_written", ["ZSCORE", "z:__rand_int__", "c"], "KEYS"),
+    ("load_sets", None, None),
+    ("sismember_rest", ["SISMEMBER", "s:__rand_int__", "c"], "KEYS"),
+    ("sadd_rewrite", ["SADD", "s:__rand_int__", "f"], "KEYS"),
+    ("sismember_written", ["SISMEMBER", "s:__rand_int__", "c"], "KEYS"),
     ("flushall", None, None),
     ("rpush_small", ["RPUSH", "q:__rand_int__", "abcdefgh"], "LISTS"),
     ("lpush_small", ["LPUSH", "q:__rand_int__", "abcdefgh"], "LISTS"),
@@ -105,7 +114,9 @@ def main():
     ap.add_argument("-c", type=int, default=50, help="clients (default 50)")
     ap.add_argument("-P", type=int, default=16, help="pipeline depth (default 16)")
     ap.add_argument("-r", type=int, default=3, help="rounds (default 3)")
-    ap.add_argument("--keys", type=int, default=50000, help="hashes, sorted sets (default 50000)")
+    ap.add_argument(
+        "--keys", type=int, default=50000, help="hashes, sorted sets, sets (default 50000)"
+    )
     ap.add_argument("--lists", type=int, default=10000, help="lists (default 10000)")
     ap.add_argument("--vermilion-dir", default=ROOT, metavar="DIR")
     ap.add_argument("--baseline", metavar="DIR", help="also run Vermilion from this tree")
@@ -132,6 +143,9 @@ def main():
                     elif name == "load_zsets":
                         call1(t["port"], "FLUSHALL")
                         load(t["port"], a.keys, b"ZADD", b"z:", ZSET)
+                    elif name == "load_sets":
+                        call1(t["port"], "FLUSHALL")
+                        load(t["port"], a.keys, b"SADD", b"s:", SET)
                     elif name == "flushall":
                         call1(t["port"], "FLUSHALL")
                     else:

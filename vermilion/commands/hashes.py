@@ -26,7 +26,7 @@ from ..keyspace.scan import scan_keys, parse_cursor
 from ..protocol.encoder import OK, EMPTY_ARRAY, INTS, Map, Raw
 from ..util import parse_ll
 from ..core.bootstrap import on_server_init
-from ..types.hash import RHash, PackedHash, pack_pairs
+from ..types.hash import RHash, PackedHash, pack_flat
 from ..util import string2ld, ld_add, ld_is_finite, ld_format_human, ld_from_int
 from ..core.table import command
 from ..util import LLONG_MAX as _LONG_MAX
@@ -87,14 +87,13 @@ def _packed_new(argv, server):
     Redis's rules (no more than hash-max-listpack-entries fields, none of them
     or their values longer than hash-max-listpack-value) with distinct fields
     that fit a PackedHash; else None, and HSET builds an RHash."""
-    fields = argv[2::2]
-    if len(fields) > server.hash_max_listpack_entries:
+    flat = argv[2:]
+    n = len(flat) >> 1
+    if n > server.hash_max_listpack_entries:
         return None
-    if max(map(len, argv[2:])) > server.hash_max_listpack_value:
+    if n > 1 and len(set(flat[0::2])) != n:
         return None
-    if len(set(fields)) != len(fields):
-        return None
-    return pack_pairs(fields, argv[3::2])
+    return pack_flat(flat, server.hash_max_listpack_value)
 
 
 def _read(c, key):
@@ -142,9 +141,9 @@ def hset(c, argv, name="hset"):
     if h is None:
         p = _packed_new(argv, server)
         if p is not None:  # a new hash that rests packed (types/hash.py)
-            db.add(key, p)
-            db.signal(key)
-            db.notify(NOTIFY_HASH, "hset", key)
+            db.add(key, p)  # (which signals the key)
+            if server.notify_flags & NOTIFY_HASH:
+                db.notify(NOTIFY_HASH, "hset", key)
             server.dirty += (n - 2) >> 1
             return len(p)
         h = RHash()

@@ -98,9 +98,9 @@ def sadd(c, argv):
     if s is None:
         p = _packed_new(argv[2:], c.server)
         if p is not None:  # a new set that rests packed (types/set.py)
-            db.add(key, p)
-            db.signal(key)
-            db.notify(NOTIFY_SET, "sadd", key)
+            db.add(key, p)  # (which signals the key)
+            if c.server.notify_flags & NOTIFY_SET:
+                db.notify(NOTIFY_SET, "sadd", key)
             c.server.dirty += len(p)
             return len(p)
         s = RSet()

@@ -41,7 +41,7 @@ from ..types.zset import (
     ZSet,
     PackedZSet,
     pack,
-    pack_items,
+    pack_flat,
     parse_lex_bound,
     lex_gte,
     lex_lte,
@@ -203,7 +203,8 @@ def _packed_new(server, members, scores):
     if len(set(members)) != n:
         return None
     # (s or 0.0: a listpack has no -0)
-    return pack_items([(m, s) for s, m in sorted(zip([s or 0.0 for s in scores], members))], n)
+    pairs = sorted(zip([s or 0.0 for s in scores], members))
+    return pack_flat([x for s, m in pairs for x in (m, s)])
 
 
 def _rest_packed(db, key, zs):

@@ -41,10 +41,12 @@ byte (binary data stays in a dict).
 """
 
 import random
+from itertools import chain
 
 from .packed import PACK_ENTRIES, Packed
 from .set import random_key, random_keys_unique
 
+_chain = chain.from_iterable
 _random = random.random
 _sample = random.sample
 
@@ -191,18 +193,30 @@ def pack(h):
     """``h`` (an RHash) packed, if it can be (see the module docstring); else ``h``."""
     if not h.listpack:
         return h
-    p = pack_pairs(list(h), list(h.values()))
+    p = pack_flat(list(_chain(h.items())))
     return h if p is None else p
 
 
-def pack_pairs(fields, values):
-    """A PackedHash of distinct ``fields`` and their ``values`` (two lists), or
-    None if they do not fit one (see the module docstring); the caller has checked
-    Redis's listpack limits."""
-    n = len(fields)
+# _FMT[n]: the layout of n fields and values, a format made when first needed
+_FMT: list = [None] * (PACK_ENTRIES + 1)
+
+
+def pack_flat(flat, max_value=None):
+    """A PackedHash of the fields and values alternating in ``flat`` (a list;
+    distinct fields), or None if they do not fit one (see the module docstring)
+    or one is longer than ``max_value``; the caller has checked the number of
+    fields against Redis's listpack limit."""
+    n = len(flat) >> 1
     if not 0 < n <= PACK_ENTRIES:
         return None
-    b = b"\0" + b"\0".join(map(b"\1".join, zip(fields, values))) + b"\0"
+    fmt = _FMT[n]
+    if fmt is None:
+        fmt = _FMT[n] = b"\0" + b"\0".join([b"%s\1%s"] * n) + b"\0"
+    b = fmt % tuple(flat)
     if b.count(0) != n + 1 or b.count(1) != n:  # (a 0 or 1 byte in a field or value)
         return None
+    # (all of them together within max_value: each one is)
+    if max_value is not None and len(b) - 2 * n - 1 > max_value:
+        if max(map(len, flat)) > max_value:
+            return None
     return PackedHash.of(b, n)

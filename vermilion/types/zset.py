@@ -821,17 +821,25 @@ def pack(zs):
     """``zs`` (a ZSet) packed, if it can be (see "At rest: packed"); else ``zs``."""
     if not zs.listpack:
         return zs
-    z = pack_items(zs.items(), len(zs))
+    z = pack_flat(list(chain.from_iterable(zs.items())))
     return zs if z is None else z
 
 
-def pack_items(items, n):
-    """A PackedZSet of ``n`` ``(member, score)`` pairs in order (distinct members,
-    no -0 score), or None if they do not fit one; the caller has checked Redis's
-    listpack limits."""
+# _FMT[n]: the layout of n members and scores, a format made when first needed
+_FMT: list = [None] * (PACK_ENTRIES + 1)
+
+
+def pack_flat(flat):
+    """A PackedZSet of the members and scores alternating in ``flat`` (a list, in
+    order; distinct members, no -0 score), or None if they do not fit one; the
+    caller has checked Redis's listpack limits."""
+    n = len(flat) >> 1
     if not 0 < n <= PACK_ENTRIES:
         return None
-    b = b"\0" + b"\0".join(map(b"%s\1%r".__mod__, items)) + b"\0"
+    fmt = _FMT[n]
+    if fmt is None:
+        fmt = _FMT[n] = b"\0" + b"\0".join([b"%s\1%r"] * n) + b"\0"
+    b = fmt % tuple(flat)
     if b.count(0) != n + 1 or b.count(1) != n:  # (a 0 or 1 byte in a member)
         return None
     return PackedZSet.of(b, n)
