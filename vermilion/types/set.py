@@ -32,8 +32,9 @@ byte before each member and one at the end. SISMEMBER and SMISMEMBER find
 that member), SCARD and SMEMBERS read it as it is; every other command turns it
 into an :class:`RSet` first, for good. Only sets of at most ``PACK_ENTRIES``
 members holding no 0 byte are packed; an intset never is (its replies are sorted,
-and it is small already in Redis too), nor would packing change a reply: a
-hashtable's order is arbitrary in Redis.
+and it is small already in Redis too). SMEMBERS of a packed set answers in the
+order the members were added, and in the set's hash order once unpacked: both are
+right, as a hashtable's order is arbitrary in Redis.
 """
 
 import random as _random

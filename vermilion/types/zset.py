@@ -98,9 +98,9 @@ a listpack-encoded sorted set that one ZADD created, or that a dataset load or
 RESTORE brought in, is kept as a :class:`PackedZSet`: one ``bytes`` object
 holding, in order, for each member a 0 byte, the member, a 1 byte and its
 score's ``repr`` (which reads back as the same double). ZSCORE finds
-``0 member 1`` with one C-level ``find``, ZRANK counts the 0 bytes before it, and
-ZCARD, ZRANGE/ZREVRANGE by rank (and their WITHSCORES) split the whole object in
-two C calls. Every other command turns it into a :class:`ZSet` first
+``0 member 1`` with one C-level ``find``, ZRANK counts the 0 bytes before it,
+ZCARD is the count kept beside it, and ZRANGE/ZREVRANGE by rank (and their
+WITHSCORES) split the whole object in two C calls. Every other command turns it into a :class:`ZSet` first
 (:meth:`PackedZSet.unpack`), for good: writes, score and lex ranges, set
 operations, pops, ZSCAN. Only sets within Redis's listpack limits are packed, of
 at most ``PACK_ENTRIES`` members holding no 0 or 1 byte.
