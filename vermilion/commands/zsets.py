@@ -41,7 +41,6 @@ from ..types.zset import (
     ZSet,
     PackedZSet,
     pack,
-    pack_flat,
     parse_lex_bound,
     lex_gte,
     lex_lte,
@@ -204,7 +203,7 @@ def _packed_new(server, members, scores):
         return None
     # (s or 0.0: a listpack has no -0)
     pairs = sorted(zip([s or 0.0 for s in scores], members))
-    return pack_flat([x for s, m in pairs for x in (m, s)])
+    return PackedZSet.from_flat([x for s, m in pairs for x in (m, s)])
 
 
 def _rest_packed(db, key, zs):

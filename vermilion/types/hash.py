@@ -119,6 +119,7 @@ class PackedHash(Packed):
     value, and one 0 byte at the end; ``_n`` is the number of fields."""
 
     __slots__ = ()
+    _FMT = [None] * (PACK_ENTRIES + 1)
     listpack = True
     type_name = "hash"
 
@@ -197,26 +198,14 @@ def pack(h):
     return h if p is None else p
 
 
-# _FMT[n]: the layout of n fields and values, a format made when first needed
-_FMT: list = [None] * (PACK_ENTRIES + 1)
-
-
 def pack_flat(flat, max_value=None):
     """A PackedHash of the fields and values alternating in ``flat`` (a list;
     distinct fields), or None if they do not fit one (see the module docstring)
     or one is longer than ``max_value``; the caller has checked the number of
     fields against Redis's listpack limit."""
-    n = len(flat) >> 1
-    if not 0 < n <= PACK_ENTRIES:
-        return None
-    fmt = _FMT[n]
-    if fmt is None:
-        fmt = _FMT[n] = b"\0" + b"\0".join([b"%s\1%s"] * n) + b"\0"
-    b = fmt % tuple(flat)
-    if b.count(0) != n + 1 or b.count(1) != n:  # (a 0 or 1 byte in a field or value)
-        return None
+    p = PackedHash.from_flat(flat)
     # (all of them together within max_value: each one is)
-    if max_value is not None and len(b) - 2 * n - 1 > max_value:
+    if p is not None and max_value is not None and len(p._b) - 2 * p._n - 1 > max_value:
         if max(map(len, flat)) > max_value:
             return None
-    return PackedHash.of(b, n)
+    return p

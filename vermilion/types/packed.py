@@ -40,6 +40,25 @@ class Packed:
     """A packed collection: the bytes object ``_b`` and the element count ``_n``."""
 
     __slots__ = ("_b", "_n")
+    _ENTRY = b"%s\1%s"  # one entry of the pair layout: a name, a 1 byte, its value
+    _FMT: list  # per class: _FMT[n], the layout of n entries, made when first needed
+
+    @classmethod
+    def from_flat(cls, flat):
+        """Names and values alternating in ``flat`` (a list; distinct names, in
+        order) packed in the pair layout, or None if they do not fit it (more than
+        PACK_ENTRIES of them, or a 0 or 1 byte in one); the caller has checked
+        Redis's listpack limits."""
+        n = len(flat) >> 1
+        if not 0 < n <= PACK_ENTRIES:
+            return None
+        fmt = cls._FMT[n]
+        if fmt is None:
+            fmt = cls._FMT[n] = b"\0" + b"\0".join([cls._ENTRY] * n) + b"\0"
+        b = fmt % tuple(flat)
+        if b.count(0) != n + 1 or b.count(1) != n:
+            return None
+        return cls.of(b, n)
 
     @classmethod
     def of(cls, b, n):

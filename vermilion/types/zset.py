@@ -739,6 +739,8 @@ class PackedZSet(Packed):
     ``repr`` of its score, and one 0 byte at the end; ``_n`` counts the members."""
 
     __slots__ = ()
+    _ENTRY = b"%s\1%r"  # (the score's repr)
+    _FMT = [None] * (PACK_ENTRIES + 1)
     listpack = True
     type_name = "zset"
 
@@ -821,28 +823,8 @@ def pack(zs):
     """``zs`` (a ZSet) packed, if it can be (see "At rest: packed"); else ``zs``."""
     if not zs.listpack:
         return zs
-    z = pack_flat(list(chain.from_iterable(zs.items())))
+    z = PackedZSet.from_flat(list(chain.from_iterable(zs.items())))
     return zs if z is None else z
-
-
-# _FMT[n]: the layout of n members and scores, a format made when first needed
-_FMT: list = [None] * (PACK_ENTRIES + 1)
-
-
-def pack_flat(flat):
-    """A PackedZSet of the members and scores alternating in ``flat`` (a list, in
-    order; distinct members, no -0 score), or None if they do not fit one; the
-    caller has checked Redis's listpack limits."""
-    n = len(flat) >> 1
-    if not 0 < n <= PACK_ENTRIES:
-        return None
-    fmt = _FMT[n]
-    if fmt is None:
-        fmt = _FMT[n] = b"\0" + b"\0".join([b"%s\1%r"] * n) + b"\0"
-    b = fmt % tuple(flat)
-    if b.count(0) != n + 1 or b.count(1) != n:  # (a 0 or 1 byte in a member)
-        return None
-    return PackedZSet.of(b, n)
 
 
 # ------------------------------------------------------------ score printing
